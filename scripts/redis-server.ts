@@ -1,0 +1,116 @@
+/**
+ * Finds a Redis for the demo and the tests: `REDIS_URL` (default redis://127.0.0.1:6379) if it answers, otherwise a
+ * throwaway `redis-server` on a free loopback port in a temporary folder, stopped again by `stop()`. Also starts
+ * extra servers for tests that need their own (restarts, persistence).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A Redis to use, and how to let it go. */
+export interface RedisHandle {
+  readonly url: string;
+  /** Stops the server if we started it. */
+  stop(): Promise<void>;
+}
+
+/** Sends PING over a raw socket; true if Redis answered within `ms`. */
+export function ping(url: string, ms = 1_000): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(ms, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG') || data.toString().startsWith('-NOAUTH')));
+    socket.connect(Number(u.port || 6379), u.hostname || '127.0.0.1', () => socket.write('PING\r\n'));
+  });
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Whether `redis-server` is on the PATH. */
+export function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Options for a server of our own. */
+export interface ServerOptions {
+  /** Turn on the append-only file (fsync every write), so data survives a restart. */
+  readonly aof?: boolean;
+  /** Reuse this folder (to restart a server on its own files); a new temporary one otherwise. */
+  readonly dir?: string;
+  /** Reuse this port. */
+  readonly port?: number;
+}
+
+/** A redis-server process we started. */
+export interface RedisServer extends RedisHandle {
+  readonly port: number;
+  readonly dir: string;
+  readonly process: ChildProcess;
+  /** Stops the process but keeps its folder (for a restart on the same files). */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts a redis-server on a free loopback port and waits until it answers. */
+export async function startRedisServer(options: ServerOptions = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'jobcraft-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', ''];
+  args.push(...(options.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100 && !(await ping(url, 200)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await ping(url, 500))) {
+    child.kill('SIGKILL');
+    throw new Error(`redis-server did not start on port ${port}`);
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return {
+    url,
+    port,
+    dir,
+    process: child,
+    kill,
+    stop: async () => {
+      await kill();
+      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The Redis to use: `REDIS_URL` (or the default local one) if it answers; else a throwaway server when
+ * redis-server is installed; else an error with one line saying how to provide Redis.
+ */
+export async function ensureRedis(): Promise<RedisHandle> {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (await ping(url)) return { url, stop: async () => {} };
+  if (!hasRedisServer()) {
+    throw new Error(
+      `No Redis answers at ${url} and redis-server is not installed: start Redis there, set REDIS_URL to one that runs, or install redis-server (e.g. apt-get install redis-server).`,
+    );
+  }
+  const server = await startRedisServer();
+  return { url: server.url, stop: server.stop };
+}

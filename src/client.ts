@@ -1,0 +1,304 @@
+import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
+import { describe, toMs, type Duration } from './durations.js';
+import { parseStoredError, type StoredError } from './errors.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, type QueueKeys } from './keys.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
+import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
+import { Scripts } from './scripts.js';
+import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } from './dead-letters.js';
+import { withTimeout } from './timeout.js';
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** Where Redis is. Default `REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  readonly redis?: RedisConfig;
+  /** Prefix of every key. Default `"jobcraft"`. Clients and workers must agree on it. */
+  readonly prefix?: string;
+  /** Largest payload accepted, in bytes of JSON. Default 512 KiB. */
+  readonly maxPayloadBytes?: number;
+  /**
+   * Longest any call waits for Redis before failing with `RedisUnavailableError`. Default `5s`; `0` waits forever.
+   */
+  readonly timeout?: Duration;
+}
+
+/** Options of one enqueue call. */
+export interface EnqueueOptions {
+  /** Run no earlier than this long from now. */
+  readonly delay?: Duration;
+  /** Run no earlier than this time (a `Date` or ms since the epoch). Not together with `delay`. */
+  readonly runAt?: Date | number;
+  /** Overrides the job type's priority (integer from -1000 to 1000, higher first). */
+  readonly priority?: number;
+  /** Overrides the job type's total attempts. */
+  readonly attempts?: number;
+  /**
+   * An idempotency key used as the job's id: while a job with this id is known to the queue (waiting, scheduled,
+   * running, retrying, dead, or completed within the retention window), another enqueue with it writes nothing and
+   * returns `{ id, duplicate: true }`. Up to 256 characters; must not contain `#` (it marks generated ids).
+   */
+  readonly jobId?: string;
+}
+
+/** Options of `enqueueMany`: the same as {@link EnqueueOptions} for every job, with per-job ids. */
+export interface EnqueueManyOptions extends Omit<EnqueueOptions, 'jobId'> {
+  /** One idempotency key per payload (see {@link EnqueueOptions.jobId}). */
+  readonly jobIds?: readonly string[];
+}
+
+/** What an enqueue returns. */
+export interface EnqueueResult {
+  /** The job's id: the `jobId` you gave, or a generated `<queue>#<sequence>`. */
+  readonly id: string;
+  /** True when a job with this `jobId` already existed and nothing was written. */
+  readonly duplicate: boolean;
+}
+
+/** Where a job is in its life. */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'retrying' | 'dead' | 'completed' | 'unknown';
+
+/** What `getJob` reports. */
+export interface JobInfo {
+  readonly id: string;
+  readonly state: JobState;
+  /** The queue that holds it (undefined when unknown). */
+  readonly queue: string | undefined;
+  /** Job name (undefined when unknown or completed: completed records keep only attempts and time). */
+  readonly name: string | undefined;
+  /** Stored payload in its input form, for live and dead jobs. */
+  readonly payload: unknown;
+  /** Attempts started so far. */
+  readonly attempts: number;
+  /** Total attempts allowed, when known. */
+  readonly maxAttempts: number | undefined;
+  /** The most recent error, for retrying and dead jobs. */
+  readonly lastError: StoredError | undefined;
+  readonly enqueuedAt: Date | undefined;
+  /** When a delayed or retrying job is due. */
+  readonly runAt: Date | undefined;
+  /** When an active job's lease runs out unless renewed. */
+  readonly leaseExpiresAt: Date | undefined;
+  /** When a completed job finished. */
+  readonly finishedAt: Date | undefined;
+  /** Why a dead job died. */
+  readonly deadReason: DeadReason | undefined;
+}
+
+/** The dead letters of every queue of a job set. */
+export interface DeadLetters<Q extends string = string> {
+  /** The dead-letter API of one queue. */
+  queue(queue: Q): QueueDeadLetters;
+  /** Dead letters of a queue, newest first. */
+  list(queue: Q, options?: { offset?: number; limit?: number }): Promise<DeadLetter[]>;
+  /** How many dead letters a queue holds. */
+  count(queue: Q): Promise<number>;
+  /** Puts one dead letter back in its queue with fresh attempts; false if there was no such dead letter. */
+  retry(id: string, queue?: Q): Promise<boolean>;
+  /** Puts every dead letter of a queue back. Returns how many. */
+  retryAll(queue: Q): Promise<number>;
+  /** Deletes one dead letter; false if there was none. */
+  delete(id: string, queue?: Q): Promise<boolean>;
+  /** Deletes all dead letters of a queue. Returns how many there were. */
+  purge(queue: Q): Promise<number>;
+}
+
+/** A typed producer for a job set: created by {@link createClient}. */
+export interface JobClient<J extends JobSet> {
+  /**
+   * Validates `payload` against the job's schema and adds the job to its queue. Throws `JobValidationError`
+   * (nothing written) when the payload fails the schema, cannot be stored as JSON or is too large.
+   */
+  enqueue<N extends JobName<J>>(name: N, payload: PayloadInput<J, N>, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /** Validates every payload first (all or nothing), then adds them all in one round trip. */
+  enqueueMany<N extends JobName<J>>(
+    name: N,
+    payloads: readonly PayloadInput<J, N>[],
+    options?: EnqueueManyOptions,
+  ): Promise<EnqueueResult[]>;
+  /** A job's state, attempts and last error. Searches the job set's queues unless the id names its queue. */
+  getJob(id: string): Promise<JobInfo>;
+  /** Dead-letter management. */
+  readonly deadLetters: DeadLetters<J['queues'][number]>;
+  /** The Redis connection in use. */
+  readonly redis: OwnedConnection['redis'];
+  /** Closes the connection if the client opened it. */
+  close(): Promise<void>;
+}
+
+const JOB_ID_MAX = 256;
+
+function checkJobId(id: unknown, job: string): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > JOB_ID_MAX) {
+    throw new TypeError(`enqueue "${job}": jobId must be a non-empty string of at most ${JOB_ID_MAX} characters, got ${describe(id)}`);
+  }
+  if (id.includes('#')) throw new TypeError(`enqueue "${job}": jobId ${JSON.stringify(id)} must not contain "#" (it marks generated ids)`);
+  return id;
+}
+
+function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions): number {
+  if (options.delay !== undefined && options.runAt !== undefined) {
+    throw new TypeError(`enqueue "${job}": give either delay or runAt, not both`);
+  }
+  if (options.delay !== undefined) return toMs(options.delay, `enqueue "${job}": delay`);
+  if (options.runAt !== undefined) {
+    const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+    if (typeof at !== 'number' || !Number.isFinite(at)) throw new TypeError(`enqueue "${job}": runAt must be a Date or ms since the epoch`);
+    return Math.max(0, Math.round(at - Date.now()));
+  }
+  return 0;
+}
+
+/**
+ * Creates a typed client that enqueues jobs of `jobs` and reads their state.
+ *
+ * @example
+ * const client = createClient(jobs, { redis: process.env.REDIS_URL });
+ * await client.enqueue('sendWelcomeEmail', { userId: 'u1', email: 'a@example.com' });
+ */
+export function createClient<J extends JobSet>(jobs: J, options: ClientOptions = {}): JobClient<J> {
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  if (!PREFIX_PATTERN.test(prefix)) throw new TypeError(`createClient: prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
+  const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const timeoutMs = options.timeout === undefined ? 5_000 : toMs(options.timeout, 'createClient: timeout');
+  const conn = connect(options.redis, 'client');
+  const scripts = new Scripts(conn.redis);
+  const where = describeConnection(conn.redis);
+  const keysByQueue = new Map<string, QueueKeys>(jobs.queues.map((q) => [q, queueKeys(prefix, q)]));
+  const keysOf = (queue: string): QueueKeys => {
+    const k = keysByQueue.get(queue);
+    if (k === undefined) throw new TypeError(`unknown queue ${JSON.stringify(queue)} (queues: ${jobs.queues.join(', ')})`);
+    return k;
+  };
+  const jobOf = (name: string): ResolvedJob => {
+    const job = jobs.jobs.get(name);
+    if (job === undefined) throw new TypeError(`unknown job ${JSON.stringify(name)} (declared: ${[...jobs.jobs.keys()].join(', ')})`);
+    return job;
+  };
+  const limit = <T>(p: Promise<T>, what: string): Promise<T> => withTimeout(p, timeoutMs, what, where);
+
+  async function add(
+    name: string,
+    payloads: readonly unknown[],
+    opts: EnqueueManyOptions,
+    ids: readonly string[] | undefined,
+    many: boolean,
+  ): Promise<EnqueueResult[]> {
+    const job = jobOf(name);
+    const delayMs = resolveDelay(name, opts);
+    const priority = opts.priority ?? job.priority;
+    const pp = checkPriority(priority);
+    if (pp) throw new TypeError(`enqueue "${name}": priority ${pp}`);
+    if (opts.attempts !== undefined) {
+      const ap = checkAttempts(opts.attempts);
+      if (ap) throw new TypeError(`enqueue "${name}": attempts ${ap}`);
+    }
+    if (ids !== undefined && ids.length !== payloads.length) {
+      throw new TypeError(`enqueueMany "${name}": jobIds has ${ids.length} entries for ${payloads.length} payloads`);
+    }
+    const now = Date.now();
+    const items: string[] = [];
+    payloads.forEach((payload, i) => {
+      const text = serializePayload(job, payload, maxBytes, many ? i : undefined);
+      items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority));
+    });
+    if (items.length === 0) return [];
+    const k = keysOf(job.queue);
+    return limit(scripts.enqueue(k, delayMs, priority, ids === undefined ? generatedIdPrefix(job.queue) : '', items), `enqueue "${name}"`);
+  }
+
+  async function findQueue(id: string, where: 'dead'): Promise<string | undefined> {
+    const hinted = queueOfGeneratedId(id);
+    if (hinted !== undefined && keysByQueue.has(hinted)) return hinted;
+    const found = await Promise.all(jobs.queues.map((q) => conn.redis.hexists(keysOf(q)[where], id)));
+    const i = found.findIndex((n) => n === 1);
+    return i === -1 ? undefined : jobs.queues[i];
+  }
+
+  async function getJob(id: string): Promise<JobInfo> {
+    const hinted = queueOfGeneratedId(id);
+    const queues = hinted !== undefined && keysByQueue.has(hinted) ? [hinted] : jobs.queues;
+    const states = await limit(Promise.all(queues.map((q) => scripts.get(keysOf(q), id))), `getJob ${JSON.stringify(id)}`);
+    const i = states.findIndex((s) => s.state !== 'unknown');
+    const s = states[i];
+    const queue = queues[i];
+    const base = {
+      id,
+      name: undefined,
+      payload: undefined,
+      attempts: 0,
+      maxAttempts: undefined,
+      lastError: undefined,
+      enqueuedAt: undefined,
+      runAt: undefined,
+      leaseExpiresAt: undefined,
+      finishedAt: undefined,
+      deadReason: undefined,
+    };
+    if (s === undefined || queue === undefined) return { ...base, state: 'unknown', queue: undefined };
+    const decoded = decodeEnvelope(s.raw);
+    const env = decoded.ok ? decoded.envelope : undefined;
+    const common = {
+      ...base,
+      queue,
+      name: env?.n,
+      payload: env?.p,
+      enqueuedAt: env === undefined ? undefined : new Date(env.t),
+      maxAttempts: env === undefined ? undefined : (env.a ?? jobs.jobs.get(env.n)?.attempts),
+    };
+    switch (s.state) {
+      case 'completed': {
+        const [attempts, at] = (s.extra ?? '').split('|');
+        return { ...base, queue, state: 'completed', attempts: Number(attempts), finishedAt: new Date(Number(at)) };
+      }
+      case 'dead': {
+        const info = parseDeadInfo(s.extra);
+        return { ...common, state: 'dead', attempts: info.attempts, lastError: info.error, deadReason: info.reason };
+      }
+      case 'active':
+        return { ...common, state: 'active', attempts: s.attempts, lastError: parseStoredError(s.error), leaseExpiresAt: new Date(Number(s.extra)) };
+      case 'delayed':
+      case 'retrying':
+        return { ...common, state: s.state, attempts: s.attempts, lastError: parseStoredError(s.error), runAt: new Date(Number(s.extra)) };
+      default:
+        return { ...common, state: 'waiting', attempts: s.attempts, lastError: parseStoredError(s.error) };
+    }
+  }
+
+  const perQueue = new Map<string, QueueDeadLetters>();
+  const dlq = (queue: string): QueueDeadLetters => {
+    let d = perQueue.get(queue);
+    if (d === undefined) {
+      d = new QueueDeadLetters(scripts, keysOf(queue));
+      perQueue.set(queue, d);
+    }
+    return d;
+  };
+  const deadLetters: DeadLetters = {
+    queue: dlq,
+    list: (queue, o) => dlq(queue).list(o?.offset ?? 0, o?.limit ?? 50),
+    count: (queue) => dlq(queue).count(),
+    retry: async (id, queue) => {
+      const q = queue ?? (await findQueue(id, 'dead'));
+      return q === undefined ? false : (await dlq(q).retry([id])).length === 1;
+    },
+    retryAll: (queue) => dlq(queue).retryAll(),
+    delete: async (id, queue) => {
+      const q = queue ?? (await findQueue(id, 'dead'));
+      return q === undefined ? false : (await dlq(q).delete([id])) === 1;
+    },
+    purge: (queue) => dlq(queue).purge(),
+  };
+
+  return {
+    enqueue: async (name, payload, opts = {}) => {
+      const ids = opts.jobId === undefined ? undefined : [opts.jobId];
+      const [result] = await add(name, [payload], opts, ids, false);
+      return result as EnqueueResult;
+    },
+    enqueueMany: (name, payloads, opts = {}) => add(name, payloads, opts, opts.jobIds, true),
+    getJob,
+    deadLetters,
+    redis: conn.redis,
+    close: () => release(conn),
+  };
+}

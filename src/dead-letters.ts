@@ -1,0 +1,155 @@
+import { decodeEnvelope } from './payload.js';
+import { parseStoredError, type PayloadIssue, type StoredError } from './errors.js';
+import type { QueueKeys } from './keys.js';
+import type { Scripts } from './scripts.js';
+
+/** Why a job ended in the dead letters. */
+export type DeadReason =
+  /** Every attempt failed. */
+  | 'attempts_exhausted'
+  /** The handler threw `PermanentError`. */
+  | 'permanent_error'
+  /** The stored payload failed the job's schema at dequeue. */
+  | 'invalid_payload'
+  /** No job of that name is declared. */
+  | 'unknown_job'
+  /** The stored job was not readable (bad JSON, wrong shape, missing). */
+  | 'malformed_job';
+
+/** What the dead letters keep about a job, next to the job itself. */
+export interface DeadInfo {
+  readonly reason: DeadReason;
+  readonly error: StoredError;
+  readonly attempts: number;
+  readonly diedAt: number;
+  /** zod issues, for `invalid_payload`. */
+  readonly issues?: readonly PayloadIssue[];
+}
+
+/** One dead letter as the API returns it. */
+export interface DeadLetter {
+  readonly id: string;
+  readonly queue: string;
+  /** Job name, when the stored job could be read. */
+  readonly name: string | undefined;
+  /** Payload as stored (input form), when it could be read. */
+  readonly payload: unknown;
+  /** The stored job exactly as it was in Redis. */
+  readonly raw: string;
+  readonly reason: DeadReason;
+  /** The last error: message and stack. */
+  readonly error: StoredError;
+  /** Attempts started. */
+  readonly attempts: number;
+  readonly diedAt: Date;
+  readonly issues?: readonly PayloadIssue[];
+}
+
+/** Reads a dead-letter info record; a corrupt one still yields an entry that says so. */
+export function parseDeadInfo(json: string | null): DeadInfo {
+  try {
+    const v = JSON.parse(json ?? '') as Partial<DeadInfo>;
+    if (typeof v === 'object' && v !== null && typeof v.reason === 'string') {
+      return {
+        reason: v.reason,
+        error: parseStoredError(JSON.stringify(v.error ?? null)) ?? { name: 'Error', message: '(no error recorded)', at: 0 },
+        attempts: Number(v.attempts ?? 0),
+        diedAt: Number(v.diedAt ?? 0),
+        issues: v.issues,
+      };
+    }
+  } catch {
+    // fall through
+  }
+  return { reason: 'malformed_job', error: { name: 'CorruptDeadLetter', message: 'unreadable dead-letter record', at: 0 }, attempts: 0, diedAt: 0 };
+}
+
+/** Builds the API view of a dead letter. */
+export function toDeadLetter(queue: string, id: string, raw: string, infoJson: string | null): DeadLetter {
+  const info = parseDeadInfo(infoJson);
+  const decoded = decodeEnvelope(raw);
+  return {
+    id,
+    queue,
+    name: decoded.ok ? decoded.envelope.n : undefined,
+    payload: decoded.ok ? decoded.envelope.p : undefined,
+    raw,
+    reason: info.reason,
+    error: info.error,
+    attempts: info.attempts,
+    diedAt: new Date(info.diedAt),
+    issues: info.issues,
+  };
+}
+
+/** Reading and managing one queue's dead letters. Reached through `client.deadLetters`. */
+export class QueueDeadLetters {
+  constructor(
+    private readonly scripts: Scripts,
+    private readonly keys: QueueKeys,
+  ) {}
+
+  /** How many dead letters the queue holds. */
+  count(): Promise<number> {
+    return this.scripts.redis.zcard(this.keys.deadOrder);
+  }
+
+  /** Dead letters, newest first. */
+  async list(offset = 0, limit = 50): Promise<DeadLetter[]> {
+    if (limit <= 0) return [];
+    const ids = await this.scripts.redis.zrevrange(this.keys.deadOrder, offset, offset + limit - 1);
+    if (ids.length === 0) return [];
+    const [raws, infos] = await Promise.all([
+      this.scripts.redis.hmget(this.keys.dead, ...ids),
+      this.scripts.redis.hmget(this.keys.deadInfo, ...ids),
+    ]);
+    const out: DeadLetter[] = [];
+    ids.forEach((id, i) => {
+      const raw = raws[i];
+      if (raw !== null && raw !== undefined) out.push(toDeadLetter(this.keys.queue, id, raw, infos[i] ?? null));
+    });
+    return out;
+  }
+
+  /** One dead letter, or `undefined`. */
+  async get(id: string): Promise<DeadLetter | undefined> {
+    const [raw, info] = await Promise.all([
+      this.scripts.redis.hget(this.keys.dead, id),
+      this.scripts.redis.hget(this.keys.deadInfo, id),
+    ]);
+    return raw === null ? undefined : toDeadLetter(this.keys.queue, id, raw, info);
+  }
+
+  /** Puts dead letters back in the queue with fresh attempts. Returns the ids put back. */
+  retry(ids: readonly string[]): Promise<string[]> {
+    return this.scripts.deadRetry(this.keys, ids);
+  }
+
+  /** Puts every dead letter back, in batches of 500. Returns how many. */
+  async retryAll(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const ids = await this.scripts.redis.zrange(this.keys.deadOrder, 0, 499);
+      if (ids.length === 0) return total;
+      const moved = await this.scripts.deadRetry(this.keys, ids);
+      total += moved.length;
+      // Ids that could not move (a live job has the same id) stay; stop rather than loop on them forever.
+      if (moved.length === 0) return total;
+    }
+  }
+
+  /** Deletes dead letters. Returns how many existed. */
+  delete(ids: readonly string[]): Promise<number> {
+    return this.scripts.deadDelete(this.keys, ids);
+  }
+
+  /** Deletes every dead letter of the queue. Returns how many there were. */
+  async purge(): Promise<number> {
+    const replies = await this.scripts.redis
+      .multi()
+      .zcard(this.keys.deadOrder)
+      .del(this.keys.dead, this.keys.deadInfo, this.keys.deadOrder)
+      .exec();
+    return Number(replies?.[0]?.[1] ?? 0);
+  }
+}

@@ -1,0 +1,254 @@
+import type * as z from 'zod';
+import { describe, parseDuration, type Duration } from './durations.js';
+import { JobDefinitionError } from './errors.js';
+
+/** How long to wait before the next attempt after a failure. */
+export interface BackoffOptions {
+  /**
+   * `exponential` (default): `delay * 2^(attempt - 1)`, so 1 s, 2 s, 4 s … with the defaults.
+   * `fixed`: always `delay`.
+   */
+  readonly type?: 'exponential' | 'fixed';
+  /** Base delay. Default `1s`. */
+  readonly delay?: Duration;
+  /** Upper bound of any single delay. Default `1h`. */
+  readonly maxDelay?: Duration;
+  /**
+   * Randomness, as a fraction of the delay that may be taken off (0 – 1): with `0.2` a 10 s delay becomes 8 – 10 s.
+   * `true` means `0.2`, `false` means `0`. Default `0.2` for exponential, `0` for fixed. Jitter spreads out retries
+   * of jobs that failed together so they do not hit a recovering dependency at the same instant.
+   */
+  readonly jitter?: boolean | number;
+}
+
+/** Options of a job type. Every option has a default; see `docs/configuration.md`. */
+export interface JobOptions {
+  /** The queue (a Redis list family) the job is stored in. Default `"default"`. */
+  readonly queue?: string;
+  /** Total tries, the first included. Default 5. Integer from 1 to 10,000. */
+  readonly attempts?: number;
+  /** Delay between attempts. Default exponential from 1 s, doubling, capped at 1 h, 20 % jitter. */
+  readonly backoff?: BackoffOptions;
+  /** Longest an attempt may run; the handler's signal aborts and the attempt fails with `TimeoutError`. Default none. */
+  readonly timeout?: Duration;
+  /** Higher runs first within a queue. Integer from -1000 to 1000. Default 0. */
+  readonly priority?: number;
+  /** A sentence about the job, shown in generated code and tools. */
+  readonly description?: string;
+}
+
+/** A job type: the zod schema of its payload plus options. */
+export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobOptions {
+  /** Schema of the payload. Enqueue takes `z.input<S>`, handlers receive `z.output<S>`. */
+  readonly payload: S;
+}
+
+/** The map given to {@link defineJobs}: job name → definition. */
+export type JobDefinitions = { readonly [name: string]: JobDefinition };
+
+/** A job definition with every default filled in and every duration in milliseconds. */
+export interface ResolvedJob {
+  readonly name: string;
+  readonly queue: string;
+  readonly attempts: number;
+  readonly backoff: {
+    readonly type: 'exponential' | 'fixed';
+    readonly delayMs: number;
+    readonly maxDelayMs: number;
+    readonly jitter: number;
+  };
+  readonly timeoutMs: number | undefined;
+  readonly priority: number;
+  readonly description: string | undefined;
+  readonly schema: z.ZodType;
+}
+
+/** The validated job declarations returned by {@link defineJobs}; pass it to `createClient` and `createWorker`. */
+export interface JobSet<D extends JobDefinitions = JobDefinitions> {
+  /** The definitions exactly as declared (their types drive every typed API). */
+  readonly definitions: D;
+  /** Resolved definitions by job name. */
+  readonly jobs: ReadonlyMap<string, ResolvedJob>;
+  /** Every queue named by a job, sorted. */
+  readonly queues: readonly string[];
+}
+
+/** Names of the jobs in a {@link JobSet}. */
+export type JobName<J extends JobSet> = keyof J['definitions'] & string;
+/** What `enqueue` accepts for job `N`: the schema's input type. */
+export type PayloadInput<J extends JobSet, N extends JobName<J>> = z.input<J['definitions'][N]['payload']>;
+/** What the handler of job `N` receives: the schema's output type (defaults applied, transforms run). */
+export type PayloadOutput<J extends JobSet, N extends JobName<J>> = z.output<J['definitions'][N]['payload']>;
+/** The queue of job `N` as a literal type. */
+export type QueueOfJob<D extends JobDefinitions, N extends keyof D> = D[N] extends { readonly queue: infer Q extends string }
+  ? Q
+  : 'default';
+/** Every queue named in a {@link JobSet}, as a union of literal types. */
+export type QueueName<J extends JobSet> = { [N in JobName<J>]: QueueOfJob<J['definitions'], N> }[JobName<J>];
+/** Names of the jobs that live in queue `Q`. */
+export type JobsInQueue<J extends JobSet, Q extends string> = {
+  [N in JobName<J>]: QueueOfJob<J['definitions'], N> extends Q ? N : never;
+}[JobName<J>];
+
+/** Default values of job options (documented in `docs/configuration.md`). */
+export const JOB_DEFAULTS = {
+  queue: 'default',
+  attempts: 5,
+  backoff: { type: 'exponential', delayMs: 1_000, maxDelayMs: 3_600_000, jitter: 0.2 },
+  priority: 0,
+} as const;
+
+/** Job names: a letter, then letters, digits, `_`, `-` or `.`; at most 100 characters. */
+export const JOB_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
+/** Queue names: a letter or digit, then letters, digits, `_`, `-` or `.`; at most 64 characters. */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Priorities are integers in this range. */
+export const PRIORITY_RANGE = { min: -1000, max: 1000 } as const;
+/** Attempts are integers in this range. */
+export const ATTEMPTS_RANGE = { min: 1, max: 10_000 } as const;
+
+const KNOWN_OPTIONS = new Set(['payload', 'queue', 'attempts', 'backoff', 'timeout', 'priority', 'description']);
+const KNOWN_BACKOFF = new Set(['type', 'delay', 'maxDelay', 'jitter']);
+
+/** Whether a value is a zod schema (classic or mini, any copy of zod 4). */
+export function isZodSchema(value: unknown): value is z.ZodType {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    '_zod' in value &&
+    typeof (value as { safeParse?: unknown }).safeParse === 'function'
+  );
+}
+
+/** Checks a priority (an enqueue option or a definition), returning a problem or `undefined`. */
+export function checkPriority(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return `must be an integer, got ${describe(value)}`;
+  if (value < PRIORITY_RANGE.min || value > PRIORITY_RANGE.max) {
+    return `must be between ${PRIORITY_RANGE.min} and ${PRIORITY_RANGE.max}, got ${value}`;
+  }
+  return undefined;
+}
+
+/** Checks an attempts count, returning a problem or `undefined`. */
+export function checkAttempts(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return `must be an integer, got ${describe(value)}`;
+  if (value < ATTEMPTS_RANGE.min || value > ATTEMPTS_RANGE.max) {
+    return `must be between ${ATTEMPTS_RANGE.min} and ${ATTEMPTS_RANGE.max}, got ${value}`;
+  }
+  return undefined;
+}
+
+/** Checks a queue name, returning a problem or `undefined`. */
+export function checkQueueName(value: unknown): string | undefined {
+  if (typeof value !== 'string') return `must be a string, got ${describe(value)}`;
+  if (!QUEUE_NAME_PATTERN.test(value)) {
+    return `${JSON.stringify(value)} is not a valid queue name (letters, digits, "_", "-", "."; starting with a letter or digit; at most 64 characters)`;
+  }
+  return undefined;
+}
+
+function duration(job: string, option: string, value: unknown, positive: boolean): number {
+  const ms = parseDuration(value);
+  if (typeof ms === 'string') throw new JobDefinitionError(job, option, ms);
+  if (positive && ms <= 0) throw new JobDefinitionError(job, option, `must be greater than zero, got ${describe(value)}`);
+  return ms;
+}
+
+function resolveBackoff(job: string, value: unknown): ResolvedJob['backoff'] {
+  if (value === undefined) return JOB_DEFAULTS.backoff;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new JobDefinitionError(job, 'backoff', `must be an object like { type: "exponential", delay: "1s" }, got ${describe(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!KNOWN_BACKOFF.has(key)) {
+      throw new JobDefinitionError(job, `backoff.${key}`, `unknown option (known: ${[...KNOWN_BACKOFF].join(', ')})`);
+    }
+  }
+  const b = value as BackoffOptions;
+  const type = b.type ?? 'exponential';
+  if (type !== 'exponential' && type !== 'fixed') {
+    throw new JobDefinitionError(job, 'backoff.type', `must be "exponential" or "fixed", got ${describe(type)}`);
+  }
+  const delayMs = b.delay === undefined ? JOB_DEFAULTS.backoff.delayMs : duration(job, 'backoff.delay', b.delay, false);
+  const maxDelayMs =
+    b.maxDelay === undefined ? JOB_DEFAULTS.backoff.maxDelayMs : duration(job, 'backoff.maxDelay', b.maxDelay, false);
+  if (maxDelayMs < delayMs) {
+    throw new JobDefinitionError(job, 'backoff.maxDelay', `(${maxDelayMs} ms) must not be less than backoff.delay (${delayMs} ms)`);
+  }
+  let jitter: number;
+  if (b.jitter === undefined) jitter = type === 'exponential' ? JOB_DEFAULTS.backoff.jitter : 0;
+  else if (b.jitter === true) jitter = JOB_DEFAULTS.backoff.jitter;
+  else if (b.jitter === false) jitter = 0;
+  else if (typeof b.jitter === 'number' && b.jitter >= 0 && b.jitter <= 1) jitter = b.jitter;
+  else throw new JobDefinitionError(job, 'backoff.jitter', `must be a boolean or a fraction between 0 and 1, got ${describe(b.jitter)}`);
+  return { type, delayMs, maxDelayMs, jitter };
+}
+
+function resolveJob(name: string, def: unknown): ResolvedJob {
+  if (!JOB_NAME_PATTERN.test(name)) {
+    throw new JobDefinitionError(
+      name,
+      undefined,
+      'is not a valid job name (start with a letter; then letters, digits, "_", "-" or "."; at most 100 characters)',
+    );
+  }
+  if (typeof def !== 'object' || def === null || Array.isArray(def)) {
+    throw new JobDefinitionError(name, undefined, `definition must be an object with a "payload" schema, got ${describe(def)}`);
+  }
+  for (const key of Object.keys(def)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new JobDefinitionError(name, key, `unknown option (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+    }
+  }
+  const d = def as Record<string, unknown>;
+  if (d.payload === undefined) throw new JobDefinitionError(name, 'payload', 'is missing: every job needs a zod schema for its payload');
+  if (!isZodSchema(d.payload)) throw new JobDefinitionError(name, 'payload', `must be a zod schema, got ${describe(d.payload)}`);
+
+  const queue = d.queue ?? JOB_DEFAULTS.queue;
+  const queueProblem = checkQueueName(queue);
+  if (queueProblem) throw new JobDefinitionError(name, 'queue', queueProblem);
+
+  const attempts = d.attempts ?? JOB_DEFAULTS.attempts;
+  const attemptsProblem = checkAttempts(attempts);
+  if (attemptsProblem) throw new JobDefinitionError(name, 'attempts', attemptsProblem);
+
+  const priority = d.priority ?? JOB_DEFAULTS.priority;
+  const priorityProblem = checkPriority(priority);
+  if (priorityProblem) throw new JobDefinitionError(name, 'priority', priorityProblem);
+
+  const timeoutMs = d.timeout === undefined ? undefined : duration(name, 'timeout', d.timeout, true);
+  if (d.description !== undefined && typeof d.description !== 'string') {
+    throw new JobDefinitionError(name, 'description', `must be a string, got ${describe(d.description)}`);
+  }
+  return {
+    name,
+    queue: queue as string,
+    attempts: attempts as number,
+    backoff: resolveBackoff(name, d.backoff),
+    timeoutMs,
+    priority: priority as number,
+    description: d.description as string | undefined,
+    schema: d.payload,
+  };
+}
+
+/**
+ * Declares the job types of an application: a map from job name to its payload schema and options.
+ * The definitions are checked now: an unknown option, a negative duration, a bad job or queue name or a payload
+ * that is not a zod schema throws a {@link JobDefinitionError} naming the job and the option.
+ *
+ * @example
+ * export const jobs = defineJobs({
+ *   sendWelcomeEmail: { payload: z.object({ userId: z.string(), email: z.email() }), queue: 'email', attempts: 3 },
+ * });
+ */
+export function defineJobs<const D extends JobDefinitions>(definitions: D): JobSet<D> {
+  if (typeof definitions !== 'object' || definitions === null || Array.isArray(definitions)) {
+    throw new JobDefinitionError('', undefined, `expects an object mapping job names to definitions, got ${describe(definitions)}`);
+  }
+  const jobs = new Map<string, ResolvedJob>();
+  for (const [name, def] of Object.entries(definitions)) jobs.set(name, resolveJob(name, def));
+  if (jobs.size === 0) throw new JobDefinitionError('', undefined, 'declares no jobs');
+  const queues = [...new Set([...jobs.values()].map((j) => j.queue))].sort();
+  return Object.freeze({ definitions, jobs, queues });
+}

@@ -1,0 +1,70 @@
+/**
+ * jobcraft: type-safe background jobs on Redis.
+ *
+ * Declare jobs once with {@link defineJobs}, enqueue them with {@link createClient}, run them with
+ * {@link createWorker}. Payloads are validated by their zod schema at enqueue and again at dequeue.
+ * @packageDocumentation
+ */
+export {
+  defineJobs,
+  isZodSchema,
+  JOB_DEFAULTS,
+  JOB_NAME_PATTERN,
+  QUEUE_NAME_PATTERN,
+  PRIORITY_RANGE,
+  ATTEMPTS_RANGE,
+  type BackoffOptions,
+  type JobDefinition,
+  type JobDefinitions,
+  type JobName,
+  type JobOptions,
+  type JobSet,
+  type JobsInQueue,
+  type PayloadInput,
+  type PayloadOutput,
+  type QueueName,
+  type QueueOfJob,
+  type ResolvedJob,
+} from './define.js';
+export {
+  createClient,
+  type ClientOptions,
+  type DeadLetters,
+  type EnqueueManyOptions,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type JobClient,
+  type JobInfo,
+  type JobState,
+} from './client.js';
+export {
+  createWorker,
+  type Handler,
+  type HandlersFor,
+  type JobContext,
+  type Middleware,
+  type MiddlewareContext,
+  type Worker,
+  type WorkerOptions,
+} from './worker.js';
+export type { JobRef, WorkerEvents } from './events.js';
+export { QueueDeadLetters, type DeadLetter, type DeadReason } from './dead-letters.js';
+export {
+  JobDefinitionError,
+  JobValidationError,
+  LeaseExpiredError,
+  PermanentError,
+  RedisUnavailableError,
+  ShutdownError,
+  SnoozeSignal,
+  TimeoutError,
+  formatPath,
+  type PayloadIssue,
+  type StoredError,
+} from './errors.js';
+export { parseDuration, type Duration, type DurationUnit } from './durations.js';
+export { retryDelay } from './backoff.js';
+export { consoleLogger, silentLogger, type Logger } from './logger.js';
+export { DEFAULT_PREFIX, queueKeys, type QueueKeys } from './keys.js';
+export { DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js';
+export type { ClusterConfig, RedisConfig } from './redis.js';

@@ -1,0 +1,78 @@
+/**
+ * Every Redis key jobcraft uses is built here and nowhere else. All keys of one queue share the hash tag `{queue}`,
+ * so they live in one Redis Cluster slot and every Lua script can touch them together.
+ * The layout is documented in docs/redis-layout.md.
+ */
+
+/** Default prefix of every key. */
+export const DEFAULT_PREFIX = 'jobcraft';
+
+/** Prefixes: letters, digits and `_ - . :`; at most 64 characters; never braces (they would break hash tags). */
+export const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** The keys of one queue. */
+export interface QueueKeys {
+  readonly queue: string;
+  /** LIST of ids ready to run at priority 0, oldest first. */
+  readonly wait: string;
+  /** ZSET of ids ready to run at a non-zero priority; score = -priority * 2^42 + sequence. */
+  readonly prio: string;
+  /** ZSET of ids waiting for a time (delayed, retrying, snoozed); score = due time in ms. */
+  readonly scheduled: string;
+  /** ZSET of leased ids; score = lease expiry in ms. */
+  readonly active: string;
+  /** HASH id → envelope JSON, for every live job (waiting, scheduled or active). */
+  readonly jobs: string;
+  /** HASH id → attempts started so far, for jobs that have started at least once. */
+  readonly attempts: string;
+  /** HASH id → last error JSON, for live jobs that have failed at least once. */
+  readonly errors: string;
+  /** LIST holding at most one wake-up token for workers blocked in BLPOP. */
+  readonly notify: string;
+  /** STRING counter for generated ids and priority order. */
+  readonly seq: string;
+  /** HASH id → "attempts|finishedAt" for recently completed jobs. */
+  readonly done: string;
+  /** LIST of recently completed ids, newest first (bounds `done`). */
+  readonly doneOrder: string;
+  /** HASH id → envelope of dead jobs. */
+  readonly dead: string;
+  /** HASH id → dead-letter info JSON (error, stack, attempts, when, reason). */
+  readonly deadInfo: string;
+  /** ZSET id → time of death, for ordering and capping the dead letters. */
+  readonly deadOrder: string;
+}
+
+/** Builds the keys of `queue` under `prefix`. */
+export function queueKeys(prefix: string, queue: string): QueueKeys {
+  const base = `${prefix}:{${queue}}:`;
+  return {
+    queue,
+    wait: `${base}wait`,
+    prio: `${base}prio`,
+    scheduled: `${base}scheduled`,
+    active: `${base}active`,
+    jobs: `${base}jobs`,
+    attempts: `${base}attempts`,
+    errors: `${base}errors`,
+    notify: `${base}notify`,
+    seq: `${base}seq`,
+    done: `${base}done`,
+    doneOrder: `${base}done:order`,
+    dead: `${base}dead`,
+    deadInfo: `${base}dead:info`,
+    deadOrder: `${base}dead:order`,
+  };
+}
+
+/** The id prefix of jobs whose id jobcraft generates: `<queue>#`, followed by a base-36 sequence number. */
+export function generatedIdPrefix(queue: string): string {
+  return `${queue}#`;
+}
+
+/** The queue named by a generated id, or `undefined` for an id the caller chose. */
+export function queueOfGeneratedId(id: string): string | undefined {
+  const hash = id.lastIndexOf('#');
+  if (hash <= 0 || !/^[0-9a-z]+$/.test(id.slice(hash + 1))) return undefined;
+  return id.slice(0, hash);
+}

@@ -1,0 +1,76 @@
+-- Shared helpers, prepended to every script by src/scripts.ts. Nothing here touches a key on its own:
+-- every key is passed in KEYS by the caller.
+
+local PRIO_SPAN = 4398046511104 -- 2^42: priority * PRIO_SPAN + sequence keeps FIFO order within a priority level
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Runs CMD KEY ARGS... in chunks so a large batch never overflows Lua's argument stack.
+local function bulk(cmd, key, args)
+  local n = #args
+  for i = 1, n, 1000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 999, n)))
+  end
+end
+
+-- ZADD in chunks; args alternate score, member.
+local function bulk_zadd(key, args)
+  bulk('ZADD', key, args)
+end
+
+-- The priority stored in an envelope ("r"), or 0. Decodes only when the field may be present; never re-encodes.
+local function priority_of(env)
+  if env and string.find(env, '"r":', 1, true) then
+    local ok, obj = pcall(cjson.decode, env)
+    if ok and type(obj) == 'table' and type(obj.r) == 'number' then
+      return obj.r
+    end
+  end
+  return 0
+end
+
+-- Score of a prioritized waiting job: higher priority first, then lower sequence first.
+local function prio_score(priority, seq)
+  return -priority * PRIO_SPAN + seq
+end
+
+-- Leaves one wake-up token in the notify list for a worker blocked in BLPOP.
+local function wake(notify)
+  if redis.call('LLEN', notify) == 0 then
+    redis.call('RPUSH', notify, '1')
+  end
+end
+
+-- Whether id is leased under attempt number att (the fence that makes a stale worker's acks harmless).
+local function holds(active, attempts, id, att)
+  if not redis.call('ZSCORE', active, id) then return false end
+  return redis.call('HGET', attempts, id) == att
+end
+
+-- Makes ids ready to run: priority 0 to the tail of the wait list, others into the prio sorted set.
+local function make_ready(wait, prio, seq, ids, envs)
+  local plain = {}
+  local scored = {}
+  for i, id in ipairs(ids) do
+    local p = priority_of(envs[i])
+    if p == 0 then
+      plain[#plain + 1] = id
+    else
+      scored[#scored + 1] = p
+      scored[#scored + 1] = id
+    end
+  end
+  if #plain > 0 then bulk('RPUSH', wait, plain) end
+  if #scored > 0 then
+    local first = redis.call('INCRBY', seq, #scored / 2) - #scored / 2
+    local args = {}
+    for i = 1, #scored, 2 do
+      args[#args + 1] = prio_score(scored[i], first + (i + 1) / 2)
+      args[#args + 1] = scored[i + 1]
+    end
+    bulk_zadd(prio, args)
+  end
+end

@@ -1,0 +1,23 @@
+-- Puts dead letters back in the queue as new jobs (attempts start again from zero).
+-- KEYS: 1 dead, 2 dead:info, 3 dead:order, 4 jobs, 5 wait, 6 prio, 7 notify, 8 seq
+-- ARGV: ids
+-- Returns: the ids put back (an id already live again is left in the dead letters)
+local dead, dead_info, dead_order, jobs, wait, prio, notify, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local ids = {}
+local envs = {}
+for _, id in ipairs(ARGV) do
+  local env = redis.call('HGET', dead, id)
+  if env and redis.call('HEXISTS', jobs, id) == 0 then
+    redis.call('HSET', jobs, id, env)
+    redis.call('HDEL', dead, id)
+    redis.call('HDEL', dead_info, id)
+    redis.call('ZREM', dead_order, id)
+    ids[#ids + 1] = id
+    envs[#envs + 1] = env
+  end
+end
+if #ids > 0 then
+  make_ready(wait, prio, seq, ids, envs)
+  wake(notify)
+end
+return ids

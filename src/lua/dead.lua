@@ -1,0 +1,26 @@
+-- Moves a job into the queue's dead letters (newest first, capped), removing every trace of it as a live job.
+-- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order
+-- ARGV: 1 id, 2 attempt (fence; '' = the job is not leased, e.g. found corrupt), 3 info JSON, 4 max dead letters,
+--       5 envelope to keep when the jobs hash has none
+-- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
+local active, jobs, attempts, errors, dead, dead_info, dead_order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local id, att = ARGV[1], ARGV[2]
+if att ~= '' and not holds(active, attempts, id, att) then return 0 end
+local env = redis.call('HGET', jobs, id)
+if not env then env = ARGV[5] end
+redis.call('ZREM', active, id)
+redis.call('HDEL', jobs, id)
+redis.call('HDEL', attempts, id)
+redis.call('HDEL', errors, id)
+redis.call('HSET', dead, id, env)
+redis.call('HSET', dead_info, id, ARGV[3])
+redis.call('ZADD', dead_order, now_ms(), id)
+local max = tonumber(ARGV[4])
+local over = redis.call('ZCARD', dead_order) - max
+if over > 0 then
+  local old = redis.call('ZRANGE', dead_order, 0, over - 1)
+  bulk('HDEL', dead, old)
+  bulk('HDEL', dead_info, old)
+  redis.call('ZREMRANGEBYRANK', dead_order, 0, over - 1)
+end
+return 1

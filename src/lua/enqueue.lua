@@ -1,0 +1,76 @@
+-- Adds jobs to a queue. Writes nothing for an id that is already known (live, dead or recently completed).
+-- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 notify, 6 seq, 7 done, 8 dead
+-- ARGV: 1 count, 2 delay ms (0 = ready now), 3 priority, 4 id prefix for generated ids ('' when ids are given),
+--       then per job: id ('' = generate), envelope
+-- Returns: id1, duplicate1 (0/1), id2, duplicate2, ...
+local jobs, wait, prio, scheduled, notify, seq, done, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local count = tonumber(ARGV[1])
+local delay = tonumber(ARGV[2])
+local priority = tonumber(ARGV[3])
+local id_prefix = ARGV[4]
+
+local first = redis.call('INCRBY', seq, count) - count
+
+local function base36(n)
+  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
+  local s = ''
+  repeat
+    local d = n % 36
+    s = string.sub(digits, d + 1, d + 1) .. s
+    n = (n - d) / 36
+  until n == 0
+  return s
+end
+
+local out = {}
+local added = {}
+local fields = {}
+for i = 1, count do
+  local id = ARGV[3 + i * 2]
+  local env = ARGV[4 + i * 2]
+  local duplicate = 0
+  if id == '' then
+    id = id_prefix .. base36(first + i)
+  elseif redis.call('HEXISTS', jobs, id) == 1 or redis.call('HEXISTS', done, id) == 1 or redis.call('HEXISTS', dead, id) == 1 then
+    duplicate = 1
+  else
+    redis.call('HSET', jobs, id, env)
+  end
+  if duplicate == 0 then
+    added[#added + 1] = id
+    if id_prefix ~= '' then
+      fields[#fields + 1] = id
+      fields[#fields + 1] = env
+    end
+  end
+  out[#out + 1] = id
+  out[#out + 1] = duplicate
+end
+if #fields > 0 then bulk('HSET', jobs, fields) end
+
+if #added > 0 then
+  if delay > 0 then
+    local due = now_ms() + delay
+    local earliest = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+    local args = {}
+    for _, id in ipairs(added) do
+      args[#args + 1] = due
+      args[#args + 1] = id
+    end
+    bulk_zadd(scheduled, args)
+    -- Idle workers sleep until the earliest due time they know of; a new earlier one must wake them to re-read it.
+    if #earliest == 0 or due < tonumber(earliest[2]) then wake(notify) end
+  elseif priority == 0 then
+    bulk('RPUSH', wait, added)
+    wake(notify)
+  else
+    local args = {}
+    for i, id in ipairs(added) do
+      args[#args + 1] = prio_score(priority, first + i)
+      args[#args + 1] = id
+    end
+    bulk_zadd(prio, args)
+    wake(notify)
+  end
+end
+return out

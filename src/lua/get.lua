@@ -1,0 +1,28 @@
+-- Reads one job's state without changing anything.
+-- KEYS: 1 jobs, 2 active, 3 scheduled, 4 attempts, 5 errors, 6 done, 7 dead, 8 dead:info
+-- ARGV: 1 id
+-- Returns: state, envelope or false, attempts made, last error JSON or false, extra (run-at ms, lease expiry ms,
+--          completed record, dead info JSON) or false
+local jobs, active, scheduled, attempts, errors, done, dead, dead_info =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local id = ARGV[1]
+local env = redis.call('HGET', jobs, id)
+if env then
+  local att = redis.call('HGET', attempts, id) or '0'
+  local err = redis.call('HGET', errors, id)
+  local lease = redis.call('ZSCORE', active, id)
+  if lease then return { 'active', env, att, err, lease } end
+  local due = redis.call('ZSCORE', scheduled, id)
+  if due then
+    if err then return { 'retrying', env, att, err, due } end
+    return { 'delayed', env, att, err, due }
+  end
+  return { 'waiting', env, att, err, false }
+end
+local dead_env = redis.call('HGET', dead, id)
+if dead_env then
+  return { 'dead', dead_env, '0', false, redis.call('HGET', dead_info, id) or false }
+end
+local rec = redis.call('HGET', done, id)
+if rec then return { 'completed', false, '0', false, rec } end
+return { 'unknown', false, '0', false, false }

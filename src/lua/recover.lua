@@ -1,0 +1,22 @@
+-- Takes over jobs whose lease expired (their worker crashed, hung or lost Redis): the caller gets a fresh lease on
+-- each and then fails the attempt through the normal retry path, so backoff, attempts and dead letters all apply.
+-- If the caller dies too, its lease expires in turn and another worker recovers the job.
+-- KEYS: 1 active, 2 jobs, 3 attempts
+-- ARGV: 1 lease ms, 2 max jobs
+-- Returns: per job: id, envelope (false if missing), attempt
+local active, jobs, attempts = KEYS[1], KEYS[2], KEYS[3]
+local now = now_ms()
+local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+if #ids == 0 then return out end
+local envs = redis.call('HMGET', jobs, unpack(ids))
+local leases = {}
+for i, id in ipairs(ids) do
+  leases[#leases + 1] = now + tonumber(ARGV[1])
+  leases[#leases + 1] = id
+  out[#out + 1] = id
+  out[#out + 1] = envs[i]
+  out[#out + 1] = redis.call('HGET', attempts, id) or '0'
+end
+bulk_zadd(active, leases)
+return out

@@ -1,0 +1,173 @@
+import type * as z from 'zod';
+import type { ResolvedJob } from './define.js';
+import { JobValidationError, type PayloadIssue } from './errors.js';
+
+/** Default limit on the size of one serialized payload. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024;
+
+/**
+ * The stored form of a job (the value in the queue's `jobs` hash). Field names are short because every waiting job
+ * carries them; `docs/redis-layout.md` documents them.
+ */
+export interface Envelope {
+  /** Job name. */
+  readonly n: string;
+  /** Enqueue time, ms since the epoch. */
+  readonly t: number;
+  /** Payload, in its schema's input form. */
+  readonly p: unknown;
+  /** Total attempts, when the enqueue call overrode the job type's. */
+  readonly a?: number;
+  /** Priority, when not 0 (the Lua scripts read it to requeue the job at the right level). */
+  readonly r?: number;
+}
+
+function kindOf(value: object): string | undefined {
+  if (value instanceof Date) return 'a Date (send an ISO string, e.g. date.toISOString(), and use z.coerce.date() or z.iso.datetime())';
+  if (value instanceof Map) return 'a Map (send a plain object or an array of pairs)';
+  if (value instanceof Set) return 'a Set (send an array)';
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return 'binary data (send base64 text)';
+  if (value instanceof RegExp) return 'a RegExp';
+  if (value instanceof Error) return 'an Error';
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return 'an object with a toJSON method';
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null && !Array.isArray(value)) return 'a class instance';
+  return undefined;
+}
+
+/**
+ * Finds every value in a payload that would not come back the same after `JSON.stringify` + `JSON.parse`:
+ * dates, big integers, maps, sets, functions, symbols, non-finite numbers, `undefined` inside arrays, class
+ * instances and cycles.
+ */
+export function jsonIssues(value: unknown): PayloadIssue[] {
+  const issues: PayloadIssue[] = [];
+  const seen = new Set<object>();
+  const visit = (v: unknown, path: (string | number)[]): void => {
+    if (issues.length >= 20) return;
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        return;
+      case 'number':
+        if (!Number.isFinite(v)) issues.push({ path, code: 'not_json', message: `${String(v)} cannot be stored as JSON (it would become null)` });
+        return;
+      case 'bigint':
+        issues.push({ path, code: 'not_json', message: 'a BigInt cannot be stored as JSON (send it as a string)' });
+        return;
+      case 'function':
+      case 'symbol':
+        issues.push({ path, code: 'not_json', message: `a ${typeof v} cannot be stored as JSON` });
+        return;
+      case 'undefined':
+        issues.push({ path, code: 'not_json', message: 'undefined inside an array would become null in JSON' });
+        return;
+      case 'object': {
+        if (v === null) return;
+        if (seen.has(v)) {
+          issues.push({ path, code: 'not_json', message: 'a circular reference cannot be stored as JSON' });
+          return;
+        }
+        const kind = kindOf(v);
+        if (kind !== undefined) {
+          issues.push({ path, code: 'not_json', message: `${kind} does not survive JSON` });
+          return;
+        }
+        seen.add(v);
+        if (Array.isArray(v)) {
+          for (let i = 0; i < v.length; i++) visit(v[i], [...path, i]);
+        } else {
+          for (const key of Object.keys(v)) {
+            const child = (v as Record<string, unknown>)[key];
+            if (child !== undefined) visit(child, [...path, key]);
+          }
+        }
+        seen.delete(v);
+        return;
+      }
+    }
+  };
+  visit(value, []);
+  return issues;
+}
+
+/** Converts zod issues to our issue shape (zod paths may hold symbols; they are shown as strings). */
+export function toIssues(error: z.ZodError): PayloadIssue[] {
+  return error.issues.map((i) => ({
+    path: i.path.map((p) => (typeof p === 'number' ? p : String(p))),
+    code: i.code,
+    message: i.message,
+  }));
+}
+
+/** Runs a job's schema synchronously, turning zod's "async schema" failure into a clear error. */
+export function parsePayload(job: ResolvedJob, data: unknown): z.ZodSafeParseResult<unknown> {
+  try {
+    return job.schema.safeParse(data);
+  } catch (err) {
+    if (err instanceof Error && /async/i.test(err.message)) {
+      throw new Error(`The payload schema of job "${job.name}" is asynchronous (async refine/transform); jobcraft needs synchronous schemas`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Validates a payload for enqueue and returns its JSON text. Throws {@link JobValidationError} when the payload
+ * fails the schema, holds values JSON cannot carry, or exceeds `maxBytes`. What is validated is the payload as the
+ * worker will read it back (after the JSON round trip), so a stored job always passes its schema at dequeue unless
+ * the schema changes.
+ */
+export function serializePayload(job: ResolvedJob, payload: unknown, maxBytes: number, index?: number): string {
+  const notJson = jsonIssues(payload);
+  if (notJson.length > 0) throw new JobValidationError(job.name, notJson, 'enqueue', index);
+  const text = JSON.stringify(payload);
+  if (text === undefined) {
+    throw new JobValidationError(job.name, [{ path: [], code: 'not_json', message: 'the payload is undefined' }], 'enqueue', index);
+  }
+  const result = parsePayload(job, JSON.parse(text));
+  if (!result.success) throw new JobValidationError(job.name, toIssues(result.error), 'enqueue', index);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) {
+    throw new JobValidationError(
+      job.name,
+      [{ path: [], code: 'too_big', message: `the payload is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes` }],
+      'enqueue',
+      index,
+    );
+  }
+  return text;
+}
+
+/** Builds the envelope text around an already-serialized payload. */
+export function encodeEnvelope(name: string, enqueuedAt: number, payloadJson: string, attempts?: number, priority?: number): string {
+  let head = `{"n":${JSON.stringify(name)},"t":${enqueuedAt}`;
+  if (attempts !== undefined) head += `,"a":${attempts}`;
+  if (priority !== undefined && priority !== 0) head += `,"r":${priority}`;
+  return `${head},"p":${payloadJson}}`;
+}
+
+/** A stored job that could be read, or the reason it could not. */
+export type DecodedEnvelope = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+
+/** Parses an envelope read from Redis, checking its shape without trusting it. */
+export function decodeEnvelope(raw: string | null): DecodedEnvelope {
+  if (raw === null) return { ok: false, reason: 'no stored job for this id (the jobs hash has no entry)' };
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    return { ok: false, reason: `malformed JSON in the stored job: ${(err as Error).message}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'the stored job is not a JSON object' };
+  }
+  const v = value as Record<string, unknown>;
+  if (typeof v.n !== 'string') return { ok: false, reason: 'the stored job has no job name (field "n")' };
+  if (typeof v.t !== 'number') return { ok: false, reason: 'the stored job has no enqueue time (field "t")' };
+  if (!('p' in v)) return { ok: false, reason: 'the stored job has no payload (field "p")' };
+  if (v.a !== undefined && (typeof v.a !== 'number' || !Number.isInteger(v.a) || v.a < 1)) {
+    return { ok: false, reason: 'the stored job has an invalid attempts override (field "a")' };
+  }
+  return { ok: true, envelope: { n: v.n, t: v.t, p: v.p, a: v.a as number | undefined, r: typeof v.r === 'number' ? v.r : undefined } };
+}

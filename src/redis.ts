@@ -1,0 +1,97 @@
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+/** A Redis Cluster to connect to: its seed nodes and ioredis cluster options. */
+export interface ClusterConfig {
+  readonly cluster: readonly ClusterNode[];
+  readonly options?: ClusterOptions;
+}
+
+/**
+ * Where Redis is: a URL (`redis://host:6379/0`), ioredis options, an ioredis `Redis` or `Cluster` instance you
+ * manage yourself, or a {@link ClusterConfig}. Default: the `REDIS_URL` environment variable, else
+ * `redis://127.0.0.1:6379`.
+ */
+export type RedisConfig = string | RedisOptions | Redis | Cluster | ClusterConfig;
+
+/** A connection of either kind. */
+export type RedisConnection = Redis | Cluster;
+
+/** The URL used when no `redis` option is given. */
+export function defaultRedisUrl(): string {
+  return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+/** How a connection will be used, which decides its retry settings. */
+export type ConnectionRole = 'client' | 'worker' | 'blocking';
+
+function roleOptions(role: ConnectionRole): RedisOptions {
+  switch (role) {
+    // Enqueue calls fail fast (the client adds its own time limit); auto-pipelining batches concurrent calls.
+    case 'client':
+      return { enableAutoPipelining: true, maxRetriesPerRequest: 2 };
+    // Worker calls wait through a Redis outage and complete after ioredis reconnects: no job state is lost.
+    case 'worker':
+      return { maxRetriesPerRequest: null };
+    case 'blocking':
+      return { maxRetriesPerRequest: null, enableAutoPipelining: false };
+  }
+}
+
+/** A connection plus whether we created it (and so must close it). */
+export interface OwnedConnection {
+  readonly redis: RedisConnection;
+  readonly owned: boolean;
+}
+
+function isConnection(value: unknown): value is RedisConnection {
+  return value instanceof Redis || value instanceof Cluster;
+}
+
+function isClusterConfig(value: unknown): value is ClusterConfig {
+  return typeof value === 'object' && value !== null && Array.isArray((value as ClusterConfig).cluster);
+}
+
+/**
+ * Opens (or reuses) a connection for `role`. A connection the caller passed in is used as is for commands and
+ * duplicated for blocking reads (a blocked connection cannot serve anything else).
+ */
+export function connect(config: RedisConfig | undefined, role: ConnectionRole): OwnedConnection {
+  const extra = roleOptions(role);
+  if (isConnection(config)) {
+    if (role !== 'blocking') return { redis: config, owned: false };
+    return { redis: config instanceof Cluster ? config.duplicate() : config.duplicate(extra), owned: true };
+  }
+  if (isClusterConfig(config)) {
+    const options = config.options ?? {};
+    return {
+      redis: new Cluster([...config.cluster], {
+        ...options,
+        enableAutoPipelining: extra.enableAutoPipelining ?? options.enableAutoPipelining,
+        redisOptions: { ...options.redisOptions, maxRetriesPerRequest: extra.maxRetriesPerRequest },
+      }),
+      owned: true,
+    };
+  }
+  const base: RedisOptions = { lazyConnect: false, ...extra };
+  if (config === undefined || typeof config === 'string') {
+    return { redis: new Redis(config ?? defaultRedisUrl(), base), owned: true };
+  }
+  return { redis: new Redis({ ...base, ...config, ...extra }), owned: true };
+}
+
+/** Closes a connection if we own it: politely (QUIT) when it is up, at once otherwise. */
+export async function release(conn: OwnedConnection): Promise<void> {
+  if (!conn.owned) return;
+  if (conn.redis.status === 'ready') {
+    await conn.redis.quit().catch(() => conn.redis.disconnect());
+  } else {
+    conn.redis.disconnect();
+  }
+}
+
+/** Where a connection points, for messages (never includes a password). */
+export function describeConnection(redis: RedisConnection): string {
+  if (redis instanceof Cluster) return 'Redis Cluster';
+  const { host, port, db } = redis.options;
+  return `redis://${host ?? '127.0.0.1'}:${port ?? 6379}${db ? `/${db}` : ''}`;
+}

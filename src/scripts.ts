@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import type { QueueKeys } from './keys.js';
+import type { RedisConnection } from './redis.js';
+
+/**
+ * The Lua scripts in src/lua, each prefixed with _lib.lua, registered on a connection with ioredis's
+ * `defineCommand` (sent as EVALSHA, with EVAL as the fallback after a Redis restart flushes the script cache).
+ * Every key a script touches is passed in KEYS; the order is documented at the top of each file.
+ */
+const LIB = readLua('_lib');
+const SCRIPTS = {
+  jcEnqueue: { file: 'enqueue', keys: 8 },
+  jcFetch: { file: 'fetch', keys: 11 },
+  jcRenew: { file: 'renew', keys: 2 },
+  jcRecover: { file: 'recover', keys: 3 },
+  jcReschedule: { file: 'reschedule', keys: 5 },
+  jcDead: { file: 'dead', keys: 7 },
+  jcRelease: { file: 'release', keys: 5 },
+  jcGet: { file: 'get', keys: 8 },
+  jcDeadRetry: { file: 'dead-retry', keys: 8 },
+  jcDeadDelete: { file: 'dead-delete', keys: 3 },
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+type Arg = string | number;
+type Reply = string | number | null | Reply[];
+
+function readLua(file: string): string {
+  return readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
+}
+
+const SOURCES = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([name, s]) => [name, `${LIB}\n${readLua(s.file)}`]),
+) as Record<ScriptName, string>;
+
+const defined = new WeakSet<RedisConnection>();
+
+/** A job handed out by `fetch` or `recover`. */
+export interface LeasedJob {
+  readonly id: string;
+  /** The stored envelope, or null when the jobs hash has no entry for the id. */
+  readonly raw: string | null;
+  readonly attempt: number;
+}
+
+/** One finished job to acknowledge, fenced by its attempt number. */
+export interface Ack {
+  readonly id: string;
+  readonly attempt: number;
+}
+
+/** The answer of `fetch`. */
+export interface FetchResult {
+  /** Ms until the earliest scheduled job is due, or -1 when nothing is scheduled. */
+  readonly nextDueMs: number;
+  /** Ids of acks refused because the lease was no longer ours. */
+  readonly staleAcks: string[];
+  readonly jobs: LeasedJob[];
+}
+
+/** What `get` found for one id. */
+export interface RawJobState {
+  readonly state: 'waiting' | 'delayed' | 'retrying' | 'active' | 'dead' | 'completed' | 'unknown';
+  readonly raw: string | null;
+  readonly attempts: number;
+  readonly error: string | null;
+  readonly extra: string | null;
+}
+
+function leased(reply: Reply[], from: number): LeasedJob[] {
+  const jobs: LeasedJob[] = [];
+  for (let i = from; i + 2 < reply.length; i += 3) {
+    jobs.push({ id: String(reply[i]), raw: reply[i + 1] === null ? null : String(reply[i + 1]), attempt: Number(reply[i + 2]) });
+  }
+  return jobs;
+}
+
+/** Typed calls to the Lua scripts on one connection. */
+export class Scripts {
+  readonly redis: RedisConnection;
+
+  constructor(redis: RedisConnection) {
+    this.redis = redis;
+    if (!defined.has(redis)) {
+      for (const [name, s] of Object.entries(SCRIPTS)) {
+        redis.defineCommand(name, { numberOfKeys: s.keys, lua: SOURCES[name as ScriptName] });
+      }
+      defined.add(redis);
+    }
+  }
+
+  private call(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<Reply> {
+    const fn = (this.redis as unknown as Record<ScriptName, (...a: Arg[]) => Promise<Reply>>)[name];
+    return fn.call(this.redis, ...keys, ...args);
+  }
+
+  /** Adds jobs; `items` alternate id ('' = generate) and envelope. Returns [id, duplicate] per job. */
+  async enqueue(
+    k: QueueKeys,
+    delayMs: number,
+    priority: number,
+    idPrefix: string,
+    items: readonly string[],
+  ): Promise<{ id: string; duplicate: boolean }[]> {
+    const reply = (await this.call(
+      'jcEnqueue',
+      [k.jobs, k.wait, k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead],
+      [items.length / 2, delayMs, priority, idPrefix, ...items],
+    )) as Reply[];
+    const out: { id: string; duplicate: boolean }[] = [];
+    for (let i = 0; i < reply.length; i += 2) out.push({ id: String(reply[i]), duplicate: reply[i + 1] === 1 });
+    return out;
+  }
+
+  /** Acknowledges `acks`, promotes due jobs and leases up to `want` jobs. */
+  async fetch(
+    k: QueueKeys,
+    want: number,
+    leaseMs: number,
+    keepCount: number,
+    keepAgeMs: number,
+    acks: readonly Ack[],
+  ): Promise<FetchResult> {
+    const args: Arg[] = [want, leaseMs, keepCount, keepAgeMs, acks.length];
+    for (const a of acks) args.push(a.id, a.attempt);
+    const reply = (await this.call(
+      'jcFetch',
+      [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq],
+      args,
+    )) as Reply[];
+    const stale = Number(reply[1]);
+    return { nextDueMs: Number(reply[0]), staleAcks: reply.slice(2, 2 + stale).map(String), jobs: leased(reply, 2 + stale) };
+  }
+
+  /** Extends leases; returns the ids whose lease was lost. */
+  async renew(k: QueueKeys, leaseMs: number, held: readonly Ack[]): Promise<string[]> {
+    const args: Arg[] = [leaseMs];
+    for (const a of held) args.push(a.id, a.attempt);
+    return ((await this.call('jcRenew', [k.active, k.attempts], args)) as Reply[]).map(String);
+  }
+
+  /** Takes over up to `max` jobs whose lease expired. */
+  async recover(k: QueueKeys, leaseMs: number, max: number): Promise<LeasedJob[]> {
+    return leased((await this.call('jcRecover', [k.active, k.jobs, k.attempts], [leaseMs, max])) as Reply[], 0);
+  }
+
+  /** Schedules a leased job to run again after `delayMs`; false when the lease was no longer ours. */
+  async reschedule(k: QueueKeys, ack: Ack, delayMs: number, errorJson: string, giveAttemptBack: boolean): Promise<boolean> {
+    const reply = await this.call(
+      'jcReschedule',
+      [k.active, k.attempts, k.errors, k.scheduled, k.notify],
+      [ack.id, ack.attempt, Math.max(0, Math.round(delayMs)), errorJson, giveAttemptBack ? '1' : '0'],
+    );
+    return reply === 1;
+  }
+
+  /** Moves a job to the dead letters; false when the lease was no longer ours. */
+  async dead(k: QueueKeys, id: string, attempt: number | null, infoJson: string, maxDead: number, fallbackRaw: string): Promise<boolean> {
+    const reply = await this.call(
+      'jcDead',
+      [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder],
+      [id, attempt === null ? '' : attempt, infoJson, maxDead, fallbackRaw],
+    );
+    return reply === 1;
+  }
+
+  /** Hands leased jobs back to the front of the queue, giving back their attempt. */
+  async release(k: QueueKeys, jobs: readonly { id: string; attempt: number; priority: number }[]): Promise<number> {
+    if (jobs.length === 0) return 0;
+    const args: Arg[] = [];
+    for (const j of jobs) args.push(j.id, j.attempt, j.priority);
+    return Number(await this.call('jcRelease', [k.active, k.attempts, k.wait, k.prio, k.notify], args));
+  }
+
+  /** Reads one job's state. */
+  async get(k: QueueKeys, id: string): Promise<RawJobState> {
+    const r = (await this.call(
+      'jcGet',
+      [k.jobs, k.active, k.scheduled, k.attempts, k.errors, k.done, k.dead, k.deadInfo],
+      [id],
+    )) as Reply[];
+    const str = (v: Reply | undefined): string | null => (v === null || v === undefined ? null : String(v));
+    return {
+      state: String(r[0]) as RawJobState['state'],
+      raw: str(r[1]),
+      attempts: Number(r[2]),
+      error: str(r[3]),
+      extra: str(r[4]),
+    };
+  }
+
+  /** Puts dead letters back in the queue; returns the ids put back. */
+  async deadRetry(k: QueueKeys, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const reply = await this.call('jcDeadRetry', [k.dead, k.deadInfo, k.deadOrder, k.jobs, k.wait, k.prio, k.notify, k.seq], ids);
+    return (reply as Reply[]).map(String);
+  }
+
+  /** Deletes dead letters; returns how many existed. */
+  async deadDelete(k: QueueKeys, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return Number(await this.call('jcDeadDelete', [k.dead, k.deadInfo, k.deadOrder], ids));
+  }
+}

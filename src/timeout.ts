@@ -1,0 +1,14 @@
+import { RedisUnavailableError } from './errors.js';
+
+/**
+ * Rejects with {@link RedisUnavailableError} when `promise` has not settled after `ms`. The command may still run
+ * later if Redis comes back; use `jobId` for enqueues that must not happen twice.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, where: string): Promise<T> {
+  if (!Number.isFinite(ms) || ms <= 0) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`${what}: Redis at ${where} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}

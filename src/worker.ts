@@ -1,0 +1,656 @@
+import type { JobName, JobSet, JobsInQueue, PayloadOutput, QueueName, ResolvedJob } from './define.js';
+import { retryDelay } from './backoff.js';
+import { toMs, type Duration } from './durations.js';
+import {
+  JobValidationError,
+  LeaseExpiredError,
+  PermanentError,
+  ShutdownError,
+  SnoozeSignal,
+  TimeoutError,
+  toStoredError,
+  type PayloadIssue,
+  type StoredError,
+} from './errors.js';
+import type { DeadInfo, DeadReason } from './dead-letters.js';
+import { TypedEmitter, type JobRef, type WorkerEvents } from './events.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './keys.js';
+import { resolveLogger, type Logger } from './logger.js';
+import { decodeEnvelope, parsePayload, toIssues, type Envelope } from './payload.js';
+import { connect, release, type OwnedConnection, type RedisConfig } from './redis.js';
+import { Scripts, type Ack, type LeasedJob } from './scripts.js';
+import { QueueFetcher } from './queue-fetcher.js';
+import { LeaseRenewal } from './lease-renewal.js';
+import { LeaseRecovery } from './lease-recovery.js';
+
+/** What a handler gets besides its payload. */
+export interface JobContext<N extends string = string> {
+  /** The job's id. */
+  readonly id: string;
+  /** The job's name. */
+  readonly name: N;
+  /** The queue it came from. */
+  readonly queue: string;
+  /** This attempt's number, from 1. */
+  readonly attempt: number;
+  /** Total attempts allowed. */
+  readonly maxAttempts: number;
+  /** When the job was enqueued. */
+  readonly enqueuedAt: Date;
+  /** Aborts on timeout, on forced shutdown, and when the worker lost the job's lease. `signal.reason` says which. */
+  readonly signal: AbortSignal;
+  /** The worker's logger. */
+  readonly logger: Logger;
+  /** Ends this attempt and runs the job again after `delay`, without spending an attempt. */
+  snooze(delay: Duration): never;
+}
+
+/** A job handler: receives the payload in its schema's output form. */
+export type Handler<P, N extends string = string> = (payload: P, ctx: JobContext<N>) => Promise<void> | void;
+
+/** One handler per job in `N` (by default every job of the set). */
+export type HandlersFor<J extends JobSet, N extends JobName<J> = JobName<J>> = {
+  [K in N]: Handler<PayloadOutput<J, K>, K>;
+};
+
+/** What middleware sees: the handler's context plus the payload. */
+export interface MiddlewareContext extends JobContext {
+  readonly payload: unknown;
+}
+
+/**
+ * Runs around every handler call (logging, tracing, metrics). Call `next()` exactly once to run the rest of the
+ * chain and the handler; what it throws is the attempt's error.
+ */
+export type Middleware = (ctx: MiddlewareContext, next: () => Promise<void>) => Promise<void>;
+
+/** Options of {@link createWorker}. Every default is listed in docs/configuration.md. */
+export interface WorkerOptions<Q extends string = string> {
+  /** Where Redis is. Default `REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  readonly redis?: RedisConfig;
+  /** Prefix of every key. Default `"jobcraft"`. */
+  readonly prefix?: string;
+  /** Queues to serve. Default: every queue of the job set. Only their jobs need handlers. */
+  readonly queues?: readonly Q[];
+  /** Handlers running at once in this process, across its queues. Default 10. */
+  readonly concurrency?: number;
+  /** Jobs leased ahead of free slots so a slot never waits for Redis. Default: equal to `concurrency`. */
+  readonly prefetch?: number;
+  /** Lease length. A job whose worker stops renewing is recovered this long after the last renewal. Default 30 000. */
+  readonly leaseMs?: number;
+  /** How long `close()` waits for running handlers before aborting them and handing their jobs back. Default 10 000. */
+  readonly shutdownTimeoutMs?: number;
+  /** How many completed jobs to remember for `getJob`, and for how long. Default 1,000 and `"1h"`; count 0 keeps none. */
+  readonly keepCompleted?: { readonly count?: number; readonly age?: Duration };
+  /** Dead letters kept per queue (oldest dropped first). Default 10,000. */
+  readonly deadLetters?: { readonly max?: number };
+  /** Runs around every handler, first element outermost. */
+  readonly middleware?: readonly Middleware[];
+  /** Where the worker logs. Default: warnings and errors to the console. `false` logs nothing. */
+  readonly logger?: Logger | false;
+  /** Close gracefully on SIGTERM and SIGINT, then exit the process (a second signal exits at once). Default false. */
+  readonly handleSignals?: boolean;
+}
+
+/** A running worker. */
+export interface Worker {
+  /** Adds an event listener (see {@link WorkerEvents}). */
+  on<K extends keyof WorkerEvents>(event: K, listener: WorkerEvents[K]): this;
+  /** Removes an event listener. */
+  off<K extends keyof WorkerEvents>(event: K, listener: WorkerEvents[K]): this;
+  /** Adds an event listener that runs once. */
+  once<K extends keyof WorkerEvents>(event: K, listener: WorkerEvents[K]): this;
+  /** Queues this worker serves. */
+  readonly queues: readonly string[];
+  /** Handlers running right now. */
+  readonly running: number;
+  /**
+   * Stops fetching, waits up to `shutdownTimeoutMs` for running handlers, then aborts the rest and hands every
+   * unfinished job back to its queue at once. Resolves when all is recorded in Redis and connections are closed.
+   */
+  close(): Promise<void>;
+}
+
+const IDLE_BLOCK_MS = 5_000;
+
+/** A job this worker leased: buffered, running, or on its way to being acknowledged. */
+export interface JobRun {
+  readonly id: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly job: ResolvedJob;
+  readonly envelope: Envelope;
+  readonly payload: unknown;
+  readonly controller: AbortController;
+  state: 'buffered' | 'running' | 'acking' | 'failing' | 'done' | 'released' | 'lost';
+  startedAt: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+function positiveInt(value: number | undefined, fallback: number, what: string, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) throw new TypeError(`createWorker: ${what} must be an integer of at least ${min}, got ${String(v)}`);
+  return v;
+}
+
+/** The worker's machinery, shared by its fetchers and its lease loops. Use {@link createWorker}. */
+export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
+  readonly queues: readonly string[];
+  readonly logger: Logger;
+  readonly scripts: Scripts;
+  readonly leaseMs: number;
+  readonly keepCount: number;
+  readonly keepAgeMs: number;
+  readonly maxDead: number;
+  stopping = false;
+
+  private readonly conn: OwnedConnection;
+  private readonly jobs: JobSet;
+  private readonly handlers: Readonly<Record<string, Handler<unknown>>>;
+  private readonly middleware: readonly Middleware[];
+  private readonly concurrency: number;
+  private readonly capacity: number;
+  private readonly shutdownTimeoutMs: number;
+  private readonly keys = new Map<string, QueueKeys>();
+  private readonly fetchers = new Map<string, QueueFetcher>();
+  private readonly held = new Map<string, Map<string, JobRun>>();
+  private readonly buffer: JobRun[] = [];
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly renewal: LeaseRenewal;
+  private readonly recovery: LeaseRecovery;
+  private runningCount = 0;
+  private reserved = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closing: Promise<void> | undefined;
+  private removeSignalHandlers: (() => void) | undefined;
+
+  constructor(jobs: JobSet, handlers: Readonly<Record<string, Handler<unknown>>>, options: WorkerOptions) {
+    const logger = resolveLogger(options.logger);
+    super(logger);
+    this.logger = logger;
+    this.jobs = jobs;
+    this.handlers = handlers;
+    this.middleware = options.middleware ?? [];
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    if (!PREFIX_PATTERN.test(prefix)) throw new TypeError(`createWorker: prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
+    this.concurrency = positiveInt(options.concurrency, 10, 'concurrency');
+    const prefetch = positiveInt(options.prefetch, this.concurrency, 'prefetch', 0);
+    this.capacity = this.concurrency + prefetch;
+    if (this.capacity > 5_000) throw new TypeError('createWorker: concurrency + prefetch must not exceed 5,000');
+    this.leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
+    this.shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
+    this.keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
+    this.keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
+    this.maxDead = positiveInt(options.deadLetters?.max, 10_000, 'deadLetters.max');
+
+    const queues = options.queues ?? jobs.queues;
+    if (queues.length === 0) throw new TypeError('createWorker: queues is empty; name at least one queue to serve');
+    for (const q of queues) {
+      if (!jobs.queues.includes(q)) throw new TypeError(`createWorker: queue ${JSON.stringify(q)} has no jobs (queues: ${jobs.queues.join(', ')})`);
+    }
+    this.queues = [...new Set(queues)];
+    for (const [name, job] of jobs.jobs) {
+      const handler = handlers[name];
+      if (this.queues.includes(job.queue) && typeof handler !== 'function') {
+        throw new TypeError(`createWorker: no handler for job "${name}" (queue "${job.queue}" is served by this worker)`);
+      }
+    }
+    for (const name of Object.keys(handlers)) {
+      if (!jobs.jobs.has(name)) throw new TypeError(`createWorker: handler "${name}" matches no declared job`);
+    }
+
+    this.conn = connect(options.redis, 'worker');
+    this.scripts = new Scripts(this.conn.redis);
+    this.conn.redis.on('error', (err: Error) => this.logger.debug('redis connection error', { error: err.message }));
+    for (const q of this.queues) {
+      const k = queueKeys(prefix, q);
+      this.keys.set(q, k);
+      this.held.set(q, new Map());
+      const blocking = connect(options.redis ?? this.conn.redis, 'blocking');
+      blocking.redis.on('error', (err: Error) => this.logger.debug('redis connection error', { error: err.message }));
+      this.fetchers.set(q, new QueueFetcher(this, k, blocking, IDLE_BLOCK_MS));
+    }
+    this.renewal = new LeaseRenewal(this, this.keys);
+    this.recovery = new LeaseRecovery(this, this.keys);
+    if (options.handleSignals) this.installSignalHandlers();
+    void this.checkEvictionPolicy();
+    for (const f of this.fetchers.values()) f.start();
+    this.renewal.start();
+    this.recovery.start();
+  }
+
+  get running(): number {
+    return this.runningCount;
+  }
+
+  /** Reports a problem in the worker's own machinery. */
+  reportError(err: unknown, what: string): void {
+    if (this.stopping && /Connection is closed/.test(String((err as Error)?.message))) return;
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.logger.error(`${what}: ${error.message}`);
+  }
+
+  /** Tracks a Redis call that `close()` must wait for. */
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise)).catch(() => {});
+    return promise;
+  }
+
+  // ---- capacity -------------------------------------------------------------------------------------------
+
+  /** Reserves every free slot (running + buffered + being fetched ≤ capacity) for one fetch; returns how many. */
+  reserveCapacity(): number {
+    if (this.stopping) return 0;
+    const free = this.capacity - this.runningCount - this.buffer.length - this.reserved;
+    if (free <= 0) return 0;
+    this.reserved += free;
+    return free;
+  }
+
+  /** Returns slots reserved by {@link reserveCapacity} once the fetch answered. */
+  releaseCapacity(n: number): void {
+    this.reserved -= n;
+  }
+
+  /** Whether a fetch now could take at least one job. */
+  hasFreeCapacity(): boolean {
+    return !this.stopping && this.capacity - this.runningCount - this.buffer.length - this.reserved > 0;
+  }
+
+  private kickFetchers(): void {
+    for (const f of this.fetchers.values()) f.kick();
+  }
+
+  // ---- leases ----------------------------------------------------------------------------------------------
+
+  /** Leases this worker holds in `queue`, with their attempt fences. */
+  heldLeases(queue: string): Ack[] {
+    const held = this.held.get(queue);
+    if (held === undefined) return [];
+    const out: Ack[] = [];
+    for (const run of held.values()) out.push({ id: run.id, attempt: run.attempt });
+    return out;
+  }
+
+  /** Called when Redis says leases are no longer ours: stop those handlers, forget the jobs. */
+  leasesLost(queue: string, ids: readonly string[]): void {
+    const held = this.held.get(queue);
+    for (const id of ids) {
+      const run = held?.get(id);
+      if (run === undefined) continue;
+      held?.delete(id);
+      this.logger.warn(`lost the lease of job ${id} (${run.job.name}); another worker took it over`, { queue });
+      if (run.state === 'buffered') {
+        const i = this.buffer.indexOf(run);
+        if (i !== -1) this.buffer.splice(i, 1);
+      }
+      run.state = 'lost';
+      run.controller.abort(new LeaseExpiredError(`the lease of job ${id} was lost; another worker runs it now`));
+    }
+  }
+
+  // ---- fetched jobs ----------------------------------------------------------------------------------------
+
+  /** Takes jobs a fetcher leased: checks each one, buffers the good ones and starts what slots allow. */
+  accept(queue: string, leased: readonly LeasedJob[]): void {
+    const held = this.held.get(queue);
+    if (held === undefined) return;
+    for (const l of leased) {
+      const run = this.prepare(queue, l, 'dequeue');
+      if (run === undefined) continue;
+      held.set(run.id, run);
+      this.buffer.push(run);
+    }
+    this.dispatch();
+  }
+
+  /** Jobs whose lease expired elsewhere, now leased by us: fail their interrupted attempt through the normal path. */
+  recovered(queue: string, leased: readonly LeasedJob[]): void {
+    for (const l of leased) {
+      const run = this.prepare(queue, l, 'recovery');
+      if (run === undefined) continue;
+      run.state = 'running';
+      this.logger.warn(`recovered job ${run.id} (${run.job.name}): its lease expired during attempt ${run.attempt}`, { queue });
+      this.fail(
+        run,
+        new LeaseExpiredError(
+          `attempt ${run.attempt} of job ${run.id} stopped renewing its lease (the worker crashed, hung or lost Redis for over ${this.leaseMs} ms)`,
+        ),
+      );
+    }
+  }
+
+  /** Decodes and validates a leased job; sends it to the dead letters and returns undefined when that fails. */
+  private prepare(queue: string, l: LeasedJob, stage: 'dequeue' | 'recovery'): JobRun | undefined {
+    const k = this.keys.get(queue) as QueueKeys;
+    const decoded = decodeEnvelope(l.raw);
+    const ref: JobRef = { id: l.id, name: undefined, queue, attempt: l.attempt, maxAttempts: undefined };
+    if (!decoded.ok) {
+      this.toDead(k, ref, l.attempt, 'malformed_job', new Error(decoded.reason), l.raw ?? '');
+      return undefined;
+    }
+    const env = decoded.envelope;
+    const job = this.jobs.jobs.get(env.n);
+    const named = { ...ref, name: env.n };
+    if (job === undefined || job.queue !== queue) {
+      const why =
+        job === undefined
+          ? `unknown job name "${env.n}": no job of that name is declared in this worker's job set`
+          : `job "${env.n}" belongs to queue "${job.queue}", but was found in queue "${queue}"`;
+      this.toDead(k, named, l.attempt, 'unknown_job', new Error(why), l.raw ?? '');
+      return undefined;
+    }
+    const maxAttempts = env.a ?? job.attempts;
+    let payload: unknown = env.p;
+    if (stage === 'dequeue') {
+      const parsed = parsePayload(job, env.p);
+      if (!parsed.success) {
+        const issues = toIssues(parsed.error);
+        const err = new JobValidationError(env.n, issues, 'dequeue');
+        this.toDead(k, { ...named, maxAttempts }, l.attempt, 'invalid_payload', err, l.raw ?? '', issues);
+        return undefined;
+      }
+      payload = parsed.data;
+    }
+    return {
+      id: l.id,
+      queue,
+      attempt: l.attempt,
+      maxAttempts,
+      job,
+      envelope: env,
+      payload,
+      controller: new AbortController(),
+      state: 'buffered',
+      startedAt: 0,
+      timer: undefined,
+    };
+  }
+
+  private dispatch(): void {
+    while (this.runningCount < this.concurrency && this.buffer.length > 0 && !this.stopping) {
+      const run = this.buffer.shift() as JobRun;
+      this.start(run);
+    }
+  }
+
+  private start(run: JobRun): void {
+    this.runningCount++;
+    run.state = 'running';
+    run.startedAt = performance.now();
+    const ctx: JobContext = {
+      id: run.id,
+      name: run.job.name,
+      queue: run.queue,
+      attempt: run.attempt,
+      maxAttempts: run.maxAttempts,
+      enqueuedAt: new Date(run.envelope.t),
+      signal: run.controller.signal,
+      logger: this.logger,
+      snooze: (delay: Duration): never => {
+        throw new SnoozeSignal(toMs(delay, `snooze of job ${run.id}:`));
+      },
+    };
+    const timeoutMs = run.job.timeoutMs;
+    if (timeoutMs !== undefined) {
+      run.timer = setTimeout(() => {
+        const err = new TimeoutError(run.job.name, timeoutMs);
+        run.controller.abort(err);
+        this.fail(run, err);
+      }, timeoutMs);
+    }
+    let result: Promise<void>;
+    try {
+      result = Promise.resolve(this.invoke(run, ctx));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      () => this.succeed(run),
+      (err: unknown) => this.fail(run, err),
+    ).finally(() => {
+      if (run.timer !== undefined) clearTimeout(run.timer);
+      this.runningCount--;
+      this.dispatch();
+      if (this.runningCount === 0 && this.buffer.length === 0) this.notifyIdle();
+      this.kickFetchers();
+    });
+  }
+
+  private invoke(run: JobRun, ctx: JobContext): Promise<void> | void {
+    const handler = this.handlers[run.job.name] as Handler<unknown>;
+    if (this.middleware.length === 0) return handler(run.payload, ctx);
+    const mctx: MiddlewareContext = { ...ctx, payload: run.payload, snooze: ctx.snooze };
+    const step = (i: number): Promise<void> => {
+      const mw = this.middleware[i];
+      if (mw === undefined) return Promise.resolve(handler(run.payload, ctx));
+      let called = false;
+      return mw(mctx, () => {
+        if (called) return Promise.reject(new Error('middleware called next() more than once'));
+        called = true;
+        return step(i + 1);
+      });
+    };
+    return step(0);
+  }
+
+  private ref(run: JobRun): JobRef {
+    return { id: run.id, name: run.job.name, queue: run.queue, attempt: run.attempt, maxAttempts: run.maxAttempts };
+  }
+
+  private succeed(run: JobRun): void {
+    if (run.state !== 'running') return;
+    run.state = 'acking';
+    (this.fetchers.get(run.queue) as QueueFetcher).ack(run);
+  }
+
+  /** Called by a fetcher once acks are recorded; `stale` were refused (the lease had moved on). */
+  acked(runs: readonly JobRun[], stale: readonly string[]): void {
+    const refused = stale.length === 0 ? undefined : new Set(stale);
+    for (const run of runs) {
+      this.held.get(run.queue)?.delete(run.id);
+      if (refused?.has(run.id)) {
+        this.logger.warn(`job ${run.id} (${run.job.name}) finished after its lease was taken over; the completion was not recorded`);
+        run.state = 'lost';
+        continue;
+      }
+      run.state = 'done';
+      this.emit('completed', { job: this.ref(run), durationMs: performance.now() - run.startedAt });
+    }
+  }
+
+  /** Fails an attempt: snooze, retry after backoff, or dead letter. */
+  private fail(run: JobRun, err: unknown): void {
+    if (run.state !== 'running') return;
+    run.state = 'failing';
+    const k = this.keys.get(run.queue) as QueueKeys;
+    const held = this.held.get(run.queue);
+    const fence: Ack = { id: run.id, attempt: run.attempt };
+    const done = (ok: boolean): void => {
+      held?.delete(run.id);
+      run.state = ok ? 'done' : 'lost';
+      if (!ok) this.logger.warn(`job ${run.id} (${run.job.name}) failed after its lease was taken over; the failure was not recorded`);
+    };
+    const onError = (e: unknown): void => {
+      held?.delete(run.id);
+      this.reportError(e, `recording the failure of job ${run.id}`);
+    };
+
+    if (err instanceof SnoozeSignal) {
+      this.track(this.scripts.reschedule(k, fence, err.delayMs, '', true)).then(done, onError);
+      return;
+    }
+    const permanent = err instanceof PermanentError;
+    const willRetry = !permanent && run.attempt < run.maxAttempts;
+    const ref = this.ref(run);
+    this.emit('failed', { job: ref, error: err, willRetry });
+    if (!willRetry) {
+      this.toDead(k, ref, run.attempt, permanent ? 'permanent_error' : 'attempts_exhausted', err, '', undefined, done);
+      return;
+    }
+    const delayMs = retryDelay(run.job.backoff, run.attempt);
+    const stored = JSON.stringify(toStoredError(err, run.attempt));
+    this.track(this.scripts.reschedule(k, fence, delayMs, stored, false)).then((ok) => {
+      done(ok);
+      if (ok) this.emit('retrying', { job: ref, error: err, delayMs });
+    }, onError);
+  }
+
+  /** Moves a job to the dead letters and emits `dead`. */
+  private toDead(
+    k: QueueKeys,
+    ref: JobRef,
+    attempt: number | null,
+    reason: DeadReason,
+    err: unknown,
+    fallbackRaw: string,
+    issues?: readonly PayloadIssue[],
+    then?: (ok: boolean) => void,
+  ): void {
+    const error: StoredError = toStoredError(err, attempt ?? undefined);
+    const info: DeadInfo = { reason, error, attempts: attempt ?? 0, diedAt: Date.now(), issues };
+    if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
+      this.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
+    }
+    this.track(this.scripts.dead(k, ref.id, attempt, JSON.stringify(info), this.maxDead, fallbackRaw)).then(
+      (ok) => {
+        then?.(ok);
+        if (ok) this.emit('dead', { job: ref, reason, error });
+      },
+      (e: unknown) => {
+        then?.(false);
+        this.reportError(e, `moving job ${ref.id} to the dead letters`);
+      },
+    );
+  }
+
+  // ---- shutdown --------------------------------------------------------------------------------------------
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private waitIdle(ms: number): Promise<boolean> {
+    if (this.runningCount === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.recovery.stop();
+    // Stop fetching: blocked reads are cut off, loops finish their current call.
+    await Promise.all([...this.fetchers.values()].map((f) => f.stop()));
+    // Jobs leased ahead but never started go back at once.
+    const unstarted = this.buffer.splice(0);
+    await this.handBack(unstarted);
+    const finished = await this.waitIdle(this.shutdownTimeoutMs);
+    if (!finished) {
+      const stillRunning: JobRun[] = [];
+      for (const held of this.held.values()) for (const run of held.values()) if (run.state === 'running') stillRunning.push(run);
+      this.logger.warn(`shutdown: ${stillRunning.length} job(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and handing them back`);
+      for (const run of stillRunning) {
+        run.state = 'released';
+        run.controller.abort(new ShutdownError('the worker is shutting down'));
+      }
+      await this.handBack(stillRunning);
+    }
+    await Promise.all([...this.fetchers.values()].map((f) => f.flushAcks()));
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    this.renewal.stop();
+    this.removeSignalHandlers?.();
+    await Promise.all([...this.fetchers.values()].map((f) => f.closeConnection()));
+    await release(this.conn);
+  }
+
+  private async handBack(runs: readonly JobRun[]): Promise<void> {
+    const byQueue = new Map<string, JobRun[]>();
+    for (const run of runs) {
+      run.state = 'released';
+      this.held.get(run.queue)?.delete(run.id);
+      byQueue.set(run.queue, [...(byQueue.get(run.queue) ?? []), run]);
+    }
+    await Promise.all(
+      [...byQueue].map(([queue, list]) =>
+        this.scripts
+          .release(
+            this.keys.get(queue) as QueueKeys,
+            list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0 })),
+          )
+          .catch((e: unknown) => this.reportError(e, `handing ${list.length} job(s) back to queue "${queue}"`)),
+      ),
+    );
+  }
+
+  private installSignalHandlers(): void {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        this.logger.warn(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      signalled = true;
+      this.logger.info(`${signal}: closing the worker`);
+      this.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          this.logger.error(`closing the worker failed: ${String(err)}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    this.removeSignalHandlers = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    };
+  }
+
+  private async checkEvictionPolicy(): Promise<void> {
+    try {
+      const reply = (await this.conn.redis.config('GET', 'maxmemory-policy')) as unknown;
+      const policy = Array.isArray(reply) ? String(reply[1] ?? '') : '';
+      if (policy !== '' && policy !== 'noeviction') {
+        this.logger.warn(
+          `Redis maxmemory-policy is "${policy}": under memory pressure Redis may evict job keys and lose jobs. Set it to "noeviction".`,
+        );
+      }
+    } catch {
+      // CONFIG may be disabled (managed Redis); nothing to check then.
+    }
+  }
+}
+
+/**
+ * Starts a worker that runs the handlers of `jobs` for the queues it serves (all by default, or `options.queues`).
+ * The handler map must hold exactly one handler per job of those queues: a missing, extra or mistyped handler does
+ * not compile.
+ *
+ * @example
+ * const worker = createWorker(jobs, {
+ *   sendWelcomeEmail: async ({ email }, ctx) => { await mailer.send(email, { signal: ctx.signal }); },
+ * }, { concurrency: 20 });
+ */
+export function createWorker<J extends JobSet, const Q extends QueueName<J> = QueueName<J>>(
+  jobs: J,
+  handlers: HandlersFor<J, JobsInQueue<J, Q>>,
+  options: WorkerOptions<Q> = {},
+): Worker {
+  return new WorkerCore(jobs, handlers as unknown as Record<string, Handler<unknown>>, options);
+}
