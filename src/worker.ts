@@ -309,7 +309,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   /** Jobs whose lease expired elsewhere, now leased by us: fail their interrupted attempt through the normal path. */
   recovered(queue: string, leased: readonly LeasedJob[]): void {
+    const held = this.held.get(queue);
     for (const l of leased) {
+      // Our own lease ran out (Redis was away longer than the lease) while the job still runs here: the recovery
+      // just gave it a fresh lease, so keep running it rather than failing it.
+      if (held?.get(l.id)?.attempt === l.attempt) continue;
       const run = this.prepare(queue, l, 'recovery');
       if (run === undefined) continue;
       run.state = 'running';
