@@ -33,3 +33,71 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
 }
+
+// ---- added for the core-runtime test suite ---------------------------------------------------------------
+
+import { afterEach } from 'vitest';
+import type { QueueKeys } from '../src/keys.js';
+
+/**
+ * Clean-ups for the running test, run after it (last added first) even when it fails. Call once per test file,
+ * at module level; every clean-up runs even if an earlier one throws.
+ */
+export function cleanupRegistry(): (fn: () => unknown) => void {
+  const list: (() => unknown)[] = [];
+  afterEach(async () => {
+    const errors: unknown[] = [];
+    for (const fn of list.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  });
+  return (fn) => void list.push(fn);
+}
+
+/** Every key under a prefix, sorted. */
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found.sort();
+}
+
+/** A promise and the function that resolves it: lets a test decide when a handler finishes. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Resolves when `signal` aborts, with its reason. */
+export function aborted(signal: AbortSignal): Promise<unknown> {
+  if (signal.aborted) return Promise.resolve(signal.reason);
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+}
+
+/** How many ids each structure of one queue holds, read straight from Redis. */
+export async function queueCounts(redis: Redis, k: QueueKeys): Promise<Record<string, number>> {
+  const [wait, prio, scheduled, active, jobs, attempts, errors, done, dead] = await Promise.all([
+    redis.llen(k.wait),
+    redis.zcard(k.prio),
+    redis.zcard(k.scheduled),
+    redis.zcard(k.active),
+    redis.hlen(k.jobs),
+    redis.hlen(k.attempts),
+    redis.hlen(k.errors),
+    redis.hlen(k.done),
+    redis.hlen(k.dead),
+  ]);
+  return { wait, prio, scheduled, active, jobs, attempts, errors, done, dead };
+}
