@@ -102,6 +102,21 @@ export interface DeadLetters<Q extends string = string> {
   purge(queue: Q): Promise<number>;
 }
 
+/** A delayed or retrying job, as `scheduled()` lists it. */
+export interface ScheduledJob {
+  readonly id: string;
+  readonly queue: string;
+  /** Job name (undefined when the stored job is unreadable). */
+  readonly name: string | undefined;
+  readonly payload: unknown;
+  /** `delayed` (never started) or `retrying` (failed before, waiting for its next attempt). */
+  readonly state: 'delayed' | 'retrying';
+  /** When it becomes ready. */
+  readonly runAt: Date;
+  /** Attempts started so far. */
+  readonly attempts: number;
+}
+
 /** A typed producer for a job set: created by {@link createClient}. */
 export interface JobClient<J extends JobSet> {
   /**
@@ -117,6 +132,19 @@ export interface JobClient<J extends JobSet> {
   ): Promise<EnqueueResult[]>;
   /** A job's state, attempts and last error. Searches the job set's queues unless the id names its queue. */
   getJob(id: string): Promise<JobInfo>;
+  /**
+   * Cancels a job that has not started: waiting, delayed or retrying. Returns `cancelled`, `active` (it is running;
+   * nothing changed) or `unknown` (no live job has this id).
+   */
+  cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'>;
+  /** Delayed and retrying jobs of a queue, soonest first. */
+  scheduled(queue: J['queues'][number], options?: { offset?: number; limit?: number }): Promise<ScheduledJob[]>;
+  /** Pauses a queue: every worker stops leasing its jobs at once (jobs already leased still run). Persisted in Redis. */
+  pause(queue: J['queues'][number]): Promise<void>;
+  /** Resumes a paused queue; false if it was not paused. */
+  resume(queue: J['queues'][number]): Promise<boolean>;
+  /** Whether a queue is paused. */
+  isPaused(queue: J['queues'][number]): Promise<boolean>;
   /** Dead-letter management. */
   readonly deadLetters: DeadLetters<J['queues'][number]>;
   /** The Redis connection in use. */
@@ -264,6 +292,43 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     }
   }
 
+  async function cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'> {
+    const hinted = queueOfGeneratedId(id);
+    const queues = hinted !== undefined && keysByQueue.has(hinted) ? [hinted] : jobs.queues;
+    for (const q of queues) {
+      const result = await limit(scripts.cancel(keysOf(q), id), `cancel ${JSON.stringify(id)}`);
+      if (result !== 'unknown') return result;
+    }
+    return 'unknown';
+  }
+
+  async function scheduled(queue: string, o: { offset?: number; limit?: number } = {}): Promise<ScheduledJob[]> {
+    const k = keysOf(queue);
+    const offset = o.offset ?? 0;
+    const count = o.limit ?? 50;
+    if (count <= 0) return [];
+    const flat = await limit(conn.redis.zrange(k.scheduled, offset, offset + count - 1, 'WITHSCORES'), `scheduled "${queue}"`);
+    const ids = flat.filter((_, i) => i % 2 === 0);
+    if (ids.length === 0) return [];
+    const [raws, atts, errs] = await Promise.all([
+      conn.redis.hmget(k.jobs, ...ids),
+      conn.redis.hmget(k.attempts, ...ids),
+      conn.redis.hmget(k.errors, ...ids),
+    ]);
+    return ids.map((id, i) => {
+      const decoded = decodeEnvelope(raws[i] ?? null);
+      return {
+        id,
+        queue,
+        name: decoded.ok ? decoded.envelope.n : undefined,
+        payload: decoded.ok ? decoded.envelope.p : undefined,
+        state: errs[i] === null || errs[i] === undefined ? 'delayed' : 'retrying',
+        runAt: new Date(Number(flat[i * 2 + 1])),
+        attempts: Number(atts[i] ?? 0),
+      };
+    });
+  }
+
   const perQueue = new Map<string, QueueDeadLetters>();
   const dlq = (queue: string): QueueDeadLetters => {
     let d = perQueue.get(queue);
@@ -297,6 +362,13 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     },
     enqueueMany: (name, payloads, opts = {}) => add(name, payloads, opts, opts.jobIds, true),
     getJob,
+    cancel,
+    scheduled,
+    pause: async (queue) => {
+      await limit(conn.redis.set(keysOf(queue).paused, '1'), `pause "${queue}"`);
+    },
+    resume: (queue) => limit(scripts.resume(keysOf(queue)), `resume "${queue}"`),
+    isPaused: async (queue) => (await limit(conn.redis.exists(keysOf(queue).paused), `isPaused "${queue}"`)) === 1,
     deadLetters,
     redis: conn.redis,
     close: () => release(conn),

@@ -31,6 +31,8 @@ export interface QueueKeys {
   readonly notify: string;
   /** STRING counter for generated ids and priority order. */
   readonly seq: string;
+  /** STRING present while the queue is paused (no worker leases its jobs). */
+  readonly paused: string;
   /** HASH id → "attempts|finishedAt" for recently completed jobs. */
   readonly done: string;
   /** LIST of recently completed ids, newest first (bounds `done`). */
@@ -57,6 +59,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     errors: `${base}errors`,
     notify: `${base}notify`,
     seq: `${base}seq`,
+    paused: `${base}paused`,
     done: `${base}done`,
     doneOrder: `${base}done:order`,
     dead: `${base}dead`,

@@ -9,8 +9,8 @@ import type { RedisConnection } from './redis.js';
  */
 const LIB = readLua('_lib');
 const SCRIPTS = {
-  jcEnqueue: { file: 'enqueue', keys: 8 },
-  jcFetch: { file: 'fetch', keys: 11 },
+  jcEnqueue: { file: 'enqueue', keys: 9 },
+  jcFetch: { file: 'fetch', keys: 12 },
   jcRenew: { file: 'renew', keys: 2 },
   jcRecover: { file: 'recover', keys: 3 },
   jcReschedule: { file: 'reschedule', keys: 5 },
@@ -19,6 +19,8 @@ const SCRIPTS = {
   jcGet: { file: 'get', keys: 8 },
   jcDeadRetry: { file: 'dead-retry', keys: 8 },
   jcDeadDelete: { file: 'dead-delete', keys: 3 },
+  jcCancel: { file: 'cancel', keys: 7 },
+  jcResume: { file: 'resume', keys: 4 },
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number;
@@ -103,7 +105,7 @@ export class Scripts {
   ): Promise<{ id: string; duplicate: boolean }[]> {
     const reply = (await this.call(
       'jcEnqueue',
-      [k.jobs, k.wait, k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead],
+      [k.jobs, k.wait, k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused],
       [items.length / 2, delayMs, priority, idPrefix, ...items],
     )) as Reply[];
     const out: { id: string; duplicate: boolean }[] = [];
@@ -124,7 +126,7 @@ export class Scripts {
     for (const a of acks) args.push(a.id, a.attempt);
     const reply = (await this.call(
       'jcFetch',
-      [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq],
+      [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused],
       args,
     )) as Reply[];
     const stale = Number(reply[1]);
@@ -199,5 +201,18 @@ export class Scripts {
   async deadDelete(k: QueueKeys, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     return Number(await this.call('jcDeadDelete', [k.dead, k.deadInfo, k.deadOrder], ids));
+  }
+
+  /** Cancels a job that has not started. */
+  async cancel(k: QueueKeys, id: string): Promise<'cancelled' | 'active' | 'unknown'> {
+    return String(await this.call('jcCancel', [k.jobs, k.wait, k.prio, k.scheduled, k.active, k.attempts, k.errors], [id])) as
+      | 'cancelled'
+      | 'active'
+      | 'unknown';
+  }
+
+  /** Resumes a paused queue; true if it was paused. */
+  async resume(k: QueueKeys): Promise<boolean> {
+    return (await this.call('jcResume', [k.paused, k.wait, k.prio, k.notify], [])) === 1;
   }
 }

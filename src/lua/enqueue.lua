@@ -1,9 +1,12 @@
 -- Adds jobs to a queue. Writes nothing for an id that is already known (live, dead or recently completed).
--- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 notify, 6 seq, 7 done, 8 dead
+-- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 notify, 6 seq, 7 done, 8 dead, 9 paused
 -- ARGV: 1 count, 2 delay ms (0 = ready now), 3 priority, 4 id prefix for generated ids ('' when ids are given),
 --       then per job: id ('' = generate), envelope
 -- Returns: id1, duplicate1 (0/1), id2, duplicate2, ...
-local jobs, wait, prio, scheduled, notify, seq, done, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local jobs, wait, prio, scheduled, notify, seq, done, dead, paused = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+-- Workers of a paused queue must not be woken for jobs they may not take.
+local awake = redis.call('EXISTS', paused) == 0
+local function wake_unless_paused() if awake then wake(notify) end end
 local count = tonumber(ARGV[1])
 local delay = tonumber(ARGV[2])
 local priority = tonumber(ARGV[3])
@@ -59,10 +62,10 @@ if #added > 0 then
     end
     bulk_zadd(scheduled, args)
     -- Idle workers sleep until the earliest due time they know of; a new earlier one must wake them to re-read it.
-    if #earliest == 0 or due < tonumber(earliest[2]) then wake(notify) end
+    if #earliest == 0 or due < tonumber(earliest[2]) then wake_unless_paused() end
   elseif priority == 0 then
     bulk('RPUSH', wait, added)
-    wake(notify)
+    wake_unless_paused()
   else
     local args = {}
     for i, id in ipairs(added) do
@@ -70,7 +73,7 @@ if #added > 0 then
       args[#args + 1] = id
     end
     bulk_zadd(prio, args)
-    wake(notify)
+    wake_unless_paused()
   end
 end
 return out

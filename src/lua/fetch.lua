@@ -1,28 +1,36 @@
 -- The worker's one hot-path call: acknowledges finished jobs, promotes due scheduled jobs, then leases up to
 -- `want` ready jobs (the crash-safe pop: a job leaves the ready list and enters the active set in one step).
--- KEYS: 1 wait, 2 prio, 3 scheduled, 4 active, 5 jobs, 6 attempts, 7 errors, 8 notify, 9 done, 10 done:order, 11 seq
+-- KEYS: 1 wait, 2 prio, 3 scheduled, 4 active, 5 jobs, 6 attempts, 7 errors, 8 notify, 9 done, 10 done:order, 11 seq,
+--       12 paused
 -- ARGV: 1 want, 2 lease ms, 3 completed to keep (count), 4 completed max age ms, 5 ack count,
 --       then per ack: id, attempt
 -- Returns: next due in ms (-1 = nothing scheduled), number of stale acks, the stale ack ids,
 --          then per leased job: id, envelope (false if missing), attempt
-local wait, prio, scheduled, active, jobs, attempts, errors, notify, done, done_order, seq =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local wait, prio, scheduled, active, jobs, attempts, errors, notify, done, done_order, seq, paused =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local want = tonumber(ARGV[1])
+-- A paused queue hands out nothing (due jobs are still promoted, so they are ready the moment it resumes).
+local is_paused = redis.call('EXISTS', paused) == 1
+if is_paused then want = 0 end
 local lease = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
 local keep_age = tonumber(ARGV[4])
 local ack_count = tonumber(ARGV[5])
 local now = now_ms()
 
--- 1. Acknowledge completed jobs this worker still holds.
+-- 1. Acknowledge completed jobs this worker still holds (fenced: still leased, same attempt number).
 local stale = {}
 if ack_count > 0 then
+  local ack_ids = {}
+  for i = 1, ack_count do ack_ids[i] = ARGV[4 + i * 2] end
+  local leased = redis.call('ZMSCORE', active, unpack(ack_ids))
+  local atts = redis.call('HMGET', attempts, unpack(ack_ids))
   local ids = {}
   local records = {}
   for i = 1, ack_count do
-    local id = ARGV[4 + i * 2]
+    local id = ack_ids[i]
     local att = ARGV[5 + i * 2]
-    if holds(active, attempts, id, att) then
+    if leased[i] and atts[i] == att then
       ids[#ids + 1] = id
       records[#records + 1] = id
       records[#records + 1] = att .. '|' .. now
@@ -34,7 +42,7 @@ if ack_count > 0 then
     bulk('ZREM', active, ids)
     bulk('HDEL', jobs, ids)
     bulk('HDEL', attempts, ids)
-    bulk('HDEL', errors, ids)
+    if redis.call('HLEN', errors) > 0 then bulk('HDEL', errors, ids) end
     if keep > 0 then
       bulk('HSET', done, records)
       bulk('LPUSH', done_order, ids)
@@ -92,21 +100,26 @@ local out = { -1, #stale }
 for _, id in ipairs(stale) do out[#out + 1] = id end
 if #taken > 0 then
   local envs = redis.call('HMGET', jobs, unpack(taken))
+  local prev = redis.call('HMGET', attempts, unpack(taken))
   local leases = {}
+  local counts = {}
   local expiry = now + lease
   for i, id in ipairs(taken) do
-    local att = redis.call('HINCRBY', attempts, id, 1)
+    local att = (tonumber(prev[i]) or 0) + 1
     leases[#leases + 1] = expiry
     leases[#leases + 1] = id
+    counts[#counts + 1] = id
+    counts[#counts + 1] = att
     out[#out + 1] = id
     out[#out + 1] = envs[i]
     out[#out + 1] = att
   end
   bulk_zadd(active, leases)
+  bulk('HSET', attempts, counts)
 end
 
 -- 4. Keep one wake-up token while jobs are ready, so the next idle worker takes them; none otherwise.
-if redis.call('LLEN', wait) > 0 or redis.call('EXISTS', prio) == 1 then
+if not is_paused and (redis.call('LLEN', wait) > 0 or redis.call('EXISTS', prio) == 1) then
   wake(notify)
 else
   redis.call('DEL', notify)
