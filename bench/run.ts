@@ -1,0 +1,292 @@
+/**
+ * The jobcraft benchmark: every workload of issue 6 for jobcraft and BullMQ against the same Redis, alternating the
+ * libraries and repeating each measurement, then a table of medians, ratios and targets.
+ *
+ *   npm run bench                                  full run (several minutes)
+ *   npm run bench -- --quick                       shorter sizes (under 2 minutes)
+ *   npm run bench -- --json bench-results.json     also write the results as JSON
+ *   npm run bench -- --only noop-c50,latency-p99   some workloads only
+ *   npm run bench -- --reps 5                      repetitions per library (default 3)
+ *   npm run bench -- --cpu-prof DIR                write V8 CPU profiles of the jobcraft worker processes into DIR
+ *
+ * REDIS_URL picks the Redis (default redis://127.0.0.1:6379). Keys live under `jcbench:<run id>:` and are deleted
+ * after each measurement; the harness never flushes anything else.
+ */
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { adminRedis, deleteKeys, LIBS, median, ROOT_PREFIX, round, type Lib } from './common.js';
+import { WORKLOADS, type Medians, type RunContext, type Sample, type Subject, type Unit, type Workload } from './workloads.js';
+
+export interface BenchOptions {
+  readonly quick?: boolean;
+  /** Repetitions per library (default 3). */
+  readonly reps?: number;
+  /** Workload names to run (default all). */
+  readonly only?: readonly string[];
+  /** Libraries to run (default both). */
+  readonly libs?: readonly Lib[];
+  /** Multiplies every job count and duration (the smoke test runs tiny versions). Default 1. */
+  readonly scale?: number;
+  readonly cpuProfDir?: string;
+  /** Where progress goes (default stderr); `null` silences it. */
+  readonly progress?: NodeJS.WritableStream | null;
+}
+
+/** One row of the results. `ratio` is jobcraft ÷ BullMQ for every unit. */
+export interface WorkloadResult {
+  readonly name: string;
+  readonly unit: Unit;
+  readonly size: string;
+  readonly target: string;
+  readonly jobcraft: number | null;
+  readonly bullmq: number | null;
+  readonly ratio: number | null;
+  /** work-1ms-c10 only: the no-queue ceiling measured in the same run. */
+  readonly ceiling?: number | null;
+  readonly pass: boolean | null;
+  readonly note?: string;
+  readonly runs: Partial<Record<Subject, Sample[]>>;
+}
+
+export interface BenchReport {
+  readonly date: string;
+  readonly quick: boolean;
+  readonly reps: number;
+  readonly machine: MachineInfo;
+  readonly workloads: WorkloadResult[];
+  readonly errors: string[];
+}
+
+export interface MachineInfo {
+  readonly nproc: number;
+  readonly cpu: string;
+  readonly memoryGb: number;
+  readonly node: string;
+  readonly redis: string;
+  readonly bullmq: string;
+}
+
+async function machineInfo(redisVersion: string): Promise<MachineInfo> {
+  let cpu = cpus()[0]?.model ?? 'unknown';
+  try {
+    cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
+  } catch {
+    // not Linux
+  }
+  let bullmq = 'unknown';
+  try {
+    bullmq = (JSON.parse(readFileSync(fileURLToPath(new URL('../node_modules/bullmq/package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+  } catch {
+    // not installed
+  }
+  const { availableParallelism, totalmem } = await import('node:os');
+  return { nproc: availableParallelism(), cpu, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, redis: redisVersion, bullmq };
+}
+
+/** Draws one progress line (rewritten in place on a terminal). */
+function progressWriter(stream: NodeJS.WritableStream | null): (text: string) => void {
+  if (stream === null) return () => {};
+  const tty = (stream as NodeJS.WriteStream).isTTY === true;
+  return (text) => {
+    if (tty) stream.write(`\r\x1b[K${text}`);
+    else stream.write(`${text}\n`);
+  };
+}
+
+const medianOf = (samples: readonly Sample[] | undefined): number | null => {
+  const values = (samples ?? []).map((s) => s.value).filter((v): v is number => v !== null && Number.isFinite(v));
+  return values.length === 0 ? null : median(values);
+};
+
+/** Runs the benchmark and returns the report (also used by the smoke test). */
+export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
+  const quick = options.quick ?? false;
+  const reps = options.reps ?? 3;
+  const libs = options.libs ?? LIBS;
+  const only = options.only;
+  const unknown = only?.filter((n) => !WORKLOADS.some((w) => w.name === n)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown workload(s): ${unknown.join(', ')} (known: ${WORKLOADS.map((w) => w.name).join(', ')})`);
+  const selected = WORKLOADS.filter((w) => only === undefined || only.includes(w.name));
+  // A derived workload needs its source to run.
+  const toRun = WORKLOADS.filter(
+    (w) => w.derivedFrom === undefined && (selected.includes(w) || selected.some((s) => s.derivedFrom?.workload === w.name)),
+  );
+  const show = progressWriter(options.progress === undefined ? process.stderr : options.progress);
+  if (options.cpuProfDir !== undefined) mkdirSync(options.cpuProfDir, { recursive: true });
+
+  const admin = adminRedis();
+  const errors: string[] = [];
+  const samples = new Map<string, Partial<Record<Subject, Sample[]>>>();
+  try {
+    const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
+    const machine = await machineInfo(redisVersion);
+    const plan: { w: Workload; subject: Subject; rep: number }[] = [];
+    for (const w of toRun) {
+      const subjects = w.subjects.filter((s) => s === 'ceiling' || libs.includes(s));
+      const fixed = subjects.filter((s) => s === 'ceiling');
+      const alternating = subjects.filter((s) => s !== 'ceiling');
+      const repsHere = w.subjects.length === 1 ? Math.min(reps, 3) : reps;
+      for (let rep = 0; rep < repsHere; rep++) {
+        const order = rep % 2 === 0 ? alternating : [...alternating].reverse();
+        for (const subject of [...fixed, ...order]) plan.push({ w, subject, rep });
+      }
+    }
+    const ctxBase = { quick, admin, cpuProfDir: options.cpuProfDir, scale: options.scale ?? 1 };
+    let step = 0;
+    const unavailable = new Set<string>();
+    for (const { w, subject, rep } of plan) {
+      step++;
+      if (unavailable.has(w.name)) continue;
+      const repsHere = plan.filter((p) => p.w === w && p.subject === subject).length;
+      show(`[${String(step).padStart(2)}/${plan.length}] ${w.name} · ${subject} · run ${rep + 1}/${repsHere} · ${w.size(quick)}`);
+      const ctx: RunContext = { ...ctxBase, rep };
+      let sample: Sample;
+      try {
+        sample = await w.run(subject, ctx);
+      } catch (err) {
+        const message = `${w.name} / ${subject} / run ${rep + 1}: ${err instanceof Error ? err.message : String(err)}`;
+        errors.push(message);
+        sample = { value: null, note: `error: ${message}` };
+      }
+      const bySubject = samples.get(w.name) ?? {};
+      (bySubject[subject] ??= []).push(sample);
+      samples.set(w.name, bySubject);
+      // A workload that is not available once is not available at all (codegen): skip its other repetitions.
+      if (sample.value === null && sample.note?.startsWith('n/a')) unavailable.add(w.name);
+    }
+    show(`done: ${plan.length} measurements`);
+    if ((options.progress === undefined ? process.stderr : options.progress) !== null && (process.stderr as NodeJS.WriteStream).isTTY) process.stderr.write('\n');
+
+    const workloads: WorkloadResult[] = [];
+    for (const w of selected) {
+      let runs: Partial<Record<Subject, Sample[]>>;
+      if (w.derivedFrom !== undefined) {
+        const from = samples.get(w.derivedFrom.workload) ?? {};
+        const key = w.derivedFrom.extra;
+        runs = {};
+        for (const lib of LIBS) {
+          const list = from[lib];
+          if (list !== undefined) runs[lib] = list.map((s) => ({ value: s.extra?.[key] ?? null }));
+        }
+      } else {
+        runs = samples.get(w.name) ?? {};
+      }
+      const m: Medians = { jobcraft: medianOf(runs.jobcraft), bullmq: medianOf(runs.bullmq), ceiling: medianOf(runs.ceiling) };
+      const note = [...(runs.jobcraft ?? []), ...(runs.bullmq ?? [])].find((s) => s.note !== undefined)?.note;
+      const pass = w.judge(m);
+      workloads.push({
+        name: w.name,
+        unit: w.unit,
+        size: w.size(quick),
+        target: w.target,
+        jobcraft: m.jobcraft === null ? null : round(m.jobcraft),
+        bullmq: m.bullmq === null ? null : round(m.bullmq),
+        ratio: m.jobcraft === null || m.bullmq === null || m.bullmq === 0 ? null : round(m.jobcraft / m.bullmq),
+        ...(w.subjects.includes('ceiling') ? { ceiling: m.ceiling === null ? null : round(m.ceiling) } : {}),
+        pass: pass ?? null,
+        ...(note !== undefined ? { note } : {}),
+        runs,
+      });
+    }
+    return { date: new Date().toISOString(), quick, reps, machine, workloads, errors };
+  } finally {
+    await deleteKeys(admin, ROOT_PREFIX).catch(() => 0);
+    admin.disconnect();
+  }
+}
+
+// ---- output ---------------------------------------------------------------------------------------------------
+
+function fmt(value: number | null | undefined, unit?: Unit): string {
+  if (value === null || value === undefined) return 'n/a';
+  if (unit === 'jobs/s' || unit === 'bytes' || Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  return String(round(value));
+}
+
+/** The results as a plain-text table. */
+export function formatTable(report: BenchReport): string {
+  const rows = report.workloads.map((w) => {
+    let target = w.target;
+    if (w.ceiling !== undefined) {
+      target += w.ceiling === null ? '' : ` (ceiling ${fmt(w.ceiling, 'jobs/s')}/s` + (w.jobcraft === null ? ')' : `, jobcraft at ${Math.round((w.jobcraft / w.ceiling) * 100)}%)`);
+    }
+    return [
+      w.name,
+      w.unit,
+      w.jobcraft === null && w.note !== undefined ? w.note : fmt(w.jobcraft, w.unit),
+      fmt(w.bullmq, w.unit),
+      w.ratio === null ? '' : `${w.ratio}×`,
+      target,
+      w.pass === null ? '–' : w.pass ? 'PASS' : 'FAIL',
+    ];
+  });
+  const header = ['workload', 'unit', 'jobcraft', 'BullMQ', 'ratio', 'target', 'result'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ').trimEnd();
+  const m = report.machine;
+  return [
+    `jobcraft vs BullMQ ${m.bullmq} — medians of ${report.reps} runs each${report.quick ? ' (--quick sizes)' : ''}; ratio = jobcraft ÷ BullMQ`,
+    `${m.nproc} × ${m.cpu}, ${m.memoryGb} GB, Redis ${m.redis}, Node ${m.node}`,
+    '',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    ...(report.errors.length > 0 ? ['', 'errors:', ...report.errors.map((e) => `  ${e}`)] : []),
+  ].join('\n');
+}
+
+function parseArgs(argv: readonly string[]): BenchOptions & { json?: string } {
+  const out: { quick?: boolean; reps?: number; only?: string[]; json?: string; cpuProfDir?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') out.quick = true;
+    else if (a === '--json') out.json = value();
+    else if (a === '--only') out.only = value().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--reps') out.reps = Number(value());
+    else if (a === '--cpu-prof') out.cpuProfDir = resolve(value());
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only a,b] [--reps N] [--cpu-prof DIR]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (out.reps !== undefined && (!Number.isInteger(out.reps) || out.reps < 1)) throw new Error('--reps must be a positive integer');
+  return out;
+}
+
+/** The JSON written by --json: the issue's fields first, then the details. */
+export function toJson(report: BenchReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const onSignal = (): void => {
+    const admin = adminRedis();
+    void deleteKeys(admin, ROOT_PREFIX).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const report = await runBench(args);
+  console.log(formatTable(report));
+  console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  if (args.json !== undefined) {
+    writeFileSync(args.json, toJson(report));
+    console.log(`results written to ${args.json}`);
+  }
+  process.exitCode = report.errors.length > 0 ? 1 : 0;
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
+}

@@ -1,0 +1,92 @@
+/** Starts bench/worker-process.ts in a child process and drives it (see the protocol there). */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ChildMessage, DoneMessage, WorkerConfig } from './worker-process.js';
+
+const ENTRY = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+
+export interface SpawnOptions {
+  /** Write a V8 CPU profile of the child into this folder (`node --cpu-prof`). */
+  readonly cpuProfDir?: string | undefined;
+}
+
+/** One worker process. */
+export class WorkerProcess {
+  private readonly child: ChildProcess;
+  private readonly waiters = new Map<ChildMessage['type'], { resolve: (m: ChildMessage) => void; reject: (e: Error) => void }>();
+  private readonly seen = new Map<ChildMessage['type'], ChildMessage>();
+  private failure: Error | undefined;
+  private readonly exited: Promise<void>;
+
+  constructor(readonly config: WorkerConfig, options: SpawnOptions = {}) {
+    const execArgv = ['--import', 'tsx'];
+    if (options.cpuProfDir !== undefined) execArgv.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
+    this.child = fork(ENTRY, [JSON.stringify(config)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (m: ChildMessage) => {
+      if (m.type === 'error') return this.fail(new Error(`worker process (${config.lib}) failed: ${m.message}`));
+      this.seen.set(m.type, m);
+      this.waiters.get(m.type)?.resolve(m);
+    });
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        if (!this.seen.has('closed')) this.fail(new Error(`worker process (${config.lib}) exited early (code ${code}, signal ${signal})`));
+        resolve();
+      }),
+    );
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiters.values()) w.reject(err);
+  }
+
+  /** Waits for a message of `type` (or fails after `timeoutMs`). */
+  private wait<T extends ChildMessage>(type: T['type'], timeoutMs: number): Promise<T> {
+    const already = this.seen.get(type);
+    if (already !== undefined) return Promise.resolve(already as T);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker process (${this.config.lib}): no "${type}" within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.set(type, {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+  }
+
+  /** Resolves once the child has loaded its modules. */
+  loaded(): Promise<void> {
+    return this.wait('loaded', 30_000).then(() => undefined);
+  }
+
+  /** Creates the worker in the child; resolves once it is connected. */
+  async start(): Promise<void> {
+    await this.loaded();
+    this.child.send({ type: 'start' });
+    await this.wait('ready', 30_000);
+  }
+
+  /** Waits until the worker has completed its `expect` jobs. */
+  done(timeoutMs: number): Promise<DoneMessage> {
+    return this.wait<DoneMessage>('done', timeoutMs);
+  }
+
+  /** Closes the worker and waits for the process to exit (killing it after 20 s). */
+  async close(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null && this.child.connected) this.child.send({ type: 'close' });
+    const timer = setTimeout(() => this.kill(), 20_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops the child at once. */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The worker side of a measurement, in its own process (so its CPU and its peak RSS are its own). Started by
+ * bench/worker-client.ts with a JSON config as its only argument; talks to the harness over IPC:
+ *   → loaded   modules loaded (the harness fills the queue meanwhile)
+ *   ← start    create the worker (or run the no-queue ceiling loops)
+ *   → ready    the worker is connected
+ *   → done     `expect` jobs completed: timings, latencies, peak RSS, CPU time
+ *   ← close    close the worker gracefully and exit
+ */
+import { readFileSync } from 'node:fs';
+import { loadLib, sleep1, wallNow, type Lib, type Namespace, type TaskPayload } from './common.js';
+
+/** What the handler does per job. */
+export type WorkerMode = 'noop' | 'sleep1' | 'latency';
+
+export interface WorkerConfig {
+  /** The library to run, or `ceiling`: `concurrency` plain loops running `expect / concurrency` 1 ms waits each. */
+  readonly lib: Lib | 'ceiling';
+  readonly ns: Namespace;
+  readonly mode: WorkerMode;
+  readonly concurrency: number;
+  /** Completions after which the worker reports `done` (warm-up jobs included). */
+  readonly expect: number;
+}
+
+export interface DoneMessage {
+  readonly type: 'done';
+  readonly count: number;
+  /** From the first handler start to the `expect`-th completion, ms. */
+  readonly elapsedMs: number;
+  /** From creating the worker to its first handler start, ms. */
+  readonly startupMs: number;
+  /** For `latency` mode: per job with `at > 0`, handler start minus `at` (ms). */
+  readonly latencies: number[];
+  /** Peak resident set size of this process (VmHWM), MB. */
+  readonly peakRssMb: number;
+  /** CPU time (user + system) of this process between the first handler start and `done`, ms. */
+  readonly cpuMs: number;
+}
+
+export type ChildMessage = { type: 'loaded' } | { type: 'ready' } | DoneMessage | { type: 'closed' } | { type: 'error'; message: string };
+export type ParentMessage = { type: 'start' } | { type: 'close' };
+
+let sampledPeak = 0;
+const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss())), 50);
+sampler.unref();
+
+/** Peak RSS in MB: the kernel's high-water mark where there is one, else the sampled maximum. */
+function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return Math.max(sampledPeak, process.memoryUsage.rss()) / 1024 / 1024;
+}
+
+function send(message: ChildMessage, then?: () => void): void {
+  if (process.send) process.send(message, undefined, {}, () => then?.());
+  else then?.();
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
+async function runCeiling(config: WorkerConfig): Promise<void> {
+  const per = Math.ceil(config.expect / config.concurrency);
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: config.concurrency }, async () => {
+      for (let i = 0; i < per; i++) await sleep1();
+    }),
+  );
+  const elapsedMs = performance.now() - t0;
+  send({ type: 'done', count: per * config.concurrency, elapsedMs, startupMs: 0, latencies: [], peakRssMb: peakRssMb(), cpuMs: cpuMsSince(cpu0) });
+}
+
+async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Promise<void> }> {
+  const adapter = await loadLib(lib);
+  send({ type: 'loaded' });
+  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  const createdAt = performance.now();
+  let firstStart = 0;
+  let cpu0: NodeJS.CpuUsage | undefined;
+  let completed = 0;
+  const latencies: number[] = [];
+  const handler =
+    config.mode === 'sleep1'
+      ? (): Promise<void> => {
+          if (firstStart === 0) [firstStart, cpu0] = [performance.now(), process.cpuUsage()];
+          return sleep1();
+        }
+      : config.mode === 'latency'
+        ? (data: TaskPayload): void => {
+            const now = wallNow();
+            if (firstStart === 0) [firstStart, cpu0] = [performance.now(), process.cpuUsage()];
+            if (data.at > 0) latencies.push(now - data.at);
+          }
+        : (): void => {
+            if (firstStart === 0) [firstStart, cpu0] = [performance.now(), process.cpuUsage()];
+          };
+  const worker = adapter.startWorker({
+    ns: config.ns,
+    concurrency: config.concurrency,
+    handler,
+    onCompleted: () => {
+      if (++completed !== config.expect) return;
+      const end = performance.now();
+      send({
+        type: 'done',
+        count: completed,
+        elapsedMs: end - firstStart,
+        startupMs: firstStart - createdAt,
+        latencies,
+        peakRssMb: peakRssMb(),
+        cpuMs: cpu0 === undefined ? 0 : cpuMsSince(cpu0),
+      });
+    },
+  });
+  await worker.ready();
+  send({ type: 'ready' });
+  return worker;
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+  process.on('disconnect', () => process.exit(1)); // the harness is gone
+  if (config.lib === 'ceiling') {
+    send({ type: 'loaded' });
+    await new Promise<void>((resolve) => process.once('message', () => resolve()));
+    send({ type: 'ready' });
+    await runCeiling(config);
+    await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  } else {
+    const worker = await runWorker(config, config.lib);
+    await new Promise<void>((resolve) => process.on('message', (m: ParentMessage) => m.type === 'close' && resolve()));
+    await worker.close();
+  }
+  // Exit even if a library left a handle open (process.exit also writes --cpu-prof profiles).
+  send({ type: 'closed' }, () => process.exit(0));
+}
+
+main().catch((err: unknown) => {
+  send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  process.exit(1);
+});

@@ -1,0 +1,415 @@
+/**
+ * The workloads of issue 6. Each measurement runs in its own key namespace and deletes it afterwards; anything that
+ * runs jobs does so in a separate worker process (bench/worker-process.ts), while the harness process is the
+ * producer.
+ */
+import type { Redis } from 'ioredis';
+import {
+  deleteKeys,
+  emailPayload,
+  listKeys,
+  loadLib,
+  median,
+  namespace,
+  percentile,
+  sleep,
+  wallNow,
+  type Lib,
+  type Namespace,
+  type Producer,
+  type TaskPayload,
+} from './common.js';
+import { runCodegen } from './codegen.js';
+import { WorkerProcess } from './worker-client.js';
+import type { WorkerMode } from './worker-process.js';
+
+/** Who is measured: a library, or the no-queue ceiling of `work-1ms-c10`. */
+export type Subject = Lib | 'ceiling';
+
+export type Unit = 'jobs/s' | 'ms' | 'bytes' | 'MB';
+
+/** One measurement. `value` is what the table shows; `extra` holds secondary figures kept in the JSON. */
+export interface Sample {
+  readonly value: number | null;
+  readonly extra?: Readonly<Record<string, number>>;
+  /** Why there is no value (e.g. codegen not available). */
+  readonly note?: string;
+}
+
+export interface RunContext {
+  readonly quick: boolean;
+  /** Multiplies job counts and durations (1 normally; the smoke test uses a tiny fraction). */
+  readonly scale: number;
+  readonly rep: number;
+  readonly admin: Redis;
+  /** Where to write CPU profiles of jobcraft worker processes, when asked. */
+  readonly cpuProfDir: string | undefined;
+}
+
+/** The medians a verdict is based on. */
+export interface Medians {
+  readonly jobcraft: number | null;
+  readonly bullmq: number | null;
+  readonly ceiling: number | null;
+}
+
+export interface Workload {
+  readonly name: string;
+  readonly unit: Unit;
+  /** The issue's target, in words. */
+  readonly target: string;
+  /** Who runs, in the order of even repetitions (odd ones run the libraries in reverse). */
+  readonly subjects: readonly Subject[];
+  /** Computed from another workload's samples instead of running (worker-rss-mb comes from noop-c50). */
+  readonly derivedFrom?: { readonly workload: string; readonly extra: string };
+  /** The workload's size in words, for the docs and the progress line. */
+  size(quick: boolean): string;
+  run(subject: Subject, ctx: RunContext): Promise<Sample>;
+  /** Whether jobcraft meets the target; undefined when it cannot be judged. */
+  judge(m: Medians): boolean | undefined;
+}
+
+// ---- helpers --------------------------------------------------------------------------------------------------
+
+const TASK = (i: number, at = 0): TaskPayload => ({ i, at });
+
+/** A workload's size: `full` or `quick`, times the context's scale. */
+const size = (ctx: RunContext, full: number, quick: number, min = 10): number => Math.max(min, Math.round((ctx.quick ? quick : full) * ctx.scale));
+
+async function openProducer(lib: Lib, ns: Namespace): Promise<Producer> {
+  return (await loadLib(lib)).openProducer(ns);
+}
+
+/** Adds `n` jobs in bulk calls of `batch`. */
+async function fill(producer: Producer, n: number, kind: 'task' | 'email', batch = 1_000): Promise<void> {
+  for (let from = 0; from < n; from += batch) {
+    const count = Math.min(batch, n - from);
+    await producer.addMany(kind, Array.from({ length: count }, (_, k) => (kind === 'task' ? TASK(from + k) : emailPayload(from + k))));
+  }
+}
+
+/** How many jobs wait in the ready list (a check that every enqueue landed). */
+async function waitingCount(admin: Redis, lib: Lib, ns: Namespace): Promise<number> {
+  return admin.llen(lib === 'jobcraft' ? `${ns.prefix}:{bench}:wait` : `${ns.prefix}:${ns.queue}:wait`);
+}
+
+async function expectWaiting(admin: Redis, lib: Lib, ns: Namespace, n: number): Promise<void> {
+  const got = await waitingCount(admin, lib, ns);
+  if (got !== n) throw new Error(`${lib}: expected ${n} waiting jobs after enqueueing, found ${got}`);
+}
+
+/** Runs `body` with a namespace that is deleted afterwards, whatever happens. */
+async function inNamespace<T>(ctx: RunContext, workload: string, subject: Subject, body: (ns: Namespace) => Promise<T>): Promise<T> {
+  const ns = namespace(workload, subject, ctx.rep);
+  try {
+    return await body(ns);
+  } finally {
+    await deleteKeys(ctx.admin, ns.prefix);
+  }
+}
+
+/** Starts a worker process; closes it (and kills it if it hangs) after `body`. */
+async function withWorker<T>(
+  ctx: RunContext,
+  subject: Subject,
+  ns: Namespace,
+  mode: WorkerMode,
+  concurrency: number,
+  expect: number,
+  body: (wp: WorkerProcess) => Promise<T>,
+): Promise<T> {
+  const wp = new WorkerProcess({ lib: subject, ns, mode, concurrency, expect }, { cpuProfDir: subject === 'jobcraft' ? ctx.cpuProfDir : undefined });
+  try {
+    return await body(wp);
+  } catch (err) {
+    wp.kill();
+    throw err;
+  } finally {
+    await wp.close();
+  }
+}
+
+const higherIsBetter = (m: Medians, factor: number): boolean | undefined =>
+  m.jobcraft === null || m.bullmq === null ? undefined : m.jobcraft >= factor * m.bullmq;
+const lowerIsBetter = (m: Medians, factor: number): boolean | undefined =>
+  m.jobcraft === null || m.bullmq === null ? undefined : m.jobcraft <= factor * m.bullmq;
+
+// ---- throughput: work-1ms-c10, noop-c50 -----------------------------------------------------------------------
+
+/**
+ * Fills the queue, then starts a worker process and times it from its first handler start to its last recorded
+ * completion. The ceiling runs `concurrency` plain loops of the same work in the same kind of process.
+ */
+function throughput(name: string, subject: Subject, ctx: RunContext, jobs: number, concurrency: number, mode: WorkerMode): Promise<Sample> {
+  return inNamespace(ctx, name, subject, (ns) =>
+    withWorker(ctx, subject, ns, mode, concurrency, jobs, async (wp) => {
+      if (subject !== 'ceiling') {
+        const producer = await openProducer(subject, ns);
+        try {
+          await Promise.all([wp.loaded(), fill(producer, jobs, 'task')]);
+        } finally {
+          await producer.close();
+        }
+      }
+      await wp.start();
+      const done = await wp.done(120_000);
+      return {
+        value: (done.count / done.elapsedMs) * 1000,
+        extra: {
+          elapsedMs: done.elapsedMs,
+          startupMs: done.startupMs,
+          peakRssMb: done.peakRssMb,
+          cpuUsPerJob: (done.cpuMs * 1000) / done.count,
+        },
+      };
+    }),
+  );
+}
+
+const work1ms: Workload = {
+  name: 'work-1ms-c10',
+  unit: 'jobs/s',
+  target: '≥ 95% of the no-queue ceiling',
+  subjects: ['ceiling', 'jobcraft', 'bullmq'],
+  size: (quick) => `${quick ? '5k' : '10k'} jobs, 10 concurrent, 1 ms timer each`,
+  run: (subject, ctx) => throughput('work-1ms-c10', subject, ctx, size(ctx, 10_000, 5_000), 10, 'sleep1'),
+  judge: (m) => (m.jobcraft === null || m.ceiling === null ? undefined : m.jobcraft >= 0.95 * m.ceiling),
+};
+
+const noop: Workload = {
+  name: 'noop-c50',
+  unit: 'jobs/s',
+  target: '≥ 4× BullMQ',
+  subjects: ['jobcraft', 'bullmq'],
+  size: (quick) => `${quick ? '20k' : '50k'} no-op jobs, 50 concurrent, queue filled first`,
+  run: (subject, ctx) => throughput('noop-c50', subject, ctx, size(ctx, 50_000, 20_000), 50, 'noop'),
+  judge: (m) => higherIsBetter(m, 4),
+};
+
+const workerRss: Workload = {
+  name: 'worker-rss-mb',
+  unit: 'MB',
+  target: '≤ BullMQ',
+  subjects: ['jobcraft', 'bullmq'],
+  derivedFrom: { workload: 'noop-c50', extra: 'peakRssMb' },
+  size: () => 'peak RSS (VmHWM) of the worker process in noop-c50',
+  run: () => Promise.reject(new Error('worker-rss-mb is derived from noop-c50')),
+  judge: (m) => lowerIsBetter(m, 1),
+};
+
+// ---- enqueue --------------------------------------------------------------------------------------------------
+
+const enqueueSingle: Workload = {
+  name: 'enqueue-single',
+  unit: 'jobs/s',
+  target: '≥ 2× BullMQ',
+  subjects: ['jobcraft', 'bullmq'],
+  size: (quick) => `${quick ? '10k' : '20k'} concurrent single enqueue calls (email payload)`,
+  run: (subject, ctx) =>
+    inNamespace(ctx, 'enqueue-single', subject, async (ns) => {
+      const lib = subject as Lib;
+      const n = size(ctx, 20_000, 10_000);
+      const producer = await openProducer(lib, ns);
+      try {
+        await producer.add('email', emailPayload(0)); // connects and loads scripts
+        const payloads = Array.from({ length: n }, (_, i) => emailPayload(i + 1));
+        const t0 = performance.now();
+        await Promise.all(payloads.map((p) => producer.add('email', p)));
+        const ms = performance.now() - t0;
+        await expectWaiting(ctx.admin, lib, ns, n + 1);
+        return { value: (n / ms) * 1000, extra: { elapsedMs: ms } };
+      } finally {
+        await producer.close();
+      }
+    }),
+  judge: (m) => higherIsBetter(m, 2),
+};
+
+const BULK_BATCH = 1_000;
+
+const enqueueBulk: Workload = {
+  name: 'enqueue-bulk',
+  unit: 'jobs/s',
+  target: '≥ 4× BullMQ',
+  subjects: ['jobcraft', 'bullmq'],
+  size: (quick) => `${quick ? '30k' : '100k'} jobs in sequential batches of ${BULK_BATCH} (enqueueMany / addBulk)`,
+  run: (subject, ctx) =>
+    inNamespace(ctx, 'enqueue-bulk', subject, async (ns) => {
+      const lib = subject as Lib;
+      const n = size(ctx, 100_000, 30_000);
+      const producer = await openProducer(lib, ns);
+      try {
+        await producer.add('email', emailPayload(0));
+        const batches = [];
+        for (let from = 0; from < n; from += BULK_BATCH) {
+          batches.push(Array.from({ length: Math.min(BULK_BATCH, n - from) }, (_, k) => emailPayload(from + k + 1)));
+        }
+        const t0 = performance.now();
+        for (const b of batches) await producer.addMany('email', b);
+        const ms = performance.now() - t0;
+        await expectWaiting(ctx.admin, lib, ns, n + 1);
+        return { value: (n / ms) * 1000, extra: { elapsedMs: ms } };
+      } finally {
+        await producer.close();
+      }
+    }),
+  judge: (m) => higherIsBetter(m, 4),
+};
+
+// ---- latency --------------------------------------------------------------------------------------------------
+
+const LATENCY_CONCURRENCY = 10;
+const WARMUP_JOBS = 20;
+
+/** Sends warm-up jobs (`at` = 0, not measured) so connections and scripts are ready, and lets the worker run them. */
+async function warmUp(producer: Producer): Promise<void> {
+  for (let i = 0; i < WARMUP_JOBS; i++) {
+    await producer.add('task', TASK(i));
+    await sleep(5);
+  }
+  await sleep(300);
+}
+
+function latencySample(latencies: readonly number[], extra: Record<string, number> = {}): Sample {
+  return {
+    value: percentile(latencies, 99),
+    extra: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), max: Math.max(...latencies), median: median(latencies), jobs: latencies.length, ...extra },
+  };
+}
+
+const latency: Workload = {
+  name: 'latency-p99',
+  unit: 'ms',
+  target: '≤ BullMQ',
+  subjects: ['jobcraft', 'bullmq'],
+  size: (quick) => `500 jobs/s for ${quick ? 2 : 10} s into ${LATENCY_CONCURRENCY} idle workers: enqueue call → handler start`,
+  run: (subject, ctx) =>
+    inNamespace(ctx, 'latency-p99', subject, async (ns) => {
+      const lib = subject as Lib;
+      const rate = 500;
+      const total = size(ctx, rate * 10, rate * 2);
+      return withWorker(ctx, subject, ns, 'latency', LATENCY_CONCURRENCY, WARMUP_JOBS + total, async (wp) => {
+        await wp.start();
+        const producer = await openProducer(lib, ns);
+        try {
+          await warmUp(producer);
+          // Send on a fixed schedule (every 2 ms), never waiting for an answer, so a slow reply cannot slow the rate.
+          const pending: Promise<unknown>[] = [];
+          const t0 = performance.now();
+          let sent = 0;
+          while (sent < total) {
+            const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
+            while (sent < due) pending.push(producer.add('task', TASK(WARMUP_JOBS + sent++, wallNow())));
+            await sleep(1);
+          }
+          await Promise.all(pending);
+          const done = await wp.done(60_000);
+          return latencySample(done.latencies);
+        } finally {
+          await producer.close();
+        }
+      });
+    }),
+  judge: (m) => lowerIsBetter(m, 1),
+};
+
+/** A small seeded PRNG, so both libraries get the same due times. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const delayed: Workload = {
+  name: 'delayed-lateness-p99',
+  unit: 'ms',
+  target: '≤ 25 ms',
+  subjects: ['jobcraft', 'bullmq'],
+  size: (quick) => `${quick ? '1k' : '2k'} delayed jobs due at random times within ${quick ? 2 : 5} s: due time → handler start`,
+  run: (subject, ctx) =>
+    inNamespace(ctx, 'delayed-lateness-p99', subject, async (ns) => {
+      const lib = subject as Lib;
+      const n = size(ctx, 2_000, 1_000);
+      const spreadMs = size(ctx, 5_000, 2_000, 200);
+      return withWorker(ctx, subject, ns, 'latency', LATENCY_CONCURRENCY, WARMUP_JOBS + n, async (wp) => {
+        await wp.start();
+        const producer = await openProducer(lib, ns);
+        try {
+          await warmUp(producer);
+          const random = mulberry32(6 + ctx.rep);
+          // The first due time leaves room to enqueue everything one call at a time before it.
+          const base = wallNow() + 1_500;
+          const dues = Array.from({ length: n }, () => base + random() * spreadMs);
+          for (let i = 0; i < n; i++) {
+            const due = dues[i] as number;
+            await producer.add('task', TASK(WARMUP_JOBS + i, due), Math.max(1, Math.round(due - wallNow())));
+          }
+          const overrunMs = Math.max(0, wallNow() - base);
+          const done = await wp.done(spreadMs + 60_000);
+          return latencySample(done.latencies, { enqueueOverrunMs: overrunMs });
+        } finally {
+          await producer.close();
+        }
+      });
+    }),
+  judge: (m) => (m.jobcraft === null ? undefined : m.jobcraft <= 25),
+};
+
+// ---- memory ---------------------------------------------------------------------------------------------------
+
+async function usedMemory(admin: Redis): Promise<number> {
+  const info = await admin.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+}
+
+/**
+ * Bytes of Redis memory per waiting job: `MEMORY USAGE <key> SAMPLES 0` summed over every key of the queue, divided
+ * by the number of jobs. The `INFO memory` delta is kept alongside as a cross-check (it also counts Redis's own
+ * per-key overhead, but other clients of the same Redis move it too).
+ */
+const bytesPerJob: Workload = {
+  name: 'redis-bytes-per-job',
+  unit: 'bytes',
+  target: '≤ 0.4× BullMQ',
+  subjects: ['jobcraft', 'bullmq'],
+  size: (quick) => `${quick ? '20k' : '100k'} waiting email jobs (~90-byte payload)`,
+  run: (subject, ctx) =>
+    inNamespace(ctx, 'redis-bytes-per-job', subject, async (ns) => {
+      const lib = subject as Lib;
+      const n = size(ctx, 100_000, 20_000);
+      const producer = await openProducer(lib, ns);
+      try {
+        const before = await usedMemory(ctx.admin);
+        await fill(producer, n, 'email');
+        await expectWaiting(ctx.admin, lib, ns, n);
+        const after = await usedMemory(ctx.admin);
+        const keys = await listKeys(ctx.admin, ns.prefix);
+        const sizes = await Promise.all(keys.map((k) => ctx.admin.call('MEMORY', 'USAGE', k, 'SAMPLES', '0') as Promise<number | null>));
+        const total = sizes.reduce<number>((s, b) => s + (b ?? 0), 0);
+        return { value: total / n, extra: { infoDeltaPerJob: (after - before) / n, keys: keys.length } };
+      } finally {
+        await producer.close();
+      }
+    }),
+  judge: (m) => lowerIsBetter(m, 0.4),
+};
+
+// ---- codegen --------------------------------------------------------------------------------------------------
+
+const codegen: Workload = {
+  name: 'codegen-200',
+  unit: 'ms',
+  target: '< 5000 ms',
+  subjects: ['jobcraft'],
+  size: () => 'wall time of `jobcraft codegen` on a generated 200-job schema file',
+  run: () => runCodegen(200),
+  judge: (m) => (m.jobcraft === null ? undefined : m.jobcraft < 5_000),
+};
+
+/** Every workload, in the order they run and print. */
+export const WORKLOADS: readonly Workload[] = [work1ms, noop, enqueueSingle, enqueueBulk, latency, delayed, bytesPerJob, workerRss, codegen];

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { runBench, toJson } from '../bench/run.js';
+
+// A smoke test of the benchmark harness: tiny versions of two workloads, jobcraft only. It checks that they complete
+// and report the JSON shape of issue 6; it never asserts a speed (speed is measured by `npm run bench`).
+describe('benchmark harness', () => {
+  it('runs tiny noop-c50 and enqueue-single and reports them in the JSON shape', async () => {
+    const report = await runBench({
+      quick: true,
+      scale: 0.01,
+      reps: 1,
+      libs: ['jobcraft'],
+      only: ['noop-c50', 'enqueue-single', 'worker-rss-mb'],
+      progress: null,
+    });
+    expect(report.errors).toEqual([]);
+    const json = JSON.parse(toJson(report)) as { workloads: Record<string, unknown>[] };
+    expect(json.workloads.map((w) => w.name)).toEqual(['noop-c50', 'enqueue-single', 'worker-rss-mb']);
+    for (const w of json.workloads) {
+      expect(Object.keys(w)).toEqual(expect.arrayContaining(['name', 'unit', 'jobcraft', 'bullmq', 'ratio']));
+      expect(typeof w.jobcraft).toBe('number');
+      expect(w.jobcraft as number).toBeGreaterThan(0);
+      expect(w.bullmq).toBeNull();
+      expect(w.ratio).toBeNull();
+    }
+    expect(json.workloads.map((w) => w.unit)).toEqual(['jobs/s', 'jobs/s', 'MB']);
+  }, 90_000);
+});
