@@ -1,6 +1,8 @@
 import type * as z from 'zod';
+import { CronExpressionParser } from 'cron-parser';
 import { describe, parseDuration, type Duration } from './durations.js';
-import { JobDefinitionError } from './errors.js';
+import { JobDefinitionError, JobValidationError } from './errors.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from './payload.js';
 
 /** How long to wait before the next attempt after a failure. */
 export interface BackoffOptions {
@@ -35,12 +37,23 @@ export interface JobOptions {
   readonly priority?: number;
   /** A sentence about the job, shown in generated code and tools. */
   readonly description?: string;
+  /**
+   * Runs the job periodically: a cron expression with 5 fields (minute precision) or 6 (seconds first), parsed by
+   * cron-parser, e.g. `"0 3 * * *"` (03:00 every day). Each firing is enqueued exactly once however many workers run.
+   */
+  readonly cron?: string;
+  /** Time zone of `cron`, an IANA name like `"Europe/Berlin"`. Default `"UTC"`. */
+  readonly tz?: string;
+  /** What to do with firings missed while no worker ran: `none`, `last` (default) or `all` (at most 1,000). */
+  readonly catchUp?: 'none' | 'last' | 'all';
 }
 
 /** A job type: the zod schema of its payload plus options. */
 export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobOptions {
   /** Schema of the payload. Enqueue takes `z.input<S>`, handlers receive `z.output<S>`. */
   readonly payload: S;
+  /** The payload each cron firing uses. Default: `{}` (so the schema's defaults apply). Checked by `defineJobs`. */
+  readonly cronPayload?: z.input<S>;
 }
 
 /** The map given to {@link defineJobs}: job name → definition. */
@@ -61,6 +74,17 @@ export interface ResolvedJob {
   readonly priority: number;
   readonly description: string | undefined;
   readonly schema: z.ZodType;
+  /** The periodic schedule, when the job has one. */
+  readonly cron: ResolvedCron | undefined;
+}
+
+/** A job's periodic schedule. */
+export interface ResolvedCron {
+  readonly pattern: string;
+  readonly tz: string;
+  readonly catchUp: 'none' | 'last' | 'all';
+  /** The firing payload, already validated and serialized. */
+  readonly payloadJson: string;
 }
 
 /** The validated job declarations returned by {@link defineJobs}; pass it to `createClient` and `createWorker`. */
@@ -70,8 +94,11 @@ export interface JobSet<D extends JobDefinitions = JobDefinitions> {
   /** Resolved definitions by job name. */
   readonly jobs: ReadonlyMap<string, ResolvedJob>;
   /** Every queue named by a job, sorted. */
-  readonly queues: readonly string[];
+  readonly queues: readonly QueueNameOf<D>[];
 }
+
+/** Every queue named in a set of definitions, as a union of literal types. */
+export type QueueNameOf<D extends JobDefinitions> = { [N in keyof D]: QueueOfJob<D, N> }[keyof D];
 
 /** Names of the jobs in a {@link JobSet}. */
 export type JobName<J extends JobSet> = keyof J['definitions'] & string;
@@ -84,11 +111,16 @@ export type QueueOfJob<D extends JobDefinitions, N extends keyof D> = D[N] exten
   ? Q
   : 'default';
 /** Every queue named in a {@link JobSet}, as a union of literal types. */
-export type QueueName<J extends JobSet> = { [N in JobName<J>]: QueueOfJob<J['definitions'], N> }[JobName<J>];
+export type QueueName<J extends JobSet> = QueueNameOf<J['definitions']>;
 /** Names of the jobs that live in queue `Q`. */
 export type JobsInQueue<J extends JobSet, Q extends string> = {
   [N in JobName<J>]: QueueOfJob<J['definitions'], N> extends Q ? N : never;
 }[JobName<J>];
+
+/** Makes each job's `cronPayload` type-check against its own schema's input type. */
+export type CronPayloadsMatch<D extends JobDefinitions> = {
+  readonly [N in keyof D]: { readonly cronPayload?: z.input<D[N]['payload']> };
+};
 
 /** Default values of job options (documented in `docs/configuration.md`). */
 export const JOB_DEFAULTS = {
@@ -107,7 +139,40 @@ export const PRIORITY_RANGE = { min: -1000, max: 1000 } as const;
 /** Attempts are integers in this range. */
 export const ATTEMPTS_RANGE = { min: 1, max: 10_000 } as const;
 
-const KNOWN_OPTIONS = new Set(['payload', 'queue', 'attempts', 'backoff', 'timeout', 'priority', 'description']);
+const KNOWN_OPTIONS = new Set([
+  'payload',
+  'queue',
+  'attempts',
+  'backoff',
+  'timeout',
+  'priority',
+  'description',
+  'cron',
+  'tz',
+  'cronPayload',
+  'catchUp',
+]);
+const CRON_ONLY = ['tz', 'cronPayload', 'catchUp'] as const;
+
+/** Checks a cron expression and time zone; returns a problem or `undefined`. */
+export function checkCron(pattern: unknown, tz: unknown): string | undefined {
+  if (typeof pattern !== 'string') return `must be a cron expression string, got ${describe(pattern)}`;
+  const fields = pattern.trim().split(/\s+/).length;
+  if (!pattern.trim().startsWith('@') && fields !== 5 && fields !== 6) {
+    return `${JSON.stringify(pattern)} has ${fields} fields; a cron expression has 5 (minute hour day month weekday) or 6 (seconds first)`;
+  }
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz as string });
+  } catch {
+    return `time zone ${describe(tz)} is unknown (use an IANA name such as "Europe/Berlin")`;
+  }
+  try {
+    CronExpressionParser.parse(pattern, { tz: tz as string, currentDate: new Date() }).next();
+  } catch (err) {
+    return `${JSON.stringify(pattern)} is not a valid cron expression: ${(err as Error).message}`;
+  }
+  return undefined;
+}
 const KNOWN_BACKOFF = new Set(['type', 'delay', 'maxDelay', 'jitter']);
 
 /** Whether a value is a zod schema (classic or mini, any copy of zod 4). */
@@ -220,7 +285,7 @@ function resolveJob(name: string, def: unknown): ResolvedJob {
   if (d.description !== undefined && typeof d.description !== 'string') {
     throw new JobDefinitionError(name, 'description', `must be a string, got ${describe(d.description)}`);
   }
-  return {
+  const base = {
     name,
     queue: queue as string,
     attempts: attempts as number,
@@ -229,7 +294,39 @@ function resolveJob(name: string, def: unknown): ResolvedJob {
     priority: priority as number,
     description: d.description as string | undefined,
     schema: d.payload,
+    cron: undefined,
   };
+  return { ...base, cron: resolveCron(base, d) };
+}
+
+function resolveCron(job: ResolvedJob, d: Record<string, unknown>): ResolvedCron | undefined {
+  if (d.cron === undefined) {
+    for (const option of CRON_ONLY) {
+      if (d[option] !== undefined) throw new JobDefinitionError(job.name, option, 'only applies to jobs with a "cron" schedule');
+    }
+    return undefined;
+  }
+  const tz = d.tz ?? 'UTC';
+  if (typeof tz !== 'string') throw new JobDefinitionError(job.name, 'tz', `must be an IANA time zone name, got ${describe(tz)}`);
+  const cronProblem = checkCron(d.cron, tz);
+  if (cronProblem) throw new JobDefinitionError(job.name, 'cron', cronProblem);
+  const catchUp = d.catchUp ?? 'last';
+  if (catchUp !== 'none' && catchUp !== 'last' && catchUp !== 'all') {
+    throw new JobDefinitionError(job.name, 'catchUp', `must be "none", "last" or "all", got ${describe(catchUp)}`);
+  }
+  let payloadJson: string;
+  try {
+    payloadJson = serializePayload(job, d.cronPayload ?? {}, DEFAULT_MAX_PAYLOAD_BYTES);
+  } catch (err) {
+    if (!(err instanceof JobValidationError)) throw err;
+    const why = err.message.replace(/^Invalid payload for job "[^"]*" at enqueue: /, '');
+    throw new JobDefinitionError(
+      job.name,
+      'cronPayload',
+      `the payload each cron firing would use${d.cronPayload === undefined ? ' ({}, as no cronPayload is given)' : ''} fails the schema: ${why}`,
+    );
+  }
+  return { pattern: d.cron as string, tz, catchUp, payloadJson };
 }
 
 /**
@@ -242,13 +339,13 @@ function resolveJob(name: string, def: unknown): ResolvedJob {
  *   sendWelcomeEmail: { payload: z.object({ userId: z.string(), email: z.email() }), queue: 'email', attempts: 3 },
  * });
  */
-export function defineJobs<const D extends JobDefinitions>(definitions: D): JobSet<D> {
+export function defineJobs<const D extends JobDefinitions>(definitions: D & CronPayloadsMatch<D>): JobSet<D> {
   if (typeof definitions !== 'object' || definitions === null || Array.isArray(definitions)) {
     throw new JobDefinitionError('', undefined, `expects an object mapping job names to definitions, got ${describe(definitions)}`);
   }
   const jobs = new Map<string, ResolvedJob>();
   for (const [name, def] of Object.entries(definitions)) jobs.set(name, resolveJob(name, def));
   if (jobs.size === 0) throw new JobDefinitionError('', undefined, 'declares no jobs');
-  const queues = [...new Set([...jobs.values()].map((j) => j.queue))].sort();
+  const queues = [...new Set([...jobs.values()].map((j) => j.queue))].sort() as QueueNameOf<D>[];
   return Object.freeze({ definitions, jobs, queues });
 }

@@ -31,6 +31,8 @@ export interface QueueKeys {
   readonly notify: string;
   /** STRING counter for generated ids and priority order. */
   readonly seq: string;
+  /** HASH cron job name → time of its last firing handled (ms), the exactly-once record of cron firings. */
+  readonly cron: string;
   /** STRING present while the queue is paused (no worker leases its jobs). */
   readonly paused: string;
   /** HASH id → "attempts|finishedAt" for recently completed jobs. */
@@ -60,6 +62,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     notify: `${base}notify`,
     seq: `${base}seq`,
     paused: `${base}paused`,
+    cron: `${base}cron`,
     done: `${base}done`,
     doneOrder: `${base}done:order`,
     dead: `${base}dead`,

@@ -9,7 +9,7 @@ import type { RedisConnection } from './redis.js';
  */
 const LIB = readLua('_lib');
 const SCRIPTS = {
-  jcEnqueue: { file: 'enqueue', keys: 9 },
+  jcEnqueue: { file: 'enqueue', keys: 10 },
   jcFetch: { file: 'fetch', keys: 12 },
   jcRenew: { file: 'renew', keys: 2 },
   jcRecover: { file: 'recover', keys: 3 },
@@ -95,18 +95,23 @@ export class Scripts {
     return fn.call(this.redis, ...keys, ...args);
   }
 
-  /** Adds jobs; `items` alternate id ('' = generate) and envelope. Returns [id, duplicate] per job. */
+  /**
+   * Adds jobs; `items` alternate id ('' = generate) and envelope. Returns [id, duplicate] per job. With `cron`, the
+   * write happens only if the job's last firing is still `expected` (then set to `next`); otherwise nothing is
+   * written and the result is empty.
+   */
   async enqueue(
     k: QueueKeys,
     delayMs: number,
     priority: number,
     idPrefix: string,
     items: readonly string[],
+    cron?: { name: string; expected: string; next: string },
   ): Promise<{ id: string; duplicate: boolean }[]> {
     const reply = (await this.call(
       'jcEnqueue',
-      [k.jobs, k.wait, k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused],
-      [items.length / 2, delayMs, priority, idPrefix, ...items],
+      [k.jobs, k.wait, k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused, k.cron],
+      [items.length / 2, delayMs, priority, idPrefix, cron?.name ?? '', cron?.expected ?? '', cron?.next ?? '', ...items],
     )) as Reply[];
     const out: { id: string; duplicate: boolean }[] = [];
     for (let i = 0; i < reply.length; i += 2) out.push({ id: String(reply[i]), duplicate: reply[i + 1] === 1 });

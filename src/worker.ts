@@ -22,6 +22,7 @@ import { Scripts, type Ack, type LeasedJob } from './scripts.js';
 import { QueueFetcher } from './queue-fetcher.js';
 import { LeaseRenewal } from './lease-renewal.js';
 import { LeaseRecovery } from './lease-recovery.js';
+import { CronScheduler } from './cron-scheduler.js';
 
 /** What a handler gets besides its payload. */
 export interface JobContext<N extends string = string> {
@@ -90,6 +91,11 @@ export interface WorkerOptions<Q extends string = string> {
   readonly logger?: Logger | false;
   /** Close gracefully on SIGTERM and SIGINT, then exit the process (a second signal exits at once). Default false. */
   readonly handleSignals?: boolean;
+  /**
+   * Enqueue the firings of the cron jobs in the served queues. Default true. Any number of workers may do this at
+   * once: each firing is enqueued exactly once.
+   */
+  readonly cron?: boolean;
 }
 
 /** A running worker. */
@@ -159,6 +165,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
+  private readonly cron: CronScheduler | undefined;
   private runningCount = 0;
   private reserved = 0;
   private idleWaiters: (() => void)[] = [];
@@ -184,10 +191,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
     this.maxDead = positiveInt(options.deadLetters?.max, 10_000, 'deadLetters.max');
 
-    const queues = options.queues ?? jobs.queues;
+    const known: readonly string[] = jobs.queues;
+    const queues: readonly string[] = options.queues ?? known;
     if (queues.length === 0) throw new TypeError('createWorker: queues is empty; name at least one queue to serve');
     for (const q of queues) {
-      if (!jobs.queues.includes(q)) throw new TypeError(`createWorker: queue ${JSON.stringify(q)} has no jobs (queues: ${jobs.queues.join(', ')})`);
+      if (!known.includes(q)) throw new TypeError(`createWorker: queue ${JSON.stringify(q)} has no jobs (queues: ${known.join(', ')})`);
     }
     this.queues = [...new Set(queues)];
     for (const [name, job] of jobs.jobs) {
@@ -213,11 +221,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     }
     this.renewal = new LeaseRenewal(this, this.keys);
     this.recovery = new LeaseRecovery(this, this.keys);
+    const cronJobs = [...jobs.jobs.values()].filter((j) => j.cron !== undefined && this.queues.includes(j.queue));
+    this.cron = options.cron === false ? undefined : new CronScheduler(this, cronJobs, this.keys, jobs.jobs);
     if (options.handleSignals) this.installSignalHandlers();
     void this.checkEvictionPolicy();
     for (const f of this.fetchers.values()) f.start();
     this.renewal.start();
     this.recovery.start();
+    this.cron?.start();
   }
 
   get running(): number {
@@ -558,6 +569,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private async shutdown(): Promise<void> {
     this.stopping = true;
     this.recovery.stop();
+    await this.cron?.stop();
     // Stop fetching: blocked reads are cut off, loops finish their current call.
     await Promise.all([...this.fetchers.values()].map((f) => f.stop()));
     // Jobs leased ahead but never started go back at once.

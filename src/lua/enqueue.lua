@@ -1,9 +1,17 @@
 -- Adds jobs to a queue. Writes nothing for an id that is already known (live, dead or recently completed).
--- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 notify, 6 seq, 7 done, 8 dead, 9 paused
+-- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 notify, 6 seq, 7 done, 8 dead, 9 paused, 10 cron
 -- ARGV: 1 count, 2 delay ms (0 = ready now), 3 priority, 4 id prefix for generated ids ('' when ids are given),
---       then per job: id ('' = generate), envelope
--- Returns: id1, duplicate1 (0/1), id2, duplicate2, ...
-local jobs, wait, prio, scheduled, notify, seq, done, dead, paused = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+--       5 cron job name ('' = not a cron firing), 6 its last firing as read by the caller ('' = none), 7 the new last
+--       firing, then per job: id ('' = generate), envelope
+-- Returns: id1, duplicate1 (0/1), id2, duplicate2, ... — or an empty list when the cron firing was already handled
+--          by another process (its last firing is no longer what the caller read): nothing is written then.
+local jobs, wait, prio, scheduled, notify, seq, done, dead, paused, cron =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+-- Cron firings: compare-and-set of the job's last firing, so each firing is enqueued by exactly one process.
+if ARGV[5] ~= '' then
+  if (redis.call('HGET', cron, ARGV[5]) or '') ~= ARGV[6] then return {} end
+  redis.call('HSET', cron, ARGV[5], ARGV[7])
+end
 -- Workers of a paused queue must not be woken for jobs they may not take.
 local awake = redis.call('EXISTS', paused) == 0
 local function wake_unless_paused() if awake then wake(notify) end end
@@ -29,8 +37,8 @@ local out = {}
 local added = {}
 local fields = {}
 for i = 1, count do
-  local id = ARGV[3 + i * 2]
-  local env = ARGV[4 + i * 2]
+  local id = ARGV[6 + i * 2]
+  local env = ARGV[7 + i * 2]
   local duplicate = 0
   if id == '' then
     id = id_prefix .. base36(first + i)
