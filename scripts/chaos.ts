@@ -1,0 +1,369 @@
+/**
+ * The chaos run: proves that jobcraft loses no job while workers are killed, Redis restarts and handlers fail.
+ *
+ *   npm run chaos                  21,000 jobs, 60 s of chaos, own Redis with AOF on a free port
+ *   npm run chaos -- --quick       3,000 jobs, 12 s of chaos (part of the test suite)
+ *   npm run chaos -- --cluster     the same against a 3-master Redis Cluster (one shard is restarted instead)
+ *   options: --jobs N  --seconds S  --keep (keep the run folder even when it passed)
+ *
+ * What happens: 4 worker processes (scripts/chaos/worker.ts) run three job types while this process enqueues them.
+ * Every 1–3 s a random worker is SIGKILLed and a replacement started; once a worker is stopped with SIGTERM
+ * (graceful) and replaced; once Redis itself is SHUT DOWN and started again on the same files; one job type throws at
+ * random. Every execution is appended to its worker's log file. At the end the logs and Redis are compared
+ * (scripts/chaos/analysis.ts) and a summary is printed. Exit code 0 only if nothing was lost and every count adds up.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { createClient, queueKeys, type RedisConfig } from '../src/index.js';
+import { startRedisServer, type RedisServer } from './redis-server.js';
+import { startRedisCluster, type RedisClusterHandle } from './redis-cluster.js';
+import { analyse, type ChaosReport, type DeadRecord, type KillEvent } from './chaos/analysis.js';
+import { chaosJobs, CHAOS_JOB_NAMES, ID_PREFIX, parseLog, type ChaosJobName, type ExecutionRecord } from './chaos/jobs.js';
+import type { ChaosWorkerConfig } from './chaos/worker.js';
+
+/** Options of {@link runChaos}. */
+export interface ChaosOptions {
+  /** Jobs to enqueue (split evenly over the three types). Default 21,000; 3,000 with `quick`. */
+  readonly jobs?: number;
+  /** How long workers are killed, in seconds. Default 60; 12 with `quick`. */
+  readonly seconds?: number;
+  /** Run against a 3-master Redis Cluster instead of one Redis. */
+  readonly cluster?: boolean;
+  readonly quick?: boolean;
+  /** Keep the run folder (logs, AOF) even when the run passed. Default: keep for full runs, delete for quick ones. */
+  readonly keep?: boolean;
+  /** Where progress and the summary go. Default console.log. */
+  readonly print?: (line: string) => void;
+}
+
+const WORKERS = 4;
+const LEASE_MS = 2_000;
+const CONCURRENCY = 10;
+const FAIL_RATE = 0.35;
+const BATCH = 50;
+const PREFIX = 'chaos';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WORKER_SCRIPT = fileURLToPath(new URL('./chaos/worker.ts', import.meta.url));
+
+interface WorkerProc {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  ready: boolean;
+  /** Set once we signalled it: its exit is expected. */
+  signalled: 'SIGKILL' | 'SIGTERM' | undefined;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const between = (min: number, max: number): number => min + Math.random() * (max - min);
+
+/** Runs the chaos scenario and returns the verdict (it never throws for a failed verdict; see `report.ok`). */
+export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const quick = options.quick ?? false;
+  const totalJobs = options.jobs ?? (quick ? 3_000 : 21_000);
+  const chaosMs = (options.seconds ?? (quick ? 12 : 60)) * 1_000;
+  const keep = options.keep ?? !quick;
+  const dir = mkdtempSync(join(tmpdir(), 'jobcraft-chaos-'));
+  const logDir = join(dir, 'executions');
+  const stderrDir = join(dir, 'worker-stderr');
+  mkdirSync(logDir);
+  mkdirSync(stderrDir);
+  const t0 = Date.now();
+  const since = (at: number): string => `${((at - t0) / 1000).toFixed(1)} s`;
+  const say = (what: string): void => print(`[chaos ${since(Date.now())}] ${what}`);
+
+  // ---- Redis ------------------------------------------------------------------------------------------------
+  let server: RedisServer | undefined;
+  let cluster: RedisClusterHandle | undefined;
+  let redis: RedisConfig;
+  if (options.cluster) {
+    cluster = await startRedisCluster({ aof: true });
+    redis = { cluster: cluster.seeds };
+    say(`Redis Cluster of ${cluster.nodes.length} masters with AOF on ports ${cluster.nodes.map((n) => n.port).join(', ')}`);
+  } else {
+    server = await startRedisServer({ aof: true, dir: mkdirP(join(dir, 'redis')) });
+    redis = server.url;
+    say(`Redis with AOF (appendfsync always) at ${server.url}, files in ${server.dir}`);
+  }
+  const client = createClient(chaosJobs, { redis, prefix: PREFIX, timeout: '2s' });
+
+  // ---- workers ----------------------------------------------------------------------------------------------
+  const workerConfig: ChaosWorkerConfig = { redis, prefix: PREFIX, logDir, leaseMs: LEASE_MS, concurrency: CONCURRENCY, failRate: FAIL_RATE };
+  const workers: WorkerProc[] = [];
+  const kills: KillEvent[] = [];
+  const gracefulExits: { pid: number; code: number | null }[] = [];
+  const unexpectedExits: { pid: number; code: number | null; signal: string | null }[] = [];
+  let spawned = 0;
+  const spawnWorker = (): WorkerProc => {
+    const err = openSync(join(stderrDir, `${++spawned}.log`), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(workerConfig)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', err],
+    });
+    const w: WorkerProc = {
+      child,
+      pid: child.pid as number,
+      ready: false,
+      signalled: undefined,
+      exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
+    };
+    child.stdout?.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) w.ready = true;
+    });
+    void w.exit.then(({ code, signal }) => {
+      workers.splice(workers.indexOf(w), 1);
+      if (w.signalled === undefined) {
+        unexpectedExits.push({ pid: w.pid, code, signal });
+        say(`worker ${w.pid} exited on its own (code ${String(code)}, signal ${String(signal)}); starting a replacement`);
+        if (!stopping) spawnWorker();
+      }
+    });
+    workers.push(w);
+    return w;
+  };
+  let stopping = false;
+  for (let i = 0; i < WORKERS; i++) spawnWorker();
+  for (let i = 0; i < 200 && workers.some((w) => !w.ready); i++) await sleep(50);
+  say(`${workers.length} workers ready (pids ${workers.map((w) => w.pid).join(', ')}), leaseMs ${LEASE_MS}, concurrency ${CONCURRENCY}`);
+
+  // ---- enqueue ----------------------------------------------------------------------------------------------
+  const enqueued = new Map<string, ChaosJobName>();
+  let enqueueRetries = 0;
+  const enqueueMs = chaosMs * 0.9;
+  const start = Date.now();
+  const enqueueAll = async (): Promise<void> => {
+    const perType = Math.ceil(totalJobs / CHAOS_JOB_NAMES.length);
+    const batches = Math.ceil(perType / BATCH) * CHAOS_JOB_NAMES.length;
+    for (let b = 0; b < batches; b++) {
+      const name = CHAOS_JOB_NAMES[b % CHAOS_JOB_NAMES.length] as ChaosJobName;
+      const from = Math.floor(b / CHAOS_JOB_NAMES.length) * BATCH;
+      const ns = Array.from({ length: Math.min(BATCH, perType - from) }, (_, i) => from + i);
+      const ids = ns.map((n) => `${ID_PREFIX[name]}-${n}`);
+      for (;;) {
+        try {
+          // jobIds make a retried batch idempotent: ids written by a call whose answer was lost come back as duplicates.
+          if (name === 'resizeImage') await client.enqueueMany(name, ns.map((n) => ({ n, width: 100 + (n % 900) })), { jobIds: ids });
+          else if (name === 'chargeCard') await client.enqueueMany(name, ns.map((n) => ({ n, cents: 1 + n })), { jobIds: ids });
+          else await client.enqueueMany(name, ns.map((n) => ({ n, url: `https://hooks.example.com/${n}` })), { jobIds: ids });
+          break;
+        } catch {
+          enqueueRetries++;
+          await sleep(200);
+        }
+      }
+      for (const id of ids) enqueued.set(id, name);
+      const due = start + ((b + 1) / batches) * enqueueMs;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+  };
+
+  // ---- chaos ------------------------------------------------------------------------------------------------
+  const outages: { start: number; end: number }[] = [];
+  const pickWorker = (): WorkerProc | undefined => {
+    const candidates = workers.filter((w) => w.ready && w.signalled === undefined);
+    return candidates[Math.floor(Math.random() * candidates.length)];
+  };
+  const killLoop = async (): Promise<void> => {
+    const end = start + chaosMs;
+    for (;;) {
+      await sleep(between(1_000, 3_000));
+      if (Date.now() > end) return;
+      const w = pickWorker();
+      if (w === undefined) continue;
+      w.signalled = 'SIGKILL';
+      w.child.kill('SIGKILL');
+      kills.push({ pid: w.pid, at: Date.now(), signal: 'SIGKILL' });
+      spawnWorker();
+      say(`SIGKILL worker ${w.pid}; replacement started`);
+    }
+  };
+  const gracefulStop = async (): Promise<void> => {
+    await sleep(chaosMs * 0.35);
+    const w = pickWorker();
+    if (w === undefined) return;
+    w.signalled = 'SIGTERM';
+    kills.push({ pid: w.pid, at: Date.now(), signal: 'SIGTERM' });
+    w.child.kill('SIGTERM');
+    say(`SIGTERM worker ${w.pid} (graceful)`);
+    const { code } = await w.exit;
+    gracefulExits.push({ pid: w.pid, code });
+    say(`worker ${w.pid} exited with code ${String(code)} after SIGTERM; replacement started`);
+    spawnWorker();
+  };
+  const restartRedis = async (): Promise<void> => {
+    await sleep(chaosMs * 0.55);
+    const begin = Date.now();
+    if (cluster !== undefined) {
+      const node = cluster.nodes[Math.floor(Math.random() * cluster.nodes.length)];
+      if (node === undefined) return;
+      say(`SHUTDOWN of cluster node ${node.port} (slots ${node.slots[0]}-${node.slots[1]})`);
+      await node.stop();
+      await node.restart();
+      say(`cluster node ${node.port} back after ${Date.now() - begin} ms; cluster healthy`);
+    } else if (server !== undefined) {
+      say('SHUTDOWN of Redis');
+      spawnSync('redis-cli', ['-p', String(server.port), 'shutdown']);
+      await server.kill();
+      server = await startRedisServer({ aof: true, dir: server.dir, port: server.port });
+      say(`Redis restarted on the same AOF after ${Date.now() - begin} ms`);
+    }
+    outages.push({ start: begin, end: Date.now() });
+  };
+
+  const enqueueDone = enqueueAll().then(() => say(`all ${enqueued.size} jobs enqueued (${enqueueRetries} batch retries while Redis was away)`));
+  await Promise.all([enqueueDone, killLoop(), gracefulStop(), restartRedis()]);
+  say(`chaos over: ${kills.filter((k) => k.signal === 'SIGKILL').length} SIGKILLs, 1 SIGTERM, 1 Redis restart; waiting for the queues to drain`);
+
+  // ---- drain ------------------------------------------------------------------------------------------------
+  const conn = client.redis;
+  const keys = chaosJobs.queues.map((q) => queueKeys(PREFIX, q));
+  const finishedCount = async (): Promise<{ finished: number; live: number }> => {
+    let finished = 0;
+    let live = 0;
+    for (const k of keys) {
+      const [done, dead, jobs] = await Promise.all([conn.hlen(k.done), conn.hlen(k.dead), conn.hlen(k.jobs)]);
+      finished += done + dead;
+      live += jobs;
+    }
+    return { finished, live };
+  };
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const { finished, live } = await finishedCount().catch(() => ({ finished: -1, live: -1 }));
+    if (finished === enqueued.size && live === 0) break;
+    if (finished !== last) {
+      last = finished;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > 20_000) {
+      say(`no progress for 20 s: ${finished} of ${enqueued.size} finished, ${live} still live; giving up`);
+      break;
+    }
+    await sleep(250);
+  }
+  say('queues drained; stopping workers');
+
+  // ---- stop -------------------------------------------------------------------------------------------------
+  stopping = true;
+  for (const w of [...workers]) {
+    w.signalled = 'SIGTERM';
+    w.child.kill('SIGTERM');
+  }
+  await Promise.race([Promise.all(workers.map((w) => w.exit)), sleep(20_000)]);
+  for (const w of [...workers]) w.child.kill('SIGKILL');
+
+  // ---- evidence ---------------------------------------------------------------------------------------------
+  const completed = new Map<string, string>();
+  const dead = new Map<string, DeadRecord>();
+  const leftovers: Record<string, Record<string, number>> = {};
+  for (const k of keys) {
+    for (const [id, rec] of Object.entries(await conn.hgetall(k.done))) completed.set(id, rec);
+    for (const [id, json] of Object.entries(await conn.hgetall(k.deadInfo))) {
+      const info = JSON.parse(json) as { reason: string; error?: { name?: string; message?: string } };
+      const diedAt = Number(await conn.zscore(k.deadOrder, id));
+      dead.set(id, { reason: info.reason, errorName: info.error?.name ?? '?', errorMessage: info.error?.message ?? '', diedAt });
+    }
+    const [wait, prio, scheduled, active, jobs] = await Promise.all([
+      conn.llen(k.wait),
+      conn.zcard(k.prio),
+      conn.zcard(k.scheduled),
+      conn.zcard(k.active),
+      conn.hlen(k.jobs),
+    ]);
+    leftovers[k.queue] = { wait, prio, scheduled, active, jobs };
+  }
+  const records: ExecutionRecord[] = [];
+  for (const file of readdirSync(logDir)) {
+    records.push(...parseLog(readFileSync(join(logDir, file), 'utf8'), Number(file.replace('.log', ''))));
+  }
+  const report = analyse({
+    leaseMs: LEASE_MS,
+    enqueued,
+    records,
+    completed,
+    dead,
+    kills,
+    outages,
+    leftovers,
+    gracefulExits,
+    unexpectedExits,
+  });
+
+  await client.close();
+  await cluster?.stop();
+  await server?.stop();
+  writeFileSync(join(dir, 'report.json'), JSON.stringify({ ...report, lost: report.lost.slice(0, 1000) }, null, 2));
+  printReport(report, print, {
+    mode: options.cluster ? 'Redis Cluster (3 masters, AOF)' : 'one Redis (AOF, appendfsync always)',
+    seconds: (Date.now() - t0) / 1000,
+    outages,
+    enqueueRetries,
+    t0,
+  });
+  if (report.ok && !keep) rmSync(dir, { recursive: true, force: true });
+  else print(`run folder (execution logs, worker stderr, report.json): ${dir}`);
+  return report;
+}
+
+function mkdirP(path: string): string {
+  mkdirSync(path, { recursive: true });
+  return path;
+}
+
+function printReport(
+  r: ChaosReport,
+  print: (line: string) => void,
+  run: { mode: string; seconds: number; outages: { start: number; end: number }[]; enqueueRetries: number; t0: number },
+): void {
+  const ms = (n: number): string => (n < 0 ? '—' : `${(n / 1000).toFixed(2)} s`);
+  const recovered = r.kills.filter((k) => k.recoveredAfterMs >= 0).map((k) => k.recoveredAfterMs);
+  print('');
+  print(`== chaos summary: ${run.mode}, ${run.seconds.toFixed(0)} s ==`);
+  print(`enqueued             ${r.enqueued}  (${Object.entries(r.enqueuedByType).map(([n, c]) => `${n} ${c}`).join(', ')})`);
+  print(`completed            ${r.completed}`);
+  print(`dead letters         ${r.dead}  (${Object.entries(r.deadByReason).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`);
+  print(`lost                 ${r.lost.length}`);
+  print(`completed + dead     ${r.completed + r.dead} of ${r.enqueued}`);
+  print(
+    `handler runs         ${r.executions.started} started: ${r.executions.ok} returned, ${r.executions.threw} threw, ${r.executions.cutOff} cut off by SIGKILL`,
+  );
+  const m = r.runMoreThanOnce;
+  print(
+    `run more than once   ${m.total}  (in flight at a SIGKILL: ${m.inFlightAtKill}, around the Redis restart: ${m.redisRestart}, lease lost in a live worker: ${m.leaseLostInLiveWorker}, unexplained: ${m.unexplained.length})`,
+  );
+  print(
+    `Redis restart        ${run.outages.map((o) => `down ${ms(o.end - o.start)} at +${((o.start - run.t0) / 1000).toFixed(1)} s`).join(', ')}; ${run.enqueueRetries} enqueue batch retries`,
+  );
+  print(
+    `SIGKILLs             ${r.kills.length}; in-flight jobs running again after: max ${ms(Math.max(-1, ...recovered))}, median ${ms(recovered.length ? [...recovered].sort((a, b) => a - b)[Math.floor(recovered.length / 2)] as number : -1)}`,
+  );
+  for (const [i, k] of r.kills.entries()) {
+    print(
+      `  kill ${String(i + 1).padStart(2)} at +${((k.at - run.t0) / 1000).toFixed(1).padStart(5)} s  pid ${k.pid}: ${String(k.inFlight).padStart(3)} in flight, all running again after ${ms(k.recoveredAfterMs)} (median ${ms(k.medianMs)})${k.unrecovered ? `, ${k.unrecovered} NEVER` : ''}`,
+    );
+  }
+  print(r.ok ? 'RESULT: PASS (nothing lost, every count adds up)' : 'RESULT: FAIL');
+  for (const p of r.problems) print(`  problem: ${p}`);
+}
+
+// ---- command line -------------------------------------------------------------------------------------------
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const value = (flag: string): number | undefined => {
+    const i = args.indexOf(flag);
+    return i === -1 ? undefined : Number(args[i + 1]);
+  };
+  const report = await runChaos({
+    quick: args.includes('--quick'),
+    cluster: args.includes('--cluster'),
+    keep: args.includes('--keep') ? true : undefined,
+    jobs: value('--jobs'),
+    seconds: value('--seconds'),
+  });
+  process.exit(report.ok ? 0 : 1);
+}

@@ -1,0 +1,243 @@
+/**
+ * Judges a chaos run from what survived it: the ids the orchestrator enqueued, every worker's execution log, and the
+ * final state of Redis (completed records and dead letters). Pure: no I/O, so the verdict is easy to audit.
+ */
+import { CHAOS_JOB_NAMES, FLAKY_JOB, type ChaosJobName, type ExecutionRecord } from './jobs.js';
+
+/** A signal the orchestrator sent to a worker. */
+export interface KillEvent {
+  readonly pid: number;
+  readonly at: number;
+  readonly signal: 'SIGKILL' | 'SIGTERM';
+}
+
+/** A dead letter as read back from Redis. */
+export interface DeadRecord {
+  readonly reason: string;
+  readonly errorName: string;
+  readonly errorMessage: string;
+  readonly diedAt: number;
+}
+
+/** Everything the verdict is based on. */
+export interface ChaosEvidence {
+  readonly leaseMs: number;
+  /** Job id → job type, for every enqueue Redis acknowledged. */
+  readonly enqueued: ReadonlyMap<string, ChaosJobName>;
+  readonly records: readonly ExecutionRecord[];
+  /** Job id → `attempts|finishedAt` from the completed records. */
+  readonly completed: ReadonlyMap<string, string>;
+  readonly dead: ReadonlyMap<string, DeadRecord>;
+  readonly kills: readonly KillEvent[];
+  /** When Redis (or a cluster node) was down: [SHUTDOWN sent, answering again]. */
+  readonly outages: readonly { readonly start: number; readonly end: number }[];
+  /** Live job structures still holding ids at the end (wait, prio, scheduled, active, jobs), per queue. */
+  readonly leftovers: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Exit codes of workers stopped with SIGTERM during the run. */
+  readonly gracefulExits: readonly { readonly pid: number; readonly code: number | null }[];
+  /** Workers that exited without being told to. */
+  readonly unexpectedExits: readonly { readonly pid: number; readonly code: number | null; readonly signal: string | null }[];
+}
+
+/** How long after a kill the killed worker's in-flight jobs were all running again elsewhere. */
+export interface KillRecovery {
+  readonly pid: number;
+  readonly at: number;
+  /** Attempts the worker had started and not finished, plus finished ones whose completion never reached Redis. */
+  readonly inFlight: number;
+  /** Ms from the kill until the last of them started again on another worker (or died for good); -1 if none. */
+  readonly recoveredAfterMs: number;
+  readonly medianMs: number;
+  /** In-flight jobs never seen again (each is also counted as lost or stuck). */
+  readonly unrecovered: number;
+}
+
+/** The verdict. */
+export interface ChaosReport {
+  readonly enqueued: number;
+  readonly enqueuedByType: Readonly<Record<string, number>>;
+  readonly completed: number;
+  readonly dead: number;
+  readonly deadByReason: Readonly<Record<string, number>>;
+  readonly lost: readonly string[];
+  readonly executions: { readonly started: number; readonly ok: number; readonly threw: number; readonly cutOff: number };
+  /** Jobs whose handler returned more than once, by cause. */
+  readonly runMoreThanOnce: {
+    readonly total: number;
+    readonly inFlightAtKill: number;
+    readonly redisRestart: number;
+    readonly leaseLostInLiveWorker: number;
+    readonly unexplained: readonly string[];
+  };
+  readonly kills: readonly KillRecovery[];
+  readonly problems: readonly string[];
+  readonly ok: boolean;
+}
+
+const KILL_ACK_WINDOW_MS = 3_000;
+/** A worker may write a record in the instant between the orchestrator reading the clock and the signal landing. */
+const SIGNAL_SLACK_MS = 100;
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return -1;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+function sample(ids: readonly string[]): string {
+  return ids.slice(0, 5).join(', ') + (ids.length > 5 ? ` … (${ids.length} in all)` : '');
+}
+
+/** Compares what was enqueued, what ran and what Redis holds, and lists every discrepancy. */
+export function analyse(e: ChaosEvidence): ChaosReport {
+  const problems: string[] = [];
+  const byId = new Map<string, ExecutionRecord[]>();
+  for (const r of e.records) {
+    let list = byId.get(r.id);
+    if (list === undefined) byId.set(r.id, (list = []));
+    list.push(r);
+  }
+  for (const list of byId.values()) list.sort((a, b) => a.at - b.at);
+  const sigkills = e.kills.filter((k) => k.signal === 'SIGKILL');
+  const killOf = new Map(sigkills.map((k) => [k.pid, k]));
+
+  // ---- counts ---------------------------------------------------------------------------------------------
+  const enqueuedByType: Record<string, number> = Object.fromEntries(CHAOS_JOB_NAMES.map((n) => [n, 0]));
+  for (const type of e.enqueued.values()) enqueuedByType[type] = (enqueuedByType[type] ?? 0) + 1;
+  const lost: string[] = [];
+  for (const id of e.enqueued.keys()) if (!e.completed.has(id) && !e.dead.has(id)) lost.push(id);
+  if (lost.length > 0) problems.push(`${lost.length} job(s) lost (neither completed nor dead): ${sample(lost)}`);
+  const both = [...e.completed.keys()].filter((id) => e.dead.has(id));
+  if (both.length > 0) problems.push(`${both.length} job(s) both completed and dead: ${sample(both)}`);
+  const strangers = [...e.completed.keys(), ...e.dead.keys()].filter((id) => !e.enqueued.has(id));
+  if (strangers.length > 0) problems.push(`${strangers.length} finished job(s) that were never enqueued: ${sample(strangers)}`);
+  const completedInRedis = [...e.completed.keys()].filter((id) => e.enqueued.has(id));
+  const notRun = completedInRedis.filter((id) => !(byId.get(id) ?? []).some((r) => r.kind === 'O'));
+  if (notRun.length > 0) problems.push(`${notRun.length} job(s) recorded as completed whose handler never returned: ${sample(notRun)}`);
+  const deadInRedis = [...e.dead.keys()].filter((id) => e.enqueued.has(id));
+  if (completedInRedis.length + deadInRedis.length + lost.length !== e.enqueued.size) {
+    problems.push(`counts do not add up: ${completedInRedis.length} completed + ${deadInRedis.length} dead + ${lost.length} lost ≠ ${e.enqueued.size} enqueued`);
+  }
+  for (const [queue, counts] of Object.entries(e.leftovers)) {
+    const left = Object.entries(counts).filter(([, n]) => n > 0);
+    if (left.length > 0) problems.push(`queue "${queue}" still holds live jobs: ${left.map(([k, n]) => `${k}=${n}`).join(', ')}`);
+  }
+
+  // ---- dead letters: only the flaky type, only with exhausted attempts --------------------------------------
+  const deadByReason: Record<string, number> = {};
+  const unexpectedDead: string[] = [];
+  for (const id of deadInRedis) {
+    const d = e.dead.get(id) as DeadRecord;
+    const key = `${d.reason} (${d.errorName})`;
+    deadByReason[key] = (deadByReason[key] ?? 0) + 1;
+    const type = e.enqueued.get(id);
+    const expected =
+      type === FLAKY_JOB && d.reason === 'attempts_exhausted' && (d.errorName === 'FlakyEndpointError' || d.errorName === 'LeaseExpiredError');
+    if (!expected) unexpectedDead.push(`${id} [${type}: ${d.reason}, ${d.errorName}: ${d.errorMessage}]`);
+  }
+  if (unexpectedDead.length > 0) problems.push(`${unexpectedDead.length} dead letter(s) with an unexpected reason: ${sample(unexpectedDead)}`);
+
+  // ---- executions -----------------------------------------------------------------------------------------
+  const finished = new Set<string>();
+  let started = 0;
+  let ok = 0;
+  let threw = 0;
+  for (const r of e.records) {
+    if (r.kind === 'S') started++;
+    else if (r.kind === 'O' || r.kind === 'F') {
+      if (r.kind === 'O') ok++;
+      else threw++;
+      finished.add(`${r.pid} ${r.id} ${r.attempt}`);
+    }
+  }
+  const cutOff = e.records.filter((r) => r.kind === 'S' && !finished.has(`${r.pid} ${r.id} ${r.attempt}`));
+  const cutOffByUnkilled = cutOff.filter((r) => !killOf.has(r.pid));
+  if (cutOffByUnkilled.length > 0) {
+    problems.push(
+      `${cutOffByUnkilled.length} handler run(s) never finished in a worker that was not SIGKILLed: ${sample(cutOffByUnkilled.map((r) => `${r.id}@${r.pid}`))}`,
+    );
+  }
+
+  // ---- jobs whose handler returned more than once ---------------------------------------------------------
+  const inOutage = (at: number): boolean => e.outages.some((o) => at >= o.start - e.leaseMs - 1_000 && at <= o.end + 1_000);
+  const leaseLost = (id: string, pid: number): boolean => (byId.get(id) ?? []).some((r) => r.kind === 'L' && r.pid === pid);
+  let inFlightAtKill = 0;
+  let redisRestart = 0;
+  let leaseLostInLive = 0;
+  const unexplained: string[] = [];
+  let runTwice = 0;
+  for (const [id, list] of byId) {
+    const oks = list.filter((r) => r.kind === 'O');
+    if (oks.length < 2) continue;
+    runTwice++;
+    // Every completion but one must have a cause that kept it from being recorded.
+    const causes = oks.map((r) => {
+      const k = killOf.get(r.pid);
+      if (k !== undefined && r.at <= k.at + SIGNAL_SLACK_MS && k.at - r.at <= KILL_ACK_WINDOW_MS) return 'kill';
+      if (inOutage(r.at)) return 'redis';
+      if (leaseLost(id, r.pid)) return 'lease';
+      return undefined;
+    });
+    const uncaused = causes.filter((c) => c === undefined).length;
+    if (uncaused > 1) unexplained.push(`${id} (${oks.map((r) => `pid ${r.pid} attempt ${r.attempt}`).join('; ')})`);
+    else if (causes.includes('kill')) inFlightAtKill++;
+    else if (causes.includes('redis')) redisRestart++;
+    else leaseLostInLive++;
+  }
+  if (unexplained.length > 0) problems.push(`${unexplained.length} job(s) ran to completion more than once with no crash to explain it: ${sample(unexplained)}`);
+
+  // ---- recovery after each kill ---------------------------------------------------------------------------
+  const kills: KillRecovery[] = sigkills.map((k) => {
+    const mine = e.records.filter((r) => r.pid === k.pid && r.at <= k.at + SIGNAL_SLACK_MS);
+    const done = new Set(mine.filter((r) => r.kind === 'O' || r.kind === 'F').map((r) => `${r.id} ${r.attempt}`));
+    const inFlight = new Set<string>();
+    for (const r of mine) {
+      if (r.kind === 'S' && !done.has(`${r.id} ${r.attempt}`)) inFlight.add(r.id);
+      // Returned just before the kill and ran again later: its completion never reached Redis.
+      if (r.kind === 'O' && k.at - r.at <= KILL_ACK_WINDOW_MS && (byId.get(r.id) ?? []).some((x) => x.kind === 'S' && x.pid !== k.pid && x.at > k.at)) {
+        inFlight.add(r.id);
+      }
+    }
+    const delays: number[] = [];
+    let unrecovered = 0;
+    for (const id of inFlight) {
+      const next = (byId.get(id) ?? []).find((r) => r.kind === 'S' && r.pid !== k.pid && r.at > k.at);
+      const died = e.dead.get(id);
+      if (next !== undefined) delays.push(next.at - k.at);
+      else if (died !== undefined && died.diedAt > k.at) delays.push(died.diedAt - k.at);
+      else unrecovered++;
+    }
+    return {
+      pid: k.pid,
+      at: k.at,
+      inFlight: inFlight.size,
+      recoveredAfterMs: delays.length === 0 ? -1 : Math.max(...delays),
+      medianMs: median(delays),
+      unrecovered,
+    };
+  });
+  const unrecovered = kills.reduce((n, k) => n + k.unrecovered, 0);
+  if (unrecovered > 0) problems.push(`${unrecovered} job(s) in flight at a kill never ran again nor died`);
+
+  for (const g of e.gracefulExits) {
+    if (g.code !== 0) problems.push(`the worker stopped with SIGTERM (pid ${g.pid}) exited with code ${String(g.code)}, not 0`);
+  }
+  for (const u of e.unexpectedExits) {
+    problems.push(`worker pid ${u.pid} exited on its own (code ${String(u.code)}, signal ${String(u.signal)})`);
+  }
+  if (e.enqueued.size === 0) problems.push('nothing was enqueued');
+
+  return {
+    enqueued: e.enqueued.size,
+    enqueuedByType,
+    completed: completedInRedis.length,
+    dead: deadInRedis.length,
+    deadByReason,
+    lost,
+    executions: { started, ok, threw, cutOff: cutOff.length },
+    runMoreThanOnce: { total: runTwice, inFlightAtKill, redisRestart, leaseLostInLiveWorker: leaseLostInLive, unexplained },
+    kills,
+    problems,
+    ok: problems.length === 0,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * One worker process of the chaos run (started by scripts/chaos.ts, never by hand). Runs the three chaos job types
+ * and appends a line per execution to its own log file, synchronously, so the record survives a SIGKILL.
+ *
+ *   node --import tsx scripts/chaos/worker.ts '<json config>'
+ */
+import { openSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createWorker, type JobContext, type Logger, type RedisConfig } from '../../src/index.js';
+import { chaosJobs, FlakyEndpointError, type RecordKind } from './jobs.js';
+
+/** What the orchestrator passes to a worker. */
+export interface ChaosWorkerConfig {
+  readonly redis: RedisConfig;
+  readonly prefix: string;
+  /** Folder of the execution logs; this process writes `<dir>/<pid>.log`. */
+  readonly logDir: string;
+  readonly leaseMs: number;
+  readonly concurrency: number;
+  /** Chance that one `deliverWebhook` attempt throws. */
+  readonly failRate: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? '') as ChaosWorkerConfig;
+const fd = openSync(`${config.logDir}/${process.pid}.log`, 'a');
+const record = (kind: RecordKind, id: string, attempt: number): void => {
+  writeSync(fd, `${kind} ${id} ${attempt} ${Date.now()}\n`);
+};
+
+const LEASE_LOST = /^(?:lost the lease of job (\S+)|job (\S+) \(\S+\) (?:finished|failed) after its lease was taken over)/;
+const stamp = (level: string, message: string, fields?: Record<string, unknown>): void => {
+  const lost = LEASE_LOST.exec(message);
+  const id = lost?.[1] ?? lost?.[2];
+  if (id !== undefined) record('L', id, 0);
+  process.stderr.write(`${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
+};
+const logger: Logger = {
+  debug: () => {},
+  info: (m, f) => stamp('info', m, f),
+  warn: (m, f) => stamp('warn', m, f),
+  error: (m, f) => stamp('error', m, f),
+};
+
+/** A few milliseconds of pretend work, recorded before and after. */
+async function work(ctx: JobContext, fail: boolean): Promise<void> {
+  record('S', ctx.id, ctx.attempt);
+  await sleep(5 + Math.floor(Math.random() * 35));
+  if (fail) {
+    record('F', ctx.id, ctx.attempt);
+    throw new FlakyEndpointError(`the endpoint answered 503 (attempt ${ctx.attempt} of ${ctx.maxAttempts})`);
+  }
+  record('O', ctx.id, ctx.attempt);
+}
+
+createWorker(
+  chaosJobs,
+  {
+    resizeImage: (_p, ctx) => work(ctx, false),
+    chargeCard: (_p, ctx) => work(ctx, false),
+    deliverWebhook: (_p, ctx) => work(ctx, Math.random() < config.failRate),
+  },
+  {
+    redis: config.redis,
+    prefix: config.prefix,
+    leaseMs: config.leaseMs,
+    concurrency: config.concurrency,
+    keepCompleted: { count: 1_000_000, age: '1d' },
+    logger,
+    handleSignals: true,
+  },
+);
+process.stdout.write('ready\n');
