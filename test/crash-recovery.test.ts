@@ -2,19 +2,16 @@
  * Crash safety: a worker process killed with SIGKILL mid-job loses nothing. Its leases expire, another worker
  * recovers the jobs and runs them again, with the crashed attempt counted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createClient, createWorker, queueKeys, type JobInfo } from '../src/index.js';
-import { CRASH_LEASE_MS, crashJobs } from './fixtures/crash-jobs.js';
-import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { CHILD_LEASE_MS, childJobs } from './fixtures/child-jobs.js';
+import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, spawnChildWorker, testPrefix, waitFor } from './helpers.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const defer = cleanupRegistry();
 
 function setup(name: string) {
   const prefix = testPrefix(name);
-  const client = createClient(crashJobs, { redis: redisUrl(), prefix });
+  const client = createClient(childJobs, { redis: redisUrl(), prefix });
   const raw = rawRedis();
   defer(async () => {
     await client.close();
@@ -24,42 +21,10 @@ function setup(name: string) {
   return { prefix, client, raw };
 }
 
-/** Starts test/fixtures/crash-worker.ts in a child process; `started` collects the `started <id> <attempt>` lines. */
 function spawnWorker(prefix: string, queue: 'default' | 'single', concurrency: number) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/crash-worker.ts'], {
-    cwd: root,
-    env: { ...process.env, REDIS_URL: redisUrl(), JC_PREFIX: prefix, JC_QUEUE: queue, JC_CONCURRENCY: String(concurrency) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  defer(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  const started: { id: string; attempt: number }[] = [];
-  let stderr = '';
-  let buffered = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      const m = /^started (\S+) (\d+)$/.exec(line);
-      if (m) started.push({ id: m[1] as string, attempt: Number(m[2]) });
-    }
-  });
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const waitStarted = (n: number) =>
-    waitFor(() => {
-      if (child.exitCode !== null) throw new Error(`the child worker exited early (${child.exitCode}): ${stderr}`);
-      return started.length >= n;
-    }, `${n} job(s) to start in the child worker`);
-  const kill = async () => {
-    child.kill('SIGKILL');
-    await exited;
-    expect(child.signalCode).toBe('SIGKILL');
-  };
-  return { started, waitStarted, kill };
+  const child = spawnChildWorker({ JC_PREFIX: prefix, JC_QUEUE: queue, JC_CONCURRENCY: String(concurrency) }, defer);
+  const kill = async () => expect(await child.signal('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+  return { started: child.started, waitStarted: child.waitStarted, kill };
 }
 
 describe('a worker killed with SIGKILL mid-job', () => {
@@ -79,14 +44,14 @@ describe('a worker killed with SIGKILL mid-job', () => {
 
     const runs: { id: string; n: number; attempt: number; lastError: JobInfo['lastError'] }[] = [];
     const worker = createWorker(
-      crashJobs,
+      childJobs,
       {
         work: async ({ n }, ctx) => {
           runs.push({ id: ctx.id, n, attempt: ctx.attempt, lastError: (await client.getJob(ctx.id)).lastError });
         },
         single: async () => {},
       },
-      { redis: redisUrl(), prefix, leaseMs: CRASH_LEASE_MS, logger: false },
+      { redis: redisUrl(), prefix, leaseMs: CHILD_LEASE_MS, logger: false },
     );
     defer(() => worker.close());
 
@@ -119,9 +84,9 @@ describe('a worker killed with SIGKILL mid-job', () => {
 
     let runs = 0;
     const worker = createWorker(
-      crashJobs,
+      childJobs,
       { single: async () => void runs++ },
-      { redis: redisUrl(), prefix, queues: ['single'], leaseMs: CRASH_LEASE_MS, logger: false },
+      { redis: redisUrl(), prefix, queues: ['single'], leaseMs: CHILD_LEASE_MS, logger: false },
     );
     defer(() => worker.close());
 

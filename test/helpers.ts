@@ -101,3 +101,68 @@ export async function queueCounts(redis: Redis, k: QueueKeys): Promise<Record<st
   ]);
   return { wait, prio, scheduled, active, jobs, attempts, errors, done, dead };
 }
+
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** A worker running test/fixtures/child-worker.ts in its own process. */
+export interface ChildWorker {
+  /** `started <id> <attempt>` lines printed so far. */
+  readonly started: { id: string; attempt: number }[];
+  /** Resolves once `n` handlers have started (fails if the process exits first). */
+  waitStarted(n: number): Promise<void>;
+  /** Sends a signal and waits for the process to exit; resolves with its exit code and signal. */
+  signal(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts test/fixtures/child-worker.ts with `env` (see that file) in a child process. `onCleanup` receives a
+ * function that kills the process if it is still alive; register it with the file's clean-ups.
+ */
+export function spawnChildWorker(env: Record<string, string>, onCleanup: (fn: () => Promise<void>) => void): ChildWorker {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/child-worker.ts'], {
+    cwd: root,
+    env: { ...process.env, REDIS_URL: redisUrl(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const started: { id: string; attempt: number }[] = [];
+  let stderr = '';
+  let pending = '';
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^started (\S+) (\d+)$/.exec(line);
+      if (m) started.push({ id: m[1] as string, attempt: Number(m[2]) });
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return {
+    started,
+    waitStarted: async (n) => {
+      try {
+        await waitFor(() => {
+          if (child.exitCode !== null) throw new Error(`the child worker exited early (code ${child.exitCode})`);
+          return started.length >= n;
+        }, `${n} job(s) to start in the child worker`);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; its output: ${JSON.stringify(stdout + stderr)}`);
+      }
+    },
+    signal: async (signal) => {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
