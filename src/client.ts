@@ -7,6 +7,7 @@ import { connect, describeConnection, release, type OwnedConnection, type RedisC
 import { Scripts } from './scripts.js';
 import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } from './dead-letters.js';
 import { withTimeout } from './timeout.js';
+import { uniqueKeyOf } from './unique.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -224,14 +225,19 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       throw new TypeError(`enqueueMany "${name}": jobIds has ${ids.length} entries for ${payloads.length} payloads`);
     }
     const now = Date.now();
+    const k = keysOf(job.queue);
     const items: string[] = [];
+    const locks: string[] = [];
     payloads.forEach((payload, i) => {
-      const text = serializePayload(job, payload, maxBytes, many ? i : undefined);
-      items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority));
+      const { text, parsed } = serializePayload(job, payload, maxBytes, many ? i : undefined);
+      const unique = uniqueKeyOf(job, parsed);
+      if (unique !== undefined) locks.push(k.uniquePrefix + unique);
+      items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority, unique));
     });
     if (items.length === 0) return [];
-    const k = keysOf(job.queue);
-    return limit(scripts.enqueue(k, delayMs, priority, ids === undefined ? generatedIdPrefix(job.queue) : '', items), `enqueue "${name}"`);
+    const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
+    const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
+    return limit(scripts.enqueue(k, delayMs, priority, idPrefix, items, undefined, unique), `enqueue "${name}"`);
   }
 
   async function findQueue(id: string, where: 'dead'): Promise<string | undefined> {
@@ -296,7 +302,10 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const hinted = queueOfGeneratedId(id);
     const queues = hinted !== undefined && keysByQueue.has(hinted) ? [hinted] : jobs.queues;
     for (const q of queues) {
-      const result = await limit(scripts.cancel(keysOf(q), id), `cancel ${JSON.stringify(id)}`);
+      const k = keysOf(q);
+      const decoded = decodeEnvelope(await limit(conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`));
+      const lock = decoded.ok && decoded.envelope.u !== undefined ? k.uniquePrefix + decoded.envelope.u : undefined;
+      const result = await limit(scripts.cancel(k, id, lock), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
     return 'unknown';

@@ -48,12 +48,30 @@ export interface JobOptions {
   readonly catchUp?: 'none' | 'last' | 'all';
 }
 
+/**
+ * Makes a job unique: while one with the same unique key is waiting, scheduled, running or retrying, another
+ * enqueue writes nothing and returns `{ id: <existing id>, duplicate: true }`.
+ */
+export interface UniqueOptions<P = unknown> {
+  /**
+   * What makes two jobs the same. Default: the whole payload (after the schema's defaults and transforms, in a
+   * canonical form with sorted keys). Field names: only those fields. A function: its result.
+   */
+  readonly by?: readonly string[] | ((payload: P) => string);
+  /** The lock expires after this long in any case, so a lost job never blocks its key forever. Default `1h`. */
+  readonly ttl?: Duration;
+  /** `finish` (default): held until the job completes or dies. `start`: released when it starts running. */
+  readonly until?: 'start' | 'finish';
+}
+
 /** A job type: the zod schema of its payload plus options. */
 export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobOptions {
   /** Schema of the payload. Enqueue takes `z.input<S>`, handlers receive `z.output<S>`. */
   readonly payload: S;
   /** The payload each cron firing uses. Default: `{}` (so the schema's defaults apply). Checked by `defineJobs`. */
   readonly cronPayload?: z.input<S>;
+  /** Unique jobs: `true` for the defaults, or {@link UniqueOptions}. */
+  readonly unique?: boolean | UniqueOptions<z.output<S>>;
 }
 
 /** The map given to {@link defineJobs}: job name → definition. */
@@ -76,6 +94,15 @@ export interface ResolvedJob {
   readonly schema: z.ZodType;
   /** The periodic schedule, when the job has one. */
   readonly cron: ResolvedCron | undefined;
+  /** Uniqueness, when the job is unique. */
+  readonly unique: ResolvedUnique | undefined;
+}
+
+/** A job's uniqueness settings. */
+export interface ResolvedUnique {
+  readonly by: readonly string[] | ((payload: unknown) => string) | undefined;
+  readonly ttlMs: number;
+  readonly until: 'start' | 'finish';
 }
 
 /** A job's periodic schedule. */
@@ -151,7 +178,9 @@ const KNOWN_OPTIONS = new Set([
   'tz',
   'cronPayload',
   'catchUp',
+  'unique',
 ]);
+const KNOWN_UNIQUE = new Set(['by', 'ttl', 'until']);
 const CRON_ONLY = ['tz', 'cronPayload', 'catchUp'] as const;
 
 /** Checks a cron expression and time zone; returns a problem or `undefined`. */
@@ -295,8 +324,31 @@ function resolveJob(name: string, def: unknown): ResolvedJob {
     description: d.description as string | undefined,
     schema: d.payload,
     cron: undefined,
+    unique: resolveUnique(name, d.unique),
   };
   return { ...base, cron: resolveCron(base, d) };
+}
+
+function resolveUnique(job: string, value: unknown): ResolvedUnique | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { by: undefined, ttlMs: 3_600_000, until: 'finish' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new JobDefinitionError(job, 'unique', `must be true or an object like { by: ["userId"], ttl: "1h" }, got ${describe(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!KNOWN_UNIQUE.has(key)) throw new JobDefinitionError(job, `unique.${key}`, `unknown option (known: ${[...KNOWN_UNIQUE].join(', ')})`);
+  }
+  const u = value as UniqueOptions;
+  const by = u.by;
+  if (by !== undefined && typeof by !== 'function') {
+    if (!Array.isArray(by) || by.length === 0 || !by.every((f) => typeof f === 'string' && f.length > 0)) {
+      throw new JobDefinitionError(job, 'unique.by', `must be a non-empty list of field names or a function, got ${describe(by)}`);
+    }
+  }
+  const ttlMs = u.ttl === undefined ? 3_600_000 : duration(job, 'unique.ttl', u.ttl, true);
+  const until = u.until ?? 'finish';
+  if (until !== 'start' && until !== 'finish') throw new JobDefinitionError(job, 'unique.until', `must be "start" or "finish", got ${describe(until)}`);
+  return { by: by as ResolvedUnique['by'], ttlMs, until };
 }
 
 function resolveCron(job: ResolvedJob, d: Record<string, unknown>): ResolvedCron | undefined {
@@ -316,7 +368,7 @@ function resolveCron(job: ResolvedJob, d: Record<string, unknown>): ResolvedCron
   }
   let payloadJson: string;
   try {
-    payloadJson = serializePayload(job, d.cronPayload ?? {}, DEFAULT_MAX_PAYLOAD_BYTES);
+    payloadJson = serializePayload(job, d.cronPayload ?? {}, DEFAULT_MAX_PAYLOAD_BYTES).text;
   } catch (err) {
     if (!(err instanceof JobValidationError)) throw err;
     const why = err.message.replace(/^Invalid payload for job "[^"]*" at enqueue: /, '');

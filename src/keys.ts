@@ -31,6 +31,8 @@ export interface QueueKeys {
   readonly notify: string;
   /** STRING counter for generated ids and priority order. */
   readonly seq: string;
+  /** Prefix of unique-job locks: STRING `<prefix><job name>:<sha1>` → id of the job holding it, with a TTL. */
+  readonly uniquePrefix: string;
   /** HASH cron job name → time of its last firing handled (ms), the exactly-once record of cron firings. */
   readonly cron: string;
   /** STRING present while the queue is paused (no worker leases its jobs). */
@@ -63,6 +65,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     seq: `${base}seq`,
     paused: `${base}paused`,
     cron: `${base}cron`,
+    uniquePrefix: `${base}unique:`,
     done: `${base}done`,
     doneOrder: `${base}done:order`,
     dead: `${base}dead`,

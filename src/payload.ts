@@ -20,6 +20,8 @@ export interface Envelope {
   readonly a?: number;
   /** Priority, when not 0 (the Lua scripts read it to requeue the job at the right level). */
   readonly r?: number;
+  /** Unique-lock key suffix, for unique jobs (the worker releases the lock when the job ends). */
+  readonly u?: string;
 }
 
 function kindOf(value: object): string | undefined {
@@ -118,7 +120,12 @@ export function parsePayload(job: ResolvedJob, data: unknown): z.ZodSafeParseRes
  * worker will read it back (after the JSON round trip), so a stored job always passes its schema at dequeue unless
  * the schema changes.
  */
-export function serializePayload(job: ResolvedJob, payload: unknown, maxBytes: number, index?: number): string {
+export function serializePayload(
+  job: ResolvedJob,
+  payload: unknown,
+  maxBytes: number,
+  index?: number,
+): { text: string; parsed: unknown } {
   const notJson = jsonIssues(payload);
   if (notJson.length > 0) throw new JobValidationError(job.name, notJson, 'enqueue', index);
   const text = JSON.stringify(payload);
@@ -136,14 +143,32 @@ export function serializePayload(job: ResolvedJob, payload: unknown, maxBytes: n
       index,
     );
   }
-  return text;
+  return { text, parsed: result.data };
+}
+
+/** JSON with object keys sorted at every level, so equal values always give equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
 }
 
 /** Builds the envelope text around an already-serialized payload. */
-export function encodeEnvelope(name: string, enqueuedAt: number, payloadJson: string, attempts?: number, priority?: number): string {
+export function encodeEnvelope(
+  name: string,
+  enqueuedAt: number,
+  payloadJson: string,
+  attempts?: number,
+  priority?: number,
+  unique?: string,
+): string {
   let head = `{"n":${JSON.stringify(name)},"t":${enqueuedAt}`;
   if (attempts !== undefined) head += `,"a":${attempts}`;
   if (priority !== undefined && priority !== 0) head += `,"r":${priority}`;
+  if (unique !== undefined) head += `,"u":${JSON.stringify(unique)}`;
   return `${head},"p":${payloadJson}}`;
 }
 
@@ -169,5 +194,15 @@ export function decodeEnvelope(raw: string | null): DecodedEnvelope {
   if (v.a !== undefined && (typeof v.a !== 'number' || !Number.isInteger(v.a) || v.a < 1)) {
     return { ok: false, reason: 'the stored job has an invalid attempts override (field "a")' };
   }
-  return { ok: true, envelope: { n: v.n, t: v.t, p: v.p, a: v.a as number | undefined, r: typeof v.r === 'number' ? v.r : undefined } };
+  return {
+    ok: true,
+    envelope: {
+      n: v.n,
+      t: v.t,
+      p: v.p,
+      a: v.a as number | undefined,
+      r: typeof v.r === 'number' ? v.r : undefined,
+      u: typeof v.u === 'string' && /^[A-Za-z0-9_.-]+:[0-9a-f]{40}$/.test(v.u) ? v.u : undefined,
+    },
+  };
 }

@@ -18,6 +18,8 @@ export class QueueFetcher {
   private kickQueued = false;
   private mustFetch = false;
   private blocked = false;
+  /** True while the queue looked empty: the loop is blocked waiting for a wake-up. */
+  idle = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
@@ -72,7 +74,8 @@ export class QueueFetcher {
 
   private fetch(want: number, acks: readonly JobRun[]) {
     const w = this.worker;
-    return w.scripts.fetch(this.keys, want, w.leaseMs, w.keepCount, w.keepAgeMs, acks.map((r) => ({ id: r.id, attempt: r.attempt })));
+    const completions = acks.map((r) => ({ id: r.id, attempt: r.attempt, lock: r.lock }));
+    return w.scripts.fetch(this.keys, want, w.leaseMs, w.keepCount, w.keepAgeMs, completions);
   }
 
   private waitForKick(): Promise<void> {
@@ -83,7 +86,7 @@ export class QueueFetcher {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const want = this.worker.reserveCapacity();
+      const want = this.worker.reserveCapacity(this.keys.queue);
       const acks = this.pendingAcks.splice(0);
       if (want === 0 && acks.length === 0 && !this.mustFetch) {
         await this.waitForKick();
@@ -95,14 +98,15 @@ export class QueueFetcher {
         res = await this.fetch(want, acks);
         this.errors = 0;
       } catch (err) {
-        this.worker.releaseCapacity(want);
+        this.worker.releaseCapacity(this.keys.queue, want, 0);
         this.pendingAcks.unshift(...acks);
         if (this.stopped) return;
         this.worker.reportError(err, `fetching from queue "${this.keys.queue}"`);
         await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
         continue;
       }
-      this.worker.releaseCapacity(want);
+      this.worker.releaseCapacity(this.keys.queue, want, res.jobs.length);
+      if (res.jobs.length > 0) this.idle = false;
       if (acks.length > 0) this.worker.acked(acks, res.staleAcks);
       if (this.stopped) {
         // Leased during shutdown: take them anyway so close() hands them back rather than leaving them to expire.
@@ -121,10 +125,16 @@ export class QueueFetcher {
   /** Blocks until a wake-up token arrives or the idle timeout passes. */
   private async block(): Promise<void> {
     this.blocked = true;
+    this.idle = true;
+    // This queue's share of the slots is free for the others now.
+    this.worker.kickFetchers();
     if (this.pendingAcks.length > 0) void this.flushAcks();
     try {
       const token = await this.blocking.redis.blpop(this.keys.notify, this.idleBlockMs / 1000);
-      if (token !== null) this.mustFetch = true;
+      if (token !== null) {
+        this.mustFetch = true;
+        this.idle = false;
+      }
     } catch (err) {
       if (this.stopped) return;
       this.worker.reportError(err, `waiting on queue "${this.keys.queue}"`);

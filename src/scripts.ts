@@ -9,17 +9,19 @@ import type { RedisConnection } from './redis.js';
  */
 const LIB = readLua('_lib');
 const SCRIPTS = {
-  jcEnqueue: { file: 'enqueue', keys: 10 },
-  jcFetch: { file: 'fetch', keys: 12 },
+  // keys: null = a variable number of keys (unique-job locks), sent as the first argument.
+  jcEnqueue: { file: 'enqueue', keys: null },
+  jcFetch: { file: 'fetch', keys: null },
   jcRenew: { file: 'renew', keys: 2 },
   jcRecover: { file: 'recover', keys: 3 },
   jcReschedule: { file: 'reschedule', keys: 5 },
-  jcDead: { file: 'dead', keys: 7 },
+  jcDead: { file: 'dead', keys: null },
   jcRelease: { file: 'release', keys: 5 },
   jcGet: { file: 'get', keys: 8 },
   jcDeadRetry: { file: 'dead-retry', keys: 8 },
   jcDeadDelete: { file: 'dead-delete', keys: 3 },
-  jcCancel: { file: 'cancel', keys: 7 },
+  jcCancel: { file: 'cancel', keys: null },
+  jcUniqueRelease: { file: 'unique-release', keys: 1 },
   jcResume: { file: 'resume', keys: 4 },
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
@@ -44,10 +46,15 @@ export interface LeasedJob {
   readonly attempt: number;
 }
 
-/** One finished job to acknowledge, fenced by its attempt number. */
+/** One leased job, fenced by its attempt number. */
 export interface Ack {
   readonly id: string;
   readonly attempt: number;
+}
+
+/** A finished job to acknowledge, with the unique lock to release, if any. */
+export interface Completion extends Ack {
+  readonly lock?: string;
 }
 
 /** The answer of `fetch`. */
@@ -84,7 +91,7 @@ export class Scripts {
     this.redis = redis;
     if (!defined.has(redis)) {
       for (const [name, s] of Object.entries(SCRIPTS)) {
-        redis.defineCommand(name, { numberOfKeys: s.keys, lua: SOURCES[name as ScriptName] });
+        redis.defineCommand(name, s.keys === null ? { lua: SOURCES[name as ScriptName] } : { numberOfKeys: s.keys, lua: SOURCES[name as ScriptName] });
       }
       defined.add(redis);
     }
@@ -92,6 +99,7 @@ export class Scripts {
 
   private call(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<Reply> {
     const fn = (this.redis as unknown as Record<ScriptName, (...a: Arg[]) => Promise<Reply>>)[name];
+    if (SCRIPTS[name].keys === null) return fn.call(this.redis, keys.length, ...keys, ...args);
     return fn.call(this.redis, ...keys, ...args);
   }
 
@@ -107,11 +115,22 @@ export class Scripts {
     idPrefix: string,
     items: readonly string[],
     cron?: { name: string; expected: string; next: string },
+    unique?: { ttlMs: number; locks: readonly string[] },
   ): Promise<{ id: string; duplicate: boolean }[]> {
     const reply = (await this.call(
       'jcEnqueue',
-      [k.jobs, k.wait, k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused, k.cron],
-      [items.length / 2, delayMs, priority, idPrefix, cron?.name ?? '', cron?.expected ?? '', cron?.next ?? '', ...items],
+      [k.jobs, k.wait, k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused, k.cron, ...(unique?.locks ?? [])],
+      [
+        items.length / 2,
+        delayMs,
+        priority,
+        idPrefix,
+        cron?.name ?? '',
+        cron?.expected ?? '',
+        cron?.next ?? '',
+        unique?.ttlMs ?? 0,
+        ...items,
+      ],
     )) as Reply[];
     const out: { id: string; duplicate: boolean }[] = [];
     for (let i = 0; i < reply.length; i += 2) out.push({ id: String(reply[i]), duplicate: reply[i + 1] === 1 });
@@ -125,15 +144,20 @@ export class Scripts {
     leaseMs: number,
     keepCount: number,
     keepAgeMs: number,
-    acks: readonly Ack[],
+    acks: readonly Completion[],
   ): Promise<FetchResult> {
+    const keys = [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused];
     const args: Arg[] = [want, leaseMs, keepCount, keepAgeMs, acks.length];
-    for (const a of acks) args.push(a.id, a.attempt);
-    const reply = (await this.call(
-      'jcFetch',
-      [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused],
-      args,
-    )) as Reply[];
+    let locks = 0;
+    for (const a of acks) {
+      if (a.lock === undefined) {
+        args.push(a.id, a.attempt, 0);
+      } else {
+        keys.push(a.lock);
+        args.push(a.id, a.attempt, ++locks);
+      }
+    }
+    const reply = (await this.call('jcFetch', keys, args)) as Reply[];
     const stale = Number(reply[1]);
     return { nextDueMs: Number(reply[0]), staleAcks: reply.slice(2, 2 + stale).map(String), jobs: leased(reply, 2 + stale) };
   }
@@ -161,10 +185,18 @@ export class Scripts {
   }
 
   /** Moves a job to the dead letters; false when the lease was no longer ours. */
-  async dead(k: QueueKeys, id: string, attempt: number | null, infoJson: string, maxDead: number, fallbackRaw: string): Promise<boolean> {
+  async dead(
+    k: QueueKeys,
+    id: string,
+    attempt: number | null,
+    infoJson: string,
+    maxDead: number,
+    fallbackRaw: string,
+    lock?: string,
+  ): Promise<boolean> {
     const reply = await this.call(
       'jcDead',
-      [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder],
+      [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, ...(lock === undefined ? [] : [lock])],
       [id, attempt === null ? '' : attempt, infoJson, maxDead, fallbackRaw],
     );
     return reply === 1;
@@ -209,11 +241,17 @@ export class Scripts {
   }
 
   /** Cancels a job that has not started. */
-  async cancel(k: QueueKeys, id: string): Promise<'cancelled' | 'active' | 'unknown'> {
-    return String(await this.call('jcCancel', [k.jobs, k.wait, k.prio, k.scheduled, k.active, k.attempts, k.errors], [id])) as
+  async cancel(k: QueueKeys, id: string, lock?: string): Promise<'cancelled' | 'active' | 'unknown'> {
+    const keys = [k.jobs, k.wait, k.prio, k.scheduled, k.active, k.attempts, k.errors, ...(lock === undefined ? [] : [lock])];
+    return String(await this.call('jcCancel', keys, [id])) as
       | 'cancelled'
       | 'active'
       | 'unknown';
+  }
+
+  /** Releases a unique lock if `id` holds it. */
+  async uniqueRelease(lock: string, id: string): Promise<void> {
+    await this.call('jcUniqueRelease', [lock], [id]);
   }
 
   /** Resumes a paused queue; true if it was paused. */

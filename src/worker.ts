@@ -75,6 +75,14 @@ export interface WorkerOptions<Q extends string = string> {
   readonly queues?: readonly Q[];
   /** Handlers running at once in this process, across its queues. Default 10. */
   readonly concurrency?: number;
+  /**
+   * How a worker serving several queues shares its slots while more than one has jobs: `weighted` (default) gives
+   * each busy queue a share in proportion to its weight; `strict` serves queues in the order of `queues`, taking
+   * from a queue only while every queue before it is empty.
+   */
+  readonly queueOrder?: 'weighted' | 'strict';
+  /** Weights for `queueOrder: 'weighted'`, by queue name. Default 1 each. */
+  readonly queueWeights?: Readonly<Partial<Record<Q, number>>>;
   /** Jobs leased ahead of free slots so a slot never waits for Redis. Default: equal to `concurrency`. */
   readonly prefetch?: number;
   /** Lease length. A job whose worker stops renewing is recovered this long after the last renewal. Default 30 000. */
@@ -129,6 +137,8 @@ export interface JobRun {
   readonly envelope: Envelope;
   readonly payload: unknown;
   readonly controller: AbortController;
+  /** The unique lock to release when the job ends (undefined when none, or released at start). */
+  lock: string | undefined;
   state: 'buffered' | 'running' | 'acking' | 'failing' | 'done' | 'released' | 'lost';
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
@@ -166,6 +176,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
   private readonly cron: CronScheduler | undefined;
+  private readonly strictOrder: boolean;
+  private readonly weights: ReadonlyMap<string, number>;
+  private readonly reservedBy = new Map<string, number>();
   private runningCount = 0;
   private reserved = 0;
   private idleWaiters: (() => void)[] = [];
@@ -198,6 +211,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       if (!known.includes(q)) throw new TypeError(`createWorker: queue ${JSON.stringify(q)} has no jobs (queues: ${known.join(', ')})`);
     }
     this.queues = [...new Set(queues)];
+    this.strictOrder = options.queueOrder === 'strict';
+    if (options.queueOrder !== undefined && options.queueOrder !== 'strict' && options.queueOrder !== 'weighted') {
+      throw new TypeError(`createWorker: queueOrder must be "weighted" or "strict", got ${JSON.stringify(options.queueOrder)}`);
+    }
+    const weights = new Map<string, number>();
+    for (const [q, w] of Object.entries(options.queueWeights ?? {})) {
+      if (!this.queues.includes(q)) throw new TypeError(`createWorker: queueWeights names queue ${JSON.stringify(q)}, which this worker does not serve`);
+      if (typeof w !== 'number' || !(w > 0) || !Number.isFinite(w)) throw new TypeError(`createWorker: queueWeights.${q} must be a positive number, got ${String(w)}`);
+      weights.set(q, w);
+    }
+    this.weights = weights;
     for (const [name, job] of jobs.jobs) {
       const handler = handlers[name];
       if (this.queues.includes(job.queue) && typeof handler !== 'function') {
@@ -252,18 +276,44 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   // ---- capacity -------------------------------------------------------------------------------------------
 
-  /** Reserves every free slot (running + buffered + being fetched ≤ capacity) for one fetch; returns how many. */
-  reserveCapacity(): number {
+  /**
+   * Reserves slots for one fetch from `queue` (running + buffered + being fetched never exceeds the capacity) and
+   * returns how many. With several busy queues, each gets a share of the capacity in proportion to its weight; with
+   * `queueOrder: 'strict'`, a queue gets slots only while every queue before it is empty.
+   */
+  reserveCapacity(queue: string): number {
     if (this.stopping) return 0;
     const free = this.capacity - this.runningCount - this.buffer.length - this.reserved;
     if (free <= 0) return 0;
-    this.reserved += free;
-    return free;
+    let want = free;
+    if (this.queues.length > 1) {
+      if (this.strictOrder) {
+        for (const q of this.queues) {
+          if (q === queue) break;
+          if (!(this.fetchers.get(q) as QueueFetcher).idle) return 0;
+        }
+      } else {
+        const busy = this.queues.filter((q) => q === queue || !(this.fetchers.get(q) as QueueFetcher).idle);
+        if (busy.length > 1) {
+          const total = busy.reduce((sum, q) => sum + this.weightOf(q), 0);
+          const share = Math.max(1, Math.ceil((this.capacity * this.weightOf(queue)) / total));
+          const inFlight = (this.held.get(queue)?.size ?? 0) + (this.reservedBy.get(queue) ?? 0);
+          want = Math.min(free, share - inFlight);
+        }
+      }
+    }
+    if (want <= 0) return 0;
+    this.reserved += want;
+    this.reservedBy.set(queue, (this.reservedBy.get(queue) ?? 0) + want);
+    return want;
   }
 
-  /** Returns slots reserved by {@link reserveCapacity} once the fetch answered. */
-  releaseCapacity(n: number): void {
+  /** Returns slots reserved by {@link reserveCapacity} once the fetch answered; `used` of them were filled. */
+  releaseCapacity(queue: string, n: number, used: number): void {
     this.reserved -= n;
+    this.reservedBy.set(queue, (this.reservedBy.get(queue) ?? 0) - n);
+    // Slots this fetch did not fill may be wanted by another queue's fetcher that found none free.
+    if (used < n && this.queues.length > 1) this.kickFetchers();
   }
 
   /** Whether a fetch now could take at least one job. */
@@ -271,7 +321,12 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     return !this.stopping && this.capacity - this.runningCount - this.buffer.length - this.reserved > 0;
   }
 
-  private kickFetchers(): void {
+  private weightOf(queue: string): number {
+    return this.weights.get(queue) ?? 1;
+  }
+
+  /** Wakes every fetch loop waiting for slots (slots freed, or a queue went idle and its share is free). */
+  kickFetchers(): void {
     for (const f of this.fetchers.values()) f.kick();
   }
 
@@ -359,16 +414,20 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       return undefined;
     }
     const maxAttempts = env.a ?? job.attempts;
+    const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       const parsed = parsePayload(job, env.p);
       if (!parsed.success) {
         const issues = toIssues(parsed.error);
         const err = new JobValidationError(env.n, issues, 'dequeue');
-        this.toDead(k, { ...named, maxAttempts }, l.attempt, 'invalid_payload', err, l.raw ?? '', issues);
+        this.toDead(k, { ...named, maxAttempts }, l.attempt, 'invalid_payload', err, l.raw ?? '', issues, undefined, lock);
         return undefined;
       }
       payload = parsed.data;
+      if (lock !== undefined && job.unique?.until === 'start') {
+        this.track(this.scripts.uniqueRelease(lock, l.id)).catch((e: unknown) => this.reportError(e, `releasing the unique lock of job ${l.id}`));
+      }
     }
     return {
       id: l.id,
@@ -379,6 +438,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       envelope: env,
       payload,
       controller: new AbortController(),
+      lock: job.unique?.until === 'start' && stage === 'dequeue' ? undefined : lock,
       state: 'buffered',
       startedAt: 0,
       timer: undefined,
@@ -503,7 +563,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const ref = this.ref(run);
     this.emit('failed', { job: ref, error: err, willRetry });
     if (!willRetry) {
-      this.toDead(k, ref, run.attempt, permanent ? 'permanent_error' : 'attempts_exhausted', err, '', undefined, done);
+      this.toDead(k, ref, run.attempt, permanent ? 'permanent_error' : 'attempts_exhausted', err, '', undefined, done, run.lock);
       return;
     }
     const delayMs = retryDelay(run.job.backoff, run.attempt);
@@ -524,13 +584,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     fallbackRaw: string,
     issues?: readonly PayloadIssue[],
     then?: (ok: boolean) => void,
+    lock?: string,
   ): void {
     const error: StoredError = toStoredError(err, attempt ?? undefined);
     const info: DeadInfo = { reason, error, attempts: attempt ?? 0, diedAt: Date.now(), issues };
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       this.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    this.track(this.scripts.dead(k, ref.id, attempt, JSON.stringify(info), this.maxDead, fallbackRaw)).then(
+    this.track(this.scripts.dead(k, ref.id, attempt, JSON.stringify(info), this.maxDead, fallbackRaw, lock)).then(
       (ok) => {
         then?.(ok);
         if (ok) this.emit('dead', { job: ref, reason, error });

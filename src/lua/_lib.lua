@@ -74,3 +74,8 @@ local function make_ready(wait, prio, seq, ids, envs)
     bulk_zadd(prio, args)
   end
 end
+
+-- Releases a unique-job lock if this job still holds it (after its TTL another job may have taken it).
+local function release_lock(lock, id)
+  if redis.call('GET', lock) == id then redis.call('DEL', lock) end
+end

@@ -1,5 +1,5 @@
 -- Cancels a job that has not started (waiting, delayed or retrying): removes every trace of it.
--- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 active, 6 attempts, 7 errors
+-- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 active, 6 attempts, 7 errors, 8 the job's unique lock (optional)
 -- ARGV: 1 id
 -- Returns: 'cancelled', 'active' (running: not cancelled) or 'unknown' (no live job with this id)
 local jobs, wait, prio, scheduled, active, attempts, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -9,6 +9,7 @@ if redis.call('ZSCORE', active, id) then return 'active' end
 if redis.call('ZREM', scheduled, id) == 0 and redis.call('ZREM', prio, id) == 0 then
   redis.call('LREM', wait, 1, id)
 end
+if KEYS[8] then release_lock(KEYS[8], id) end
 redis.call('HDEL', jobs, id)
 redis.call('HDEL', attempts, id)
 redis.call('HDEL', errors, id)

@@ -1,5 +1,5 @@
 -- Moves a job into the queue's dead letters (newest first, capped), removing every trace of it as a live job.
--- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order
+-- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order, 8 the job's unique lock (optional)
 -- ARGV: 1 id, 2 attempt (fence; '' = the job is not leased, e.g. found corrupt), 3 info JSON, 4 max dead letters,
 --       5 envelope to keep when the jobs hash has none
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
@@ -8,6 +8,7 @@ local id, att = ARGV[1], ARGV[2]
 if att ~= '' and not holds(active, attempts, id, att) then return 0 end
 local env = redis.call('HGET', jobs, id)
 if not env then env = ARGV[5] end
+if KEYS[8] then release_lock(KEYS[8], id) end
 redis.call('ZREM', active, id)
 redis.call('HDEL', jobs, id)
 redis.call('HDEL', attempts, id)

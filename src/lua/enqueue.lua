@@ -2,7 +2,8 @@
 -- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 notify, 6 seq, 7 done, 8 dead, 9 paused, 10 cron
 -- ARGV: 1 count, 2 delay ms (0 = ready now), 3 priority, 4 id prefix for generated ids ('' when ids are given),
 --       5 cron job name ('' = not a cron firing), 6 its last firing as read by the caller ('' = none), 7 the new last
---       firing, then per job: id ('' = generate), envelope
+--       firing, 8 unique-lock TTL ms (0 = not unique; then KEYS[10 + i] is job i's lock),
+--       then per job: id ('' = generate), envelope
 -- Returns: id1, duplicate1 (0/1), id2, duplicate2, ... — or an empty list when the cron firing was already handled
 --          by another process (its last firing is no longer what the caller read): nothing is written then.
 local jobs, wait, prio, scheduled, notify, seq, done, dead, paused, cron =
@@ -16,6 +17,7 @@ end
 local awake = redis.call('EXISTS', paused) == 0
 local function wake_unless_paused() if awake then wake(notify) end end
 local count = tonumber(ARGV[1])
+local unique_ttl = tonumber(ARGV[8])
 local delay = tonumber(ARGV[2])
 local priority = tonumber(ARGV[3])
 local id_prefix = ARGV[4]
@@ -34,25 +36,30 @@ local function base36(n)
 end
 
 local out = {}
+local seen = {}
 local added = {}
 local fields = {}
 for i = 1, count do
-  local id = ARGV[6 + i * 2]
-  local env = ARGV[7 + i * 2]
+  local id = ARGV[7 + i * 2]
+  local env = ARGV[8 + i * 2]
   local duplicate = 0
   if id == '' then
     id = id_prefix .. base36(first + i)
-  elseif redis.call('HEXISTS', jobs, id) == 1 or redis.call('HEXISTS', done, id) == 1 or redis.call('HEXISTS', dead, id) == 1 then
+  elseif seen[id] or redis.call('HEXISTS', jobs, id) == 1 or redis.call('HEXISTS', done, id) == 1 or redis.call('HEXISTS', dead, id) == 1 then
     duplicate = 1
-  else
-    redis.call('HSET', jobs, id, env)
+  end
+  if duplicate == 0 and unique_ttl > 0 then
+    local lock = KEYS[10 + i]
+    if not redis.call('SET', lock, id, 'NX', 'PX', unique_ttl) then
+      id = redis.call('GET', lock)
+      duplicate = 1
+    end
   end
   if duplicate == 0 then
+    seen[id] = true
     added[#added + 1] = id
-    if id_prefix ~= '' then
-      fields[#fields + 1] = id
-      fields[#fields + 1] = env
-    end
+    fields[#fields + 1] = id
+    fields[#fields + 1] = env
   end
   out[#out + 1] = id
   out[#out + 1] = duplicate

@@ -1,9 +1,9 @@
 -- The worker's one hot-path call: acknowledges finished jobs, promotes due scheduled jobs, then leases up to
 -- `want` ready jobs (the crash-safe pop: a job leaves the ready list and enters the active set in one step).
 -- KEYS: 1 wait, 2 prio, 3 scheduled, 4 active, 5 jobs, 6 attempts, 7 errors, 8 notify, 9 done, 10 done:order, 11 seq,
---       12 paused
+--       12 paused, then the unique-job locks of acknowledged jobs
 -- ARGV: 1 want, 2 lease ms, 3 completed to keep (count), 4 completed max age ms, 5 ack count,
---       then per ack: id, attempt
+--       then per ack: id, attempt, lock (index into KEYS after 12; 0 = none)
 -- Returns: next due in ms (-1 = nothing scheduled), number of stale acks, the stale ack ids,
 --          then per leased job: id, envelope (false if missing), attempt
 local wait, prio, scheduled, active, jobs, attempts, errors, notify, done, done_order, seq, paused =
@@ -22,16 +22,18 @@ local now = now_ms()
 local stale = {}
 if ack_count > 0 then
   local ack_ids = {}
-  for i = 1, ack_count do ack_ids[i] = ARGV[4 + i * 2] end
+  for i = 1, ack_count do ack_ids[i] = ARGV[3 + i * 3] end
   local leased = redis.call('ZMSCORE', active, unpack(ack_ids))
   local atts = redis.call('HMGET', attempts, unpack(ack_ids))
   local ids = {}
   local records = {}
   for i = 1, ack_count do
     local id = ack_ids[i]
-    local att = ARGV[5 + i * 2]
+    local att = ARGV[4 + i * 3]
     if leased[i] and atts[i] == att then
       ids[#ids + 1] = id
+      local lock = tonumber(ARGV[5 + i * 3])
+      if lock > 0 then release_lock(KEYS[12 + lock], id) end
       records[#records + 1] = id
       records[#records + 1] = att .. '|' .. now
     else
