@@ -3,6 +3,7 @@
  * statistics, and the library adapter interface that bench/libs/jobcraft.ts and bench/libs/bullmq.ts implement.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 
 /** The libraries compared. `ceiling` is no library at all: plain loops awaiting the same work. */
@@ -138,6 +139,41 @@ export interface LibAdapter {
 /** Loads one library's adapter (dynamically, so a worker process holds only the library it measures). */
 export async function loadLib(lib: Lib): Promise<LibAdapter> {
   return lib === 'jobcraft' ? (await import('./libs/jobcraft.js')).adapter : (await import('./libs/bullmq.js')).adapter;
+}
+
+// ---- machine load ---------------------------------------------------------------------------------------------
+
+function cpuTicks(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined; // not Linux
+  }
+}
+
+/** How busy the machine's CPUs are over `ms` (0–100 % of all cores), or undefined where /proc/stat is missing. */
+export async function cpuBusyPct(ms = 300): Promise<number | undefined> {
+  const a = cpuTicks();
+  await sleep(ms);
+  const b = cpuTicks();
+  if (a === undefined || b === undefined || b.total === a.total) return undefined;
+  return ((b.busy - a.busy) / (b.total - a.total)) * 100;
+}
+
+/**
+ * Waits (up to `maxWaitMs`) until the machine is quiet: other processes use less than `thresholdPct` of its CPUs.
+ * Returns the last reading. The benchmark shares the machine with whatever else runs; this keeps their noise out.
+ */
+export async function waitQuiet(thresholdPct: number, maxWaitMs: number): Promise<number | undefined> {
+  const deadline = Date.now() + maxWaitMs;
+  for (;;) {
+    const busy = await cpuBusyPct(400);
+    if (busy === undefined || busy < thresholdPct || Date.now() > deadline) return busy;
+  }
 }
 
 // ---- statistics -----------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@
  *   npm run bench -- --only noop-c50,latency-p99   some workloads only
  *   npm run bench -- --reps 5                      repetitions per library (default 3)
  *   npm run bench -- --cpu-prof DIR                write V8 CPU profiles of the jobcraft worker processes into DIR
+ *   npm run bench -- --wait-quiet 30               before each measurement, wait up to 30 s for other processes to
+ *                                                  calm down (the machine may be shared)
  *
  * REDIS_URL picks the Redis (default redis://127.0.0.1:6379). Keys live under `jcbench:<run id>:` and are deleted
  * after each measurement; the harness never flushes anything else.
@@ -16,7 +18,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { adminRedis, deleteKeys, LIBS, median, ROOT_PREFIX, round, type Lib } from './common.js';
+import { adminRedis, cpuBusyPct, deleteKeys, LIBS, median, ROOT_PREFIX, round, waitQuiet, type Lib } from './common.js';
 import { WORKLOADS, type Medians, type RunContext, type Sample, type Subject, type Unit, type Workload } from './workloads.js';
 
 export interface BenchOptions {
@@ -30,6 +32,11 @@ export interface BenchOptions {
   /** Multiplies every job count and duration (the smoke test runs tiny versions). Default 1. */
   readonly scale?: number;
   readonly cpuProfDir?: string;
+  /**
+   * Before each measurement, wait up to this many seconds for the machine to be quiet (other processes under 15 %
+   * of the CPUs). 0 (the default) only records how busy it was.
+   */
+  readonly waitQuietSec?: number;
   /** Where progress goes (default stderr); `null` silences it. */
   readonly progress?: NodeJS.WritableStream | null;
 }
@@ -55,6 +62,8 @@ export interface BenchReport {
   readonly quick: boolean;
   readonly reps: number;
   readonly machine: MachineInfo;
+  /** How busy the machine's CPUs were (other processes) in the moment before each measurement. */
+  readonly busyBeforeMeasurements?: { readonly medianPct: number; readonly maxPct: number };
   readonly workloads: WorkloadResult[];
   readonly errors: string[];
 }
@@ -95,6 +104,9 @@ function progressWriter(stream: NodeJS.WritableStream | null): (text: string) =>
   };
 }
 
+/** Other processes must use less than this share of the CPUs for the machine to count as quiet. */
+const QUIET_PCT = 15;
+
 const medianOf = (samples: readonly Sample[] | undefined): number | null => {
   const values = (samples ?? []).map((s) => s.value).filter((v): v is number => v !== null && Number.isFinite(v));
   return values.length === 0 ? null : median(values);
@@ -127,7 +139,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const subjects = w.subjects.filter((s) => s === 'ceiling' || libs.includes(s));
       const fixed = subjects.filter((s) => s === 'ceiling');
       const alternating = subjects.filter((s) => s !== 'ceiling');
-      const repsHere = w.subjects.length === 1 ? Math.min(reps, 3) : reps;
+      // A single-subject workload (codegen) has nothing to alternate with: once in --quick, else up to 3 times.
+      const repsHere = w.subjects.length === 1 ? Math.min(reps, quick ? 1 : 3) : reps;
       for (let rep = 0; rep < repsHere; rep++) {
         const order = rep % 2 === 0 ? alternating : [...alternating].reverse();
         for (const subject of [...fixed, ...order]) plan.push({ w, subject, rep });
@@ -136,15 +149,19 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const ctxBase = { quick, admin, cpuProfDir: options.cpuProfDir, scale: options.scale ?? 1 };
     let step = 0;
     const unavailable = new Set<string>();
+    const busyBefore: number[] = [];
     for (const { w, subject, rep } of plan) {
       step++;
       if (unavailable.has(w.name)) continue;
       const repsHere = plan.filter((p) => p.w === w && p.subject === subject).length;
       show(`[${String(step).padStart(2)}/${plan.length}] ${w.name} · ${subject} · run ${rep + 1}/${repsHere} · ${w.size(quick)}`);
       const ctx: RunContext = { ...ctxBase, rep };
+      const busy = options.waitQuietSec ? await waitQuiet(QUIET_PCT, options.waitQuietSec * 1000) : await cpuBusyPct(200);
+      if (busy !== undefined) busyBefore.push(busy);
       let sample: Sample;
       try {
         sample = await w.run(subject, ctx);
+        if (busy !== undefined) sample = { ...sample, extra: { ...sample.extra, busyBeforePct: busy } };
       } catch (err) {
         const message = `${w.name} / ${subject} / run ${rep + 1}: ${err instanceof Error ? err.message : String(err)}`;
         errors.push(message);
@@ -190,7 +207,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         runs,
       });
     }
-    return { date: new Date().toISOString(), quick, reps, machine, workloads, errors };
+    const load = busyBefore.length === 0 ? undefined : { medianPct: round(median(busyBefore)), maxPct: round(Math.max(...busyBefore)) };
+    return { date: new Date().toISOString(), quick, reps, machine, ...(load ? { busyBeforeMeasurements: load } : {}), workloads, errors };
   } finally {
     await deleteKeys(admin, ROOT_PREFIX).catch(() => 0);
     admin.disconnect();
@@ -228,7 +246,10 @@ export function formatTable(report: BenchReport): string {
   const m = report.machine;
   return [
     `jobcraft vs BullMQ ${m.bullmq} — medians of ${report.reps} runs each${report.quick ? ' (--quick sizes)' : ''}; ratio = jobcraft ÷ BullMQ`,
-    `${m.nproc} × ${m.cpu}, ${m.memoryGb} GB, Redis ${m.redis}, Node ${m.node}`,
+    `${m.nproc} × ${m.cpu}, ${m.memoryGb} GB, Redis ${m.redis}, Node ${m.node}` +
+      (report.busyBeforeMeasurements
+        ? `; CPU busy before measurements: median ${report.busyBeforeMeasurements.medianPct}%, max ${report.busyBeforeMeasurements.maxPct}%`
+        : ''),
     '',
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
@@ -238,7 +259,7 @@ export function formatTable(report: BenchReport): string {
 }
 
 function parseArgs(argv: readonly string[]): BenchOptions & { json?: string } {
-  const out: { quick?: boolean; reps?: number; only?: string[]; json?: string; cpuProfDir?: string } = {};
+  const out: { quick?: boolean; reps?: number; only?: string[]; json?: string; cpuProfDir?: string; waitQuietSec?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -251,8 +272,9 @@ function parseArgs(argv: readonly string[]): BenchOptions & { json?: string } {
     else if (a === '--only') out.only = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--reps') out.reps = Number(value());
     else if (a === '--cpu-prof') out.cpuProfDir = resolve(value());
+    else if (a === '--wait-quiet') out.waitQuietSec = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only a,b] [--reps N] [--cpu-prof DIR]');
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only a,b] [--reps N] [--cpu-prof DIR] [--wait-quiet SECONDS]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }

@@ -8,6 +8,8 @@ const ENTRY = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 export interface SpawnOptions {
   /** Write a V8 CPU profile of the child into this folder (`node --cpu-prof`). */
   readonly cpuProfDir?: string | undefined;
+  /** Extra environment variables for the child (e.g. BENCH_TRACE=1). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** One worker process. */
@@ -21,7 +23,7 @@ export class WorkerProcess {
   constructor(readonly config: WorkerConfig, options: SpawnOptions = {}) {
     const execArgv = ['--import', 'tsx'];
     if (options.cpuProfDir !== undefined) execArgv.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
-    this.child = fork(ENTRY, [JSON.stringify(config)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(ENTRY, [JSON.stringify(config)], { execArgv, env: { ...process.env, ...options.env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (m: ChildMessage) => {
       if (m.type === 'error') return this.fail(new Error(`worker process (${config.lib}) failed: ${m.message}`));
       this.seen.set(m.type, m);
@@ -58,6 +60,11 @@ export class WorkerProcess {
         },
       });
     });
+  }
+
+  /** The child's process id (its --cpu-prof files carry it in their names). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** Resolves once the child has loaded its modules. */

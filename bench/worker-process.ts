@@ -36,6 +36,12 @@ export interface DoneMessage {
   readonly peakRssMb: number;
   /** CPU time (user + system) of this process between the first handler start and `done`, ms. */
   readonly cpuMs: number;
+  /** The measured window on the monotonic clock of `--cpu-prof` profiles (µs): first handler start, `done`. */
+  readonly windowUs: readonly [number, number];
+  /** With BENCH_TRACE=1: Redis commands this process sent while measuring, by name (EVALSHA by key count). */
+  readonly commands?: Readonly<Record<string, number>>;
+  /** With BENCH_TRACE=1: jobs returned per jobcraft fetch call while measuring. */
+  readonly fetchedPerCall?: readonly number[];
 }
 
 export type ChildMessage = { type: 'loaded' } | { type: 'ready' } | DoneMessage | { type: 'closed' } | { type: 'error'; message: string };
@@ -61,6 +67,37 @@ function send(message: ChildMessage, then?: () => void): void {
   else then?.();
 }
 
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * BENCH_TRACE=1 counts the Redis commands this process sends (both libraries use the same ioredis), and how many jobs
+ * each jobcraft fetch returned. Counting starts at the first handler start.
+ */
+const trace = process.env.BENCH_TRACE === '1' ? { on: false, commands: {} as Record<string, number>, fetched: [] as number[] } : undefined;
+async function installTrace(lib: Lib): Promise<void> {
+  if (trace === undefined) return;
+  if (lib === 'jobcraft') {
+    const { Scripts } = await import('../src/scripts.js');
+    const fetch = Scripts.prototype.fetch;
+    Scripts.prototype.fetch = async function (this: InstanceType<typeof Scripts>, ...args: Parameters<typeof fetch>) {
+      const result = await fetch.apply(this, args);
+      if (trace.on) trace.fetched.push(result.jobs.length);
+      return result;
+    };
+  }
+  const { Redis } = await import('ioredis');
+  type Cmd = { name: string; args: unknown[]; promise: Promise<unknown> };
+  const proto = Redis.prototype as unknown as { sendCommand(cmd: Cmd, stream?: unknown): unknown };
+  const original = proto.sendCommand;
+  proto.sendCommand = function (this: unknown, cmd: Cmd, stream?: unknown) {
+    if (trace.on) {
+      const name = cmd.name === 'evalsha' || cmd.name === 'eval' ? `${cmd.name}/${String(cmd.args[1])}keys` : cmd.name;
+      trace.commands[name] = (trace.commands[name] ?? 0) + 1;
+    }
+    return original.call(this, cmd, stream);
+  };
+}
+
 function cpuMsSince(start: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(start);
   return (d.user + d.system) / 1000;
@@ -69,6 +106,7 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
 async function runCeiling(config: WorkerConfig): Promise<void> {
   const per = Math.ceil(config.expect / config.concurrency);
   const t0 = performance.now();
+  const t0Us = monoUs();
   const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: config.concurrency }, async () => {
@@ -76,32 +114,41 @@ async function runCeiling(config: WorkerConfig): Promise<void> {
     }),
   );
   const elapsedMs = performance.now() - t0;
-  send({ type: 'done', count: per * config.concurrency, elapsedMs, startupMs: 0, latencies: [], peakRssMb: peakRssMb(), cpuMs: cpuMsSince(cpu0) });
+  const windowUs = [t0Us, monoUs()] as const;
+  send({ type: 'done', count: per * config.concurrency, elapsedMs, startupMs: 0, latencies: [], peakRssMb: peakRssMb(), cpuMs: cpuMsSince(cpu0), windowUs });
 }
 
 async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Promise<void> }> {
+  await installTrace(lib);
   const adapter = await loadLib(lib);
   send({ type: 'loaded' });
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
   const createdAt = performance.now();
   let firstStart = 0;
+  let firstStartUs = 0;
   let cpu0: NodeJS.CpuUsage | undefined;
+  const begin = (): void => {
+    firstStart = performance.now();
+    firstStartUs = monoUs();
+    cpu0 = process.cpuUsage();
+    if (trace) trace.on = true;
+  };
   let completed = 0;
   const latencies: number[] = [];
   const handler =
     config.mode === 'sleep1'
       ? (): Promise<void> => {
-          if (firstStart === 0) [firstStart, cpu0] = [performance.now(), process.cpuUsage()];
+          if (firstStart === 0) begin();
           return sleep1();
         }
       : config.mode === 'latency'
         ? (data: TaskPayload): void => {
             const now = wallNow();
-            if (firstStart === 0) [firstStart, cpu0] = [performance.now(), process.cpuUsage()];
+            if (firstStart === 0) begin();
             if (data.at > 0) latencies.push(now - data.at);
           }
         : (): void => {
-            if (firstStart === 0) [firstStart, cpu0] = [performance.now(), process.cpuUsage()];
+            if (firstStart === 0) begin();
           };
   const worker = adapter.startWorker({
     ns: config.ns,
@@ -110,6 +157,7 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
     onCompleted: () => {
       if (++completed !== config.expect) return;
       const end = performance.now();
+      if (trace) trace.on = false;
       send({
         type: 'done',
         count: completed,
@@ -118,6 +166,8 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
         latencies,
         peakRssMb: peakRssMb(),
         cpuMs: cpu0 === undefined ? 0 : cpuMsSince(cpu0),
+        windowUs: [firstStartUs, monoUs()],
+        ...(trace ? { commands: trace.commands, fetchedPerCall: trace.fetched } : {}),
       });
     },
   });

@@ -1,0 +1,229 @@
+/**
+ * Where the time goes: runs noop-c50 and work-1ms-c10 (and, on request, enqueue-single and enqueue-bulk) once per library against a private redis-server (so Redis's
+ * counters hold only this traffic) and reports, per run: throughput; CPU per job of the worker process and of
+ * Redis; Redis commands per job from `INFO commandstats` (calls and µs); the commands the worker process sent
+ * (round trips) and jobs per fetch; the slowest entries of SLOWLOG; and the top of a `node --cpu-prof` profile of the
+ * worker process, restricted to the measured window.
+ *
+ *   npx tsx bench/profile.ts [--only noop-c50] [--libs jobcraft] [--out DIR] [--jobs N]
+ *
+ * Profiles stay in DIR (default bench/.tmp/profile-<time>) for Chrome DevTools or speedscope.
+ */
+import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector';
+import { Redis } from 'ioredis';
+import { startRedisServer, hasRedisServer } from '../scripts/redis-server.js';
+import { deleteKeys, emailPayload, loadLib, namespace, round, type EmailPayload, type Lib, type TaskPayload } from './common.js';
+import { WorkerProcess } from './worker-client.js';
+import type { WorkerMode } from './worker-process.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a profiled function lives, in a few buckets. */
+function bucket(url: string, fn: string): string {
+  if (fn === '(garbage collector)') return 'GC';
+  if (fn === '(idle)') return 'idle';
+  if (fn === '(program)') return 'V8/native (program)';
+  if (url.includes('/node_modules/ioredis/')) return 'ioredis';
+  if (url.includes('/node_modules/zod/')) return 'zod';
+  if (url.includes('/node_modules/bullmq/')) return 'bullmq';
+  if (url.includes('/node_modules/')) return `other packages (${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? '?'})`;
+  if (url.includes('/src/')) return 'jobcraft src/';
+  if (url.includes('/bench/')) return 'bench harness';
+  if (url.startsWith('node:') || url === '') return 'node internals';
+  return 'other';
+}
+
+/** Self time per function and per bucket, within [fromUs, toUs] of the profile's clock. */
+export function summarizeProfile(profile: CpuProfile, fromUs: number, toUs: number): { total: number; buckets: [string, number][]; functions: [string, number][] } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const buckets = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let t = profile.startTime;
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    if (t < fromUs || t > toUs) continue;
+    const node = byId.get(profile.samples[i] as number);
+    if (node === undefined) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const b = bucket(url, functionName);
+    buckets.set(b, (buckets.get(b) ?? 0) + dt);
+    const where = url === '' ? '' : ` ${url.replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, '$1/')}:${lineNumber + 1}`;
+    const key = `${functionName || '(anonymous)'}${where}`;
+    functions.set(key, (functions.get(key) ?? 0) + dt);
+    total += dt;
+  }
+  const sort = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]);
+  return { total, buckets: sort(buckets), functions: sort(functions) };
+}
+
+function parseStats(info: string): Map<string, { calls: number; usec: number }> {
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  return out;
+}
+
+async function redisCpuUs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
+  return (user + sys) * 1e6;
+}
+
+const pct = (part: number, total: number): string => `${((part / total) * 100).toFixed(1)}%`;
+
+async function profileRun(redis: Redis, lib: Lib, workload: string, jobs: number, concurrency: number, mode: WorkerMode, outDir: string): Promise<void> {
+  const ns = namespace(`profile-${workload}`, lib, 0);
+  const dir = join(outDir, `${workload}-${lib}`);
+  mkdirSync(dir, { recursive: true });
+  const wp = new WorkerProcess({ lib, ns, mode, concurrency, expect: jobs }, { cpuProfDir: dir, env: { BENCH_TRACE: '1' } });
+  try {
+    const producer = (await loadLib(lib)).openProducer(ns);
+    for (let from = 0; from < jobs; from += 1_000) {
+      await producer.addMany('task', Array.from({ length: Math.min(1_000, jobs - from) }, (_, k): TaskPayload => ({ i: from + k, at: 0 })));
+    }
+    await producer.close();
+    await wp.loaded();
+    await redis.slowlog('RESET');
+    const stats0 = parseStats(await redis.info('commandstats'));
+    const cpu0 = await redisCpuUs(redis);
+    await wp.start();
+    const done = await wp.done(300_000);
+    const cpu1 = await redisCpuUs(redis);
+    const stats1 = parseStats(await redis.info('commandstats'));
+    const slow = (await redis.slowlog('GET', 5)) as [number, number, number, string[]][];
+    await wp.close();
+
+    console.log(`\n## ${workload} — ${lib}: ${jobs} jobs, concurrency ${concurrency}`);
+    console.log(`throughput ${Math.round((jobs / done.elapsedMs) * 1000)} jobs/s; worker CPU ${round((done.cpuMs * 1000) / jobs)} µs/job; Redis CPU ${round((cpu1 - cpu0) / jobs)} µs/job; peak RSS ${round(done.peakRssMb)} MB`);
+    printStats(stats0, stats1, jobs);
+    const sent = Object.entries(done.commands ?? {}).sort((a, b) => b[1] - a[1]);
+    const roundTrips = sent.reduce((s, [, n]) => s + n, 0);
+    console.log(`\ncommands sent by the worker process: ${round(roundTrips / jobs)} per job (${roundTrips} total)`);
+    for (const [name, n] of sent) console.log(`  ${name.padEnd(18)} ${n} (${round(n / jobs)}/job)`);
+    const fetched = done.fetchedPerCall ?? [];
+    if (fetched.length > 0) {
+      const withJobs = fetched.filter((n) => n > 0);
+      console.log(`jobcraft fetch calls: ${fetched.length}; ${withJobs.length} returned jobs, ${round(withJobs.reduce((a, b) => a + b, 0) / Math.max(1, withJobs.length))} jobs per call on average; ${fetched.length - withJobs.length} returned none (ack-only or empty)`);
+    }
+    if (slow.length > 0) {
+      console.log('SLOWLOG (top 5, µs):');
+      for (const e of slow) console.log(`  ${e[2]} µs  ${e[3].slice(0, 3).join(' ').slice(0, 80)}`);
+    }
+    // One profile per thread: thread 0 is the main thread (tsx's module loader runs on another).
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${wp.pid}.0.`));
+    if (file !== undefined) {
+      const summary = summarizeProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, done.windowUs[0], done.windowUs[1]);
+      printProfile(summary, jobs, `worker process, ${join(dir, file)}`);
+    }
+  } finally {
+    wp.kill();
+    await deleteKeys(redis, ns.prefix);
+  }
+}
+
+/** Profiles the producer side in this process (inspector CPU profiler around the measured window). */
+async function profileEnqueue(redis: Redis, lib: Lib, workload: 'enqueue-single' | 'enqueue-bulk', jobs: number): Promise<void> {
+  const ns = namespace(`profile-${workload}`, lib, 0);
+  const producer = (await loadLib(lib)).openProducer(ns);
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string, params?: object): Promise<T> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
+  try {
+    await producer.add('email', emailPayload(0));
+    const payloads = Array.from({ length: jobs }, (_, i) => emailPayload(i + 1));
+    const batches: EmailPayload[][] = [];
+    for (let from = 0; from < jobs; from += 1_000) batches.push(payloads.slice(from, from + 1_000));
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 100 });
+    const stats0 = parseStats(await redis.info('commandstats'));
+    const rcpu0 = await redisCpuUs(redis);
+    const cpu0 = process.cpuUsage();
+    await post('Profiler.start');
+    const t0 = performance.now();
+    if (workload === 'enqueue-single') await Promise.all(payloads.map((p) => producer.add('email', p)));
+    else for (const b of batches) await producer.addMany('email', b);
+    const ms = performance.now() - t0;
+    const { profile } = await post<{ profile: CpuProfile }>('Profiler.stop');
+    const cpu = process.cpuUsage(cpu0);
+    const rcpu1 = await redisCpuUs(redis);
+    const stats1 = parseStats(await redis.info('commandstats'));
+    console.log(`\n## ${workload} — ${lib}: ${jobs} jobs`);
+    console.log(`throughput ${Math.round((jobs / ms) * 1000)} jobs/s; producer CPU ${round(((cpu.user + cpu.system) / jobs))} µs/job; Redis CPU ${round((rcpu1 - rcpu0) / jobs)} µs/job`);
+    printStats(stats0, stats1, jobs);
+    const summary = summarizeProfile(profile, -Infinity, Infinity);
+    printProfile(summary, jobs, '(inspector profiler, this process)');
+  } finally {
+    session.disconnect();
+    await producer.close();
+    await deleteKeys(redis, ns.prefix);
+  }
+}
+
+function printStats(stats0: Map<string, { calls: number; usec: number }>, stats1: Map<string, { calls: number; usec: number }>, jobs: number): void {
+  console.log('\nRedis INFO commandstats during the run (scripts count the commands they call):');
+  const rows = [...stats1]
+    .map(([cmd, s]) => ({ cmd, calls: s.calls - (stats0.get(cmd)?.calls ?? 0), usec: s.usec - (stats0.get(cmd)?.usec ?? 0) }))
+    .filter((r) => r.calls > 0 && r.cmd !== 'info' && r.cmd !== 'slowlog')
+    .sort((a, b) => b.usec - a.usec);
+  for (const r of rows) console.log(`  ${r.cmd.padEnd(18)} ${String(round(r.calls / jobs)).padStart(8)} calls/job  ${String(round(r.usec / Math.max(1, r.calls))).padStart(7)} µs/call  ${String(round(r.usec / jobs)).padStart(7)} µs/job`);
+}
+
+function printProfile(summary: ReturnType<typeof summarizeProfile>, jobs: number, where: string): void {
+  console.log(`\nCPU profile over the measured window (${round(summary.total / 1000)} ms sampled; ${where}):`);
+  for (const [b, us] of summary.buckets) console.log(`  ${b.padEnd(28)} ${pct(us, summary.total).padStart(6)}  ${round(us / jobs)} µs/job`);
+  console.log('top self time:');
+  for (const [f, us] of summary.functions.slice(0, 25)) console.log(`  ${pct(us, summary.total).padStart(6)}  ${f}`);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const get = (flag: string): string | undefined => {
+    const i = args.indexOf(flag);
+    return i === -1 ? undefined : args[i + 1];
+  };
+  const only = get('--only')?.split(',') ?? ['noop-c50', 'work-1ms-c10'];
+  const libs = (get('--libs')?.split(',') ?? ['jobcraft', 'bullmq']) as Lib[];
+  const outDir = resolve(get('--out') ?? join(fileURLToPath(new URL('.', import.meta.url)), '.tmp', `profile-${Date.now()}`));
+  if (!hasRedisServer()) throw new Error('bench/profile.ts starts its own redis-server; none is installed');
+  const server = await startRedisServer();
+  process.env.REDIS_URL = server.url;
+  const redis = new Redis(server.url);
+  await redis.config('SET', 'slowlog-log-slower-than', '500');
+  try {
+    const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
+    console.log(`# jobcraft profile — private redis-server ${version} at ${server.url}; profiles in ${outDir}`);
+    for (const workload of only) {
+      for (const lib of libs) {
+        if (workload === 'noop-c50') await profileRun(redis, lib, workload, Number(get('--jobs') ?? 50_000), 50, 'noop', outDir);
+        else if (workload === 'work-1ms-c10') await profileRun(redis, lib, workload, Number(get('--jobs') ?? 10_000), 10, 'sleep1', outDir);
+        else if (workload === 'enqueue-single') await profileEnqueue(redis, lib, workload, Number(get('--jobs') ?? 20_000));
+        else if (workload === 'enqueue-bulk') await profileEnqueue(redis, lib, workload, Number(get('--jobs') ?? 100_000));
+        else throw new Error(`profile.ts knows noop-c50, work-1ms-c10, enqueue-single and enqueue-bulk, not ${workload}`);
+      }
+    }
+  } finally {
+    redis.disconnect();
+    await server.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack : String(err));
+  process.exit(1);
+});
