@@ -86,8 +86,21 @@ export function aborted(signal: AbortSignal): Promise<unknown> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
 }
 
+/** How many ids each structure of one queue holds. */
+export interface QueueCounts {
+  wait: number;
+  prio: number;
+  scheduled: number;
+  active: number;
+  jobs: number;
+  attempts: number;
+  errors: number;
+  done: number;
+  dead: number;
+}
+
 /** How many ids each structure of one queue holds, read straight from Redis. */
-export async function queueCounts(redis: Redis, k: QueueKeys): Promise<Record<string, number>> {
+export async function queueCounts(redis: Redis, k: QueueKeys): Promise<QueueCounts> {
   const [wait, prio, scheduled, active, jobs, attempts, errors, done, dead] = await Promise.all([
     redis.llen(k.wait),
     redis.zcard(k.prio),
