@@ -18,6 +18,7 @@ export class WorkerProcess {
   private readonly waiters = new Map<ChildMessage['type'], { resolve: (m: ChildMessage) => void; reject: (e: Error) => void }>();
   private readonly seen = new Map<ChildMessage['type'], ChildMessage>();
   private failure: Error | undefined;
+  private killed = false;
   private readonly exited: Promise<void>;
 
   constructor(readonly config: WorkerConfig, options: SpawnOptions = {}) {
@@ -75,7 +76,7 @@ export class WorkerProcess {
   /** Creates the worker in the child; resolves once it is connected. */
   async start(): Promise<void> {
     await this.loaded();
-    this.child.send({ type: 'start' });
+    this.child.send({ type: 'start' }, (err) => err && this.fail(err));
     await this.wait('ready', 30_000);
   }
 
@@ -86,7 +87,7 @@ export class WorkerProcess {
 
   /** Closes the worker and waits for the process to exit (killing it after 20 s). */
   async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null && this.child.connected) this.child.send({ type: 'close' });
+    if (!this.killed && this.child.connected) this.child.send({ type: 'close' }, () => {}); // a callback: errors there, not thrown
     const timer = setTimeout(() => this.kill(), 20_000);
     await this.exited;
     clearTimeout(timer);
@@ -94,6 +95,7 @@ export class WorkerProcess {
 
   /** Stops the child at once. */
   kill(): void {
+    this.killed = true;
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 }
