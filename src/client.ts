@@ -8,6 +8,8 @@ import { Scripts } from './scripts.js';
 import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } from './dead-letters.js';
 import { withTimeout } from './timeout.js';
 import { uniqueKeyOf } from './unique.js';
+import { throttledTypes, type ThrottledType } from './throttle.js';
+import { typeKeys } from './keys.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -193,6 +195,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const scripts = new Scripts(conn.redis);
   const where = describeConnection(conn.redis);
   const keysByQueue = new Map<string, QueueKeys>(jobs.queues.map((q) => [q, queueKeys(prefix, q)]));
+  const typesByQueue = new Map<string, ThrottledType[]>([...keysByQueue].map(([q, k]) => [q, throttledTypes(jobs, k)]));
   const keysOf = (queue: string): QueueKeys => {
     const k = keysByQueue.get(queue);
     if (k === undefined) throw new TypeError(`unknown queue ${JSON.stringify(queue)} (queues: ${jobs.queues.join(', ')})`);
@@ -237,7 +240,8 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     if (items.length === 0) return [];
     const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
-    return limit(scripts.enqueue(k, delayMs, priority, idPrefix, items, undefined, unique), `enqueue "${name}"`);
+    const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
+    return limit(scripts.enqueue(k, delayMs, priority, idPrefix, items, undefined, unique, readySet), `enqueue "${name}"`);
   }
 
   async function findQueue(id: string, where: 'dead'): Promise<string | undefined> {
@@ -305,7 +309,9 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       const k = keysOf(q);
       const decoded = decodeEnvelope(await limit(conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`));
       const lock = decoded.ok && decoded.envelope.u !== undefined ? k.uniquePrefix + decoded.envelope.u : undefined;
-      const result = await limit(scripts.cancel(k, id, lock), `cancel ${JSON.stringify(id)}`);
+      const throttled = decoded.ok && jobs.jobs.get(decoded.envelope.n)?.throttle !== undefined;
+      const readySet = throttled && decoded.ok ? typeKeys(k, decoded.envelope.n).ready : undefined;
+      const result = await limit(scripts.cancel(k, id, readySet, lock), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
     return 'unknown';
@@ -342,7 +348,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const dlq = (queue: string): QueueDeadLetters => {
     let d = perQueue.get(queue);
     if (d === undefined) {
-      d = new QueueDeadLetters(scripts, keysOf(queue));
+      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? []);
       perQueue.set(queue, d);
     }
     return d;

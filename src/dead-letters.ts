@@ -2,6 +2,7 @@ import { decodeEnvelope } from './payload.js';
 import { parseStoredError, type PayloadIssue, type StoredError } from './errors.js';
 import type { QueueKeys } from './keys.js';
 import type { Scripts } from './scripts.js';
+import type { ThrottledType } from './throttle.js';
 
 /** Why a job ended in the dead letters. */
 export type DeadReason =
@@ -87,6 +88,7 @@ export class QueueDeadLetters {
   constructor(
     private readonly scripts: Scripts,
     private readonly keys: QueueKeys,
+    private readonly types: readonly ThrottledType[],
   ) {}
 
   /** How many dead letters the queue holds. */
@@ -122,7 +124,7 @@ export class QueueDeadLetters {
 
   /** Puts dead letters back in the queue with fresh attempts. Returns the ids put back. */
   retry(ids: readonly string[]): Promise<string[]> {
-    return this.scripts.deadRetry(this.keys, ids);
+    return this.scripts.deadRetry(this.keys, this.types, ids);
   }
 
   /** Puts every dead letter back, in batches of 500. Returns how many. */
@@ -131,7 +133,7 @@ export class QueueDeadLetters {
     for (;;) {
       const ids = await this.scripts.redis.zrange(this.keys.deadOrder, 0, 499);
       if (ids.length === 0) return total;
-      const moved = await this.scripts.deadRetry(this.keys, ids);
+      const moved = await this.scripts.deadRetry(this.keys, this.types, ids);
       total += moved.length;
       // Ids that could not move (a live job has the same id) stay; stop rather than loop on them forever.
       if (moved.length === 0) return total;

@@ -46,6 +46,13 @@ export interface JobOptions {
   readonly tz?: string;
   /** What to do with firings missed while no worker ran: `none`, `last` (default) or `all` (at most 1,000). */
   readonly catchUp?: 'none' | 'last' | 'all';
+  /**
+   * At most this many jobs of this type run at once across every worker process. The count is kept as leases, so
+   * the slots of a crashed worker come back when its leases expire; it never drifts.
+   */
+  readonly concurrency?: number;
+  /** Starts of this type per interval, across every worker process. */
+  readonly rateLimit?: RateLimit;
 }
 
 /**
@@ -74,6 +81,12 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobOptio
   readonly unique?: boolean | UniqueOptions<z.output<S>>;
 }
 
+/** At most `max` jobs of a type start per `per`, across every worker process; the others wait (they do not fail). */
+export interface RateLimit {
+  readonly max: number;
+  readonly per: Duration;
+}
+
 /** The map given to {@link defineJobs}: job name → definition. */
 export type JobDefinitions = { readonly [name: string]: JobDefinition };
 
@@ -96,6 +109,15 @@ export interface ResolvedJob {
   readonly cron: ResolvedCron | undefined;
   /** Uniqueness, when the job is unique. */
   readonly unique: ResolvedUnique | undefined;
+  /** Concurrency cap and rate limit across processes, when the job type has either. */
+  readonly throttle: ResolvedThrottle | undefined;
+}
+
+/** A job type's limits across processes (0 = no limit of that kind). */
+export interface ResolvedThrottle {
+  readonly concurrency: number;
+  readonly rateMax: number;
+  readonly ratePerMs: number;
 }
 
 /** A job's uniqueness settings. */
@@ -179,6 +201,8 @@ const KNOWN_OPTIONS = new Set([
   'cronPayload',
   'catchUp',
   'unique',
+  'concurrency',
+  'rateLimit',
 ]);
 const KNOWN_UNIQUE = new Set(['by', 'ttl', 'until']);
 const CRON_ONLY = ['tz', 'cronPayload', 'catchUp'] as const;
@@ -325,8 +349,38 @@ function resolveJob(name: string, def: unknown): ResolvedJob {
     schema: d.payload,
     cron: undefined,
     unique: resolveUnique(name, d.unique),
+    throttle: resolveThrottle(name, d.concurrency, d.rateLimit),
   };
   return { ...base, cron: resolveCron(base, d) };
+}
+
+function resolveThrottle(job: string, concurrency: unknown, rateLimit: unknown): ResolvedThrottle | undefined {
+  if (concurrency === undefined && rateLimit === undefined) return undefined;
+  let cap = 0;
+  if (concurrency !== undefined) {
+    if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) {
+      throw new JobDefinitionError(job, 'concurrency', `must be an integer of at least 1, got ${describe(concurrency)}`);
+    }
+    cap = concurrency;
+  }
+  let rateMax = 0;
+  let ratePerMs = 0;
+  if (rateLimit !== undefined) {
+    if (typeof rateLimit !== 'object' || rateLimit === null || Array.isArray(rateLimit)) {
+      throw new JobDefinitionError(job, 'rateLimit', `must be an object like { max: 10, per: "1s" }, got ${describe(rateLimit)}`);
+    }
+    for (const key of Object.keys(rateLimit)) {
+      if (key !== 'max' && key !== 'per') throw new JobDefinitionError(job, `rateLimit.${key}`, 'unknown option (known: max, per)');
+    }
+    const r = rateLimit as Partial<RateLimit>;
+    if (typeof r.max !== 'number' || !Number.isInteger(r.max) || r.max < 1 || r.max > 100_000) {
+      throw new JobDefinitionError(job, 'rateLimit.max', `must be an integer from 1 to 100,000, got ${describe(r.max)}`);
+    }
+    if (r.per === undefined) throw new JobDefinitionError(job, 'rateLimit.per', 'is missing (e.g. "1s", "1m")');
+    rateMax = r.max;
+    ratePerMs = duration(job, 'rateLimit.per', r.per, true);
+  }
+  return { concurrency: cap, rateMax, ratePerMs };
 }
 
 function resolveUnique(job: string, value: unknown): ResolvedUnique | undefined {

@@ -31,6 +31,12 @@ export interface QueueKeys {
   readonly notify: string;
   /** STRING counter for generated ids and priority order. */
   readonly seq: string;
+  /**
+   * Prefix of the keys of a throttled job type (one with a concurrency cap or rate limit): `<prefix><job>:ready`
+   * (ZSET, its waiting jobs), `<prefix><job>:running` (ZSET id → lease expiry), `<prefix><job>:starts` (ZSET of recent
+   * starts, for the rate limit).
+   */
+  readonly typePrefix: string;
   /** Prefix of unique-job locks: STRING `<prefix><job name>:<sha1>` → id of the job holding it, with a TTL. */
   readonly uniquePrefix: string;
   /** HASH cron job name → time of its last firing handled (ms), the exactly-once record of cron firings. */
@@ -66,6 +72,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     paused: `${base}paused`,
     cron: `${base}cron`,
     uniquePrefix: `${base}unique:`,
+    typePrefix: `${base}type:`,
     done: `${base}done`,
     doneOrder: `${base}done:order`,
     dead: `${base}dead`,
@@ -84,4 +91,16 @@ export function queueOfGeneratedId(id: string): string | undefined {
   const hash = id.lastIndexOf('#');
   if (hash <= 0 || !/^[0-9a-z]+$/.test(id.slice(hash + 1))) return undefined;
   return id.slice(0, hash);
+}
+
+/** The keys of one throttled job type in a queue. */
+export interface TypeKeys {
+  readonly ready: string;
+  readonly running: string;
+  readonly starts: string;
+}
+
+/** Builds the keys of throttled job type `job` in the queue of `k`. */
+export function typeKeys(k: QueueKeys, job: string): TypeKeys {
+  return { ready: `${k.typePrefix}${job}:ready`, running: `${k.typePrefix}${job}:running`, starts: `${k.typePrefix}${job}:starts` };
 }

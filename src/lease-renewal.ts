@@ -38,7 +38,7 @@ export class LeaseRenewal {
         const held = this.worker.heldLeases(queue);
         if (held.length === 0) return;
         try {
-          const lost = await this.worker.scripts.renew(k, this.worker.leaseMs, held);
+          const lost = await this.worker.scripts.renew(k, this.worker.typesOf(queue), this.worker.leaseMs, held);
           if (lost.length > 0) this.worker.leasesLost(queue, lost);
         } catch (err) {
           this.worker.reportError(err, `renewing ${held.length} lease(s) in queue "${queue}"`);

@@ -74,8 +74,8 @@ export class QueueFetcher {
 
   private fetch(want: number, acks: readonly JobRun[]) {
     const w = this.worker;
-    const completions = acks.map((r) => ({ id: r.id, attempt: r.attempt, lock: r.lock }));
-    return w.scripts.fetch(this.keys, want, w.leaseMs, w.keepCount, w.keepAgeMs, completions);
+    const completions = acks.map((r) => ({ id: r.id, attempt: r.attempt, lock: r.lock, type: r.typeIndex }));
+    return w.scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, completions);
   }
 
   private waitForKick(): Promise<void> {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { QueueKeys } from './keys.js';
+import { throttleArgs, type ThrottledType } from './throttle.js';
 import type { RedisConnection } from './redis.js';
 
 /**
@@ -12,13 +13,13 @@ const SCRIPTS = {
   // keys: null = a variable number of keys (unique-job locks), sent as the first argument.
   jcEnqueue: { file: 'enqueue', keys: null },
   jcFetch: { file: 'fetch', keys: null },
-  jcRenew: { file: 'renew', keys: 2 },
+  jcRenew: { file: 'renew', keys: null },
   jcRecover: { file: 'recover', keys: 3 },
-  jcReschedule: { file: 'reschedule', keys: 5 },
+  jcReschedule: { file: 'reschedule', keys: null },
   jcDead: { file: 'dead', keys: null },
-  jcRelease: { file: 'release', keys: 5 },
+  jcRelease: { file: 'release', keys: null },
   jcGet: { file: 'get', keys: 8 },
-  jcDeadRetry: { file: 'dead-retry', keys: 8 },
+  jcDeadRetry: { file: 'dead-retry', keys: null },
   jcDeadDelete: { file: 'dead-delete', keys: 3 },
   jcCancel: { file: 'cancel', keys: null },
   jcUniqueRelease: { file: 'unique-release', keys: 1 },
@@ -52,9 +53,20 @@ export interface Ack {
   readonly attempt: number;
 }
 
+/** A leased job with the index of its throttled type (1-based among the queue's throttled types; 0 = none). */
+export interface Held extends Ack {
+  readonly type: number;
+}
+
 /** A finished job to acknowledge, with the unique lock to release, if any. */
-export interface Completion extends Ack {
+export interface Completion extends Held {
   readonly lock?: string;
+}
+
+/** The concurrency slot a job of a capped type holds: its type's running and ready sets. */
+export interface Slot {
+  readonly running: string;
+  readonly ready: string;
 }
 
 /** The answer of `fetch`. */
@@ -116,10 +128,11 @@ export class Scripts {
     items: readonly string[],
     cron?: { name: string; expected: string; next: string },
     unique?: { ttlMs: number; locks: readonly string[] },
+    readySet?: string,
   ): Promise<{ id: string; duplicate: boolean }[]> {
     const reply = (await this.call(
       'jcEnqueue',
-      [k.jobs, k.wait, k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused, k.cron, ...(unique?.locks ?? [])],
+      [k.jobs, k.wait, readySet ?? k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused, k.cron, ...(unique?.locks ?? [])],
       [
         items.length / 2,
         delayMs,
@@ -129,6 +142,7 @@ export class Scripts {
         cron?.expected ?? '',
         cron?.next ?? '',
         unique?.ttlMs ?? 0,
+        readySet === undefined ? '0' : '1',
         ...items,
       ],
     )) as Reply[];
@@ -140,21 +154,23 @@ export class Scripts {
   /** Acknowledges `acks`, promotes due jobs and leases up to `want` jobs. */
   async fetch(
     k: QueueKeys,
+    types: readonly ThrottledType[],
     want: number,
     leaseMs: number,
     keepCount: number,
     keepAgeMs: number,
     acks: readonly Completion[],
   ): Promise<FetchResult> {
-    const keys = [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused];
-    const args: Arg[] = [want, leaseMs, keepCount, keepAgeMs, acks.length];
+    const t = throttleArgs(types);
+    const keys = [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused, ...t.keys];
+    const args: Arg[] = [want, leaseMs, keepCount, keepAgeMs, ...t.args, acks.length];
     let locks = 0;
     for (const a of acks) {
       if (a.lock === undefined) {
-        args.push(a.id, a.attempt, 0);
+        args.push(a.id, a.attempt, 0, a.type);
       } else {
         keys.push(a.lock);
-        args.push(a.id, a.attempt, ++locks);
+        args.push(a.id, a.attempt, ++locks, a.type);
       }
     }
     const reply = (await this.call('jcFetch', keys, args)) as Reply[];
@@ -163,10 +179,11 @@ export class Scripts {
   }
 
   /** Extends leases; returns the ids whose lease was lost. */
-  async renew(k: QueueKeys, leaseMs: number, held: readonly Ack[]): Promise<string[]> {
+  async renew(k: QueueKeys, types: readonly ThrottledType[], leaseMs: number, held: readonly Held[]): Promise<string[]> {
     const args: Arg[] = [leaseMs];
-    for (const a of held) args.push(a.id, a.attempt);
-    return ((await this.call('jcRenew', [k.active, k.attempts], args)) as Reply[]).map(String);
+    for (const a of held) args.push(a.id, a.attempt, a.type > 0 && (types[a.type - 1]?.concurrency ?? 0) > 0 ? a.type : 0);
+    const keys = [k.active, k.attempts, ...types.map((t) => t.keys.running)];
+    return ((await this.call('jcRenew', keys, args)) as Reply[]).map(String);
   }
 
   /** Takes over up to `max` jobs whose lease expired. */
@@ -175,10 +192,10 @@ export class Scripts {
   }
 
   /** Schedules a leased job to run again after `delayMs`; false when the lease was no longer ours. */
-  async reschedule(k: QueueKeys, ack: Ack, delayMs: number, errorJson: string, giveAttemptBack: boolean): Promise<boolean> {
+  async reschedule(k: QueueKeys, ack: Ack, delayMs: number, errorJson: string, giveAttemptBack: boolean, slot?: Slot): Promise<boolean> {
     const reply = await this.call(
       'jcReschedule',
-      [k.active, k.attempts, k.errors, k.scheduled, k.notify],
+      [k.active, k.attempts, k.errors, k.scheduled, k.notify, ...(slot === undefined ? [] : [slot.running, slot.ready])],
       [ack.id, ack.attempt, Math.max(0, Math.round(delayMs)), errorJson, giveAttemptBack ? '1' : '0'],
     );
     return reply === 1;
@@ -193,21 +210,34 @@ export class Scripts {
     maxDead: number,
     fallbackRaw: string,
     lock?: string,
+    slot?: Slot,
   ): Promise<boolean> {
-    const reply = await this.call(
-      'jcDead',
-      [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, ...(lock === undefined ? [] : [lock])],
-      [id, attempt === null ? '' : attempt, infoJson, maxDead, fallbackRaw],
-    );
+    const keys = [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, k.notify];
+    if (lock !== undefined) keys.push(lock);
+    if (slot !== undefined) keys.push(slot.running, slot.ready);
+    const reply = await this.call('jcDead', keys, [
+      id,
+      attempt === null ? '' : attempt,
+      infoJson,
+      maxDead,
+      fallbackRaw,
+      lock === undefined ? '0' : '1',
+      slot === undefined ? '0' : '1',
+    ]);
     return reply === 1;
   }
 
   /** Hands leased jobs back to the front of the queue, giving back their attempt. */
-  async release(k: QueueKeys, jobs: readonly { id: string; attempt: number; priority: number }[]): Promise<number> {
+  async release(
+    k: QueueKeys,
+    types: readonly ThrottledType[],
+    jobs: readonly { id: string; attempt: number; priority: number; type: number }[],
+  ): Promise<number> {
     if (jobs.length === 0) return 0;
-    const args: Arg[] = [];
-    for (const j of jobs) args.push(j.id, j.attempt, j.priority);
-    return Number(await this.call('jcRelease', [k.active, k.attempts, k.wait, k.prio, k.notify], args));
+    const t = throttleArgs(types);
+    const args: Arg[] = [...t.args];
+    for (const j of jobs) args.push(j.id, j.attempt, j.priority, j.type);
+    return Number(await this.call('jcRelease', [k.active, k.attempts, k.wait, k.prio, k.notify, k.seq, ...t.keys], args));
   }
 
   /** Reads one job's state. */
@@ -228,9 +258,14 @@ export class Scripts {
   }
 
   /** Puts dead letters back in the queue; returns the ids put back. */
-  async deadRetry(k: QueueKeys, ids: readonly string[]): Promise<string[]> {
+  async deadRetry(k: QueueKeys, types: readonly ThrottledType[], ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    const reply = await this.call('jcDeadRetry', [k.dead, k.deadInfo, k.deadOrder, k.jobs, k.wait, k.prio, k.notify, k.seq], ids);
+    const t = throttleArgs(types);
+    const reply = await this.call(
+      'jcDeadRetry',
+      [k.dead, k.deadInfo, k.deadOrder, k.jobs, k.wait, k.prio, k.notify, k.seq, ...t.keys],
+      [...t.args, ...ids],
+    );
     return (reply as Reply[]).map(String);
   }
 
@@ -241,8 +276,8 @@ export class Scripts {
   }
 
   /** Cancels a job that has not started. */
-  async cancel(k: QueueKeys, id: string, lock?: string): Promise<'cancelled' | 'active' | 'unknown'> {
-    const keys = [k.jobs, k.wait, k.prio, k.scheduled, k.active, k.attempts, k.errors, ...(lock === undefined ? [] : [lock])];
+  async cancel(k: QueueKeys, id: string, readySet: string | undefined, lock?: string): Promise<'cancelled' | 'active' | 'unknown'> {
+    const keys = [k.jobs, k.wait, k.prio, k.scheduled, k.active, k.attempts, k.errors, readySet ?? k.prio, ...(lock === undefined ? [] : [lock])];
     return String(await this.call('jcCancel', keys, [id])) as
       | 'cancelled'
       | 'active'

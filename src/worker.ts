@@ -18,7 +18,8 @@ import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './key
 import { resolveLogger, type Logger } from './logger.js';
 import { decodeEnvelope, parsePayload, toIssues, type Envelope } from './payload.js';
 import { connect, release, type OwnedConnection, type RedisConfig } from './redis.js';
-import { Scripts, type Ack, type LeasedJob } from './scripts.js';
+import { Scripts, type Ack, type Held, type LeasedJob, type Slot } from './scripts.js';
+import { throttledTypes, type ThrottledType } from './throttle.js';
 import { QueueFetcher } from './queue-fetcher.js';
 import { LeaseRenewal } from './lease-renewal.js';
 import { LeaseRecovery } from './lease-recovery.js';
@@ -139,6 +140,10 @@ export interface JobRun {
   readonly controller: AbortController;
   /** The unique lock to release when the job ends (undefined when none, or released at start). */
   lock: string | undefined;
+  /** 1-based index of the job's type among its queue's throttled types; 0 when not throttled. */
+  readonly typeIndex: number;
+  /** The concurrency slot the job holds, for a type with a cap. */
+  readonly slot: Slot | undefined;
   state: 'buffered' | 'running' | 'acking' | 'failing' | 'done' | 'released' | 'lost';
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
@@ -169,6 +174,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly capacity: number;
   private readonly shutdownTimeoutMs: number;
   private readonly keys = new Map<string, QueueKeys>();
+  private readonly types = new Map<string, ThrottledType[]>();
   private readonly fetchers = new Map<string, QueueFetcher>();
   private readonly held = new Map<string, Map<string, JobRun>>();
   private readonly buffer: JobRun[] = [];
@@ -238,6 +244,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     for (const q of this.queues) {
       const k = queueKeys(prefix, q);
       this.keys.set(q, k);
+      this.types.set(q, throttledTypes(jobs, k));
       this.held.set(q, new Map());
       const blocking = connect(options.redis ?? this.conn.redis, 'blocking');
       blocking.redis.on('error', (err: Error) => this.logger.debug('redis connection error', { error: err.message }));
@@ -333,12 +340,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   // ---- leases ----------------------------------------------------------------------------------------------
 
   /** Leases this worker holds in `queue`, with their attempt fences. */
-  heldLeases(queue: string): Ack[] {
+  heldLeases(queue: string): Held[] {
     const held = this.held.get(queue);
     if (held === undefined) return [];
-    const out: Ack[] = [];
-    for (const run of held.values()) out.push({ id: run.id, attempt: run.attempt });
+    const out: Held[] = [];
+    for (const run of held.values()) out.push({ id: run.id, attempt: run.attempt, type: run.typeIndex });
     return out;
+  }
+
+  /** The throttled job types of a queue this worker serves. */
+  typesOf(queue: string): readonly ThrottledType[] {
+    return this.types.get(queue) ?? [];
   }
 
   /** Called when Redis says leases are no longer ours: stop those handlers, forget the jobs. */
@@ -415,13 +427,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     }
     const maxAttempts = env.a ?? job.attempts;
     const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
+    const types = this.typesOf(queue);
+    const typeIndex = types.findIndex((t) => t.name === job.name) + 1;
+    const type = types[typeIndex - 1];
+    const slot = type !== undefined && type.concurrency > 0 ? { running: type.keys.running, ready: type.keys.ready } : undefined;
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       const parsed = parsePayload(job, env.p);
       if (!parsed.success) {
         const issues = toIssues(parsed.error);
         const err = new JobValidationError(env.n, issues, 'dequeue');
-        this.toDead(k, { ...named, maxAttempts }, l.attempt, 'invalid_payload', err, l.raw ?? '', issues, undefined, lock);
+        this.toDead(k, { ...named, maxAttempts }, l.attempt, 'invalid_payload', err, l.raw ?? '', issues, undefined, lock, slot);
         return undefined;
       }
       payload = parsed.data;
@@ -439,6 +455,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       payload,
       controller: new AbortController(),
       lock: job.unique?.until === 'start' && stage === 'dequeue' ? undefined : lock,
+      typeIndex,
+      slot,
       state: 'buffered',
       startedAt: 0,
       timer: undefined,
@@ -555,7 +573,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     };
 
     if (err instanceof SnoozeSignal) {
-      this.track(this.scripts.reschedule(k, fence, err.delayMs, '', true)).then(done, onError);
+      this.track(this.scripts.reschedule(k, fence, err.delayMs, '', true, run.slot)).then(done, onError);
       return;
     }
     const permanent = err instanceof PermanentError;
@@ -563,12 +581,12 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const ref = this.ref(run);
     this.emit('failed', { job: ref, error: err, willRetry });
     if (!willRetry) {
-      this.toDead(k, ref, run.attempt, permanent ? 'permanent_error' : 'attempts_exhausted', err, '', undefined, done, run.lock);
+      this.toDead(k, ref, run.attempt, permanent ? 'permanent_error' : 'attempts_exhausted', err, '', undefined, done, run.lock, run.slot);
       return;
     }
     const delayMs = retryDelay(run.job.backoff, run.attempt);
     const stored = JSON.stringify(toStoredError(err, run.attempt));
-    this.track(this.scripts.reschedule(k, fence, delayMs, stored, false)).then((ok) => {
+    this.track(this.scripts.reschedule(k, fence, delayMs, stored, false, run.slot)).then((ok) => {
       done(ok);
       if (ok) this.emit('retrying', { job: ref, error: err, delayMs });
     }, onError);
@@ -585,13 +603,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     issues?: readonly PayloadIssue[],
     then?: (ok: boolean) => void,
     lock?: string,
+    slot?: Slot,
   ): void {
     const error: StoredError = toStoredError(err, attempt ?? undefined);
     const info: DeadInfo = { reason, error, attempts: attempt ?? 0, diedAt: Date.now(), issues };
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       this.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    this.track(this.scripts.dead(k, ref.id, attempt, JSON.stringify(info), this.maxDead, fallbackRaw, lock)).then(
+    this.track(this.scripts.dead(k, ref.id, attempt, JSON.stringify(info), this.maxDead, fallbackRaw, lock, slot)).then(
       (ok) => {
         then?.(ok);
         if (ok) this.emit('dead', { job: ref, reason, error });
@@ -667,7 +686,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         this.scripts
           .release(
             this.keys.get(queue) as QueueKeys,
-            list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0 })),
+            this.typesOf(queue),
+            list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0, type: r.typeIndex })),
           )
           .catch((e: unknown) => this.reportError(e, `handing ${list.length} job(s) back to queue "${queue}"`)),
       ),

@@ -50,13 +50,41 @@ local function holds(active, attempts, id, att)
   return redis.call('HGET', attempts, id) == att
 end
 
--- Makes ids ready to run: priority 0 to the tail of the wait list, others into the prio sorted set.
-local function make_ready(wait, prio, seq, ids, envs)
+-- The job name at the start of an envelope we wrote ({"n":"name",...}), or nil.
+local function name_of(env)
+  if not env then return nil end
+  return string.match(env, '^{"n":"([^"]*)"')
+end
+
+-- Reads the throttled job types (concurrency caps, rate limits) of a queue: per type three KEYS from key_at
+-- (ready, running, starts) and four ARGV from arg_at (name, cap, rate max, rate period ms).
+-- Returns the list and a map from name to ready key (where such jobs wait).
+local function read_types(key_at, arg_at, count)
+  local types = {}
+  local routes = {}
+  for t = 1, count do
+    local k = key_at + (t - 1) * 3
+    local g = arg_at + (t - 1) * 4
+    types[t] = {
+      name = ARGV[g], ready = KEYS[k], running = KEYS[k + 1], starts = KEYS[k + 2],
+      cap = tonumber(ARGV[g + 1]), rate_max = tonumber(ARGV[g + 2]), rate_per = tonumber(ARGV[g + 3]),
+    }
+    routes[ARGV[g]] = KEYS[k]
+  end
+  return types, routes
+end
+
+-- Makes ids ready to run: jobs of throttled types (routes: name -> ready key) into their type's sorted set,
+-- priority 0 to the tail of the wait list, others into the prio sorted set.
+local function make_ready(wait, prio, seq, ids, envs, routes)
   local plain = {}
   local scored = {}
   for i, id in ipairs(ids) do
     local p = priority_of(envs[i])
-    if p == 0 then
+    local route = routes and routes[name_of(envs[i]) or '']
+    if route then
+      redis.call('ZADD', route, prio_score(p, redis.call('INCR', seq)), id)
+    elseif p == 0 then
       plain[#plain + 1] = id
     else
       scored[#scored + 1] = p
@@ -78,4 +106,9 @@ end
 -- Releases a unique-job lock if this job still holds it (after its TTL another job may have taken it).
 local function release_lock(lock, id)
   if redis.call('GET', lock) == id then redis.call('DEL', lock) end
+end
+
+-- Frees a job's concurrency slot (running set) and wakes a worker if jobs of its type wait for one.
+local function free_slot(running, ready, id, notify)
+  if running and redis.call('ZREM', running, id) == 1 and redis.call('EXISTS', ready) == 1 then wake(notify) end
 end

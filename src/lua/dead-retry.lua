@@ -1,11 +1,14 @@
 -- Puts dead letters back in the queue as new jobs (attempts start again from zero).
--- KEYS: 1 dead, 2 dead:info, 3 dead:order, 4 jobs, 5 wait, 6 prio, 7 notify, 8 seq
--- ARGV: ids
+-- KEYS: 1 dead, 2 dead:info, 3 dead:order, 4 jobs, 5 wait, 6 prio, 7 notify, 8 seq,
+--       then per throttled job type: ready, running, starts
+-- ARGV: 1 T = number of throttled types, then per type: name, cap, rate max, rate period ms; then the ids
 -- Returns: the ids put back (an id already live again is left in the dead letters)
 local dead, dead_info, dead_order, jobs, wait, prio, notify, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local types, routes = read_types(9, 2, tonumber(ARGV[1]))
 local ids = {}
 local envs = {}
-for _, id in ipairs(ARGV) do
+for i = 2 + 4 * #types, #ARGV do
+  local id = ARGV[i]
   local env = redis.call('HGET', dead, id)
   if env and redis.call('HEXISTS', jobs, id) == 0 then
     redis.call('HSET', jobs, id, env)
@@ -17,7 +20,7 @@ for _, id in ipairs(ARGV) do
   end
 end
 if #ids > 0 then
-  make_ready(wait, prio, seq, ids, envs)
+  make_ready(wait, prio, seq, ids, envs, routes)
   wake(notify)
 end
 return ids

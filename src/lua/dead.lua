@@ -1,14 +1,21 @@
 -- Moves a job into the queue's dead letters (newest first, capped), removing every trace of it as a live job.
--- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order, 8 the job's unique lock (optional)
+-- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order, 8 notify,
+--       then optional keys flagged in ARGV: the job's unique lock; its type's running and ready sets
 -- ARGV: 1 id, 2 attempt (fence; '' = the job is not leased, e.g. found corrupt), 3 info JSON, 4 max dead letters,
---       5 envelope to keep when the jobs hash has none
+--       5 envelope to keep when the jobs hash has none, 6 '1' if a lock key is passed, 7 '1' if running/ready are passed
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
-local active, jobs, attempts, errors, dead, dead_info, dead_order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local active, jobs, attempts, errors, dead, dead_info, dead_order, notify =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id, att = ARGV[1], ARGV[2]
 if att ~= '' and not holds(active, attempts, id, att) then return 0 end
+local opt = 9
+if ARGV[6] == '1' then
+  release_lock(KEYS[opt], id)
+  opt = opt + 1
+end
+if ARGV[7] == '1' then free_slot(KEYS[opt], KEYS[opt + 1], id, notify) end
 local env = redis.call('HGET', jobs, id)
 if not env then env = ARGV[5] end
-if KEYS[8] then release_lock(KEYS[8], id) end
 redis.call('ZREM', active, id)
 redis.call('HDEL', jobs, id)
 redis.call('HDEL', attempts, id)

@@ -3,6 +3,7 @@
 -- ARGV: 1 count, 2 delay ms (0 = ready now), 3 priority, 4 id prefix for generated ids ('' when ids are given),
 --       5 cron job name ('' = not a cron firing), 6 its last firing as read by the caller ('' = none), 7 the new last
 --       firing, 8 unique-lock TTL ms (0 = not unique; then KEYS[10 + i] is job i's lock),
+--       9 '1' when KEYS[3] is a throttled job type's ready set (every job goes there, scored by priority),
 --       then per job: id ('' = generate), envelope
 -- Returns: id1, duplicate1 (0/1), id2, duplicate2, ... — or an empty list when the cron firing was already handled
 --          by another process (its last firing is no longer what the caller read): nothing is written then.
@@ -18,6 +19,7 @@ local awake = redis.call('EXISTS', paused) == 0
 local function wake_unless_paused() if awake then wake(notify) end end
 local count = tonumber(ARGV[1])
 local unique_ttl = tonumber(ARGV[8])
+local scored_only = ARGV[9] == '1'
 local delay = tonumber(ARGV[2])
 local priority = tonumber(ARGV[3])
 local id_prefix = ARGV[4]
@@ -40,8 +42,8 @@ local seen = {}
 local added = {}
 local fields = {}
 for i = 1, count do
-  local id = ARGV[7 + i * 2]
-  local env = ARGV[8 + i * 2]
+  local id = ARGV[8 + i * 2]
+  local env = ARGV[9 + i * 2]
   local duplicate = 0
   if id == '' then
     id = id_prefix .. base36(first + i)
@@ -78,7 +80,7 @@ if #added > 0 then
     bulk_zadd(scheduled, args)
     -- Idle workers sleep until the earliest due time they know of; a new earlier one must wake them to re-read it.
     if #earliest == 0 or due < tonumber(earliest[2]) then wake_unless_paused() end
-  elseif priority == 0 then
+  elseif priority == 0 and not scored_only then
     bulk('RPUSH', wait, added)
     wake_unless_paused()
   else

@@ -1,41 +1,49 @@
 -- The worker's one hot-path call: acknowledges finished jobs, promotes due scheduled jobs, then leases up to
--- `want` ready jobs (the crash-safe pop: a job leaves the ready list and enters the active set in one step).
+-- `want` ready jobs (the crash-safe pop: a job leaves its ready list and enters the active set in one step).
 -- KEYS: 1 wait, 2 prio, 3 scheduled, 4 active, 5 jobs, 6 attempts, 7 errors, 8 notify, 9 done, 10 done:order, 11 seq,
---       12 paused, then the unique-job locks of acknowledged jobs
--- ARGV: 1 want, 2 lease ms, 3 completed to keep (count), 4 completed max age ms, 5 ack count,
---       then per ack: id, attempt, lock (index into KEYS after 12; 0 = none)
--- Returns: next due in ms (-1 = nothing scheduled), number of stale acks, the stale ack ids,
+--       12 paused, then per throttled job type: ready, running, starts; then the unique locks of acknowledged jobs
+-- ARGV: 1 want, 2 lease ms, 3 completed to keep (count), 4 completed max age ms,
+--       5 T = number of throttled job types, then per type: name, concurrency cap (0 = none),
+--       rate max (0 = none), rate period ms;
+--       then the ack count, then per ack: id, attempt, lock (1-based index among the lock keys; 0 = none),
+--       type (1-based index among the throttled types; 0 = none)
+-- Returns: ms until this worker should look again without being woken (the next scheduled job, or a rate limit
+--          window opening; -1 = never), number of stale acks, the stale ack ids,
 --          then per leased job: id, envelope (false if missing), attempt
 local wait, prio, scheduled, active, jobs, attempts, errors, notify, done, done_order, seq, paused =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local want = tonumber(ARGV[1])
--- A paused queue hands out nothing (due jobs are still promoted, so they are ready the moment it resumes).
-local is_paused = redis.call('EXISTS', paused) == 1
-if is_paused then want = 0 end
 local lease = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
 local keep_age = tonumber(ARGV[4])
-local ack_count = tonumber(ARGV[5])
 local now = now_ms()
+-- A paused queue hands out nothing (due jobs are still promoted, so they are ready the moment it resumes).
+local is_paused = redis.call('EXISTS', paused) == 1
+if is_paused then want = 0 end
+
+local types, routes = read_types(13, 6, tonumber(ARGV[5]))
+local lock_base = 12 + 3 * #types
+local a = 6 + 4 * #types
+local ack_count = tonumber(ARGV[a])
 
 -- 1. Acknowledge completed jobs this worker still holds (fenced: still leased, same attempt number).
 local stale = {}
 if ack_count > 0 then
   local ack_ids = {}
-  for i = 1, ack_count do ack_ids[i] = ARGV[3 + i * 3] end
+  for i = 1, ack_count do ack_ids[i] = ARGV[a + 1 + (i - 1) * 4] end
   local leased = redis.call('ZMSCORE', active, unpack(ack_ids))
   local atts = redis.call('HMGET', attempts, unpack(ack_ids))
   local ids = {}
   local records = {}
   for i = 1, ack_count do
-    local id = ack_ids[i]
-    local att = ARGV[4 + i * 3]
+    local at = a + 1 + (i - 1) * 4
+    local id, att, lock, t = ack_ids[i], ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
     if leased[i] and atts[i] == att then
       ids[#ids + 1] = id
-      local lock = tonumber(ARGV[5 + i * 3])
-      if lock > 0 then release_lock(KEYS[12 + lock], id) end
       records[#records + 1] = id
       records[#records + 1] = att .. '|' .. now
+      if lock > 0 then release_lock(KEYS[lock_base + lock], id) end
+      if t > 0 and types[t].cap > 0 then redis.call('ZREM', types[t].running, id) end
     else
       stale[#stale + 1] = id
     end
@@ -72,11 +80,64 @@ end
 local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, 1000)
 if #due > 0 then
   bulk('ZREM', scheduled, due)
-  make_ready(wait, prio, seq, due, redis.call('HMGET', jobs, unpack(due)))
+  make_ready(wait, prio, seq, due, redis.call('HMGET', jobs, unpack(due)), routes)
 end
 
--- 3. Lease up to `want` ready jobs: higher priorities, then the plain list, then lower priorities.
+-- 3. Lease up to `want` ready jobs: throttled types within their limits, then higher priorities, the plain list,
+--    and lower priorities.
 local taken = {}
+local taken_type = {}
+local wake_in = -1
+local function soonest(ms)
+  if ms >= 0 and (wake_in < 0 or ms < wake_in) then wake_in = ms end
+end
+
+-- How many jobs of throttled type t may start now, and when that changes if the rate limit is what stops it.
+local function allowance(t)
+  local ty = types[t]
+  local n = 1000000
+  if ty.cap > 0 then
+    redis.call('ZREMRANGEBYSCORE', ty.running, '-inf', now) -- slots of expired leases come back (self-healing)
+    n = math.min(n, ty.cap - redis.call('ZCARD', ty.running))
+  end
+  if ty.rate_max > 0 then
+    redis.call('ZREMRANGEBYSCORE', ty.starts, '-inf', now - ty.rate_per)
+    local used = redis.call('ZCARD', ty.starts)
+    if used >= ty.rate_max then
+      local oldest = redis.call('ZRANGE', ty.starts, 0, 0, 'WITHSCORES')
+      if #oldest > 0 then return 0, tonumber(oldest[2]) + ty.rate_per - now end
+    end
+    n = math.min(n, ty.rate_max - used)
+  end
+  return math.max(0, n), -1
+end
+
+for t, ty in ipairs(types) do
+  if want - #taken <= 0 then break end
+  if redis.call('EXISTS', ty.ready) == 1 then
+    local n, retry = allowance(t)
+    if retry >= 0 then soonest(retry) end
+    n = math.min(n, want - #taken)
+    if n > 0 then
+      local ids = redis.call('ZRANGE', ty.ready, 0, n - 1)
+      if #ids > 0 then
+        bulk('ZREM', ty.ready, ids)
+        local starts = {}
+        for _, id in ipairs(ids) do
+          taken[#taken + 1] = id
+          taken_type[#taken] = t
+          starts[#starts + 1] = now
+          starts[#starts + 1] = id .. ':' .. now .. ':' .. #starts
+        end
+        if ty.rate_max > 0 then
+          bulk_zadd(ty.starts, starts)
+          redis.call('PEXPIRE', ty.starts, ty.rate_per + 1000)
+        end
+      end
+    end
+  end
+end
+
 local function take_prio(min, max, n)
   if n <= 0 then return end
   local ids = redis.call('ZRANGEBYSCORE', prio, min, max, 'LIMIT', 0, n)
@@ -86,8 +147,8 @@ local function take_prio(min, max, n)
   end
 end
 local has_prio = redis.call('EXISTS', prio) == 1
-if want > 0 then
-  if has_prio then take_prio('-inf', '(0', want) end
+if want - #taken > 0 then
+  if has_prio then take_prio('-inf', '(0', want - #taken) end
   local room = want - #taken
   if room > 0 then
     local ids = redis.call('LPOP', wait, room)
@@ -112,6 +173,8 @@ if #taken > 0 then
     leases[#leases + 1] = id
     counts[#counts + 1] = id
     counts[#counts + 1] = att
+    local t = taken_type[i]
+    if t and types[t].cap > 0 then redis.call('ZADD', types[t].running, expiry, id) end
     out[#out + 1] = id
     out[#out + 1] = envs[i]
     out[#out + 1] = att
@@ -120,13 +183,22 @@ if #taken > 0 then
   bulk('HSET', attempts, counts)
 end
 
--- 4. Keep one wake-up token while jobs are ready, so the next idle worker takes them; none otherwise.
-if not is_paused and (redis.call('LLEN', wait) > 0 or redis.call('EXISTS', prio) == 1) then
-  wake(notify)
-else
-  redis.call('DEL', notify)
+-- 4. Keep one wake-up token while jobs are ready to be taken, so the next idle worker takes them; none otherwise.
+local ready = false
+if not is_paused then
+  ready = redis.call('LLEN', wait) > 0 or redis.call('EXISTS', prio) == 1
+  for t, ty in ipairs(types) do
+    if ready then break end
+    if redis.call('EXISTS', ty.ready) == 1 then
+      local n, retry = allowance(t)
+      if retry >= 0 then soonest(retry) end
+      ready = n > 0
+    end
+  end
 end
+if ready then wake(notify) else redis.call('DEL', notify) end
 
 local nxt = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
-if #nxt > 0 then out[1] = math.max(0, tonumber(nxt[2]) - now) end
+if #nxt > 0 then soonest(math.max(0, tonumber(nxt[2]) - now)) end
+out[1] = wake_in
 return out

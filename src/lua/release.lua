@@ -1,15 +1,20 @@
 -- Hands leased jobs back at shutdown, to the front of their priority level, giving back the attempt they used.
--- KEYS: 1 active, 2 attempts, 3 wait, 4 prio, 5 notify
--- ARGV: per job: id, attempt (fence), priority
+-- KEYS: 1 active, 2 attempts, 3 wait, 4 prio, 5 notify, 6 seq, then per throttled job type: ready, running, starts
+-- ARGV: 1 T = number of throttled types, then per type: name, cap, rate max, rate period ms;
+--       then per job: id, attempt (fence), priority, type (1-based index among the throttled types; 0 = none)
 -- Returns: number of jobs handed back
 local active, attempts, wait, prio, notify = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local types = read_types(7, 2, tonumber(ARGV[1]))
 local n = 0
-for i = 1, #ARGV, 3 do
-  local id, att, p = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+for i = 2 + 4 * #types, #ARGV, 4 do
+  local id, att, p, t = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   if holds(active, attempts, id, att) then
     redis.call('ZREM', active, id)
     if redis.call('HINCRBY', attempts, id, -1) <= 0 then redis.call('HDEL', attempts, id) end
-    if p == 0 then
+    if t > 0 then
+      redis.call('ZREM', types[t].running, id)
+      redis.call('ZADD', types[t].ready, prio_score(p, 0), id)
+    elseif p == 0 then
       redis.call('LPUSH', wait, id)
     else
       redis.call('ZADD', prio, prio_score(p, 0), id)

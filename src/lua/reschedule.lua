@@ -1,11 +1,13 @@
 -- Moves a leased job to the scheduled set to run again after a delay: a retry after a failed attempt, or a snooze.
--- KEYS: 1 active, 2 attempts, 3 errors, 4 scheduled, 5 notify
+-- KEYS: 1 active, 2 attempts, 3 errors, 4 scheduled, 5 notify, then for a job of a throttled type with a
+--       concurrency cap: 6 its type's running set, 7 its type's ready set
 -- ARGV: 1 id, 2 attempt (fence), 3 delay ms, 4 error JSON ('' = keep the last error), 5 '1' to give the attempt back (snooze)
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
 local active, attempts, errors, scheduled, notify = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, att = ARGV[1], ARGV[2]
 if not holds(active, attempts, id, att) then return 0 end
 redis.call('ZREM', active, id)
+free_slot(KEYS[6], KEYS[7], id, notify)
 if ARGV[4] ~= '' then redis.call('HSET', errors, id, ARGV[4]) end
 if ARGV[5] == '1' then redis.call('HINCRBY', attempts, id, -1) end
 local due = now_ms() + tonumber(ARGV[3])
