@@ -24,7 +24,10 @@ local delay = tonumber(ARGV[2])
 local priority = tonumber(ARGV[3])
 local id_prefix = ARGV[4]
 
-local first = redis.call('INCRBY', seq, count) - count
+-- Generated ids take their numbers now; given ids take numbers (for priority order) only if something is written,
+-- so a duplicate enqueue changes nothing at all.
+local first = 0
+if id_prefix ~= '' then first = redis.call('INCRBY', seq, count) - count end
 
 local function base36(n)
   local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
@@ -84,6 +87,7 @@ if #added > 0 then
     bulk('RPUSH', wait, added)
     wake_unless_paused()
   else
+    if id_prefix == '' then first = redis.call('INCRBY', seq, #added) - #added end
     local args = {}
     for i, id in ipairs(added) do
       args[#args + 1] = prio_score(priority, first + i)

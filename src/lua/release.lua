@@ -6,18 +6,23 @@
 local active, attempts, wait, prio, notify = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local types = read_types(7, 2, tonumber(ARGV[1]))
 local n = 0
-for i = 2 + 4 * #types, #ARGV, 4 do
+local from = 2 + 4 * #types
+local count = (#ARGV - from + 1) / 4
+-- Last to first, so the jobs end up at the front in the order they were given (and ahead of everything else).
+for j = count, 1, -1 do
+  local i = from + (j - 1) * 4
   local id, att, p, t = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   if holds(active, attempts, id, att) then
     redis.call('ZREM', active, id)
     if redis.call('HINCRBY', attempts, id, -1) <= 0 then redis.call('HDEL', attempts, id) end
+    local score = prio_score(p, j - count - 1)
     if t > 0 then
       redis.call('ZREM', types[t].running, id)
-      redis.call('ZADD', types[t].ready, prio_score(p, 0), id)
+      redis.call('ZADD', types[t].ready, score, id)
     elseif p == 0 then
       redis.call('LPUSH', wait, id)
     else
-      redis.call('ZADD', prio, prio_score(p, 0), id)
+      redis.call('ZADD', prio, score, id)
     end
     n = n + 1
   end
