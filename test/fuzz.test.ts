@@ -40,7 +40,8 @@ const KNOWN_GAPS = new Set<string>([
     (k) => `wrongtype:${k}`,
   ),
 ]);
-const itGap = (name: string): typeof it | typeof it.fails => (KNOWN_GAPS.has(name) ? it.fails : it);
+/** `JOBCRAFT_STRICT=1 npx vitest run …` runs the known gaps as plain tests, to see their failures. */
+const itGap = (name: string): typeof it | typeof it.fails => (KNOWN_GAPS.has(name) && !process.env.JOBCRAFT_STRICT ? it.fails : it);
 
 const jobs = defineJobs({
   greet: { payload: z.object({ name: z.string().max(1_000) }), attempts: 2, backoff: { delay: 20 } },
