@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerCodegenCommand } from '../codegen/command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .description('Type-safe background jobs on Redis: declared once as zod schemas in jobs.schema.ts.')
     .version(pkg.version)
     .showHelpAfterError();
+  registerCodegenCommand(program);
   return program;
 }
 

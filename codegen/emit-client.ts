@@ -1,0 +1,113 @@
+/**
+ * generated/config.ts and generated/client.ts: `configure()`, the default client, `createJobsClient()` and one typed
+ * `enqueue…` function per job.
+ */
+import { description, header, importJobSet, literal, optionSummary, tsdoc, type EmitContext, type EmitJob } from './emit-common.js';
+
+export function emitConfig(ctx: EmitContext): string {
+  return `${header(ctx, 'Connection settings of the enqueue functions and createWorker')}import type { ClientOptions } from '${ctx.runtimeSpecifier}';
+
+let configured: ClientOptions | undefined;
+let version = 0;
+
+/**
+ * Sets where the generated enqueue functions and \`createWorker\` connect when not told otherwise: \`redis\` (a URL,
+ * ioredis options, an ioredis instance or a cluster configuration) and \`prefix\`, plus any other client option.
+ *
+ * Without it they use the \`REDIS_URL\` environment variable (else redis://127.0.0.1:6379) and \`JOBCRAFT_PREFIX\`
+ * (else "jobcraft"). Calling it after the first enqueue closes the default client; the next enqueue opens a new one
+ * with these settings. Workers already started keep their connection.
+ */
+export function configure(options: ClientOptions): void {
+  configured = { ...options };
+  version += 1;
+}
+
+/** The settings in force (configure()'s, else the environment's), and a number that changes on every configure(). */
+export function connectionSettings(): { readonly options: ClientOptions; readonly version: number } {
+  const prefix = configured?.prefix ?? (process.env.JOBCRAFT_PREFIX || undefined);
+  return { options: { ...configured, prefix }, version };
+}
+`;
+}
+
+function enqueueDoc(job: EmitJob, indent: string, viaDefault: boolean): string {
+  const { name, ids } = job.declared;
+  const text = description(job);
+  return tsdoc(
+    [
+      text,
+      text === undefined ? undefined : '',
+      `Enqueues job \`${name}\` (${optionSummary(job)})${viaDefault ? ' through the default client (see `configure`)' : ''}.`,
+      'The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.',
+      '',
+      `@param payload - the job's input, see {@link ${ids.input}}`,
+      '@param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)',
+      '@returns the job\'s id, and `duplicate: true` when a job with the same `jobId` already existed',
+    ],
+    indent,
+  );
+}
+
+export function emitClient(ctx: EmitContext): string {
+  const jobs = ctx.jobs;
+  let out = header(ctx, 'Typed enqueue functions');
+  out += `import { createClient, type ClientOptions, type EnqueueOptions, type EnqueueResult, type JobClient } from '${ctx.runtimeSpecifier}';\n`;
+  out += importJobSet(ctx, false);
+  out += `import { connectionSettings } from './config.js';\n`;
+  out += `import type {\n${jobs.map((j) => `  ${j.declared.ids.input},\n`).join('')}} from './payloads.js';\n`;
+
+  out += `
+/** A client of the jobs of ${ctx.schemaPath}: the runtime's job client plus one typed \`enqueue…\` method per job. */
+export interface JobsClient extends JobClient<typeof jobs> {
+`;
+  out += jobs
+    .map((j) => `${enqueueDoc(j, '  ', false)}  ${j.declared.ids.enqueue}(payload: ${j.declared.ids.input}, options?: EnqueueOptions): Promise<EnqueueResult>;\n`)
+    .join('\n');
+  out += `}
+
+/**
+ * Creates a client for callers who manage connections themselves (a connection per tenant, a shared ioredis
+ * instance, tests). Close it with \`client.close()\`. The enqueue functions below use a default client instead.
+ */
+export function createJobsClient(options: ClientOptions = {}): JobsClient {
+  const client = createClient(jobs, options);
+  const methods = {
+${jobs
+  .map(
+    (j) =>
+      `    ${j.declared.ids.enqueue}: (payload: ${j.declared.ids.input}, options?: EnqueueOptions) =>\n      client.enqueue(${literal(j.declared.name)}, payload, options),\n`,
+  )
+  .join('')}  };
+  return Object.assign(Object.create(client) as JobClient<typeof jobs>, methods);
+}
+
+let current: { readonly client: JobsClient; readonly version: number } | undefined;
+
+/**
+ * The client the enqueue functions use, opened on first use with the settings of \`configure\` (else \`REDIS_URL\`
+ * and \`JOBCRAFT_PREFIX\`). Use it for \`getJob\` and the dead letters.
+ */
+export function defaultJobsClient(): JobsClient {
+  const { options, version } = connectionSettings();
+  if (current === undefined || current.version !== version) {
+    // configure() was called since: retire the old connection (pending commands still complete).
+    void current?.client.close().catch(() => {});
+    current = { client: createJobsClient(options), version };
+  }
+  return current.client;
+}
+
+/** Closes the default client, if one is open (before the process exits, say). The next enqueue opens a new one. */
+export async function closeDefaultJobsClient(): Promise<void> {
+  const open = current;
+  current = undefined;
+  await open?.client.close();
+}
+`;
+  for (const job of jobs) {
+    const { ids } = job.declared;
+    out += `\n${enqueueDoc(job, '', true)}export function ${ids.enqueue}(payload: ${ids.input}, options?: EnqueueOptions): Promise<EnqueueResult> {\n  return defaultJobsClient().${ids.enqueue}(payload, options);\n}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+/**
+ * generated/worker.ts: one handler type per job, the `Handlers` interface, the queues and their jobs, and a
+ * `createWorker(handlers, options)` that does not compile when a handler is missing, extra or mistyped.
+ */
+import { description, header, importJobSet, literal, optionSummary, tsdoc, type EmitContext } from './emit-common.js';
+import { propertyKey } from './names.js';
+
+export function emitWorker(ctx: EmitContext): string {
+  const jobs = ctx.jobs;
+  const byQueue = new Map<string, string[]>();
+  for (const job of jobs) byQueue.set(job.resolved.queue, [...(byQueue.get(job.resolved.queue) ?? []), job.declared.name]);
+  const queues = [...byQueue.keys()].sort();
+
+  let out = header(ctx, 'Typed handlers and worker');
+  out += `import {\n  createWorker as createJobWorker,\n  type Handler,\n  type HandlersFor,\n  type JobsInQueue,\n  type QueueName as QueueNameOf,\n  type Worker,\n  type WorkerOptions,\n} from '${ctx.runtimeSpecifier}';\n`;
+  out += importJobSet(ctx, false);
+  out += `import { connectionSettings } from './config.js';\n`;
+  out += `import type {\n${jobs.map((j) => `  ${j.declared.ids.payload},\n`).join('')}} from './payloads.js';\n`;
+  out += `\ntype Jobs = typeof jobs;\n`;
+
+  for (const job of jobs) {
+    const { name, ids } = job.declared;
+    out += `\n${tsdoc([
+      `Handles job \`${name}\` (${optionSummary(job)}).`,
+      description(job),
+      `Receives the payload in its output form ({@link ${ids.payload}}); throw to fail the attempt.`,
+    ])}`;
+    out += `export type ${ids.handler} = Handler<${ids.payload}, ${literal(name)}>;\n`;
+  }
+
+  out += `\n/** The name of every job. */\nexport type JobName =\n${jobs.map((j) => `  | ${literal(j.declared.name)}`).join('\n')};\n`;
+  out += `\n/** Every queue, and the names of the jobs it holds. */\nexport interface JobsByQueue {\n`;
+  out += queues.map((q) => `  ${propertyKey(q)}: ${(byQueue.get(q) ?? []).map(literal).join(' | ')};\n`).join('');
+  out += `}\n\n/** The name of every queue. */\nexport type QueueName = keyof JobsByQueue;\n`;
+
+  out += `\n/** One handler per job: what \`createWorker\` takes. */\nexport interface Handlers {\n`;
+  out += jobs
+    .map((j) => {
+      const text = description(j);
+      const doc = tsdoc([`Job \`${j.declared.name}\` (queue '${j.resolved.queue}').${text === undefined ? '' : ` ${text}`}`], '  ');
+      return `${doc}  ${propertyKey(j.declared.name)}: ${j.declared.ids.handler};\n`;
+    })
+    .join('');
+  out += `}
+
+/**
+ * Starts a worker running \`handlers\`. It serves every queue unless \`options.queues\` names some; the handler map
+ * must then hold exactly the handlers of those queues' jobs. A missing handler, a handler for a job that is not
+ * served or not declared, and a handler expecting the wrong payload type do not compile.
+ *
+ * Connects like the enqueue functions (\`configure\`, else \`REDIS_URL\` and \`JOBCRAFT_PREFIX\`) unless
+ * \`options.redis\` / \`options.prefix\` say otherwise.
+ *
+ * @example
+${example(ctx)}
+ */
+export function createWorker<const Q extends QueueName = QueueName>(
+  handlers: Pick<Handlers, JobsByQueue[Q]>,
+  options: WorkerOptions<Q> = {},
+): Worker {
+  const { options: connection } = connectionSettings();
+  // The parameter types above already hold the handler map to the served queues; the runtime checks it again.
+  const typed = handlers as unknown as HandlersFor<Jobs, JobsInQueue<Jobs, Q>>;
+  return createJobWorker<Jobs, Q>(jobs, typed, {
+    ...options,
+    redis: options.redis ?? connection.redis,
+    prefix: options.prefix ?? connection.prefix,
+  });
+}
+
+// A compile-time proof that the names, queues and handlers above match the job set: tsc fails here when they drift.
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Expect<T extends true> = T;
+
+/** A compile-time check that the names above match the job set; not meant to be used. */
+export type WorkerTypesMatchJobSet = [
+  Expect<Equal<JobName, keyof Jobs['definitions']>>,
+  Expect<Equal<QueueName, QueueNameOf<Jobs>>>,
+${queues.map((q) => `  Expect<Equal<JobsByQueue[${literal(q)}], JobsInQueue<Jobs, ${literal(q)}>>>,\n`).join('')}  Expect<Equal<Handlers, HandlersFor<Jobs>>>,
+];
+`;
+  return out;
+}
+
+/** A usage example for the doc comment: a worker serving only the first job's queue. */
+function example(ctx: EmitContext): string {
+  const first = ctx.jobs[0];
+  if (first === undefined) return ' * createWorker({});';
+  const queue = first.resolved.queue;
+  const names = ctx.jobs.filter((j) => j.resolved.queue === queue).map((j) => j.declared.name);
+  return [
+    ' * const worker = createWorker(',
+    ' *   {',
+    ...names.map((n) => ` *     ${propertyKey(n)}: async (payload, ctx) => ctx.logger.info(\`job \${ctx.id}\`, { payload }),`),
+    ' *   },',
+    ` *   { queues: [${literal(queue)}], concurrency: 20 },`,
+    ' * );',
+  ].join('\n');
+}
+
+/** generated/index.ts: everything, from one import. */
+export function emitIndex(ctx: EmitContext): string {
+  return `${header(ctx, 'Everything generated')}export * from './payloads.js';
+export * from './config.js';
+export * from './client.js';
+export * from './worker.js';
+`;
+}

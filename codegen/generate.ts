@@ -1,0 +1,145 @@
+/**
+ * The generator: reads the schema file (read-schema.ts), runs it (load-schema.ts) and emits the files of
+ * generated/. One {@link Generator} keeps its TypeScript projects between runs, so --watch and the tests pay for
+ * loading the compiler and the libraries' types once.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { Project, ts } from 'ts-morph';
+import { emitClient, emitConfig } from './emit-client.js';
+import type { EmitContext, EmitJob } from './emit-common.js';
+import { emitManifest } from './emit-manifest.js';
+import { emitPayloads } from './emit-payloads.js';
+import { emitIndex, emitWorker } from './emit-worker.js';
+import { LoadProblems, takeSchemaLoad } from './load-schema.js';
+import { TypePrinter } from './print-type.js';
+import { CodegenError, UsageError } from './problems.js';
+import { readSchema, SchemaProblems } from './read-schema.js';
+
+/** Where to read and where to write. */
+export interface GenerateOptions {
+  /** The schema file. Default `jobs.schema.ts`. */
+  readonly schema?: string;
+  /** The output folder. Default `generated`. */
+  readonly out?: string;
+}
+
+/** A file to write, by its path inside the output folder. */
+export interface GeneratedFile {
+  readonly path: string;
+  readonly contents: string;
+}
+
+export interface GenerateResult {
+  /** Absolute path of the output folder. */
+  readonly outDir: string;
+  readonly files: readonly GeneratedFile[];
+  /** Local files the schema depends on (itself included): what --watch watches. */
+  readonly inputs: readonly string[];
+}
+
+const DEFAULT_COMPILER_OPTIONS: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.NodeNext,
+  moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  strict: true,
+  skipLibCheck: true,
+};
+
+/** A module specifier usable from `fromDir` for the TypeScript file `file`: `../jobs.schema.js`. */
+export function moduleSpecifier(fromDir: string, file: string): string {
+  let rel = relative(fromDir, file).split('\\').join('/');
+  if (!rel.startsWith('.')) rel = `./${rel}`;
+  return rel.replace(/\.([mc]?)tsx?$/, (_m, kind: string) => `.${kind}js`);
+}
+
+function posixRelative(fromDir: string, file: string): string {
+  return relative(fromDir, file).split('\\').join('/');
+}
+
+export class Generator {
+  private readonly projects = new Map<string, Project>();
+  private inputs: readonly string[] = [];
+
+  /** Local files the last run depended on, known even when it failed: what --watch watches. */
+  lastInputs(): readonly string[] {
+    return this.inputs;
+  }
+
+  /** The project for files under `dir`: configured by the nearest tsconfig.json, holding only what the schema needs. */
+  private projectFor(dir: string): Project {
+    const config = ts.findConfigFile(dir, ts.sys.fileExists) ?? '';
+    let project = this.projects.get(config);
+    if (project === undefined) {
+      project =
+        config === ''
+          ? new Project({ compilerOptions: DEFAULT_COMPILER_OPTIONS })
+          : new Project({ tsConfigFilePath: config, skipAddingFilesFromTsConfig: true });
+      this.projects.set(config, project);
+    }
+    return project;
+  }
+
+  /** Reads and runs the schema file and returns the files to write. Throws {@link CodegenError} for a bad schema. */
+  async generate(options: GenerateOptions = {}): Promise<GenerateResult> {
+    const schemaFile = resolve(options.schema ?? 'jobs.schema.ts');
+    const outDir = resolve(options.out ?? 'generated');
+    if (!existsSync(schemaFile)) throw new UsageError(`schema file ${options.schema ?? 'jobs.schema.ts'} not found`);
+    // Start running the schema file now: it proceeds in a worker thread while the type checker reads it here.
+    const load = takeSchemaLoad(schemaFile);
+    const project = this.projectFor(dirname(schemaFile));
+    // Pick up edits made since the last run (of the schema and of the local files it imports).
+    for (const file of project.getSourceFiles()) {
+      if (!file.isInNodeModules() && !file.isFromExternalLibrary()) await file.refreshFromFileSystem();
+    }
+    if (project.getSourceFile(schemaFile) === undefined) {
+      project.addSourceFileAtPath(schemaFile);
+      project.resolveSourceFileDependencies();
+    }
+    const local = project
+      .getSourceFiles()
+      .filter((f) => !f.isInNodeModules() && !f.isFromExternalLibrary())
+      .map((f) => f.getFilePath() as string);
+    this.inputs = [...new Set([schemaFile, ...local])].sort();
+    const program = project.getProgram().compilerObject;
+    const sourceFile = program.getSourceFile(schemaFile);
+    if (sourceFile === undefined) throw new UsageError(`cannot read ${schemaFile}`);
+
+    let declared;
+    let loaded;
+    try {
+      declared = readSchema(program, sourceFile);
+      loaded = await load.jobs(declared);
+    } catch (err) {
+      load.cancel();
+      if (err instanceof SchemaProblems || err instanceof LoadProblems) throw new CodegenError(err.problems);
+      throw err;
+    }
+
+    const runtime = declared.runtimeSpecifier.startsWith('.')
+      ? moduleSpecifier(outDir, resolve(dirname(schemaFile), declared.runtimeSpecifier))
+      : declared.runtimeSpecifier;
+    const jobs: EmitJob[] = declared.jobs.map((d) => {
+      const resolved = loaded.get(d.name);
+      if (resolved === undefined) throw new Error(`internal: job ${d.name} was not loaded`);
+      return { declared: d, resolved };
+    });
+    const ctx: EmitContext = {
+      jobs,
+      printer: new TypePrinter(program.getTypeChecker(), program, project.getCompilerOptions().exactOptionalPropertyTypes === true),
+      schemaSpecifier: moduleSpecifier(outDir, schemaFile),
+      schemaPath: posixRelative(outDir, schemaFile),
+      exportName: declared.exportName,
+      runtimeSpecifier: runtime,
+    };
+    const files: GeneratedFile[] = [
+      { path: 'payloads.ts', contents: emitPayloads(ctx) },
+      { path: 'config.ts', contents: emitConfig(ctx) },
+      { path: 'client.ts', contents: emitClient(ctx) },
+      { path: 'worker.ts', contents: emitWorker(ctx) },
+      { path: 'index.ts', contents: emitIndex(ctx) },
+      { path: 'jobs.manifest.json', contents: emitManifest(ctx) },
+    ];
+    return { outDir, files, inputs: this.inputs };
+  }
+}

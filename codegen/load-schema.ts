@@ -1,0 +1,161 @@
+/**
+ * Runs the schema file to learn what only the running program knows: the job set as `defineJobs` resolved it
+ * (defaults filled in, options validated) and the JSON Schema of each payload's input. It runs in a worker thread
+ * with tsx loaded (load-worker.ts), started before the type checker so both proceed at once; a fresh worker per
+ * run means every run sees the files as they are now.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { JsonSchemaNode } from './print-type.js';
+import type { Problem, SourceLocation } from './problems.js';
+import type { DeclaredSchema } from './read-schema.js';
+
+/** What running the schema file produced for one job: its resolved options and its input's JSON Schema. */
+export interface LoadedJob {
+  readonly name: string;
+  readonly queue: string;
+  readonly attempts: number;
+  readonly backoff: { readonly type: 'exponential' | 'fixed'; readonly delayMs: number; readonly maxDelayMs: number; readonly jitter: number };
+  readonly timeoutMs: number | null;
+  readonly priority: number;
+  readonly cron: { readonly pattern: string; readonly tz: string; readonly catchUp: string } | null;
+  readonly unique: { readonly by: readonly string[] | string | null; readonly ttlMs: number; readonly until: string } | null;
+  /** JSON Schema (draft 2020-12) of the payload's input: `z.toJSONSchema(schema, { io: 'input' })`. */
+  readonly inputJsonSchema: JsonSchemaNode & Record<string, unknown>;
+  /** Why there is no JSON Schema, when there is none. */
+  readonly inputProblem: string | undefined;
+}
+
+/** The worker's answer. */
+export type WorkerReply =
+  | { readonly ok: true; readonly sets: Readonly<Record<string, readonly LoadedJob[]>> }
+  | {
+      readonly ok: false;
+      readonly error: { name: string; message: string; stack: string; job: string | undefined; option: string | undefined };
+    };
+
+/** Running the schema file failed; the problems say where. */
+export class LoadProblems extends Error {
+  constructor(readonly problems: readonly Problem[]) {
+    super(problems.map((p) => p.message).join('\n'));
+  }
+}
+
+/** Longest the schema file may take to run. */
+const LOAD_TIMEOUT_MS = 60_000;
+
+/** Code of the worker: registers tsx (so TypeScript imports work), then runs load-worker.ts. */
+function workerSource(): string {
+  const require = createRequire(import.meta.url);
+  const tsxApi = pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
+  const script = new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url).href;
+  return `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`;
+}
+
+/** A run of the schema file in progress. */
+export class SchemaLoad {
+  private readonly reply: Promise<WorkerReply>;
+
+  /** Starts running `schemaFile` in a worker thread. */
+  constructor(readonly schemaFile: string) {
+    const worker = new Worker(workerSource(), {
+      eval: true,
+      workerData: { schemaFile },
+      stdout: false,
+      stderr: false,
+    });
+    this.reply = new Promise<WorkerReply>((resolve) => {
+      const timer = setTimeout(() => {
+        resolve(failed('TimeoutError', `it did not finish within ${LOAD_TIMEOUT_MS / 1000} s`));
+      }, LOAD_TIMEOUT_MS);
+      const done = (reply: WorkerReply): void => {
+        clearTimeout(timer);
+        resolve(reply);
+        // The schema module may hold handles open (a connection made at import); the answer is all we need.
+        void worker.terminate();
+      };
+      worker.once('message', (reply: WorkerReply) => done(reply));
+      worker.once('error', (err) => done(failed(err.name, err.message, err.stack)));
+      worker.once('exit', (code) => done(failed('Error', `the worker running it exited with code ${code}`)));
+    });
+  }
+
+  /** Stops waiting; used when reading the file already failed. */
+  cancel(): void {
+    void this.reply.catch(() => {});
+  }
+
+  /** The jobs of the set exported as `schema.exportName`. Throws {@link LoadProblems} when running the file failed. */
+  async jobs(schema: DeclaredSchema): Promise<ReadonlyMap<string, LoadedJob>> {
+    const reply = await this.reply;
+    if (!reply.ok) throw new LoadProblems([failure(reply.error, schema)]);
+    const set = reply.sets[schema.exportName];
+    if (set === undefined) {
+      throw new LoadProblems([{ location: schema.location, message: `the export ${JSON.stringify(schema.exportName)} is not the job set defineJobs returned` }]);
+    }
+    const jobs = new Map(set.map((j) => [j.name, j]));
+    for (const declared of schema.jobs) {
+      const job = jobs.get(declared.name);
+      const where = declared.location;
+      if (job === undefined) throw new LoadProblems([{ location: where, message: `job ${JSON.stringify(declared.name)} is missing from the job set at run time` }]);
+      if (job.inputProblem !== undefined) {
+        throw new LoadProblems([
+          { location: where, message: `cannot describe the payload of job ${JSON.stringify(declared.name)} as JSON Schema: ${job.inputProblem}` },
+        ]);
+      }
+    }
+    return jobs;
+  }
+}
+
+function failed(name: string, message: string, stack = ''): WorkerReply {
+  return { ok: false, error: { name, message, stack, job: undefined, option: undefined } };
+}
+
+/** Where in the schema file a thrown error points, from its stack (tsx maps stacks to the TypeScript source). */
+function stackLocation(stack: string, file: string): SourceLocation | undefined {
+  const url = pathToFileURL(file).href;
+  for (const line of stack.split('\n')) {
+    const m = /(file:\/\/[^\s)]+|\/[^\s():]+):(\d+):(\d+)/.exec(line);
+    if (m === null) continue;
+    const path = m[1]?.startsWith('file:') ? fileURLToPath(m[1].replace(/\?.*$/, '')) : m[1];
+    if (path === file || m[1] === url) return { file, line: Number(m[2]), column: Number(m[3]) };
+  }
+  return undefined;
+}
+
+/** Turns an error thrown while running the schema file into a problem at the best location known. */
+function failure(error: Extract<WorkerReply, { ok: false }>['error'], schema: DeclaredSchema): Problem {
+  if (error.name === 'JobDefinitionError' && error.job !== undefined) {
+    const job = schema.jobs.find((j) => j.name === error.job);
+    const option = error.option;
+    const location =
+      (option === undefined ? undefined : (job?.optionLocations.get(option) ?? job?.optionLocations.get(option.split('.')[0] ?? ''))) ??
+      job?.location ??
+      schema.location;
+    return { location, message: `defineJobs rejected the definition: ${error.message}` };
+  }
+  return {
+    location: stackLocation(error.stack, schema.file) ?? schema.location,
+    message: `running ${schema.file.split('/').pop()} failed: ${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`,
+  };
+}
+
+const prestarted = new Map<string, SchemaLoad>();
+
+/**
+ * Starts running `schemaFile` before the generator (and the TypeScript compiler it loads) is even imported; the
+ * next {@link takeSchemaLoad} for the file picks it up.
+ */
+export function startSchemaLoad(schemaFile: string): void {
+  if (!prestarted.has(schemaFile)) prestarted.set(schemaFile, new SchemaLoad(schemaFile));
+}
+
+/** The run started by {@link startSchemaLoad}, or a new one. */
+export function takeSchemaLoad(schemaFile: string): SchemaLoad {
+  const load = prestarted.get(schemaFile);
+  prestarted.delete(schemaFile);
+  return load ?? new SchemaLoad(schemaFile);
+}

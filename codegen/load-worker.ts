@@ -1,0 +1,76 @@
+/**
+ * Runs in a worker thread (started by load-schema.ts, with tsx loaded): imports the schema file and describes every
+ * job set it exports as plain data, JSON Schemas included. Running it beside the type checker, which has the main
+ * thread busy, takes its time off the wall clock.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pathToFileURL } from 'node:url';
+import type { ResolvedJob } from '../src/index.js';
+import type { LoadedJob, WorkerReply } from './load-schema.js';
+
+interface JobSetLike {
+  readonly definitions: unknown;
+  readonly jobs: ReadonlyMap<string, ResolvedJob>;
+}
+
+function isJobSet(value: unknown): value is JobSetLike {
+  return typeof value === 'object' && value !== null && (value as { jobs?: unknown }).jobs instanceof Map && 'definitions' in value;
+}
+
+type ToJson = (params: Record<string, unknown>) => Record<string, unknown>;
+
+function describeJob(job: ResolvedJob): LoadedJob {
+  const toJson = (job.schema as { toJSONSchema?: ToJson }).toJSONSchema;
+  let input: Record<string, unknown> | undefined;
+  let inputProblem: string | undefined;
+  if (typeof toJson !== 'function') inputProblem = 'it is not a zod 4 schema (it has no toJSONSchema)';
+  else {
+    try {
+      input = toJson.call(job.schema, { io: 'input', unrepresentable: 'any' });
+    } catch (err) {
+      inputProblem = (err as Error).message;
+    }
+  }
+  const unique = job.unique;
+  return {
+    name: job.name,
+    queue: job.queue,
+    attempts: job.attempts,
+    backoff: job.backoff,
+    timeoutMs: job.timeoutMs ?? null,
+    priority: job.priority,
+    cron: job.cron === undefined ? null : { pattern: job.cron.pattern, tz: job.cron.tz, catchUp: job.cron.catchUp },
+    unique:
+      unique === undefined
+        ? null
+        : { by: typeof unique.by === 'function' ? '[function]' : (unique.by ?? null), ttlMs: unique.ttlMs, until: unique.until },
+    inputJsonSchema: input ?? {},
+    inputProblem,
+  };
+}
+
+async function run(): Promise<WorkerReply> {
+  const { schemaFile } = workerData as { schemaFile: string };
+  try {
+    const module = (await import(pathToFileURL(schemaFile).href)) as Record<string, unknown>;
+    const sets: Record<string, LoadedJob[]> = {};
+    for (const [name, value] of Object.entries(module)) {
+      if (isJobSet(value)) sets[name] = [...value.jobs.values()].map(describeJob);
+    }
+    return { ok: true, sets };
+  } catch (err) {
+    const e = err as { name?: unknown; message?: unknown; stack?: unknown; job?: unknown; option?: unknown };
+    return {
+      ok: false,
+      error: {
+        name: typeof e?.name === 'string' ? e.name : 'Error',
+        message: typeof e?.message === 'string' ? e.message : String(err),
+        stack: typeof e?.stack === 'string' ? e.stack : '',
+        job: typeof e?.job === 'string' ? e.job : undefined,
+        option: typeof e?.option === 'string' ? e.option : undefined,
+      },
+    };
+  }
+}
+
+parentPort?.postMessage(await run());

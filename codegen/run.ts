@@ -1,0 +1,59 @@
+/** Runs codegen once, as `jobcraft codegen` does: generate, then write or (with --check) compare. */
+import { Generator, type GenerateOptions } from './generate.js';
+import { staleFiles, writeOutput } from './output.js';
+import { CodegenError, displayPath, formatProblem, UsageError } from './problems.js';
+
+export interface CodegenCommandOptions extends GenerateOptions {
+  /** Compare instead of writing: report each stale file and fail. */
+  readonly check?: boolean;
+  /** Regenerate on every save of the schema file and the files it imports. */
+  readonly watch?: boolean;
+}
+
+/** Where messages go (the tests capture them). */
+export interface Output {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+const consoleOutput: Output = { log: (l) => console.log(l), error: (l) => console.error(l) };
+
+/**
+ * Runs codegen once: generates, then writes (or with `check`, compares). Returns the exit code: 0 on success,
+ * 1 for a bad schema, a stale output folder (`check`) or a usage problem; every problem is reported on `out`.
+ */
+export async function runCodegen(options: CodegenCommandOptions, generator = new Generator(), out: Output = consoleOutput): Promise<number> {
+  const started = performance.now();
+  try {
+    const result = await generator.generate(options);
+    const folder = displayPath(result.outDir);
+    if (options.check) {
+      const stale = staleFiles(result.outDir, result.files);
+      if (stale.length === 0) {
+        out.log(`${folder}/ is up to date`);
+        return 0;
+      }
+      for (const path of stale) out.error(`${folder}/${path} is stale`);
+      out.error(`${stale.length} stale file(s) in ${folder}/: run \`jobcraft codegen\` and commit the result`);
+      return 1;
+    }
+    const changed = writeOutput(result.outDir, result.files);
+    const ms = Math.round(performance.now() - started);
+    out.log(
+      changed.length === 0
+        ? `${folder}/ is up to date (${result.files.length} files, ${ms} ms)`
+        : `wrote ${folder}/ (${changed.length} of ${result.files.length} files changed: ${changed.join(', ')}) in ${ms} ms`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof CodegenError) {
+      for (const problem of err.problems) out.error(formatProblem(problem));
+      return 1;
+    }
+    if (err instanceof UsageError) {
+      out.error(`error: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
