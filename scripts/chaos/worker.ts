@@ -44,7 +44,7 @@ const logger: Logger = {
 /** A few milliseconds of pretend work, recorded before and after. */
 async function work(ctx: JobContext, fail: boolean): Promise<void> {
   record('S', ctx.id, ctx.attempt);
-  await sleep(5 + Math.floor(Math.random() * 35));
+  await sleep(10 + Math.floor(Math.random() * 80));
   if (fail) {
     record('F', ctx.id, ctx.attempt);
     throw new FlakyEndpointError(`the endpoint answered 503 (attempt ${ctx.attempt} of ${ctx.maxAttempts})`);

@@ -1,0 +1,37 @@
+/**
+ * The quick chaos run (`npm run chaos -- --quick`): 3,000 jobs while workers are SIGKILLed every 1–3 s, one is
+ * stopped with SIGTERM, Redis is shut down and restarted on its AOF, and one job type fails at random. It must
+ * lose nothing and every count must add up (the run's own verdict, scripts/chaos/analysis.ts). See
+ * docs/reliability.md for the full run.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('npm', ['run', '--silent', 'chaos', '--', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => resolve({ code, out }));
+  });
+}
+
+describe('npm run chaos -- --quick', () => {
+  it('loses no job while workers are killed, Redis restarts and handlers fail', async () => {
+    const { code, out } = await run(['--quick']);
+    const summary = out.slice(out.indexOf('== chaos summary'));
+    expect(summary, out).toMatch(/RESULT: PASS/);
+    expect(code, summary).toBe(0);
+    expect(summary).toMatch(/^lost +0$/m);
+    expect(summary).toMatch(/^enqueued +3000 /m);
+    expect(summary).toMatch(/unexplained: 0\)/);
+    // The chaos really happened.
+    expect(summary).toMatch(/^SIGKILLs +[1-9]/m);
+    expect(summary).toMatch(/^Redis restart +down/m);
+    expect(summary).toMatch(/attempts_exhausted \(FlakyEndpointError\): [1-9]/);
+  }, 90_000);
+});
