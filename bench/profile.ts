@@ -6,6 +6,7 @@
  * worker process, restricted to the measured window.
  *
  *   npx tsx bench/profile.ts [--only noop-c50] [--libs jobcraft] [--out DIR] [--jobs N]
+ *   npx tsx bench/profile.ts --summarize FILE.cpuprofile      summarize any profile (e.g. of `jobcraft codegen`)
  *
  * Profiles stay in DIR (default bench/.tmp/profile-<time>) for Chrome DevTools or speedscope.
  */
@@ -223,7 +224,20 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack : String(err));
-  process.exit(1);
-});
+/** `--summarize FILE.cpuprofile`: the buckets and top functions of any profile (e.g. of `jobcraft codegen`). */
+function summarizeFile(file: string): void {
+  const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, -Infinity, Infinity);
+  console.log(`${file}: ${round(summary.total / 1000)} ms sampled`);
+  for (const [b, us] of summary.buckets) console.log(`  ${b.padEnd(32)} ${pct(us, summary.total).padStart(6)}  ${round(us / 1000)} ms`);
+  console.log('top self time:');
+  for (const [f, us] of summary.functions.slice(0, 30)) console.log(`  ${pct(us, summary.total).padStart(6)}  ${f}`);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf('--summarize');
+  const run = i !== -1 ? Promise.resolve(summarizeFile(process.argv[i + 1] ?? '')) : main();
+  run.catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack : String(err));
+    process.exit(1);
+  });
+}

@@ -7,6 +7,7 @@
  *   npm run bench -- --json bench-results.json     also write the results as JSON
  *   npm run bench -- --only noop-c50,latency-p99   some workloads only
  *   npm run bench -- --reps 5                      repetitions per library (default 3)
+ *   npm run bench -- --libs jobcraft               one library only (no ratios)
  *   npm run bench -- --cpu-prof DIR                write V8 CPU profiles of the jobcraft worker processes into DIR
  *   npm run bench -- --wait-quiet 30               before each measurement, wait up to 30 s for other processes to
  *                                                  calm down (the machine may be shared)
@@ -259,7 +260,7 @@ export function formatTable(report: BenchReport): string {
 }
 
 function parseArgs(argv: readonly string[]): BenchOptions & { json?: string } {
-  const out: { quick?: boolean; reps?: number; only?: string[]; json?: string; cpuProfDir?: string; waitQuietSec?: number } = {};
+  const out: { quick?: boolean; reps?: number; only?: string[]; libs?: Lib[]; json?: string; cpuProfDir?: string; waitQuietSec?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -273,8 +274,12 @@ function parseArgs(argv: readonly string[]): BenchOptions & { json?: string } {
     else if (a === '--reps') out.reps = Number(value());
     else if (a === '--cpu-prof') out.cpuProfDir = resolve(value());
     else if (a === '--wait-quiet') out.waitQuietSec = Number(value());
+    else if (a === '--libs') out.libs = value().split(',').map((l) => {
+      if (l !== 'jobcraft' && l !== 'bullmq') throw new Error(`--libs: unknown library ${l}`);
+      return l;
+    });
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only a,b] [--reps N] [--cpu-prof DIR] [--wait-quiet SECONDS]');
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only a,b] [--reps N] [--libs jobcraft,bullmq] [--cpu-prof DIR] [--wait-quiet SECONDS]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
