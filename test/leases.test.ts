@@ -1,0 +1,97 @@
+/**
+ * Leases of live workers: a worker renews the leases of the jobs it runs and of those it prefetched, so a job that
+ * outlives its lease is never taken over by another worker while its own worker is alive.
+ */
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { createClient, createWorker, defineJobs, queueKeys, type Handler, type Worker } from '../src/index.js';
+import { cleanupRegistry, deferred, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+
+const LEASE_MS = 500;
+
+const jobs = defineJobs({
+  long: { payload: z.object({ n: z.number() }), attempts: 3, backoff: { type: 'fixed', delay: 10 } },
+});
+
+const defer = cleanupRegistry();
+
+function setup(name: string) {
+  const prefix = testPrefix(name);
+  const client = createClient(jobs, { redis: redisUrl(), prefix });
+  const raw = rawRedis();
+  defer(async () => {
+    await client.close();
+    await deletePrefix(raw, prefix);
+    raw.disconnect();
+  });
+  const runs: { worker: string; n: number; attempt: number }[] = [];
+  const failures: string[] = [];
+  const startWorker = (label: string, long: Handler<{ n: number }, 'long'>, options: { concurrency?: number; prefetch?: number } = {}): Worker => {
+    const worker = createWorker(
+      jobs,
+      {
+        long: async (p, ctx) => {
+          runs.push({ worker: label, n: p.n, attempt: ctx.attempt });
+          await long(p, ctx);
+        },
+      },
+      { redis: redisUrl(), prefix, logger: false, leaseMs: LEASE_MS, ...options },
+    );
+    worker.on('failed', (e) => failures.push(`${label}: ${(e.error as Error).name}`));
+    defer(() => worker.close());
+    return worker;
+  };
+  return { prefix, client, raw, runs, failures, startWorker, k: queueKeys(prefix, 'default') };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('lease renewal', () => {
+  it('keeps a job running longer than its lease with its worker, while another worker watches', async () => {
+    const { client, raw, k, runs, failures, startWorker } = setup('lease-long');
+    startWorker('a', () => sleep(LEASE_MS * 3));
+    const { id } = await client.enqueue('long', { n: 1 });
+    await waitFor(() => runs.length === 1, 'the job to start');
+    startWorker('b', async () => {});
+    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the long job to complete');
+    expect(runs).toEqual([{ worker: 'a', n: 1, attempt: 1 }]);
+    expect(failures).toEqual([]);
+    expect(await queueCounts(raw, k)).toMatchObject({ active: 0, scheduled: 0, jobs: 0, attempts: 0, errors: 0 });
+  });
+
+  it('keeps prefetched jobs waiting longer than their lease with their worker', async () => {
+    const { client, raw, k, runs, failures, startWorker } = setup('lease-prefetch');
+    startWorker('a', () => sleep(LEASE_MS * 1.5), { concurrency: 1, prefetch: 2 });
+    await client.enqueueMany('long', [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await waitFor(async () => runs.length === 1 && (await raw.zcard(k.active)) === 3, 'one running, two prefetched');
+    startWorker('b', async () => {});
+    await waitFor(() => runs.length === 3, 'all three jobs', 20_000);
+    await waitFor(async () => (await queueCounts(raw, k)).jobs === 0, 'all three to be acknowledged');
+    expect(runs).toEqual([
+      { worker: 'a', n: 1, attempt: 1 },
+      { worker: 'a', n: 2, attempt: 1 },
+      { worker: 'a', n: 3, attempt: 1 },
+    ]);
+    expect(failures).toEqual([]);
+  });
+
+  it("runs a job once when its own worker finds its lease expired while the job still runs", async () => {
+    const { client, raw, k, runs, failures, startWorker } = setup('lease-own');
+    const finish = deferred();
+    const aborts: unknown[] = [];
+    startWorker('a', async (_p, ctx) => {
+      ctx.signal.addEventListener('abort', () => aborts.push(ctx.signal.reason));
+      await finish.promise;
+    });
+    const { id } = await client.enqueue('long', { n: 1 });
+    await waitFor(() => runs.length === 1, 'the job to start');
+    // As if Redis had been out of reach for longer than the lease: the lease is found expired.
+    await raw.zadd(k.active, 'XX', 0, id);
+    await waitFor(async () => Number(await raw.zscore(k.active, id)) > Date.now(), 'the lease to be renewed or recovered');
+    finish.resolve();
+    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the job to complete');
+    expect(runs).toEqual([{ worker: 'a', n: 1, attempt: 1 }]);
+    expect(aborts).toEqual([]);
+    expect(failures).toEqual([]);
+  });
+});
