@@ -39,15 +39,20 @@ export interface ChaosEvidence {
   readonly unexpectedExits: readonly { readonly pid: number; readonly code: number | null; readonly signal: string | null }[];
 }
 
-/** How long after a kill the killed worker's in-flight jobs were all running again elsewhere. */
+/** How long after a kill the killed worker's in-flight jobs were taken back, and running again elsewhere. */
 export interface KillRecovery {
   readonly pid: number;
   readonly at: number;
   /** Attempts the worker had started and not finished, plus finished ones whose completion never reached Redis. */
   readonly inFlight: number;
-  /** Ms from the kill until the last of them started again on another worker (or died for good); -1 if none. */
+  /** Ms from the kill until another worker had recovered the last of them from its expired lease; -1 if none. */
   readonly recoveredAfterMs: number;
-  readonly medianMs: number;
+  readonly recoveredMedianMs: number;
+  /**
+   * Ms from the kill until the last of them started again on another worker (or died for good): recovery, plus the
+   * retry backoff, plus the wait behind whatever else was queued. -1 if none.
+   */
+  readonly runningAgainAfterMs: number;
   /** In-flight jobs never seen again (each is also counted as lost or stuck). */
   readonly unrecovered: number;
 }
@@ -198,21 +203,26 @@ export function analyse(e: ChaosEvidence): ChaosReport {
         inFlight.add(r.id);
       }
     }
-    const delays: number[] = [];
+    const recovered: number[] = [];
+    const running: number[] = [];
     let unrecovered = 0;
     for (const id of inFlight) {
-      const next = (byId.get(id) ?? []).find((r) => r.kind === 'S' && r.pid !== k.pid && r.at > k.at);
+      const later = (byId.get(id) ?? []).filter((r) => r.pid !== k.pid && r.at > k.at);
+      const taken = later.find((r) => r.kind === 'R');
+      const next = later.find((r) => r.kind === 'S');
       const died = e.dead.get(id);
-      if (next !== undefined) delays.push(next.at - k.at);
-      else if (died !== undefined && died.diedAt > k.at) delays.push(died.diedAt - k.at);
+      if (taken !== undefined) recovered.push(taken.at - k.at);
+      if (next !== undefined) running.push(next.at - k.at);
+      else if (died !== undefined && died.diedAt > k.at) running.push(died.diedAt - k.at);
       else unrecovered++;
     }
     return {
       pid: k.pid,
       at: k.at,
       inFlight: inFlight.size,
-      recoveredAfterMs: delays.length === 0 ? -1 : Math.max(...delays),
-      medianMs: median(delays),
+      recoveredAfterMs: recovered.length === 0 ? -1 : Math.max(...recovered),
+      recoveredMedianMs: median(recovered),
+      runningAgainAfterMs: running.length === 0 ? -1 : Math.max(...running),
       unrecovered,
     };
   });

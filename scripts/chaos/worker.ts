@@ -27,11 +27,15 @@ const record = (kind: RecordKind, id: string, attempt: number): void => {
   writeSync(fd, `${kind} ${id} ${attempt} ${Date.now()}\n`);
 };
 
+// The worker's warnings say when it lost a lease or recovered a job from an expired one; both go in the log.
 const LEASE_LOST = /^(?:lost the lease of job (\S+)|job (\S+) \(\S+\) (?:finished|failed) after its lease was taken over)/;
+const RECOVERED = /^recovered job (\S+) \(/;
 const stamp = (level: string, message: string, fields?: Record<string, unknown>): void => {
   const lost = LEASE_LOST.exec(message);
   const id = lost?.[1] ?? lost?.[2];
   if (id !== undefined) record('L', id, 0);
+  const recovered = RECOVERED.exec(message)?.[1];
+  if (recovered !== undefined) record('R', recovered, 0);
   process.stderr.write(`${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
 };
 const logger: Logger = {
