@@ -192,3 +192,32 @@ describe('a worker serving several queues', () => {
     release();
   });
 });
+
+describe('concurrency', () => {
+  it('runs at most `concurrency` handlers at once, and uses all of them', async () => {
+    const prefix = testPrefix('concurrency');
+    const client = createClient(jobs, { redis: redisUrl(), prefix });
+    const raw = rawRedis();
+    defer(async () => {
+      await client.close();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    let running = 0;
+    let peak = 0;
+    let done = 0;
+    const run = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      done++;
+    };
+    const worker = createWorker(jobs, { task: run, urgent: run, other: run }, { redis: redisUrl(), prefix, logger: false, concurrency: 3 });
+    defer(() => worker.close());
+    await client.enqueueMany('task', labels('t', 15));
+    await client.enqueueMany('other', labels('o', 15));
+    await waitFor(() => done === 30, 'all jobs');
+    expect(peak).toBe(3);
+  });
+});
