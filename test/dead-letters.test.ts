@@ -158,4 +158,32 @@ describe('dead letters', () => {
     expect(await q.delete([id as string])).toBe(1);
     expect(await q.count()).toBe(0);
   });
+
+  it('retries more dead letters than one batch, and lists 50 by default', async () => {
+    const prefix = testPrefix('dlq-many');
+    const client = createClient(jobs, { redis: redisUrl(), prefix });
+    const raw = rawRedis();
+    defer(async () => {
+      await client.close();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    const k = queueKeys(prefix, 'default');
+    const total = 1_234;
+    const m = raw.multi();
+    for (let i = 0; i < total; i++) {
+      const id = `dead-${i}`;
+      m.hset(k.dead, id, JSON.stringify({ n: 'job', t: 1, p: { n: i } }));
+      m.hset(k.deadInfo, id, JSON.stringify({ reason: 'attempts_exhausted', error: { name: 'Error', message: 'x', at: 1 }, attempts: 1, diedAt: 1 + i }));
+      m.zadd(k.deadOrder, 1 + i, id);
+    }
+    await m.exec();
+    expect(await client.deadLetters.count('default')).toBe(total);
+    const page = await client.deadLetters.list('default');
+    expect(page).toHaveLength(50);
+    expect(page[0]?.id).toBe(`dead-${total - 1}`);
+    expect(await client.deadLetters.retryAll('default')).toBe(total);
+    expect(await client.deadLetters.count('default')).toBe(0);
+    expect(await queueCounts(raw, k)).toMatchObject({ wait: total, jobs: total, dead: 0 });
+  });
 });
