@@ -294,7 +294,7 @@ describe('garbage entries', () => {
     await waitFor(
       async () => (await h.client.deadLetters.queue('default').get('active-no-envelope')) !== undefined,
       'the lease-only id in the dead letters',
-      5_000,
+      3_000,
     );
     await expectDead(h, 'active-no-envelope', 'malformed_job', /no stored job/, null);
     expect(await h.raw.zcard(h.k.active)).toBe(0);
@@ -322,7 +322,7 @@ describe('garbage entries', () => {
     await new Promise((r) => setTimeout(r, 800));
     // An operator repairs the counter; the job must still be there to run.
     await h.raw.set(h.k.seq, '1000');
-    await waitFor(() => completed(h.client, [id]), 'the delayed prioritized job', 5_000);
+    await waitFor(() => completed(h.client, [id]), 'the delayed prioritized job', 3_000);
   });
 });
 
