@@ -57,17 +57,25 @@ describe('retry then success', () => {
   it('runs again with a growing ctx.attempt and shows the last error while retrying', async () => {
     const { client, raw, k, startWorker, stateIs } = setup('retry-ok');
     const attempts: number[] = [];
+    const contexts: { enqueuedAt: number; maxAttempts: number; name: string }[] = [];
     const seenWhileRunning: JobInfo[] = [];
     startWorker({
       flaky: async ({ failTimes }, ctx) => {
         attempts.push(ctx.attempt);
+        contexts.push({ enqueuedAt: ctx.enqueuedAt.getTime(), maxAttempts: ctx.maxAttempts, name: ctx.name });
         seenWhileRunning.push(await client.getJob(ctx.id));
         if (ctx.attempt <= failTimes) throw new Error(`failure #${ctx.attempt}`);
       },
     });
+    const before = Date.now();
     const { id } = await client.enqueue('flaky', { failTimes: 2 });
+    const after = Date.now();
     const done = await stateIs(id, 'completed');
     expect(attempts).toEqual([1, 2, 3]);
+    expect(new Set(contexts.map((c) => JSON.stringify(c))).size).toBe(1);
+    expect(contexts[0]).toMatchObject({ maxAttempts: 3, name: 'flaky' });
+    expect(contexts[0]!.enqueuedAt).toBeGreaterThanOrEqual(before);
+    expect(contexts[0]!.enqueuedAt).toBeLessThanOrEqual(after);
     expect(done.attempts).toBe(3);
     expect(seenWhileRunning.map((j) => [j.state, j.attempts, j.maxAttempts, j.lastError?.message])).toEqual([
       ['active', 1, 3, undefined],
