@@ -1,48 +1,22 @@
-/** Checks a job's `cron` and `tz` options at generation time, with cron-parser (the parser the runtime uses). */
-import { CronExpressionParser } from 'cron-parser';
+/**
+ * Checks a job's `cron` and `tz` options at generation time with the runtime's own rule (cron-parser, 5 or 6
+ * fields, an IANA time zone), so a bad schedule fails the build with its location instead of failing at start-up.
+ */
+import { checkCron as cronProblem } from '../src/define.js';
 import type { StaticValue } from './static-value.js';
 
 export interface CronProblem {
   /** The option at fault: `cron` or `tz`. */
-  readonly option: string;
+  readonly option: 'cron' | 'tz';
   readonly message: string;
 }
 
-/** Problems with the `cron` / `tz` options, if any. Jobs without `cron` have none. */
+/** Problems with the `cron` / `tz` options, if any. */
 export function checkCron(options: Readonly<Record<string, StaticValue>>): CronProblem[] {
-  const { cron, tz } = options;
   const problems: CronProblem[] = [];
-  if (tz !== undefined) {
-    if (typeof tz !== 'string' || !isTimeZone(tz)) {
-      problems.push({ option: 'tz', message: `unknown time zone ${JSON.stringify(tz)} (use an IANA name such as "Europe/Berlin")` });
-    }
-  }
-  if (cron === undefined) return problems;
-  if (typeof cron !== 'string') {
-    problems.push({ option: 'cron', message: `cron must be a string such as "0 3 * * *", got ${JSON.stringify(cron)}` });
-    return problems;
-  }
-  const fields = cron.trim().split(/\s+/);
-  if (!cron.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
-    problems.push({
-      option: 'cron',
-      message: `invalid cron expression ${JSON.stringify(cron)}: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), got ${fields.length}`,
-    });
-    return problems;
-  }
-  try {
-    CronExpressionParser.parse(cron);
-  } catch (err) {
-    problems.push({ option: 'cron', message: `invalid cron expression ${JSON.stringify(cron)}: ${(err as Error).message}` });
-  }
+  const tzProblem = options.tz === undefined ? undefined : cronProblem('* * * * *', options.tz);
+  if (tzProblem !== undefined) problems.push({ option: 'tz', message: tzProblem });
+  const patternProblem = options.cron === undefined ? undefined : cronProblem(options.cron, 'UTC');
+  if (patternProblem !== undefined) problems.push({ option: 'cron', message: patternProblem });
   return problems;
-}
-
-function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -20,9 +20,11 @@ export function emitWorker(ctx: EmitContext): string {
 
   for (const job of jobs) {
     const { name, ids } = job.declared;
+    const text = description(job);
     out += `\n${tsdoc([
+      text,
+      text === undefined ? undefined : '',
       `Handles job \`${name}\` (${optionSummary(job)}).`,
-      description(job),
       `Receives the payload in its output form ({@link ${ids.payload}}); throw to fail the attempt.`,
     ])}`;
     out += `export type ${ids.handler} = Handler<${ids.payload}, ${literal(name)}>;\n`;

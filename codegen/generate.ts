@@ -80,6 +80,18 @@ export class Generator {
     return project;
   }
 
+  /**
+   * Adds schema files to their projects up front, so that checking several of them (tests, a repository with more
+   * than one schema) builds one TypeScript program instead of one per file.
+   */
+  prepare(schemaFiles: readonly string[]): void {
+    for (const file of schemaFiles.map((f) => resolve(f))) {
+      const project = this.projectFor(dirname(file));
+      if (project.getSourceFile(file) === undefined) project.addSourceFileAtPath(file);
+    }
+    for (const project of this.projects.values()) project.resolveSourceFileDependencies();
+  }
+
   /** Reads and runs the schema file and returns the files to write. Throws {@link CodegenError} for a bad schema. */
   async generate(options: GenerateOptions = {}): Promise<GenerateResult> {
     const schemaFile = resolve(options.schema ?? 'jobs.schema.ts');

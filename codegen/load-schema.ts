@@ -57,15 +57,16 @@ function workerSource(): string {
 /** A run of the schema file in progress. */
 export class SchemaLoad {
   private readonly reply: Promise<WorkerReply>;
+  private readonly worker: Worker;
 
   /** Starts running `schemaFile` in a worker thread. */
   constructor(readonly schemaFile: string) {
-    const worker = new Worker(workerSource(), {
+    const worker = (this.worker = new Worker(workerSource(), {
       eval: true,
       workerData: { schemaFile },
       stdout: false,
       stderr: false,
-    });
+    }));
     this.reply = new Promise<WorkerReply>((resolve) => {
       const timer = setTimeout(() => {
         resolve(failed('TimeoutError', `it did not finish within ${LOAD_TIMEOUT_MS / 1000} s`));
@@ -82,9 +83,9 @@ export class SchemaLoad {
     });
   }
 
-  /** Stops waiting; used when reading the file already failed. */
+  /** Stops the run; used when reading the file already failed. */
   cancel(): void {
-    void this.reply.catch(() => {});
+    void this.worker.terminate();
   }
 
   /** The jobs of the set exported as `schema.exportName`. Throws {@link LoadProblems} when running the file failed. */

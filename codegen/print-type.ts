@@ -97,8 +97,7 @@ export class TypePrinter {
 
   /** A union or intersection member, parenthesized where precedence needs it. */
   private member(type: ts.Type, indent: string, stack: ts.Type[]): string {
-    const text = this.type(type, undefined, indent, stack);
-    return type.isUnion() || type.isIntersection() ? `(${text})` : text;
+    return parenthesize(type, this.type(type, undefined, indent, stack));
   }
 
   private object(type: ts.ObjectType, docs: JsonSchemaNode | undefined, indent: string, stack: ts.Type[]): string {
@@ -108,7 +107,7 @@ export class TypePrinter {
     if (checker.isArrayType(type)) {
       const [element] = checker.getTypeArguments(type as ts.TypeReference);
       const text = element === undefined ? 'unknown' : this.type(element, docs?.items, indent, inner);
-      const wrapped = element !== undefined && (element.isUnion() || element.isIntersection()) ? `(${text})` : text;
+      const wrapped = element === undefined ? text : parenthesize(element, text);
       return `${type.getSymbol()?.getName() === 'ReadonlyArray' ? 'readonly ' : ''}${wrapped}[]`;
     }
     if (checker.isTupleType(type)) return this.tuple(type as ts.TupleTypeReference, indent, inner);
@@ -118,7 +117,7 @@ export class TypePrinter {
     const libName = this.libraryTypeName(type, indent, inner);
     if (libName !== undefined) return libName;
 
-    const props = checker.getPropertiesOfType(type);
+    const props = inSchemaOrder(checker.getPropertiesOfType(type), docs);
     const indexes = checker.getIndexInfosOfType(type);
     const [onlyIndex] = indexes;
     if (props.length === 0 && indexes.length === 1 && onlyIndex !== undefined && !onlyIndex.isReadonly && onlyIndex.keyType.flags & ts.TypeFlags.String) {
@@ -162,7 +161,7 @@ export class TypePrinter {
     const parts = elements.map((element, i) => {
       const flags = target.elementFlags[i] ?? ts.ElementFlags.Required;
       const text = this.type(element, undefined, indent, stack);
-      const wrapped = element.isUnion() || element.isIntersection() ? `(${text})` : text;
+      const wrapped = parenthesize(element, text);
       if (flags & ts.ElementFlags.Rest) return `...${wrapped}[]`;
       if (flags & ts.ElementFlags.Variadic) return `...${text}`;
       if (flags & ts.ElementFlags.Optional) return `${wrapped}?`;
@@ -183,6 +182,26 @@ export class TypePrinter {
     if (args.length === 0) return symbol.getName();
     return `${symbol.getName()}<${args.map((a) => this.type(a, undefined, indent, stack)).join(', ')}>`;
   }
+}
+
+/** `A | B` and `A & B` need parentheses inside `T[]` and other unions; `boolean` (a union underneath) does not. */
+function parenthesize(type: ts.Type, text: string): string {
+  const compound = (type.isUnion() && !(type.flags & ts.TypeFlags.Boolean)) || type.isIntersection();
+  return compound ? `(${text})` : text;
+}
+
+/**
+ * Properties in the order the schema declares them (zod's inferred types list required keys before optional
+ * ones); properties the schema does not list keep their place after those it does.
+ */
+function inSchemaOrder(props: readonly ts.Symbol[], docs: JsonSchemaNode | undefined): readonly ts.Symbol[] {
+  const order = Object.keys(docs?.properties ?? {});
+  if (order.length === 0) return props;
+  const rank = (p: ts.Symbol): number => {
+    const i = order.indexOf(p.getName());
+    return i === -1 ? order.length : i;
+  };
+  return [...props].map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
 }
 
 function isReadonly(symbol: ts.Symbol): boolean {

@@ -315,7 +315,7 @@ function readJob(
   }
   for (const problem of checkCron(options)) {
     const node = optionNode(definition, problem.option) ?? nameNode;
-    at(node, `job ${job}: ${problem.message}`);
+    at(node, `job ${job}, option "${problem.option}": ${problem.message}`);
     ok = false;
   }
   if (!ok || payload === undefined) return undefined;

@@ -21,29 +21,33 @@ import type {
 type Jobs = typeof jobs;
 
 /**
- * Handles job `sendWelcomeEmail` (queue 'email' · attempts 3 · timeout '30s').
  * Sends the welcome email to a user who just signed up.
+ *
+ * Handles job `sendWelcomeEmail` (queue 'email' · attempts 3 · timeout '30s').
  * Receives the payload in its output form ({@link SendWelcomeEmailPayload}); throw to fail the attempt.
  */
 export type SendWelcomeEmailHandler = Handler<SendWelcomeEmailPayload, 'sendWelcomeEmail'>;
 
 /**
- * Handles job `deliverWebhook` (queue 'webhooks' · attempts 6 · backoff { type: 'exponential', delay: '500ms', maxDelay: '10m' } · timeout '10s').
  * POSTs an event to a customer endpoint, retrying with backoff while the endpoint fails.
+ *
+ * Handles job `deliverWebhook` (queue 'webhooks' · attempts 6 · backoff { type: 'exponential', delay: '500ms', maxDelay: '10m' } · timeout '10s').
  * Receives the payload in its output form ({@link DeliverWebhookPayload}); throw to fail the attempt.
  */
 export type DeliverWebhookHandler = Handler<DeliverWebhookPayload, 'deliverWebhook'>;
 
 /**
- * Handles job `resizeImage` (queue 'images' · timeout '2m' · priority 1).
  * Renders a stored image at the requested widths.
+ *
+ * Handles job `resizeImage` (queue 'images' · timeout '2m' · priority 1).
  * Receives the payload in its output form ({@link ResizeImagePayload}); throw to fail the attempt.
  */
 export type ResizeImageHandler = Handler<ResizeImagePayload, 'resizeImage'>;
 
 /**
- * Handles job `buildDailyReport` (queue 'reports' · attempts 2 · backoff { type: 'fixed', delay: '300ms' }).
  * Builds the daily activity report for one day.
+ *
+ * Handles job `buildDailyReport` (queue 'reports' · attempts 2 · backoff { type: 'fixed', delay: '300ms' }).
  * Receives the payload in its output form ({@link BuildDailyReportPayload}); throw to fail the attempt.
  */
 export type BuildDailyReportHandler = Handler<BuildDailyReportPayload, 'buildDailyReport'>;

@@ -1,0 +1,8 @@
+import * as z from 'zod';
+import { defineJobs } from '../../../src/index.js';
+
+export const jobs = defineJobs({
+  sendEmail: { payload: z.object({ to: z.email() }) },
+  resizeImage: { payload: z.object({ id: z.string() }) },
+  sendEmail: { payload: z.object({ address: z.email() }) },
+});

@@ -1,0 +1,7 @@
+import * as z from 'zod';
+import { defineJobs } from '../../../src/index.js';
+
+export const jobs = defineJobs({
+  sendEmail: { payload: z.object({ to: z.email() }) },
+  cleanUp: { queue: 'maintenance', attempts: 1 },
+});

@@ -1,0 +1,9 @@
+import * as z from 'zod';
+import { defineJobs } from '../../../src/index.js';
+
+export const jobs = defineJobs({
+  sendEmail: {
+    payload: z.object({ to: z.email() }),
+    attempts: 'three',
+  },
+});

@@ -1,0 +1,73 @@
+/**
+ * Type tests of the generated code (generated/). Never run, only compiled: `tsc --noEmit` checks that the correct
+ * calls compile and that each line under `@ts-expect-error` fails; test/codegen-types.test.ts also checks that each
+ * fails with the error code named in its comment, and for no other reason.
+ */
+import {
+  createJobsClient,
+  createWorker,
+  enqueueResizeImage,
+  enqueueSendWelcomeEmail,
+  type Handlers,
+  type ResizeImageHandler,
+  type ResizeImageInput,
+  type ResizeImagePayload,
+} from '../generated/index.js';
+
+export async function enqueueTypes(): Promise<void> {
+  // Correct calls compile: the input form (quality as "80%" or a number, format optional).
+  await enqueueSendWelcomeEmail({ userId: 'u1', email: 'ada@example.com' });
+  await enqueueSendWelcomeEmail({ userId: 'u1', email: 'ada@example.com', locale: 'de' }, { delay: '5s', jobId: 'welcome-u1' });
+  await enqueueResizeImage({ imageId: 'img-1', widths: [320, 640], quality: '80%' });
+  await enqueueResizeImage({ imageId: 'img-1', widths: [320], quality: 80, format: 'png' });
+  const client = createJobsClient({ prefix: 'types' });
+  await client.enqueueResizeImage({ imageId: 'img-1', widths: [320] });
+  await client.enqueue('buildDailyReport', { day: '2026-01-31' });
+  const input: ResizeImageInput = { imageId: 'img-1', widths: [1] };
+  await enqueueResizeImage(input);
+
+  // @ts-expect-error -- TS2322 wrong field type: widths are numbers
+  await enqueueResizeImage({ imageId: 'img-1', widths: ['320'] });
+  // @ts-expect-error -- TS2345 missing required field: email
+  await enqueueSendWelcomeEmail({ userId: 'u1' });
+  // @ts-expect-error -- TS2322 a value outside the enum
+  await enqueueSendWelcomeEmail({ userId: 'u1', email: 'ada@example.com', locale: 'fr' });
+  // @ts-expect-error -- TS2345 unknown job
+  await client.enqueue('sendGoodbyeEmail', {});
+  // @ts-expect-error -- TS2339 no enqueue function for an unknown job
+  await client.enqueueSendGoodbyeEmail({});
+  // @ts-expect-error -- TS2353 a field the schema does not have
+  await enqueueResizeImage({ imageId: 'img-1', widths: [320], colour: 'red' });
+}
+
+export function handlerTypes(): void {
+  // The handler receives the output form: quality is always a number, format always present.
+  const resize: ResizeImageHandler = async ({ quality, format }) => {
+    const q: number = quality;
+    const f: 'jpeg' | 'png' | 'webp' = format;
+    void q;
+    void f;
+  };
+  const all: Handlers = {
+    sendWelcomeEmail: async ({ email, locale }) => void `${email} ${locale ?? ''}`,
+    deliverWebhook: async ({ url }, ctx) => void `${url} ${ctx.attempt}`,
+    resizeImage: resize,
+    buildDailyReport: async ({ day }) => void day,
+  };
+  createWorker(all);
+  createWorker({ resizeImage: resize }, { queues: ['images'] });
+  createWorker({ resizeImage: resize, buildDailyReport: all.buildDailyReport }, { queues: ['images', 'reports'] });
+  const payload: ResizeImagePayload = { imageId: 'i', widths: [1], format: 'webp', quality: 80 };
+  void payload;
+
+  // @ts-expect-error -- TS2322 handler with the wrong payload type: quality arrives as a number
+  createWorker({ resizeImage: async (p: { quality: string }) => void p }, { queues: ['images'] });
+  // @ts-expect-error -- TS2345 missing handler: without a queues option every job needs one
+  createWorker({ resizeImage: resize });
+  // @ts-expect-error -- TS2353 extra handler: sendWelcomeEmail's queue is not served
+  createWorker({ resizeImage: resize, sendWelcomeEmail: all.sendWelcomeEmail }, { queues: ['images'] });
+  // @ts-expect-error -- TS2322 unknown queue
+  createWorker(all, { queues: ['nope'] });
+  // @ts-expect-error -- TS2353 a handler for a job that does not exist
+  createWorker({ ...all, sendGoodbyeEmail: async () => {} });
+}
