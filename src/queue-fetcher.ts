@@ -15,6 +15,7 @@ const MAX_DUE_TIMER_MS = 60_000;
 export class QueueFetcher {
   private pendingAcks: JobRun[] = [];
   private wake: (() => void) | undefined;
+  private endPause: (() => void) | undefined;
   private kickQueued = false;
   private mustFetch = false;
   private blocked = false;
@@ -157,10 +158,14 @@ export class QueueFetcher {
     this.dueTimer.unref();
   }
 
+  /** Waits after an error; only stop() cuts it short (kicks must not turn a failing Redis call into a busy loop). */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
+      const t = setTimeout(() => {
+        this.endPause = undefined;
+        resolve();
+      }, ms);
+      this.endPause = () => {
         clearTimeout(t);
         resolve();
       };
@@ -175,6 +180,7 @@ export class QueueFetcher {
     const w = this.wake;
     this.wake = undefined;
     w?.();
+    this.endPause?.();
     await this.loop;
   }
 
