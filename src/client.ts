@@ -1,6 +1,7 @@
 import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
 import { describe, toMs, type Duration } from './durations.js';
-import { parseStoredError, type StoredError } from './errors.js';
+import { RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { ReplyError } from 'ioredis';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
@@ -206,7 +207,14 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     if (job === undefined) throw new TypeError(`unknown job ${JSON.stringify(name)} (declared: ${[...jobs.jobs.keys()].join(', ')})`);
     return job;
   };
-  const limit = <T>(p: Promise<T>, what: string): Promise<T> => withTimeout(p, timeoutMs, what, where);
+  // Errors surface through the rejected calls; without a listener ioredis would also print every failed reconnect.
+  if (conn.owned) conn.redis.on('error', () => {});
+  const limit = <T>(p: Promise<T>, what: string): Promise<T> =>
+    withTimeout(p, timeoutMs, what, where).catch((err: unknown) => {
+      // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
+      if (err instanceof ReplyError || err instanceof RedisUnavailableError) throw err;
+      throw new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${(err as Error).message}`, { cause: err });
+    });
 
   async function add(
     name: string,

@@ -21,7 +21,7 @@ import { cleanupRegistry, waitFor } from './helpers.js';
  *   `maxRetriesPerRequest: 2` (about 150 ms) and the client passes on its `MaxRetriesPerRequestError` instead of a
  *   `RedisUnavailableError` (src/client.ts `limit` only converts its own timeout).
  */
-const KNOWN_GAPS = new Set<string>(['enqueue-connection-error']);
+const KNOWN_GAPS = new Set<string>([]);
 /** `JOBCRAFT_STRICT=1 npx vitest run …` runs the known gaps as plain tests, to see their failures. */
 const itGap = (name: string): typeof it | typeof it.fails => (KNOWN_GAPS.has(name) && !process.env.JOBCRAFT_STRICT ? it.fails : it);
 

@@ -3,6 +3,27 @@
 
 local PRIO_SPAN = 4398046511104 -- 2^42: priority * PRIO_SPAN + sequence keeps FIFO order within a priority level
 
+-- Checks, before a script writes anything, that each key is absent or of the expected type ('counter' = a string
+-- holding an integer). Redis does not roll back a script that fails half-way, so a key of the wrong type (written by
+-- something else) must stop the script before its first write, with an error that names the key.
+-- spec: { key1, type1, key2, type2, ... }. Returns an error reply, or nil when all is well.
+local function check_types(spec)
+  for i = 1, #spec, 2 do
+    local key, want = spec[i], spec[i + 1]
+    if key then
+      local t = redis.call('TYPE', key).ok
+      local expected = want == 'counter' and 'string' or want
+      if t ~= 'none' and t ~= expected then
+        return redis.error_reply('WRONGTYPE jobcraft: key ' .. key .. ' is a ' .. t .. ', expected a ' .. expected)
+      end
+      if want == 'counter' and t == 'string' and not tonumber(redis.call('GET', key)) then
+        return redis.error_reply('WRONGTYPE jobcraft: key ' .. key .. ' does not hold an integer')
+      end
+    end
+  end
+  return nil
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -5,6 +5,8 @@
 -- Returns: 'cancelled', 'active' (running: not cancelled) or 'unknown' (no live job with this id)
 local jobs, wait, prio, scheduled, active, attempts, errors, ready = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id = ARGV[1]
+local bad = check_types({ jobs, 'hash', wait, 'list', prio, 'zset', scheduled, 'zset', active, 'zset', attempts, 'hash', errors, 'hash', ready, 'zset' })
+if bad then return bad end
 if redis.call('HEXISTS', jobs, id) == 0 then return 'unknown' end
 if redis.call('ZSCORE', active, id) then return 'active' end
 if redis.call('ZREM', scheduled, id) == 0 and redis.call('ZREM', prio, id) == 0 and redis.call('ZREM', ready, id) == 0 then

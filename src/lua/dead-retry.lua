@@ -5,6 +5,10 @@
 -- Returns: the ids put back (an id already live again is left in the dead letters)
 local dead, dead_info, dead_order, jobs, wait, prio, notify, seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local types, routes = read_types(9, 2, tonumber(ARGV[1]))
+local spec = { dead, 'hash', dead_info, 'hash', dead_order, 'zset', jobs, 'hash', wait, 'list', prio, 'zset', notify, 'list', seq, 'counter' }
+for _, ty in ipairs(types) do spec[#spec + 1] = ty.ready; spec[#spec + 1] = 'zset' end
+local bad = check_types(spec)
+if bad then return bad end
 local ids = {}
 local envs = {}
 for i = 2 + 4 * #types, #ARGV do

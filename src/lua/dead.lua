@@ -7,6 +7,9 @@
 local active, jobs, attempts, errors, dead, dead_info, dead_order, notify =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id, att = ARGV[1], ARGV[2]
+local bad = check_types({ active, 'zset', jobs, 'hash', attempts, 'hash', errors, 'hash', dead, 'hash', dead_info, 'hash',
+  dead_order, 'zset', notify, 'list' })
+if bad then return bad end
 if att ~= '' and not holds(active, attempts, id, att) then return 0 end
 local opt = 9
 if ARGV[6] == '1' then

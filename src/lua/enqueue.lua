@@ -9,6 +9,22 @@
 --          by another process (its last firing is no longer what the caller read): nothing is written then.
 local jobs, wait, prio, scheduled, notify, seq, done, dead, paused, cron =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local count = tonumber(ARGV[1])
+local delay = tonumber(ARGV[2])
+local priority = tonumber(ARGV[3])
+local id_prefix = ARGV[4]
+local unique_ttl = tonumber(ARGV[8])
+local scored_only = ARGV[9] == '1'
+
+local dest, dest_type = wait, 'list'
+if delay > 0 then
+  dest, dest_type = scheduled, 'zset'
+elseif priority ~= 0 or scored_only then
+  dest, dest_type = prio, 'zset'
+end
+local bad = check_types({ dest, dest_type, notify, 'list', seq, 'string', jobs, 'hash', ARGV[5] ~= '' and cron or nil, 'hash' })
+if bad then return bad end
+
 -- Cron firings: compare-and-set of the job's last firing, so each firing is enqueued by exactly one process.
 if ARGV[5] ~= '' then
   if (redis.call('HGET', cron, ARGV[5]) or '') ~= ARGV[6] then return {} end
@@ -17,17 +33,19 @@ end
 -- Workers of a paused queue must not be woken for jobs they may not take.
 local awake = redis.call('EXISTS', paused) == 0
 local function wake_unless_paused() if awake then wake(notify) end end
-local count = tonumber(ARGV[1])
-local unique_ttl = tonumber(ARGV[8])
-local scored_only = ARGV[9] == '1'
-local delay = tonumber(ARGV[2])
-local priority = tonumber(ARGV[3])
-local id_prefix = ARGV[4]
 
 -- Generated ids take their numbers now; given ids take numbers (for priority order) only if something is written,
 -- so a duplicate enqueue changes nothing at all.
 local first = 0
-if id_prefix ~= '' then first = redis.call('INCRBY', seq, count) - count end
+if id_prefix ~= '' then
+  first = redis.call('INCRBY', seq, count) - count
+  -- A counter that starts again from zero while jobs exist (its key was deleted) would hand out ids that are taken:
+  -- continue from the clock instead, which is far above any count of jobs.
+  if first == 0 and redis.call('HLEN', jobs) > 0 then
+    first = now_ms()
+    redis.call('SET', seq, first + count)
+  end
+end
 
 local function base36(n)
   local digits = '0123456789abcdefghijklmnopqrstuvwxyz'

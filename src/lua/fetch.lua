@@ -25,6 +25,15 @@ local types, routes = read_types(13, 6, tonumber(ARGV[5]))
 local lock_base = 12 + 3 * #types
 local a = 6 + 4 * #types
 local ack_count = tonumber(ARGV[a])
+local spec = { wait, 'list', prio, 'zset', scheduled, 'zset', active, 'zset', jobs, 'hash', attempts, 'hash',
+  errors, 'hash', notify, 'list', done, 'hash', done_order, 'list', seq, 'counter' }
+for _, ty in ipairs(types) do
+  spec[#spec + 1] = ty.ready; spec[#spec + 1] = 'zset'
+  spec[#spec + 1] = ty.running; spec[#spec + 1] = 'zset'
+  spec[#spec + 1] = ty.starts; spec[#spec + 1] = 'zset'
+end
+local bad = check_types(spec)
+if bad then return bad end
 
 -- 1. Acknowledge completed jobs this worker still holds (fenced: still leased, same attempt number).
 local stale = {}

@@ -5,6 +5,8 @@
 -- ARGV: 1 lease ms, 2 max jobs
 -- Returns: per job: id, envelope (false if missing), attempt
 local active, jobs, attempts = KEYS[1], KEYS[2], KEYS[3]
+local bad = check_types({ active, 'zset', jobs, 'hash', attempts, 'hash' })
+if bad then return bad end
 local now = now_ms()
 local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
@@ -16,7 +18,14 @@ for i, id in ipairs(ids) do
   leases[#leases + 1] = id
   out[#out + 1] = id
   out[#out + 1] = envs[i]
-  out[#out + 1] = redis.call('HGET', attempts, id) or '0'
+  -- A lease without an attempts record (written by something else) counts as a first attempt, so the fence of
+  -- the failure that follows matches.
+  local att = redis.call('HGET', attempts, id)
+  if not att then
+    att = '1'
+    redis.call('HSET', attempts, id, att)
+  end
+  out[#out + 1] = att
 end
 bulk_zadd(active, leases)
 return out

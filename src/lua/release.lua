@@ -5,6 +5,13 @@
 -- Returns: number of jobs handed back
 local active, attempts, wait, prio, notify = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local types = read_types(7, 2, tonumber(ARGV[1]))
+local spec = { active, 'zset', attempts, 'hash', wait, 'list', prio, 'zset', notify, 'list' }
+for _, ty in ipairs(types) do
+  spec[#spec + 1] = ty.ready; spec[#spec + 1] = 'zset'
+  spec[#spec + 1] = ty.running; spec[#spec + 1] = 'zset'
+end
+local bad = check_types(spec)
+if bad then return bad end
 local n = 0
 local from = 2 + 4 * #types
 local count = (#ARGV - from + 1) / 4

@@ -5,6 +5,8 @@
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
 local active, attempts, errors, scheduled, notify = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, att = ARGV[1], ARGV[2]
+local bad = check_types({ active, 'zset', attempts, 'hash', errors, 'hash', scheduled, 'zset', notify, 'list', KEYS[6], 'zset', KEYS[7], 'zset' })
+if bad then return bad end
 if not holds(active, attempts, id, att) then return 0 end
 redis.call('ZREM', active, id)
 free_slot(KEYS[6], KEYS[7], id, notify)
