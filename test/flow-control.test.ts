@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, JobDefinitionError, queueKeys, type JobSet, type WorkerOptions } from '../src/index.js';
 import { flowJobs } from './fixtures/flow-jobs.js';
-import { recordedStarts, startFlowWorkers } from './fixtures/flow-process.js';
+import { PROCESS_TEST_MS, PROCESS_WAIT_MS, recordedStarts, startFlowWorkers } from './fixtures/flow-process.js';
 import { cleanupRegistry, deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
@@ -148,7 +148,7 @@ describe('pause and resume', () => {
     const k = queueKeys(prefix, 'pausable');
     const procs = await startFlowWorkers(prefix, 2, { queues: ['pausable', 'other'], concurrency: 2, slowMs: 100 }, defer);
     const ids = (await client.enqueueMany('slow', Array.from({ length: 40 }, (_, n) => ({ n })))).map((r) => r.id);
-    await waitFor(async () => (await recordedStarts(raw, prefix, 'slow')).length >= 4, 'some jobs to start');
+    await waitFor(async () => (await recordedStarts(raw, prefix, 'slow')).length >= 4, 'some jobs to start', PROCESS_WAIT_MS);
 
     await client.pause('pausable');
     // Right after pause returns: what any worker holds or has finished. Only these may ever have started.
@@ -157,7 +157,7 @@ describe('pause and resume', () => {
     expect(active.length).toBeLessThanOrEqual(4); // two processes × concurrency 2, no prefetch
 
     const others = (await client.enqueueMany('other', [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }])).map((r) => r.id);
-    await waitFor(async () => (await Promise.all(others.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'the other queue to run');
+    await waitFor(async () => (await Promise.all(others.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'the other queue to run', PROCESS_WAIT_MS);
     await sleep(1000);
     const startedWhilePaused = (await recordedStarts(raw, prefix, 'slow')).map((s) => s.id);
     expect(startedWhilePaused.filter((id) => !leasedBeforePause.has(id))).toEqual([]);
@@ -173,9 +173,9 @@ describe('pause and resume', () => {
     expect(await fresh.resume('pausable')).toBe(true);
     expect(await fresh.resume('pausable')).toBe(false);
     expect(await client.isPaused('pausable')).toBe(false);
-    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every job to run after resume', 30_000);
+    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every job to run after resume', PROCESS_WAIT_MS);
     await Promise.all(procs.map((p) => p.stop()));
-  });
+  }, PROCESS_TEST_MS);
 
   it('resume wakes a blocked worker for the waiting jobs, also when they are all of a throttled type', async () => {
     for (const name of ['vip', 'metered'] as const) {

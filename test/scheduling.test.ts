@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, JobDefinitionError, queueKeys, type JobSet } from '../src/index.js';
 import { flowJobs } from './fixtures/flow-jobs.js';
-import { recordedStarts, spawnFlowWorker } from './fixtures/flow-process.js';
+import { PROCESS_TEST_MS, PROCESS_WAIT_MS, recordedStarts, spawnFlowWorker } from './fixtures/flow-process.js';
 import { cleanupRegistry, deferred, deletePrefix, keysUnder, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
@@ -165,7 +165,7 @@ describe('cron jobs in three worker processes', () => {
           return true;
         },
         `${n} firings of every cron job`,
-        20_000,
+        PROCESS_WAIT_MS,
       );
 
     let procs = await startThree();
@@ -196,7 +196,7 @@ describe('cron jobs in three worker processes', () => {
     // Each record holds the last firing handled.
     const records = await raw.hgetall(queueKeys(prefix, 'cron').cron);
     expect(Object.keys(records).sort()).toEqual([...names].sort());
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 });
 
 /** A job set with cron jobs whose record we set by hand (as if every worker had been down since then). */

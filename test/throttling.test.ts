@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createClient, queueKeys } from '../src/index.js';
 import { typeKeys } from '../src/keys.js';
 import { flowJobs, recordKeys, type FlowEvent } from './fixtures/flow-jobs.js';
-import { recordedEvents, recordedStarts, startFlowWorkers } from './fixtures/flow-process.js';
+import { PROCESS_TEST_MS, PROCESS_WAIT_MS, recordedEvents, recordedStarts, startFlowWorkers } from './fixtures/flow-process.js';
 import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
@@ -56,26 +56,26 @@ describe('a concurrency cap across worker processes', () => {
     const { prefix, client, raw } = setup('cap');
     const procs = await startFlowWorkers(prefix, 3, { queues: ['capped'], concurrency: 10 }, defer);
     const ids = (await client.enqueueMany('capped', Array.from({ length: 30 }, (_, n) => ({ n, ms: 100 })))).map((r) => r.id);
-    await waitFor(async () => (await recordedEvents(raw, prefix, 'capped')).filter((e) => e.kind === 'e').length === 30, 'the 30 jobs to finish', 30_000);
+    await waitFor(async () => (await recordedEvents(raw, prefix, 'capped')).filter((e) => e.kind === 'e').length === 30, 'the 30 jobs to finish', PROCESS_WAIT_MS);
     const rec = recordKeys(prefix, 'capped');
     expect(await raw.get(rec.max)).toBe('2');
     expect(await raw.get(rec.running)).toBe('0');
     const starts = await recordedStarts(raw, prefix, 'capped');
     expect(new Set(starts.map((s) => s.id))).toEqual(new Set(ids));
     expect(new Set(starts.map((s) => s.pid)).size).toBeGreaterThan(1); // the cap held across processes
-    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every completion to be recorded');
+    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every completion to be recorded', PROCESS_WAIT_MS);
     const t = typeKeys(queueKeys(prefix, 'capped'), 'capped');
     expect(await raw.zcard(t.running)).toBe(0);
     expect(await raw.zcard(t.ready)).toBe(0);
     await Promise.all(procs.map((p) => p.stop()));
-  });
+  }, PROCESS_TEST_MS);
 
   it('gets the slots of a SIGKILLed process back when its leases expire; every job completes, nothing drifts', async () => {
     const { prefix, client, raw } = setup('cap-heal');
     const t = typeKeys(queueKeys(prefix, 'capped'), 'capped');
     const [victim] = await startFlowWorkers(prefix, 1, { queues: ['capped'], concurrency: 10, hang: true }, defer);
     const ids = (await client.enqueueMany('capped', Array.from({ length: 12 }, (_, n) => ({ n, ms: 100 })))).map((r) => r.id);
-    await waitFor(() => victim?.started.length === 2, 'the victim to take both slots');
+    await waitFor(() => victim?.started.length === 2, 'the victim to take both slots', PROCESS_WAIT_MS);
     expect(await raw.zcard(t.running)).toBe(2);
 
     const healthy = await startFlowWorkers(prefix, 2, { queues: ['capped'], concurrency: 10 }, defer);
@@ -85,7 +85,7 @@ describe('a concurrency cap across worker processes', () => {
     const [sec, micro] = await raw.time();
     const killedAt = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
 
-    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every job to complete', 30_000);
+    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every job to complete', PROCESS_WAIT_MS);
     const events = await recordedEvents(raw, prefix, 'capped');
     expect(maxOverlap(events, killedAt)).toBeLessThanOrEqual(2);
     const victimJobs = events.filter((e) => e.kind === 's' && e.pid === victim?.pid).map((e) => e.id);
@@ -98,7 +98,7 @@ describe('a concurrency cap across worker processes', () => {
     expect(await raw.zcard(t.ready)).toBe(0);
     expect(await queueCounts(raw, queueKeys(prefix, 'capped'))).toMatchObject({ active: 0, jobs: 0, scheduled: 0, dead: 0 });
     await Promise.all(healthy.map((p) => p.stop()));
-  });
+  }, PROCESS_TEST_MS);
 });
 
 describe('a rate limit across worker processes', () => {
@@ -106,7 +106,7 @@ describe('a rate limit across worker processes', () => {
     const { prefix, client, raw } = setup('rate');
     const procs = await startFlowWorkers(prefix, 3, { queues: ['limited'], concurrency: 10 }, defer);
     const ids = (await client.enqueueMany('limited', Array.from({ length: 20 }, (_, n) => ({ n })))).map((r) => r.id);
-    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every job to complete', 30_000);
+    await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every job to complete', PROCESS_WAIT_MS);
     const starts = await recordedStarts(raw, prefix, 'limited');
     expect(starts).toHaveLength(20);
     expect(starts.every((s) => s.attempt === 1)).toBe(true);
@@ -114,11 +114,12 @@ describe('a rate limit across worker processes', () => {
     // When each job was leased (jobcraft's own record, Redis clock): at most 5 in any 1 s window.
     expect(starts.every((s) => s.leasedAt > 0)).toBe(true);
     expect(mostInWindow(starts.map((s) => s.leasedAt), 1000)).toBe(5);
-    // When the handlers started (Redis clock, each process): the same, allowing 200 ms from lease to handler.
-    expect(mostInWindow(starts.map((s) => s.at), 800)).toBeLessThanOrEqual(5);
+    // When the handlers started (Redis clock, recorded by each process): a handler starts a moment after its lease,
+    // and that moment varies on a loaded machine, so allow up to 500 ms of it (unlimited, all 20 start at once).
+    expect(mostInWindow(starts.map((s) => s.at), 500)).toBeLessThanOrEqual(5);
     const leased = starts.map((s) => s.leasedAt).sort((x, y) => x - y);
     expect((leased[19] as number) - (leased[0] as number)).toBeGreaterThanOrEqual(3000); // 20 jobs need 4 windows
     expect(await client.deadLetters.count('limited')).toBe(0);
     await Promise.all(procs.map((p) => p.stop()));
-  });
+  }, PROCESS_TEST_MS);
 });

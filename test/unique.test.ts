@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, queueKeys, type JobSet } from '../src/index.js';
 import { flowJobs } from './fixtures/flow-jobs.js';
-import { spawnFlowWorker } from './fixtures/flow-process.js';
+import { FLOW_LEASE_MS, PROCESS_TEST_MS, PROCESS_WAIT_MS, spawnFlowWorker } from './fixtures/flow-process.js';
 import { cleanupRegistry, deferred, deletePrefix, keysUnder, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
@@ -183,7 +183,7 @@ describe('a unique job whose worker process is SIGKILLed while running it', () =
     const { client, prefix } = setup('unique-sigkill', flowJobs);
     const first = await client.enqueue('uniq', { key: 'k' });
     const child = spawnFlowWorker(prefix, { queues: ['unique'], hang: true }, defer);
-    await waitFor(() => child.started.length === 1, 'the job to start in the child process');
+    await waitFor(() => child.started.length === 1, 'the job to start in the child process', PROCESS_WAIT_MS);
     expect(await client.enqueue('uniq', { key: 'k' })).toEqual({ id: first.id, duplicate: true });
     await child.kill();
     // The dead process's lease has not expired yet: still running as far as Redis knows.
@@ -200,10 +200,10 @@ describe('a unique job whose worker process is SIGKILLed while running it', () =
           await gate.promise;
         },
       },
-      { redis: redisUrl(), prefix, queues: ['unique'], leaseMs: 1000, logger: false },
+      { redis: redisUrl(), prefix, queues: ['unique'], leaseMs: FLOW_LEASE_MS, logger: false },
     );
     defer(() => worker.close());
-    await waitFor(() => attempts.length === 1, 'the recovered job to run again');
+    await waitFor(() => attempts.length === 1, 'the recovered job to run again', PROCESS_WAIT_MS);
     expect(attempts).toEqual([2]);
     const info = await client.getJob(first.id);
     expect(info.state).toBe('active');
@@ -211,9 +211,9 @@ describe('a unique job whose worker process is SIGKILLed while running it', () =
     expect(await client.enqueue('uniq', { key: 'k' })).toEqual({ id: first.id, duplicate: true });
 
     gate.resolve();
-    await waitFor(async () => (await client.getJob(first.id)).state === 'completed', 'the retry to complete');
+    await waitFor(async () => (await client.getJob(first.id)).state === 'completed', 'the retry to complete', PROCESS_WAIT_MS);
     const again = await client.enqueue('uniq', { key: 'k' });
     expect(again.duplicate).toBe(false);
     expect(again.id).not.toBe(first.id);
-  });
+  }, PROCESS_TEST_MS);
 });
