@@ -5,6 +5,7 @@
  *   npm run bench                                  full run (several minutes)
  *   npm run bench -- --quick                       shorter sizes (under 2 minutes)
  *   npm run bench -- --json bench-results.json     also write the results as JSON
+ *   npm run bench -- --md results.md               and as a Markdown table (the one in docs/benchmarks.md)
  *   npm run bench -- --only noop-c50,latency-p99   some workloads only
  *   npm run bench -- --reps 5                      repetitions per library (default 3)
  *   npm run bench -- --libs jobcraft               one library only (no ratios)
@@ -259,8 +260,39 @@ export function formatTable(report: BenchReport): string {
   ].join('\n');
 }
 
-function parseArgs(argv: readonly string[]): BenchOptions & { json?: string } {
-  const out: { quick?: boolean; reps?: number; only?: string[]; libs?: Lib[]; json?: string; cpuProfDir?: string; waitQuietSec?: number } = {};
+/** The results as a Markdown table (for docs/benchmarks.md): medians, every run, and the extra figures. */
+export function formatMarkdown(report: BenchReport): string {
+  const m = report.machine;
+  const cell = (w: WorkloadResult, lib: Subject): string => {
+    const runs = (w.runs[lib] ?? []).map((s) => fmt(s.value, w.unit)).join(' / ');
+    const median = lib === 'jobcraft' ? w.jobcraft : lib === 'bullmq' ? w.bullmq : (w.ceiling ?? null);
+    if (median === null) return w.note !== undefined && lib === 'jobcraft' ? w.note : 'n/a';
+    return `**${fmt(median, w.unit)}** (${runs})`;
+  };
+  const lines = [
+    `${report.date.slice(0, 16).replace('T', ' ')} UTC, ${report.quick ? '`--quick` sizes, ' : ''}${report.reps} runs per library, alternating; median in bold, then each run.`,
+    `Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGb} GB; Redis ${m.redis}; Node ${m.node}; BullMQ ${m.bullmq}.` +
+      (report.busyBeforeMeasurements
+        ? ` Other processes kept the CPUs ${report.busyBeforeMeasurements.medianPct}% busy (median; max ${report.busyBeforeMeasurements.maxPct}%) just before the measurements.`
+        : ''),
+    '',
+    '| workload | unit | jobcraft | BullMQ | ratio | target | result |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const w of report.workloads) {
+    let target = w.target;
+    if (w.ceiling !== undefined && w.ceiling !== null) {
+      target += ` — ceiling ${cell(w, 'ceiling')}` + (w.jobcraft === null ? '' : `; jobcraft at ${Math.round((w.jobcraft / w.ceiling) * 100)}%`);
+    }
+    lines.push(
+      `| \`${w.name}\` | ${w.unit} | ${cell(w, 'jobcraft')} | ${w.runs.bullmq ? cell(w, 'bullmq') : 'n/a'} | ${w.ratio === null ? '' : `${w.ratio}×`} | ${target} | ${w.pass === null ? '–' : w.pass ? 'pass' : '**FAIL**'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function parseArgs(argv: readonly string[]): BenchOptions & { json?: string; md?: string } {
+  const out: { quick?: boolean; reps?: number; only?: string[]; libs?: Lib[]; json?: string; md?: string; cpuProfDir?: string; waitQuietSec?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -270,6 +302,7 @@ function parseArgs(argv: readonly string[]): BenchOptions & { json?: string } {
     };
     if (a === '--quick') out.quick = true;
     else if (a === '--json') out.json = value();
+    else if (a === '--md') out.md = value();
     else if (a === '--only') out.only = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--reps') out.reps = Number(value());
     else if (a === '--cpu-prof') out.cpuProfDir = resolve(value());
@@ -279,7 +312,7 @@ function parseArgs(argv: readonly string[]): BenchOptions & { json?: string } {
       return l;
     });
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--only a,b] [--reps N] [--libs jobcraft,bullmq] [--cpu-prof DIR] [--wait-quiet SECONDS]');
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--md FILE] [--only a,b] [--reps N] [--libs jobcraft,bullmq] [--cpu-prof DIR] [--wait-quiet SECONDS]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -293,6 +326,12 @@ export function toJson(report: BenchReport): string {
 }
 
 async function main(): Promise<void> {
+  const from = process.argv.indexOf('--md-from');
+  if (from !== -1) {
+    // Renders the Markdown table of an earlier --json file.
+    console.log(formatMarkdown(JSON.parse(readFileSync(process.argv[from + 1] ?? '', 'utf8')) as BenchReport));
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   const started = performance.now();
   const onSignal = (): void => {
@@ -307,6 +346,10 @@ async function main(): Promise<void> {
   if (args.json !== undefined) {
     writeFileSync(args.json, toJson(report));
     console.log(`results written to ${args.json}`);
+  }
+  if (args.md !== undefined) {
+    writeFileSync(args.md, `${formatMarkdown(report)}\n`);
+    console.log(`Markdown table written to ${args.md}`);
   }
   process.exitCode = report.errors.length > 0 ? 1 : 0;
 }
