@@ -57,6 +57,26 @@ function posixRelative(fromDir: string, file: string): string {
   return relative(fromDir, file).split('\\').join('/');
 }
 
+/** With JOBCRAFT_CODEGEN_TIMINGS=1, prints where a run's time went (wall and CPU of the process). */
+export class PhaseTimer {
+  private readonly enabled = process.env.JOBCRAFT_CODEGEN_TIMINGS === '1';
+  private readonly phases: string[] = [];
+  private wall = performance.now();
+  private cpu = process.cpuUsage();
+
+  mark(phase: string): void {
+    if (!this.enabled) return;
+    const cpu = process.cpuUsage(this.cpu);
+    this.phases.push(`${phase} ${Math.round(performance.now() - this.wall)} ms (cpu ${Math.round((cpu.user + cpu.system) / 1000)} ms)`);
+    this.wall = performance.now();
+    this.cpu = process.cpuUsage();
+  }
+
+  report(): void {
+    if (this.enabled) console.error(`codegen timings: ${this.phases.join(', ')}`);
+  }
+}
+
 export class Generator {
   private readonly projects = new Map<string, Project>();
   private inputs: readonly string[] = [];
@@ -99,6 +119,7 @@ export class Generator {
     if (!existsSync(schemaFile)) throw new UsageError(`schema file ${options.schema ?? 'jobs.schema.ts'} not found`);
     // Start running the schema file now: it proceeds in a worker thread while the type checker reads it here.
     const load = takeSchemaLoad(schemaFile);
+    const timer = new PhaseTimer();
     const project = this.projectFor(dirname(schemaFile));
     // Pick up edits made since the last run (of the schema and of the local files it imports).
     for (const file of project.getSourceFiles()) {
@@ -113,15 +134,19 @@ export class Generator {
       .filter((f) => !f.isInNodeModules() && !f.isFromExternalLibrary())
       .map((f) => f.getFilePath() as string);
     this.inputs = [...new Set([schemaFile, ...local])].sort();
+    timer.mark('project');
     const program = project.getProgram().compilerObject;
+    timer.mark('program');
     const sourceFile = program.getSourceFile(schemaFile);
     if (sourceFile === undefined) throw new UsageError(`cannot read ${schemaFile}`);
 
     let declared;
     let loaded;
     try {
-      declared = readSchema(program, sourceFile);
+      declared = readSchema(program, sourceFile, timer);
+      timer.mark('check');
       loaded = await load.jobs(declared);
+      timer.mark('wait for the schema run');
     } catch (err) {
       load.cancel();
       if (err instanceof SchemaProblems || err instanceof LoadProblems) throw new CodegenError(err.problems);
@@ -152,6 +177,8 @@ export class Generator {
       { path: 'index.ts', contents: emitIndex(ctx) },
       { path: 'jobs.manifest.json', contents: emitManifest(ctx) },
     ];
+    timer.mark('emit');
+    timer.report();
     return { outDir, files, inputs: this.inputs };
   }
 }

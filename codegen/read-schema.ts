@@ -144,12 +144,14 @@ function zodTypes(node: ts.Expression, checker: ts.TypeChecker): { input: ts.Typ
  * rule the generator needs (a readable, exported `defineJobs` call; names that become distinct identifiers; a zod
  * payload and statically readable options for every job), or has a type error.
  */
-export function readSchema(program: ts.Program, sourceFile: ts.SourceFile): DeclaredSchema {
+export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer?: { mark(phase: string): void }): DeclaredSchema {
   const file = sourceFile.fileName;
   const syntax = diagnosticProblems(program.getSyntacticDiagnostics(sourceFile), sourceFile);
   if (syntax.length > 0) throw new SchemaProblems(syntax);
 
+  timer?.mark('syntax');
   const checker = program.getTypeChecker();
+  timer?.mark('binder');
   const problems: Problem[] = [];
   const at = (node: ts.Node, message: string): void => {
     problems.push({ location: locationOf(node, sourceFile), message });
@@ -229,6 +231,7 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile): Decl
   }
   if (problems.length === 0 && jobs.length === 0) at(argument, 'defineJobs declares no jobs');
   if (problems.length > 0) throw new SchemaProblems(problems);
+  timer?.mark('read jobs');
 
   const typeErrors = diagnosticProblems(program.getSemanticDiagnostics(sourceFile), sourceFile);
   if (typeErrors.length > 0) throw new SchemaProblems(typeErrors);

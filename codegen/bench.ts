@@ -1,0 +1,116 @@
+/**
+ * Codegen wall time, measured the way a build pays it: a fresh `jobcraft codegen` process, from start to exit.
+ *
+ *   npx tsx codegen/bench.ts                      times the example schema and a 200-job schema (3 runs each)
+ *   npx tsx codegen/bench.ts --jobs 500 --runs 5
+ *   node --import tsx codegen/bench.ts --schema S --out O     one codegen run (what the benchmark harness calls)
+ *
+ * `benchCodegen()` does the same from code and returns milliseconds.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'bin', 'jobcraft.js');
+
+const SHAPES: readonly ((i: number) => string)[] = [
+  () => `z.object({ userId: z.string().min(1).describe('Id of the user'), email: z.email(), locale: z.enum(['en', 'de', 'fr']).optional() })`,
+  (i) => `z.object({ orderId: z.uuid(), amountCents: z.number().int().positive(), currency: z.enum(['EUR', 'USD']).default('EUR'), note${i}: z.string().max(200).optional() })`,
+  () => `z.object({ url: z.url(), event: z.string().min(1), body: z.record(z.string(), z.unknown()), headers: z.record(z.string(), z.string()).optional() })`,
+  () => `z.object({ imageId: z.string(), widths: z.array(z.number().int().positive()).min(1), quality: z.union([z.number(), z.string()]).transform((q) => Number(q)).default(80) })`,
+  () => `z.object({ day: z.iso.date(), tenant: z.object({ id: z.string(), plan: z.enum(['free', 'pro']) }), tags: z.array(z.string()).default([]) })`,
+  () => `z.object({ items: z.array(z.object({ sku: z.string(), qty: z.number().int() })), dryRun: z.boolean().default(false), mode: z.literal(['full', 'delta']) })`,
+];
+
+/** The source of a schema file declaring `count` jobs of varied payload shapes and options. */
+export function benchSchemaSource(count: number, runtimeSpecifier: string): string {
+  const lines = [`// ${count} jobs for the codegen benchmark (codegen/bench.ts).`, `import * as z from 'zod';`, `import { defineJobs } from '${runtimeSpecifier}';`, '', 'export const jobs = defineJobs({'];
+  for (let i = 0; i < count; i++) {
+    const shape = SHAPES[i % SHAPES.length] as (i: number) => string;
+    lines.push(`  job${String(i).padStart(3, '0')}: {`, `    description: 'Benchmark job ${i}.',`, `    payload: ${shape(i)},`, `    queue: 'q${i % 8}',`);
+    if (i % 3 === 0) lines.push(`    attempts: ${2 + (i % 5)},`);
+    if (i % 4 === 0) lines.push(`    timeout: '${10 + (i % 50)}s',`);
+    if (i % 5 === 0) lines.push(`    backoff: { type: 'fixed', delay: '${i % 7}s' },`);
+    lines.push('  },');
+  }
+  lines.push('});', '');
+  return lines.join('\n');
+}
+
+/** Runs `jobcraft codegen` in a new process and returns its wall time in milliseconds. */
+export function timeCodegen(schema: string, out: string): Promise<number> {
+  return new Promise((resolveTime, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI, 'codegen', '--schema', schema, '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const ms = performance.now() - started;
+      if (code === 0) resolveTime(ms);
+      else reject(new Error(`codegen exited with ${code}: ${stderr.trim()}`));
+    });
+  });
+}
+
+/** A throwaway folder at the top of the repository (no tsconfig includes it), so its files resolve like ours. */
+function scratchDir(): string {
+  return join(ROOT, `.codegen-bench-${process.pid}-${Date.now()}`);
+}
+
+/** Wall time (ms) of codegen on a fresh schema file of `jobs` jobs, in a new process. */
+export async function benchCodegen(jobs = 200): Promise<number> {
+  const dir = scratchDir();
+  mkdirSync(dir, { recursive: true });
+  try {
+    const schema = join(dir, 'jobs.schema.ts');
+    writeFileSync(schema, benchSchemaSource(jobs, relative(dir, join(ROOT, 'src', 'index.js')).split('\\').join('/')));
+    return await timeCodegen(schema, join(dir, 'generated'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Wall time (ms) of codegen on the example schema, jobs.schema.ts, writing to a throwaway folder. */
+export async function benchExampleCodegen(): Promise<number> {
+  const dir = scratchDir();
+  try {
+    return await timeCodegen(join(ROOT, 'jobs.schema.ts'), join(dir, 'generated'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { schema: { type: 'string' }, out: { type: 'string' }, jobs: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' } },
+  });
+  if (values.schema !== undefined) {
+    // One run, in this process, exactly as `jobcraft codegen --schema … --out …` does it.
+    const schema = resolve(values.schema);
+    if (existsSync(schema)) (await import('./load-schema.js')).startSchemaLoad(schema);
+    const { runCodegen } = await import('./run.js');
+    process.exitCode = await runCodegen({ schema, out: values.out ?? 'generated' });
+    return;
+  }
+  const jobs = Number(values.jobs);
+  const runs = Number(values.runs);
+  for (const [label, once] of [
+    ['jobs.schema.ts (4 jobs)', benchExampleCodegen],
+    [`${jobs}-job schema`, () => benchCodegen(jobs)],
+  ] as const) {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) times.push(await once());
+    console.log(`${label.padEnd(24)} median ${Math.round(median(times))} ms   runs: ${times.map((t) => Math.round(t)).join(', ')} ms`);
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();
