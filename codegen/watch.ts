@@ -10,8 +10,12 @@ import { Generator } from './generate.js';
 const DEBOUNCE_MS = 60;
 
 /** Runs codegen now and after every change, until `signal` aborts (or forever). */
-export async function watchSchema(options: CodegenCommandOptions, signal?: AbortSignal, out?: Output): Promise<void> {
-  const generator = new Generator();
+export async function watchSchema(
+  options: CodegenCommandOptions,
+  signal?: AbortSignal,
+  out?: Output,
+  generator = new Generator(),
+): Promise<void> {
   const watchers = new Map<string, FSWatcher>();
   let inputs = new Set<string>();
   let timer: NodeJS.Timeout | undefined;

@@ -5,12 +5,13 @@
  * After an intended change to the emitted code: UPDATE_GOLDEN=1 npx vitest run test/codegen.test.ts
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator, runCodegen, type Output } from '../codegen/index.js';
+import { waitFor } from './helpers.js';
+import { Generator, runCodegen, watchSchema, type Output } from '../codegen/index.js';
 import { displayPath } from '../codegen/problems.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -119,6 +120,36 @@ describe('--check and writing', () => {
     expect(out.errors[0]).toMatch(/refusing to replace .*\(notes\.md\)/);
     expect(snapshot(dir)).toEqual({ 'notes.md': 'mine' });
   });
+});
+
+describe('--watch', () => {
+  it('regenerates when the schema file is saved, and reports a broken save without touching the output', async () => {
+    // Under bad/ because that folder is outside the root tsconfig: a file that comes and goes there disturbs no tsc run.
+    const dir = join(BAD, `.watch-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    temps.push(dir);
+    const schema = join(dir, 'jobs.schema.ts');
+    const source = (fields: string): string =>
+      `import * as z from 'zod';\nimport { defineJobs } from '../../../../src/index.js';\n\nexport const jobs = defineJobs({\n  ping: { payload: z.object({ ${fields} }) },\n});\n`;
+    writeFileSync(schema, source('at: z.number()'));
+    const out = tempDir();
+    const payloads = join(out, 'payloads.ts');
+    const messages = capture();
+    const stop = new AbortController();
+    const watching = watchSchema({ schema, out }, stop.signal, messages, generator);
+    try {
+      await waitFor(() => existsSync(payloads) && readFileSync(payloads, 'utf8').includes('at: number;'), 'the first generation', 60_000);
+      writeFileSync(schema, source('at: z.number(), from: z.string()'));
+      await waitFor(() => readFileSync(payloads, 'utf8').includes('from: string;'), 'regeneration after the save', 60_000);
+      const good = snapshot(out);
+      writeFileSync(schema, source('at: z.number(), from: z.string(), ping: { payload: z.object({}) }, }) })'));
+      await waitFor(() => messages.errors.some((e) => e.includes('jobs.schema.ts:5:')), 'the error of the broken save', 60_000);
+      expect(snapshot(out)).toEqual(good);
+    } finally {
+      stop.abort();
+      await watching;
+    }
+  }, 120_000);
 });
 
 /** A bad schema file, the message codegen must give, and where it must point. */
