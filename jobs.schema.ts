@@ -49,11 +49,15 @@ export const jobs = defineJobs({
   },
 
   buildDailyReport: {
-    description: 'Builds the daily activity report for one day.',
-    payload: z.object({ day: z.iso.date().describe('The day to report on, YYYY-MM-DD') }),
+    description: 'Builds the daily activity report for one day; runs every night at 03:00 UTC for the day before.',
+    payload: z.object({
+      day: z.iso.date().optional().describe('The day to report on, YYYY-MM-DD; the day before the run when absent'),
+    }),
     queue: 'reports',
     attempts: 2,
     backoff: { type: 'fixed', delay: '300ms' },
+    // Each firing enqueues the payload {} (so `day` is absent) exactly once, however many workers run.
+    cron: '0 3 * * *',
   },
 });
 

@@ -22,7 +22,9 @@ const worker = createWorker(
       ctx.logger.info(`resize ${imageId}`, { widths, format, quality });
     },
     buildDailyReport: async ({ day }, ctx) => {
-      ctx.logger.info(`daily report for ${day}`);
+      // The nightly cron firing leaves day out: report on the day before.
+      const reportDay = day ?? new Date(ctx.enqueuedAt.getTime() - 86_400_000).toISOString().slice(0, 10);
+      ctx.logger.info(`daily report for ${reportDay}`);
     },
   },
   { concurrency: 4, handleSignals: true },

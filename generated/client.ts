@@ -49,9 +49,9 @@ export interface JobsClient extends JobClient<typeof jobs> {
   enqueueResizeImage(payload: ResizeImageInput, options?: EnqueueOptions): Promise<EnqueueResult>;
 
   /**
-   * Builds the daily activity report for one day.
+   * Builds the daily activity report for one day; runs every night at 03:00 UTC for the day before.
    *
-   * Enqueues job `buildDailyReport` (queue 'reports' · attempts 2 · backoff { type: 'fixed', delay: '300ms' }).
+   * Enqueues job `buildDailyReport` (queue 'reports' · attempts 2 · backoff { type: 'fixed', delay: '300ms' } · cron '0 3 * * *').
    * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
    *
    * @param payload - the job's input, see {@link BuildDailyReportInput}
@@ -146,9 +146,9 @@ export function enqueueResizeImage(payload: ResizeImageInput, options?: EnqueueO
 }
 
 /**
- * Builds the daily activity report for one day.
+ * Builds the daily activity report for one day; runs every night at 03:00 UTC for the day before.
  *
- * Enqueues job `buildDailyReport` (queue 'reports' · attempts 2 · backoff { type: 'fixed', delay: '300ms' }) through the default client (see `configure`).
+ * Enqueues job `buildDailyReport` (queue 'reports' · attempts 2 · backoff { type: 'fixed', delay: '300ms' } · cron '0 3 * * *') through the default client (see `configure`).
  * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
  *
  * @param payload - the job's input, see {@link BuildDailyReportInput}

@@ -65,8 +65,8 @@ export type ResizeImagePayload = {
  * What `enqueueBuildDailyReport` accepts: the input of job `buildDailyReport`'s payload schema.
  */
 export type BuildDailyReportInput = {
-  /** The day to report on, YYYY-MM-DD */
-  day: string;
+  /** The day to report on, YYYY-MM-DD; the day before the run when absent */
+  day?: string;
 };
 
 /**

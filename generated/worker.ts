@@ -45,9 +45,9 @@ export type DeliverWebhookHandler = Handler<DeliverWebhookPayload, 'deliverWebho
 export type ResizeImageHandler = Handler<ResizeImagePayload, 'resizeImage'>;
 
 /**
- * Builds the daily activity report for one day.
+ * Builds the daily activity report for one day; runs every night at 03:00 UTC for the day before.
  *
- * Handles job `buildDailyReport` (queue 'reports' · attempts 2 · backoff { type: 'fixed', delay: '300ms' }).
+ * Handles job `buildDailyReport` (queue 'reports' · attempts 2 · backoff { type: 'fixed', delay: '300ms' } · cron '0 3 * * *').
  * Receives the payload in its output form ({@link BuildDailyReportPayload}); throw to fail the attempt.
  */
 export type BuildDailyReportHandler = Handler<BuildDailyReportPayload, 'buildDailyReport'>;
@@ -85,7 +85,7 @@ export interface Handlers {
    */
   resizeImage: ResizeImageHandler;
   /**
-   * Job `buildDailyReport` (queue 'reports'). Builds the daily activity report for one day.
+   * Job `buildDailyReport` (queue 'reports'). Builds the daily activity report for one day; runs every night at 03:00 UTC for the day before.
    */
   buildDailyReport: BuildDailyReportHandler;
 }
