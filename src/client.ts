@@ -356,7 +356,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const dlq = (queue: string): QueueDeadLetters => {
     let d = perQueue.get(queue);
     if (d === undefined) {
-      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? []);
+      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? [], (name) => jobs.jobs.get(name)?.unique?.ttlMs);
       perQueue.set(queue, d);
     }
     return d;
@@ -390,7 +390,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     pause: async (queue) => {
       await limit(conn.redis.set(keysOf(queue).paused, '1'), `pause "${queue}"`);
     },
-    resume: (queue) => limit(scripts.resume(keysOf(queue)), `resume "${queue}"`),
+    resume: (queue) => limit(scripts.resume(keysOf(queue), typesByQueue.get(queue) ?? []), `resume "${queue}"`),
     isPaused: async (queue) => (await limit(conn.redis.exists(keysOf(queue).paused), `isPaused "${queue}"`)) === 1,
     deadLetters,
     redis: conn.redis,

@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
-import type { ResolvedJob } from './define.js';
-import type { QueueKeys } from './keys.js';
+import type { JobSet, ResolvedJob } from './define.js';
+import { cronQueuesKey, queueKeys, typeKeys, type QueueKeys } from './keys.js';
 import { encodeEnvelope } from './payload.js';
 import type { WorkerCore } from './worker.js';
 
@@ -16,18 +16,21 @@ export function cronJobId(name: string, firedAt: number): string {
 }
 
 /**
- * Firing times of `job` in (after, until], oldest first, at most `limit` (the most recent ones).
+ * Firing times of `job` in (after, until], oldest first: at most `limit`, the most recent ones. Walks backwards from
+ * `until`, so a long outage of an every-second schedule costs `limit` steps, not one per missed second.
  */
 export function firingsBetween(job: ResolvedJob, after: number, until: number, limit: number): number[] {
   const cron = job.cron;
   if (cron === undefined || until <= after) return [];
-  const expr = CronExpressionParser.parse(cron.pattern, { tz: cron.tz, currentDate: new Date(after), endDate: new Date(until) });
+  // cron-parser's prev() is strictly before its start: start just after `until` so a firing at `until` counts.
+  const expr = CronExpressionParser.parse(cron.pattern, { tz: cron.tz, currentDate: new Date(until + 1) });
   const out: number[] = [];
-  while (expr.hasNext()) {
-    out.push(expr.next().getTime());
-    if (out.length > limit) out.shift();
+  while (out.length < limit) {
+    const at = expr.prev().getTime();
+    if (at <= after) break;
+    out.push(at);
   }
-  return out;
+  return out.reverse();
 }
 
 /** The next firing of `job` after `now`. */
@@ -51,7 +54,8 @@ export class CronScheduler {
     private readonly worker: WorkerCore,
     private readonly jobs: readonly ResolvedJob[],
     private readonly keys: ReadonlyMap<string, QueueKeys>,
-    private readonly allJobs: ReadonlyMap<string, ResolvedJob>,
+    private readonly jobSet: JobSet,
+    private readonly prefix: string,
   ) {}
 
   start(): void {
@@ -64,21 +68,40 @@ export class CronScheduler {
     await this.running;
   }
 
+  /**
+   * Deletes cron records no schedule of this job set owns: jobs removed, moved to another queue or no longer
+   * periodic, and queues that are gone. Queues with cron records are listed in one set per prefix so a queue that
+   * disappeared from the code can still be found. (Every worker sharing a prefix must run the same job set, give or
+   * take a deploy in progress.)
+   */
   private async removeOrphans(): Promise<void> {
-    for (const k of this.keys.values()) {
-      try {
-        const names = await this.worker.scripts.redis.hkeys(k.cron);
+    const redis = this.worker.scripts.redis;
+    const registry = cronQueuesKey(this.prefix);
+    try {
+      const cronQueues = [...new Set([...this.jobSet.jobs.values()].filter((j) => j.cron !== undefined).map((j) => j.queue))];
+      if (cronQueues.length > 0) await redis.sadd(registry, ...cronQueues);
+      const known: readonly string[] = this.jobSet.queues;
+      for (const queue of await redis.smembers(registry)) {
+        const k = queueKeys(this.prefix, queue);
+        const names = known.includes(queue) ? await redis.hkeys(k.cron) : null;
+        if (names === null) {
+          await redis.del(k.cron);
+          await redis.srem(registry, queue);
+          this.worker.logger.info(`removed the cron records of queue "${queue}", which no job uses any more`);
+          continue;
+        }
         const orphans = names.filter((n) => {
-          const job = this.allJobs.get(n);
-          return job === undefined || (job.queue === k.queue && job.cron === undefined);
+          const job = this.jobSet.jobs.get(n);
+          return job === undefined || job.queue !== queue || job.cron === undefined;
         });
         if (orphans.length > 0) {
-          await this.worker.scripts.redis.hdel(k.cron, ...orphans);
-          this.worker.logger.info(`removed the cron records of jobs that no longer have a schedule: ${orphans.join(', ')}`);
+          await redis.hdel(k.cron, ...orphans);
+          this.worker.logger.info(`removed the cron records of jobs that no longer have a schedule in queue "${queue}": ${orphans.join(', ')}`);
         }
-      } catch (err) {
-        this.worker.reportError(err, `cleaning cron records of queue "${k.queue}"`);
+        if (!cronQueues.includes(queue)) await redis.srem(registry, queue);
       }
+    } catch (err) {
+      this.worker.reportError(err, 'cleaning up cron records');
     }
   }
 
@@ -112,23 +135,22 @@ export class CronScheduler {
           newLast = now;
         } else {
           const last = Number(lastText);
-          const firings = firingsBetween(job, last, now, MAX_CATCH_UP);
+          // For 'last' and 'none' only the latest firing matters (and whether an older one was missed).
+          const firings = firingsBetween(job, last, now, cron.catchUp === 'all' ? MAX_CATCH_UP : 2);
           if (firings.length === 0) return;
           newLast = firings[firings.length - 1] as number;
           if (cron.catchUp === 'all') due = firings;
           else if (cron.catchUp === 'last' || now - newLast <= ON_TIME_MS) due = [newLast];
           else due = [];
           if (due.length < firings.length) {
-            this.worker.logger.info(`cron job "${job.name}": skipped ${firings.length - due.length} missed firing(s) (catchUp: ${cron.catchUp})`);
+            this.worker.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
           }
         }
         const items: string[] = [];
         for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority));
-        const written = await this.worker.scripts.enqueue(k, 0, job.priority, '', items, {
-          name: job.name,
-          expected: lastText ?? '',
-          next: String(newLast),
-        });
+        const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
+        const cas = { name: job.name, expected: lastText ?? '', next: String(newLast) };
+        const written = await this.worker.scripts.enqueue(k, 0, job.priority, '', items, cas, undefined, readySet);
         if (written.length > 0 || items.length === 0) {
           // items.length === 0 with an empty reply can also mean another process won; re-reading settles it.
           if (items.length > 0 || (await this.worker.scripts.redis.hget(k.cron, job.name)) === String(newLast)) return;

@@ -89,7 +89,19 @@ export class QueueDeadLetters {
     private readonly scripts: Scripts,
     private readonly keys: QueueKeys,
     private readonly types: readonly ThrottledType[],
+    /** The unique-lock TTL of a job type, for dead letters that go back as unique jobs. */
+    private readonly uniqueTtlOf: (job: string) => number | undefined,
   ) {}
+
+  /** Each id with the unique lock its job must take again, if it is a unique job. */
+  private async withLocks(ids: readonly string[]): Promise<{ id: string; lock?: string; ttlMs?: number }[]> {
+    const raws = await this.scripts.redis.hmget(this.keys.dead, ...ids);
+    return ids.map((id, i) => {
+      const decoded = decodeEnvelope(raws[i] ?? null);
+      if (!decoded.ok || decoded.envelope.u === undefined) return { id };
+      return { id, lock: this.keys.uniquePrefix + decoded.envelope.u, ttlMs: this.uniqueTtlOf(decoded.envelope.n) };
+    });
+  }
 
   /** How many dead letters the queue holds. */
   count(): Promise<number> {
@@ -122,21 +134,26 @@ export class QueueDeadLetters {
     return raw === null ? undefined : toDeadLetter(this.keys.queue, id, raw, info);
   }
 
-  /** Puts dead letters back in the queue with fresh attempts. Returns the ids put back. */
-  retry(ids: readonly string[]): Promise<string[]> {
-    return this.scripts.deadRetry(this.keys, this.types, ids);
+  /**
+   * Puts dead letters back in the queue with fresh attempts. Returns the ids put back; one whose id is live again,
+   * or whose unique key a live job holds, stays in the dead letters.
+   */
+  async retry(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return this.scripts.deadRetry(this.keys, this.types, await this.withLocks(ids));
   }
 
   /** Puts every dead letter back, in batches of 500. Returns how many. */
   async retryAll(): Promise<number> {
     let total = 0;
+    // Dead letters that cannot go back (their id or unique key is live) stay at the front: page past them.
+    let stuck = 0;
     for (;;) {
-      const ids = await this.scripts.redis.zrange(this.keys.deadOrder, 0, 499);
+      const ids = await this.scripts.redis.zrange(this.keys.deadOrder, stuck, stuck + 499);
       if (ids.length === 0) return total;
-      const moved = await this.scripts.deadRetry(this.keys, this.types, ids);
+      const moved = await this.retry(ids);
       total += moved.length;
-      // Ids that could not move (a live job has the same id) stay; stop rather than loop on them forever.
-      if (moved.length === 0) return total;
+      stuck += ids.length - moved.length;
     }
   }
 

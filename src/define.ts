@@ -166,7 +166,10 @@ export type JobsInQueue<J extends JobSet, Q extends string> = {
   [N in JobName<J>]: QueueOfJob<J['definitions'], N> extends Q ? N : never;
 }[JobName<J>];
 
-/** Makes each job's `cronPayload` type-check against its own schema's input type. */
+/**
+ * Makes each job's `cronPayload` type-check against its own schema's input type. (A `unique.by` function's
+ * parameter cannot be inferred the same way: annotate it, e.g. `(p: z.output<typeof schema>) => p.userId`.)
+ */
 export type CronPayloadsMatch<D extends JobDefinitions> = {
   readonly [N in keyof D]: { readonly cronPayload?: z.input<D[N]['payload']> };
 };

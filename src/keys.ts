@@ -81,6 +81,11 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
   };
 }
 
+/** SET of the queues that have cron records under a prefix (so records of a queue that is gone can be found). */
+export function cronQueuesKey(prefix: string): string {
+  return `${prefix}:cron-queues`;
+}
+
 /** The id prefix of jobs whose id jobcraft generates: `<queue>#`, followed by a base-36 sequence number. */
 export function generatedIdPrefix(queue: string): string {
   return `${queue}#`;

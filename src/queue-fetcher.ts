@@ -117,6 +117,8 @@ export class QueueFetcher {
       this.worker.accept(this.keys.queue, res.jobs);
       this.scheduleDue(res.nextDueMs);
       if (want > 0 && res.jobs.length === want) continue; // likely more waiting
+      // A fetch that only acknowledged says nothing about the queue being empty: go back to waiting for slots.
+      if (want === 0) continue;
       if (this.pendingAcks.length > 0) continue;
       if (!this.worker.hasFreeCapacity()) continue; // wait for a slot, then fetch
       await this.block();

@@ -23,7 +23,7 @@ const SCRIPTS = {
   jcDeadDelete: { file: 'dead-delete', keys: 3 },
   jcCancel: { file: 'cancel', keys: null },
   jcUniqueRelease: { file: 'unique-release', keys: 1 },
-  jcResume: { file: 'resume', keys: 4 },
+  jcResume: { file: 'resume', keys: null },
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number;
@@ -257,16 +257,26 @@ export class Scripts {
     };
   }
 
-  /** Puts dead letters back in the queue; returns the ids put back. */
-  async deadRetry(k: QueueKeys, types: readonly ThrottledType[], ids: readonly string[]): Promise<string[]> {
-    if (ids.length === 0) return [];
+  /** Puts dead letters back in the queue; returns the ids put back. A unique job's lock is taken again. */
+  async deadRetry(
+    k: QueueKeys,
+    types: readonly ThrottledType[],
+    items: readonly { id: string; lock?: string; ttlMs?: number }[],
+  ): Promise<string[]> {
+    if (items.length === 0) return [];
     const t = throttleArgs(types);
-    const reply = await this.call(
-      'jcDeadRetry',
-      [k.dead, k.deadInfo, k.deadOrder, k.jobs, k.wait, k.prio, k.notify, k.seq, ...t.keys],
-      [...t.args, ...ids],
-    );
-    return (reply as Reply[]).map(String);
+    const keys = [k.dead, k.deadInfo, k.deadOrder, k.jobs, k.wait, k.prio, k.notify, k.seq, ...t.keys];
+    const args: Arg[] = [...t.args];
+    let locks = 0;
+    for (const item of items) {
+      if (item.lock === undefined) {
+        args.push(item.id, 0, 0);
+      } else {
+        keys.push(item.lock);
+        args.push(item.id, ++locks, item.ttlMs ?? 3_600_000);
+      }
+    }
+    return ((await this.call('jcDeadRetry', keys, args)) as Reply[]).map(String);
   }
 
   /** Deletes dead letters; returns how many existed. */
@@ -290,7 +300,7 @@ export class Scripts {
   }
 
   /** Resumes a paused queue; true if it was paused. */
-  async resume(k: QueueKeys): Promise<boolean> {
-    return (await this.call('jcResume', [k.paused, k.wait, k.prio, k.notify], [])) === 1;
+  async resume(k: QueueKeys, types: readonly ThrottledType[]): Promise<boolean> {
+    return (await this.call('jcResume', [k.paused, k.wait, k.prio, k.notify, ...types.map((t) => t.keys.ready)], [])) === 1;
   }
 }

@@ -253,7 +253,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.renewal = new LeaseRenewal(this, this.keys);
     this.recovery = new LeaseRecovery(this, this.keys);
     const cronJobs = [...jobs.jobs.values()].filter((j) => j.cron !== undefined && this.queues.includes(j.queue));
-    this.cron = options.cron === false ? undefined : new CronScheduler(this, cronJobs, this.keys, jobs.jobs);
+    this.cron = options.cron === false ? undefined : new CronScheduler(this, cronJobs, this.keys, jobs, prefix);
     if (options.handleSignals) this.installSignalHandlers();
     void this.checkEvictionPolicy();
     for (const f of this.fetchers.values()) f.start();

@@ -349,6 +349,11 @@ describe('cron schedules removed from the definitions', () => {
     const { prefix, raw } = setup('cron-orphan-queue', flowJobs);
     // `reports` held only a cron job; the new definitions have no `reports` queue at all.
     const gone = queueKeys(prefix, 'reports').cron;
+    // The old deploy: a worker with the cron job ran (and registered the queue as one with cron records).
+    const oldSet = defineJobs({ weeklyReport: { payload: z.object({}), queue: 'reports', cron: '0 0 1 1 *' } });
+    const old = createWorker(oldSet, { weeklyReport: () => {} }, { redis: redisUrl(), prefix, logger: false });
+    await waitFor(async () => (await raw.exists(gone)) === 1, 'the old worker to record its cron job', 3_000);
+    await old.close();
     await raw.hset(gone, 'weeklyReport', '1000');
     const set = defineJobs({ task: { payload: z.object({}) } });
     const worker = createWorker(set, { task: () => {} }, { redis: redisUrl(), prefix, logger: false });

@@ -92,8 +92,8 @@ if #due > 0 then
   make_ready(wait, prio, seq, due, redis.call('HMGET', jobs, unpack(due)), routes)
 end
 
--- 3. Lease up to `want` ready jobs: throttled types within their limits, then higher priorities, the plain list,
---    and lower priorities.
+-- 3. Lease up to `want` ready jobs, highest priority first. Jobs of throttled types count only within their
+--    type's cap and rate window; at equal priority they go before the plain list (they are few per fetch anyway).
 local taken = {}
 local taken_type = {}
 local wake_in = -1
@@ -121,30 +121,20 @@ local function allowance(t)
   return math.max(0, n), -1
 end
 
-for t, ty in ipairs(types) do
-  if want - #taken <= 0 then break end
-  if redis.call('EXISTS', ty.ready) == 1 then
-    local n, retry = allowance(t)
-    if retry >= 0 then soonest(retry) end
-    n = math.min(n, want - #taken)
-    if n > 0 then
-      local ids = redis.call('ZRANGE', ty.ready, 0, n - 1)
-      if #ids > 0 then
-        bulk('ZREM', ty.ready, ids)
-        local starts = {}
-        for _, id in ipairs(ids) do
-          taken[#taken + 1] = id
-          taken_type[#taken] = t
-          starts[#starts + 1] = now
-          starts[#starts + 1] = id .. ':' .. now .. ':' .. #starts
-        end
-        if ty.rate_max > 0 then
-          bulk_zadd(ty.starts, starts)
-          redis.call('PEXPIRE', ty.starts, ty.rate_per + 1000)
-        end
-      end
-    end
+local function take_ids(ids, t)
+  for _, id in ipairs(ids) do
+    taken[#taken + 1] = id
+    taken_type[#taken] = t
   end
+end
+
+-- Priority level of a score (see prio_score), and the score range of a level.
+local function level_of(score)
+  return -math.floor((tonumber(score) + PRIO_SPAN / 2) / PRIO_SPAN)
+end
+local function level_range(level)
+  local centre = -level * PRIO_SPAN
+  return centre - PRIO_SPAN / 2, '(' .. (centre + PRIO_SPAN / 2)
 end
 
 local function take_prio(min, max, n)
@@ -152,20 +142,73 @@ local function take_prio(min, max, n)
   local ids = redis.call('ZRANGEBYSCORE', prio, min, max, 'LIMIT', 0, n)
   if #ids > 0 then
     bulk('ZREM', prio, ids)
-    for _, id in ipairs(ids) do taken[#taken + 1] = id end
+    take_ids(ids, nil)
   end
 end
-local has_prio = redis.call('EXISTS', prio) == 1
-if want - #taken > 0 then
-  if has_prio then take_prio('-inf', '(0', want - #taken) end
+
+local allow = {}
+local throttled_ready = false
+if want > 0 then
+  for t, ty in ipairs(types) do
+    allow[t] = 0
+    if redis.call('EXISTS', ty.ready) == 1 then
+      local n, retry = allowance(t)
+      if retry >= 0 then soonest(retry) end
+      allow[t] = n
+      if n > 0 then throttled_ready = true end
+    end
+  end
+end
+
+if want > 0 and not throttled_ready then
+  -- The common case: priorities above 0, the plain list (priority 0), priorities below 0.
+  local has_prio = redis.call('EXISTS', prio) == 1
+  if has_prio then take_prio('-inf', '(0', want) end
   local room = want - #taken
   if room > 0 then
     local ids = redis.call('LPOP', wait, room)
-    if ids then
-      for _, id in ipairs(ids) do taken[#taken + 1] = id end
-    end
+    if ids then take_ids(ids, nil) end
   end
   if has_prio then take_prio(0, '+inf', want - #taken) end
+elseif want > 0 then
+  -- Merge by priority level: each round takes from the source whose next job has the highest level.
+  for _ = 1, 100 do
+    local room = want - #taken
+    if room <= 0 then break end
+    local best, src = nil, nil
+    local head = redis.call('ZRANGE', prio, 0, 0, 'WITHSCORES')
+    if #head > 0 then best, src = level_of(head[2]), 'prio' end
+    if (best == nil or best < 0) and redis.call('LLEN', wait) > 0 then best, src = 0, 'wait' end
+    for t, ty in ipairs(types) do
+      if allow[t] > 0 then
+        local h = redis.call('ZRANGE', ty.ready, 0, 0, 'WITHSCORES')
+        if #h > 0 and (best == nil or level_of(h[2]) >= best) then best, src = level_of(h[2]), t end
+      end
+    end
+    if src == nil then break end
+    if src == 'wait' then
+      take_ids(redis.call('LPOP', wait, room), nil)
+    elseif src == 'prio' then
+      local lo, hi = level_range(best)
+      take_prio(lo, hi, room)
+    else
+      local ty = types[src]
+      local lo, hi = level_range(best)
+      local ids = redis.call('ZRANGEBYSCORE', ty.ready, lo, hi, 'LIMIT', 0, math.min(room, allow[src]))
+      bulk('ZREM', ty.ready, ids)
+      take_ids(ids, src)
+      allow[src] = allow[src] - #ids
+      if ty.rate_max > 0 then
+        local starts = {}
+        for i, id in ipairs(ids) do
+          starts[#starts + 1] = now
+          starts[#starts + 1] = id .. ':' .. now .. ':' .. i
+        end
+        bulk_zadd(ty.starts, starts)
+        redis.call('PEXPIRE', ty.starts, ty.rate_per + 1000)
+      end
+    end
+  end
 end
 
 local out = { -1, #stale }
