@@ -5,12 +5,13 @@
 -- ARGV: 1 lease ms, 2 max jobs
 -- Returns: per job: id, envelope (false if missing), attempt
 local active, jobs, attempts = KEYS[1], KEYS[2], KEYS[3]
-local bad = check_types({ active, 'zset', jobs, 'hash', attempts, 'hash' })
-if bad then return bad end
 local now = now_ms()
 local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 if #ids == 0 then return out end
+-- Checked only now: the common case (nothing expired) writes nothing, and the read above fails cleanly by itself.
+local bad = check_types({ active, 'zset', jobs, 'hash', attempts, 'hash' })
+if bad then return bad end
 local envs = redis.call('HMGET', jobs, unpack(ids))
 local leases = {}
 for i, id in ipairs(ids) do
