@@ -14,7 +14,7 @@ import { emitIndex, emitWorker } from './emit-worker.js';
 import { LoadProblems, takeSchemaLoad } from './load-schema.js';
 import { TypePrinter } from './print-type.js';
 import { CodegenError, UsageError } from './problems.js';
-import { readSchema, SchemaProblems } from './read-schema.js';
+import { readSchema, SchemaProblems, type DeclaredSchema } from './read-schema.js';
 
 /** Where to read and where to write. */
 export interface GenerateOptions {
@@ -73,8 +73,26 @@ export class PhaseTimer {
   }
 
   report(): void {
-    if (this.enabled) console.error(`codegen timings: ${this.phases.join(', ')}`);
+    if (!this.enabled) return;
+    const total = process.cpuUsage();
+    const cpuMs = Math.round((total.user + total.system) / 1000);
+    const sinceStart = Math.round(performance.now());
+    console.error(`codegen timings: ${this.phases.join(', ')}; process cpu ${cpuMs} ms, wall ${sinceStart} ms since start`);
   }
+}
+
+/**
+ * Which compiler options a project uses. `lean` is the tsconfig's, minus its `types` (ambient packages such as
+ * @types/node, 2 MB of declarations a schema file rarely needs): tried first; `configured` is exactly the tsconfig's,
+ * used when the lean program reports a type error, so every reported error is one `tsc` would report too.
+ */
+type ProjectKind = 'lean' | 'configured';
+
+/** What reading the schema file produced, with the program it was read in. */
+interface Reading {
+  readonly program: ts.Program;
+  readonly project: Project;
+  readonly declared: DeclaredSchema;
 }
 
 export class Generator {
@@ -87,15 +105,17 @@ export class Generator {
   }
 
   /** The project for files under `dir`: configured by the nearest tsconfig.json, holding only what the schema needs. */
-  private projectFor(dir: string): Project {
+  private projectFor(dir: string, kind: ProjectKind): Project {
     const config = ts.findConfigFile(dir, ts.sys.fileExists) ?? '';
-    let project = this.projects.get(config);
+    const key = `${kind}:${config}`;
+    let project = this.projects.get(key);
     if (project === undefined) {
+      const lean: ts.CompilerOptions = kind === 'lean' ? { types: [] } : {};
       project =
         config === ''
-          ? new Project({ compilerOptions: DEFAULT_COMPILER_OPTIONS })
-          : new Project({ tsConfigFilePath: config, skipAddingFilesFromTsConfig: true });
-      this.projects.set(config, project);
+          ? new Project({ compilerOptions: { ...DEFAULT_COMPILER_OPTIONS, ...lean } })
+          : new Project({ tsConfigFilePath: config, skipAddingFilesFromTsConfig: true, compilerOptions: lean });
+      this.projects.set(key, project);
     }
     return project;
   }
@@ -106,21 +126,15 @@ export class Generator {
    */
   prepare(schemaFiles: readonly string[]): void {
     for (const file of schemaFiles.map((f) => resolve(f))) {
-      const project = this.projectFor(dirname(file));
+      const project = this.projectFor(dirname(file), 'lean');
       if (project.getSourceFile(file) === undefined) project.addSourceFileAtPath(file);
     }
     for (const project of this.projects.values()) project.resolveSourceFileDependencies();
   }
 
-  /** Reads and runs the schema file and returns the files to write. Throws {@link CodegenError} for a bad schema. */
-  async generate(options: GenerateOptions = {}): Promise<GenerateResult> {
-    const schemaFile = resolve(options.schema ?? 'jobs.schema.ts');
-    const outDir = resolve(options.out ?? 'generated');
-    if (!existsSync(schemaFile)) throw new UsageError(`schema file ${options.schema ?? 'jobs.schema.ts'} not found`);
-    // Start running the schema file now: it proceeds in a worker thread while the type checker reads it here.
-    const load = takeSchemaLoad(schemaFile);
-    const timer = new PhaseTimer();
-    const project = this.projectFor(dirname(schemaFile));
+  /** Reads the schema file in a project of `kind`, with the files as they are on disk now. */
+  private async read(schemaFile: string, kind: ProjectKind, timer: PhaseTimer): Promise<Reading> {
+    const project = this.projectFor(dirname(schemaFile), kind);
     // Pick up edits made since the last run (of the schema and of the local files it imports).
     for (const file of project.getSourceFiles()) {
       if (!file.isInNodeModules() && !file.isFromExternalLibrary()) await file.refreshFromFileSystem();
@@ -134,24 +148,40 @@ export class Generator {
       .filter((f) => !f.isInNodeModules() && !f.isFromExternalLibrary())
       .map((f) => f.getFilePath() as string);
     this.inputs = [...new Set([schemaFile, ...local])].sort();
-    timer.mark('project');
+    timer.mark(`${kind} project`);
     const program = project.getProgram().compilerObject;
-    timer.mark('program');
     const sourceFile = program.getSourceFile(schemaFile);
     if (sourceFile === undefined) throw new UsageError(`cannot read ${schemaFile}`);
+    return { program, project, declared: readSchema(program, sourceFile, timer) };
+  }
 
-    let declared;
+  /** Reads and runs the schema file and returns the files to write. Throws {@link CodegenError} for a bad schema. */
+  async generate(options: GenerateOptions = {}): Promise<GenerateResult> {
+    const schemaFile = resolve(options.schema ?? 'jobs.schema.ts');
+    const outDir = resolve(options.out ?? 'generated');
+    if (!existsSync(schemaFile)) throw new UsageError(`schema file ${options.schema ?? 'jobs.schema.ts'} not found`);
+    // Start running the schema file now: it proceeds in a worker thread while the type checker reads it here.
+    const load = takeSchemaLoad(schemaFile);
+    const timer = new PhaseTimer();
+
+    let reading: Reading;
     let loaded;
     try {
-      declared = readSchema(program, sourceFile, timer);
+      try {
+        reading = await this.read(schemaFile, 'lean', timer);
+      } catch (err) {
+        if (!(err instanceof SchemaProblems && err.kind === 'types')) throw err;
+        reading = await this.read(schemaFile, 'configured', timer);
+      }
       timer.mark('check');
-      loaded = await load.jobs(declared);
+      loaded = await load.jobs(reading.declared);
       timer.mark('wait for the schema run');
     } catch (err) {
       load.cancel();
       if (err instanceof SchemaProblems || err instanceof LoadProblems) throw new CodegenError(err.problems);
       throw err;
     }
+    const { program, project, declared } = reading;
 
     const runtime = declared.runtimeSpecifier.startsWith('.')
       ? moduleSpecifier(outDir, resolve(dirname(schemaFile), declared.runtimeSpecifier))

@@ -37,9 +37,12 @@ export interface DeclaredSchema {
   readonly jobs: readonly DeclaredJob[];
 }
 
-/** The schema could not be read; every problem found is listed. */
+/** The schema could not be read; every problem found is listed. `kind` says which step found them. */
 export class SchemaProblems extends Error {
-  constructor(readonly problems: readonly Problem[]) {
+  constructor(
+    readonly problems: readonly Problem[],
+    readonly kind: 'syntax' | 'structure' | 'types' = 'structure',
+  ) {
     super(problems.map((p) => p.message).join('\n'));
   }
 }
@@ -147,7 +150,7 @@ function zodTypes(node: ts.Expression, checker: ts.TypeChecker): { input: ts.Typ
 export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer?: { mark(phase: string): void }): DeclaredSchema {
   const file = sourceFile.fileName;
   const syntax = diagnosticProblems(program.getSyntacticDiagnostics(sourceFile), sourceFile);
-  if (syntax.length > 0) throw new SchemaProblems(syntax);
+  if (syntax.length > 0) throw new SchemaProblems(syntax, 'syntax');
 
   timer?.mark('syntax');
   const checker = program.getTypeChecker();
@@ -234,7 +237,7 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
   timer?.mark('read jobs');
 
   const typeErrors = diagnosticProblems(program.getSemanticDiagnostics(sourceFile), sourceFile);
-  if (typeErrors.length > 0) throw new SchemaProblems(typeErrors);
+  if (typeErrors.length > 0) throw new SchemaProblems(typeErrors, 'types');
 
   return { file, exportName: exportName as string, runtimeSpecifier: runtimeSpecifier as string, location: locationOf(call, sourceFile), jobs };
 }
