@@ -186,6 +186,8 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
   const jobs: DeclaredJob[] = [];
   const seen = new Map<string, ts.Node>();
   const byIdentifier = new Map<string, { name: string; node: ts.Node }>();
+  // Jobs whose payload has type `any`: usually the echo of a type error, reported below unless tsc finds none.
+  const untyped: { name: string; node: ts.Node }[] = [];
   for (const prop of (unwrap(argument) as ts.ObjectLiteralExpression).properties) {
     if (ts.isSpreadAssignment(prop)) {
       at(prop, 'cannot read the jobs statically: a spread in the job map hides which jobs exist; list every job in defineJobs({...})');
@@ -230,14 +232,19 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
       continue;
     }
     const job = readJob(name, ids, nameNode, unwrap(prop.initializer) as ts.ObjectLiteralExpression, checker, sourceFile, at);
-    if (job !== undefined) jobs.push(job);
+    if (job === 'any') untyped.push({ name, node: nameNode });
+    else if (job !== undefined) jobs.push(job);
   }
-  if (problems.length === 0 && jobs.length === 0) at(argument, 'defineJobs declares no jobs');
+  if (problems.length === 0 && jobs.length === 0 && untyped.length === 0) at(argument, 'defineJobs declares no jobs');
   if (problems.length > 0) throw new SchemaProblems(problems);
   timer?.mark('read jobs');
 
   const typeErrors = diagnosticProblems(program.getSemanticDiagnostics(sourceFile), sourceFile);
   if (typeErrors.length > 0) throw new SchemaProblems(typeErrors, 'types');
+  for (const { name, node } of untyped) {
+    at(node, `the payload of job ${JSON.stringify(name)} has type any: codegen needs the zod schema's own type (remove the cast or annotation)`);
+  }
+  if (problems.length > 0) throw new SchemaProblems(problems);
 
   return { file, exportName: exportName as string, runtimeSpecifier: runtimeSpecifier as string, location: locationOf(call, sourceFile), jobs };
 }
@@ -250,9 +257,9 @@ function readJob(
   checker: ts.TypeChecker,
   sourceFile: ts.SourceFile,
   at: (node: ts.Node, message: string) => void,
-): DeclaredJob | undefined {
+): DeclaredJob | 'any' | undefined {
   const job = JSON.stringify(name);
-  let payload: { input: ts.Type; output: ts.Type } | undefined;
+  let payload: { input: ts.Type; output: ts.Type } | 'any' | undefined;
   let payloadSeen = false;
   let ok = true;
   const options: Record<string, StaticValue> = {};
@@ -291,7 +298,7 @@ function readJob(
         const shown = checker.typeToString(checker.getTypeAtLocation(expression));
         at(expression, `the payload of job ${job} is not a zod schema (its type is ${shown}): use a zod schema such as z.object({...})`);
         ok = false;
-      } else if (types !== 'any') {
+      } else {
         payload = types;
       }
       continue;
@@ -325,6 +332,7 @@ function readJob(
     ok = false;
   }
   if (!ok || payload === undefined) return undefined;
+  if (payload === 'any') return 'any';
   return { name, ids, location: locationOf(nameNode, sourceFile), options, optionLocations, input: payload.input, output: payload.output };
 }
 

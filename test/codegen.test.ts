@@ -160,6 +160,7 @@ const BAD_CASES: [file: string, line: number, column: number, message: RegExp][]
   ['same-function-name', 6, 3, /^job names "send-email" and "sendEmail" \(at 5:3\) both become enqueueSendEmail and SendEmailInput: rename one of them$/],
   ['missing-payload', 6, 3, /^job "cleanUp" has no payload: every job needs a zod schema for its payload/],
   ['payload-not-zod', 5, 14, /^the payload of job "sendEmail" is not a zod schema \(its type is \{ to: string; \}\)/],
+  ['payload-any', 5, 3, /^the payload of job "ping" has type any: codegen needs the zod schema's own type/],
   ['option-not-static', 7, 12, /^option "queue" of job "sendEmail" cannot be read statically: `process\.env\.EMAIL_QUEUE \?\? 'email'` is only known when the program runs/],
   ['invalid-cron', 7, 11, /^job "nightlyReport", option "cron": "0 25 \* \* \*" is not a valid cron expression: .*range 0-23/],
   ['name-not-identifier', 6, 3, /^job name "resize image" cannot become an identifier/],
