@@ -71,7 +71,7 @@ export function readStatic(node: ts.Expression, checker: ts.TypeChecker): ReadRe
 }
 
 /** Reads an object literal, property by property (spreads through the type checker). */
-export function readObject(node: ts.ObjectLiteralExpression, checker: ts.TypeChecker): ReadResult {
+function readObject(node: ts.ObjectLiteralExpression, checker: ts.TypeChecker): ReadResult {
   const out: Record<string, StaticValue> = {};
   for (const prop of node.properties) {
     if (ts.isSpreadAssignment(prop)) {
