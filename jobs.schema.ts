@@ -3,7 +3,7 @@
  * `jobcraft codegen` turns them into typed enqueue functions and handler signatures in generated/.
  */
 import * as z from 'zod';
-import { defineJobs } from './src/index.js';
+import { defineJobs } from './src/schema.js';
 
 export const jobs = defineJobs({
   sendWelcomeEmail: {

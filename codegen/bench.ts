@@ -85,7 +85,7 @@ export async function timeCodegenOn(jobs: number): Promise<CodegenTiming> {
   mkdirSync(dir, { recursive: true });
   try {
     const schema = join(dir, 'jobs.schema.ts');
-    writeFileSync(schema, benchSchemaSource(jobs, relative(dir, join(ROOT, 'src', 'index.js')).split('\\').join('/')));
+    writeFileSync(schema, benchSchemaSource(jobs, relative(dir, join(ROOT, 'src', 'schema.js')).split('\\').join('/')));
     return await timeCodegen(schema, join(dir, 'generated'));
   } finally {
     rmSync(dir, { recursive: true, force: true });

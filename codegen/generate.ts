@@ -183,9 +183,14 @@ export class Generator {
     }
     const { program, project, declared } = reading;
 
-    const runtime = declared.runtimeSpecifier.startsWith('.')
-      ? moduleSpecifier(outDir, resolve(dirname(schemaFile), declared.runtimeSpecifier))
-      : declared.runtimeSpecifier;
+    // Schema files may import defineJobs from the light entry point (`jobcraft/schema`, `src/schema.js`); the
+    // generated code needs the full runtime beside it (`jobcraft`, `src/index.js`).
+    const runtimeOf = (specifier: string): string =>
+      specifier === 'jobcraft/schema' ? 'jobcraft' : specifier.replace(/(^|\/)schema(\.[cm]?[jt]s)?$/, '$1index$2');
+    const written = declared.runtimeSpecifier;
+    const runtime = written.startsWith('.')
+      ? moduleSpecifier(outDir, resolve(dirname(schemaFile), runtimeOf(written)))
+      : runtimeOf(written);
     const jobs: EmitJob[] = declared.jobs.map((d) => {
       const resolved = loaded.get(d.name);
       if (resolved === undefined) throw new Error(`internal: job ${d.name} was not loaded`);

@@ -72,7 +72,7 @@ export interface UniqueOptions<P = unknown> {
 }
 
 /** A job type: the zod schema of its payload plus options. */
-export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobOptions {
+export interface JobDefinition<S extends z.core.$ZodType = z.core.$ZodType> extends JobOptions {
   /** Schema of the payload. Enqueue takes `z.input<S>`, handlers receive `z.output<S>`. */
   readonly payload: S;
   /** The payload each cron firing uses. Default: `{}` (so the schema's defaults apply). Checked by `defineJobs`. */
@@ -104,7 +104,7 @@ export interface ResolvedJob {
   readonly timeoutMs: number | undefined;
   readonly priority: number;
   readonly description: string | undefined;
-  readonly schema: z.ZodType;
+  readonly schema: z.core.$ZodType;
   /** The periodic schedule, when the job has one. */
   readonly cron: ResolvedCron | undefined;
   /** Uniqueness, when the job is unique. */
@@ -231,14 +231,9 @@ export function checkCron(pattern: unknown, tz: unknown): string | undefined {
 }
 const KNOWN_BACKOFF = new Set(['type', 'delay', 'maxDelay', 'jitter']);
 
-/** Whether a value is a zod schema (classic or mini, any copy of zod 4). */
-export function isZodSchema(value: unknown): value is z.ZodType {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    '_zod' in value &&
-    typeof (value as { safeParse?: unknown }).safeParse === 'function'
-  );
+/** Whether a value is a zod 4 schema (classic or mini). */
+export function isZodSchema(value: unknown): value is z.core.$ZodType {
+  return typeof value === 'object' && value !== null && '_zod' in value && typeof (value as { _zod?: unknown })._zod === 'object';
 }
 
 /** Checks a priority (an enqueue option or a definition), returning a problem or `undefined`. */

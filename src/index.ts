@@ -24,7 +24,9 @@ export {
   type PayloadOutput,
   type QueueName,
   type QueueOfJob,
+  type RateLimit,
   type ResolvedJob,
+  type UniqueOptions,
 } from './define.js';
 export {
   createClient,

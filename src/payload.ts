@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { ResolvedJob } from './define.js';
 import { JobValidationError, type PayloadIssue } from './errors.js';
 
@@ -94,7 +94,7 @@ export function jsonIssues(value: unknown): PayloadIssue[] {
 }
 
 /** Converts zod issues to our issue shape (zod paths may hold symbols; they are shown as strings). */
-export function toIssues(error: z.ZodError): PayloadIssue[] {
+export function toIssues(error: z.core.$ZodError): PayloadIssue[] {
   return error.issues.map((i) => ({
     path: i.path.map((p) => (typeof p === 'number' ? p : String(p))),
     code: i.code,
@@ -105,7 +105,7 @@ export function toIssues(error: z.ZodError): PayloadIssue[] {
 /** Runs a job's schema synchronously, turning zod's "async schema" failure into a clear error. */
 export function parsePayload(job: ResolvedJob, data: unknown): z.ZodSafeParseResult<unknown> {
   try {
-    return job.schema.safeParse(data);
+    return z.safeParse(job.schema, data);
   } catch (err) {
     if (err instanceof Error && /async/i.test(err.message)) {
       throw new Error(`The payload schema of job "${job.name}" is asynchronous (async refine/transform); jobcraft needs synchronous schemas`);
