@@ -346,12 +346,15 @@ const delayed: Workload = {
         try {
           await warmUp(producer);
           const random = mulberry32(6 + ctx.rep);
-          // The first due time leaves room to enqueue everything one call at a time before it.
+          // The first due time leaves room to enqueue everything one call at a time before it. Each job's due time
+          // is what the library is asked for (call time + delay), so a slow enqueue phase shortens delays but never
+          // counts as lateness.
           const base = wallNow() + 1_500;
-          const dues = Array.from({ length: n }, () => base + random() * spreadMs);
+          const targets = Array.from({ length: n }, () => base + random() * spreadMs);
           for (let i = 0; i < n; i++) {
-            const due = dues[i] as number;
-            await producer.add('task', TASK(WARMUP_JOBS + i, due), Math.max(1, Math.round(due - wallNow())));
+            const now = wallNow();
+            const delayMs = Math.max(1, Math.round((targets[i] as number) - now));
+            await producer.add('task', TASK(WARMUP_JOBS + i, now + delayMs), delayMs);
           }
           const overrunMs = Math.max(0, wallNow() - base);
           const done = await wp.done(spreadMs + 60_000);
