@@ -158,12 +158,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const repsHere = plan.filter((p) => p.w === w && p.subject === subject).length;
       show(`[${String(step).padStart(2)}/${plan.length}] ${w.name} · ${subject} · run ${rep + 1}/${repsHere} · ${w.size(quick)}`);
       const ctx: RunContext = { ...ctxBase, rep };
-      const busy = options.waitQuietSec ? await waitQuiet(QUIET_PCT, options.waitQuietSec * 1000) : await cpuBusyPct(200);
+      const busy = options.waitQuietSec ? await waitQuiet(QUIET_PCT, options.waitQuietSec * 1000) : await cpuBusyPct(100);
       if (busy !== undefined) busyBefore.push(busy);
       let sample: Sample;
+      const t0 = performance.now();
       try {
         sample = await w.run(subject, ctx);
-        if (busy !== undefined) sample = { ...sample, extra: { ...sample.extra, busyBeforePct: busy } };
+        sample = { ...sample, extra: { ...sample.extra, ...(busy === undefined ? {} : { busyBeforePct: busy }), measurementSec: (performance.now() - t0) / 1000 } };
       } catch (err) {
         const message = `${w.name} / ${subject} / run ${rep + 1}: ${err instanceof Error ? err.message : String(err)}`;
         errors.push(message);

@@ -286,12 +286,12 @@ const latency: Workload = {
   unit: 'ms',
   target: '≤ BullMQ',
   subjects: ['jobcraft', 'bullmq'],
-  size: (quick) => `500 jobs/s for ${quick ? 2 : 10} s into ${LATENCY_CONCURRENCY} idle workers: enqueue call → handler start`,
+  size: (quick) => `500 jobs/s for ${quick ? 1.5 : 10} s into ${LATENCY_CONCURRENCY} idle workers: enqueue call → handler start`,
   run: (subject, ctx) =>
     inNamespace(ctx, 'latency-p99', subject, async (ns) => {
       const lib = subject as Lib;
       const rate = 500;
-      const total = size(ctx, rate * 10, rate * 2);
+      const total = size(ctx, rate * 10, rate * 1.5);
       return withWorker(ctx, subject, ns, 'latency', LATENCY_CONCURRENCY, WARMUP_JOBS + total, async (wp) => {
         await wp.start();
         const producer = await openProducer(lib, ns);
@@ -334,12 +334,12 @@ const delayed: Workload = {
   unit: 'ms',
   target: '≤ 25 ms',
   subjects: ['jobcraft', 'bullmq'],
-  size: (quick) => `${quick ? '1k' : '2k'} delayed jobs due at random times within ${quick ? 2 : 5} s: due time → handler start`,
+  size: (quick) => `${quick ? '1k' : '2k'} delayed jobs due at random times within ${quick ? 1.5 : 5} s: due time → handler start`,
   run: (subject, ctx) =>
     inNamespace(ctx, 'delayed-lateness-p99', subject, async (ns) => {
       const lib = subject as Lib;
       const n = size(ctx, 2_000, 1_000);
-      const spreadMs = size(ctx, 5_000, 2_000, 200);
+      const spreadMs = size(ctx, 5_000, 1_500, 200);
       return withWorker(ctx, subject, ns, 'latency', LATENCY_CONCURRENCY, WARMUP_JOBS + n, async (wp) => {
         await wp.start();
         const producer = await openProducer(lib, ns);
@@ -349,7 +349,7 @@ const delayed: Workload = {
           // The first due time leaves room to enqueue everything one call at a time before it. Each job's due time
           // is what the library is asked for (call time + delay), so a slow enqueue phase shortens delays but never
           // counts as lateness.
-          const base = wallNow() + 1_500;
+          const base = wallNow() + (ctx.quick ? 800 : 1_500);
           const targets = Array.from({ length: n }, () => base + random() * spreadMs);
           for (let i = 0; i < n; i++) {
             const now = wallNow();
