@@ -149,6 +149,46 @@ export interface JobRun {
   timer: NodeJS.Timeout | undefined;
 }
 
+/**
+ * The context a handler (and middleware) gets. Fields are read from the run on demand: most handlers never touch
+ * `signal`, and creating an AbortSignal is one of the costliest things a worker does per job in Node 20.
+ */
+class RunContext implements MiddlewareContext {
+  constructor(
+    private readonly run: JobRun,
+    readonly logger: Logger,
+  ) {}
+
+  get id(): string {
+    return this.run.id;
+  }
+  get name(): string {
+    return this.run.job.name;
+  }
+  get queue(): string {
+    return this.run.queue;
+  }
+  get attempt(): number {
+    return this.run.attempt;
+  }
+  get maxAttempts(): number {
+    return this.run.maxAttempts;
+  }
+  get enqueuedAt(): Date {
+    return new Date(this.run.envelope.t);
+  }
+  get signal(): AbortSignal {
+    return this.run.controller.signal;
+  }
+  get payload(): unknown {
+    return this.run.payload;
+  }
+  // A property, so `const { snooze } = ctx` works too.
+  readonly snooze = (delay: Duration): never => {
+    throw new SnoozeSignal(toMs(delay, `snooze of job ${this.run.id}:`));
+  };
+}
+
 function positiveInt(value: number | undefined, fallback: number, what: string, min = 1): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min) throw new TypeError(`createWorker: ${what} must be an integer of at least ${min}, got ${String(v)}`);
@@ -474,19 +514,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.runningCount++;
     run.state = 'running';
     run.startedAt = performance.now();
-    const ctx: JobContext = {
-      id: run.id,
-      name: run.job.name,
-      queue: run.queue,
-      attempt: run.attempt,
-      maxAttempts: run.maxAttempts,
-      enqueuedAt: new Date(run.envelope.t),
-      signal: run.controller.signal,
-      logger: this.logger,
-      snooze: (delay: Duration): never => {
-        throw new SnoozeSignal(toMs(delay, `snooze of job ${run.id}:`));
-      },
-    };
+    const ctx = new RunContext(run, this.logger);
     const timeoutMs = run.job.timeoutMs;
     if (timeoutMs !== undefined) {
       run.timer = setTimeout(() => {
@@ -513,10 +541,10 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     });
   }
 
-  private invoke(run: JobRun, ctx: JobContext): Promise<void> | void {
+  private invoke(run: JobRun, ctx: RunContext): Promise<void> | void {
     const handler = this.handlers[run.job.name] as Handler<unknown>;
     if (this.middleware.length === 0) return handler(run.payload, ctx);
-    const mctx: MiddlewareContext = { ...ctx, payload: run.payload, snooze: ctx.snooze };
+    const mctx: MiddlewareContext = ctx as RunContext;
     const step = (i: number): Promise<void> => {
       const mw = this.middleware[i];
       if (mw === undefined) return Promise.resolve(handler(run.payload, ctx));
