@@ -3,6 +3,10 @@ import { release, type OwnedConnection } from './redis.js';
 import type { JobRun, WorkerCore } from './worker.js';
 
 const RETRY_AFTER_ERROR_MS = [100, 250, 500, 1_000, 2_000];
+/** Acknowledgements wait at most this long for a fetch to ride on before they go by themselves. */
+const ACK_DELAY_MS = 10;
+/** …or until this many are waiting. */
+const ACK_BATCH = 64;
 const MAX_DUE_TIMER_MS = 60_000;
 
 /**
@@ -26,6 +30,8 @@ export class QueueFetcher {
   private dueTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private errors = 0;
+  private firstAckAt = 0;
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly worker: WorkerCore,
@@ -52,6 +58,7 @@ export class QueueFetcher {
 
   /** Queues a finished job's acknowledgement; it rides on the next fetch, or goes alone if the loop is blocked. */
   ack(run: JobRun): void {
+    if (this.pendingAcks.length === 0) this.firstAckAt = performance.now();
     this.pendingAcks.push(run);
     if (this.blocked || this.stopped) void this.flushAcks();
     else this.kick();
@@ -85,14 +92,33 @@ export class QueueFetcher {
     });
   }
 
+  /** Wakes the loop when the oldest waiting acknowledgement has waited long enough. */
+  private armAckTimer(): void {
+    if (this.ackTimer !== undefined) return;
+    const wait = Math.max(0, ACK_DELAY_MS - (performance.now() - this.firstAckAt));
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      this.kick();
+    }, wait);
+  }
+
+  /**
+   * One call leases jobs and acknowledges finished ones. Calls have a fixed cost in Redis, so the loop makes them
+   * big: it fetches when the worker's buffer of leased-ahead jobs runs low (not on every finished job), and lets
+   * acknowledgements wait for that call — at most ACK_DELAY_MS or ACK_BATCH of them.
+   */
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const want = this.worker.reserveCapacity(this.keys.queue);
-      const acks = this.pendingAcks.splice(0);
-      if (want === 0 && acks.length === 0 && !this.mustFetch) {
+      const acksDue =
+        this.pendingAcks.length >= ACK_BATCH ||
+        (this.pendingAcks.length > 0 && performance.now() - this.firstAckAt >= ACK_DELAY_MS);
+      const want = this.mustFetch || this.worker.wantsJobs() ? this.worker.reserveCapacity(this.keys.queue) : 0;
+      if (want === 0 && !acksDue && !this.mustFetch) {
+        if (this.pendingAcks.length > 0) this.armAckTimer();
         await this.waitForKick();
         continue;
       }
+      const acks = this.pendingAcks.splice(0);
       this.mustFetch = false;
       let res;
       try {
@@ -178,6 +204,7 @@ export class QueueFetcher {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.dueTimer !== undefined) clearTimeout(this.dueTimer);
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     if (this.blocked) this.blocking.redis.disconnect();
     const w = this.wake;
     this.wake = undefined;

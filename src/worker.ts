@@ -212,6 +212,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly middleware: readonly Middleware[];
   private readonly concurrency: number;
   private readonly capacity: number;
+  private readonly lowWater: number;
   private readonly shutdownTimeoutMs: number;
   private readonly keys = new Map<string, QueueKeys>();
   private readonly types = new Map<string, ThrottledType[]>();
@@ -243,6 +244,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.concurrency = positiveInt(options.concurrency, 10, 'concurrency');
     const prefetch = positiveInt(options.prefetch, this.concurrency, 'prefetch', 0);
     this.capacity = this.concurrency + prefetch;
+    this.lowWater = Math.max(1, Math.ceil(prefetch * 0.8));
     if (this.capacity > 5_000) throw new TypeError('createWorker: concurrency + prefetch must not exceed 5,000');
     this.leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
     this.shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
@@ -361,6 +363,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.reservedBy.set(queue, (this.reservedBy.get(queue) ?? 0) - n);
     // Slots this fetch did not fill may be wanted by another queue's fetcher that found none free.
     if (used < n && this.queues.length > 1) this.kickFetchers();
+  }
+
+  /**
+   * Whether a fetch is worth making now: a slot is free and the buffer of leased-ahead jobs is below half the
+   * prefetch (so each call takes several jobs, and the buffer refills before it runs dry).
+   */
+  wantsJobs(): boolean {
+    return this.hasFreeCapacity() && this.buffer.length < this.lowWater;
   }
 
   /** Whether a fetch now could take at least one job. */
@@ -579,7 +589,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         continue;
       }
       run.state = 'done';
-      this.emit('completed', { job: this.ref(run), durationMs: performance.now() - run.startedAt });
+      if (this.listenerCount('completed') > 0) this.emit('completed', { job: this.ref(run), durationMs: performance.now() - run.startedAt });
     }
   }
 
