@@ -84,6 +84,13 @@ for (const queue of ['images', 'reports'] as const) {
   }
 }
 await worker.close();
+// Leave nothing behind in the Redis the demo borrowed.
+let cursor = '0';
+do {
+  const [next, keys] = await client.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+  cursor = next;
+  if (keys.length > 0) await client.redis.del(...keys);
+} while (cursor !== '0');
 await client.close();
 await redisHandle.stop();
 log('done');
