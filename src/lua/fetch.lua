@@ -25,8 +25,15 @@ local types, routes = read_types(13, 6, tonumber(ARGV[5]))
 local lock_base = 12 + 3 * #types
 local a = 6 + 4 * #types
 local ack_count = tonumber(ARGV[a])
-local spec = { wait, 'list', prio, 'zset', scheduled, 'zset', active, 'zset', jobs, 'hash', attempts, 'hash',
-  errors, 'hash', notify, 'list', done, 'hash', done_order, 'list', seq, 'counter' }
+-- Check the keys this call may write, before its first write (the counter only when a promotion needs it, below).
+local spec = { wait, 'list', prio, 'zset', scheduled, 'zset', active, 'zset', jobs, 'hash', attempts, 'hash', notify, 'list' }
+if ack_count > 0 then
+  spec[#spec + 1] = errors; spec[#spec + 1] = 'hash'
+  if keep > 0 then
+    spec[#spec + 1] = done; spec[#spec + 1] = 'hash'
+    spec[#spec + 1] = done_order; spec[#spec + 1] = 'list'
+  end
+end
 for _, ty in ipairs(types) do
   spec[#spec + 1] = ty.ready; spec[#spec + 1] = 'zset'
   spec[#spec + 1] = ty.running; spec[#spec + 1] = 'zset'
@@ -34,6 +41,12 @@ for _, ty in ipairs(types) do
 end
 local bad = check_types(spec)
 if bad then return bad end
+-- Due scheduled jobs are read before any write, so the counter their promotion may use is checked up front too.
+local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, 1000)
+if #due > 0 then
+  bad = check_types({ seq, 'counter' })
+  if bad then return bad end
+end
 
 -- 1. Acknowledge completed jobs this worker still holds (fenced: still leased, same attempt number).
 local stale = {}
@@ -65,8 +78,9 @@ if ack_count > 0 then
     if keep > 0 then
       bulk('HSET', done, records)
       bulk('LPUSH', done_order, ids)
+      -- Trimmed in steps (the history may exceed `keep` by a sixteenth), so a full one is not trimmed on every call.
       local len = redis.call('LLEN', done_order)
-      if len > keep then
+      if len > keep + math.floor(keep / 16) then
         local old = redis.call('LRANGE', done_order, keep, -1)
         bulk('HDEL', done, old)
         redis.call('LTRIM', done_order, 0, keep - 1)
@@ -86,7 +100,6 @@ if ack_count > 0 then
 end
 
 -- 2. Promote scheduled jobs that are due.
-local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, 1000)
 if #due > 0 then
   bulk('ZREM', scheduled, due)
   make_ready(wait, prio, seq, due, redis.call('HMGET', jobs, unpack(due)), routes)
