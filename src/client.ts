@@ -2,7 +2,7 @@ import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadIn
 import { describe, toMs, type Duration } from './durations.js';
 import { RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
 import { ReplyError } from 'ioredis';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { Scripts } from './scripts.js';
@@ -10,7 +10,6 @@ import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } fro
 import { withTimeout } from './timeout.js';
 import { uniqueKeyOf } from './unique.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
-import { typeKeys } from './keys.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
