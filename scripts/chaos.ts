@@ -283,7 +283,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       conn.llen(k.wait),
       conn.zcard(k.prio),
       conn.zcard(k.scheduled),
-      conn.zcard(k.active),
+      conn.zcount(k.active, '-inf', '(+inf'),
       conn.hlen(k.jobs),
     ]);
     leftovers[k.queue] = { wait, prio, scheduled, active, jobs };

@@ -152,7 +152,7 @@ describe('pause and resume', () => {
 
     await client.pause('pausable');
     // Right after pause returns: what any worker holds or has finished. Only these may ever have started.
-    const [[, active], [, done]] = (await raw.multi().zrange(k.active, 0, -1).hkeys(k.done).exec()) as [[null, string[]], [null, string[]]];
+    const [[, active], [, done]] = (await raw.multi().zrangebyscore(k.active, '-inf', '(+inf').hkeys(k.done).exec()) as [[null, string[]], [null, string[]]];
     const leasedBeforePause = new Set([...active, ...done]);
     expect(active.length).toBeLessThanOrEqual(4); // two processes × concurrency 2, no prefetch
 

@@ -105,7 +105,7 @@ export async function queueCounts(redis: Redis, k: QueueKeys): Promise<QueueCoun
     redis.llen(k.wait),
     redis.zcard(k.prio),
     redis.zcard(k.scheduled),
-    redis.zcard(k.active),
+    redis.zcount(k.active, '-inf', '(+inf'), // leases; the set's encoding guard is scored +inf
     redis.hlen(k.jobs),
     redis.hlen(k.attempts),
     redis.hlen(k.errors),

@@ -63,7 +63,7 @@ describe('lease renewal', () => {
     const { client, raw, k, runs, failures, startWorker } = setup('lease-prefetch');
     startWorker('a', () => sleep(LEASE_MS * 1.5), { concurrency: 1, prefetch: 2 });
     await client.enqueueMany('long', [{ n: 1 }, { n: 2 }, { n: 3 }]);
-    await waitFor(async () => runs.length === 1 && (await raw.zcard(k.active)) === 3, 'one running, two prefetched');
+    await waitFor(async () => runs.length === 1 && (await raw.zcount(k.active, '-inf', '(+inf')) === 3, 'one running, two prefetched');
     startWorker('b', async () => {});
     await waitFor(() => runs.length === 3, 'all three jobs', 20_000);
     await waitFor(async () => (await queueCounts(raw, k)).jobs === 0, 'all three to be acknowledged');

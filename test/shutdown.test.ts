@@ -126,7 +126,7 @@ describe('worker.close()', () => {
       { concurrency: 1, prefetch: 3, shutdownTimeoutMs: 50 },
     );
     const ids = (await client.enqueueMany('task', [1, 2, 3, 4].map((n) => ({ n })))).map((r) => r.id);
-    await waitFor(async () => started.length === 1 && (await raw.zcard(k.active)) === 4, 'one running and three prefetched');
+    await waitFor(async () => started.length === 1 && (await raw.zcount(k.active, '-inf', '(+inf')) === 4, 'one running and three prefetched');
     await first.close();
 
     expect(started).toEqual([1]);

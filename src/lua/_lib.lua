@@ -133,3 +133,21 @@ end
 local function free_slot(running, ready, id, notify)
   if running and redis.call('ZREM', running, id) == 1 and redis.call('EXISTS', ready) == 1 then wake(notify) end
 end
+
+-- A member of every non-empty active set, scored +inf (so no lease query ever returns it) and longer than Redis's
+-- 64-byte listpack limit, so the set always uses its skiplist encoding: the listpack it would otherwise start as
+-- (below 128 members) makes every lease and fence lookup linear. No job id can equal it: ids never contain '#'
+-- at the start, and given ids never contain it at all.
+local ACTIVE_GUARD = '#jobcraft:active-set-encoding-guard:keeps-the-skiplist-encoding-of-this-sorted-set#'
+
+-- Adds leases (score, id pairs) to an active set, with its guard.
+local function add_leases(active, leases)
+  redis.call('ZADD', active, 'NX', '+inf', ACTIVE_GUARD)
+  bulk('ZADD', active, leases)
+end
+
+-- Removes ids from an active set; deletes the set once only its guard is left, so nothing lingers when idle.
+local function drop_leases(active, ids)
+  bulk('ZREM', active, ids)
+  if redis.call('ZCARD', active) == 1 then redis.call('DEL', active) end
+end

@@ -19,7 +19,7 @@ end
 if ARGV[7] == '1' then free_slot(KEYS[opt], KEYS[opt + 1], id, notify) end
 local env = redis.call('HGET', jobs, id)
 if not env then env = ARGV[5] end
-redis.call('ZREM', active, id)
+drop_leases(active, { id })
 redis.call('HDEL', jobs, id)
 redis.call('HDEL', attempts, id)
 redis.call('HDEL', errors, id)

@@ -71,7 +71,7 @@ if ack_count > 0 then
     end
   end
   if #ids > 0 then
-    bulk('ZREM', active, ids)
+    drop_leases(active, ids)
     bulk('HDEL', jobs, ids)
     bulk('HDEL', attempts, ids)
     if redis.call('HLEN', errors) > 0 then bulk('HDEL', errors, ids) end
@@ -244,7 +244,7 @@ if #taken > 0 then
     out[#out + 1] = envs[i]
     out[#out + 1] = att
   end
-  bulk_zadd(active, leases)
+  add_leases(active, leases)
   bulk('HSET', attempts, counts)
 end
 

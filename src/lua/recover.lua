@@ -28,5 +28,5 @@ for i, id in ipairs(ids) do
   end
   out[#out + 1] = att
 end
-bulk_zadd(active, leases)
+add_leases(active, leases)
 return out

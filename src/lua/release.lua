@@ -20,7 +20,7 @@ for j = count, 1, -1 do
   local i = from + (j - 1) * 4
   local id, att, p, t = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   if holds(active, attempts, id, att) then
-    redis.call('ZREM', active, id)
+    drop_leases(active, { id })
     if redis.call('HINCRBY', attempts, id, -1) <= 0 then redis.call('HDEL', attempts, id) end
     local score = prio_score(p, j - count - 1)
     if t > 0 then

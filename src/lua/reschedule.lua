@@ -8,7 +8,7 @@ local id, att = ARGV[1], ARGV[2]
 local bad = check_types({ active, 'zset', attempts, 'hash', errors, 'hash', scheduled, 'zset', notify, 'list', KEYS[6], 'zset', KEYS[7], 'zset' })
 if bad then return bad end
 if not holds(active, attempts, id, att) then return 0 end
-redis.call('ZREM', active, id)
+drop_leases(active, { id })
 free_slot(KEYS[6], KEYS[7], id, notify)
 if ARGV[4] ~= '' then redis.call('HSET', errors, id, ARGV[4]) end
 if ARGV[5] == '1' then redis.call('HINCRBY', attempts, id, -1) end
