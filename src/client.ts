@@ -305,17 +305,21 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     );
   }
 
-  async function findQueue(id: string, where: 'dead'): Promise<string | undefined> {
+  /** The queues a job with this id may be in: the one a generated id names, else every queue of the job set. */
+  function queuesFor(id: string): readonly string[] {
     const hinted = queueOfGeneratedId(id);
-    if (hinted !== undefined && keysByQueue.has(hinted)) return hinted;
-    const found = await Promise.all(jobs.queues.map((q) => conn.redis.hexists(keysOf(q)[where], id)));
-    const i = found.findIndex((n) => n === 1);
-    return i === -1 ? undefined : jobs.queues[i];
+    return hinted !== undefined && keysByQueue.has(hinted) ? [hinted] : jobs.queues;
+  }
+
+  /** The queue whose dead letters hold `id`. */
+  async function deadQueueOf(id: string): Promise<string | undefined> {
+    const queues = queuesFor(id);
+    const found = await Promise.all(queues.map((q) => conn.redis.hexists(keysOf(q).dead, id)));
+    return queues[found.findIndex((n) => n === 1)];
   }
 
   async function getJob(id: string): Promise<JobInfo> {
-    const hinted = queueOfGeneratedId(id);
-    const queues = hinted !== undefined && keysByQueue.has(hinted) ? [hinted] : jobs.queues;
+    const queues = queuesFor(id);
     const states = await limit(Promise.all(queues.map((q) => scripts.get(keysOf(q), id))), `getJob ${JSON.stringify(id)}`);
     const i = states.findIndex((s) => s.state !== 'unknown');
     const s = states[i];
@@ -364,9 +368,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   }
 
   async function cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'> {
-    const hinted = queueOfGeneratedId(id);
-    const queues = hinted !== undefined && keysByQueue.has(hinted) ? [hinted] : jobs.queues;
-    for (const q of queues) {
+    for (const q of queuesFor(id)) {
       const k = keysOf(q);
       const decoded = decodeEnvelope(await limit(conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`));
       const lock = decoded.ok && decoded.envelope.u !== undefined ? k.uniquePrefix + decoded.envelope.u : undefined;
@@ -419,12 +421,12 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     list: (queue, o) => dlq(queue).list(o?.offset ?? 0, o?.limit ?? 50),
     count: (queue) => dlq(queue).count(),
     retry: async (id, queue) => {
-      const q = queue ?? (await findQueue(id, 'dead'));
+      const q = queue ?? (await deadQueueOf(id));
       return q === undefined ? false : (await dlq(q).retry([id])).length === 1;
     },
     retryAll: (queue) => dlq(queue).retryAll(),
     delete: async (id, queue) => {
-      const q = queue ?? (await findQueue(id, 'dead'));
+      const q = queue ?? (await deadQueueOf(id));
       return q === undefined ? false : (await dlq(q).delete([id])) === 1;
     },
     purge: (queue) => dlq(queue).purge(),

@@ -205,7 +205,7 @@ export class Scripts {
   async dead(
     k: QueueKeys,
     id: string,
-    attempt: number | null,
+    attempt: number,
     infoJson: string,
     maxDead: number,
     fallbackRaw: string,
@@ -217,7 +217,7 @@ export class Scripts {
     if (slot !== undefined) keys.push(slot.running, slot.ready);
     const reply = await this.call('jcDead', keys, [
       id,
-      attempt === null ? '' : attempt,
+      attempt,
       infoJson,
       maxDead,
       fallbackRaw,

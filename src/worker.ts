@@ -461,7 +461,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const decoded = decodeEnvelope(l.raw);
     const ref: JobRef = { id: l.id, name: undefined, queue, attempt: l.attempt, maxAttempts: undefined };
     if (!decoded.ok) {
-      this.toDead(k, ref, l.attempt, 'malformed_job', new Error(decoded.reason), l.raw ?? '');
+      this.toDead(k, ref, l.attempt, 'malformed_job', new Error(decoded.reason), { raw: l.raw ?? '' });
       return undefined;
     }
     const env = decoded.envelope;
@@ -472,7 +472,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         job === undefined
           ? `unknown job name "${env.n}": no job of that name is declared in this worker's job set`
           : `job "${env.n}" belongs to queue "${job.queue}", but was found in queue "${queue}"`;
-      this.toDead(k, named, l.attempt, 'unknown_job', new Error(why), l.raw ?? '');
+      this.toDead(k, named, l.attempt, 'unknown_job', new Error(why), { raw: l.raw ?? '' });
       return undefined;
     }
     const maxAttempts = env.a ?? job.attempts;
@@ -487,7 +487,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       if (!parsed.success) {
         const issues = toIssues(parsed.error);
         const err = new JobValidationError(env.n, issues, 'dequeue');
-        this.toDead(k, { ...named, maxAttempts }, l.attempt, 'invalid_payload', err, l.raw ?? '', issues, undefined, lock, slot);
+        this.toDead(k, { ...named, maxAttempts }, l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues, lock, slot });
         return undefined;
       }
       payload = parsed.data;
@@ -619,7 +619,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const ref = this.ref(run);
     this.emit('failed', { job: ref, error: err, willRetry });
     if (!willRetry) {
-      this.toDead(k, ref, run.attempt, permanent ? 'permanent_error' : 'attempts_exhausted', err, '', undefined, done, run.lock, run.slot);
+      this.toDead(k, ref, run.attempt, permanent ? 'permanent_error' : 'attempts_exhausted', err, { then: done, lock: run.lock, slot: run.slot });
       return;
     }
     const delayMs = retryDelay(run.job.backoff, run.attempt);
@@ -634,21 +634,26 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private toDead(
     k: QueueKeys,
     ref: JobRef,
-    attempt: number | null,
+    attempt: number,
     reason: DeadReason,
     err: unknown,
-    fallbackRaw: string,
-    issues?: readonly PayloadIssue[],
-    then?: (ok: boolean) => void,
-    lock?: string,
-    slot?: Slot,
+    more: {
+      /** The stored value to keep when the jobs hash has none for the id. */
+      readonly raw?: string;
+      readonly issues?: readonly PayloadIssue[];
+      /** Called with whether the dead letter was recorded (false: the lease had moved on). */
+      readonly then?: (ok: boolean) => void;
+      readonly lock?: string;
+      readonly slot?: Slot;
+    } = {},
   ): void {
-    const error: StoredError = toStoredError(err, attempt ?? undefined);
-    const info: DeadInfo = { reason, error, attempts: attempt ?? 0, diedAt: Date.now(), issues };
+    const { raw = '', issues, then, lock, slot } = more;
+    const error: StoredError = toStoredError(err, attempt);
+    const info: DeadInfo = { reason, error, attempts: attempt, diedAt: Date.now(), issues };
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       this.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    this.track(this.scripts.dead(k, ref.id, attempt, JSON.stringify(info), this.maxDead, fallbackRaw, lock, slot)).then(
+    this.track(this.scripts.dead(k, ref.id, attempt, JSON.stringify(info), this.maxDead, raw, lock, slot)).then(
       (ok) => {
         then?.(ok);
         if (ok) this.emit('dead', { job: ref, reason, error });

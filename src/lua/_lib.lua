@@ -37,10 +37,6 @@ local function bulk(cmd, key, args)
   end
 end
 
--- ZADD in chunks; args alternate score, member.
-local function bulk_zadd(key, args)
-  bulk('ZADD', key, args)
-end
 
 -- The priority stored in an envelope ("r"), or 0. Decodes only when the field may be present; never re-encodes.
 local function priority_of(env)
@@ -120,7 +116,7 @@ local function make_ready(wait, prio, seq, ids, envs, routes)
       args[#args + 1] = prio_score(scored[i], first + (i + 1) / 2)
       args[#args + 1] = scored[i + 1]
     end
-    bulk_zadd(prio, args)
+    bulk('ZADD', prio, args)
   end
 end
 

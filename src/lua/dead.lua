@@ -1,7 +1,7 @@
 -- Moves a job into the queue's dead letters (newest first, capped), removing every trace of it as a live job.
 -- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order, 8 notify,
 --       then optional keys flagged in ARGV: the job's unique lock; its type's running and ready sets
--- ARGV: 1 id, 2 attempt (fence; '' = the job is not leased, e.g. found corrupt), 3 info JSON, 4 max dead letters,
+-- ARGV: 1 id, 2 attempt (fence), 3 info JSON, 4 max dead letters,
 --       5 envelope to keep when the jobs hash has none, 6 '1' if a lock key is passed, 7 '1' if running/ready are passed
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
 local active, jobs, attempts, errors, dead, dead_info, dead_order, notify =
@@ -10,7 +10,7 @@ local id, att = ARGV[1], ARGV[2]
 local bad = check_types({ active, 'zset', jobs, 'hash', attempts, 'hash', errors, 'hash', dead, 'hash', dead_info, 'hash',
   dead_order, 'zset', notify, 'list' })
 if bad then return bad end
-if att ~= '' and not holds(active, attempts, id, att) then return 0 end
+if not holds(active, attempts, id, att) then return 0 end
 local opt = 9
 if ARGV[6] == '1' then
   release_lock(KEYS[opt], id)

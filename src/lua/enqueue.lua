@@ -98,7 +98,7 @@ if #added > 0 then
       args[#args + 1] = due
       args[#args + 1] = id
     end
-    bulk_zadd(scheduled, args)
+    bulk('ZADD', scheduled, args)
     -- Idle workers sleep until the earliest due time they know of; a new earlier one must wake them to re-read it.
     if #earliest == 0 or due < tonumber(earliest[2]) then wake_unless_paused() end
   elseif priority == 0 and not scored_only then
@@ -111,7 +111,7 @@ if #added > 0 then
       args[#args + 1] = prio_score(priority, first + i)
       args[#args + 1] = id
     end
-    bulk_zadd(prio, args)
+    bulk('ZADD', prio, args)
     wake_unless_paused()
   end
 end

@@ -217,7 +217,7 @@ elseif want > 0 then
           starts[#starts + 1] = now
           starts[#starts + 1] = id .. ':' .. now .. ':' .. i
         end
-        bulk_zadd(ty.starts, starts)
+        bulk('ZADD', ty.starts, starts)
         redis.call('PEXPIRE', ty.starts, ty.rate_per + 1000)
       end
     end
@@ -255,8 +255,13 @@ if not is_paused then
   for t, ty in ipairs(types) do
     if ready then break end
     if redis.call('EXISTS', ty.ready) == 1 then
-      local n, retry = allowance(t)
-      if retry >= 0 then soonest(retry) end
+      -- What step 3 left of the type's allowance; worked out afresh only if step 3 did not (want was 0).
+      local n = allow[t]
+      if n == nil then
+        local retry
+        n, retry = allowance(t)
+        if retry >= 0 then soonest(retry) end
+      end
       ready = n > 0
     end
   end

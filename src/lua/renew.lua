@@ -17,5 +17,5 @@ for i = 2, #ARGV, 3 do
     lost[#lost + 1] = id
   end
 end
-if #leases > 0 then bulk_zadd(active, leases) end
+if #leases > 0 then bulk('ZADD', active, leases) end
 return lost
