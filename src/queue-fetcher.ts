@@ -82,8 +82,7 @@ export class QueueFetcher {
 
   private fetch(want: number, acks: readonly JobRun[]) {
     const w = this.worker;
-    const completions = acks.map((r) => ({ id: r.id, attempt: r.attempt, lock: r.lock, type: r.typeIndex }));
-    return w.scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, completions);
+    return w.scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, acks);
   }
 
   private waitForKick(): Promise<void> {

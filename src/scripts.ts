@@ -58,9 +58,11 @@ export interface Held extends Ack {
   readonly type: number;
 }
 
-/** A finished job to acknowledge, with the unique lock to release, if any. */
-export interface Completion extends Held {
-  readonly lock?: string;
+/** A finished job to acknowledge, with the unique lock to release, if any (a worker's job run fits this shape). */
+export interface Completion extends Ack {
+  /** 1-based index of the job's throttled type among its queue's throttled types; 0 = none. */
+  readonly typeIndex: number;
+  readonly lock?: string | undefined;
 }
 
 /** The concurrency slot a job of a capped type holds: its type's running and ready sets. */
@@ -164,13 +166,15 @@ export class Scripts {
     const t = throttleArgs(types);
     const keys = [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused, ...t.keys];
     const args: Arg[] = [want, leaseMs, keepCount, keepAgeMs, ...t.args, acks.length];
+    // Two arguments per ack: the id, and the attempt alone or, when the job holds a lock or a type slot,
+    // "attempt:lock:type" (lock = 1-based index among the extra keys). Most acks are the short form.
     let locks = 0;
     for (const a of acks) {
       if (a.lock === undefined) {
-        args.push(a.id, a.attempt, 0, a.type);
+        args.push(a.id, a.typeIndex === 0 ? a.attempt : `${a.attempt}:0:${a.typeIndex}`);
       } else {
         keys.push(a.lock);
-        args.push(a.id, a.attempt, ++locks, a.type);
+        args.push(a.id, `${a.attempt}:${++locks}:${a.typeIndex}`);
       }
     }
     const reply = (await this.call('jcFetch', keys, args)) as Reply[];

@@ -84,7 +84,10 @@ export interface WorkerOptions<Q extends string = string> {
   readonly queueOrder?: 'weighted' | 'strict';
   /** Weights for `queueOrder: 'weighted'`, by queue name. Default 1 each. */
   readonly queueWeights?: Readonly<Partial<Record<Q, number>>>;
-  /** Jobs leased ahead of free slots so a slot never waits for Redis. Default: equal to `concurrency`. */
+  /**
+   * Jobs leased ahead of free slots so a slot never waits for Redis. Default: automatic — `concurrency`, raised (up
+   * to 4 × `concurrency`) while jobs start fast enough to use the extra ones within about 5 ms. A number fixes it.
+   */
   readonly prefetch?: number;
   /** Lease length. A job whose worker stops renewing is recovered this long after the last renewal. Default 30 000. */
   readonly leaseMs?: number;
@@ -127,6 +130,16 @@ export interface Worker {
 }
 
 const IDLE_BLOCK_MS = 5_000;
+/** Upper bound of `concurrency` + `prefetch` (one fetch call's reply stays a few hundred KiB at most). */
+const MAX_SLOTS = 5_000;
+/** Automatic prefetch: the jobs this worker starts in this many ms… */
+const AUTO_PREFETCH_AHEAD_MS = 5;
+/** …at most this many times `concurrency`… */
+const AUTO_PREFETCH_MAX_FACTOR = 4;
+/** …measured over windows of this length. */
+const RATE_WINDOW_MS = 25;
+/** The buffer is refilled when it falls below this share of the prefetch. */
+const LOW_WATER = 0.5;
 
 /** A job this worker leased: buffered, running, or on its way to being acknowledged. */
 export interface JobRun {
@@ -137,7 +150,8 @@ export interface JobRun {
   readonly job: ResolvedJob;
   readonly envelope: Envelope;
   readonly payload: unknown;
-  readonly controller: AbortController;
+  /** Created when the handler first reads `ctx.signal` (or on abort), since most handlers never do. */
+  controller: AbortController | undefined;
   /** The unique lock to release when the job ends (undefined when none, or released at start). */
   lock: string | undefined;
   /** 1-based index of the job's type among its queue's throttled types; 0 when not throttled. */
@@ -178,15 +192,37 @@ class RunContext implements MiddlewareContext {
     return new Date(this.run.envelope.t);
   }
   get signal(): AbortSignal {
-    return this.run.controller.signal;
+    return controllerOf(this.run).signal;
   }
   get payload(): unknown {
     return this.run.payload;
   }
-  // A property, so `const { snooze } = ctx` works too.
-  readonly snooze = (delay: Duration): never => {
-    throw new SnoozeSignal(toMs(delay, `snooze of job ${this.run.id}:`));
-  };
+  // A getter returning a function, so `const { snooze } = ctx` works too (built only when read).
+  get snooze(): (delay: Duration) => never {
+    const id = this.run.id;
+    return (delay: Duration): never => {
+      throw new SnoozeSignal(toMs(delay, `snooze of job ${id}:`));
+    };
+  }
+}
+
+function controllerOf(run: JobRun): AbortController {
+  run.controller ??= new AbortController();
+  return run.controller;
+}
+
+/** Aborts a run's signal with `reason` (creating the controller, so a later read of `ctx.signal` sees it). */
+function abortRun(run: JobRun, reason: Error): void {
+  controllerOf(run).abort(reason);
+}
+
+/** The identity of a leased job for a dead letter, as far as it is known. */
+function leasedRef(queue: string, l: LeasedJob, name?: string, maxAttempts?: number): JobRef {
+  return { id: l.id, name, queue, attempt: l.attempt, maxAttempts };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function positiveInt(value: number | undefined, fallback: number, what: string, min = 1): number {
@@ -211,11 +247,20 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly handlers: Readonly<Record<string, Handler<unknown>>>;
   private readonly middleware: readonly Middleware[];
   private readonly concurrency: number;
-  private readonly capacity: number;
-  private readonly lowWater: number;
+  /** Slots: `concurrency` + the current prefetch. */
+  private capacity = 0;
+  /** Fetch when the buffer of leased-ahead jobs falls below this. */
+  private lowWater = 1;
+  /** Fixed prefetch, or undefined for automatic. */
+  private readonly fixedPrefetch: number | undefined;
+  private readonly maxPrefetch: number;
+  /** Job starts counted since `rateSince`, to size the automatic prefetch. */
+  private rateStarts = 0;
+  private rateSince = 0;
   private readonly shutdownTimeoutMs: number;
   private readonly keys = new Map<string, QueueKeys>();
   private readonly types = new Map<string, ThrottledType[]>();
+  private readonly throttleInfo = new Map<string, Map<string, { readonly typeIndex: number; readonly slot: Slot | undefined }>>();
   private readonly fetchers = new Map<string, QueueFetcher>();
   private readonly held = new Map<string, Map<string, JobRun>>();
   private readonly buffer: JobRun[] = [];
@@ -242,10 +287,12 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     if (!PREFIX_PATTERN.test(prefix)) throw new TypeError(`createWorker: prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
     this.concurrency = positiveInt(options.concurrency, 10, 'concurrency');
-    const prefetch = positiveInt(options.prefetch, this.concurrency, 'prefetch', 0);
-    this.capacity = this.concurrency + prefetch;
-    this.lowWater = Math.max(1, Math.ceil(prefetch * 0.8));
-    if (this.capacity > 5_000) throw new TypeError('createWorker: concurrency + prefetch must not exceed 5,000');
+    this.fixedPrefetch = options.prefetch === undefined ? undefined : positiveInt(options.prefetch, 0, 'prefetch', 0);
+    if (this.concurrency + (this.fixedPrefetch ?? this.concurrency) > MAX_SLOTS) {
+      throw new TypeError(`createWorker: concurrency + prefetch must not exceed ${MAX_SLOTS.toLocaleString('en-US')}`);
+    }
+    this.maxPrefetch = this.fixedPrefetch ?? Math.min(AUTO_PREFETCH_MAX_FACTOR * this.concurrency, MAX_SLOTS - this.concurrency);
+    this.setPrefetch(this.fixedPrefetch ?? this.concurrency);
     this.leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
     this.shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
     this.keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
@@ -373,6 +420,31 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     return this.hasFreeCapacity() && this.buffer.length < this.lowWater;
   }
 
+  /**
+   * The buffer is refilled when it falls below half the prefetch, so each call takes several jobs (fewer, bigger
+   * calls) while what is left covers the round trip.
+   */
+  private setPrefetch(prefetch: number): void {
+    this.capacity = this.concurrency + prefetch;
+    this.lowWater = Math.max(1, Math.ceil(prefetch * LOW_WATER));
+  }
+
+  /**
+   * Counts a job start and, with automatic prefetch, resizes the buffer every RATE_WINDOW_MS to the jobs this worker
+   * starts in AUTO_PREFETCH_AHEAD_MS: between `concurrency` and 4 × `concurrency`. Short jobs get a deeper buffer
+   * (fewer, bigger fetches, and a burst of slots freeing at once never finds it empty); long ones keep the default.
+   */
+  private noteStart(now: number): void {
+    if (this.fixedPrefetch !== undefined) return;
+    this.rateStarts++;
+    const elapsed = now - this.rateSince;
+    if (elapsed < RATE_WINDOW_MS) return;
+    const wanted = Math.ceil((this.rateStarts / elapsed) * AUTO_PREFETCH_AHEAD_MS);
+    this.setPrefetch(Math.max(this.concurrency, Math.min(this.maxPrefetch, wanted)));
+    this.rateStarts = 0;
+    this.rateSince = now;
+  }
+
   /** Whether a fetch now could take at least one job. */
   hasFreeCapacity(): boolean {
     return !this.stopping && this.capacity - this.runningCount - this.buffer.length - this.reserved > 0;
@@ -416,7 +488,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         if (i !== -1) this.buffer.splice(i, 1);
       }
       run.state = 'lost';
-      run.controller.abort(new LeaseExpiredError(`the lease of job ${id} was lost; another worker runs it now`));
+      abortRun(run, new LeaseExpiredError(`the lease of job ${id} was lost; another worker runs it now`));
     }
   }
 
@@ -455,39 +527,49 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     }
   }
 
+  /** A job's throttled type (its 1-based index among its queue's throttled types, 0 = none) and concurrency slot. */
+  private throttleOf(queue: string, name: string): { readonly typeIndex: number; readonly slot: Slot | undefined } {
+    let byName = this.throttleInfo.get(queue);
+    if (byName === undefined) this.throttleInfo.set(queue, (byName = new Map()));
+    let info = byName.get(name);
+    if (info === undefined) {
+      const types = this.typesOf(queue);
+      const typeIndex = types.findIndex((t) => t.name === name) + 1;
+      const type = types[typeIndex - 1];
+      info = { typeIndex, slot: type !== undefined && type.concurrency > 0 ? { running: type.keys.running, ready: type.keys.ready } : undefined };
+      byName.set(name, info);
+    }
+    return info;
+  }
+
   /** Decodes and validates a leased job; sends it to the dead letters and returns undefined when that fails. */
   private prepare(queue: string, l: LeasedJob, stage: 'dequeue' | 'recovery'): JobRun | undefined {
     const k = this.keys.get(queue) as QueueKeys;
     const decoded = decodeEnvelope(l.raw);
-    const ref: JobRef = { id: l.id, name: undefined, queue, attempt: l.attempt, maxAttempts: undefined };
     if (!decoded.ok) {
-      this.toDead(k, ref, l.attempt, 'malformed_job', new Error(decoded.reason), { raw: l.raw ?? '' });
+      this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(decoded.reason), { raw: l.raw ?? '' });
       return undefined;
     }
     const env = decoded.envelope;
     const job = this.jobs.jobs.get(env.n);
-    const named = { ...ref, name: env.n };
     if (job === undefined || job.queue !== queue) {
       const why =
         job === undefined
           ? `unknown job name "${env.n}": no job of that name is declared in this worker's job set`
           : `job "${env.n}" belongs to queue "${job.queue}", but was found in queue "${queue}"`;
-      this.toDead(k, named, l.attempt, 'unknown_job', new Error(why), { raw: l.raw ?? '' });
+      this.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(why), { raw: l.raw ?? '' });
       return undefined;
     }
     const maxAttempts = env.a ?? job.attempts;
     const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
-    const types = this.typesOf(queue);
-    const typeIndex = types.findIndex((t) => t.name === job.name) + 1;
-    const type = types[typeIndex - 1];
-    const slot = type !== undefined && type.concurrency > 0 ? { running: type.keys.running, ready: type.keys.ready } : undefined;
+    const { typeIndex, slot } = this.throttleOf(queue, job.name);
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       const parsed = parsePayload(job, env.p);
       if (!parsed.success) {
         const issues = toIssues(parsed.error);
         const err = new JobValidationError(env.n, issues, 'dequeue');
-        this.toDead(k, { ...named, maxAttempts }, l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues, lock, slot });
+        this.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues, lock, slot });
         return undefined;
       }
       payload = parsed.data;
@@ -503,7 +585,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       job,
       envelope: env,
       payload,
-      controller: new AbortController(),
+      controller: undefined,
       lock: job.unique?.until === 'start' && stage === 'dequeue' ? undefined : lock,
       typeIndex,
       slot,
@@ -524,31 +606,50 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.runningCount++;
     run.state = 'running';
     run.startedAt = performance.now();
+    this.noteStart(run.startedAt);
     const ctx = new RunContext(run, this.logger);
     const timeoutMs = run.job.timeoutMs;
     if (timeoutMs !== undefined) {
       run.timer = setTimeout(() => {
         const err = new TimeoutError(run.job.name, timeoutMs);
-        run.controller.abort(err);
+        abortRun(run, err);
         this.fail(run, err);
       }, timeoutMs);
     }
-    let result: Promise<void>;
+    // One reaction per job (this is the hot path): no Promise.resolve wrapper for promises, no finally.
+    const ok = (): void => {
+      try {
+        this.succeed(run);
+      } finally {
+        this.ended(run);
+      }
+    };
+    const failed = (err: unknown): void => {
+      try {
+        this.fail(run, err);
+      } finally {
+        this.ended(run);
+      }
+    };
+    let result: Promise<void> | void;
     try {
-      result = Promise.resolve(this.invoke(run, ctx));
+      result = this.invoke(run, ctx);
     } catch (err) {
-      result = Promise.reject(err);
+      queueMicrotask(() => failed(err));
+      return;
     }
-    result.then(
-      () => this.succeed(run),
-      (err: unknown) => this.fail(run, err),
-    ).finally(() => {
-      if (run.timer !== undefined) clearTimeout(run.timer);
-      this.runningCount--;
-      this.dispatch();
-      if (this.runningCount === 0 && this.buffer.length === 0) this.notifyIdle();
-      this.kickFetchers();
-    });
+    if (result instanceof Promise) result.then(ok, failed);
+    else if (isThenable(result)) Promise.resolve(result).then(ok, failed);
+    else queueMicrotask(ok);
+  }
+
+  /** A handler call ended (either way): free its slot and start the next job. */
+  private ended(run: JobRun): void {
+    if (run.timer !== undefined) clearTimeout(run.timer);
+    this.runningCount--;
+    this.dispatch();
+    if (this.runningCount === 0 && this.buffer.length === 0) this.notifyIdle();
+    this.kickFetchers();
   }
 
   private invoke(run: JobRun, ctx: RunContext): Promise<void> | void {
@@ -705,7 +806,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       this.logger.warn(`shutdown: ${stillRunning.length} job(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and handing them back`);
       for (const run of stillRunning) {
         run.state = 'released';
-        run.controller.abort(new ShutdownError('the worker is shutting down'));
+        abortRun(run, new ShutdownError('the worker is shutting down'));
       }
       await this.handBack(stillRunning);
     }

@@ -5,8 +5,8 @@
 -- ARGV: 1 want, 2 lease ms, 3 completed to keep (count), 4 completed max age ms,
 --       5 T = number of throttled job types, then per type: name, concurrency cap (0 = none),
 --       rate max (0 = none), rate period ms;
---       then the ack count, then per ack: id, attempt, lock (1-based index among the lock keys; 0 = none),
---       type (1-based index among the throttled types; 0 = none)
+--       then the ack count, then per ack: id, and either the attempt alone or "attempt:lock:type" (lock = 1-based
+--       index among the lock keys, 0 = none; type = 1-based index among the throttled types, 0 = none)
 -- Returns: ms until this worker should look again without being woken (the next scheduled job, or a rate limit
 --          window opening; -1 = never), number of stale acks, the stale ack ids,
 --          then per leased job: id, envelope (false if missing), attempt
@@ -52,14 +52,19 @@ end
 local stale = {}
 if ack_count > 0 then
   local ack_ids = {}
-  for i = 1, ack_count do ack_ids[i] = ARGV[a + 1 + (i - 1) * 4] end
+  for i = 1, ack_count do ack_ids[i] = ARGV[a + 2 * i - 1] end
   local leased = redis.call('ZMSCORE', active, unpack(ack_ids))
   local atts = redis.call('HMGET', attempts, unpack(ack_ids))
   local ids = {}
   local records = {}
   for i = 1, ack_count do
-    local at = a + 1 + (i - 1) * 4
-    local id, att, lock, t = ack_ids[i], ARGV[at + 1], tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
+    local id, att, lock, t = ack_ids[i], ARGV[a + 2 * i], 0, 0
+    local c = string.find(att, ':', 1, true)
+    if c then
+      local l, ty = string.match(att, '^%d+:(%d+):(%d+)$')
+      lock, t = tonumber(l) or 0, tonumber(ty) or 0
+      att = string.sub(att, 1, c - 1)
+    end
     if leased[i] and atts[i] == att then
       ids[#ids + 1] = id
       records[#records + 1] = id
