@@ -297,7 +297,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   function send(batch: Pending): void {
     const what = batch.names.length === 1 ? `enqueue "${batch.names[0]}"` : `enqueue of ${batch.names.length} jobs ("${batch.names[0]}", …)`;
-    limit(scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items), what).then(
+    limit(scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items, undefined, undefined, undefined, true), what).then(
       (results) => batch.settle.forEach((s, i) => s.resolve(results[i] as EnqueueResult)),
       (err: unknown) => {
         for (const s of batch.settle) s.reject(err);

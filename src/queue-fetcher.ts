@@ -1,5 +1,7 @@
+import { Cluster } from 'ioredis';
 import type { QueueKeys } from './keys.js';
 import { release, type OwnedConnection } from './redis.js';
+import { Scripts, type FetchResult } from './scripts.js';
 import type { JobRun, WorkerCore } from './worker.js';
 
 const RETRY_AFTER_ERROR_MS = [100, 250, 500, 1_000, 2_000];
@@ -8,13 +10,16 @@ const ACK_DELAY_MS = 10;
 /** …or until this many are waiting. */
 const ACK_BATCH = 64;
 const MAX_DUE_TIMER_MS = 60_000;
+/** At shutdown, how long to wait for a parked fetch's answer when it could not be unblocked, before disconnecting. */
+const UNPARK_WAIT_MS = 500;
 
 /**
  * The fetch loop of one queue. While the worker has free slots it leases jobs with one Lua call that also
  * acknowledges finished jobs; when the queue is empty it blocks in BLPOP on the queue's wake-up list (its own
- * connection), so an idle worker sends a command every few seconds and a new job starts within a round trip.
- * A local timer wakes it when the earliest scheduled job is due, because Redis times blocked reads out in steps of
- * about 100 ms.
+ * connection), so an idle worker sends a command every few seconds. The fetch is *parked* behind that BLPOP on the
+ * same connection: Redis runs it the moment the pop returns, so a job that wakes an idle worker reaches it in one
+ * round trip, not two. A local timer wakes the loop when the earliest scheduled job is due, because Redis times
+ * blocked reads out in steps of about 100 ms.
  */
 export class QueueFetcher {
   private pendingAcks: JobRun[] = [];
@@ -32,13 +37,25 @@ export class QueueFetcher {
   private errors = 0;
   private firstAckAt = 0;
   private ackTimer: NodeJS.Timeout | undefined;
+  /** The scripts on the blocking connection, for the fetch parked behind the BLPOP (undefined: no parking). */
+  private readonly parkScripts: Scripts | undefined;
+  /** The blocking connection's CLIENT ID (to unblock it at shutdown); forgotten when the connection is re-made. */
+  private clientId: number | undefined;
 
   constructor(
     private readonly worker: WorkerCore,
     private readonly keys: QueueKeys,
     private readonly blocking: OwnedConnection,
     private readonly idleBlockMs: number,
-  ) {}
+    /** At most this many jobs ride behind a blocking read (0: none; the loop fetches after the wake-up). */
+    private readonly parkMax: number,
+  ) {
+    // A cluster connection routes CLIENT commands to any node, so it cannot be unblocked at shutdown: no parking.
+    this.parkScripts = parkMax > 0 && !(blocking.redis instanceof Cluster) ? new Scripts(blocking.redis) : undefined;
+    blocking.redis.on('close', () => {
+      this.clientId = undefined;
+    });
+  }
 
   start(): void {
     this.loop = this.run().catch((err: unknown) => this.worker.reportError(err, `fetch loop of queue "${this.keys.queue}" stopped`));
@@ -56,11 +73,15 @@ export class QueueFetcher {
     });
   }
 
-  /** Queues a finished job's acknowledgement; it rides on the next fetch, or goes alone if the loop is blocked. */
+  /**
+   * Queues a finished job's acknowledgement. It rides on the next fetch — while the loop is blocked, that is the
+   * fetch a wake-up starts — or goes on its own after at most ACK_DELAY_MS (or once ACK_BATCH are waiting).
+   */
   ack(run: JobRun): void {
     if (this.pendingAcks.length === 0) this.firstAckAt = performance.now();
     this.pendingAcks.push(run);
-    if (this.blocked || this.stopped) void this.flushAcks();
+    if (this.stopped || (this.blocked && this.pendingAcks.length >= ACK_BATCH)) void this.flushAcks();
+    else if (this.blocked) this.armAckTimer();
     else this.kick();
   }
 
@@ -80,9 +101,13 @@ export class QueueFetcher {
     return this.flushing;
   }
 
-  private fetch(want: number, acks: readonly JobRun[]) {
+  private fetch(want: number, acks: readonly JobRun[]): Promise<FetchResult> {
+    return this.fetchOn(this.worker.scripts, want, acks);
+  }
+
+  private fetchOn(scripts: Scripts, want: number, acks: readonly JobRun[]): Promise<FetchResult> {
     const w = this.worker;
-    return w.scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, acks);
+    return scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, acks);
   }
 
   private waitForKick(): Promise<void> {
@@ -97,7 +122,8 @@ export class QueueFetcher {
     const wait = Math.max(0, ACK_DELAY_MS - (performance.now() - this.firstAckAt));
     this.ackTimer = setTimeout(() => {
       this.ackTimer = undefined;
-      this.kick();
+      if (this.blocked) void this.flushAcks();
+      else this.kick();
     }, wait);
   }
 
@@ -131,42 +157,77 @@ export class QueueFetcher {
         await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
         continue;
       }
-      this.worker.releaseCapacity(this.keys.queue, want, res.jobs.length);
-      if (res.jobs.length > 0) this.idle = false;
-      if (acks.length > 0) this.worker.acked(acks, res.staleAcks);
-      if (this.stopped) {
-        // Leased during shutdown: take them anyway so close() hands them back rather than leaving them to expire.
-        this.worker.accept(this.keys.queue, res.jobs);
-        return;
-      }
-      this.worker.accept(this.keys.queue, res.jobs);
-      this.scheduleDue(res.nextDueMs);
+      if (!this.took(want, acks, res)) return;
       if (want > 0 && res.jobs.length === want) continue; // likely more waiting
       // A fetch that only acknowledged says nothing about the queue being empty: go back to waiting for slots.
       if (want === 0) continue;
       if (this.pendingAcks.length > 0) continue;
-      if (!this.worker.hasFreeCapacity()) continue; // wait for a slot, then fetch
-      await this.block();
+      // Block while the queue stays empty: a parked fetch that found fewer jobs than it asked for drained it.
+      while (!this.stopped && this.worker.hasFreeCapacity() && (await this.block()) === 'drained');
     }
   }
 
-  /** Blocks until a wake-up token arrives or the idle timeout passes. */
-  private async block(): Promise<void> {
+  /** Applies a fetch's answer. False when the loop is stopping. */
+  private took(want: number, acks: readonly JobRun[], res: FetchResult): boolean {
+    this.worker.releaseCapacity(this.keys.queue, want, res.jobs.length);
+    if (res.jobs.length > 0) this.idle = false;
+    if (acks.length > 0) this.worker.acked(acks, res.staleAcks);
+    // Jobs leased during shutdown are taken too, so close() hands them back rather than leaving them to expire.
+    this.worker.accept(this.keys.queue, res.jobs);
+    if (this.stopped) return false;
+    this.scheduleDue(res.nextDueMs);
+    return true;
+  }
+
+  /**
+   * Blocks until a wake-up token arrives or the idle timeout passes, with a fetch parked behind the BLPOP when slots
+   * allow. Returns 'drained' when that fetch took fewer jobs than it asked for (block again: the queue is empty),
+   * 'fetch' when the loop should fetch now.
+   */
+  private async block(): Promise<'drained' | 'fetch'> {
     this.blocked = true;
     this.idle = true;
     // This queue's share of the slots is free for the others now.
     this.worker.kickFetchers();
-    if (this.pendingAcks.length > 0) void this.flushAcks();
+    if (this.pendingAcks.length > 0) this.armAckTimer();
+    const redis = this.blocking.redis;
+    const want = this.parkScripts === undefined ? 0 : this.worker.reserveCapacity(this.keys.queue, this.parkMax);
+    let parked: Promise<FetchResult> | undefined;
     try {
-      const token = await this.blocking.redis.blpop(this.keys.notify, this.idleBlockMs / 1000);
+      // Sent back to back on the blocking connection: Redis answers CLIENT ID at once, holds the fetch until the
+      // pop returns, then runs it.
+      if (want > 0 && this.clientId === undefined) {
+        redis.client('ID').then(
+          (id) => (this.clientId = Number(id)),
+          () => {},
+        );
+      }
+      const popped = redis.blpop(this.keys.notify, this.idleBlockMs / 1000);
+      if (want > 0) {
+        parked = this.fetchOn(this.parkScripts as Scripts, want, []);
+        parked.catch(() => {}); // awaited below; a failed pop must not leave it unhandled
+      }
+      const token = await popped;
       if (token !== null) {
         this.mustFetch = true;
         this.idle = false;
       }
+      if (parked === undefined) return 'fetch';
+      const res = await parked;
+      parked = undefined;
+      this.errors = 0;
+      if (!this.took(want, [], res)) return 'fetch';
+      if (res.jobs.length < want) {
+        this.mustFetch = false;
+        return 'drained';
+      }
+      return 'fetch';
     } catch (err) {
-      if (this.stopped) return;
+      if (parked !== undefined) this.worker.releaseCapacity(this.keys.queue, want, 0);
+      if (this.stopped) return 'fetch';
       this.worker.reportError(err, `waiting on queue "${this.keys.queue}"`);
       await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
+      return 'fetch';
     } finally {
       this.blocked = false;
     }
@@ -199,17 +260,40 @@ export class QueueFetcher {
     });
   }
 
-  /** Stops the loop: cuts off a blocked read and waits for the current call to finish. */
+  /**
+   * Stops the loop: ends a blocked read and waits for the current call to finish. A read with a fetch parked behind
+   * it is unblocked (CLIENT UNBLOCK), so the fetch's answer arrives and what it leased is handed back; a bare read,
+   * or one that cannot be unblocked, is cut off by closing its connection.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.dueTimer !== undefined) clearTimeout(this.dueTimer);
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
-    if (this.blocked) this.blocking.redis.disconnect();
+    if (this.blocked) await this.unblock();
     const w = this.wake;
     this.wake = undefined;
     w?.();
     this.endPause?.();
     await this.loop;
+  }
+
+  private async unblock(): Promise<void> {
+    const loop = this.loop ?? Promise.resolve();
+    if (this.parkScripts !== undefined && this.clientId !== undefined) {
+      try {
+        await this.worker.scripts.redis.client('UNBLOCK', this.clientId);
+      } catch {
+        // CLIENT may be disabled (managed Redis): wait for the answer a moment, then disconnect.
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const answered = await Promise.race([
+        loop.then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(!this.blocked), UNPARK_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      if (answered || !this.blocked) return;
+    }
+    this.blocking.redis.disconnect();
   }
 
   /** Closes the blocking connection. */

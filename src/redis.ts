@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { ENQUEUE_NOW } from './scripts.js';
 
 /** A Redis Cluster to connect to: its seed nodes and ioredis cluster options. */
 export interface ClusterConfig {
@@ -26,9 +27,10 @@ export type ConnectionRole = 'client' | 'worker' | 'blocking';
 
 function roleOptions(role: ConnectionRole): RedisOptions {
   switch (role) {
-    // Enqueue calls fail fast (the client adds its own time limit); auto-pipelining batches concurrent calls.
+    // Enqueue calls fail fast (the client adds its own time limit); auto-pipelining batches concurrent calls, except
+    // the client's own grouped enqueues, which go at once (ENQUEUE_NOW).
     case 'client':
-      return { enableAutoPipelining: true, maxRetriesPerRequest: 2 };
+      return { enableAutoPipelining: true, autoPipeliningIgnoredCommands: [ENQUEUE_NOW], maxRetriesPerRequest: 2 };
     // Worker calls wait through a Redis outage and complete after ioredis reconnects: no job state is lost.
     case 'worker':
       return { maxRetriesPerRequest: null };
@@ -67,6 +69,7 @@ export function connect(config: RedisConfig | undefined, role: ConnectionRole): 
       redis: new Cluster([...config.cluster], {
         ...options,
         enableAutoPipelining: extra.enableAutoPipelining ?? options.enableAutoPipelining,
+        autoPipeliningIgnoredCommands: [...(options.autoPipeliningIgnoredCommands ?? []), ...(extra.autoPipeliningIgnoredCommands ?? [])],
         redisOptions: { ...options.redisOptions, maxRetriesPerRequest: extra.maxRetriesPerRequest },
       }),
       owned: true,

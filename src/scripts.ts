@@ -9,9 +9,14 @@ import type { RedisConnection } from './redis.js';
  * Every key a script touches is passed in KEYS; the order is documented at the top of each file.
  */
 const LIB = readLua('_lib');
+/** The enqueue script's name for calls sent at once rather than auto-pipelined. */
+export const ENQUEUE_NOW = 'jcEnqueueNow';
 const SCRIPTS = {
   // keys: null = a variable number of keys (unique-job locks), sent as the first argument.
   jcEnqueue: { file: 'enqueue', keys: null },
+  // The same script under a name that client connections exclude from auto-pipelining (see redis.ts): the client
+  // already groups the enqueues of one tick into one call, and the pipeline's setImmediate only adds latency.
+  [ENQUEUE_NOW]: { file: 'enqueue', keys: null },
   jcFetch: { file: 'fetch', keys: null },
   jcRenew: { file: 'renew', keys: null },
   jcRecover: { file: 'recover', keys: 3 },
@@ -131,9 +136,11 @@ export class Scripts {
     cron?: { name: string; expected: string; next: string },
     unique?: { ttlMs: number; locks: readonly string[] },
     readySet?: string,
+    /** Send now, bypassing auto-pipelining (for calls that already carry a tick's worth of enqueues). */
+    now = false,
   ): Promise<{ id: string; duplicate: boolean }[]> {
     const reply = (await this.call(
-      'jcEnqueue',
+      now ? ENQUEUE_NOW : 'jcEnqueue',
       [k.jobs, k.wait, readySet ?? k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused, k.cron, ...(unique?.locks ?? [])],
       [
         items.length / 2,

@@ -337,7 +337,10 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       this.held.set(q, new Map());
       const blocking = connect(options.redis ?? this.conn.redis, 'blocking');
       blocking.redis.on('error', (err: Error) => this.logger.debug('redis connection error', { error: err.message }));
-      this.fetchers.set(q, new QueueFetcher(this, k, blocking, IDLE_BLOCK_MS));
+      // A lone queue parks its fetch behind the blocking read (all free slots ride on it). With several queues a
+      // parked fetch would hold slots another queue may need while this one is idle, so they fetch after waking.
+      const parkMax = this.queues.length === 1 ? MAX_SLOTS : 0;
+      this.fetchers.set(q, new QueueFetcher(this, k, blocking, IDLE_BLOCK_MS, parkMax));
     }
     this.renewal = new LeaseRenewal(this, this.keys);
     this.recovery = new LeaseRecovery(this, this.keys);
@@ -375,9 +378,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   /**
    * Reserves slots for one fetch from `queue` (running + buffered + being fetched never exceeds the capacity) and
    * returns how many. With several busy queues, each gets a share of the capacity in proportion to its weight; with
-   * `queueOrder: 'strict'`, a queue gets slots only while every queue before it is empty.
+   * `queueOrder: 'strict'`, a queue gets slots only while every queue before it is empty. At most `max`.
    */
-  reserveCapacity(queue: string): number {
+  reserveCapacity(queue: string, max = Infinity): number {
     if (this.stopping) return 0;
     const free = this.capacity - this.runningCount - this.buffer.length - this.reserved;
     if (free <= 0) return 0;
@@ -398,6 +401,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         }
       }
     }
+    want = Math.min(want, max);
     if (want <= 0) return 0;
     this.reserved += want;
     this.reservedBy.set(queue, (this.reservedBy.get(queue) ?? 0) + want);

@@ -170,6 +170,32 @@ describe('worker.close()', () => {
     await a;
     expect(worker.running).toBe(0);
   });
+
+  it('leaves no job leased when it closes while idle, even with jobs arriving during close', async () => {
+    // An idle worker of one queue parks a fetch behind its blocking read. By the time an enqueue is answered,
+    // Redis has woken that read and run the fetch, whose answer may still be on its way when close() starts: it
+    // must be received and the job handed back (or run), never left leased. (Whether an answer is in flight at that
+    // moment depends on scheduling, so this exercises the race rather than forcing it every round.)
+    const { client, raw, k, startWorker } = setup('shutdown-parked');
+    let ran = 0;
+    for (let round = 0; round < 20; round++) {
+      const worker = startWorker(async () => {
+        ran++;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // idle, blocked
+      if (round % 2 === 0) {
+        await client.enqueue('task', { n: round });
+        await worker.close();
+      } else {
+        await Promise.all([client.enqueue('task', { n: round }), worker.close()]);
+      }
+      const counts = await queueCounts(raw, k);
+      expect(counts.active).toBe(0);
+      // Every job sent so far either ran or waits for the next worker, attempt intact.
+      expect(counts.wait + ran).toBe(round + 1);
+      expect(counts.attempts).toBe(0);
+    }
+  });
 });
 
 describe('SIGTERM when the worker owns the process (handleSignals)', () => {
