@@ -98,6 +98,15 @@ export function queueOfGeneratedId(id: string): string | undefined {
   return id.slice(0, hash);
 }
 
+/**
+ * LIST that ends one worker's blocking read at shutdown: the worker blocks on it beside the queue's wake-up list, and
+ * close() pushes to it (with a 10 s expiry) so a fetch parked behind the read still answers. Same hash tag as the
+ * queue, so it lives on the queue's cluster node.
+ */
+export function unblockKey(k: QueueKeys, token: string): string {
+  return `${k.notify}:unblock:${token}`;
+}
+
 /** The keys of one throttled job type in a queue. */
 export interface TypeKeys {
   readonly ready: string;

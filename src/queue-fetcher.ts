@@ -1,5 +1,5 @@
-import { Cluster } from 'ioredis';
-import type { QueueKeys } from './keys.js';
+import { randomBytes } from 'node:crypto';
+import { unblockKey, type QueueKeys } from './keys.js';
 import { release, type OwnedConnection } from './redis.js';
 import { Scripts, type FetchResult } from './scripts.js';
 import type { JobRun, WorkerCore } from './worker.js';
@@ -10,8 +10,10 @@ const ACK_DELAY_MS = 10;
 /** …or until this many are waiting. */
 const ACK_BATCH = 64;
 const MAX_DUE_TIMER_MS = 60_000;
-/** At shutdown, how long to wait for a parked fetch's answer when it could not be unblocked, before disconnecting. */
-const UNPARK_WAIT_MS = 500;
+/** At shutdown, how long to wait for a parked fetch's answer after ending its read, before disconnecting. */
+const UNPARK_WAIT_MS = 1_000;
+/** How long an unblock push outlives a read that had already returned (then nothing pops it). */
+const UNBLOCK_TTL_MS = 10_000;
 
 /**
  * The fetch loop of one queue. While the worker has free slots it leases jobs with one Lua call that also
@@ -39,8 +41,8 @@ export class QueueFetcher {
   private ackTimer: NodeJS.Timeout | undefined;
   /** The scripts on the blocking connection, for the fetch parked behind the BLPOP (undefined: no parking). */
   private readonly parkScripts: Scripts | undefined;
-  /** The blocking connection's CLIENT ID (to unblock it at shutdown); forgotten when the connection is re-made. */
-  private clientId: number | undefined;
+  /** This loop's own list beside the wake-up list: close() pushes to it to end the blocking read. */
+  private readonly unblockKey: string;
 
   constructor(
     private readonly worker: WorkerCore,
@@ -50,11 +52,8 @@ export class QueueFetcher {
     /** At most this many jobs ride behind a blocking read (0: none; the loop fetches after the wake-up). */
     private readonly parkMax: number,
   ) {
-    // A cluster connection routes CLIENT commands to any node, so it cannot be unblocked at shutdown: no parking.
-    this.parkScripts = parkMax > 0 && !(blocking.redis instanceof Cluster) ? new Scripts(blocking.redis) : undefined;
-    blocking.redis.on('close', () => {
-      this.clientId = undefined;
-    });
+    this.parkScripts = parkMax > 0 ? new Scripts(blocking.redis) : undefined;
+    this.unblockKey = unblockKey(keys, randomBytes(8).toString('hex'));
   }
 
   start(): void {
@@ -190,47 +189,45 @@ export class QueueFetcher {
     // This queue's share of the slots is free for the others now.
     this.worker.kickFetchers();
     if (this.pendingAcks.length > 0) this.armAckTimer();
-    const redis = this.blocking.redis;
+    // The queue looks empty: a deep automatic prefetch from a burst of short jobs ends here, so a parked fetch does
+    // not take a next burst's jobs away from other idle workers.
+    this.worker.queueDrained();
     const want = this.parkScripts === undefined ? 0 : this.worker.reserveCapacity(this.keys.queue, this.parkMax);
-    let parked: Promise<FetchResult> | undefined;
+    // Sent back to back on the blocking connection: Redis holds the fetch until the pop returns, then runs it.
+    const popped = this.blocking.redis.blpop(this.keys.notify, this.unblockKey, this.idleBlockMs / 1000);
+    const parked = want > 0 ? this.fetchOn(this.parkScripts as Scripts, want, []) : undefined;
+    parked?.catch(() => {}); // awaited below, also when the pop fails
+    let failure: unknown;
     try {
-      // Sent back to back on the blocking connection: Redis answers CLIENT ID at once, holds the fetch until the
-      // pop returns, then runs it.
-      if (want > 0 && this.clientId === undefined) {
-        redis.client('ID').then(
-          (id) => (this.clientId = Number(id)),
-          () => {},
-        );
-      }
-      const popped = redis.blpop(this.keys.notify, this.idleBlockMs / 1000);
-      if (want > 0) {
-        parked = this.fetchOn(this.parkScripts as Scripts, want, []);
-        parked.catch(() => {}); // awaited below; a failed pop must not leave it unhandled
-      }
-      const token = await popped;
-      if (token !== null) {
+      const woke = await popped;
+      if (woke !== null && woke[0] === this.keys.notify) {
         this.mustFetch = true;
         this.idle = false;
       }
-      if (parked === undefined) return 'fetch';
-      const res = await parked;
-      parked = undefined;
-      this.errors = 0;
-      if (!this.took(want, [], res)) return 'fetch';
-      if (res.jobs.length < want) {
-        this.mustFetch = false;
-        return 'drained';
-      }
-      return 'fetch';
     } catch (err) {
-      if (parked !== undefined) this.worker.releaseCapacity(this.keys.queue, want, 0);
-      if (this.stopped) return 'fetch';
-      this.worker.reportError(err, `waiting on queue "${this.keys.queue}"`);
-      await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
-      return 'fetch';
-    } finally {
-      this.blocked = false;
+      failure = err;
     }
+    let outcome: 'drained' | 'fetch' = 'fetch';
+    if (parked !== undefined) {
+      // Even when the pop failed, Redis may have run the fetch: take whatever it leased.
+      try {
+        const res = await parked;
+        if (failure === undefined) this.errors = 0;
+        if (this.took(want, [], res) && failure === undefined && res.jobs.length < want) {
+          this.mustFetch = false;
+          outcome = 'drained';
+        }
+      } catch (err) {
+        this.worker.releaseCapacity(this.keys.queue, want, 0);
+        failure ??= err;
+      }
+    }
+    this.blocked = false;
+    if (failure !== undefined && !this.stopped) {
+      this.worker.reportError(failure, `waiting on queue "${this.keys.queue}"`);
+      await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
+    }
+    return outcome;
   }
 
   /** At the earliest due time, push a wake-up token so some idle worker promotes the job. */
@@ -261,39 +258,40 @@ export class QueueFetcher {
   }
 
   /**
-   * Stops the loop: ends a blocked read and waits for the current call to finish. A read with a fetch parked behind
-   * it is unblocked (CLIENT UNBLOCK), so the fetch's answer arrives and what it leased is handed back; a bare read,
-   * or one that cannot be unblocked, is cut off by closing its connection.
+   * Stops the loop: sends waiting completions, ends a blocked read (see unblock) and waits for the current call to
+   * finish.
    */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.dueTimer !== undefined) clearTimeout(this.dueTimer);
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    // Completions already waiting go now, not after the running handlers (close() may wait long for those).
+    if (this.pendingAcks.length > 0) void this.flushAcks();
+    this.endPause?.();
     if (this.blocked) await this.unblock();
     const w = this.wake;
     this.wake = undefined;
     w?.();
-    this.endPause?.();
     await this.loop;
   }
 
+  /**
+   * Ends a blocked read: a push to this loop's unblock list (from the command connection) makes it return, so a
+   * fetch parked behind it answers and whatever it leased is handed back, and no wake-up token is lost with a cut
+   * connection. The loop gets up to UNPARK_WAIT_MS for that; then (Redis unreachable) the read is cut off.
+   */
   private async unblock(): Promise<void> {
-    const loop = this.loop ?? Promise.resolve();
-    if (this.parkScripts !== undefined && this.clientId !== undefined) {
-      try {
-        await this.worker.scripts.redis.client('UNBLOCK', this.clientId);
-      } catch {
-        // CLIENT may be disabled (managed Redis): wait for the answer a moment, then disconnect.
-      }
-      let timer: NodeJS.Timeout | undefined;
-      const answered = await Promise.race([
-        loop.then(() => true),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(!this.blocked), UNPARK_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-      if (answered || !this.blocked) return;
-    }
-    this.blocking.redis.disconnect();
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, UNPARK_WAIT_MS)));
+    this.worker.scripts.redis
+      .multi()
+      .rpush(this.unblockKey, '1')
+      .pexpire(this.unblockKey, UNBLOCK_TTL_MS)
+      .exec()
+      .catch(() => {}); // the wait covers a failure
+    await Promise.race([this.loop, waited]);
+    clearTimeout(timer);
+    if (this.blocked) this.blocking.redis.disconnect();
   }
 
   /** Closes the blocking connection. */

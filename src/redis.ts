@@ -34,8 +34,10 @@ function roleOptions(role: ConnectionRole): RedisOptions {
     // Worker calls wait through a Redis outage and complete after ioredis reconnects: no job state is lost.
     case 'worker':
       return { maxRetriesPerRequest: null };
+    // No command timeout: a blocking read waits longer than any sensible one, and a parked fetch the client gave up
+    // on would still lease jobs in Redis.
     case 'blocking':
-      return { maxRetriesPerRequest: null, enableAutoPipelining: false };
+      return { maxRetriesPerRequest: null, enableAutoPipelining: false, commandTimeout: undefined };
   }
 }
 

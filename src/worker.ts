@@ -449,6 +449,15 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.rateSince = now;
   }
 
+  /** A fetch loop found its queue empty: when every queue is, the automatic prefetch starts again from `concurrency`. */
+  queueDrained(): void {
+    if (this.fixedPrefetch !== undefined) return;
+    for (const f of this.fetchers.values()) if (!f.idle) return; // another queue still keeps this worker busy
+    this.setPrefetch(this.concurrency);
+    this.rateStarts = 0;
+    this.rateSince = performance.now();
+  }
+
   /** Whether a fetch now could take at least one job. */
   hasFreeCapacity(): boolean {
     return !this.stopping && this.capacity - this.runningCount - this.buffer.length - this.reserved > 0;

@@ -99,6 +99,8 @@ describe('priority', () => {
     await waitFor(() => order.length === 6, 'all jobs');
     expect(order.indexOf('high', 1)).toBeLessThanOrEqual(2);
     expect(order.filter((l) => l === 'high')).toHaveLength(2);
+    // The last completions reach Redis within ACK_DELAY_MS of their handlers returning.
+    await waitFor(async () => (await queueCounts(raw, k)).jobs === 0, 'the completions to be recorded');
     expect(await queueCounts(raw, k)).toMatchObject({ prio: 0, wait: 0, scheduled: 0, jobs: 0 });
   });
 });
