@@ -36,6 +36,8 @@ export class QueueFetcher {
   private loop: Promise<void> | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** A fetch sent before the previous answer was taken in (see run). */
+  private ahead: { want: number; acks: JobRun[]; answer: Promise<FetchResult> } | undefined;
   private errors = 0;
   private firstAckAt = 0;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -129,41 +131,63 @@ export class QueueFetcher {
   /**
    * One call leases jobs and acknowledges finished ones. Calls have a fixed cost in Redis, so the loop makes them
    * big: it fetches when the worker's buffer of leased-ahead jobs runs low (not on every finished job), and lets
-   * acknowledgements wait for that call — at most ACK_DELAY_MS or ACK_BATCH of them.
+   * acknowledgements wait for that call — at most ACK_DELAY_MS or ACK_BATCH of them. A call asks for at most half
+   * the slots, and when one comes back full the next is sent before its jobs run, so Redis and the worker work at
+   * the same time (at most two calls in flight).
    */
   private async run(): Promise<void> {
-    while (!this.stopped) {
-      const acksDue =
-        this.pendingAcks.length >= ACK_BATCH ||
-        (this.pendingAcks.length > 0 && performance.now() - this.firstAckAt >= ACK_DELAY_MS);
-      const want = this.mustFetch || this.worker.wantsJobs() ? this.worker.reserveCapacity(this.keys.queue) : 0;
-      if (want === 0 && !acksDue && !this.mustFetch) {
-        if (this.pendingAcks.length > 0) this.armAckTimer();
-        await this.waitForKick();
-        continue;
+    for (;;) {
+      let call = this.ahead;
+      this.ahead = undefined;
+      if (call === undefined) {
+        if (this.stopped) return;
+        const acksDue =
+          this.pendingAcks.length >= ACK_BATCH ||
+          (this.pendingAcks.length > 0 && performance.now() - this.firstAckAt >= ACK_DELAY_MS);
+        const want = this.mustFetch || this.worker.wantsJobs() ? this.worker.reserveCapacity(this.keys.queue, this.worker.batchMax()) : 0;
+        if (want === 0 && !acksDue && !this.mustFetch) {
+          if (this.pendingAcks.length > 0) this.armAckTimer();
+          await this.waitForKick();
+          continue;
+        }
+        this.mustFetch = false;
+        call = this.send(want);
       }
-      const acks = this.pendingAcks.splice(0);
-      this.mustFetch = false;
+      const { want, acks } = call;
       let res;
       try {
-        res = await this.fetch(want, acks);
+        res = await call.answer;
         this.errors = 0;
       } catch (err) {
         this.worker.releaseCapacity(this.keys.queue, want, 0);
         this.pendingAcks.unshift(...acks);
-        if (this.stopped) return;
+        if (this.stopped) continue; // ends the loop once no call is ahead
         this.worker.reportError(err, `fetching from queue "${this.keys.queue}"`);
         await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
         continue;
       }
-      if (!this.took(want, acks, res)) return;
-      if (want > 0 && res.jobs.length === want) continue; // likely more waiting
+      const full = want > 0 && res.jobs.length === want;
+      if (full && !this.stopped) {
+        // Likely more waiting. Ask for the next batch now, before this one is decoded and run (short handlers may
+        // all finish within this turn of the event loop): Redis prepares it while the worker works. This answer's
+        // jobs still hold the slots reserved for them, so the two batches never exceed the capacity.
+        const next = this.worker.reserveCapacity(this.keys.queue, this.worker.batchMax());
+        if (next > 0) this.ahead = this.send(next);
+      }
+      if (!this.took(want, acks, res)) continue; // stopping: take the answer of a call ahead too, then end
+      if (full) continue;
       // A fetch that only acknowledged says nothing about the queue being empty: go back to waiting for slots.
       if (want === 0) continue;
       if (this.pendingAcks.length > 0) continue;
       // Block while the queue stays empty: a parked fetch that found fewer jobs than it asked for drained it.
       while (!this.stopped && this.worker.hasFreeCapacity() && (await this.block()) === 'drained');
     }
+  }
+
+  /** Sends a fetch for `want` jobs carrying the completions waiting now. */
+  private send(want: number): { want: number; acks: JobRun[]; answer: Promise<FetchResult> } {
+    const acks = this.pendingAcks.splice(0);
+    return { want, acks, answer: this.fetch(want, acks) };
   }
 
   /** Applies a fetch's answer. False when the loop is stopping. */

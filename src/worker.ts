@@ -458,6 +458,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.rateSince = performance.now();
   }
 
+  /** The most one fetch asks for: half the slots, so a second batch can be on its way while one runs. */
+  batchMax(): number {
+    return Math.max(1, Math.ceil(this.capacity / 2));
+  }
+
   /** Whether a fetch now could take at least one job. */
   hasFreeCapacity(): boolean {
     return !this.stopping && this.capacity - this.runningCount - this.buffer.length - this.reserved > 0;
