@@ -59,7 +59,23 @@ export class QueueFetcher {
   }
 
   start(): void {
-    this.loop = this.run().catch((err: unknown) => this.worker.reportError(err, `fetch loop of queue "${this.keys.queue}" stopped`));
+    this.loop = this.run()
+      .catch((err: unknown) => this.worker.reportError(err, `fetch loop of queue "${this.keys.queue}" stopped`))
+      .finally(() => this.dropAhead());
+  }
+
+  /** A call sent ahead that the loop will not take in (it ended on an error): take its jobs in, or free its slots. */
+  private dropAhead(): void {
+    const call = this.ahead;
+    this.ahead = undefined;
+    if (call === undefined) return;
+    call.answer.then(
+      (res) => this.took(call.want, call.acks, res),
+      () => {
+        this.worker.releaseCapacity(this.keys.queue, call.want, 0);
+        this.pendingAcks.unshift(...call.acks);
+      },
+    );
   }
 
   /** Wakes the loop soon (slots freed or acks waiting); calls in the same turn of the event loop coalesce. */
@@ -132,8 +148,10 @@ export class QueueFetcher {
    * One call leases jobs and acknowledges finished ones. Calls have a fixed cost in Redis, so the loop makes them
    * big: it fetches when the worker's buffer of leased-ahead jobs runs low (not on every finished job), and lets
    * acknowledgements wait for that call — at most ACK_DELAY_MS or ACK_BATCH of them. A call asks for at most half
-   * the slots, and when one comes back full the next is sent before its jobs run, so Redis and the worker work at
-   * the same time (at most two calls in flight).
+   * the slots, and when one comes back full the next is sent, for the slots then free, before its jobs are decoded
+   * and run: Redis prepares a batch while the worker runs one. (One call is outstanding at a time; with a backlog
+   * the calls follow each other closely. Measured against sending it only for a batch of at least the low-water
+   * mark: fewer calls, but 96-97 % instead of 98-101 % of the work-1ms-c10 ceiling and ~8 % less noop throughput.)
    */
   private async run(): Promise<void> {
     for (;;) {

@@ -583,7 +583,15 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const { typeIndex, slot } = this.throttleOf(queue, job.name);
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
-      const parsed = parsePayload(job, env.p);
+      let parsed: ReturnType<typeof parsePayload>;
+      try {
+        parsed = parsePayload(job, env.p);
+      } catch (thrown) {
+        // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
+        const err = thrown instanceof Error ? thrown : new Error(String(thrown));
+        this.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot });
+        return undefined;
+      }
       if (!parsed.success) {
         const issues = toIssues(parsed.error);
         const err = new JobValidationError(env.n, issues, 'dequeue');

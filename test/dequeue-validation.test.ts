@@ -106,7 +106,8 @@ describe('a payload that no longer matches its schema', () => {
       { width: 4, height: 4 },
     ]);
     expect(dead.every((d) => d.reason === 'invalid_payload')).toBe(true);
-    for (const { id } of ok) expect((await client.getJob(id)).state).toBe('completed');
+    // Completions reach Redis within ACK_DELAY_MS of the handlers returning.
+    for (const { id } of ok) await waitFor(async () => (await client.getJob(id)).state === 'completed', `job ${id} completed`);
     expect(await client.deadLetters.count('default')).toBe(2);
   });
 });
@@ -142,5 +143,47 @@ describe('unreadable jobs found in a queue', () => {
     // The good jobs' completions reach Redis within ACK_DELAY_MS of their handlers returning.
     await waitFor(async () => (await queueCounts(raw, k)).active === 0, 'the completions to be recorded');
     expect(await queueCounts(raw, k)).toMatchObject({ wait: 0, active: 0, jobs: 0, attempts: 0, errors: 0, dead: 1 });
+  });
+});
+
+describe('a schema that throws at dequeue', () => {
+  it('sends the job to the dead letters and keeps every slot: the jobs around it run and nothing stays leased', async () => {
+    // A transform that throws (rather than reporting an issue) makes zod's safeParse throw. The enqueue side
+    // refuses such a payload, so the job is written as a foreign producer would.
+    const jobs = defineJobs({
+      picky: {
+        payload: z.object({ n: z.number() }).transform((v) => {
+          if (v.n === 13) throw new Error('unlucky payload');
+          return v;
+        }),
+      },
+    });
+    const prefix = testPrefix('deq-throw');
+    const client = createClient(jobs, { redis: redisUrl(), prefix });
+    const raw = rawRedis();
+    const k = queueKeys(prefix, 'default');
+    const ran: number[] = [];
+    const dead: { id: string; reason: DeadReason; message: string }[] = [];
+    defer(async () => {
+      await client.close();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    await expect(client.enqueue('picky', { n: 13 })).rejects.toThrow(/unlucky payload/);
+    for (let n = 0; n < 30; n++) {
+      if (n === 13) await writeRaw(raw, prefix, 'default', 'throws-13', JSON.stringify({ n: 'picky', t: 1, p: { n } }));
+      else await client.enqueue('picky', { n });
+    }
+    const worker = createWorker(jobs, { picky: async ({ n }) => void ran.push(n) }, { redis: redisUrl(), prefix, logger: false, concurrency: 4 });
+    worker.on('dead', (e) => dead.push({ id: e.job.id, reason: e.reason, message: e.error.message }));
+    defer(() => worker.close());
+    await waitFor(() => ran.length === 29 && dead.length === 1, '29 jobs to run and one to die');
+    expect(dead).toEqual([{ id: 'throws-13', reason: 'invalid_payload', message: 'unlucky payload' }]);
+    expect(ran.sort((a, b) => a - b)).toEqual([...Array(30).keys()].filter((n) => n !== 13));
+    await waitFor(async () => (await queueCounts(raw, k)).active === 0, 'the completions to be recorded');
+    expect(await queueCounts(raw, k)).toMatchObject({ wait: 0, active: 0, jobs: 0, attempts: 0, dead: 1 });
+    // The worker still has all its slots: a later job runs.
+    await client.enqueue('picky', { n: 100 });
+    await waitFor(() => ran.includes(100), 'a job after the dead one');
   });
 });
