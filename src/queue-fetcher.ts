@@ -148,10 +148,9 @@ export class QueueFetcher {
    * One call leases jobs and acknowledges finished ones. Calls have a fixed cost in Redis, so the loop makes them
    * big: it fetches when the worker's buffer of leased-ahead jobs runs low (not on every finished job), and lets
    * acknowledgements wait for that call — at most ACK_DELAY_MS or ACK_BATCH of them. A call asks for at most half
-   * the slots, and when one comes back full the next is sent, for the slots then free, before its jobs are decoded
-   * and run: Redis prepares a batch while the worker runs one. (One call is outstanding at a time; with a backlog
-   * the calls follow each other closely. Measured against sending it only for a batch of at least the low-water
-   * mark: fewer calls, but 96-97 % instead of 98-101 % of the work-1ms-c10 ceiling and ~8 % less noop throughput.)
+   * the slots, and when one comes back full to a worker that ran dry meanwhile, the next is sent, for the slots then
+   * free, before its jobs are decoded and run: Redis prepares a batch while the worker runs one. One call is
+   * outstanding at a time.
    */
   private async run(): Promise<void> {
     for (;;) {
@@ -185,10 +184,13 @@ export class QueueFetcher {
         continue;
       }
       const full = want > 0 && res.jobs.length === want;
-      if (full && !this.stopped) {
-        // Likely more waiting. Ask for the next batch now, before this one is decoded and run (short handlers may
-        // all finish within this turn of the event loop): Redis prepares it while the worker works. This answer's
-        // jobs still hold the slots reserved for them, so the two batches never exceed the capacity.
+      if (full && !this.stopped && this.worker.bufferedCount === 0) {
+        // Likely more waiting, and the worker ran out of leased-ahead jobs while this call was out: it runs jobs
+        // faster than Redis answers (short handlers may all finish within one turn of the event loop). Ask for the
+        // next batch now, before this one is decoded and run, so Redis prepares it while the worker works. This
+        // answer's jobs still hold the slots reserved for them, so the two batches never exceed the capacity.
+        // (Timer-paced jobs, which still have a buffer when the answer comes, keep fetching at the low-water mark:
+        // fewer calls, and fewer answers waking the event loop between their timers.)
         const next = this.worker.reserveCapacity(this.keys.queue, this.worker.batchMax());
         if (next > 0) this.ahead = this.send(next);
       }

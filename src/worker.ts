@@ -463,6 +463,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     return Math.max(1, Math.ceil(this.capacity / 2));
   }
 
+  /** Jobs leased ahead and not started yet. */
+  get bufferedCount(): number {
+    return this.buffer.length;
+  }
+
   /** Whether a fetch now could take at least one job. */
   hasFreeCapacity(): boolean {
     return !this.stopping && this.capacity - this.runningCount - this.buffer.length - this.reserved > 0;
