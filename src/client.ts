@@ -253,7 +253,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
     const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
-    return limit(scripts.enqueue(k, delayMs, priority, idPrefix, items, undefined, unique, readySet), `enqueue "${name}"`);
+    return limit(scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`);
   }
 
   interface Pending {
@@ -297,7 +297,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   function send(batch: Pending): void {
     const what = batch.names.length === 1 ? `enqueue "${batch.names[0]}"` : `enqueue of ${batch.names.length} jobs ("${batch.names[0]}", …)`;
-    limit(scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items, undefined, undefined, undefined, true), what).then(
+    limit(scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items, { now: true }), what).then(
       (results) => batch.settle.forEach((s, i) => s.resolve(results[i] as EnqueueResult)),
       (err: unknown) => {
         for (const s of batch.settle) s.reject(err);

@@ -51,10 +51,10 @@ export class QueueFetcher {
     private readonly keys: QueueKeys,
     private readonly blocking: OwnedConnection,
     private readonly idleBlockMs: number,
-    /** At most this many jobs ride behind a blocking read (0: none; the loop fetches after the wake-up). */
-    private readonly parkMax: number,
+    /** Whether a fetch for the free slots rides behind the blocking read (else the loop fetches after waking). */
+    park: boolean,
   ) {
-    this.parkScripts = parkMax > 0 ? new Scripts(blocking.redis) : undefined;
+    this.parkScripts = park ? new Scripts(blocking.redis) : undefined;
     this.unblockKey = unblockKey(keys, randomBytes(8).toString('hex'));
   }
 
@@ -236,7 +236,7 @@ export class QueueFetcher {
     // The queue looks empty: a deep automatic prefetch from a burst of short jobs ends here, so a parked fetch does
     // not take a next burst's jobs away from other idle workers.
     this.worker.queueDrained();
-    const want = this.parkScripts === undefined ? 0 : this.worker.reserveCapacity(this.keys.queue, this.parkMax);
+    const want = this.parkScripts === undefined ? 0 : this.worker.reserveCapacity(this.keys.queue);
     // Sent back to back on the blocking connection: Redis holds the fetch until the pop returns, then runs it.
     const popped = this.blocking.redis.blpop(this.keys.notify, this.unblockKey, this.idleBlockMs / 1000);
     const parked = want > 0 ? this.fetchOn(this.parkScripts as Scripts, want, []) : undefined;

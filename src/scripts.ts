@@ -133,12 +133,16 @@ export class Scripts {
     priority: number,
     idPrefix: string,
     items: readonly string[],
-    cron?: { name: string; expected: string; next: string },
-    unique?: { ttlMs: number; locks: readonly string[] },
-    readySet?: string,
-    /** Send now, bypassing auto-pipelining (for calls that already carry a tick's worth of enqueues). */
-    now = false,
+    more: {
+      readonly cron?: { name: string; expected: string; next: string };
+      readonly unique?: { ttlMs: number; locks: readonly string[] };
+      /** The ready set of a throttled job type, instead of the queue's. */
+      readonly readySet?: string;
+      /** Send now, bypassing auto-pipelining (for calls that already carry a tick's worth of enqueues). */
+      readonly now?: boolean;
+    } = {},
   ): Promise<{ id: string; duplicate: boolean }[]> {
+    const { cron, unique, readySet, now = false } = more;
     const reply = (await this.call(
       now ? ENQUEUE_NOW : 'jcEnqueue',
       [k.jobs, k.wait, readySet ?? k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused, k.cron, ...(unique?.locks ?? [])],

@@ -339,8 +339,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       blocking.redis.on('error', (err: Error) => this.logger.debug('redis connection error', { error: err.message }));
       // A lone queue parks its fetch behind the blocking read (all free slots ride on it). With several queues a
       // parked fetch would hold slots another queue may need while this one is idle, so they fetch after waking.
-      const parkMax = this.queues.length === 1 ? MAX_SLOTS : 0;
-      this.fetchers.set(q, new QueueFetcher(this, k, blocking, IDLE_BLOCK_MS, parkMax));
+      this.fetchers.set(q, new QueueFetcher(this, k, blocking, IDLE_BLOCK_MS, this.queues.length === 1));
     }
     this.renewal = new LeaseRenewal(this, this.keys);
     this.recovery = new LeaseRecovery(this, this.keys);
