@@ -3,21 +3,14 @@
  * recovers the jobs and runs them again, with the crashed attempt counted.
  */
 import { describe, expect, it } from 'vitest';
-import { createClient, createWorker, queueKeys, type JobInfo } from '../src/index.js';
+import { createWorker, queueKeys, type JobInfo } from '../src/index.js';
 import { CHILD_LEASE_MS, childJobs } from './fixtures/child-jobs.js';
-import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, spawnChildWorker, testPrefix, waitFor } from './helpers.js';
+import { cleanupRegistry, queueCounts, redisUrl, spawnChildWorker, testClient, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
 function setup(name: string) {
-  const prefix = testPrefix(name);
-  const client = createClient(childJobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(childJobs, name, defer);
   return { prefix, client, raw };
 }
 

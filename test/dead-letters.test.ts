@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, queueKeys, type WorkerOptions } from '../src/index.js';
-import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { createWorker, defineJobs, queueKeys, type WorkerOptions } from '../src/index.js';
+import { cleanupRegistry, queueCounts, redisUrl, testClient, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   /** Fails while the test says so (the `failing` set), with a message naming `n`. */
@@ -17,14 +17,7 @@ const jobs = defineJobs({
 const defer = cleanupRegistry();
 
 function setup(name: string, options: Omit<WorkerOptions, 'queues'> = {}) {
-  const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(jobs, name, defer);
   const failing = { on: true };
   const runs: { n: number; attempt: number }[] = [];
   const handler = async ({ n }: { n: number }, ctx: { attempt: number }) => {
@@ -160,14 +153,7 @@ describe('dead letters', () => {
   });
 
   it('retries more dead letters than one batch, and lists 50 by default', async () => {
-    const prefix = testPrefix('dlq-many');
-    const client = createClient(jobs, { redis: redisUrl(), prefix });
-    const raw = rawRedis();
-    defer(async () => {
-      await client.close();
-      await deletePrefix(raw, prefix);
-      raw.disconnect();
-    });
+    const { prefix, client, raw } = testClient(jobs, 'dlq-many', defer);
     const k = queueKeys(prefix, 'default');
     const total = 1_234;
     const m = raw.multi();

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, queueKeys, type DeadReason } from '../src/index.js';
-import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
 
 /** Version 1 of the job set: what the producer used when it enqueued. */
 const v1 = defineJobs({
@@ -158,17 +158,10 @@ describe('a schema that throws at dequeue', () => {
         }),
       },
     });
-    const prefix = testPrefix('deq-throw');
-    const client = createClient(jobs, { redis: redisUrl(), prefix });
-    const raw = rawRedis();
+    const { prefix, client, raw } = testClient(jobs, 'deq-throw', defer);
     const k = queueKeys(prefix, 'default');
     const ran: number[] = [];
     const dead: { id: string; reason: DeadReason; message: string }[] = [];
-    defer(async () => {
-      await client.close();
-      await deletePrefix(raw, prefix);
-      raw.disconnect();
-    });
     await expect(client.enqueue('picky', { n: 13 })).rejects.toThrow(/unlucky payload/);
     for (let n = 0; n < 30; n++) {
       if (n === 13) await writeRaw(raw, prefix, 'default', 'throws-13', JSON.stringify({ n: 'picky', t: 1, p: { n } }));

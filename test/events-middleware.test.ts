@@ -4,17 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import {
-  createClient,
-  createWorker,
-  defineJobs,
-  PermanentError,
-  queueKeys,
-  type Logger,
-  type Middleware,
-  type WorkerOptions,
-} from '../src/index.js';
-import { cleanupRegistry, deletePrefix, keysUnder, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { createWorker, defineJobs, PermanentError, queueKeys, type Logger, type Middleware, type WorkerOptions } from '../src/index.js';
+import { cleanupRegistry, keysUnder, queueCounts, redisUrl, testClient, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   greet: { payload: z.object({ name: z.string(), greeting: z.string().default('hello') }) },
@@ -26,14 +17,7 @@ const jobs = defineJobs({
 const defer = cleanupRegistry();
 
 function setup(name: string, options: Omit<WorkerOptions, 'queues'> = {}) {
-  const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(jobs, name, defer);
   const calls: string[] = [];
   const snoozed = new Set<string>();
   const worker = createWorker(

@@ -38,6 +38,7 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
 
 import { afterEach } from 'vitest';
 import type { QueueKeys } from '../src/keys.js';
+import { createClient, type JobClient, type JobSet } from '../src/index.js';
 
 /**
  * Clean-ups for the running test, run after it (last added first) even when it fails. Call once per test file,
@@ -178,4 +179,24 @@ export function spawnChildWorker(env: Record<string, string>, onCleanup: (fn: ()
       return exited;
     },
   };
+}
+
+/**
+ * A client of `jobs` on a key prefix no other test uses, and a raw connection for looking at (or tampering with) its
+ * keys. After the test, both close and every key under the prefix is deleted.
+ */
+export function testClient<J extends JobSet>(
+  jobs: J,
+  name: string,
+  defer: (fn: () => unknown) => void,
+): { prefix: string; client: JobClient<J>; raw: Redis } {
+  const prefix = testPrefix(name);
+  const client = createClient(jobs, { redis: redisUrl(), prefix });
+  const raw = rawRedis();
+  defer(async () => {
+    await client.close();
+    await deletePrefix(raw, prefix);
+    raw.disconnect();
+  });
+  return { prefix, client, raw };
 }

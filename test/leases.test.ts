@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, queueKeys, type Handler, type Worker } from '../src/index.js';
-import { cleanupRegistry, deferred, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { createWorker, defineJobs, queueKeys, type Handler, type Worker } from '../src/index.js';
+import { cleanupRegistry, deferred, queueCounts, redisUrl, testClient, waitFor } from './helpers.js';
 
 const LEASE_MS = 500;
 
@@ -16,14 +16,7 @@ const jobs = defineJobs({
 const defer = cleanupRegistry();
 
 function setup(name: string) {
-  const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(jobs, name, defer);
   const runs: { worker: string; n: number; attempt: number }[] = [];
   const failures: string[] = [];
   const startWorker = (label: string, long: Handler<{ n: number }, 'long'>, options: { concurrency?: number; prefetch?: number } = {}): Worker => {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, queueKeys, type WorkerOptions } from '../src/index.js';
-import { cleanupRegistry, deferred, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { createWorker, defineJobs, queueKeys, type WorkerOptions } from '../src/index.js';
+import { cleanupRegistry, deferred, queueCounts, redisUrl, testClient, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   task: { payload: z.object({ label: z.string() }), attempts: 2, backoff: { type: 'fixed', delay: 10 } },
@@ -16,14 +16,7 @@ const jobs = defineJobs({
 const defer = cleanupRegistry();
 
 function setup(name: string) {
-  const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(jobs, name, defer);
   const order: string[] = [];
   const ranAt = new Map<string, number>();
   const failOnce = new Set<string>();
@@ -198,14 +191,7 @@ describe('a worker serving several queues', () => {
 
 describe('concurrency', () => {
   it('runs at most `concurrency` handlers at once, and uses all of them', async () => {
-    const prefix = testPrefix('concurrency');
-    const client = createClient(jobs, { redis: redisUrl(), prefix });
-    const raw = rawRedis();
-    defer(async () => {
-      await client.close();
-      await deletePrefix(raw, prefix);
-      raw.disconnect();
-    });
+    const { prefix, client, raw } = testClient(jobs, 'concurrency', defer);
     let running = 0;
     let peak = 0;
     let done = 0;

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, queueKeys, type Handler, type Worker, type WorkerOptions } from '../src/index.js';
-import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { createWorker, defineJobs, queueKeys, type Handler, type Worker, type WorkerOptions } from '../src/index.js';
+import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   task: { payload: z.object({ n: z.number() }) },
@@ -20,14 +20,7 @@ const defer = cleanupRegistry();
 const payloads = (n: number) => Array.from({ length: n }, (_, i) => ({ n: i }));
 
 function setup(name: string) {
-  const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(jobs, name, defer);
   const k = queueKeys(prefix, 'default');
   /** Leases held in the queue right now (the active set also holds a guard member scored +inf). */
   const leases = () => raw.zcount(k.active, '-inf', '(+inf');

@@ -4,17 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import {
-  createClient,
-  createWorker,
-  defineJobs,
-  PermanentError,
-  queueKeys,
-  type Handler,
-  type JobInfo,
-  type WorkerOptions,
-} from '../src/index.js';
-import { cleanupRegistry, deferred, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { createWorker, defineJobs, PermanentError, queueKeys, type Handler, type JobInfo, type WorkerOptions } from '../src/index.js';
+import { cleanupRegistry, deferred, queueCounts, redisUrl, testClient, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   flaky: { payload: z.object({ failTimes: z.number() }), attempts: 3, backoff: { type: 'fixed', delay: 20 } },
@@ -31,14 +22,7 @@ const defer = cleanupRegistry();
 const noop = async (): Promise<void> => {};
 
 function setup(name: string) {
-  const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(jobs, name, defer);
   const startWorker = (handlers: Partial<Handlers>, options: Omit<WorkerOptions, 'queues'> = {}) => {
     const all: Handlers = { flaky: noop, slowRetry: noop, doomed: noop, fragile: noop, sleepy: noop, expo: noop, ...handlers };
     const worker = createWorker(jobs, all, { redis: redisUrl(), prefix, logger: false, leaseMs: 1000, ...options });

@@ -9,7 +9,7 @@ import * as z from 'zod';
 import { createClient, createWorker, defineJobs, JobDefinitionError, queueKeys, type JobSet } from '../src/index.js';
 import { flowJobs } from './fixtures/flow-jobs.js';
 import { PROCESS_TEST_MS, PROCESS_WAIT_MS, recordedStarts, spawnFlowWorker } from './fixtures/flow-process.js';
-import { cleanupRegistry, deferred, deletePrefix, keysUnder, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { cleanupRegistry, deferred, deletePrefix, keysUnder, queueCounts, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
@@ -20,14 +20,7 @@ const jobs = defineJobs({
 });
 
 function setup<J extends JobSet>(name: string, set: J) {
-  const prefix = testPrefix(name);
-  const client = createClient(set, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(set, name, defer);
   return { prefix, client, raw };
 }
 

@@ -5,20 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, queueKeys, ShutdownError, type Handler, type WorkerOptions } from '../src/index.js';
+import { createWorker, defineJobs, queueKeys, ShutdownError, type Handler, type WorkerOptions } from '../src/index.js';
 import { childJobs } from './fixtures/child-jobs.js';
-import {
-  aborted,
-  cleanupRegistry,
-  deferred,
-  deletePrefix,
-  queueCounts,
-  rawRedis,
-  redisUrl,
-  spawnChildWorker,
-  testPrefix,
-  waitFor,
-} from './helpers.js';
+import { aborted, cleanupRegistry, deferred, queueCounts, redisUrl, spawnChildWorker, testClient, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   task: { payload: z.object({ n: z.number() }), attempts: 3 },
@@ -30,14 +19,7 @@ const LONG_LEASE_MS = 60_000;
 const defer = cleanupRegistry();
 
 function setup(name: string) {
-  const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(jobs, name, defer);
   const startWorker = (task: Handler<{ n: number }, 'task'>, options: Omit<WorkerOptions, 'queues'> = {}) => {
     const worker = createWorker(jobs, { task }, { redis: redisUrl(), prefix, logger: false, leaseMs: LONG_LEASE_MS, ...options });
     defer(() => worker.close());
@@ -200,14 +182,7 @@ describe('worker.close()', () => {
 
 describe('SIGTERM when the worker owns the process (handleSignals)', () => {
   it('closes gracefully: the running job is handed back and the process exits 0', async () => {
-    const prefix = testPrefix('shutdown-sigterm');
-    const client = createClient(childJobs, { redis: redisUrl(), prefix });
-    const raw = rawRedis();
-    defer(async () => {
-      await client.close();
-      await deletePrefix(raw, prefix);
-      raw.disconnect();
-    });
+    const { prefix, client, raw } = testClient(childJobs, 'shutdown-sigterm', defer);
     const { id } = await client.enqueue('work', { n: 1 });
     const child = spawnChildWorker(
       { JC_PREFIX: prefix, JC_HANDLE_SIGNALS: '1', JC_SHUTDOWN_MS: '100', JC_LEASE_MS: String(LONG_LEASE_MS) },

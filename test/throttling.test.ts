@@ -5,23 +5,16 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { createClient, queueKeys } from '../src/index.js';
+import { queueKeys } from '../src/index.js';
 import { typeKeys } from '../src/keys.js';
 import { flowJobs, recordKeys, type FlowEvent } from './fixtures/flow-jobs.js';
 import { PROCESS_TEST_MS, PROCESS_WAIT_MS, recordedEvents, recordedStarts, startFlowWorkers } from './fixtures/flow-process.js';
-import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { cleanupRegistry, queueCounts, testClient, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
 function setup(name: string) {
-  const prefix = testPrefix(name);
-  const client = createClient(flowJobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(flowJobs, name, defer);
   return { prefix, client, raw };
 }
 

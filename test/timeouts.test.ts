@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, queueKeys, TimeoutError, type JobInfo } from '../src/index.js';
-import { aborted, cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { createWorker, defineJobs, queueKeys, TimeoutError, type JobInfo } from '../src/index.js';
+import { aborted, cleanupRegistry, queueCounts, redisUrl, testClient, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   /** Waits for its signal on the attempts listed in `hangOn`, finishes at once otherwise. */
@@ -18,14 +18,7 @@ const jobs = defineJobs({
 const defer = cleanupRegistry();
 
 function setup(name: string) {
-  const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(jobs, name, defer);
   const stateIs = (id: string, state: JobInfo['state']) =>
     waitFor(async () => {
       const j = await client.getJob(id);

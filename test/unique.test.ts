@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, queueKeys, type JobSet } from '../src/index.js';
+import { createWorker, defineJobs, queueKeys, type JobSet } from '../src/index.js';
 import { flowJobs } from './fixtures/flow-jobs.js';
 import { FLOW_LEASE_MS, PROCESS_TEST_MS, PROCESS_WAIT_MS, spawnFlowWorker } from './fixtures/flow-process.js';
-import { cleanupRegistry, deferred, deletePrefix, keysUnder, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { cleanupRegistry, deferred, keysUnder, redisUrl, testClient, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
@@ -27,14 +27,7 @@ const jobs = defineJobs({
 });
 
 function setup<J extends JobSet>(name: string, set: J) {
-  const prefix = testPrefix(name);
-  const client = createClient(set, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
-  defer(async () => {
-    await client.close();
-    await deletePrefix(raw, prefix);
-    raw.disconnect();
-  });
+  const { prefix, client, raw } = testClient(set, name, defer);
   return { prefix, client, raw };
 }
 
