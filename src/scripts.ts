@@ -24,6 +24,7 @@ const SCRIPTS = {
   jcFetch: { file: 'fetch', keys: null },
   jcRenew: { file: 'renew', keys: null },
   jcRecover: { file: 'recover', keys: 4 },
+  jcInvalidIds: { file: 'invalid-ids', keys: 4 },
   jcReschedule: { file: 'reschedule', keys: null },
   jcDead: { file: 'dead', keys: null },
   jcRelease: { file: 'release', keys: null },
@@ -124,20 +125,24 @@ export interface RawJobState {
   readonly extra: string | null;
 }
 
-/** The jobs in reply[from, end), then the ids among them a script renamed (reply[end, …)): those get `invalidId`. */
+/** Whether a leased job's id holds U+FFFD (free for ids of one-byte characters, the usual case). */
+function hasReplacementChar(job: LeasedJob): boolean {
+  return job.id.includes('\uFFFD');
+}
+
+/** The jobs in reply[from, end): id, envelope, attempt each. */
 function leased(reply: Reply[], from: number, end: number): LeasedJob[] {
   const jobs: LeasedJob[] = [];
   for (let i = from; i + 2 < end; i += 3) {
     jobs.push({ id: String(reply[i]), raw: reply[i + 1] === null ? null : String(reply[i + 1]), attempt: Number(reply[i + 2]) });
   }
-  if (end < reply.length) {
-    const renamed = new Set(reply.slice(end).map(String));
-    for (let j = 0; j < jobs.length; j++) {
-      const job = jobs[j] as LeasedJob;
-      if (renamed.has(job.id)) jobs[j] = { ...job, invalidId: true };
-    }
-  }
   return jobs;
+}
+
+/** Flags the jobs a script renamed because their id was not valid UTF-8 (`renamed`: their new ids). */
+function flagRenamed(jobs: LeasedJob[], renamed: readonly Reply[]): LeasedJob[] {
+  const ids = new Set(renamed.map(String));
+  return jobs.map((j) => (ids.has(j.id) ? { ...j, invalidId: true } : j));
 }
 
 /** Typed calls to the Lua scripts on one connection. */
@@ -230,11 +235,29 @@ export class Scripts {
     }
     const reply = (await this.call('jcFetch', keys, args)) as Reply[];
     const stale = Number(reply[1]);
+    const jobs = leased(reply, 2 + stale, reply.length);
     return {
       nextDueMs: Number(reply[0]),
-      staleAcks: reply.slice(3, 3 + stale).map(String),
-      jobs: leased(reply, 3 + stale, reply.length - Number(reply[2])),
+      staleAcks: reply.slice(2, 2 + stale).map(String),
+      // A client decodes bytes that are not UTF-8 to U+FFFD: only then is a second call needed (see invalidIds).
+      jobs: jobs.some(hasReplacementChar) ? await this.invalidIds(k, jobs) : jobs,
     };
+  }
+
+  /**
+   * Leased jobs with an id holding U+FFFD, maybe decoded from bytes that are not UTF-8: has invalid-ids.lua rename
+   * every such job in the queue, drops the ones handed to us under an id that is not theirs, and adds every renamed
+   * job (flagged `invalidId`, for the dead letters). A valid id that holds U+FFFD stays as it is.
+   */
+  private async invalidIds(k: QueueKeys, jobs: readonly LeasedJob[]): Promise<LeasedJob[]> {
+    const suspects = jobs.filter(hasReplacementChar);
+    const reply = (await this.call('jcInvalidIds', [k.active, k.jobs, k.attempts, k.errors], suspects.map((j) => j.id))) as Reply[];
+    const renamed = Number(reply[0]);
+    const end = 1 + 3 * renamed;
+    const valid = new Set(suspects.filter((_, i) => reply[end + i] === 1));
+    const out = jobs.filter((j) => !hasReplacementChar(j) || valid.has(j));
+    for (const j of leased(reply, 1, end)) out.push({ ...j, invalidId: true });
+    return out;
   }
 
   /** Extends leases; returns the ids whose lease was lost. */
@@ -248,7 +271,9 @@ export class Scripts {
   /** Takes over up to `max` jobs whose lease expired. */
   async recover(k: QueueKeys, leaseMs: number, max: number): Promise<LeasedJob[]> {
     const reply = (await this.call('jcRecover', [k.active, k.jobs, k.attempts, k.errors], [leaseMs, max])) as Reply[];
-    return leased(reply, 1, reply.length - Number(reply[0]));
+    const end = reply.length - Number(reply[0]);
+    const jobs = leased(reply, 1, end);
+    return end < reply.length ? flagRenamed(jobs, reply.slice(end)) : jobs;
   }
 
   /** Schedules a leased job to run again after `delayMs`; false when the lease was no longer ours. */

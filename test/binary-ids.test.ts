@@ -41,8 +41,9 @@ describe('job ids that are not valid UTF-8', () => {
       // An expired lease on such an id (leased by an older worker, then its worker died): found by lease recovery.
       active: Buffer.from([...Buffer.from('leased-'), 0x80]),
     };
-    // Valid UTF-8 beyond ASCII runs as usual, under its own id.
-    const good = ['café-😀-ok', 'plain-ascii'];
+    // Valid UTF-8 beyond ASCII runs as usual, under its own id: U+FFFD itself included (the character a client
+    // decodes bad bytes to).
+    const good = ['café-😀-ok', 'plain-ascii', 'replacement-\uFFFD-char'];
 
     for (const [where, id] of Object.entries(bad)) await raw.hset(k.jobs, id, envelope(where));
     await raw.rpush(k.wait, bad.wait, bad.surrogate, bad.truncated);
@@ -57,20 +58,23 @@ describe('job ids that are not valid UTF-8', () => {
     const failed: string[] = [];
     const warnings: string[] = [];
     const leaseMs = 300;
-    const worker = createWorker(
-      jobs,
-      { greet: (_p, ctx) => void ran.set(ctx.id, (ran.get(ctx.id) ?? 0) + 1) },
-      {
-        redis: redisUrl(),
-        prefix,
-        leaseMs,
-        concurrency: 4,
-        logger: { debug: () => {}, info: () => {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) },
-      },
-    );
-    defer(() => worker.close());
-    worker.on('dead', (e) => dead.set(e.job.id, { reason: e.reason, message: e.error.message, n: (dead.get(e.job.id)?.n ?? 0) + 1 }));
-    worker.on('failed', (e) => void failed.push(e.job.id));
+    // Two workers: either may rename a bad id the other was handed; each bad job still ends once.
+    for (let w = 0; w < 2; w++) {
+      const worker = createWorker(
+        jobs,
+        { greet: (_p, ctx) => void ran.set(ctx.id, (ran.get(ctx.id) ?? 0) + 1) },
+        {
+          redis: redisUrl(),
+          prefix,
+          leaseMs,
+          concurrency: 4,
+          logger: { debug: () => {}, info: () => {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) },
+        },
+      );
+      defer(() => worker.close());
+      worker.on('dead', (e) => dead.set(e.job.id, { reason: e.reason, message: e.error.message, n: (dead.get(e.job.id)?.n ?? 0) + 1 }));
+      worker.on('failed', (e) => void failed.push(e.job.id));
+    }
 
     const expected = Object.values(bad).map(addressable);
     expect(expected[0]).toBe('#invalid-utf8:order-%FF%FE-1%20%25');
@@ -108,5 +112,36 @@ describe('job ids that are not valid UTF-8', () => {
     expect(await client.deadLetters.retry(first)).toBe(true);
     await waitFor(() => ran.get(first) === 1, 'the retried job to run');
     await waitFor(async () => (await client.getJob(first))?.state === 'completed', 'the retried job to complete');
+  });
+
+  it('an expired lease on such an id is renamed by lease recovery and dead-lettered once', async () => {
+    const { prefix, client, raw } = testClient(jobs, 'binary-ids-recovery', defer);
+    const k = queueKeys(prefix, 'default');
+    const id = Buffer.from([...Buffer.from('leased-'), 0xc3, 0x28]); // 0xC3 must be followed by a continuation byte
+    await raw.hset(k.jobs, id, envelope('recovered'));
+    await raw.zadd(k.active, 0, id);
+    await raw.hset(k.attempts, id, '2');
+    const dead: { id: string; reason: DeadReason; attempt: number }[] = [];
+    const warnings: string[] = [];
+    const worker = createWorker(
+      jobs,
+      { greet: () => {} },
+      {
+        redis: redisUrl(),
+        prefix,
+        leaseMs: 300,
+        logger: { debug: () => {}, info: () => {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) },
+      },
+    );
+    defer(() => worker.close());
+    worker.on('dead', (e) => void dead.push({ id: e.job.id, reason: e.reason, attempt: e.job.attempt }));
+    await waitFor(() => dead.length > 0, 'the dead letter');
+    const [s0] = await raw.time();
+    await waitFor(async () => Number((await raw.time())[0]) > Number(s0) + 2, 'several lease periods');
+    expect(dead).toEqual([{ id: addressable(id), reason: 'malformed_job', attempt: 2 }]);
+    expect(warnings.filter((w) => /taken over|lost the lease|recovered/.test(w))).toEqual([]);
+    expect(await raw.zcard(k.active)).toBe(0);
+    expect(await raw.hlen(k.jobs)).toBe(0);
+    expect((await client.deadLetters.list('default')).map((l) => [l.id, l.reason, l.attempts])).toEqual([[addressable(id), 'malformed_job', 2]]);
   });
 });

@@ -149,8 +149,9 @@ local function drop_leases(active, ids)
 end
 
 -- Ids written by a producer outside jobcraft may hold bytes that are not UTF-8. A client decodes ids to strings and
--- encodes them back, which changes such bytes: the job could never be acknowledged, looked up or cancelled. The
--- scripts that lease jobs rename it (rename_invalid_id) and the worker sends it to the dead letters under that name.
+-- encodes them back, which changes such bytes: the job could never be acknowledged, looked up or cancelled. Such a
+-- job is renamed (rename_invalid_id) by recover.lua, or by invalid-ids.lua when a fetch handed one out, and the
+-- worker sends it to the dead letters under its new name.
 local INVALID_ID_PREFIX = '#invalid-utf8:'
 
 -- Whether s is well-formed UTF-8 (what a client decodes and encodes back to the same bytes). Call it only for a

@@ -11,9 +11,8 @@
 --       then the ack count, then per ack: id, and either the attempt alone or "attempt:lock:type" (lock = 1-based
 --       index among the lock keys, 0 = none; type = 1-based index among the throttled types, 0 = none)
 -- Returns: ms until this worker should look again without being woken (the next scheduled job, or a rate limit
---          window opening; -1 = never), number of stale acks, number of renamed ids (R), the stale ack ids,
---          then per leased job: id, envelope (false if missing), attempt; then the R ids among them that were
---          renamed because they were not valid UTF-8 (see rename_invalid_id: the worker dead-letters those jobs)
+--          window opening; -1 = never), number of stale acks, the stale ack ids,
+--          then per leased job: id, envelope (false if missing), attempt
 local wait, prio, scheduled, active, jobs, attempts, errors, notify, done, done_order, seq, paused =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local want = tonumber(ARGV[1])
@@ -233,9 +232,8 @@ elseif want > 0 then
   end
 end
 
-local out = { -1, #stale, 0 }
+local out = { -1, #stale }
 for _, id in ipairs(stale) do out[#out + 1] = id end
-local renamed = {}
 if #taken > 0 then
   local envs = redis.call('HMGET', jobs, unpack(taken))
   local prev = redis.call('HMGET', attempts, unpack(taken))
@@ -243,11 +241,6 @@ if #taken > 0 then
   local counts = {}
   local expiry = now + lease
   for i, id in ipairs(taken) do
-    -- One pattern test per job; only an id with a byte above 127 is checked further (see valid_utf8).
-    if string.find(id, '[\128-\255]') and not valid_utf8(id) then
-      id = rename_invalid_id(jobs, attempts, errors, id)
-      renamed[#renamed + 1] = id
-    end
     local att = (tonumber(prev[i]) or 0) + 1
     leases[#leases + 1] = expiry
     leases[#leases + 1] = id
@@ -262,8 +255,6 @@ if #taken > 0 then
   add_leases(active, leases)
   bulk('HSET', attempts, counts)
 end
-for _, id in ipairs(renamed) do out[#out + 1] = id end
-out[3] = #renamed
 
 -- 4. Keep one wake-up token while jobs are ready to be taken, so the next idle worker takes them; none otherwise.
 local ready = false
