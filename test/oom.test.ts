@@ -114,7 +114,7 @@ describe('Redis at maxmemory with noeviction', () => {
           queues: ['default'],
           concurrency: 4,
           prefetch: 0,
-          leaseMs: 1_000,
+          leaseMs: 2_000,
           logger: { debug: () => {}, info: () => {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) },
         },
       );
