@@ -105,7 +105,7 @@ export class SnoozeSignal extends Error {
 
 /** Redis did not answer in time or refused a command; the message says which operation. */
 export class RedisUnavailableError extends Error {
-  override readonly name = 'RedisUnavailableError';
+  override readonly name: string = 'RedisUnavailableError';
 }
 
 /** An error as stored in Redis: the last error of a retrying job, or the error a job died with. */
@@ -153,4 +153,27 @@ export function parseStoredError(json: string | null): StoredError | undefined {
     // fall through
   }
   return { name: 'CorruptErrorRecord', message: `unreadable error record: ${json.slice(0, 200)}`, at: 0 };
+}
+
+/**
+ * Redis refused a write because it is out of memory: its used memory is above `maxmemory` and its
+ * `maxmemory-policy` (`noeviction`, as jobcraft needs) evicts nothing. A refused call wrote nothing. Enqueues (and
+ * dead-letter retries) are refused until memory is freed; workers keep running, renewing and acknowledging their jobs,
+ * which frees memory as jobs complete. A {@link RedisUnavailableError}, so code that retries those retries this too.
+ */
+export class RedisOutOfMemoryError extends RedisUnavailableError {
+  override readonly name: string = 'RedisOutOfMemoryError';
+  /** What Redis refused, e.g. `jobcraft's enqueue script`. */
+  readonly operation: string;
+
+  constructor(operation: string, options?: ErrorOptions) {
+    super(
+      `Redis is out of memory and refused ${operation}: its used memory is above maxmemory and its maxmemory-policy ` +
+        `evicts nothing (noeviction), so it refuses writes that add data; nothing was written. Raise maxmemory or free ` +
+        `memory (running workers free it as they complete jobs; dead letters and completed records can be trimmed), ` +
+        `then retry.`,
+      options,
+    );
+    this.operation = operation;
+  }
 }

@@ -56,6 +56,7 @@ export {
   JobValidationError,
   LeaseExpiredError,
   PermanentError,
+  RedisOutOfMemoryError,
   RedisUnavailableError,
   ShutdownError,
   SnoozeSignal,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { RedisOutOfMemoryError } from './errors.js';
 import type { QueueKeys } from './keys.js';
 import { throttleArgs, type ThrottledType } from './throttle.js';
 import type { RedisConnection } from './redis.js';
@@ -7,6 +8,9 @@ import type { RedisConnection } from './redis.js';
  * The Lua scripts in src/lua, each prefixed with _lib.lua, registered on a connection with ioredis's
  * `defineCommand` (sent as EVALSHA, with EVAL as the fallback after a Redis restart flushes the script cache).
  * Every key a script touches is passed in KEYS; the order is documented at the top of each file.
+ * Each script starts with a Redis 7 shebang that declares how it behaves when Redis is out of memory
+ * (`#!lua flags=allow-oom`, `#!lua flags=no-writes`, or `#!lua`: refused as a whole); it is kept as the first line,
+ * ahead of _lib.lua.
  */
 const LIB = readLua('_lib');
 /** The enqueue script's name for calls sent at once rather than auto-pipelined. */
@@ -19,7 +23,8 @@ const SCRIPTS = {
   [ENQUEUE_NOW]: { file: 'enqueue', keys: null },
   jcFetch: { file: 'fetch', keys: null },
   jcRenew: { file: 'renew', keys: null },
-  jcRecover: { file: 'recover', keys: 3 },
+  jcRecover: { file: 'recover', keys: 4 },
+  jcInvalidIds: { file: 'invalid-ids', keys: 4 },
   jcReschedule: { file: 'reschedule', keys: null },
   jcDead: { file: 'dead', keys: null },
   jcRelease: { file: 'release', keys: null },
@@ -38,9 +43,29 @@ function readLua(file: string): string {
   return readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
 }
 
-const SOURCES = Object.fromEntries(
-  Object.entries(SCRIPTS).map(([name, s]) => [name, `${LIB}\n${readLua(s.file)}`]),
-) as Record<ScriptName, string>;
+/** The script's text with _lib.lua after its shebang line, which Redis reads only as the very first line. */
+function withLib(file: string): string {
+  const text = readLua(file);
+  const eol = text.indexOf('\n');
+  const shebang = text.slice(0, eol);
+  // Without flags Redis checks memory only at a script's first write, and a script whose first write does not add
+  // data runs on at maxmemory while others fail: every script says what it does there.
+  if (!/^#!lua( flags=[a-z-]+(,[a-z-]+)*)?$/.test(shebang)) throw new Error(`src/lua/${file}.lua must start with a "#!lua" shebang line`);
+  return `${shebang}\n${LIB}\n${text.slice(eol + 1)}`;
+}
+
+const SOURCES = Object.fromEntries(Object.entries(SCRIPTS).map(([name, s]) => [name, withLib(s.file)])) as Record<ScriptName, string>;
+
+/**
+ * Turns an error of a Redis call into the library's error where there is one (today: Redis out of memory, as
+ * {@link RedisOutOfMemoryError}); returns anything else unchanged. `operation` names what was refused.
+ */
+export function toLibraryError(err: unknown, operation: string): unknown {
+  if (err instanceof RedisOutOfMemoryError) return err;
+  const message = err instanceof Error ? err.message : '';
+  if (message.startsWith('OOM ')) return new RedisOutOfMemoryError(operation, { cause: err });
+  return err;
+}
 
 const defined = new WeakSet<RedisConnection>();
 
@@ -50,6 +75,12 @@ export interface LeasedJob {
   /** The stored envelope, or null when the jobs hash has no entry for the id. */
   readonly raw: string | null;
   readonly attempt: number;
+  /**
+   * True when the stored id was not valid UTF-8 (written by a producer outside jobcraft): the script renamed the job
+   * to `id` (`#invalid-utf8:` + the id with bytes outside printable ASCII written as %XX) and the worker sends it to
+   * the dead letters.
+   */
+  readonly invalidId?: true;
 }
 
 /** One leased job, fenced by its attempt number. */
@@ -94,12 +125,24 @@ export interface RawJobState {
   readonly extra: string | null;
 }
 
-function leased(reply: Reply[], from: number): LeasedJob[] {
+/** Whether a leased job's id holds U+FFFD (free for ids of one-byte characters, the usual case). */
+function hasReplacementChar(job: LeasedJob): boolean {
+  return job.id.includes('\uFFFD');
+}
+
+/** The jobs in reply[from, end): id, envelope, attempt each. */
+function leased(reply: Reply[], from: number, end: number): LeasedJob[] {
   const jobs: LeasedJob[] = [];
-  for (let i = from; i + 2 < reply.length; i += 3) {
+  for (let i = from; i + 2 < end; i += 3) {
     jobs.push({ id: String(reply[i]), raw: reply[i + 1] === null ? null : String(reply[i + 1]), attempt: Number(reply[i + 2]) });
   }
   return jobs;
+}
+
+/** Flags the jobs a script renamed because their id was not valid UTF-8 (`renamed`: their new ids). */
+function flagRenamed(jobs: LeasedJob[], renamed: readonly Reply[]): LeasedJob[] {
+  const ids = new Set(renamed.map(String));
+  return jobs.map((j) => (ids.has(j.id) ? { ...j, invalidId: true } : j));
 }
 
 /** Typed calls to the Lua scripts on one connection. */
@@ -118,8 +161,10 @@ export class Scripts {
 
   private call(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<Reply> {
     const fn = (this.redis as unknown as Record<ScriptName, (...a: Arg[]) => Promise<Reply>>)[name];
-    if (SCRIPTS[name].keys === null) return fn.call(this.redis, keys.length, ...keys, ...args);
-    return fn.call(this.redis, ...keys, ...args);
+    const reply = SCRIPTS[name].keys === null ? fn.call(this.redis, keys.length, ...keys, ...args) : fn.call(this.redis, ...keys, ...args);
+    return reply.catch((err: unknown) => {
+      throw toLibraryError(err, `jobcraft's ${SCRIPTS[name].file} script`);
+    });
   }
 
   /**
@@ -190,7 +235,29 @@ export class Scripts {
     }
     const reply = (await this.call('jcFetch', keys, args)) as Reply[];
     const stale = Number(reply[1]);
-    return { nextDueMs: Number(reply[0]), staleAcks: reply.slice(2, 2 + stale).map(String), jobs: leased(reply, 2 + stale) };
+    const jobs = leased(reply, 2 + stale, reply.length);
+    return {
+      nextDueMs: Number(reply[0]),
+      staleAcks: reply.slice(2, 2 + stale).map(String),
+      // A client decodes bytes that are not UTF-8 to U+FFFD: only then is a second call needed (see invalidIds).
+      jobs: jobs.some(hasReplacementChar) ? await this.invalidIds(k, jobs) : jobs,
+    };
+  }
+
+  /**
+   * Leased jobs with an id holding U+FFFD, maybe decoded from bytes that are not UTF-8: has invalid-ids.lua rename
+   * every such job in the queue, drops the ones handed to us under an id that is not theirs, and adds every renamed
+   * job (flagged `invalidId`, for the dead letters). A valid id that holds U+FFFD stays as it is.
+   */
+  private async invalidIds(k: QueueKeys, jobs: readonly LeasedJob[]): Promise<LeasedJob[]> {
+    const suspects = jobs.filter(hasReplacementChar);
+    const reply = (await this.call('jcInvalidIds', [k.active, k.jobs, k.attempts, k.errors], suspects.map((j) => j.id))) as Reply[];
+    const renamed = Number(reply[0]);
+    const end = 1 + 3 * renamed;
+    const valid = new Set(suspects.filter((_, i) => reply[end + i] === 1));
+    const out = jobs.filter((j) => !hasReplacementChar(j) || valid.has(j));
+    for (const j of leased(reply, 1, end)) out.push({ ...j, invalidId: true });
+    return out;
   }
 
   /** Extends leases; returns the ids whose lease was lost. */
@@ -203,7 +270,10 @@ export class Scripts {
 
   /** Takes over up to `max` jobs whose lease expired. */
   async recover(k: QueueKeys, leaseMs: number, max: number): Promise<LeasedJob[]> {
-    return leased((await this.call('jcRecover', [k.active, k.jobs, k.attempts], [leaseMs, max])) as Reply[], 0);
+    const reply = (await this.call('jcRecover', [k.active, k.jobs, k.attempts, k.errors], [leaseMs, max])) as Reply[];
+    const end = reply.length - Number(reply[0]);
+    const jobs = leased(reply, 1, end);
+    return end < reply.length ? flagRenamed(jobs, reply.slice(end)) : jobs;
   }
 
   /** Schedules a leased job to run again after `delayMs`; false when the lease was no longer ours. */

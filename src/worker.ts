@@ -18,7 +18,7 @@ import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './key
 import { resolveLogger, type Logger } from './logger.js';
 import { decodeEnvelope, parsePayload, toIssues, type Envelope } from './payload.js';
 import { connect, release, type OwnedConnection, type RedisConfig } from './redis.js';
-import { Scripts, type Ack, type Held, type LeasedJob, type Slot } from './scripts.js';
+import { Scripts, toLibraryError, type Ack, type Held, type LeasedJob, type Slot } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { QueueFetcher } from './queue-fetcher.js';
 import { LeaseRenewal } from './lease-renewal.js';
@@ -360,7 +360,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   /** Reports a problem in the worker's own machinery. */
   reportError(err: unknown, what: string): void {
     if (this.stopping && /Connection is closed/.test(String((err as Error)?.message))) return;
-    const error = err instanceof Error ? err : new Error(String(err));
+    const mapped = toLibraryError(err, 'a write');
+    const error = mapped instanceof Error ? mapped : new Error(String(mapped));
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else this.logger.error(`${what}: ${error.message}`);
   }
@@ -567,6 +568,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   /** Decodes and validates a leased job; sends it to the dead letters and returns undefined when that fails. */
   private prepare(queue: string, l: LeasedJob, stage: 'dequeue' | 'recovery'): JobRun | undefined {
     const k = this.keys.get(queue) as QueueKeys;
+    if (l.invalidId === true) {
+      const why = `the job id is not valid UTF-8, so no client could address it: renamed to "${l.id}" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)`;
+      this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(why), { raw: l.raw ?? '' });
+      return undefined;
+    }
     const decoded = decodeEnvelope(l.raw);
     if (!decoded.ok) {
       this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(decoded.reason), { raw: l.raw ?? '' });

@@ -147,3 +147,62 @@ local function drop_leases(active, ids)
   bulk('ZREM', active, ids)
   if redis.call('ZCARD', active) == 1 then redis.call('DEL', active) end
 end
+
+-- Ids written by a producer outside jobcraft may hold bytes that are not UTF-8. A client decodes ids to strings and
+-- encodes them back, which changes such bytes: the job could never be acknowledged, looked up or cancelled. Such a
+-- job is renamed (rename_invalid_id) by recover.lua, or by invalid-ids.lua when a fetch handed one out, and the
+-- worker sends it to the dead letters under its new name.
+local INVALID_ID_PREFIX = '#invalid-utf8:'
+
+-- Whether s is well-formed UTF-8 (what a client decodes and encodes back to the same bytes). Call it only for a
+-- string that holds a byte above 127 (string.find(s, '[\128-\255]')): ASCII, the common case, needs no loop.
+local function valid_utf8(s)
+  local i, n = 1, #s
+  while i <= n do
+    local c = string.byte(s, i)
+    if c < 128 then
+      i = i + 1
+    else
+      local more, lo, hi -- continuation bytes after c, and the range of the first one (no overlongs, no surrogates)
+      if c >= 194 and c <= 223 then more, lo, hi = 1, 128, 191
+      elseif c == 224 then more, lo, hi = 2, 160, 191
+      elseif c == 237 then more, lo, hi = 2, 128, 159
+      elseif c >= 225 and c <= 239 then more, lo, hi = 2, 128, 191
+      elseif c == 240 then more, lo, hi = 3, 144, 191
+      elseif c >= 241 and c <= 243 then more, lo, hi = 3, 128, 191
+      elseif c == 244 then more, lo, hi = 3, 128, 143
+      else return false end
+      if i + more > n then return false end
+      local b = string.byte(s, i + 1)
+      if b < lo or b > hi then return false end
+      for j = i + 2, i + more do
+        b = string.byte(s, j)
+        if b < 128 or b > 191 then return false end
+      end
+      i = i + more + 1
+    end
+  end
+  return true
+end
+
+-- Renames a job whose id is not valid UTF-8 to INVALID_ID_PREFIX followed by the id with every byte outside
+-- printable ASCII (and '%' itself) written as %XX: one-to-one, plain ASCII, and no client-made id starts with '#'.
+-- Moves its envelope and attempt count (errors may be a key of the wrong type here: pcall, it only drops a record).
+-- Returns the new id.
+local function rename_invalid_id(jobs, attempts, errors, id)
+  local new = INVALID_ID_PREFIX .. (string.gsub(id, '[^\33-\36\38-\126]', function(c)
+    return string.format('%%%02X', string.byte(c))
+  end))
+  local env = redis.call('HGET', jobs, id)
+  if env then
+    redis.call('HSET', jobs, new, env)
+    redis.call('HDEL', jobs, id)
+  end
+  local att = redis.call('HGET', attempts, id)
+  if att then
+    redis.call('HSET', attempts, new, att)
+    redis.call('HDEL', attempts, id)
+  end
+  redis.pcall('HDEL', errors, id)
+  return new
+end

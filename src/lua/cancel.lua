@@ -1,3 +1,5 @@
+#!lua flags=allow-oom
+-- allow-oom: only deletes.
 -- Cancels a job that has not started (waiting, delayed or retrying): removes every trace of it.
 -- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 active, 6 attempts, 7 errors, 8 the ready set of the job's type
 --       (the prio set again for a type that is not throttled), 9 the job's unique lock (optional)

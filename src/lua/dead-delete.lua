@@ -1,3 +1,5 @@
+#!lua flags=allow-oom
+-- allow-oom: only deletes.
 -- Deletes dead letters.
 -- KEYS: 1 dead, 2 dead:info, 3 dead:order
 -- ARGV: ids

@@ -1,3 +1,5 @@
+#!lua
+-- Declared flags without allow-oom: it adds work to a queue, so at maxmemory Redis refuses it as a whole, like enqueue.
 -- Puts dead letters back in the queue as new jobs (attempts start again from zero). A unique job takes its lock
 -- again; if a live job holds it, the dead letter stays where it is.
 -- KEYS: 1 dead, 2 dead:info, 3 dead:order, 4 jobs, 5 wait, 6 prio, 7 notify, 8 seq,

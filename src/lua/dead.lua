@@ -1,3 +1,5 @@
+#!lua flags=allow-oom
+-- allow-oom: ends a lease of a job already stored; it moves the job and writes a bounded info record.
 -- Moves a job into the queue's dead letters (newest first, capped), removing every trace of it as a live job.
 -- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order, 8 notify,
 --       then optional keys flagged in ARGV: the job's unique lock; its type's running and ready sets

@@ -1,3 +1,6 @@
+#!lua
+-- Declared flags without allow-oom: Redis refuses the whole call when it is at maxmemory (noeviction), before any
+-- write, so a refused enqueue writes nothing; the client reports it as RedisOutOfMemoryError.
 -- Adds jobs to a queue. Writes nothing for an id that is already known (live, dead or recently completed).
 -- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 notify, 6 seq, 7 done, 8 dead, 9 paused, 10 cron
 -- ARGV: 1 count, 2 delay ms (0 = ready now), 3 priority, 4 id prefix for generated ids ('' when ids are given),

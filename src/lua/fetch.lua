@@ -1,3 +1,6 @@
+#!lua flags=allow-oom
+-- allow-oom: at Redis's maxmemory it still acknowledges (which frees memory) and leases, because every script that
+-- keeps or ends a lease may run there too (renew, recover, reschedule, dead, release). See docs/reliability.md.
 -- The worker's one hot-path call: acknowledges finished jobs, promotes due scheduled jobs, then leases up to
 -- `want` ready jobs (the crash-safe pop: a job leaves its ready list and enters the active set in one step).
 -- KEYS: 1 wait, 2 prio, 3 scheduled, 4 active, 5 jobs, 6 attempts, 7 errors, 8 notify, 9 done, 10 done:order, 11 seq,

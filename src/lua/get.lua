@@ -1,3 +1,5 @@
+#!lua flags=no-writes
+-- no-writes: a read, allowed at maxmemory too.
 -- Reads one job's state without changing anything.
 -- KEYS: 1 jobs, 2 active, 3 scheduled, 4 attempts, 5 errors, 6 done, 7 dead, 8 dead:info
 -- ARGV: 1 id

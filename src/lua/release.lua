@@ -1,3 +1,5 @@
+#!lua flags=allow-oom
+-- allow-oom: hands leases back at shutdown; it only moves ids already stored.
 -- Hands leased jobs back at shutdown, to the front of their priority level, giving back the attempt they used.
 -- KEYS: 1 active, 2 attempts, 3 wait, 4 prio, 5 notify, 6 seq, then per throttled job type: ready, running, starts
 -- ARGV: 1 T = number of throttled types, then per type: name, cap, rate max, rate period ms;

@@ -1,3 +1,6 @@
+#!lua flags=allow-oom
+-- allow-oom: renewing only rewrites the scores of existing members, so a live worker keeps its leases while Redis is
+-- at maxmemory (otherwise they would expire and its jobs run twice).
 -- Extends the leases a worker still holds (and the concurrency slots of throttled job types). A lease it no longer
 -- holds (taken back after expiry) is reported lost.
 -- KEYS: 1 active, 2 attempts, then the running sets of throttled job types

@@ -1,3 +1,5 @@
+#!lua flags=allow-oom
+-- allow-oom: ends a lease (retry or snooze) of a job already stored; the error record it writes is bounded.
 -- Moves a leased job to the scheduled set to run again after a delay: a retry after a failed attempt, or a snooze.
 -- KEYS: 1 active, 2 attempts, 3 errors, 4 scheduled, 5 notify, then for a job of a throttled type with a
 --       concurrency cap: 6 its type's running set, 7 its type's ready set

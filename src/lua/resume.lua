@@ -1,3 +1,5 @@
+#!lua flags=allow-oom
+-- allow-oom: deletes the pause flag and leaves at most one wake-up token.
 -- Resumes a paused queue and wakes a worker if jobs are ready.
 -- KEYS: 1 paused, 2 wait, 3 prio, 4 notify, then the ready sets of the queue's throttled job types
 -- Returns: 1 if the queue was paused

@@ -1,0 +1,147 @@
+/**
+ * Job ids that are not valid UTF-8 (issue 16, item 3), as a producer in another language may write them straight into
+ * Redis. A client decodes ids to strings, which changes such bytes, so the job could never be acknowledged (its
+ * completion was refused as "lease taken over" and it was recovered every lease period, forever). The scripts that
+ * lease jobs rename such an id to `#invalid-utf8:` + the id with bytes outside printable ASCII (and `%`) as `%XX`, and
+ * the worker sends the job to the dead letters with reason `malformed_job`, once, where it can be read, retried and
+ * deleted under its new id. Valid UTF-8 ids, multi-byte ones included, are left alone.
+ */
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { createWorker, defineJobs, queueKeys, type DeadReason } from '../src/index.js';
+import { cleanupRegistry, redisUrl, testClient, waitFor } from './helpers.js';
+
+const jobs = defineJobs({
+  greet: { payload: z.object({ name: z.string() }), attempts: 3, backoff: { delay: 20 } },
+});
+
+const defer = cleanupRegistry();
+
+/** The id the dead letter gets: printable ASCII but `%` kept, every other byte `%XX`. */
+function addressable(bytes: Buffer): string {
+  let out = '#invalid-utf8:';
+  for (const b of bytes) out += b >= 0x21 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
+const envelope = (name: string): string => JSON.stringify({ n: 'greet', t: Date.now(), p: { name } });
+
+describe('job ids that are not valid UTF-8', () => {
+  it('are dead-lettered once under an addressable id, never run and never recovered again', async () => {
+    const { prefix, client, raw } = testClient(jobs, 'binary-ids', defer);
+    const k = queueKeys(prefix, 'default');
+    // Bytes a client cannot round-trip: stray continuation bytes, a binary UUID, an overlong '/', an encoded surrogate
+    // (Node decodes each of these to U+FFFD), and a truncated sequence at the end; plus a '%' and a space.
+    const bad = {
+      wait: Buffer.from([...Buffer.from('order-'), 0xff, 0xfe, ...Buffer.from('-1 %')]),
+      prio: Buffer.from('9f1c2a7be04d4c43a1b2c3d4e5f60718', 'hex'),
+      scheduled: Buffer.from([...Buffer.from('overlong-'), 0xc0, 0xaf]),
+      surrogate: Buffer.from([...Buffer.from('surrogate-'), 0xed, 0xa0, 0x80]),
+      truncated: Buffer.from([...Buffer.from('cut-'), 0xe2, 0x82]),
+      // An expired lease on such an id (leased by an older worker, then its worker died): found by lease recovery.
+      active: Buffer.from([...Buffer.from('leased-'), 0x80]),
+    };
+    // Valid UTF-8 beyond ASCII runs as usual, under its own id: U+FFFD itself included (the character a client
+    // decodes bad bytes to).
+    const good = ['café-😀-ok', 'plain-ascii', 'replacement-\uFFFD-char'];
+
+    for (const [where, id] of Object.entries(bad)) await raw.hset(k.jobs, id, envelope(where));
+    await raw.rpush(k.wait, bad.wait, bad.surrogate, bad.truncated);
+    await raw.zadd(k.prio, -5 * 2 ** 42 + 1, bad.prio);
+    await raw.zadd(k.scheduled, 0, bad.scheduled);
+    await raw.zadd(k.active, 0, bad.active);
+    await raw.hset(k.attempts, bad.active, '1');
+    for (const id of good) await client.enqueue('greet', { name: id }, { jobId: id });
+
+    const ran = new Map<string, number>();
+    const dead = new Map<string, { reason: DeadReason; message: string; n: number }>();
+    const failed: string[] = [];
+    const warnings: string[] = [];
+    const leaseMs = 300;
+    // Two workers: either may rename a bad id the other was handed; each bad job still ends once.
+    for (let w = 0; w < 2; w++) {
+      const worker = createWorker(
+        jobs,
+        { greet: (_p, ctx) => void ran.set(ctx.id, (ran.get(ctx.id) ?? 0) + 1) },
+        {
+          redis: redisUrl(),
+          prefix,
+          leaseMs,
+          concurrency: 4,
+          logger: { debug: () => {}, info: () => {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) },
+        },
+      );
+      defer(() => worker.close());
+      worker.on('dead', (e) => dead.set(e.job.id, { reason: e.reason, message: e.error.message, n: (dead.get(e.job.id)?.n ?? 0) + 1 }));
+      worker.on('failed', (e) => void failed.push(e.job.id));
+    }
+
+    const expected = Object.values(bad).map(addressable);
+    expect(expected[0]).toBe('#invalid-utf8:order-%FF%FE-1%20%25');
+    await waitFor(() => expected.every((id) => dead.has(id)) && good.every((id) => ran.has(id)), 'every bad id dead-lettered, every good one run');
+
+    // Never loops: let three more lease periods pass on Redis's clock (each one a recovery sweep) and count again.
+    const [s0] = await raw.time();
+    await waitFor(async () => Number((await raw.time())[0]) * 1000 > Number(s0) * 1000 + 4 * leaseMs + 1000, 'three lease periods');
+    for (const id of expected) {
+      expect(dead.get(id), id).toMatchObject({ reason: 'malformed_job', n: 1 });
+      expect(dead.get(id)?.message, id).toMatch(/job id is not valid UTF-8.*renamed to "#invalid-utf8:/);
+    }
+    expect(dead.size).toBe(expected.length);
+    expect(failed).toEqual([]);
+    expect([...ran.entries()].sort()).toEqual(good.map((id) => [id, 1]).sort());
+    expect(warnings.filter((w) => /taken over|lost the lease|recovered/.test(w))).toEqual([]);
+    // No trace of the bad ids is left among the live jobs, under either name.
+    expect(await raw.hlen(k.jobs)).toBe(0);
+    expect(await raw.hlen(k.attempts)).toBe(0);
+    expect(await raw.zcard(k.active)).toBe(0);
+    expect(await raw.zcard(k.scheduled)).toBe(0);
+
+    // The dead letters are addressable from a client: listed, read, looked up by id, deleted, retried.
+    const letters = await client.deadLetters.list('default');
+    expect(letters.map((l) => l.id).sort()).toEqual([...expected].sort());
+    for (const l of letters) {
+      expect(l.reason).toBe('malformed_job');
+      expect(l.name).toBe('greet');
+    }
+    const first = expected[0] as string;
+    expect(await client.deadLetters.queue('default').get(first)).toMatchObject({ id: first, payload: { name: 'wait' } });
+    expect(await client.getJob(first)).toMatchObject({ state: 'dead', deadReason: 'malformed_job' });
+    expect(await client.deadLetters.delete(expected[1] as string)).toBe(true);
+    // A retried one runs under its new id, like any other job.
+    expect(await client.deadLetters.retry(first)).toBe(true);
+    await waitFor(() => ran.get(first) === 1, 'the retried job to run');
+    await waitFor(async () => (await client.getJob(first))?.state === 'completed', 'the retried job to complete');
+  });
+
+  it('an expired lease on such an id is renamed by lease recovery and dead-lettered once', async () => {
+    const { prefix, client, raw } = testClient(jobs, 'binary-ids-recovery', defer);
+    const k = queueKeys(prefix, 'default');
+    const id = Buffer.from([...Buffer.from('leased-'), 0xc3, 0x28]); // 0xC3 must be followed by a continuation byte
+    await raw.hset(k.jobs, id, envelope('recovered'));
+    await raw.zadd(k.active, 0, id);
+    await raw.hset(k.attempts, id, '2');
+    const dead: { id: string; reason: DeadReason; attempt: number }[] = [];
+    const warnings: string[] = [];
+    const worker = createWorker(
+      jobs,
+      { greet: () => {} },
+      {
+        redis: redisUrl(),
+        prefix,
+        leaseMs: 300,
+        logger: { debug: () => {}, info: () => {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) },
+      },
+    );
+    defer(() => worker.close());
+    worker.on('dead', (e) => void dead.push({ id: e.job.id, reason: e.reason, attempt: e.job.attempt }));
+    await waitFor(() => dead.length > 0, 'the dead letter');
+    const [s0] = await raw.time();
+    await waitFor(async () => Number((await raw.time())[0]) > Number(s0) + 2, 'several lease periods');
+    expect(dead).toEqual([{ id: addressable(id), reason: 'malformed_job', attempt: 2 }]);
+    expect(warnings.filter((w) => /taken over|lost the lease|recovered/.test(w))).toEqual([]);
+    expect(await raw.zcard(k.active)).toBe(0);
+    expect(await raw.hlen(k.jobs)).toBe(0);
+    expect((await client.deadLetters.list('default')).map((l) => [l.id, l.reason, l.attempts])).toEqual([[addressable(id), 'malformed_job', 2]]);
+  });
+});
