@@ -192,6 +192,9 @@ describe('installed into scratch projects', () => {
     await run(NPM, ['run', 'build'], workerDir);
     expect(readdirSync(join(workerDir, 'generated')).sort()).toEqual(['client.ts', 'config.ts', 'index.ts', 'jobs.manifest.json', 'payloads.ts', 'worker.ts']);
     expect(existsSync(join(workerDir, 'dist', 'worker.js'))).toBe(true);
+    // The generator is reachable from code too, through the CLI package's entry point.
+    const api = await run(process.execPath, ['--input-type=module', '-e', "console.log(Object.keys(await import('@jobcraft/cli')).sort().join(' '))"], workerDir);
+    expect(api.trim().split(' ')).toEqual(expect.arrayContaining(['CodegenError', 'Generator', 'runCodegen', 'watchSchema']));
 
     // The producer enqueues with plain node: an ES module import, then require() (Node >= 20.19 requires ES modules).
     const ids = [(await run(process.execPath, ['enqueue.mjs'], producerDir)).trim(), (await run(process.execPath, ['enqueue.cjs'], producerDir)).trim()];

@@ -13,7 +13,8 @@ if (existsSync(source)) {
   await import(source.href);
 } else {
   try {
-    import.meta.resolve('jobcraft/schema');
+    // Synchronous from Node 20.6; on older releases the import below names the missing package itself.
+    if (typeof import.meta.resolve === 'function') import.meta.resolve('jobcraft/schema');
   } catch {
     console.error('error: the jobcraft command needs the runtime package beside it: npm install jobcraft zod');
     process.exit(1);
