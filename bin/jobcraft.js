@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// The jobcraft command. It runs the TypeScript sources through tsx, which also lets it import the schema file.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli.ts');
+// `node bin/jobcraft.js …` in the repository: the same command as `npx jobcraft …`, which is the CLI package's bin.
+await import('../codegen/bin/jobcraft.js');

@@ -1,6 +1,6 @@
 /**
  * `jobcraft codegen [--schema jobs.schema.ts] [--out generated] [--check] [--watch]`, registered on the CLI program
- * by src/cli.ts. The generator (and the TypeScript compiler it loads) is imported only when the command runs.
+ * by cli.ts. The generator (and the TypeScript compiler it loads) is imported only when the command runs.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';

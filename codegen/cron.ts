@@ -2,7 +2,7 @@
  * Checks a job's `cron` and `tz` options at generation time with the runtime's own rule (cron-parser, 5 or 6
  * fields, an IANA time zone), so a bad schedule fails the build with its location instead of failing at start-up.
  */
-import { checkCron as cronProblem } from '../src/define.js';
+import { checkCron as cronProblem } from 'jobcraft/schema';
 import type { StaticValue } from './static-value.js';
 
 export interface CronProblem {

@@ -11,10 +11,10 @@ import type { EmitContext, EmitJob } from './emit-common.js';
 import { emitManifest } from './emit-manifest.js';
 import { emitPayloads } from './emit-payloads.js';
 import { emitIndex, emitWorker } from './emit-worker.js';
-import { LoadProblems, takeSchemaLoad } from './load-schema.js';
+import { takeSchemaLoad } from './load-schema.js';
 import { TypePrinter } from './print-type.js';
 import { CodegenError, UsageError } from './problems.js';
-import { readSchema, SchemaProblems, type DeclaredSchema } from './read-schema.js';
+import { readSchema, type DeclaredSchema } from './read-schema.js';
 
 /** Where to read and where to write. */
 export interface GenerateOptions {
@@ -170,7 +170,7 @@ export class Generator {
       try {
         reading = await this.read(schemaFile, 'lean', timer);
       } catch (err) {
-        if (!(err instanceof SchemaProblems && err.kind === 'types')) throw err;
+        if (!(err instanceof CodegenError && err.stage === 'types')) throw err;
         reading = await this.read(schemaFile, 'configured', timer);
       }
       timer.mark('check');
@@ -178,7 +178,6 @@ export class Generator {
       timer.mark('wait for the schema run');
     } catch (err) {
       load.cancel();
-      if (err instanceof SchemaProblems || err instanceof LoadProblems) throw new CodegenError(err.problems);
       throw err;
     }
     const { program, project, declared } = reading;

@@ -7,4 +7,4 @@ export { runCodegen, type CodegenCommandOptions, type Output } from './run.js';
 export { registerCodegenCommand } from './command.js';
 export { staleFiles, writeOutput } from './output.js';
 export { watchSchema } from './watch.js';
-export { CodegenError, UsageError, formatProblem, type Problem, type SourceLocation } from './problems.js';
+export { CodegenError, UsageError, formatProblem, type Problem, type ProblemStage, type SourceLocation } from './problems.js';

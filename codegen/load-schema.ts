@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { JsonSchemaNode } from './print-type.js';
-import type { Problem, SourceLocation } from './problems.js';
+import { CodegenError, problemAt, type Problem, type SourceLocation } from './problems.js';
 import type { DeclaredSchema } from './read-schema.js';
 
 /** What running the schema file produced for one job: its resolved options and its input's JSON Schema. */
@@ -35,13 +35,6 @@ export type WorkerReply =
       readonly ok: false;
       readonly error: { name: string; message: string; stack: string; job: string | undefined; option: string | undefined };
     };
-
-/** Running the schema file failed; the problems say where. */
-export class LoadProblems extends Error {
-  constructor(readonly problems: readonly Problem[]) {
-    super(problems.map((p) => p.message).join('\n'));
-  }
-}
 
 /** Longest the schema file may take to run. */
 const LOAD_TIMEOUT_MS = 60_000;
@@ -88,23 +81,22 @@ export class SchemaLoad {
     void this.worker.terminate();
   }
 
-  /** The jobs of the set exported as `schema.exportName`. Throws {@link LoadProblems} when running the file failed. */
+  /** The jobs of the set exported as `schema.exportName`. Throws {@link CodegenError} (stage `run`) when running the file failed. */
   async jobs(schema: DeclaredSchema): Promise<ReadonlyMap<string, LoadedJob>> {
     const reply = await this.reply;
-    if (!reply.ok) throw new LoadProblems([failure(reply.error, schema)]);
+    if (!reply.ok) throw new CodegenError([failure(reply.error, schema)], 'run');
     const set = reply.sets[schema.exportName];
     if (set === undefined) {
-      throw new LoadProblems([{ location: schema.location, message: `the export ${JSON.stringify(schema.exportName)} is not the job set defineJobs returned` }]);
+      throw new CodegenError([problemAt(schema.location, `the export ${JSON.stringify(schema.exportName)} is not the job set defineJobs returned`)], 'run');
     }
     const jobs = new Map(set.map((j) => [j.name, j]));
     for (const declared of schema.jobs) {
       const job = jobs.get(declared.name);
       const where = declared.location;
-      if (job === undefined) throw new LoadProblems([{ location: where, message: `job ${JSON.stringify(declared.name)} is missing from the job set at run time` }]);
+      const problem = (message: string): CodegenError => new CodegenError([problemAt(where, message, declared.name)], 'run');
+      if (job === undefined) throw problem(`job ${JSON.stringify(declared.name)} is missing from the job set at run time`);
       if (job.inputProblem !== undefined) {
-        throw new LoadProblems([
-          { location: where, message: `cannot describe the payload of job ${JSON.stringify(declared.name)} as JSON Schema: ${job.inputProblem}` },
-        ]);
+        throw problem(`cannot describe the payload of job ${JSON.stringify(declared.name)} as JSON Schema: ${job.inputProblem}`);
       }
     }
     return jobs;
@@ -136,12 +128,12 @@ function failure(error: Extract<WorkerReply, { ok: false }>['error'], schema: De
       (option === undefined ? undefined : (job?.optionLocations.get(option) ?? job?.optionLocations.get(option.split('.')[0] ?? ''))) ??
       job?.location ??
       schema.location;
-    return { location, message: `defineJobs rejected the definition: ${error.message}` };
+    return problemAt(location, `defineJobs rejected the definition: ${error.message}`, error.job);
   }
-  return {
-    location: stackLocation(error.stack, schema.file) ?? schema.location,
-    message: `running ${schema.file.split('/').pop()} failed: ${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`,
-  };
+  return problemAt(
+    stackLocation(error.stack, schema.file) ?? schema.location,
+    `running ${schema.file.split('/').pop()} failed: ${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`,
+  );
 }
 
 const prestarted = new Map<string, SchemaLoad>();

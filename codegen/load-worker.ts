@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import type { ResolvedJob } from '../src/index.js';
+import type { ResolvedJob } from 'jobcraft';
 import type { LoadedJob, WorkerReply } from './load-schema.js';
 
 interface JobSetLike {

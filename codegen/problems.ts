@@ -8,21 +8,35 @@ export interface SourceLocation {
   readonly column: number;
 }
 
-/** One thing wrong with a schema file: a message and where it is. */
-export interface Problem {
-  readonly location: SourceLocation;
+/** One thing wrong with a schema file: where it is, the job it concerns (when it concerns one) and what is wrong. */
+export interface Problem extends SourceLocation {
+  /** The job's name, when the problem belongs to one job. */
+  readonly job?: string;
   readonly message: string;
 }
+
+/**
+ * Which step found the problems: reading the file's syntax, the structure codegen needs, the type checker, or
+ * running the file. Each step runs only when the ones before it found nothing.
+ */
+export type ProblemStage = 'syntax' | 'structure' | 'types' | 'run';
 
 /** Thrown when the schema file cannot be turned into code; carries every problem found. */
 export class CodegenError extends Error {
   override readonly name = 'CodegenError';
-  readonly problems: readonly Problem[];
 
-  constructor(problems: readonly Problem[]) {
+  constructor(
+    readonly problems: readonly Problem[],
+    readonly stage: ProblemStage = 'structure',
+  ) {
     super(problems.map((p) => formatProblem(p)).join('\n'));
-    this.problems = problems;
   }
+}
+
+/** A problem at `location`. */
+export function problemAt(location: SourceLocation, message: string, job?: string): Problem {
+  const { file, line, column } = location;
+  return job === undefined ? { file, line, column, message } : { file, line, column, job, message };
 }
 
 /** A path as the user should see it: relative to the working directory when below it. */
@@ -33,8 +47,7 @@ export function displayPath(file: string, cwd = process.cwd()): string {
 
 /** `jobs.schema.ts:12:5: error: …`, the form editors and terminals turn into links. */
 export function formatProblem(problem: Problem, cwd = process.cwd()): string {
-  const { file, line, column } = problem.location;
-  return `${displayPath(file, cwd)}:${line}:${column}: error: ${problem.message}`;
+  return `${displayPath(problem.file, cwd)}:${problem.line}:${problem.column}: error: ${problem.message}`;
 }
 
 /** The command cannot start: a missing schema file, an output folder it must not replace. */

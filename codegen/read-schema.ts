@@ -6,7 +6,7 @@
 import { ts } from 'ts-morph';
 import { checkCron } from './cron.js';
 import { CLIENT_MEMBERS, identifierProblem, jobIdentifiers, type JobIdentifiers } from './names.js';
-import type { Problem, SourceLocation } from './problems.js';
+import { CodegenError, problemAt, type Problem, type SourceLocation } from './problems.js';
 import { FunctionValue, literalPropertyName, readStatic, type StaticValue } from './static-value.js';
 
 /** One job as the schema file declares it. */
@@ -37,16 +37,6 @@ export interface DeclaredSchema {
   readonly jobs: readonly DeclaredJob[];
 }
 
-/** The schema could not be read; every problem found is listed. `kind` says which step found them. */
-export class SchemaProblems extends Error {
-  constructor(
-    readonly problems: readonly Problem[],
-    readonly kind: 'syntax' | 'structure' | 'types' = 'structure',
-  ) {
-    super(problems.map((p) => p.message).join('\n'));
-  }
-}
-
 export function locationOf(node: ts.Node, sourceFile = node.getSourceFile()): SourceLocation {
   const { line, character } = sourceFile.getLineAndCharacterOfPosition(node.getStart(sourceFile));
   return { file: sourceFile.fileName, line: line + 1, column: character + 1 };
@@ -57,10 +47,10 @@ function diagnosticProblems(diagnostics: readonly ts.Diagnostic[], sourceFile: t
     .filter((d) => d.category === ts.DiagnosticCategory.Error)
     .map((d) => {
       const { line, character } = sourceFile.getLineAndCharacterOfPosition(d.start ?? 0);
-      return {
-        location: { file: d.file?.fileName ?? sourceFile.fileName, line: line + 1, column: character + 1 },
-        message: `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n  ')}`,
-      };
+      return problemAt(
+        { file: d.file?.fileName ?? sourceFile.fileName, line: line + 1, column: character + 1 },
+        `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n  ')}`,
+      );
     });
 }
 
@@ -143,33 +133,33 @@ function zodTypes(node: ts.Expression, checker: ts.TypeChecker): { input: ts.Typ
 }
 
 /**
- * Reads `sourceFile` (part of `program`). Throws {@link SchemaProblems} when the file has a syntax error, breaks a
+ * Reads `sourceFile` (part of `program`). Throws {@link CodegenError} when the file has a syntax error, breaks a
  * rule the generator needs (a readable, exported `defineJobs` call; names that become distinct identifiers; a zod
  * payload and statically readable options for every job), or has a type error.
  */
 export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer?: { mark(phase: string): void }): DeclaredSchema {
   const file = sourceFile.fileName;
   const syntax = diagnosticProblems(program.getSyntacticDiagnostics(sourceFile), sourceFile);
-  if (syntax.length > 0) throw new SchemaProblems(syntax, 'syntax');
+  if (syntax.length > 0) throw new CodegenError(syntax, 'syntax');
 
   timer?.mark('syntax');
   const checker = program.getTypeChecker();
   timer?.mark('binder');
   const problems: Problem[] = [];
-  const at = (node: ts.Node, message: string): void => {
-    problems.push({ location: locationOf(node, sourceFile), message });
+  const at = (node: ts.Node, message: string, job?: string): void => {
+    problems.push(problemAt(locationOf(node, sourceFile), message, job));
   };
 
   const calls = findCalls(sourceFile, checker);
   const [call, second] = calls;
   if (call === undefined) {
-    throw new SchemaProblems([
-      { location: { file, line: 1, column: 1 }, message: `no defineJobs({...}) call found in ${file.split('/').pop()}: declare the jobs with defineJobs` },
+    throw new CodegenError([
+      problemAt({ file, line: 1, column: 1 }, `no defineJobs({...}) call found in ${file.split('/').pop()}: declare the jobs with defineJobs`),
     ]);
   }
   if (second !== undefined) {
     at(second, 'a second defineJobs call: declare every job in one defineJobs({...}) call');
-    throw new SchemaProblems(problems);
+    throw new CodegenError(problems);
   }
   const runtimeSpecifier = runtimeSpecifierOf(call, checker);
   if (runtimeSpecifier === undefined) at(call.expression, 'defineJobs must be imported from jobcraft in the schema file');
@@ -180,7 +170,7 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
   const [argument, extra] = call.arguments;
   if (argument === undefined || extra !== undefined || !ts.isObjectLiteralExpression(unwrap(argument))) {
     at(argument ?? call, 'cannot read the jobs statically: pass the object literal to defineJobs directly (defineJobs({ jobName: {...} }))');
-    throw new SchemaProblems(problems);
+    throw new CodegenError(problems);
   }
 
   const jobs: DeclaredJob[] = [];
@@ -202,13 +192,13 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
     const first = seen.get(name);
     if (first !== undefined) {
       const { line, column } = locationOf(first, sourceFile);
-      at(nameNode, `duplicate job name ${JSON.stringify(name)} (first declared at ${line}:${column}): job names must be unique`);
+      at(nameNode, `duplicate job name ${JSON.stringify(name)} (first declared at ${line}:${column}): job names must be unique`, name);
       continue;
     }
     seen.set(name, nameNode);
     const nameProblem = identifierProblem(name);
     if (nameProblem !== undefined) {
-      at(nameNode, nameProblem);
+      at(nameNode, nameProblem, name);
       continue;
     }
     const ids = jobIdentifiers(name);
@@ -218,33 +208,34 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
       at(
         nameNode,
         `job names ${JSON.stringify(name)} and ${JSON.stringify(clash.name)} (at ${line}:${column}) both become ${ids.enqueue} and ${ids.input}: rename one of them`,
+        name,
       );
       continue;
     }
     if (CLIENT_MEMBERS.has(ids.enqueue)) {
-      at(nameNode, `job name ${JSON.stringify(name)} becomes ${ids.enqueue}, which the job client already has: rename the job`);
+      at(nameNode, `job name ${JSON.stringify(name)} becomes ${ids.enqueue}, which the job client already has: rename the job`, name);
       continue;
     }
     byIdentifier.set(ids.enqueue, { name, node: nameNode });
 
     if (!ts.isPropertyAssignment(prop) || !ts.isObjectLiteralExpression(unwrap(prop.initializer))) {
-      at(ts.isPropertyAssignment(prop) ? prop.initializer : prop, `cannot read job ${JSON.stringify(name)} statically: write its definition as an object literal ({ payload: ..., queue: ... })`);
+      at(ts.isPropertyAssignment(prop) ? prop.initializer : prop, `cannot read job ${JSON.stringify(name)} statically: write its definition as an object literal ({ payload: ..., queue: ... })`, name);
       continue;
     }
-    const job = readJob(name, ids, nameNode, unwrap(prop.initializer) as ts.ObjectLiteralExpression, checker, sourceFile, at);
+    const job = readJob(name, ids, nameNode, unwrap(prop.initializer) as ts.ObjectLiteralExpression, checker, sourceFile, (node, message) => at(node, message, name));
     if (job === 'any') untyped.push({ name, node: nameNode });
     else if (job !== undefined) jobs.push(job);
   }
   if (problems.length === 0 && jobs.length === 0 && untyped.length === 0) at(argument, 'defineJobs declares no jobs');
-  if (problems.length > 0) throw new SchemaProblems(problems);
+  if (problems.length > 0) throw new CodegenError(problems);
   timer?.mark('read jobs');
 
   const typeErrors = diagnosticProblems(program.getSemanticDiagnostics(sourceFile), sourceFile);
-  if (typeErrors.length > 0) throw new SchemaProblems(typeErrors, 'types');
+  if (typeErrors.length > 0) throw new CodegenError(typeErrors, 'types');
   for (const { name, node } of untyped) {
-    at(node, `the payload of job ${JSON.stringify(name)} has type any: codegen needs the zod schema's own type (remove the cast or annotation)`);
+    at(node, `the payload of job ${JSON.stringify(name)} has type any: codegen needs the zod schema's own type (remove the cast or annotation)`, name);
   }
-  if (problems.length > 0) throw new SchemaProblems(problems);
+  if (problems.length > 0) throw new CodegenError(problems);
 
   return { file, exportName: exportName as string, runtimeSpecifier: runtimeSpecifier as string, location: locationOf(call, sourceFile), jobs };
 }

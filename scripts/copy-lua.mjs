@@ -1,4 +1,4 @@
-// Copies the Lua scripts next to the compiled runtime (dist/src/lua), where src/scripts.ts looks for them.
+// Copies the Lua scripts next to the compiled runtime (dist/lua), where src/scripts.ts looks for them.
 import { cpSync } from 'node:fs';
 
-cpSync(new URL('../src/lua', import.meta.url), new URL('../dist/src/lua', import.meta.url), { recursive: true });
+cpSync(new URL('../src/lua', import.meta.url), new URL('../dist/lua', import.meta.url), { recursive: true });

@@ -1,11 +1,14 @@
 /**
  * The part of jobcraft a schema file needs: `defineJobs` and the types of job definitions, without the Redis
  * client. Import from `jobcraft/schema` in `jobs.schema.ts` so the code generator and editors type-check it fast.
+ * The code generator (`@jobcraft/cli`) takes the rules it checks at build time (job names, cron) from here too.
  * @packageDocumentation
  */
 export {
+  checkCron,
   defineJobs,
   JOB_DEFAULTS,
+  JOB_NAME_PATTERN,
   type BackoffOptions,
   type JobDefinition,
   type JobDefinitions,

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// The jobcraft command. Installed from its package it runs the compiled JavaScript in dist/ (tsx is loaded only to
+// import the user's schema file); in the jobcraft repository, where the TypeScript sources sit beside this folder,
+// it runs them through tsx so an edit needs no build.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const source = new URL('../cli.ts', import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  // The repository's tsconfig maps `jobcraft` and `jobcraft/schema` to the runtime's sources in src/.
+  register({ tsconfig: fileURLToPath(new URL('../../tsconfig.json', import.meta.url)) });
+  await import(source.href);
+} else {
+  try {
+    // Synchronous from Node 20.6; on older releases the import below names the missing package itself.
+    if (typeof import.meta.resolve === 'function') import.meta.resolve('jobcraft/schema');
+  } catch {
+    console.error('error: the jobcraft command needs the runtime package beside it: npm install jobcraft zod');
+    process.exit(1);
+  }
+  await import('../dist/cli.js');
+}

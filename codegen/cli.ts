@@ -1,0 +1,30 @@
+/**
+ * The `jobcraft` command line. Each command lives in its own module and registers itself on the program here.
+ * Codegen's commands load the generator (and the TypeScript compiler) only when they run; operations commands
+ * (`jobcraft stats`, `jobcraft queue …`) belong in this list too, each in its own module importing the runtime from
+ * `jobcraft`, the same package the user's services run.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerCodegenCommand } from './command.js';
+
+// This file runs as codegen/cli.ts in the repository and as dist/cli.js from the package.
+const manifest = new URL(import.meta.url.endsWith('.ts') ? './package.json' : '../package.json', import.meta.url);
+const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+
+/** Every command, in the order `jobcraft --help` lists them. */
+const COMMANDS: readonly ((program: Command) => void)[] = [registerCodegenCommand];
+
+/** Builds the program with every command registered. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('jobcraft')
+    .description('Type-safe background jobs on Redis: declared once as zod schemas in jobs.schema.ts.')
+    .version(pkg.version)
+    .showHelpAfterError();
+  for (const register of COMMANDS) register(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

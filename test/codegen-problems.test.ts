@@ -1,0 +1,67 @@
+/**
+ * Codegen's one problem type: whichever step finds a problem (syntax, structure, types, running the schema file),
+ * it is thrown as a CodegenError whose problems each carry file, line, column, the job (when one) and the message.
+ */
+import { readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CodegenError, Generator, type Problem, type ProblemStage } from '../codegen/index.js';
+
+const BAD = fileURLToPath(new URL('./codegen-fixtures/bad/', import.meta.url));
+const generator = new Generator();
+const out = mkdtempSync(join(tmpdir(), 'jobcraft-problems-'));
+
+beforeAll(() => generator.prepare(readdirSync(BAD).filter((f) => f.endsWith('.ts')).map((f) => join(BAD, f))));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+async function problemsOf(name: string): Promise<{ stage: ProblemStage; problems: readonly Problem[] }> {
+  const err: unknown = await generator.generate({ schema: join(BAD, `${name}.schema.ts`), out }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(CodegenError);
+  const { stage, problems } = err as CodegenError;
+  return { stage, problems };
+}
+
+describe('every codegen problem is one located problem', () => {
+  it.each<[name: string, stage: ProblemStage, problem: Problem]>([
+    ['syntax-error', 'syntax', { file: join(BAD, 'syntax-error.schema.ts'), line: 8, column: 5, message: "TS1005: ',' expected." }],
+    [
+      'duplicate-name',
+      'structure',
+      {
+        file: join(BAD, 'duplicate-name.schema.ts'),
+        line: 7,
+        column: 3,
+        job: 'sendEmail',
+        message: 'duplicate job name "sendEmail" (first declared at 5:3): job names must be unique',
+      },
+    ],
+    [
+      'no-define-jobs',
+      'structure',
+      {
+        file: join(BAD, 'no-define-jobs.schema.ts'),
+        line: 1,
+        column: 1,
+        message: 'no defineJobs({...}) call found in no-define-jobs.schema.ts: declare the jobs with defineJobs',
+      },
+    ],
+    [
+      'type-error',
+      'types',
+      { file: join(BAD, 'type-error.schema.ts'), line: 7, column: 5, message: "TS2322: Type 'string' is not assignable to type 'number'." },
+    ],
+  ])('%s: stage %s', async (name, stage, problem) => {
+    expect(await problemsOf(name)).toEqual({ stage, problems: [problem] });
+  });
+
+  it('a definition defineJobs rejects when the file runs: the same type, with the job and the option location', async () => {
+    const { stage, problems } = await problemsOf('rejected-option');
+    expect(stage).toBe('run');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ file: join(BAD, 'rejected-option.schema.ts'), line: 7, column: 38, job: 'sendEmail' });
+    expect(problems[0]?.message).toMatch(/^defineJobs rejected the definition: job "sendEmail", option "backoff\.delay"/);
+  });
+});
