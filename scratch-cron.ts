@@ -1,0 +1,15 @@
+import * as z from 'zod';
+import { defineJobs, createWorker } from './src/index.js';
+import { Redis } from 'ioredis';
+const prefix = 'jcscratch:cron:' + Date.now();
+const jobs = defineJobs({ tick: { payload: z.object({}), queue: 'c', cron: '* * * * * *' } });
+const seen: number[] = [];
+const logs: string[] = [];
+const log = (l: string) => (m: string) => logs.push(`${Date.now() % 100000} ${l} ${m}`);
+const w = createWorker(jobs, { tick: (_p, ctx) => { seen.push(Number(ctx.id.split(':')[2])); } }, { prefix, logger: { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error') } });
+await new Promise((r) => setTimeout(r, 10_500));
+await w.close();
+console.log(seen.map((s) => s % 100000).join(' '));
+console.log(logs.join('\n'));
+const r = new Redis();
+const keys = await r.keys(prefix + '*'); if (keys.length) await r.del(...keys); r.disconnect();
