@@ -166,20 +166,26 @@ export function nestedDeeperThan(raw: string, limit: number): boolean {
  * a payload issue, or undefined. The job name is read from the head of the text, as the whole is not parsed.
  */
 export function checkStoredJob(raw: string, maxBytes: number): { job: string; issue: PayloadIssue } | undefined {
-  let issue: PayloadIssue | undefined;
-  if (!fitsBytes(raw, maxBytes)) {
-    const bytes = Buffer.byteLength(raw);
-    issue = {
+  if (!fitsBytes(raw, maxBytes)) return storedJobTooBig(Buffer.byteLength(raw), raw.slice(0, 128), maxBytes);
+  if (!nestedDeeperThan(raw, MAX_PAYLOAD_DEPTH + 1)) return undefined;
+  return { job: jobNameOf(raw), issue: { path: [], code: TOO_DEEP, message: `${tooDeepMessage()}; it was not parsed` } };
+}
+
+/** The job name at the head of an envelope jobcraft wrote (`{"n":"name",…`), or `(unknown)`. */
+function jobNameOf(head: string): string {
+  return /^\{"n":"([A-Za-z][A-Za-z0-9_.-]{0,99})"/.exec(head.slice(0, 128))?.[1] ?? '(unknown)';
+}
+
+/** The problem with a stored job of `bytes` bytes, over `maxBytes`; `head` is its beginning (for the job name). */
+export function storedJobTooBig(bytes: number, head: string, maxBytes: number): { job: string; issue: PayloadIssue } {
+  return {
+    job: jobNameOf(head),
+    issue: {
       path: [],
       code: TOO_BIG,
       message: `the stored job is ${formatBytes(bytes)} (${bytes} bytes), over this worker's limit of ${formatBytes(maxBytes)} (maxPayloadBytes + ${ENVELOPE_OVERHEAD_BYTES} bytes of envelope); it was not parsed`,
-    };
-  } else if (nestedDeeperThan(raw, MAX_PAYLOAD_DEPTH + 1)) {
-    issue = { path: [], code: TOO_DEEP, message: `${tooDeepMessage()}; it was not parsed` };
-  }
-  if (issue === undefined) return undefined;
-  const name = /^\{"n":"([A-Za-z][A-Za-z0-9_.-]{0,99})"/.exec(raw.slice(0, 128));
-  return { job: name?.[1] ?? '(unknown)', issue };
+    },
+  };
 }
 
 /** Converts zod issues to our issue shape (zod paths may hold symbols; they are shown as strings). */

@@ -47,9 +47,11 @@ const defined = new WeakSet<RedisConnection>();
 /** A job handed out by `fetch` or `recover`. */
 export interface LeasedJob {
   readonly id: string;
-  /** The stored envelope, or null when the jobs hash has no entry for the id. */
+  /** The stored envelope, or null when the jobs hash has no entry for the id (or it was too big to send). */
   readonly raw: string | null;
   readonly attempt: number;
+  /** Set when the envelope was over the worker's size limit and Redis sent only this: its size and first bytes. */
+  readonly tooBig?: { readonly bytes: number; readonly head: string };
 }
 
 /** One leased job, fenced by its attempt number. */
@@ -97,7 +99,12 @@ export interface RawJobState {
 function leased(reply: Reply[], from: number): LeasedJob[] {
   const jobs: LeasedJob[] = [];
   for (let i = from; i + 2 < reply.length; i += 3) {
-    jobs.push({ id: String(reply[i]), raw: reply[i + 1] === null ? null : String(reply[i + 1]), attempt: Number(reply[i + 2]) });
+    const env = reply[i + 1];
+    if (Array.isArray(env)) {
+      jobs.push({ id: String(reply[i]), raw: null, attempt: Number(reply[i + 2]), tooBig: { bytes: Number(env[0]), head: String(env[1] ?? '') } });
+    } else {
+      jobs.push({ id: String(reply[i]), raw: env === null ? null : String(env), attempt: Number(reply[i + 2]) });
+    }
   }
   return jobs;
 }
@@ -173,6 +180,8 @@ export class Scripts {
     keepCount: number,
     keepAgeMs: number,
     acks: readonly Completion[],
+    /** Envelopes over this many bytes are not sent, only their size and head (`tooBig`); 0 = no limit. */
+    maxEnvelopeBytes = 0,
   ): Promise<FetchResult> {
     const t = throttleArgs(types);
     const keys = [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused, ...t.keys];
@@ -188,6 +197,7 @@ export class Scripts {
         args.push(a.id, `${a.attempt}:${++locks}:${a.typeIndex}`);
       }
     }
+    args.push(maxEnvelopeBytes); // last, after the variable-length acks
     const reply = (await this.call('jcFetch', keys, args)) as Reply[];
     const stale = Number(reply[1]);
     return { nextDueMs: Number(reply[0]), staleAcks: reply.slice(2, 2 + stale).map(String), jobs: leased(reply, 2 + stale) };
@@ -202,8 +212,8 @@ export class Scripts {
   }
 
   /** Takes over up to `max` jobs whose lease expired. */
-  async recover(k: QueueKeys, leaseMs: number, max: number): Promise<LeasedJob[]> {
-    return leased((await this.call('jcRecover', [k.active, k.jobs, k.attempts], [leaseMs, max])) as Reply[], 0);
+  async recover(k: QueueKeys, leaseMs: number, max: number, maxEnvelopeBytes = 0): Promise<LeasedJob[]> {
+    return leased((await this.call('jcRecover', [k.active, k.jobs, k.attempts], [leaseMs, max, maxEnvelopeBytes])) as Reply[], 0);
   }
 
   /** Schedules a leased job to run again after `delayMs`; false when the lease was no longer ours. */

@@ -17,7 +17,7 @@ import { deadInfoJson, type DeadInfo, type DeadReason } from './dead-letters.js'
 import { TypedEmitter, type JobRef, type WorkerEvents } from './events.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './keys.js';
 import { resolveLogger, type Logger } from './logger.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, toIssues, type Envelope } from './payload.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './bounds.js';
 import { connect, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { Scripts, type Ack, type Held, type LeasedJob, type Slot } from './scripts.js';
@@ -578,7 +578,13 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private prepare(queue: string, l: LeasedJob, stage: 'dequeue' | 'recovery'): JobRun | undefined {
     const k = this.keys.get(queue) as QueueKeys;
     // Size and depth are checked on the text, before anything parses it (JSON.parse of megabytes blocks the loop).
-    const hostile = l.raw === null ? undefined : checkStoredJob(l.raw, this.maxEnvelopeBytes);
+    // (Redis sends only the size and head of a job over the limit: `tooBig`.)
+    const hostile =
+      l.tooBig !== undefined
+        ? storedJobTooBig(l.tooBig.bytes, l.tooBig.head, this.maxEnvelopeBytes)
+        : l.raw === null
+          ? undefined
+          : checkStoredJob(l.raw, this.maxEnvelopeBytes);
     if (hostile !== undefined) {
       const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
       // The jobs hash keeps the stored text; the copy sent along (kept only if that entry is gone) is cut short.
