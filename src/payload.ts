@@ -134,22 +134,33 @@ function tooDeepMessage(): string {
   return `the payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels (arrays and objects inside each other), the limit`;
 }
 
+/** Whether `raw` holds more than `limit` `{` and `[` in all (inside strings too): native searches, no parse. */
+function openersExceed(raw: string, limit: number): boolean {
+  let n = 0;
+  for (let i = raw.indexOf('{'); i !== -1; i = raw.indexOf('{', i + 1)) if (++n > limit) return true;
+  for (let i = raw.indexOf('['); i !== -1; i = raw.indexOf('[', i + 1)) if (++n > limit) return true;
+  return false;
+}
+
 /**
- * Whether the JSON text `raw` nests arrays and objects deeper than `limit` levels. One pass over the characters,
- * skipped for text too short to be that deep (2 characters per level), so small jobs cost nothing.
+ * Whether the JSON text `raw` nests arrays and objects deeper than `limit` levels. Cheap for the usual job: text too
+ * short to be that deep (2 characters per level), or with no more than `limit` brackets in all, is never scanned;
+ * otherwise one pass that skips over strings with native searches.
  */
 export function nestedDeeperThan(raw: string, limit: number): boolean {
-  if (raw.length <= 2 * limit) return false;
+  if (raw.length <= 2 * limit || !openersExceed(raw, limit)) return false;
   let depth = 0;
   const n = raw.length;
   for (let i = 0; i < n; i++) {
     const c = raw.charCodeAt(i);
     if (c === 0x22) {
-      // Skip the string: to the next quote not escaped by a backslash.
-      for (i++; i < n; i++) {
-        const d = raw.charCodeAt(i);
-        if (d === 0x5c) i++;
-        else if (d === 0x22) break;
+      // To the closing quote: the next quote preceded by an even number of backslashes.
+      for (;;) {
+        i = raw.indexOf('"', i + 1);
+        if (i === -1) return false;
+        let slashes = 0;
+        while (raw.charCodeAt(i - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
       }
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > limit) return true;
