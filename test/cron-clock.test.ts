@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createWorker, defineJobs, queueKeys, type Logger } from '../src/index.js';
+import { Scripts } from '../src/scripts.js';
+import { cronJobId } from '../src/cron-scheduler.js';
+import { encodeEnvelope } from '../src/payload.js';
 import { cronClockJobs } from './fixtures/cron-clock-jobs.js';
 import { cleanupRegistry, redisUrl, testClient, waitFor } from './helpers.js';
 
@@ -140,4 +143,25 @@ describe('a scheduler that is merely late', () => {
     }
     expect(await raw.exists(queueKeys(prefix, 'cron').cron)).toBe(1);
   }, 60_000);
+});
+
+describe('the cron record compare-and-set', () => {
+  it('a scheduler that read an older record writes nothing; one that read the current record advances it', async () => {
+    const { prefix, raw } = testClient(cronClockJobs, 'cron-cas', defer);
+    const k = queueKeys(prefix, 'cron');
+    const scripts = new Scripts(raw);
+    await raw.hset(k.cron, 'everySecond', '2000');
+    const firing = (at: number): string[] => [cronJobId('everySecond', at), encodeEnvelope('everySecond', at, '{}')];
+
+    // Read 1000, but another process already moved the record to 2000: nothing is written, the record stays.
+    const stale = await scripts.enqueue(k, 0, 0, '', firing(3000), { cron: { name: 'everySecond', expected: '1000', next: '3000' } });
+    expect(stale).toEqual([]);
+    expect(await raw.hget(k.cron, 'everySecond')).toBe('2000');
+    expect(await raw.hexists(k.jobs, cronJobId('everySecond', 3000))).toBe(0);
+
+    // Read the current value: the firing is written and the record moves, in the same script.
+    const won = await scripts.enqueue(k, 0, 0, '', firing(3000), { cron: { name: 'everySecond', expected: '2000', next: '3000' } });
+    expect(won).toEqual([{ id: cronJobId('everySecond', 3000), duplicate: false }]);
+    expect(await raw.hget(k.cron, 'everySecond')).toBe('3000');
+  });
 });
