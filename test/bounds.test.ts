@@ -13,7 +13,9 @@ import {
   MAX_LOG_MESSAGE_BYTES,
   MAX_PAYLOAD_DEPTH,
   MAX_STORED_ERROR_BYTES,
+  truncateBytes,
 } from '../src/bounds.js';
+import { checkStoredJob, nestedDeeperThan } from '../src/payload.js';
 import { cleanupRegistry, deferred, redisUrl, testClient, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
@@ -201,5 +203,31 @@ describe('hostile payload shapes', () => {
     expect(await raw.hstrlen(k.deadInfo, 'big-1')).toBeLessThanOrEqual(MAX_DEAD_INFO_BYTES);
     expect(ran).toEqual([otherJob.id]); // the big job never ran
     expectBoundedLines(lines);
+  });
+});
+
+describe('the size and depth checks themselves', () => {
+  it('truncateBytes keeps whole characters within the bound and says how big the text was', () => {
+    for (const unit of ['a', 'é', '€', '😀']) {
+      const text = unit.repeat(10_000);
+      const cut = truncateBytes(text, 1000);
+      expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(1000);
+      expect(cut).toMatch(/ … \[truncated, [\d.]+ KiB in all\]$/);
+      const head = cut.slice(0, cut.indexOf(' … ['));
+      expect(head.length).toBeGreaterThan(0);
+      expect(text.startsWith(head)).toBe(true); // no broken character at the cut
+    }
+    expect(truncateBytes('short', 1000)).toBe('short');
+  });
+
+  it('checkStoredJob refuses text over the limit or nested too deep, before any parse, and names the job', () => {
+    const big = `{"n":"echo","t":1,"p":{"text":"${'z'.repeat(2000)}"}}`;
+    expect(checkStoredJob(big, 1000)).toMatchObject({ job: 'echo', issue: { code: 'too_big' } });
+    expect(checkStoredJob(big, 10_000)).toBeUndefined();
+    const deep = `{"n":"tree","t":1,"p":${'['.repeat(MAX_PAYLOAD_DEPTH + 1)}${']'.repeat(MAX_PAYLOAD_DEPTH + 1)}}`;
+    expect(checkStoredJob(deep, 1_000_000)).toMatchObject({ job: 'tree', issue: { code: 'too_deep' } });
+    // Brackets inside strings (escaped quotes included) do not count.
+    const inString = JSON.stringify({ n: 'tree', t: 1, p: { s: `\\"${'['.repeat(1000)}` } });
+    expect(nestedDeeperThan(inString, MAX_PAYLOAD_DEPTH + 1)).toBe(false);
   });
 });
