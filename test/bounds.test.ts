@@ -95,7 +95,7 @@ describe('error records and dead letters are bounded in bytes', () => {
     // What the handler logged through ctx.logger is cut too.
     expect(lines.some((l) => l.message.startsWith('about to fail: xxx') && l.message.includes('[truncated'))).toBe(true);
     expectBoundedLines(lines);
-  });
+  }, 60_000);
 
   it('a big payload failing validation at dequeue: one bounded record, issues stored once, bounded log lines', async () => {
     // The producer stored numbers; the worker's schema now wants strings: every item is an issue.
@@ -127,7 +127,7 @@ describe('error records and dead letters are bounded in bytes', () => {
     expect(message).toContain('30000 issues in all');
     expect(lines.some((l) => l.level === 'warn' && l.message.includes('invalid_payload'))).toBe(true);
     expectBoundedLines(lines);
-  });
+  }, 60_000);
 });
 
 describe('hostile payload shapes', () => {
@@ -178,10 +178,10 @@ describe('hostile payload shapes', () => {
     expect(ran).toEqual([good.id]);
   });
 
-  it('dead-letters a 30 MB stored job unparsed, while the same worker still serves its other queue', async () => {
+  it('dead-letters a 20 MB stored job unparsed, while the same worker still serves its other queue', async () => {
     const { client, raw, prefix } = testClient(jobs, 'bounds-big-raw', defer);
     const k = queueKeys(prefix, 'default');
-    const envelope = `{"n":"echo","t":${Date.now()},"p":{"text":"${'y'.repeat(30 * MIB)}"}}`;
+    const envelope = `{"n":"echo","t":${Date.now()},"p":{"text":"${'y'.repeat(20 * MIB)}"}}`;
     const ran: string[] = [];
     const { logger, lines } = capturingLogger();
     const worker = createWorker(
@@ -193,17 +193,17 @@ describe('hostile payload shapes', () => {
     await raw.multi().hset(k.jobs, 'big-1', envelope).rpush(k.wait, 'big-1').rpush(k.notify, '1').exec();
     const otherJob = await client.enqueue('other', { n: 1 });
 
-    await waitFor(async () => (await client.getJob(otherJob.id)).state === 'completed', 'the job of the other queue');
-    await waitFor(async () => (await client.deadLetters.count('default')) === 1, 'the dead letter');
+    await waitFor(async () => (await client.getJob(otherJob.id)).state === 'completed', 'the job of the other queue', 60_000);
+    await waitFor(async () => (await client.deadLetters.count('default')) === 1, 'the dead letter', 60_000);
     const info = await client.getJob('big-1');
     expect(info.state).toBe('dead');
     expect(info.deadReason).toBe('invalid_payload');
     expect(info.lastError?.name).toBe('JobValidationError');
-    expect(info.lastError?.message).toMatch(/the stored job is 30\.0 MiB .* over this worker's limit of 513\.0 KiB/);
+    expect(info.lastError?.message).toMatch(/the stored job is 20\.0 MiB .* over this worker's limit of 513\.0 KiB/);
     expect(await raw.hstrlen(k.deadInfo, 'big-1')).toBeLessThanOrEqual(MAX_DEAD_INFO_BYTES);
     expect(ran).toEqual([otherJob.id]); // the big job never ran
     expectBoundedLines(lines);
-  });
+  }, 120_000);
 });
 
 describe('the size and depth checks themselves', () => {

@@ -51,7 +51,7 @@ async function startSkewedWorker(prefix: string, skewMs: number): Promise<{ stop
   await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`the skewed worker exited: ${out}`);
     return /^ready (\d+)/m.exec(out);
-  }, 'the skewed worker to start', 30_000);
+  }, 'the skewed worker to start', 60_000);
   // The child's clock really is off by the skew.
   expect(Number(/^ready (\d+)/m.exec(out)?.[1])).toBe(skewMs);
   return {
@@ -91,7 +91,7 @@ describe('cron with a worker whose clock runs ahead', () => {
     // One firing per second from there on: none skipped, none early.
     expect(later).toEqual(later.map((_, i) => (later[0] as number) + i * 1000));
     expect(later.at(-1)).toBeLessThanOrEqual(await redisTime(raw));
-  }, 60_000);
+  }, 120_000);
 
   it('resets a record left in the future (by an older version) and keeps firing, with a warning', async () => {
     const { prefix, client, raw } = testClient(cronClockJobs, 'cron-future-record', defer);
