@@ -17,7 +17,10 @@ import {
 export interface PayloadIssue {
   /** Path from the payload root to the field, e.g. `["user", "email"]`. Empty for the payload itself. */
   readonly path: readonly (string | number)[];
-  /** zod's issue code, e.g. `invalid_type`, or `not_json` for a value JSON cannot carry. */
+  /**
+   * zod's issue code, e.g. `invalid_type`; or jobcraft's: `not_json` (a value JSON cannot carry), `too_big` (over the
+   * size limit), `too_deep` (nested deeper than 256 levels), `more_issues` (the last entry of a cut list).
+   */
   readonly code: string;
   /** Human-readable description of the problem. */
   readonly message: string;
