@@ -6,7 +6,11 @@ import type { WorkerCore } from './worker.js';
 
 /** Most firings `catchUp: 'all'` enqueues at once after downtime (the most recent ones). */
 export const MAX_CATCH_UP = 1_000;
-/** Under `catchUp: 'none'`, a firing later than this is a missed one and is skipped. */
+/**
+ * A firing at most this late is on time: a running scheduler enqueues every such firing whatever its `catchUp` (it
+ * was merely late: a busy event loop, a slow round trip). Under `catchUp: 'none'`, a firing later than this is a
+ * missed one and is skipped.
+ */
 export const ON_TIME_MS = 60_000;
 const MAX_TIMER_MS = 60_000;
 
@@ -39,16 +43,60 @@ export function nextFiring(job: ResolvedJob, now: number): number | undefined {
   return CronExpressionParser.parse(job.cron.pattern, { tz: job.cron.tz, currentDate: new Date(now) }).next().getTime();
 }
 
+/** What the scheduler enqueues for one job on one pass, and where its record moves. */
+export interface CronPass {
+  /** Firing times to enqueue, oldest first. */
+  readonly due: number[];
+  /** The new "last firing" record. */
+  readonly newLast: number;
+  /** Whether firings were skipped under the job's `catchUp`. */
+  readonly skipped: boolean;
+}
+
+/**
+ * Decides one pass for `job`, all times by the Redis clock: `last` is the recorded last firing, `now` the time of
+ * the pass and `since` the time this scheduler started. Firings that came due while it ran (at or after `since`) and
+ * are at most {@link ON_TIME_MS} late are all enqueued: the scheduler was merely late. The others were missed while
+ * no scheduler ran (or long ago) and follow `catchUp`: `all` enqueues them (the most recent 1,000), `last` the
+ * latest of them, `none` the latest only if it is on time. Undefined when nothing is due.
+ */
+export function planPass(job: ResolvedJob, last: number, now: number, since: number): CronPass | undefined {
+  const cron = job.cron;
+  if (cron === undefined) return undefined;
+  if (cron.catchUp === 'all') {
+    const due = firingsBetween(job, last, now, MAX_CATCH_UP);
+    return due.length === 0 ? undefined : { due, newLast: due[due.length - 1] as number, skipped: false };
+  }
+  // Firings from `liveFrom` on came due while this scheduler ran, and are on time.
+  const liveFrom = Math.max(since, now - ON_TIME_MS);
+  const live = firingsBetween(job, Math.max(last, liveFrom - 1), now, MAX_CATCH_UP);
+  const [missed] = firingsBetween(job, last, Math.min(now, liveFrom - 1), 1);
+  if (missed === undefined && live.length === 0) return undefined;
+  const newLast = live.length > 0 ? (live[live.length - 1] as number) : (missed as number);
+  const due = [...live];
+  const keepMissed = missed !== undefined && (cron.catchUp === 'last' || now - missed <= ON_TIME_MS);
+  if (keepMissed) due.unshift(missed);
+  const skipped = missed !== undefined && (!keepMissed || firingsBetween(job, last, missed - 1, 1).length > 0);
+  return { due, newLast, skipped };
+}
+
 /**
  * Enqueues the firings of the cron jobs in this worker's queues. Every worker runs one; each firing is enqueued by
  * exactly one of them: the enqueue script advances the job's "last firing" record with a compare-and-set, so a
- * process that read an older record writes nothing. After downtime the missed firings follow the job's `catchUp`.
- * On start it also deletes the records of jobs in its queues that no longer have a schedule.
+ * process that read an older record writes nothing. Every decision uses the clock of the Redis server holding the
+ * queue (`TIME`, read with the record), never this process's clock, so a worker whose clock is off neither fires
+ * early nor leaves a record in the future; a record found in the future (left by an older version) is reset to now.
+ * After downtime the missed firings follow the job's `catchUp`. On start it also deletes the records of jobs in its
+ * queues that no longer have a schedule.
  */
 export class CronScheduler {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
+  /** Redis time of this scheduler's first pass: firings before it were due while it did not run. */
+  private since: number | undefined;
+  /** The last Redis time read, and `performance.now()` when it was read: the Redis clock, estimated locally. */
+  private clock: { readonly redisMs: number; readonly perfMs: number } | undefined;
 
   constructor(
     private readonly worker: WorkerCore,
@@ -105,17 +153,37 @@ export class CronScheduler {
     }
   }
 
+  /** The Redis clock now, as estimated from the last reading (this process's clock only until Redis answered). */
+  private redisNow(): number {
+    const c = this.clock;
+    return c === undefined ? Date.now() : c.redisMs + (performance.now() - c.perfMs);
+  }
+
   private async tick(): Promise<void> {
     if (this.stopped) return;
     await Promise.all(this.jobs.map((job) => this.fire(job)));
     if (this.stopped) return;
-    const now = Date.now();
+    // Sleep until the next firing by the Redis clock; the pass then checks against a fresh reading of it.
+    const now = this.redisNow();
     let next = now + MAX_TIMER_MS;
     for (const job of this.jobs) next = Math.min(next, nextFiring(job, now) ?? next);
     this.timer = setTimeout(() => {
       this.running = this.tick();
-    }, Math.max(0, next - Date.now()));
+    }, Math.max(1, next - this.redisNow()));
     this.timer.unref();
+  }
+
+  /** Reads the job's record and the Redis time, in one round trip to the node that holds the queue. */
+  private async readRecord(k: QueueKeys, name: string): Promise<{ lastText: string | null; now: number }> {
+    const replies = await this.worker.scripts.redis.pipeline().time().hget(k.cron, name).exec();
+    const [timeReply, recordReply] = replies ?? [];
+    if (timeReply?.[0]) throw timeReply[0];
+    if (recordReply?.[0]) throw recordReply[0];
+    const [seconds, micros] = timeReply?.[1] as [string, string];
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    this.clock = { redisMs: now, perfMs: performance.now() };
+    this.since ??= now;
+    return { lastText: (recordReply?.[1] as string | null) ?? null, now };
   }
 
   /** Enqueues what is due for one job, retrying when another process moved its record first. */
@@ -125,26 +193,28 @@ export class CronScheduler {
     if (cron === undefined) return;
     try {
       for (let round = 0; round < 5 && !this.stopped; round++) {
-        const now = Date.now();
-        const lastText = await this.worker.scripts.redis.hget(k.cron, job.name);
+        const { lastText, now } = await this.readRecord(k, job.name);
         let due: number[];
         let newLast: number;
-        if (lastText === null) {
+        const last = lastText === null ? NaN : Number(lastText);
+        if (lastText === null || !Number.isFinite(last)) {
           // First time this schedule is seen: nothing before now counts as missed.
           due = [];
           newLast = now;
+        } else if (last > now) {
+          // Only a clock running ahead writes a future record (a worker of an older version, or a Redis failover to
+          // a server whose clock differs): waiting for it would stop this job until then. The firings up to it may
+          // come again on time; those still remembered are de-duplicated by their id.
+          this.worker.logger.warn(
+            `cron job "${job.name}": its last firing is recorded ${Math.round(last - now)} ms in the future by the Redis clock (a clock ran ahead); resetting it to now`,
+          );
+          due = [];
+          newLast = now;
         } else {
-          const last = Number(lastText);
-          // For 'last' and 'none' only the latest firing matters (and whether an older one was missed).
-          const firings = firingsBetween(job, last, now, cron.catchUp === 'all' ? MAX_CATCH_UP : 2);
-          if (firings.length === 0) return;
-          newLast = firings[firings.length - 1] as number;
-          if (cron.catchUp === 'all') due = firings;
-          else if (cron.catchUp === 'last' || now - newLast <= ON_TIME_MS) due = [newLast];
-          else due = [];
-          if (due.length < firings.length) {
-            this.worker.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
-          }
+          const pass = planPass(job, last, now, this.since ?? now);
+          if (pass === undefined) return;
+          ({ due, newLast } = pass);
+          if (pass.skipped) this.worker.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
         }
         const items: string[] = [];
         for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority));

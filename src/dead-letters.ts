@@ -1,5 +1,6 @@
 import { decodeEnvelope } from './payload.js';
-import { parseStoredError, type PayloadIssue, type StoredError } from './errors.js';
+import { boundIssues, parseStoredError, storedErrorJson, type PayloadIssue, type StoredError } from './errors.js';
+import { MAX_DEAD_INFO_BYTES, fitsBytes } from './bounds.js';
 import type { QueueKeys } from './keys.js';
 import type { Scripts } from './scripts.js';
 import type { ThrottledType } from './throttle.js';
@@ -25,6 +26,23 @@ export interface DeadInfo {
   readonly diedAt: number;
   /** zod issues, for `invalid_payload`. */
   readonly issues?: readonly PayloadIssue[];
+}
+
+/**
+ * The JSON of a dead letter's info record, at most {@link MAX_DEAD_INFO_BYTES} (64 KiB): the error is bounded as in
+ * the `errors` hash (32 KiB) and the issues to 20 short entries (about 30 KiB at most); should JSON escapes still
+ * push it over, the issues are cut to 5 and then dropped (their count stays in the error's message).
+ */
+export function deadInfoJson(info: DeadInfo): string {
+  const error = storedErrorJson(info.error);
+  const head = `{"reason":${JSON.stringify(info.reason)},"attempts":${info.attempts},"diedAt":${info.diedAt},"error":${error}`;
+  if (info.issues === undefined) return `${head}}`;
+  const issues = boundIssues(info.issues);
+  for (const keep of [issues.length, 5, 0]) {
+    const json = `${head},"issues":${JSON.stringify(issues.slice(0, keep))}}`;
+    if (fitsBytes(json, MAX_DEAD_INFO_BYTES)) return json;
+  }
+  return `${head},"issues":[]}`;
 }
 
 /** One dead letter as the API returns it. */

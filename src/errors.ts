@@ -1,8 +1,26 @@
+import {
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_ERROR_NAME_BYTES,
+  MAX_ERROR_STACK_BYTES,
+  MAX_ISSUE_MESSAGE_BYTES,
+  MAX_ISSUE_PATH_SEGMENT_BYTES,
+  MAX_ISSUE_PATH_SEGMENTS,
+  MAX_ISSUES,
+  MAX_ISSUES_IN_MESSAGE,
+  MAX_ISSUE_LINE_BYTES,
+  MAX_STORED_ERROR_BYTES,
+  fitsBytes,
+  truncateBytes,
+} from './bounds.js';
+
 /** One problem zod found in a payload, with the path to the offending field. */
 export interface PayloadIssue {
   /** Path from the payload root to the field, e.g. `["user", "email"]`. Empty for the payload itself. */
   readonly path: readonly (string | number)[];
-  /** zod's issue code, e.g. `invalid_type`, or `not_json` for a value JSON cannot carry. */
+  /**
+   * zod's issue code, e.g. `invalid_type`; or jobcraft's: `not_json` (a value JSON cannot carry), `too_big` (over the
+   * size limit), `too_deep` (nested deeper than 256 levels), `more_issues` (the last entry of a cut list).
+   */
   readonly code: string;
   /** Human-readable description of the problem. */
   readonly message: string;
@@ -16,8 +34,43 @@ export function formatPath(path: readonly (string | number)[]): string {
     .join('');
 }
 
-function listIssues(issues: readonly PayloadIssue[]): string {
-  return issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+/** The issue code of the last entry of a list that was cut, which counts the issues left out. */
+export const MORE_ISSUES_CODE = 'more_issues';
+
+function boundIssue(issue: PayloadIssue): PayloadIssue {
+  let path = issue.path;
+  if (path.length > MAX_ISSUE_PATH_SEGMENTS) path = [...path.slice(0, MAX_ISSUE_PATH_SEGMENTS - 1), `… ${path.length - MAX_ISSUE_PATH_SEGMENTS + 1} more levels`];
+  let cut = false;
+  const segments = path.map((p) => {
+    if (typeof p === 'number' || fitsBytes(p, MAX_ISSUE_PATH_SEGMENT_BYTES)) return p;
+    cut = true;
+    return truncateBytes(p, MAX_ISSUE_PATH_SEGMENT_BYTES);
+  });
+  const code = fitsBytes(issue.code, MAX_ISSUE_PATH_SEGMENT_BYTES) ? issue.code : truncateBytes(issue.code, MAX_ISSUE_PATH_SEGMENT_BYTES);
+  const message = truncateBytes(issue.message, MAX_ISSUE_MESSAGE_BYTES);
+  if (path === issue.path && !cut && code === issue.code && message === issue.message) return issue;
+  return { path: segments, code, message };
+}
+
+/**
+ * A list of issues bounded in size: at most {@link MAX_ISSUES}, each with its message, path and code cut to a few
+ * hundred bytes; when issues were left out, a last entry with code `more_issues` says how many.
+ */
+export function boundIssues(issues: readonly PayloadIssue[]): readonly PayloadIssue[] {
+  const kept = issues.length > MAX_ISSUES ? issues.slice(0, MAX_ISSUES - 1) : issues;
+  const out = kept.map(boundIssue);
+  if (kept.length < issues.length) {
+    out.push({ path: [], code: MORE_ISSUES_CODE, message: `… and ${issues.length - kept.length} more issues (${issues.length} in all)` });
+  }
+  return out;
+}
+
+/** The first few issues, each line cut short; the full (bounded) list is in `issues`, so it is not stored twice. */
+function listIssues(issues: readonly PayloadIssue[], total: number): string {
+  const kept = issues.filter((i) => i.code !== MORE_ISSUES_CODE);
+  const shown = kept.slice(0, MAX_ISSUES_IN_MESSAGE).map((i) => truncateBytes(`${formatPath(i.path)}: ${i.message}`, MAX_ISSUE_LINE_BYTES));
+  if (total <= shown.length) return shown.join('; ');
+  return `${shown.join('; ')}; … ${total} issues in all (${kept.length} kept in .issues)`;
 }
 
 /**
@@ -28,16 +81,20 @@ export class JobValidationError extends Error {
   override readonly name = 'JobValidationError';
   /** The job whose payload was refused. */
   readonly job: string;
-  /** Every problem found, each with its path. */
+  /**
+   * The problems found, each with its path: at most 20 (a last entry with code `more_issues` counts the rest), each
+   * message cut to 512 bytes and each path to 16 levels.
+   */
   readonly issues: readonly PayloadIssue[];
   /** Where it happened: `enqueue` (nothing was written) or `dequeue` (the job went to the dead letters). */
   readonly stage: 'enqueue' | 'dequeue';
 
   constructor(job: string, issues: readonly PayloadIssue[], stage: 'enqueue' | 'dequeue', index?: number) {
     const where = index === undefined ? '' : ` (item ${index} of the batch)`;
-    super(`Invalid payload for job "${job}"${where} at ${stage}: ${listIssues(issues)}`);
+    const bounded = boundIssues(issues);
+    super(`Invalid payload for job "${job}"${where} at ${stage}: ${listIssues(bounded, issues.length)}`);
     this.job = job;
-    this.issues = issues;
+    this.issues = bounded;
     this.stage = stage;
   }
 }
@@ -119,18 +176,27 @@ export interface StoredError {
   readonly at: number;
 }
 
-const MAX_STACK = 4_096;
+/**
+ * The stack without the message it repeats in its first line (`Name: message`), so a long message does not crowd
+ * out the frames; the message is stored next to it anyway.
+ */
+function framesOf(stack: string, message: string, storedMessage: string): string {
+  if (message === storedMessage || message.length === 0) return stack;
+  const colon = stack.indexOf(': ');
+  if (colon === -1 || colon > MAX_ERROR_NAME_BYTES || !stack.startsWith(message, colon + 2)) return stack;
+  return stack.slice(0, colon + 2) + storedMessage + stack.slice(colon + 2 + message.length);
+}
 
-/** Turns anything thrown into a {@link StoredError} (stacks are cut to 4 KiB). */
+/**
+ * Turns anything thrown into a {@link StoredError}, bounded in size: the message is cut to 8 KiB, the stack to
+ * 16 KiB and the name to 200 bytes (UTF-8), each cut marked `… [truncated, <size> in all]`.
+ */
 export function toStoredError(err: unknown, attempt?: number): StoredError {
   if (err instanceof Error) {
-    return {
-      name: err.name,
-      message: err.message,
-      stack: err.stack === undefined ? undefined : err.stack.slice(0, MAX_STACK),
-      attempt,
-      at: Date.now(),
-    };
+    const message = typeof err.message === 'string' ? err.message : String(err.message);
+    const stored = truncateBytes(message, MAX_ERROR_MESSAGE_BYTES);
+    const stack = typeof err.stack === 'string' ? truncateBytes(framesOf(err.stack, message, stored), MAX_ERROR_STACK_BYTES) : undefined;
+    return { name: truncateBytes(String(err.name), MAX_ERROR_NAME_BYTES), message: stored, stack, attempt, at: Date.now() };
   }
   let message: string;
   try {
@@ -138,7 +204,20 @@ export function toStoredError(err: unknown, attempt?: number): StoredError {
   } catch {
     message = String(err);
   }
-  return { name: 'NonErrorThrown', message: `a non-Error value was thrown: ${message.slice(0, 1000)}`, attempt, at: Date.now() };
+  return { name: 'NonErrorThrown', message: `a non-Error value was thrown: ${truncateBytes(message, 1000)}`, attempt, at: Date.now() };
+}
+
+/**
+ * The JSON of a stored error, at most {@link MAX_STORED_ERROR_BYTES}: JSON escapes can make a capped text several
+ * times longer, so a record still over the limit loses its stack, then more of its message.
+ */
+export function storedErrorJson(error: StoredError): string {
+  const json = JSON.stringify(error);
+  if (fitsBytes(json, MAX_STORED_ERROR_BYTES)) return json;
+  const lean = { ...error, stack: undefined, message: truncateBytes(error.message, 2048) };
+  const leanJson = JSON.stringify(lean);
+  if (fitsBytes(leanJson, MAX_STORED_ERROR_BYTES)) return leanJson;
+  return JSON.stringify({ ...lean, name: truncateBytes(lean.name, 64), message: truncateBytes(error.message, 512) });
 }
 
 /** Reads a stored error back; tolerates anything (a corrupt entry becomes a readable error). */

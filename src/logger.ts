@@ -1,3 +1,5 @@
+import { MAX_LOG_MESSAGE_BYTES, fitsBytes, truncateBytes } from './bounds.js';
+
 /** Where jobcraft writes what it does. Pass your own (pino, winston …) through the `logger` option, or `false`. */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -19,8 +21,34 @@ export const consoleLogger: Logger = {
   error: (message, fields) => console.error(`[jobcraft] ${message}`, ...(fields ? [fields] : [])),
 };
 
-/** Resolves the `logger` option. */
+function boundFields(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (fields === undefined) return undefined;
+  let out: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(fields)) {
+    if (typeof value !== 'string' || fitsBytes(value, MAX_LOG_MESSAGE_BYTES)) continue;
+    out ??= { ...fields };
+    out[key] = truncateBytes(value, MAX_LOG_MESSAGE_BYTES);
+  }
+  return out ?? fields;
+}
+
+/**
+ * Wraps a logger so no message (nor string field) it receives is over 8 KiB: error messages and payload issues
+ * can be as large as whoever wrote them, and a log line must not carry megabytes.
+ */
+export function boundedLogger(logger: Logger): Logger {
+  const wrap =
+    (method: (message: string, fields?: Record<string, unknown>) => void) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      const text = typeof message === 'string' ? truncateBytes(message, MAX_LOG_MESSAGE_BYTES) : message;
+      if (fields === undefined) method.call(logger, text);
+      else method.call(logger, text, boundFields(fields));
+    };
+  return { debug: wrap(logger.debug), info: wrap(logger.info), warn: wrap(logger.warn), error: wrap(logger.error) };
+}
+
+/** Resolves the `logger` option (every message bounded, see {@link boundedLogger}). */
 export function resolveLogger(logger: Logger | false | undefined): Logger {
   if (logger === false) return silentLogger;
-  return logger ?? consoleLogger;
+  return boundedLogger(logger ?? consoleLogger);
 }

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import type { ResolvedJob } from './define.js';
 import { JobValidationError, type PayloadIssue } from './errors.js';
+import { ENVELOPE_OVERHEAD_BYTES, MAX_PAYLOAD_DEPTH, fitsBytes, formatBytes } from './bounds.js';
 
 /** Default limit on the size of one serialized payload. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024;
@@ -37,60 +38,165 @@ function kindOf(value: object): string | undefined {
   return undefined;
 }
 
+/** A value being checked by {@link jsonIssues}, with the way back to the root (paths are built only for issues). */
+interface Visit {
+  readonly value: unknown;
+  readonly parent: Visit | undefined;
+  readonly key: string | number | undefined;
+  /** Nesting level of the arrays and objects around the value (the root's own level is 1 when it is one). */
+  readonly depth: number;
+  /** Set on the marker pushed after an object's children: leaving it, for cycle detection. */
+  readonly leave?: object;
+}
+
+function pathOf(visit: Visit): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let v: Visit | undefined = visit; v !== undefined && v.key !== undefined; v = v.parent) path.push(v.key);
+  return path.reverse();
+}
+
 /**
  * Finds every value in a payload that would not come back the same after `JSON.stringify` + `JSON.parse`:
  * dates, big integers, maps, sets, functions, symbols, non-finite numbers, `undefined` inside arrays, class
- * instances and cycles.
+ * instances and cycles; and nesting deeper than {@link MAX_PAYLOAD_DEPTH} levels (then it stops at once, before
+ * anything recursive — `JSON.stringify`, zod — sees the payload). Iterative, so no payload can overflow the stack.
  */
 export function jsonIssues(value: unknown): PayloadIssue[] {
   const issues: PayloadIssue[] = [];
-  const seen = new Set<object>();
-  const visit = (v: unknown, path: (string | number)[]): void => {
-    if (issues.length >= 20) return;
+  const ancestors = new Set<object>();
+  const stack: Visit[] = [{ value, parent: undefined, key: undefined, depth: 1 }];
+  while (stack.length > 0 && issues.length < 20) {
+    const visit = stack.pop() as Visit;
+    if (visit.leave !== undefined) {
+      ancestors.delete(visit.leave);
+      continue;
+    }
+    const v = visit.value;
     switch (typeof v) {
       case 'string':
       case 'boolean':
-        return;
+        continue;
       case 'number':
-        if (!Number.isFinite(v)) issues.push({ path, code: 'not_json', message: `${String(v)} cannot be stored as JSON (it would become null)` });
-        return;
+        if (!Number.isFinite(v)) issues.push({ path: pathOf(visit), code: 'not_json', message: `${String(v)} cannot be stored as JSON (it would become null)` });
+        continue;
       case 'bigint':
-        issues.push({ path, code: 'not_json', message: 'a BigInt cannot be stored as JSON (send it as a string)' });
-        return;
+        issues.push({ path: pathOf(visit), code: 'not_json', message: 'a BigInt cannot be stored as JSON (send it as a string)' });
+        continue;
       case 'function':
       case 'symbol':
-        issues.push({ path, code: 'not_json', message: `a ${typeof v} cannot be stored as JSON` });
-        return;
+        issues.push({ path: pathOf(visit), code: 'not_json', message: `a ${typeof v} cannot be stored as JSON` });
+        continue;
       case 'undefined':
-        issues.push({ path, code: 'not_json', message: 'undefined inside an array would become null in JSON' });
-        return;
+        issues.push({ path: pathOf(visit), code: 'not_json', message: 'undefined inside an array would become null in JSON' });
+        continue;
       case 'object': {
-        if (v === null) return;
-        if (seen.has(v)) {
-          issues.push({ path, code: 'not_json', message: 'a circular reference cannot be stored as JSON' });
-          return;
+        if (v === null) continue;
+        if (ancestors.has(v)) {
+          issues.push({ path: pathOf(visit), code: 'not_json', message: 'a circular reference cannot be stored as JSON' });
+          continue;
+        }
+        if (visit.depth > MAX_PAYLOAD_DEPTH) {
+          issues.push({ path: pathOf(visit), code: TOO_DEEP, message: tooDeepMessage() });
+          return issues;
         }
         const kind = kindOf(v);
         if (kind !== undefined) {
-          issues.push({ path, code: 'not_json', message: `${kind} does not survive JSON` });
-          return;
+          issues.push({ path: pathOf(visit), code: 'not_json', message: `${kind} does not survive JSON` });
+          continue;
         }
-        seen.add(v);
+        ancestors.add(v);
+        stack.push({ value: undefined, parent: undefined, key: undefined, depth: 0, leave: v });
+        const depth = visit.depth + 1;
+        // Children pushed last-first, so they are checked (and issues listed) in order.
         if (Array.isArray(v)) {
-          for (let i = 0; i < v.length; i++) visit(v[i], [...path, i]);
+          for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], parent: visit, key: i, depth });
         } else {
-          for (const key of Object.keys(v)) {
+          const keys = Object.keys(v);
+          for (let i = keys.length - 1; i >= 0; i--) {
+            const key = keys[i] as string;
             const child = (v as Record<string, unknown>)[key];
-            if (child !== undefined) visit(child, [...path, key]);
+            if (child !== undefined) stack.push({ value: child, parent: visit, key, depth });
           }
         }
-        seen.delete(v);
-        return;
+        continue;
       }
     }
-  };
-  visit(value, []);
+  }
   return issues;
+}
+
+/** Issue code of a payload nested deeper than {@link MAX_PAYLOAD_DEPTH}. */
+export const TOO_DEEP = 'too_deep';
+/** Issue code of a payload (or stored job) over the size limit. */
+export const TOO_BIG = 'too_big';
+
+function tooDeepMessage(): string {
+  return `the payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels (arrays and objects inside each other), the limit`;
+}
+
+/** Whether `raw` holds more than `limit` `{` and `[` in all (inside strings too): native searches, no parse. */
+function openersExceed(raw: string, limit: number): boolean {
+  let n = 0;
+  for (let i = raw.indexOf('{'); i !== -1; i = raw.indexOf('{', i + 1)) if (++n > limit) return true;
+  for (let i = raw.indexOf('['); i !== -1; i = raw.indexOf('[', i + 1)) if (++n > limit) return true;
+  return false;
+}
+
+/**
+ * Whether the JSON text `raw` nests arrays and objects deeper than `limit` levels. Cheap for the usual job: text too
+ * short to be that deep (2 characters per level), or with no more than `limit` brackets in all, is never scanned;
+ * otherwise one pass that skips over strings with native searches.
+ */
+export function nestedDeeperThan(raw: string, limit: number): boolean {
+  if (raw.length <= 2 * limit || !openersExceed(raw, limit)) return false;
+  let depth = 0;
+  const n = raw.length;
+  for (let i = 0; i < n; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x22) {
+      // To the closing quote: the next quote preceded by an even number of backslashes.
+      for (;;) {
+        i = raw.indexOf('"', i + 1);
+        if (i === -1) return false;
+        let slashes = 0;
+        while (raw.charCodeAt(i - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Checks a stored job's text before it is parsed: at most `maxBytes` bytes (O(1) for small jobs, see
+ * {@link fitsBytes}) and nested no deeper than a payload may be (the envelope adds one level). Returns the problem as
+ * a payload issue, or undefined. The job name is read from the head of the text, as the whole is not parsed.
+ */
+export function checkStoredJob(raw: string, maxBytes: number): { job: string; issue: PayloadIssue } | undefined {
+  if (!fitsBytes(raw, maxBytes)) return storedJobTooBig(Buffer.byteLength(raw), raw.slice(0, 128), maxBytes);
+  if (!nestedDeeperThan(raw, MAX_PAYLOAD_DEPTH + 1)) return undefined;
+  return { job: jobNameOf(raw), issue: { path: [], code: TOO_DEEP, message: `${tooDeepMessage()}; it was not parsed` } };
+}
+
+/** The job name at the head of an envelope jobcraft wrote (`{"n":"name",…`), or `(unknown)`. */
+function jobNameOf(head: string): string {
+  return /^\{"n":"([A-Za-z][A-Za-z0-9_.-]{0,99})"/.exec(head.slice(0, 128))?.[1] ?? '(unknown)';
+}
+
+/** The problem with a stored job of `bytes` bytes, over `maxBytes`; `head` is its beginning (for the job name). */
+export function storedJobTooBig(bytes: number, head: string, maxBytes: number): { job: string; issue: PayloadIssue } {
+  return {
+    job: jobNameOf(head),
+    issue: {
+      path: [],
+      code: TOO_BIG,
+      message: `the stored job is ${formatBytes(bytes)} (${bytes} bytes), over this worker's limit of ${formatBytes(maxBytes)} (maxPayloadBytes + ${ENVELOPE_OVERHEAD_BYTES} bytes of envelope); it was not parsed`,
+    },
+  };
 }
 
 /** Converts zod issues to our issue shape (zod paths may hold symbols; they are shown as strings). */
@@ -132,17 +238,18 @@ export function serializePayload(
   if (text === undefined) {
     throw new JobValidationError(job.name, [{ path: [], code: 'not_json', message: 'the payload is undefined' }], 'enqueue', index);
   }
-  const result = parsePayload(job, JSON.parse(text));
-  if (!result.success) throw new JobValidationError(job.name, toIssues(result.error), 'enqueue', index);
-  const bytes = Buffer.byteLength(text);
-  if (bytes > maxBytes) {
+  // The size is checked before the schema runs, so a huge payload costs no parse.
+  if (!fitsBytes(text, maxBytes)) {
+    const bytes = Buffer.byteLength(text);
     throw new JobValidationError(
       job.name,
-      [{ path: [], code: 'too_big', message: `the payload is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes` }],
+      [{ path: [], code: TOO_BIG, message: `the payload is ${bytes} bytes of JSON, over the limit of ${maxBytes} bytes` }],
       'enqueue',
       index,
     );
   }
+  const result = parsePayload(job, JSON.parse(text));
+  if (!result.success) throw new JobValidationError(job.name, toIssues(result.error), 'enqueue', index);
   return { text, parsed: result.data };
 }
 

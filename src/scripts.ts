@@ -72,7 +72,7 @@ const defined = new WeakSet<RedisConnection>();
 /** A job handed out by `fetch` or `recover`. */
 export interface LeasedJob {
   readonly id: string;
-  /** The stored envelope, or null when the jobs hash has no entry for the id. */
+  /** The stored envelope, or null when the jobs hash has no entry for the id (or it was too big to send). */
   readonly raw: string | null;
   readonly attempt: number;
   /**
@@ -81,6 +81,8 @@ export interface LeasedJob {
    * the dead letters.
    */
   readonly invalidId?: true;
+  /** Set when the envelope was over the worker's size limit and Redis sent only this: its size and first bytes. */
+  readonly tooBig?: { readonly bytes: number; readonly head: string };
 }
 
 /** One leased job, fenced by its attempt number. */
@@ -134,7 +136,12 @@ function hasReplacementChar(job: LeasedJob): boolean {
 function leased(reply: Reply[], from: number, end: number): LeasedJob[] {
   const jobs: LeasedJob[] = [];
   for (let i = from; i + 2 < end; i += 3) {
-    jobs.push({ id: String(reply[i]), raw: reply[i + 1] === null ? null : String(reply[i + 1]), attempt: Number(reply[i + 2]) });
+    const env = reply[i + 1];
+    if (Array.isArray(env)) {
+      jobs.push({ id: String(reply[i]), raw: null, attempt: Number(reply[i + 2]), tooBig: { bytes: Number(env[0]), head: String(env[1] ?? '') } });
+    } else {
+      jobs.push({ id: String(reply[i]), raw: env === null ? null : String(env), attempt: Number(reply[i + 2]) });
+    }
   }
   return jobs;
 }
@@ -218,6 +225,8 @@ export class Scripts {
     keepCount: number,
     keepAgeMs: number,
     acks: readonly Completion[],
+    /** Envelopes over this many bytes are not sent, only their size and head (`tooBig`); 0 = no limit. */
+    maxEnvelopeBytes = 0,
   ): Promise<FetchResult> {
     const t = throttleArgs(types);
     const keys = [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused, ...t.keys];
@@ -233,6 +242,7 @@ export class Scripts {
         args.push(a.id, `${a.attempt}:${++locks}:${a.typeIndex}`);
       }
     }
+    args.push(maxEnvelopeBytes); // last, after the variable-length acks
     const reply = (await this.call('jcFetch', keys, args)) as Reply[];
     const stale = Number(reply[1]);
     const jobs = leased(reply, 2 + stale, reply.length);
@@ -269,8 +279,8 @@ export class Scripts {
   }
 
   /** Takes over up to `max` jobs whose lease expired. */
-  async recover(k: QueueKeys, leaseMs: number, max: number): Promise<LeasedJob[]> {
-    const reply = (await this.call('jcRecover', [k.active, k.jobs, k.attempts, k.errors], [leaseMs, max])) as Reply[];
+  async recover(k: QueueKeys, leaseMs: number, max: number, maxEnvelopeBytes = 0): Promise<LeasedJob[]> {
+    const reply = (await this.call('jcRecover', [k.active, k.jobs, k.attempts, k.errors], [leaseMs, max, maxEnvelopeBytes])) as Reply[];
     const end = reply.length - Number(reply[0]);
     const jobs = leased(reply, 1, end);
     return end < reply.length ? flagRenamed(jobs, reply.slice(end)) : jobs;

@@ -8,15 +8,17 @@ import {
   ShutdownError,
   SnoozeSignal,
   TimeoutError,
+  storedErrorJson,
   toStoredError,
   type PayloadIssue,
   type StoredError,
 } from './errors.js';
-import type { DeadInfo, DeadReason } from './dead-letters.js';
+import { deadInfoJson, type DeadInfo, type DeadReason } from './dead-letters.js';
 import { TypedEmitter, type JobRef, type WorkerEvents } from './events.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './keys.js';
 import { resolveLogger, type Logger } from './logger.js';
-import { decodeEnvelope, parsePayload, toIssues, type Envelope } from './payload.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
+import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './bounds.js';
 import { connect, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { Scripts, toLibraryError, type Ack, type Held, type LeasedJob, type Slot } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
@@ -97,6 +99,11 @@ export interface WorkerOptions<Q extends string = string> {
   readonly keepCompleted?: { readonly count?: number; readonly age?: Duration };
   /** Dead letters kept per queue (oldest dropped first). Default 10,000. */
   readonly deadLetters?: { readonly max?: number };
+  /**
+   * Largest payload this worker parses, in bytes of JSON (as the client's option; set it to the largest any client
+   * uses). A stored job over it (plus 1 KiB of envelope) goes to the dead letters unparsed. Default 512 KiB.
+   */
+  readonly maxPayloadBytes?: number;
   /** Runs around every handler, first element outermost. */
   readonly middleware?: readonly Middleware[];
   /** Where the worker logs. Default: warnings and errors to the console. `false` logs nothing. */
@@ -240,6 +247,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   readonly keepCount: number;
   readonly keepAgeMs: number;
   readonly maxDead: number;
+  /** Largest stored job (envelope) parsed: `maxPayloadBytes` + the envelope's own fields. */
+  readonly maxEnvelopeBytes: number;
   stopping = false;
 
   private readonly conn: OwnedConnection;
@@ -298,6 +307,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
     this.keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
     this.maxDead = positiveInt(options.deadLetters?.max, 10_000, 'deadLetters.max');
+    this.maxEnvelopeBytes = positiveInt(options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes') + ENVELOPE_OVERHEAD_BYTES;
 
     const known: readonly string[] = jobs.queues;
     const queues: readonly string[] = options.queues ?? known;
@@ -573,6 +583,21 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(why), { raw: l.raw ?? '' });
       return undefined;
     }
+    // Size and depth are checked on the text, before anything parses it (JSON.parse of megabytes blocks the loop).
+    // (Redis sends only the size and head of a job over the limit: `tooBig`.)
+    const hostile =
+      l.tooBig !== undefined
+        ? storedJobTooBig(l.tooBig.bytes, l.tooBig.head, this.maxEnvelopeBytes)
+        : l.raw === null
+          ? undefined
+          : checkStoredJob(l.raw, this.maxEnvelopeBytes);
+    if (hostile !== undefined) {
+      const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
+      // The jobs hash keeps the stored text; the copy sent along (kept only if that entry is gone) is cut short.
+      const raw = truncateBytes(l.raw ?? '', MAX_DEAD_INFO_BYTES);
+      this.toDead(k, leasedRef(queue, l, hostile.job), l.attempt, 'invalid_payload', err, { raw, issues: err.issues });
+      return undefined;
+    }
     const decoded = decodeEnvelope(l.raw);
     if (!decoded.ok) {
       this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(decoded.reason), { raw: l.raw ?? '' });
@@ -603,9 +628,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         return undefined;
       }
       if (!parsed.success) {
-        const issues = toIssues(parsed.error);
-        const err = new JobValidationError(env.n, issues, 'dequeue');
-        this.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues, lock, slot });
+        const err = new JobValidationError(env.n, toIssues(parsed.error), 'dequeue');
+        // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
+        this.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot });
         return undefined;
       }
       payload = parsed.data;
@@ -760,7 +785,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       return;
     }
     const delayMs = retryDelay(run.job.backoff, run.attempt);
-    const stored = JSON.stringify(toStoredError(err, run.attempt));
+    const stored = storedErrorJson(toStoredError(err, run.attempt));
     this.track(this.scripts.reschedule(k, fence, delayMs, stored, false, run.slot)).then((ok) => {
       done(ok);
       if (ok) this.emit('retrying', { job: ref, error: err, delayMs });
@@ -790,7 +815,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       this.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    this.track(this.scripts.dead(k, ref.id, attempt, JSON.stringify(info), this.maxDead, raw, lock, slot)).then(
+    this.track(this.scripts.dead(k, ref.id, attempt, deadInfoJson(info), this.maxDead, raw, lock, slot)).then(
       (ok) => {
         then?.(ok);
         if (ok) this.emit('dead', { job: ref, reason, error });

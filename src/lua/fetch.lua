@@ -9,16 +9,18 @@
 --       5 T = number of throttled job types, then per type: name, concurrency cap (0 = none),
 --       rate max (0 = none), rate period ms;
 --       then the ack count, then per ack: id, and either the attempt alone or "attempt:lock:type" (lock = 1-based
---       index among the lock keys, 0 = none; type = 1-based index among the throttled types, 0 = none)
+--       index among the lock keys, 0 = none; type = 1-based index among the throttled types, 0 = none);
+--       last: the largest envelope to send, in bytes (0 = no limit)
 -- Returns: ms until this worker should look again without being woken (the next scheduled job, or a rate limit
 --          window opening; -1 = never), number of stale acks, the stale ack ids,
---          then per leased job: id, envelope (false if missing), attempt
+--          then per leased job: id, envelope (false if missing; {size, first 128 bytes} if over the limit), attempt
 local wait, prio, scheduled, active, jobs, attempts, errors, notify, done, done_order, seq, paused =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local want = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
 local keep_age = tonumber(ARGV[4])
+local max_env = tonumber(ARGV[#ARGV]) or 0
 local now = now_ms()
 -- A paused queue hands out nothing (due jobs are still promoted, so they are ready the moment it resumes).
 local is_paused = redis.call('EXISTS', paused) == 1
@@ -249,7 +251,10 @@ if #taken > 0 then
     local t = taken_type[i]
     if t and types[t].cap > 0 then redis.call('ZADD', types[t].running, expiry, id) end
     out[#out + 1] = id
-    out[#out + 1] = envs[i]
+    -- A stored job over the size limit is not shipped (megabytes would hold up this connection for seconds).
+    local env = envs[i]
+    if env and max_env > 0 and #env > max_env then env = { #env, string.sub(env, 1, 128) } end
+    out[#out + 1] = env
     out[#out + 1] = att
   end
   add_leases(active, leases)
