@@ -1,6 +1,9 @@
 import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
 import { describe, toMs, type Duration } from './durations.js';
-import { RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { EnqueueUnconfirmedError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { ConnectionHealth } from './connection-health.js';
+import { resolveLogger, type Logger } from './logger.js';
+import { runStartupChecks } from './preflight.js';
 import { ReplyError } from 'ioredis';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
@@ -23,6 +26,11 @@ export interface ClientOptions {
    * Longest any call waits for Redis before failing with `RedisUnavailableError`. Default `5s`; `0` waits forever.
    */
   readonly timeout?: Duration;
+  /**
+   * Where the client warns: Redis unreachable (with the cause, at most every 30 s), an evicting `maxmemory-policy`,
+   * missing ACL permissions (once, at start). Default: the console. `false` logs nothing.
+   */
+  readonly logger?: Logger | false;
 }
 
 /** Options of one enqueue call. */
@@ -179,6 +187,31 @@ function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions)
   return 0;
 }
 
+/** Errors a Redis Cluster answers while a slot moves or a node restarts: the command did not run, so a retry is safe. */
+const TRANSIENT = /^(TRYAGAIN|NOSCRIPT|ASK|MOVED|CLUSTERDOWN|LOADING)\b/;
+/** Retries of a transient refusal: about 2.5 s in all, within the client's `timeout`. */
+const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500, 500, 500];
+
+/** Redis refused a call with a transient error every time it was tried: nothing was written. */
+class StillRefused extends RedisUnavailableError {}
+
+/** Runs `call`, again after a short wait while Redis refuses it with a transient cluster error. */
+async function retryTransient<T>(call: () => Promise<T>, what: string, where: string): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      const message = (err as Error).message;
+      if (!(err instanceof ReplyError) || !TRANSIENT.test(message)) throw err;
+      const wait = TRANSIENT_RETRIES[i];
+      if (wait === undefined) {
+        throw new StillRefused(`${what}: Redis at ${where} refused it ${i + 1} times with "${message}" (a slot moving or a node starting); nothing was written`, { cause: err });
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 /**
  * Creates a typed client that enqueues jobs of `jobs` and reads their state.
  *
@@ -206,13 +239,40 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     if (job === undefined) throw new TypeError(`unknown job ${JSON.stringify(name)} (declared: ${[...jobs.jobs.keys()].join(', ')})`);
     return job;
   };
-  // Errors surface through the rejected calls; without a listener ioredis would also print every failed reconnect.
-  if (conn.owned) conn.redis.on('error', () => {});
+  const logger = resolveLogger(options.logger);
+  // Connection failures are logged with their cause (rate-limited) and named in the errors of the calls they fail.
+  const health = new ConnectionHealth(logger, where);
+  if (conn.owned) health.watch(conn.redis);
+  let everReady = conn.redis.status === 'ready';
+  if (!everReady) conn.redis.once('ready', () => (everReady = true));
+  // Eviction policy and ACL permissions, checked once in the background: a client only warns.
+  const sampleKey = (keysByQueue.get(jobs.queues[0] as string) as QueueKeys).jobs;
+  runStartupChecks(conn.redis, { role: 'client', sampleKey, where, allowEvicting: true, logger }).catch((err: unknown) =>
+    logger.debug(`the startup checks of Redis at ${where} did not run: ${(err as Error)?.message ?? String(err)}`),
+  );
+  const unreachable = (what: string, err: unknown): RedisUnavailableError =>
+    new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error).message}`, { cause: err });
   const limit = <T>(p: Promise<T>, what: string): Promise<T> =>
     withTimeout(p, timeoutMs, what, where).catch((err: unknown) => {
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
       if (err instanceof ReplyError || err instanceof RedisUnavailableError) throw err;
-      throw new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${(err as Error).message}`, { cause: err });
+      throw unreachable(what, err);
+    });
+  /**
+   * Like `limit`, for calls that write jobs: a failure without an answer from Redis, once the connection had been up,
+   * leaves it unknown whether the jobs were written (see EnqueueUnconfirmedError). Transient cluster refusals (a slot
+   * being moved) are retried inside.
+   */
+  const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined): Promise<T> =>
+    withTimeout(retryTransient(call, what, where), timeoutMs, what, where).catch((err: unknown) => {
+      if (err instanceof ReplyError || err instanceof StillRefused) throw err;
+      if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);
+      const cause = err instanceof RedisUnavailableError ? err.message : unreachable(what, err).message;
+      const retry =
+        jobIds === undefined
+          ? 'this call had no jobId, so retrying it may enqueue the job twice; give a jobId to make retries safe'
+          : `retrying with the same jobId (${jobIds.slice(0, 3).map((id) => JSON.stringify(id)).join(', ')}${jobIds.length > 3 ? ', …' : ''}) is safe: a job that was written comes back as a duplicate`;
+      throw new EnqueueUnconfirmedError(`${cause}. The job may or may not have been written: ${retry}`, jobIds, { cause: err });
     });
 
   async function add(
@@ -253,7 +313,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
     const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
-    return limit(scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`);
+    return limitEnqueue(() => scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`, ids);
   }
 
   interface Pending {
@@ -297,7 +357,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   function send(batch: Pending): void {
     const what = batch.names.length === 1 ? `enqueue "${batch.names[0]}"` : `enqueue of ${batch.names.length} jobs ("${batch.names[0]}", …)`;
-    limit(scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items, { now: true }), what).then(
+    limitEnqueue(() => scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items, { now: true }), what, undefined).then(
       (results) => batch.settle.forEach((s, i) => s.resolve(results[i] as EnqueueResult)),
       (err: unknown) => {
         for (const s of batch.settle) s.reject(err);

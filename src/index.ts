@@ -52,10 +52,12 @@ export {
 export type { JobRef, WorkerEvents } from './events.js';
 export { QueueDeadLetters, type DeadLetter, type DeadReason } from './dead-letters.js';
 export {
+  EnqueueUnconfirmedError,
   JobDefinitionError,
   JobValidationError,
   LeaseExpiredError,
   PermanentError,
+  RedisConfigurationError,
   RedisUnavailableError,
   ShutdownError,
   SnoozeSignal,
