@@ -4,7 +4,7 @@
  * extra servers for tests that need their own (restarts, persistence).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -18,12 +18,12 @@ export interface RedisHandle {
 }
 
 /** Sends PING over a raw socket (TLS for `rediss://`, certificate unchecked); true if Redis answered within `ms`. */
-export function ping(url: string, ms = 1_000): Promise<boolean> {
+export function ping(url: string, ms = 1_000, clientCert?: { cert: Buffer; key: Buffer }): Promise<boolean> {
   const u = new URL(url);
   const port = Number(u.port || 6379);
   const host = u.hostname || '127.0.0.1';
   return new Promise((resolve) => {
-    const socket = u.protocol === 'rediss:' ? tlsConnect({ port, host, rejectUnauthorized: false }) : new Socket();
+    const socket = u.protocol === 'rediss:' ? tlsConnect({ port, host, rejectUnauthorized: false, ...clientCert }) : new Socket();
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);
@@ -72,8 +72,10 @@ export interface ServerTls {
   readonly certFile: string;
   readonly keyFile: string;
   readonly caFile: string;
-  /** Require a client certificate signed by `caFile`. Default false. */
+  /** Require a client certificate signed by `caFile` (then give one below, for the start-up ping). Default false. */
   readonly authClients?: boolean;
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
 }
 
 /** A redis-server process we started. */
@@ -100,8 +102,9 @@ export async function startRedisServer(options: ServerOptions = {}): Promise<Red
   args.push(...(options.args ?? []));
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const url = `${tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await ping(url, 200)); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!(await ping(url, 500))) {
+  const cert = tls?.clientCertFile && tls.clientKeyFile ? { cert: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) } : undefined;
+  for (let i = 0; i < 100 && !(await ping(url, 200, cert)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await ping(url, 500, cert))) {
     child.kill('SIGKILL');
     throw new Error(`redis-server did not start on port ${port}`);
   }

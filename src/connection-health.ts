@@ -79,6 +79,12 @@ export class ConnectionHealth {
       handshaking = false;
       this.failed(cause);
     });
+    // A server may also hang up without an error on our side (a clean close before it answered anything).
+    redis.on('close', () => {
+      if (!handshaking) return;
+      handshaking = false;
+      this.failed(explainConnectionError(new Error('Connection is closed.'), at, true, tls));
+    });
   }
 
   private failed(cause: string): void {

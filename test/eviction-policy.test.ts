@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { RedisConfigurationError, createClient, createWorker, defineJobs, type Logger, type WorkerOptions } from '../src/index.js';
+import { RedisConfigurationError, createClient, createWorker, defineJobs, type Logger } from '../src/index.js';
 import { startRedisServer } from '../scripts/redis-server.js';
 import { cleanupRegistry, rawRedis, waitFor } from './helpers.js';
 
@@ -27,7 +27,7 @@ async function redisWith(policy: string): Promise<string> {
   return server.url;
 }
 
-function workerOn(url: string, options: Partial<WorkerOptions> = {}) {
+function workerOn(url: string, options: { allowEvictingRedis?: boolean } = {}) {
   const log = recorder();
   const ran: string[] = [];
   const errorEvents: Error[] = [];
