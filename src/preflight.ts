@@ -49,8 +49,8 @@ function commandName(line: string): string {
   return cmd === 'CONFIG' || cmd === 'CLUSTER' ? `${cmd} ${sub}` : cmd;
 }
 
-// Checks each line with redis.acl_check_cmd (Redis 7.0+), first the command alone, then with the key: returns
-// 'unsupported', or { 'cmd', name } / { 'key', name } pairs flattened, for what the user may not run.
+// Checks each line with redis.acl_check_cmd (Redis 7.0+) on the sample key; for a line refused, the command alone tells
+// a missing command from a missing key pattern. Returns 'unsupported', or flattened { 'cmd' | 'key', line } pairs.
 const PROBE = `
 if type(redis.acl_check_cmd) ~= 'function' then return 'unsupported' end
 local key, out = ARGV[1], {}
@@ -60,15 +60,10 @@ for i = 2, #ARGV do
   local bare = {}
   for _, w in ipairs(words) do if w ~= '{key}' then bare[#bare + 1] = w end end
   if #words > 1 and words[1] ~= 'CONFIG' and words[1] ~= 'CLUSTER' then bare = { words[1] } end
-  if not redis.acl_check_cmd(unpack(bare)) then
-    out[#out + 1] = 'cmd'
+  for j, w in ipairs(words) do if w == '{key}' then words[j] = key end end
+  if not redis.acl_check_cmd(unpack(words)) then
+    out[#out + 1] = redis.acl_check_cmd(unpack(bare)) and 'key' or 'cmd'
     out[#out + 1] = ARGV[i]
-  else
-    for j, w in ipairs(words) do if w == '{key}' then words[j] = key end end
-    if not redis.acl_check_cmd(unpack(words)) then
-      out[#out + 1] = 'key'
-      out[#out + 1] = ARGV[i]
-    end
   end
 end
 return out
