@@ -252,8 +252,9 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   );
   const unreachable = (what: string, err: unknown): RedisUnavailableError =>
     new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error).message}`, { cause: err });
-  const limit = <T>(p: Promise<T>, what: string): Promise<T> =>
-    withTimeout(p, timeoutMs, what, where).catch((err: unknown) => {
+  /** Bounds a call by the client's timeout; a call given as a function is retried on transient cluster refusals. */
+  const limit = <T>(p: Promise<T> | (() => Promise<T>), what: string): Promise<T> =>
+    withTimeout(typeof p === 'function' ? retryTransient(p, what, where) : p, timeoutMs, what, where).catch((err: unknown) => {
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
       if (err instanceof ReplyError || err instanceof RedisUnavailableError) throw err;
       throw unreachable(what, err);
@@ -380,7 +381,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   async function getJob(id: string): Promise<JobInfo> {
     const queues = queuesFor(id);
-    const states = await limit(Promise.all(queues.map((q) => scripts.get(keysOf(q), id))), `getJob ${JSON.stringify(id)}`);
+    const states = await limit(() => Promise.all(queues.map((q) => scripts.get(keysOf(q), id))), `getJob ${JSON.stringify(id)}`);
     const i = states.findIndex((s) => s.state !== 'unknown');
     const s = states[i];
     const queue = queues[i];
@@ -430,11 +431,11 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   async function cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'> {
     for (const q of queuesFor(id)) {
       const k = keysOf(q);
-      const decoded = decodeEnvelope(await limit(conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`));
+      const decoded = decodeEnvelope(await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`));
       const lock = decoded.ok && decoded.envelope.u !== undefined ? k.uniquePrefix + decoded.envelope.u : undefined;
       const throttled = decoded.ok && jobs.jobs.get(decoded.envelope.n)?.throttle !== undefined;
       const readySet = throttled && decoded.ok ? typeKeys(k, decoded.envelope.n).ready : undefined;
-      const result = await limit(scripts.cancel(k, id, readySet, lock), `cancel ${JSON.stringify(id)}`);
+      const result = await limit(() => scripts.cancel(k, id, readySet, lock), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
     return 'unknown';
@@ -445,7 +446,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const offset = o.offset ?? 0;
     const count = o.limit ?? 50;
     if (count <= 0) return [];
-    const flat = await limit(conn.redis.zrange(k.scheduled, offset, offset + count - 1, 'WITHSCORES'), `scheduled "${queue}"`);
+    const flat = await limit(() => conn.redis.zrange(k.scheduled, offset, offset + count - 1, 'WITHSCORES'), `scheduled "${queue}"`);
     const ids = flat.filter((_, i) => i % 2 === 0);
     if (ids.length === 0) return [];
     const [raws, atts, errs] = await Promise.all([
@@ -503,10 +504,10 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     cancel,
     scheduled,
     pause: async (queue) => {
-      await limit(conn.redis.set(keysOf(queue).paused, '1'), `pause "${queue}"`);
+      await limit(() => conn.redis.set(keysOf(queue).paused, '1'), `pause "${queue}"`);
     },
-    resume: (queue) => limit(scripts.resume(keysOf(queue), typesByQueue.get(queue) ?? []), `resume "${queue}"`),
-    isPaused: async (queue) => (await limit(conn.redis.exists(keysOf(queue).paused), `isPaused "${queue}"`)) === 1,
+    resume: (queue) => limit(() => scripts.resume(keysOf(queue), typesByQueue.get(queue) ?? []), `resume "${queue}"`),
+    isPaused: async (queue) => (await limit(() => conn.redis.exists(keysOf(queue).paused), `isPaused "${queue}"`)) === 1,
     deadLetters,
     redis: conn.redis,
     close: () => release(conn),
