@@ -1,4 +1,4 @@
-import { Cluster } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
 import { RedisConfigurationError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
@@ -120,13 +120,15 @@ export async function readEvictionPolicy(redis: RedisConnection): Promise<{ poli
     const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
     if (Array.isArray(reply) && reply.length >= 2) return { policy: String(reply[1]), denied: undefined };
   } catch (err) {
+    if (!(err instanceof ReplyError)) throw err; // not a refusal: Redis could not be asked
     denied = `CONFIG GET: ${(err as Error).message}`;
   }
   try {
-    const info = await (redis instanceof Cluster ? redis.info('memory') : redis.info('memory'));
+    const info = await redis.info('memory');
     const m = /^maxmemory_policy:(\S+)/m.exec(info);
     if (m?.[1] !== undefined) return { policy: m[1], denied: undefined };
   } catch (err) {
+    if (!(err instanceof ReplyError)) throw err;
     denied = `${denied === undefined ? '' : `${denied}; `}INFO: ${(err as Error).message}`;
   }
   return { policy: undefined, denied };
