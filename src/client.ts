@@ -187,8 +187,11 @@ function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions)
   return 0;
 }
 
-/** Errors a Redis Cluster answers while a slot moves or a node restarts: the command did not run, so a retry is safe. */
-const TRANSIENT = /^(TRYAGAIN|NOSCRIPT|ASK|MOVED|CLUSTERDOWN|LOADING)\b/;
+/**
+ * Errors a Redis Cluster answers while a slot moves or a node restarts — as a reply, or as ioredis's "Too many Cluster
+ * redirections" after it followed them for a while: the command did not run, so a retry is safe.
+ */
+const TRANSIENT = /^(Too many Cluster redirections\. Last error: ReplyError: )?(TRYAGAIN|NOSCRIPT|ASK|MOVED|CLUSTERDOWN|LOADING)\b/;
 /** Retries of a transient refusal: about 2.5 s in all, within the client's `timeout`. */
 const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500, 500, 500];
 
@@ -202,7 +205,7 @@ async function retryTransient<T>(call: () => Promise<T>, what: string, where: st
       return await call();
     } catch (err) {
       const message = (err as Error).message;
-      if (!(err instanceof ReplyError) || !TRANSIENT.test(message)) throw err;
+      if (!TRANSIENT.test(message)) throw err;
       const wait = TRANSIENT_RETRIES[i];
       if (wait === undefined) {
         throw new StillRefused(`${what}: Redis at ${where} refused it ${i + 1} times with "${message}" (a slot moving or a node starting); nothing was written`, { cause: err });

@@ -1,4 +1,4 @@
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
 
@@ -38,6 +38,20 @@ export function explainConnectionError(err: unknown, where: string, handshaking:
   return message;
 }
 
+const guarded = new WeakSet<object>();
+
+/**
+ * ioredis listens `once` for a socket's errors; a failing TLS handshake can raise a second one (an alert from the
+ * server), which would then crash the process as an unhandled error. Called from the first error, this catches the
+ * rest (ioredis has already reported the connection as failed).
+ */
+function guardSocket(redis: Redis): void {
+  const stream = redis.stream as (Redis['stream'] & object) | undefined;
+  if (stream === undefined || stream === null || guarded.has(stream)) return;
+  guarded.add(stream);
+  stream.on('error', () => {});
+}
+
 /**
  * Watches the connections to one Redis (or Cluster) and tells the logger, naming the cause, while they cannot
  * connect: once at the first failure, then at most every {@link CONNECTION_WARNING_REPEAT_MS} while it lasts, and once
@@ -61,8 +75,16 @@ export class ConnectionHealth {
   watch(redis: RedisConnection): void {
     if (redis instanceof Cluster) {
       const tls = redis.options.redisOptions?.tls !== undefined;
-      redis.on('node error', (err: unknown, node: unknown) => this.failed(explainConnectionError(err, String(node), false, tls)));
-      redis.on('error', (err: unknown) => this.failed(explainConnectionError(err, this.where, false, tls)));
+      // While the cluster is up, an error without a system code is a slot refresh that timed out under load, not a
+      // connection that failed.
+      const noise = (err: unknown): boolean => redis.status === 'ready' && typeof (err as ErrnoLike)?.code !== 'string';
+      redis.on('node error', (err: unknown, node: unknown) => {
+        for (const n of redis.nodes()) guardSocket(n);
+        if (!noise(err)) this.failed(explainConnectionError(err, String(node), false, tls));
+      });
+      redis.on('error', (err: unknown) => {
+        if (!noise(err)) this.failed(explainConnectionError(err, this.where, false, tls));
+      });
       redis.on('ready', () => this.connected());
       return;
     }
@@ -75,6 +97,7 @@ export class ConnectionHealth {
       this.connected();
     });
     redis.on('error', (err: unknown) => {
+      guardSocket(redis);
       const cause = explainConnectionError(err, at, handshaking, tls);
       handshaking = false;
       this.failed(cause);
