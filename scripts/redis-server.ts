@@ -4,8 +4,9 @@
  * extra servers for tests that need their own (restarts, persistence).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,11 +17,13 @@ export interface RedisHandle {
   stop(): Promise<void>;
 }
 
-/** Sends PING over a raw socket; true if Redis answered within `ms`. */
-export function ping(url: string, ms = 1_000): Promise<boolean> {
+/** Sends PING over a raw socket (TLS for `rediss://`, certificate unchecked); true if Redis answered within `ms`. */
+export function ping(url: string, ms = 1_000, clientCert?: { cert: Buffer; key: Buffer }): Promise<boolean> {
   const u = new URL(url);
+  const port = Number(u.port || 6379);
+  const host = u.hostname || '127.0.0.1';
   return new Promise((resolve) => {
-    const socket = new Socket();
+    const socket = u.protocol === 'rediss:' ? tlsConnect({ port, host, rejectUnauthorized: false, ...clientCert }) : new Socket();
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);
@@ -28,7 +31,8 @@ export function ping(url: string, ms = 1_000): Promise<boolean> {
     socket.setTimeout(ms, () => done(false));
     socket.once('error', () => done(false));
     socket.once('data', (data) => done(data.toString().startsWith('+PONG') || data.toString().startsWith('-NOAUTH')));
-    socket.connect(Number(u.port || 6379), u.hostname || '127.0.0.1', () => socket.write('PING\r\n'));
+    if (u.protocol === 'rediss:') socket.once('secureConnect', () => socket.write('PING\r\n'));
+    else (socket as Socket).connect(port, host, () => socket.write('PING\r\n'));
   });
 }
 
@@ -57,6 +61,21 @@ export interface ServerOptions {
   readonly dir?: string;
   /** Reuse this port. */
   readonly port?: number;
+  /** Serve TLS only (`--port 0 --tls-port`): the URL is then `rediss://`. */
+  readonly tls?: ServerTls;
+  /** More redis-server arguments, e.g. `['--aclfile', path]`. */
+  readonly args?: readonly string[];
+}
+
+/** TLS files of a server: PEM paths. */
+export interface ServerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  /** Require a client certificate signed by `caFile` (then give one below, for the start-up ping). Default false. */
+  readonly authClients?: boolean;
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
 }
 
 /** A redis-server process we started. */
@@ -72,12 +91,20 @@ export interface RedisServer extends RedisHandle {
 export async function startRedisServer(options: ServerOptions = {}): Promise<RedisServer> {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'jobcraft-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', ''];
+  const tls = options.tls;
+  const listen = tls === undefined ? ['--port', String(port)] : ['--port', '0', '--tls-port', String(port)];
+  const args = [...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', ''];
   args.push(...(options.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+  if (tls !== undefined) {
+    args.push('--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile);
+    args.push('--tls-auth-clients', tls.authClients ? 'yes' : 'no');
+  }
+  args.push(...(options.args ?? []));
   const child = spawn('redis-server', args, { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await ping(url, 200)); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!(await ping(url, 500))) {
+  const url = `${tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`;
+  const cert = tls?.clientCertFile && tls.clientKeyFile ? { cert: readFileSync(tls.clientCertFile), key: readFileSync(tls.clientKeyFile) } : undefined;
+  for (let i = 0; i < 100 && !(await ping(url, 200, cert)); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!(await ping(url, 500, cert))) {
     child.kill('SIGKILL');
     throw new Error(`redis-server did not start on port ${port}`);
   }
@@ -96,6 +123,53 @@ export async function startRedisServer(options: ServerOptions = {}): Promise<Red
       await kill();
       if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** PEM files made by {@link createTestCertificates}. */
+export interface TestCertificates {
+  readonly dir: string;
+  /** The self-signed CA that signed the others. */
+  readonly caFile: string;
+  /** Server certificate for 127.0.0.1 and localhost, and its key. */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** A client certificate (for `tls-auth-clients yes`), and its key. */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+  /** A second CA that signed nothing here: trusting only it must fail the certificate check. */
+  readonly otherCaFile: string;
+  /** Deletes the folder. */
+  remove(): void;
+}
+
+/** Makes a throwaway CA, a server and a client certificate with `openssl` in a temporary folder (for TLS tests). */
+export function createTestCertificates(): TestCertificates {
+  const dir = mkdtempSync(join(tmpdir(), 'jobcraft-tls-'));
+  const f = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr || r.error?.message}`);
+  };
+  const ca = (name: string, cn: string): void =>
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`), '-days', '2', '-subj', `/CN=${cn}`);
+  ca('ca', 'jobcraft test CA');
+  ca('other-ca', 'jobcraft unrelated CA');
+  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  for (const [name, cn] of [['server', '127.0.0.1'], ['client', 'jobcraft test client']] as const) {
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`);
+    openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.crt`), '-days', '2', '-extfile', f(`${name}.ext`));
+  }
+  return {
+    dir,
+    caFile: f('ca.crt'),
+    certFile: f('server.crt'),
+    keyFile: f('server.key'),
+    clientCertFile: f('client.crt'),
+    clientKeyFile: f('client.key'),
+    otherCaFile: f('other-ca.crt'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 

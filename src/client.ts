@@ -1,6 +1,9 @@
 import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
 import { describe, toMs, type Duration } from './durations.js';
-import { RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { EnqueueUnconfirmedError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { ConnectionHealth } from './connection-health.js';
+import { resolveLogger, type Logger } from './logger.js';
+import { runStartupChecks } from './preflight.js';
 import { ReplyError } from 'ioredis';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
@@ -23,6 +26,11 @@ export interface ClientOptions {
    * Longest any call waits for Redis before failing with `RedisUnavailableError`. Default `5s`; `0` waits forever.
    */
   readonly timeout?: Duration;
+  /**
+   * Where the client warns: Redis unreachable (with the cause, at most every 30 s), an evicting `maxmemory-policy`,
+   * missing ACL permissions (once, at start). Default: the console. `false` logs nothing.
+   */
+  readonly logger?: Logger | false;
 }
 
 /** Options of one enqueue call. */
@@ -180,6 +188,34 @@ function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions)
 }
 
 /**
+ * Errors a Redis Cluster answers while a slot moves or a node restarts — as a reply, or as ioredis's "Too many Cluster
+ * redirections" after it followed them for a while: the command did not run, so a retry is safe.
+ */
+const TRANSIENT = /^(Too many Cluster redirections\. Last error: ReplyError: )?(TRYAGAIN|NOSCRIPT|ASK|MOVED|CLUSTERDOWN|LOADING)\b/;
+/** Retries of a transient refusal: about 2.5 s in all, within the client's `timeout`. */
+const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500, 500, 500];
+
+/** Redis refused a call with a transient error every time it was tried: nothing was written. */
+class StillRefused extends RedisUnavailableError {}
+
+/** Runs `call`, again after a short wait while Redis refuses it with a transient cluster error. */
+async function retryTransient<T>(call: () => Promise<T>, what: string, where: string): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      const message = (err as Error).message;
+      if (!TRANSIENT.test(message)) throw err;
+      const wait = TRANSIENT_RETRIES[i];
+      if (wait === undefined) {
+        throw new StillRefused(`${what}: Redis at ${where} refused it ${i + 1} times with "${message}" (a slot moving or a node starting); nothing was written`, { cause: err });
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+/**
  * Creates a typed client that enqueues jobs of `jobs` and reads their state.
  *
  * @example
@@ -206,13 +242,41 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     if (job === undefined) throw new TypeError(`unknown job ${JSON.stringify(name)} (declared: ${[...jobs.jobs.keys()].join(', ')})`);
     return job;
   };
-  // Errors surface through the rejected calls; without a listener ioredis would also print every failed reconnect.
-  if (conn.owned) conn.redis.on('error', () => {});
-  const limit = <T>(p: Promise<T>, what: string): Promise<T> =>
-    withTimeout(p, timeoutMs, what, where).catch((err: unknown) => {
+  const logger = resolveLogger(options.logger);
+  // Connection failures are logged with their cause (rate-limited) and named in the errors of the calls they fail.
+  const health = new ConnectionHealth(logger, where);
+  if (conn.owned) health.watch(conn.redis);
+  let everReady = conn.redis.status === 'ready';
+  if (!everReady) conn.redis.once('ready', () => (everReady = true));
+  // Eviction policy and ACL permissions, checked once in the background: a client only warns.
+  const sampleKey = (keysByQueue.get(jobs.queues[0] as string) as QueueKeys).jobs;
+  runStartupChecks(conn.redis, { role: 'client', sampleKey, where, allowEvicting: true, logger }).catch((err: unknown) =>
+    logger.debug(`the startup checks of Redis at ${where} did not run: ${(err as Error)?.message ?? String(err)}`),
+  );
+  const unreachable = (what: string, err: unknown): RedisUnavailableError =>
+    new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error).message}`, { cause: err });
+  /** Bounds a call by the client's timeout; a call given as a function is retried on transient cluster refusals. */
+  const limit = <T>(p: Promise<T> | (() => Promise<T>), what: string): Promise<T> =>
+    withTimeout(typeof p === 'function' ? retryTransient(p, what, where) : p, timeoutMs, what, where).catch((err: unknown) => {
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
       if (err instanceof ReplyError || err instanceof RedisUnavailableError) throw err;
-      throw new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${(err as Error).message}`, { cause: err });
+      throw unreachable(what, err);
+    });
+  /**
+   * Like `limit`, for calls that write jobs: a failure without an answer from Redis, once the connection had been up,
+   * leaves it unknown whether the jobs were written (see EnqueueUnconfirmedError). Transient cluster refusals (a slot
+   * being moved) are retried inside.
+   */
+  const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined): Promise<T> =>
+    withTimeout(retryTransient(call, what, where), timeoutMs, what, where).catch((err: unknown) => {
+      if (err instanceof ReplyError || err instanceof StillRefused) throw err;
+      if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);
+      const cause = err instanceof RedisUnavailableError ? err.message : unreachable(what, err).message;
+      const retry =
+        jobIds === undefined
+          ? 'this call had no jobId, so retrying it may enqueue the job twice; give a jobId to make retries safe'
+          : `retrying with the same jobId (${jobIds.slice(0, 3).map((id) => JSON.stringify(id)).join(', ')}${jobIds.length > 3 ? ', …' : ''}) is safe: a job that was written comes back as a duplicate`;
+      throw new EnqueueUnconfirmedError(`${cause}. The job may or may not have been written: ${retry}`, jobIds, { cause: err });
     });
 
   async function add(
@@ -253,7 +317,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
     const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
-    return limit(scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`);
+    return limitEnqueue(() => scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`, ids);
   }
 
   interface Pending {
@@ -297,7 +361,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   function send(batch: Pending): void {
     const what = batch.names.length === 1 ? `enqueue "${batch.names[0]}"` : `enqueue of ${batch.names.length} jobs ("${batch.names[0]}", …)`;
-    limit(scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items, { now: true }), what).then(
+    limitEnqueue(() => scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items, { now: true }), what, undefined).then(
       (results) => batch.settle.forEach((s, i) => s.resolve(results[i] as EnqueueResult)),
       (err: unknown) => {
         for (const s of batch.settle) s.reject(err);
@@ -320,7 +384,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   async function getJob(id: string): Promise<JobInfo> {
     const queues = queuesFor(id);
-    const states = await limit(Promise.all(queues.map((q) => scripts.get(keysOf(q), id))), `getJob ${JSON.stringify(id)}`);
+    const states = await limit(() => Promise.all(queues.map((q) => scripts.get(keysOf(q), id))), `getJob ${JSON.stringify(id)}`);
     const i = states.findIndex((s) => s.state !== 'unknown');
     const s = states[i];
     const queue = queues[i];
@@ -370,11 +434,11 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   async function cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'> {
     for (const q of queuesFor(id)) {
       const k = keysOf(q);
-      const decoded = decodeEnvelope(await limit(conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`));
+      const decoded = decodeEnvelope(await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`));
       const lock = decoded.ok && decoded.envelope.u !== undefined ? k.uniquePrefix + decoded.envelope.u : undefined;
       const throttled = decoded.ok && jobs.jobs.get(decoded.envelope.n)?.throttle !== undefined;
       const readySet = throttled && decoded.ok ? typeKeys(k, decoded.envelope.n).ready : undefined;
-      const result = await limit(scripts.cancel(k, id, readySet, lock), `cancel ${JSON.stringify(id)}`);
+      const result = await limit(() => scripts.cancel(k, id, readySet, lock), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
     return 'unknown';
@@ -385,7 +449,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const offset = o.offset ?? 0;
     const count = o.limit ?? 50;
     if (count <= 0) return [];
-    const flat = await limit(conn.redis.zrange(k.scheduled, offset, offset + count - 1, 'WITHSCORES'), `scheduled "${queue}"`);
+    const flat = await limit(() => conn.redis.zrange(k.scheduled, offset, offset + count - 1, 'WITHSCORES'), `scheduled "${queue}"`);
     const ids = flat.filter((_, i) => i % 2 === 0);
     if (ids.length === 0) return [];
     const [raws, atts, errs] = await Promise.all([
@@ -443,10 +507,10 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     cancel,
     scheduled,
     pause: async (queue) => {
-      await limit(conn.redis.set(keysOf(queue).paused, '1'), `pause "${queue}"`);
+      await limit(() => conn.redis.set(keysOf(queue).paused, '1'), `pause "${queue}"`);
     },
-    resume: (queue) => limit(scripts.resume(keysOf(queue), typesByQueue.get(queue) ?? []), `resume "${queue}"`),
-    isPaused: async (queue) => (await limit(conn.redis.exists(keysOf(queue).paused), `isPaused "${queue}"`)) === 1,
+    resume: (queue) => limit(() => scripts.resume(keysOf(queue), typesByQueue.get(queue) ?? []), `resume "${queue}"`),
+    isPaused: async (queue) => (await limit(() => conn.redis.exists(keysOf(queue).paused), `isPaused "${queue}"`)) === 1,
     deadLetters,
     redis: conn.redis,
     close: () => release(conn),

@@ -256,3 +256,35 @@ export class RedisOutOfMemoryError extends RedisUnavailableError {
     this.operation = operation;
   }
 }
+
+/**
+ * Redis is set up so that jobs would fail or be lost, found by the checks a worker runs before it fetches (a client
+ * only warns): `eviction_policy` (maxmemory-policy evicts keys and `allowEvictingRedis` is not set) or
+ * `missing_permissions` (the ACL user may not run commands jobcraft needs; `missingCommands` names them).
+ */
+export class RedisConfigurationError extends Error {
+  override readonly name = 'RedisConfigurationError';
+  readonly reason: 'eviction_policy' | 'missing_permissions';
+  /** Commands the Redis user may not run, e.g. `["TIME"]` (empty for other reasons). */
+  readonly missingCommands: readonly string[];
+  constructor(reason: 'eviction_policy' | 'missing_permissions', message: string, missingCommands: readonly string[]) {
+    super(message);
+    this.reason = reason;
+    this.missingCommands = missingCommands;
+  }
+}
+
+/**
+ * An enqueue failed without an answer from Redis (a time-out or a dropped connection) after the command may have
+ * reached it: the job may or may not have been written. Retrying is safe only with the same `jobId` (then a job that
+ * was written is reported as `duplicate` and not written again); without one, a retry may enqueue the job twice.
+ */
+export class EnqueueUnconfirmedError extends RedisUnavailableError {
+  override readonly name: string = 'EnqueueUnconfirmedError';
+  /** The `jobId`s the failed call carried (undefined when it had none). */
+  readonly jobIds: readonly string[] | undefined;
+  constructor(message: string, jobIds: readonly string[] | undefined, options?: { cause?: unknown }) {
+    super(message, options);
+    this.jobIds = jobIds;
+  }
+}

@@ -52,11 +52,13 @@ export {
 export type { JobRef, WorkerEvents } from './events.js';
 export { QueueDeadLetters, type DeadLetter, type DeadReason } from './dead-letters.js';
 export {
+  EnqueueUnconfirmedError,
   JobDefinitionError,
   JobValidationError,
   LeaseExpiredError,
   PermanentError,
   RedisOutOfMemoryError,
+  RedisConfigurationError,
   RedisUnavailableError,
   ShutdownError,
   SnoozeSignal,

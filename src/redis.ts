@@ -94,9 +94,10 @@ export async function release(conn: OwnedConnection): Promise<void> {
   }
 }
 
-/** Where a connection points, for messages (never includes a password). */
+/** Where a connection points, for messages: `rediss://` when it uses TLS; never includes a password. */
 export function describeConnection(redis: RedisConnection): string {
-  if (redis instanceof Cluster) return 'Redis Cluster';
-  const { host, port, db } = redis.options;
-  return `redis://${host ?? '127.0.0.1'}:${port ?? 6379}${db ? `/${db}` : ''}`;
+  if (redis instanceof Cluster) return redis.options.redisOptions?.tls === undefined ? 'Redis Cluster' : 'Redis Cluster (TLS)';
+  const { host, port, db, path, tls } = redis.options;
+  if (path !== undefined && path !== null) return `unix:${path}`;
+  return `${tls === undefined ? 'redis' : 'rediss'}://${host ?? '127.0.0.1'}:${port ?? 6379}${db ? `/${db}` : ''}`;
 }

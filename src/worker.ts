@@ -19,7 +19,9 @@ import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './key
 import { resolveLogger, type Logger } from './logger.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './bounds.js';
-import { connect, release, type OwnedConnection, type RedisConfig } from './redis.js';
+import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
+import { ConnectionHealth } from './connection-health.js';
+import { startAfterChecks } from './preflight.js';
 import { Scripts, toLibraryError, type Ack, type Held, type LeasedJob, type Slot } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { QueueFetcher } from './queue-fetcher.js';
@@ -115,6 +117,11 @@ export interface WorkerOptions<Q extends string = string> {
    * once: each firing is enqueued exactly once.
    */
   readonly cron?: boolean;
+  /**
+   * Run even when Redis's `maxmemory-policy` may evict keys (anything but `noeviction`); then evicted jobs are lost.
+   * Default false: on such a Redis the worker does not start (`ready` rejects with `RedisConfigurationError`).
+   */
+  readonly allowEvictingRedis?: boolean;
 }
 
 /** A running worker. */
@@ -129,6 +136,12 @@ export interface Worker {
   readonly queues: readonly string[];
   /** Handlers running right now. */
   readonly running: number;
+  /**
+   * Resolves once the startup checks of Redis passed and the worker fetches jobs (or `close()` came first). Rejects
+   * with `RedisConfigurationError` when the worker refuses to start: Redis may evict keys (see `allowEvictingRedis`)
+   * or its user lacks a permission jobcraft needs. Connection problems do not reject it: it waits for Redis.
+   */
+  readonly ready: Promise<void>;
   /**
    * Stops fetching, waits up to `shutdownTimeoutMs` for running handlers, then aborts the rest and hands every
    * unfinished job back to its queue at once. Resolves when all is recorded in Redis and connections are closed.
@@ -284,6 +297,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private reserved = 0;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
+  readonly ready: Promise<void>;
   private removeSignalHandlers: (() => void) | undefined;
 
   constructor(jobs: JobSet, handlers: Readonly<Record<string, Handler<unknown>>>, options: WorkerOptions) {
@@ -339,14 +353,15 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
     this.conn = connect(options.redis, 'worker');
     this.scripts = new Scripts(this.conn.redis);
-    this.conn.redis.on('error', (err: Error) => this.logger.debug('redis connection error', { error: err.message }));
+    const health = new ConnectionHealth(this.logger, describeConnection(this.conn.redis));
+    health.watch(this.conn.redis);
     for (const q of this.queues) {
       const k = queueKeys(prefix, q);
       this.keys.set(q, k);
       this.types.set(q, throttledTypes(jobs, k));
       this.held.set(q, new Map());
       const blocking = connect(options.redis ?? this.conn.redis, 'blocking');
-      blocking.redis.on('error', (err: Error) => this.logger.debug('redis connection error', { error: err.message }));
+      if (blocking.owned) health.watch(blocking.redis);
       // A lone queue parks its fetch behind the blocking read (all free slots ride on it). With several queues a
       // parked fetch would hold slots another queue may need while this one is idle, so they fetch after waking.
       this.fetchers.set(q, new QueueFetcher(this, k, blocking, IDLE_BLOCK_MS, this.queues.length === 1));
@@ -356,11 +371,20 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const cronJobs = [...jobs.jobs.values()].filter((j) => j.cron !== undefined && this.queues.includes(j.queue));
     this.cron = options.cron === false ? undefined : new CronScheduler(this, cronJobs, this.keys, jobs, prefix);
     if (options.handleSignals) this.installSignalHandlers();
-    void this.checkEvictionPolicy();
-    for (const f of this.fetchers.values()) f.start();
-    this.renewal.start();
-    this.recovery.start();
-    this.cron?.start();
+    const sampleKey = (this.keys.get(this.queues[0] as string) as QueueKeys).jobs;
+    const checks = { role: 'worker', sampleKey, where: describeConnection(this.conn.redis), allowEvicting: options.allowEvictingRedis === true, logger: this.logger } as const;
+    // Nothing is fetched until Redis passed the checks (eviction policy, ACL permissions): see preflight.ts.
+    this.ready = startAfterChecks(this.conn.redis, checks, {
+      logger: this.logger,
+      isStopping: () => this.stopping,
+      refused: (err) => this.emit('error', err),
+      start: () => {
+        for (const f of this.fetchers.values()) f.start();
+        this.renewal.start();
+        this.recovery.start();
+        this.cron?.start();
+      },
+    });
   }
 
   get running(): number {
@@ -922,20 +946,6 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
     };
-  }
-
-  private async checkEvictionPolicy(): Promise<void> {
-    try {
-      const reply = (await this.conn.redis.config('GET', 'maxmemory-policy')) as unknown;
-      const policy = Array.isArray(reply) ? String(reply[1] ?? '') : '';
-      if (policy !== '' && policy !== 'noeviction') {
-        this.logger.warn(
-          `Redis maxmemory-policy is "${policy}": under memory pressure Redis may evict job keys and lose jobs. Set it to "noeviction".`,
-        );
-      }
-    } catch {
-      // CONFIG may be disabled (managed Redis); nothing to check then.
-    }
   }
 }
 

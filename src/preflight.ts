@@ -1,0 +1,234 @@
+import { Cluster, ReplyError } from 'ioredis';
+import { RedisConfigurationError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { RedisConnection } from './redis.js';
+
+/**
+ * Startup checks of the Redis a worker or client uses: the eviction policy (a Redis that evicts keys loses jobs) and
+ * the permissions of the Redis user (an ACL user missing one command fails every script call with an error that
+ * never names it). A worker does not fetch until they pass; a client only warns.
+ */
+
+/** Commands the Lua scripts run (as the connecting user, so the user needs each one), with a key where they take one. */
+const SCRIPT_COMMANDS: readonly string[] = [
+  'DEL {key}', 'EXISTS {key}', 'GET {key}', 'SET {key} v', 'INCR {key}', 'INCRBY {key} 1', 'TYPE {key}', 'PEXPIRE {key} 1',
+  'HDEL {key} f', 'HEXISTS {key} f', 'HGET {key} f', 'HINCRBY {key} f 1', 'HLEN {key}', 'HMGET {key} f', 'HSET {key} f v',
+  'LINDEX {key} 0', 'LLEN {key}', 'LPOP {key}', 'LPUSH {key} v', 'LRANGE {key} 0 1', 'LREM {key} 0 v', 'LTRIM {key} 0 1',
+  'RPOP {key}', 'RPUSH {key} v',
+  'ZADD {key} 1 m', 'ZCARD {key}', 'ZMSCORE {key} m', 'ZRANGE {key} 0 1', 'ZRANGEBYSCORE {key} 0 1', 'ZREM {key} m',
+  'ZREMRANGEBYRANK {key} 0 1', 'ZREMRANGEBYSCORE {key} 0 1', 'ZSCORE {key} m',
+  'TIME',
+];
+
+/** Commands a client sends itself, besides the scripts. */
+const CLIENT_COMMANDS: readonly string[] = [
+  'EVAL s 1 {key}', 'EVALSHA s 1 {key}', 'HGET {key} f', 'HMGET {key} f', 'HEXISTS {key} f', 'EXISTS {key}', 'SET {key} v',
+  'ZRANGE {key} 0 1', 'ZREVRANGE {key} 0 1', 'ZCARD {key}', 'DEL {key}', 'MULTI', 'EXEC',
+];
+
+/** Used when allowed, not needed: ioredis's ready check (INFO) and the eviction check (CONFIG GET, else INFO). */
+const OPTIONAL_COMMANDS: readonly string[] = ['CONFIG GET maxmemory-policy', 'INFO'];
+
+/** What a worker sends besides those: the blocking read, its wake-ups and the cron registry. */
+const WORKER_COMMANDS: readonly string[] = [
+  'BLPOP {key} 0', 'RPUSH {key} v', 'PEXPIRE {key} 1', 'SADD {key} m', 'SMEMBERS {key}', 'SREM {key} m', 'HKEYS {key}', 'HDEL {key} f',
+];
+
+/** Sent by the ioredis Cluster client to learn the slots. */
+const CLUSTER_COMMANDS: readonly string[] = ['CLUSTER SLOTS', 'CLUSTER INFO'];
+
+/** Every command a user of this role needs, without duplicates, in the order above. */
+export function requiredCommands(role: 'worker' | 'client', cluster: boolean): string[] {
+  const lines = [...SCRIPT_COMMANDS, ...CLIENT_COMMANDS, ...(role === 'worker' ? WORKER_COMMANDS : []), ...(cluster ? CLUSTER_COMMANDS : [])];
+  return [...new Set(lines)];
+}
+
+/** The name of a check line: the command, with its subcommand for CONFIG and CLUSTER (`CONFIG GET`). */
+function commandName(line: string): string {
+  const [cmd = '', sub = ''] = line.split(' ');
+  return cmd === 'CONFIG' || cmd === 'CLUSTER' ? `${cmd} ${sub}` : cmd;
+}
+
+// Checks each line with redis.acl_check_cmd (Redis 7.0+) on the sample key; for a line refused, the command alone tells
+// a missing command from a missing key pattern. Returns 'unsupported', or flattened { 'cmd' | 'key', line } pairs.
+const PROBE = `
+if type(redis.acl_check_cmd) ~= 'function' then return 'unsupported' end
+local key, out = ARGV[1], {}
+for i = 2, #ARGV do
+  local words = {}
+  for w in string.gmatch(ARGV[i], '%S+') do words[#words + 1] = w end
+  local bare = {}
+  for _, w in ipairs(words) do if w ~= '{key}' then bare[#bare + 1] = w end end
+  if #words > 1 and words[1] ~= 'CONFIG' and words[1] ~= 'CLUSTER' then bare = { words[1] } end
+  for j, w in ipairs(words) do if w == '{key}' then words[j] = key end end
+  if not redis.acl_check_cmd(unpack(words)) then
+    out[#out + 1] = redis.acl_check_cmd(unpack(bare)) and 'key' or 'cmd'
+    out[#out + 1] = ARGV[i]
+  end
+end
+return out
+`;
+
+/** What the permission check found. */
+export interface PermissionReport {
+  /** False when Redis cannot tell (before 7.0: no `redis.acl_check_cmd`). */
+  readonly checked: boolean;
+  /** Commands the user may not run at all, e.g. `TIME`, `CONFIG GET`. */
+  readonly commands: readonly string[];
+  /** Commands the user may run, but not on the sample key. */
+  readonly keyDenied: readonly string[];
+}
+
+function isNoPerm(err: unknown): boolean {
+  return /NOPERM|no permissions/i.test(String((err as Error)?.message));
+}
+
+/**
+ * Asks Redis which of `lines` the connected user may not run, on `sampleKey`. The probe itself is an `EVAL` with no
+ * declared key (so it needs no key permission); when EVAL is denied, that is the answer.
+ */
+export async function checkPermissions(redis: RedisConnection, sampleKey: string, lines: readonly string[]): Promise<PermissionReport> {
+  let reply: unknown;
+  try {
+    reply = await redis.eval(PROBE, 0, sampleKey, ...lines);
+  } catch (err) {
+    if (isNoPerm(err)) return { checked: true, commands: ['EVAL', 'EVALSHA'], keyDenied: [] };
+    throw err;
+  }
+  if (!Array.isArray(reply)) return { checked: false, commands: [], keyDenied: [] };
+  const commands: string[] = [];
+  const keyDenied: string[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const name = commandName(String(reply[i + 1]));
+    (reply[i] === 'cmd' ? commands : keyDenied).push(name);
+  }
+  return { checked: true, commands: [...new Set(commands)], keyDenied: [...new Set(keyDenied)] };
+}
+
+/** Policies under which Redis deletes keys when it reaches `maxmemory`. */
+export function isEvictingPolicy(policy: string): boolean {
+  return policy !== '' && policy !== 'noeviction';
+}
+
+/**
+ * Reads `maxmemory-policy`: CONFIG GET, else the `maxmemory_policy` line of INFO memory (managed services often
+ * disable CONFIG). Undefined when both are denied or unavailable.
+ */
+export async function readEvictionPolicy(redis: RedisConnection): Promise<{ policy: string | undefined; denied: string | undefined }> {
+  let denied: string | undefined;
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
+    if (Array.isArray(reply) && reply.length >= 2) return { policy: String(reply[1]), denied: undefined };
+  } catch (err) {
+    if (!(err instanceof ReplyError)) throw err; // not a refusal: Redis could not be asked
+    denied = `CONFIG GET: ${(err as Error).message}`;
+  }
+  try {
+    const info = await redis.info('memory');
+    const m = /^maxmemory_policy:(\S+)/m.exec(info);
+    if (m?.[1] !== undefined) return { policy: m[1], denied: undefined };
+  } catch (err) {
+    if (!(err instanceof ReplyError)) throw err;
+    denied = `${denied === undefined ? '' : `${denied}; `}INFO: ${(err as Error).message}`;
+  }
+  return { policy: undefined, denied };
+}
+
+/** Options of {@link runStartupChecks}. */
+export interface StartupCheckOptions {
+  readonly role: 'worker' | 'client';
+  /** A key of one queue, for the key-permission check (`<prefix>:{queue}:jobs`). */
+  readonly sampleKey: string;
+  /** Where Redis is, for messages. */
+  readonly where: string;
+  /** The worker option `allowEvictingRedis`: run on an evicting Redis anyway (only warn). */
+  readonly allowEvicting: boolean;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs the startup checks. Resolves when the worker (or client) may go on — problems it may live with are logged as
+ * warnings, once — and rejects with {@link RedisConfigurationError} when a worker must not start: a permission it
+ * needs is missing, or Redis may evict keys and `allowEvictingRedis` is not set. A client never rejects: it warns.
+ */
+export async function runStartupChecks(redis: RedisConnection, o: StartupCheckOptions): Promise<void> {
+  const problems: RedisConfigurationError[] = [];
+  const who = o.role === 'worker' ? 'worker' : 'client';
+
+  const perms = await checkPermissions(redis, o.sampleKey, [...requiredCommands(o.role, redis instanceof Cluster), ...OPTIONAL_COMMANDS]);
+  const optional = new Set(OPTIONAL_COMMANDS.map(commandName));
+  const missing = perms.commands.filter((c) => !optional.has(c));
+  if (!perms.checked) o.logger.debug('Redis before 7.0 cannot check ACL permissions ahead (no redis.acl_check_cmd); skipped');
+  if (missing.length > 0 || perms.keyDenied.length > 0) {
+    const parts: string[] = [];
+    if (missing.length > 0) parts.push(`may not run ${missing.join(', ')}`);
+    if (perms.keyDenied.length > 0) parts.push(`may not use ${perms.keyDenied.join(', ')} on key ${o.sampleKey} (grant ~<prefix>:*)`);
+    problems.push(
+      new RedisConfigurationError(
+        'missing_permissions',
+        `the Redis user of this ${who} at ${o.where} ${parts.join(' and ')}; every job call would fail. Grant them (docs/configuration.md, "Redis users and ACLs" lists the exact ACL)`,
+        missing,
+      ),
+    );
+  }
+
+  const { policy, denied } = await readEvictionPolicy(redis);
+  if (policy === undefined) {
+    o.logger.warn(
+      `could not read Redis maxmemory-policy at ${o.where} (${denied ?? 'no answer'}), so the eviction check was skipped: make sure it is "noeviction", or jobs may be lost under memory pressure`,
+    );
+  } else if (isEvictingPolicy(policy)) {
+    const text = `Redis at ${o.where} has maxmemory-policy "${policy}": under memory pressure it evicts keys and loses jobs (and may resume paused queues). Set it to "noeviction"`;
+    if (o.role === 'worker' && !o.allowEvicting) {
+      problems.push(new RedisConfigurationError('eviction_policy', `${text}, or pass allowEvictingRedis: true to run anyway`, []));
+    } else {
+      o.logger.warn(`${text}${o.role === 'worker' ? ' (running anyway: allowEvictingRedis is set)' : ''}`);
+    }
+  }
+
+  if (problems.length === 0) return;
+  if (o.role === 'client') {
+    for (const p of problems) o.logger.warn(p.message);
+    return;
+  }
+  const first = problems[0] as RedisConfigurationError;
+  if (problems.length === 1) throw first;
+  throw new RedisConfigurationError(first.reason, problems.map((p) => p.message).join('; and '), first.missingCommands);
+}
+
+/** What {@link startAfterChecks} needs from a worker. */
+export interface CheckedStart {
+  readonly logger: Logger;
+  /** Whether the worker is closing (then it must not start, and a failed check is no news). */
+  isStopping(): boolean;
+  /** Starts fetching and the lease loops. */
+  start(): void;
+  /** Tells the worker's `error` listeners. */
+  refused(err: RedisConfigurationError): void;
+}
+
+/**
+ * Runs the startup checks, then starts the worker. A {@link RedisConfigurationError} keeps it from starting: logged
+ * as an error, emitted as `error`, and the returned promise (the worker's `ready`) rejects with it. A check that
+ * fails for another reason (Redis answered with an unexpected error) is logged and the worker starts anyway.
+ * The promise never rejects unobserved.
+ */
+export function startAfterChecks(redis: RedisConnection, o: StartupCheckOptions, worker: CheckedStart): Promise<void> {
+  const ready = runStartupChecks(redis, o).then(
+    () => {
+      if (!worker.isStopping()) worker.start();
+    },
+    (err: unknown) => {
+      if (worker.isStopping()) return;
+      if (err instanceof RedisConfigurationError) {
+        worker.logger.error(`the worker will not start: ${err.message}`);
+        worker.refused(err);
+        throw err;
+      }
+      worker.logger.warn(`the startup checks of Redis at ${o.where} failed (${(err as Error)?.message ?? String(err)}); starting anyway`);
+      worker.start();
+    },
+  );
+  ready.catch(() => {});
+  return ready;
+}

@@ -1,0 +1,86 @@
+/**
+ * An enqueue that times out while Redis is frozen (SIGSTOP of a redis-server started here) may still be written
+ * once Redis resumes. The error says so and how to retry safely; retrying with the same jobId yields exactly one job.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { EnqueueUnconfirmedError, RedisUnavailableError, createClient, defineJobs, queueKeys } from '../src/index.js';
+import { startRedisServer, type RedisServer } from '../scripts/redis-server.js';
+import { cleanupRegistry, rawRedis, waitFor } from './helpers.js';
+
+const jobs = defineJobs({ charge: { payload: z.object({ order: z.number() }) } });
+const defer = cleanupRegistry();
+const PREFIX = 'unconfirmed';
+const k = queueKeys(PREFIX, 'default');
+
+let server: RedisServer | undefined;
+afterEach(() => {
+  // Never leave a stopped process behind, whatever the test did.
+  if (server?.process.exitCode === null) server.process.kill('SIGCONT');
+});
+
+async function setUp() {
+  server = await startRedisServer();
+  const s = server;
+  defer(() => s.stop());
+  const raw = rawRedis(s.url);
+  defer(() => raw.disconnect());
+  const client = createClient(jobs, { redis: s.url, prefix: PREFIX, timeout: 300, logger: false });
+  defer(() => client.close());
+  await client.enqueue('charge', { order: 0 }); // connected and scripts loaded before the freeze
+  return { s, raw, client };
+}
+
+describe('an enqueue Redis did not confirm', () => {
+  it('says the job may have been written and that the same jobId retries safely; that retry yields one job', async () => {
+    const { s, raw, client } = await setUp();
+    s.process.kill('SIGSTOP');
+    const err = await client.enqueue('charge', { order: 1 }, { jobId: 'order-1' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(EnqueueUnconfirmedError);
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect((err as EnqueueUnconfirmedError).jobIds).toEqual(['order-1']);
+    expect((err as Error).message).toMatch(/did not answer within 300 ms/);
+    expect((err as Error).message).toMatch(/may or may not have been written/);
+    expect((err as Error).message).toMatch(/retrying with the same jobId \("order-1"\) is safe/);
+
+    s.process.kill('SIGCONT');
+    // The frozen command runs once Redis resumes: the job exists although the caller saw an error.
+    await waitFor(async () => (await raw.hexists(k.jobs, 'order-1')) === 1, 'the unconfirmed job to be written');
+    const retry = await client.enqueue('charge', { order: 1 }, { jobId: 'order-1' });
+    expect(retry).toEqual({ id: 'order-1', duplicate: true });
+    const ids = await raw.hkeys(k.jobs);
+    expect(ids.filter((id) => id === 'order-1')).toHaveLength(1);
+    expect(ids).toHaveLength(2); // order 0 and order 1
+  });
+
+  it('without a jobId it warns that a retry may enqueue twice (and the jobs are written on resume)', async () => {
+    const { s, raw, client } = await setUp();
+    s.process.kill('SIGSTOP');
+    const errors = await Promise.all([1, 2, 3, 4].map((order) => client.enqueue('charge', { order }).then(() => undefined, (e: unknown) => e)));
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(EnqueueUnconfirmedError);
+      expect((err as EnqueueUnconfirmedError).jobIds).toBeUndefined();
+      expect((err as Error).message).toMatch(/no jobId, so retrying it may enqueue the job twice/);
+    }
+    s.process.kill('SIGCONT');
+    await waitFor(async () => (await raw.hlen(k.jobs)) === 5, 'the four unconfirmed jobs to be written');
+  });
+
+  it('a client that never reached Redis says nothing was written', async () => {
+    const s = await startRedisServer();
+    await s.stop();
+    const client = createClient(jobs, { redis: s.url, prefix: PREFIX, timeout: '20s', logger: false });
+    defer(() => client.close());
+    const err = await client.enqueue('charge', { order: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect(err).not.toBeInstanceOf(EnqueueUnconfirmedError);
+    expect((err as Error).message).toMatch(/nothing was written/);
+    expect((err as Error).message).toMatch(/ECONNREFUSED/);
+  });
+});
