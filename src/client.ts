@@ -1,6 +1,6 @@
 import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
 import { describe, toMs, type Duration } from './durations.js';
-import { EnqueueUnconfirmedError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { EnqueueUnconfirmedError, RedisOutOfMemoryError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
 import { ConnectionHealth } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
@@ -8,7 +8,7 @@ import { ReplyError } from 'ioredis';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
-import { Scripts } from './scripts.js';
+import { Scripts, toLibraryError } from './scripts.js';
 import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } from './dead-letters.js';
 import { withTimeout } from './timeout.js';
 import { uniqueKeyOf } from './unique.js';
@@ -259,7 +259,8 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const limit = <T>(p: Promise<T> | (() => Promise<T>), what: string): Promise<T> =>
     withTimeout(typeof p === 'function' ? retryTransient(p, what, where) : p, timeoutMs, what, where).catch((err: unknown) => {
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
-      if (err instanceof ReplyError || err instanceof RedisUnavailableError) throw err;
+      if (err instanceof ReplyError) throw toLibraryError(err, what);
+      if (err instanceof RedisUnavailableError) throw err;
       throw unreachable(what, err);
     });
   /**
@@ -269,7 +270,8 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
    */
   const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined): Promise<T> =>
     withTimeout(retryTransient(call, what, where), timeoutMs, what, where).catch((err: unknown) => {
-      if (err instanceof ReplyError || err instanceof StillRefused) throw err;
+      // Answers and definite refusals (Redis refused the whole call, nothing was written) are not ambiguous.
+      if (err instanceof ReplyError || err instanceof StillRefused || err instanceof RedisOutOfMemoryError) throw err;
       if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);
       const cause = err instanceof RedisUnavailableError ? err.message : unreachable(what, err).message;
       const retry =
