@@ -15,6 +15,15 @@ const UNPARK_WAIT_MS = 1_000;
 /** How long an unblock push outlives a read that had already returned (then nothing pops it). */
 const UNBLOCK_TTL_MS = 10_000;
 
+/** A fetch on its way: the slots it reserved, the completions it carries, when it was sent (performance.now()). */
+interface FetchCall {
+  readonly want: number;
+  readonly acks: JobRun[];
+  /** The leases it grants last in Redis at least until sentAt + leaseMs (Redis sets them when the call runs). */
+  readonly sentAt: number;
+  readonly answer: Promise<FetchResult>;
+}
+
 /**
  * The fetch loop of one queue. While the worker has free slots it leases jobs with one Lua call that also
  * acknowledges finished jobs; when the queue is empty it blocks in BLPOP on the queue's wake-up list (its own
@@ -37,7 +46,7 @@ export class QueueFetcher {
   private dueTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   /** A fetch sent before the previous answer was taken in (see run). */
-  private ahead: { want: number; acks: JobRun[]; answer: Promise<FetchResult> } | undefined;
+  private ahead: FetchCall | undefined;
   private errors = 0;
   private firstAckAt = 0;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -70,7 +79,7 @@ export class QueueFetcher {
     this.ahead = undefined;
     if (call === undefined) return;
     call.answer.then(
-      (res) => this.took(call.want, call.acks, res),
+      (res) => this.took(call.want, call.acks, res, call.sentAt),
       () => {
         this.worker.releaseCapacity(this.keys.queue, call.want, 0);
         this.pendingAcks.unshift(...call.acks);
@@ -170,7 +179,7 @@ export class QueueFetcher {
         this.mustFetch = false;
         call = this.send(want);
       }
-      const { want, acks } = call;
+      const { want, acks, sentAt } = call;
       let res;
       try {
         res = await call.answer;
@@ -194,7 +203,7 @@ export class QueueFetcher {
         const next = this.worker.reserveCapacity(this.keys.queue, this.worker.batchMax());
         if (next > 0) this.ahead = this.send(next);
       }
-      if (!this.took(want, acks, res)) continue; // stopping: take the answer of a call ahead too, then end
+      if (!this.took(want, acks, res, sentAt)) continue; // stopping: take the answer of a call ahead too, then end
       if (full) continue;
       // A fetch that only acknowledged says nothing about the queue being empty: go back to waiting for slots.
       if (want === 0) continue;
@@ -205,18 +214,18 @@ export class QueueFetcher {
   }
 
   /** Sends a fetch for `want` jobs carrying the completions waiting now. */
-  private send(want: number): { want: number; acks: JobRun[]; answer: Promise<FetchResult> } {
+  private send(want: number): FetchCall {
     const acks = this.pendingAcks.splice(0);
-    return { want, acks, answer: this.fetch(want, acks) };
+    return { want, acks, sentAt: performance.now(), answer: this.fetch(want, acks) };
   }
 
-  /** Applies a fetch's answer. False when the loop is stopping. */
-  private took(want: number, acks: readonly JobRun[], res: FetchResult): boolean {
+  /** Applies the answer of a fetch sent at `sentAt`. False when the loop is stopping. */
+  private took(want: number, acks: readonly JobRun[], res: FetchResult, sentAt: number): boolean {
     this.worker.releaseCapacity(this.keys.queue, want, res.jobs.length);
     if (res.jobs.length > 0) this.idle = false;
     if (acks.length > 0) this.worker.acked(acks, res.staleAcks);
     // Jobs leased during shutdown are taken too, so close() hands them back rather than leaving them to expire.
-    this.worker.accept(this.keys.queue, res.jobs);
+    this.worker.accept(this.keys.queue, res.jobs, sentAt);
     if (this.stopped) return false;
     this.scheduleDue(res.nextDueMs);
     return true;
@@ -237,7 +246,9 @@ export class QueueFetcher {
     // not take a next burst's jobs away from other idle workers.
     this.worker.queueDrained();
     const want = this.parkScripts === undefined ? 0 : this.worker.reserveCapacity(this.keys.queue);
-    // Sent back to back on the blocking connection: Redis holds the fetch until the pop returns, then runs it.
+    // Sent back to back on the blocking connection: Redis holds the fetch until the pop returns, then runs it. Its
+    // leases count from now (the read is kept short enough for that: see the worker).
+    const sentAt = performance.now();
     const popped = this.blocking.redis.blpop(this.keys.notify, this.unblockKey, this.idleBlockMs / 1000);
     const parked = want > 0 ? this.fetchOn(this.parkScripts as Scripts, want, []) : undefined;
     parked?.catch(() => {}); // awaited below, also when the pop fails
@@ -257,7 +268,7 @@ export class QueueFetcher {
       try {
         const res = await parked;
         if (failure === undefined) this.errors = 0;
-        if (this.took(want, [], res) && failure === undefined && res.jobs.length < want) {
+        if (this.took(want, [], res, sentAt) && failure === undefined && res.jobs.length < want) {
           this.mustFetch = false;
           outcome = 'drained';
         }
