@@ -9,8 +9,11 @@
  * What happens: 4 worker processes (scripts/chaos/worker.ts) run three job types while this process enqueues them.
  * Every 1–3 s a random worker is SIGKILLed and a replacement started; once a worker is stopped with SIGTERM
  * (graceful) and replaced; once Redis itself is SHUT DOWN and started again on the same files; one job type throws at
- * random. Every execution is appended to its worker's log file. At the end the logs and Redis are compared
- * (scripts/chaos/analysis.ts) and a summary is printed. Exit code 0 only if nothing was lost and every count adds up.
+ * random. With one Redis, a fifth worker reaches Redis through a TCP proxy and runs slower handlers (0.5–4 s, longer
+ * than the lease); once, the proxy holds its traffic for 2.5 leases (a partition), then lets it flow again. Handlers
+ * honour their signal. Every execution is appended to its worker's log file. At the end the logs and Redis are
+ * compared (scripts/chaos/analysis.ts) and a summary is printed. Exit code 0 only if nothing was lost, every count
+ * adds up and no job ran on two workers at the same time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { createClient, queueKeys, type RedisConfig } from '../src/index.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { startRedisCluster, type RedisClusterHandle } from './redis-cluster.js';
-import { analyse, type ChaosReport, type DeadRecord, type KillEvent } from './chaos/analysis.js';
+import { startTcpProxy, type TcpProxy } from '../test/tcp-proxy.js';
+import { analyse, type ChaosReport, type DeadRecord, type KillEvent, type Partition } from './chaos/analysis.js';
 import { chaosJobs, CHAOS_JOB_NAMES, ID_PREFIX, parseLog, type ChaosJobName, type ExecutionRecord } from './chaos/jobs.js';
 import type { ChaosWorkerConfig } from './chaos/worker.js';
 
@@ -46,6 +50,10 @@ const CONCURRENCY = 20;
 const FAIL_RATE = 0.35;
 const BATCH = 50;
 const PREFIX = 'chaos';
+/** The partitioned worker's handlers run this long (ms), often longer than the lease. */
+const PARTITION_WORK_MS: readonly [number, number] = [500, 4_000];
+/** The partition lasts this many leases. */
+const PARTITION_LEASES = 2.5;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL('./chaos/worker.ts', import.meta.url));
 
@@ -55,6 +63,8 @@ interface WorkerProc {
   ready: boolean;
   /** Set once we signalled it: its exit is expected. */
   signalled: 'SIGKILL' | 'SIGTERM' | undefined;
+  /** The worker behind the partition proxy: never killed by the chaos, so the partition has someone to cut off. */
+  readonly partitioned: boolean;
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -95,14 +105,20 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
 
   // ---- workers ----------------------------------------------------------------------------------------------
   const workerConfig: ChaosWorkerConfig = { redis, prefix: PREFIX, logDir, leaseMs: LEASE_MS, concurrency: CONCURRENCY, failRate: FAIL_RATE };
+  // One Redis: a worker reaches it through a proxy that can hold its traffic. (A Cluster client learns the nodes'
+  // own addresses from the cluster and would go around a proxy, so there is no partition phase against a Cluster.)
+  let proxy: TcpProxy | undefined;
+  if (server !== undefined) proxy = await startTcpProxy(server.port);
   const workers: WorkerProc[] = [];
   const kills: KillEvent[] = [];
   const gracefulExits: { pid: number; code: number | null }[] = [];
   const unexpectedExits: { pid: number; code: number | null; signal: string | null }[] = [];
   let spawned = 0;
-  const spawnWorker = (): WorkerProc => {
+  const spawnWorker = (partitioned = false): WorkerProc => {
     const err = openSync(join(stderrDir, `${++spawned}.log`), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(workerConfig)], {
+    const config: ChaosWorkerConfig =
+      partitioned && proxy !== undefined ? { ...workerConfig, redis: proxy.url, workMs: PARTITION_WORK_MS } : workerConfig;
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(config)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', err],
     });
@@ -111,6 +127,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       pid: child.pid as number,
       ready: false,
       signalled: undefined,
+      partitioned,
       exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
     };
     child.stdout?.on('data', (d: Buffer) => {
@@ -121,7 +138,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       if (w.signalled === undefined) {
         unexpectedExits.push({ pid: w.pid, code, signal });
         say(`worker ${w.pid} exited on its own (code ${String(code)}, signal ${String(signal)}); starting a replacement`);
-        if (!stopping) spawnWorker();
+        if (!stopping) spawnWorker(w.partitioned);
       }
     });
     workers.push(w);
@@ -133,14 +150,17 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     for (const w of workers) w.child.kill('SIGKILL');
     server?.process.kill('SIGKILL');
     cluster?.killNow();
+    void proxy?.close();
   };
   process.once('exit', killEverything);
   const onSignal = (): void => process.exit(130);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   for (let i = 0; i < WORKERS; i++) spawnWorker();
+  const partitionedWorker = proxy === undefined ? undefined : spawnWorker(true);
   for (let i = 0; i < 200 && workers.some((w) => !w.ready); i++) await sleep(50);
   say(`${workers.length} workers ready (pids ${workers.map((w) => w.pid).join(', ')}), leaseMs ${LEASE_MS}, concurrency ${CONCURRENCY}`);
+  if (partitionedWorker !== undefined) say(`worker ${partitionedWorker.pid} reaches Redis through the partition proxy at ${proxy?.url}`);
 
   // ---- enqueue ----------------------------------------------------------------------------------------------
   const enqueued = new Map<string, ChaosJobName>();
@@ -176,7 +196,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   // ---- chaos ------------------------------------------------------------------------------------------------
   const outages: { start: number; end: number }[] = [];
   const pickWorker = (): WorkerProc | undefined => {
-    const candidates = workers.filter((w) => w.ready && w.signalled === undefined);
+    const candidates = workers.filter((w) => w.ready && w.signalled === undefined && !w.partitioned);
     return candidates[Math.floor(Math.random() * candidates.length)];
   };
   const killLoop = async (): Promise<void> => {
@@ -226,8 +246,33 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     outages.push({ start: begin, end: Date.now() });
   };
 
+  const partitions: Partition[] = [];
+  const partition = async (): Promise<void> => {
+    if (proxy === undefined) return;
+    await sleep(chaosMs * 0.1);
+    const w = workers.find((x) => x.partitioned && x.signalled === undefined);
+    if (w === undefined) return;
+    // Cut it off in the middle of its work: wait (a while at most) until its log shows handlers running.
+    const busySince = (): number => {
+      try {
+        const lines = readFileSync(join(logDir, `${w.pid}.log`), 'utf8').trimEnd().split('\n');
+        return lines.filter((l) => l.startsWith('S ')).length;
+      } catch {
+        return 0;
+      }
+    };
+    for (let i = 0; i < 100 && busySince() < 2 * CONCURRENCY; i++) await sleep(100);
+    const begin = Date.now();
+    proxy.hold();
+    say(`partition: holding the traffic of worker ${w.pid} for ${(PARTITION_LEASES * LEASE_MS) / 1000} s (leaseMs ${LEASE_MS})`);
+    await sleep(PARTITION_LEASES * LEASE_MS);
+    proxy.resume();
+    partitions.push({ pid: w.pid, start: begin, end: Date.now() });
+    say(`partition of worker ${w.pid} healed after ${Date.now() - begin} ms`);
+  };
+
   const enqueueDone = enqueueAll().then(() => say(`all ${enqueued.size} jobs enqueued (${enqueueRetries} batch retries while Redis was away)`));
-  await Promise.all([enqueueDone, killLoop(), gracefulStop(), restartRedis()]);
+  await Promise.all([enqueueDone, killLoop(), gracefulStop(), restartRedis(), partition()]);
   say(`chaos over: ${kills.filter((k) => k.signal === 'SIGKILL').length} SIGKILLs, 1 SIGTERM, 1 Redis restart; waiting for the queues to drain`);
 
   // ---- drain ------------------------------------------------------------------------------------------------
@@ -300,12 +345,14 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     dead,
     kills,
     outages,
+    partitions,
     leftovers,
     gracefulExits,
     unexpectedExits,
   });
 
   await client.close();
+  await proxy?.close();
   await cluster?.stop();
   await server?.stop();
   process.off('exit', killEverything);
@@ -346,8 +393,14 @@ function printReport(
   print(`lost                 ${r.lost.length}`);
   print(`completed + dead     ${r.completed + r.dead} of ${r.enqueued}`);
   print(
-    `handler runs         ${r.executions.started} started: ${r.executions.ok} returned, ${r.executions.threw} threw, ${r.executions.cutOff} cut off by SIGKILL`,
+    `handler runs         ${r.executions.started} started: ${r.executions.ok} returned, ${r.executions.threw} threw, ${r.executions.aborted} stopped by their signal, ${r.executions.cutOff} cut off by SIGKILL`,
   );
+  for (const p of r.partitions) {
+    print(
+      `partition            worker ${p.pid} cut off ${ms(p.end - p.start)} at +${((p.start - run.t0) / 1000).toFixed(1)} s (leaseMs ${(LEASE_MS / 1000).toFixed(1)} s): ${p.inFlight} run(s) in flight, ${p.aborted} stopped by their signal during it, ${p.takenOver} job(s) taken over by other workers meanwhile`,
+    );
+  }
+  print(`concurrent runs      ${r.concurrentDoubleRuns.length} job(s) ran on two workers at the same time`);
   const m = r.runMoreThanOnce;
   print(
     `run more than once   ${m.total}  (in flight at a SIGKILL: ${m.inFlightAtKill}, around the Redis restart: ${m.redisRestart}, lease lost in a live worker: ${m.leaseLostInLiveWorker}, unexplained: ${m.unexplained.length})`,

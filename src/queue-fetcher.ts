@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { unblockKey, type QueueKeys } from './keys.js';
-import { release, type OwnedConnection } from './redis.js';
+import { release, type OwnedConnection, type RedisConnection } from './redis.js';
 import { Scripts, type FetchResult } from './scripts.js';
 import type { JobRun, WorkerCore } from './worker.js';
 
@@ -167,6 +167,10 @@ export class QueueFetcher {
       this.ahead = undefined;
       if (call === undefined) {
         if (this.stopped) return;
+        if (!isUp(this.worker.scripts.redis)) {
+          await this.linkUp(this.worker.scripts.redis);
+          continue;
+        }
         const acksDue =
           this.pendingAcks.length >= ACK_BATCH ||
           (this.pendingAcks.length > 0 && performance.now() - this.firstAckAt >= ACK_DELAY_MS);
@@ -237,6 +241,10 @@ export class QueueFetcher {
    * 'fetch' when the loop should fetch now.
    */
   private async block(): Promise<'drained' | 'fetch'> {
+    if (!isUp(this.blocking.redis)) {
+      await this.linkUp(this.blocking.redis);
+      return 'fetch';
+    }
     this.blocked = true;
     this.idle = true;
     // This queue's share of the slots is free for the others now.
@@ -298,6 +306,22 @@ export class QueueFetcher {
     this.dueTimer.unref();
   }
 
+  /**
+   * Waits until a connection that is down is up again (or stop()). Leases count from the moment a fetch is sent, so a
+   * fetch is not left in the offline queue of a link that is down: its jobs would arrive with their leases spent.
+   */
+  private linkUp(redis: RedisConnection): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        redis.off('ready', done);
+        this.endPause = undefined;
+        resolve();
+      };
+      redis.once('ready', done);
+      this.endPause = done;
+    });
+  }
+
   /** Waits after an error; only stop() cuts it short (kicks must not turn a failing Redis call into a busy loop). */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -354,4 +378,9 @@ export class QueueFetcher {
     this.blocking.redis.disconnect();
     await release(this.blocking);
   }
+}
+
+/** Whether commands sent on `redis` now go out at once ('wait': a lazy connection, which a command starts). */
+function isUp(redis: RedisConnection): boolean {
+  return redis.status === 'ready' || redis.status === 'wait';
 }
