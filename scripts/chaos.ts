@@ -51,7 +51,9 @@ const FAIL_RATE = 0.35;
 const BATCH = 50;
 const PREFIX = 'chaos';
 /** The partitioned worker's handlers run this long (ms), often longer than the lease. */
-const PARTITION_WORK_MS: readonly [number, number] = [500, 4_000];
+const PARTITION_WORK_MS: readonly [number, number] = [500, 6_000];
+/** Jobs per type kept back for the partition phase (of the total). */
+const PARTITION_PER_TYPE = 100;
 /** The partition lasts this many leases. */
 const PARTITION_LEASES = 2.5;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -167,13 +169,17 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   let enqueueRetries = 0;
   const enqueueMs = chaosMs * 0.9;
   const start = Date.now();
-  const enqueueAll = async (): Promise<void> => {
-    const perType = Math.ceil(totalJobs / CHAOS_JOB_NAMES.length);
-    const batches = Math.ceil(perType / BATCH) * CHAOS_JOB_NAMES.length;
+  const perType = Math.ceil(totalJobs / CHAOS_JOB_NAMES.length);
+  // With a partition phase, its jobs are kept back from the chaos phase (the total stays the same).
+  const keptBack = proxy === undefined ? 0 : Math.min(PARTITION_PER_TYPE, Math.floor(perType / 4));
+  /** Enqueues jobs `first` to `end` (exclusive) of each type, in batches spread over `spreadMs`. */
+  const enqueueAll = async (first: number, end: number, spreadMs: number): Promise<void> => {
+    const began = Date.now();
+    const batches = Math.ceil((end - first) / BATCH) * CHAOS_JOB_NAMES.length;
     for (let b = 0; b < batches; b++) {
       const name = CHAOS_JOB_NAMES[b % CHAOS_JOB_NAMES.length] as ChaosJobName;
-      const from = Math.floor(b / CHAOS_JOB_NAMES.length) * BATCH;
-      const ns = Array.from({ length: Math.min(BATCH, perType - from) }, (_, i) => from + i);
+      const from = first + Math.floor(b / CHAOS_JOB_NAMES.length) * BATCH;
+      const ns = Array.from({ length: Math.min(BATCH, end - from) }, (_, i) => from + i);
       const ids = ns.map((n) => `${ID_PREFIX[name]}-${n}`);
       for (;;) {
         try {
@@ -188,7 +194,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
         }
       }
       for (const id of ids) enqueued.set(id, name);
-      const due = start + ((b + 1) / batches) * enqueueMs;
+      const due = began + ((b + 1) / batches) * spreadMs;
       if (due > Date.now()) await sleep(due - Date.now());
     }
   };
@@ -246,33 +252,10 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     outages.push({ start: begin, end: Date.now() });
   };
 
-  const partitions: Partition[] = [];
-  const partition = async (): Promise<void> => {
-    if (proxy === undefined) return;
-    await sleep(chaosMs * 0.1);
-    const w = workers.find((x) => x.partitioned && x.signalled === undefined);
-    if (w === undefined) return;
-    // Cut it off in the middle of its work: wait (a while at most) until its log shows handlers running.
-    const busySince = (): number => {
-      try {
-        const lines = readFileSync(join(logDir, `${w.pid}.log`), 'utf8').trimEnd().split('\n');
-        return lines.filter((l) => l.startsWith('S ')).length;
-      } catch {
-        return 0;
-      }
-    };
-    for (let i = 0; i < 100 && busySince() < 2 * CONCURRENCY; i++) await sleep(100);
-    const begin = Date.now();
-    proxy.hold();
-    say(`partition: holding the traffic of worker ${w.pid} for ${(PARTITION_LEASES * LEASE_MS) / 1000} s (leaseMs ${LEASE_MS})`);
-    await sleep(PARTITION_LEASES * LEASE_MS);
-    proxy.resume();
-    partitions.push({ pid: w.pid, start: begin, end: Date.now() });
-    say(`partition of worker ${w.pid} healed after ${Date.now() - begin} ms`);
-  };
-
-  const enqueueDone = enqueueAll().then(() => say(`all ${enqueued.size} jobs enqueued (${enqueueRetries} batch retries while Redis was away)`));
-  await Promise.all([enqueueDone, killLoop(), gracefulStop(), restartRedis(), partition()]);
+  const enqueueDone = enqueueAll(0, perType - keptBack, enqueueMs).then(() =>
+    say(`${enqueued.size} jobs enqueued (${enqueueRetries} batch retries while Redis was away)`),
+  );
+  await Promise.all([enqueueDone, killLoop(), gracefulStop(), restartRedis()]);
   say(`chaos over: ${kills.filter((k) => k.signal === 'SIGKILL').length} SIGKILLs, 1 SIGTERM, 1 Redis restart; waiting for the queues to drain`);
 
   // ---- drain ------------------------------------------------------------------------------------------------
@@ -288,19 +271,54 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     }
     return { finished, live };
   };
-  let last = -1;
-  let lastChange = Date.now();
-  for (;;) {
-    const { finished, live } = await finishedCount().catch(() => ({ finished: -1, live: -1 }));
-    if (finished === enqueued.size && live === 0) break;
-    if (finished !== last) {
-      last = finished;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > 20_000) {
-      say(`no progress for 20 s: ${finished} of ${enqueued.size} finished, ${live} still live; giving up`);
-      break;
+  const drain = async (): Promise<void> => {
+    let last = -1;
+    let lastChange = Date.now();
+    for (;;) {
+      const { finished, live } = await finishedCount().catch(() => ({ finished: -1, live: -1 }));
+      if (finished === enqueued.size && live === 0) break;
+      if (finished !== last) {
+        last = finished;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > 20_000) {
+        say(`no progress for 20 s: ${finished} of ${enqueued.size} finished, ${live} still live; giving up`);
+        break;
+      }
+      await sleep(250);
     }
-    await sleep(250);
+  };
+  await drain();
+
+  // ---- partition ----------------------------------------------------------------------------------------------
+  // Last, on a quiet system, so the other workers take the cut-off worker's jobs over as soon as their leases expire
+  // (during the chaos, a backlog would delay that past the partition and hide a double run).
+  const partitions: Partition[] = [];
+  const partitioned = workers.find((x) => x.partitioned && x.signalled === undefined);
+  if (proxy !== undefined && partitioned !== undefined) {
+    const starts = (): number => {
+      try {
+        return readFileSync(join(logDir, `${partitioned.pid}.log`), 'utf8').split('\n').filter((l) => l.startsWith('S ')).length;
+      } catch {
+        return 0;
+      }
+    };
+    const before = starts();
+    say(`partition phase: ${keptBack * CHAOS_JOB_NAMES.length} more jobs; worker ${partitioned.pid} runs its share slowly (${PARTITION_WORK_MS[0]}–${PARTITION_WORK_MS[1]} ms)`);
+    const rest = enqueueAll(perType - keptBack, perType, 0);
+    // Cut it off in the middle of its work: wait (a while at most) until its log shows handlers of this batch running.
+    for (let i = 0; i < 100 && starts() - before < CONCURRENCY / 2; i++) await sleep(100);
+    const begin = Date.now();
+    proxy.hold();
+    say(`partition: holding the traffic of worker ${partitioned.pid} (${starts() - before} handlers started) for ${(PARTITION_LEASES * LEASE_MS) / 1000} s`);
+    await sleep(PARTITION_LEASES * LEASE_MS);
+    proxy.resume();
+    partitions.push({ pid: partitioned.pid, start: begin, end: Date.now() });
+    say(`partition of worker ${partitioned.pid} healed after ${Date.now() - begin} ms`);
+    await rest;
+    await drain();
+  } else if (keptBack > 0) {
+    await enqueueAll(perType - keptBack, perType, 0);
+    await drain();
   }
   say('queues drained; stopping workers');
 
