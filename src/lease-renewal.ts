@@ -64,7 +64,8 @@ export class LeaseRenewal {
     if (deadline >= this.watchAt) return;
     if (this.watchTimer !== undefined) clearTimeout(this.watchTimer);
     this.watchAt = deadline;
-    this.watchTimer = setTimeout(() => this.check(), Math.max(0, deadline - performance.now()));
+    // The check runs after the next I/O poll: a renewal answer already waiting (say, after a stall) counts first.
+    this.watchTimer = setTimeout(() => setImmediate(() => !this.stopped && this.check()), Math.max(0, deadline - performance.now()));
   }
 
   /** Gives up every lease whose local deadline passed, and arms the timer for the next one. */

@@ -373,10 +373,9 @@ export class QueueFetcher {
     if (this.blocked) this.blocking.redis.disconnect();
   }
 
-  /** Closes the blocking connection. */
+  /** Closes the blocking connection (at once: a blocked read has nothing to say goodbye to, and Redis may be gone). */
   async closeConnection(): Promise<void> {
-    this.blocking.redis.disconnect();
-    await release(this.blocking);
+    await release(this.blocking, 0);
   }
 }
 

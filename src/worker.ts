@@ -537,8 +537,6 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   leasesRenewed(queue: string, runs: readonly JobRun[], deadline: number): void {
     const held = this.held.get(queue);
     for (const run of runs) if (held?.get(run.id) === run && run.deadline < deadline) run.deadline = deadline;
-    // A job leased ahead may have been waiting for this renewal to start.
-    if (this.buffer.length > 0) this.dispatch();
   }
 
   /**
@@ -735,15 +733,10 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     while (this.runningCount < this.concurrency && this.buffer.length > 0 && !this.stopping) {
       const run = this.buffer[0] as JobRun;
       const now = performance.now();
-      if (run.deadline - now < this.leaseMs / 4) {
-        // Never start a job whose lease may be someone else's by now: the check takes it (and any other) out.
-        if (run.deadline <= now) {
-          this.renewal.check();
-          continue;
-        }
-        // Its lease has less than a renewal interval left, so renewals are failing: starting it now would most
-        // likely mean aborting it soon. It waits for the next renewal (which dispatches) or its deadline.
-        return;
+      // Never start a job whose lease may be someone else's by now: the check takes it (and any other) out.
+      if (run.deadline <= now) {
+        this.renewal.check();
+        continue;
       }
       this.buffer.shift();
       this.start(run, now);
