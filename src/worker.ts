@@ -39,7 +39,10 @@ export interface JobContext<N extends string = string> {
   readonly maxAttempts: number;
   /** When the job was enqueued. */
   readonly enqueuedAt: Date;
-  /** Aborts on timeout, on forced shutdown, and when the worker lost the job's lease. `signal.reason` says which. */
+  /**
+   * Aborts on timeout, on forced shutdown, and when the worker lost the job's lease or could not renew it in time
+   * (then min(5 s, leaseMs / 5) before another worker may take the job over). `signal.reason` says which.
+   */
   readonly signal: AbortSignal;
   /** The worker's logger. */
   readonly logger: Logger;
