@@ -847,11 +847,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   /** Fails an attempt: snooze, retry after backoff, or dead letter. */
   private fail(run: JobRun, err: unknown): void {
     if (run.state !== 'running' && run.state !== 'expired') return;
+    // Its lease ran out locally (already reported); the record below is fenced all the same.
+    const gaveUp = run.state === 'expired';
     run.state = 'failing';
     const k = this.keys.get(run.queue) as QueueKeys;
     const held = this.held.get(run.queue);
-    // Not held: its lease ran out locally (already reported); the record below is fenced all the same.
-    const gaveUp = held?.get(run.id) !== run;
     const fence: Ack = { id: run.id, attempt: run.attempt };
     const done = (ok: boolean): void => {
       if (held?.get(run.id) === run) held.delete(run.id);
