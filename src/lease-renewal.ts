@@ -34,7 +34,7 @@ export class LeaseRenewal {
   /** The deadline check: one timer for the earliest local lease deadline. */
   private watchTimer: NodeJS.Timeout | undefined;
   private watchAt = Infinity;
-  /** Fires when a renewal call stays unanswered for a whole interval. */
+  /** Fires when a renewal call stays unanswered for half a lease (its leases are then close to being given up). */
   private lateTimer: NodeJS.Timeout | undefined;
   /** Renewals are failing or late and the worker has said so (once, until a renewal succeeds again). */
   private troubled = false;
@@ -96,7 +96,8 @@ export class LeaseRenewal {
         if (runs.length === 0) return;
         if (!sent) {
           sent = true;
-          this.lateTimer = setTimeout(() => this.trouble(`Redis has not answered a lease renewal for ${this.intervalMs} ms`), this.intervalMs);
+          const lateMs = Math.floor(this.worker.leaseMs / 2);
+          this.lateTimer = setTimeout(() => this.trouble(`Redis has not answered a lease renewal for ${lateMs} ms`), lateMs);
         }
         const held: Held[] = runs.map((r: JobRun) => ({ id: r.id, attempt: r.attempt, type: r.typeIndex }));
         try {
