@@ -413,6 +413,7 @@ function printReport(
   print(
     `handler runs         ${r.executions.started} started: ${r.executions.ok} returned, ${r.executions.threw} threw, ${r.executions.aborted} stopped by their signal, ${r.executions.cutOff} cut off by SIGKILL`,
   );
+  if (r.partitions.length === 0) print('partition            none (against a Cluster the client learns the nodes\' own addresses and would go around a proxy)');
   for (const p of r.partitions) {
     print(
       `partition            worker ${p.pid} cut off ${ms(p.end - p.start)} at +${((p.start - run.t0) / 1000).toFixed(1)} s (leaseMs ${(LEASE_MS / 1000).toFixed(1)} s): ${p.inFlight} run(s) in flight, ${p.aborted} stopped by their signal during it, ${p.takenOver} job(s) taken over by other workers meanwhile`,
