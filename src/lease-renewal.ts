@@ -64,8 +64,7 @@ export class LeaseRenewal {
     if (deadline >= this.watchAt) return;
     if (this.watchTimer !== undefined) clearTimeout(this.watchTimer);
     this.watchAt = deadline;
-    // The check runs after the next I/O poll: a renewal answer already waiting (say, after a stall) counts first.
-    this.watchTimer = setTimeout(() => setImmediate(() => !this.stopped && this.check()), Math.max(0, deadline - performance.now()));
+    this.watchTimer = setTimeout(() => this.check(), Math.max(0, deadline - performance.now()));
   }
 
   /** Gives up every lease whose local deadline passed, and arms the timer for the next one. */

@@ -536,10 +536,16 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     return sentAt + this.leaseMs - this.leaseMarginMs;
   }
 
-  /** A renewal sent when `deadline` was computed went through: those of `runs` still held are ours until then. */
+  /**
+   * A renewal sent when `deadline` was computed went through: those of `runs` still held are ours until then. Not a
+   * run whose deadline has passed: Redis may have run the renewal after the lease expired and another worker had
+   * taken the job over (recovery leases it under the same attempt until it records the failure), so only an answer
+   * read before the deadline proves the lease was still ours.
+   */
   leasesRenewed(queue: string, runs: readonly JobRun[], deadline: number): void {
     const held = this.held.get(queue);
-    for (const run of runs) if (held?.get(run.id) === run && run.deadline < deadline) run.deadline = deadline;
+    const now = performance.now();
+    for (const run of runs) if (held?.get(run.id) === run && run.deadline > now && run.deadline < deadline) run.deadline = deadline;
   }
 
   /**
