@@ -9,8 +9,11 @@
  * What happens: 4 worker processes (scripts/chaos/worker.ts) run three job types while this process enqueues them.
  * Every 1–3 s a random worker is SIGKILLed and a replacement started; once a worker is stopped with SIGTERM
  * (graceful) and replaced; once Redis itself is SHUT DOWN and started again on the same files; one job type throws at
- * random. Every execution is appended to its worker's log file. At the end the logs and Redis are compared
- * (scripts/chaos/analysis.ts) and a summary is printed. Exit code 0 only if nothing was lost and every count adds up.
+ * random. With one Redis, a fifth worker reaches Redis through a TCP proxy and runs slower handlers (0.5–4 s, longer
+ * than the lease); once, the proxy holds its traffic for 2.5 leases (a partition), then lets it flow again. Handlers
+ * honour their signal. Every execution is appended to its worker's log file. At the end the logs and Redis are
+ * compared (scripts/chaos/analysis.ts) and a summary is printed. Exit code 0 only if nothing was lost, every count
+ * adds up and no job ran on two workers at the same time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { createClient, queueKeys, type RedisConfig } from '../src/index.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { startRedisCluster, type RedisClusterHandle } from './redis-cluster.js';
-import { analyse, type ChaosReport, type DeadRecord, type KillEvent } from './chaos/analysis.js';
+import { startTcpProxy, type TcpProxy } from '../test/tcp-proxy.js';
+import { analyse, type ChaosReport, type DeadRecord, type KillEvent, type Partition } from './chaos/analysis.js';
 import { chaosJobs, CHAOS_JOB_NAMES, ID_PREFIX, parseLog, type ChaosJobName, type ExecutionRecord } from './chaos/jobs.js';
 import type { ChaosWorkerConfig } from './chaos/worker.js';
 
@@ -46,6 +50,12 @@ const CONCURRENCY = 20;
 const FAIL_RATE = 0.35;
 const BATCH = 50;
 const PREFIX = 'chaos';
+/** The partitioned worker's handlers run this long (ms), often longer than the lease. */
+const PARTITION_WORK_MS: readonly [number, number] = [500, 6_000];
+/** Jobs per type kept back for the partition phase (of the total). */
+const PARTITION_PER_TYPE = 100;
+/** The partition lasts this many leases. */
+const PARTITION_LEASES = 2.5;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL('./chaos/worker.ts', import.meta.url));
 
@@ -55,6 +65,8 @@ interface WorkerProc {
   ready: boolean;
   /** Set once we signalled it: its exit is expected. */
   signalled: 'SIGKILL' | 'SIGTERM' | undefined;
+  /** The worker behind the partition proxy: never killed by the chaos, so the partition has someone to cut off. */
+  readonly partitioned: boolean;
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -95,14 +107,20 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
 
   // ---- workers ----------------------------------------------------------------------------------------------
   const workerConfig: ChaosWorkerConfig = { redis, prefix: PREFIX, logDir, leaseMs: LEASE_MS, concurrency: CONCURRENCY, failRate: FAIL_RATE };
+  // One Redis: a worker reaches it through a proxy that can hold its traffic. (A Cluster client learns the nodes'
+  // own addresses from the cluster and would go around a proxy, so there is no partition phase against a Cluster.)
+  let proxy: TcpProxy | undefined;
+  if (server !== undefined) proxy = await startTcpProxy(server.port);
   const workers: WorkerProc[] = [];
   const kills: KillEvent[] = [];
   const gracefulExits: { pid: number; code: number | null }[] = [];
   const unexpectedExits: { pid: number; code: number | null; signal: string | null }[] = [];
   let spawned = 0;
-  const spawnWorker = (): WorkerProc => {
+  const spawnWorker = (partitioned = false): WorkerProc => {
     const err = openSync(join(stderrDir, `${++spawned}.log`), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(workerConfig)], {
+    const config: ChaosWorkerConfig =
+      partitioned && proxy !== undefined ? { ...workerConfig, redis: proxy.url, workMs: PARTITION_WORK_MS } : workerConfig;
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(config)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', err],
     });
@@ -111,6 +129,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       pid: child.pid as number,
       ready: false,
       signalled: undefined,
+      partitioned,
       exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
     };
     child.stdout?.on('data', (d: Buffer) => {
@@ -121,7 +140,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       if (w.signalled === undefined) {
         unexpectedExits.push({ pid: w.pid, code, signal });
         say(`worker ${w.pid} exited on its own (code ${String(code)}, signal ${String(signal)}); starting a replacement`);
-        if (!stopping) spawnWorker();
+        if (!stopping) spawnWorker(w.partitioned);
       }
     });
     workers.push(w);
@@ -133,27 +152,34 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     for (const w of workers) w.child.kill('SIGKILL');
     server?.process.kill('SIGKILL');
     cluster?.killNow();
+    void proxy?.close();
   };
   process.once('exit', killEverything);
   const onSignal = (): void => process.exit(130);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   for (let i = 0; i < WORKERS; i++) spawnWorker();
+  const partitionedWorker = proxy === undefined ? undefined : spawnWorker(true);
   for (let i = 0; i < 200 && workers.some((w) => !w.ready); i++) await sleep(50);
   say(`${workers.length} workers ready (pids ${workers.map((w) => w.pid).join(', ')}), leaseMs ${LEASE_MS}, concurrency ${CONCURRENCY}`);
+  if (partitionedWorker !== undefined) say(`worker ${partitionedWorker.pid} reaches Redis through the partition proxy at ${proxy?.url}`);
 
   // ---- enqueue ----------------------------------------------------------------------------------------------
   const enqueued = new Map<string, ChaosJobName>();
   let enqueueRetries = 0;
   const enqueueMs = chaosMs * 0.9;
   const start = Date.now();
-  const enqueueAll = async (): Promise<void> => {
-    const perType = Math.ceil(totalJobs / CHAOS_JOB_NAMES.length);
-    const batches = Math.ceil(perType / BATCH) * CHAOS_JOB_NAMES.length;
+  const perType = Math.ceil(totalJobs / CHAOS_JOB_NAMES.length);
+  // With a partition phase, its jobs are kept back from the chaos phase (the total stays the same).
+  const keptBack = proxy === undefined ? 0 : Math.min(PARTITION_PER_TYPE, Math.floor(perType / 4));
+  /** Enqueues jobs `first` to `end` (exclusive) of each type, in batches spread over `spreadMs`. */
+  const enqueueAll = async (first: number, end: number, spreadMs: number): Promise<void> => {
+    const began = Date.now();
+    const batches = Math.ceil((end - first) / BATCH) * CHAOS_JOB_NAMES.length;
     for (let b = 0; b < batches; b++) {
       const name = CHAOS_JOB_NAMES[b % CHAOS_JOB_NAMES.length] as ChaosJobName;
-      const from = Math.floor(b / CHAOS_JOB_NAMES.length) * BATCH;
-      const ns = Array.from({ length: Math.min(BATCH, perType - from) }, (_, i) => from + i);
+      const from = first + Math.floor(b / CHAOS_JOB_NAMES.length) * BATCH;
+      const ns = Array.from({ length: Math.min(BATCH, end - from) }, (_, i) => from + i);
       const ids = ns.map((n) => `${ID_PREFIX[name]}-${n}`);
       for (;;) {
         try {
@@ -168,7 +194,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
         }
       }
       for (const id of ids) enqueued.set(id, name);
-      const due = start + ((b + 1) / batches) * enqueueMs;
+      const due = began + ((b + 1) / batches) * spreadMs;
       if (due > Date.now()) await sleep(due - Date.now());
     }
   };
@@ -176,7 +202,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   // ---- chaos ------------------------------------------------------------------------------------------------
   const outages: { start: number; end: number }[] = [];
   const pickWorker = (): WorkerProc | undefined => {
-    const candidates = workers.filter((w) => w.ready && w.signalled === undefined);
+    const candidates = workers.filter((w) => w.ready && w.signalled === undefined && !w.partitioned);
     return candidates[Math.floor(Math.random() * candidates.length)];
   };
   const killLoop = async (): Promise<void> => {
@@ -226,7 +252,9 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     outages.push({ start: begin, end: Date.now() });
   };
 
-  const enqueueDone = enqueueAll().then(() => say(`all ${enqueued.size} jobs enqueued (${enqueueRetries} batch retries while Redis was away)`));
+  const enqueueDone = enqueueAll(0, perType - keptBack, enqueueMs).then(() =>
+    say(`${enqueued.size} jobs enqueued (${enqueueRetries} batch retries while Redis was away)`),
+  );
   await Promise.all([enqueueDone, killLoop(), gracefulStop(), restartRedis()]);
   say(`chaos over: ${kills.filter((k) => k.signal === 'SIGKILL').length} SIGKILLs, 1 SIGTERM, 1 Redis restart; waiting for the queues to drain`);
 
@@ -243,19 +271,54 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     }
     return { finished, live };
   };
-  let last = -1;
-  let lastChange = Date.now();
-  for (;;) {
-    const { finished, live } = await finishedCount().catch(() => ({ finished: -1, live: -1 }));
-    if (finished === enqueued.size && live === 0) break;
-    if (finished !== last) {
-      last = finished;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > 20_000) {
-      say(`no progress for 20 s: ${finished} of ${enqueued.size} finished, ${live} still live; giving up`);
-      break;
+  const drain = async (): Promise<void> => {
+    let last = -1;
+    let lastChange = Date.now();
+    for (;;) {
+      const { finished, live } = await finishedCount().catch(() => ({ finished: -1, live: -1 }));
+      if (finished === enqueued.size && live === 0) break;
+      if (finished !== last) {
+        last = finished;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > 20_000) {
+        say(`no progress for 20 s: ${finished} of ${enqueued.size} finished, ${live} still live; giving up`);
+        break;
+      }
+      await sleep(250);
     }
-    await sleep(250);
+  };
+  await drain();
+
+  // ---- partition ----------------------------------------------------------------------------------------------
+  // Last, on a quiet system, so the other workers take the cut-off worker's jobs over as soon as their leases expire
+  // (during the chaos, a backlog would delay that past the partition and hide a double run).
+  const partitions: Partition[] = [];
+  const partitioned = workers.find((x) => x.partitioned && x.signalled === undefined);
+  if (proxy !== undefined && partitioned !== undefined) {
+    const starts = (): number => {
+      try {
+        return readFileSync(join(logDir, `${partitioned.pid}.log`), 'utf8').split('\n').filter((l) => l.startsWith('S ')).length;
+      } catch {
+        return 0;
+      }
+    };
+    const before = starts();
+    say(`partition phase: ${keptBack * CHAOS_JOB_NAMES.length} more jobs; worker ${partitioned.pid} runs its share slowly (${PARTITION_WORK_MS[0]}–${PARTITION_WORK_MS[1]} ms)`);
+    const rest = enqueueAll(perType - keptBack, perType, 0);
+    // Cut it off in the middle of its work: wait (a while at most) until its log shows handlers of this batch running.
+    for (let i = 0; i < 100 && starts() - before < CONCURRENCY / 2; i++) await sleep(100);
+    const begin = Date.now();
+    proxy.hold();
+    say(`partition: holding the traffic of worker ${partitioned.pid} (${starts() - before} handlers started) for ${(PARTITION_LEASES * LEASE_MS) / 1000} s`);
+    await sleep(PARTITION_LEASES * LEASE_MS);
+    proxy.resume();
+    partitions.push({ pid: partitioned.pid, start: begin, end: Date.now() });
+    say(`partition of worker ${partitioned.pid} healed after ${Date.now() - begin} ms`);
+    await rest;
+    await drain();
+  } else if (keptBack > 0) {
+    await enqueueAll(perType - keptBack, perType, 0);
+    await drain();
   }
   say('queues drained; stopping workers');
 
@@ -300,12 +363,14 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     dead,
     kills,
     outages,
+    partitions,
     leftovers,
     gracefulExits,
     unexpectedExits,
   });
 
   await client.close();
+  await proxy?.close();
   await cluster?.stop();
   await server?.stop();
   process.off('exit', killEverything);
@@ -346,8 +411,15 @@ function printReport(
   print(`lost                 ${r.lost.length}`);
   print(`completed + dead     ${r.completed + r.dead} of ${r.enqueued}`);
   print(
-    `handler runs         ${r.executions.started} started: ${r.executions.ok} returned, ${r.executions.threw} threw, ${r.executions.cutOff} cut off by SIGKILL`,
+    `handler runs         ${r.executions.started} started: ${r.executions.ok} returned, ${r.executions.threw} threw, ${r.executions.aborted} stopped by their signal, ${r.executions.cutOff} cut off by SIGKILL`,
   );
+  if (r.partitions.length === 0) print('partition            none (against a Cluster the client learns the nodes\' own addresses and would go around a proxy)');
+  for (const p of r.partitions) {
+    print(
+      `partition            worker ${p.pid} cut off ${ms(p.end - p.start)} at +${((p.start - run.t0) / 1000).toFixed(1)} s (leaseMs ${(LEASE_MS / 1000).toFixed(1)} s): ${p.inFlight} run(s) in flight, ${p.aborted} stopped by their signal during it, ${p.takenOver} job(s) taken over by other workers meanwhile`,
+    );
+  }
+  print(`concurrent runs      ${r.concurrentDoubleRuns.length} job(s) ran on two workers at the same time`);
   const m = r.runMoreThanOnce;
   print(
     `run more than once   ${m.total}  (in flight at a SIGKILL: ${m.inFlightAtKill}, around the Redis restart: ${m.redisRestart}, lease lost in a live worker: ${m.leaseLostInLiveWorker}, unexplained: ${m.unexplained.length})`,

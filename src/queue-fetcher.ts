@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { unblockKey, type QueueKeys } from './keys.js';
-import { release, type OwnedConnection } from './redis.js';
+import { release, type OwnedConnection, type RedisConnection } from './redis.js';
 import { Scripts, type FetchResult } from './scripts.js';
 import type { JobRun, WorkerCore } from './worker.js';
 
@@ -14,6 +14,15 @@ const MAX_DUE_TIMER_MS = 60_000;
 const UNPARK_WAIT_MS = 1_000;
 /** How long an unblock push outlives a read that had already returned (then nothing pops it). */
 const UNBLOCK_TTL_MS = 10_000;
+
+/** A fetch on its way: the slots it reserved, the completions it carries, when it was sent (performance.now()). */
+interface FetchCall {
+  readonly want: number;
+  readonly acks: JobRun[];
+  /** The leases it grants last in Redis at least until sentAt + leaseMs (Redis sets them when the call runs). */
+  readonly sentAt: number;
+  readonly answer: Promise<FetchResult>;
+}
 
 /**
  * The fetch loop of one queue. While the worker has free slots it leases jobs with one Lua call that also
@@ -37,7 +46,7 @@ export class QueueFetcher {
   private dueTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   /** A fetch sent before the previous answer was taken in (see run). */
-  private ahead: { want: number; acks: JobRun[]; answer: Promise<FetchResult> } | undefined;
+  private ahead: FetchCall | undefined;
   private errors = 0;
   private firstAckAt = 0;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -70,7 +79,7 @@ export class QueueFetcher {
     this.ahead = undefined;
     if (call === undefined) return;
     call.answer.then(
-      (res) => this.took(call.want, call.acks, res),
+      (res) => this.took(call.want, call.acks, res, call.sentAt),
       () => {
         this.worker.releaseCapacity(this.keys.queue, call.want, 0);
         this.pendingAcks.unshift(...call.acks);
@@ -158,6 +167,10 @@ export class QueueFetcher {
       this.ahead = undefined;
       if (call === undefined) {
         if (this.stopped) return;
+        if (!isUp(this.worker.scripts.redis)) {
+          await this.linkUp(this.worker.scripts.redis);
+          continue;
+        }
         const acksDue =
           this.pendingAcks.length >= ACK_BATCH ||
           (this.pendingAcks.length > 0 && performance.now() - this.firstAckAt >= ACK_DELAY_MS);
@@ -170,7 +183,7 @@ export class QueueFetcher {
         this.mustFetch = false;
         call = this.send(want);
       }
-      const { want, acks } = call;
+      const { want, acks, sentAt } = call;
       let res;
       try {
         res = await call.answer;
@@ -194,7 +207,7 @@ export class QueueFetcher {
         const next = this.worker.reserveCapacity(this.keys.queue, this.worker.batchMax());
         if (next > 0) this.ahead = this.send(next);
       }
-      if (!this.took(want, acks, res)) continue; // stopping: take the answer of a call ahead too, then end
+      if (!this.took(want, acks, res, sentAt)) continue; // stopping: take the answer of a call ahead too, then end
       if (full) continue;
       // A fetch that only acknowledged says nothing about the queue being empty: go back to waiting for slots.
       if (want === 0) continue;
@@ -205,18 +218,18 @@ export class QueueFetcher {
   }
 
   /** Sends a fetch for `want` jobs carrying the completions waiting now. */
-  private send(want: number): { want: number; acks: JobRun[]; answer: Promise<FetchResult> } {
+  private send(want: number): FetchCall {
     const acks = this.pendingAcks.splice(0);
-    return { want, acks, answer: this.fetch(want, acks) };
+    return { want, acks, sentAt: performance.now(), answer: this.fetch(want, acks) };
   }
 
-  /** Applies a fetch's answer. False when the loop is stopping. */
-  private took(want: number, acks: readonly JobRun[], res: FetchResult): boolean {
+  /** Applies the answer of a fetch sent at `sentAt`. False when the loop is stopping. */
+  private took(want: number, acks: readonly JobRun[], res: FetchResult, sentAt: number): boolean {
     this.worker.releaseCapacity(this.keys.queue, want, res.jobs.length);
     if (res.jobs.length > 0) this.idle = false;
     if (acks.length > 0) this.worker.acked(acks, res.staleAcks);
     // Jobs leased during shutdown are taken too, so close() hands them back rather than leaving them to expire.
-    this.worker.accept(this.keys.queue, res.jobs);
+    this.worker.accept(this.keys.queue, res.jobs, sentAt);
     if (this.stopped) return false;
     this.scheduleDue(res.nextDueMs);
     return true;
@@ -228,6 +241,10 @@ export class QueueFetcher {
    * 'fetch' when the loop should fetch now.
    */
   private async block(): Promise<'drained' | 'fetch'> {
+    if (!isUp(this.blocking.redis)) {
+      await this.linkUp(this.blocking.redis);
+      return 'fetch';
+    }
     this.blocked = true;
     this.idle = true;
     // This queue's share of the slots is free for the others now.
@@ -237,7 +254,9 @@ export class QueueFetcher {
     // not take a next burst's jobs away from other idle workers.
     this.worker.queueDrained();
     const want = this.parkScripts === undefined ? 0 : this.worker.reserveCapacity(this.keys.queue);
-    // Sent back to back on the blocking connection: Redis holds the fetch until the pop returns, then runs it.
+    // Sent back to back on the blocking connection: Redis holds the fetch until the pop returns, then runs it. Its
+    // leases count from now (the read is kept short enough for that: see the worker).
+    const sentAt = performance.now();
     const popped = this.blocking.redis.blpop(this.keys.notify, this.unblockKey, this.idleBlockMs / 1000);
     const parked = want > 0 ? this.fetchOn(this.parkScripts as Scripts, want, []) : undefined;
     parked?.catch(() => {}); // awaited below, also when the pop fails
@@ -257,7 +276,7 @@ export class QueueFetcher {
       try {
         const res = await parked;
         if (failure === undefined) this.errors = 0;
-        if (this.took(want, [], res) && failure === undefined && res.jobs.length < want) {
+        if (this.took(want, [], res, sentAt) && failure === undefined && res.jobs.length < want) {
           this.mustFetch = false;
           outcome = 'drained';
         }
@@ -285,6 +304,22 @@ export class QueueFetcher {
       this.worker.scripts.redis.rpush(this.keys.notify, '1').catch((err: unknown) => this.worker.reportError(err, 'waking workers for a due job'));
     }, Math.min(nextDueMs, MAX_DUE_TIMER_MS));
     this.dueTimer.unref();
+  }
+
+  /**
+   * Waits until a connection that is down is up again (or stop()). Leases count from the moment a fetch is sent, so a
+   * fetch is not left in the offline queue of a link that is down: its jobs would arrive with their leases spent.
+   */
+  private linkUp(redis: RedisConnection): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        redis.off('ready', done);
+        this.endPause = undefined;
+        resolve();
+      };
+      redis.once('ready', done);
+      this.endPause = done;
+    });
   }
 
   /** Waits after an error; only stop() cuts it short (kicks must not turn a failing Redis call into a busy loop). */
@@ -338,9 +373,13 @@ export class QueueFetcher {
     if (this.blocked) this.blocking.redis.disconnect();
   }
 
-  /** Closes the blocking connection. */
+  /** Closes the blocking connection (at once: a blocked read has nothing to say goodbye to, and Redis may be gone). */
   async closeConnection(): Promise<void> {
-    this.blocking.redis.disconnect();
-    await release(this.blocking);
+    await release(this.blocking, 0);
   }
+}
+
+/** Whether commands sent on `redis` now go out at once ('wait': a lazy connection, which a command starts). */
+function isUp(redis: RedisConnection): boolean {
+  return redis.status === 'ready' || redis.status === 'wait';
 }

@@ -84,11 +84,23 @@ export function connect(config: RedisConfig | undefined, role: ConnectionRole): 
   return { redis: new Redis({ ...base, ...config, ...extra }), owned: true };
 }
 
-/** Closes a connection if we own it: politely (QUIT) when it is up, at once otherwise. */
-export async function release(conn: OwnedConnection): Promise<void> {
+/**
+ * Closes a connection if we own it: politely (QUIT) when it is up, at once otherwise. QUIT gets `timeoutMs` to be
+ * answered (a link that looks up may be dead); 0 disconnects at once.
+ */
+export async function release(conn: OwnedConnection, timeoutMs = 1_000): Promise<void> {
   if (!conn.owned) return;
-  if (conn.redis.status === 'ready') {
-    await conn.redis.quit().catch(() => conn.redis.disconnect());
+  if (conn.redis.status === 'ready' && timeoutMs > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      conn.redis.quit().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!answered) conn.redis.disconnect();
   } else {
     conn.redis.disconnect();
   }

@@ -22,10 +22,10 @@ import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './b
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ConnectionHealth } from './connection-health.js';
 import { startAfterChecks } from './preflight.js';
-import { Scripts, toLibraryError, type Ack, type Held, type LeasedJob, type Slot } from './scripts.js';
+import { Scripts, toLibraryError, type Ack, type LeasedJob, type Slot } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { QueueFetcher } from './queue-fetcher.js';
-import { LeaseRenewal } from './lease-renewal.js';
+import { LeaseRenewal, leaseMarginMs } from './lease-renewal.js';
 import { LeaseRecovery } from './lease-recovery.js';
 import { CronScheduler } from './cron-scheduler.js';
 
@@ -43,7 +43,10 @@ export interface JobContext<N extends string = string> {
   readonly maxAttempts: number;
   /** When the job was enqueued. */
   readonly enqueuedAt: Date;
-  /** Aborts on timeout, on forced shutdown, and when the worker lost the job's lease. `signal.reason` says which. */
+  /**
+   * Aborts on timeout, on forced shutdown, and when the worker lost the job's lease or could not renew it in time
+   * (then min(5 s, leaseMs / 5) before another worker may take the job over). `signal.reason` says which.
+   */
   readonly signal: AbortSignal;
   /** The worker's logger. */
   readonly logger: Logger;
@@ -95,7 +98,10 @@ export interface WorkerOptions<Q extends string = string> {
   readonly prefetch?: number;
   /** Lease length. A job whose worker stops renewing is recovered this long after the last renewal. Default 30 000. */
   readonly leaseMs?: number;
-  /** How long `close()` waits for running handlers before aborting them and handing their jobs back. Default 10 000. */
+  /**
+   * How long `close()` waits for running handlers before aborting them and handing their jobs back. Default 10 000.
+   * `close()` resolves at most 2 s after this, even when Redis does not answer (see {@link Worker.close}).
+   */
   readonly shutdownTimeoutMs?: number;
   /** How many completed jobs to remember for `getJob`, and for how long. Default 1,000 and `"1h"`; count 0 keeps none. */
   readonly keepCompleted?: { readonly count?: number; readonly age?: Duration };
@@ -144,12 +150,18 @@ export interface Worker {
   readonly ready: Promise<void>;
   /**
    * Stops fetching, waits up to `shutdownTimeoutMs` for running handlers, then aborts the rest and hands every
-   * unfinished job back to its queue at once. Resolves when all is recorded in Redis and connections are closed.
+   * unfinished job back to its queue at once. Resolves when all is recorded in Redis and connections are closed, or
+   * at most 2 s after `shutdownTimeoutMs` when Redis does not answer: then it warns, naming the jobs it could not
+   * hand back or record (they run again once their lease expires).
    */
   close(): Promise<void>;
 }
 
 const IDLE_BLOCK_MS = 5_000;
+/** close() gives Redis this long, after `shutdownTimeoutMs`, to record hand-backs and completions. */
+const SHUTDOWN_REDIS_MS = 2_000;
+/** A shutdown warning names at most this many jobs. */
+const MAX_NAMED = 20;
 /** Upper bound of `concurrency` + `prefetch` (one fetch call's reply stays a few hundred KiB at most). */
 const MAX_SLOTS = 5_000;
 /** Automatic prefetch: the jobs this worker starts in this many ms… */
@@ -178,8 +190,11 @@ export interface JobRun {
   readonly typeIndex: number;
   /** The concurrency slot the job holds, for a type with a cap. */
   readonly slot: Slot | undefined;
-  state: 'buffered' | 'running' | 'acking' | 'failing' | 'done' | 'released' | 'lost';
+  /** `expired`: still running, but its local lease deadline passed, so its signal was aborted (see LeaseRenewal). */
+  state: 'buffered' | 'running' | 'expired' | 'acking' | 'failing' | 'done' | 'released' | 'lost';
   startedAt: number;
+  /** When this worker stops counting on its lease (performance.now() time): the last confirmed grant or renewal. */
+  deadline: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -241,6 +256,25 @@ function leasedRef(queue: string, l: LeasedJob, name?: string, maxAttempts?: num
   return { id: l.id, name, queue, attempt: l.attempt, maxAttempts };
 }
 
+/** Waits for `promise` until `deadline` (performance.now() time): true if it settled by then, either way. */
+function settleBy(promise: Promise<unknown>, deadline: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
+    const settled = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(settled, settled);
+  });
+}
+
+/** `id (name, state)` for up to MAX_NAMED runs, for a log line. */
+function nameRuns(runs: Iterable<JobRun>): string {
+  const all = [...runs];
+  const named = all.slice(0, MAX_NAMED).map((r) => `${r.id} (${r.job.name}, ${r.state})`);
+  return named.join(', ') + (all.length > MAX_NAMED ? ` and ${all.length - MAX_NAMED} more` : '');
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
@@ -257,6 +291,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   readonly logger: Logger;
   readonly scripts: Scripts;
   readonly leaseMs: number;
+  /** How long before a lease can expire in Redis this worker gives it up when it could not renew it. */
+  readonly leaseMarginMs: number;
   readonly keepCount: number;
   readonly keepAgeMs: number;
   readonly maxDead: number;
@@ -287,6 +323,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly held = new Map<string, Map<string, JobRun>>();
   private readonly buffer: JobRun[] = [];
   private readonly pending = new Set<Promise<unknown>>();
+  /** Jobs given back (or failed) whose record has not reached Redis yet: close() names those left at the end. */
+  private readonly unreturned = new Set<JobRun>();
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
   private readonly cron: CronScheduler | undefined;
@@ -317,6 +355,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.maxPrefetch = this.fixedPrefetch ?? Math.min(AUTO_PREFETCH_MAX_FACTOR * this.concurrency, MAX_SLOTS - this.concurrency);
     this.setPrefetch(this.fixedPrefetch ?? this.concurrency);
     this.leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
+    this.leaseMarginMs = leaseMarginMs(this.leaseMs);
     this.shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
     this.keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
     this.keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
@@ -364,7 +403,10 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       if (blocking.owned) health.watch(blocking.redis);
       // A lone queue parks its fetch behind the blocking read (all free slots ride on it). With several queues a
       // parked fetch would hold slots another queue may need while this one is idle, so they fetch after waking.
-      this.fetchers.set(q, new QueueFetcher(this, k, blocking, IDLE_BLOCK_MS, this.queues.length === 1));
+      // A fetch parked behind the blocking read is sent long before Redis runs it; its jobs' local lease deadlines
+      // count from the send, so the read must end well within the lease.
+      const blockMs = Math.min(IDLE_BLOCK_MS, Math.floor(this.leaseMs / 4));
+      this.fetchers.set(q, new QueueFetcher(this, k, blocking, blockMs, this.queues.length === 1));
     }
     this.renewal = new LeaseRenewal(this, this.keys);
     this.recovery = new LeaseRecovery(this, this.keys);
@@ -518,13 +560,77 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   // ---- leases ----------------------------------------------------------------------------------------------
 
-  /** Leases this worker holds in `queue`, with their attempt fences. */
-  heldLeases(queue: string): Held[] {
+  /** The jobs whose leases this worker holds in `queue` (buffered, running, or on their way to being recorded). */
+  heldRuns(queue: string): JobRun[] {
     const held = this.held.get(queue);
-    if (held === undefined) return [];
-    const out: Held[] = [];
-    for (const run of held.values()) out.push({ id: run.id, attempt: run.attempt, type: run.typeIndex });
-    return out;
+    return held === undefined ? [] : [...held.values()];
+  }
+
+  /** Where a lease granted or renewed by a call sent at `sentAt` ends for this worker (performance.now() time). */
+  leaseDeadline(sentAt: number): number {
+    return sentAt + this.leaseMs - this.leaseMarginMs;
+  }
+
+  /**
+   * A renewal sent when `deadline` was computed went through: those of `runs` still held are ours until then. Not a
+   * run whose deadline has passed: Redis may have run the renewal after the lease expired and another worker had
+   * taken the job over (recovery leases it under the same attempt until it records the failure), so only an answer
+   * read before the deadline proves the lease was still ours.
+   */
+  leasesRenewed(queue: string, runs: readonly JobRun[], deadline: number): void {
+    const held = this.held.get(queue);
+    const now = performance.now();
+    for (const run of runs) if (held?.get(run.id) === run && run.deadline > now && run.deadline < deadline) run.deadline = deadline;
+  }
+
+  /**
+   * Gives up every lease whose local deadline passed by `now` (no renewal confirmed in time: Redis is unreachable,
+   * slow, or this process stalled): a running handler's signal aborts with `LeaseExpiredError`, a job leased ahead
+   * leaves the buffer and is handed back (fenced, so only if the lease is still ours), and none is renewed again.
+   * A job whose end is on its way to Redis is left to its fenced record. Returns how many were given up and the
+   * earliest deadline left.
+   */
+  expireLeases(now: number): { expired: number; next: number } {
+    let next = Infinity;
+    let expired: JobRun[] | undefined;
+    let unstarted: JobRun[] | undefined;
+    for (const held of this.held.values()) {
+      for (const run of held.values()) {
+        if (run.deadline > now) {
+          if (run.deadline < next) next = run.deadline;
+          continue;
+        }
+        held.delete(run.id);
+        if (run.state === 'buffered') (unstarted ??= []).push(run);
+        else if (run.state === 'running') {
+          run.state = 'expired';
+          (expired ??= []).push(run);
+          abortRun(
+            run,
+            new LeaseExpiredError(
+              `the lease of job ${run.id} could not be renewed in time (no renewal confirmed by Redis for ${this.leaseMs - this.leaseMarginMs} ms); another worker may run it once the lease expires`,
+            ),
+          );
+        }
+      }
+    }
+    if (unstarted !== undefined) {
+      const drop = new Set(unstarted);
+      const keep = this.buffer.filter((r) => !drop.has(r));
+      this.buffer.length = 0;
+      this.buffer.push(...keep);
+      void this.handBack(unstarted);
+      this.kickFetchers();
+      // The next job leased ahead may have a fresher lease (dispatch calls this itself, so later, not nested).
+      if (this.buffer.length > 0) queueMicrotask(() => this.dispatch());
+    }
+    const given = [...(expired ?? []), ...(unstarted ?? [])];
+    if (given.length > 0) {
+      this.logger.info(
+        `gave up ${given.length} lease(s) that could not be renewed in time: ${expired?.length ?? 0} running handler(s) aborted, ${unstarted?.length ?? 0} job(s) leased ahead not started: ${nameRuns(given)}`,
+      );
+    }
+    return { expired: given.length, next };
   }
 
   /** The throttled job types of a queue this worker serves. */
@@ -551,16 +657,22 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   // ---- fetched jobs ----------------------------------------------------------------------------------------
 
-  /** Takes jobs a fetcher leased: checks each one, buffers the good ones and starts what slots allow. */
-  accept(queue: string, leased: readonly LeasedJob[]): void {
+  /**
+   * Takes jobs a fetcher leased with a call sent at `sentAt` (performance.now() time): checks each one, buffers the
+   * good ones and starts what slots allow.
+   */
+  accept(queue: string, leased: readonly LeasedJob[], sentAt: number): void {
     const held = this.held.get(queue);
-    if (held === undefined) return;
+    if (held === undefined || leased.length === 0) return;
+    const deadline = this.leaseDeadline(sentAt);
     for (const l of leased) {
       const run = this.prepare(queue, l, 'dequeue');
       if (run === undefined) continue;
+      run.deadline = deadline;
       held.set(run.id, run);
       this.buffer.push(run);
     }
+    this.renewal.watch(deadline);
     this.dispatch();
   }
 
@@ -676,22 +788,30 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       slot,
       state: 'buffered',
       startedAt: 0,
+      deadline: Infinity,
       timer: undefined,
     };
   }
 
   private dispatch(): void {
     while (this.runningCount < this.concurrency && this.buffer.length > 0 && !this.stopping) {
-      const run = this.buffer.shift() as JobRun;
-      this.start(run);
+      const run = this.buffer[0] as JobRun;
+      const now = performance.now();
+      // Never start a job whose lease may be someone else's by now: the check takes it (and any other) out.
+      if (run.deadline <= now) {
+        this.renewal.check();
+        continue;
+      }
+      this.buffer.shift();
+      this.start(run, now);
     }
   }
 
-  private start(run: JobRun): void {
+  private start(run: JobRun, now: number): void {
     this.runningCount++;
     run.state = 'running';
-    run.startedAt = performance.now();
-    this.noteStart(run.startedAt);
+    run.startedAt = now;
+    this.noteStart(now);
     const ctx = new RunContext(run, this.logger);
     const timeoutMs = run.job.timeoutMs;
     if (timeoutMs !== undefined) {
@@ -759,7 +879,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   }
 
   private succeed(run: JobRun): void {
-    if (run.state !== 'running') return;
+    // A run whose lease ran out locally is still acknowledged: the fence records it only if the lease is still ours.
+    if (run.state !== 'running' && run.state !== 'expired') return;
     run.state = 'acking';
     (this.fetchers.get(run.queue) as QueueFetcher).ack(run);
   }
@@ -768,9 +889,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   acked(runs: readonly JobRun[], stale: readonly string[]): void {
     const refused = stale.length === 0 ? undefined : new Set(stale);
     for (const run of runs) {
-      this.held.get(run.queue)?.delete(run.id);
+      const held = this.held.get(run.queue);
+      // Not held any more: its lease ran out locally, which was already reported (once).
+      const gaveUp = held?.get(run.id) !== run;
+      if (!gaveUp) held?.delete(run.id);
       if (refused?.has(run.id)) {
-        this.logger.warn(`job ${run.id} (${run.job.name}) finished after its lease was taken over; the completion was not recorded`);
+        const message = `job ${run.id} (${run.job.name}) finished after its lease was taken over; the completion was not recorded`;
+        if (gaveUp) this.logger.info(message);
+        else this.logger.warn(message);
         run.state = 'lost';
         continue;
       }
@@ -781,18 +907,25 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   /** Fails an attempt: snooze, retry after backoff, or dead letter. */
   private fail(run: JobRun, err: unknown): void {
-    if (run.state !== 'running') return;
+    if (run.state !== 'running' && run.state !== 'expired') return;
+    // Its lease ran out locally (already reported); the record below is fenced all the same.
+    const gaveUp = run.state === 'expired';
     run.state = 'failing';
     const k = this.keys.get(run.queue) as QueueKeys;
     const held = this.held.get(run.queue);
     const fence: Ack = { id: run.id, attempt: run.attempt };
     const done = (ok: boolean): void => {
-      held?.delete(run.id);
+      if (held?.get(run.id) === run) held.delete(run.id);
       run.state = ok ? 'done' : 'lost';
-      if (!ok) this.logger.warn(`job ${run.id} (${run.job.name}) failed after its lease was taken over; the failure was not recorded`);
+      if (!ok) {
+        const message = `job ${run.id} (${run.job.name}) failed after its lease was taken over; the failure was not recorded`;
+        if (gaveUp) this.logger.info(message);
+        else this.logger.warn(message);
+      }
     };
     const onError = (e: unknown): void => {
-      held?.delete(run.id);
+      if (held?.get(run.id) === run) held.delete(run.id);
+      if (this.stopping) this.unreturned.add(run);
       this.reportError(e, `recording the failure of job ${run.id}`);
     };
 
@@ -877,13 +1010,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
+    const graceEnd = performance.now() + this.shutdownTimeoutMs;
+    // Past this, nothing waits for Redis any more: close() resolves whatever Redis does.
+    const cutoff = graceEnd + SHUTDOWN_REDIS_MS;
     this.recovery.stop();
-    await this.cron?.stop();
-    // Stop fetching: blocked reads are cut off, loops finish their current call.
-    await Promise.all([...this.fetchers.values()].map((f) => f.stop()));
-    // Jobs leased ahead but never started go back at once.
-    const unstarted = this.buffer.splice(0);
-    await this.handBack(unstarted);
+    const cronStopped = this.cron?.stop().catch(() => {});
+    // Stop fetching (blocked reads are ended, loops finish their current call), then hand back at once the jobs
+    // leased ahead but never started. This runs beside the wait for handlers: a Redis that does not answer costs
+    // the handlers none of their grace.
+    const fetchingStopped = Promise.all([...this.fetchers.values()].map((f) => f.stop().catch(() => {}))).then(() =>
+      this.handBack(this.buffer.splice(0)),
+    );
     const finished = await this.waitIdle(this.shutdownTimeoutMs);
     if (!finished) {
       const stillRunning: JobRun[] = [];
@@ -893,34 +1030,68 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         run.state = 'released';
         abortRun(run, new ShutdownError('the worker is shutting down'));
       }
-      await this.handBack(stillRunning);
+      void this.handBack(stillRunning);
     }
-    await Promise.all([...this.fetchers.values()].map((f) => f.flushAcks()));
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    const drained = await settleBy(
+      Promise.all([cronStopped, fetchingStopped]).then(() => this.drain()),
+      cutoff,
+    );
     this.renewal.stop();
     this.removeSignalHandlers?.();
+    const left = new Set(this.unreturned);
+    for (const held of this.held.values()) for (const run of held.values()) left.add(run);
+    if (left.size > 0) {
+      this.logger.warn(
+        `shutdown: ${left.size} job(s) could not be handed back or recorded${drained ? '' : ` (Redis did not answer within ${this.shutdownTimeoutMs + SHUTDOWN_REDIS_MS} ms)`}; ` +
+          `they run again once their lease expires (within leaseMs, ${this.leaseMs} ms, plus the recovery interval): ${nameRuns(left)}`,
+      );
+    }
+    // Cut off: connections are dropped without a goodbye (QUIT would wait on a dead link too).
     await Promise.all([...this.fetchers.values()].map((f) => f.closeConnection()));
-    await release(this.conn);
+    await release(this.conn, drained ? Math.min(1_000, Math.max(0, cutoff - performance.now())) : 0);
   }
 
-  private async handBack(runs: readonly JobRun[]): Promise<void> {
+  /** Waits until completions, hand-backs and failures are recorded in Redis. */
+  private async drain(): Promise<void> {
+    await Promise.all([...this.fetchers.values()].map((f) => f.flushAcks()));
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /**
+   * Hands leased jobs back to the front of their queue, giving back their attempt (fenced: only those still ours).
+   * Until Redis confirms, they count as not handed back.
+   */
+  private handBack(runs: readonly JobRun[]): Promise<void> {
     const byQueue = new Map<string, JobRun[]>();
     for (const run of runs) {
       run.state = 'released';
-      this.held.get(run.queue)?.delete(run.id);
-      byQueue.set(run.queue, [...(byQueue.get(run.queue) ?? []), run]);
+      const held = this.held.get(run.queue);
+      if (held?.get(run.id) === run) held.delete(run.id);
+      this.unreturned.add(run);
+      let list = byQueue.get(run.queue);
+      if (list === undefined) byQueue.set(run.queue, (list = []));
+      list.push(run);
     }
-    await Promise.all(
+    return Promise.all(
       [...byQueue].map(([queue, list]) =>
-        this.scripts
-          .release(
+        this.track(
+          this.scripts.release(
             this.keys.get(queue) as QueueKeys,
             this.typesOf(queue),
             list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0, type: r.typeIndex })),
-          )
-          .catch((e: unknown) => this.reportError(e, `handing ${list.length} job(s) back to queue "${queue}"`)),
+          ),
+        ).then(
+          () => {
+            for (const r of list) this.unreturned.delete(r);
+          },
+          (e: unknown) => {
+            // Outside shutdown nobody asks: the job comes back through lease expiry.
+            if (!this.stopping) for (const r of list) this.unreturned.delete(r);
+            this.reportError(e, `handing ${list.length} job(s) back to queue "${queue}"`);
+          },
+        ),
       ),
-    );
+    ).then(() => {});
   }
 
   private installSignalHandlers(): void {

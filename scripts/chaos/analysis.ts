@@ -31,12 +31,31 @@ export interface ChaosEvidence {
   readonly kills: readonly KillEvent[];
   /** When Redis (or a cluster node) was down: [SHUTDOWN sent, answering again]. */
   readonly outages: readonly { readonly start: number; readonly end: number }[];
+  /** When a worker's traffic to Redis was held by the proxy (a partition): which worker, from when to when. */
+  readonly partitions: readonly Partition[];
   /** Live job structures still holding ids at the end (wait, prio, scheduled, active, jobs), per queue. */
   readonly leftovers: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Exit codes of workers stopped with SIGTERM during the run. */
   readonly gracefulExits: readonly { readonly pid: number; readonly code: number | null }[];
   /** Workers that exited without being told to. */
   readonly unexpectedExits: readonly { readonly pid: number; readonly code: number | null; readonly signal: string | null }[];
+}
+
+/** A partition: the proxy between one worker and Redis held its traffic from `start` to `end`. */
+export interface Partition {
+  readonly pid: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** What a partitioned worker did about the jobs it held. */
+export interface PartitionOutcome extends Partition {
+  /** Its handler runs that were in flight when the partition began. */
+  readonly inFlight: number;
+  /** Its handler runs stopped by their signal during the partition (the lease given up before its expiry). */
+  readonly aborted: number;
+  /** Jobs of its that another worker started during the partition. */
+  readonly takenOver: number;
 }
 
 /** How long after a kill the killed worker's in-flight jobs were taken back, and running again elsewhere. */
@@ -65,7 +84,17 @@ export interface ChaosReport {
   readonly dead: number;
   readonly deadByReason: Readonly<Record<string, number>>;
   readonly lost: readonly string[];
-  readonly executions: { readonly started: number; readonly ok: number; readonly threw: number; readonly cutOff: number };
+  readonly executions: {
+    readonly started: number;
+    readonly ok: number;
+    readonly threw: number;
+    /** Stopped by their signal (lease given up, or shutdown). */
+    readonly aborted: number;
+    readonly cutOff: number;
+  };
+  /** Jobs whose handler ran on two workers at the same time (overlapping start → end/abort/kill intervals). */
+  readonly concurrentDoubleRuns: readonly string[];
+  readonly partitions: readonly PartitionOutcome[];
   /** Jobs whose handler returned more than once, by cause. */
   readonly runMoreThanOnce: {
     readonly total: number;
@@ -147,11 +176,13 @@ export function analyse(e: ChaosEvidence): ChaosReport {
   let started = 0;
   let ok = 0;
   let threw = 0;
+  let abortedRuns = 0;
   for (const r of e.records) {
     if (r.kind === 'S') started++;
-    else if (r.kind === 'O' || r.kind === 'F') {
+    else if (r.kind === 'O' || r.kind === 'F' || r.kind === 'A') {
       if (r.kind === 'O') ok++;
-      else threw++;
+      else if (r.kind === 'F') threw++;
+      else abortedRuns++;
       finished.add(`${r.pid} ${r.id} ${r.attempt}`);
     }
   }
@@ -161,6 +192,47 @@ export function analyse(e: ChaosEvidence): ChaosReport {
     problems.push(
       `${cutOffByUnkilled.length} handler run(s) never finished in a worker that was not SIGKILLed: ${sample(cutOffByUnkilled.map((r) => `${r.id}@${r.pid}`))}`,
     );
+  }
+
+  // ---- jobs that ran on two workers at once -----------------------------------------------------------------
+  // Each run lasts from its start to its end (returned, threw, or stopped by its signal), or to its worker's SIGKILL.
+  const intervals = new Map<string, { pid: number; start: number; end: number }[]>();
+  for (const [id, list] of byId) {
+    const open = new Map<number, number>();
+    const runs: { pid: number; start: number; end: number }[] = [];
+    for (const r of list) {
+      if (r.kind === 'S') open.set(r.pid, r.at);
+      else if (r.kind === 'O' || r.kind === 'F' || r.kind === 'A') {
+        const start = open.get(r.pid);
+        if (start === undefined) continue;
+        open.delete(r.pid);
+        runs.push({ pid: r.pid, start, end: r.at });
+      }
+    }
+    for (const [pid, start] of open) runs.push({ pid, start, end: killOf.get(pid)?.at ?? Infinity });
+    intervals.set(id, runs);
+  }
+  const concurrent: string[] = [];
+  for (const [id, runs] of intervals) {
+    const clash = runs.find((x, i) => runs.some((y, j) => j > i && y.pid !== x.pid && x.start < y.end && y.start < x.end));
+    if (clash !== undefined) concurrent.push(id);
+  }
+  if (concurrent.length > 0) {
+    const show = concurrent.map((id) => `${id} [${(intervals.get(id) ?? []).map((r) => `pid ${r.pid}: ${r.start}–${r.end}`).join('; ')}]`);
+    problems.push(`${concurrent.length} job(s) ran on two workers at the same time: ${sample(show)}`);
+  }
+  const partitions: PartitionOutcome[] = e.partitions.map((p) => {
+    const mine = e.records.filter((r) => r.pid === p.pid);
+    const inFlight = [...intervals.values()].flat().filter((r) => r.pid === p.pid && r.start <= p.start && r.end > p.start).length;
+    const aborted = mine.filter((r) => r.kind === 'A' && r.at >= p.start && r.at <= p.end).length;
+    const ids = new Set(mine.filter((r) => r.kind === 'S' && r.at <= p.start).map((r) => r.id));
+    const takenOver = new Set(
+      e.records.filter((r) => r.kind === 'S' && r.pid !== p.pid && ids.has(r.id) && r.at > p.start && r.at <= p.end).map((r) => r.id),
+    ).size;
+    return { ...p, inFlight, aborted, takenOver };
+  });
+  for (const p of partitions) {
+    if (p.end - p.start <= e.leaseMs) problems.push(`the partition of worker ${p.pid} lasted ${p.end - p.start} ms, not longer than the lease`);
   }
 
   // ---- jobs whose handler returned more than once ---------------------------------------------------------
@@ -194,7 +266,7 @@ export function analyse(e: ChaosEvidence): ChaosReport {
   // ---- recovery after each kill ---------------------------------------------------------------------------
   const kills: KillRecovery[] = sigkills.map((k) => {
     const mine = e.records.filter((r) => r.pid === k.pid && r.at <= k.at + SIGNAL_SLACK_MS);
-    const done = new Set(mine.filter((r) => r.kind === 'O' || r.kind === 'F').map((r) => `${r.id} ${r.attempt}`));
+    const done = new Set(mine.filter((r) => r.kind === 'O' || r.kind === 'F' || r.kind === 'A').map((r) => `${r.id} ${r.attempt}`));
     const inFlight = new Set<string>();
     for (const r of mine) {
       if (r.kind === 'S' && !done.has(`${r.id} ${r.attempt}`)) inFlight.add(r.id);
@@ -244,7 +316,9 @@ export function analyse(e: ChaosEvidence): ChaosReport {
     dead: deadInRedis.length,
     deadByReason,
     lost,
-    executions: { started, ok, threw, cutOff: cutOff.length },
+    executions: { started, ok, threw, aborted: abortedRuns, cutOff: cutOff.length },
+    concurrentDoubleRuns: concurrent,
+    partitions,
     runMoreThanOnce: { total: runTwice, inFlightAtKill, redisRestart, leaseLostInLiveWorker: leaseLostInLive, unexplained },
     kills,
     problems,

@@ -40,11 +40,12 @@ export const ID_PREFIX: Record<ChaosJobName, string> = { resizeImage: 'img', cha
 
 /**
  * One line of a worker's execution log: `<kind> <job id> <attempt> <ms since epoch>`.
- * S = handler started, O = handler returned (ok), F = handler threw, L = the worker lost the job's lease
+ * S = handler started, O = handler returned (ok), F = handler threw, A = handler stopped because its signal aborted
+ * (lease given up, or shutdown), L = the worker lost the job's lease
  * (it reported the lease taken over, so its completion or failure was not recorded), R = the worker recovered the
  * job from an expired lease (a crashed worker's job, taken back).
  */
-export type RecordKind = 'S' | 'O' | 'F' | 'L' | 'R';
+export type RecordKind = 'S' | 'O' | 'F' | 'A' | 'L' | 'R';
 
 export interface ExecutionRecord {
   readonly kind: RecordKind;
@@ -60,7 +61,7 @@ export function parseLog(text: string, pid: number): ExecutionRecord[] {
   const out: ExecutionRecord[] = [];
   for (const line of text.split('\n')) {
     const [kind, id, attempt, at, ...rest] = line.split(' ');
-    if (rest.length > 0 || id === undefined || at === undefined || !/^[SOFLR]$/.test(kind ?? '')) continue;
+    if (rest.length > 0 || id === undefined || at === undefined || !/^[SOFALR]$/.test(kind ?? '')) continue;
     if (!/^\d+$/.test(at) || !/^\d+$/.test(attempt ?? '')) continue;
     out.push({ kind: kind as RecordKind, id, attempt: Number(attempt), at: Number(at), pid });
   }

@@ -19,6 +19,8 @@ export interface ChaosWorkerConfig {
   readonly concurrency: number;
   /** Chance that one `deliverWebhook` attempt throws. */
   readonly failRate: number;
+  /** How long one handler runs, in ms: [min, max). Default [10, 90). */
+  readonly workMs?: readonly [number, number];
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as ChaosWorkerConfig;
@@ -45,10 +47,17 @@ const logger: Logger = {
   error: (m, f) => stamp('error', m, f),
 };
 
-/** A few milliseconds of pretend work, recorded before and after. */
+const [workMin, workMax] = config.workMs ?? [10, 90];
+
+/** Some pretend work, recorded before and after; it stops (and is recorded as stopped) when its signal aborts. */
 async function work(ctx: JobContext, fail: boolean): Promise<void> {
   record('S', ctx.id, ctx.attempt);
-  await sleep(10 + Math.floor(Math.random() * 80));
+  try {
+    await sleep(workMin + Math.floor(Math.random() * (workMax - workMin)), undefined, { signal: ctx.signal });
+  } catch {
+    record('A', ctx.id, ctx.attempt);
+    throw ctx.signal.reason;
+  }
   if (fail) {
     record('F', ctx.id, ctx.attempt);
     throw new FlakyEndpointError(`the endpoint answered 503 (attempt ${ctx.attempt} of ${ctx.maxAttempts})`);
