@@ -40,7 +40,7 @@ export class LeaseRecovery {
         try {
           for (;;) {
             if (this.stopped) return;
-            const jobs = await this.worker.track(this.worker.scripts.recover(k, this.worker.leaseMs, BATCH));
+            const jobs = await this.worker.track(this.worker.scripts.recover(k, this.worker.leaseMs, BATCH, this.worker.typesOf(queue), this.worker.maxDead));
             if (jobs.length > 0) this.worker.recovered(queue, jobs);
             if (jobs.length < BATCH) return;
           }

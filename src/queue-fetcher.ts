@@ -124,7 +124,7 @@ export class QueueFetcher {
 
   private fetchOn(scripts: Scripts, want: number, acks: readonly JobRun[]): Promise<FetchResult> {
     const w = this.worker;
-    return scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, acks);
+    return scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, acks, w.maxDead);
   }
 
   private waitForKick(): Promise<void> {

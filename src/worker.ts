@@ -569,8 +569,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private prepare(queue: string, l: LeasedJob, stage: 'dequeue' | 'recovery'): JobRun | undefined {
     const k = this.keys.get(queue) as QueueKeys;
     if (l.invalidId === true) {
-      const why = `the job id is not valid UTF-8, so no client could address it: renamed to "${l.id}" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)`;
-      this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(why), { raw: l.raw ?? '' });
+      // The script already moved it to the dead letters, in one step with the rename: only report it.
+      const error = toStoredError(new Error(`the job id is not valid UTF-8, so no client could address it: renamed to "${l.id}" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)`), l.attempt);
+      this.logger.warn(`job ${l.id} sent to the dead letters (malformed_job): ${error.message}`, { queue });
+      const decoded = decodeEnvelope(l.raw);
+      this.emit('dead', { job: leasedRef(queue, l, decoded.ok ? decoded.envelope.n : undefined), reason: 'malformed_job', error });
       return undefined;
     }
     const decoded = decodeEnvelope(l.raw);
