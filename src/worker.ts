@@ -360,7 +360,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   /** Reports a problem in the worker's own machinery. */
   reportError(err: unknown, what: string): void {
     if (this.stopping && /Connection is closed/.test(String((err as Error)?.message))) return;
-    const mapped = toLibraryError(err, 'a write');
+    const mapped = toLibraryError(err, what);
     const error = mapped instanceof Error ? mapped : new Error(String(mapped));
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else this.logger.error(`${what}: ${error.message}`);
