@@ -219,4 +219,25 @@ describe('job ids that are not valid UTF-8', () => {
     expect(await raw.hexists(k.dead, addressable(handedToB))).toBe(1);
     expect(await raw.zscore(k.active, handedToB)).toBeNull();
   });
+
+  it('a failed dead-lettering call keeps the rest of the fetched batch; lease recovery settles the suspect later', async () => {
+    const { prefix, raw } = testClient(jobs, 'binary-ids-keep-batch', defer);
+    const k = queueKeys(prefix, 'default');
+    const scripts = new Scripts(raw);
+    const bad = Buffer.from([...Buffer.from('bad-'), 0xff]);
+    await raw.hset(k.jobs, 'good-1', envelope('good'));
+    await raw.hset(k.jobs, bad, envelope('bad'));
+    await raw.rpush(k.wait, 'good-1', bad);
+    await raw.set(k.deadInfo, 'not a hash'); // invalid-ids.lua refuses to run (WRONGTYPE) after fetch.lua leased both
+    const fetched = await scripts.fetch(k, [], 5, 1, 1000, 3_600_000, [], 100);
+    expect(fetched.jobs.map((j) => j.id)).toEqual(['good-1']);
+    expect(await raw.zscore(k.active, bad)).not.toBeNull(); // still leased under its raw id
+    await raw.del(k.deadInfo);
+    const recovered = await waitFor(async () => {
+      const got = await scripts.recover(k, 30_000, 10, [], 100);
+      return got.some((j) => j.invalidId === true) ? got : undefined;
+    }, 'lease recovery to dead-letter the suspect');
+    expect(recovered.find((j) => j.invalidId === true)?.id).toBe(addressable(bad));
+    expect(await raw.hexists(k.dead, addressable(bad))).toBe(1);
+  });
 });
