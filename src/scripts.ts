@@ -51,7 +51,11 @@ function readLua(file: string): string {
  * replaces the file's own.
  */
 function withLib(file: string, replace?: string): string {
-  const text = readLua(file);
+  return placeLib(file, readLua(file), replace);
+}
+
+/** withLib on a script's text (exported for its test). */
+export function placeLib(file: string, text: string, replace?: string): string {
   const eol = text.indexOf('\n');
   // A checkout with CRLF line ends leaves a \r on the line.
   const own = text.slice(0, eol).replace(/\r$/, '');
