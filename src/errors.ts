@@ -158,9 +158,9 @@ export function parseStoredError(json: string | null): StoredError | undefined {
 /**
  * Redis refused a write because it is out of memory: its used memory is above `maxmemory` and its
  * `maxmemory-policy` found nothing to evict (`noeviction`, as jobcraft needs, or a `volatile-*` policy with no key
- * that has a TTL). A refused call wrote nothing. Enqueues (and
- * dead-letter retries) are refused until memory is freed; workers keep running, renewing and acknowledging their jobs,
- * which frees memory as jobs complete. A {@link RedisUnavailableError}, so code that retries those retries this too.
+ * that has a TTL). A refused call wrote nothing. Enqueues, dead-letter
+ * retries and workers' leasing of new jobs are refused until memory is freed; workers keep running, renewing and
+ * acknowledging the jobs they hold, which frees memory as jobs complete. A {@link RedisUnavailableError}, so code that retries those retries this too.
  */
 export class RedisOutOfMemoryError extends RedisUnavailableError {
   override readonly name: string = 'RedisOutOfMemoryError';
