@@ -236,9 +236,10 @@ export function parseStoredError(json: string | null): StoredError | undefined {
 
 /**
  * Redis refused a write because it is out of memory: its used memory is above `maxmemory` and its
- * `maxmemory-policy` (`noeviction`, as jobcraft needs) evicts nothing. A refused call wrote nothing. Enqueues (and
- * dead-letter retries) are refused until memory is freed; workers keep running, renewing and acknowledging their jobs,
- * which frees memory as jobs complete. A {@link RedisUnavailableError}, so code that retries those retries this too.
+ * `maxmemory-policy` found nothing to evict (`noeviction`, as jobcraft needs, or a `volatile-*` policy with no key
+ * that has a TTL). A refused call wrote nothing. Enqueues, dead-letter
+ * retries and workers' leasing of new jobs are refused until memory is freed; workers keep running, renewing and
+ * acknowledging the jobs they hold, which frees memory as jobs complete. A {@link RedisUnavailableError}, so code that retries those retries this too.
  */
 export class RedisOutOfMemoryError extends RedisUnavailableError {
   override readonly name: string = 'RedisOutOfMemoryError';
@@ -248,7 +249,8 @@ export class RedisOutOfMemoryError extends RedisUnavailableError {
   constructor(operation: string, options?: ErrorOptions) {
     super(
       `Redis is out of memory and refused ${operation}: its used memory is above maxmemory and its maxmemory-policy ` +
-        `evicts nothing (noeviction), so it refuses writes that add data; nothing was written. Raise maxmemory or free ` +
+        `found nothing to evict (noeviction, or a volatile-* policy with no key that has a TTL), so it refuses writes ` +
+        `that may add data; nothing was written. Raise maxmemory or free ` +
         `memory (running workers free it as they complete jobs; dead letters and completed records can be trimmed), ` +
         `then retry.`,
       options,

@@ -40,7 +40,8 @@ export class LeaseRecovery {
         try {
           for (;;) {
             if (this.stopped) return;
-            const jobs = await this.worker.track(this.worker.scripts.recover(k, this.worker.leaseMs, BATCH, this.worker.maxEnvelopeBytes));
+            const w = this.worker;
+            const jobs = await w.track(w.scripts.recover(k, w.leaseMs, BATCH, w.typesOf(queue), w.maxDead, w.maxEnvelopeBytes));
             if (jobs.length > 0) this.worker.recovered(queue, jobs);
             if (jobs.length < BATCH) return;
           }

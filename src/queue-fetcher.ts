@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { unblockKey, type QueueKeys } from './keys.js';
 import { release, type OwnedConnection, type RedisConnection } from './redis.js';
+import { RedisOutOfMemoryError } from './errors.js';
 import { Scripts, type FetchResult } from './scripts.js';
 import type { JobRun, WorkerCore } from './worker.js';
 
@@ -10,6 +11,8 @@ const ACK_DELAY_MS = 10;
 /** …or until this many are waiting. */
 const ACK_BATCH = 64;
 const MAX_DUE_TIMER_MS = 60_000;
+/** A refused due-job wake-up push is reported at most once per this long (it repeats while Redis refuses writes). */
+const DUE_REPORT_EVERY_MS = 60_000;
 /** At shutdown, how long to wait for a parked fetch's answer after ending its read, before disconnecting. */
 const UNPARK_WAIT_MS = 1_000;
 /** How long an unblock push outlives a read that had already returned (then nothing pops it). */
@@ -48,6 +51,9 @@ export class QueueFetcher {
   /** A fetch sent before the previous answer was taken in (see run). */
   private ahead: FetchCall | undefined;
   private errors = 0;
+  /** A leasing fetch was refused at maxmemory and reported: not again until one succeeds. */
+  private oomReported = false;
+  private dueReportedAt = -Infinity;
   private firstAckAt = 0;
   private ackTimer: NodeJS.Timeout | undefined;
   /** The scripts on the blocking connection, for the fetch parked behind the BLPOP (undefined: no parking). */
@@ -133,7 +139,7 @@ export class QueueFetcher {
 
   private fetchOn(scripts: Scripts, want: number, acks: readonly JobRun[]): Promise<FetchResult> {
     const w = this.worker;
-    return scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, acks, w.maxEnvelopeBytes);
+    return scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, acks, w.maxDead, w.maxEnvelopeBytes);
   }
 
   private waitForKick(): Promise<void> {
@@ -188,11 +194,14 @@ export class QueueFetcher {
       try {
         res = await call.answer;
         this.errors = 0;
+        if (want > 0) this.oomReported = false;
       } catch (err) {
         this.worker.releaseCapacity(this.keys.queue, want, 0);
         this.pendingAcks.unshift(...acks);
         if (this.stopped) continue; // ends the loop once no call is ahead
-        this.worker.reportError(err, `fetching from queue "${this.keys.queue}"`);
+        this.report(err, `fetching from queue "${this.keys.queue}"`);
+        // Redis refuses leasing at maxmemory but not acknowledging (which frees memory): send the acks alone.
+        if (err instanceof RedisOutOfMemoryError && this.pendingAcks.length > 0) await this.flushAcks();
         await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
         continue;
       }
@@ -276,6 +285,7 @@ export class QueueFetcher {
       try {
         const res = await parked;
         if (failure === undefined) this.errors = 0;
+        this.oomReported = false;
         if (this.took(want, [], res, sentAt) && failure === undefined && res.jobs.length < want) {
           this.mustFetch = false;
           outcome = 'drained';
@@ -287,7 +297,7 @@ export class QueueFetcher {
     }
     this.blocked = false;
     if (failure !== undefined && !this.stopped) {
-      this.worker.reportError(failure, `waiting on queue "${this.keys.queue}"`);
+      this.report(failure, `waiting on queue "${this.keys.queue}"`);
       await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
     }
     return outcome;
@@ -301,7 +311,12 @@ export class QueueFetcher {
     this.dueTimer = setTimeout(() => {
       this.dueTimer = undefined;
       if (this.stopped) return;
-      this.worker.scripts.redis.rpush(this.keys.notify, '1').catch((err: unknown) => this.worker.reportError(err, 'waking workers for a due job'));
+      this.worker.scripts.redis.rpush(this.keys.notify, '1').catch((err: unknown) => {
+        // Refused on every due time while Redis refuses writes (the next fetch promotes the job anyway): rate-limited.
+        if (performance.now() - this.dueReportedAt < DUE_REPORT_EVERY_MS) return;
+        this.dueReportedAt = performance.now();
+        this.worker.reportError(err, 'waking workers for a due job');
+      });
     }, Math.min(nextDueMs, MAX_DUE_TIMER_MS));
     this.dueTimer.unref();
   }
@@ -320,6 +335,15 @@ export class QueueFetcher {
       redis.once('ready', done);
       this.endPause = done;
     });
+  }
+
+  /** Reports a failed fetch; a leasing fetch refused at maxmemory once, not on every retry. */
+  private report(err: unknown, what: string): void {
+    if (err instanceof RedisOutOfMemoryError) {
+      if (this.oomReported) return;
+      this.oomReported = true;
+    }
+    this.worker.reportError(err, what);
   }
 
   /** Waits after an error; only stop() cuts it short (kicks must not turn a failing Redis call into a busy loop). */

@@ -21,10 +21,13 @@ const SCRIPTS = {
   // The same script under a name that client connections exclude from auto-pipelining (see redis.ts): the client
   // already groups the enqueues of one tick into one call, and the pipeline's setImmediate only adds latency.
   [ENQUEUE_NOW]: { file: 'enqueue', keys: null },
+  // fetch.lua twice: acknowledging only (its own allow-oom shebang: runs at maxmemory, and frees memory) and leasing
+  // (a plain shebang: refused whole at maxmemory, so no new work starts there). A second name costs nothing per call.
   jcFetch: { file: 'fetch', keys: null },
+  jcFetchLease: { file: 'fetch', keys: null, shebang: '#!lua' },
   jcRenew: { file: 'renew', keys: null },
-  jcRecover: { file: 'recover', keys: 4 },
-  jcInvalidIds: { file: 'invalid-ids', keys: 4 },
+  jcRecover: { file: 'recover', keys: null },
+  jcInvalidIds: { file: 'invalid-ids', keys: null },
   jcReschedule: { file: 'reschedule', keys: null },
   jcDead: { file: 'dead', keys: null },
   jcRelease: { file: 'release', keys: null },
@@ -43,18 +46,42 @@ function readLua(file: string): string {
   return readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
 }
 
-/** The script's text with _lib.lua after its shebang line, which Redis reads only as the very first line. */
-function withLib(file: string): string {
-  const text = readLua(file);
-  const eol = text.indexOf('\n');
-  const shebang = text.slice(0, eol);
-  // Without flags Redis checks memory only at a script's first write, and a script whose first write does not add
-  // data runs on at maxmemory while others fail: every script says what it does there.
-  if (!/^#!lua( flags=[a-z-]+(,[a-z-]+)*)?$/.test(shebang)) throw new Error(`src/lua/${file}.lua must start with a "#!lua" shebang line`);
-  return `${shebang}\n${LIB}\n${text.slice(eol + 1)}`;
+/**
+ * The script's text with _lib.lua after its shebang line, which Redis reads only as the very first line; `shebang`
+ * replaces the file's own.
+ */
+function withLib(file: string, replace?: string): string {
+  return placeLib(file, readLua(file), replace);
 }
 
-const SOURCES = Object.fromEntries(Object.entries(SCRIPTS).map(([name, s]) => [name, withLib(s.file)])) as Record<ScriptName, string>;
+/** withLib on a script's text (exported for its test). */
+export function placeLib(file: string, text: string, replace?: string): string {
+  const eol = text.indexOf('\n');
+  // A checkout with CRLF line ends leaves a \r on the line.
+  const own = text.slice(0, eol).replace(/\r$/, '');
+  // Without flags Redis checks memory only at a script's first write, and a script whose first write does not add
+  // data runs on at maxmemory while others fail: every script says what it does there.
+  if (!/^#!lua( flags=[a-z-]+(,[a-z-]+)*)?$/.test(own)) throw new Error(`src/lua/${file}.lua must start with a "#!lua" shebang line`);
+  return `${replace ?? own}\n${LIB}\n${text.slice(eol + 1)}`;
+}
+
+const SOURCES = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([name, s]) => [name, withLib(s.file, 'shebang' in s ? s.shebang : undefined)]),
+) as Record<ScriptName, string>;
+
+/** Redis before 7.0 reads no shebang line: it compiles `#!lua` as Lua and fails on the `#`. */
+const OLD_REDIS = /Error compiling script.*near '#'/;
+
+/** The error for a Redis too old to load the scripts, naming the version INFO reports. */
+async function unsupportedRedis(redis: RedisConnection, cause: unknown): Promise<Error> {
+  let found = 'an older version';
+  try {
+    found = /redis_version:([^\r\n]+)/.exec(await redis.info('server'))?.[1] ?? found;
+  } catch {
+    // The version only names the problem; the error stands without it.
+  }
+  return new Error(`jobcraft needs Redis ≥ 7.0 (found ${found}): its scripts declare their flags in a #!lua shebang line, which older versions cannot load`, { cause });
+}
 
 /**
  * Turns an error of a Redis call into the library's error where there is one (today: Redis out of memory, as
@@ -76,9 +103,9 @@ export interface LeasedJob {
   readonly raw: string | null;
   readonly attempt: number;
   /**
-   * True when the stored id was not valid UTF-8 (written by a producer outside jobcraft): the script renamed the job
-   * to `id` (`#invalid-utf8:` + the id with bytes outside printable ASCII written as %XX) and the worker sends it to
-   * the dead letters.
+   * True when the stored id was not valid UTF-8 (written by a producer outside jobcraft): the script already moved
+   * the job to the dead letters under `id` (`#invalid-utf8:` + the id with bytes outside printable ASCII written as
+   * %XX); the worker only reports it.
    */
   readonly invalidId?: true;
   /** Set when the envelope was over the worker's size limit and Redis sent only this: its size and first bytes. */
@@ -146,12 +173,6 @@ function leased(reply: Reply[], from: number, end: number): LeasedJob[] {
   return jobs;
 }
 
-/** Flags the jobs a script renamed because their id was not valid UTF-8 (`renamed`: their new ids). */
-function flagRenamed(jobs: LeasedJob[], renamed: readonly Reply[]): LeasedJob[] {
-  const ids = new Set(renamed.map(String));
-  return jobs.map((j) => (ids.has(j.id) ? { ...j, invalidId: true } : j));
-}
-
 /** Typed calls to the Lua scripts on one connection. */
 export class Scripts {
   readonly redis: RedisConnection;
@@ -169,8 +190,9 @@ export class Scripts {
   private call(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<Reply> {
     const fn = (this.redis as unknown as Record<ScriptName, (...a: Arg[]) => Promise<Reply>>)[name];
     const reply = SCRIPTS[name].keys === null ? fn.call(this.redis, keys.length, ...keys, ...args) : fn.call(this.redis, ...keys, ...args);
-    return reply.catch((err: unknown) => {
-      throw toLibraryError(err, `jobcraft's ${SCRIPTS[name].file} script`);
+    return reply.catch(async (err: unknown) => {
+      if (err instanceof Error && OLD_REDIS.test(err.message)) throw await unsupportedRedis(this.redis, err);
+      throw toLibraryError(err, `jobcraft's ${SCRIPTS[name].file} script${name === 'jcFetchLease' ? ' (leasing jobs)' : ''}`);
     });
   }
 
@@ -225,6 +247,8 @@ export class Scripts {
     keepCount: number,
     keepAgeMs: number,
     acks: readonly Completion[],
+    /** The dead-letter cap, for jobs whose id is not valid UTF-8 (see invalidIds). */
+    maxDead = 10_000,
     /** Envelopes over this many bytes are not sent, only their size and head (`tooBig`); 0 = no limit. */
     maxEnvelopeBytes = 0,
   ): Promise<FetchResult> {
@@ -243,30 +267,54 @@ export class Scripts {
       }
     }
     args.push(maxEnvelopeBytes); // last, after the variable-length acks
-    const reply = (await this.call('jcFetch', keys, args)) as Reply[];
+    const reply = (await this.call(want === 0 ? 'jcFetch' : 'jcFetchLease', keys, args)) as Reply[];
     const stale = Number(reply[1]);
-    const jobs = leased(reply, 2 + stale, reply.length);
-    return {
-      nextDueMs: Number(reply[0]),
-      staleAcks: reply.slice(2, 2 + stale).map(String),
-      // A client decodes bytes that are not UTF-8 to U+FFFD: only then is a second call needed (see invalidIds).
-      jobs: jobs.some(hasReplacementChar) ? await this.invalidIds(k, jobs) : jobs,
-    };
+    const jobs = leased(reply, 3 + stale, reply.length);
+    const staleAcks = reply.slice(3, 3 + stale).map(String);
+    const nextDueMs = Number(reply[0]);
+    // A client decodes bytes that are not UTF-8 to U+FFFD: only then is a second call needed (see invalidIds).
+    if (!jobs.some(hasReplacementChar)) return { nextDueMs, staleAcks, jobs };
+    try {
+      return { nextDueMs, staleAcks, jobs: await this.invalidIds(k, types, maxDead, String(reply[2]), jobs) };
+    } catch {
+      // The acks and the lease are done: keep the batch's other jobs. Its suspects stay leased under their raw id
+      // until lease recovery takes them over (recover.lua dead-letters the invalid ones, runs the valid ones).
+      return { nextDueMs, staleAcks, jobs: jobs.filter((j) => !hasReplacementChar(j)) };
+    }
   }
 
   /**
-   * Leased jobs with an id holding U+FFFD, maybe decoded from bytes that are not UTF-8: has invalid-ids.lua rename
-   * every such job in the queue, drops the ones handed to us under an id that is not theirs, and adds every renamed
-   * job (flagged `invalidId`, for the dead letters). A valid id that holds U+FFFD stays as it is.
+   * Leased jobs with an id holding U+FFFD, maybe decoded from bytes that are not UTF-8: has invalid-ids.lua send
+   * every such job of the batch (the leases with its `expiry`) to the dead letters under an addressable name, keeps
+   * the suspects that are leased under exactly the id we decoded with this batch's expiry (valid ids holding U+FFFD)
+   * unless a dead-lettered id decodes to the same string (then which one we were handed is unknown: lease recovery
+   * settles it), and adds the dead-lettered jobs, flagged `invalidId`, for the worker's `dead` event.
    */
-  private async invalidIds(k: QueueKeys, jobs: readonly LeasedJob[]): Promise<LeasedJob[]> {
+  private async invalidIds(
+    k: QueueKeys,
+    types: readonly ThrottledType[],
+    maxDead: number,
+    expiry: string,
+    jobs: readonly LeasedJob[],
+  ): Promise<LeasedJob[]> {
     const suspects = jobs.filter(hasReplacementChar);
-    const reply = (await this.call('jcInvalidIds', [k.active, k.jobs, k.attempts, k.errors], suspects.map((j) => j.id))) as Reply[];
-    const renamed = Number(reply[0]);
-    const end = 1 + 3 * renamed;
-    const valid = new Set(suspects.filter((_, i) => reply[end + i] === 1));
+    const t = throttleArgs(types);
+    const reply = (await this.call(
+      'jcInvalidIds',
+      [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, k.notify, ...t.keys],
+      [expiry, maxDead, k.uniquePrefix, ...t.args, ...suspects.map((j) => j.id)],
+    )) as Reply[];
+    const buried = Number(reply[0]);
+    const end = 1 + 4 * buried;
+    const dead: LeasedJob[] = [];
+    const ambiguous = new Set<string>();
+    for (let i = 1; i < end; i += 4) {
+      dead.push({ id: String(reply[i]), raw: String(reply[i + 1]), attempt: Number(reply[i + 2]), invalidId: true });
+      ambiguous.add(String(reply[i + 3]));
+    }
+    const valid = new Set(suspects.filter((j, i) => reply[end + i] === 1 && !ambiguous.has(j.id)));
     const out = jobs.filter((j) => !hasReplacementChar(j) || valid.has(j));
-    for (const j of leased(reply, 1, end)) out.push({ ...j, invalidId: true });
+    out.push(...dead);
     return out;
   }
 
@@ -278,12 +326,29 @@ export class Scripts {
     return ((await this.call('jcRenew', keys, args)) as Reply[]).map(String);
   }
 
-  /** Takes over up to `max` jobs whose lease expired. */
-  async recover(k: QueueKeys, leaseMs: number, max: number, maxEnvelopeBytes = 0): Promise<LeasedJob[]> {
-    const reply = (await this.call('jcRecover', [k.active, k.jobs, k.attempts, k.errors], [leaseMs, max, maxEnvelopeBytes])) as Reply[];
-    const end = reply.length - Number(reply[0]);
+  /**
+   * Takes over up to `max` jobs whose lease expired. Those whose id is not valid UTF-8 are dead-lettered by the
+   * script instead, and come back flagged `invalidId` (already dead: for the worker's `dead` event). Envelopes over
+   * `maxEnvelopeBytes` come back as `tooBig` (0 = no limit).
+   */
+  async recover(
+    k: QueueKeys,
+    leaseMs: number,
+    max: number,
+    types: readonly ThrottledType[] = [],
+    maxDead = 10_000,
+    maxEnvelopeBytes = 0,
+  ): Promise<LeasedJob[]> {
+    const t = throttleArgs(types);
+    const reply = (await this.call(
+      'jcRecover',
+      [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, k.notify, ...t.keys],
+      [leaseMs, max, maxDead, k.uniquePrefix, ...t.args, maxEnvelopeBytes],
+    )) as Reply[];
+    const end = reply.length - 3 * Number(reply[0]);
     const jobs = leased(reply, 1, end);
-    return end < reply.length ? flagRenamed(jobs, reply.slice(end)) : jobs;
+    for (const j of leased(reply, end, reply.length)) jobs.push({ ...j, invalidId: true });
+    return jobs;
   }
 
   /** Schedules a leased job to run again after `delayMs`; false when the lease was no longer ours. */

@@ -436,7 +436,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   /** Reports a problem in the worker's own machinery. */
   reportError(err: unknown, what: string): void {
     if (this.stopping && /Connection is closed/.test(String((err as Error)?.message))) return;
-    const mapped = toLibraryError(err, 'a write');
+    const mapped = toLibraryError(err, what);
     const error = mapped instanceof Error ? mapped : new Error(String(mapped));
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else this.logger.error(`${what}: ${error.message}`);
@@ -715,8 +715,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private prepare(queue: string, l: LeasedJob, stage: 'dequeue' | 'recovery'): JobRun | undefined {
     const k = this.keys.get(queue) as QueueKeys;
     if (l.invalidId === true) {
-      const why = `the job id is not valid UTF-8, so no client could address it: renamed to "${l.id}" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)`;
-      this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(why), { raw: l.raw ?? '' });
+      // The script already moved it to the dead letters, in one step with the rename: only report it.
+      const error = toStoredError(new Error(`the job id is not valid UTF-8, so no client could address it: renamed to "${l.id}" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)`), l.attempt);
+      this.logger.warn(`job ${l.id} sent to the dead letters (malformed_job): ${error.message}`, { queue });
+      const decoded = decodeEnvelope(l.raw);
+      this.emit('dead', { job: leasedRef(queue, l, decoded.ok ? decoded.envelope.n : undefined), reason: 'malformed_job', error });
       return undefined;
     }
     // Size and depth are checked on the text, before anything parses it (JSON.parse of megabytes blocks the loop).

@@ -1,8 +1,9 @@
 /**
  * Redis at `maxmemory` with `noeviction` (issue 16, item 2), on a redis-server of the test's own. Redis refuses a
  * script whose first write may add data; jobcraft's scripts declare what they do there (shebang flags): workers keep
- * renewing, acknowledging and leasing — so no lease is granted that cannot be renewed and no job of a live worker runs
- * twice — while enqueue is refused as a whole, writes nothing, and throws the library's RedisOutOfMemoryError.
+ * renewing, acknowledging, retrying and dead-lettering the jobs they hold — so no job of a live worker runs twice —
+ * but lease no new ones (which would add error records without bound), while enqueue is refused as a whole, writes
+ * nothing, and throws the library's RedisOutOfMemoryError.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -21,6 +22,7 @@ import { cleanupRegistry, deletePrefix, deferred, keysUnder, testPrefix, waitFor
 
 const jobs = defineJobs({
   work: { payload: z.object({ n: z.number() }), attempts: 3, backoff: { delay: 20 } },
+  flaky: { payload: z.object({ n: z.number() }), queue: 'flaky', attempts: 1_000, backoff: { delay: 10 } },
   solo: { payload: z.object({ key: z.string() }), unique: true },
   tick: { payload: z.object({}), queue: 'cron', cron: '* * * * * *' },
 });
@@ -80,7 +82,7 @@ async function snapshot(prefix: string): Promise<Record<string, unknown>> {
 }
 
 describe('Redis at maxmemory with noeviction', () => {
-  it('live workers keep renewing, acknowledging and leasing; after memory is freed no job has run twice', async () => {
+  it('live workers keep renewing and acknowledging but lease nothing new; after memory is freed no job has run twice', async () => {
     const prefix = testPrefix('oom-leases');
     const k = queueKeys(prefix, 'default');
     defer(async () => {
@@ -139,21 +141,24 @@ describe('Redis at maxmemory with noeviction', () => {
       return now > firstExpiry && [...first.keys()].every((id) => (current.get(id) ?? 0) > now);
     }, 'the leases to be renewed while Redis is at maxmemory');
 
-    // Four handlers finish at the limit: their completions are recorded and four more jobs are leased…
+    // Four handlers finish at the limit. The fetch that would lease four more is refused (reported once per
+    // worker); its acknowledgements go again on their own, which Redis accepts: the four completions are recorded.
     const finished = [...first.keys()].slice(0, 4);
     for (const id of finished) gates.get(id)?.resolve();
-    await waitFor(() => runs.size === 12, 'four more jobs to be leased at maxmemory');
     await waitFor(async () => (await admin.hlen(k.done)) === 4, 'the four completions to be recorded at maxmemory');
-    // …and those new leases, granted at the limit, are renewed there too.
-    const second = new Map([...(await leases(k.active))].filter(([id]) => !first.has(id)));
-    expect(second.size).toBe(4);
-    const secondExpiry = Math.max(...second.values());
-    await waitFor(async () => {
-      const now = await redisNow();
-      const current = await leases(k.active);
-      return now > secondExpiry && [...second.keys()].every((id) => (current.get(id) ?? 0) > now);
-    }, 'the leases granted at maxmemory to be renewed there');
-    expect(errors).toEqual([]);
+    await waitFor(() => errors.length > 0, 'the refused lease to be reported');
+    expect(runs.size).toBe(8); // nothing new leased at the limit
+    expect((await leases(k.active)).size).toBe(4);
+    // The fetch loops retry with a backoff (up to 2 s): let a few retries be refused, then count the reports.
+    const [s0] = await admin.time();
+    await waitFor(async () => Number((await admin.time())[0]) > Number(s0) + 4, 'a few refused fetches');
+    expect(runs.size).toBe(8);
+    expect(errors.length).toBeLessThanOrEqual(2); // once per worker, not per call
+    for (const e of errors) {
+      expect(e).toBeInstanceOf(RedisOutOfMemoryError);
+      expect(e.message).toMatch(/^Redis is out of memory and refused jobcraft's fetch script \(leasing jobs\)/);
+    }
+    errors.length = 0;
 
     await freeMemory();
     releaseAll = true;
@@ -164,9 +169,61 @@ describe('Redis at maxmemory with noeviction', () => {
     expect([...runs.entries()].filter(([, n]) => n !== 1)).toEqual([]); // no job ran twice
     expect(Object.values(await admin.hgetall(k.done)).map((rec) => rec.split('|')[0])).toEqual(Array(N).fill('1'));
     expect(await admin.hlen(k.dead)).toBe(0);
-    expect(warnings.filter((w) => /lease|taken over/.test(w))).toEqual([]);
+    expect(warnings.filter((w) => /lease|taken over/.test(w) && !/out of memory/.test(w))).toEqual([]);
     expect(errors).toEqual([]);
   });
+
+  it('failing jobs at maxmemory add at most their in-flight error records; nothing is lost once memory is raised', async () => {
+    const prefix = testPrefix('oom-growth');
+    const k = queueKeys(prefix, 'flaky');
+    defer(async () => {
+      await freeMemory();
+      await deletePrefix(admin, prefix);
+    });
+    const client = createClient(jobs, { redis: server.url, prefix });
+    defer(() => client.close());
+    const N = 3_000;
+    await client.enqueueMany('flaky', Array.from({ length: N }, (_, n) => ({ n })));
+    const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+    const limit = (await usedMemory()) + 512 * 1024;
+    await admin.config('SET', 'maxmemory', String(limit));
+
+    let failing = true;
+    const failed = new Set<string>();
+    const completed = new Set<string>();
+    const errors: Error[] = [];
+    const worker = createWorker(
+      jobs,
+      {
+        flaky: () => {
+          // A few KB per error record: failures past the limit show up in used_memory.
+          if (failing) throw new Error(`refused: ${'x'.repeat(4_000)}`);
+        },
+      },
+      { redis: server.url, prefix, queues: ['flaky'], concurrency: 8, logger: false },
+    );
+    defer(() => worker.close());
+    worker.on('failed', (e) => void failed.add(e.job.id));
+    worker.on('completed', (e) => void completed.add(e.job.id));
+    worker.on('error', (e) => void errors.push(e));
+
+    // Either every job failed once (leasing went on at the limit) or leasing was refused and no lease is left.
+    await waitFor(
+      async () => failed.size === N || (errors.some((e) => e instanceof RedisOutOfMemoryError) && (await admin.zcard(k.active)) === 0),
+      'leasing to stop at maxmemory',
+      60_000,
+    );
+    const over = (await usedMemory()) - limit;
+    // In flight at the limit: at most concurrency + prefetch (4 × concurrency) leases, one error record (~4 KB) each.
+    expect(over).toBeLessThan(1024 * 1024);
+    expect(failed.size).toBeLessThan(N);
+
+    failing = false;
+    await freeMemory();
+    await waitFor(() => completed.size === N, `all ${N} jobs to complete once memory is raised`, 120_000);
+    expect(await admin.hlen(k.dead)).toBe(0);
+    expect(await admin.hlen(k.jobs)).toBe(0);
+  }, 180_000);
 
   it('enqueue at maxmemory throws RedisOutOfMemoryError, naming the cause, and writes nothing', async () => {
     const prefix = testPrefix('oom-enqueue');
@@ -180,6 +237,10 @@ describe('Redis at maxmemory with noeviction', () => {
     await client.enqueue('work', { n: 1 });
     await client.enqueue('solo', { key: 'held' });
     await client.enqueue('work', { n: 2 }, { delay: '1h' });
+    const k = queueKeys(prefix, 'default');
+    await admin.hset(k.dead, 'gone', JSON.stringify({ n: 'work', t: Date.now(), p: { n: 0 } }));
+    await admin.hset(k.deadInfo, 'gone', JSON.stringify({ reason: 'permanent_error', error: { name: 'Error', message: 'x', at: 0 }, attempts: 1, diedAt: 0 }));
+    await admin.zadd(k.deadOrder, 0, 'gone');
     const before = await snapshot(prefix);
 
     await fillMemory();
@@ -204,10 +265,18 @@ describe('Redis at maxmemory with noeviction', () => {
       expect(e.message, what).toMatch(/^Redis is out of memory and refused jobcraft's enqueue script: .*maxmemory.*noeviction.*nothing was written/);
       expect(String((e.cause as Error).message), what).toMatch(/^OOM command not allowed/);
     }
+    // Retrying a dead letter adds work too: refused the same way.
+    const retried = await client.deadLetters.retry('gone').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(retried).toBeInstanceOf(RedisOutOfMemoryError);
+    expect((retried as Error).message).toMatch(/^Redis is out of memory and refused jobcraft's dead-retry script: /);
     expect(await snapshot(prefix)).toEqual(before);
 
     await freeMemory();
     await client.enqueue('work', { n: 12 }); // the same client works again once memory is free
+    expect(await client.deadLetters.retry('gone')).toBe(true);
   });
 
   it("a worker's refused writes at maxmemory are reported as RedisOutOfMemoryError", async () => {

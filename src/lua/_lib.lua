@@ -185,24 +185,68 @@ local function valid_utf8(s)
   return true
 end
 
--- Renames a job whose id is not valid UTF-8 to INVALID_ID_PREFIX followed by the id with every byte outside
--- printable ASCII (and '%' itself) written as %XX: one-to-one, plain ASCII, and no client-made id starts with '#'.
--- Moves its envelope and attempt count (errors may be a key of the wrong type here: pcall, it only drops a record).
--- Returns the new id.
-local function rename_invalid_id(jobs, attempts, errors, id)
-  local new = INVALID_ID_PREFIX .. (string.gsub(id, '[^\33-\36\38-\126]', function(c)
+-- Adds a dead letter (envelope env, info JSON) under id, newest last, and drops the oldest over max: the record
+-- shape and cap of every dead letter (dead.lua, and the renaming of ids that are not UTF-8 below).
+local function add_dead(dead, dead_info, dead_order, id, env, info, max)
+  redis.call('HSET', dead, id, env)
+  redis.call('HSET', dead_info, id, info)
+  redis.call('ZADD', dead_order, now_ms(), id)
+  local over = redis.call('ZCARD', dead_order) - max
+  if over > 0 then
+    local old = redis.call('ZRANGE', dead_order, 0, over - 1)
+    bulk('HDEL', dead, old)
+    bulk('HDEL', dead_info, old)
+    redis.call('ZREMRANGEBYRANK', dead_order, 0, over - 1)
+  end
+end
+
+-- Sends a leased job whose id is not valid UTF-8 to the dead letters under a name a client can address, in one step
+-- with the rename (so a renamed job is never runnable): INVALID_ID_PREFIX followed by the id with every byte outside
+-- printable ASCII (and '%' itself) written as %XX -- one-to-one, plain ASCII, and no client-made id starts with '#'
+-- -- plus '#2', '#3'... if that name is taken (the same raw id written again). Removes every live trace under the
+-- old id: lease, envelope, attempt count, error record, concurrency slot (waking a worker if its type has jobs
+-- waiting), unique lock.
+-- q: { active, jobs, attempts, errors, dead, dead_info, dead_order, notify, max (dead letters), unique (lock key
+-- prefix), types (read_types) }. errors may be a key of the wrong type here: pcall, it only drops a record.
+-- Returns the new id, the envelope ('' if none) and the attempt number.
+local function bury_invalid_id(q, id)
+  local base = INVALID_ID_PREFIX .. (string.gsub(id, '[^\33-\36\38-\126]', function(c)
     return string.format('%%%02X', string.byte(c))
   end))
-  local env = redis.call('HGET', jobs, id)
-  if env then
-    redis.call('HSET', jobs, new, env)
-    redis.call('HDEL', jobs, id)
+  local new, n = base, 1
+  while redis.call('HEXISTS', q.dead, new) == 1 or redis.call('HEXISTS', q.jobs, new) == 1
+    or redis.call('ZSCORE', q.active, new) do
+    n = n + 1
+    new = base .. '#' .. n
   end
-  local att = redis.call('HGET', attempts, id)
-  if att then
-    redis.call('HSET', attempts, new, att)
-    redis.call('HDEL', attempts, id)
+  local env = redis.call('HGET', q.jobs, id) or ''
+  local att = tonumber(redis.call('HGET', q.attempts, id)) or 1
+  local name = name_of(env)
+  for _, ty in ipairs(q.types) do
+    if ty.name == name and ty.cap > 0 then free_slot(ty.running, ty.ready, id, q.notify) end
   end
-  redis.pcall('HDEL', errors, id)
-  return new
+  if string.find(env, '"u":', 1, true) then
+    local ok, obj = pcall(cjson.decode, env)
+    -- The lock key is built here (not passed in KEYS): it shares the queue's hash tag, and only the envelope names it.
+    if ok and type(obj) == 'table' and type(obj.u) == 'string' then release_lock(q.unique .. obj.u, id) end
+  end
+  redis.call('ZREM', q.active, id)
+  redis.call('HDEL', q.jobs, id)
+  redis.call('HDEL', q.attempts, id)
+  redis.pcall('HDEL', q.errors, id)
+  local now = now_ms()
+  local message = 'the job id is not valid UTF-8, so no client could address it: renamed to "' .. new ..
+    '" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)'
+  local info = cjson.encode({ reason = 'malformed_job', attempts = att, diedAt = now,
+    error = { name = 'Error', message = message, attempt = att, at = now } })
+  add_dead(q.dead, q.dead_info, q.dead_order, new, env, info, q.max)
+  if redis.call('ZCARD', q.active) == 1 then redis.call('DEL', q.active) end
+  return new, env, att
+end
+
+-- What a reply carries for a stored envelope: the envelope, or {size in bytes, its first 128 bytes} when it is over
+-- the worker's limit (max_env > 0), so megabytes never cross the worker's shared connection.
+local function over_limit(env, max_env)
+  if env and max_env > 0 and #env > max_env then return { #env, string.sub(env, 1, 128) } end
+  return env
 end

@@ -25,15 +25,5 @@ drop_leases(active, { id })
 redis.call('HDEL', jobs, id)
 redis.call('HDEL', attempts, id)
 redis.call('HDEL', errors, id)
-redis.call('HSET', dead, id, env)
-redis.call('HSET', dead_info, id, ARGV[3])
-redis.call('ZADD', dead_order, now_ms(), id)
-local max = tonumber(ARGV[4])
-local over = redis.call('ZCARD', dead_order) - max
-if over > 0 then
-  local old = redis.call('ZRANGE', dead_order, 0, over - 1)
-  bulk('HDEL', dead, old)
-  bulk('HDEL', dead_info, old)
-  redis.call('ZREMRANGEBYRANK', dead_order, 0, over - 1)
-end
+add_dead(dead, dead_info, dead_order, id, env, ARGV[3], tonumber(ARGV[4]))
 return 1

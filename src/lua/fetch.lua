@@ -1,6 +1,7 @@
 #!lua flags=allow-oom
--- allow-oom: at Redis's maxmemory it still acknowledges (which frees memory) and leases, because every script that
--- keeps or ends a lease may run there too (renew, recover, reschedule, dead, release). See docs/reliability.md.
+-- Registered twice (src/scripts.ts): with this allow-oom shebang for calls that lease nothing (want = 0), so at
+-- Redis's maxmemory a worker still acknowledges, which frees memory; and with a plain "#!lua" for calls that lease,
+-- which Redis refuses whole there, so no new work starts and adds error records. See docs/reliability.md.
 -- The worker's one hot-path call: acknowledges finished jobs, promotes due scheduled jobs, then leases up to
 -- `want` ready jobs (the crash-safe pop: a job leaves its ready list and enters the active set in one step).
 -- KEYS: 1 wait, 2 prio, 3 scheduled, 4 active, 5 jobs, 6 attempts, 7 errors, 8 notify, 9 done, 10 done:order, 11 seq,
@@ -12,8 +13,9 @@
 --       index among the lock keys, 0 = none; type = 1-based index among the throttled types, 0 = none);
 --       last: the largest envelope to send, in bytes (0 = no limit)
 -- Returns: ms until this worker should look again without being woken (the next scheduled job, or a rate limit
---          window opening; -1 = never), number of stale acks, the stale ack ids,
---          then per leased job: id, envelope (false if missing; {size, first 128 bytes} if over the limit), attempt
+--          window opening; -1 = never), number of stale acks, the lease expiry of this batch (its score in
+--          `active`), the stale ack ids, then per leased job: id, envelope (false if missing; {size, first bytes} if
+--          over the limit: over_limit), attempt
 local wait, prio, scheduled, active, jobs, attempts, errors, notify, done, done_order, seq, paused =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local want = tonumber(ARGV[1])
@@ -234,14 +236,14 @@ elseif want > 0 then
   end
 end
 
-local out = { -1, #stale }
+local expiry = now + lease
+local out = { -1, #stale, expiry }
 for _, id in ipairs(stale) do out[#out + 1] = id end
 if #taken > 0 then
   local envs = redis.call('HMGET', jobs, unpack(taken))
   local prev = redis.call('HMGET', attempts, unpack(taken))
   local leases = {}
   local counts = {}
-  local expiry = now + lease
   for i, id in ipairs(taken) do
     local att = (tonumber(prev[i]) or 0) + 1
     leases[#leases + 1] = expiry
@@ -253,7 +255,7 @@ if #taken > 0 then
     out[#out + 1] = id
     -- A stored job over the size limit is not shipped (megabytes would hold up this connection for seconds).
     local env = envs[i]
-    if env and max_env > 0 and #env > max_env then env = { #env, string.sub(env, 1, 128) } end
+    env = over_limit(env, max_env)
     out[#out + 1] = env
     out[#out + 1] = att
   end

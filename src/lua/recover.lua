@@ -3,45 +3,52 @@
 -- Takes over jobs whose lease expired (their worker crashed, hung or lost Redis): the caller gets a fresh lease on
 -- each and then fails the attempt through the normal retry path, so backoff, attempts and dead letters all apply.
 -- If the caller dies too, its lease expires in turn and another worker recovers the job.
--- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors
--- ARGV: 1 lease ms, 2 max jobs, 3 the largest envelope to send, in bytes (0 or absent = no limit)
--- Returns: the number of renamed ids (R), then per job: id, envelope (false if missing; {size, first 128 bytes} if
---          over the limit), attempt; then the R ids among them that were renamed because they were not valid UTF-8
---          (the worker dead-letters those jobs)
+-- A job whose id is not valid UTF-8 is not taken over: it goes to the dead letters under an addressable name in the
+-- same step (bury_invalid_id).
+-- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order, 8 notify,
+--       then per throttled job type: ready, running, starts
+-- ARGV: 1 lease ms, 2 max jobs, 3 max dead letters, 4 unique lock key prefix, 5 T = number of throttled types, then
+--       per type: name, cap, rate max, rate period ms; last: the largest envelope to send, in bytes (0 = no limit)
+-- Returns: the number of dead-lettered jobs (R), then per job taken over: id, envelope (false if missing;
+--          {size, first bytes} if over the limit), attempt; then per dead-lettered job: new id, envelope, attempt
 local active, jobs, attempts, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms()
-local max_env = tonumber(ARGV[3]) or 0
+local max_env = tonumber(ARGV[6 + 4 * tonumber(ARGV[5])]) or 0
 local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = { 0 }
 if #ids == 0 then return out end
 -- Checked only now: the common case (nothing expired) writes nothing, and the read above fails cleanly by itself.
-local bad = check_types({ active, 'zset', jobs, 'hash', attempts, 'hash' })
+local bad = check_types({ active, 'zset', jobs, 'hash', attempts, 'hash', KEYS[5], 'hash', KEYS[6], 'hash', KEYS[7], 'zset',
+  KEYS[8], 'list' })
 if bad then return bad end
 local envs = redis.call('HMGET', jobs, unpack(ids))
 local leases = {}
 local renamed = {}
+local q = { active = active, jobs = jobs, attempts = attempts, errors = errors, dead = KEYS[5], dead_info = KEYS[6],
+  dead_order = KEYS[7], notify = KEYS[8], max = tonumber(ARGV[3]), unique = ARGV[4],
+  types = read_types(9, 6, tonumber(ARGV[5])) }
 for i, id in ipairs(ids) do
   if string.find(id, '[\128-\255]') and not valid_utf8(id) then
-    redis.call('ZREM', active, id)
-    id = rename_invalid_id(jobs, attempts, errors, id)
-    renamed[#renamed + 1] = id
+    local new, env, att = bury_invalid_id(q, id)
+    renamed[#renamed + 1] = new
+    renamed[#renamed + 1] = over_limit(env, max_env)
+    renamed[#renamed + 1] = att
+  else
+    leases[#leases + 1] = now + tonumber(ARGV[1])
+    leases[#leases + 1] = id
+    out[#out + 1] = id
+    out[#out + 1] = over_limit(envs[i], max_env)
+    -- A lease without an attempts record (written by something else) counts as a first attempt, so the fence of
+    -- the failure that follows matches.
+    local att = redis.call('HGET', attempts, id)
+    if not att then
+      att = '1'
+      redis.call('HSET', attempts, id, att)
+    end
+    out[#out + 1] = att
   end
-  leases[#leases + 1] = now + tonumber(ARGV[1])
-  leases[#leases + 1] = id
-  out[#out + 1] = id
-  local env = envs[i]
-  if env and max_env > 0 and #env > max_env then env = { #env, string.sub(env, 1, 128) } end
-  out[#out + 1] = env
-  -- A lease without an attempts record (written by something else) counts as a first attempt, so the fence of
-  -- the failure that follows matches.
-  local att = redis.call('HGET', attempts, id)
-  if not att then
-    att = '1'
-    redis.call('HSET', attempts, id, att)
-  end
-  out[#out + 1] = att
 end
-add_leases(active, leases)
-for _, id in ipairs(renamed) do out[#out + 1] = id end
-out[1] = #renamed
+if #leases > 0 then add_leases(active, leases) end
+for _, v in ipairs(renamed) do out[#out + 1] = v end
+out[1] = #renamed / 3
 return out
