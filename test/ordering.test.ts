@@ -144,11 +144,13 @@ describe('delayed jobs', () => {
   it('wakes an idle worker when a delayed job becomes due', async () => {
     const { client, order, startWorker } = setup('delay-idle');
     startWorker();
-    // Let the worker go idle (blocked on an empty queue) before anything is enqueued.
-    await new Promise((r) => setTimeout(r, 100));
+    // The worker goes idle (blocked on an empty queue) once it has run a probe job and found nothing else: an event.
+    const probe = await client.enqueue('task', { label: 'probe' });
+    await waitFor(async () => (await client.getJob(probe.id)).state === 'completed', 'the probe job');
     const { id } = await client.enqueue('task', { label: 'wake' }, { delay: 200 });
-    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the delayed job', 4_000);
-    expect(order).toEqual(['wake']);
+    // The bound is the claim: sooner than the 5 s after which the worker's blocked read would end by itself.
+    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the delayed job', 4_500);
+    expect(order).toEqual(['probe', 'wake']);
   });
 
   it('keeps a delayed job with a priority in its level once due', async () => {
