@@ -26,7 +26,10 @@ function setup(name: string) {
   const logger: Logger = { debug: () => {}, info: () => {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) };
   const start = (handler: Handler<{ n: number }>, options: Omit<WorkerOptions, 'queues'> = {}) => {
     const worker = createWorker(jobs, { task: handler, last: handler }, { redis: redisUrl(), prefix, logger, leaseMs: 60_000, ...options });
-    for (const e of ['completed', 'failed', 'retrying', 'dead'] as const) worker.on(e, (ev) => events.push(`${e} ${ev.job.id}`));
+    worker.on('completed', (ev) => events.push(`completed ${ev.job.id}`));
+    worker.on('failed', (ev) => events.push(`failed ${ev.job.id}`));
+    worker.on('retrying', (ev) => events.push(`retrying ${ev.job.id}`));
+    worker.on('dead', (ev) => events.push(`dead ${ev.job.id}`));
     defer(() => worker.close());
     return worker;
   };
