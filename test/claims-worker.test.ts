@@ -227,22 +227,34 @@ describe('completion batching', () => {
     defer(() => worker.close());
     const scripts = scriptsOf(worker);
     const ackCalls: number[] = [];
+    /** Calls that carried acknowledgements and leased nothing: sent for the acknowledgements alone. */
+    const ackOnly: number[] = [];
     const fetch = scripts.fetch.bind(scripts);
     scripts.fetch = (...a) => {
       const acks = a[a.length - 1] as readonly unknown[];
       if (acks.length > 0) ackCalls.push(acks.length);
+      if (acks.length > 0 && a[2] === 0) ackOnly.push(acks.length);
       return fetch(...a);
     };
-    // One job, nothing else happening: no later fetch carries its completion, the timer sends it.
-    const lone = await client.enqueue('task', { n: 0 });
-    await waitFor(async () => (await client.getJob(lone.id)).state === 'completed', 'the lone completion to be recorded');
-    expect(ackCalls).toEqual([1]);
-    // 100 handlers end together while the loop is blocked (queue empty): batched.
+    // One job that ends once its queue's loop is blocked (the queue is empty): no fetch will carry its completion
+    // (a parked fetch carries none), so only the batching timer can send it.
     gated = true;
+    const blocked = () => (worker as unknown as { fetchers: Map<string, { blocked: boolean }> }).fetchers.get('default')?.blocked === true;
+    const lone = await client.enqueue('task', { n: 0 });
+    await waitFor(() => worker.running === 1 && blocked(), 'the job running and its loop blocked');
+    gate.resolve();
+    await waitFor(async () => (await client.getJob(lone.id)).state === 'completed', 'the lone completion to be recorded');
+    // Sent by itself (a call leasing nothing) while the loop stayed blocked, not by the fetch after the read timed out.
+    expect(ackCalls).toEqual([1]);
+    expect(ackOnly).toEqual([1]);
+    expect(blocked()).toBe(true);
+    // 100 handlers end together while the loop is blocked (queue empty): batched.
+    const gate2 = deferred();
+    gate.promise = gate2.promise;
     ackCalls.length = 0;
     const ids = (await client.enqueueMany('task', Array.from({ length: 100 }, (_, n) => ({ n })))).map((r) => r.id);
     await waitFor(() => worker.running === 100, 'all 100 running');
-    gate.resolve();
+    gate2.resolve();
     await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'the 100 completions');
     expect(ackCalls.reduce((a, b) => a + b, 0)).toBe(100);
     expect(ackCalls.length).toBeLessThanOrEqual(4);
