@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createWorker, defineJobs, queueKeys, type JobSet } from '../src/index.js';
-import { cleanupRegistry, keysUnder, redisUrl, testClient, waitFor } from './helpers.js';
+import { cleanupRegistry, deferred, keysUnder, redisUrl, testClient, waitFor } from './helpers.js';
 
 /** A `unique.by` that throws for one payload. */
 function uniqueOrThrow(p: { k: string }): string {
@@ -21,6 +21,7 @@ const jobs = defineJobs({
   task: { payload: z.object({ n: z.number() }) },
   doomed: { payload: z.object({ k: z.string() }), attempts: 1 },
   once: { payload: z.object({ k: z.string() }), unique: true, attempts: 1 },
+  brief: { payload: z.object({ k: z.string() }), unique: { ttl: '300ms' } },
   picky: { payload: z.object({ k: z.string() }), unique: { by: (p) => uniqueOrThrow(p as { k: string }) } },
 });
 
@@ -133,6 +134,39 @@ describe('unique jobs', () => {
     await expect(client.enqueueMany('picky', [{ k: 'fine' }, { k: 'bad' }])).rejects.toThrow(/unique\.by function of job "picky" threw/);
     expect(await keysUnder(raw, prefix)).toEqual([]);
     expect((await client.enqueue('picky', { k: 'fine' })).duplicate).toBe(false);
+  });
+
+  it("a job ending after its lock expired and was taken by another job leaves the other's lock alone", async () => {
+    const { prefix, client, raw } = testClient(jobs, 'claims-unique-owner', defer);
+    const gate = deferred();
+    const started: string[] = [];
+    const worker = createWorker(
+      jobs,
+      {
+        task: () => {},
+        doomed: () => {},
+        once: () => {},
+        picky: () => {},
+        brief: async (_p, ctx) => {
+          started.push(ctx.id);
+          if (started.length === 1) await gate.promise;
+        },
+      },
+      { redis: redisUrl(), prefix, logger: false },
+    );
+    defer(() => worker.close());
+    const first = await client.enqueue('brief', { k: 'x' });
+    await waitFor(() => started.length === 1, 'the first job to start');
+    const [lock] = await keysUnder(raw, `${prefix}:{default}:unique`);
+    await waitFor(async () => (await raw.exists(lock as string)) === 0, 'the first lock to expire (300 ms ttl)');
+    await client.pause('default'); // the second job stays waiting, holding the lock
+    const second = await client.enqueue('brief', { k: 'x' });
+    expect(second.duplicate).toBe(false);
+    expect(await raw.get(lock as string)).toBe(second.id);
+    gate.resolve();
+    await waitFor(async () => (await client.getJob(first.id)).state === 'completed', 'the first job to complete');
+    expect(await raw.get(lock as string)).toBe(second.id);
+    expect(await client.enqueue('brief', { k: 'x' })).toEqual({ id: second.id, duplicate: true });
   });
 
   it('a dead letter is not retried while a live job holds its unique key; it is once the key is free', async () => {
