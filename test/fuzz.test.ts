@@ -394,8 +394,9 @@ describe('a key of the wrong Redis type', () => {
             await waitOrExplain(h, async () => h.reported.some((m) => m.includes(key)), `a report naming ${key}`, good, 20_000);
           }
           // 4. The operator repairs the key; a caller retries what failed, with the same jobIds.
-          await h.raw.del(key);
-          if ((await h.raw.exists(saved)) === 1) await h.raw.rename(saved, key);
+          // In one transaction: a fetch between the delete and the rename would see the key missing (not broken).
+          if ((await h.raw.exists(saved)) === 1) await h.raw.multi().del(key).rename(saved, key).exec();
+          else await h.raw.del(key);
           for (const id of rejected) good.push((await h.client.enqueue('greet', { name: id }, { jobId: id })).id);
           // 5. Nothing was lost: every good job completes, the doomed one is in the dead letters.
           await waitOrExplain(h, () => completed(h.client, good), `every good job after ${field} was repaired`, good, 20_000);
