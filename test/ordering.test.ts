@@ -143,13 +143,26 @@ describe('delayed jobs', () => {
 
   it('wakes an idle worker when a delayed job becomes due', async () => {
     const { client, order, startWorker } = setup('delay-idle');
-    startWorker();
+    const worker = startWorker();
+    // How each blocking read of the queue ended: woken by a token, or timed out (after 5 s) with nothing.
+    const reads: ('woken' | 'timed out')[] = [];
+    type Blocking = { blocking: { redis: { blpop: (...a: unknown[]) => Promise<unknown> } } };
+    const { redis } = (worker as unknown as { fetchers: Map<string, Blocking> }).fetchers.get('default')!.blocking;
+    const blpop = redis.blpop.bind(redis);
+    redis.blpop = async (...a) => {
+      const woke = await blpop(...a);
+      reads.push(woke === null ? 'timed out' : 'woken');
+      return woke;
+    };
     // The worker goes idle (blocked on an empty queue) once it has run a probe job and found nothing else: an event.
     const probe = await client.enqueue('task', { label: 'probe' });
     await waitFor(async () => (await client.getJob(probe.id)).state === 'completed', 'the probe job');
     const { id } = await client.enqueue('task', { label: 'wake' }, { delay: 200 });
-    // The bound is the claim: sooner than the 5 s after which the worker's blocked read would end by itself.
-    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the delayed job', 4_500);
+    await waitFor(() => order.includes('wake'), 'the delayed job to start');
+    // The read the job's fetch followed was woken (by the worker's due timer), not one that timed out.
+    expect(reads.at(-1)).toBe('woken');
+    expect(reads).not.toContain('timed out');
+    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the delayed job');
     expect(order).toEqual(['probe', 'wake']);
   });
 
