@@ -214,7 +214,8 @@ async function expectDead(h: Harness, id: string, reason: DeadReason, says: RegE
   if (dl === undefined) return;
   expect.soft(dl.reason, `reason of ${id.slice(0, 40)}`).toBe(reason);
   expect.soft(dl.error.message, `message of ${id.slice(0, 40)}`).toMatch(says);
-  expect.soft(dl.raw.length, `raw kept verbatim for ${id.slice(0, 40)}`).toBe((raw ?? '').length);
+  // Compared whole (a boolean, so an 8 MiB mismatch does not print twice): the same length is not the same bytes.
+  expect.soft(dl.raw === (raw ?? ''), `raw kept verbatim for ${id.slice(0, 40)}`).toBe(true);
 }
 
 describe('garbage entries', () => {
@@ -283,7 +284,6 @@ describe('garbage entries', () => {
     await waitFor(
       async () => (await h.client.deadLetters.queue('default').get('active-no-envelope')) !== undefined,
       'the lease-only id in the dead letters',
-      3_000,
     );
     await expectDead(h, 'active-no-envelope', 'malformed_job', /no stored job/, null);
     expect(await h.raw.zcard(h.k.active)).toBe(0);
@@ -296,11 +296,13 @@ describe('garbage entries', () => {
     const good = (await h.client.enqueueMany('greet', [{ name: 'a' }, { name: 'b' }, { name: 'c' }])).map((r) => r.id);
     h.start();
     await waitFor(() => completed(h.client, good), 'the jobs behind it');
+    // The documented outcome: the job runs (its count restarts at 1), it is not dead-lettered.
     const state = await waitFor(async () => {
       const s = await h.client.getJob(victim);
       return s.state === 'completed' || s.state === 'dead' ? s : undefined;
     }, 'the job with the corrupt attempt count to finish');
-    if (state.state === 'dead') expect(state.lastError?.message).toMatch(/attempt/i);
+    expect(state.state).toBe('completed');
+    expect(h.runs.get(victim)).toBe(1);
   });
 
   itGap('seq-garbage')('a non-numeric sequence counter does not lose a delayed prioritized job', async () => {
@@ -308,10 +310,12 @@ describe('garbage entries', () => {
     const id = (await h.client.enqueue('greet', { name: 'later' }, { priority: 5, delay: 150 })).id;
     await h.raw.set(h.k.seq, 'not-a-number');
     h.start();
-    await new Promise((r) => setTimeout(r, 800));
+    // The promotion of the delayed job meets the broken counter: wait until the worker reports it.
+    await waitFor(() => h.reported.some((m) => m.includes(h.k.seq)), 'a report naming the broken counter');
+    expect((await h.client.getJob(id)).state).not.toBe('completed');
     // An operator repairs the counter; the job must still be there to run.
     await h.raw.set(h.k.seq, '1000');
-    await waitFor(() => completed(h.client, [id]), 'the delayed prioritized job', 3_000);
+    await waitFor(() => completed(h.client, [id]), 'the delayed prioritized job');
   });
 });
 
@@ -375,7 +379,7 @@ describe('a key of the wrong Redis type', () => {
           // 3. The worker starts; the other queue must not notice.
           h.start(500);
           const others = (await h.client.enqueueMany('ping', [{ n: 1 }, { n: 2 }, { n: 3 }])).map((r) => r.id);
-          await waitOrExplain(h, () => completed(h.client, others), `the other queue's jobs while ${field} is broken`, others, 8_000);
+          await waitOrExplain(h, () => completed(h.client, others), `the other queue's jobs while ${field} is broken`, others, 20_000);
           // Enqueues into the broken queue either succeed or fail with an error; they never hang.
           const rejected: string[] = [];
           for (const id of ['late-1', 'late-2']) {
@@ -386,17 +390,21 @@ describe('a key of the wrong Redis type', () => {
               rejected.push(id);
             }
           }
-          await new Promise((r) => setTimeout(r, 1_000));
+          // The worker meets the broken key (a report naming it) before the operator repairs it.
+          if (!UNTOUCHED.has(field)) {
+            await waitOrExplain(h, async () => h.reported.some((m) => m.includes(key)), `a report naming ${key}`, good, 20_000);
+          }
           // 4. The operator repairs the key; a caller retries what failed, with the same jobIds.
-          await h.raw.del(key);
-          if ((await h.raw.exists(saved)) === 1) await h.raw.rename(saved, key);
+          // In one transaction: a fetch between the delete and the rename would see the key missing (not broken).
+          if ((await h.raw.exists(saved)) === 1) await h.raw.multi().del(key).rename(saved, key).exec();
+          else await h.raw.del(key);
           for (const id of rejected) good.push((await h.client.enqueue('greet', { name: id }, { jobId: id })).id);
           // 5. Nothing was lost: every good job completes, the doomed one is in the dead letters.
-          await waitOrExplain(h, () => completed(h.client, good), `every good job after ${field} was repaired`, good, 6_000);
+          await waitOrExplain(h, () => completed(h.client, good), `every good job after ${field} was repaired`, good, 20_000);
           const doomed = await waitFor(async () => {
             const s = await h.client.getJob('doomed');
             return s.state === 'dead' ? s : undefined;
-          }, 'the doomed job in the dead letters', 6_000);
+          }, 'the doomed job in the dead letters', 20_000);
           expect(doomed.deadReason).toBe('attempts_exhausted');
           expect((await h.client.deadLetters.list('default')).map((d) => d.id)).toContain('doomed');
           for (const id of good) expect(h.runs.get(id), `runs of ${id}`).toBeGreaterThanOrEqual(1);
@@ -405,7 +413,7 @@ describe('a key of the wrong Redis type', () => {
             expect(h.reported.some((m) => m.includes(key)), `a report naming ${key}:\n${h.reported.slice(0, 3).join('\n')}`).toBe(true);
           }
         },
-        30_000,
+        60_000,
       );
     }
   });

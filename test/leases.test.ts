@@ -7,7 +7,8 @@ import * as z from 'zod';
 import { createWorker, defineJobs, queueKeys, type Handler, type Worker } from '../src/index.js';
 import { cleanupRegistry, deferred, queueCounts, redisUrl, testClient, waitFor } from './helpers.js';
 
-const LEASE_MS = 500;
+/** Short enough for quick tests, long enough (renewal every third) that a loaded machine does not lose a lease. */
+const LEASE_MS = 1500;
 
 const jobs = defineJobs({
   long: { payload: z.object({ n: z.number() }), attempts: 3, backoff: { type: 'fixed', delay: 10 } },
@@ -34,15 +35,24 @@ function setup(name: string) {
     defer(() => worker.close());
     return worker;
   };
-  return { prefix, client, raw, runs, failures, startWorker, k: queueKeys(prefix, 'default') };
+  const k = queueKeys(prefix, 'default');
+  /**
+   * Resolves once the lease of `id` was renewed to at least `by` ms past the expiry it had when this was called, or
+   * once any job ran a second time (a takeover; the test's assertions then fail). Events, not time: with renewal
+   * broken this never resolves through the first branch, so another worker's recovery must take the job.
+   */
+  const untilRenewed = async (id: string, by: number): Promise<void> => {
+    const first = Number(await raw.zscore(k.active, id));
+    await waitFor(async () => runs.length > new Set(runs.map((r) => r.n)).size || Number(await raw.zscore(k.active, id)) >= first + by, `the lease of ${id} to be renewed`, 20_000);
+  };
+  return { prefix, client, raw, runs, failures, startWorker, untilRenewed, k };
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('lease renewal', () => {
   it('keeps a job running longer than its lease with its worker, while another worker watches', async () => {
-    const { client, raw, k, runs, failures, startWorker } = setup('lease-long');
-    startWorker('a', () => sleep(LEASE_MS * 3));
+    const { client, raw, k, runs, failures, startWorker, untilRenewed } = setup('lease-long');
+    // Runs until its lease was renewed two whole leases past its first expiry: b has had several recoveries meanwhile.
+    startWorker('a', (_p, ctx) => untilRenewed(ctx.id, LEASE_MS * 2));
     const { id } = await client.enqueue('long', { n: 1 });
     await waitFor(() => runs.length === 1, 'the job to start');
     startWorker('b', async () => {});
@@ -53,8 +63,9 @@ describe('lease renewal', () => {
   });
 
   it('keeps prefetched jobs waiting longer than their lease with their worker', async () => {
-    const { client, raw, k, runs, failures, startWorker } = setup('lease-prefetch');
-    startWorker('a', () => sleep(LEASE_MS * 1.5), { concurrency: 1, prefetch: 2 });
+    const { client, raw, k, runs, failures, startWorker, untilRenewed } = setup('lease-prefetch');
+    // Each job runs until its lease was renewed one whole lease on, so job 3 waits two leases in the buffer.
+    startWorker('a', (_p, ctx) => untilRenewed(ctx.id, LEASE_MS), { concurrency: 1, prefetch: 2 });
     await client.enqueueMany('long', [{ n: 1 }, { n: 2 }, { n: 3 }]);
     await waitFor(async () => runs.length === 1 && (await raw.zcount(k.active, '-inf', '(+inf')) === 3, 'one running, two prefetched');
     startWorker('b', async () => {});

@@ -143,12 +143,27 @@ describe('delayed jobs', () => {
 
   it('wakes an idle worker when a delayed job becomes due', async () => {
     const { client, order, startWorker } = setup('delay-idle');
-    startWorker();
-    // Let the worker go idle (blocked on an empty queue) before anything is enqueued.
-    await new Promise((r) => setTimeout(r, 100));
+    const worker = startWorker();
+    // How each blocking read of the queue ended: woken by a token, or timed out (after 5 s) with nothing.
+    const reads: ('woken' | 'timed out')[] = [];
+    type Blocking = { blocking: { redis: { blpop: (...a: unknown[]) => Promise<unknown> } } };
+    const { redis } = (worker as unknown as { fetchers: Map<string, Blocking> }).fetchers.get('default')!.blocking;
+    const blpop = redis.blpop.bind(redis);
+    redis.blpop = async (...a) => {
+      const woke = await blpop(...a);
+      reads.push(woke === null ? 'timed out' : 'woken');
+      return woke;
+    };
+    // The worker goes idle (blocked on an empty queue) once it has run a probe job and found nothing else: an event.
+    const probe = await client.enqueue('task', { label: 'probe' });
+    await waitFor(async () => (await client.getJob(probe.id)).state === 'completed', 'the probe job');
     const { id } = await client.enqueue('task', { label: 'wake' }, { delay: 200 });
-    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the delayed job', 4_000);
-    expect(order).toEqual(['wake']);
+    await waitFor(() => order.includes('wake'), 'the delayed job to start');
+    // The read the job's fetch followed was woken (by the worker's due timer), not one that timed out.
+    expect(reads.at(-1)).toBe('woken');
+    expect(reads).not.toContain('timed out');
+    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the delayed job');
+    expect(order).toEqual(['probe', 'wake']);
   });
 
   it('keeps a delayed job with a priority in its level once due', async () => {

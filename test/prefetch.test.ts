@@ -4,7 +4,7 @@
  * leases only what runs; and `concurrency + prefetch` may not exceed 5,000. Leases are counted in Redis (the queue's
  * active set), so these tests see what the worker holds, not what it says it holds.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { createWorker, defineJobs, queueKeys, type Handler, type Worker, type WorkerOptions } from '../src/index.js';
 import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
@@ -77,7 +77,7 @@ async function sampleLeases(leases: () => Promise<number>, times = 10): Promise<
  * Runs `total` short jobs (each awaits a 1 ms timer) on a fresh worker with `options`, sampling the lease count
  * back to back until every job has run. Returns the samples; fails if a job ran twice or the run stalls.
  */
-async function runShortJobs(name: string, total: number, options: Omit<WorkerOptions, 'queues'>) {
+async function runShortJobs(name: string, total: number, options: Omit<WorkerOptions, 'queues'>, onStart: () => void = () => {}) {
   const { client, raw, k, leases, errors, startWorker } = setup(name);
   await client.enqueueMany('task', payloads(total));
   const ran = new Set<number>();
@@ -85,6 +85,7 @@ async function runShortJobs(name: string, total: number, options: Omit<WorkerOpt
   startWorker(async ({ n }) => {
     if (ran.has(n)) duplicates++;
     ran.add(n);
+    onStart();
     await new Promise((r) => setTimeout(r, 1));
   }, options);
 
@@ -131,15 +132,23 @@ describe('automatic prefetch (the default)', () => {
 
   it('leases deeper for many short jobs, never more than concurrency + 4 × concurrency, and runs them all', async () => {
     const concurrency = 5;
-    const samples = await runShortJobs('prefetch-auto-short', 3_000, { concurrency });
+    // The worker sizes the prefetch from the jobs it starts per 25 ms of its clock (performance.now). That clock is
+    // driven here by the starts themselves: 25 ms pass per 100 starts, a rate of 4 starts/ms, so the prefetch must
+    // grow to its cap (4 × concurrency) however fast or slow this machine really is.
+    vi.useFakeTimers({ toFake: ['performance'] });
+    let starts = 0;
+    let samples: number[];
+    try {
+      samples = await runShortJobs('prefetch-auto-short', 3_000, { concurrency }, () => {
+        if (++starts % 100 === 0) vi.advanceTimersByTime(25);
+      });
+    } finally {
+      vi.useRealTimers();
+    }
     const max = Math.max(...samples);
     expect(samples.length).toBeGreaterThan(0);
     expect(max).toBeLessThanOrEqual(concurrency + 4 * concurrency);
-    // Deeper than the long-job buffer (concurrency + concurrency = 10). Each slot starts a job about every 1-2 ms, so
-    // a 25 ms window sees 60-120 starts and sizes the prefetch to 12-20. On a 2-core machine this peaked at 25 when
-    // idle, at 24-25 with two busy-looping processes beside it and at 19-22 with six, and most samples were over 10
-    // in every run: it only fails if the prefetch never grows (a worker slowed below about 1,000 jobs/s would not
-    // grow it either, and be right not to; that is far from what was seen under load).
+    // Deeper than the long-job buffer (concurrency + concurrency = 10).
     expect(max).toBeGreaterThan(2 * concurrency);
   });
 });

@@ -60,11 +60,12 @@ describe('Redis unreachable at enqueue', () => {
     const client = createClient(jobs, { redis: `redis://127.0.0.1:${port}`, timeout: '1s' });
     client.redis.on('error', () => {});
     defer(() => client.close());
-    const started = Date.now();
     const err = await client.enqueue('work', { n: 1 }).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(3_000);
     expect(err).toBeInstanceOf(RedisUnavailableError);
     expect((err as Error).message).toMatch(new RegExp(`enqueue "work".*127\\.0\\.0\\.1:${port}`));
+    // Failed because of the refused connection, not because the 1 s timeout ran out ("did not answer within").
+    expect((err as Error).message).toMatch(/is unreachable/);
+    expect((err as Error).message).not.toMatch(/did not answer/);
   });
 
   it('Redis accepts connections but never answers: RedisUnavailableError after the default 5 s', async () => {
@@ -81,8 +82,8 @@ describe('Redis unreachable at enqueue', () => {
     redis.current().process.kill('SIGCONT');
     expect(err).toBeInstanceOf(RedisUnavailableError);
     expect((err as Error).message).toMatch(/enqueue "work": Redis at redis:\/\/127\.0\.0\.1:\d+ did not answer within 5000 ms/);
+    // It waited the whole default (a lower bound: load can only make it later); how much later is not asserted.
     expect(elapsed).toBeGreaterThanOrEqual(4_900);
-    expect(elapsed).toBeLessThan(8_000);
   });
 
   itGap('enqueue-connection-error')('Redis stopped after the client connected: a clear error, and enqueue works again once it is back', async () => {

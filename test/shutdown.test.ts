@@ -143,13 +143,32 @@ describe('worker.close()', () => {
     expect(order).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
-  it('is idempotent and closes an idle worker promptly', async () => {
-    const { startWorker } = setup('shutdown-idle');
-    const worker = startWorker(async () => {});
+  it('is idempotent: both calls wait for the running handler, which completes; nothing stays leased', async () => {
+    // A worker that never got a job always has 0 running: give it one, close it twice while the handler runs.
+    const { client, raw, k, startWorker } = setup('shutdown-idle');
+    const gate = deferred();
+    const worker = startWorker(async () => gate.promise);
+    const { id } = await client.enqueue('task', { n: 1 });
+    await waitFor(() => worker.running === 1, 'the job to start');
     const a = worker.close();
     const b = worker.close();
     expect(a).toBe(b);
+    let closed = false;
+    void a.then(() => (closed = true));
+    await waitFor(async () => (await client.getJob(id)).state === 'active', 'the job to be active');
+    expect(closed).toBe(false);
+    expect(worker.running).toBe(1);
+    gate.resolve();
     await a;
+    expect(worker.running).toBe(0);
+    expect((await client.getJob(id)).state).toBe('completed');
+    expect(await queueCounts(raw, k)).toMatchObject({ wait: 0, active: 0, attempts: 0 });
+  });
+
+  it('closes an idle worker', async () => {
+    const { startWorker } = setup('shutdown-idle2');
+    const worker = startWorker(async () => {});
+    await worker.close();
     expect(worker.running).toBe(0);
   });
 

@@ -1,7 +1,8 @@
 /**
  * Type-level tests of the typed API over jobs.schema.ts. Never executed: `tsc --noEmit` (part of `npm test`)
- * checks that every correct call compiles and that each `@ts-expect-error` line really is an error (an unused
- * directive is itself an error). Everything sits inside functions nobody calls.
+ * checks that every correct call compiles, and test/codegen-types.test.ts that each `@ts-expect-error -- TSnnnn`
+ * line fails with exactly that error code (any error would satisfy a bare directive). Everything sits inside
+ * functions nobody calls.
  */
 import { createClient, createWorker, type JobContext, type Worker } from '../../src/index.js';
 import { jobs } from '../../jobs.schema.js';
@@ -24,41 +25,41 @@ export async function enqueueTypes(): Promise<void> {
   assertType<Equal<typeof duplicate, boolean>>();
 
   // A job name that is not declared.
-  // @ts-expect-error 'sendWelcomeMail' is not a job name
+  // @ts-expect-error -- TS2345 'sendWelcomeMail' is not a job name
   await client.enqueue('sendWelcomeMail', { userId: 'u1', email: 'a@example.com' });
 
   // A field of the wrong type.
-  // @ts-expect-error userId must be a string
+  // @ts-expect-error -- TS2322 userId must be a string
   await client.enqueue('sendWelcomeEmail', { userId: 1, email: 'a@example.com' });
 
   // A missing required field.
-  // @ts-expect-error email is required
+  // @ts-expect-error -- TS2345 email is required
   await client.enqueue('sendWelcomeEmail', { userId: 'u1' });
 
   // A value outside an enum.
-  // @ts-expect-error locale is 'en' | 'de'
+  // @ts-expect-error -- TS2322 locale is 'en' | 'de'
   await client.enqueue('sendWelcomeEmail', { userId: 'u1', email: 'a@example.com', locale: 'fr' });
 
   // A field the schema does not declare.
-  // @ts-expect-error unknown field
+  // @ts-expect-error -- TS2353 unknown field
   await client.enqueue('buildDailyReport', { day: '2024-01-31', extra: true });
 
   // The payload of another job.
-  // @ts-expect-error a report payload for an email job
+  // @ts-expect-error -- TS2353 a report payload for an email job
   await client.enqueue('sendWelcomeEmail', { day: '2024-01-31' });
 
   // A wrong element type inside an array, in a batch.
-  // @ts-expect-error widths are numbers
+  // @ts-expect-error -- TS2322 widths are numbers
   await client.enqueueMany('resizeImage', [{ imageId: 'i1', widths: ['100'] }]);
 
   // Enqueue options are typed too.
-  // @ts-expect-error priority is a number
+  // @ts-expect-error -- TS2322 priority is a number
   await client.enqueue('buildDailyReport', { day: '2024-01-31' }, { priority: 'high' });
 
   // Dead letters are per declared queue.
   await client.deadLetters.list('email');
   await client.deadLetters.count('webhooks');
-  // @ts-expect-error 'mail' is not a queue of the job set
+  // @ts-expect-error -- TS2345 'mail' is not a queue of the job set
   await client.deadLetters.count('mail');
 }
 
@@ -81,7 +82,7 @@ export function workerTypes(): Worker[] {
         // Defaults are applied and transforms run: the handler sees a number and a definite format.
         assertType<Equal<typeof payload.quality, number>>();
         assertType<Equal<typeof payload.format, 'jpeg' | 'png' | 'webp'>>();
-        // @ts-expect-error quality is a number after the transform, not a string
+        // @ts-expect-error -- TS2322 quality is a number after the transform, not a string
         const q: string = payload.quality;
         void q;
       },
@@ -93,7 +94,7 @@ export function workerTypes(): Worker[] {
 
   // A missing handler.
   workers.push(
-    // @ts-expect-error buildDailyReport has no handler
+    // @ts-expect-error -- TS2345 buildDailyReport has no handler
     createWorker(jobs, {
       sendWelcomeEmail: async () => {},
       deliverWebhook: async () => {},
@@ -108,7 +109,7 @@ export function workerTypes(): Worker[] {
       deliverWebhook: async () => {},
       resizeImage: async () => {},
       buildDailyReport: async () => {},
-      // @ts-expect-error sendNewsletter is not a job
+      // @ts-expect-error -- TS2353 sendNewsletter is not a job
       sendNewsletter: async () => {},
     }),
   );
@@ -116,7 +117,7 @@ export function workerTypes(): Worker[] {
   // A handler whose payload type is wrong.
   workers.push(
     createWorker(jobs, {
-      // @ts-expect-error userId is a string, not a number
+      // @ts-expect-error -- TS2322 userId is a string, not a number
       sendWelcomeEmail: async (payload: { userId: number; email: string }) => {
         void payload;
       },
@@ -130,7 +131,7 @@ export function workerTypes(): Worker[] {
   workers.push(
     createWorker(jobs, {
       sendWelcomeEmail: async (payload) => {
-        // @ts-expect-error no such field
+        // @ts-expect-error -- TS2339 no such field
         void payload.phone;
       },
       deliverWebhook: async () => {},
@@ -144,19 +145,19 @@ export function workerTypes(): Worker[] {
   workers.push(createWorker(jobs, { sendWelcomeEmail: async () => {}, deliverWebhook: async () => {} }, { queues: ['email', 'webhooks'] }));
 
   // ... but it still needs all of them.
-  // @ts-expect-error the email queue's handler is missing
+  // @ts-expect-error -- TS2345 the email queue's handler is missing
   workers.push(createWorker(jobs, {}, { queues: ['email'] }));
 
   // ... and only declared queues can be named.
   const all = { sendWelcomeEmail: async () => {}, deliverWebhook: async () => {}, resizeImage: async () => {}, buildDailyReport: async () => {} };
-  // @ts-expect-error 'mail' is not a queue of the job set
+  // @ts-expect-error -- TS2820 'mail' is not a queue of the job set
   workers.push(createWorker(jobs, all, { queues: ['mail'] }));
 
   // Events are typed.
   const worker = workers[0] as Worker;
   worker.on('completed', (e) => void e.job.id);
   worker.on('dead', (e) => void e.reason);
-  // @ts-expect-error 'finished' is not an event
+  // @ts-expect-error -- TS2345 'finished' is not an event
   worker.on('finished', () => {});
 
   return workers;

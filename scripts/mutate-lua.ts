@@ -1,0 +1,107 @@
+/**
+ * Hand-made mutations of the Lua scripts (npm run mutation:lua): each one breaks a guarantee the way a careless edit
+ * would — the ack fence, the unique lock's release, the concurrency cap's expiry — and the test files that guard it
+ * must then fail. Applies one mutation at a time in place, runs the relevant tests, restores the file (also on
+ * Ctrl-C), and prints caught / NOT CAUGHT per mutation. Exits 1 if any mutation is not caught, or if the tests fail
+ * with no mutation applied (then nothing can be concluded).
+ * Stryker (npm run mutation) covers the pure TypeScript modules; it cannot mutate Lua.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Mutation {
+  readonly name: string;
+  /** Path under src/lua. */
+  readonly file: string;
+  readonly find: string;
+  readonly replace: string;
+  /** Test files that must fail with the mutation applied. */
+  readonly tests: readonly string[];
+}
+
+const MUTATIONS: readonly Mutation[] = [
+  {
+    name: 'fence removed in holds() (renew, retry, dead letter accept any holder)',
+    file: '_lib.lua',
+    find: "local function holds(active, attempts, id, att)\n",
+    replace: "local function holds(active, attempts, id, att)\n  do return true end\n",
+    tests: ['test/claims-fencing.test.ts'],
+  },
+  {
+    name: 'fence removed from the acknowledgements in fetch.lua',
+    file: 'fetch.lua',
+    find: '    if leased[i] and atts[i] == att then',
+    replace: '    if true then',
+    tests: ['test/claims-fencing.test.ts'],
+  },
+  {
+    name: 'unique lock never released',
+    file: '_lib.lua',
+    find: "  if redis.call('GET', lock) == id then redis.call('DEL', lock) end",
+    replace: '  -- mutation: release removed',
+    tests: ['test/unique.test.ts'],
+  },
+  {
+    name: "unique lock always released (even another job's)",
+    file: '_lib.lua',
+    find: "  if redis.call('GET', lock) == id then redis.call('DEL', lock) end",
+    replace: "  redis.call('DEL', lock)",
+    tests: ['test/claims-retention.test.ts'],
+  },
+  {
+    name: 'expired slots in a capped type’s running set ignored',
+    file: 'fetch.lua',
+    find: "    redis.call('ZREMRANGEBYSCORE', ty.running, '-inf', now) -- slots of expired leases come back (self-healing)",
+    replace: '    -- mutation: expired slots kept',
+    tests: ['test/claims-throttling.test.ts'],
+  },
+];
+
+function runTests(files: readonly string[]): boolean {
+  const res = spawnSync('npx', ['vitest', 'run', ...files], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'], timeout: 300_000 });
+  return res.status === 0;
+}
+
+let restore: (() => void) | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    restore?.();
+    process.exit(130);
+  });
+}
+
+const files = [...new Set(MUTATIONS.flatMap((m) => m.tests))];
+process.stdout.write(`baseline: ${files.join(' ')} … `);
+if (!runTests(files)) {
+  process.stdout.write('FAIL\nThe tests fail with no mutation applied: fix them first.\n');
+  process.exit(1);
+}
+process.stdout.write('pass\n');
+
+let missed = 0;
+for (const m of MUTATIONS) {
+  const path = join(ROOT, 'src', 'lua', m.file);
+  const original = readFileSync(path, 'utf8');
+  if (!original.includes(m.find)) {
+    process.stdout.write(`STALE     ${m.name}: the text to mutate is no longer in src/lua/${m.file}; update scripts/mutate-lua.ts\n`);
+    missed++;
+    continue;
+  }
+  restore = () => writeFileSync(path, original);
+  writeFileSync(path, original.replace(m.find, m.replace));
+  let passed: boolean;
+  try {
+    passed = runTests(m.tests);
+  } finally {
+    restore();
+    restore = undefined;
+  }
+  if (passed) missed++;
+  process.stdout.write(`${passed ? 'NOT CAUGHT' : 'caught    '} ${m.name}  (${m.tests.join(' ')})\n`);
+}
+process.stdout.write(`${MUTATIONS.length - missed} of ${MUTATIONS.length} Lua mutations caught\n`);
+process.exit(missed === 0 ? 0 : 1);
