@@ -232,7 +232,7 @@ describe('completion batching', () => {
     const ackOnly: number[] = [];
     const fetch = scripts.fetch.bind(scripts);
     scripts.fetch = (...a) => {
-      const acks = a[a.length - 1] as readonly unknown[];
+      const acks = a[6] as readonly unknown[]; // fetch(keys, types, want, leaseMs, keepCount, keepAgeMs, acks, …)
       if (acks.length > 0) ackCalls.push(acks.length);
       if (acks.length > 0 && a[2] === 0) ackOnly.push(acks.length);
       return fetch(...a);
