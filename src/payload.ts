@@ -7,6 +7,13 @@ import { ENVELOPE_OVERHEAD_BYTES, MAX_PAYLOAD_DEPTH, fitsBytes, formatBytes } fr
 export const DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024;
 
 /**
+ * Default limit of a worker on the payload it parses: a guard for its event loop (checking and parsing 16 MiB of
+ * JSON blocks it for some hundreds of milliseconds, well inside a lease), not a policy. Far above the client's default so that a client with a
+ * raised limit does not need every worker reconfigured.
+ */
+export const DEFAULT_WORKER_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+
+/**
  * The stored form of a job (the value in the queue's `jobs` hash). Field names are short because every waiting job
  * carries them; `docs/redis-layout.md` documents them.
  */

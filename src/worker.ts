@@ -17,7 +17,7 @@ import { deadInfoJson, type DeadInfo, type DeadReason } from './dead-letters.js'
 import { TypedEmitter, type JobRef, type WorkerEvents } from './events.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './keys.js';
 import { resolveLogger, type Logger } from './logger.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
+import { DEFAULT_WORKER_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './bounds.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ConnectionHealth } from './connection-health.js';
@@ -108,8 +108,9 @@ export interface WorkerOptions<Q extends string = string> {
   /** Dead letters kept per queue (oldest dropped first). Default 10,000. */
   readonly deadLetters?: { readonly max?: number };
   /**
-   * Largest payload this worker parses, in bytes of JSON (as the client's option; set it to the largest any client
-   * uses). A stored job over it (plus 1 KiB of envelope) goes to the dead letters unparsed. Default 512 KiB.
+   * Largest payload this worker parses, in bytes of JSON (as the client's option). A guard for the event loop, not a
+   * policy: a stored job over it (plus 1 KiB of envelope) goes to the dead letters unparsed. Default 16 MiB
+   * ({@link DEFAULT_WORKER_MAX_PAYLOAD_BYTES}); keep it at least the largest `maxPayloadBytes` of any client.
    */
   readonly maxPayloadBytes?: number;
   /** Runs around every handler, first element outermost. */
@@ -360,7 +361,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
     this.keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
     this.maxDead = positiveInt(options.deadLetters?.max, 10_000, 'deadLetters.max');
-    this.maxEnvelopeBytes = positiveInt(options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes') + ENVELOPE_OVERHEAD_BYTES;
+    this.maxEnvelopeBytes = positiveInt(options.maxPayloadBytes, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, 'maxPayloadBytes') + ENVELOPE_OVERHEAD_BYTES;
 
     const known: readonly string[] = jobs.queues;
     const queues: readonly string[] = options.queues ?? known;

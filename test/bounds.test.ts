@@ -16,7 +16,8 @@ import {
   truncateBytes,
 } from '../src/bounds.js';
 import { checkStoredJob, nestedDeeperThan } from '../src/payload.js';
-import { cleanupRegistry, deferred, redisUrl, testClient, waitFor } from './helpers.js';
+import { closeDefaultJobsClient, configure, createWorker as createGeneratedWorker, enqueueDeliverWebhook } from '../generated/index.js';
+import { cleanupRegistry, deferred, deletePrefix, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
@@ -199,10 +200,58 @@ describe('hostile payload shapes', () => {
     expect(info.state).toBe('dead');
     expect(info.deadReason).toBe('invalid_payload');
     expect(info.lastError?.name).toBe('JobValidationError');
-    expect(info.lastError?.message).toMatch(/the stored job is 20\.0 MiB .* over this worker's limit of 513\.0 KiB/);
+    expect(info.lastError?.message).toMatch(/the stored job is 20\.0 MiB .* over this worker's limit of 16\.0 MiB/);
     expect(await raw.hstrlen(k.deadInfo, 'big-1')).toBeLessThanOrEqual(MAX_DEAD_INFO_BYTES);
     expect(ran).toEqual([otherJob.id]); // the big job never ran
     expectBoundedLines(lines);
+  }, 120_000);
+});
+
+describe("a client's raised maxPayloadBytes and the worker's limit", () => {
+  const jobs = defineJobs({ echo: { payload: z.object({ text: z.string() }) } });
+  /** A payload of exactly `bytes` bytes of JSON: `{"text":"…"}` is 11 bytes besides the text. */
+  const exactly = (bytes: number): { text: string } => ({ text: 'y'.repeat(bytes - 11) });
+
+  it('a job at a raised client limit runs on a worker with the default limit, and on one configured the same way', async () => {
+    const { prefix, raw } = testClient(jobs, 'bounds-raised', defer);
+    const limit = 4 * MIB;
+    const client = createClient(jobs, { redis: redisUrl(), prefix, maxPayloadBytes: limit });
+    defer(() => client.close());
+    const payload = exactly(limit);
+    expect(Buffer.byteLength(JSON.stringify(payload))).toBe(limit);
+    const first = await client.enqueue('echo', payload);
+    const ran: string[] = [];
+    const byDefault = createWorker(jobs, { echo: (_p, ctx) => void ran.push(ctx.id) }, { redis: redisUrl(), prefix, logger: false });
+    defer(() => byDefault.close());
+    await waitFor(async () => (await client.getJob(first.id)).state === 'completed', 'the job on the default worker', 30_000);
+    await byDefault.close();
+
+    const second = await client.enqueue('echo', payload);
+    const same = createWorker(jobs, { echo: (_p, ctx) => void ran.push(ctx.id) }, { redis: redisUrl(), prefix, logger: false, maxPayloadBytes: limit });
+    defer(() => same.close());
+    await waitFor(async () => (await client.getJob(second.id)).state === 'completed', 'the job on the same-limit worker', 30_000);
+    expect(ran).toEqual([first.id, second.id]);
+    expect(await raw.hlen(queueKeys(prefix, 'default').deadInfo)).toBe(0);
+  }, 60_000);
+
+  it('the generated createWorker takes maxPayloadBytes from configure(), as the generated enqueue functions do', async () => {
+    const prefix = testPrefix('bounds-generated');
+    const limit = 17 * MIB; // above the worker's default, so only the configured limit lets it run
+    configure({ redis: redisUrl(), prefix, maxPayloadBytes: limit });
+    const raw = rawRedis();
+    defer(async () => {
+      await closeDefaultJobsClient();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    const { id } = await enqueueDeliverWebhook({ url: 'https://example.com/hook', event: 'big', body: { data: 'z'.repeat(limit - 1000) } });
+    const ran: string[] = [];
+    const worker = createGeneratedWorker({ deliverWebhook: (_p, ctx) => void ran.push(ctx.id) }, { queues: ['webhooks'], logger: false });
+    defer(() => worker.close());
+    const k = queueKeys(prefix, 'webhooks');
+    await waitFor(async () => ran.length === 1 || (await raw.hlen(k.deadInfo)) > 0, 'the job to run or die', 60_000);
+    expect(await raw.hget(k.deadInfo, id)).toBeNull();
+    expect(ran).toEqual([id]);
   }, 120_000);
 });
 
