@@ -732,7 +732,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
       // The jobs hash keeps the stored text; the copy sent along (kept only if that entry is gone) is cut short.
       const raw = truncateBytes(l.raw ?? '', MAX_DEAD_INFO_BYTES);
-      this.toDead(k, leasedRef(queue, l, hostile.job), l.attempt, 'invalid_payload', err, { raw, issues: err.issues });
+      // Released like any dead job's: its unique lock (key read from the head) and its type's concurrency slot.
+      const lock = hostile.unique === undefined ? undefined : k.uniquePrefix + hostile.unique;
+      const known = this.jobs.jobs.get(hostile.job);
+      const slot = known !== undefined && known.queue === queue ? this.throttleOf(queue, known.name).slot : undefined;
+      this.toDead(k, leasedRef(queue, l, hostile.job), l.attempt, 'invalid_payload', err, { raw, issues: err.issues, lock, slot });
       return undefined;
     }
     const decoded = decodeEnvelope(l.raw);

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, JobValidationError, queueKeys, type Logger } from '../src/index.js';
+import { typeKeys } from '../src/keys.js';
 import {
   MAX_DEAD_INFO_BYTES,
   MAX_ISSUES,
@@ -253,6 +254,43 @@ describe("a client's raised maxPayloadBytes and the worker's limit", () => {
     expect(await raw.hget(k.deadInfo, id)).toBeNull();
     expect(ran).toEqual([id]);
   }, 120_000);
+});
+
+describe('a hostile job dead-lettered unparsed releases what it held', () => {
+  // A long name puts the unique key (`u`, after the name) past the first 128 bytes of the envelope.
+  const name = `solo${'X'.repeat(60)}`;
+  const jobs = defineJobs({ [name]: { payload: z.object({ text: z.string() }), unique: true, concurrency: 1 } });
+
+  it('a too-big job of a unique, concurrency-1 type: its unique lock and its concurrency slot are released', async () => {
+    const { prefix, raw } = testClient(jobs, 'bounds-release', defer);
+    const k = queueKeys(prefix, 'default');
+    const client = createClient(jobs, { redis: redisUrl(), prefix, maxPayloadBytes: 2 * MIB });
+    defer(() => client.close());
+    const big = await client.enqueue(name, { text: 'b'.repeat(MIB + 1000) });
+    const locks = async (): Promise<string[]> => raw.keys(`${k.uniquePrefix}*`);
+    expect(await locks()).toHaveLength(1);
+    const headBytes = ((await raw.hget(k.jobs, big.id)) as string).indexOf(',"p":');
+    expect(headBytes).toBeGreaterThan(128);
+
+    const ran: string[] = [];
+    const worker = createWorker(jobs, { [name]: (_p: unknown, ctx: { id: string }) => void ran.push(ctx.id) } as never, {
+      redis: redisUrl(),
+      prefix,
+      logger: false,
+      maxPayloadBytes: MIB,
+    });
+    defer(() => worker.close());
+    await waitFor(async () => (await client.deadLetters.count('default')) === 1, 'the dead letter');
+    const letter = await client.deadLetters.queue('default').get(big.id);
+    expect(letter?.issues?.[0]?.code).toBe('too_big');
+    expect(letter?.name).toBe(name);
+    expect(await locks()).toEqual([]);
+    expect(await raw.zcard(typeKeys(k, name).running)).toBe(0);
+    // The type runs its next job at once (a held slot would block it for a whole lease, 30 s).
+    const next = await client.enqueue(name, { text: 'small' });
+    await waitFor(async () => (await client.getJob(next.id)).state === 'completed', 'the next job of the type');
+    expect(ran).toEqual([next.id]);
+  }, 60_000);
 });
 
 describe('the size and depth checks themselves', () => {

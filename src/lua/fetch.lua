@@ -13,7 +13,7 @@
 --       last: the largest envelope to send, in bytes (0 = no limit)
 -- Returns: ms until this worker should look again without being woken (the next scheduled job, or a rate limit
 --          window opening; -1 = never), number of stale acks, the stale ack ids,
---          then per leased job: id, envelope (false if missing; {size, first 128 bytes} if over the limit), attempt
+--          then per leased job: id, envelope (false if missing; {size, first 512 bytes} if over the limit), attempt
 local wait, prio, scheduled, active, jobs, attempts, errors, notify, done, done_order, seq, paused =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local want = tonumber(ARGV[1])
@@ -253,7 +253,7 @@ if #taken > 0 then
     out[#out + 1] = id
     -- A stored job over the size limit is not shipped (megabytes would hold up this connection for seconds).
     local env = envs[i]
-    if env and max_env > 0 and #env > max_env then env = { #env, string.sub(env, 1, 128) } end
+    if env and max_env > 0 and #env > max_env then env = { #env, string.sub(env, 1, 512) } end
     out[#out + 1] = env
     out[#out + 1] = att
   end

@@ -5,7 +5,7 @@
 -- If the caller dies too, its lease expires in turn and another worker recovers the job.
 -- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors
 -- ARGV: 1 lease ms, 2 max jobs, 3 the largest envelope to send, in bytes (0 or absent = no limit)
--- Returns: the number of renamed ids (R), then per job: id, envelope (false if missing; {size, first 128 bytes} if
+-- Returns: the number of renamed ids (R), then per job: id, envelope (false if missing; {size, first 512 bytes} if
 --          over the limit), attempt; then the R ids among them that were renamed because they were not valid UTF-8
 --          (the worker dead-letters those jobs)
 local active, jobs, attempts, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -30,7 +30,7 @@ for i, id in ipairs(ids) do
   leases[#leases + 1] = id
   out[#out + 1] = id
   local env = envs[i]
-  if env and max_env > 0 and #env > max_env then env = { #env, string.sub(env, 1, 128) } end
+  if env and max_env > 0 and #env > max_env then env = { #env, string.sub(env, 1, 512) } end
   out[#out + 1] = env
   -- A lease without an attempts record (written by something else) counts as a first attempt, so the fence of
   -- the failure that follows matches.
