@@ -114,6 +114,7 @@ function harness(name: string, cleanup: Defer = defer): Harness {
           prefix,
           leaseMs,
           concurrency: 5,
+          maxPayloadBytes: 1024 * 1024, // the huge entries below (2 and 8 MiB) are over it; the default is 16 MiB
           logger: {
             debug: () => {},
             info: () => {},
