@@ -13,6 +13,17 @@ export const MAX_CATCH_UP = 1_000;
  */
 export const ON_TIME_MS = 60_000;
 const MAX_TIMER_MS = 60_000;
+/**
+ * A record at most this old was written by a scheduler that was running then (this worker's or another's): the
+ * firings after it count as late, not missed, even for a scheduler that started since (a rolling deploy while the
+ * old worker was busy). Longer than ordinary stalls, shorter than a restart: after a longer gap `catchUp` applies.
+ */
+export const HANDOVER_MS = 10_000;
+/**
+ * A record at most this far in the future by the Redis clock is waited for, not reset: a small backward step of the
+ * Redis clock (a failover to a server slightly behind); the firings up to it already ran.
+ */
+export const FUTURE_WAIT_MS = ON_TIME_MS;
 
 /** The id of a cron firing's job: deterministic, so the firing is also de-duplicated like a `jobId`. */
 export function cronJobId(name: string, firedAt: number): string {
@@ -51,24 +62,36 @@ export interface CronPass {
   readonly newLast: number;
   /** Whether firings were skipped under the job's `catchUp`. */
   readonly skipped: boolean;
+  /** Set when the record lay more than {@link FUTURE_WAIT_MS} in the future and is reset to now. */
+  readonly reset?: boolean;
 }
 
 /**
  * Decides one pass for `job`, all times by the Redis clock: `last` is the recorded last firing, `now` the time of
- * the pass and `since` the time this scheduler started. Firings that came due while it ran (at or after `since`) and
- * are at most {@link ON_TIME_MS} late are all enqueued: the scheduler was merely late. The others were missed while
- * no scheduler ran (or long ago) and follow `catchUp`: `all` enqueues them (the most recent 1,000), `last` the
- * latest of them, `none` the latest only if it is on time. Undefined when nothing is due.
+ * the pass and `since` the time this scheduler started. Firings that came due while a scheduler ran (at or after
+ * `since`, or after a record at most {@link HANDOVER_MS} old) and are at most {@link ON_TIME_MS} late are all
+ * enqueued: the scheduler was merely late. The others were missed while no scheduler ran (or long ago) and follow
+ * `catchUp`: `all` enqueues them (the most recent 1,000), `last` the latest of them, `none` the latest only if it is
+ * on time. A record in the future is waited for when at most {@link FUTURE_WAIT_MS} ahead, else reset to `now`.
+ * Undefined when nothing is due.
  */
 export function planPass(job: ResolvedJob, last: number, now: number, since: number): CronPass | undefined {
   const cron = job.cron;
   if (cron === undefined) return undefined;
+  if (last > now) {
+    // Only a clock running ahead writes a future record (a worker of an older version, or a Redis failover to a
+    // server whose clock differs). A small step back: the firings up to it ran already, wait. Far ahead: waiting
+    // would stop this job until then; reset (the firings up to it may come again; those still remembered are
+    // de-duplicated by their id).
+    return last - now <= FUTURE_WAIT_MS ? undefined : { due: [], newLast: now, skipped: false, reset: true };
+  }
   if (cron.catchUp === 'all') {
     const due = firingsBetween(job, last, now, MAX_CATCH_UP);
     return due.length === 0 ? undefined : { due, newLast: due[due.length - 1] as number, skipped: false };
   }
-  // Firings from `liveFrom` on came due while this scheduler ran, and are on time.
-  const liveFrom = Math.max(since, now - ON_TIME_MS);
+  // Firings from `liveFrom` on came due while a scheduler ran (this one, or whoever wrote a recent record).
+  const aliveFrom = now - last <= HANDOVER_MS ? Math.min(since, last + 1) : since;
+  const liveFrom = Math.max(aliveFrom, now - ON_TIME_MS);
   const live = firingsBetween(job, Math.max(last, liveFrom - 1), now, MAX_CATCH_UP);
   const [missed] = firingsBetween(job, last, Math.min(now, liveFrom - 1), 1);
   if (missed === undefined && live.length === 0) return undefined;
@@ -93,10 +116,13 @@ export class CronScheduler {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
-  /** Redis time of this scheduler's first pass: firings before it were due while it did not run. */
-  private since: number | undefined;
-  /** The last Redis time read, and `performance.now()` when it was read: the Redis clock, estimated locally. */
-  private clock: { readonly redisMs: number; readonly perfMs: number } | undefined;
+  /** Per queue, Redis time of this scheduler's first pass: firings before it were due while it did not run. */
+  private readonly since = new Map<string, number>();
+  /**
+   * Per queue (Cluster nodes' clocks may differ), the last Redis time read and `performance.now()` when it was read:
+   * that node's clock, estimated locally.
+   */
+  private readonly clock = new Map<string, { readonly redisMs: number; readonly perfMs: number }>();
 
   constructor(
     private readonly worker: WorkerCore,
@@ -154,8 +180,8 @@ export class CronScheduler {
   }
 
   /** The Redis clock now, as estimated from the last reading (this process's clock only until Redis answered). */
-  private redisNow(): number {
-    const c = this.clock;
+  private redisNow(queue: string): number {
+    const c = this.clock.get(queue);
     return c === undefined ? Date.now() : c.redisMs + (performance.now() - c.perfMs);
   }
 
@@ -163,13 +189,16 @@ export class CronScheduler {
     if (this.stopped) return;
     await Promise.all(this.jobs.map((job) => this.fire(job)));
     if (this.stopped) return;
-    // Sleep until the next firing by the Redis clock; the pass then checks against a fresh reading of it.
-    const now = this.redisNow();
-    let next = now + MAX_TIMER_MS;
-    for (const job of this.jobs) next = Math.min(next, nextFiring(job, now) ?? next);
+    // Sleep until the next firing by the Redis clock (of each job's queue); the pass then checks a fresh reading.
+    let delay = MAX_TIMER_MS;
+    for (const job of this.jobs) {
+      const now = this.redisNow(job.queue);
+      const next = nextFiring(job, now);
+      if (next !== undefined) delay = Math.min(delay, next - now);
+    }
     this.timer = setTimeout(() => {
       this.running = this.tick();
-    }, Math.max(1, next - this.redisNow()));
+    }, Math.max(1, delay));
     this.timer.unref();
   }
 
@@ -181,8 +210,8 @@ export class CronScheduler {
     if (recordReply?.[0]) throw recordReply[0];
     const [seconds, micros] = timeReply?.[1] as [string, string];
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    this.clock = { redisMs: now, perfMs: performance.now() };
-    this.since ??= now;
+    this.clock.set(k.queue, { redisMs: now, perfMs: performance.now() });
+    if (!this.since.has(k.queue)) this.since.set(k.queue, now);
     return { lastText: (recordReply?.[1] as string | null) ?? null, now };
   }
 
@@ -196,25 +225,16 @@ export class CronScheduler {
         const { lastText, now } = await this.readRecord(k, job.name);
         let due: number[];
         let newLast: number;
+        let pass: CronPass | undefined;
         const last = lastText === null ? NaN : Number(lastText);
         if (lastText === null || !Number.isFinite(last)) {
           // First time this schedule is seen: nothing before now counts as missed.
           due = [];
           newLast = now;
-        } else if (last > now) {
-          // Only a clock running ahead writes a future record (a worker of an older version, or a Redis failover to
-          // a server whose clock differs): waiting for it would stop this job until then. The firings up to it may
-          // come again on time; those still remembered are de-duplicated by their id.
-          this.worker.logger.warn(
-            `cron job "${job.name}": its last firing is recorded ${Math.round(last - now)} ms in the future by the Redis clock (a clock ran ahead); resetting it to now`,
-          );
-          due = [];
-          newLast = now;
         } else {
-          const pass = planPass(job, last, now, this.since ?? now);
+          pass = planPass(job, last, now, this.since.get(k.queue) ?? now);
           if (pass === undefined) return;
           ({ due, newLast } = pass);
-          if (pass.skipped) this.worker.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
         }
         const items: string[] = [];
         for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority));
@@ -223,7 +243,17 @@ export class CronScheduler {
         const written = await this.worker.scripts.enqueue(k, 0, job.priority, '', items, { cron: cas, readySet });
         if (written.length > 0 || items.length === 0) {
           // items.length === 0 with an empty reply can also mean another process won; re-reading settles it.
-          if (items.length > 0 || (await this.worker.scripts.redis.hget(k.cron, job.name)) === String(newLast)) return;
+          if (items.length > 0 || (await this.worker.scripts.redis.hget(k.cron, job.name)) === String(newLast)) {
+            // Only the process whose compare-and-set won reports what it decided.
+            if (pass?.reset === true) {
+              this.worker.logger.warn(
+                `cron job "${job.name}": its last firing is recorded ${Math.round(last - now)} ms in the future by the Redis clock (a clock ran ahead); reset it to now`,
+              );
+            } else if (pass?.skipped === true) {
+              this.worker.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
+            }
+            return;
+          }
           continue;
         }
         // Another process handled these firings first: read its record and look again.
