@@ -108,7 +108,8 @@ export function planPass(job: ResolvedJob, last: number, now: number, since: num
  * exactly one of them: the enqueue script advances the job's "last firing" record with a compare-and-set, so a
  * process that read an older record writes nothing. Every decision uses the clock of the Redis server holding the
  * queue (`TIME`, read with the record), never this process's clock, so a worker whose clock is off neither fires
- * early nor leaves a record in the future; a record found in the future (left by an older version) is reset to now.
+ * early nor leaves a record in the future; a record found far in the future (left by an older version) is reset to
+ * now, one slightly ahead (the Redis clock stepped back) is waited for.
  * After downtime the missed firings follow the job's `catchUp`. On start it also deletes the records of jobs in its
  * queues that no longer have a schedule.
  */
