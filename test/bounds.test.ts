@@ -4,7 +4,7 @@
  * deep is refused with the library's own error (at enqueue), or dead-lettered unparsed (at dequeue) while the worker
  * keeps serving its other queues.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, JobValidationError, queueKeys, type Logger } from '../src/index.js';
 import { typeKeys } from '../src/keys.js';
@@ -17,6 +17,7 @@ import {
   truncateBytes,
 } from '../src/bounds.js';
 import { checkStoredJob, nestedDeeperThan } from '../src/payload.js';
+import { resolveLogger } from '../src/logger.js';
 import { closeDefaultJobsClient, configure, createWorker as createGeneratedWorker, enqueueDeliverWebhook } from '../generated/index.js';
 import { cleanupRegistry, deferred, deletePrefix, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
 
@@ -316,5 +317,31 @@ describe('the size and depth checks themselves', () => {
     // Brackets inside strings (escaped quotes included) do not count.
     const inString = JSON.stringify({ n: 'tree', t: 1, p: { s: `\\"${'['.repeat(1000)}` } });
     expect(nestedDeeperThan(inString, MAX_PAYLOAD_DEPTH + 1)).toBe(false);
+  });
+
+  it("the bounded logger calls the user's logger method current at each call (pino swaps methods on a level change; spies)", () => {
+    class Levelled {
+      readonly seen: string[] = [];
+      debug(_message: string, _fields?: Record<string, unknown>): void {}
+      info(_message: string, _fields?: Record<string, unknown>): void {}
+      warn(message: string, _fields?: Record<string, unknown>): void {
+        this.seen.push(`warn ${message}`);
+      }
+      error(_message: string, _fields?: Record<string, unknown>): void {}
+    }
+    const user = new Levelled();
+    const bounded = resolveLogger(user);
+    bounded.warn('first');
+    const spy = vi.spyOn(user, 'warn');
+    bounded.warn('second', { big: 'q'.repeat(20_000) });
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(spy.mock.calls[0]?.[0]).toBe('second');
+    expect(Buffer.byteLength(String((spy.mock.calls[0]?.[1] as { big: string }).big))).toBeLessThanOrEqual(MAX_LOG_MESSAGE_BYTES);
+    // A level change that replaces the instance's method (as pino does) is followed too.
+    const later: string[] = [];
+    user.info = (message: string): void => void later.push(message);
+    bounded.info('now at info');
+    expect(later).toEqual(['now at info']);
+    expect(user.seen).toEqual(['warn first', 'warn second']); // called as a method: `this` is the user's logger
   });
 });
