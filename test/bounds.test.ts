@@ -8,6 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, JobValidationError, queueKeys, type Logger } from '../src/index.js';
 import { typeKeys } from '../src/keys.js';
+import { Scripts } from '../src/scripts.js';
 import {
   MAX_DEAD_INFO_BYTES,
   MAX_ISSUES,
@@ -204,6 +205,9 @@ describe('hostile payload shapes', () => {
     expect(info.lastError?.name).toBe('JobValidationError');
     expect(info.lastError?.message).toMatch(/the stored job is 20\.0 MiB .* over this worker's limit of 16\.0 MiB/);
     expect(await raw.hstrlen(k.deadInfo, 'big-1')).toBeLessThanOrEqual(MAX_DEAD_INFO_BYTES);
+    // The dead letter keeps the stored job byte for byte (moved inside Redis, never through the worker).
+    expect(await raw.hstrlen(k.dead, 'big-1')).toBe(Buffer.byteLength(envelope));
+    expect((await raw.hget(k.dead, 'big-1')) === envelope).toBe(true);
     expect(ran).toEqual([otherJob.id]); // the big job never ran
     expectBoundedLines(lines);
   }, 120_000);
@@ -291,6 +295,36 @@ describe('a hostile job dead-lettered unparsed releases what it held', () => {
     const next = await client.enqueue(name, { text: 'small' });
     await waitFor(async () => (await client.getJob(next.id)).state === 'completed', 'the next job of the type');
     expect(ran).toEqual([next.id]);
+  }, 60_000);
+});
+
+describe('fetch.lua and recover.lua send only the size and head of an envelope over the limit', () => {
+  it('fetch and recover reply {size, first 512 bytes} instead of a 20 MB envelope; at the limit they send it whole', async () => {
+    const { prefix, raw } = testClient(defineJobs({ echo: { payload: z.object({ text: z.string() }) } }), 'bounds-lua-head', defer);
+    const k = queueKeys(prefix, 'default');
+    const scripts = new Scripts(raw);
+    const envelope = `{"n":"echo","t":1,"p":{"text":"${'y'.repeat(20 * MIB)}"}}`;
+    const limit = 16 * MIB;
+    await raw.multi().hset(k.jobs, 'big-2', envelope).rpush(k.wait, 'big-2').exec();
+    // A lease of 1 ms: recover can take the job over at once.
+    const fetched = await scripts.fetch(k, [], 1, 1, 0, 0, [], limit);
+    expect(fetched.jobs).toHaveLength(1);
+    expect(fetched.jobs[0]?.raw).toBeNull();
+    expect(fetched.jobs[0]?.tooBig).toEqual({ bytes: Buffer.byteLength(envelope), head: envelope.slice(0, 512) });
+    const recovered = await waitFor(async () => {
+      const jobs = await scripts.recover(k, 60_000, 10, limit);
+      return jobs.length > 0 ? jobs : undefined;
+    }, 'recover to take the expired lease');
+    expect(recovered[0]?.raw).toBeNull();
+    expect(recovered[0]?.tooBig?.bytes).toBe(Buffer.byteLength(envelope));
+    expect(recovered[0]?.tooBig?.head).toBe(envelope.slice(0, 512));
+
+    // Exactly at the limit: sent whole.
+    const fits = `{"n":"echo","t":1,"p":{"text":"${'z'.repeat(1000)}"}}`;
+    await raw.multi().hset(k.jobs, 'fits-1', fits).rpush(k.wait, 'fits-1').exec();
+    const whole = await scripts.fetch(k, [], 1, 60_000, 0, 0, [], Buffer.byteLength(fits));
+    expect(whole.jobs[0]).toMatchObject({ id: 'fits-1', raw: fits });
+    expect(whole.jobs[0]?.tooBig).toBeUndefined();
   }, 60_000);
 });
 
