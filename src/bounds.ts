@@ -11,7 +11,7 @@ export const MAX_ERROR_STACK_BYTES = 16 * 1024;
 export const MAX_ERROR_NAME_BYTES = 200;
 /** Most bytes of one stored error record (the JSON in the queue's `errors` hash, or `error` in a dead letter). */
 export const MAX_STORED_ERROR_BYTES = 32 * 1024;
-/** Most payload issues kept (in `JobValidationError.issues` and in a dead letter); a last entry counts the rest. */
+/** Most payload issues kept in a dead letter (`JobValidationError.issues` at enqueue keeps all); a last entry counts the rest. */
 export const MAX_ISSUES = 20;
 /** Most issues listed in a `JobValidationError` message, each in at most 256 bytes (the rest are counted). */
 export const MAX_ISSUES_IN_MESSAGE = 5;

@@ -134,6 +134,24 @@ describe('error records and dead letters are bounded in bytes', () => {
   }, 60_000);
 });
 
+describe('issues at enqueue', () => {
+  it('JobValidationError.issues keeps every issue for the caller; only its message is bounded', async () => {
+    const jobs = defineJobs({ form: { payload: z.object({ rows: z.array(z.object({ n: z.string() })) }) } });
+    const { client } = testClient(jobs, 'bounds-issues-enqueue', defer);
+    const rows = Array.from({ length: 300 }, (_, i) => ({ n: i }));
+    const err = await client.enqueue('form', { rows } as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(JobValidationError);
+    const issues = (err as JobValidationError).issues;
+    expect(issues).toHaveLength(300);
+    expect(issues[299]?.path).toEqual(['rows', 299, 'n']);
+    expect((err as JobValidationError).message).toContain('300 issues in all');
+    expect(Buffer.byteLength((err as JobValidationError).message)).toBeLessThanOrEqual(2 * 1024);
+  });
+});
+
 describe('hostile payload shapes', () => {
   const jobs = defineJobs({
     tree: { payload: z.json() },
