@@ -51,12 +51,14 @@ export function fitsBytes(s: string, maxBytes: number): boolean {
 
 /**
  * `s` cut to at most `maxBytes` bytes of UTF-8, marker included, with a visible marker saying how big it was:
- * `… [truncated, 20.0 MiB in all]`. Never splits a character.
+ * `… [truncated, 20.0 MiB in all]`. Never splits a character. A bound too small for the marker gets the bare head.
  */
 export function truncateBytes(s: string, maxBytes: number): string {
   if (fitsBytes(s, maxBytes)) return s;
   const marker = ` … [truncated, ${formatBytes(Buffer.byteLength(s))} in all]`;
-  const room = Math.max(0, maxBytes - Buffer.byteLength(marker));
+  const markerBytes = Buffer.byteLength(marker);
+  const marked = markerBytes <= maxBytes;
+  const room = Math.max(0, marked ? maxBytes - markerBytes : maxBytes);
   // At most `room` units can fit in `room` bytes: encode only that head (never half a surrogate pair), then back
   // off to a character boundary.
   let units = Math.min(room, s.length);
@@ -66,5 +68,5 @@ export function truncateBytes(s: string, maxBytes: number): string {
   let end = Math.min(room, head.length);
   while (end > 0 && end < head.length && ((head[end] as number) & 0xc0) === 0x80) end--;
   const text = head.subarray(0, end).toString('utf8');
-  return text + marker;
+  return marked ? text + marker : text;
 }

@@ -358,6 +358,12 @@ describe('the size and depth checks themselves', () => {
       expect(text.startsWith(head)).toBe(true); // no broken character at the cut
     }
     expect(truncateBytes('short', 1000)).toBe('short');
+    // A bound smaller than the marker (about 34 bytes) is still a bound.
+    for (const max of [0, 1, 10, 30]) {
+      const cut = truncateBytes('€'.repeat(1000), max);
+      expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(max);
+      expect('€'.repeat(1000).startsWith(cut)).toBe(true);
+    }
   });
 
   it('checkStoredJob refuses text over the limit or nested too deep, before any parse, and names the job', () => {
