@@ -195,9 +195,10 @@ export function checkStoredJob(raw: string, maxBytes: number): StoredJobProblem 
  */
 export const STORED_JOB_HEAD_BYTES = 512;
 
-/** What is known of a stored job that was not parsed: its name (or `(unknown)`), its unique key, and the problem. */
+/** What is known of a stored job that was not parsed: its name and unique key if readable, and the problem. */
 export interface StoredJobProblem {
-  readonly job: string;
+  /** Undefined when the head is not that of an envelope jobcraft writes (garbage: a malformed job). */
+  readonly job: string | undefined;
   /** The envelope's `u`, so that dead-lettering it releases its unique lock. */
   readonly unique: string | undefined;
   readonly issue: PayloadIssue;
@@ -207,10 +208,10 @@ export interface StoredJobProblem {
 const HEAD_PATTERN =
   /^\{"n":"([A-Za-z][A-Za-z0-9_.-]{0,99})"(?:,"t":-?\d{1,20})?(?:,"a":\d{1,10})?(?:,"r":-?\d{1,10})?(?:,"u":"([A-Za-z][A-Za-z0-9_.-]{0,99}:[0-9a-f]{40})")?/;
 
-/** The job name (or `(unknown)`) and unique key at the head of an envelope jobcraft wrote (`{"n":"name",…`). */
-function headFieldsOf(head: string): { job: string; unique: string | undefined } {
+/** The job name and unique key at the head of an envelope jobcraft wrote (`{"n":"name",…`), when readable. */
+function headFieldsOf(head: string): { job: string | undefined; unique: string | undefined } {
   const m = HEAD_PATTERN.exec(head.slice(0, STORED_JOB_HEAD_BYTES));
-  return { job: m?.[1] ?? '(unknown)', unique: m?.[2] };
+  return { job: m?.[1], unique: m?.[2] };
 }
 
 /** The problem with a stored job of `bytes` bytes, over `maxBytes`; `head` is its beginning (for the job name). */

@@ -729,9 +729,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
           ? undefined
           : checkStoredJob(l.raw, this.maxEnvelopeBytes);
     if (hostile !== undefined) {
-      const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
       // The jobs hash keeps the stored text; the copy sent along (kept only if that entry is gone) is cut short.
       const raw = truncateBytes(l.raw ?? '', MAX_DEAD_INFO_BYTES);
+      if (hostile.job === undefined) {
+        // Not an envelope jobcraft writes (no readable name): malformed, whatever its payload would have been.
+        this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(`not a jobcraft job: ${hostile.issue.message}`), { raw });
+        return undefined;
+      }
+      const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
       // Released like any dead job's: its unique lock (key read from the head) and its type's concurrency slot.
       const lock = hostile.unique === undefined ? undefined : k.uniquePrefix + hostile.unique;
       const known = this.jobs.jobs.get(hostile.job);
