@@ -25,7 +25,7 @@ export const MAX_ISSUE_PATH_SEGMENTS = 16;
 export const MAX_ISSUE_PATH_SEGMENT_BYTES = 64;
 /** Most bytes of one dead letter's info record (reason, error, issues): the whole JSON in `dead:info`. */
 export const MAX_DEAD_INFO_BYTES = 64 * 1024;
-/** Most bytes of one log message (and of each string field) the worker hands to its logger. */
+/** Most bytes of one log message (and of each top-level string field) the worker hands to its logger. */
 export const MAX_LOG_MESSAGE_BYTES = 8 * 1024;
 /** Deepest nesting of arrays and objects a payload may have (`{}` is 1 level); zod and JSON.stringify recurse. */
 export const MAX_PAYLOAD_DEPTH = 256;
