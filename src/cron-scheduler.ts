@@ -14,9 +14,10 @@ export const MAX_CATCH_UP = 1_000;
 export const ON_TIME_MS = 60_000;
 const MAX_TIMER_MS = 60_000;
 /**
- * A record at most this old was written by a scheduler that was running then (this worker's or another's): the
- * firings after it count as late, not missed, even for a scheduler that started since (a rolling deploy while the
- * old worker was busy). Longer than ordinary stalls, shorter than a restart: after a longer gap `catchUp` applies.
+ * A record at most this old was written by a scheduler that may still be running, only late (busy, in a GC pause):
+ * a scheduler that started since leaves the firings due before its start to that one (which enqueues them all, as
+ * late) until the record is this old; then they count as missed and follow `catchUp`. A busy worker and a dead one
+ * look alike from outside; this is how long a new one gives the other the benefit of the doubt.
  */
 export const HANDOVER_MS = 10_000;
 /**
@@ -64,16 +65,21 @@ export interface CronPass {
   readonly skipped: boolean;
   /** Set when the record lay more than {@link FUTURE_WAIT_MS} in the future and is reset to now. */
   readonly reset?: boolean;
+  /**
+   * Set when nothing is done yet: firings due before this scheduler started follow a record at most
+   * {@link HANDOVER_MS} old, whose writer may be running late; look again soon.
+   */
+  readonly handover?: boolean;
 }
 
 /**
  * Decides one pass for `job`, all times by the Redis clock: `last` is the recorded last firing, `now` the time of
- * the pass and `since` the time this scheduler started. Firings that came due while a scheduler ran (at or after
- * `since`, or after a record at most {@link HANDOVER_MS} old) and are at most {@link ON_TIME_MS} late are all
- * enqueued: the scheduler was merely late. The others were missed while no scheduler ran (or long ago) and follow
- * `catchUp`: `all` enqueues them (the most recent 1,000), `last` the latest of them, `none` the latest only if it is
- * on time. A record in the future is waited for when at most {@link FUTURE_WAIT_MS} ahead, else reset to `now`.
- * Undefined when nothing is due.
+ * the pass and `since` the time this scheduler started. Firings that came due while it ran (at or after `since`) and
+ * are at most {@link ON_TIME_MS} late are all enqueued: the scheduler was merely late. Firings due before `since`
+ * after a record at most {@link HANDOVER_MS} old are left to the record's writer (`handover`). The others were
+ * missed while no scheduler ran (or long ago) and follow `catchUp`: `all` enqueues them (the most recent 1,000),
+ * `last` the latest of them, `none` the latest only if it is on time. A record in the future is waited for when at
+ * most {@link FUTURE_WAIT_MS} ahead, else reset to `now`. Undefined when nothing is due.
  */
 export function planPass(job: ResolvedJob, last: number, now: number, since: number): CronPass | undefined {
   const cron = job.cron;
@@ -89,9 +95,12 @@ export function planPass(job: ResolvedJob, last: number, now: number, since: num
     const due = firingsBetween(job, last, now, MAX_CATCH_UP);
     return due.length === 0 ? undefined : { due, newLast: due[due.length - 1] as number, skipped: false };
   }
-  // Firings from `liveFrom` on came due while a scheduler ran (this one, or whoever wrote a recent record).
-  const aliveFrom = now - last <= HANDOVER_MS ? Math.min(since, last + 1) : since;
-  const liveFrom = Math.max(aliveFrom, now - ON_TIME_MS);
+  // Whoever wrote a recent record may be alive and only late with the firings due before this scheduler started.
+  if (now - last <= HANDOVER_MS && since > last + 1 && firingsBetween(job, last, Math.min(now, since - 1), 1).length > 0) {
+    return { due: [], newLast: last, skipped: false, handover: true };
+  }
+  // Firings from `liveFrom` on came due while this scheduler ran, and are on time.
+  const liveFrom = Math.max(since, now - ON_TIME_MS);
   const live = firingsBetween(job, Math.max(last, liveFrom - 1), now, MAX_CATCH_UP);
   const [missed] = firingsBetween(job, last, Math.min(now, liveFrom - 1), 1);
   if (missed === undefined && live.length === 0) return undefined;
@@ -117,6 +126,8 @@ export class CronScheduler {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
+  /** Whether a job waits for another scheduler to enqueue firings it may be late with: look again within 1 s. */
+  private handover = false;
   /** Per queue, Redis time of this scheduler's first pass: firings before it were due while it did not run. */
   private readonly since = new Map<string, number>();
   /**
@@ -188,10 +199,11 @@ export class CronScheduler {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    this.handover = false;
     await Promise.all(this.jobs.map((job) => this.fire(job)));
     if (this.stopped) return;
     // Sleep until the next firing by the Redis clock (of each job's queue); the pass then checks a fresh reading.
-    let delay = MAX_TIMER_MS;
+    let delay = this.handover ? 1_000 : MAX_TIMER_MS;
     for (const job of this.jobs) {
       const now = this.redisNow(job.queue);
       const next = nextFiring(job, now);
@@ -235,6 +247,10 @@ export class CronScheduler {
         } else {
           pass = planPass(job, last, now, this.since.get(k.queue) ?? now);
           if (pass === undefined) return;
+          if (pass.handover === true) {
+            this.handover = true;
+            return;
+          }
           ({ due, newLast } = pass);
         }
         const items: string[] = [];

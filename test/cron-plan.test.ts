@@ -95,14 +95,14 @@ const cases: Case[] = [
     since: s(150),
     expected: { due: [s(120)], newLast: s(120), skipped: true },
   },
+  // Review #4: worker A fired s(0) and then blocked; worker B starts at s(2.2). Nobody may drop s(1).
   {
-    // Review #4: worker A fired s(0) and then blocked; worker B starts at s(2.2). B must not drop s(1).
-    what: 'a scheduler that just started enqueues the firings another, busy scheduler was only late with',
+    what: 'B, just started, leaves the firings due before its start to the writer of a recent record (handover)',
     job: 'secLast',
     last: s(0),
     now: s(2.2),
     since: s(2.2),
-    expected: { due: [s(1), s(2)], newLast: s(2), skipped: false },
+    expected: { due: [], newLast: s(0), skipped: false, handover: true },
   },
   {
     what: "the same under catchUp 'none'",
@@ -110,7 +110,31 @@ const cases: Case[] = [
     last: s(0),
     now: s(2.2),
     since: s(2.2),
-    expected: { due: [s(1), s(2)], newLast: s(2), skipped: false },
+    expected: { due: [], newLast: s(0), skipped: false, handover: true },
+  },
+  {
+    what: 'A, awake again at s(3.2), enqueues every firing it was late with',
+    job: 'secLast',
+    last: s(0),
+    now: s(3.2),
+    since: s(-100),
+    expected: { due: [s(1), s(2), s(3)], newLast: s(3), skipped: false },
+  },
+  {
+    what: "then B goes on from A's record",
+    job: 'secLast',
+    last: s(3),
+    now: s(4.1),
+    since: s(2.2),
+    expected: { due: [s(4)], newLast: s(4), skipped: false },
+  },
+  {
+    what: `A never wakes: once the record is over ${HANDOVER_MS / 1000} s old, B applies catchUp to the firings before its start and enqueues its own`,
+    job: 'secLast',
+    last: s(0),
+    now: s(11.5),
+    since: s(2.2),
+    expected: { due: [2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(s), newLast: s(11), skipped: true },
   },
   {
     what: `a record older than ${HANDOVER_MS / 1000} s found by a fresh scheduler: an outage, catchUp applies`,
