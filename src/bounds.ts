@@ -11,7 +11,7 @@ export const MAX_ERROR_STACK_BYTES = 16 * 1024;
 export const MAX_ERROR_NAME_BYTES = 200;
 /** Most bytes of one stored error record (the JSON in the queue's `errors` hash, or `error` in a dead letter). */
 export const MAX_STORED_ERROR_BYTES = 32 * 1024;
-/** Most payload issues kept (in `JobValidationError.issues` and in a dead letter); a last entry counts the rest. */
+/** Most payload issues kept in a dead letter (`JobValidationError.issues` at enqueue keeps all); a last entry counts the rest. */
 export const MAX_ISSUES = 20;
 /** Most issues listed in a `JobValidationError` message, each in at most 256 bytes (the rest are counted). */
 export const MAX_ISSUES_IN_MESSAGE = 5;
@@ -25,7 +25,7 @@ export const MAX_ISSUE_PATH_SEGMENTS = 16;
 export const MAX_ISSUE_PATH_SEGMENT_BYTES = 64;
 /** Most bytes of one dead letter's info record (reason, error, issues): the whole JSON in `dead:info`. */
 export const MAX_DEAD_INFO_BYTES = 64 * 1024;
-/** Most bytes of one log message (and of each string field) the worker hands to its logger. */
+/** Most bytes of one log message (and of each top-level string field) the worker hands to its logger. */
 export const MAX_LOG_MESSAGE_BYTES = 8 * 1024;
 /** Deepest nesting of arrays and objects a payload may have (`{}` is 1 level); zod and JSON.stringify recurse. */
 export const MAX_PAYLOAD_DEPTH = 256;
@@ -51,12 +51,14 @@ export function fitsBytes(s: string, maxBytes: number): boolean {
 
 /**
  * `s` cut to at most `maxBytes` bytes of UTF-8, marker included, with a visible marker saying how big it was:
- * `… [truncated, 20.0 MiB in all]`. Never splits a character.
+ * `… [truncated, 20.0 MiB in all]`. Never splits a character. A bound too small for the marker gets the bare head.
  */
 export function truncateBytes(s: string, maxBytes: number): string {
   if (fitsBytes(s, maxBytes)) return s;
   const marker = ` … [truncated, ${formatBytes(Buffer.byteLength(s))} in all]`;
-  const room = Math.max(0, maxBytes - Buffer.byteLength(marker));
+  const markerBytes = Buffer.byteLength(marker);
+  const marked = markerBytes <= maxBytes;
+  const room = Math.max(0, marked ? maxBytes - markerBytes : maxBytes);
   // At most `room` units can fit in `room` bytes: encode only that head (never half a surrogate pair), then back
   // off to a character boundary.
   let units = Math.min(room, s.length);
@@ -66,5 +68,5 @@ export function truncateBytes(s: string, maxBytes: number): string {
   let end = Math.min(room, head.length);
   while (end > 0 && end < head.length && ((head[end] as number) & 0xc0) === 0x80) end--;
   const text = head.subarray(0, end).toString('utf8');
-  return text + marker;
+  return marked ? text + marker : text;
 }

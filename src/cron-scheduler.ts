@@ -13,6 +13,18 @@ export const MAX_CATCH_UP = 1_000;
  */
 export const ON_TIME_MS = 60_000;
 const MAX_TIMER_MS = 60_000;
+/**
+ * A record at most this old was written by a scheduler that may still be running, only late (busy, in a GC pause):
+ * a scheduler that started since leaves the firings due before its start to that one (which enqueues them all, as
+ * late) until the record is this old; then they count as missed and follow `catchUp`. A busy worker and a dead one
+ * look alike from outside; this is how long a new one gives the other the benefit of the doubt.
+ */
+export const HANDOVER_MS = 10_000;
+/**
+ * A record at most this far in the future by the Redis clock is waited for, not reset: a small backward step of the
+ * Redis clock (a failover to a server slightly behind); the firings up to it already ran.
+ */
+export const FUTURE_WAIT_MS = ON_TIME_MS;
 
 /** The id of a cron firing's job: deterministic, so the firing is also de-duplicated like a `jobId`. */
 export function cronJobId(name: string, firedAt: number): string {
@@ -51,21 +63,41 @@ export interface CronPass {
   readonly newLast: number;
   /** Whether firings were skipped under the job's `catchUp`. */
   readonly skipped: boolean;
+  /** Set when the record lay more than {@link FUTURE_WAIT_MS} in the future and is reset to now. */
+  readonly reset?: boolean;
+  /**
+   * Set when nothing is done yet: firings due before this scheduler started follow a record at most
+   * {@link HANDOVER_MS} old, whose writer may be running late; look again soon.
+   */
+  readonly handover?: boolean;
 }
 
 /**
  * Decides one pass for `job`, all times by the Redis clock: `last` is the recorded last firing, `now` the time of
  * the pass and `since` the time this scheduler started. Firings that came due while it ran (at or after `since`) and
- * are at most {@link ON_TIME_MS} late are all enqueued: the scheduler was merely late. The others were missed while
- * no scheduler ran (or long ago) and follow `catchUp`: `all` enqueues them (the most recent 1,000), `last` the
- * latest of them, `none` the latest only if it is on time. Undefined when nothing is due.
+ * are at most {@link ON_TIME_MS} late are all enqueued: the scheduler was merely late. Firings due before `since`
+ * after a record at most {@link HANDOVER_MS} old are left to the record's writer (`handover`). The others were
+ * missed while no scheduler ran (or long ago) and follow `catchUp`: `all` enqueues them (the most recent 1,000),
+ * `last` the latest of them, `none` the latest only if it is on time. A record in the future is waited for when at
+ * most {@link FUTURE_WAIT_MS} ahead, else reset to `now`. Undefined when nothing is due.
  */
 export function planPass(job: ResolvedJob, last: number, now: number, since: number): CronPass | undefined {
   const cron = job.cron;
   if (cron === undefined) return undefined;
+  if (last > now) {
+    // Only a clock running ahead writes a future record (a worker of an older version, or a Redis failover to a
+    // server whose clock differs). A small step back: the firings up to it ran already, wait. Far ahead: waiting
+    // would stop this job until then; reset (the firings up to it may come again; those still remembered are
+    // de-duplicated by their id).
+    return last - now <= FUTURE_WAIT_MS ? undefined : { due: [], newLast: now, skipped: false, reset: true };
+  }
   if (cron.catchUp === 'all') {
     const due = firingsBetween(job, last, now, MAX_CATCH_UP);
     return due.length === 0 ? undefined : { due, newLast: due[due.length - 1] as number, skipped: false };
+  }
+  // Whoever wrote a recent record may be alive and only late with the firings due before this scheduler started.
+  if (now - last <= HANDOVER_MS && since > last + 1 && firingsBetween(job, last, Math.min(now, since - 1), 1).length > 0) {
+    return { due: [], newLast: last, skipped: false, handover: true };
   }
   // Firings from `liveFrom` on came due while this scheduler ran, and are on time.
   const liveFrom = Math.max(since, now - ON_TIME_MS);
@@ -85,7 +117,8 @@ export function planPass(job: ResolvedJob, last: number, now: number, since: num
  * exactly one of them: the enqueue script advances the job's "last firing" record with a compare-and-set, so a
  * process that read an older record writes nothing. Every decision uses the clock of the Redis server holding the
  * queue (`TIME`, read with the record), never this process's clock, so a worker whose clock is off neither fires
- * early nor leaves a record in the future; a record found in the future (left by an older version) is reset to now.
+ * early nor leaves a record in the future; a record found far in the future (left by an older version) is reset to
+ * now, one slightly ahead (the Redis clock stepped back) is waited for.
  * After downtime the missed firings follow the job's `catchUp`. On start it also deletes the records of jobs in its
  * queues that no longer have a schedule.
  */
@@ -93,10 +126,15 @@ export class CronScheduler {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
-  /** Redis time of this scheduler's first pass: firings before it were due while it did not run. */
-  private since: number | undefined;
-  /** The last Redis time read, and `performance.now()` when it was read: the Redis clock, estimated locally. */
-  private clock: { readonly redisMs: number; readonly perfMs: number } | undefined;
+  /** Whether a job waits for another scheduler to enqueue firings it may be late with: look again within 1 s. */
+  private handover = false;
+  /** Per queue, Redis time of this scheduler's first pass: firings before it were due while it did not run. */
+  private readonly since = new Map<string, number>();
+  /**
+   * Per queue (Cluster nodes' clocks may differ), the last Redis time read and `performance.now()` when it was read:
+   * that node's clock, estimated locally.
+   */
+  private readonly clock = new Map<string, { readonly redisMs: number; readonly perfMs: number }>();
 
   constructor(
     private readonly worker: WorkerCore,
@@ -154,22 +192,26 @@ export class CronScheduler {
   }
 
   /** The Redis clock now, as estimated from the last reading (this process's clock only until Redis answered). */
-  private redisNow(): number {
-    const c = this.clock;
+  private redisNow(queue: string): number {
+    const c = this.clock.get(queue);
     return c === undefined ? Date.now() : c.redisMs + (performance.now() - c.perfMs);
   }
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    this.handover = false;
     await Promise.all(this.jobs.map((job) => this.fire(job)));
     if (this.stopped) return;
-    // Sleep until the next firing by the Redis clock; the pass then checks against a fresh reading of it.
-    const now = this.redisNow();
-    let next = now + MAX_TIMER_MS;
-    for (const job of this.jobs) next = Math.min(next, nextFiring(job, now) ?? next);
+    // Sleep until the next firing by the Redis clock (of each job's queue); the pass then checks a fresh reading.
+    let delay = this.handover ? 1_000 : MAX_TIMER_MS;
+    for (const job of this.jobs) {
+      const now = this.redisNow(job.queue);
+      const next = nextFiring(job, now);
+      if (next !== undefined) delay = Math.min(delay, next - now);
+    }
     this.timer = setTimeout(() => {
       this.running = this.tick();
-    }, Math.max(1, next - this.redisNow()));
+    }, Math.max(1, delay));
     this.timer.unref();
   }
 
@@ -181,8 +223,8 @@ export class CronScheduler {
     if (recordReply?.[0]) throw recordReply[0];
     const [seconds, micros] = timeReply?.[1] as [string, string];
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    this.clock = { redisMs: now, perfMs: performance.now() };
-    this.since ??= now;
+    this.clock.set(k.queue, { redisMs: now, perfMs: performance.now() });
+    if (!this.since.has(k.queue)) this.since.set(k.queue, now);
     return { lastText: (recordReply?.[1] as string | null) ?? null, now };
   }
 
@@ -196,25 +238,20 @@ export class CronScheduler {
         const { lastText, now } = await this.readRecord(k, job.name);
         let due: number[];
         let newLast: number;
+        let pass: CronPass | undefined;
         const last = lastText === null ? NaN : Number(lastText);
         if (lastText === null || !Number.isFinite(last)) {
           // First time this schedule is seen: nothing before now counts as missed.
           due = [];
           newLast = now;
-        } else if (last > now) {
-          // Only a clock running ahead writes a future record (a worker of an older version, or a Redis failover to
-          // a server whose clock differs): waiting for it would stop this job until then. The firings up to it may
-          // come again on time; those still remembered are de-duplicated by their id.
-          this.worker.logger.warn(
-            `cron job "${job.name}": its last firing is recorded ${Math.round(last - now)} ms in the future by the Redis clock (a clock ran ahead); resetting it to now`,
-          );
-          due = [];
-          newLast = now;
         } else {
-          const pass = planPass(job, last, now, this.since ?? now);
+          pass = planPass(job, last, now, this.since.get(k.queue) ?? now);
           if (pass === undefined) return;
+          if (pass.handover === true) {
+            this.handover = true;
+            return;
+          }
           ({ due, newLast } = pass);
-          if (pass.skipped) this.worker.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
         }
         const items: string[] = [];
         for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority));
@@ -223,7 +260,17 @@ export class CronScheduler {
         const written = await this.worker.scripts.enqueue(k, 0, job.priority, '', items, { cron: cas, readySet });
         if (written.length > 0 || items.length === 0) {
           // items.length === 0 with an empty reply can also mean another process won; re-reading settles it.
-          if (items.length > 0 || (await this.worker.scripts.redis.hget(k.cron, job.name)) === String(newLast)) return;
+          if (items.length > 0 || (await this.worker.scripts.redis.hget(k.cron, job.name)) === String(newLast)) {
+            // Only the process whose compare-and-set won reports what it decided.
+            if (pass?.reset === true) {
+              this.worker.logger.warn(
+                `cron job "${job.name}": its last firing is recorded ${Math.round(last - now)} ms in the future by the Redis clock (a clock ran ahead); reset it to now`,
+              );
+            } else if (pass?.skipped === true) {
+              this.worker.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
+            }
+            return;
+          }
           continue;
         }
         // Another process handled these firings first: read its record and look again.

@@ -65,12 +65,12 @@ export function boundIssues(issues: readonly PayloadIssue[]): readonly PayloadIs
   return out;
 }
 
-/** The first few issues, each line cut short; the full (bounded) list is in `issues`, so it is not stored twice. */
+/** The first few issues, each line cut short; the list is in `issues` (stored bounded), so it is not stored twice. */
 function listIssues(issues: readonly PayloadIssue[], total: number): string {
   const kept = issues.filter((i) => i.code !== MORE_ISSUES_CODE);
   const shown = kept.slice(0, MAX_ISSUES_IN_MESSAGE).map((i) => truncateBytes(`${formatPath(i.path)}: ${i.message}`, MAX_ISSUE_LINE_BYTES));
   if (total <= shown.length) return shown.join('; ');
-  return `${shown.join('; ')}; … ${total} issues in all (${kept.length} kept in .issues)`;
+  return `${shown.join('; ')}; … ${total} issues in all`;
 }
 
 /**
@@ -82,8 +82,9 @@ export class JobValidationError extends Error {
   /** The job whose payload was refused. */
   readonly job: string;
   /**
-   * The problems found, each with its path: at most 20 (a last entry with code `more_issues` counts the rest), each
-   * message cut to 512 bytes and each path to 16 levels.
+   * Every problem found, each with its path (map them to form fields). Only what is stored or logged is bounded: the
+   * message lists the first 5, and a dead letter keeps at most 20 (a last entry with code `more_issues` counts the
+   * rest), each message cut to 512 bytes and each path to 16 levels.
    */
   readonly issues: readonly PayloadIssue[];
   /** Where it happened: `enqueue` (nothing was written) or `dequeue` (the job went to the dead letters). */
@@ -94,7 +95,7 @@ export class JobValidationError extends Error {
     const bounded = boundIssues(issues);
     super(`Invalid payload for job "${job}"${where} at ${stage}: ${listIssues(bounded, issues.length)}`);
     this.job = job;
-    this.issues = bounded;
+    this.issues = issues;
     this.stage = stage;
   }
 }

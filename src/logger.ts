@@ -37,14 +37,15 @@ function boundFields(fields: Record<string, unknown> | undefined): Record<string
  * can be as large as whoever wrote them, and a log line must not carry megabytes.
  */
 export function boundedLogger(logger: Logger): Logger {
+  // The user's method is looked up at every call: pino swaps its methods on a level change, tests spy on them.
   const wrap =
-    (method: (message: string, fields?: Record<string, unknown>) => void) =>
+    (level: keyof Logger) =>
     (message: string, fields?: Record<string, unknown>): void => {
       const text = typeof message === 'string' ? truncateBytes(message, MAX_LOG_MESSAGE_BYTES) : message;
-      if (fields === undefined) method.call(logger, text);
-      else method.call(logger, text, boundFields(fields));
+      if (fields === undefined) logger[level](text);
+      else logger[level](text, boundFields(fields));
     };
-  return { debug: wrap(logger.debug), info: wrap(logger.info), warn: wrap(logger.warn), error: wrap(logger.error) };
+  return { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') };
 }
 
 /** Resolves the `logger` option (every message bounded, see {@link boundedLogger}). */

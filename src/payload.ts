@@ -7,6 +7,13 @@ import { ENVELOPE_OVERHEAD_BYTES, MAX_PAYLOAD_DEPTH, fitsBytes, formatBytes } fr
 export const DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024;
 
 /**
+ * Default limit of a worker on the payload it parses: a guard for its event loop (checking and parsing 16 MiB of
+ * JSON blocks it for some hundreds of milliseconds, well inside a lease), not a policy. Far above the client's default so that a client with a
+ * raised limit does not need every worker reconfigured.
+ */
+export const DEFAULT_WORKER_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+
+/**
  * The stored form of a job (the value in the queue's `jobs` hash). Field names are short because every waiting job
  * carries them; `docs/redis-layout.md` documents them.
  */
@@ -176,21 +183,41 @@ export function nestedDeeperThan(raw: string, limit: number): boolean {
  * {@link fitsBytes}) and nested no deeper than a payload may be (the envelope adds one level). Returns the problem as
  * a payload issue, or undefined. The job name is read from the head of the text, as the whole is not parsed.
  */
-export function checkStoredJob(raw: string, maxBytes: number): { job: string; issue: PayloadIssue } | undefined {
-  if (!fitsBytes(raw, maxBytes)) return storedJobTooBig(Buffer.byteLength(raw), raw.slice(0, 128), maxBytes);
+export function checkStoredJob(raw: string, maxBytes: number): StoredJobProblem | undefined {
+  if (!fitsBytes(raw, maxBytes)) return storedJobTooBig(Buffer.byteLength(raw), raw.slice(0, STORED_JOB_HEAD_BYTES), maxBytes);
   if (!nestedDeeperThan(raw, MAX_PAYLOAD_DEPTH + 1)) return undefined;
-  return { job: jobNameOf(raw), issue: { path: [], code: TOO_DEEP, message: `${tooDeepMessage()}; it was not parsed` } };
+  return { ...headFieldsOf(raw), issue: { path: [], code: TOO_DEEP, message: `${tooDeepMessage()}; it was not parsed` } };
 }
 
-/** The job name at the head of an envelope jobcraft wrote (`{"n":"name",…`), or `(unknown)`. */
-function jobNameOf(head: string): string {
-  return /^\{"n":"([A-Za-z][A-Za-z0-9_.-]{0,99})"/.exec(head.slice(0, 128))?.[1] ?? '(unknown)';
+/**
+ * Bytes of a stored job read for its name and unique key when the whole is not parsed: the fields before `p` take at
+ * most about 330 bytes (a 100-byte name twice, times, attempts, priority). fetch.lua / recover.lua send as many.
+ */
+export const STORED_JOB_HEAD_BYTES = 512;
+
+/** What is known of a stored job that was not parsed: its name and unique key if readable, and the problem. */
+export interface StoredJobProblem {
+  /** Undefined when the head is not that of an envelope jobcraft writes (garbage: a malformed job). */
+  readonly job: string | undefined;
+  /** The envelope's `u`, so that dead-lettering it releases its unique lock. */
+  readonly unique: string | undefined;
+  readonly issue: PayloadIssue;
+}
+
+// The head of an envelope as encodeEnvelope writes it: n, t, then optional a, r, u (a job name, ':' and a sha1).
+const HEAD_PATTERN =
+  /^\{"n":"([A-Za-z][A-Za-z0-9_.-]{0,99})"(?:,"t":-?\d{1,20})?(?:,"a":\d{1,10})?(?:,"r":-?\d{1,10})?(?:,"u":"([A-Za-z][A-Za-z0-9_.-]{0,99}:[0-9a-f]{40})")?/;
+
+/** The job name and unique key at the head of an envelope jobcraft wrote (`{"n":"name",…`), when readable. */
+function headFieldsOf(head: string): { job: string | undefined; unique: string | undefined } {
+  const m = HEAD_PATTERN.exec(head.slice(0, STORED_JOB_HEAD_BYTES));
+  return { job: m?.[1], unique: m?.[2] };
 }
 
 /** The problem with a stored job of `bytes` bytes, over `maxBytes`; `head` is its beginning (for the job name). */
-export function storedJobTooBig(bytes: number, head: string, maxBytes: number): { job: string; issue: PayloadIssue } {
+export function storedJobTooBig(bytes: number, head: string, maxBytes: number): StoredJobProblem {
   return {
-    job: jobNameOf(head),
+    ...headFieldsOf(head),
     issue: {
       path: [],
       code: TOO_BIG,

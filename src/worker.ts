@@ -17,7 +17,7 @@ import { deadInfoJson, type DeadInfo, type DeadReason } from './dead-letters.js'
 import { TypedEmitter, type JobRef, type WorkerEvents } from './events.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './keys.js';
 import { resolveLogger, type Logger } from './logger.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
+import { DEFAULT_WORKER_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './bounds.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ConnectionHealth } from './connection-health.js';
@@ -108,8 +108,9 @@ export interface WorkerOptions<Q extends string = string> {
   /** Dead letters kept per queue (oldest dropped first). Default 10,000. */
   readonly deadLetters?: { readonly max?: number };
   /**
-   * Largest payload this worker parses, in bytes of JSON (as the client's option; set it to the largest any client
-   * uses). A stored job over it (plus 1 KiB of envelope) goes to the dead letters unparsed. Default 512 KiB.
+   * Largest payload this worker parses, in bytes of JSON (as the client's option). A guard for the event loop, not a
+   * policy: a stored job over it (plus 1 KiB of envelope) goes to the dead letters unparsed. Default 16 MiB
+   * ({@link DEFAULT_WORKER_MAX_PAYLOAD_BYTES}); keep it at least the largest `maxPayloadBytes` of any client.
    */
   readonly maxPayloadBytes?: number;
   /** Runs around every handler, first element outermost. */
@@ -360,7 +361,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
     this.keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
     this.maxDead = positiveInt(options.deadLetters?.max, 10_000, 'deadLetters.max');
-    this.maxEnvelopeBytes = positiveInt(options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes') + ENVELOPE_OVERHEAD_BYTES;
+    this.maxEnvelopeBytes = positiveInt(options.maxPayloadBytes, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, 'maxPayloadBytes') + ENVELOPE_OVERHEAD_BYTES;
 
     const known: readonly string[] = jobs.queues;
     const queues: readonly string[] = options.queues ?? known;
@@ -731,10 +732,19 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
           ? undefined
           : checkStoredJob(l.raw, this.maxEnvelopeBytes);
     if (hostile !== undefined) {
-      const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
       // The jobs hash keeps the stored text; the copy sent along (kept only if that entry is gone) is cut short.
       const raw = truncateBytes(l.raw ?? '', MAX_DEAD_INFO_BYTES);
-      this.toDead(k, leasedRef(queue, l, hostile.job), l.attempt, 'invalid_payload', err, { raw, issues: err.issues });
+      if (hostile.job === undefined) {
+        // Not an envelope jobcraft writes (no readable name): malformed, whatever its payload would have been.
+        this.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(`not a jobcraft job: ${hostile.issue.message}`), { raw });
+        return undefined;
+      }
+      const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
+      // Released like any dead job's: its unique lock (key read from the head) and its type's concurrency slot.
+      const lock = hostile.unique === undefined ? undefined : k.uniquePrefix + hostile.unique;
+      const known = this.jobs.jobs.get(hostile.job);
+      const slot = known !== undefined && known.queue === queue ? this.throttleOf(queue, known.name).slot : undefined;
+      this.toDead(k, leasedRef(queue, l, hostile.job), l.attempt, 'invalid_payload', err, { raw, issues: err.issues, lock, slot });
       return undefined;
     }
     const decoded = decodeEnvelope(l.raw);

@@ -4,9 +4,11 @@
  * deep is refused with the library's own error (at enqueue), or dead-lettered unparsed (at dequeue) while the worker
  * keeps serving its other queues.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, JobValidationError, queueKeys, type Logger } from '../src/index.js';
+import { typeKeys } from '../src/keys.js';
+import { Scripts } from '../src/scripts.js';
 import {
   MAX_DEAD_INFO_BYTES,
   MAX_ISSUES,
@@ -16,7 +18,9 @@ import {
   truncateBytes,
 } from '../src/bounds.js';
 import { checkStoredJob, nestedDeeperThan } from '../src/payload.js';
-import { cleanupRegistry, deferred, redisUrl, testClient, waitFor } from './helpers.js';
+import { resolveLogger } from '../src/logger.js';
+import { closeDefaultJobsClient, configure, createWorker as createGeneratedWorker, enqueueDeliverWebhook } from '../generated/index.js';
+import { cleanupRegistry, deferred, deletePrefix, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
@@ -130,6 +134,24 @@ describe('error records and dead letters are bounded in bytes', () => {
   }, 60_000);
 });
 
+describe('issues at enqueue', () => {
+  it('JobValidationError.issues keeps every issue for the caller; only its message is bounded', async () => {
+    const jobs = defineJobs({ form: { payload: z.object({ rows: z.array(z.object({ n: z.string() })) }) } });
+    const { client } = testClient(jobs, 'bounds-issues-enqueue', defer);
+    const rows = Array.from({ length: 300 }, (_, i) => ({ n: i }));
+    const err = await client.enqueue('form', { rows } as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(JobValidationError);
+    const issues = (err as JobValidationError).issues;
+    expect(issues).toHaveLength(300);
+    expect(issues[299]?.path).toEqual(['rows', 299, 'n']);
+    expect((err as JobValidationError).message).toContain('300 issues in all');
+    expect(Buffer.byteLength((err as JobValidationError).message)).toBeLessThanOrEqual(2 * 1024);
+  });
+});
+
 describe('hostile payload shapes', () => {
   const jobs = defineJobs({
     tree: { payload: z.json() },
@@ -199,11 +221,129 @@ describe('hostile payload shapes', () => {
     expect(info.state).toBe('dead');
     expect(info.deadReason).toBe('invalid_payload');
     expect(info.lastError?.name).toBe('JobValidationError');
-    expect(info.lastError?.message).toMatch(/the stored job is 20\.0 MiB .* over this worker's limit of 513\.0 KiB/);
+    expect(info.lastError?.message).toMatch(/the stored job is 20\.0 MiB .* over this worker's limit of 16\.0 MiB/);
     expect(await raw.hstrlen(k.deadInfo, 'big-1')).toBeLessThanOrEqual(MAX_DEAD_INFO_BYTES);
+    // The dead letter keeps the stored job byte for byte (moved inside Redis, never through the worker).
+    expect(await raw.hstrlen(k.dead, 'big-1')).toBe(Buffer.byteLength(envelope));
+    expect((await raw.hget(k.dead, 'big-1')) === envelope).toBe(true);
     expect(ran).toEqual([otherJob.id]); // the big job never ran
     expectBoundedLines(lines);
   }, 120_000);
+});
+
+describe("a client's raised maxPayloadBytes and the worker's limit", () => {
+  const jobs = defineJobs({ echo: { payload: z.object({ text: z.string() }) } });
+  /** A payload of exactly `bytes` bytes of JSON: `{"text":"…"}` is 11 bytes besides the text. */
+  const exactly = (bytes: number): { text: string } => ({ text: 'y'.repeat(bytes - 11) });
+
+  it('a job at a raised client limit runs on a worker with the default limit, and on one configured the same way', async () => {
+    const { prefix, raw } = testClient(jobs, 'bounds-raised', defer);
+    const limit = 4 * MIB;
+    const client = createClient(jobs, { redis: redisUrl(), prefix, maxPayloadBytes: limit });
+    defer(() => client.close());
+    const payload = exactly(limit);
+    expect(Buffer.byteLength(JSON.stringify(payload))).toBe(limit);
+    const first = await client.enqueue('echo', payload);
+    const ran: string[] = [];
+    const byDefault = createWorker(jobs, { echo: (_p, ctx) => void ran.push(ctx.id) }, { redis: redisUrl(), prefix, logger: false });
+    defer(() => byDefault.close());
+    await waitFor(async () => (await client.getJob(first.id)).state === 'completed', 'the job on the default worker', 30_000);
+    await byDefault.close();
+
+    const second = await client.enqueue('echo', payload);
+    const same = createWorker(jobs, { echo: (_p, ctx) => void ran.push(ctx.id) }, { redis: redisUrl(), prefix, logger: false, maxPayloadBytes: limit });
+    defer(() => same.close());
+    await waitFor(async () => (await client.getJob(second.id)).state === 'completed', 'the job on the same-limit worker', 30_000);
+    expect(ran).toEqual([first.id, second.id]);
+    expect(await raw.hlen(queueKeys(prefix, 'default').deadInfo)).toBe(0);
+  }, 60_000);
+
+  it('the generated createWorker takes maxPayloadBytes from configure(), as the generated enqueue functions do', async () => {
+    const prefix = testPrefix('bounds-generated');
+    const limit = 17 * MIB; // above the worker's default, so only the configured limit lets it run
+    configure({ redis: redisUrl(), prefix, maxPayloadBytes: limit });
+    const raw = rawRedis();
+    defer(async () => {
+      await closeDefaultJobsClient();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    const { id } = await enqueueDeliverWebhook({ url: 'https://example.com/hook', event: 'big', body: { data: 'z'.repeat(limit - 1000) } });
+    const ran: string[] = [];
+    const worker = createGeneratedWorker({ deliverWebhook: (_p, ctx) => void ran.push(ctx.id) }, { queues: ['webhooks'], logger: false });
+    defer(() => worker.close());
+    const k = queueKeys(prefix, 'webhooks');
+    await waitFor(async () => ran.length === 1 || (await raw.hlen(k.deadInfo)) > 0, 'the job to run or die', 60_000);
+    expect(await raw.hget(k.deadInfo, id)).toBeNull();
+    expect(ran).toEqual([id]);
+  }, 120_000);
+});
+
+describe('a hostile job dead-lettered unparsed releases what it held', () => {
+  // A long name puts the unique key (`u`, after the name) past the first 128 bytes of the envelope.
+  const name = `solo${'X'.repeat(60)}`;
+  const jobs = defineJobs({ [name]: { payload: z.object({ text: z.string() }), unique: true, concurrency: 1 } });
+
+  it('a too-big job of a unique, concurrency-1 type: its unique lock and its concurrency slot are released', async () => {
+    const { prefix, raw } = testClient(jobs, 'bounds-release', defer);
+    const k = queueKeys(prefix, 'default');
+    const client = createClient(jobs, { redis: redisUrl(), prefix, maxPayloadBytes: 2 * MIB });
+    defer(() => client.close());
+    const big = await client.enqueue(name, { text: 'b'.repeat(MIB + 1000) });
+    const locks = async (): Promise<string[]> => raw.keys(`${k.uniquePrefix}*`);
+    expect(await locks()).toHaveLength(1);
+    const headBytes = ((await raw.hget(k.jobs, big.id)) as string).indexOf(',"p":');
+    expect(headBytes).toBeGreaterThan(128);
+
+    const ran: string[] = [];
+    const worker = createWorker(jobs, { [name]: (_p: unknown, ctx: { id: string }) => void ran.push(ctx.id) } as never, {
+      redis: redisUrl(),
+      prefix,
+      logger: false,
+      maxPayloadBytes: MIB,
+    });
+    defer(() => worker.close());
+    await waitFor(async () => (await client.deadLetters.count('default')) === 1, 'the dead letter');
+    const letter = await client.deadLetters.queue('default').get(big.id);
+    expect(letter?.issues?.[0]?.code).toBe('too_big');
+    expect(letter?.name).toBe(name);
+    expect(await locks()).toEqual([]);
+    expect(await raw.zcard(typeKeys(k, name).running)).toBe(0);
+    // The type runs its next job at once (a held slot would block it for a whole lease, 30 s).
+    const next = await client.enqueue(name, { text: 'small' });
+    await waitFor(async () => (await client.getJob(next.id)).state === 'completed', 'the next job of the type');
+    expect(ran).toEqual([next.id]);
+  }, 60_000);
+});
+
+describe('fetch.lua and recover.lua send only the size and head of an envelope over the limit', () => {
+  it('fetch and recover reply {size, first 512 bytes} instead of a 20 MB envelope; at the limit they send it whole', async () => {
+    const { prefix, raw } = testClient(defineJobs({ echo: { payload: z.object({ text: z.string() }) } }), 'bounds-lua-head', defer);
+    const k = queueKeys(prefix, 'default');
+    const scripts = new Scripts(raw);
+    const envelope = `{"n":"echo","t":1,"p":{"text":"${'y'.repeat(20 * MIB)}"}}`;
+    const limit = 16 * MIB;
+    await raw.multi().hset(k.jobs, 'big-2', envelope).rpush(k.wait, 'big-2').exec();
+    // A lease of 1 ms: recover can take the job over at once.
+    const fetched = await scripts.fetch(k, [], 1, 1, 0, 0, [], 10_000, limit);
+    expect(fetched.jobs).toHaveLength(1);
+    expect(fetched.jobs[0]?.raw).toBeNull();
+    expect(fetched.jobs[0]?.tooBig).toEqual({ bytes: Buffer.byteLength(envelope), head: envelope.slice(0, 512) });
+    const recovered = await waitFor(async () => {
+      const jobs = await scripts.recover(k, 60_000, 10, [], 10_000, limit);
+      return jobs.length > 0 ? jobs : undefined;
+    }, 'recover to take the expired lease');
+    expect(recovered[0]?.raw).toBeNull();
+    expect(recovered[0]?.tooBig?.bytes).toBe(Buffer.byteLength(envelope));
+    expect(recovered[0]?.tooBig?.head).toBe(envelope.slice(0, 512));
+
+    // Exactly at the limit: sent whole.
+    const fits = `{"n":"echo","t":1,"p":{"text":"${'z'.repeat(1000)}"}}`;
+    await raw.multi().hset(k.jobs, 'fits-1', fits).rpush(k.wait, 'fits-1').exec();
+    const whole = await scripts.fetch(k, [], 1, 60_000, 0, 0, [], 10_000, Buffer.byteLength(fits));
+    expect(whole.jobs[0]).toMatchObject({ id: 'fits-1', raw: fits });
+    expect(whole.jobs[0]?.tooBig).toBeUndefined();
+  }, 60_000);
 });
 
 describe('the size and depth checks themselves', () => {
@@ -218,6 +358,12 @@ describe('the size and depth checks themselves', () => {
       expect(text.startsWith(head)).toBe(true); // no broken character at the cut
     }
     expect(truncateBytes('short', 1000)).toBe('short');
+    // A bound smaller than the marker (about 34 bytes) is still a bound.
+    for (const max of [0, 1, 10, 30]) {
+      const cut = truncateBytes('€'.repeat(1000), max);
+      expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(max);
+      expect('€'.repeat(1000).startsWith(cut)).toBe(true);
+    }
   });
 
   it('checkStoredJob refuses text over the limit or nested too deep, before any parse, and names the job', () => {
@@ -229,5 +375,31 @@ describe('the size and depth checks themselves', () => {
     // Brackets inside strings (escaped quotes included) do not count.
     const inString = JSON.stringify({ n: 'tree', t: 1, p: { s: `\\"${'['.repeat(1000)}` } });
     expect(nestedDeeperThan(inString, MAX_PAYLOAD_DEPTH + 1)).toBe(false);
+  });
+
+  it("the bounded logger calls the user's logger method current at each call (pino swaps methods on a level change; spies)", () => {
+    class Levelled {
+      readonly seen: string[] = [];
+      debug(_message: string, _fields?: Record<string, unknown>): void {}
+      info(_message: string, _fields?: Record<string, unknown>): void {}
+      warn(message: string, _fields?: Record<string, unknown>): void {
+        this.seen.push(`warn ${message}`);
+      }
+      error(_message: string, _fields?: Record<string, unknown>): void {}
+    }
+    const user = new Levelled();
+    const bounded = resolveLogger(user);
+    bounded.warn('first');
+    const spy = vi.spyOn(user, 'warn');
+    bounded.warn('second', { big: 'q'.repeat(20_000) });
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(spy.mock.calls[0]?.[0]).toBe('second');
+    expect(Buffer.byteLength(String((spy.mock.calls[0]?.[1] as { big: string }).big))).toBeLessThanOrEqual(MAX_LOG_MESSAGE_BYTES);
+    // A level change that replaces the instance's method (as pino does) is followed too.
+    const later: string[] = [];
+    user.info = (message: string): void => void later.push(message);
+    bounded.info('now at info');
+    expect(later).toEqual(['now at info']);
+    expect(user.seen).toEqual(['warn first', 'warn second']); // called as a method: `this` is the user's logger
   });
 });

@@ -107,6 +107,26 @@ describe('cron with a worker whose clock runs ahead', () => {
   });
 });
 
+describe('a record slightly in the future (the Redis clock stepped back a little, as after a failover)', () => {
+  it('is waited for, not reset: the firings up to it are not enqueued again, later ones are, and nothing is logged', async () => {
+    const { prefix, client, raw } = testClient(cronClockJobs, 'cron-small-step', defer);
+    await client.pause('cron');
+    // As if the old primary had fired up to 3 s ahead of this one's clock.
+    const ahead = Math.floor((await redisTime(raw)) / 1000) * 1000 + 3000;
+    await raw.hset(queueKeys(prefix, 'cron').cron, 'everySecond', String(ahead));
+    const { logger, warnings } = capturingLogger();
+    const worker = createWorker(cronClockJobs, { everySecond: () => {} }, { redis: redisUrl(), prefix, logger });
+    defer(() => worker.close());
+    const fired = await waitFor(async () => {
+      const f = await storedFirings(raw, prefix, 'everySecond');
+      return f.length >= 2 ? f : undefined;
+    }, 'two firings after the recorded one');
+    expect(fired.filter((f) => f <= ahead), 'firings at or before the record, fired again').toEqual([]);
+    expect(fired.slice(0, 2)).toEqual([ahead + 1000, ahead + 2000]);
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe('a scheduler that is merely late', () => {
   it('enqueues every firing of an every-second schedule, each once, even after its event loop was blocked', async () => {
     const jobs = defineJobs({

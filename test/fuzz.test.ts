@@ -114,6 +114,7 @@ function harness(name: string, cleanup: Defer = defer): Harness {
           prefix,
           leaseMs,
           concurrency: 5,
+          maxPayloadBytes: 1024 * 1024, // the huge entries below (2 and 8 MiB) are over it; the default is 16 MiB
           logger: {
             debug: () => {},
             info: () => {},
@@ -183,7 +184,7 @@ const GARBAGE: readonly Garbage[] = [
   { id: 'wrong-shape', where: 'wait', raw: env({ n: 'greet', t: 1, p: { name: 42 } }), reason: 'invalid_payload', says: /name/ },
   { id: 'payload-array', where: 'wait', raw: env({ n: 'greet', t: 1, p: [] }), reason: 'invalid_payload', says: /payload|object/i },
   // Over the worker's size limit: refused unparsed, before JSON.parse or the schema sees it (issue 16, item 6).
-  { id: 'huge-garbage', where: 'wait', raw: 'x'.repeat(HUGE), reason: 'invalid_payload', says: /stored job is 8\.0 MiB .*over this worker's limit/ },
+  { id: 'huge-garbage', where: 'wait', raw: 'x'.repeat(HUGE), reason: 'malformed_job', says: /not a jobcraft job: the stored job is 8\.0 MiB .*over this worker's limit/ },
   { id: 'huge-payload', where: 'wait', raw: env({ n: 'greet', t: 1, p: { name: 'y'.repeat(2 * 1024 * 1024) } }), reason: 'invalid_payload', says: /"greet".*stored job is 2\.0 MiB .*over this worker's limit/ },
   { id: 'no-envelope', where: 'wait', raw: null, reason: 'malformed_job', says: /no stored job/ },
   { id: 'x'.repeat(64 * 1024), where: 'wait', raw: null, reason: 'malformed_job', says: /no stored job/ },

@@ -244,9 +244,10 @@ local function bury_invalid_id(q, id)
   return new, env, att
 end
 
--- What a reply carries for a stored envelope: the envelope, or {size in bytes, its first 128 bytes} when it is over
--- the worker's limit (max_env > 0), so megabytes never cross the worker's shared connection.
+-- What a reply carries for a stored envelope: the envelope, or {size in bytes, its first 512 bytes} when it is over
+-- the worker's limit (max_env > 0), so megabytes never cross the worker's shared connection. 512 bytes hold the name
+-- and unique key, which the worker needs to free the job's lock and concurrency slot.
 local function over_limit(env, max_env)
-  if env and max_env > 0 and #env > max_env then return { #env, string.sub(env, 1, 128) } end
+  if env and max_env > 0 and #env > max_env then return { #env, string.sub(env, 1, 512) } end
   return env
 end

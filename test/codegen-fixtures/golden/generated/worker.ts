@@ -105,7 +105,7 @@ export interface Handlers {
  * served or not declared, and a handler expecting the wrong payload type do not compile.
  *
  * Connects like the enqueue functions (`configure`, else `REDIS_URL` and `JOBCRAFT_PREFIX`) unless
- * `options.redis` / `options.prefix` say otherwise.
+ * `options.redis` / `options.prefix` say otherwise; the worker also takes `maxPayloadBytes` from `configure`.
  *
  * @example
  * const worker = createWorker(
@@ -126,6 +126,7 @@ export function createWorker<const Q extends QueueName = QueueName>(
     ...options,
     redis: options.redis ?? connection.redis,
     prefix: options.prefix ?? connection.prefix,
+    maxPayloadBytes: options.maxPayloadBytes ?? connection.maxPayloadBytes,
   });
 }
 
