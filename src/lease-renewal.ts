@@ -16,6 +16,11 @@ export function leaseMarginMs(leaseMs: number): number {
   return Math.min(MARGIN_MAX_MS, Math.floor(leaseMs * MARGIN_SHARE));
 }
 
+/** How often a worker renews its leases: every quarter lease (at least every 25 ms). */
+export function renewalIntervalMs(leaseMs: number): number {
+  return Math.max(25, Math.floor(leaseMs / 4));
+}
+
 /**
  * Keeps this worker's leases: renews every lease it holds every quarter of the lease, and keeps a local deadline per
  * lease so a job is given up *before* another worker may take it, even when Redis cannot be reached to say so.
@@ -43,7 +48,7 @@ export class LeaseRenewal {
     private readonly worker: WorkerCore,
     private readonly keys: ReadonlyMap<string, QueueKeys>,
   ) {
-    this.intervalMs = Math.max(25, Math.floor(worker.leaseMs / 4));
+    this.intervalMs = renewalIntervalMs(worker.leaseMs);
   }
 
   start(): void {

@@ -25,7 +25,7 @@ import { startAfterChecks } from './preflight.js';
 import { Scripts, toLibraryError, type Ack, type LeasedJob, type Slot } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { QueueFetcher } from './queue-fetcher.js';
-import { LeaseRenewal, leaseMarginMs } from './lease-renewal.js';
+import { LeaseRenewal, leaseMarginMs, renewalIntervalMs } from './lease-renewal.js';
 import { LeaseRecovery } from './lease-recovery.js';
 import { CronScheduler } from './cron-scheduler.js';
 
@@ -177,7 +177,8 @@ const LOW_WATER = 0.5;
 export interface JobRun {
   readonly id: string;
   readonly queue: string;
-  readonly attempt: number;
+  /** The fence: Redis's attempt number for the lease (a duplicate lease of the same id moves it on). */
+  attempt: number;
   readonly maxAttempts: number;
   readonly job: ResolvedJob;
   readonly envelope: Envelope;
@@ -293,6 +294,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   readonly leaseMs: number;
   /** How long before a lease can expire in Redis this worker gives it up when it could not renew it. */
   readonly leaseMarginMs: number;
+  /** A job leased ahead starts only with at least this much of its local lease left (one renewal interval + half the margin). */
+  private readonly startLeaseMs: number;
   readonly keepCount: number;
   readonly keepAgeMs: number;
   readonly maxDead: number;
@@ -356,6 +359,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.setPrefetch(this.fixedPrefetch ?? this.concurrency);
     this.leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
     this.leaseMarginMs = leaseMarginMs(this.leaseMs);
+    this.startLeaseMs = renewalIntervalMs(this.leaseMs) + Math.floor(this.leaseMarginMs / 2);
     this.shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
     this.keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
     this.keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
@@ -666,6 +670,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     if (held === undefined || leased.length === 0) return;
     const deadline = this.leaseDeadline(sentAt);
     for (const l of leased) {
+      const twin = held.get(l.id);
+      if (twin !== undefined) {
+        this.leasedAgain(twin, l, deadline);
+        continue;
+      }
       const run = this.prepare(queue, l, 'dequeue');
       if (run === undefined) continue;
       run.deadline = deadline;
@@ -674,6 +683,20 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     }
     this.renewal.watch(deadline);
     this.dispatch();
+  }
+
+  /**
+   * The id of a job this worker already holds was leased again (it was in the queue twice, e.g. a producer's retried
+   * push): Redis now fences the job under the newer attempt, so the run adopts that lease instead of running twice.
+   * A run whose end is already on its way to Redis keeps its old fence (refused; the job comes back by recovery).
+   */
+  private leasedAgain(run: JobRun, l: LeasedJob, deadline: number): void {
+    this.logger.warn(`job ${l.id} (${run.job.name}) was leased again while this worker held it (its id was queued twice); it runs once`, {
+      queue: run.queue,
+    });
+    if (run.state !== 'buffered' && run.state !== 'running') return;
+    run.attempt = l.attempt;
+    if (deadline > run.deadline) run.deadline = deadline;
   }
 
   /** Jobs whose lease expired elsewhere, now leased by us: fail their interrupted attempt through the normal path. */
@@ -797,16 +820,21 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   }
 
   private dispatch(): void {
+    let late: JobRun[] | undefined;
     while (this.runningCount < this.concurrency && this.buffer.length > 0 && !this.stopping) {
-      const run = this.buffer[0] as JobRun;
+      const run = this.buffer.shift() as JobRun;
       const now = performance.now();
-      // Never start a job whose lease may be someone else's by now: the check takes it (and any other) out.
-      if (run.deadline <= now) {
-        this.renewal.check();
+      // Never start a job whose lease may be someone else's before a renewal can confirm it: hand it back instead.
+      if (run.deadline - now < this.startLeaseMs) {
+        (late ??= []).push(run);
         continue;
       }
-      this.buffer.shift();
       this.start(run, now);
+    }
+    if (late !== undefined) {
+      this.logger.info(`handed back ${late.length} job(s) leased ahead whose lease was too close to its local deadline to start: ${nameRuns(late)}`);
+      void this.handBack(late);
+      this.kickFetchers();
     }
   }
 
