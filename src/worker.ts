@@ -328,6 +328,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly pending = new Set<Promise<unknown>>();
   /** Jobs given back (or failed) whose record has not reached Redis yet: close() names those left at the end. */
   private readonly unreturned = new Set<JobRun>();
+  /** Runs given up locally whose handler has not settled yet (handed back when it does, or after the margin). */
+  private readonly givingUp = new Set<JobRun>();
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
   private readonly cron: CronScheduler | undefined;
@@ -609,6 +611,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         else if (run.state === 'running') {
           run.state = 'expired';
           (expired ??= []).push(run);
+          // Handed back once the handler settles, or once the margin has passed if it ignores its signal: never
+          // sooner, so no other worker starts the job while a handler that honours its signal is still stopping.
+          if (run.timer !== undefined) clearTimeout(run.timer);
+          run.timer = setTimeout(() => this.giveUp(run), this.leaseMarginMs);
+          this.givingUp.add(run);
           abortRun(
             run,
             new LeaseExpiredError(
@@ -910,8 +917,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   }
 
   private succeed(run: JobRun): void {
-    // A run whose lease ran out locally is still acknowledged: the fence records it only if the lease is still ours.
-    if (run.state !== 'running' && run.state !== 'expired') return;
+    // A run given up locally may have stopped half-way (it saw its signal): its end is a hand-back, not a completion.
+    if (run.state === 'expired') return this.giveUp(run);
+    if (run.state !== 'running') return;
     run.state = 'acking';
     (this.fetchers.get(run.queue) as QueueFetcher).ack(run);
   }
@@ -938,15 +946,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   /** Fails an attempt: snooze, retry after backoff, or dead letter. */
   private fail(run: JobRun, err: unknown): void {
-    if (run.state !== 'running' && run.state !== 'expired') return;
-    // Its lease ran out locally (already reported); the record below is fenced all the same.
-    const gaveUp = run.state === 'expired';
+    // Given up locally: the attempt did not fail, the worker stopped it (the attempt is given back if still ours).
+    if (run.state === 'expired') return this.giveUp(run);
+    if (run.state !== 'running') return;
     run.state = 'failing';
     const k = this.keys.get(run.queue) as QueueKeys;
     const held = this.held.get(run.queue);
     const fence: Ack = { id: run.id, attempt: run.attempt };
     const done = (ok: boolean): void => {
-      if (held?.get(run.id) === run) held.delete(run.id);
+      // Its lease ran out locally meanwhile (already reported): a refused record is then expected.
+      const gaveUp = held?.get(run.id) !== run;
+      if (!gaveUp) held?.delete(run.id);
       run.state = ok ? 'done' : 'lost';
       if (!ok) {
         const message = `job ${run.id} (${run.job.name}) failed after its lease was taken over; the failure was not recorded`;
@@ -1015,6 +1025,41 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     );
   }
 
+  /**
+   * Records the end of a run given up locally (its lease could not be renewed in time): hands the job back to the
+   * front of its queue with its attempt given back, fenced, so only if the lease is still ours (a slow Redis, a
+   * stalled process); if another worker took it over, nothing changes. Whatever the handler returns later is ignored.
+   */
+  private giveUp(run: JobRun): void {
+    if (run.state !== 'expired') return;
+    this.givingUp.delete(run);
+    if (run.timer !== undefined) clearTimeout(run.timer);
+    run.timer = undefined;
+    run.state = 'released';
+    this.unreturned.add(run);
+    const what = `job ${run.id} (${run.job.name})`;
+    this.track(
+      this.scripts.release(this.keys.get(run.queue) as QueueKeys, this.typesOf(run.queue), [
+        { id: run.id, attempt: run.attempt, priority: run.envelope.r ?? 0, type: run.typeIndex },
+      ]),
+    ).then(
+      (n) => {
+        this.unreturned.delete(run);
+        this.logger.info(
+          n > 0
+            ? `${what}, given up when its lease could not be renewed in time, was handed back with its attempt given back`
+            : `${what} was given up after its lease was taken over; nothing was recorded`,
+          { queue: run.queue },
+        );
+      },
+      (e: unknown) => {
+        // Outside shutdown nobody asks: the job comes back through lease expiry.
+        if (!this.stopping) this.unreturned.delete(run);
+        this.reportError(e, `handing job ${run.id} back to queue "${run.queue}"`);
+      },
+    );
+  }
+
   // ---- shutdown --------------------------------------------------------------------------------------------
 
   private notifyIdle(): void {
@@ -1063,6 +1108,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       }
       void this.handBack(stillRunning);
     }
+    // Runs given up locally whose handler is still stopping: no more waiting, hand them back now.
+    for (const run of [...this.givingUp]) this.giveUp(run);
     const drained = await settleBy(
       Promise.all([cronStopped, fetchingStopped]).then(() => this.drain()),
       cutoff,
