@@ -96,7 +96,10 @@ export interface WorkerOptions<Q extends string = string> {
    * to 4 × `concurrency`) while jobs start fast enough to use the extra ones within about 5 ms. A number fixes it.
    */
   readonly prefetch?: number;
-  /** Lease length. A job whose worker stops renewing is recovered this long after the last renewal. Default 30 000. */
+  /**
+   * Lease length. A job whose worker stops renewing is recovered this long after the last renewal. Default 30 000;
+   * at least 100, at most 86 400 000 (24 h).
+   */
   readonly leaseMs?: number;
   /**
    * How long `close()` waits for running handlers before aborting them and handing their jobs back. Default 10 000.
@@ -286,6 +289,9 @@ function positiveInt(value: number | undefined, fallback: number, what: string, 
   return v;
 }
 
+/** The longest lease (24 h): its timers must stay within setTimeout's limit (2^31 − 1 ms, about 24.8 days). */
+const MAX_LEASE_MS = 86_400_000;
+
 /** The worker's machinery, shared by its fetchers and its lease loops. Use {@link createWorker}. */
 export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   readonly queues: readonly string[];
@@ -360,6 +366,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.maxPrefetch = this.fixedPrefetch ?? Math.min(AUTO_PREFETCH_MAX_FACTOR * this.concurrency, MAX_SLOTS - this.concurrency);
     this.setPrefetch(this.fixedPrefetch ?? this.concurrency);
     this.leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
+    if (this.leaseMs > MAX_LEASE_MS) {
+      throw new TypeError(`createWorker: leaseMs must be at most ${MAX_LEASE_MS} (24 h; the worker's timers cannot count longer), got ${this.leaseMs}`);
+    }
     this.leaseMarginMs = leaseMarginMs(this.leaseMs);
     this.startLeaseMs = renewalIntervalMs(this.leaseMs) + Math.floor(this.leaseMarginMs / 2);
     this.shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
