@@ -76,9 +76,10 @@ export class LeaseRenewal {
   check(): void {
     if (this.watchTimer !== undefined) clearTimeout(this.watchTimer);
     this.watchTimer = undefined;
+    // A renewal answered after close() stopped the worker: its leases are handed back or left to expire already.
+    if (this.stopped) return;
     const { expired, next } = this.worker.expireLeases(performance.now());
     if (expired > 0) this.trouble(`${expired} lease(s) reached their local deadline with no renewal confirmed by Redis`);
-    if (this.stopped) return;
     this.watchAt = Infinity;
     if (next < Infinity) this.watch(next);
   }

@@ -716,12 +716,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   }
 
   /** Jobs whose lease expired elsewhere, now leased by us: fail their interrupted attempt through the normal path. */
-  recovered(queue: string, leased: readonly LeasedJob[]): void {
+  recovered(queue: string, leased: readonly LeasedJob[], sentAt: number): void {
     const held = this.held.get(queue);
     for (const l of leased) {
-      // Our own lease ran out (Redis was away longer than the lease) while the job still runs here: the recovery
-      // just gave it a fresh lease, so keep running it rather than failing it.
-      if (held?.get(l.id)?.attempt === l.attempt) continue;
+      // Our own lease expired in Redis while its local deadline had not passed yet (Redis's clock jumped, or it ran
+      // our renewal late): the recovery just gave it a fresh lease, sent at sentAt, so keep the run, with that lease.
+      const own = held?.get(l.id);
+      if (own !== undefined && own.attempt === l.attempt) {
+        const deadline = this.leaseDeadline(sentAt);
+        if (deadline > own.deadline) own.deadline = deadline;
+        continue;
+      }
       const run = this.prepare(queue, l, 'recovery');
       if (run === undefined) continue;
       run.state = 'running';
@@ -1152,6 +1157,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const byQueue = new Map<string, JobRun[]>();
     for (const run of runs) {
       run.state = 'released';
+      // Its timeout no longer matters, and would keep the process alive.
+      if (run.timer !== undefined) clearTimeout(run.timer);
+      run.timer = undefined;
       const held = this.held.get(run.queue);
       if (held?.get(run.id) === run) held.delete(run.id);
       this.unreturned.add(run);
