@@ -336,6 +336,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly unreturned = new Set<JobRun>();
   /** Runs given up locally whose handler has not settled yet (handed back when it does, or after the margin). */
   private readonly givingUp = new Set<JobRun>();
+  /** close() waiting for the next of them to be handed back. */
+  private giveUpWaiters: (() => void)[] = [];
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
   private readonly cron: CronScheduler | undefined;
@@ -1050,6 +1052,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     if (run.timer !== undefined) clearTimeout(run.timer);
     run.timer = undefined;
     run.state = 'released';
+    const held = this.held.get(run.queue);
+    if (held?.get(run.id) === run) held.delete(run.id);
     this.unreturned.add(run);
     const what = `job ${run.id} (${run.job.name})`;
     this.track(
@@ -1072,6 +1076,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         this.reportError(e, `handing job ${run.id} back to queue "${run.queue}"`);
       },
     );
+    const waiters = this.giveUpWaiters;
+    this.giveUpWaiters = [];
+    for (const w of waiters) w();
   }
 
   // ---- shutdown --------------------------------------------------------------------------------------------
@@ -1115,26 +1122,43 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     if (!finished) {
       const stillRunning: JobRun[] = [];
       for (const held of this.held.values()) for (const run of held.values()) if (run.state === 'running') stillRunning.push(run);
-      this.logger.warn(`shutdown: ${stillRunning.length} job(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and handing them back`);
+      this.logger.warn(
+        `shutdown: ${stillRunning.length} job(s) still running after ${this.shutdownTimeoutMs} ms; aborting them; each is handed back once its handler stops`,
+      );
       for (const run of stillRunning) {
-        run.state = 'released';
+        // Handed back (giveUp) when its handler settles, not before: another worker may start it at once then.
+        run.state = 'expired';
+        if (run.timer !== undefined) clearTimeout(run.timer);
+        run.timer = undefined;
+        this.givingUp.add(run);
         abortRun(run, new ShutdownError('the worker is shutting down'));
       }
-      void this.handBack(stillRunning);
     }
-    // Runs given up locally whose handler is still stopping: no more waiting, hand them back now.
-    for (const run of [...this.givingUp]) this.giveUp(run);
     const drained = await settleBy(
       Promise.all([cronStopped, fetchingStopped]).then(() => this.drain()),
       cutoff,
     );
     this.renewal.stop();
     this.removeSignalHandlers?.();
-    const left = new Set(this.unreturned);
+    const stopping = [...this.givingUp];
+    // Handlers that ignored their abort until now keep their job: it comes back through lease expiry, not sooner.
+    for (const run of stopping) {
+      run.state = 'lost';
+      if (run.timer !== undefined) clearTimeout(run.timer);
+      run.timer = undefined;
+    }
+    this.givingUp.clear();
+    const left = new Set([...this.unreturned, ...stopping]);
     for (const held of this.held.values()) for (const run of held.values()) left.add(run);
     if (left.size > 0) {
+      const why =
+        stopping.length > 0
+          ? ` (${stopping.length} aborted handler(s) had not stopped within ${this.shutdownTimeoutMs + SHUTDOWN_REDIS_MS} ms)`
+          : drained
+            ? ''
+            : ` (Redis did not answer within ${this.shutdownTimeoutMs + SHUTDOWN_REDIS_MS} ms)`;
       this.logger.warn(
-        `shutdown: ${left.size} job(s) could not be handed back or recorded${drained ? '' : ` (Redis did not answer within ${this.shutdownTimeoutMs + SHUTDOWN_REDIS_MS} ms)`}; ` +
+        `shutdown: ${left.size} job(s) could not be handed back or recorded${why}; ` +
           `they run again once their lease expires (within leaseMs, ${this.leaseMs} ms, plus the recovery interval): ${nameRuns(left)}`,
       );
     }
@@ -1146,7 +1170,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   /** Waits until completions, hand-backs and failures are recorded in Redis. */
   private async drain(): Promise<void> {
     await Promise.all([...this.fetchers.values()].map((f) => f.flushAcks()));
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    // Aborted handlers still stopping are handed back as they settle (until close()'s cutoff).
+    while (this.pending.size > 0 || this.givingUp.size > 0) {
+      if (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+      else await new Promise<void>((resolve) => this.giveUpWaiters.push(resolve));
+    }
   }
 
   /**
