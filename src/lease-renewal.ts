@@ -79,7 +79,7 @@ export class LeaseRenewal {
     // A renewal answered after close() stopped the worker: its leases are handed back or left to expire already.
     if (this.stopped) return;
     const { expired, next } = this.worker.expireLeases(performance.now());
-    if (expired > 0) this.trouble(`${expired} lease(s) reached their local deadline with no renewal confirmed by Redis`);
+    if (expired > 0) this.trouble(`${expired} lease(s) reached their local deadline with no renewal confirmed by Redis (Redis slow or unreachable, or this process stalled)`);
     this.watchAt = Infinity;
     if (next < Infinity) this.watch(next);
   }
@@ -134,7 +134,8 @@ export class LeaseRenewal {
     this.worker.logger.warn(
       `lease renewals are failing: ${reason}. Each job whose lease cannot be renewed in time is aborted ` +
         `(ctx.signal, LeaseExpiredError) ${this.worker.leaseMarginMs} ms before its lease can expire in Redis, so that no ` +
-        'other worker runs it at the same time; it runs again after lease recovery. Logged once until renewals succeed again.',
+        'other worker runs it at the same time; it is handed back once its handler stops (its attempt given back if the lease is still ' +
+        'this worker\'s), or runs again after lease recovery. Logged once until renewals succeed again.',
     );
   }
 }
