@@ -41,8 +41,10 @@ export class LeaseRecovery {
           for (;;) {
             if (this.stopped) return;
             const w = this.worker;
+            // Leases it grants count from when it was sent, like a fetch's.
+            const sentAt = performance.now();
             const jobs = await w.track(w.scripts.recover(k, w.leaseMs, BATCH, w.typesOf(queue), w.maxDead, w.maxEnvelopeBytes));
-            if (jobs.length > 0) this.worker.recovered(queue, jobs);
+            if (jobs.length > 0) this.worker.recovered(queue, jobs, sentAt);
             if (jobs.length < BATCH) return;
           }
         } catch (err) {

@@ -16,6 +16,11 @@ export function leaseMarginMs(leaseMs: number): number {
   return Math.min(MARGIN_MAX_MS, Math.floor(leaseMs * MARGIN_SHARE));
 }
 
+/** How often a worker renews its leases: every quarter lease (at least every 25 ms). */
+export function renewalIntervalMs(leaseMs: number): number {
+  return Math.max(25, Math.floor(leaseMs / 4));
+}
+
 /**
  * Keeps this worker's leases: renews every lease it holds every quarter of the lease, and keeps a local deadline per
  * lease so a job is given up *before* another worker may take it, even when Redis cannot be reached to say so.
@@ -43,7 +48,7 @@ export class LeaseRenewal {
     private readonly worker: WorkerCore,
     private readonly keys: ReadonlyMap<string, QueueKeys>,
   ) {
-    this.intervalMs = Math.max(25, Math.floor(worker.leaseMs / 4));
+    this.intervalMs = renewalIntervalMs(worker.leaseMs);
   }
 
   start(): void {
@@ -71,9 +76,10 @@ export class LeaseRenewal {
   check(): void {
     if (this.watchTimer !== undefined) clearTimeout(this.watchTimer);
     this.watchTimer = undefined;
-    const { expired, next } = this.worker.expireLeases(performance.now());
-    if (expired > 0) this.trouble(`${expired} lease(s) reached their local deadline with no renewal confirmed by Redis`);
+    // A renewal answered after close() stopped the worker: its leases are handed back or left to expire already.
     if (this.stopped) return;
+    const { expired, next } = this.worker.expireLeases(performance.now());
+    if (expired > 0) this.trouble(`${expired} lease(s) reached their local deadline with no renewal confirmed by Redis (Redis slow or unreachable, or this process stalled)`);
     this.watchAt = Infinity;
     if (next < Infinity) this.watch(next);
   }
@@ -128,7 +134,8 @@ export class LeaseRenewal {
     this.worker.logger.warn(
       `lease renewals are failing: ${reason}. Each job whose lease cannot be renewed in time is aborted ` +
         `(ctx.signal, LeaseExpiredError) ${this.worker.leaseMarginMs} ms before its lease can expire in Redis, so that no ` +
-        'other worker runs it at the same time; it runs again after lease recovery. Logged once until renewals succeed again.',
+        'other worker runs it at the same time; it is handed back once its handler stops (its attempt given back if the lease is still ' +
+        'this worker\'s), or runs again after lease recovery. Logged once until renewals succeed again.',
     );
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { unblockKey, type QueueKeys } from './keys.js';
 import { release, type OwnedConnection, type RedisConnection } from './redis.js';
-import { RedisOutOfMemoryError } from './errors.js';
+import { RedisOutOfMemoryError, RedisUnavailableError } from './errors.js';
 import { Scripts, type FetchResult } from './scripts.js';
 import type { JobRun, WorkerCore } from './worker.js';
 
@@ -51,6 +51,8 @@ export class QueueFetcher {
   /** A fetch sent before the previous answer was taken in (see run). */
   private ahead: FetchCall | undefined;
   private errors = 0;
+  /** Consecutive times a loop found one of its connections closed for good (status 'end'). */
+  private endedErrors = 0;
   /** A leasing fetch was refused at maxmemory and reported: not again until one succeeds. */
   private oomReported = false;
   private dueReportedAt = -Infinity;
@@ -174,7 +176,7 @@ export class QueueFetcher {
       if (call === undefined) {
         if (this.stopped) return;
         if (!isUp(this.worker.scripts.redis)) {
-          await this.linkUp(this.worker.scripts.redis);
+          await this.linkUp(this.worker.scripts.redis, 'command');
           continue;
         }
         const acksDue =
@@ -251,7 +253,7 @@ export class QueueFetcher {
    */
   private async block(): Promise<'drained' | 'fetch'> {
     if (!isUp(this.blocking.redis)) {
-      await this.linkUp(this.blocking.redis);
+      await this.linkUp(this.blocking.redis, 'blocking');
       return 'fetch';
     }
     this.blocked = true;
@@ -325,14 +327,30 @@ export class QueueFetcher {
    * Waits until a connection that is down is up again (or stop()). Leases count from the moment a fetch is sent, so a
    * fetch is not left in the offline queue of a link that is down: its jobs would arrive with their leases spent.
    */
-  private linkUp(redis: RedisConnection): Promise<void> {
+  private linkUp(redis: RedisConnection, which: 'command' | 'blocking'): Promise<void> {
+    if (redis.status === 'end') {
+      // Closed for good (a retryStrategy that gave up, a user's connection closed): no 'ready' will come. Say so
+      // and retry with the usual backoff rather than wait in silence.
+      if (this.stopped) return Promise.resolve();
+      this.report(
+        new RedisUnavailableError(
+          `the ${which} connection to Redis is closed for good (status "end": its retryStrategy gave up, or it was closed); queue "${this.keys.queue}" cannot be served`,
+        ),
+        `fetching from queue "${this.keys.queue}"`,
+      );
+      // Its own count: a fetch on the other connection succeeding must not reset this backoff.
+      return this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.endedErrors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
+    }
     return new Promise((resolve) => {
       const done = (): void => {
         redis.off('ready', done);
+        redis.off('end', done);
         this.endPause = undefined;
         resolve();
       };
       redis.once('ready', done);
+      // Closed for good while waiting: the loop looks again and reports it.
+      redis.once('end', done);
       this.endPause = done;
     });
   }

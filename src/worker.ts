@@ -25,7 +25,7 @@ import { startAfterChecks } from './preflight.js';
 import { Scripts, toLibraryError, type Ack, type LeasedJob, type Slot } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { QueueFetcher } from './queue-fetcher.js';
-import { LeaseRenewal, leaseMarginMs } from './lease-renewal.js';
+import { LeaseRenewal, leaseMarginMs, renewalIntervalMs } from './lease-renewal.js';
 import { LeaseRecovery } from './lease-recovery.js';
 import { CronScheduler } from './cron-scheduler.js';
 
@@ -96,7 +96,10 @@ export interface WorkerOptions<Q extends string = string> {
    * to 4 × `concurrency`) while jobs start fast enough to use the extra ones within about 5 ms. A number fixes it.
    */
   readonly prefetch?: number;
-  /** Lease length. A job whose worker stops renewing is recovered this long after the last renewal. Default 30 000. */
+  /**
+   * Lease length. A job whose worker stops renewing is recovered this long after the last renewal. Default 30 000;
+   * at least 100, at most 86 400 000 (24 h).
+   */
   readonly leaseMs?: number;
   /**
    * How long `close()` waits for running handlers before aborting them and handing their jobs back. Default 10 000.
@@ -178,7 +181,8 @@ const LOW_WATER = 0.5;
 export interface JobRun {
   readonly id: string;
   readonly queue: string;
-  readonly attempt: number;
+  /** The fence: Redis's attempt number for the lease (a duplicate lease of the same id moves it on). */
+  attempt: number;
   readonly maxAttempts: number;
   readonly job: ResolvedJob;
   readonly envelope: Envelope;
@@ -286,6 +290,9 @@ function positiveInt(value: number | undefined, fallback: number, what: string, 
   return v;
 }
 
+/** The longest lease (24 h): its timers must stay within setTimeout's limit (2^31 − 1 ms, about 24.8 days). */
+const MAX_LEASE_MS = 86_400_000;
+
 /** The worker's machinery, shared by its fetchers and its lease loops. Use {@link createWorker}. */
 export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   readonly queues: readonly string[];
@@ -294,6 +301,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   readonly leaseMs: number;
   /** How long before a lease can expire in Redis this worker gives it up when it could not renew it. */
   readonly leaseMarginMs: number;
+  /** A job leased ahead starts only with at least this much of its local lease left (one renewal interval + half the margin). */
+  private readonly startLeaseMs: number;
   readonly keepCount: number;
   readonly keepAgeMs: number;
   readonly maxDead: number;
@@ -326,6 +335,10 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly pending = new Set<Promise<unknown>>();
   /** Jobs given back (or failed) whose record has not reached Redis yet: close() names those left at the end. */
   private readonly unreturned = new Set<JobRun>();
+  /** Runs given up locally whose handler has not settled yet (handed back when it does, or after the margin). */
+  private readonly givingUp = new Set<JobRun>();
+  /** close() waiting for the next of them to be handed back. */
+  private giveUpWaiters: (() => void)[] = [];
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
   private readonly cron: CronScheduler | undefined;
@@ -356,7 +369,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.maxPrefetch = this.fixedPrefetch ?? Math.min(AUTO_PREFETCH_MAX_FACTOR * this.concurrency, MAX_SLOTS - this.concurrency);
     this.setPrefetch(this.fixedPrefetch ?? this.concurrency);
     this.leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
+    if (this.leaseMs > MAX_LEASE_MS) {
+      throw new TypeError(`createWorker: leaseMs must be at most ${MAX_LEASE_MS} (24 h; the worker's timers cannot count longer), got ${this.leaseMs}`);
+    }
     this.leaseMarginMs = leaseMarginMs(this.leaseMs);
+    this.startLeaseMs = renewalIntervalMs(this.leaseMs) + Math.floor(this.leaseMarginMs / 2);
     this.shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
     this.keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
     this.keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
@@ -606,6 +623,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         else if (run.state === 'running') {
           run.state = 'expired';
           (expired ??= []).push(run);
+          // Handed back once the handler settles, or once the margin has passed if it ignores its signal: never
+          // sooner, so no other worker starts the job while a handler that honours its signal is still stopping.
+          if (run.timer !== undefined) clearTimeout(run.timer);
+          run.timer = setTimeout(() => this.giveUp(run), this.leaseMarginMs);
+          this.givingUp.add(run);
           abortRun(
             run,
             new LeaseExpiredError(
@@ -667,6 +689,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     if (held === undefined || leased.length === 0) return;
     const deadline = this.leaseDeadline(sentAt);
     for (const l of leased) {
+      const twin = held.get(l.id);
+      if (twin !== undefined) {
+        this.leasedAgain(twin, l, deadline);
+        continue;
+      }
       const run = this.prepare(queue, l, 'dequeue');
       if (run === undefined) continue;
       run.deadline = deadline;
@@ -677,13 +704,32 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.dispatch();
   }
 
+  /**
+   * The id of a job this worker already holds was leased again (it was in the queue twice, e.g. a producer's retried
+   * push): Redis now fences the job under the newer attempt, so the run adopts that lease instead of running twice.
+   * A run whose end is already on its way to Redis keeps its old fence (refused; the job comes back by recovery).
+   */
+  private leasedAgain(run: JobRun, l: LeasedJob, deadline: number): void {
+    this.logger.warn(`job ${l.id} (${run.job.name}) was leased again while this worker held it (its id was queued twice); it runs once`, {
+      queue: run.queue,
+    });
+    if (run.state !== 'buffered' && run.state !== 'running') return;
+    run.attempt = l.attempt;
+    if (deadline > run.deadline) run.deadline = deadline;
+  }
+
   /** Jobs whose lease expired elsewhere, now leased by us: fail their interrupted attempt through the normal path. */
-  recovered(queue: string, leased: readonly LeasedJob[]): void {
+  recovered(queue: string, leased: readonly LeasedJob[], sentAt: number): void {
     const held = this.held.get(queue);
     for (const l of leased) {
-      // Our own lease ran out (Redis was away longer than the lease) while the job still runs here: the recovery
-      // just gave it a fresh lease, so keep running it rather than failing it.
-      if (held?.get(l.id)?.attempt === l.attempt) continue;
+      // Our own lease expired in Redis while its local deadline had not passed yet (Redis's clock jumped, or it ran
+      // our renewal late): the recovery just gave it a fresh lease, sent at sentAt, so keep the run, with that lease.
+      const own = held?.get(l.id);
+      if (own !== undefined && own.attempt === l.attempt) {
+        const deadline = this.leaseDeadline(sentAt);
+        if (deadline > own.deadline) own.deadline = deadline;
+        continue;
+      }
       const run = this.prepare(queue, l, 'recovery');
       if (run === undefined) continue;
       run.state = 'running';
@@ -807,16 +853,21 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   }
 
   private dispatch(): void {
+    let late: JobRun[] | undefined;
     while (this.runningCount < this.concurrency && this.buffer.length > 0 && !this.stopping) {
-      const run = this.buffer[0] as JobRun;
+      const run = this.buffer.shift() as JobRun;
       const now = performance.now();
-      // Never start a job whose lease may be someone else's by now: the check takes it (and any other) out.
-      if (run.deadline <= now) {
-        this.renewal.check();
+      // Never start a job whose lease may be someone else's before a renewal can confirm it: hand it back instead.
+      if (run.deadline - now < this.startLeaseMs) {
+        (late ??= []).push(run);
         continue;
       }
-      this.buffer.shift();
       this.start(run, now);
+    }
+    if (late !== undefined) {
+      this.logger.info(`handed back ${late.length} job(s) leased ahead whose lease was too close to its local deadline to start: ${nameRuns(late)}`);
+      void this.handBack(late);
+      this.kickFetchers();
     }
   }
 
@@ -892,8 +943,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   }
 
   private succeed(run: JobRun): void {
-    // A run whose lease ran out locally is still acknowledged: the fence records it only if the lease is still ours.
-    if (run.state !== 'running' && run.state !== 'expired') return;
+    // A run given up locally may have stopped half-way (it saw its signal): its end is a hand-back, not a completion.
+    if (run.state === 'expired') return this.giveUp(run);
+    if (run.state !== 'running') return;
     run.state = 'acking';
     (this.fetchers.get(run.queue) as QueueFetcher).ack(run);
   }
@@ -920,15 +972,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   /** Fails an attempt: snooze, retry after backoff, or dead letter. */
   private fail(run: JobRun, err: unknown): void {
-    if (run.state !== 'running' && run.state !== 'expired') return;
-    // Its lease ran out locally (already reported); the record below is fenced all the same.
-    const gaveUp = run.state === 'expired';
+    // Given up locally: the attempt did not fail, the worker stopped it (the attempt is given back if still ours).
+    if (run.state === 'expired') return this.giveUp(run);
+    if (run.state !== 'running') return;
     run.state = 'failing';
     const k = this.keys.get(run.queue) as QueueKeys;
     const held = this.held.get(run.queue);
     const fence: Ack = { id: run.id, attempt: run.attempt };
     const done = (ok: boolean): void => {
-      if (held?.get(run.id) === run) held.delete(run.id);
+      // Its lease ran out locally meanwhile (already reported): a refused record is then expected.
+      const gaveUp = held?.get(run.id) !== run;
+      if (!gaveUp) held?.delete(run.id);
       run.state = ok ? 'done' : 'lost';
       if (!ok) {
         const message = `job ${run.id} (${run.job.name}) failed after its lease was taken over; the failure was not recorded`;
@@ -997,6 +1051,46 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     );
   }
 
+  /**
+   * Records the end of a run given up locally (its lease could not be renewed in time): hands the job back to the
+   * front of its queue with its attempt given back, fenced, so only if the lease is still ours (a slow Redis, a
+   * stalled process); if another worker took it over, nothing changes. Whatever the handler returns later is ignored.
+   */
+  private giveUp(run: JobRun): void {
+    if (run.state !== 'expired') return;
+    this.givingUp.delete(run);
+    if (run.timer !== undefined) clearTimeout(run.timer);
+    run.timer = undefined;
+    run.state = 'released';
+    const held = this.held.get(run.queue);
+    if (held?.get(run.id) === run) held.delete(run.id);
+    this.unreturned.add(run);
+    const what = `job ${run.id} (${run.job.name})`;
+    this.track(
+      this.scripts.release(this.keys.get(run.queue) as QueueKeys, this.typesOf(run.queue), [
+        { id: run.id, attempt: run.attempt, priority: run.envelope.r ?? 0, type: run.typeIndex },
+      ]),
+    ).then(
+      (n) => {
+        this.unreturned.delete(run);
+        this.logger.info(
+          n > 0
+            ? `${what}, given up when its lease could not be renewed in time, was handed back with its attempt given back`
+            : `${what} was given up after its lease was taken over; nothing was recorded`,
+          { queue: run.queue },
+        );
+      },
+      (e: unknown) => {
+        // Outside shutdown nobody asks: the job comes back through lease expiry.
+        if (!this.stopping) this.unreturned.delete(run);
+        this.reportError(e, `handing job ${run.id} back to queue "${run.queue}"`);
+      },
+    );
+    const waiters = this.giveUpWaiters;
+    this.giveUpWaiters = [];
+    for (const w of waiters) w();
+  }
+
   // ---- shutdown --------------------------------------------------------------------------------------------
 
   private notifyIdle(): void {
@@ -1038,12 +1132,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     if (!finished) {
       const stillRunning: JobRun[] = [];
       for (const held of this.held.values()) for (const run of held.values()) if (run.state === 'running') stillRunning.push(run);
-      this.logger.warn(`shutdown: ${stillRunning.length} job(s) still running after ${this.shutdownTimeoutMs} ms; aborting them and handing them back`);
+      this.logger.warn(
+        `shutdown: ${stillRunning.length} job(s) still running after ${this.shutdownTimeoutMs} ms; aborting them; each is handed back once its handler stops`,
+      );
       for (const run of stillRunning) {
-        run.state = 'released';
+        // Handed back (giveUp) when its handler settles, not before: another worker may start it at once then.
+        run.state = 'expired';
+        if (run.timer !== undefined) clearTimeout(run.timer);
+        run.timer = undefined;
+        this.givingUp.add(run);
         abortRun(run, new ShutdownError('the worker is shutting down'));
       }
-      void this.handBack(stillRunning);
     }
     const drained = await settleBy(
       Promise.all([cronStopped, fetchingStopped]).then(() => this.drain()),
@@ -1051,11 +1150,25 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     );
     this.renewal.stop();
     this.removeSignalHandlers?.();
-    const left = new Set(this.unreturned);
+    const stopping = [...this.givingUp];
+    // Handlers that ignored their abort until now keep their job: it comes back through lease expiry, not sooner.
+    for (const run of stopping) {
+      run.state = 'lost';
+      if (run.timer !== undefined) clearTimeout(run.timer);
+      run.timer = undefined;
+    }
+    this.givingUp.clear();
+    const left = new Set([...this.unreturned, ...stopping]);
     for (const held of this.held.values()) for (const run of held.values()) left.add(run);
     if (left.size > 0) {
+      const why =
+        stopping.length > 0
+          ? ` (${stopping.length} aborted handler(s) had not stopped within ${this.shutdownTimeoutMs + SHUTDOWN_REDIS_MS} ms)`
+          : drained
+            ? ''
+            : ` (Redis did not answer within ${this.shutdownTimeoutMs + SHUTDOWN_REDIS_MS} ms)`;
       this.logger.warn(
-        `shutdown: ${left.size} job(s) could not be handed back or recorded${drained ? '' : ` (Redis did not answer within ${this.shutdownTimeoutMs + SHUTDOWN_REDIS_MS} ms)`}; ` +
+        `shutdown: ${left.size} job(s) could not be handed back or recorded${why}; ` +
           `they run again once their lease expires (within leaseMs, ${this.leaseMs} ms, plus the recovery interval): ${nameRuns(left)}`,
       );
     }
@@ -1067,7 +1180,11 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   /** Waits until completions, hand-backs and failures are recorded in Redis. */
   private async drain(): Promise<void> {
     await Promise.all([...this.fetchers.values()].map((f) => f.flushAcks()));
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    // Aborted handlers still stopping are handed back as they settle (until close()'s cutoff).
+    while (this.pending.size > 0 || this.givingUp.size > 0) {
+      if (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+      else await new Promise<void>((resolve) => this.giveUpWaiters.push(resolve));
+    }
   }
 
   /**
@@ -1078,6 +1195,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const byQueue = new Map<string, JobRun[]>();
     for (const run of runs) {
       run.state = 'released';
+      // Its timeout no longer matters, and would keep the process alive.
+      if (run.timer !== undefined) clearTimeout(run.timer);
+      run.timer = undefined;
       const held = this.held.get(run.queue);
       if (held?.get(run.id) === run) held.delete(run.id);
       this.unreturned.add(run);

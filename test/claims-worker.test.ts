@@ -183,7 +183,7 @@ describe('round trips to a new job', () => {
 });
 
 describe('lease recovery', () => {
-  it('runs every half lease: counted against the renewals (every third of a lease), 2 checks per 3 renewals', async () => {
+  it('runs every half lease (every second renewal interval: renewals go every quarter lease), with ±20 % jitter', async () => {
     const { prefix, client } = testClient(jobs, 'claims-recovery-rate', defer);
     const gate = deferred();
     const worker = createWorker(jobs, { ...noop, task: () => gate.promise }, { redis: redisUrl(), prefix, logger: false, leaseMs: 900, concurrency: 1, queues: ['default'] });
@@ -191,21 +191,38 @@ describe('lease recovery', () => {
       gate.resolve();
       await worker.close();
     });
+    // The delays the recovery loop arms (read before it starts, which waits for the worker's startup checks).
+    const internals = worker as unknown as {
+      recovery: { intervalMs: number; schedule: (delay: number) => void };
+      renewal: { intervalMs: number };
+    };
+    const delays: number[] = [];
+    const schedule = internals.recovery.schedule.bind(internals.recovery);
+    internals.recovery.schedule = (delay) => {
+      delays.push(delay);
+      schedule(delay);
+    };
     const scripts = scriptsOf(worker);
-    let renewals = 0;
     let recoveries = 0;
-    const renew = scripts.renew.bind(scripts);
     const recover = scripts.recover.bind(scripts);
-    scripts.renew = (...a) => (renewals++, renew(...a));
     scripts.recover = (...a) => (recoveries++, recover(...a));
-    await client.enqueue('task', { n: 1 }); // held running, so every renewal tick sends a renewal
+    await client.enqueue('task', { n: 1 }); // held running, so renewals go on too
     await waitFor(() => worker.running === 1, 'the job to start');
-    const base = { renewals, recoveries };
-    await waitFor(() => renewals - base.renewals >= 15, '15 renewals', 30_000);
-    const r = recoveries - base.recoveries;
-    // 15 renewals span 5 leases: 10 recovery checks at half a lease each (each interval varies by ±20 %).
-    expect(r).toBeGreaterThanOrEqual(7);
-    expect(r).toBeLessThanOrEqual(13);
+    await waitFor(() => recoveries >= 8, '8 recovery checks', 30_000);
+
+    expect(internals.renewal.intervalMs).toBe(225); // a quarter lease
+    expect(internals.recovery.intervalMs).toBe(450); // half a lease: every second renewal interval
+    // The first check comes at a random point of the first interval, then each 0.8–1.2 intervals after the last.
+    expect(delays[0]).toBeGreaterThanOrEqual(0);
+    expect(delays[0]).toBeLessThan(450);
+    expect(delays.length).toBeGreaterThanOrEqual(8);
+    for (const d of delays.slice(1)) {
+      expect(d).toBeGreaterThanOrEqual(360);
+      expect(d).toBeLessThanOrEqual(540);
+    }
+    // Each check armed and run is one recover call (nothing expired: one batch).
+    expect(recoveries).toBeGreaterThanOrEqual(delays.length - 1);
+    expect(recoveries).toBeLessThanOrEqual(delays.length);
   });
 
   it('checks at most every 5 s: a 30 s lease is checked every 5 s, not every 15 s (the resolved interval)', () => {

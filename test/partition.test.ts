@@ -135,8 +135,14 @@ describe('a partition longer than the lease', () => {
       expect(run.how, `A's run of job ${run.id}`).toBe('aborted');
       expect(run.reason, `A's run of job ${run.id}`).toBeInstanceOf(LeaseExpiredError);
     }
-    // Its record of that attempt came after B had taken the job over: refused by the fence.
-    expect(logA.lines.some((l) => /job \S+ \(slow\) failed after its lease was taken over/.test(l.message))).toBe(true);
+    // A never started its two leased-ahead jobs: they were given up with the running one, unstarted.
+    expect(onA).toHaveLength(1);
+    for (const id of ids.filter((i) => i !== onA[0]?.id)) {
+      const said = logA.lines.filter((l) => /leased ahead not started|leased ahead whose lease was too close/.test(l.message));
+      expect(said.some((l) => l.message.includes(` ${id} (slow, `)), `A said it never started job ${id}`).toBe(true);
+    }
+    // Its hand-back of the attempt it gave up came after B had taken the job over: refused by the fence.
+    expect(logA.lines.some((l) => /job \S+ \(slow\) was given up after its lease was taken over; nothing was recorded/.test(l.message))).toBe(true);
     // A said so once, while cut off.
     expect(warnedDuringPartition.map((l) => l.message)).toEqual([expect.stringMatching(/^lease renewals are failing/)]);
     expect(logA.lines.filter((l) => l.level === 'warn' && /lease renewals are failing/.test(l.message))).toHaveLength(1);

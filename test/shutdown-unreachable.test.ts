@@ -60,6 +60,8 @@ describe('close() while Redis is unreachable', () => {
     const notHandedBack = warnings.filter((w) => /could not be handed back/.test(w));
     expect(notHandedBack).toHaveLength(1);
     expect(notHandedBack[0]).toContain(`${id} (work, released)`);
+    // close() stopped waiting at its bound: shutdownTimeoutMs (1 s) + 2 s, and says so.
+    expect(notHandedBack[0]).toContain('(Redis did not answer within 3000 ms)');
     expect(notHandedBack[0]).toMatch(/they run again once their lease expires/);
   }, 60_000);
 

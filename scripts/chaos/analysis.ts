@@ -54,7 +54,10 @@ export interface PartitionOutcome extends Partition {
   readonly inFlight: number;
   /** Its handler runs stopped by their signal during the partition (the lease given up before its expiry). */
   readonly aborted: number;
-  /** Jobs of its that another worker started during the partition. */
+  /**
+   * Runs in flight when the partition began that were stopped by their signal during it and whose job another worker
+   * started during it: the work the partition was meant to hit (an ordinary retry elsewhere does not count).
+   */
   readonly takenOver: number;
 }
 
@@ -223,16 +226,26 @@ export function analyse(e: ChaosEvidence): ChaosReport {
   }
   const partitions: PartitionOutcome[] = e.partitions.map((p) => {
     const mine = e.records.filter((r) => r.pid === p.pid);
-    const inFlight = [...intervals.values()].flat().filter((r) => r.pid === p.pid && r.start <= p.start && r.end > p.start).length;
-    const aborted = mine.filter((r) => r.kind === 'A' && r.at >= p.start && r.at <= p.end).length;
-    const ids = new Set(mine.filter((r) => r.kind === 'S' && r.at <= p.start).map((r) => r.id));
-    const takenOver = new Set(
-      e.records.filter((r) => r.kind === 'S' && r.pid !== p.pid && ids.has(r.id) && r.at > p.start && r.at <= p.end).map((r) => r.id),
-    ).size;
-    return { ...p, inFlight, aborted, takenOver };
+    const during = (at: number): boolean => at >= p.start && at <= p.end;
+    const inFlightIds = new Set<string>();
+    for (const [id, runs] of intervals) if (runs.some((r) => r.pid === p.pid && r.start <= p.start && r.end > p.start)) inFlightIds.add(id);
+    const aborted = mine.filter((r) => r.kind === 'A' && during(r.at)).length;
+    const takenOver = [...inFlightIds].filter(
+      (id) =>
+        mine.some((r) => r.kind === 'A' && r.id === id && during(r.at)) &&
+        (byId.get(id) ?? []).some((r) => r.kind === 'S' && r.pid !== p.pid && r.at > p.start && during(r.at)),
+    ).length;
+    return { ...p, inFlight: inFlightIds.size, aborted, takenOver };
   });
   for (const p of partitions) {
     if (p.end - p.start <= e.leaseMs) problems.push(`the partition of worker ${p.pid} lasted ${p.end - p.start} ms, not longer than the lease`);
+    // A partition that hit no running work proves nothing about giving leases up.
+    if (p.inFlight === 0) problems.push(`the partition of worker ${p.pid} hit no running work: no handler run was in flight when it began`);
+    else if (p.takenOver === 0) {
+      problems.push(
+        `the partition of worker ${p.pid} proved nothing: none of the ${p.inFlight} run(s) in flight when it began was stopped by its signal and started by another worker during it`,
+      );
+    }
   }
 
   // ---- jobs whose handler returned more than once ---------------------------------------------------------
