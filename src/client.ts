@@ -192,22 +192,29 @@ function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions)
  * redirections" after it followed them for a while: the command did not run, so a retry is safe.
  */
 const TRANSIENT = /^(Too many Cluster redirections\. Last error: ReplyError: )?(TRYAGAIN|NOSCRIPT|ASK|MOVED|CLUSTERDOWN|LOADING)\b/;
-/** Retries of a transient refusal: about 2.5 s in all, within the client's `timeout`. */
-const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500, 500, 500];
+/** Waits between retries of a transient refusal: growing to 500 ms, then 500 ms each until the call's deadline. */
+const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500];
+/** Retries made when the client has no `timeout` (0): 16 tries over about 5 s. */
+const UNBOUNDED_TRIES = 16;
 
 /** Redis refused a call with a transient error every time it was tried: nothing was written. */
 class StillRefused extends RedisUnavailableError {}
 
-/** Runs `call`, again after a short wait while Redis refuses it with a transient cluster error. */
-async function retryTransient<T>(call: () => Promise<T>, what: string, where: string): Promise<T> {
+/**
+ * Runs `call`, again after a short wait while Redis refuses it with a transient cluster error. No attempt starts
+ * after `deadline` (ms, `performance.now()` clock; Infinity when the client has no timeout): when the next one would,
+ * it gives up with StillRefused, so nothing runs behind the back of a caller who already got an error.
+ */
+async function retryTransient<T>(call: () => Promise<T>, what: string, where: string, deadline: number): Promise<T> {
   for (let i = 0; ; i++) {
     try {
       return await call();
     } catch (err) {
       const message = (err as Error).message;
       if (!TRANSIENT.test(message)) throw err;
-      const wait = TRANSIENT_RETRIES[i];
-      if (wait === undefined) {
+      const wait = TRANSIENT_RETRIES[Math.min(i, TRANSIENT_RETRIES.length - 1)] as number;
+      const late = deadline === Infinity ? i + 1 >= UNBOUNDED_TRIES : performance.now() + wait >= deadline;
+      if (late) {
         throw new StillRefused(`${what}: Redis at ${where} refused it ${i + 1} times with "${message}" (a slot moving or a node starting); nothing was written`, { cause: err });
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
@@ -256,8 +263,9 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const unreachable = (what: string, err: unknown): RedisUnavailableError =>
     new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error).message}`, { cause: err });
   /** Bounds a call by the client's timeout; a call given as a function is retried on transient cluster refusals. */
+  const deadline = (): number => (timeoutMs > 0 ? performance.now() + timeoutMs : Infinity);
   const limit = <T>(p: Promise<T> | (() => Promise<T>), what: string): Promise<T> =>
-    withTimeout(typeof p === 'function' ? retryTransient(p, what, where) : p, timeoutMs, what, where).catch((err: unknown) => {
+    withTimeout(typeof p === 'function' ? retryTransient(p, what, where, deadline()) : p, timeoutMs, what, where).catch((err: unknown) => {
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
       if (err instanceof ReplyError) throw toLibraryError(err, what);
       if (err instanceof RedisUnavailableError) throw err;
@@ -269,7 +277,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
    * being moved) are retried inside.
    */
   const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined): Promise<T> =>
-    withTimeout(retryTransient(call, what, where), timeoutMs, what, where).catch((err: unknown) => {
+    withTimeout(retryTransient(call, what, where, deadline()), timeoutMs, what, where).catch((err: unknown) => {
       // Answers and definite refusals (Redis refused the whole call, nothing was written) are not ambiguous.
       if (err instanceof ReplyError || err instanceof StillRefused || err instanceof RedisOutOfMemoryError) throw err;
       if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);

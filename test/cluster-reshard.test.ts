@@ -25,7 +25,8 @@ const workerErrors: string[] = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3 });
-  client = createClient(jobs, { redis: { cluster: cluster.seeds }, prefix: PREFIX, timeout: '20s', logger: false });
+  // The default timeout (5 s): transient refusals are retried within it.
+  client = createClient(jobs, { redis: { cluster: cluster.seeds }, prefix: PREFIX, logger: false });
   for (let i = 0; i < 2; i++) {
     const w = createWorker(jobs, { resize: (_p, ctx) => void runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1) }, {
       redis: { cluster: cluster.seeds },
