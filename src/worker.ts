@@ -145,7 +145,8 @@ export interface Worker {
   /**
    * Resolves once the startup checks of Redis passed and the worker fetches jobs (or `close()` came first). Rejects
    * with `RedisConfigurationError` when the worker refuses to start: Redis may evict keys (see `allowEvictingRedis`)
-   * or its user lacks a permission jobcraft needs. Connection problems do not reject it: it waits for Redis.
+   * or its user lacks a permission jobcraft needs. Connection problems do not reject it: it waits for Redis. A refused
+   * worker closes itself (its connections are released); with `handleSignals` the process exits with code 1.
    */
   readonly ready: Promise<void>;
   /**
@@ -419,7 +420,17 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.ready = startAfterChecks(this.conn.redis, checks, {
       logger: this.logger,
       isStopping: () => this.stopping,
-      refused: (err) => this.emit('error', err),
+      refused: (err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        // A worker that will not start holds nothing: its connections close (nothing keeps the process alive), and a
+        // process run under handleSignals exits non-zero so that its supervisor sees the failure and restarts it.
+        void this.close().then(() => {
+          if (options.handleSignals === true) {
+            this.logger.error('the worker did not start: exiting with code 1');
+            process.exit(1);
+          }
+        });
+      },
       start: () => {
         for (const f of this.fetchers.values()) f.start();
         this.renewal.start();

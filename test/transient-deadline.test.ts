@@ -49,7 +49,7 @@ async function tryAgainServer(): Promise<{ port: number; evalshas: () => number;
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     socket.on('error', () => {});
     socket.on('data', (data: Buffer) => {
       const { commands, rest } = parse(Buffer.concat([pending, data]));
