@@ -256,8 +256,8 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   let everReady = conn.redis.status === 'ready';
   if (!everReady) conn.redis.once('ready', () => (everReady = true));
   // Eviction policy and ACL permissions, checked once in the background: a client only warns.
-  const sampleKey = (keysByQueue.get(jobs.queues[0] as string) as QueueKeys).jobs;
-  runStartupChecks(conn.redis, { role: 'client', sampleKey, where, allowEvicting: true, logger }).catch((err: unknown) =>
+  const sampleKeys = [...keysByQueue.values()].map((k) => k.jobs);
+  runStartupChecks(conn.redis, { role: 'client', sampleKeys, where, allowEvicting: true, logger }).catch((err: unknown) =>
     logger.debug(`the startup checks of Redis at ${where} did not run: ${(err as Error)?.message ?? String(err)}`),
   );
   const unreachable = (what: string, err: unknown): RedisUnavailableError =>

@@ -29,17 +29,27 @@ const CLIENT_COMMANDS: readonly string[] = [
 /** Used when allowed, not needed: ioredis's ready check (INFO) and the eviction check (CONFIG GET, else INFO). */
 const OPTIONAL_COMMANDS: readonly string[] = ['CONFIG GET maxmemory-policy', 'INFO'];
 
-/** What a worker sends besides those: the blocking read, its wake-ups and the cron registry. */
+/** What a worker sends besides those: the blocking read, its wake-ups, cron records and the cron registry. */
 const WORKER_COMMANDS: readonly string[] = [
-  'BLPOP {key} 0', 'RPUSH {key} v', 'PEXPIRE {key} 1', 'SADD {key} m', 'SMEMBERS {key}', 'SREM {key} m', 'HKEYS {key}', 'HDEL {key} f',
+  'BLPOP {key} 0', 'RPUSH {key} v', 'PEXPIRE {key} 1', 'HKEYS {key}', 'HDEL {key} f', 'DEL {key}',
+  'SADD {registry} m', 'SMEMBERS {registry}', 'SREM {registry} m',
 ];
 
 /** Sent by the ioredis Cluster client to learn the slots. */
 const CLUSTER_COMMANDS: readonly string[] = ['CLUSTER SLOTS', 'CLUSTER INFO'];
 
-/** Every command a user of this role needs, without duplicates, in the order above. */
-export function requiredCommands(role: 'worker' | 'client', cluster: boolean): string[] {
-  const lines = [...SCRIPT_COMMANDS, ...CLIENT_COMMANDS, ...(role === 'worker' ? WORKER_COMMANDS : []), ...(cluster ? CLUSTER_COMMANDS : [])];
+/**
+ * Every command a user of this role needs, without duplicates, in the order above; `SELECT <db>` when the connection
+ * uses a database other than 0 (ioredis ignores a refused SELECT and would use database 0).
+ */
+export function requiredCommands(role: 'worker' | 'client', cluster: boolean, db = 0): string[] {
+  const lines = [
+    ...SCRIPT_COMMANDS,
+    ...CLIENT_COMMANDS,
+    ...(role === 'worker' ? WORKER_COMMANDS : []),
+    ...(cluster ? CLUSTER_COMMANDS : []),
+    ...(db !== 0 ? [`SELECT ${db}`] : []),
+  ];
   return [...new Set(lines)];
 }
 
@@ -49,26 +59,40 @@ function commandName(line: string): string {
   return cmd === 'CONFIG' || cmd === 'CLUSTER' ? `${cmd} ${sub}` : cmd;
 }
 
-// Checks each line with redis.acl_check_cmd (Redis 7.0+) on the sample key; for a line refused, the command alone tells
-// a missing command from a missing key pattern. Returns 'unsupported', or flattened { 'cmd' | 'key', line } pairs.
+// Checks each line with redis.acl_check_cmd (Redis 7.0+): a line with {key} on every queue key, one with {registry} on
+// the cron registry key (skipped when empty); for a line refused, the command alone tells a missing command from a
+// missing key pattern. ARGV: n, n queue keys, the registry key, the lines. Returns 'unsupported', or flattened
+// { 'cmd' | 'key' | 'unknown', line, key } triples.
 const PROBE = `
 if type(redis.acl_check_cmd) ~= 'function' then return 'unsupported' end
-local key, out = ARGV[1], {}
-for i = 2, #ARGV do
-  local words = {}
-  for w in string.gmatch(ARGV[i], '%S+') do words[#words + 1] = w end
-  local bare = {}
-  for _, w in ipairs(words) do if w ~= '{key}' then bare[#bare + 1] = w end end
-  if #words > 1 and words[1] ~= 'CONFIG' and words[1] ~= 'CLUSTER' then bare = { words[1] } end
-  for j, w in ipairs(words) do if w == '{key}' then words[j] = key end end
+local n = tonumber(ARGV[1])
+local registry, out = ARGV[n + 2], {}
+local function check(line, placeholder, key)
+  local words, bare = {}, {}
+  for w in string.gmatch(line, '%S+') do
+    if w == placeholder then words[#words + 1] = key else words[#words + 1] = w; bare[#bare + 1] = w end
+  end
+  if words[1] ~= 'CONFIG' and words[1] ~= 'CLUSTER' then bare = { words[1] } end
   -- acl_check_cmd raises on a command this Redis does not know (renamed or disabled): report it, check the rest
   local ok, allowed = pcall(redis.acl_check_cmd, unpack(words))
   if not ok then
     out[#out + 1] = 'unknown'
-    out[#out + 1] = ARGV[i]
   elseif not allowed then
     out[#out + 1] = redis.acl_check_cmd(unpack(bare)) and 'key' or 'cmd'
-    out[#out + 1] = ARGV[i]
+  else
+    return
+  end
+  out[#out + 1] = line
+  out[#out + 1] = key or ''
+end
+for i = n + 3, #ARGV do
+  local line = ARGV[i]
+  if string.find(line, '{registry}', 1, true) then
+    if registry ~= '' then check(line, '{registry}', registry) end
+  elseif string.find(line, '{key}', 1, true) then
+    for k = 2, n + 1 do check(line, '{key}', ARGV[k]) end
+  else
+    check(line, nil, nil)
   end
 end
 return out
@@ -80,8 +104,10 @@ export interface PermissionReport {
   readonly checked: boolean;
   /** Commands the user may not run at all, e.g. `TIME`, `CONFIG GET`. */
   readonly commands: readonly string[];
-  /** Commands the user may run, but not on the sample key. */
+  /** Commands the user may run, but not on some of the keys checked. */
   readonly keyDenied: readonly string[];
+  /** The keys those commands were refused on. */
+  readonly deniedKeys: readonly string[];
   /** Commands this Redis does not know (renamed or disabled with `rename-command`). */
   readonly unknown: readonly string[];
 }
@@ -91,24 +117,32 @@ function isNoPerm(err: unknown): boolean {
 }
 
 /**
- * Asks Redis which of `lines` the connected user may not run, on `sampleKey`. The probe itself is an `EVAL` with no
- * declared key (so it needs no key permission); when EVAL is denied, that is the answer.
+ * Asks Redis which of `lines` the connected user may not run, on each of `keys` (lines with `{key}`) and on
+ * `registryKey` (lines with `{registry}`; skipped when undefined). The probe itself is an `EVAL` with no declared key
+ * (so it needs no key permission); when EVAL is denied, that is the answer.
  */
-export async function checkPermissions(redis: RedisConnection, sampleKey: string, lines: readonly string[]): Promise<PermissionReport> {
+export async function checkPermissions(
+  redis: RedisConnection,
+  keys: readonly string[],
+  lines: readonly string[],
+  registryKey?: string,
+): Promise<PermissionReport> {
   let reply: unknown;
   try {
-    reply = await redis.eval(PROBE, 0, sampleKey, ...lines);
+    reply = await redis.eval(PROBE, 0, keys.length, ...keys, registryKey ?? '', ...lines);
   } catch (err) {
-    if (isNoPerm(err)) return { checked: true, commands: ['EVAL', 'EVALSHA'], keyDenied: [], unknown: [] };
+    if (isNoPerm(err)) return { checked: true, commands: ['EVAL', 'EVALSHA'], keyDenied: [], deniedKeys: [], unknown: [] };
     throw err;
   }
-  if (!Array.isArray(reply)) return { checked: false, commands: [], keyDenied: [], unknown: [] };
-  const found = { cmd: [] as string[], key: [] as string[], unknown: [] as string[] };
-  for (let i = 0; i + 1 < reply.length; i += 2) {
+  if (!Array.isArray(reply)) return { checked: false, commands: [], keyDenied: [], deniedKeys: [], unknown: [] };
+  const found = { cmd: new Set<string>(), key: new Set<string>(), unknown: new Set<string>() };
+  const deniedKeys = new Set<string>();
+  for (let i = 0; i + 2 < reply.length; i += 3) {
     const kind = reply[i] === 'cmd' || reply[i] === 'key' ? reply[i] : 'unknown';
-    found[kind as keyof typeof found].push(commandName(String(reply[i + 1])));
+    found[kind as keyof typeof found].add(commandName(String(reply[i + 1])));
+    if (kind === 'key') deniedKeys.add(String(reply[i + 2]));
   }
-  return { checked: true, commands: [...new Set(found.cmd)], keyDenied: [...new Set(found.key)], unknown: [...new Set(found.unknown)] };
+  return { checked: true, commands: [...found.cmd], keyDenied: [...found.key], deniedKeys: [...deniedKeys], unknown: [...found.unknown] };
 }
 
 /** Policies under which Redis deletes keys when it reaches `maxmemory`. */
@@ -160,8 +194,10 @@ export async function readEvictionPolicy(redis: RedisConnection): Promise<Evicti
 /** Options of {@link runStartupChecks}. */
 export interface StartupCheckOptions {
   readonly role: 'worker' | 'client';
-  /** A key of one queue, for the key-permission check (`<prefix>:{queue}:jobs`). */
-  readonly sampleKey: string;
+  /** A key of each queue used, for the key-permission check (`<prefix>:{queue}:jobs`). */
+  readonly sampleKeys: readonly string[];
+  /** The cron registry key (`<prefix>:cron-queues`), checked for a worker that runs cron jobs. */
+  readonly registryKey?: string;
   /** Where Redis is, for messages. */
   readonly where: string;
   /** The worker option `allowEvictingRedis`: run on an evicting Redis anyway (only warn). */
@@ -183,11 +219,13 @@ export async function runStartupChecks(redis: RedisConnection, o: StartupCheckOp
   const optional = new Set(OPTIONAL_COMMANDS.map(commandName));
   let perms: PermissionReport;
   try {
-    perms = await checkPermissions(redis, o.sampleKey, [...requiredCommands(o.role, redis instanceof Cluster), ...OPTIONAL_COMMANDS]);
+    const db = redis instanceof Cluster ? 0 : Number(redis.options.db ?? 0);
+    const lines = [...requiredCommands(o.role, redis instanceof Cluster, db), ...OPTIONAL_COMMANDS];
+    perms = await checkPermissions(redis, o.sampleKeys, lines, o.registryKey);
   } catch (err) {
     if (!(err instanceof ReplyError)) throw err;
     o.logger.warn(`the ACL permission check of Redis at ${o.where} failed (${(err as Error).message}); skipped: a missing permission shows as NOPERM on the first call`);
-    perms = { checked: false, commands: [], keyDenied: [], unknown: [] };
+    perms = { checked: false, commands: [], keyDenied: [], deniedKeys: [], unknown: [] };
   }
   const missing = perms.commands.filter((c) => !optional.has(c));
   const unknown = perms.unknown.filter((c) => !optional.has(c));
@@ -196,7 +234,10 @@ export async function runStartupChecks(redis: RedisConnection, o: StartupCheckOp
     const parts: string[] = [];
     if (missing.length > 0) parts.push(`may not run ${missing.join(', ')}`);
     if (unknown.length > 0) parts.push(`cannot run ${unknown.join(', ')} (unknown to this Redis: renamed or disabled by rename-command)`);
-    if (perms.keyDenied.length > 0) parts.push(`may not use ${perms.keyDenied.join(', ')} on key ${o.sampleKey} (grant ~<prefix>:*)`);
+    if (perms.keyDenied.length > 0) {
+      const keys = perms.deniedKeys;
+      parts.push(`may not use ${perms.keyDenied.join(', ')} on key${keys.length > 1 ? 's' : ''} ${keys.join(', ')} (grant ~<prefix>:*)`);
+    }
     problems.push(
       new RedisConfigurationError(
         'missing_permissions',

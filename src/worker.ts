@@ -15,7 +15,7 @@ import {
 } from './errors.js';
 import { deadInfoJson, type DeadInfo, type DeadReason } from './dead-letters.js';
 import { TypedEmitter, type JobRef, type WorkerEvents } from './events.js';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, cronQueuesKey, queueKeys, type QueueKeys } from './keys.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './bounds.js';
@@ -414,8 +414,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const cronJobs = [...jobs.jobs.values()].filter((j) => j.cron !== undefined && this.queues.includes(j.queue));
     this.cron = options.cron === false ? undefined : new CronScheduler(this, cronJobs, this.keys, jobs, prefix);
     if (options.handleSignals) this.installSignalHandlers();
-    const sampleKey = (this.keys.get(this.queues[0] as string) as QueueKeys).jobs;
-    const checks = { role: 'worker', sampleKey, where: describeConnection(this.conn.redis), allowEvicting: options.allowEvictingRedis === true, logger: this.logger } as const;
+    const checks = {
+      role: 'worker',
+      sampleKeys: [...this.keys.values()].map((k) => k.jobs),
+      registryKey: this.cron === undefined ? undefined : cronQueuesKey(prefix),
+      where: describeConnection(this.conn.redis),
+      allowEvicting: options.allowEvictingRedis === true,
+      logger: this.logger,
+    } as const;
     // Nothing is fetched until Redis passed the checks (eviction policy, ACL permissions): see preflight.ts.
     this.ready = startAfterChecks(this.conn.redis, checks, {
       logger: this.logger,

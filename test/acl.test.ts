@@ -118,7 +118,39 @@ describe('the documented least-privilege ACLs', () => {
     await admin.call('ACL', 'SETUSER', 'other-keys', ...documentedAcl('jobcraft-worker').slice(1).map((a) => (a === `~${PREFIX}:*` ? '~other:*' : a)));
     const worker = createWorker(jobs, { work: () => {}, nightly: () => {} }, { redis: as('other-keys', 'worker-secret'), prefix: PREFIX, logger: false });
     defer(() => worker.close());
-    await expect(worker.ready).rejects.toThrow(/may not use .*HSET.* on key jobcraft:\{\w+\}:jobs \(grant ~<prefix>:\*\)/);
+    await expect(worker.ready).rejects.toThrow(/may not use .*HSET.* on keys? .*jobcraft:\{\w+\}:jobs.* \(grant ~<prefix>:\*\)/);
+  });
+
+  it('checks the key of every served queue and the cron registry, not only the first queue', async () => {
+    const perQueue = documentedAcl('jobcraft-worker').slice(1).map((a) => (a === `~${PREFIX}:*` ? `~${PREFIX}:{default}:*` : a));
+    await admin.call('ACL', 'SETUSER', 'one-queue', ...perQueue);
+    const worker = createWorker(jobs, { work: () => {}, nightly: () => {} }, { redis: as('one-queue', 'worker-secret'), prefix: PREFIX, logger: false });
+    defer(() => worker.close());
+    const err = await worker.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // Before: only the first queue's key was checked, the worker started and failed with NOPERM on the cron queue.
+    expect(err).toBeInstanceOf(RedisConfigurationError);
+    expect((err as Error).message).toMatch(/on keys .*jobcraft:\{cron\}:jobs/);
+    expect((err as Error).message).toMatch(/jobcraft:cron-queues/);
+    expect((err as Error).message).not.toMatch(/jobcraft:\{default\}:jobs/);
+  });
+
+  it('a database number needs SELECT: without +select the worker is refused (ioredis would quietly use db 0)', async () => {
+    const worker = createWorker(jobs, { work: () => {}, nightly: () => {} }, {
+      redis: { ...as('jobcraft-worker', 'worker-secret'), db: 3 },
+      prefix: PREFIX,
+      logger: false,
+    });
+    defer(() => worker.close());
+    const err = await worker.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RedisConfigurationError);
+    expect((err as RedisConfigurationError).missingCommands).toEqual(['SELECT']);
+    expect((err as Error).message).toMatch(/may not run SELECT/);
   });
 
   it('a user that may not read the eviction policy gets one warning saying the check was skipped', async () => {
