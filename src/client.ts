@@ -197,6 +197,9 @@ const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500];
 /** Retries made when the client has no `timeout` (0): 16 tries over about 5 s. */
 const UNBOUNDED_TRIES = 16;
 
+/** Redis refused the credentials: the connection never became usable. */
+const AUTH_FAILED = /^(WRONGPASS|NOAUTH)\b|invalid username-password/;
+
 /** Redis refused a call with a transient error every time it was tried: nothing was written. */
 class StillRefused extends RedisUnavailableError {}
 
@@ -264,8 +267,15 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error).message}`, { cause: err });
   /** Bounds a call by the client's timeout; a call given as a function is retried on transient cluster refusals. */
   const deadline = (): number => (timeoutMs > 0 ? performance.now() + timeoutMs : Infinity);
+  /** Redis refused the credentials (at connect): no command ran, and the cause is the configuration, not the call. */
+  const authFailure = (err: unknown, what: string): RedisUnavailableError | undefined =>
+    err instanceof ReplyError && AUTH_FAILED.test((err as Error).message)
+      ? new RedisUnavailableError(`${what}: Redis at ${where} refused the connection: authentication failed: ${(err as Error).message} (check the user name and password); nothing was written`, { cause: err })
+      : undefined;
   const limit = <T>(p: Promise<T> | (() => Promise<T>), what: string): Promise<T> =>
     withTimeout(typeof p === 'function' ? retryTransient(p, what, where, deadline()) : p, timeoutMs, what, where).catch((err: unknown) => {
+      const auth = authFailure(err, what);
+      if (auth !== undefined) throw auth;
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
       if (err instanceof ReplyError) throw toLibraryError(err, what);
       if (err instanceof RedisUnavailableError) throw err;
@@ -278,6 +288,8 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
    */
   const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined): Promise<T> =>
     withTimeout(retryTransient(call, what, where, deadline()), timeoutMs, what, where).catch((err: unknown) => {
+      const auth = authFailure(err, what);
+      if (auth !== undefined) throw auth;
       // Answers and definite refusals (Redis refused the whole call, nothing was written) are not ambiguous.
       if (err instanceof ReplyError || err instanceof StillRefused || err instanceof RedisOutOfMemoryError) throw err;
       if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);
@@ -388,7 +400,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   /** The queue whose dead letters hold `id`. */
   async function deadQueueOf(id: string): Promise<string | undefined> {
     const queues = queuesFor(id);
-    const found = await Promise.all(queues.map((q) => conn.redis.hexists(keysOf(q).dead, id)));
+    const found = await limit(() => Promise.all(queues.map((q) => conn.redis.hexists(keysOf(q).dead, id))), `deadLetters: finding ${JSON.stringify(id)}`);
     return queues[found.findIndex((n) => n === 1)];
   }
 
@@ -462,11 +474,10 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const flat = await limit(() => conn.redis.zrange(k.scheduled, offset, offset + count - 1, 'WITHSCORES'), `scheduled "${queue}"`);
     const ids = flat.filter((_, i) => i % 2 === 0);
     if (ids.length === 0) return [];
-    const [raws, atts, errs] = await Promise.all([
-      conn.redis.hmget(k.jobs, ...ids),
-      conn.redis.hmget(k.attempts, ...ids),
-      conn.redis.hmget(k.errors, ...ids),
-    ]);
+    const [raws, atts, errs] = await limit(
+      () => Promise.all([conn.redis.hmget(k.jobs, ...ids), conn.redis.hmget(k.attempts, ...ids), conn.redis.hmget(k.errors, ...ids)]),
+      `scheduled "${queue}"`,
+    );
     return ids.map((id, i) => {
       const decoded = decodeEnvelope(raws[i] ?? null);
       return {
@@ -485,7 +496,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const dlq = (queue: string): QueueDeadLetters => {
     let d = perQueue.get(queue);
     if (d === undefined) {
-      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? [], (name) => jobs.jobs.get(name)?.unique?.ttlMs);
+      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? [], (name) => jobs.jobs.get(name)?.unique?.ttlMs, limit);
       perQueue.set(queue, d);
     }
     return d;

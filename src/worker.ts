@@ -394,7 +394,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.conn = connect(options.redis, 'worker');
     this.scripts = new Scripts(this.conn.redis);
     const health = new ConnectionHealth(this.logger, describeConnection(this.conn.redis));
-    health.watch(this.conn.redis);
+    // A connection passed in stays the caller's: no listeners of ours are left on it (its errors are the caller's to log).
+    if (this.conn.owned) health.watch(this.conn.redis);
     for (const q of this.queues) {
       const k = queueKeys(prefix, q);
       this.keys.set(q, k);
