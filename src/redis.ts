@@ -134,7 +134,9 @@ export async function release(conn: OwnedConnection, timeoutMs = 1_000): Promise
 /** Where a connection points, for messages: `rediss://` when it uses TLS; never includes a password. */
 export function describeConnection(redis: RedisConnection): string {
   if (redis instanceof Cluster) return redis.options.redisOptions?.tls === undefined ? 'Redis Cluster' : 'Redis Cluster (TLS)';
-  const { host, port, db, path, tls } = redis.options;
+  const { host, port, db, path, tls, sentinels, name } = redis.options;
   if (path !== undefined && path !== null) return `unix:${path}`;
+  // Through Sentinel, host and port are not used: the master's name is what the user configured.
+  if (Array.isArray(sentinels) && sentinels.length > 0) return `sentinel://${name ?? 'mymaster'}${tls === undefined ? '' : ' (TLS)'}${db ? `/${db}` : ''}`;
   return `${tls === undefined ? 'redis' : 'rediss'}://${host ?? '127.0.0.1'}:${port ?? 6379}${db ? `/${db}` : ''}`;
 }

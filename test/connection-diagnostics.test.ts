@@ -2,22 +2,102 @@
  * Connection diagnostics beyond "nothing listens": a wrong password reaches the caller as RedisUnavailableError naming
  * the cause, and a worker leaves no listeners on a connection it was given.
  */
+import { readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { RedisUnavailableError, createClient, createWorker, defineJobs } from '../src/index.js';
-import { startRedisServer, type RedisServer } from '../scripts/redis-server.js';
-import { cleanupRegistry, testPrefix } from './helpers.js';
+import { RedisUnavailableError, createClient, createWorker, defineJobs, type Logger } from '../src/index.js';
+import { describeConnection } from '../src/redis.js';
+import { createTestCertificates, freePort, startRedisServer, type RedisServer, type TestCertificates } from '../scripts/redis-server.js';
+import { cleanupRegistry, testPrefix, waitFor } from './helpers.js';
 
 const jobs = defineJobs({ ping: { payload: z.object({ n: z.number() }) } });
 const defer = cleanupRegistry();
 
 let server: RedisServer;
+let certs: TestCertificates;
+let mtlsServer: RedisServer;
 beforeAll(async () => {
   server = await startRedisServer();
-}, 30_000);
+  certs = createTestCertificates();
+  mtlsServer = await startRedisServer({ tls: { ...certs, authClients: true } });
+}, 60_000);
 afterAll(async () => {
   await server?.stop();
+  await mtlsServer?.stop();
+  certs?.remove();
+});
+
+function recorder(): { logger: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, logger: { debug: () => {}, info: () => {}, warn: (m) => void warnings.push(m), error: (m) => void warnings.push(m) } };
+}
+
+/** A TCP server on loopback that runs `onConnection` for each connection. */
+async function fakeServer(onConnection: (socket: Socket) => void): Promise<number> {
+  const sockets = new Set<Socket>();
+  const srv = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    onConnection(socket);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', resolve));
+  defer(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => srv.close(() => resolve()));
+  });
+  return port;
+}
+
+describe('connection warnings name the right cause', () => {
+  it('a Redis that refuses the connection (protected mode) is named as a possible cause, not only TLS', async () => {
+    const port = await fakeServer((s) => s.end('-DENIED Redis is running in protected mode because protected mode is enabled\r\n'));
+    const log = recorder();
+    const client = createClient(jobs, { redis: `redis://127.0.0.1:${port}`, logger: log.logger });
+    defer(() => client.close());
+    const warning = await waitFor(() => log.warnings[0], 'a connection warning');
+    // Redis writes -DENIED and hangs up before any command: the close is all a client sees, so both causes are named.
+    expect(warning).toMatch(/closed the connection before answering/);
+    expect(warning).toMatch(/Redis refused the connection \(protected mode, maxclients: see the server's log\)/);
+    expect(warning).not.toMatch(/looks like a TLS port/);
+  });
+
+  it('closing a client while it connects is no connection failure', async () => {
+    const log = recorder();
+    const client = createClient(jobs, { redis: server.url, logger: log.logger });
+    const closed = new Promise<void>((resolve) => client.redis.once('connect', () => void client.close().then(resolve)));
+    await closed;
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the close events have come and gone
+    // Before: "cannot connect … it looks like a TLS port … retrying".
+    expect(log.warnings).toEqual([]);
+  });
+
+  it('a server that requires a client certificate says so (one line), not "give the CA"', async () => {
+    const log = recorder();
+    const client = createClient(jobs, { redis: { host: '127.0.0.1', port: mtlsServer.port, tls: { ca: readFileSync(certs.caFile) } }, logger: log.logger });
+    defer(() => client.close());
+    const warning = await waitFor(() => log.warnings.find((w) => /certificate/.test(w)), 'a certificate warning');
+    expect(warning).toMatch(/requires a client certificate|rejected the client certificate/);
+    expect(warning).toMatch(/tls\.cert and tls\.key/);
+    expect(warning).not.toMatch(/\n/);
+  });
+
+  it('rediss:// at a plain port: the TLS handshake went unanswered, the port serves plain Redis', async () => {
+    const log = recorder();
+    const client = createClient(jobs, { redis: { host: '127.0.0.1', port: server.port, tls: {}, connectTimeout: 1_000 }, logger: log.logger });
+    defer(() => client.close());
+    const warning = await waitFor(() => log.warnings[0], 'a connection warning');
+    // Before: "no answer … (a firewall, or the wrong host?)".
+    expect(warning).toMatch(/TLS handshake got no answer; the port probably serves plain Redis/);
+  });
+
+  it('describes a Sentinel configuration by its master name', () => {
+    const redis = new Redis({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'jobs-master', lazyConnect: true });
+    defer(() => redis.disconnect());
+    expect(describeConnection(redis)).toBe('sentinel://jobs-master');
+  });
 });
 
 describe('a wrong password', () => {
