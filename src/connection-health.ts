@@ -58,9 +58,12 @@ export function explainConnectionError(err: unknown, where: string, state: Conne
   return message;
 }
 
-/** A cause without addresses: two nodes failing the same way are one cause, not two. */
+/**
+ * A cause without addresses and without the error detail in parentheses: two nodes failing the same way, or one
+ * server hanging up seen once as ECONNRESET and once as a clean close, are one kind of cause, not two.
+ */
 function category(cause: string): string {
-  return cause.replace(/\[[0-9a-f:.]*\]:\d+|[\w.-]+:\d{2,5}\b/gi, '<address>');
+  return cause.replace(/\([^()]*\)/g, '()').replace(/\[[0-9a-f:.]*\]:\d+|[\w.-]+:\d{2,5}\b/gi, '<address>');
 }
 
 const guarded = new WeakSet<object>();

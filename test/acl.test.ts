@@ -52,6 +52,7 @@ const as = (user: string, password: string) => ({ host: '127.0.0.1', port: serve
 
 describe('the documented least-privilege ACLs', () => {
   it('let a producer and a worker do their work, with no warning', async () => {
+    await admin.call('ACL', 'LOG', 'RESET');
     const plog = recorder();
     const wlog = recorder();
     const client = createClient(jobs, { redis: as('jobcraft-producer', 'producer-secret'), prefix: PREFIX, logger: plog.logger });
@@ -87,6 +88,11 @@ describe('the documented least-privilege ACLs', () => {
     expect(plog.warnings).toEqual([]);
     expect(wlog.warnings).toEqual([]);
     expect(wlog.errors).toEqual([]);
+    // Nothing was refused along the way, not even what ioredis ignores (CLIENT SETINFO): the ACL log stays empty.
+    await worker.close();
+    await client.close();
+    const log = (await admin.call('ACL', 'LOG')) as unknown[];
+    expect(log.map((entry) => JSON.stringify(entry))).toEqual([]);
   });
 
   it('a worker whose user lacks TIME refuses to start, naming TIME; a producer warns, naming it', async () => {
