@@ -4,7 +4,7 @@ import { EnqueueUnconfirmedError, RedisOutOfMemoryError, RedisUnavailableError, 
 import { ConnectionHealth } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
-import { ReplyError } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
@@ -208,13 +208,17 @@ class StillRefused extends RedisUnavailableError {}
  * after `deadline` (ms, `performance.now()` clock; Infinity when the client has no timeout): when the next one would,
  * it gives up with StillRefused, so nothing runs behind the back of a caller who already got an error.
  */
-async function retryTransient<T>(call: () => Promise<T>, what: string, where: string, deadline: number): Promise<T> {
+async function retryTransient<T>(call: () => Promise<T>, what: string, where: string, deadline: number, cluster: boolean): Promise<T> {
   for (let i = 0; ; i++) {
     try {
       return await call();
     } catch (err) {
       const message = (err as Error).message;
       if (!TRANSIENT.test(message)) throw err;
+      // Only a Cluster node redirects: a plain connection that gets MOVED or ASK points at a Cluster by mistake.
+      if (!cluster && /^(MOVED|ASK)\b/.test(message)) {
+        throw new RedisUnavailableError(`${what}: Redis at ${where} is a Redis Cluster node (it answered "${message}"): connect with { cluster: [nodes] }; nothing was written`, { cause: err });
+      }
       const wait = TRANSIENT_RETRIES[Math.min(i, TRANSIENT_RETRIES.length - 1)] as number;
       const late = deadline === Infinity ? i + 1 >= UNBOUNDED_TRIES : performance.now() + wait >= deadline;
       if (late) {
@@ -267,13 +271,14 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error).message}`, { cause: err });
   /** Bounds a call by the client's timeout; a call given as a function is retried on transient cluster refusals. */
   const deadline = (): number => (timeoutMs > 0 ? performance.now() + timeoutMs : Infinity);
+  const isCluster = conn.redis instanceof Cluster;
   /** Redis refused the credentials (at connect): no command ran, and the cause is the configuration, not the call. */
   const authFailure = (err: unknown, what: string): RedisUnavailableError | undefined =>
     err instanceof ReplyError && AUTH_FAILED.test((err as Error).message)
       ? new RedisUnavailableError(`${what}: Redis at ${where} refused the connection: authentication failed: ${(err as Error).message} (check the user name and password); nothing was written`, { cause: err })
       : undefined;
   const limit = <T>(p: Promise<T> | (() => Promise<T>), what: string): Promise<T> =>
-    withTimeout(typeof p === 'function' ? retryTransient(p, what, where, deadline()) : p, timeoutMs, what, where).catch((err: unknown) => {
+    withTimeout(typeof p === 'function' ? retryTransient(p, what, where, deadline(), isCluster) : p, timeoutMs, what, where).catch((err: unknown) => {
       const auth = authFailure(err, what);
       if (auth !== undefined) throw auth;
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
@@ -287,7 +292,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
    * being moved) are retried inside.
    */
   const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined): Promise<T> =>
-    withTimeout(retryTransient(call, what, where, deadline()), timeoutMs, what, where).catch((err: unknown) => {
+    withTimeout(retryTransient(call, what, where, deadline(), isCluster), timeoutMs, what, where).catch((err: unknown) => {
       const auth = authFailure(err, what);
       if (auth !== undefined) throw auth;
       // Answers and definite refusals (Redis refused the whole call, nothing was written) are not ambiguous.

@@ -44,7 +44,7 @@ function parse(buf: Buffer): { commands: string[][]; rest: Buffer } {
 const INFO = '# Server\r\nloading:0\r\n';
 
 /** A server that answers INFO and CLIENT like Redis and everything else with TRYAGAIN; counts EVALSHA calls. */
-async function tryAgainServer(): Promise<{ port: number; evalshas: () => number; close: () => Promise<void> }> {
+async function tryAgainServer(reply = '-TRYAGAIN Multiple keys request during rehashing of slot'): Promise<{ port: number; evalshas: () => number; close: () => Promise<void> }> {
   let evalshas = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -60,7 +60,7 @@ async function tryAgainServer(): Promise<{ port: number; evalshas: () => number;
         else if (cmd === 'CLIENT' || cmd === 'SELECT') socket.write('+OK\r\n');
         else {
           if (cmd === 'EVALSHA') evalshas++;
-          socket.write('-TRYAGAIN Multiple keys request during rehashing of slot\r\n');
+          socket.write(`${reply}\r\n`);
         }
       }
     });
@@ -81,6 +81,21 @@ async function tryAgainServer(): Promise<{ port: number; evalshas: () => number;
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
+});
+
+describe('a plain connection to a Cluster node', () => {
+  it('says to connect as a Cluster instead of retrying MOVED as a slot move', async () => {
+    const fake = await tryAgainServer('-MOVED 3999 127.0.0.1:7001');
+    closers.push(fake.close);
+    const client = createClient(jobs, { redis: `redis://127.0.0.1:${fake.port}`, timeout: '20s', logger: false });
+    closers.push(() => client.close());
+    const err = await client.enqueue('charge', { order: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect((err as Error).message).toMatch(/is a Redis Cluster node .*MOVED.*connect with \{ cluster: \[nodes\] \}; nothing was written/);
+  });
 });
 
 describe('transient refusals are retried only within the timeout', () => {
