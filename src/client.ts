@@ -222,7 +222,7 @@ async function retryTransient<T>(call: () => Promise<T>, what: string, where: st
       const wait = TRANSIENT_RETRIES[Math.min(i, TRANSIENT_RETRIES.length - 1)] as number;
       const late = deadline === Infinity ? i + 1 >= UNBOUNDED_TRIES : performance.now() + wait >= deadline;
       if (late) {
-        throw new StillRefused(`${what}: Redis at ${where} refused it ${i + 1} times with "${message}" (a slot moving or a node starting); nothing was written`, { cause: err });
+        throw new StillRefused(`${what}: Redis at ${where} refused it ${i + 1} times with "${message}" (a slot moving or a node starting); it did not run, so nothing was written`, { cause: err });
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

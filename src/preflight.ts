@@ -241,7 +241,9 @@ export async function runStartupChecks(redis: RedisConnection, o: StartupCheckOp
     problems.push(
       new RedisConfigurationError(
         'missing_permissions',
-        `the Redis user of this ${who} at ${o.where} ${parts.join(' and ')}; every job call would fail. Grant them (docs/configuration.md, "Redis users and ACLs" lists the exact ACL)`,
+        `the Redis user of this ${who} at ${o.where} ${parts.join(' and ')}; ${
+          missing.includes('SELECT') ? 'without SELECT ioredis quietly uses database 0, where no worker of this database looks for jobs' : 'every job call would fail'
+        }. Grant them (docs/configuration.md, "Redis users and ACLs" lists the exact ACL)`,
         [...missing, ...unknown],
       ),
     );
