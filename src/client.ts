@@ -291,7 +291,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
    * leaves it unknown whether the jobs were written (see EnqueueUnconfirmedError). Transient cluster refusals (a slot
    * being moved) are retried inside.
    */
-  const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined): Promise<T> =>
+  const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined, unique = false): Promise<T> =>
     withTimeout(retryTransient(call, what, where, deadline(), isCluster), timeoutMs, what, where).catch((err: unknown) => {
       const auth = authFailure(err, what);
       if (auth !== undefined) throw auth;
@@ -300,7 +300,9 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);
       const cause = err instanceof RedisUnavailableError ? err.message : unreachable(what, err).message;
       const retry =
-        jobIds === undefined
+        jobIds === undefined && unique
+          ? 'this call had no jobId, but its job type is unique: a retry while the first copy holds the unique lock (until it finishes, or starts, within the lock ttl) comes back as a duplicate; after that it may enqueue the job twice'
+          : jobIds === undefined
           ? 'this call had no jobId, so retrying it may enqueue the job twice; give a jobId to make retries safe'
           : `retrying with the same jobId (${jobIds.slice(0, 3).map((id) => JSON.stringify(id)).join(', ')}${jobIds.length > 3 ? ', …' : ''}) is safe: a job that was written comes back as a duplicate`;
       throw new EnqueueUnconfirmedError(`${cause}. The job may or may not have been written: ${retry}`, jobIds, { cause: err });
@@ -344,7 +346,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
     const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
-    return limitEnqueue(() => scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`, ids);
+    return limitEnqueue(() => scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`, ids, unique !== undefined);
   }
 
   interface Pending {

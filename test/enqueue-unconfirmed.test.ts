@@ -9,7 +9,10 @@ import { startRedisServer, type RedisServer } from '../scripts/redis-server.js';
 import { cleanupRegistry, rawRedis, waitFor } from './helpers.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
-const jobs = defineJobs({ charge: { payload: z.object({ order: z.number() }) } });
+const jobs = defineJobs({
+  charge: { payload: z.object({ order: z.number() }) },
+  sync: { payload: z.object({ user: z.string() }), unique: true },
+});
 const defer = cleanupRegistry();
 const PREFIX = 'unconfirmed';
 const k = queueKeys(PREFIX, 'default');
@@ -102,6 +105,22 @@ describe('an enqueue Redis did not confirm', () => {
       await raw.hdel(k.jobs, `probe-${order}`);
     }
     expect(await client.enqueue('charge', { order: 2 }, { jobId: 'order-2' })).toEqual({ id: 'order-2', duplicate: true });
+  });
+
+  it('for a unique job type without jobId it says a retry comes back as a duplicate while the lock is held', async () => {
+    const { s, raw, client } = await setUp();
+    s.process.kill('SIGSTOP');
+    const err = await client.enqueue('sync', { user: 'u1' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(EnqueueUnconfirmedError);
+    expect((err as Error).message).toMatch(/its job type is unique: a retry while the first copy holds the unique lock .* comes back as a duplicate/);
+    s.process.kill('SIGCONT');
+    await waitFor(async () => (await raw.hlen(k.jobs)) === 2, 'the unconfirmed job to be written');
+    const retry = await client.enqueue('sync', { user: 'u1' });
+    expect(retry.duplicate).toBe(true);
+    expect(await raw.hlen(k.jobs)).toBe(2);
   });
 
   it('a client that never reached Redis says nothing was written', async () => {
