@@ -298,7 +298,11 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       // Answers and definite refusals (Redis refused the whole call, nothing was written) are not ambiguous.
       if (err instanceof ReplyError || err instanceof StillRefused || err instanceof RedisOutOfMemoryError) throw err;
       if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);
-      const cause = err instanceof RedisUnavailableError ? err.message : unreachable(what, err).message;
+      // A time-out before the connection ever came up: say so, with what the connection attempts reported.
+      const notConnected = !everReady && !(err instanceof StillRefused)
+        ? `; the client has not connected to it yet: ${health.cause ?? 'no error so far (a slow network, or a TLS handshake the server does not answer?)'}`
+        : '';
+      const cause = err instanceof RedisUnavailableError ? `${err.message}${notConnected}` : unreachable(what, err).message;
       const retry =
         jobIds === undefined && unique
           ? 'this call had no jobId, but its job type is unique: a retry while the first copy holds the unique lock (until it finishes, or starts, within the lock ttl) comes back as a duplicate; after that it may enqueue the job twice'

@@ -93,6 +93,18 @@ describe('connection warnings name the right cause', () => {
     expect(warning).toMatch(/TLS handshake got no answer; the port probably serves plain Redis/);
   });
 
+  it('an enqueue timed out before the client ever connected says it has not connected yet', async () => {
+    const port = await fakeServer(() => {}); // accepts and never answers
+    const client = createClient(jobs, { redis: `redis://127.0.0.1:${port}`, timeout: 300, logger: false });
+    defer(() => client.close());
+    const err = await client.enqueue('ping', { n: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect((err as Error).message).toMatch(/did not answer within 300 ms; the client has not connected to it yet/);
+  });
+
   it('describes a Sentinel configuration by its master name', () => {
     const redis = new Redis({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'jobs-master', lazyConnect: true });
     defer(() => redis.disconnect());
