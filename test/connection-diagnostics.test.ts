@@ -4,8 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConnectionHealth } from '../src/connection-health.js';
 import * as z from 'zod';
 import { RedisUnavailableError, createClient, createWorker, defineJobs, type Logger } from '../src/index.js';
 import { describeConnection } from '../src/redis.js';
@@ -170,5 +171,34 @@ describe('a connection passed in', () => {
     await worker.ready;
     await worker.close();
     expect(count()).toEqual(before);
+  });
+});
+
+describe('Cluster connection health', () => {
+  it('one kind of failure on two nodes warns once; a node that connects again ends the incident', async () => {
+    const log = recorder();
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    defer(() => cluster.disconnect());
+    const health = new ConnectionHealth(log.logger, 'Redis Cluster');
+    health.watch(cluster);
+    const refused = (port: number): Error => Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), { code: 'ECONNREFUSED' });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      cluster.emit('node error', refused(7001), '127.0.0.1:7001');
+      vi.setSystemTime(Date.now() + 6_000);
+      // Before: another node's address made it a "new cause", warned again every 5 s.
+      cluster.emit('node error', refused(7002), '127.0.0.1:7002');
+      expect(log.warnings).toHaveLength(1);
+      expect(log.warnings[0]).toMatch(/cannot connect .*ECONNREFUSED/);
+      // A node that is ready again (the cluster's own 'ready' does not come again after a node blip).
+      const node = new Redis({ lazyConnect: true });
+      defer(() => node.disconnect());
+      cluster.emit('+node', node);
+      node.emit('ready');
+      expect(log.warnings[1]).toMatch(/connected to Redis at Redis Cluster again/);
+      expect(health.cause).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
