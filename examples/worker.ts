@@ -33,4 +33,6 @@ const worker = createWorker(
 worker.on('completed', ({ job, durationMs }) => console.log(`completed ${job.name} ${job.id} in ${durationMs.toFixed(1)} ms`));
 worker.on('retrying', ({ job, error, delayMs }) => console.log(`retrying ${job.name} ${job.id} in ${delayMs} ms: ${(error as Error).message}`));
 worker.on('dead', ({ job, reason, error }) => console.log(`dead ${job.name} ${job.id} (${reason}): ${error.message}`));
+// The startup checks (eviction policy, ACL permissions) passed; a refused worker exits with code 1 (handleSignals).
+await worker.ready;
 console.log(`worker serving ${worker.queues.join(', ')}; Ctrl-C to stop`);

@@ -4,7 +4,7 @@ import { EnqueueUnconfirmedError, RedisOutOfMemoryError, RedisUnavailableError, 
 import { ConnectionHealth } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
-import { ReplyError } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
@@ -192,23 +192,37 @@ function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions)
  * redirections" after it followed them for a while: the command did not run, so a retry is safe.
  */
 const TRANSIENT = /^(Too many Cluster redirections\. Last error: ReplyError: )?(TRYAGAIN|NOSCRIPT|ASK|MOVED|CLUSTERDOWN|LOADING)\b/;
-/** Retries of a transient refusal: about 2.5 s in all, within the client's `timeout`. */
-const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500, 500, 500];
+/** Waits between retries of a transient refusal: growing to 500 ms, then 500 ms each until the call's deadline. */
+const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500];
+/** Retries made when the client has no `timeout` (0): 16 tries over about 5 s. */
+const UNBOUNDED_TRIES = 16;
+
+/** Redis refused the credentials: the connection never became usable. */
+const AUTH_FAILED = /^(WRONGPASS|NOAUTH)\b|invalid username-password/;
 
 /** Redis refused a call with a transient error every time it was tried: nothing was written. */
 class StillRefused extends RedisUnavailableError {}
 
-/** Runs `call`, again after a short wait while Redis refuses it with a transient cluster error. */
-async function retryTransient<T>(call: () => Promise<T>, what: string, where: string): Promise<T> {
+/**
+ * Runs `call`, again after a short wait while Redis refuses it with a transient cluster error. No attempt starts
+ * after `deadline` (ms, `performance.now()` clock; Infinity when the client has no timeout): when the next one would,
+ * it gives up with StillRefused, so nothing runs behind the back of a caller who already got an error.
+ */
+async function retryTransient<T>(call: () => Promise<T>, what: string, where: string, deadline: number, cluster: boolean): Promise<T> {
   for (let i = 0; ; i++) {
     try {
       return await call();
     } catch (err) {
       const message = (err as Error).message;
       if (!TRANSIENT.test(message)) throw err;
-      const wait = TRANSIENT_RETRIES[i];
-      if (wait === undefined) {
-        throw new StillRefused(`${what}: Redis at ${where} refused it ${i + 1} times with "${message}" (a slot moving or a node starting); nothing was written`, { cause: err });
+      // Only a Cluster node redirects: a plain connection that gets MOVED or ASK points at a Cluster by mistake.
+      if (!cluster && /^(MOVED|ASK)\b/.test(message)) {
+        throw new RedisUnavailableError(`${what}: Redis at ${where} is a Redis Cluster node (it answered "${message}"): connect with { cluster: [nodes] }; nothing was written`, { cause: err });
+      }
+      const wait = TRANSIENT_RETRIES[Math.min(i, TRANSIENT_RETRIES.length - 1)] as number;
+      const late = deadline === Infinity ? i + 1 >= UNBOUNDED_TRIES : performance.now() + wait >= deadline;
+      if (late) {
+        throw new StillRefused(`${what}: Redis at ${where} refused it ${i + 1} times with "${message}" (a slot moving or a node starting); it did not run, so nothing was written`, { cause: err });
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
@@ -249,15 +263,24 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   let everReady = conn.redis.status === 'ready';
   if (!everReady) conn.redis.once('ready', () => (everReady = true));
   // Eviction policy and ACL permissions, checked once in the background: a client only warns.
-  const sampleKey = (keysByQueue.get(jobs.queues[0] as string) as QueueKeys).jobs;
-  runStartupChecks(conn.redis, { role: 'client', sampleKey, where, allowEvicting: true, logger }).catch((err: unknown) =>
+  const sampleKeys = [...keysByQueue.values()].map((k) => k.jobs);
+  runStartupChecks(conn.redis, { role: 'client', sampleKeys, where, allowEvicting: true, logger }).catch((err: unknown) =>
     logger.debug(`the startup checks of Redis at ${where} did not run: ${(err as Error)?.message ?? String(err)}`),
   );
   const unreachable = (what: string, err: unknown): RedisUnavailableError =>
     new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error).message}`, { cause: err });
   /** Bounds a call by the client's timeout; a call given as a function is retried on transient cluster refusals. */
+  const deadline = (): number => (timeoutMs > 0 ? performance.now() + timeoutMs : Infinity);
+  const isCluster = conn.redis instanceof Cluster;
+  /** Redis refused the credentials (at connect): no command ran, and the cause is the configuration, not the call. */
+  const authFailure = (err: unknown, what: string): RedisUnavailableError | undefined =>
+    err instanceof ReplyError && AUTH_FAILED.test((err as Error).message)
+      ? new RedisUnavailableError(`${what}: Redis at ${where} refused the connection: authentication failed: ${(err as Error).message} (check the user name and password); nothing was written`, { cause: err })
+      : undefined;
   const limit = <T>(p: Promise<T> | (() => Promise<T>), what: string): Promise<T> =>
-    withTimeout(typeof p === 'function' ? retryTransient(p, what, where) : p, timeoutMs, what, where).catch((err: unknown) => {
+    withTimeout(typeof p === 'function' ? retryTransient(p, what, where, deadline(), isCluster) : p, timeoutMs, what, where).catch((err: unknown) => {
+      const auth = authFailure(err, what);
+      if (auth !== undefined) throw auth;
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
       if (err instanceof ReplyError) throw toLibraryError(err, what);
       if (err instanceof RedisUnavailableError) throw err;
@@ -268,14 +291,22 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
    * leaves it unknown whether the jobs were written (see EnqueueUnconfirmedError). Transient cluster refusals (a slot
    * being moved) are retried inside.
    */
-  const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined): Promise<T> =>
-    withTimeout(retryTransient(call, what, where), timeoutMs, what, where).catch((err: unknown) => {
+  const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined, unique = false): Promise<T> =>
+    withTimeout(retryTransient(call, what, where, deadline(), isCluster), timeoutMs, what, where).catch((err: unknown) => {
+      const auth = authFailure(err, what);
+      if (auth !== undefined) throw auth;
       // Answers and definite refusals (Redis refused the whole call, nothing was written) are not ambiguous.
       if (err instanceof ReplyError || err instanceof StillRefused || err instanceof RedisOutOfMemoryError) throw err;
       if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);
-      const cause = err instanceof RedisUnavailableError ? err.message : unreachable(what, err).message;
+      // A time-out before the connection ever came up: say so, with what the connection attempts reported.
+      const notConnected = !everReady && !(err instanceof StillRefused)
+        ? `; the client has not connected to it yet: ${health.cause ?? 'no error so far (a slow network, or a TLS handshake the server does not answer?)'}`
+        : '';
+      const cause = err instanceof RedisUnavailableError ? `${err.message}${notConnected}` : unreachable(what, err).message;
       const retry =
-        jobIds === undefined
+        jobIds === undefined && unique
+          ? 'this call had no jobId, but its job type is unique: a retry while the first copy holds the unique lock (until it finishes, or starts, within the lock ttl) comes back as a duplicate; after that it may enqueue the job twice'
+          : jobIds === undefined
           ? 'this call had no jobId, so retrying it may enqueue the job twice; give a jobId to make retries safe'
           : `retrying with the same jobId (${jobIds.slice(0, 3).map((id) => JSON.stringify(id)).join(', ')}${jobIds.length > 3 ? ', …' : ''}) is safe: a job that was written comes back as a duplicate`;
       throw new EnqueueUnconfirmedError(`${cause}. The job may or may not have been written: ${retry}`, jobIds, { cause: err });
@@ -319,7 +350,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
     const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
-    return limitEnqueue(() => scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`, ids);
+    return limitEnqueue(() => scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`, ids, unique !== undefined);
   }
 
   interface Pending {
@@ -380,7 +411,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   /** The queue whose dead letters hold `id`. */
   async function deadQueueOf(id: string): Promise<string | undefined> {
     const queues = queuesFor(id);
-    const found = await Promise.all(queues.map((q) => conn.redis.hexists(keysOf(q).dead, id)));
+    const found = await limit(() => Promise.all(queues.map((q) => conn.redis.hexists(keysOf(q).dead, id))), `deadLetters: finding ${JSON.stringify(id)}`);
     return queues[found.findIndex((n) => n === 1)];
   }
 
@@ -454,11 +485,10 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const flat = await limit(() => conn.redis.zrange(k.scheduled, offset, offset + count - 1, 'WITHSCORES'), `scheduled "${queue}"`);
     const ids = flat.filter((_, i) => i % 2 === 0);
     if (ids.length === 0) return [];
-    const [raws, atts, errs] = await Promise.all([
-      conn.redis.hmget(k.jobs, ...ids),
-      conn.redis.hmget(k.attempts, ...ids),
-      conn.redis.hmget(k.errors, ...ids),
-    ]);
+    const [raws, atts, errs] = await limit(
+      () => Promise.all([conn.redis.hmget(k.jobs, ...ids), conn.redis.hmget(k.attempts, ...ids), conn.redis.hmget(k.errors, ...ids)]),
+      `scheduled "${queue}"`,
+    );
     return ids.map((id, i) => {
       const decoded = decodeEnvelope(raws[i] ?? null);
       return {
@@ -477,7 +507,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const dlq = (queue: string): QueueDeadLetters => {
     let d = perQueue.get(queue);
     if (d === undefined) {
-      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? [], (name) => jobs.jobs.get(name)?.unique?.ttlMs);
+      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? [], (name) => jobs.jobs.get(name)?.unique?.ttlMs, limit);
       perQueue.set(queue, d);
     }
     return d;

@@ -109,7 +109,16 @@ export class QueueDeadLetters {
     private readonly types: readonly ThrottledType[],
     /** The unique-lock TTL of a job type, for dead letters that go back as unique jobs. */
     private readonly uniqueTtlOf: (job: string) => number | undefined,
+    /**
+     * Runs each Redis call: the client passes its time limit, transient-refusal retry and error mapping. Called
+     * with a function so that it may run it again when Redis refused it without running it.
+     */
+    private readonly bound: <T>(call: () => Promise<T>, what: string) => Promise<T> = (call) => call(),
   ) {}
+
+  private what(op: string): string {
+    return `deadLetters.${op} "${this.keys.queue}"`;
+  }
 
   /** Each id with the unique lock its job must take again, if it is a unique job. */
   private async withLocks(ids: readonly string[]): Promise<{ id: string; lock?: string; ttlMs?: number }[]> {
@@ -123,12 +132,16 @@ export class QueueDeadLetters {
 
   /** How many dead letters the queue holds. */
   count(): Promise<number> {
-    return this.scripts.redis.zcard(this.keys.deadOrder);
+    return this.bound(() => this.scripts.redis.zcard(this.keys.deadOrder), this.what('count'));
   }
 
   /** Dead letters, newest first. */
   async list(offset = 0, limit = 50): Promise<DeadLetter[]> {
     if (limit <= 0) return [];
+    return this.bound(() => this.readList(offset, limit), this.what('list'));
+  }
+
+  private async readList(offset: number, limit: number): Promise<DeadLetter[]> {
     const ids = await this.scripts.redis.zrevrange(this.keys.deadOrder, offset, offset + limit - 1);
     if (ids.length === 0) return [];
     const [raws, infos] = await Promise.all([
@@ -145,10 +158,10 @@ export class QueueDeadLetters {
 
   /** One dead letter, or `undefined`. */
   async get(id: string): Promise<DeadLetter | undefined> {
-    const [raw, info] = await Promise.all([
-      this.scripts.redis.hget(this.keys.dead, id),
-      this.scripts.redis.hget(this.keys.deadInfo, id),
-    ]);
+    const [raw, info] = await this.bound(
+      () => Promise.all([this.scripts.redis.hget(this.keys.dead, id), this.scripts.redis.hget(this.keys.deadInfo, id)]),
+      this.what('get'),
+    );
     return raw === null ? undefined : toDeadLetter(this.keys.queue, id, raw, info);
   }
 
@@ -158,7 +171,7 @@ export class QueueDeadLetters {
    */
   async retry(ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    return this.scripts.deadRetry(this.keys, this.types, await this.withLocks(ids));
+    return this.bound(async () => this.scripts.deadRetry(this.keys, this.types, await this.withLocks(ids)), this.what('retry'));
   }
 
   /** Puts every dead letter back, in batches of 500. Returns how many. */
@@ -167,7 +180,8 @@ export class QueueDeadLetters {
     // Dead letters that cannot go back (their id or unique key is live) stay at the front: page past them.
     let stuck = 0;
     for (;;) {
-      const ids = await this.scripts.redis.zrange(this.keys.deadOrder, stuck, stuck + 499);
+      const from = stuck;
+      const ids = await this.bound(() => this.scripts.redis.zrange(this.keys.deadOrder, from, from + 499), this.what('retryAll'));
       if (ids.length === 0) return total;
       const moved = await this.retry(ids);
       total += moved.length;
@@ -177,16 +191,15 @@ export class QueueDeadLetters {
 
   /** Deletes dead letters. Returns how many existed. */
   delete(ids: readonly string[]): Promise<number> {
-    return this.scripts.deadDelete(this.keys, ids);
+    return this.bound(() => this.scripts.deadDelete(this.keys, ids), this.what('delete'));
   }
 
   /** Deletes every dead letter of the queue. Returns how many there were. */
   async purge(): Promise<number> {
-    const replies = await this.scripts.redis
-      .multi()
-      .zcard(this.keys.deadOrder)
-      .del(this.keys.dead, this.keys.deadInfo, this.keys.deadOrder)
-      .exec();
+    const replies = await this.bound(
+      () => this.scripts.redis.multi().zcard(this.keys.deadOrder).del(this.keys.dead, this.keys.deadInfo, this.keys.deadOrder).exec(),
+      this.what('purge'),
+    );
     return Number(replies?.[0]?.[1] ?? 0);
   }
 }

@@ -29,17 +29,27 @@ const CLIENT_COMMANDS: readonly string[] = [
 /** Used when allowed, not needed: ioredis's ready check (INFO) and the eviction check (CONFIG GET, else INFO). */
 const OPTIONAL_COMMANDS: readonly string[] = ['CONFIG GET maxmemory-policy', 'INFO'];
 
-/** What a worker sends besides those: the blocking read, its wake-ups and the cron registry. */
+/** What a worker sends besides those: the blocking read, its wake-ups, cron records and the cron registry. */
 const WORKER_COMMANDS: readonly string[] = [
-  'BLPOP {key} 0', 'RPUSH {key} v', 'PEXPIRE {key} 1', 'SADD {key} m', 'SMEMBERS {key}', 'SREM {key} m', 'HKEYS {key}', 'HDEL {key} f',
+  'BLPOP {key} 0', 'RPUSH {key} v', 'PEXPIRE {key} 1', 'HKEYS {key}', 'HDEL {key} f', 'DEL {key}',
+  'SADD {registry} m', 'SMEMBERS {registry}', 'SREM {registry} m',
 ];
 
 /** Sent by the ioredis Cluster client to learn the slots. */
 const CLUSTER_COMMANDS: readonly string[] = ['CLUSTER SLOTS', 'CLUSTER INFO'];
 
-/** Every command a user of this role needs, without duplicates, in the order above. */
-export function requiredCommands(role: 'worker' | 'client', cluster: boolean): string[] {
-  const lines = [...SCRIPT_COMMANDS, ...CLIENT_COMMANDS, ...(role === 'worker' ? WORKER_COMMANDS : []), ...(cluster ? CLUSTER_COMMANDS : [])];
+/**
+ * Every command a user of this role needs, without duplicates, in the order above; `SELECT <db>` when the connection
+ * uses a database other than 0 (ioredis ignores a refused SELECT and would use database 0).
+ */
+export function requiredCommands(role: 'worker' | 'client', cluster: boolean, db = 0): string[] {
+  const lines = [
+    ...SCRIPT_COMMANDS,
+    ...CLIENT_COMMANDS,
+    ...(role === 'worker' ? WORKER_COMMANDS : []),
+    ...(cluster ? CLUSTER_COMMANDS : []),
+    ...(db !== 0 ? [`SELECT ${db}`] : []),
+  ];
   return [...new Set(lines)];
 }
 
@@ -49,21 +59,40 @@ function commandName(line: string): string {
   return cmd === 'CONFIG' || cmd === 'CLUSTER' ? `${cmd} ${sub}` : cmd;
 }
 
-// Checks each line with redis.acl_check_cmd (Redis 7.0+) on the sample key; for a line refused, the command alone tells
-// a missing command from a missing key pattern. Returns 'unsupported', or flattened { 'cmd' | 'key', line } pairs.
+// Checks each line with redis.acl_check_cmd (Redis 7.0+): a line with {key} on every queue key, one with {registry} on
+// the cron registry key (skipped when empty); for a line refused, the command alone tells a missing command from a
+// missing key pattern. ARGV: n, n queue keys, the registry key, the lines. Returns 'unsupported', or flattened
+// { 'cmd' | 'key' | 'unknown', line, key } triples.
 const PROBE = `
 if type(redis.acl_check_cmd) ~= 'function' then return 'unsupported' end
-local key, out = ARGV[1], {}
-for i = 2, #ARGV do
-  local words = {}
-  for w in string.gmatch(ARGV[i], '%S+') do words[#words + 1] = w end
-  local bare = {}
-  for _, w in ipairs(words) do if w ~= '{key}' then bare[#bare + 1] = w end end
-  if #words > 1 and words[1] ~= 'CONFIG' and words[1] ~= 'CLUSTER' then bare = { words[1] } end
-  for j, w in ipairs(words) do if w == '{key}' then words[j] = key end end
-  if not redis.acl_check_cmd(unpack(words)) then
+local n = tonumber(ARGV[1])
+local registry, out = ARGV[n + 2], {}
+local function check(line, placeholder, key)
+  local words, bare = {}, {}
+  for w in string.gmatch(line, '%S+') do
+    if w == placeholder then words[#words + 1] = key else words[#words + 1] = w; bare[#bare + 1] = w end
+  end
+  if words[1] ~= 'CONFIG' and words[1] ~= 'CLUSTER' then bare = { words[1] } end
+  -- acl_check_cmd raises on a command this Redis does not know (renamed or disabled): report it, check the rest
+  local ok, allowed = pcall(redis.acl_check_cmd, unpack(words))
+  if not ok then
+    out[#out + 1] = 'unknown'
+  elseif not allowed then
     out[#out + 1] = redis.acl_check_cmd(unpack(bare)) and 'key' or 'cmd'
-    out[#out + 1] = ARGV[i]
+  else
+    return
+  end
+  out[#out + 1] = line
+  out[#out + 1] = key or ''
+end
+for i = n + 3, #ARGV do
+  local line = ARGV[i]
+  if string.find(line, '{registry}', 1, true) then
+    if registry ~= '' then check(line, '{registry}', registry) end
+  elseif string.find(line, '{key}', 1, true) then
+    for k = 2, n + 1 do check(line, '{key}', ARGV[k]) end
+  else
+    check(line, nil, nil)
   end
 end
 return out
@@ -75,8 +104,12 @@ export interface PermissionReport {
   readonly checked: boolean;
   /** Commands the user may not run at all, e.g. `TIME`, `CONFIG GET`. */
   readonly commands: readonly string[];
-  /** Commands the user may run, but not on the sample key. */
+  /** Commands the user may run, but not on some of the keys checked. */
   readonly keyDenied: readonly string[];
+  /** The keys those commands were refused on. */
+  readonly deniedKeys: readonly string[];
+  /** Commands this Redis does not know (renamed or disabled with `rename-command`). */
+  readonly unknown: readonly string[];
 }
 
 function isNoPerm(err: unknown): boolean {
@@ -84,25 +117,32 @@ function isNoPerm(err: unknown): boolean {
 }
 
 /**
- * Asks Redis which of `lines` the connected user may not run, on `sampleKey`. The probe itself is an `EVAL` with no
- * declared key (so it needs no key permission); when EVAL is denied, that is the answer.
+ * Asks Redis which of `lines` the connected user may not run, on each of `keys` (lines with `{key}`) and on
+ * `registryKey` (lines with `{registry}`; skipped when undefined). The probe itself is an `EVAL` with no declared key
+ * (so it needs no key permission); when EVAL is denied, that is the answer.
  */
-export async function checkPermissions(redis: RedisConnection, sampleKey: string, lines: readonly string[]): Promise<PermissionReport> {
+export async function checkPermissions(
+  redis: RedisConnection,
+  keys: readonly string[],
+  lines: readonly string[],
+  registryKey?: string,
+): Promise<PermissionReport> {
   let reply: unknown;
   try {
-    reply = await redis.eval(PROBE, 0, sampleKey, ...lines);
+    reply = await redis.eval(PROBE, 0, keys.length, ...keys, registryKey ?? '', ...lines);
   } catch (err) {
-    if (isNoPerm(err)) return { checked: true, commands: ['EVAL', 'EVALSHA'], keyDenied: [] };
+    if (isNoPerm(err)) return { checked: true, commands: ['EVAL', 'EVALSHA'], keyDenied: [], deniedKeys: [], unknown: [] };
     throw err;
   }
-  if (!Array.isArray(reply)) return { checked: false, commands: [], keyDenied: [] };
-  const commands: string[] = [];
-  const keyDenied: string[] = [];
-  for (let i = 0; i + 1 < reply.length; i += 2) {
-    const name = commandName(String(reply[i + 1]));
-    (reply[i] === 'cmd' ? commands : keyDenied).push(name);
+  if (!Array.isArray(reply)) return { checked: false, commands: [], keyDenied: [], deniedKeys: [], unknown: [] };
+  const found = { cmd: new Set<string>(), key: new Set<string>(), unknown: new Set<string>() };
+  const deniedKeys = new Set<string>();
+  for (let i = 0; i + 2 < reply.length; i += 3) {
+    const kind = reply[i] === 'cmd' || reply[i] === 'key' ? reply[i] : 'unknown';
+    found[kind as keyof typeof found].add(commandName(String(reply[i + 1])));
+    if (kind === 'key') deniedKeys.add(String(reply[i + 2]));
   }
-  return { checked: true, commands: [...new Set(commands)], keyDenied: [...new Set(keyDenied)] };
+  return { checked: true, commands: [...found.cmd], keyDenied: [...found.key], deniedKeys: [...deniedKeys], unknown: [...found.unknown] };
 }
 
 /** Policies under which Redis deletes keys when it reaches `maxmemory`. */
@@ -110,15 +150,31 @@ export function isEvictingPolicy(policy: string): boolean {
   return policy !== '' && policy !== 'noeviction';
 }
 
+/** What {@link readEvictionPolicy} found. */
+export interface EvictionSettings {
+  /** `maxmemory-policy`; undefined when it could not be read. */
+  readonly policy: string | undefined;
+  /** `maxmemory` in bytes (0: no limit, so nothing is evicted); undefined when unknown. */
+  readonly maxmemory: number | undefined;
+  /** Why it could not be read (the refusals of CONFIG GET and INFO). */
+  readonly denied: string | undefined;
+}
+
 /**
- * Reads `maxmemory-policy`: CONFIG GET, else the `maxmemory_policy` line of INFO memory (managed services often
- * disable CONFIG). Undefined when both are denied or unavailable.
+ * Reads `maxmemory-policy` and `maxmemory`: CONFIG GET, else the `maxmemory_policy` and `maxmemory` lines of INFO
+ * memory (managed services often disable CONFIG). The policy is undefined when both are denied or unavailable.
  */
-export async function readEvictionPolicy(redis: RedisConnection): Promise<{ policy: string | undefined; denied: string | undefined }> {
+export async function readEvictionPolicy(redis: RedisConnection): Promise<EvictionSettings> {
   let denied: string | undefined;
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
-    if (Array.isArray(reply) && reply.length >= 2) return { policy: String(reply[1]), denied: undefined };
+    const reply = (await redis.config('GET', 'maxmemory*')) as unknown;
+    if (Array.isArray(reply)) {
+      const pairs = new Map<string, string>();
+      for (let i = 0; i + 1 < reply.length; i += 2) pairs.set(String(reply[i]), String(reply[i + 1]));
+      const policy = pairs.get('maxmemory-policy');
+      const max = pairs.get('maxmemory');
+      if (policy !== undefined) return { policy, maxmemory: max === undefined ? undefined : Number(max), denied: undefined };
+    }
   } catch (err) {
     if (!(err instanceof ReplyError)) throw err; // not a refusal: Redis could not be asked
     denied = `CONFIG GET: ${(err as Error).message}`;
@@ -126,19 +182,22 @@ export async function readEvictionPolicy(redis: RedisConnection): Promise<{ poli
   try {
     const info = await redis.info('memory');
     const m = /^maxmemory_policy:(\S+)/m.exec(info);
-    if (m?.[1] !== undefined) return { policy: m[1], denied: undefined };
+    const max = /^maxmemory:(\d+)/m.exec(info);
+    if (m?.[1] !== undefined) return { policy: m[1], maxmemory: max?.[1] === undefined ? undefined : Number(max[1]), denied: undefined };
   } catch (err) {
     if (!(err instanceof ReplyError)) throw err;
     denied = `${denied === undefined ? '' : `${denied}; `}INFO: ${(err as Error).message}`;
   }
-  return { policy: undefined, denied };
+  return { policy: undefined, maxmemory: undefined, denied };
 }
 
 /** Options of {@link runStartupChecks}. */
 export interface StartupCheckOptions {
   readonly role: 'worker' | 'client';
-  /** A key of one queue, for the key-permission check (`<prefix>:{queue}:jobs`). */
-  readonly sampleKey: string;
+  /** A key of each queue used, for the key-permission check (`<prefix>:{queue}:jobs`). */
+  readonly sampleKeys: readonly string[];
+  /** The cron registry key (`<prefix>:cron-queues`), checked for a worker that runs cron jobs. */
+  readonly registryKey?: string;
   /** Where Redis is, for messages. */
   readonly where: string;
   /** The worker option `allowEvictingRedis`: run on an evicting Redis anyway (only warn). */
@@ -155,27 +214,50 @@ export async function runStartupChecks(redis: RedisConnection, o: StartupCheckOp
   const problems: RedisConfigurationError[] = [];
   const who = o.role === 'worker' ? 'worker' : 'client';
 
-  const perms = await checkPermissions(redis, o.sampleKey, [...requiredCommands(o.role, redis instanceof Cluster), ...OPTIONAL_COMMANDS]);
+  // The two checks are independent: one that could not run does not skip the other. An error that is no answer from
+  // Redis (the connection) is thrown, and the caller asks again once Redis is back.
   const optional = new Set(OPTIONAL_COMMANDS.map(commandName));
+  let perms: PermissionReport;
+  try {
+    const db = redis instanceof Cluster ? 0 : Number(redis.options.db ?? 0);
+    const lines = [...requiredCommands(o.role, redis instanceof Cluster, db), ...OPTIONAL_COMMANDS];
+    perms = await checkPermissions(redis, o.sampleKeys, lines, o.registryKey);
+  } catch (err) {
+    if (!(err instanceof ReplyError)) throw err;
+    o.logger.warn(`the ACL permission check of Redis at ${o.where} failed (${(err as Error).message}); skipped: a missing permission shows as NOPERM on the first call`);
+    perms = { checked: false, commands: [], keyDenied: [], deniedKeys: [], unknown: [] };
+  }
   const missing = perms.commands.filter((c) => !optional.has(c));
+  const unknown = perms.unknown.filter((c) => !optional.has(c));
   if (!perms.checked) o.logger.debug('Redis before 7.0 cannot check ACL permissions ahead (no redis.acl_check_cmd); skipped');
-  if (missing.length > 0 || perms.keyDenied.length > 0) {
+  if (missing.length > 0 || perms.keyDenied.length > 0 || unknown.length > 0) {
     const parts: string[] = [];
     if (missing.length > 0) parts.push(`may not run ${missing.join(', ')}`);
-    if (perms.keyDenied.length > 0) parts.push(`may not use ${perms.keyDenied.join(', ')} on key ${o.sampleKey} (grant ~<prefix>:*)`);
+    if (unknown.length > 0) parts.push(`cannot run ${unknown.join(', ')} (unknown to this Redis: renamed or disabled by rename-command)`);
+    if (perms.keyDenied.length > 0) {
+      const keys = perms.deniedKeys;
+      parts.push(`may not use ${perms.keyDenied.join(', ')} on key${keys.length > 1 ? 's' : ''} ${keys.join(', ')} (grant ~<prefix>:*)`);
+    }
     problems.push(
       new RedisConfigurationError(
         'missing_permissions',
-        `the Redis user of this ${who} at ${o.where} ${parts.join(' and ')}; every job call would fail. Grant them (docs/configuration.md, "Redis users and ACLs" lists the exact ACL)`,
-        missing,
+        `the Redis user of this ${who} at ${o.where} ${parts.join(' and ')}; ${
+          missing.includes('SELECT') ? 'without SELECT ioredis quietly uses database 0, where no worker of this database looks for jobs' : 'every job call would fail'
+        }. Grant them (docs/configuration.md, "Redis users and ACLs" lists the exact ACL)`,
+        [...missing, ...unknown],
       ),
     );
   }
 
-  const { policy, denied } = await readEvictionPolicy(redis);
+  const { policy, maxmemory, denied } = await readEvictionPolicy(redis);
   if (policy === undefined) {
     o.logger.warn(
       `could not read Redis maxmemory-policy at ${o.where} (${denied ?? 'no answer'}), so the eviction check was skipped: make sure it is "noeviction", or jobs may be lost under memory pressure`,
+    );
+  } else if (isEvictingPolicy(policy) && maxmemory === 0) {
+    // No memory limit: Redis never evicts (it grows until the machine runs out), so there is nothing to refuse.
+    o.logger.warn(
+      `Redis at ${o.where} has maxmemory-policy "${policy}" but no maxmemory limit, so it evicts nothing now; if a limit is set later it will evict keys and lose jobs. Set the policy to "noeviction"`,
     );
   } else if (isEvictingPolicy(policy)) {
     const text = `Redis at ${o.where} has maxmemory-policy "${policy}": under memory pressure it evicts keys and loses jobs (and may resume paused queues). Set it to "noeviction"`;
@@ -207,14 +289,34 @@ export interface CheckedStart {
   refused(err: RedisConfigurationError): void;
 }
 
+/** How long the checks wait before asking again when Redis could not be asked (no connection). */
+const RECHECK_MS = 1_000;
+
+/**
+ * Runs the startup checks until Redis answers them: an error that is no answer from Redis (the connection is down,
+ * ioredis gave up on a command) is not a verdict, so they run again after RECHECK_MS. Stops when the worker closes.
+ */
+async function checkWhenAnswered(redis: RedisConnection, o: StartupCheckOptions, isStopping: () => boolean): Promise<void> {
+  for (;;) {
+    try {
+      return await runStartupChecks(redis, o);
+    } catch (err) {
+      if (err instanceof RedisConfigurationError || err instanceof ReplyError || isStopping()) throw err;
+      o.logger.debug(`the startup checks of Redis at ${o.where} could not ask Redis (${(err as Error)?.message ?? String(err)}); asking again`);
+      await new Promise((resolve) => setTimeout(resolve, RECHECK_MS).unref());
+      if (isStopping()) return;
+    }
+  }
+}
+
 /**
  * Runs the startup checks, then starts the worker. A {@link RedisConfigurationError} keeps it from starting: logged
- * as an error, emitted as `error`, and the returned promise (the worker's `ready`) rejects with it. A check that
- * fails for another reason (Redis answered with an unexpected error) is logged and the worker starts anyway.
- * The promise never rejects unobserved.
+ * as an error, emitted as `error`, and the returned promise (the worker's `ready`) rejects with it. While Redis cannot
+ * be reached the checks wait and ask again; a check Redis answered with an unexpected error is logged and the worker
+ * starts anyway. The promise never rejects unobserved.
  */
 export function startAfterChecks(redis: RedisConnection, o: StartupCheckOptions, worker: CheckedStart): Promise<void> {
-  const ready = runStartupChecks(redis, o).then(
+  const ready = checkWhenAnswered(redis, o, () => worker.isStopping()).then(
     () => {
       if (!worker.isStopping()) worker.start();
     },

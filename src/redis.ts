@@ -28,9 +28,15 @@ export type ConnectionRole = 'client' | 'worker' | 'blocking';
 function roleOptions(role: ConnectionRole): RedisOptions {
   switch (role) {
     // Enqueue calls fail fast (the client adds its own time limit); auto-pipelining batches concurrent calls, except
-    // the client's own grouped enqueues, which go at once (ENQUEUE_NOW).
+    // the client's own grouped enqueues, which go at once (ENQUEUE_NOW). A command whose reply a dropped connection
+    // lost is never resent: it may have run, and a resent enqueue would write the job twice (EnqueueUnconfirmedError).
     case 'client':
-      return { enableAutoPipelining: true, autoPipeliningIgnoredCommands: [ENQUEUE_NOW], maxRetriesPerRequest: 2 };
+      return {
+        enableAutoPipelining: true,
+        autoPipeliningIgnoredCommands: [ENQUEUE_NOW],
+        maxRetriesPerRequest: 2,
+        autoResendUnfulfilledCommands: false,
+      };
     // Worker calls wait through a Redis outage and complete after ioredis reconnects: no job state is lost.
     case 'worker':
       return { maxRetriesPerRequest: null };
@@ -72,16 +78,35 @@ export function connect(config: RedisConfig | undefined, role: ConnectionRole): 
         ...options,
         enableAutoPipelining: extra.enableAutoPipelining ?? options.enableAutoPipelining,
         autoPipeliningIgnoredCommands: [...(options.autoPipeliningIgnoredCommands ?? []), ...(extra.autoPipeliningIgnoredCommands ?? [])],
-        redisOptions: { ...options.redisOptions, maxRetriesPerRequest: extra.maxRetriesPerRequest },
+        // A client's command cut off by a closed node connection fails instead of being sent again (see roleOptions).
+        ...(role === 'client' ? { retryDelayOnFailover: 0 } : {}),
+        redisOptions: {
+          ...options.redisOptions,
+          maxRetriesPerRequest: extra.maxRetriesPerRequest,
+          ...(role === 'client' ? { autoResendUnfulfilledCommands: false } : {}),
+        },
       }),
       owned: true,
     };
   }
   const base: RedisOptions = { lazyConnect: false, ...extra };
-  if (config === undefined || typeof config === 'string') {
-    return { redis: new Redis(config ?? defaultRedisUrl(), base), owned: true };
-  }
-  return { redis: new Redis({ ...base, ...config, ...extra }), owned: true };
+  const redis =
+    config === undefined || typeof config === 'string' ? new Redis(config ?? defaultRedisUrl(), base) : new Redis({ ...base, ...config, ...extra });
+  if (role === 'client') failInFlightOnClose(redis);
+  return { redis, owned: true };
+}
+
+/**
+ * Rejects the commands in flight when the connection closes. Without a resend (autoResendUnfulfilledCommands: false)
+ * ioredis would drop them silently and their callers would wait for the time-out; this way they fail at once with
+ * "Connection is closed." (their outcome unknown), while commands not sent yet still wait for the reconnect.
+ */
+function failInFlightOnClose(redis: Redis): void {
+  redis.on('close', () => {
+    for (let item = redis.commandQueue.shift(); item !== undefined; item = redis.commandQueue.shift()) {
+      item.command.reject(new Error('Connection is closed.'));
+    }
+  });
 }
 
 /**
@@ -109,7 +134,9 @@ export async function release(conn: OwnedConnection, timeoutMs = 1_000): Promise
 /** Where a connection points, for messages: `rediss://` when it uses TLS; never includes a password. */
 export function describeConnection(redis: RedisConnection): string {
   if (redis instanceof Cluster) return redis.options.redisOptions?.tls === undefined ? 'Redis Cluster' : 'Redis Cluster (TLS)';
-  const { host, port, db, path, tls } = redis.options;
+  const { host, port, db, path, tls, sentinels, name } = redis.options;
   if (path !== undefined && path !== null) return `unix:${path}`;
+  // Through Sentinel, host and port are not used: the master's name is what the user configured.
+  if (Array.isArray(sentinels) && sentinels.length > 0) return `sentinel://${name ?? 'mymaster'}${tls === undefined ? '' : ' (TLS)'}${db ? `/${db}` : ''}`;
   return `${tls === undefined ? 'redis' : 'rediss'}://${host ?? '127.0.0.1'}:${port ?? 6379}${db ? `/${db}` : ''}`;
 }

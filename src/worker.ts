@@ -15,7 +15,7 @@ import {
 } from './errors.js';
 import { deadInfoJson, type DeadInfo, type DeadReason } from './dead-letters.js';
 import { TypedEmitter, type JobRef, type WorkerEvents } from './events.js';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, cronQueuesKey, queueKeys, type QueueKeys } from './keys.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { DEFAULT_WORKER_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './bounds.js';
@@ -149,7 +149,8 @@ export interface Worker {
   /**
    * Resolves once the startup checks of Redis passed and the worker fetches jobs (or `close()` came first). Rejects
    * with `RedisConfigurationError` when the worker refuses to start: Redis may evict keys (see `allowEvictingRedis`)
-   * or its user lacks a permission jobcraft needs. Connection problems do not reject it: it waits for Redis.
+   * or its user lacks a permission jobcraft needs. Connection problems do not reject it: it waits for Redis. A refused
+   * worker closes itself (its connections are released); with `handleSignals` the process exits with code 1.
    */
   readonly ready: Promise<void>;
   /**
@@ -411,7 +412,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.conn = connect(options.redis, 'worker');
     this.scripts = new Scripts(this.conn.redis);
     const health = new ConnectionHealth(this.logger, describeConnection(this.conn.redis));
-    health.watch(this.conn.redis);
+    // A connection passed in stays the caller's: no listeners of ours are left on it (its errors are the caller's to log).
+    if (this.conn.owned) health.watch(this.conn.redis);
     for (const q of this.queues) {
       const k = queueKeys(prefix, q);
       this.keys.set(q, k);
@@ -431,13 +433,29 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     const cronJobs = [...jobs.jobs.values()].filter((j) => j.cron !== undefined && this.queues.includes(j.queue));
     this.cron = options.cron === false ? undefined : new CronScheduler(this, cronJobs, this.keys, jobs, prefix);
     if (options.handleSignals) this.installSignalHandlers();
-    const sampleKey = (this.keys.get(this.queues[0] as string) as QueueKeys).jobs;
-    const checks = { role: 'worker', sampleKey, where: describeConnection(this.conn.redis), allowEvicting: options.allowEvictingRedis === true, logger: this.logger } as const;
+    const checks = {
+      role: 'worker',
+      sampleKeys: [...this.keys.values()].map((k) => k.jobs),
+      registryKey: this.cron === undefined ? undefined : cronQueuesKey(prefix),
+      where: describeConnection(this.conn.redis),
+      allowEvicting: options.allowEvictingRedis === true,
+      logger: this.logger,
+    } as const;
     // Nothing is fetched until Redis passed the checks (eviction policy, ACL permissions): see preflight.ts.
     this.ready = startAfterChecks(this.conn.redis, checks, {
       logger: this.logger,
       isStopping: () => this.stopping,
-      refused: (err) => this.emit('error', err),
+      refused: (err) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        // A worker that will not start holds nothing: its connections close (nothing keeps the process alive), and a
+        // process run under handleSignals exits non-zero so that its supervisor sees the failure and restarts it.
+        void this.close().then(() => {
+          if (options.handleSignals === true) {
+            this.logger.error('the worker did not start: exiting with code 1');
+            process.exit(1);
+          }
+        });
+      },
       start: () => {
         for (const f of this.fetchers.values()) f.start();
         this.renewal.start();

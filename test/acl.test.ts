@@ -52,6 +52,7 @@ const as = (user: string, password: string) => ({ host: '127.0.0.1', port: serve
 
 describe('the documented least-privilege ACLs', () => {
   it('let a producer and a worker do their work, with no warning', async () => {
+    await admin.call('ACL', 'LOG', 'RESET');
     const plog = recorder();
     const wlog = recorder();
     const client = createClient(jobs, { redis: as('jobcraft-producer', 'producer-secret'), prefix: PREFIX, logger: plog.logger });
@@ -87,6 +88,11 @@ describe('the documented least-privilege ACLs', () => {
     expect(plog.warnings).toEqual([]);
     expect(wlog.warnings).toEqual([]);
     expect(wlog.errors).toEqual([]);
+    // Nothing was refused along the way, not even what ioredis ignores (CLIENT SETINFO): the ACL log stays empty.
+    await worker.close();
+    await client.close();
+    const log = (await admin.call('ACL', 'LOG')) as unknown[];
+    expect(log.map((entry) => JSON.stringify(entry))).toEqual([]);
   });
 
   it('a worker whose user lacks TIME refuses to start, naming TIME; a producer warns, naming it', async () => {
@@ -118,7 +124,39 @@ describe('the documented least-privilege ACLs', () => {
     await admin.call('ACL', 'SETUSER', 'other-keys', ...documentedAcl('jobcraft-worker').slice(1).map((a) => (a === `~${PREFIX}:*` ? '~other:*' : a)));
     const worker = createWorker(jobs, { work: () => {}, nightly: () => {} }, { redis: as('other-keys', 'worker-secret'), prefix: PREFIX, logger: false });
     defer(() => worker.close());
-    await expect(worker.ready).rejects.toThrow(/may not use .*HSET.* on key jobcraft:\{\w+\}:jobs \(grant ~<prefix>:\*\)/);
+    await expect(worker.ready).rejects.toThrow(/may not use .*HSET.* on keys? .*jobcraft:\{\w+\}:jobs.* \(grant ~<prefix>:\*\)/);
+  });
+
+  it('checks the key of every served queue and the cron registry, not only the first queue', async () => {
+    const perQueue = documentedAcl('jobcraft-worker').slice(1).map((a) => (a === `~${PREFIX}:*` ? `~${PREFIX}:{default}:*` : a));
+    await admin.call('ACL', 'SETUSER', 'one-queue', ...perQueue);
+    const worker = createWorker(jobs, { work: () => {}, nightly: () => {} }, { redis: as('one-queue', 'worker-secret'), prefix: PREFIX, logger: false });
+    defer(() => worker.close());
+    const err = await worker.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // Before: only the first queue's key was checked, the worker started and failed with NOPERM on the cron queue.
+    expect(err).toBeInstanceOf(RedisConfigurationError);
+    expect((err as Error).message).toMatch(/on keys .*jobcraft:\{cron\}:jobs/);
+    expect((err as Error).message).toMatch(/jobcraft:cron-queues/);
+    expect((err as Error).message).not.toMatch(/jobcraft:\{default\}:jobs/);
+  });
+
+  it('a database number needs SELECT: without +select the worker is refused (ioredis would quietly use db 0)', async () => {
+    const worker = createWorker(jobs, { work: () => {}, nightly: () => {} }, {
+      redis: { ...as('jobcraft-worker', 'worker-secret'), db: 3 },
+      prefix: PREFIX,
+      logger: false,
+    });
+    defer(() => worker.close());
+    const err = await worker.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RedisConfigurationError);
+    expect((err as RedisConfigurationError).missingCommands).toEqual(['SELECT']);
+    expect((err as Error).message).toMatch(/may not run SELECT/);
   });
 
   it('a user that may not read the eviction policy gets one warning saying the check was skipped', async () => {

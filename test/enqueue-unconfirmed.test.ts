@@ -7,8 +7,12 @@ import * as z from 'zod';
 import { EnqueueUnconfirmedError, RedisUnavailableError, createClient, defineJobs, queueKeys } from '../src/index.js';
 import { startRedisServer, type RedisServer } from '../scripts/redis-server.js';
 import { cleanupRegistry, rawRedis, waitFor } from './helpers.js';
+import { startTcpProxy } from './tcp-proxy.js';
 
-const jobs = defineJobs({ charge: { payload: z.object({ order: z.number() }) } });
+const jobs = defineJobs({
+  charge: { payload: z.object({ order: z.number() }) },
+  sync: { payload: z.object({ user: z.string() }), unique: true },
+});
 const defer = cleanupRegistry();
 const PREFIX = 'unconfirmed';
 const k = queueKeys(PREFIX, 'default');
@@ -67,6 +71,56 @@ describe('an enqueue Redis did not confirm', () => {
     }
     s.process.kill('SIGCONT');
     await waitFor(async () => (await raw.hlen(k.jobs)) === 5, 'the four unconfirmed jobs to be written');
+  });
+
+  it('a connection dropped after Redis ran the enqueue and before its reply: unconfirmed, and never sent again', async () => {
+    server = await startRedisServer();
+    const s = server;
+    defer(() => s.stop());
+    const raw = rawRedis(s.url);
+    defer(() => raw.disconnect());
+    const proxy = await startTcpProxy(s.port);
+    defer(() => proxy.close());
+    const client = createClient(jobs, { redis: proxy.url, prefix: PREFIX, logger: false });
+    defer(() => client.close());
+    await client.enqueue('charge', { order: 0 });
+
+    for (const [order, jobId] of [[1, undefined], [2, 'order-2']] as const) {
+      proxy.holdReplies();
+      const call = client.enqueue('charge', { order }, jobId === undefined ? {} : { jobId }).then(
+        (r) => r,
+        (e: unknown) => e,
+      );
+      await waitFor(async () => (await raw.hlen(k.jobs)) === order + 1, `enqueue ${order} to run in Redis`);
+      proxy.cut();
+      proxy.resume();
+      const err = await call;
+      // Before: ioredis sent the enqueue again after reconnecting: a second copy, or the caller's own job as a duplicate.
+      expect(err).toBeInstanceOf(EnqueueUnconfirmedError);
+      expect((err as Error).message).toMatch(/may or may not have been written/);
+      expect((err as EnqueueUnconfirmedError).jobIds).toEqual(jobId === undefined ? undefined : [jobId]);
+      // The client reconnects and works; the job exists exactly once.
+      await client.enqueue('charge', { order: 100 + order }, { jobId: `probe-${order}` });
+      expect(await raw.hlen(k.jobs)).toBe(order + 2);
+      await raw.hdel(k.jobs, `probe-${order}`);
+    }
+    expect(await client.enqueue('charge', { order: 2 }, { jobId: 'order-2' })).toEqual({ id: 'order-2', duplicate: true });
+  });
+
+  it('for a unique job type without jobId it says a retry comes back as a duplicate while the lock is held', async () => {
+    const { s, raw, client } = await setUp();
+    s.process.kill('SIGSTOP');
+    const err = await client.enqueue('sync', { user: 'u1' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(EnqueueUnconfirmedError);
+    expect((err as Error).message).toMatch(/its job type is unique: a retry while the first copy holds the unique lock .* comes back as a duplicate/);
+    s.process.kill('SIGCONT');
+    await waitFor(async () => (await raw.hlen(k.jobs)) === 2, 'the unconfirmed job to be written');
+    const retry = await client.enqueue('sync', { user: 'u1' });
+    expect(retry.duplicate).toBe(true);
+    expect(await raw.hlen(k.jobs)).toBe(2);
   });
 
   it('a client that never reached Redis says nothing was written', async () => {

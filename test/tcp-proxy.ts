@@ -24,6 +24,11 @@ export interface TcpProxy {
   readonly holding: boolean;
   /** Holds all traffic, both ways, on open and new connections (nothing is lost: it waits). */
   hold(): void;
+  /**
+   * Holds only Redis's replies: requests still reach Redis and run, their answers wait. With `cut()` after it, a
+   * connection drops after a command ran and before its reply arrived.
+   */
+  holdReplies(): void;
   /** Lets held and new traffic flow again. */
   resume(): void;
   /** Destroys every open connection (new ones are still accepted). */
@@ -36,6 +41,7 @@ export interface TcpProxy {
 export function startTcpProxy(targetPort: number, port = 0): Promise<TcpProxy> {
   const links = new Set<Link>();
   let holding = false;
+  let holdingReplies = false;
 
   const forward = (to: Socket, queue: Buffer[], data: Buffer): void => {
     if (holding || queue.length > 0) queue.push(data);
@@ -51,7 +57,7 @@ export function startTcpProxy(targetPort: number, port = 0): Promise<TcpProxy> {
     const link: Link = { client, upstream, toUpstream: [], toClient: [] };
     links.add(link);
     client.on('data', (d: Buffer) => forward(upstream, link.toUpstream, d));
-    upstream.on('data', (d: Buffer) => forward(client, link.toClient, d));
+    upstream.on('data', (d: Buffer) => (holdingReplies ? link.toClient.push(d) : forward(client, link.toClient, d)));
     // An end is traffic too: while holding, it waits with the bytes (a close that cannot be seen).
     const closeWhenFlowing = (): void => {
       const later = (): void => {
@@ -89,8 +95,12 @@ export function startTcpProxy(targetPort: number, port = 0): Promise<TcpProxy> {
         hold() {
           holding = true;
         },
+        holdReplies() {
+          holdingReplies = true;
+        },
         resume() {
           holding = false;
+          holdingReplies = false;
           for (const link of links) flush(link);
         },
         cut() {
@@ -102,6 +112,7 @@ export function startTcpProxy(targetPort: number, port = 0): Promise<TcpProxy> {
         },
         close() {
           holding = false;
+          holdingReplies = false;
           for (const link of [...links]) {
             links.delete(link);
             link.client.destroy();
