@@ -340,6 +340,12 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private readonly givingUp = new Set<JobRun>();
   /** close() waiting for the next of them to be handed back. */
   private giveUpWaiters: (() => void)[] = [];
+  /**
+   * Runs given up because this process stalled (the deadline was noticed well after it passed): their attempt is
+   * charged, as a crash's would be, so a job that stalls its worker every time dies after its attempts instead of
+   * being handed back forever.
+   */
+  private readonly stalledRuns = new Set<JobRun>();
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
   private readonly cron: CronScheduler | undefined;
@@ -641,6 +647,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         else if (run.state === 'running') {
           run.state = 'expired';
           (expired ??= []).push(run);
+          // Noticed late: the process (a handler blocking the event loop, or the machine) stalled, not Redis.
+          if (now - run.deadline > this.leaseMarginMs / 4) this.stalledRuns.add(run);
           // Handed back once the handler settles, or once the margin has passed if it ignores its signal: never
           // sooner, so no other worker starts the job while a handler that honours its signal is still stopping.
           if (run.timer !== undefined) clearTimeout(run.timer);
@@ -1079,6 +1087,18 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     this.givingUp.delete(run);
     if (run.timer !== undefined) clearTimeout(run.timer);
     run.timer = undefined;
+    if (this.stalledRuns.delete(run)) {
+      // The attempt counts (retry after backoff, or the dead letters after the last one), fenced like any failure.
+      run.state = 'running';
+      this.fail(
+        run,
+        new LeaseExpiredError(
+          `attempt ${run.attempt} of job ${run.id} was given up: this process stalled past the lease's local deadline (a handler blocking the event loop?)`,
+        ),
+      );
+      this.notifyGiveUp();
+      return;
+    }
     run.state = 'released';
     const held = this.held.get(run.queue);
     if (held?.get(run.id) === run) held.delete(run.id);
@@ -1104,6 +1124,10 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         this.reportError(e, `handing job ${run.id} back to queue "${run.queue}"`);
       },
     );
+    this.notifyGiveUp();
+  }
+
+  private notifyGiveUp(): void {
     const waiters = this.giveUpWaiters;
     this.giveUpWaiters = [];
     for (const w of waiters) w();

@@ -189,10 +189,11 @@ export function testClient<J extends JobSet>(
   jobs: J,
   name: string,
   defer: (fn: () => unknown) => void,
+  url = redisUrl(),
 ): { prefix: string; client: JobClient<J>; raw: Redis } {
   const prefix = testPrefix(name);
-  const client = createClient(jobs, { redis: redisUrl(), prefix });
-  const raw = rawRedis();
+  const client = createClient(jobs, { redis: url, prefix });
+  const raw = rawRedis(url);
   defer(async () => {
     await client.close();
     await deletePrefix(raw, prefix);

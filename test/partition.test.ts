@@ -142,7 +142,12 @@ describe('a partition longer than the lease', () => {
       expect(said.some((l) => l.message.includes(` ${id} (slow, `)), `A said it never started job ${id}`).toBe(true);
     }
     // Its hand-back of the attempt it gave up came after B had taken the job over: refused by the fence.
-    expect(logA.lines.some((l) => /job \S+ \(slow\) was given up after its lease was taken over; nothing was recorded/.test(l.message))).toBe(true);
+    // (Or, when this loaded machine stalled A's event loop past the deadline, its failure record, refused the same way.)
+    expect(
+      logA.lines.some((l) =>
+        /job \S+ \(slow\) (was given up after its lease was taken over; nothing was recorded|failed after its lease was taken over; the failure was not recorded)/.test(l.message),
+      ),
+    ).toBe(true);
     // A said so once, while cut off.
     expect(warnedDuringPartition.map((l) => l.message)).toEqual([expect.stringMatching(/^lease renewals are failing/)]);
     expect(logA.lines.filter((l) => l.level === 'warn' && /lease renewals are failing/.test(l.message))).toHaveLength(1);
