@@ -275,7 +275,7 @@ export class Scripts {
     // A client decodes bytes that are not UTF-8 to U+FFFD: only then is a second call needed (see invalidIds).
     if (!jobs.some(hasReplacementChar)) return { nextDueMs, staleAcks, jobs };
     try {
-      return { nextDueMs, staleAcks, jobs: await this.invalidIds(k, types, maxDead, String(reply[2]), jobs) };
+      return { nextDueMs, staleAcks, jobs: await this.invalidIds(k, types, maxDead, maxEnvelopeBytes, String(reply[2]), jobs) };
     } catch {
       // The acks and the lease are done: keep the batch's other jobs. Its suspects stay leased under their raw id
       // until lease recovery takes them over (recover.lua dead-letters the invalid ones, runs the valid ones).
@@ -294,6 +294,7 @@ export class Scripts {
     k: QueueKeys,
     types: readonly ThrottledType[],
     maxDead: number,
+    maxEnvelopeBytes: number,
     expiry: string,
     jobs: readonly LeasedJob[],
   ): Promise<LeasedJob[]> {
@@ -302,14 +303,15 @@ export class Scripts {
     const reply = (await this.call(
       'jcInvalidIds',
       [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, k.notify, ...t.keys],
-      [expiry, maxDead, k.uniquePrefix, ...t.args, ...suspects.map((j) => j.id)],
+      [expiry, maxDead, k.uniquePrefix, ...t.args, maxEnvelopeBytes, ...suspects.map((j) => j.id)],
     )) as Reply[];
     const buried = Number(reply[0]);
     const end = 1 + 4 * buried;
     const dead: LeasedJob[] = [];
     const ambiguous = new Set<string>();
     for (let i = 1; i < end; i += 4) {
-      dead.push({ id: String(reply[i]), raw: String(reply[i + 1]), attempt: Number(reply[i + 2]), invalidId: true });
+      const [job] = leased(reply, i, i + 3); // envelope: the text, or {size, head} over the limit
+      if (job !== undefined) dead.push({ ...job, invalidId: true });
       ambiguous.add(String(reply[i + 3]));
     }
     const valid = new Set(suspects.filter((j, i) => reply[end + i] === 1 && !ambiguous.has(j.id)));

@@ -291,6 +291,12 @@ function positiveInt(value: number | undefined, fallback: number, what: string, 
   return v;
 }
 
+/**
+ * A lease deadline noticed later than max(margin / 4, this) means the process stalled (the attempt counts); less is
+ * ordinary timer lag on a loaded machine (Redis was slow: the attempt is given back).
+ */
+const STALL_FLOOR_MS = 250;
+
 /** The longest lease (24 h): its timers must stay within setTimeout's limit (2^31 − 1 ms, about 24.8 days). */
 const MAX_LEASE_MS = 86_400_000;
 
@@ -648,7 +654,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
           run.state = 'expired';
           (expired ??= []).push(run);
           // Noticed late: the process (a handler blocking the event loop, or the machine) stalled, not Redis.
-          if (now - run.deadline > this.leaseMarginMs / 4) this.stalledRuns.add(run);
+          if (now - run.deadline > Math.max(this.leaseMarginMs / 4, STALL_FLOOR_MS)) this.stalledRuns.add(run);
           // Handed back once the handler settles, or once the margin has passed if it ignores its signal: never
           // sooner, so no other worker starts the job while a handler that honours its signal is still stopping.
           if (run.timer !== undefined) clearTimeout(run.timer);
@@ -700,6 +706,13 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
         if (i !== -1) this.buffer.splice(i, 1);
       }
       run.state = 'lost';
+      // A run aborted at shutdown and waiting to be handed back: nothing to hand back now, so close() stops waiting.
+      if (this.givingUp.delete(run)) {
+        this.stalledRuns.delete(run);
+        if (run.timer !== undefined) clearTimeout(run.timer);
+        run.timer = undefined;
+        this.notifyGiveUp();
+      }
       abortRun(run, new LeaseExpiredError(`the lease of job ${id} was lost; another worker runs it now`));
     }
   }
@@ -791,8 +804,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       // The script already moved it to the dead letters, in one step with the rename: only report it.
       const error = toStoredError(new Error(`the job id is not valid UTF-8, so no client could address it: renamed to "${l.id}" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)`), l.attempt);
       this.logger.warn(`job ${l.id} sent to the dead letters (malformed_job): ${error.message}`, { queue });
-      const decoded = decodeEnvelope(l.raw);
-      this.emit('dead', { job: leasedRef(queue, l, decoded.ok ? decoded.envelope.n : undefined), reason: 'malformed_job', error });
+      // The name from the envelope's head, never a parse: the stored job may be megabytes (then only its head came).
+      const name = /^\{"n":"([^"\\]*)"/.exec(l.raw ?? l.tooBig?.head ?? '')?.[1];
+      this.emit('dead', { job: leasedRef(queue, l, name), reason: 'malformed_job', error });
       return undefined;
     }
     // Size and depth are checked on the text, before anything parses it (JSON.parse of megabytes blocks the loop).

@@ -152,7 +152,7 @@ describe('job ids that are not valid UTF-8', () => {
     if (capped === undefined) throw new Error('no throttled type');
     const scripts = new Scripts(raw);
     const call = (s: Scripts, expiry: number, handed: LeasedJob[]): Promise<LeasedJob[]> =>
-      (s as unknown as { invalidIds: (...a: unknown[]) => Promise<LeasedJob[]> }).invalidIds(k, types, 100, String(expiry), handed);
+      (s as unknown as { invalidIds: (...a: unknown[]) => Promise<LeasedJob[]> }).invalidIds(k, types, 100, 0, String(expiry), handed);
     const decoded = (b: Buffer): string => b.toString('utf8');
 
     // 1. Lease recovery: a crashed worker held a capped, unique job under an id that is not UTF-8. One recover call
