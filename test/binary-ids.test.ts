@@ -220,6 +220,27 @@ describe('job ids that are not valid UTF-8', () => {
     expect(await raw.zscore(k.active, handedToB)).toBeNull();
   });
 
+  it('an over-size envelope under such an id is not sent whole either (fetch and recovery): only its size and head', async () => {
+    const { prefix, raw } = testClient(jobs, 'binary-ids-too-big', defer);
+    const k = queueKeys(prefix, 'default');
+    const scripts = new Scripts(raw);
+    const big = `{"n":"echo","t":1,"p":{"text":"${'x'.repeat(200_000)}"}}`;
+    const fetchedId = Buffer.from([...Buffer.from('big-'), 0xff]);
+    await raw.hset(k.jobs, fetchedId, big);
+    await raw.rpush(k.wait, fetchedId);
+    const fetched = await scripts.fetch(k, [], 5, 30_000, 1000, 3_600_000, [], 100, 1_000);
+    expect(fetched.jobs).toHaveLength(1);
+    expect(fetched.jobs[0]).toMatchObject({ id: addressable(fetchedId), invalidId: true, raw: null, tooBig: { bytes: big.length } });
+    expect(await raw.hget(k.dead, addressable(fetchedId))).toBe(big); // dead-lettered whole, inside Redis
+
+    const expiredId = Buffer.from([...Buffer.from('big-'), 0xfe]);
+    await raw.hset(k.jobs, expiredId, big);
+    await raw.zadd(k.active, Date.now() - 1, expiredId);
+    await raw.hset(k.attempts, expiredId, '1');
+    const recovered = await scripts.recover(k, 30_000, 10, [], 100, 1_000);
+    expect(recovered).toEqual([expect.objectContaining({ id: addressable(expiredId), invalidId: true, raw: null, tooBig: expect.objectContaining({ bytes: big.length }) })]);
+  });
+
   it('a failed dead-lettering call keeps the rest of the fetched batch; lease recovery settles the suspect later', async () => {
     const { prefix, raw } = testClient(jobs, 'binary-ids-keep-batch', defer);
     const k = queueKeys(prefix, 'default');
