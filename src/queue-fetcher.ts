@@ -6,6 +6,8 @@ import { Scripts, type FetchResult } from './scripts.js';
 import type { JobRun, WorkerCore } from './worker.js';
 
 const RETRY_AFTER_ERROR_MS = [100, 250, 500, 1_000, 2_000];
+/** The wait after the n-th failure in a row (from 0), growing to 2 s. */
+const retryDelayAfter = (n: number): number => RETRY_AFTER_ERROR_MS[Math.min(n, RETRY_AFTER_ERROR_MS.length - 1)] as number;
 /** Acknowledgements wait at most this long for a fetch to ride on before they go by themselves. */
 const ACK_DELAY_MS = 10;
 /** …or until this many are waiting. */
@@ -204,7 +206,7 @@ export class QueueFetcher {
         this.report(err, `fetching from queue "${this.keys.queue}"`);
         // Redis refuses leasing at maxmemory but not acknowledging (which frees memory): send the acks alone.
         if (err instanceof RedisOutOfMemoryError && this.pendingAcks.length > 0) await this.flushAcks();
-        await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
+        await this.pause(retryDelayAfter(this.errors++));
         continue;
       }
       const full = want > 0 && res.jobs.length === want;
@@ -300,7 +302,7 @@ export class QueueFetcher {
     this.blocked = false;
     if (failure !== undefined && !this.stopped) {
       this.report(failure, `waiting on queue "${this.keys.queue}"`);
-      await this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.errors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
+      await this.pause(retryDelayAfter(this.errors++));
     }
     return outcome;
   }
@@ -339,7 +341,7 @@ export class QueueFetcher {
         `fetching from queue "${this.keys.queue}"`,
       );
       // Its own count: a fetch on the other connection succeeding must not reset this backoff.
-      return this.pause(RETRY_AFTER_ERROR_MS[Math.min(this.endedErrors++, RETRY_AFTER_ERROR_MS.length - 1)] as number);
+      return this.pause(retryDelayAfter(this.endedErrors++));
     }
     return new Promise((resolve) => {
       const done = (): void => {

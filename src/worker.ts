@@ -252,6 +252,12 @@ function controllerOf(run: JobRun): AbortController {
   return run.controller;
 }
 
+/** Stops a run's pending timer (its timeout, or its give-up margin). */
+function clearRunTimer(run: JobRun): void {
+  if (run.timer !== undefined) clearTimeout(run.timer);
+  run.timer = undefined;
+}
+
 /** Aborts a run's signal with `reason` (creating the controller, so a later read of `ctx.signal` sees it). */
 function abortRun(run: JobRun, reason: Error): void {
   controllerOf(run).abort(reason);
@@ -423,7 +429,8 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
     this.conn = connect(options.redis, 'worker');
     this.scripts = new Scripts(this.conn.redis);
-    const health = new ConnectionHealth(this.logger, describeConnection(this.conn.redis));
+    const where = describeConnection(this.conn.redis);
+    const health = new ConnectionHealth(this.logger, where);
     // A connection passed in stays the caller's: no listeners of ours are left on it (its errors are the caller's to log).
     if (this.conn.owned) health.watch(this.conn.redis);
     for (const q of this.queues) {
@@ -449,7 +456,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       role: 'worker',
       sampleKeys: [...this.keys.values()].map((k) => k.jobs),
       registryKey: this.cron === undefined ? undefined : cronQueuesKey(prefix),
-      where: describeConnection(this.conn.redis),
+      where,
       allowEvicting: options.allowEvictingRedis === true,
       logger: this.logger,
     } as const;
@@ -657,7 +664,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
           if (now - run.deadline > Math.max(this.leaseMarginMs / 4, STALL_FLOOR_MS)) this.stalledRuns.add(run);
           // Handed back once the handler settles, or once the margin has passed if it ignores its signal: never
           // sooner, so no other worker starts the job while a handler that honours its signal is still stopping.
-          if (run.timer !== undefined) clearTimeout(run.timer);
+          clearRunTimer(run);
           run.timer = setTimeout(() => this.giveUp(run), this.leaseMarginMs);
           this.givingUp.add(run);
           abortRun(
@@ -709,8 +716,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       // A run aborted at shutdown and waiting to be handed back: nothing to hand back now, so close() stops waiting.
       if (this.givingUp.delete(run)) {
         this.stalledRuns.delete(run);
-        if (run.timer !== undefined) clearTimeout(run.timer);
-        run.timer = undefined;
+        clearRunTimer(run);
         this.notifyGiveUp();
       }
       abortRun(run, new LeaseExpiredError(`the lease of job ${id} was lost; another worker runs it now`));
@@ -999,15 +1005,20 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       const gaveUp = held?.get(run.id) !== run;
       if (!gaveUp) held?.delete(run.id);
       if (refused?.has(run.id)) {
-        const message = `job ${run.id} (${run.job.name}) finished after its lease was taken over; the completion was not recorded`;
-        if (gaveUp) this.logger.info(message);
-        else this.logger.warn(message);
+        this.noteRefused(run, gaveUp, 'finished', 'completion');
         run.state = 'lost';
         continue;
       }
       run.state = 'done';
       if (this.listenerCount('completed') > 0) this.emit('completed', { job: this.ref(run), durationMs: performance.now() - run.startedAt });
     }
+  }
+
+  /** Says that Redis refused a run's record (its lease had moved on): only `info` when its give-up was already reported. */
+  private noteRefused(run: JobRun, gaveUp: boolean, what: 'finished' | 'failed', record: 'completion' | 'failure'): void {
+    const message = `job ${run.id} (${run.job.name}) ${what} after its lease was taken over; the ${record} was not recorded`;
+    if (gaveUp) this.logger.info(message);
+    else this.logger.warn(message);
   }
 
   /** Fails an attempt: snooze, retry after backoff, or dead letter. */
@@ -1024,11 +1035,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       const gaveUp = held?.get(run.id) !== run;
       if (!gaveUp) held?.delete(run.id);
       run.state = ok ? 'done' : 'lost';
-      if (!ok) {
-        const message = `job ${run.id} (${run.job.name}) failed after its lease was taken over; the failure was not recorded`;
-        if (gaveUp) this.logger.info(message);
-        else this.logger.warn(message);
-      }
+      if (!ok) this.noteRefused(run, gaveUp, 'failed', 'failure');
     };
     const onError = (e: unknown): void => {
       if (held?.get(run.id) === run) held.delete(run.id);
@@ -1099,8 +1106,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
   private giveUp(run: JobRun): void {
     if (run.state !== 'expired') return;
     this.givingUp.delete(run);
-    if (run.timer !== undefined) clearTimeout(run.timer);
-    run.timer = undefined;
+    clearRunTimer(run);
     if (this.stalledRuns.delete(run)) {
       // The attempt counts (retry after backoff, or the dead letters after the last one), fenced like any failure.
       run.state = 'running';
@@ -1113,30 +1119,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       this.notifyGiveUp();
       return;
     }
-    run.state = 'released';
-    const held = this.held.get(run.queue);
-    if (held?.get(run.id) === run) held.delete(run.id);
-    this.unreturned.add(run);
     const what = `job ${run.id} (${run.job.name})`;
-    this.track(
-      this.scripts.release(this.keys.get(run.queue) as QueueKeys, this.typesOf(run.queue), [
-        { id: run.id, attempt: run.attempt, priority: run.envelope.r ?? 0, type: run.typeIndex },
-      ]),
-    ).then(
-      (n) => {
-        this.unreturned.delete(run);
-        this.logger.info(
-          n > 0
-            ? `${what}, given up when its lease could not be renewed in time, was handed back with its attempt given back`
-            : `${what} was given up after its lease was taken over; nothing was recorded`,
-          { queue: run.queue },
-        );
-      },
-      (e: unknown) => {
-        // Outside shutdown nobody asks: the job comes back through lease expiry.
-        if (!this.stopping) this.unreturned.delete(run);
-        this.reportError(e, `handing job ${run.id} back to queue "${run.queue}"`);
-      },
+    void this.handBack([run], (handedBack) =>
+      this.logger.info(
+        handedBack > 0
+          ? `${what}, given up when its lease could not be renewed in time, was handed back with its attempt given back`
+          : `${what} was given up after its lease was taken over; nothing was recorded`,
+        { queue: run.queue },
+      ),
     );
     this.notifyGiveUp();
   }
@@ -1194,8 +1184,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       for (const run of stillRunning) {
         // Handed back (giveUp) when its handler settles, not before: another worker may start it at once then.
         run.state = 'expired';
-        if (run.timer !== undefined) clearTimeout(run.timer);
-        run.timer = undefined;
+        clearRunTimer(run);
         this.givingUp.add(run);
         abortRun(run, new ShutdownError('the worker is shutting down'));
       }
@@ -1210,8 +1199,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     // Handlers that ignored their abort until now keep their job: it comes back through lease expiry, not sooner.
     for (const run of stopping) {
       run.state = 'lost';
-      if (run.timer !== undefined) clearTimeout(run.timer);
-      run.timer = undefined;
+      clearRunTimer(run);
     }
     this.givingUp.clear();
     const left = new Set([...this.unreturned, ...stopping]);
@@ -1245,15 +1233,14 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
 
   /**
    * Hands leased jobs back to the front of their queue, giving back their attempt (fenced: only those still ours).
-   * Until Redis confirms, they count as not handed back.
+   * Until Redis confirms, they count as not handed back. `onRecorded` gets how many of a queue's were still ours.
    */
-  private handBack(runs: readonly JobRun[]): Promise<void> {
+  private handBack(runs: readonly JobRun[], onRecorded?: (handedBack: number) => void): Promise<void> {
     const byQueue = new Map<string, JobRun[]>();
     for (const run of runs) {
       run.state = 'released';
       // Its timeout no longer matters, and would keep the process alive.
-      if (run.timer !== undefined) clearTimeout(run.timer);
-      run.timer = undefined;
+      clearRunTimer(run);
       const held = this.held.get(run.queue);
       if (held?.get(run.id) === run) held.delete(run.id);
       this.unreturned.add(run);
@@ -1270,8 +1257,9 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
             list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0, type: r.typeIndex })),
           ),
         ).then(
-          () => {
+          (handedBack) => {
             for (const r of list) this.unreturned.delete(r);
+            onRecorded?.(handedBack);
           },
           (e: unknown) => {
             // Outside shutdown nobody asks: the job comes back through lease expiry.
