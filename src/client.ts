@@ -1,7 +1,7 @@
 import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
 import { describe, toMs, type Duration } from './durations.js';
 import { EnqueueUnconfirmedError, RedisOutOfMemoryError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
-import { ConnectionHealth } from './connection-health.js';
+import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
 import { Cluster, ReplyError } from 'ioredis';
@@ -197,9 +197,6 @@ const TRANSIENT_RETRIES = [25, 50, 100, 200, 300, 400, 500];
 /** Retries made when the client has no `timeout` (0): 16 tries over about 5 s. */
 const UNBOUNDED_TRIES = 16;
 
-/** Redis refused the credentials: the connection never became usable. */
-const AUTH_FAILED = /^(WRONGPASS|NOAUTH)\b|invalid username-password/;
-
 /** Redis refused a call with a transient error every time it was tried: nothing was written. */
 class StillRefused extends RedisUnavailableError {}
 
@@ -274,11 +271,14 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const isCluster = conn.redis instanceof Cluster;
   /** Redis refused the credentials (at connect): no command ran, and the cause is the configuration, not the call. */
   const authFailure = (err: unknown, what: string): RedisUnavailableError | undefined =>
-    err instanceof ReplyError && AUTH_FAILED.test((err as Error).message)
+    err instanceof ReplyError && isAuthFailure((err as Error).message)
       ? new RedisUnavailableError(`${what}: Redis at ${where} refused the connection: authentication failed: ${(err as Error).message} (check the user name and password); nothing was written`, { cause: err })
       : undefined;
-  const limit = <T>(p: Promise<T> | (() => Promise<T>), what: string): Promise<T> =>
-    withTimeout(typeof p === 'function' ? retryTransient(p, what, where, deadline(), isCluster) : p, timeoutMs, what, where).catch((err: unknown) => {
+  /** One call within the client's timeout, retried inside while Redis refuses it with a transient cluster error. */
+  const attempt = <T>(call: () => Promise<T>, what: string): Promise<T> =>
+    withTimeout(retryTransient(call, what, where, deadline(), isCluster), timeoutMs, what, where);
+  const limit = <T>(call: () => Promise<T>, what: string): Promise<T> =>
+    attempt(call, what).catch((err: unknown) => {
       const auth = authFailure(err, what);
       if (auth !== undefined) throw auth;
       // A reply error is Redis answering (a script error, a wrong key type); anything else means it could not be reached.
@@ -292,14 +292,14 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
    * being moved) are retried inside.
    */
   const limitEnqueue = <T>(call: () => Promise<T>, what: string, jobIds: readonly string[] | undefined, unique = false): Promise<T> =>
-    withTimeout(retryTransient(call, what, where, deadline(), isCluster), timeoutMs, what, where).catch((err: unknown) => {
+    attempt(call, what).catch((err: unknown) => {
       const auth = authFailure(err, what);
       if (auth !== undefined) throw auth;
       // Answers and definite refusals (Redis refused the whole call, nothing was written) are not ambiguous.
       if (err instanceof ReplyError || err instanceof StillRefused || err instanceof RedisOutOfMemoryError) throw err;
       if (!everReady && !(err instanceof RedisUnavailableError)) throw unreachable(`${what} (nothing was written)`, err);
       // A time-out before the connection ever came up: say so, with what the connection attempts reported.
-      const notConnected = !everReady && !(err instanceof StillRefused)
+      const notConnected = !everReady
         ? `; the client has not connected to it yet: ${health.cause ?? 'no error so far (a slow network, or a TLS handshake the server does not answer?)'}`
         : '';
       const cause = err instanceof RedisUnavailableError ? `${err.message}${notConnected}` : unreachable(what, err).message;

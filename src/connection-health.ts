@@ -2,8 +2,13 @@ import { Cluster, ReplyError, type Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
 
+/** Whether a Redis error says the credentials were refused (the connection never becomes usable). */
+export function isAuthFailure(message: string): boolean {
+  return /WRONGPASS|NOAUTH|invalid username-password/i.test(message);
+}
+
 /** While connecting keeps failing, the warning is repeated at most this often (the first one comes at once). */
-export const CONNECTION_WARNING_REPEAT_MS = 30_000;
+const CONNECTION_WARNING_REPEAT_MS = 30_000;
 /** A failure with a different cause is reported at once, but at most this often. */
 const NEW_CAUSE_MIN_MS = 5_000;
 
@@ -29,7 +34,7 @@ export interface ConnectionState {
 }
 
 /** Turns a connection error into a cause a person can act on, on one line. */
-export function explainConnectionError(err: unknown, where: string, state: ConnectionState): string {
+function explainConnectionError(err: unknown, where: string, state: ConnectionState): string {
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrnoLike;
   const code = typeof e.code === 'string' ? e.code : '';
   // OpenSSL messages span lines: a log line must not.
@@ -54,7 +59,7 @@ export function explainConnectionError(err: unknown, where: string, state: Conne
   if (!tls && handshaking && state.sentinel !== true && /ECONNRESET|EPIPE|Connection is closed/i.test(`${code} ${message}`)) {
     return `the server closed the connection before answering (${message}): a TLS port (use a rediss:// URL or the tls option), or Redis refused the connection (protected mode, maxclients: see the server's log)`;
   }
-  if (/WRONGPASS|NOAUTH|invalid username-password/i.test(message)) return `authentication failed: ${message}`;
+  if (isAuthFailure(message)) return `authentication failed: ${message}`;
   return message;
 }
 
@@ -90,7 +95,6 @@ export class ConnectionHealth {
   private failures = 0;
   private lastWarnAt = -Infinity;
   private lastWarnedCause: string | undefined;
-  private warned = false;
   /** The cause of the latest failure; cleared once a connection is ready. */
   cause: string | undefined;
 
@@ -147,7 +151,7 @@ export class ConnectionHealth {
       if (redis.status === 'end') return;
       // Redis refused a command of the connection set-up (e.g. SELECT without permission): the connection itself
       // works, so it is no reason to say it cannot connect. The start-up checks name the missing permission.
-      if (err instanceof ReplyError && !/WRONGPASS|NOAUTH|invalid username-password/i.test((err as Error).message)) {
+      if (err instanceof ReplyError && !isAuthFailure((err as Error).message)) {
         this.refused((err as Error).message);
         return;
       }
@@ -180,8 +184,7 @@ export class ConnectionHealth {
     const repeat = now - this.lastWarnAt >= CONNECTION_WARNING_REPEAT_MS;
     const newCause = category(cause) !== this.lastWarnedCause && now - this.lastWarnAt >= NEW_CAUSE_MIN_MS;
     if (!repeat && !newCause) return;
-    const first = !this.warned;
-    this.warned = true;
+    const first = this.lastWarnAt === -Infinity;
     this.lastWarnAt = now;
     this.lastWarnedCause = category(cause);
     this.logger.warn(
@@ -193,8 +196,7 @@ export class ConnectionHealth {
 
   private connected(): void {
     if (this.failures === 0) return;
-    if (this.warned) this.logger.warn(`connected to Redis at ${this.where} again after ${this.failures} failed attempt(s)`);
-    this.warned = false;
+    if (this.lastWarnAt !== -Infinity) this.logger.warn(`connected to Redis at ${this.where} again after ${this.failures} failed attempt(s)`);
     this.failures = 0;
     this.cause = undefined;
     this.lastWarnAt = -Infinity;

@@ -240,7 +240,7 @@ export class CronScheduler {
         let newLast: number;
         let pass: CronPass | undefined;
         const last = lastText === null ? NaN : Number(lastText);
-        if (lastText === null || !Number.isFinite(last)) {
+        if (!Number.isFinite(last)) {
           // First time this schedule is seen: nothing before now counts as missed.
           due = [];
           newLast = now;

@@ -1,6 +1,6 @@
 import { decodeEnvelope } from './payload.js';
 import { boundIssues, parseStoredError, storedErrorJson, type PayloadIssue, type StoredError } from './errors.js';
-import { MAX_DEAD_INFO_BYTES, fitsBytes } from './bounds.js';
+import { MAX_DEAD_INFO_BYTES, MAX_ISSUES_IN_MESSAGE, fitsBytes } from './bounds.js';
 import type { QueueKeys } from './keys.js';
 import type { Scripts } from './scripts.js';
 import type { ThrottledType } from './throttle.js';
@@ -38,7 +38,7 @@ export function deadInfoJson(info: DeadInfo): string {
   const head = `{"reason":${JSON.stringify(info.reason)},"attempts":${info.attempts},"diedAt":${info.diedAt},"error":${error}`;
   if (info.issues === undefined) return `${head}}`;
   const issues = boundIssues(info.issues);
-  for (const keep of [issues.length, 5, 0]) {
+  for (const keep of [issues.length, MAX_ISSUES_IN_MESSAGE]) {
     const json = `${head},"issues":${JSON.stringify(issues.slice(0, keep))}}`;
     if (fitsBytes(json, MAX_DEAD_INFO_BYTES)) return json;
   }
@@ -113,7 +113,7 @@ export class QueueDeadLetters {
      * Runs each Redis call: the client passes its time limit, transient-refusal retry and error mapping. Called
      * with a function so that it may run it again when Redis refused it without running it.
      */
-    private readonly bound: <T>(call: () => Promise<T>, what: string) => Promise<T> = (call) => call(),
+    private readonly bound: <T>(call: () => Promise<T>, what: string) => Promise<T>,
   ) {}
 
   private what(op: string): string {

@@ -35,20 +35,16 @@ export function formatPath(path: readonly (string | number)[]): string {
 }
 
 /** The issue code of the last entry of a list that was cut, which counts the issues left out. */
-export const MORE_ISSUES_CODE = 'more_issues';
+const MORE_ISSUES_CODE = 'more_issues';
 
 function boundIssue(issue: PayloadIssue): PayloadIssue {
   let path = issue.path;
   if (path.length > MAX_ISSUE_PATH_SEGMENTS) path = [...path.slice(0, MAX_ISSUE_PATH_SEGMENTS - 1), `… ${path.length - MAX_ISSUE_PATH_SEGMENTS + 1} more levels`];
-  let cut = false;
-  const segments = path.map((p) => {
-    if (typeof p === 'number' || fitsBytes(p, MAX_ISSUE_PATH_SEGMENT_BYTES)) return p;
-    cut = true;
-    return truncateBytes(p, MAX_ISSUE_PATH_SEGMENT_BYTES);
-  });
-  const code = fitsBytes(issue.code, MAX_ISSUE_PATH_SEGMENT_BYTES) ? issue.code : truncateBytes(issue.code, MAX_ISSUE_PATH_SEGMENT_BYTES);
+  // truncateBytes returns its input itself when it fits, so `===` tells what was cut.
+  const segments = path.map((p) => (typeof p === 'number' ? p : truncateBytes(p, MAX_ISSUE_PATH_SEGMENT_BYTES)));
+  const code = truncateBytes(issue.code, MAX_ISSUE_PATH_SEGMENT_BYTES);
   const message = truncateBytes(issue.message, MAX_ISSUE_MESSAGE_BYTES);
-  if (path === issue.path && !cut && code === issue.code && message === issue.message) return issue;
+  if (path === issue.path && segments.every((p, i) => p === path[i]) && code === issue.code && message === issue.message) return issue;
   return { path: segments, code, message };
 }
 

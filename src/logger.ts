@@ -36,7 +36,7 @@ function boundFields(fields: Record<string, unknown> | undefined): Record<string
  * Wraps a logger so no message (nor string field) it receives is over 8 KiB: error messages and payload issues
  * can be as large as whoever wrote them, and a log line must not carry megabytes.
  */
-export function boundedLogger(logger: Logger): Logger {
+function boundedLogger(logger: Logger): Logger {
   // The user's method is looked up at every call: pino swaps its methods on a level change, tests spy on them.
   const wrap =
     (level: keyof Logger) =>

@@ -133,9 +133,9 @@ export function jsonIssues(value: unknown): PayloadIssue[] {
 }
 
 /** Issue code of a payload nested deeper than {@link MAX_PAYLOAD_DEPTH}. */
-export const TOO_DEEP = 'too_deep';
+const TOO_DEEP = 'too_deep';
 /** Issue code of a payload (or stored job) over the size limit. */
-export const TOO_BIG = 'too_big';
+const TOO_BIG = 'too_big';
 
 function tooDeepMessage(): string {
   return `the payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels (arrays and objects inside each other), the limit`;
@@ -193,7 +193,7 @@ export function checkStoredJob(raw: string, maxBytes: number): StoredJobProblem 
  * Bytes of a stored job read for its name and unique key when the whole is not parsed: the fields before `p` take at
  * most about 330 bytes (a 100-byte name twice, times, attempts, priority). fetch.lua / recover.lua send as many.
  */
-export const STORED_JOB_HEAD_BYTES = 512;
+const STORED_JOB_HEAD_BYTES = 512;
 
 /** What is known of a stored job that was not parsed: its name and unique key if readable, and the problem. */
 export interface StoredJobProblem {
@@ -209,7 +209,7 @@ const HEAD_PATTERN =
   /^\{"n":"([A-Za-z][A-Za-z0-9_.-]{0,99})"(?:,"t":-?\d{1,20})?(?:,"a":\d{1,10})?(?:,"r":-?\d{1,10})?(?:,"u":"([A-Za-z][A-Za-z0-9_.-]{0,99}:[0-9a-f]{40})")?/;
 
 /** The job name and unique key at the head of an envelope jobcraft wrote (`{"n":"name",…`), when readable. */
-function headFieldsOf(head: string): { job: string | undefined; unique: string | undefined } {
+export function headFieldsOf(head: string): { job: string | undefined; unique: string | undefined } {
   const m = HEAD_PATTERN.exec(head.slice(0, STORED_JOB_HEAD_BYTES));
   return { job: m?.[1], unique: m?.[2] };
 }

@@ -42,7 +42,7 @@ const CLUSTER_COMMANDS: readonly string[] = ['CLUSTER SLOTS', 'CLUSTER INFO'];
  * Every command a user of this role needs, without duplicates, in the order above; `SELECT <db>` when the connection
  * uses a database other than 0 (ioredis ignores a refused SELECT and would use database 0).
  */
-export function requiredCommands(role: 'worker' | 'client', cluster: boolean, db = 0): string[] {
+function requiredCommands(role: 'worker' | 'client', cluster: boolean, db = 0): string[] {
   const lines = [
     ...SCRIPT_COMMANDS,
     ...CLIENT_COMMANDS,
@@ -121,7 +121,7 @@ function isNoPerm(err: unknown): boolean {
  * `registryKey` (lines with `{registry}`; skipped when undefined). The probe itself is an `EVAL` with no declared key
  * (so it needs no key permission); when EVAL is denied, that is the answer.
  */
-export async function checkPermissions(
+async function checkPermissions(
   redis: RedisConnection,
   keys: readonly string[],
   lines: readonly string[],
@@ -146,7 +146,7 @@ export async function checkPermissions(
 }
 
 /** Policies under which Redis deletes keys when it reaches `maxmemory`. */
-export function isEvictingPolicy(policy: string): boolean {
+function isEvictingPolicy(policy: string): boolean {
   return policy !== '' && policy !== 'noeviction';
 }
 
@@ -164,7 +164,7 @@ export interface EvictionSettings {
  * Reads `maxmemory-policy` and `maxmemory`: CONFIG GET, else the `maxmemory_policy` and `maxmemory` lines of INFO
  * memory (managed services often disable CONFIG). The policy is undefined when both are denied or unavailable.
  */
-export async function readEvictionPolicy(redis: RedisConnection): Promise<EvictionSettings> {
+async function readEvictionPolicy(redis: RedisConnection): Promise<EvictionSettings> {
   let denied: string | undefined;
   try {
     const reply = (await redis.config('GET', 'maxmemory*')) as unknown;
@@ -212,7 +212,6 @@ export interface StartupCheckOptions {
  */
 export async function runStartupChecks(redis: RedisConnection, o: StartupCheckOptions): Promise<void> {
   const problems: RedisConfigurationError[] = [];
-  const who = o.role === 'worker' ? 'worker' : 'client';
 
   // The two checks are independent: one that could not run does not skip the other. An error that is no answer from
   // Redis (the connection) is thrown, and the caller asks again once Redis is back.
@@ -241,7 +240,7 @@ export async function runStartupChecks(redis: RedisConnection, o: StartupCheckOp
     problems.push(
       new RedisConfigurationError(
         'missing_permissions',
-        `the Redis user of this ${who} at ${o.where} ${parts.join(' and ')}; ${
+        `the Redis user of this ${o.role} at ${o.where} ${parts.join(' and ')}; ${
           missing.includes('SELECT') ? 'without SELECT ioredis quietly uses database 0, where no worker of this database looks for jobs' : 'every job call would fail'
         }. Grant them (docs/configuration.md, "Redis users and ACLs" lists the exact ACL)`,
         [...missing, ...unknown],

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ENQUEUE_NOW } from './scripts.js';
+import { withTimeout } from './timeout.js';
 
 /** A Redis Cluster to connect to: its seed nodes and ioredis cluster options. */
 export interface ClusterConfig {
@@ -116,16 +117,7 @@ function failInFlightOnClose(redis: Redis): void {
 export async function release(conn: OwnedConnection, timeoutMs = 1_000): Promise<void> {
   if (!conn.owned) return;
   if (conn.redis.status === 'ready' && timeoutMs > 0) {
-    let timer: NodeJS.Timeout | undefined;
-    const answered = await Promise.race([
-      conn.redis.quit().then(
-        () => true,
-        () => false,
-      ),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!answered) conn.redis.disconnect();
+    await withTimeout(conn.redis.quit(), timeoutMs, 'QUIT', describeConnection(conn.redis)).catch(() => conn.redis.disconnect());
   } else {
     conn.redis.disconnect();
   }

@@ -17,7 +17,7 @@ import { deadInfoJson, type DeadInfo, type DeadReason } from './dead-letters.js'
 import { TypedEmitter, type JobRef, type WorkerEvents } from './events.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, cronQueuesKey, queueKeys, type QueueKeys } from './keys.js';
 import { resolveLogger, type Logger } from './logger.js';
-import { DEFAULT_WORKER_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
+import { DEFAULT_WORKER_MAX_PAYLOAD_BYTES, checkStoredJob, decodeEnvelope, headFieldsOf, parsePayload, storedJobTooBig, toIssues, type Envelope } from './payload.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_DEAD_INFO_BYTES, truncateBytes } from './bounds.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ConnectionHealth } from './connection-health.js';
@@ -811,7 +811,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       const error = toStoredError(new Error(`the job id is not valid UTF-8, so no client could address it: renamed to "${l.id}" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)`), l.attempt);
       this.logger.warn(`job ${l.id} sent to the dead letters (malformed_job): ${error.message}`, { queue });
       // The name from the envelope's head, never a parse: the stored job may be megabytes (then only its head came).
-      const name = /^\{"n":"([^"\\]*)"/.exec(l.raw ?? l.tooBig?.head ?? '')?.[1];
+      const { job: name } = headFieldsOf(l.raw ?? l.tooBig?.head ?? '');
       this.emit('dead', { job: leasedRef(queue, l, name), reason: 'malformed_job', error });
       return undefined;
     }
