@@ -49,57 +49,43 @@ function setup(name: string) {
     expect(await raw.zscore(k.scheduled, id)).toBeNull();
     expect(await raw.hexists(k.errors, id)).toBe(0);
   };
-  return { client, raw, k, warnings, events, start, takeOver, expectUntouched };
-}
-
-describe('ack fencing: a worker whose lease was taken over records nothing', () => {
-  it('its completion is refused (fetch.lua checks lease and attempt) and no completed event fires', async () => {
-    const { client, warnings, events, start, takeOver, expectUntouched } = setup('fence-complete');
+  /** Runs one job whose handler ends (returns, or throws with `throws`) only after its lease was taken over. */
+  const endAfterTakeover = async (name: 'task' | 'last', throws: boolean): Promise<string> => {
     const started = deferred();
     const finish = deferred();
     start(async () => {
       started.resolve();
       await finish.promise;
+      if (throws) throw new Error('boom');
     });
-    const { id } = await client.enqueue('task', { n: 1 });
+    const { id } = await client.enqueue(name, { n: 1 });
     await started.promise;
     await takeOver(id);
     finish.resolve();
+    return id;
+  };
+  return { client, raw, k, warnings, events, start, takeOver, expectUntouched, endAfterTakeover };
+}
+
+describe('ack fencing: a worker whose lease was taken over records nothing', () => {
+  it('its completion is refused (fetch.lua checks lease and attempt) and no completed event fires', async () => {
+    const { warnings, events, expectUntouched, endAfterTakeover } = setup('fence-complete');
+    const id = await endAfterTakeover('task', false);
     await waitFor(() => warnings.some((w) => w.includes(`job ${id}`) && w.includes('the completion was not recorded')), 'the refused completion');
     await expectUntouched(id);
     expect(events).toEqual([]);
   });
 
   it('its failure (a retry) is refused (reschedule.lua checks holds())', async () => {
-    const { client, warnings, start, takeOver, expectUntouched } = setup('fence-retry');
-    const started = deferred();
-    const finish = deferred();
-    start(async () => {
-      started.resolve();
-      await finish.promise;
-      throw new Error('boom');
-    });
-    const { id } = await client.enqueue('task', { n: 1 });
-    await started.promise;
-    await takeOver(id);
-    finish.resolve();
+    const { warnings, expectUntouched, endAfterTakeover } = setup('fence-retry');
+    const id = await endAfterTakeover('task', true);
     await waitFor(() => warnings.some((w) => w.includes(`job ${id}`) && w.includes('the failure was not recorded')), 'the refused retry');
     await expectUntouched(id);
   });
 
   it('its last failure (a dead letter) is refused (dead.lua checks holds())', async () => {
-    const { client, warnings, start, takeOver, expectUntouched } = setup('fence-dead');
-    const started = deferred();
-    const finish = deferred();
-    start(async () => {
-      started.resolve();
-      await finish.promise;
-      throw new Error('boom');
-    });
-    const { id } = await client.enqueue('last', { n: 1 });
-    await started.promise;
-    await takeOver(id);
-    finish.resolve();
+    const { client, warnings, expectUntouched, endAfterTakeover } = setup('fence-dead');
+    const id = await endAfterTakeover('last', true);
     await waitFor(() => warnings.some((w) => w.includes(`job ${id}`) && w.includes('not recorded')), 'the refused dead letter');
     await expectUntouched(id);
     expect(await client.deadLetters.count('default')).toBe(0);
