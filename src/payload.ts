@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { ResolvedJob } from './define.js';
-import { JobValidationError, type PayloadIssue } from './errors.js';
+import { JobDefinitionError, JobValidationError, type PayloadIssue } from './errors.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_PAYLOAD_DEPTH, fitsBytes, formatBytes } from './bounds.js';
 
 /** Default limit on the size of one serialized payload. */
@@ -241,7 +241,7 @@ export function parsePayload(job: ResolvedJob, data: unknown): z.ZodSafeParseRes
     return z.safeParse(job.schema, data);
   } catch (err) {
     if (err instanceof Error && /async/i.test(err.message)) {
-      throw new Error(`The payload schema of job "${job.name}" is asynchronous (async refine/transform); jobcraft needs synchronous schemas`);
+      throw new JobDefinitionError(job.name, 'payload', 'the schema is asynchronous (async refine/transform); jobcraft needs synchronous schemas');
     }
     throw err;
   }
