@@ -345,17 +345,19 @@ function readJob(
 }
 
 /**
- * A problem for every part of the job's input no enqueue call can fill (a `z.date()` field: see sendable.ts), at the
+ * A problem for every part of the job's input that can never be sent (a `z.date()` field: see sendable.ts), at the
  * field's declaration when it is in the user's files, else at the payload schema.
  */
 function unsendableProblems(job: DeclaredJob, checker: ts.TypeChecker): Problem[] {
-  return unsendableParts(job.input, checker).map((part) => {
+  const problems = unsendableParts(job.input, checker).map((part) => {
     const declaration = part.declaration;
     const own = declaration !== undefined && !/[\\/]node_modules[\\/]/.test(declaration.getSourceFile().fileName);
     const location = own ? locationOf(declaration) : job.payloadLocation;
     const what = part.path === '' ? 'the payload' : `field "${part.path}"`;
-    return problemAt(location, `job ${JSON.stringify(job.name)}, ${what}: no enqueue call can succeed, as its input is ${part.message}`, job.name);
+    return problemAt(location, `job ${JSON.stringify(job.name)}, ${what} can never be sent: its input is ${part.message}`, job.name);
   });
+  // In the order of the file (zod's types list optional properties last).
+  return problems.sort((a, b) => (a.file === b.file ? a.line - b.line || a.column - b.column : 0));
 }
 
 /** Remembers where option `path` and the options nested in it are written, for messages about them. */

@@ -12,7 +12,10 @@ export interface UnsendablePart {
   readonly path: string;
   /** What it is and what to write instead. */
   readonly message: string;
-  /** The declaration of the property, when the type checker knows it (the `at: z.date()` in the schema). */
+  /**
+   * The declaration of the property (or of the nearest property around an array element or record value), when the
+   * type checker knows it: the `at: z.date()` in the schema.
+   */
   readonly declaration: ts.Declaration | undefined;
 }
 
@@ -105,11 +108,12 @@ export function unsendableParts(input: ts.Type, checker: ts.TypeChecker): Unsend
     }
     // Some value fits here; look inside the ones that have parts.
     candidates.forEach((t, i) => {
-      if (kinds[i] === undefined) inside(t, path);
+      if (kinds[i] === undefined) inside(t, path, declaration);
     });
   };
 
-  const inside = (type: ts.Type, path: string): void => {
+  /** The parts of a value that can be sent; `declaration` is the nearest property's, for elements and values. */
+  const inside = (type: ts.Type, path: string, declaration: ts.Declaration | undefined): void => {
     if (!(type.flags & ts.TypeFlags.Object) || seen.has(type)) return;
     // A named type from a declaration file (a library's interface): its members are not the payload's fields.
     const symbol = type.getSymbol();
@@ -117,18 +121,18 @@ export function unsendableParts(input: ts.Type, checker: ts.TypeChecker): Unsend
     seen.add(type);
     if (checker.isArrayType(type)) {
       const [element] = checker.getTypeArguments(type as ts.TypeReference);
-      if (element !== undefined) visit(element, `${path}[]`, 'value', undefined);
+      if (element !== undefined) visit(element, `${path}[]`, 'value', declaration);
       return;
     }
     if (checker.isTupleType(type)) {
       const tuple = type as ts.TupleTypeReference;
       checker.getTypeArguments(tuple).slice(0, tuple.target.elementFlags.length).forEach((element, i) => {
         const flags = tuple.target.elementFlags[i] ?? ts.ElementFlags.Required;
-        visit(element, flags & ts.ElementFlags.Variable ? `${path}[]` : `${path}[${i}]`, 'value', undefined);
+        visit(element, flags & ts.ElementFlags.Variable ? `${path}[]` : `${path}[${i}]`, 'value', declaration);
       });
       return;
     }
-    for (const info of checker.getIndexInfosOfType(type)) visit(info.type, `${path}[key]`, 'property', undefined);
+    for (const info of checker.getIndexInfosOfType(type)) visit(info.type, `${path}[key]`, 'property', declaration);
     for (const prop of checker.getPropertiesOfType(type)) {
       const name = prop.getName();
       visit(checker.getTypeOfSymbol(prop), path === '' ? name : `${path}.${name}`, 'property', prop.getDeclarations()?.[0]);

@@ -15,6 +15,7 @@ export const jobs = defineJobs({
       tags: z.set(z.string()),
       amount: z.instanceof(Money),
       marker: z.symbol().optional(),
+      byDay: z.record(z.string(), z.date()),
       // These are fine: a string comes in, the handler gets a Date or a bigint; or a string is one of the options.
       coerced: z.coerce.date(),
       big: z.coerce.bigint(),
