@@ -27,7 +27,8 @@ const KINDS = {
   set: 'a Set, which does not survive JSON: use z.array(...)',
   symbol: 'a symbol, which JSON cannot hold: use a string',
   function: 'a function, which JSON cannot hold: send data, and let the handler choose what to run',
-  undefined: 'always undefined, which JSON cannot hold here (undefined becomes null inside an array, and a payload cannot be missing): use z.null() or z.object({})',
+  undefined:
+    'always undefined, which JSON cannot carry (a key set to undefined is dropped, an array element becomes null, a payload must be there): use z.null(), or .optional() for a field that may be left out',
   binary: 'binary data, which does not survive JSON: send it as a base64 string (z.base64())',
   instance: 'a class instance, which does not survive JSON: send its data as a plain object',
 } as const;
@@ -71,8 +72,9 @@ function isDeclaredType(symbol: ts.Symbol): boolean {
 }
 
 /**
- * Where a value sits: a property (where `undefined` means "absent", which JSON can say) or a value that must be
- * there (the payload itself, an array element, a tuple element).
+ * Where a value sits: an optional property or a record value (where `undefined` means "absent", which JSON can say)
+ * or a value that must be there (the payload itself, a required property — zod refuses a missing key even when its
+ * schema accepts undefined —, an array or tuple element).
  */
 type Place = 'property' | 'value';
 
@@ -135,7 +137,8 @@ export function unsendableParts(input: ts.Type, checker: ts.TypeChecker): Unsend
     for (const info of checker.getIndexInfosOfType(type)) visit(info.type, `${path}[key]`, 'property', declaration);
     for (const prop of checker.getPropertiesOfType(type)) {
       const name = prop.getName();
-      visit(checker.getTypeOfSymbol(prop), path === '' ? name : `${path}.${name}`, 'property', prop.getDeclarations()?.[0]);
+      const place = prop.getFlags() & ts.SymbolFlags.Optional ? 'property' : 'value';
+      visit(checker.getTypeOfSymbol(prop), path === '' ? name : `${path}.${name}`, place, prop.getDeclarations()?.[0]);
     }
   };
 

@@ -65,7 +65,7 @@ describe('every codegen problem is one located problem', () => {
     expect(problems[0]?.message).toMatch(/^defineJobs rejected the definition: job "sendEmail", option "backoff\.delay"/);
   });
 
-  it('payload fields that can never be sent (z.date(), z.bigint(), Map, Set, class instances, symbols): one problem each, at the field, with the fix', async () => {
+  it('payload fields that can never be sent (z.date(), z.bigint(), Map, Set, class instances, symbols, a required z.undefined()): one problem each, at the field, with the fix', async () => {
     const file = join(BAD, 'unsendable-inputs.schema.ts');
     const { stage, problems } = await problemsOf('unsendable-inputs');
     expect(stage).toBe('payload');
@@ -79,7 +79,8 @@ describe('every codegen problem is one located problem', () => {
       at(16, 7, 'ledger', 'field "amount"', /a class instance, .*plain object/),
       at(17, 7, 'ledger', 'field "marker"', /a symbol, .*use a string/),
       at(18, 7, 'ledger', 'field "byDay\\[key\\]"', /a Date, /),
-      at(26, 14, 'stamp', 'the payload', /a Date, /),
+      at(19, 7, 'ledger', 'field "nothing"', /always undefined, .*use z\.null\(\), or \.optional\(\)/),
+      at(28, 14, 'stamp', 'the payload', /a Date, /),
     ]);
   });
 });

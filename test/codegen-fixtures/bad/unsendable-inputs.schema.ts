@@ -16,10 +16,12 @@ export const jobs = defineJobs({
       amount: z.instanceof(Money),
       marker: z.symbol().optional(),
       byDay: z.record(z.string(), z.date()),
+      nothing: z.undefined(),
       // These are fine: a string comes in, the handler gets a Date or a bigint; or a string is one of the options.
       coerced: z.coerce.date(),
       big: z.coerce.bigint(),
       either: z.union([z.date(), z.iso.datetime()]),
+      maybe: z.undefined().optional(),
     }),
   },
   stamp: {
