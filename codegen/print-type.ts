@@ -298,10 +298,6 @@ function parenthesize(type: ts.Type, text: string): string {
 }
 
 /**
- * Properties in the order the schema declares them (zod's inferred types list required keys before optional
- * ones); properties the schema does not list keep their place after those it does.
- */
-/**
  * The member of a schema union (its `anyOf` / `oneOf` entries) that describes the object member `type`: the entry
  * with exactly its property names, else the one sharing the most. Union members are held in the type checker's
  * order, not the schema's, so they are matched by shape.
@@ -324,6 +320,10 @@ function matchingMember(checker: ts.TypeChecker, type: ts.Type, members: readonl
   return best;
 }
 
+/**
+ * Properties in the order the schema declares them (zod's inferred types list required keys before optional
+ * ones); properties the schema does not list keep their place after those it does.
+ */
 function inSchemaOrder(props: readonly ts.Symbol[], docs: JsonSchemaNode | undefined): readonly ts.Symbol[] {
   const order = Object.keys(docs?.properties ?? {});
   if (order.length === 0) return props;
