@@ -344,8 +344,10 @@ export function definitionError(job: string, error: z.core.$ZodError): JobDefini
 // ---------------------------------------------------------------------------------------------------------------
 // Types derived from the declaration.
 
-/** `T` with every property readonly at every depth (functions and zod schemas kept as they are). */
-export type DeepReadonly<T> = T extends (...args: never[]) => unknown
+/** `T` with every property readonly at every depth (primitives, `string & {}` included, functions and zod schemas kept as they are). */
+export type DeepReadonly<T> = T extends string | number | boolean | bigint | symbol | null | undefined
+  ? T
+  : T extends (...args: never[]) => unknown
   ? T
   : T extends z.core.$ZodType
     ? T
