@@ -75,6 +75,14 @@ function duration(minimum: 'zero' | 'positive') {
   });
 }
 
+/**
+ * `schema`, taking `null` as absent (its default), as defineJobs always has for this option. Typed as `schema`: the
+ * types do not offer `null`.
+ */
+function nullMeansAbsent<S extends z.ZodType>(schema: S): S {
+  return z.preprocess((value) => (value === null ? undefined : value), schema) as unknown as S;
+}
+
 /** An object of options: unknown keys are refused, listing the known ones; anything else than an object is `notObject`. */
 function optionObject<S extends z.core.$ZodLooseShape>(shape: S, notObject: (value: unknown) => string) {
   const known = Object.keys(shape).join(', ');
@@ -205,15 +213,15 @@ const optionsShape = {
       issue.input === undefined ? 'is missing: every job needs a zod schema for its payload' : `must be a zod schema, got ${describe(issue.input)}`,
   }),
   /** The queue (a Redis list family) the job is stored in. Default `"default"`. */
-  queue: z.string(says(checkQueueName)).regex(QUEUE_NAME_PATTERN, says(checkQueueName)).default(JOB_DEFAULTS.queue),
+  queue: nullMeansAbsent(z.string(says(checkQueueName)).regex(QUEUE_NAME_PATTERN, says(checkQueueName)).default(JOB_DEFAULTS.queue)),
   /** Total tries, the first included. Default 5. Integer from 1 to 10,000. */
-  attempts: attempts.schema.default(JOB_DEFAULTS.attempts),
+  attempts: nullMeansAbsent(attempts.schema.default(JOB_DEFAULTS.attempts)),
   /** Delay between attempts. Default exponential from 1 s, doubling, capped at 1 h, 20 % jitter. */
   backoff: backoffSchema.prefault({}),
   /** Longest an attempt may run; the handler's signal aborts and the attempt fails with `TimeoutError`. Default none. */
   timeout: duration('positive').optional(),
   /** Higher runs first within a queue. Integer from -1000 to 1000. Default 0. */
-  priority: priority.schema.default(JOB_DEFAULTS.priority),
+  priority: nullMeansAbsent(priority.schema.default(JOB_DEFAULTS.priority)),
   /** A sentence about the job, shown in generated code and tools. */
   description: z.string(expected('a string')).optional(),
   /**
@@ -222,11 +230,11 @@ const optionsShape = {
    */
   cron: z.string(says((value) => checkCron(value, DEFAULT_TZ))).optional(),
   /** Time zone of `cron`, an IANA name like `"Europe/Berlin"`. Default `"UTC"`. */
-  tz: z.string(expected('an IANA time zone name')).optional(),
+  tz: nullMeansAbsent(z.string(expected('an IANA time zone name')).optional()),
   /** The payload each cron firing uses. Default: `{}` (so the schema's defaults apply). Checked by `defineJobs`. */
-  cronPayload: z.unknown().optional(),
+  cronPayload: nullMeansAbsent(z.unknown().optional()),
   /** What to do with firings missed while no worker ran: `none`, `last` (default) or `all` (at most 1,000). */
-  catchUp: z.enum(['none', 'last', 'all'], expected('"none", "last" or "all"')).optional(),
+  catchUp: nullMeansAbsent(z.enum(['none', 'last', 'all'], expected('"none", "last" or "all"')).optional()),
   /** Unique jobs: `true` for the defaults, or an object of unique options. */
   unique: z
     .preprocess((value) => (value === true ? {} : value === false ? undefined : value), uniqueSchema.optional())

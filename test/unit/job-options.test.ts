@@ -127,10 +127,14 @@ describe('the per-enqueue checks are the declaration’s own rule', () => {
     ['priority', checkPriority, PRIORITY_RANGE],
   ] as const)('%s: defineJobs refuses exactly what the check refuses, with its message', (option, check, range) => {
     for (const value of [...values, range.min, range.max, range.min - 1, range.max + 1]) {
-      if (value === undefined) continue; // absent: the default
+      if (value === undefined || value === null) continue; // absent: the default (null too, as always for these two)
       const problem = check(value);
       expect(refusal(option, value), String(value)).toBe(problem === undefined ? undefined : `job "j", option "${option}": ${problem}`);
     }
+  });
+
+  it('null means the default for attempts and priority (not at enqueue, where the types never offered it)', () => {
+    expect(defineJobs({ j: { payload, attempts: null, priority: null } } as never).jobs.get('j')).toMatchObject({ attempts: 5, priority: 0 });
   });
 
   it('an unknown option lists every declared option', () => {
