@@ -147,7 +147,7 @@ const backoffSchema = optionObject(
      * `exponential` (default): `delay * 2^(attempt - 1)`, so 1 s, 2 s, 4 s … with the defaults.
      * `fixed`: always `delay`.
      */
-    type: z.enum(['exponential', 'fixed'], expected('"exponential" or "fixed"')).optional(),
+    type: nullMeansAbsent(z.enum(['exponential', 'fixed'], expected('"exponential" or "fixed"')).optional()),
     /** Base delay. Default `1s`. */
     delay: duration('zero').optional(),
     /** Upper bound of any single delay. Default `1h`. */
@@ -188,7 +188,7 @@ const uniqueSchema = optionObject(
     /** The lock expires after this long in any case, so a lost job never blocks its key forever. Default `1h`. */
     ttl: duration('positive').optional(),
     /** `finish` (default): held until the job completes or dies. `start`: released when it starts running. */
-    until: z.enum(['start', 'finish'], expected('"start" or "finish"')).optional(),
+    until: nullMeansAbsent(z.enum(['start', 'finish'], expected('"start" or "finish"')).optional()),
   },
   (value) => `must be true or an object like { by: ["userId"], ttl: "1h" }, got ${describe(value)}`,
 );
@@ -248,22 +248,31 @@ const optionsShape = {
   rateLimit: rateLimitSchema.optional(),
 };
 
+const optionsObject = optionObject(optionsShape, (value) => `definition must be an object with a "payload" schema, got ${describe(value)}`);
+
+/** Refuses the options that only apply with a `cron` schedule on a job without one, whatever their value. */
+function onlyWithCron(value: unknown, ctx: z.core.$RefinementCtx): unknown {
+  if (typeof value !== 'object' || value === null || (value as { cron?: unknown }).cron !== undefined) return value;
+  for (const option of CRON_ONLY) {
+    if ((value as Record<string, unknown>)[option] !== undefined) {
+      ctx.issues.push({ code: 'custom', path: [option], input: value, message: 'only applies to jobs with a "cron" schedule' });
+    }
+  }
+  return value;
+}
+
 /**
  * Every option of a job definition: its type, check, message and default, and the {@link ResolvedJob} fields it
  * resolves to (durations in milliseconds, grouped options together). `defineJobs` parses each definition with it.
  */
-export const jobOptionsSchema = optionObject(optionsShape, (value) => `definition must be an object with a "payload" schema, got ${describe(value)}`).transform(
+export const jobOptionsSchema = z.preprocess(onlyWithCron, optionsObject).transform(
   (o, ctx) => {
     const problem = (option: string, message: string): typeof z.NEVER => {
       ctx.issues.push({ code: 'custom', path: [option], input: o, message });
       return z.NEVER;
     };
     let cron: { readonly pattern: string; readonly tz: string; readonly catchUp: 'none' | 'last' | 'all'; readonly payloadJson: string } | undefined;
-    if (o.cron === undefined) {
-      for (const option of CRON_ONLY) {
-        if (o[option] !== undefined) return problem(option, 'only applies to jobs with a "cron" schedule');
-      }
-    } else {
+    if (o.cron !== undefined) {
       const tz = o.tz ?? DEFAULT_TZ;
       const cronProblem = checkCron(o.cron, tz);
       if (cronProblem !== undefined) return problem('cron', cronProblem);
@@ -364,7 +373,7 @@ export type DeepReadonly<T> = T extends string | number | boolean | bigint | sym
       : T;
 
 /** What a job definition may hold, as declared by {@link jobOptionsSchema}. */
-export type JobOptionsInput = DeepReadonly<z.input<typeof jobOptionsSchema>>;
+export type JobOptionsInput = DeepReadonly<z.input<typeof optionsObject>>;
 /** The resolved options of a job: {@link jobOptionsSchema}'s output. */
 export type ResolvedOptions = DeepReadonly<z.output<typeof jobOptionsSchema>>;
 
