@@ -250,9 +250,13 @@ const optionsShape = {
 
 const optionsObject = optionObject(optionsShape, (value) => `definition must be an object with a "payload" schema, got ${describe(value)}`);
 
-/** Refuses the options that only apply with a `cron` schedule on a job without one, whatever their value. */
+/**
+ * Refuses the options that only apply with a `cron` schedule on a job without one, whatever their value (unless an
+ * option is unknown: that is said first).
+ */
 function onlyWithCron(value: unknown, ctx: z.core.$RefinementCtx): unknown {
   if (typeof value !== 'object' || value === null || (value as { cron?: unknown }).cron !== undefined) return value;
+  if (Object.keys(value).some((key) => !Object.hasOwn(optionsShape, key))) return value;
   for (const option of CRON_ONLY) {
     if ((value as Record<string, unknown>)[option] !== undefined) {
       ctx.issues.push({ code: 'custom', path: [option], input: value, message: 'only applies to jobs with a "cron" schedule' });

@@ -137,6 +137,21 @@ describe('the per-enqueue checks are the declaration’s own rule', () => {
     expect(defineJobs({ j: { payload, attempts: null, priority: null } } as never).jobs.get('j')).toMatchObject({ attempts: 5, priority: 0 });
   });
 
+  it('with several problems: an unknown option first, then a cron-only option without cron, then declaration order', () => {
+    const first = (def: Record<string, unknown>) => {
+      try {
+        defineJobs({ j: { payload, ...def } } as never);
+      } catch (err) {
+        return (err as JobDefinitionError).option;
+      }
+      return undefined;
+    };
+    expect(first({ attempts: 0, tz: 5, colour: 1 })).toBe('colour');
+    expect(first({ attempts: 0, tz: 5 })).toBe('tz');
+    expect(first({ concurrency: 0, attempts: 0, queue: 'a b' })).toBe('queue');
+    expect(first({ cron: '99 * * * *', concurrency: 0 })).toBe('concurrency');
+  });
+
   it('an unknown option lists every declared option', () => {
     expect(refusal('attempts', 1)).toBeUndefined();
     expect(() => defineJobs({ j: { payload, retries: 3 } } as never)).toThrow(`unknown option (known: ${JOB_OPTION_KEYS.join(', ')})`);
