@@ -4,7 +4,7 @@
  * of the payload's input. Runs in the worker thread of load-worker.ts; plain data crosses back to the generator.
  */
 import type { ResolvedJob } from 'jobcraft';
-import { describeResolvedJob, type JobDescription } from 'jobcraft/schema';
+import type { describeResolvedJob, JobDescription } from 'jobcraft/schema';
 import type { JsonSchemaNode } from './print-type.js';
 
 /** What running the schema file produced for one job: its resolved options as described, and its input's JSON Schema. */
@@ -18,8 +18,11 @@ export type LoadedJob = JobDescription & {
 
 type ToJson = (params: Record<string, unknown>) => Record<string, unknown>;
 
-/** Describes one resolved job as plain data. */
-export function describeJob(job: ResolvedJob): LoadedJob {
+/**
+ * Describes one resolved job as plain data, with the runtime's `describeResolvedJob` (passed in: the worker imports
+ * the runtime from where the generator found it).
+ */
+export function describeJob(job: ResolvedJob, describeResolved: typeof describeResolvedJob): LoadedJob {
   const toJson = (job.schema as { toJSONSchema?: ToJson }).toJSONSchema;
   let input: Record<string, unknown> | undefined;
   let inputProblem: string | undefined;
@@ -31,5 +34,5 @@ export function describeJob(job: ResolvedJob): LoadedJob {
       inputProblem = (err as Error).message;
     }
   }
-  return { name: job.name, ...describeResolvedJob(job), inputJsonSchema: input ?? {}, inputProblem };
+  return { name: job.name, ...describeResolved(job), inputJsonSchema: input ?? {}, inputProblem };
 }

@@ -33,6 +33,14 @@ function workerSource(): string {
   return `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`;
 }
 
+/**
+ * Where `jobcraft/schema` is, resolved here: the worker describes jobs with its `describeResolvedJob`, and its own
+ * resolution (tsx with the tsconfig of the working directory) may not find the runtime from this package's folder.
+ */
+function runtimeSchemaUrl(): string {
+  return typeof import.meta.resolve === 'function' ? import.meta.resolve('jobcraft/schema') : 'jobcraft/schema';
+}
+
 /** A run of the schema file in progress. */
 export class SchemaLoad {
   private readonly reply: Promise<WorkerReply>;
@@ -42,7 +50,7 @@ export class SchemaLoad {
   constructor(readonly schemaFile: string) {
     const worker = (this.worker = new Worker(workerSource(), {
       eval: true,
-      workerData: { schemaFile },
+      workerData: { schemaFile, runtimeSchema: runtimeSchemaUrl() },
       stdout: false,
       stderr: false,
     }));

@@ -19,12 +19,13 @@ function isJobSet(value: unknown): value is JobSetLike {
 }
 
 async function run(): Promise<WorkerReply> {
-  const { schemaFile } = workerData as { schemaFile: string };
+  const { schemaFile, runtimeSchema } = workerData as { schemaFile: string; runtimeSchema: string };
   try {
+    const { describeResolvedJob } = (await import(runtimeSchema)) as typeof import('jobcraft/schema');
     const module = (await import(pathToFileURL(schemaFile).href)) as Record<string, unknown>;
     const sets: Record<string, LoadedJob[]> = {};
     for (const [name, value] of Object.entries(module)) {
-      if (isJobSet(value)) sets[name] = [...value.jobs.values()].map(describeJob);
+      if (isJobSet(value)) sets[name] = [...value.jobs.values()].map((job) => describeJob(job, describeResolvedJob));
     }
     return { ok: true, sets };
   } catch (err) {

@@ -12,7 +12,7 @@ import { emitManifest } from '../../codegen/emit-manifest.js';
 import type { DeclaredJob } from '../../codegen/read-schema.js';
 import { checkAttempts, checkPriority, defineJobs, type ResolvedJob } from '../../src/define.js';
 import { JobDefinitionError } from '../../src/errors.js';
-import { ATTEMPTS_RANGE, JOB_DESCRIPTION, JOB_OPTION_KEYS, NESTED_OPTION_KEYS, PRIORITY_RANGE, type DescribedField } from '../../src/job-options.js';
+import { ATTEMPTS_RANGE, describeResolvedJob, JOB_DESCRIPTION, JOB_OPTION_KEYS, NESTED_OPTION_KEYS, PRIORITY_RANGE, type DescribedField } from '../../src/job-options.js';
 
 const described = Object.entries(JOB_DESCRIPTION) as [string, DescribedField][];
 
@@ -69,7 +69,7 @@ describe('one declaration of the job options', () => {
 
   it('the code generator receives every described field, as the declaration shows it', () => {
     const job = everything();
-    const loaded = describeJob(job);
+    const loaded = describeJob(job, describeResolvedJob);
     for (const [field, { show }] of described) expect(loaded[field as keyof typeof loaded], field).toEqual(show(job));
     expect(loaded).toMatchObject({
       name: 'everything',
@@ -87,13 +87,13 @@ describe('one declaration of the job options', () => {
     expect(loaded.inputJsonSchema).toMatchObject({ type: 'object', required: ['n'] });
     // Plain data: it crosses from the worker thread that ran the schema file.
     expect(structuredClone(loaded)).toEqual(loaded);
-    expect(describeJob({ ...job, unique: { by: () => 'k', ttlMs: 1, until: 'finish' } }).unique).toEqual({ by: '[function]', ttlMs: 1, until: 'finish' });
+    expect(describeJob({ ...job, unique: { by: () => 'k', ttlMs: 1, until: 'finish' } }, describeResolvedJob).unique).toEqual({ by: '[function]', ttlMs: 1, until: 'finish' });
   });
 
   it('the manifest shows each described field where the declaration places it, in its order', () => {
     const job = everything();
     const declared = { name: job.name, options } as unknown as DeclaredJob; // the manifest reads only these two
-    const ctx = { jobs: [{ declared, resolved: describeJob(job) } satisfies EmitJob], schemaPath: '../jobs.schema.ts' } as unknown as EmitContext;
+    const ctx = { jobs: [{ declared, resolved: describeJob(job, describeResolvedJob) } satisfies EmitJob], schemaPath: '../jobs.schema.ts' } as unknown as EmitContext;
     const manifest = JSON.parse(emitManifest(ctx)) as { jobs: Record<string, unknown>[] };
     const entry = manifest.jobs[0] ?? {};
     const at = (place: DescribedField['manifest']) => described.filter(([, f]) => f.manifest === place).map(([k]) => k);
