@@ -34,11 +34,18 @@ function workerSource(): string {
 }
 
 /**
- * Where `jobcraft/schema` is, resolved here: the worker describes jobs with its `describeResolvedJob`, and its own
- * resolution (tsx with the tsconfig of the working directory) may not find the runtime from this package's folder.
+ * Where `jobcraft/schema` is, resolved here when this thread can: the worker describes jobs with its
+ * `describeResolvedJob`, and its own resolution (tsx with the tsconfig of the working directory) may not find the
+ * runtime from this package's folder. Otherwise (a loader without `import.meta.resolve`, such as vitest's) the worker
+ * resolves the name itself.
  */
 function runtimeSchemaUrl(): string {
-  return typeof import.meta.resolve === 'function' ? import.meta.resolve('jobcraft/schema') : 'jobcraft/schema';
+  try {
+    if (typeof import.meta.resolve === 'function') return import.meta.resolve('jobcraft/schema');
+  } catch {
+    // resolved by the worker
+  }
+  return 'jobcraft/schema';
 }
 
 /** A run of the schema file in progress. */
