@@ -165,11 +165,14 @@ const backoffSchema = optionObject(
   const delayMs = b.delay ?? JOB_DEFAULTS.backoff.delayMs;
   const maxDelayMs = b.maxDelay ?? JOB_DEFAULTS.backoff.maxDelayMs;
   if (maxDelayMs < delayMs) {
-    ctx.issues.push({ code: 'custom', path: ['maxDelay'], input: b, message: `(${maxDelayMs} ms) must not be less than backoff.delay (${delayMs} ms)` });
+    const message = `(${maxDelayMs} ms) must not be less than backoff.delay (${delayMs} ms)`;
+    ctx.issues.push({ code: 'custom', path: ['maxDelay'], input: b, message });
     return z.NEVER;
   }
-  const jitter =
-    b.jitter === undefined ? (type === 'exponential' ? JOB_DEFAULTS.backoff.jitter : 0) : b.jitter === true ? JOB_DEFAULTS.backoff.jitter : b.jitter === false ? 0 : b.jitter;
+  let jitter: number;
+  if (b.jitter === undefined) jitter = type === 'exponential' ? JOB_DEFAULTS.backoff.jitter : 0;
+  else if (typeof b.jitter === 'boolean') jitter = b.jitter ? JOB_DEFAULTS.backoff.jitter : 0;
+  else jitter = b.jitter;
   return { type, delayMs, maxDelayMs, jitter };
 });
 
@@ -210,7 +213,9 @@ const optionsShape = {
   /** Schema of the payload. Enqueue takes `z.input<S>`, handlers receive `z.output<S>`. */
   payload: z.custom<z.core.$ZodType>(isZodSchema, {
     error: (issue) =>
-      issue.input === undefined ? 'is missing: every job needs a zod schema for its payload' : `must be a zod schema, got ${describe(issue.input)}`,
+      issue.input === undefined
+        ? 'is missing: every job needs a zod schema for its payload'
+        : `must be a zod schema, got ${describe(issue.input)}`,
   }),
   /** The queue (a Redis list family) the job is stored in. Default `"default"`. */
   queue: nullMeansAbsent(z.string(says(checkQueueName)).regex(QUEUE_NAME_PATTERN, says(checkQueueName)).default(JOB_DEFAULTS.queue)),
@@ -275,7 +280,9 @@ export const jobOptionsSchema = z.preprocess(onlyWithCron, optionsObject).transf
       ctx.issues.push({ code: 'custom', path: [option], input: o, message });
       return z.NEVER;
     };
-    let cron: { readonly pattern: string; readonly tz: string; readonly catchUp: 'none' | 'last' | 'all'; readonly payloadJson: string } | undefined;
+    let cron:
+      | { readonly pattern: string; readonly tz: string; readonly catchUp: 'none' | 'last' | 'all'; readonly payloadJson: string }
+      | undefined;
     if (o.cron !== undefined) {
       const tz = o.tz ?? DEFAULT_TZ;
       const cronProblem = checkCron(o.cron, tz);
@@ -298,7 +305,10 @@ export const jobOptionsSchema = z.preprocess(onlyWithCron, optionsObject).transf
       queue: o.queue,
       /** Total tries, the first included. */
       attempts: o.attempts,
-      /** The wait before each retry: `delayMs * 2^(attempt - 1)` (exponential) or `delayMs` (fixed), at most `maxDelayMs`, less up to `jitter` of it at random. */
+      /**
+       * The wait before each retry: `delayMs * 2^(attempt - 1)` (exponential) or `delayMs` (fixed), at most
+       * `maxDelayMs`, less up to `jitter` of it at random.
+       */
       backoff: o.backoff,
       /** Longest an attempt may run, when limited. */
       timeoutMs: o.timeout,
