@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import { describe } from './durations.js';
 import { JobDefinitionError } from './errors.js';
-import { definitionError, jobOptionsSchema, type JobOptionsInput, type ResolvedOptions, type UniqueOptionsInput } from './job-options.js';
+import { definitionError, jobOptionsSchema, type JobOptionsInput, type ResolvedJob, type UniqueOptionsInput } from './job-options.js';
 
 export {
   ATTEMPTS_RANGE,
@@ -13,6 +13,7 @@ export {
   JOB_DEFAULTS,
   PRIORITY_RANGE,
   QUEUE_NAME_PATTERN,
+  type ResolvedJob,
 } from './job-options.js';
 
 /** How long to wait before the next attempt after a failure: the `backoff` option of {@link jobOptionsSchema}. */
@@ -52,15 +53,6 @@ export type RateLimit = NonNullable<JobOptions['rateLimit']>;
 
 /** The map given to {@link defineJobs}: job name → definition. */
 export type JobDefinitions = { readonly [name: string]: JobDefinition };
-
-/**
- * A job definition with every default filled in and every duration in milliseconds: the output of
- * {@link jobOptionsSchema}, with the job's name.
- */
-export interface ResolvedJob extends ResolvedOptions {
-  /** The job's name. */
-  readonly name: string;
-}
 
 /** A job type's limits across processes (0 = no limit of that kind). */
 export type ResolvedThrottle = NonNullable<ResolvedJob['throttle']>;

@@ -13,7 +13,6 @@ import { CronExpressionParser } from 'cron-parser';
 import { describe, parseDuration, type Duration } from './durations.js';
 import { JobDefinitionError, JobValidationError } from './errors.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from './payload.js';
-import type { ResolvedJob } from './define.js';
 
 /** Default values of job options (documented in `docs/configuration.md`). */
 export const JOB_DEFAULTS = {
@@ -390,6 +389,15 @@ export type DeepReadonly<T> = T extends string | number | boolean | bigint | sym
 export type JobOptionsInput = DeepReadonly<z.input<typeof optionsObject>>;
 /** The resolved options of a job: {@link jobOptionsSchema}'s output. */
 export type ResolvedOptions = DeepReadonly<z.output<typeof jobOptionsSchema>>;
+
+/**
+ * A job definition with every default filled in and every duration in milliseconds: the output of
+ * {@link jobOptionsSchema}, with the job's name.
+ */
+export interface ResolvedJob extends ResolvedOptions {
+  /** The job's name. */
+  readonly name: string;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // How the code generator shows a resolved job.
