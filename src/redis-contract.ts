@@ -289,11 +289,14 @@ export function encodeCall<N extends ScriptName>(
   argsIn: ArgsInput<(typeof CONTRACT)[N]>,
   groupsIn: GroupsInput<(typeof CONTRACT)[N]>,
 ): Encoded {
-  return encodePlan(PLANS[name], keysIn, argsIn, groupsIn as Loose);
+  return encodePlan(PLANS[name], keysIn, argsIn, groupsIn);
 }
 
 /** {@link encodeCall} on a plan, untyped (for the contract's own test). */
-export function encodePlan(plan: Plan, keysIn: Loose, argsIn: Loose, groupsIn: Loose): Encoded {
+export function encodePlan(plan: Plan, keysInput: object, argsInput: object, groupsInput: object): Encoded {
+  const keysIn = keysInput as Loose;
+  const argsIn = argsInput as Loose;
+  const groupsIn = groupsInput as Loose;
   const keys: string[] = [];
   for (const k of plan.keys) {
     const v = keysIn[k];

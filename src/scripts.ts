@@ -70,6 +70,18 @@ const SOURCES = Object.fromEntries(
   Object.entries(COMMANDS).map(([name, c]) => [name, scriptSource(c.script, 'shebang' in c ? c.shebang : undefined)]),
 ) as Record<CommandName, string>;
 
+/**
+ * The number of keys of a script whose groups carry no keys, registered with the command: ioredis then knows the
+ * keys, which a cluster's auto-pipelining needs to group calls by slot (a call that sends its key count first is
+ * grouped by that number instead). Undefined: the count is sent with each call.
+ */
+const FIXED_KEYS = Object.fromEntries(
+  Object.entries(COMMANDS).map(([name, c]) => {
+    const plan = PLANS[c.script];
+    return [name, plan.groups.some((g) => g.keys.length > 0) ? undefined : plan.keys.length];
+  }),
+) as Record<CommandName, number | undefined>;
+
 /** Redis before 7.0 reads no shebang line: it compiles `#!lua` as Lua and fails on the `#`. */
 const OLD_REDIS = /Error compiling script.*near '#'/;
 
@@ -254,14 +266,18 @@ export class Scripts {
   constructor(redis: RedisConnection) {
     this.redis = redis;
     if (!defined.has(redis)) {
-      for (const name of Object.keys(COMMANDS) as CommandName[]) redis.defineCommand(name, { lua: SOURCES[name] });
+      for (const name of Object.keys(COMMANDS) as CommandName[]) {
+        const keys = FIXED_KEYS[name];
+        redis.defineCommand(name, keys === undefined ? { lua: SOURCES[name] } : { numberOfKeys: keys, lua: SOURCES[name] });
+      }
       defined.add(redis);
     }
   }
 
   private call(name: CommandName, { keys, args }: Encoded): Promise<Reply> {
     const fn = (this.redis as unknown as Record<CommandName, (...a: (string | number)[]) => Promise<Reply>>)[name];
-    return fn.call(this.redis, keys.length, ...keys, ...args).catch(async (err: unknown) => {
+    const reply = FIXED_KEYS[name] === undefined ? fn.call(this.redis, keys.length, ...keys, ...args) : fn.call(this.redis, ...keys, ...args);
+    return reply.catch(async (err: unknown) => {
       if (err instanceof Error && OLD_REDIS.test(err.message)) throw await unsupportedRedis(this.redis, err);
       throw toLibraryError(err, `jobcraft's ${PLANS[COMMANDS[name].script].file} script${name === 'jcFetchLease' ? ' (leasing jobs)' : ''}`);
     });
