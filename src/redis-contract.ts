@@ -424,6 +424,18 @@ export function luaPrelude(plan: Plan): string {
           );
         }
       });
+      // All fields of item i at once, keys then arguments in declared order: one call per item on hot paths.
+      const row = [
+        ...g.keys.map((_, f) => `KEYS[k0 + (i - 1) * ${kStep} + ${f + 1}]`),
+        ...g.args.map((_, f) => {
+          const kind = g.kinds[f] as ArgKind;
+          const at = `b + ${f + 1}`;
+          return typeof kind === 'string' ? luaRead(kind, at) : `G.${g.name}.${g.args[f] as string}(i)`;
+        }),
+      ];
+      if (row.length > 1) {
+        lines.push(`    G.${g.name}.row = function(i) if i <= n then local b = a0 + (i - 1) * ${aStep}; return ${row.join(', ')} end end`);
+      }
     }
     if (kStep > 0) lines.push(`    k = k + n * ${kStep}`);
     if (aStep > 0) lines.push(`    a = a + n * ${aStep}`);

@@ -310,12 +310,11 @@ local function ack_completed(K, acks, types, keep, keep_age, now)
   local ids = {}
   local records = {}
   for i = 1, n do
-    local id, att = ack_ids[i], acks.attempt(i)
+    local id, att, lock, t = acks.row(i)
     if leased[i] and atts[i] == att then
       ids[#ids + 1] = id
       records[#records + 1] = id
       records[#records + 1] = att .. '|' .. now
-      local lock, t = acks.lock(i), acks.typeIndex(i)
       if lock then release_lock(lock, id) end
       if t > 0 and types[t].cap > 0 then redis.call('ZREM', types[t].running, id) end
     else
