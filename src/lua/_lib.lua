@@ -268,6 +268,15 @@ local function over_limit(env, max_env)
   return env
 end
 
+-- Buries a leased id that is not UTF-8 (bury_invalid_id) and appends its reply entries to out: the new id, the
+-- envelope (over_limit) and the attempt. A: the script's maxDead, uniquePrefix and maxEnvelopeBytes.
+local function bury_into(out, K, A, types, id)
+  local new, env, att = bury_invalid_id(K, types, A.maxDead, A.uniquePrefix, id)
+  out[#out + 1] = new
+  out[#out + 1] = over_limit(env, A.maxEnvelopeBytes)
+  out[#out + 1] = att
+end
+
 -- ---- The steps of fetch.lua, one state transition each. K: fetch's keys by name; types: read_types. ----
 
 -- Ms until the earliest of `current` and `ms` (-1 = none).

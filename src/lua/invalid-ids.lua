@@ -14,14 +14,10 @@ local bad = dead_checks(K)
 if bad then return bad end
 local types = read_types(G.types)
 local expiry = A.expiry
-local max_env = A.maxEnvelopeBytes
 local out = { 0 }
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.active, expiry, expiry)) do
   if string.find(id, '[\128-\255]') and not valid_utf8(id) then
-    local new, env, att = bury_invalid_id(K, types, A.maxDead, A.uniquePrefix, id)
-    out[#out + 1] = new
-    out[#out + 1] = over_limit(env, max_env)
-    out[#out + 1] = att
+    bury_into(out, K, A, types, id)
     out[#out + 1] = id
     out[1] = out[1] + 1
   end

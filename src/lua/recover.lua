@@ -24,10 +24,7 @@ local renamed = {}
 local types = read_types(G.types)
 for i, id in ipairs(ids) do
   if string.find(id, '[\128-\255]') and not valid_utf8(id) then
-    local new, env, att = bury_invalid_id(K, types, A.maxDead, A.uniquePrefix, id)
-    renamed[#renamed + 1] = new
-    renamed[#renamed + 1] = over_limit(env, max_env)
-    renamed[#renamed + 1] = att
+    bury_into(renamed, K, A, types, id)
   else
     leases[#leases + 1] = now + A.leaseMs
     leases[#leases + 1] = id
