@@ -380,67 +380,75 @@ function luaRead(kind: ArgKind, at: string): string {
   return kind === 'num' ? `tonumber(ARGV[${at}])` : `ARGV[${at}]`;
 }
 
-function offset(base: string, step: number, field: number): string {
-  return `${base} + (i - 1) * ${step} + ${field}`;
-}
-
 /**
  * The Lua placed ahead of a script's own code: `K` (fixed keys by name), `A` (fixed arguments by name, `num` ones as
  * numbers) and `G` (per group: `n`, the item count, and per field a function of the 1-based item index that returns
- * nil outside 1..n; an optional group is its item's fields as a table, or nil). Generated from the declaration: the
- * offsets exist only here.
+ * nil outside 1..n, and `row(i)`: all of them at once, keys then arguments in declared order; an optional group is
+ * its item's fields as a table, or nil). Generated from the declaration: the offsets exist only here. `used` says
+ * whether the script's code calls an accessor of that name (a closure made on every call is left out otherwise).
  */
-export function luaPrelude(plan: Plan): string {
+export function luaPrelude(plan: Plan, used: (accessor: string) => boolean = () => true): string {
   const lines = [`-- KEYS and ARGV by name, generated from the "${plan.name}" declaration in src/redis-contract.ts.`];
   if (plan.keys.length > 0) lines.push(`local K = { ${plan.keys.map((k, i) => `${k} = KEYS[${i + 1}]`).join(', ')} }`);
   if (plan.args.length > 0) lines.push(`local A = { ${plan.args.map((a, i) => `${a} = ${luaRead(plan.kinds[i] as ArgKind, String(i + 1))}`).join(', ')} }`);
   if (plan.groups.length === 0) return `${lines.join('\n')}\n`;
   const countAt = plan.args.length;
-  lines.push('local G = {}', 'do', `  local k, a = ${plan.keys.length}, ${countAt + plan.groups.length}`);
+  // Offsets first (each group's follow the one before it), then G in one table constructor: built at its final size.
+  lines.push('local G', 'do', `  local k, a = ${plan.keys.length}, ${countAt + plan.groups.length}`);
   plan.groups.forEach((g, gi) => {
+    const v = gi + 1;
+    lines.push(`  local n${v}, k${v}, a${v} = tonumber(ARGV[${countAt + gi + 1}]), k, a`);
+    if (g.keys.length > 0 && gi < plan.groups.length - 1) lines.push(`  k = k + n${v} * ${g.keys.length}`);
+    if (g.args.length > 0 && gi < plan.groups.length - 1) lines.push(`  a = a + n${v} * ${g.args.length}`);
+  });
+  const withRow = (g: GroupPlan): boolean => g.keys.length + g.args.length > 1 && used('row');
+  // The key a ref argument points at in its (filled, one-key) group, or nil for 0.
+  const refKey = (target: number, arg: string): string => `ref${target + 1}(${arg})`;
+  plan.groups.forEach((g, gi) => {
+    if (g.filled) lines.push(`  local function ref${gi + 1}(r) r = tonumber(r); if r > 0 and r <= n${gi + 1} then return KEYS[k${gi + 1} + r] end end`);
+  });
+  lines.push('  G = {');
+  plan.groups.forEach((g, gi) => {
+    const v = gi + 1;
+    const n = `n${v}`;
     const kStep = g.keys.length;
     const aStep = g.args.length;
-    lines.push('  do', `    local n, k0, a0 = tonumber(ARGV[${countAt + gi + 1}]), k, a`);
+    const keyAt = (f: number): string => `KEYS[k${v} + (i - 1) * ${kStep} + ${f + 1}]`;
+    const argAt = (f: number): string => `a${v} + (i - 1) * ${aStep} + ${f + 1}`;
     if (g.optional) {
       const fields = [
-        ...g.keys.map((k, f) => `${k} = KEYS[k0 + ${f + 1}]`),
-        ...g.args.map((a, f) => `${a} = ${luaRead(g.kinds[f] as ArgKind, `a0 + ${f + 1}`)}`),
+        ...g.keys.map((k, f) => `${k} = KEYS[k${v} + ${f + 1}]`),
+        ...g.args.map((a, f) => `${a} = ${luaRead(g.kinds[f] as ArgKind, `a${v} + ${f + 1}`)}`),
       ];
-      lines.push(`    G.${g.name} = n > 0 and { ${fields.join(', ')} } or nil`);
-    } else {
-      lines.push(`    G.${g.name} = { n = n }`);
-      g.keys.forEach((k, f) => {
-        lines.push(`    G.${g.name}.${k} = function(i) if i <= n then return KEYS[${offset('k0', kStep, f + 1)}] end end`);
-      });
-      g.args.forEach((a, f) => {
-        const kind = g.kinds[f] as ArgKind;
-        const at = offset('a0', aStep, f + 1);
-        if (typeof kind === 'string') {
-          lines.push(`    G.${g.name}.${a} = function(i) if i <= n then return ${luaRead(kind, at)} end end`);
-        } else {
-          const target = plan.groups[g.refs[f] as number] as GroupPlan;
-          lines.push(
-            `    G.${g.name}.${a} = function(i) if i <= n then local r = tonumber(ARGV[${at}]); if r > 0 then return G.${kind.ref}.${target.keys[0]}(r) end end end`,
-          );
-        }
-      });
-      // All fields of item i at once, keys then arguments in declared order: one call per item on hot paths.
-      const row = [
-        ...g.keys.map((_, f) => `KEYS[k0 + (i - 1) * ${kStep} + ${f + 1}]`),
-        ...g.args.map((_, f) => {
-          const kind = g.kinds[f] as ArgKind;
-          const at = `b + ${f + 1}`;
-          return typeof kind === 'string' ? luaRead(kind, at) : `G.${g.name}.${g.args[f] as string}(i)`;
-        }),
-      ];
-      if (row.length > 1) {
-        lines.push(`    G.${g.name}.row = function(i) if i <= n then local b = a0 + (i - 1) * ${aStep}; return ${row.join(', ')} end end`);
-      }
+      lines.push(`    ${g.name} = ${n} > 0 and { ${fields.join(', ')} } or nil,`);
+      return;
     }
-    if (kStep > 0) lines.push(`    k = k + n * ${kStep}`);
-    if (aStep > 0) lines.push(`    a = a + n * ${aStep}`);
-    lines.push('  end');
+    const fields = [`n = ${n}`];
+    const row = withRow(g);
+    g.keys.forEach((k, f) => {
+      if (used(k)) fields.push(`${k} = function(i) if i <= ${n} then return ${keyAt(f)} end end`);
+    });
+    g.args.forEach((a, f) => {
+      const kind = g.kinds[f] as ArgKind;
+      if (!used(a)) return;
+      if (typeof kind === 'string') {
+        fields.push(`${a} = function(i) if i <= ${n} then return ${luaRead(kind, argAt(f))} end end`);
+      } else {
+        fields.push(`${a} = function(i) if i <= ${n} then return ${refKey(g.refs[f] as number, `ARGV[${argAt(f)}]`)} end end`);
+      }
+    });
+    // All fields of item i at once, keys then arguments in declared order: one call per item on hot paths.
+    const rowFields = [
+      ...g.keys.map((_, f) => keyAt(f)),
+      ...g.args.map((a, f) => {
+        const kind = g.kinds[f] as ArgKind;
+        return typeof kind === 'string' ? luaRead(kind, `b + ${f + 1}`) : refKey(g.refs[f] as number, `ARGV[b + ${f + 1}]`);
+      }),
+    ];
+    if (row) fields.push(`row = function(i) if i <= ${n} then local b = a${v} + (i - 1) * ${aStep}; return ${rowFields.join(', ')} end end`);
+    lines.push(`    ${g.name} = {`, ...fields.map((f) => `      ${f},`), '    },');
   });
+  lines.push('  }');
   lines.push('end');
   return `${lines.join('\n')}\n`;
 }

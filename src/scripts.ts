@@ -48,22 +48,71 @@ function readLua(file: string): string {
 
 /**
  * A script's text: its shebang line (which Redis reads only as the very first line; `replace` replaces the file's
- * own), _lib.lua, the prelude generated from its declaration, then the rest of the file (exported for its test).
+ * own), `lib` (the parts of _lib.lua it uses), the prelude generated from its declaration, then the rest of the file
+ * (exported for its test).
  */
-export function placeLib(file: string, text: string, replace?: string, prelude = ''): string {
+export function placeLib(file: string, text: string, replace?: string, prelude = '', lib = LIB): string {
   const eol = text.indexOf('\n');
   // A checkout with CRLF line ends leaves a \r on the line.
   const own = text.slice(0, eol).replace(/\r$/, '');
   // Without flags Redis checks memory only at a script's first write, and a script whose first write does not add
   // data runs on at maxmemory while others fail: every script says what it does there.
   if (!/^#!lua( flags=[a-z-]+(,[a-z-]+)*)?$/.test(own)) throw new Error(`src/lua/${file}.lua must start with a "#!lua" shebang line`);
-  return `${replace ?? own}\n${LIB}\n${prelude}${text.slice(eol + 1)}`;
+  return `${replace ?? own}\n${lib}\n${prelude}${text.slice(eol + 1)}`;
+}
+
+/** _lib.lua's top-level definitions (each with the comment above it), in order: what each defines and its text. */
+const LIB_PARTS: readonly { readonly name: string | undefined; readonly text: string }[] = (() => {
+  const parts: { name: string | undefined; text: string }[] = [];
+  let pending: string[] = [];
+  let current: { name: string | undefined; text: string } | undefined;
+  for (const line of LIB.split('\n')) {
+    const def = /^local (?:function )?(\w+)/.exec(line);
+    if (def !== null) {
+      current = { name: def[1], text: [...pending, line].join('\n') };
+      parts.push(current);
+      pending = [];
+    } else if (line.startsWith('--') || line.trim() === '') {
+      pending.push(line); // a comment or blank line belongs to the definition that follows
+    } else if (current !== undefined) {
+      current.text += `\n${[...pending, line].join('\n')}`;
+      pending = [];
+    }
+  }
+  return parts;
+})();
+
+const withoutComments = (lua: string): string => lua.replace(/--.*$/gm, '');
+
+/**
+ * The parts of _lib.lua a script uses (what its code names, and what those name in turn), in their order in the
+ * file. Redis runs a script's whole text on every call, so each `local function` it carries is a closure made per
+ * call: a script carries only the ones it needs.
+ */
+function libFor(code: string): string {
+  const used = new Set<string>();
+  const visit = (text: string): void => {
+    const plain = withoutComments(text);
+    for (const part of LIB_PARTS) {
+      if (part.name === undefined || used.has(part.name) || !new RegExp(`\\b${part.name}\\b`).test(plain)) continue;
+      used.add(part.name);
+      visit(part.text);
+    }
+  };
+  visit(code);
+  return LIB_PARTS.filter((p) => p.name !== undefined && used.has(p.name))
+    .map((p) => p.text)
+    .join('\n');
 }
 
 /** The text Redis runs for a declared script (with `shebang` replacing the file's own). */
 export function scriptSource(name: ScriptName, shebang?: string): string {
   const plan = PLANS[name];
-  return placeLib(plan.file, readLua(plan.file), shebang, luaPrelude(plan));
+  const text = readLua(plan.file);
+  const lib = libFor(text);
+  // The group accessors the script's code (and the parts of _lib.lua it carries) calls: `.name(`.
+  const code = withoutComments(`${lib}\n${text}`);
+  return placeLib(plan.file, text, shebang, luaPrelude(plan, (accessor) => code.includes(`.${accessor}(`)), lib);
 }
 
 const SOURCES = Object.fromEntries(

@@ -74,17 +74,16 @@ local function name_of(env)
 end
 
 -- Reads the throttled job types (concurrency caps, rate limits) of a queue from a call's `types` group (declared in
--- src/redis-contract.ts): per type its ready, running and starts keys, and its name, cap, rate max, rate period ms.
+-- src/redis-contract.ts): per type its ready, running and starts keys, and its name, cap, rate max, rate period ms
+-- (its row, in that declared order).
 -- Returns the list and a map from name to ready key (where such jobs wait).
 local function read_types(group)
   local types = {}
   local routes = {}
   for t = 1, group.n do
-    local name, ready = group.name(t), group.ready(t)
-    types[t] = {
-      name = name, ready = ready, running = group.running(t), starts = group.starts(t),
-      cap = group.concurrency(t), rate_max = group.rateMax(t), rate_per = group.ratePerMs(t),
-    }
+    local ready, running, starts, name, cap, rate_max, rate_per = group.row(t)
+    types[t] = { name = name, ready = ready, running = running, starts = starts, cap = cap, rate_max = rate_max,
+      rate_per = rate_per }
     routes[name] = ready
   end
   return types, routes

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { queueKeys, typeKeys } from '../../src/keys.js';
 import { CONTRACT, encodeCall, encodePlan, luaPrelude, planOf, PLANS, type Plan } from '../../src/redis-contract.js';
+import { scriptSource } from '../../src/scripts.js';
 import type { ThrottledType } from '../../src/throttle.js';
 
 const lua = (file: string): string =>
@@ -121,12 +122,23 @@ describe('the Lua scripts follow their declarations', () => {
     const prelude = luaPrelude(PLANS.dead);
     expect(prelude).toContain('local K = { active = KEYS[1], jobs = KEYS[2], attempts = KEYS[3], errors = KEYS[4], dead = KEYS[5], deadInfo = KEYS[6], deadOrder = KEYS[7], notify = KEYS[8] }');
     expect(prelude).toContain('maxDead = tonumber(ARGV[4])');
-    expect(prelude).toContain('local n, k0, a0 = tonumber(ARGV[6]), k, a'); // the first group's count after the 5 fixed arguments
-    expect(prelude).toContain('G.slot = n > 0 and { running = KEYS[k0 + 1], ready = KEYS[k0 + 2] } or nil');
+    expect(prelude).toContain('local n1, k1, a1 = tonumber(ARGV[6]), k, a'); // the first group's count after the 5 fixed arguments
+    expect(prelude).toContain('slot = n2 > 0 and { running = KEYS[k2 + 1], ready = KEYS[k2 + 2] } or nil');
     const fetch = luaPrelude(PLANS.fetch);
     expect(fetch).toContain('local k, a = 12, 8'); // 12 fixed keys; 5 fixed arguments + 3 group counts
-    expect(fetch).toContain('G.acks.attempt = function(i) if i <= n then return ARGV[a0 + (i - 1) * 4 + 2] end end');
-    expect(fetch).toContain('a = a + n * 4');
+    expect(fetch).toContain('attempt = function(i) if i <= n2 then return ARGV[a2 + (i - 1) * 4 + 2] end end');
+    expect(fetch).toContain('a = a + n1 * 4'); // past the throttled types' arguments
+    expect(fetch).toContain('row = function(i) if i <= n2 then local b = a2 + (i - 1) * 4; return ARGV[b + 1], ARGV[b + 2], ref3(ARGV[b + 3]), tonumber(ARGV[b + 4]) end end');
+    expect(fetch).toContain('local function ref3(r) r = tonumber(r); if r > 0 and r <= n3 then return KEYS[k3 + r] end end');
+  });
+
+  it('a script carries the accessors its code calls, and the _lib.lua parts it uses', () => {
+    const fetch = scriptSource('fetch');
+    expect(fetch).toContain('    acks = {\n      n = n2,\n      id = function(i)'); // id and row are called; attempt is not
+    expect(fetch).not.toMatch(/^ {6}attempt = function/m);
+    expect(fetch).toMatch(/^local function ack_completed\(/m);
+    expect(fetch).not.toMatch(/^local function bury_invalid_id\(/m);
+    expect(scriptSource('get')).not.toMatch(/^local function/m);
   });
 
   it('a ref must point into a later filled group of one key', () => {
