@@ -139,6 +139,14 @@ describe('the Lua scripts follow their declarations', () => {
     expect(fetch).toMatch(/^local function ack_completed\(/m);
     expect(fetch).not.toMatch(/^local function bury_invalid_id\(/m);
     expect(scriptSource('get')).not.toMatch(/^local function/m);
+    // No script names a _lib.lua definition it does not carry (it would fail only on the path that calls it).
+    const libNames = [...readFileSync(new URL('../../src/lua/_lib.lua', import.meta.url), 'utf8').matchAll(/^local (?:function )?(\w+)/gm)].map((m) => m[1] as string);
+    for (const name of Object.keys(PLANS) as (keyof typeof PLANS)[]) {
+      const source = scriptSource(name);
+      const carried = new Set([...source.matchAll(/^local (?:function )?(\w+)/gm)].map((m) => m[1]));
+      const code = source.replace(/--.*$/gm, '');
+      expect(libNames.filter((n) => !carried.has(n) && new RegExp(`\\b${n}\\b`).test(code)), name).toEqual([]);
+    }
   });
 
   it('a ref must point into a later filled group of one key', () => {
