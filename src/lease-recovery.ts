@@ -43,7 +43,7 @@ export class LeaseRecovery {
             const w = this.worker;
             // Leases it grants count from when it was sent, like a fetch's.
             const sentAt = performance.now();
-            const jobs = await w.track(w.scripts.recover(k, w.leaseMs, BATCH, w.typesOf(queue), w.maxDead, w.maxEnvelopeBytes));
+            const jobs = await w.track(w.scripts.recover(k, { leaseMs: w.leaseMs, max: BATCH, types: w.typesOf(queue), maxDead: w.maxDead, maxEnvelopeBytes: w.maxEnvelopeBytes }));
             if (jobs.length > 0) this.worker.recovered(queue, jobs, sentAt);
             if (jobs.length < BATCH) return;
           }

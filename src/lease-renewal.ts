@@ -106,7 +106,7 @@ export class LeaseRenewal {
         }
         const held: Held[] = runs.map((r: JobRun) => ({ id: r.id, attempt: r.attempt, type: r.typeIndex }));
         try {
-          const lost = await this.worker.scripts.renew(k, this.worker.typesOf(queue), this.worker.leaseMs, held);
+          const lost = await this.worker.scripts.renew(k, { types: this.worker.typesOf(queue), leaseMs: this.worker.leaseMs, held });
           if (lost.length > 0) this.worker.leasesLost(queue, lost);
           this.worker.leasesRenewed(queue, runs, deadline);
         } catch (err) {

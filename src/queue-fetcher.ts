@@ -143,7 +143,16 @@ export class QueueFetcher {
 
   private fetchOn(scripts: Scripts, want: number, acks: readonly JobRun[]): Promise<FetchResult> {
     const w = this.worker;
-    return scripts.fetch(this.keys, w.typesOf(this.keys.queue), want, w.leaseMs, w.keepCount, w.keepAgeMs, acks, w.maxDead, w.maxEnvelopeBytes);
+    return scripts.fetch(this.keys, {
+      types: w.typesOf(this.keys.queue),
+      want,
+      leaseMs: w.leaseMs,
+      keepCount: w.keepCount,
+      keepAgeMs: w.keepAgeMs,
+      acks,
+      maxDead: w.maxDead,
+      maxEnvelopeBytes: w.maxEnvelopeBytes,
+    });
   }
 
   private waitForKick(): Promise<void> {

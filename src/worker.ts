@@ -877,7 +877,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
       }
       payload = parsed.data;
       if (lock !== undefined && job.unique?.until === 'start') {
-        this.track(this.scripts.uniqueRelease(lock, l.id)).catch((e: unknown) => this.reportError(e, `releasing the unique lock of job ${l.id}`));
+        this.track(this.scripts.uniqueRelease(lock, { id: l.id })).catch((e: unknown) => this.reportError(e, `releasing the unique lock of job ${l.id}`));
       }
     }
     return {
@@ -1045,7 +1045,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     };
 
     if (err instanceof SnoozeSignal) {
-      this.track(this.scripts.reschedule(k, fence, err.delayMs, '', true, run.slot)).then(done, onError);
+      this.track(this.scripts.reschedule(k, { fence, delayMs: err.delayMs, giveAttemptBack: true, slot: run.slot })).then(done, onError);
       return;
     }
     const permanent = err instanceof PermanentError;
@@ -1058,7 +1058,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     }
     const delayMs = retryDelay(run.job.backoff, run.attempt);
     const stored = storedErrorJson(toStoredError(err, run.attempt));
-    this.track(this.scripts.reschedule(k, fence, delayMs, stored, false, run.slot)).then((ok) => {
+    this.track(this.scripts.reschedule(k, { fence, delayMs, errorJson: stored, giveAttemptBack: false, slot: run.slot })).then((ok) => {
       done(ok);
       if (ok) this.emit('retrying', { job: ref, error: err, delayMs });
     }, onError);
@@ -1087,7 +1087,7 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       this.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    this.track(this.scripts.dead(k, ref.id, attempt, deadInfoJson(info), this.maxDead, raw, lock, slot)).then(
+    this.track(this.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: this.maxDead, fallbackEnvelope: raw, lock, slot })).then(
       (ok) => {
         then?.(ok);
         if (ok) this.emit('dead', { job: ref, reason, error });
@@ -1252,11 +1252,10 @@ export class WorkerCore extends TypedEmitter<WorkerEvents> implements Worker {
     return Promise.all(
       [...byQueue].map(([queue, list]) =>
         this.track(
-          this.scripts.release(
-            this.keys.get(queue) as QueueKeys,
-            this.typesOf(queue),
-            list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0, type: r.typeIndex })),
-          ),
+          this.scripts.release(this.keys.get(queue) as QueueKeys, {
+            types: this.typesOf(queue),
+            jobs: list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0, type: r.typeIndex })),
+          }),
         ).then(
           (handedBack) => {
             for (const r of list) this.unreturned.delete(r);
