@@ -194,9 +194,15 @@ local function valid_utf8(s)
 end
 
 -- The type checks of a script that may write a dead letter (K as for bury_invalid_id), before its first write.
-local function dead_checks(K)
-  return check_types({ K.active, 'zset', K.jobs, 'hash', K.attempts, 'hash', K.errors, 'hash', K.dead, 'hash',
-    K.deadInfo, 'hash', K.deadOrder, 'zset', K.notify, 'list' })
+-- errors only when the script needs that hash (dead.lua): bury_invalid_id only drops a record there (pcall), so lease
+-- recovery and invalid-ids.lua still run when that key has the wrong type.
+local function dead_checks(K, errors)
+  if errors then
+    return check_types({ K.active, 'zset', K.jobs, 'hash', K.attempts, 'hash', K.errors, 'hash', K.dead, 'hash',
+      K.deadInfo, 'hash', K.deadOrder, 'zset', K.notify, 'list' })
+  end
+  return check_types({ K.active, 'zset', K.jobs, 'hash', K.attempts, 'hash', K.dead, 'hash', K.deadInfo, 'hash',
+    K.deadOrder, 'zset', K.notify, 'list' })
 end
 
 -- Adds a dead letter (envelope env, info JSON) under id, newest last, and drops the oldest over max: the record

@@ -5,7 +5,7 @@
 -- running and ready sets).
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
 local id = A.id
-local bad = dead_checks(K)
+local bad = dead_checks(K, true)
 if bad then return bad end
 if not holds(K.active, K.attempts, id, A.attempt) then return 0 end
 if G.unique then release_lock(G.unique.lock, id) end
