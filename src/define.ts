@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import { describe } from './durations.js';
 import { JobDefinitionError } from './errors.js';
-import { definitionError, jobOptionsSchema, type JobOptionsInput, type ResolvedJob, type UniqueOptionsInput } from './job-options.js';
+import { resolveJobOptions, type JobOptionsInput, type ResolvedJob, type UniqueOptionsInput } from './job-options.js';
 
 export {
   ATTEMPTS_RANGE,
@@ -110,9 +110,9 @@ function resolveJob(name: string, def: unknown): ResolvedJob {
       'is not a valid job name (start with a letter; then letters, digits, "_", "-" or "."; at most 100 characters)',
     );
   }
-  const resolved = jobOptionsSchema.safeParse(def);
-  if (!resolved.success) throw definitionError(name, resolved.error);
-  return { name, ...resolved.data };
+  const resolved = resolveJobOptions(name, def);
+  if (resolved instanceof JobDefinitionError) throw resolved;
+  return { name, ...resolved };
 }
 
 /**

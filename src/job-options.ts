@@ -259,21 +259,21 @@ const optionsObject = optionObject(optionsShape, (value) => `definition must be 
  * option is unknown: that is said first).
  */
 function onlyWithCron(value: unknown, ctx: z.core.$RefinementCtx): unknown {
-  if (typeof value !== 'object' || value === null || (value as { cron?: unknown }).cron !== undefined) return value;
-  if (Object.keys(value).some((key) => !Object.hasOwn(optionsShape, key))) return value;
-  for (const option of CRON_ONLY) {
-    if ((value as Record<string, unknown>)[option] !== undefined) {
-      ctx.issues.push({ code: 'custom', path: [option], input: value, message: 'only applies to jobs with a "cron" schedule' });
-    }
-  }
+  const problem = cronOnlyProblem(value);
+  if (problem !== undefined) ctx.issues.push({ ...problem, input: value });
   return value;
 }
 
-/**
- * Every option of a job definition: its type, check, message and default, and the {@link ResolvedJob} fields it
- * resolves to (durations in milliseconds, grouped options together). `defineJobs` parses each definition with it.
- */
-export const jobOptionsSchema = z.preprocess(onlyWithCron, optionsObject).transform(
+/** A `tz`, `cronPayload` or `catchUp` on a definition without `cron` (none when an option is unknown). */
+function cronOnlyProblem(value: unknown): { readonly code: 'custom'; readonly path: string[]; readonly message: string } | undefined {
+  if (typeof value !== 'object' || value === null || (value as { cron?: unknown }).cron !== undefined) return undefined;
+  if (Object.keys(value).some((key) => !Object.hasOwn(optionsShape, key))) return undefined;
+  const option = CRON_ONLY.find((o) => (value as Record<string, unknown>)[o] !== undefined);
+  return option === undefined ? undefined : { code: 'custom', path: [option], message: 'only applies to jobs with a "cron" schedule' };
+}
+
+/** {@link jobOptionsSchema} without its refusal of cron-only options on a job without `cron` (see resolveJobOptions). */
+const resolvedOptions = optionsObject.transform(
   (o, ctx) => {
     const problem = (option: string, message: string): typeof z.NEVER => {
       ctx.issues.push({ code: 'custom', path: [option], input: o, message });
@@ -340,6 +340,12 @@ export const jobOptionsSchema = z.preprocess(onlyWithCron, optionsObject).transf
   },
 );
 
+/**
+ * Every option of a job definition: its type, check, message and default, and the {@link ResolvedJob} fields it
+ * resolves to (durations in milliseconds, grouped options together). `defineJobs` parses each definition with it.
+ */
+export const jobOptionsSchema = z.preprocess(onlyWithCron, resolvedOptions);
+
 /** What the unique option's object may hold, as declared (its `by` function is typed per job by `UniqueOptions`). */
 export type UniqueOptionsInput = DeepReadonly<z.input<typeof uniqueSchema>>;
 
@@ -356,19 +362,75 @@ export const NESTED_OPTION_KEYS: { readonly [K in 'backoff' | 'unique' | 'rateLi
 };
 
 /**
- * The first problem of a refused definition as a {@link JobDefinitionError} naming the job and the option (an
- * unknown option first, as the most likely mistake).
+ * The order in which defineJobs has always checked a definition (after an unknown option): the first problem in this
+ * order is the one it names. A cron-only option on a job without `cron` comes after `rateLimit`, before `tz`.
  */
-export function definitionError(job: string, error: z.core.$ZodError): JobDefinitionError {
-  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0];
-  if (issue === undefined) return new JobDefinitionError(job, undefined, 'is not a valid definition');
+const CHECK_ORDER = ['payload', 'queue', 'attempts', 'priority', 'timeout', 'description', 'backoff', 'unique', 'concurrency', 'rateLimit', 'tz', 'cron', 'catchUp', 'cronPayload'];
+const CRON_ONLY_RANK = CHECK_ORDER.indexOf('tz') - 0.5;
+
+/** Within an option that takes an object, its keys in their declared (and checked) order. */
+function nestedRank(path: readonly PropertyKey[]): number {
+  const keys = (NESTED_OPTION_KEYS as Readonly<Record<string, readonly string[]>>)[String(path[0])];
+  const at = path.length > 1 && keys !== undefined ? keys.indexOf(String(path[1])) : -1;
+  return at < 0 ? 0 : 0.01 * (at + 1);
+}
+
+interface Problem {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly code?: string;
+  readonly keys?: readonly string[];
+}
+
+/**
+ * Resolves one definition, or gives the problem defineJobs names as a {@link JobDefinitionError} naming the job and
+ * the option: with several, the first in the order the checks have always run (an unknown option first, as the most
+ * likely mistake; within an option that takes an object, an unknown key of it first).
+ */
+export function resolveJobOptions(job: string, def: unknown): ResolvedOptionsOf | JobDefinitionError {
+  const parsed = resolvedOptions.safeParse(def);
+  const problems: { readonly rank: number; readonly problem: Problem }[] = [];
+  const cronOnly = cronOnlyProblem(def);
+  if (cronOnly !== undefined) problems.push({ rank: CRON_ONLY_RANK, problem: cronOnly });
+  if (parsed.success && problems.length === 0) return parsed.data;
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const top = issue.path[0];
+      const unknownKey = issue.code === 'unrecognized_keys';
+      // An unknown option, or a definition that is not an object, comes first; an option's own unknown key first within it.
+      const rank = issue.path.length === 0 ? -1 : CHECK_ORDER.indexOf(String(top)) - (unknownKey ? 0.25 : 0) + nestedRank(issue.path);
+      problems.push({ rank, problem: issue });
+    }
+    // backoff's maxDelay below its delay is checked by its transform, which runs only without problems in backoff:
+    // it comes before a bad jitter, as it always has.
+    const b = (def as { backoff?: unknown } | null)?.backoff as Record<string, unknown> | undefined;
+    if (typeof b === 'object' && b !== null) {
+      const delayMs = b['delay'] === undefined ? JOB_DEFAULTS.backoff.delayMs : parseDuration(b['delay']);
+      const maxDelayMs = b['maxDelay'] === undefined ? JOB_DEFAULTS.backoff.maxDelayMs : parseDuration(b['maxDelay']);
+      if (typeof delayMs === 'number' && typeof maxDelayMs === 'number' && maxDelayMs < delayMs) {
+        const message = `(${maxDelayMs} ms) must not be less than backoff.delay (${delayMs} ms)`;
+        problems.push({ rank: CHECK_ORDER.indexOf('backoff') + nestedRank(['backoff', 'maxDelay']) + 0.005, problem: { path: ['backoff', 'maxDelay'], message } });
+      }
+    }
+    // The cron expression is checked by the transform, which runs only on options without problems: a later option's
+    // problem (catchUp) must not hide it.
+    const d = def as Record<string, unknown> | null;
+    if (typeof d === 'object' && d !== null && typeof d['cron'] === 'string' && (d['tz'] == null || typeof d['tz'] === 'string')) {
+      const message = checkCron(d['cron'], d['tz'] ?? DEFAULT_TZ);
+      if (message !== undefined) problems.push({ rank: CHECK_ORDER.indexOf('cron'), problem: { path: ['cron'], message } });
+    }
+  }
+  let first = problems[0];
+  for (const p of problems) if (first === undefined || p.rank < first.rank) first = p;
+  if (first === undefined) return new JobDefinitionError(job, undefined, 'is not a valid definition');
+  const { problem } = first;
   const path: string[] = [];
-  for (const segment of issue.path) {
+  for (const segment of problem.path) {
     if (typeof segment !== 'string') break; // `unique.by`, not `unique.by.0`
     path.push(segment);
   }
-  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
-  return new JobDefinitionError(job, path.length === 0 ? undefined : path.join('.'), issue.message);
+  if (problem.code === 'unrecognized_keys' && problem.keys?.[0] !== undefined) path.push(problem.keys[0]);
+  return new JobDefinitionError(job, path.length === 0 ? undefined : path.join('.'), problem.message);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -389,6 +451,7 @@ export type DeepReadonly<T> = T extends string | number | boolean | bigint | sym
 export type JobOptionsInput = DeepReadonly<z.input<typeof optionsObject>>;
 /** The resolved options of a job: {@link jobOptionsSchema}'s output. */
 export type ResolvedOptions = DeepReadonly<z.output<typeof jobOptionsSchema>>;
+type ResolvedOptionsOf = z.output<typeof resolvedOptions>;
 
 /**
  * A job definition with every default filled in and every duration in milliseconds: the output of

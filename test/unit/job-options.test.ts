@@ -137,7 +137,10 @@ describe('the per-enqueue checks are the declaration’s own rule', () => {
     expect(defineJobs({ j: { payload, attempts: null, priority: null } } as never).jobs.get('j')).toMatchObject({ attempts: 5, priority: 0 });
   });
 
-  it('with several problems: an unknown option first, then a cron-only option without cron, then declaration order', () => {
+  // The order defineJobs has always checked in (ad4ac05's hand checks): an unknown option; payload, queue, attempts,
+  // priority, timeout, description, backoff (its unknown keys first), unique, concurrency, rateLimit; a cron-only
+  // option without cron; tz, cron, catchUp, cronPayload.
+  it('with several problems: names the one the hand-written checks named first', () => {
     const first = (def: Record<string, unknown>) => {
       try {
         defineJobs({ j: { payload, ...def } } as never);
@@ -147,9 +150,26 @@ describe('the per-enqueue checks are the declaration’s own rule', () => {
       return undefined;
     };
     expect(first({ attempts: 0, tz: 5, colour: 1 })).toBe('colour');
-    expect(first({ attempts: 0, tz: 5 })).toBe('tz');
+    expect(first({ attempts: 0, tz: 5 })).toBe('attempts');
+    expect(first({ attempts: 0, catchUp: 'x' })).toBe('attempts');
+    expect(first({ rateLimit: { max: 0 }, tz: 5 })).toBe('rateLimit.max');
+    expect(first({ tz: 5 })).toBe('tz');
     expect(first({ concurrency: 0, attempts: 0, queue: 'a b' })).toBe('queue');
     expect(first({ cron: '99 * * * *', concurrency: 0 })).toBe('concurrency');
+    expect(first({ priority: 5000, timeout: -1 })).toBe('priority');
+    expect(first({ priority: 5000, backoff: { type: 'x' } })).toBe('priority');
+    expect(first({ attempts: 0, backoff: { foo: 1 } })).toBe('attempts');
+    expect(first({ queue: 'a b', unique: { foo: 1 } })).toBe('queue');
+    expect(first({ backoff: { type: 'x', foo: 1 } })).toBe('backoff.foo');
+    expect(first({ timeout: 0, description: 5 })).toBe('timeout');
+    expect(first({ description: 5, backoff: null })).toBe('description');
+    expect(first({ unique: { by: [] }, concurrency: 0 })).toBe('unique.by');
+    expect(first({ cron: '* * *', catchUp: 'x' })).toBe('cron');
+    expect(first({ cron: '0 * * * *', tz: 'Nowhere/Nope', catchUp: 'x' })).toBe('cron');
+    expect(first({ cron: '0 * * * *', tz: 5, catchUp: 'x' })).toBe('tz');
+    expect(first({ cron: '0 * * * *', catchUp: 'x', cronPayload: 5 })).toBe('catchUp');
+    expect(first({ backoff: { delay: '10s', maxDelay: '1s', jitter: 2 } })).toBe('backoff.maxDelay');
+    expect(first({ backoff: { type: 'x', delay: '10s', maxDelay: '1s' } })).toBe('backoff.type');
   });
 
   it('an unknown option lists every declared option', () => {
