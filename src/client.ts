@@ -1,6 +1,6 @@
 import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
 import { describe, toMs, type Duration } from './durations.js';
-import { EnqueueUnconfirmedError, RedisOutOfMemoryError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { EnqueueUnconfirmedError, InvalidArgumentError, RedisOutOfMemoryError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
 import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
@@ -168,20 +168,20 @@ const JOB_ID_MAX = 256;
 
 function checkJobId(id: unknown, job: string): string {
   if (typeof id !== 'string' || id.length === 0 || id.length > JOB_ID_MAX) {
-    throw new TypeError(`enqueue "${job}": jobId must be a non-empty string of at most ${JOB_ID_MAX} characters, got ${describe(id)}`);
+    throw new InvalidArgumentError(`enqueue "${job}"`, 'jobId', `jobId must be a non-empty string of at most ${JOB_ID_MAX} characters, got ${describe(id)}`);
   }
-  if (id.includes('#')) throw new TypeError(`enqueue "${job}": jobId ${JSON.stringify(id)} must not contain "#" (it marks generated ids)`);
+  if (id.includes('#')) throw new InvalidArgumentError(`enqueue "${job}"`, 'jobId', `jobId ${JSON.stringify(id)} must not contain "#" (it marks generated ids)`);
   return id;
 }
 
 function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions): number {
   if (options.delay !== undefined && options.runAt !== undefined) {
-    throw new TypeError(`enqueue "${job}": give either delay or runAt, not both`);
+    throw new InvalidArgumentError(`enqueue "${job}"`, 'delay', `give either delay or runAt, not both`);
   }
-  if (options.delay !== undefined) return toMs(options.delay, `enqueue "${job}": delay`);
+  if (options.delay !== undefined) return toMs(options.delay, `enqueue "${job}"`, 'delay');
   if (options.runAt !== undefined) {
     const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
-    if (typeof at !== 'number' || !Number.isFinite(at)) throw new TypeError(`enqueue "${job}": runAt must be a Date or ms since the epoch`);
+    if (typeof at !== 'number' || !Number.isFinite(at)) throw new InvalidArgumentError(`enqueue "${job}"`, 'runAt', `runAt must be a Date or ms since the epoch`);
     return Math.max(0, Math.round(at - Date.now()));
   }
   return 0;
@@ -235,9 +235,9 @@ async function retryTransient<T>(call: () => Promise<T>, what: string, where: st
  */
 export function createClient<J extends JobSet>(jobs: J, options: ClientOptions = {}): JobClient<J> {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  if (!PREFIX_PATTERN.test(prefix)) throw new TypeError(`createClient: prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
+  if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createClient', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
   const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  const timeoutMs = options.timeout === undefined ? 5_000 : toMs(options.timeout, 'createClient: timeout');
+  const timeoutMs = options.timeout === undefined ? 5_000 : toMs(options.timeout, 'createClient', 'timeout');
   const conn = connect(options.redis, 'client', [ENQUEUE_NOW]);
   const scripts = new Scripts(conn.redis);
   const where = describeConnection(conn.redis);
@@ -245,12 +245,12 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const typesByQueue = new Map<string, ThrottledType[]>([...keysByQueue].map(([q, k]) => [q, throttledTypes(jobs, k)]));
   const keysOf = (queue: string): QueueKeys => {
     const k = keysByQueue.get(queue);
-    if (k === undefined) throw new TypeError(`unknown queue ${JSON.stringify(queue)} (queues: ${jobs.queues.join(', ')})`);
+    if (k === undefined) throw new InvalidArgumentError('jobcraft client', 'queue', `unknown queue ${JSON.stringify(queue)} (queues: ${jobs.queues.join(', ')})`);
     return k;
   };
   const jobOf = (name: string): ResolvedJob => {
     const job = jobs.jobs.get(name);
-    if (job === undefined) throw new TypeError(`unknown job ${JSON.stringify(name)} (declared: ${[...jobs.jobs.keys()].join(', ')})`);
+    if (job === undefined) throw new InvalidArgumentError('jobcraft client', 'job', `unknown job ${JSON.stringify(name)} (declared: ${[...jobs.jobs.keys()].join(', ')})`);
     return job;
   };
   const logger = resolveLogger(options.logger);
@@ -323,13 +323,13 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const delayMs = resolveDelay(name, opts);
     const priority = opts.priority ?? job.priority;
     const pp = checkPriority(priority);
-    if (pp) throw new TypeError(`enqueue "${name}": priority ${pp}`);
+    if (pp) throw new InvalidArgumentError(`enqueue "${name}"`, 'priority', `priority ${pp}`);
     if (opts.attempts !== undefined) {
       const ap = checkAttempts(opts.attempts);
-      if (ap) throw new TypeError(`enqueue "${name}": attempts ${ap}`);
+      if (ap) throw new InvalidArgumentError(`enqueue "${name}"`, 'attempts', `attempts ${ap}`);
     }
     if (ids !== undefined && ids.length !== payloads.length) {
-      throw new TypeError(`enqueueMany "${name}": jobIds has ${ids.length} entries for ${payloads.length} payloads`);
+      throw new InvalidArgumentError(`enqueueMany "${name}"`, 'jobIds', `jobIds has ${ids.length} entries for ${payloads.length} payloads`);
     }
     const now = Date.now();
     const k = keysOf(job.queue);

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from './errors.js';
 /**
  * A length of time: a number of milliseconds, or a string such as `"250ms"`, `"30s"`, `"5m"`, `"2h"`, `"1d"`.
  * Strings may combine units (`"1m30s"`).
@@ -37,10 +38,13 @@ export function parseDuration(value: unknown): number | string {
   return Math.round(total);
 }
 
-/** Like {@link parseDuration} but throws a `TypeError` naming `what` when the value is not a valid duration. */
-export function toMs(value: Duration, what: string): number {
+/**
+ * Like {@link parseDuration} but throws an {@link InvalidArgumentError} naming the call and the argument when the
+ * value is not a valid duration.
+ */
+export function toMs(value: Duration, call: string, argument: string): number {
   const ms = parseDuration(value);
-  if (typeof ms === 'string') throw new TypeError(`${what} ${ms}`);
+  if (typeof ms === 'string') throw new InvalidArgumentError(call, argument, `${argument} ${ms}`);
   return ms;
 }
 

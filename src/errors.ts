@@ -96,6 +96,26 @@ export class JobValidationError extends Error {
   }
 }
 
+/**
+ * An argument of a jobcraft call is wrong: an option of `createWorker` or `createClient`, an enqueue option, an
+ * unknown job or queue name. Thrown synchronously (or as the rejection of the call) before anything is written or
+ * connected. A `TypeError`, as Node's own argument errors are, so `instanceof TypeError` keeps working.
+ */
+export class InvalidArgumentError extends TypeError {
+  override readonly name = 'InvalidArgumentError';
+  /** The call that refused it, e.g. `createWorker` or `enqueue "email"`. */
+  readonly call: string;
+  /** The argument or option at fault, e.g. `leaseMs` or `jobId`. */
+  readonly argument: string;
+
+  /** `problem` completes the sentence `<call>: <problem>`; it names the argument and what was given. */
+  constructor(call: string, argument: string, problem: string) {
+    super(`${call}: ${problem}`);
+    this.call = call;
+    this.argument = argument;
+  }
+}
+
 /** A job definition passed to `defineJobs` is invalid; the message names the job and the option. */
 export class JobDefinitionError extends Error {
   override readonly name = 'JobDefinitionError';
@@ -104,9 +124,9 @@ export class JobDefinitionError extends Error {
   /** The option at fault, e.g. `backoff.delay`. */
   readonly option: string | undefined;
 
-  constructor(job: string, option: string | undefined, problem: string) {
+  constructor(job: string, option: string | undefined, problem: string, options?: ErrorOptions) {
     const subject = job === '' ? 'defineJobs' : `job "${job}"`;
-    super(option === undefined ? `${subject}: ${problem}` : `${subject}, option "${option}": ${problem}`);
+    super(option === undefined ? `${subject}: ${problem}` : `${subject}, option "${option}": ${problem}`, options);
     this.job = job;
     this.option = option;
   }
@@ -259,15 +279,17 @@ export class RedisOutOfMemoryError extends RedisUnavailableError {
 /**
  * Redis is set up so that jobs would fail or be lost, found by the checks a worker runs before it fetches (a client
  * only warns): `eviction_policy` (maxmemory-policy evicts keys and `allowEvictingRedis` is not set) or
- * `missing_permissions` (the ACL user may not run commands jobcraft needs; `missingCommands` names them).
+ * `missing_permissions` (the ACL user may not run commands jobcraft needs; `missingCommands` names them); or, from the
+ * first script call of a client or worker, `redis_version` (Redis older than 7.0).
  */
 export class RedisConfigurationError extends Error {
   override readonly name = 'RedisConfigurationError';
-  readonly reason: 'eviction_policy' | 'missing_permissions';
+  /** `eviction_policy`, `missing_permissions`, or `redis_version` (older than 7.0). */
+  readonly reason: 'eviction_policy' | 'missing_permissions' | 'redis_version';
   /** Commands the Redis user may not run, e.g. `["TIME"]` (empty for other reasons). */
   readonly missingCommands: readonly string[];
-  constructor(reason: 'eviction_policy' | 'missing_permissions', message: string, missingCommands: readonly string[]) {
-    super(message);
+  constructor(reason: RedisConfigurationError['reason'], message: string, missingCommands: readonly string[], options?: ErrorOptions) {
+    super(message, options);
     this.reason = reason;
     this.missingCommands = missingCommands;
   }

@@ -57,6 +57,7 @@ export {
   JobValidationError,
   LeaseExpiredError,
   PermanentError,
+  InvalidArgumentError,
   RedisOutOfMemoryError,
   RedisConfigurationError,
   RedisUnavailableError,

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { JobValidationError, type PayloadIssue } from './errors.js';
+import { JobDefinitionError, JobValidationError, type PayloadIssue } from './errors.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_PAYLOAD_DEPTH, fitsBytes, formatBytes } from './bounds.js';
 
 /** Default limit on the size of one serialized payload. */
@@ -249,7 +249,7 @@ export function parsePayload(job: PayloadJob, data: unknown): z.ZodSafeParseResu
     return z.safeParse(job.schema, data);
   } catch (err) {
     if (err instanceof Error && /async/i.test(err.message)) {
-      throw new Error(`The payload schema of job "${job.name}" is asynchronous (async refine/transform); jobcraft needs synchronous schemas`);
+      throw new JobDefinitionError(job.name, 'payload', 'the schema is asynchronous (async refine/transform); jobcraft needs synchronous schemas');
     }
     throw err;
   }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { RedisOutOfMemoryError } from './errors.js';
+import { RedisConfigurationError, RedisOutOfMemoryError } from './errors.js';
 import type { QueueKeys } from './keys.js';
 import { throttleArgs, type ThrottledType } from './throttle.js';
 import type { RedisConnection } from './redis.js';
@@ -73,14 +73,14 @@ const SOURCES = Object.fromEntries(
 const OLD_REDIS = /Error compiling script.*near '#'/;
 
 /** The error for a Redis too old to load the scripts, naming the version INFO reports. */
-async function unsupportedRedis(redis: RedisConnection, cause: unknown): Promise<Error> {
+async function unsupportedRedis(redis: RedisConnection, cause: unknown): Promise<RedisConfigurationError> {
   let found = 'an older version';
   try {
     found = /redis_version:([^\r\n]+)/.exec(await redis.info('server'))?.[1] ?? found;
   } catch {
     // The version only names the problem; the error stands without it.
   }
-  return new Error(`jobcraft needs Redis ≥ 7.0 (found ${found}): its scripts declare their flags in a #!lua shebang line, which older versions cannot load`, { cause });
+  return new RedisConfigurationError('redis_version', `jobcraft needs Redis ≥ 7.0 (found ${found}): its scripts declare their flags in a #!lua shebang line, which older versions cannot load`, [], { cause });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ResolvedJob } from './define.js';
+import { JobDefinitionError } from './errors.js';
 import { canonicalJson } from './payload.js';
 
 /**
@@ -16,9 +17,9 @@ export function uniqueKeyOf(job: ResolvedJob, parsed: unknown): string | undefin
     try {
       result = unique.by(parsed);
     } catch (err) {
-      throw new Error(`the unique.by function of job "${job.name}" threw: ${(err as Error).message}`);
+      throw new JobDefinitionError(job.name, 'unique.by', `the unique.by function of job "${job.name}" threw: ${(err as Error).message}`, { cause: err });
     }
-    if (typeof result !== 'string') throw new Error(`the unique.by function of job "${job.name}" must return a string, got ${typeof result}`);
+    if (typeof result !== 'string') throw new JobDefinitionError(job.name, 'unique.by', `the unique.by function of job "${job.name}" must return a string, got ${typeof result}`);
     basis = `f:${result}`;
   } else if (unique.by !== undefined) {
     const record = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;

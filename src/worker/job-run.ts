@@ -118,7 +118,7 @@ class RunContext implements MiddlewareContext {
   get snooze(): (delay: Duration) => never {
     const id = this.run.id;
     return (delay: Duration): never => {
-      throw new SnoozeSignal(toMs(delay, `snooze of job ${id}:`));
+      throw new SnoozeSignal(toMs(delay, `snooze of job ${id}`, 'delay'));
     };
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { JobSet } from '../define.js';
 import { toMs, type Duration } from '../durations.js';
+import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from '../payload.js';
@@ -103,7 +104,7 @@ export interface ResolvedWorkerOptions {
 
 function positiveInt(value: number | undefined, fallback: number, what: string, min = 1): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) throw new TypeError(`createWorker: ${what} must be an integer of at least ${min}, got ${String(v)}`);
+  if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError('createWorker', what, `${what} must be an integer of at least ${min}, got ${String(v)}`);
   return v;
 }
 
@@ -114,48 +115,48 @@ export function resolveWorkerOptions(
   options: WorkerOptions,
 ): ResolvedWorkerOptions {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  if (!PREFIX_PATTERN.test(prefix)) throw new TypeError(`createWorker: prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
+  if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createWorker', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
   const concurrency = positiveInt(options.concurrency, 10, 'concurrency');
   const prefetch = options.prefetch === undefined ? undefined : positiveInt(options.prefetch, 0, 'prefetch', 0);
   if (concurrency + (prefetch ?? concurrency) > MAX_SLOTS) {
-    throw new TypeError(`createWorker: concurrency + prefetch must not exceed ${MAX_SLOTS.toLocaleString('en-US')}`);
+    throw new InvalidArgumentError('createWorker', 'prefetch', `concurrency + prefetch must not exceed ${MAX_SLOTS.toLocaleString('en-US')}`);
   }
   const leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
   if (leaseMs > MAX_LEASE_MS) {
-    throw new TypeError(`createWorker: leaseMs must be at most ${MAX_LEASE_MS} (24 h; the worker's timers cannot count longer), got ${leaseMs}`);
+    throw new InvalidArgumentError('createWorker', 'leaseMs', `leaseMs must be at most ${MAX_LEASE_MS} (24 h; the worker's timers cannot count longer), got ${leaseMs}`);
   }
   const margin = leaseMarginMs(leaseMs);
   const shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
   const keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
-  const keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker: keepCompleted.age');
+  const keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker', 'keepCompleted.age');
   const maxDead = positiveInt(options.deadLetters?.max, 10_000, 'deadLetters.max');
   const maxEnvelopeBytes = positiveInt(options.maxPayloadBytes, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, 'maxPayloadBytes') + ENVELOPE_OVERHEAD_BYTES;
 
   const known: readonly string[] = jobs.queues;
   const asked: readonly string[] = options.queues ?? known;
-  if (asked.length === 0) throw new TypeError('createWorker: queues is empty; name at least one queue to serve');
+  if (asked.length === 0) throw new InvalidArgumentError('createWorker', 'queues', 'queues is empty; name at least one queue to serve');
   for (const q of asked) {
-    if (!known.includes(q)) throw new TypeError(`createWorker: queue ${JSON.stringify(q)} has no jobs (queues: ${known.join(', ')})`);
+    if (!known.includes(q)) throw new InvalidArgumentError('createWorker', 'queues', `queue ${JSON.stringify(q)} has no jobs (queues: ${known.join(', ')})`);
   }
   const queues = [...new Set(asked)];
   const strictOrder = options.queueOrder === 'strict';
   if (options.queueOrder !== undefined && options.queueOrder !== 'strict' && options.queueOrder !== 'weighted') {
-    throw new TypeError(`createWorker: queueOrder must be "weighted" or "strict", got ${JSON.stringify(options.queueOrder)}`);
+    throw new InvalidArgumentError('createWorker', 'queueOrder', `queueOrder must be "weighted" or "strict", got ${JSON.stringify(options.queueOrder)}`);
   }
   const weights = new Map<string, number>();
   for (const [q, w] of Object.entries(options.queueWeights ?? {})) {
-    if (!queues.includes(q)) throw new TypeError(`createWorker: queueWeights names queue ${JSON.stringify(q)}, which this worker does not serve`);
-    if (typeof w !== 'number' || !(w > 0) || !Number.isFinite(w)) throw new TypeError(`createWorker: queueWeights.${q} must be a positive number, got ${String(w)}`);
+    if (!queues.includes(q)) throw new InvalidArgumentError('createWorker', 'queueWeights', `queueWeights names queue ${JSON.stringify(q)}, which this worker does not serve`);
+    if (typeof w !== 'number' || !(w > 0) || !Number.isFinite(w)) throw new InvalidArgumentError('createWorker', `queueWeights.${q}`, `queueWeights.${q} must be a positive number, got ${String(w)}`);
     weights.set(q, w);
   }
   for (const [name, job] of jobs.jobs) {
     const handler = handlers[name];
     if (queues.includes(job.queue) && typeof handler !== 'function') {
-      throw new TypeError(`createWorker: no handler for job "${name}" (queue "${job.queue}" is served by this worker)`);
+      throw new InvalidArgumentError('createWorker', 'handlers', `no handler for job "${name}" (queue "${job.queue}" is served by this worker)`);
     }
   }
   for (const name of Object.keys(handlers)) {
-    if (!jobs.jobs.has(name)) throw new TypeError(`createWorker: handler "${name}" matches no declared job`);
+    if (!jobs.jobs.has(name)) throw new InvalidArgumentError('createWorker', 'handlers', `handler "${name}" matches no declared job`);
   }
   return {
     prefix,

@@ -58,9 +58,9 @@ describe('parseDuration', () => {
 
 describe('toMs', () => {
   it('returns the milliseconds, or throws a TypeError naming what was given', () => {
-    expect(toMs('2s', 'x')).toBe(2000);
-    expect(() => toMs('soon', 'createWorker: leaseMs')).toThrow(TypeError);
-    expect(() => toMs('soon', 'createWorker: leaseMs')).toThrow(/^createWorker: leaseMs must be milliseconds or a string/);
+    expect(toMs('2s', 'x', 'y')).toBe(2000);
+    expect(() => toMs('soon', 'createWorker', 'leaseMs')).toThrow(TypeError);
+    expect(() => toMs('soon', 'createWorker', 'leaseMs')).toThrow(/^createWorker: leaseMs must be milliseconds or a string/);
   });
 });
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { defineJobs } from '../../src/define.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { MAX_LEASE_MS, resolveWorkerOptions, type WorkerOptions } from '../../src/worker/options.js';
 import type { Handler } from '../../src/worker/job-run.js';
 
@@ -92,5 +93,16 @@ describe('refusals', () => {
   it('refuses a missing handler and a handler for no declared job', () => {
     refuses({}, /no handler for job "b" \(queue "other" is served by this worker\)/, { a: noop });
     refuses({}, /handler "c" matches no declared job/, { ...handlers, c: noop });
+  });
+
+  it('throws InvalidArgumentError naming createWorker and the option', () => {
+    let err: unknown;
+    try {
+      resolve({ queueWeights: { other: -1 } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err).toMatchObject({ call: 'createWorker', argument: 'queueWeights.other' });
   });
 });
