@@ -94,6 +94,21 @@ describe('weighted queue order', () => {
     expect(s.reserve('a', Infinity, 0, 8)).toBe(2);
   });
 
+  it('reserves nothing (and frees nothing) for a queue holding more than its share', () => {
+    const s = two();
+    expect(s.reserve('a', Infinity, 0, 15)).toBe(0);
+    expect(s.free(0)).toBe(20);
+    expect(s.reservedFor('a')).toBe(0);
+  });
+
+  it('reserves nothing when the slots are over-full (the automatic prefetch shrank under them)', () => {
+    const s = slots();
+    s.running = 25;
+    expect(s.free(0)).toBe(-5);
+    expect(s.reserve('a', Infinity, 0, 0)).toBe(0);
+    expect(s.free(0)).toBe(-5);
+  });
+
   it('lets a queue take every free slot while the others are idle', () => {
     const s = two();
     s.setIdle('b', true);
@@ -101,6 +116,18 @@ describe('weighted queue order', () => {
     expect(s.reserve('a', Infinity, 0, 0)).toBe(20);
     s.setIdle('b', false);
     expect(s.isIdle('b')).toBe(false);
+  });
+
+  it('keeps a queue that looks idle itself (its fetch parked behind the blocking read) to its share', () => {
+    const s = two();
+    s.setIdle('a', true);
+    expect(s.reserve('a', Infinity, 0, 0)).toBe(10);
+  });
+
+  it('does not limit the only busy queue by what it holds (jobs whose completion is being recorded)', () => {
+    const s = two();
+    s.setIdle('b', true);
+    expect(s.reserve('a', Infinity, 0, 5)).toBe(20);
   });
 
   it('never gives a busy queue less than one slot while slots are free', () => {
@@ -146,6 +173,13 @@ describe('automatic prefetch', () => {
     expect(s.total).toBe(10 + 20);
     expect(s.wantsJobs(9)).toBe(true); // low water is now half of 20
     expect(s.wantsJobs(10)).toBe(false);
+  });
+
+  it('measures each window from the end of the last one', () => {
+    const s = slots();
+    starts(s, 100, 0, RATE_WINDOW_MS);
+    starts(s, 160, RATE_WINDOW_MS, 2 * RATE_WINDOW_MS); // 6.4 jobs/ms → 32 in 5 ms
+    expect(s.total).toBe(10 + 32);
   });
 
   it('does not resize before a window has passed', () => {
