@@ -1,10 +1,11 @@
 /**
- * The worker: wires its parts together and keeps what they share — the jobs it holds (each queue's leases, the
- * buffer of jobs leased ahead), the dispatch of buffered jobs to free slots, giving up leases, handing jobs back,
+ * The worker: wires its parts together and keeps what they share — the jobs it holds (the lease book, the buffer
+ * of jobs leased ahead), the dispatch of buffered jobs to free slots, giving up leases, handing jobs back,
  * and shutdown. Each part declares what it needs from here (its params / host interface):
  *
  * - options.ts — option checking and defaults
  * - slots.ts — slot accounting, queue order, automatic prefetch (pure)
+ * - leases.ts — the jobs held per queue and their local lease deadlines (pure)
  * - fetch-loop.ts — one fetch loop per queue (leases jobs, carries acknowledgements); due-wakeup.ts — due jobs
  * - decode.ts — leased job → JobRun, or the dead letters
  * - job-run.ts — context, middleware, timeout, abort: one handler call
@@ -25,6 +26,7 @@ import { Scripts, toLibraryError, type LeasedJob } from '../scripts.js';
 import { throttledTypes, type ThrottledType } from '../throttle.js';
 import { resolveWorkerOptions, type WorkerOptions } from './options.js';
 import { Slots } from './slots.js';
+import { LeaseBook } from './leases.js';
 import { FetchLoop, type FetchLoopHost } from './fetch-loop.js';
 import { Completer, type EventSink } from './completer.js';
 import { JobDecoder } from './decode.js';
@@ -113,7 +115,8 @@ export class WorkerCore
   private readonly keys = new Map<string, QueueKeys>();
   private readonly types = new Map<string, ThrottledType[]>();
   private readonly fetchers = new Map<string, FetchLoop>();
-  private readonly held = new Map<string, Map<string, JobRun>>();
+  /** The jobs this worker holds, per queue, and their local lease deadlines. */
+  private readonly leases: LeaseBook<JobRun>;
   private readonly buffer: JobRun[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   /** Jobs given back (or failed) whose record has not reached Redis yet: close() names those left at the end. */
@@ -149,6 +152,7 @@ export class WorkerCore
     this.leaseMarginMs = o.leaseMarginMs;
     this.startLeaseMs = o.startLeaseMs;
     this.shutdownTimeoutMs = o.shutdownTimeoutMs;
+    this.leases = new LeaseBook(o.queues, o.leaseMs, o.leaseMarginMs);
     this.slots = new Slots({ concurrency: o.concurrency, prefetch: o.prefetch, queues: o.queues, strict: o.strictOrder, weights: o.weights });
 
     this.conn = connect(options.redis, 'worker');
@@ -161,7 +165,6 @@ export class WorkerCore
       const k = queueKeys(o.prefix, q);
       this.keys.set(q, k);
       this.types.set(q, throttledTypes(jobs, k));
-      this.held.set(q, new Map());
     }
     const events: EventSink = {
       emit: (event, ...args) => this.emit(event, ...args),
@@ -177,12 +180,7 @@ export class WorkerCore
       events,
       track,
       reportError,
-      dropLease: (run) => {
-        const held = this.held.get(run.queue);
-        if (held?.get(run.id) !== run) return false;
-        held.delete(run.id);
-        return true;
-      },
+      dropLease: (run) => this.leases.drop(run),
       notRecorded: (run) => {
         if (this.stopping) this.unreturned.add(run);
       },
@@ -308,7 +306,7 @@ export class WorkerCore
 
   reserveSlots(queue: string, max = Infinity): number {
     if (this.stopping) return 0;
-    return this.slots.reserve(queue, max, this.buffer.length, this.held.get(queue)?.size ?? 0);
+    return this.slots.reserve(queue, max, this.buffer.length, this.leases.count(queue));
   }
 
   releaseSlots(queue: string, n: number, used: number): void {
@@ -349,25 +347,21 @@ export class WorkerCore
 
   /** The jobs whose leases this worker holds in `queue` (buffered, running, or on their way to being recorded). */
   heldRuns(queue: string): JobRun[] {
-    const held = this.held.get(queue);
-    return held === undefined ? [] : [...held.values()];
+    return this.leases.runs(queue);
   }
 
   /** Where a lease granted or renewed by a call sent at `sentAt` ends for this worker (performance.now() time). */
   leaseDeadline(sentAt: number): number {
-    return sentAt + this.leaseMs - this.leaseMarginMs;
+    return this.leases.deadline(sentAt);
   }
 
   /**
-   * A renewal sent when `deadline` was computed went through: those of `runs` still held are ours until then. Not a
-   * run whose deadline has passed: Redis may have run the renewal after the lease expired and another worker had
-   * taken the job over (recovery leases it under the same attempt until it records the failure), so only an answer
-   * read before the deadline proves the lease was still ours.
+   * A renewal sent when `deadline` was computed went through: those of `runs` still held are ours until then, unless
+   * their deadline has passed (see LeaseBook.renewed; recovery leases such a job under the same attempt until it
+   * records the failure).
    */
   leasesRenewed(queue: string, runs: readonly JobRun[], deadline: number): void {
-    const held = this.held.get(queue);
-    const now = performance.now();
-    for (const run of runs) if (held?.get(run.id) === run && run.deadline > now && run.deadline < deadline) run.deadline = deadline;
+    this.leases.renewed(queue, runs, deadline, performance.now());
   }
 
   /**
@@ -378,16 +372,11 @@ export class WorkerCore
    * earliest deadline left.
    */
   expireLeases(now: number): { expired: number; next: number } {
-    let next = Infinity;
+    const { expired: due, next } = this.leases.expire(now);
     let expired: JobRun[] | undefined;
     let unstarted: JobRun[] | undefined;
-    for (const held of this.held.values()) {
-      for (const run of held.values()) {
-        if (run.deadline > now) {
-          if (run.deadline < next) next = run.deadline;
-          continue;
-        }
-        held.delete(run.id);
+    if (due !== undefined) {
+      for (const run of due) {
         if (run.state === 'buffered') (unstarted ??= []).push(run);
         else if (run.state === 'running') {
           run.state = 'expired';
@@ -429,11 +418,9 @@ export class WorkerCore
 
   /** Called when Redis says leases are no longer ours: stop those handlers, forget the jobs. */
   leasesLost(queue: string, ids: readonly string[]): void {
-    const held = this.held.get(queue);
     for (const id of ids) {
-      const run = held?.get(id);
+      const run = this.leases.dropId(queue, id);
       if (run === undefined) continue;
-      held?.delete(id);
       this.logger.warn(`lost the lease of job ${id} (${run.job.name}); another worker took it over`, { queue });
       if (run.state === 'buffered') {
         const i = this.buffer.indexOf(run);
@@ -457,7 +444,7 @@ export class WorkerCore
    * good ones and starts what slots allow.
    */
   accept(queue: string, leased: readonly LeasedJob[], sentAt: number): void {
-    const held = this.held.get(queue);
+    const held = this.leases.heldIn(queue);
     if (held === undefined || leased.length === 0) return;
     const deadline = this.leaseDeadline(sentAt);
     for (const l of leased) {
@@ -492,11 +479,10 @@ export class WorkerCore
 
   /** Jobs whose lease expired elsewhere, now leased by us: fail their interrupted attempt through the normal path. */
   recovered(queue: string, leased: readonly LeasedJob[], sentAt: number): void {
-    const held = this.held.get(queue);
     for (const l of leased) {
       // Our own lease expired in Redis while its local deadline had not passed yet (Redis's clock jumped, or it ran
       // our renewal late): the recovery just gave it a fresh lease, sent at sentAt, so keep the run, with that lease.
-      const own = held?.get(l.id);
+      const own = this.leases.get(queue, l.id);
       if (own !== undefined && own.attempt === l.attempt) {
         const deadline = this.leaseDeadline(sentAt);
         if (deadline > own.deadline) own.deadline = deadline;
@@ -643,7 +629,7 @@ export class WorkerCore
     const finished = await this.waitIdle(this.shutdownTimeoutMs);
     if (!finished) {
       const stillRunning: JobRun[] = [];
-      for (const held of this.held.values()) for (const run of held.values()) if (run.state === 'running') stillRunning.push(run);
+      for (const run of this.leases.all()) if (run.state === 'running') stillRunning.push(run);
       this.logger.warn(
         `shutdown: ${stillRunning.length} job(s) still running after ${this.shutdownTimeoutMs} ms; aborting them; each is handed back once its handler stops`,
       );
@@ -669,7 +655,7 @@ export class WorkerCore
     }
     this.givingUp.clear();
     const left = new Set([...this.unreturned, ...stopping]);
-    for (const held of this.held.values()) for (const run of held.values()) left.add(run);
+    for (const run of this.leases.all()) left.add(run);
     if (left.size > 0) {
       const why =
         stopping.length > 0
@@ -707,8 +693,7 @@ export class WorkerCore
       run.state = 'released';
       // Its timeout no longer matters, and would keep the process alive.
       clearRunTimer(run);
-      const held = this.held.get(run.queue);
-      if (held?.get(run.id) === run) held.delete(run.id);
+      this.leases.drop(run);
       this.unreturned.add(run);
       let list = byQueue.get(run.queue);
       if (list === undefined) byQueue.set(run.queue, (list = []));
