@@ -63,6 +63,23 @@ describe('LeaseBook', () => {
     expect(later.deadline).toBe(9_000);
   });
 
+  it('does not extend a lease whose answer came exactly at its deadline', () => {
+    const b = book();
+    const x = run('x', 'a', 500);
+    b.heldIn('a')?.set('x', x);
+    b.renewed('a', [x], 5_000, 500);
+    expect(x.deadline).toBe(500);
+  });
+
+  it('answers for a queue it does not serve without failing (nothing held there)', () => {
+    const b = book();
+    const stray = run('x', 'c');
+    expect(b.get('c', 'x')).toBeUndefined();
+    expect(b.drop(stray)).toBe(false);
+    b.renewed('c', [stray], 5_000, 0);
+    expect(stray.deadline).toBe(1_000);
+  });
+
   it('does not extend a run renewed in another queue than the one it is held in', () => {
     const b = book();
     const x = run('x', 'a', 1_000);
