@@ -25,8 +25,10 @@ export function configure(options: ClientOptions): void {
 
 /** The settings in force (configure()'s, else the environment's), and a number that changes on every configure(). */
 export function connectionSettings(): { readonly options: ClientOptions; readonly version: number } {
-  const prefix = configured?.prefix ?? (process.env.JOBCRAFT_PREFIX || undefined);
-  return { options: { ...configured, prefix }, version };
+  // Bracket access and no \`prefix: undefined\`: compiles under noPropertyAccessFromIndexSignature and
+  // exactOptionalPropertyTypes alike.
+  const prefix = configured?.prefix ?? (process.env['JOBCRAFT_PREFIX'] || undefined);
+  return { options: prefix === undefined ? { ...configured } : { ...configured, prefix }, version };
 }
 `;
 }

@@ -2,30 +2,29 @@
  * generated/jobs.manifest.json: every job's name, queue, options and the JSON Schema of its input, for tools and
  * programs in other languages that enqueue jobs.
  */
-import { description, GENERATED_MARK, type EmitContext } from './emit-common.js';
+import { JOB_DESCRIPTION, type DescribedField } from 'jobcraft/schema';
+import { GENERATED_MARK, type EmitContext, type EmitJob } from './emit-common.js';
+
+/** The described fields the runtime's declaration places at `place`, in its order. */
+function fields(job: EmitJob, place: DescribedField['manifest']): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [field, described] of Object.entries(JOB_DESCRIPTION) as [keyof typeof JOB_DESCRIPTION, DescribedField][]) {
+    if (described.manifest === place) out[field] = job.resolved[field];
+  }
+  return out;
+}
 
 export function emitManifest(ctx: EmitContext): string {
   const manifest = {
     $comment: `${GENERATED_MARK}. Regenerate with \`jobcraft codegen\`.`,
     schema: ctx.schemaPath,
-    jobs: ctx.jobs.map((job) => {
-      const r = job.resolved;
-      return {
-        name: job.declared.name,
-        queue: r.queue,
-        description: description(job) ?? null,
-        options: job.declared.options,
-        resolved: {
-          attempts: r.attempts,
-          backoff: r.backoff,
-          timeoutMs: r.timeoutMs,
-          priority: r.priority,
-          cron: r.cron,
-          unique: r.unique,
-        },
-        input: r.inputJsonSchema,
-      };
-    }),
+    jobs: ctx.jobs.map((job) => ({
+      name: job.declared.name,
+      ...fields(job, 'job'),
+      options: job.declared.options,
+      resolved: fields(job, 'resolved'),
+      input: job.resolved.inputJsonSchema,
+    })),
   };
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }

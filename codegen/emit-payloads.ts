@@ -4,54 +4,64 @@
  * schema, so a schema changed without regenerating fails `tsc` on the job that drifted.
  */
 import { header, importJobSet, literal, tsdoc, type EmitContext, type EmitJob } from './emit-common.js';
-import { UnprintableType } from './print-type.js';
+import { HELPER_TYPES, UnprintableType, type Fallback, type HelperType } from './print-type.js';
 
 interface WrittenType {
   readonly text: string;
-  /** Why the zod type is used instead of a plain one, when it is. */
-  readonly fallback?: string;
+  /** The parts written as the zod type instead of a plain one, and why (path `` for the whole payload). */
+  readonly fallbacks: readonly Fallback[];
+  readonly helpers: ReadonlySet<HelperType>;
 }
 
 function write(ctx: EmitContext, job: EmitJob, io: 'input' | 'output'): WrittenType {
   const type = io === 'input' ? job.declared.input : job.declared.output;
+  const zodType = `z.${io}<Definitions[${literal(job.declared.name)}]['payload']>`;
   try {
-    return { text: ctx.printer.print(type, job.resolved.inputJsonSchema) };
+    return ctx.printer.print(type, job.resolved.inputJsonSchema, zodType);
   } catch (err) {
     if (!(err instanceof UnprintableType)) throw err;
-    return { text: `z.${io}<Definitions[${literal(job.declared.name)}]['payload']>`, fallback: err.message };
+    return { text: zodType, fallbacks: [{ path: '', reason: err.message }], helpers: new Set() };
   }
 }
 
+/** The TSDoc lines saying which parts are written as the zod type, and why. */
+function fallbackNote(w: WrittenType): (string | undefined)[] {
+  if (w.fallbacks.length === 0) return [];
+  return [
+    '',
+    ...w.fallbacks.map((f) =>
+      f.path === ''
+        ? `Written as the zod type because it has no plain form: ${f.reason}.`
+        : `\`${f.path}\` is written as the zod type because it has no plain form: ${f.reason}.`,
+    ),
+  ];
+}
+
 export function emitPayloads(ctx: EmitContext): string {
-  let out = header(ctx, 'Payload types of every job');
-  out += `import type * as z from 'zod';\n`;
-  out += importJobSet(ctx, true);
-  out += `\ntype Definitions = (typeof jobs)['definitions'];\n`;
+  let out = '';
+  const helpers = new Set<HelperType>();
 
   const checks: string[] = [];
   for (const job of ctx.jobs) {
     const { name, ids } = job.declared;
     const input = write(ctx, job, 'input');
     const output = write(ctx, job, 'output');
+    for (const h of [...input.helpers, ...output.helpers]) helpers.add(h);
     const rootDoc = job.resolved.inputJsonSchema.description;
-    const fallbackNote = (w: WrittenType): string | undefined =>
-      w.fallback === undefined ? undefined : `Written as the zod type because it has no plain form: ${w.fallback}.`;
 
     out += `\n${tsdoc([
       `What \`${ids.enqueue}\` accepts: the input of job \`${name}\`'s payload schema.`,
       rootDoc === undefined ? undefined : '',
       rootDoc,
-      fallbackNote(input) === undefined ? undefined : '',
-      fallbackNote(input),
+      ...fallbackNote(input),
     ])}`;
     out += `export type ${ids.input} = ${input.text};\n`;
 
-    const same = input.fallback === undefined && output.fallback === undefined && input.text === output.text;
+    const same = input.text === output.text;
     out += `\n${tsdoc([
       `What the handler of job \`${name}\` receives: the payload after its schema ran (defaults filled in, transforms applied).`,
       same ? `The same as {@link ${ids.input}}: the schema has no defaults or transforms that change the type.` : undefined,
-      fallbackNote(output) === undefined ? undefined : '',
-      fallbackNote(output),
+      ...fallbackNote(output),
     ])}`;
     out += `export type ${ids.payload} = ${same ? ids.input : output.text};\n`;
 
@@ -60,6 +70,12 @@ export function emitPayloads(ctx: EmitContext): string {
     checks.push(`  Expect<Equal<${ids.payload}, z.output<${definition}>>>,`);
   }
 
+  let head = header(ctx, 'Payload types of every job');
+  head += `import type * as z from 'zod';\n`;
+  head += importJobSet(ctx, true);
+  head += `\ntype Definitions = (typeof jobs)['definitions'];\n`;
+  for (const h of [...helpers].sort()) head += `\n${HELPER_TYPES[h]}`;
+  out = head + out;
   out += `
 // The proof: each written-out type is exactly its schema's z.input / z.output. When jobs.schema.ts changes and this
 // file is not regenerated, tsc fails on the line of the job that drifted: run \`jobcraft codegen\`.

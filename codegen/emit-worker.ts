@@ -63,11 +63,15 @@ export function createWorker<const Q extends QueueName = QueueName>(
   const { options: connection } = connectionSettings();
   // The parameter types above already hold the handler map to the served queues; the runtime checks it again.
   const typed = handlers as unknown as HandlersFor<Jobs, JobsInQueue<Jobs, Q>>;
+  const redis = options.redis ?? connection.redis;
+  const prefix = options.prefix ?? connection.prefix;
+  const maxPayloadBytes = options.maxPayloadBytes ?? connection.maxPayloadBytes;
+  // Settings nobody gave are left out rather than set to undefined (exactOptionalPropertyTypes).
   return createJobWorker<Jobs, Q>(jobs, typed, {
     ...options,
-    redis: options.redis ?? connection.redis,
-    prefix: options.prefix ?? connection.prefix,
-    maxPayloadBytes: options.maxPayloadBytes ?? connection.maxPayloadBytes,
+    ...(redis === undefined ? {} : { redis }),
+    ...(prefix === undefined ? {} : { prefix }),
+    ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
   });
 }
 
@@ -101,11 +105,61 @@ function example(ctx: EmitContext): string {
   ].join('\n');
 }
 
-/** generated/index.ts: everything, from one import. */
+/**
+ * What generated/index.ts re-exports from the runtime: the error classes a service catches or throws and the types a
+ * handler or a producer spells out, so that a service imports only from the generated code and needs no direct
+ * dependency on the runtime (pnpm's strict layout refuses an undeclared one). Names the generated files define
+ * themselves (`createWorker`, `JobName`, `QueueName`) are theirs, not the runtime's generic ones.
+ */
+export const RUNTIME_REEXPORTS = {
+  values: [
+    'EnqueueUnconfirmedError',
+    'InvalidArgumentError',
+    'JobDefinitionError',
+    'JobValidationError',
+    'LeaseExpiredError',
+    'PermanentError',
+    'RedisConfigurationError',
+    'RedisOutOfMemoryError',
+    'RedisUnavailableError',
+    'ShutdownError',
+    'SnoozeSignal',
+    'TimeoutError',
+    'consoleLogger',
+    'silentLogger',
+  ],
+  types: [
+    'ClientOptions',
+    'DeadLetter',
+    'DeadReason',
+    'Duration',
+    'EnqueueOptions',
+    'EnqueueResult',
+    'JobContext',
+    'JobInfo',
+    'JobRef',
+    'JobState',
+    'Logger',
+    'Middleware',
+    'MiddlewareContext',
+    'PayloadIssue',
+    'StoredError',
+    'Worker',
+    'WorkerEvents',
+    'WorkerOptions',
+  ],
+} as const;
+
+/** generated/index.ts: everything, from one import, the runtime's errors and handler types included. */
 export function emitIndex(ctx: EmitContext): string {
+  const names = [...RUNTIME_REEXPORTS.values, ...RUNTIME_REEXPORTS.types.map((t) => `type ${t}`)];
   return `${header(ctx, 'Everything generated')}export * from './payloads.js';
 export * from './config.js';
 export * from './client.js';
 export * from './worker.js';
+
+// The runtime's errors and the types handlers and producers use, so that a service imports only from here.
+export {
+${names.map((n) => `  ${n},\n`).join('')}} from '${ctx.runtimeSpecifier}';
 `;
 }

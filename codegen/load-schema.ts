@@ -8,25 +8,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { JsonSchemaNode } from './print-type.js';
+import type { LoadedJob } from './describe-job.js';
 import { CodegenError, problemAt, type Problem, type SourceLocation } from './problems.js';
 import type { DeclaredSchema } from './read-schema.js';
 
-/** What running the schema file produced for one job: its resolved options and its input's JSON Schema. */
-export interface LoadedJob {
-  readonly name: string;
-  readonly queue: string;
-  readonly attempts: number;
-  readonly backoff: { readonly type: 'exponential' | 'fixed'; readonly delayMs: number; readonly maxDelayMs: number; readonly jitter: number };
-  readonly timeoutMs: number | null;
-  readonly priority: number;
-  readonly cron: { readonly pattern: string; readonly tz: string; readonly catchUp: string } | null;
-  readonly unique: { readonly by: readonly string[] | string | null; readonly ttlMs: number; readonly until: string } | null;
-  /** JSON Schema (draft 2020-12) of the payload's input: `z.toJSONSchema(schema, { io: 'input' })`. */
-  readonly inputJsonSchema: JsonSchemaNode & Record<string, unknown>;
-  /** Why there is no JSON Schema, when there is none. */
-  readonly inputProblem: string | undefined;
-}
+export type { LoadedJob } from './describe-job.js';
 
 /** The worker's answer. */
 export type WorkerReply =
@@ -47,6 +33,21 @@ function workerSource(): string {
   return `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`;
 }
 
+/**
+ * Where `jobcraft/schema` is, resolved here when this thread can: the worker describes jobs with its
+ * `describeResolvedJob`, and its own resolution (tsx with the tsconfig of the working directory) may not find the
+ * runtime from this package's folder. Otherwise (a loader without `import.meta.resolve`, such as vitest's) the worker
+ * resolves the name itself.
+ */
+function runtimeSchemaUrl(): string {
+  try {
+    if (typeof import.meta.resolve === 'function') return import.meta.resolve('jobcraft/schema');
+  } catch {
+    // resolved by the worker
+  }
+  return 'jobcraft/schema';
+}
+
 /** A run of the schema file in progress. */
 export class SchemaLoad {
   private readonly reply: Promise<WorkerReply>;
@@ -56,7 +57,7 @@ export class SchemaLoad {
   constructor(readonly schemaFile: string) {
     const worker = (this.worker = new Worker(workerSource(), {
       eval: true,
-      workerData: { schemaFile },
+      workerData: { schemaFile, runtimeSchema: runtimeSchemaUrl() },
       stdout: false,
       stderr: false,
     }));

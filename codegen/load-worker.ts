@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import type { ResolvedJob } from 'jobcraft';
+import { describeJob } from './describe-job.js';
 import type { LoadedJob, WorkerReply } from './load-schema.js';
 
 interface JobSetLike {
@@ -17,45 +18,14 @@ function isJobSet(value: unknown): value is JobSetLike {
   return typeof value === 'object' && value !== null && (value as { jobs?: unknown }).jobs instanceof Map && 'definitions' in value;
 }
 
-type ToJson = (params: Record<string, unknown>) => Record<string, unknown>;
-
-function describeJob(job: ResolvedJob): LoadedJob {
-  const toJson = (job.schema as { toJSONSchema?: ToJson }).toJSONSchema;
-  let input: Record<string, unknown> | undefined;
-  let inputProblem: string | undefined;
-  if (typeof toJson !== 'function') inputProblem = 'it is not a zod 4 schema (it has no toJSONSchema)';
-  else {
-    try {
-      input = toJson.call(job.schema, { io: 'input', unrepresentable: 'any' });
-    } catch (err) {
-      inputProblem = (err as Error).message;
-    }
-  }
-  const unique = job.unique;
-  return {
-    name: job.name,
-    queue: job.queue,
-    attempts: job.attempts,
-    backoff: job.backoff,
-    timeoutMs: job.timeoutMs ?? null,
-    priority: job.priority,
-    cron: job.cron === undefined ? null : { pattern: job.cron.pattern, tz: job.cron.tz, catchUp: job.cron.catchUp },
-    unique:
-      unique === undefined
-        ? null
-        : { by: typeof unique.by === 'function' ? '[function]' : (unique.by ?? null), ttlMs: unique.ttlMs, until: unique.until },
-    inputJsonSchema: input ?? {},
-    inputProblem,
-  };
-}
-
 async function run(): Promise<WorkerReply> {
-  const { schemaFile } = workerData as { schemaFile: string };
+  const { schemaFile, runtimeSchema } = workerData as { schemaFile: string; runtimeSchema: string };
   try {
+    const { describeResolvedJob } = (await import(runtimeSchema)) as typeof import('jobcraft/schema');
     const module = (await import(pathToFileURL(schemaFile).href)) as Record<string, unknown>;
     const sets: Record<string, LoadedJob[]> = {};
     for (const [name, value] of Object.entries(module)) {
-      if (isJobSet(value)) sets[name] = [...value.jobs.values()].map(describeJob);
+      if (isJobSet(value)) sets[name] = [...value.jobs.values()].map((job) => describeJob(job, describeResolvedJob));
     }
     return { ok: true, sets };
   } catch (err) {

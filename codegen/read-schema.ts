@@ -7,6 +7,7 @@ import { ts } from 'ts-morph';
 import { checkCron } from './cron.js';
 import { CLIENT_MEMBERS, identifierProblem, jobIdentifiers, type JobIdentifiers } from './names.js';
 import { CodegenError, problemAt, type Problem, type SourceLocation } from './problems.js';
+import { unsendableParts } from './sendable.js';
 import { FunctionValue, literalPropertyName, readStatic, type StaticValue } from './static-value.js';
 
 /** One job as the schema file declares it. */
@@ -15,6 +16,8 @@ export interface DeclaredJob {
   readonly ids: JobIdentifiers;
   /** Where the job's name is written. */
   readonly location: SourceLocation;
+  /** Where the job's payload schema is written. */
+  readonly payloadLocation: SourceLocation;
   /** Options other than `payload`, statically read, in source order. */
   readonly options: Readonly<Record<string, StaticValue>>;
   /** Where each option (and nested option, `backoff.delay`) is written. */
@@ -237,6 +240,9 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
   }
   if (problems.length > 0) throw new CodegenError(problems);
 
+  for (const job of jobs) problems.push(...unsendableProblems(job, checker));
+  if (problems.length > 0) throw new CodegenError(problems, 'payload');
+
   return { file, exportName: exportName as string, runtimeSpecifier: runtimeSpecifier as string, location: locationOf(call, sourceFile), jobs };
 }
 
@@ -252,6 +258,7 @@ function readJob(
   const job = JSON.stringify(name);
   let payload: { input: ts.Type; output: ts.Type } | 'any' | undefined;
   let payloadSeen = false;
+  let payloadNode: ts.Node | undefined;
   let ok = true;
   const options: Record<string, StaticValue> = {};
   const optionLocations = new Map<string, SourceLocation>();
@@ -284,6 +291,7 @@ function readJob(
     if (key === 'payload' && (ts.isPropertyAssignment(prop) || ts.isShorthandPropertyAssignment(prop))) {
       payloadSeen = true;
       const expression = ts.isPropertyAssignment(prop) ? prop.initializer : prop.name;
+      payloadNode = expression;
       const types = zodTypes(expression, checker);
       if (types === undefined) {
         const shown = checker.typeToString(checker.getTypeAtLocation(expression));
@@ -324,7 +332,32 @@ function readJob(
   }
   if (!ok || payload === undefined) return undefined;
   if (payload === 'any') return 'any';
-  return { name, ids, location: locationOf(nameNode, sourceFile), options, optionLocations, input: payload.input, output: payload.output };
+  return {
+    name,
+    ids,
+    location: locationOf(nameNode, sourceFile),
+    payloadLocation: locationOf(payloadNode ?? nameNode, sourceFile),
+    options,
+    optionLocations,
+    input: payload.input,
+    output: payload.output,
+  };
+}
+
+/**
+ * A problem for every part of the job's input that can never be sent (a `z.date()` field: see sendable.ts), at the
+ * field's declaration when it is in the user's files, else at the payload schema.
+ */
+function unsendableProblems(job: DeclaredJob, checker: ts.TypeChecker): Problem[] {
+  const problems = unsendableParts(job.input, checker).map((part) => {
+    const declaration = part.declaration;
+    const own = declaration !== undefined && !/[\\/]node_modules[\\/]/.test(declaration.getSourceFile().fileName);
+    const location = own ? locationOf(declaration) : job.payloadLocation;
+    const what = part.path === '' ? 'the payload' : `field "${part.path}"`;
+    return problemAt(location, `job ${JSON.stringify(job.name)}, ${what} can never be sent: its input is ${part.message}`, job.name);
+  });
+  // In the order of the file (zod's types list optional properties last).
+  return problems.sort((a, b) => (a.file === b.file ? a.line - b.line || a.column - b.column : 0));
 }
 
 /** Remembers where option `path` and the options nested in it are written, for messages about them. */

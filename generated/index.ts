@@ -4,3 +4,39 @@ export * from './payloads.js';
 export * from './config.js';
 export * from './client.js';
 export * from './worker.js';
+
+// The runtime's errors and the types handlers and producers use, so that a service imports only from here.
+export {
+  EnqueueUnconfirmedError,
+  InvalidArgumentError,
+  JobDefinitionError,
+  JobValidationError,
+  LeaseExpiredError,
+  PermanentError,
+  RedisConfigurationError,
+  RedisOutOfMemoryError,
+  RedisUnavailableError,
+  ShutdownError,
+  SnoozeSignal,
+  TimeoutError,
+  consoleLogger,
+  silentLogger,
+  type ClientOptions,
+  type DeadLetter,
+  type DeadReason,
+  type Duration,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type JobContext,
+  type JobInfo,
+  type JobRef,
+  type JobState,
+  type Logger,
+  type Middleware,
+  type MiddlewareContext,
+  type PayloadIssue,
+  type StoredError,
+  type Worker,
+  type WorkerEvents,
+  type WorkerOptions,
+} from '../src/index.js';

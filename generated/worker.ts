@@ -113,11 +113,15 @@ export function createWorker<const Q extends QueueName = QueueName>(
   const { options: connection } = connectionSettings();
   // The parameter types above already hold the handler map to the served queues; the runtime checks it again.
   const typed = handlers as unknown as HandlersFor<Jobs, JobsInQueue<Jobs, Q>>;
+  const redis = options.redis ?? connection.redis;
+  const prefix = options.prefix ?? connection.prefix;
+  const maxPayloadBytes = options.maxPayloadBytes ?? connection.maxPayloadBytes;
+  // Settings nobody gave are left out rather than set to undefined (exactOptionalPropertyTypes).
   return createJobWorker<Jobs, Q>(jobs, typed, {
     ...options,
-    redis: options.redis ?? connection.redis,
-    prefix: options.prefix ?? connection.prefix,
-    maxPayloadBytes: options.maxPayloadBytes ?? connection.maxPayloadBytes,
+    ...(redis === undefined ? {} : { redis }),
+    ...(prefix === undefined ? {} : { prefix }),
+    ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
   });
 }
 

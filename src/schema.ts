@@ -21,5 +21,16 @@ export {
   type RateLimit,
   type UniqueOptions,
 } from './define.js';
+export {
+  describeResolvedJob,
+  JOB_DESCRIPTION,
+  JOB_OPTION_KEYS,
+  jobOptionsSchema,
+  NESTED_OPTION_KEYS,
+  type DescribedField,
+  type JobDescription,
+  type JobOptionKey,
+  type JsonValue,
+} from './job-options.js';
 export { JobDefinitionError } from './errors.js';
 export type { Duration } from './durations.js';

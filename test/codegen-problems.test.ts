@@ -64,4 +64,23 @@ describe('every codegen problem is one located problem', () => {
     expect(problems[0]).toMatchObject({ file: join(BAD, 'rejected-option.schema.ts'), line: 7, column: 38, job: 'sendEmail' });
     expect(problems[0]?.message).toMatch(/^defineJobs rejected the definition: job "sendEmail", option "backoff\.delay"/);
   });
+
+  it('payload fields that can never be sent (z.date(), z.bigint(), Map, Set, class instances, symbols, a required z.undefined()): one problem each, at the field, with the fix', async () => {
+    const file = join(BAD, 'unsendable-inputs.schema.ts');
+    const { stage, problems } = await problemsOf('unsendable-inputs');
+    expect(stage).toBe('payload');
+    const at = (line: number, column: number, job: string, what: string, rest: RegExp): unknown =>
+      expect.objectContaining({ file, line, column, job, message: expect.stringMatching(new RegExp(`^job "${job}", ${what} can never be sent: its input is ${rest.source}`)) });
+    expect(problems).toEqual([
+      at(12, 7, 'ledger', 'field "id"', /a BigInt, .*: accept a string instead, with z\.coerce\.bigint\(\)/),
+      at(13, 35, 'ledger', 'field "entries\\[\\]\\.at"', /a Date, .*z\.coerce\.date\(\) .* or z\.iso\.datetime\(\)/),
+      at(14, 7, 'ledger', 'field "totals"', /a Map, .*z\.record/),
+      at(15, 7, 'ledger', 'field "tags"', /a Set, .*z\.array/),
+      at(16, 7, 'ledger', 'field "amount"', /a class instance, .*plain object/),
+      at(17, 7, 'ledger', 'field "marker"', /a symbol, .*use a string/),
+      at(18, 7, 'ledger', 'field "byDay\\[key\\]"', /a Date, /),
+      at(19, 7, 'ledger', 'field "nothing"', /always undefined, .*use z\.null\(\), or \.optional\(\)/),
+      at(28, 14, 'stamp', 'the payload', /a Date, /),
+    ]);
+  });
 });

@@ -8,10 +8,19 @@ import {
   createWorker,
   enqueueResizeImage,
   enqueueSendWelcomeEmail,
+  JobValidationError,
+  PermanentError,
+  RedisUnavailableError,
+  silentLogger,
+  type EnqueueResult,
   type Handlers,
+  type JobContext,
+  type Logger,
+  type PayloadIssue,
   type ResizeImageHandler,
   type ResizeImageInput,
   type ResizeImagePayload,
+  type WorkerOptions,
 } from '../generated/index.js';
 
 export async function enqueueTypes(): Promise<void> {
@@ -71,3 +80,19 @@ export function handlerTypes(): void {
   // @ts-expect-error -- TS2353 a handler for a job that does not exist
   createWorker({ ...all, sendGoodbyeEmail: async () => {} });
 }
+
+/** A service needs nothing but the generated index: the runtime's errors and handler types come with it. */
+export async function fromTheIndexOnly(ctx: JobContext, logger: Logger): Promise<EnqueueResult | undefined> {
+  try {
+    return await enqueueSendWelcomeEmail({ userId: 'u1', email: 'ada@example.com' });
+  } catch (err) {
+    if (err instanceof JobValidationError) {
+      const issues: readonly PayloadIssue[] = err.issues;
+      logger.warn('invalid payload', { issues });
+      return undefined;
+    }
+    if (err instanceof RedisUnavailableError) throw new PermanentError(`no Redis in job ${ctx.id}`);
+    throw err;
+  }
+}
+export const quietWorkerOptions: WorkerOptions = { logger: silentLogger };

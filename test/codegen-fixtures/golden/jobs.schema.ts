@@ -14,13 +14,18 @@ const Address = z.object({
   zip: z.string().regex(/^\d{5}$/).optional(),
 });
 
-// Recursive: no plain type can be written out, so the generator falls back to the zod type.
+// Recursive: no plain type can be written out for `subcategories`, so that field (only) is written as the zod type.
 const Category = z.object({
   name: z.string(),
   get subcategories() {
     return z.array(Category);
   },
 });
+
+enum Plan {
+  Free = 'free',
+  Pro = 'pro',
+}
 
 export const billingJobs = defineJobs({
   'billing.charge-card': {
@@ -82,6 +87,34 @@ export const billingJobs = defineJobs({
 
   recursiveTree: {
     payload: z.object({ root: Category }),
+    queue: 'misc',
+  },
+
+  // .catchall(): known properties that do not fit the index signature (TS2411 if written plainly).
+  catchallShapes: {
+    payload: z
+      .object({
+        ts: z.string(),
+        max_users: z.number().optional(),
+        counts: z.object({ total: z.number() }).catchall(z.number()),
+        labels: z.object({ id: z.number() }).catchall(z.string()),
+      })
+      .catchall(z.number()),
+    queue: 'misc',
+  },
+
+  // Narrow fallbacks and schema order: only `plan` and `tree.subcategories` are written as the zod type; union
+  // members keep the order of their schema's properties (zod's own type lists required ones first).
+  mixedShapes: {
+    payload: z.object({
+      plan: z.enum(Plan),
+      tree: Category.describe('A category and its subcategories'),
+      event: z.union([
+        z.object({ type: z.string(), at: z.number().optional().describe('When it happened'), source: z.string() }),
+        z.object({ code: z.number(), reason: z.string().optional(), retry: z.boolean() }),
+      ]),
+      name: z.string(),
+    }),
     queue: 'misc',
   },
 

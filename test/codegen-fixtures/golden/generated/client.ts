@@ -8,6 +8,8 @@ import type {
   EveryShapeInput,
   ScalarPayloadInput,
   RecursiveTreeInput,
+  CatchallShapesInput,
+  MixedShapesInput,
   NightlyCleanupInput,
 } from './payloads.js';
 
@@ -58,6 +60,26 @@ export interface JobsClient extends JobClient<typeof jobs> {
   enqueueRecursiveTree(payload: RecursiveTreeInput, options?: EnqueueOptions): Promise<EnqueueResult>;
 
   /**
+   * Enqueues job `catchallShapes` (queue 'misc').
+   * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
+   *
+   * @param payload - the job's input, see {@link CatchallShapesInput}
+   * @param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)
+   * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
+   */
+  enqueueCatchallShapes(payload: CatchallShapesInput, options?: EnqueueOptions): Promise<EnqueueResult>;
+
+  /**
+   * Enqueues job `mixedShapes` (queue 'misc').
+   * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
+   *
+   * @param payload - the job's input, see {@link MixedShapesInput}
+   * @param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)
+   * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
+   */
+  enqueueMixedShapes(payload: MixedShapesInput, options?: EnqueueOptions): Promise<EnqueueResult>;
+
+  /**
    * Runs every night.
    *
    * Enqueues job `nightlyCleanup` (queue 'misc' · cron '0 3 * * *' · tz 'Europe/Berlin' · catchUp 'none').
@@ -85,6 +107,10 @@ export function createJobsClient(options: ClientOptions = {}): JobsClient {
       client.enqueue('scalarPayload', payload, options),
     enqueueRecursiveTree: (payload: RecursiveTreeInput, options?: EnqueueOptions) =>
       client.enqueue('recursiveTree', payload, options),
+    enqueueCatchallShapes: (payload: CatchallShapesInput, options?: EnqueueOptions) =>
+      client.enqueue('catchallShapes', payload, options),
+    enqueueMixedShapes: (payload: MixedShapesInput, options?: EnqueueOptions) =>
+      client.enqueue('mixedShapes', payload, options),
     enqueueNightlyCleanup: (payload: NightlyCleanupInput, options?: EnqueueOptions) =>
       client.enqueue('nightlyCleanup', payload, options),
   };
@@ -164,6 +190,30 @@ export function enqueueScalarPayload(payload: ScalarPayloadInput, options?: Enqu
  */
 export function enqueueRecursiveTree(payload: RecursiveTreeInput, options?: EnqueueOptions): Promise<EnqueueResult> {
   return defaultJobsClient().enqueueRecursiveTree(payload, options);
+}
+
+/**
+ * Enqueues job `catchallShapes` (queue 'misc') through the default client (see `configure`).
+ * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
+ *
+ * @param payload - the job's input, see {@link CatchallShapesInput}
+ * @param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)
+ * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
+ */
+export function enqueueCatchallShapes(payload: CatchallShapesInput, options?: EnqueueOptions): Promise<EnqueueResult> {
+  return defaultJobsClient().enqueueCatchallShapes(payload, options);
+}
+
+/**
+ * Enqueues job `mixedShapes` (queue 'misc') through the default client (see `configure`).
+ * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
+ *
+ * @param payload - the job's input, see {@link MixedShapesInput}
+ * @param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)
+ * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
+ */
+export function enqueueMixedShapes(payload: MixedShapesInput, options?: EnqueueOptions): Promise<EnqueueResult> {
+  return defaultJobsClient().enqueueMixedShapes(payload, options);
 }
 
 /**

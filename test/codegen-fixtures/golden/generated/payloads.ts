@@ -6,6 +6,13 @@ import type { billingJobs as jobs } from '../jobs.schema.js';
 type Definitions = (typeof jobs)['definitions'];
 
 /**
+ * An object with known properties and a catch-all index signature they do not all fit (zod's `.catchall()`), written
+ * the way zod computes it: `{ [key: string]: Rest; known: Known }` would not compile when a known property is not
+ * a `Rest`.
+ */
+type Catchall<Known, Rest> = { [K in keyof (Known & { [key: string]: Rest })]: (Known & { [key: string]: Rest })[K] };
+
+/**
  * What `enqueueBillingChargeCard` accepts: the input of job `billing.charge-card`'s payload schema.
  *
  * A charge request
@@ -159,16 +166,99 @@ export type ScalarPayloadPayload = ScalarPayloadInput;
 /**
  * What `enqueueRecursiveTree` accepts: the input of job `recursiveTree`'s payload schema.
  *
- * Written as the zod type because it has no plain form: it is recursive.
+ * `root.subcategories` is written as the zod type because it has no plain form: it is recursive.
  */
-export type RecursiveTreeInput = z.input<Definitions['recursiveTree']['payload']>;
+export type RecursiveTreeInput = {
+  root: {
+    name: string;
+    subcategories: z.input<Definitions['recursiveTree']['payload']>['root']['subcategories'];
+  };
+};
 
 /**
  * What the handler of job `recursiveTree` receives: the payload after its schema ran (defaults filled in, transforms applied).
  *
- * Written as the zod type because it has no plain form: it is recursive.
+ * `root.subcategories` is written as the zod type because it has no plain form: it is recursive.
  */
-export type RecursiveTreePayload = z.output<Definitions['recursiveTree']['payload']>;
+export type RecursiveTreePayload = {
+  root: {
+    name: string;
+    subcategories: z.output<Definitions['recursiveTree']['payload']>['root']['subcategories'];
+  };
+};
+
+/**
+ * What `enqueueCatchallShapes` accepts: the input of job `catchallShapes`'s payload schema.
+ */
+export type CatchallShapesInput = Catchall<{
+  ts: string;
+  max_users?: number;
+  counts: {
+    [key: string]: number;
+    total: number;
+  };
+  labels: Catchall<{
+    id: number;
+  }, string>;
+}, number>;
+
+/**
+ * What the handler of job `catchallShapes` receives: the payload after its schema ran (defaults filled in, transforms applied).
+ * The same as {@link CatchallShapesInput}: the schema has no defaults or transforms that change the type.
+ */
+export type CatchallShapesPayload = CatchallShapesInput;
+
+/**
+ * What `enqueueMixedShapes` accepts: the input of job `mixedShapes`'s payload schema.
+ *
+ * `plan` is written as the zod type because it has no plain form: it uses the enum Plan.
+ * `tree.subcategories` is written as the zod type because it has no plain form: it is recursive.
+ */
+export type MixedShapesInput = {
+  plan: z.input<Definitions['mixedShapes']['payload']>['plan'];
+  /** A category and its subcategories */
+  tree: {
+    name: string;
+    subcategories: z.input<Definitions['mixedShapes']['payload']>['tree']['subcategories'];
+  };
+  event: {
+    type: string;
+    /** When it happened */
+    at?: number;
+    source: string;
+  } | {
+    code: number;
+    reason?: string;
+    retry: boolean;
+  };
+  name: string;
+};
+
+/**
+ * What the handler of job `mixedShapes` receives: the payload after its schema ran (defaults filled in, transforms applied).
+ *
+ * `plan` is written as the zod type because it has no plain form: it uses the enum Plan.
+ * `tree.subcategories` is written as the zod type because it has no plain form: it is recursive.
+ */
+export type MixedShapesPayload = {
+  plan: z.output<Definitions['mixedShapes']['payload']>['plan'];
+  /** A category and its subcategories */
+  tree: {
+    name: string;
+    subcategories: z.output<Definitions['mixedShapes']['payload']>['tree']['subcategories'];
+  };
+  event: {
+    type: string;
+    /** When it happened */
+    at?: number;
+    source: string;
+  } | {
+    code: number;
+    reason?: string;
+    retry: boolean;
+  };
+  name: string;
+};
 
 /**
  * What `enqueueNightlyCleanup` accepts: the input of job `nightlyCleanup`'s payload schema.
@@ -199,6 +289,10 @@ export type PayloadTypesMatchSchemas = [
   Expect<Equal<ScalarPayloadPayload, z.output<Definitions['scalarPayload']['payload']>>>,
   Expect<Equal<RecursiveTreeInput, z.input<Definitions['recursiveTree']['payload']>>>,
   Expect<Equal<RecursiveTreePayload, z.output<Definitions['recursiveTree']['payload']>>>,
+  Expect<Equal<CatchallShapesInput, z.input<Definitions['catchallShapes']['payload']>>>,
+  Expect<Equal<CatchallShapesPayload, z.output<Definitions['catchallShapes']['payload']>>>,
+  Expect<Equal<MixedShapesInput, z.input<Definitions['mixedShapes']['payload']>>>,
+  Expect<Equal<MixedShapesPayload, z.output<Definitions['mixedShapes']['payload']>>>,
   Expect<Equal<NightlyCleanupInput, z.input<Definitions['nightlyCleanup']['payload']>>>,
   Expect<Equal<NightlyCleanupPayload, z.output<Definitions['nightlyCleanup']['payload']>>>,
 ];

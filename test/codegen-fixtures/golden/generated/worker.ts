@@ -16,6 +16,8 @@ import type {
   EveryShapePayload,
   ScalarPayloadPayload,
   RecursiveTreePayload,
+  CatchallShapesPayload,
+  MixedShapesPayload,
   NightlyCleanupPayload,
 } from './payloads.js';
 
@@ -50,6 +52,18 @@ export type ScalarPayloadHandler = Handler<ScalarPayloadPayload, 'scalarPayload'
 export type RecursiveTreeHandler = Handler<RecursiveTreePayload, 'recursiveTree'>;
 
 /**
+ * Handles job `catchallShapes` (queue 'misc').
+ * Receives the payload in its output form ({@link CatchallShapesPayload}); throw to fail the attempt.
+ */
+export type CatchallShapesHandler = Handler<CatchallShapesPayload, 'catchallShapes'>;
+
+/**
+ * Handles job `mixedShapes` (queue 'misc').
+ * Receives the payload in its output form ({@link MixedShapesPayload}); throw to fail the attempt.
+ */
+export type MixedShapesHandler = Handler<MixedShapesPayload, 'mixedShapes'>;
+
+/**
  * Runs every night.
  *
  * Handles job `nightlyCleanup` (queue 'misc' · cron '0 3 * * *' · tz 'Europe/Berlin' · catchUp 'none').
@@ -63,13 +77,15 @@ export type JobName =
   | 'everyShape'
   | 'scalarPayload'
   | 'recursiveTree'
+  | 'catchallShapes'
+  | 'mixedShapes'
   | 'nightlyCleanup';
 
 /** Every queue, and the names of the jobs it holds. */
 export interface JobsByQueue {
   billing: 'billing.charge-card';
   default: 'everyShape';
-  misc: 'scalarPayload' | 'recursiveTree' | 'nightlyCleanup';
+  misc: 'scalarPayload' | 'recursiveTree' | 'catchallShapes' | 'mixedShapes' | 'nightlyCleanup';
 }
 
 /** The name of every queue. */
@@ -93,6 +109,14 @@ export interface Handlers {
    * Job `recursiveTree` (queue 'misc').
    */
   recursiveTree: RecursiveTreeHandler;
+  /**
+   * Job `catchallShapes` (queue 'misc').
+   */
+  catchallShapes: CatchallShapesHandler;
+  /**
+   * Job `mixedShapes` (queue 'misc').
+   */
+  mixedShapes: MixedShapesHandler;
   /**
    * Job `nightlyCleanup` (queue 'misc'). Runs every night.
    */
@@ -122,11 +146,15 @@ export function createWorker<const Q extends QueueName = QueueName>(
   const { options: connection } = connectionSettings();
   // The parameter types above already hold the handler map to the served queues; the runtime checks it again.
   const typed = handlers as unknown as HandlersFor<Jobs, JobsInQueue<Jobs, Q>>;
+  const redis = options.redis ?? connection.redis;
+  const prefix = options.prefix ?? connection.prefix;
+  const maxPayloadBytes = options.maxPayloadBytes ?? connection.maxPayloadBytes;
+  // Settings nobody gave are left out rather than set to undefined (exactOptionalPropertyTypes).
   return createJobWorker<Jobs, Q>(jobs, typed, {
     ...options,
-    redis: options.redis ?? connection.redis,
-    prefix: options.prefix ?? connection.prefix,
-    maxPayloadBytes: options.maxPayloadBytes ?? connection.maxPayloadBytes,
+    ...(redis === undefined ? {} : { redis }),
+    ...(prefix === undefined ? {} : { prefix }),
+    ...(maxPayloadBytes === undefined ? {} : { maxPayloadBytes }),
   });
 }
 
