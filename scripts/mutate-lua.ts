@@ -32,8 +32,8 @@ const MUTATIONS: readonly Mutation[] = [
     tests: ['test/claims-fencing.test.ts'],
   },
   {
-    name: 'fence removed from the acknowledgements in fetch.lua',
-    file: 'fetch.lua',
+    name: 'fence removed from the acknowledgements of fetch.lua (ack_completed)',
+    file: '_lib.lua',
     find: '    if leased[i] and atts[i] == att then',
     replace: '    if true then',
     tests: ['test/claims-fencing.test.ts'],
@@ -53,8 +53,8 @@ const MUTATIONS: readonly Mutation[] = [
     tests: ['test/claims-retention.test.ts'],
   },
   {
-    name: 'expired slots in a capped type’s running set ignored',
-    file: 'fetch.lua',
+    name: 'expired slots in a capped type’s running set ignored (allowance)',
+    file: '_lib.lua',
     find: "    redis.call('ZREMRANGEBYSCORE', ty.running, '-inf', now) -- slots of expired leases come back (self-healing)",
     replace: '    -- mutation: expired slots kept',
     tests: ['test/claims-throttling.test.ts'],

@@ -350,7 +350,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
     const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
-    return limitEnqueue(() => scripts.enqueue(k, delayMs, priority, idPrefix, items, { unique, readySet }), `enqueue "${name}"`, ids, unique !== undefined);
+    return limitEnqueue(() => scripts.enqueue(k, { delayMs, priority, idPrefix, items, unique, readySet }), `enqueue "${name}"`, ids, unique !== undefined);
   }
 
   interface Pending {
@@ -394,7 +394,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   function send(batch: Pending): void {
     const what = batch.names.length === 1 ? `enqueue "${batch.names[0]}"` : `enqueue of ${batch.names.length} jobs ("${batch.names[0]}", …)`;
-    limitEnqueue(() => scripts.enqueue(batch.k, 0, batch.priority, generatedIdPrefix(batch.k.queue), batch.items, { now: true }), what, undefined).then(
+    limitEnqueue(() => scripts.enqueue(batch.k, { delayMs: 0, priority: batch.priority, idPrefix: generatedIdPrefix(batch.k.queue), items: batch.items, now: true }), what, undefined).then(
       (results) => batch.settle.forEach((s, i) => s.resolve(results[i] as EnqueueResult)),
       (err: unknown) => {
         for (const s of batch.settle) s.reject(err);
@@ -417,7 +417,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   async function getJob(id: string): Promise<JobInfo> {
     const queues = queuesFor(id);
-    const states = await limit(() => Promise.all(queues.map((q) => scripts.get(keysOf(q), id))), `getJob ${JSON.stringify(id)}`);
+    const states = await limit(() => Promise.all(queues.map((q) => scripts.get(keysOf(q), { id }))), `getJob ${JSON.stringify(id)}`);
     const i = states.findIndex((s) => s.state !== 'unknown');
     const s = states[i];
     const queue = queues[i];
@@ -471,7 +471,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       const lock = decoded.ok && decoded.envelope.u !== undefined ? k.uniquePrefix + decoded.envelope.u : undefined;
       const throttled = decoded.ok && jobs.jobs.get(decoded.envelope.n)?.throttle !== undefined;
       const readySet = throttled && decoded.ok ? typeKeys(k, decoded.envelope.n).ready : undefined;
-      const result = await limit(() => scripts.cancel(k, id, readySet, lock), `cancel ${JSON.stringify(id)}`);
+      const result = await limit(() => scripts.cancel(k, { id, readySet, lock }), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
     return 'unknown';
@@ -541,7 +541,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     pause: async (queue) => {
       await limit(() => conn.redis.set(keysOf(queue).paused, '1'), `pause "${queue}"`);
     },
-    resume: (queue) => limit(() => scripts.resume(keysOf(queue), typesByQueue.get(queue) ?? []), `resume "${queue}"`),
+    resume: (queue) => limit(() => scripts.resume(keysOf(queue), { types: typesByQueue.get(queue) ?? [] }), `resume "${queue}"`),
     isPaused: async (queue) => (await limit(() => conn.redis.exists(keysOf(queue).paused), `isPaused "${queue}"`)) === 1,
     deadLetters,
     redis: conn.redis,

@@ -171,7 +171,7 @@ export class QueueDeadLetters {
    */
   async retry(ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    return this.bound(async () => this.scripts.deadRetry(this.keys, this.types, await this.withLocks(ids)), this.what('retry'));
+    return this.bound(async () => this.scripts.deadRetry(this.keys, { types: this.types, letters: await this.withLocks(ids) }), this.what('retry'));
   }
 
   /** Puts every dead letter back, in batches of 500. Returns how many. */
@@ -191,7 +191,7 @@ export class QueueDeadLetters {
 
   /** Deletes dead letters. Returns how many existed. */
   delete(ids: readonly string[]): Promise<number> {
-    return this.bound(() => this.scripts.deadDelete(this.keys, ids), this.what('delete'));
+    return this.bound(() => this.scripts.deadDelete(this.keys, { ids }), this.what('delete'));
   }
 
   /** Deletes every dead letter of the queue. Returns how many there were. */

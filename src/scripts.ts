@@ -1,45 +1,45 @@
 import { readFileSync } from 'node:fs';
 import { RedisConfigurationError, RedisOutOfMemoryError } from './errors.js';
 import type { QueueKeys } from './keys.js';
-import { throttleArgs, type ThrottledType } from './throttle.js';
+import { encodeCall, luaPrelude, PLANS, type Encoded, type ScriptName } from './redis-contract.js';
+import type { ThrottledType } from './throttle.js';
 import type { RedisConnection } from './redis.js';
 
 /**
- * The Lua scripts in src/lua, each prefixed with _lib.lua, registered on a connection with ioredis's
+ * The Lua scripts in src/lua, each prefixed with _lib.lua and the prelude generated from its declaration in
+ * src/redis-contract.ts (which reads its KEYS and ARGV by name), registered on a connection with ioredis's
  * `defineCommand` (sent as EVALSHA, with EVAL as the fallback after a Redis restart flushes the script cache).
- * Every key a script touches is passed in KEYS; the order is documented at the top of each file.
- * Each script starts with a Redis 7 shebang that declares how it behaves when Redis is out of memory
- * (`#!lua flags=allow-oom`, `#!lua flags=no-writes`, or `#!lua`: refused as a whole); it is kept as the first line,
- * ahead of _lib.lua.
+ * Every key a script touches is passed in KEYS. Each script starts with a Redis 7 shebang that declares how it
+ * behaves when Redis is out of memory (`#!lua flags=allow-oom`, `#!lua flags=no-writes`, or `#!lua`: refused as a
+ * whole); it is kept as the first line, ahead of _lib.lua. The text is built once, at load.
  */
 const LIB = readLua('_lib');
 /** The enqueue script's name for calls sent at once rather than auto-pipelined. */
 export const ENQUEUE_NOW = 'jcEnqueueNow';
-const SCRIPTS = {
-  // keys: null = a variable number of keys (unique-job locks), sent as the first argument.
-  jcEnqueue: { file: 'enqueue', keys: null },
+/** The commands registered on a connection: each runs one declared script. */
+const COMMANDS = {
+  jcEnqueue: { script: 'enqueue' },
   // The same script under a name that client connections exclude from auto-pipelining (see redis.ts): the client
   // already groups the enqueues of one tick into one call, and the pipeline's setImmediate only adds latency.
-  [ENQUEUE_NOW]: { file: 'enqueue', keys: null },
+  [ENQUEUE_NOW]: { script: 'enqueue' },
   // fetch.lua twice: acknowledging only (its own allow-oom shebang: runs at maxmemory, and frees memory) and leasing
   // (a plain shebang: refused whole at maxmemory, so no new work starts there). A second name costs nothing per call.
-  jcFetch: { file: 'fetch', keys: null },
-  jcFetchLease: { file: 'fetch', keys: null, shebang: '#!lua' },
-  jcRenew: { file: 'renew', keys: null },
-  jcRecover: { file: 'recover', keys: null },
-  jcInvalidIds: { file: 'invalid-ids', keys: null },
-  jcReschedule: { file: 'reschedule', keys: null },
-  jcDead: { file: 'dead', keys: null },
-  jcRelease: { file: 'release', keys: null },
-  jcGet: { file: 'get', keys: 8 },
-  jcDeadRetry: { file: 'dead-retry', keys: null },
-  jcDeadDelete: { file: 'dead-delete', keys: 3 },
-  jcCancel: { file: 'cancel', keys: null },
-  jcUniqueRelease: { file: 'unique-release', keys: 1 },
-  jcResume: { file: 'resume', keys: null },
-} as const;
-type ScriptName = keyof typeof SCRIPTS;
-type Arg = string | number;
+  jcFetch: { script: 'fetch' },
+  jcFetchLease: { script: 'fetch', shebang: '#!lua' },
+  jcRenew: { script: 'renew' },
+  jcRecover: { script: 'recover' },
+  jcInvalidIds: { script: 'invalidIds' },
+  jcReschedule: { script: 'reschedule' },
+  jcDead: { script: 'dead' },
+  jcRelease: { script: 'release' },
+  jcGet: { script: 'get' },
+  jcDeadRetry: { script: 'deadRetry' },
+  jcDeadDelete: { script: 'deadDelete' },
+  jcCancel: { script: 'cancel' },
+  jcUniqueRelease: { script: 'uniqueRelease' },
+  jcResume: { script: 'resume' },
+} as const satisfies Record<string, { script: ScriptName; shebang?: string }>;
+type CommandName = keyof typeof COMMANDS;
 type Reply = string | number | null | Reply[];
 
 function readLua(file: string): string {
@@ -47,27 +47,89 @@ function readLua(file: string): string {
 }
 
 /**
- * The script's text with _lib.lua after its shebang line, which Redis reads only as the very first line; `shebang`
- * replaces the file's own.
+ * A script's text: its shebang line (which Redis reads only as the very first line; `replace` replaces the file's
+ * own), `lib` (the parts of _lib.lua it uses), the prelude generated from its declaration, then the rest of the file
+ * (exported for its test).
  */
-function withLib(file: string, replace?: string): string {
-  return placeLib(file, readLua(file), replace);
-}
-
-/** withLib on a script's text (exported for its test). */
-export function placeLib(file: string, text: string, replace?: string): string {
+export function placeLib(file: string, text: string, replace?: string, prelude = '', lib = LIB): string {
   const eol = text.indexOf('\n');
   // A checkout with CRLF line ends leaves a \r on the line.
   const own = text.slice(0, eol).replace(/\r$/, '');
   // Without flags Redis checks memory only at a script's first write, and a script whose first write does not add
   // data runs on at maxmemory while others fail: every script says what it does there.
   if (!/^#!lua( flags=[a-z-]+(,[a-z-]+)*)?$/.test(own)) throw new Error(`src/lua/${file}.lua must start with a "#!lua" shebang line`);
-  return `${replace ?? own}\n${LIB}\n${text.slice(eol + 1)}`;
+  return `${replace ?? own}\n${lib}\n${prelude}${text.slice(eol + 1)}`;
+}
+
+/** _lib.lua's top-level definitions (each with the comment above it), in order: what each defines and its text. */
+const LIB_PARTS: readonly { readonly name: string | undefined; readonly text: string }[] = (() => {
+  const parts: { name: string | undefined; text: string }[] = [];
+  let pending: string[] = [];
+  let current: { name: string | undefined; text: string } | undefined;
+  for (const line of LIB.split('\n')) {
+    const def = /^local (?:function )?(\w+)/.exec(line);
+    if (def !== null) {
+      current = { name: def[1], text: [...pending, line].join('\n') };
+      parts.push(current);
+      pending = [];
+    } else if (line.startsWith('--') || line.trim() === '') {
+      pending.push(line); // a comment or blank line belongs to the definition that follows
+    } else if (current !== undefined) {
+      current.text += `\n${[...pending, line].join('\n')}`;
+      pending = [];
+    }
+  }
+  return parts;
+})();
+
+const withoutComments = (lua: string): string => lua.replace(/--.*$/gm, '');
+
+/**
+ * The parts of _lib.lua a script uses (what its code names, and what those name in turn), in their order in the
+ * file. Redis runs a script's whole text on every call, so each `local function` it carries is a closure made per
+ * call: a script carries only the ones it needs.
+ */
+function libFor(code: string): string {
+  const used = new Set<string>();
+  const visit = (text: string): void => {
+    const plain = withoutComments(text);
+    for (const part of LIB_PARTS) {
+      if (part.name === undefined || used.has(part.name) || !new RegExp(`\\b${part.name}\\b`).test(plain)) continue;
+      used.add(part.name);
+      visit(part.text);
+    }
+  };
+  visit(code);
+  return LIB_PARTS.filter((p) => p.name !== undefined && used.has(p.name))
+    .map((p) => p.text)
+    .join('\n');
+}
+
+/** The text Redis runs for a declared script (with `shebang` replacing the file's own). */
+export function scriptSource(name: ScriptName, shebang?: string): string {
+  const plan = PLANS[name];
+  const text = readLua(plan.file);
+  const lib = libFor(text);
+  // The group accessors the script's code (and the parts of _lib.lua it carries) calls: `.name(`.
+  const code = withoutComments(`${lib}\n${text}`);
+  return placeLib(plan.file, text, shebang, luaPrelude(plan, (accessor) => code.includes(`.${accessor}(`)), lib);
 }
 
 const SOURCES = Object.fromEntries(
-  Object.entries(SCRIPTS).map(([name, s]) => [name, withLib(s.file, 'shebang' in s ? s.shebang : undefined)]),
-) as Record<ScriptName, string>;
+  Object.entries(COMMANDS).map(([name, c]) => [name, scriptSource(c.script, 'shebang' in c ? c.shebang : undefined)]),
+) as Record<CommandName, string>;
+
+/**
+ * The number of keys of a script whose groups carry no keys, registered with the command: ioredis then knows the
+ * keys, which a cluster's auto-pipelining needs to group calls by slot (a call that sends its key count first is
+ * grouped by that number instead). Undefined: the count is sent with each call.
+ */
+const FIXED_KEYS = Object.fromEntries(
+  Object.entries(COMMANDS).map(([name, c]) => {
+    const plan = PLANS[c.script];
+    return [name, plan.groups.some((g) => g.keys.length > 0) ? undefined : plan.keys.length];
+  }),
+) as Record<CommandName, number | undefined>;
 
 /** Redis before 7.0 reads no shebang line: it compiles `#!lua` as Lua and fails on the `#`. */
 const OLD_REDIS = /Error compiling script.*near '#'/;
@@ -173,6 +235,79 @@ function leased(reply: Reply[], from: number, end: number): LeasedJob[] {
   return jobs;
 }
 
+/** What `enqueue` writes. */
+export interface EnqueueInput {
+  /** 0 = ready now. */
+  readonly delayMs: number;
+  readonly priority: number;
+  /** Prefix of generated ids; '' when `items` carry given ids. */
+  readonly idPrefix: string;
+  /** Alternating id ('' = generate) and envelope. */
+  readonly items: readonly string[];
+  /** A cron firing: written only if the job's last firing is still `expected` ('' = none), then set to `next`. */
+  readonly cron?: { readonly name: string; readonly expected: string; readonly next: string } | undefined;
+  /** Unique jobs: the lock TTL and job i's lock as `locks[i]`. */
+  readonly unique?: { readonly ttlMs: number; readonly locks: readonly string[] } | undefined;
+  /** The ready set of a throttled job type, instead of the queue's. */
+  readonly readySet?: string | undefined;
+  /** Send now, bypassing auto-pipelining (for calls that already carry a tick's worth of enqueues). */
+  readonly now?: boolean | undefined;
+}
+
+/** What one `fetch` call does: acknowledge `acks`, then lease up to `want` jobs. */
+export interface FetchInput {
+  /** The queue's throttled types, in their fixed order (see throttle.ts). */
+  readonly types: readonly ThrottledType[];
+  readonly want: number;
+  readonly leaseMs: number;
+  /** Completed records to keep (count, and age in ms). */
+  readonly keepCount: number;
+  readonly keepAgeMs: number;
+  readonly acks: readonly Completion[];
+  /** The dead-letter cap, for jobs whose id is not valid UTF-8 (see invalidIds). Default 10,000. */
+  readonly maxDead?: number | undefined;
+  /** Envelopes over this many bytes are not sent, only their size and head (`tooBig`); 0 = no limit (default). */
+  readonly maxEnvelopeBytes?: number | undefined;
+}
+
+/** What `recover` takes over. */
+export interface RecoverInput {
+  readonly leaseMs: number;
+  /** Jobs to take over at most. */
+  readonly max: number;
+  readonly types?: readonly ThrottledType[] | undefined;
+  /** Default 10,000. */
+  readonly maxDead?: number | undefined;
+  /** 0 = no limit (default). */
+  readonly maxEnvelopeBytes?: number | undefined;
+}
+
+/** A leased job to schedule again: a retry (with its error record) or a snooze. */
+export interface RescheduleInput {
+  readonly fence: Ack;
+  readonly delayMs: number;
+  /** The error record to store; none keeps the last one (a snooze). */
+  readonly errorJson?: string | undefined;
+  /** Gives the attempt back (a snooze). */
+  readonly giveAttemptBack: boolean;
+  readonly slot?: Slot | undefined;
+}
+
+/** A leased job to move to the dead letters. */
+export interface DeadInput {
+  readonly id: string;
+  readonly attempt: number;
+  readonly infoJson: string;
+  readonly maxDead: number;
+  /** The envelope to keep when the jobs hash has none for the id. */
+  readonly fallbackEnvelope: string;
+  readonly lock?: string | undefined;
+  readonly slot?: Slot | undefined;
+}
+
+const NO_ITEMS = { flat: [] } as const;
+const DEFAULT_MAX_DEAD = 10_000;
+
 /** Typed calls to the Lua scripts on one connection. */
 export class Scripts {
   readonly redis: RedisConnection;
@@ -180,58 +315,38 @@ export class Scripts {
   constructor(redis: RedisConnection) {
     this.redis = redis;
     if (!defined.has(redis)) {
-      for (const [name, s] of Object.entries(SCRIPTS)) {
-        redis.defineCommand(name, s.keys === null ? { lua: SOURCES[name as ScriptName] } : { numberOfKeys: s.keys, lua: SOURCES[name as ScriptName] });
+      for (const name of Object.keys(COMMANDS) as CommandName[]) {
+        const keys = FIXED_KEYS[name];
+        redis.defineCommand(name, keys === undefined ? { lua: SOURCES[name] } : { numberOfKeys: keys, lua: SOURCES[name] });
       }
       defined.add(redis);
     }
   }
 
-  private call(name: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<Reply> {
-    const fn = (this.redis as unknown as Record<ScriptName, (...a: Arg[]) => Promise<Reply>>)[name];
-    const reply = SCRIPTS[name].keys === null ? fn.call(this.redis, keys.length, ...keys, ...args) : fn.call(this.redis, ...keys, ...args);
+  private call(name: CommandName, { keys, args }: Encoded): Promise<Reply> {
+    const fn = (this.redis as unknown as Record<CommandName, (...a: (string | number)[]) => Promise<Reply>>)[name];
+    const reply = FIXED_KEYS[name] === undefined ? fn.call(this.redis, keys.length, ...keys, ...args) : fn.call(this.redis, ...keys, ...args);
     return reply.catch(async (err: unknown) => {
       if (err instanceof Error && OLD_REDIS.test(err.message)) throw await unsupportedRedis(this.redis, err);
-      throw toLibraryError(err, `jobcraft's ${SCRIPTS[name].file} script${name === 'jcFetchLease' ? ' (leasing jobs)' : ''}`);
+      throw toLibraryError(err, `jobcraft's ${PLANS[COMMANDS[name].script].file} script${name === 'jcFetchLease' ? ' (leasing jobs)' : ''}`);
     });
   }
 
   /**
-   * Adds jobs; `items` alternate id ('' = generate) and envelope. Returns [id, duplicate] per job. With `cron`, the
-   * write happens only if the job's last firing is still `expected` (then set to `next`); otherwise nothing is
-   * written and the result is empty.
+   * Adds jobs. Returns [id, duplicate] per job. With `cron`, the write happens only if the job's last firing is
+   * still `expected` (then set to `next`); otherwise nothing is written and the result is empty.
    */
-  async enqueue(
-    k: QueueKeys,
-    delayMs: number,
-    priority: number,
-    idPrefix: string,
-    items: readonly string[],
-    more: {
-      readonly cron?: { name: string; expected: string; next: string };
-      readonly unique?: { ttlMs: number; locks: readonly string[] };
-      /** The ready set of a throttled job type, instead of the queue's. */
-      readonly readySet?: string;
-      /** Send now, bypassing auto-pipelining (for calls that already carry a tick's worth of enqueues). */
-      readonly now?: boolean;
-    } = {},
-  ): Promise<{ id: string; duplicate: boolean }[]> {
-    const { cron, unique, readySet, now = false } = more;
+  async enqueue(k: QueueKeys, input: EnqueueInput): Promise<{ id: string; duplicate: boolean }[]> {
+    const { unique, readySet } = input;
     const reply = (await this.call(
-      now ? ENQUEUE_NOW : 'jcEnqueue',
-      [k.jobs, k.wait, readySet ?? k.prio, k.scheduled, k.notify, k.seq, k.done, k.dead, k.paused, k.cron, ...(unique?.locks ?? [])],
-      [
-        items.length / 2,
-        delayMs,
-        priority,
-        idPrefix,
-        cron?.name ?? '',
-        cron?.expected ?? '',
-        cron?.next ?? '',
-        unique?.ttlMs ?? 0,
-        readySet === undefined ? '0' : '1',
-        ...items,
-      ],
+      input.now === true ? ENQUEUE_NOW : 'jcEnqueue',
+      encodeCall('enqueue', k, input, {
+        typeReady: readySet === undefined ? undefined : { ready: readySet },
+        cron: input.cron,
+        unique,
+        locks: unique === undefined ? NO_ITEMS : { flat: unique.locks },
+        items: { flat: input.items },
+      }),
     )) as Reply[];
     const out: { id: string; duplicate: boolean }[] = [];
     for (let i = 0; i < reply.length; i += 2) out.push({ id: String(reply[i]), duplicate: reply[i + 1] === 1 });
@@ -239,35 +354,12 @@ export class Scripts {
   }
 
   /** Acknowledges `acks`, promotes due jobs and leases up to `want` jobs. */
-  async fetch(
-    k: QueueKeys,
-    types: readonly ThrottledType[],
-    want: number,
-    leaseMs: number,
-    keepCount: number,
-    keepAgeMs: number,
-    acks: readonly Completion[],
-    /** The dead-letter cap, for jobs whose id is not valid UTF-8 (see invalidIds). */
-    maxDead = 10_000,
-    /** Envelopes over this many bytes are not sent, only their size and head (`tooBig`); 0 = no limit. */
-    maxEnvelopeBytes = 0,
-  ): Promise<FetchResult> {
-    const t = throttleArgs(types);
-    const keys = [k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused, ...t.keys];
-    const args: Arg[] = [want, leaseMs, keepCount, keepAgeMs, ...t.args, acks.length];
-    // Two arguments per ack: the id, and the attempt alone or, when the job holds a lock or a type slot,
-    // "attempt:lock:type" (lock = 1-based index among the extra keys). Most acks are the short form.
-    let locks = 0;
-    for (const a of acks) {
-      if (a.lock === undefined) {
-        args.push(a.id, a.typeIndex === 0 ? a.attempt : `${a.attempt}:0:${a.typeIndex}`);
-      } else {
-        keys.push(a.lock);
-        args.push(a.id, `${a.attempt}:${++locks}:${a.typeIndex}`);
-      }
-    }
-    args.push(maxEnvelopeBytes); // last, after the variable-length acks
-    const reply = (await this.call(want === 0 ? 'jcFetch' : 'jcFetchLease', keys, args)) as Reply[];
+  async fetch(k: QueueKeys, input: FetchInput): Promise<FetchResult> {
+    const args = input.maxEnvelopeBytes === undefined ? { ...input, maxEnvelopeBytes: 0 } : input;
+    const reply = (await this.call(
+      input.want === 0 ? 'jcFetch' : 'jcFetchLease',
+      encodeCall('fetch', k, args as FetchInput & { maxEnvelopeBytes: number }, { types: input.types, acks: input.acks }),
+    )) as Reply[];
     const stale = Number(reply[1]);
     const jobs = leased(reply, 3 + stale, reply.length);
     const staleAcks = reply.slice(3, 3 + stale).map(String);
@@ -275,7 +367,8 @@ export class Scripts {
     // A client decodes bytes that are not UTF-8 to U+FFFD: only then is a second call needed (see invalidIds).
     if (!jobs.some(hasReplacementChar)) return { nextDueMs, staleAcks, jobs };
     try {
-      return { nextDueMs, staleAcks, jobs: await this.invalidIds(k, types, maxDead, maxEnvelopeBytes, String(reply[2]), jobs) };
+      const more = { types: input.types, maxDead: input.maxDead ?? DEFAULT_MAX_DEAD, maxEnvelopeBytes: args.maxEnvelopeBytes ?? 0 };
+      return { nextDueMs, staleAcks, jobs: await this.invalidIds(k, { ...more, expiry: String(reply[2]), jobs }) };
     } catch {
       // The acks and the lease are done: keep the batch's other jobs. Its suspects stay leased under their raw id
       // until lease recovery takes them over (recover.lua dead-letters the invalid ones, runs the valid ones).
@@ -292,18 +385,19 @@ export class Scripts {
    */
   private async invalidIds(
     k: QueueKeys,
-    types: readonly ThrottledType[],
-    maxDead: number,
-    maxEnvelopeBytes: number,
-    expiry: string,
-    jobs: readonly LeasedJob[],
+    input: {
+      readonly types: readonly ThrottledType[];
+      readonly maxDead: number;
+      readonly maxEnvelopeBytes: number;
+      readonly expiry: string;
+      readonly jobs: readonly LeasedJob[];
+    },
   ): Promise<LeasedJob[]> {
+    const { jobs } = input;
     const suspects = jobs.filter(hasReplacementChar);
-    const t = throttleArgs(types);
     const reply = (await this.call(
       'jcInvalidIds',
-      [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, k.notify, ...t.keys],
-      [expiry, maxDead, k.uniquePrefix, ...t.args, maxEnvelopeBytes, ...suspects.map((j) => j.id)],
+      encodeCall('invalidIds', k, { ...input, uniquePrefix: k.uniquePrefix }, { types: input.types, suspects }),
     )) as Reply[];
     const buried = Number(reply[0]);
     const end = 1 + 4 * buried;
@@ -321,11 +415,11 @@ export class Scripts {
   }
 
   /** Extends leases; returns the ids whose lease was lost. */
-  async renew(k: QueueKeys, types: readonly ThrottledType[], leaseMs: number, held: readonly Held[]): Promise<string[]> {
-    const args: Arg[] = [leaseMs];
-    for (const a of held) args.push(a.id, a.attempt, a.type > 0 && (types[a.type - 1]?.concurrency ?? 0) > 0 ? a.type : 0);
-    const keys = [k.active, k.attempts, ...types.map((t) => t.keys.running)];
-    return ((await this.call('jcRenew', keys, args)) as Reply[]).map(String);
+  async renew(k: QueueKeys, input: { readonly types: readonly ThrottledType[]; readonly leaseMs: number; readonly held: readonly Held[] }): Promise<string[]> {
+    const { types } = input;
+    // A type's slot is extended only for a type with a cap (others hold none).
+    const held = input.held.map((a) => ({ id: a.id, attempt: a.attempt, type: a.type > 0 && (types[a.type - 1]?.concurrency ?? 0) > 0 ? a.type : 0 }));
+    return ((await this.call('jcRenew', encodeCall('renew', k, input, { types, held }))) as Reply[]).map(String);
   }
 
   /**
@@ -333,20 +427,15 @@ export class Scripts {
    * script instead, and come back flagged `invalidId` (already dead: for the worker's `dead` event). Envelopes over
    * `maxEnvelopeBytes` come back as `tooBig` (0 = no limit).
    */
-  async recover(
-    k: QueueKeys,
-    leaseMs: number,
-    max: number,
-    types: readonly ThrottledType[] = [],
-    maxDead = 10_000,
-    maxEnvelopeBytes = 0,
-  ): Promise<LeasedJob[]> {
-    const t = throttleArgs(types);
-    const reply = (await this.call(
-      'jcRecover',
-      [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, k.notify, ...t.keys],
-      [leaseMs, max, maxDead, k.uniquePrefix, ...t.args, maxEnvelopeBytes],
-    )) as Reply[];
+  async recover(k: QueueKeys, input: RecoverInput): Promise<LeasedJob[]> {
+    const args = {
+      leaseMs: input.leaseMs,
+      max: input.max,
+      maxDead: input.maxDead ?? DEFAULT_MAX_DEAD,
+      uniquePrefix: k.uniquePrefix,
+      maxEnvelopeBytes: input.maxEnvelopeBytes ?? 0,
+    };
+    const reply = (await this.call('jcRecover', encodeCall('recover', k, args, { types: input.types ?? [] }))) as Reply[];
     const end = reply.length - 3 * Number(reply[0]);
     const jobs = leased(reply, 1, end);
     for (const j of leased(reply, end, reply.length)) jobs.push({ ...j, invalidId: true });
@@ -354,61 +443,36 @@ export class Scripts {
   }
 
   /** Schedules a leased job to run again after `delayMs`; false when the lease was no longer ours. */
-  async reschedule(k: QueueKeys, ack: Ack, delayMs: number, errorJson: string, giveAttemptBack: boolean, slot?: Slot): Promise<boolean> {
+  async reschedule(k: QueueKeys, input: RescheduleInput): Promise<boolean> {
+    const { fence, errorJson } = input;
+    const args = { id: fence.id, attempt: fence.attempt, delayMs: Math.max(0, Math.round(input.delayMs)), giveAttemptBack: input.giveAttemptBack ? '1' : '0' };
     const reply = await this.call(
       'jcReschedule',
-      [k.active, k.attempts, k.errors, k.scheduled, k.notify, ...(slot === undefined ? [] : [slot.running, slot.ready])],
-      [ack.id, ack.attempt, Math.max(0, Math.round(delayMs)), errorJson, giveAttemptBack ? '1' : '0'],
+      encodeCall('reschedule', k, args, { slot: input.slot, error: errorJson === undefined ? undefined : { json: errorJson } }),
     );
     return reply === 1;
   }
 
   /** Moves a job to the dead letters; false when the lease was no longer ours. */
-  async dead(
-    k: QueueKeys,
-    id: string,
-    attempt: number,
-    infoJson: string,
-    maxDead: number,
-    fallbackRaw: string,
-    lock?: string,
-    slot?: Slot,
-  ): Promise<boolean> {
-    const keys = [k.active, k.jobs, k.attempts, k.errors, k.dead, k.deadInfo, k.deadOrder, k.notify];
-    if (lock !== undefined) keys.push(lock);
-    if (slot !== undefined) keys.push(slot.running, slot.ready);
-    const reply = await this.call('jcDead', keys, [
-      id,
-      attempt,
-      infoJson,
-      maxDead,
-      fallbackRaw,
-      lock === undefined ? '0' : '1',
-      slot === undefined ? '0' : '1',
-    ]);
+  async dead(k: QueueKeys, input: DeadInput): Promise<boolean> {
+    const { lock } = input;
+    const args = { id: input.id, attempt: input.attempt, info: input.infoJson, maxDead: input.maxDead, fallbackEnvelope: input.fallbackEnvelope };
+    const reply = await this.call('jcDead', encodeCall('dead', k, args, { unique: lock === undefined ? undefined : { lock }, slot: input.slot }));
     return reply === 1;
   }
 
   /** Hands leased jobs back to the front of the queue, giving back their attempt. */
   async release(
     k: QueueKeys,
-    types: readonly ThrottledType[],
-    jobs: readonly { id: string; attempt: number; priority: number; type: number }[],
+    input: { readonly types: readonly ThrottledType[]; readonly jobs: readonly { id: string; attempt: number; priority: number; type: number }[] },
   ): Promise<number> {
-    if (jobs.length === 0) return 0;
-    const t = throttleArgs(types);
-    const args: Arg[] = [...t.args];
-    for (const j of jobs) args.push(j.id, j.attempt, j.priority, j.type);
-    return Number(await this.call('jcRelease', [k.active, k.attempts, k.wait, k.prio, k.notify, k.seq, ...t.keys], args));
+    if (input.jobs.length === 0) return 0;
+    return Number(await this.call('jcRelease', encodeCall('release', k, {}, input)));
   }
 
   /** Reads one job's state. */
-  async get(k: QueueKeys, id: string): Promise<RawJobState> {
-    const r = (await this.call(
-      'jcGet',
-      [k.jobs, k.active, k.scheduled, k.attempts, k.errors, k.done, k.dead, k.deadInfo],
-      [id],
-    )) as Reply[];
+  async get(k: QueueKeys, input: { readonly id: string }): Promise<RawJobState> {
+    const r = (await this.call('jcGet', encodeCall('get', k, input, {}))) as Reply[];
     const str = (v: Reply | undefined): string | null => (v === null || v === undefined ? null : String(v));
     return {
       state: String(r[0]) as RawJobState['state'],
@@ -422,47 +486,37 @@ export class Scripts {
   /** Puts dead letters back in the queue; returns the ids put back. A unique job's lock is taken again. */
   async deadRetry(
     k: QueueKeys,
-    types: readonly ThrottledType[],
-    items: readonly { id: string; lock?: string; ttlMs?: number }[],
+    input: { readonly types: readonly ThrottledType[]; readonly letters: readonly { id: string; lock?: string; ttlMs?: number }[] },
   ): Promise<string[]> {
-    if (items.length === 0) return [];
-    const t = throttleArgs(types);
-    const keys = [k.dead, k.deadInfo, k.deadOrder, k.jobs, k.wait, k.prio, k.notify, k.seq, ...t.keys];
-    const args: Arg[] = [...t.args];
-    let locks = 0;
-    for (const item of items) {
-      if (item.lock === undefined) {
-        args.push(item.id, 0, 0);
-      } else {
-        keys.push(item.lock);
-        args.push(item.id, ++locks, item.ttlMs ?? 3_600_000);
-      }
-    }
-    return ((await this.call('jcDeadRetry', keys, args)) as Reply[]).map(String);
+    if (input.letters.length === 0) return [];
+    // A lock's TTL defaults to an hour; without a lock the TTL is not read.
+    const letters = input.letters.map((l) => ({ id: l.id, lock: l.lock, ttlMs: l.lock === undefined ? 0 : (l.ttlMs ?? 3_600_000) }));
+    return ((await this.call('jcDeadRetry', encodeCall('deadRetry', k, {}, { types: input.types, letters }))) as Reply[]).map(String);
   }
 
   /** Deletes dead letters; returns how many existed. */
-  async deadDelete(k: QueueKeys, ids: readonly string[]): Promise<number> {
-    if (ids.length === 0) return 0;
-    return Number(await this.call('jcDeadDelete', [k.dead, k.deadInfo, k.deadOrder], ids));
+  async deadDelete(k: QueueKeys, input: { readonly ids: readonly string[] }): Promise<number> {
+    if (input.ids.length === 0) return 0;
+    return Number(await this.call('jcDeadDelete', encodeCall('deadDelete', k, {}, { ids: { flat: input.ids } })));
   }
 
-  /** Cancels a job that has not started. */
-  async cancel(k: QueueKeys, id: string, readySet: string | undefined, lock?: string): Promise<'cancelled' | 'active' | 'unknown'> {
-    const keys = [k.jobs, k.wait, k.prio, k.scheduled, k.active, k.attempts, k.errors, readySet ?? k.prio, ...(lock === undefined ? [] : [lock])];
-    return String(await this.call('jcCancel', keys, [id])) as
-      | 'cancelled'
-      | 'active'
-      | 'unknown';
+  /** Cancels a job that has not started. `readySet`: its throttled type's ready set; `lock`: its unique lock. */
+  async cancel(
+    k: QueueKeys,
+    input: { readonly id: string; readonly readySet?: string | undefined; readonly lock?: string | undefined },
+  ): Promise<'cancelled' | 'active' | 'unknown'> {
+    const { readySet, lock } = input;
+    const groups = { typeReady: readySet === undefined ? undefined : { ready: readySet }, unique: lock === undefined ? undefined : { lock } };
+    return String(await this.call('jcCancel', encodeCall('cancel', k, input, groups))) as 'cancelled' | 'active' | 'unknown';
   }
 
-  /** Releases a unique lock if `id` holds it. */
-  async uniqueRelease(lock: string, id: string): Promise<void> {
-    await this.call('jcUniqueRelease', [lock], [id]);
+  /** Releases a unique lock if the job `id` holds it. */
+  async uniqueRelease(lock: string, input: { readonly id: string }): Promise<void> {
+    await this.call('jcUniqueRelease', encodeCall('uniqueRelease', { lock }, input, {}));
   }
 
   /** Resumes a paused queue; true if it was paused. */
-  async resume(k: QueueKeys, types: readonly ThrottledType[]): Promise<boolean> {
-    return (await this.call('jcResume', [k.paused, k.wait, k.prio, k.notify, ...types.map((t) => t.keys.ready)], [])) === 1;
+  async resume(k: QueueKeys, input: { readonly types: readonly ThrottledType[] }): Promise<boolean> {
+    return (await this.call('jcResume', encodeCall('resume', k, {}, input))) === 1;
   }
 }

@@ -24,14 +24,3 @@ export function throttledTypes(jobs: JobSet, k: QueueKeys): ThrottledType[] {
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
-
-/** The KEYS and ARGV that describe throttled types to a script (see _lib.lua `read_types`). */
-export function throttleArgs(types: readonly ThrottledType[]): { keys: string[]; args: (string | number)[] } {
-  const keys: string[] = [];
-  const args: (string | number)[] = [types.length];
-  for (const t of types) {
-    keys.push(t.keys.ready, t.keys.running, t.keys.starts);
-    args.push(t.name, t.concurrency, t.rateMax, t.ratePerMs);
-  }
-  return { keys, args };
-}

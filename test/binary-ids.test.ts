@@ -152,7 +152,7 @@ describe('job ids that are not valid UTF-8', () => {
     if (capped === undefined) throw new Error('no throttled type');
     const scripts = new Scripts(raw);
     const call = (s: Scripts, expiry: number, handed: LeasedJob[]): Promise<LeasedJob[]> =>
-      (s as unknown as { invalidIds: (...a: unknown[]) => Promise<LeasedJob[]> }).invalidIds(k, types, 100, 0, String(expiry), handed);
+      (s as unknown as { invalidIds: (...a: unknown[]) => Promise<LeasedJob[]> }).invalidIds(k, { types, maxDead: 100, maxEnvelopeBytes: 0, expiry: String(expiry), jobs: handed });
     const decoded = (b: Buffer): string => b.toString('utf8');
 
     // 1. Lease recovery: a crashed worker held a capped, unique job under an id that is not UTF-8. One recover call
@@ -164,7 +164,7 @@ describe('job ids that are not valid UTF-8', () => {
     await raw.zadd(capped.running, Date.now() + 60_000, crashed);
     await raw.set(`${k.uniquePrefix}lock-1`, crashed);
     await raw.zadd(capped.ready, 1, 'waits-for-the-slot');
-    const recovered = await scripts.recover(k, 30_000, 10, types, 100);
+    const recovered = await scripts.recover(k, { leaseMs: 30_000, max: 10, types, maxDead: 100 });
     expect(recovered).toEqual([expect.objectContaining({ id: addressable(crashed), attempt: 2, invalidId: true })]);
     expect(await raw.hexists(k.dead, addressable(crashed))).toBe(1);
     expect(JSON.parse((await raw.hget(k.deadInfo, addressable(crashed))) as string)).toMatchObject({
@@ -178,7 +178,7 @@ describe('job ids that are not valid UTF-8', () => {
     expect(await raw.zcard(capped.running)).toBe(0);
     expect(await raw.exists(`${k.uniquePrefix}lock-1`)).toBe(0);
     expect(await raw.llen(k.notify)).toBe(1); // a job waited for the slot: a worker is woken
-    expect(await scripts.recover(k, 30_000, 10, types, 100)).toEqual([]);
+    expect(await scripts.recover(k, { leaseMs: 30_000, max: 10, types, maxDead: 100 })).toEqual([]);
     await raw.del(capped.ready, k.notify);
 
     // 2. The same raw id written again: its dead letter gets a free name, the first one is kept.
@@ -186,7 +186,7 @@ describe('job ids that are not valid UTF-8', () => {
     await raw.hset(k.jobs, crashed, again);
     await raw.zadd(k.active, 0, crashed);
     await raw.hset(k.attempts, crashed, '1');
-    expect((await scripts.recover(k, 30_000, 10, types, 100)).map((j) => j.id)).toEqual([`${addressable(crashed)}#2`]);
+    expect((await scripts.recover(k, { leaseMs: 30_000, max: 10, types, maxDead: 100 })).map((j) => j.id)).toEqual([`${addressable(crashed)}#2`]);
     expect(await raw.hlen(k.dead)).toBe(2);
     expect(await raw.hget(k.dead, `${addressable(crashed)}#2`)).toBe(again);
 
@@ -201,7 +201,7 @@ describe('job ids that are not valid UTF-8', () => {
     const invalidEnvelope = envelope('invalid');
     await raw.hset(k.jobs, invalid, invalidEnvelope);
     await raw.rpush(k.wait, invalid);
-    const fetched = await scripts.fetch(k, types, 5, 30_000, 1000, 3_600_000, [], 100);
+    const fetched = await scripts.fetch(k, { types, want: 5, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100 });
     expect(fetched.jobs).toEqual([expect.objectContaining({ id: addressable(invalid), invalidId: true })]);
     expect(await raw.hget(k.dead, addressable(invalid))).toBe(invalidEnvelope);
     expect(await raw.zscore(k.active, valid)).not.toBeNull(); // the valid job's lease is untouched
@@ -228,7 +228,7 @@ describe('job ids that are not valid UTF-8', () => {
     const fetchedId = Buffer.from([...Buffer.from('big-'), 0xff]);
     await raw.hset(k.jobs, fetchedId, big);
     await raw.rpush(k.wait, fetchedId);
-    const fetched = await scripts.fetch(k, [], 5, 30_000, 1000, 3_600_000, [], 100, 1_000);
+    const fetched = await scripts.fetch(k, { types: [], want: 5, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100, maxEnvelopeBytes: 1_000 });
     expect(fetched.jobs).toHaveLength(1);
     expect(fetched.jobs[0]).toMatchObject({ id: addressable(fetchedId), invalidId: true, raw: null, tooBig: { bytes: big.length } });
     expect(await raw.hget(k.dead, addressable(fetchedId))).toBe(big); // dead-lettered whole, inside Redis
@@ -237,7 +237,7 @@ describe('job ids that are not valid UTF-8', () => {
     await raw.hset(k.jobs, expiredId, big);
     await raw.zadd(k.active, Date.now() - 1, expiredId);
     await raw.hset(k.attempts, expiredId, '1');
-    const recovered = await scripts.recover(k, 30_000, 10, [], 100, 1_000);
+    const recovered = await scripts.recover(k, { leaseMs: 30_000, max: 10, types: [], maxDead: 100, maxEnvelopeBytes: 1_000 });
     expect(recovered).toEqual([expect.objectContaining({ id: addressable(expiredId), invalidId: true, raw: null, tooBig: expect.objectContaining({ bytes: big.length }) })]);
   });
 
@@ -250,12 +250,12 @@ describe('job ids that are not valid UTF-8', () => {
     await raw.hset(k.jobs, bad, envelope('bad'));
     await raw.rpush(k.wait, 'good-1', bad);
     await raw.set(k.deadInfo, 'not a hash'); // invalid-ids.lua refuses to run (WRONGTYPE) after fetch.lua leased both
-    const fetched = await scripts.fetch(k, [], 5, 1, 1000, 3_600_000, [], 100);
+    const fetched = await scripts.fetch(k, { types: [], want: 5, leaseMs: 1, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100 });
     expect(fetched.jobs.map((j) => j.id)).toEqual(['good-1']);
     expect(await raw.zscore(k.active, bad)).not.toBeNull(); // still leased under its raw id
     await raw.del(k.deadInfo);
     const recovered = await waitFor(async () => {
-      const got = await scripts.recover(k, 30_000, 10, [], 100);
+      const got = await scripts.recover(k, { leaseMs: 30_000, max: 10, types: [], maxDead: 100 });
       return got.some((j) => j.invalidId === true) ? got : undefined;
     }, 'lease recovery to dead-letter the suspect');
     expect(recovered.find((j) => j.invalidId === true)?.id).toBe(addressable(bad));

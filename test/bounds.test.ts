@@ -325,12 +325,12 @@ describe('fetch.lua and recover.lua send only the size and head of an envelope o
     const limit = 16 * MIB;
     await raw.multi().hset(k.jobs, 'big-2', envelope).rpush(k.wait, 'big-2').exec();
     // A lease of 1 ms: recover can take the job over at once.
-    const fetched = await scripts.fetch(k, [], 1, 1, 0, 0, [], 10_000, limit);
+    const fetched = await scripts.fetch(k, { types: [], want: 1, leaseMs: 1, keepCount: 0, keepAgeMs: 0, acks: [], maxDead: 10_000, maxEnvelopeBytes: limit });
     expect(fetched.jobs).toHaveLength(1);
     expect(fetched.jobs[0]?.raw).toBeNull();
     expect(fetched.jobs[0]?.tooBig).toEqual({ bytes: Buffer.byteLength(envelope), head: envelope.slice(0, 512) });
     const recovered = await waitFor(async () => {
-      const jobs = await scripts.recover(k, 60_000, 10, [], 10_000, limit);
+      const jobs = await scripts.recover(k, { leaseMs: 60_000, max: 10, types: [], maxDead: 10_000, maxEnvelopeBytes: limit });
       return jobs.length > 0 ? jobs : undefined;
     }, 'recover to take the expired lease');
     expect(recovered[0]?.raw).toBeNull();
@@ -340,7 +340,7 @@ describe('fetch.lua and recover.lua send only the size and head of an envelope o
     // Exactly at the limit: sent whole.
     const fits = `{"n":"echo","t":1,"p":{"text":"${'z'.repeat(1000)}"}}`;
     await raw.multi().hset(k.jobs, 'fits-1', fits).rpush(k.wait, 'fits-1').exec();
-    const whole = await scripts.fetch(k, [], 1, 60_000, 0, 0, [], 10_000, Buffer.byteLength(fits));
+    const whole = await scripts.fetch(k, { types: [], want: 1, leaseMs: 60_000, keepCount: 0, keepAgeMs: 0, acks: [], maxDead: 10_000, maxEnvelopeBytes: Buffer.byteLength(fits) });
     expect(whole.jobs[0]).toMatchObject({ id: 'fits-1', raw: fits });
     expect(whole.jobs[0]?.tooBig).toBeUndefined();
   }, 60_000);

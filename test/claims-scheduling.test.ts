@@ -41,16 +41,16 @@ describe('cron', () => {
     await raw.hset(k.cron, 'everySecond', '1000');
     const firing = (at: number) => [`cron:everySecond:${at}`, encodeEnvelope('everySecond', at, '{}', undefined, 0)];
     // A caller that read an older record: nothing written, the record kept. The id is new, so only the CAS stops it.
-    expect(await scripts.enqueue(k, 0, 0, '', firing(3000), { cron: { name: 'everySecond', expected: '999', next: '3000' } })).toEqual([]);
+    expect(await scripts.enqueue(k, { delayMs: 0, priority: 0, idPrefix: '', items: firing(3000), cron: { name: 'everySecond', expected: '999', next: '3000' } })).toEqual([]);
     expect(await raw.hget(k.cron, 'everySecond')).toBe('1000');
     expect(await raw.hexists(k.jobs, 'cron:everySecond:3000')).toBe(0);
     // A caller that read the current record: written, and the record advanced.
-    expect(await scripts.enqueue(k, 0, 0, '', firing(2000), { cron: { name: 'everySecond', expected: '1000', next: '2000' } })).toEqual([
+    expect(await scripts.enqueue(k, { delayMs: 0, priority: 0, idPrefix: '', items: firing(2000), cron: { name: 'everySecond', expected: '1000', next: '2000' } })).toEqual([
       { id: 'cron:everySecond:2000', duplicate: false },
     ]);
     expect(await raw.hget(k.cron, 'everySecond')).toBe('2000');
     // The loser of that race, with a different firing: refused, although its id was never used.
-    expect(await scripts.enqueue(k, 0, 0, '', firing(2500), { cron: { name: 'everySecond', expected: '1000', next: '2500' } })).toEqual([]);
+    expect(await scripts.enqueue(k, { delayMs: 0, priority: 0, idPrefix: '', items: firing(2500), cron: { name: 'everySecond', expected: '1000', next: '2500' } })).toEqual([]);
     expect(await raw.hget(k.cron, 'everySecond')).toBe('2000');
     expect(await raw.hexists(k.jobs, 'cron:everySecond:2500')).toBe(0);
   });

@@ -249,9 +249,9 @@ describe('completion batching', () => {
     const ackOnly: number[] = [];
     const fetch = scripts.fetch.bind(scripts);
     scripts.fetch = (...a) => {
-      const acks = a[6] as readonly unknown[]; // fetch(keys, types, want, leaseMs, keepCount, keepAgeMs, acks, …)
+      const { acks, want } = a[1]; // fetch(keys, { acks, want, … })
       if (acks.length > 0) ackCalls.push(acks.length);
-      if (acks.length > 0 && a[2] === 0) ackOnly.push(acks.length);
+      if (acks.length > 0 && want === 0) ackOnly.push(acks.length);
       return fetch(...a);
     };
     // One job that ends once its queue's loop is blocked (the queue is empty): no fetch will carry its completion

@@ -174,13 +174,13 @@ describe('the cron record compare-and-set', () => {
     const firing = (at: number): string[] => [cronJobId('everySecond', at), encodeEnvelope('everySecond', at, '{}')];
 
     // Read 1000, but another process already moved the record to 2000: nothing is written, the record stays.
-    const stale = await scripts.enqueue(k, 0, 0, '', firing(3000), { cron: { name: 'everySecond', expected: '1000', next: '3000' } });
+    const stale = await scripts.enqueue(k, { delayMs: 0, priority: 0, idPrefix: '', items: firing(3000), cron: { name: 'everySecond', expected: '1000', next: '3000' } });
     expect(stale).toEqual([]);
     expect(await raw.hget(k.cron, 'everySecond')).toBe('2000');
     expect(await raw.hexists(k.jobs, cronJobId('everySecond', 3000))).toBe(0);
 
     // Read the current value: the firing is written and the record moves, in the same script.
-    const won = await scripts.enqueue(k, 0, 0, '', firing(3000), { cron: { name: 'everySecond', expected: '2000', next: '3000' } });
+    const won = await scripts.enqueue(k, { delayMs: 0, priority: 0, idPrefix: '', items: firing(3000), cron: { name: 'everySecond', expected: '2000', next: '3000' } });
     expect(won).toEqual([{ id: cronJobId('everySecond', 3000), duplicate: false }]);
     expect(await raw.hget(k.cron, 'everySecond')).toBe('3000');
   });

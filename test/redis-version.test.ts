@@ -20,7 +20,7 @@ describe('Redis older than 7.0', () => {
       info: () => Promise.resolve('# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n'),
     };
     const scripts = new Scripts(fake as unknown as RedisConnection);
-    const err = await scripts.resume(queueKeys('jc', 'default'), []).then(
+    const err = await scripts.resume(queueKeys('jc', 'default'), { types: [] }).then(
       () => undefined,
       (e: unknown) => e,
     );

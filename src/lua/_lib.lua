@@ -73,22 +73,30 @@ local function name_of(env)
   return string.match(env, '^{"n":"([^"]*)"')
 end
 
--- Reads the throttled job types (concurrency caps, rate limits) of a queue: per type three KEYS from key_at
--- (ready, running, starts) and four ARGV from arg_at (name, cap, rate max, rate period ms).
+-- Reads the throttled job types (concurrency caps, rate limits) of a queue from a call's `types` group (declared in
+-- src/redis-contract.ts): per type its ready, running and starts keys, and its name, cap, rate max, rate period ms
+-- (its row, in that declared order).
 -- Returns the list and a map from name to ready key (where such jobs wait).
-local function read_types(key_at, arg_at, count)
+local function read_types(group)
   local types = {}
   local routes = {}
-  for t = 1, count do
-    local k = key_at + (t - 1) * 3
-    local g = arg_at + (t - 1) * 4
-    types[t] = {
-      name = ARGV[g], ready = KEYS[k], running = KEYS[k + 1], starts = KEYS[k + 2],
-      cap = tonumber(ARGV[g + 1]), rate_max = tonumber(ARGV[g + 2]), rate_per = tonumber(ARGV[g + 3]),
-    }
-    routes[ARGV[g]] = KEYS[k]
+  for t = 1, group.n do
+    local ready, running, starts, name, cap, rate_max, rate_per = group.row(t)
+    types[t] = { name = name, ready = ready, running = running, starts = starts, cap = cap, rate_max = rate_max,
+      rate_per = rate_per }
+    routes[name] = ready
   end
   return types, routes
+end
+
+-- Adds the keys of throttled types to a check_types spec: ready and running sets, and the starts sets if asked.
+local function type_checks(spec, types, starts)
+  for _, ty in ipairs(types) do
+    spec[#spec + 1] = ty.ready; spec[#spec + 1] = 'zset'
+    spec[#spec + 1] = ty.running; spec[#spec + 1] = 'zset'
+    if starts then spec[#spec + 1] = ty.starts; spec[#spec + 1] = 'zset' end
+  end
+  return spec
 end
 
 -- Makes ids ready to run: jobs of throttled types (routes: name -> ready key) into their type's sorted set,
@@ -185,6 +193,12 @@ local function valid_utf8(s)
   return true
 end
 
+-- The type checks of a script that may write a dead letter (K as for bury_invalid_id), before its first write.
+local function dead_checks(K)
+  return check_types({ K.active, 'zset', K.jobs, 'hash', K.attempts, 'hash', K.errors, 'hash', K.dead, 'hash',
+    K.deadInfo, 'hash', K.deadOrder, 'zset', K.notify, 'list' })
+end
+
 -- Adds a dead letter (envelope env, info JSON) under id, newest last, and drops the oldest over max: the record
 -- shape and cap of every dead letter (dead.lua, and the renaming of ids that are not UTF-8 below).
 local function add_dead(dead, dead_info, dead_order, id, env, info, max)
@@ -206,41 +220,42 @@ end
 -- -- plus '#2', '#3'... if that name is taken (the same raw id written again). Removes every live trace under the
 -- old id: lease, envelope, attempt count, error record, concurrency slot (waking a worker if its type has jobs
 -- waiting), unique lock.
--- q: { active, jobs, attempts, errors, dead, dead_info, dead_order, notify, max (dead letters), unique (lock key
--- prefix), types (read_types) }. errors may be a key of the wrong type here: pcall, it only drops a record.
+-- K: the queue's keys active, jobs, attempts, errors, dead, deadInfo, deadOrder, notify (a script's K); types:
+-- read_types; max: the dead-letter cap; unique: the lock key prefix. errors may be a key of the wrong type here:
+-- pcall, it only drops a record.
 -- Returns the new id, the envelope ('' if none) and the attempt number.
-local function bury_invalid_id(q, id)
+local function bury_invalid_id(K, types, max, unique, id)
   local base = INVALID_ID_PREFIX .. (string.gsub(id, '[^\33-\36\38-\126]', function(c)
     return string.format('%%%02X', string.byte(c))
   end))
   local new, n = base, 1
-  while redis.call('HEXISTS', q.dead, new) == 1 or redis.call('HEXISTS', q.jobs, new) == 1
-    or redis.call('ZSCORE', q.active, new) do
+  while redis.call('HEXISTS', K.dead, new) == 1 or redis.call('HEXISTS', K.jobs, new) == 1
+    or redis.call('ZSCORE', K.active, new) do
     n = n + 1
     new = base .. '#' .. n
   end
-  local env = redis.call('HGET', q.jobs, id) or ''
-  local att = tonumber(redis.call('HGET', q.attempts, id)) or 1
+  local env = redis.call('HGET', K.jobs, id) or ''
+  local att = tonumber(redis.call('HGET', K.attempts, id)) or 1
   local name = name_of(env)
-  for _, ty in ipairs(q.types) do
-    if ty.name == name and ty.cap > 0 then free_slot(ty.running, ty.ready, id, q.notify) end
+  for _, ty in ipairs(types) do
+    if ty.name == name and ty.cap > 0 then free_slot(ty.running, ty.ready, id, K.notify) end
   end
   if string.find(env, '"u":', 1, true) then
     local ok, obj = pcall(cjson.decode, env)
     -- The lock key is built here (not passed in KEYS): it shares the queue's hash tag, and only the envelope names it.
-    if ok and type(obj) == 'table' and type(obj.u) == 'string' then release_lock(q.unique .. obj.u, id) end
+    if ok and type(obj) == 'table' and type(obj.u) == 'string' then release_lock(unique .. obj.u, id) end
   end
-  redis.call('ZREM', q.active, id)
-  redis.call('HDEL', q.jobs, id)
-  redis.call('HDEL', q.attempts, id)
-  redis.pcall('HDEL', q.errors, id)
+  redis.call('ZREM', K.active, id)
+  redis.call('HDEL', K.jobs, id)
+  redis.call('HDEL', K.attempts, id)
+  redis.pcall('HDEL', K.errors, id)
   local now = now_ms()
   local message = 'the job id is not valid UTF-8, so no client could address it: renamed to "' .. new ..
     '" ("#invalid-utf8:" + the id, bytes outside printable ASCII and "%" as %XX)'
   local info = cjson.encode({ reason = 'malformed_job', attempts = att, diedAt = now,
     error = { name = 'Error', message = message, attempt = att, at = now } })
-  add_dead(q.dead, q.dead_info, q.dead_order, new, env, info, q.max)
-  if redis.call('ZCARD', q.active) == 1 then redis.call('DEL', q.active) end
+  add_dead(K.dead, K.deadInfo, K.deadOrder, new, env, info, max)
+  if redis.call('ZCARD', K.active) == 1 then redis.call('DEL', K.active) end
   return new, env, att
 end
 
@@ -250,4 +265,254 @@ end
 local function over_limit(env, max_env)
   if env and max_env > 0 and #env > max_env then return { #env, string.sub(env, 1, 512) } end
   return env
+end
+
+-- Buries a leased id that is not UTF-8 (bury_invalid_id) and appends its reply entries to out: the new id, the
+-- envelope (over_limit) and the attempt. A: the script's maxDead, uniquePrefix and maxEnvelopeBytes.
+local function bury_into(out, K, A, types, id)
+  local new, env, att = bury_invalid_id(K, types, A.maxDead, A.uniquePrefix, id)
+  out[#out + 1] = new
+  out[#out + 1] = over_limit(env, A.maxEnvelopeBytes)
+  out[#out + 1] = att
+end
+
+-- ---- The steps of fetch.lua, one state transition each. K: fetch's keys by name; types: read_types. ----
+
+-- Ms until the earliest of `current` and `ms` (-1 = none).
+local function soonest(current, ms)
+  if ms >= 0 and (current < 0 or ms < current) then return ms end
+  return current
+end
+
+-- Drops completed records: past `keep` (in steps: the history may exceed it by a sixteenth, so a full one is not
+-- trimmed on every call), then older than `keep_age` ms, oldest first, a bounded number per call.
+local function trim_done(K, keep, keep_age, now)
+  local len = redis.call('LLEN', K.doneOrder)
+  if len > keep + math.floor(keep / 16) then
+    local old = redis.call('LRANGE', K.doneOrder, keep, -1)
+    bulk('HDEL', K.done, old)
+    redis.call('LTRIM', K.doneOrder, 0, keep - 1)
+  end
+  for _ = 1, 100 do
+    local oldest = redis.call('LINDEX', K.doneOrder, -1)
+    if not oldest then break end
+    local rec = redis.call('HGET', K.done, oldest)
+    local at = rec and tonumber(string.match(rec, '|(%d+)$'))
+    if rec and at and at >= now - keep_age then break end
+    redis.call('RPOP', K.doneOrder)
+    if rec then redis.call('HDEL', K.done, oldest) end
+  end
+end
+
+-- active -> completed: acknowledges the finished jobs of the `acks` group this worker still holds (fenced: still
+-- leased, same attempt number), releasing their unique locks and concurrency slots, deleting their live traces and
+-- writing their completed records (when keep > 0). Returns the ids of the stale acks.
+local function ack_completed(K, acks, types, keep, keep_age, now)
+  local stale = {}
+  local n = acks.n
+  if n == 0 then return stale end
+  local ack_ids = {}
+  for i = 1, n do ack_ids[i] = acks.id(i) end
+  local leased = redis.call('ZMSCORE', K.active, unpack(ack_ids))
+  local atts = redis.call('HMGET', K.attempts, unpack(ack_ids))
+  local ids = {}
+  local records = {}
+  for i = 1, n do
+    local id, att, lock, t = acks.row(i)
+    if leased[i] and atts[i] == att then
+      ids[#ids + 1] = id
+      records[#records + 1] = id
+      records[#records + 1] = att .. '|' .. now
+      if lock then release_lock(lock, id) end
+      if t > 0 and types[t].cap > 0 then redis.call('ZREM', types[t].running, id) end
+    else
+      stale[#stale + 1] = id
+    end
+  end
+  if #ids > 0 then
+    drop_leases(K.active, ids)
+    bulk('HDEL', K.jobs, ids)
+    bulk('HDEL', K.attempts, ids)
+    if redis.call('HLEN', K.errors) > 0 then bulk('HDEL', K.errors, ids) end
+    if keep > 0 then
+      bulk('HSET', K.done, records)
+      bulk('LPUSH', K.doneOrder, ids)
+      trim_done(K, keep, keep_age, now)
+    end
+  end
+  return stale
+end
+
+-- scheduled -> waiting: makes the due ids (read before any write) ready to run.
+local function promote_due(K, due, routes)
+  if #due > 0 then
+    bulk('ZREM', K.scheduled, due)
+    make_ready(K.wait, K.prio, K.seq, due, redis.call('HMGET', K.jobs, unpack(due)), routes)
+  end
+end
+
+-- How many jobs of throttled type ty may start now, and when that changes if the rate limit is what stops it.
+local function allowance(ty, now)
+  local n = 1000000
+  if ty.cap > 0 then
+    redis.call('ZREMRANGEBYSCORE', ty.running, '-inf', now) -- slots of expired leases come back (self-healing)
+    n = math.min(n, ty.cap - redis.call('ZCARD', ty.running))
+  end
+  if ty.rate_max > 0 then
+    redis.call('ZREMRANGEBYSCORE', ty.starts, '-inf', now - ty.rate_per)
+    local used = redis.call('ZCARD', ty.starts)
+    if used >= ty.rate_max then
+      local oldest = redis.call('ZRANGE', ty.starts, 0, 0, 'WITHSCORES')
+      if #oldest > 0 then return 0, tonumber(oldest[2]) + ty.rate_per - now end
+    end
+    n = math.min(n, ty.rate_max - used)
+  end
+  return math.max(0, n), -1
+end
+
+-- Priority level of a score (see prio_score), and the score range of a level.
+local function level_of(score)
+  return -math.floor((tonumber(score) + PRIO_SPAN / 2) / PRIO_SPAN)
+end
+local function level_range(level)
+  local centre = -level * PRIO_SPAN
+  return centre - PRIO_SPAN / 2, '(' .. (centre + PRIO_SPAN / 2)
+end
+
+-- waiting -> taken (not yet leased): up to `want` ready ids, highest priority first. Jobs of throttled types count
+-- only within their type's cap and rate window; at equal priority they go before the plain list (they are few per
+-- fetch anyway). Returns the ids, their type index (nil = none) by position, what is left of each type's allowance
+-- (empty when want is 0) and the ms until a rate window opens (-1 = none).
+local function take_ready(K, types, want, now)
+  local taken = {}
+  local taken_type = {}
+  local allow = {}
+  local wake_in = -1
+  if want <= 0 then return taken, taken_type, allow, wake_in end
+  local function take_ids(ids, t)
+    for _, id in ipairs(ids) do
+      taken[#taken + 1] = id
+      taken_type[#taken] = t
+    end
+  end
+  local function take_prio(min, max, n)
+    if n <= 0 then return end
+    local ids = redis.call('ZRANGEBYSCORE', K.prio, min, max, 'LIMIT', 0, n)
+    if #ids > 0 then
+      bulk('ZREM', K.prio, ids)
+      take_ids(ids, nil)
+    end
+  end
+
+  local throttled_ready = false
+  for t, ty in ipairs(types) do
+    allow[t] = 0
+    if redis.call('EXISTS', ty.ready) == 1 then
+      local n, retry = allowance(ty, now)
+      if retry >= 0 then wake_in = soonest(wake_in, retry) end
+      allow[t] = n
+      if n > 0 then throttled_ready = true end
+    end
+  end
+
+  if not throttled_ready then
+    -- The common case: priorities above 0, the plain list (priority 0), priorities below 0.
+    local has_prio = redis.call('EXISTS', K.prio) == 1
+    if has_prio then take_prio('-inf', '(0', want) end
+    local room = want - #taken
+    if room > 0 then
+      local ids = redis.call('LPOP', K.wait, room)
+      if ids then take_ids(ids, nil) end
+    end
+    if has_prio then take_prio(0, '+inf', want - #taken) end
+    return taken, taken_type, allow, wake_in
+  end
+  -- Merge by priority level: each round takes from the source whose next job has the highest level.
+  for _ = 1, 100 do
+    local room = want - #taken
+    if room <= 0 then break end
+    local best, src = nil, nil
+    local head = redis.call('ZRANGE', K.prio, 0, 0, 'WITHSCORES')
+    if #head > 0 then best, src = level_of(head[2]), 'prio' end
+    if (best == nil or best < 0) and redis.call('LLEN', K.wait) > 0 then best, src = 0, 'wait' end
+    for t, ty in ipairs(types) do
+      if allow[t] > 0 then
+        local h = redis.call('ZRANGE', ty.ready, 0, 0, 'WITHSCORES')
+        if #h > 0 and (best == nil or level_of(h[2]) >= best) then best, src = level_of(h[2]), t end
+      end
+    end
+    if src == nil then break end
+    if src == 'wait' then
+      take_ids(redis.call('LPOP', K.wait, room), nil)
+    elseif src == 'prio' then
+      local lo, hi = level_range(best)
+      take_prio(lo, hi, room)
+    else
+      local ty = types[src]
+      local lo, hi = level_range(best)
+      local ids = redis.call('ZRANGEBYSCORE', ty.ready, lo, hi, 'LIMIT', 0, math.min(room, allow[src]))
+      bulk('ZREM', ty.ready, ids)
+      take_ids(ids, src)
+      allow[src] = allow[src] - #ids
+      if ty.rate_max > 0 then
+        local starts = {}
+        for i, id in ipairs(ids) do
+          starts[#starts + 1] = now
+          starts[#starts + 1] = id .. ':' .. now .. ':' .. i
+        end
+        bulk('ZADD', ty.starts, starts)
+        redis.call('PEXPIRE', ty.starts, ty.rate_per + 1000)
+      end
+    end
+  end
+  return taken, taken_type, allow, wake_in
+end
+
+-- taken -> active: leases the taken ids until `expiry` (attempt + 1, a capped type's slot), appending id, envelope
+-- (over_limit) and attempt of each to `out`.
+local function lease_taken(K, types, taken, taken_type, expiry, max_env, out)
+  if #taken == 0 then return end
+  local envs = redis.call('HMGET', K.jobs, unpack(taken))
+  local prev = redis.call('HMGET', K.attempts, unpack(taken))
+  local leases = {}
+  local counts = {}
+  for i, id in ipairs(taken) do
+    local att = (tonumber(prev[i]) or 0) + 1
+    leases[#leases + 1] = expiry
+    leases[#leases + 1] = id
+    counts[#counts + 1] = id
+    counts[#counts + 1] = att
+    local t = taken_type[i]
+    if t and types[t].cap > 0 then redis.call('ZADD', types[t].running, expiry, id) end
+    out[#out + 1] = id
+    -- A stored job over the size limit is not shipped (megabytes would hold up this connection for seconds).
+    out[#out + 1] = over_limit(envs[i], max_env)
+    out[#out + 1] = att
+  end
+  add_leases(K.active, leases)
+  bulk('HSET', K.attempts, counts)
+end
+
+-- Keeps one wake-up token while jobs are ready to be taken, so the next idle worker takes them; none otherwise.
+-- allow: what take_ready left of each type's allowance (worked out afresh for a type it did not look at). Returns
+-- wake_in, updated with any rate window found closed here.
+local function keep_wake_tokens(K, types, allow, is_paused, now, wake_in)
+  local ready = false
+  if not is_paused then
+    ready = redis.call('LLEN', K.wait) > 0 or redis.call('EXISTS', K.prio) == 1
+    for t, ty in ipairs(types) do
+      if ready then break end
+      if redis.call('EXISTS', ty.ready) == 1 then
+        local n = allow[t]
+        if n == nil then
+          local retry
+          n, retry = allowance(ty, now)
+          if retry >= 0 then wake_in = soonest(wake_in, retry) end
+        end
+        ready = n > 0
+      end
+    end
+  end
+  if ready then wake(K.notify) else redis.call('DEL', K.notify) end
+  return wake_in
 end

@@ -1,21 +1,22 @@
 #!lua flags=allow-oom
 -- allow-oom: only deletes.
 -- Cancels a job that has not started (waiting, delayed or retrying): removes every trace of it.
--- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 active, 6 attempts, 7 errors, 8 the ready set of the job's type
---       (the prio set again for a type that is not throttled), 9 the job's unique lock (optional)
--- ARGV: 1 id
+-- Inputs: the "cancel" declaration in src/redis-contract.ts (G.typeReady: the ready set of a throttled job type;
+-- G.unique: the job's unique lock).
 -- Returns: 'cancelled', 'active' (running: not cancelled) or 'unknown' (no live job with this id)
-local jobs, wait, prio, scheduled, active, attempts, errors, ready = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local id = ARGV[1]
-local bad = check_types({ jobs, 'hash', wait, 'list', prio, 'zset', scheduled, 'zset', active, 'zset', attempts, 'hash', errors, 'hash', ready, 'zset' })
+local id = A.id
+local ready = G.typeReady and G.typeReady.ready
+local bad = check_types({ K.jobs, 'hash', K.wait, 'list', K.prio, 'zset', K.scheduled, 'zset', K.active, 'zset',
+  K.attempts, 'hash', K.errors, 'hash', ready or K.prio, 'zset' })
 if bad then return bad end
-if redis.call('HEXISTS', jobs, id) == 0 then return 'unknown' end
-if redis.call('ZSCORE', active, id) then return 'active' end
-if redis.call('ZREM', scheduled, id) == 0 and redis.call('ZREM', prio, id) == 0 and redis.call('ZREM', ready, id) == 0 then
-  redis.call('LREM', wait, 1, id)
+if redis.call('HEXISTS', K.jobs, id) == 0 then return 'unknown' end
+if redis.call('ZSCORE', K.active, id) then return 'active' end
+if redis.call('ZREM', K.scheduled, id) == 0 and redis.call('ZREM', K.prio, id) == 0
+  and (not ready or redis.call('ZREM', ready, id) == 0) then
+  redis.call('LREM', K.wait, 1, id)
 end
-if KEYS[9] then release_lock(KEYS[9], id) end
-redis.call('HDEL', jobs, id)
-redis.call('HDEL', attempts, id)
-redis.call('HDEL', errors, id)
+if G.unique then release_lock(G.unique.lock, id) end
+redis.call('HDEL', K.jobs, id)
+redis.call('HDEL', K.attempts, id)
+redis.call('HDEL', K.errors, id)
 return 'cancelled'

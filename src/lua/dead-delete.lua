@@ -1,13 +1,13 @@
 #!lua flags=allow-oom
 -- allow-oom: only deletes.
 -- Deletes dead letters.
--- KEYS: 1 dead, 2 dead:info, 3 dead:order
--- ARGV: ids
+-- Inputs: the "deadDelete" declaration in src/redis-contract.ts (G.ids: the ids).
 -- Returns: number deleted
 local n = 0
-for _, id in ipairs(ARGV) do
-  n = n + redis.call('HDEL', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('ZREM', KEYS[3], id)
+for i = 1, G.ids.n do
+  local id = G.ids.id(i)
+  n = n + redis.call('HDEL', K.dead, id)
+  redis.call('HDEL', K.deadInfo, id)
+  redis.call('ZREM', K.deadOrder, id)
 end
 return n

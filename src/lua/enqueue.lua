@@ -2,22 +2,20 @@
 -- Declared flags without allow-oom: Redis refuses the whole call when it is at maxmemory (noeviction), before any
 -- write, so a refused enqueue writes nothing; the client reports it as RedisOutOfMemoryError.
 -- Adds jobs to a queue. Writes nothing for an id that is already known (live, dead or recently completed).
--- KEYS: 1 jobs, 2 wait, 3 prio, 4 scheduled, 5 notify, 6 seq, 7 done, 8 dead, 9 paused, 10 cron
--- ARGV: 1 count, 2 delay ms (0 = ready now), 3 priority, 4 id prefix for generated ids ('' when ids are given),
---       5 cron job name ('' = not a cron firing), 6 its last firing as read by the caller ('' = none), 7 the new last
---       firing, 8 unique-lock TTL ms (0 = not unique; then KEYS[10 + i] is job i's lock),
---       9 '1' when KEYS[3] is a throttled job type's ready set (every job goes there, scored by priority),
---       then per job: id ('' = generate), envelope
+-- Inputs: the "enqueue" declaration in src/redis-contract.ts: G.items (per job: id, '' = generate; envelope);
+-- G.typeReady (a throttled job type's ready set: every job goes there, scored by priority); G.cron (a cron firing:
+-- name, its last firing as read by the caller, '' = none, and the new last firing); G.unique (the lock TTL; then
+-- G.locks.lock(i) is job i's lock).
 -- Returns: id1, duplicate1 (0/1), id2, duplicate2, ... — or an empty list when the cron firing was already handled
 --          by another process (its last firing is no longer what the caller read): nothing is written then.
-local jobs, wait, prio, scheduled, notify, seq, done, dead, paused, cron =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local count = tonumber(ARGV[1])
-local delay = tonumber(ARGV[2])
-local priority = tonumber(ARGV[3])
-local id_prefix = ARGV[4]
-local unique_ttl = tonumber(ARGV[8])
-local scored_only = ARGV[9] == '1'
+local wait, scheduled, notify, seq, jobs = K.wait, K.scheduled, K.notify, K.seq, K.jobs
+local prio = G.typeReady and G.typeReady.ready or K.prio
+local count = G.items.n
+local delay = A.delayMs
+local priority = A.priority
+local id_prefix = A.idPrefix
+local scored_only = G.typeReady ~= nil
+local cron = G.cron
 
 local dest, dest_type = wait, 'list'
 if delay > 0 then
@@ -25,16 +23,16 @@ if delay > 0 then
 elseif priority ~= 0 or scored_only then
   dest, dest_type = prio, 'zset'
 end
-local bad = check_types({ dest, dest_type, notify, 'list', seq, 'string', jobs, 'hash', ARGV[5] ~= '' and cron or nil, 'hash' })
+local bad = check_types({ dest, dest_type, notify, 'list', seq, 'string', jobs, 'hash', cron and K.cron or nil, 'hash' })
 if bad then return bad end
 
 -- Cron firings: compare-and-set of the job's last firing, so each firing is enqueued by exactly one process.
-if ARGV[5] ~= '' then
-  if (redis.call('HGET', cron, ARGV[5]) or '') ~= ARGV[6] then return {} end
-  redis.call('HSET', cron, ARGV[5], ARGV[7])
+if cron then
+  if (redis.call('HGET', K.cron, cron.name) or '') ~= cron.expected then return {} end
+  redis.call('HSET', K.cron, cron.name, cron.next)
 end
 -- Workers of a paused queue must not be woken for jobs they may not take.
-local awake = redis.call('EXISTS', paused) == 0
+local awake = redis.call('EXISTS', K.paused) == 0
 local function wake_unless_paused() if awake then wake(notify) end end
 
 -- Generated ids take their numbers now; given ids take numbers (for priority order) only if something is written,
@@ -66,17 +64,17 @@ local seen = {}
 local added = {}
 local fields = {}
 for i = 1, count do
-  local id = ARGV[8 + i * 2]
-  local env = ARGV[9 + i * 2]
+  local id = G.items.id(i)
+  local env = G.items.envelope(i)
   local duplicate = 0
   if id == '' then
     id = id_prefix .. base36(first + i)
-  elseif seen[id] or redis.call('HEXISTS', jobs, id) == 1 or redis.call('HEXISTS', done, id) == 1 or redis.call('HEXISTS', dead, id) == 1 then
+  elseif seen[id] or redis.call('HEXISTS', jobs, id) == 1 or redis.call('HEXISTS', K.done, id) == 1 or redis.call('HEXISTS', K.dead, id) == 1 then
     duplicate = 1
   end
-  if duplicate == 0 and unique_ttl > 0 then
-    local lock = KEYS[10 + i]
-    if not redis.call('SET', lock, id, 'NX', 'PX', unique_ttl) then
+  if duplicate == 0 and G.unique then
+    local lock = G.locks.lock(i)
+    if not redis.call('SET', lock, id, 'NX', 'PX', G.unique.ttlMs) then
       id = redis.call('GET', lock)
       duplicate = 1
     end

@@ -1,13 +1,12 @@
 #!lua flags=no-writes
 -- no-writes: a read, allowed at maxmemory too.
 -- Reads one job's state without changing anything.
--- KEYS: 1 jobs, 2 active, 3 scheduled, 4 attempts, 5 errors, 6 done, 7 dead, 8 dead:info
--- ARGV: 1 id
+-- Inputs: the "get" declaration in src/redis-contract.ts.
 -- Returns: state, envelope or false, attempts made, last error JSON or false, extra (run-at ms, lease expiry ms,
 --          completed record, dead info JSON) or false
 local jobs, active, scheduled, attempts, errors, done, dead, dead_info =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local id = ARGV[1]
+  K.jobs, K.active, K.scheduled, K.attempts, K.errors, K.done, K.dead, K.deadInfo
+local id = A.id
 local env = redis.call('HGET', jobs, id)
 if env then
   local att = redis.call('HGET', attempts, id) or '0'

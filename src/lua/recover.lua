@@ -5,36 +5,28 @@
 -- If the caller dies too, its lease expires in turn and another worker recovers the job.
 -- A job whose id is not valid UTF-8 is not taken over: it goes to the dead letters under an addressable name in the
 -- same step (bury_invalid_id).
--- KEYS: 1 active, 2 jobs, 3 attempts, 4 errors, 5 dead, 6 dead:info, 7 dead:order, 8 notify,
---       then per throttled job type: ready, running, starts
--- ARGV: 1 lease ms, 2 max jobs, 3 max dead letters, 4 unique lock key prefix, 5 T = number of throttled types, then
---       per type: name, cap, rate max, rate period ms; last: the largest envelope to send, in bytes (0 = no limit)
+-- Inputs: the "recover" declaration in src/redis-contract.ts: A.max (jobs to take over at most),
+-- A.maxEnvelopeBytes (the largest envelope to send, 0 = no limit).
 -- Returns: the number of dead-lettered jobs (R), then per job taken over: id, envelope (false if missing;
 --          {size, first bytes} if over the limit), attempt; then per dead-lettered job: new id, envelope, attempt
-local active, jobs, attempts, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local active, jobs, attempts = K.active, K.jobs, K.attempts
 local now = now_ms()
-local max_env = tonumber(ARGV[6 + 4 * tonumber(ARGV[5])]) or 0
-local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local max_env = A.maxEnvelopeBytes
+local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, A.max)
 local out = { 0 }
 if #ids == 0 then return out end
 -- Checked only now: the common case (nothing expired) writes nothing, and the read above fails cleanly by itself.
-local bad = check_types({ active, 'zset', jobs, 'hash', attempts, 'hash', KEYS[5], 'hash', KEYS[6], 'hash', KEYS[7], 'zset',
-  KEYS[8], 'list' })
+local bad = dead_checks(K)
 if bad then return bad end
 local envs = redis.call('HMGET', jobs, unpack(ids))
 local leases = {}
 local renamed = {}
-local q = { active = active, jobs = jobs, attempts = attempts, errors = errors, dead = KEYS[5], dead_info = KEYS[6],
-  dead_order = KEYS[7], notify = KEYS[8], max = tonumber(ARGV[3]), unique = ARGV[4],
-  types = read_types(9, 6, tonumber(ARGV[5])) }
+local types = read_types(G.types)
 for i, id in ipairs(ids) do
   if string.find(id, '[\128-\255]') and not valid_utf8(id) then
-    local new, env, att = bury_invalid_id(q, id)
-    renamed[#renamed + 1] = new
-    renamed[#renamed + 1] = over_limit(env, max_env)
-    renamed[#renamed + 1] = att
+    bury_into(renamed, K, A, types, id)
   else
-    leases[#leases + 1] = now + tonumber(ARGV[1])
+    leases[#leases + 1] = now + A.leaseMs
     leases[#leases + 1] = id
     out[#out + 1] = id
     out[#out + 1] = over_limit(envs[i], max_env)

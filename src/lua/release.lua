@@ -1,26 +1,19 @@
 #!lua flags=allow-oom
 -- allow-oom: hands leases back at shutdown; it only moves ids already stored.
 -- Hands leased jobs back at shutdown, to the front of their priority level, giving back the attempt they used.
--- KEYS: 1 active, 2 attempts, 3 wait, 4 prio, 5 notify, 6 seq, then per throttled job type: ready, running, starts
--- ARGV: 1 T = number of throttled types, then per type: name, cap, rate max, rate period ms;
---       then per job: id, attempt (fence), priority, type (1-based index among the throttled types; 0 = none)
+-- Inputs: the "release" declaration in src/redis-contract.ts: G.jobs (per job: id, attempt as its fence, priority,
+-- type: 1-based index among the throttled types, 0 = none).
 -- Returns: number of jobs handed back
-local active, attempts, wait, prio, notify = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local types = read_types(7, 2, tonumber(ARGV[1]))
-local spec = { active, 'zset', attempts, 'hash', wait, 'list', prio, 'zset', notify, 'list' }
-for _, ty in ipairs(types) do
-  spec[#spec + 1] = ty.ready; spec[#spec + 1] = 'zset'
-  spec[#spec + 1] = ty.running; spec[#spec + 1] = 'zset'
-end
-local bad = check_types(spec)
+local active, attempts, wait, prio, notify = K.active, K.attempts, K.wait, K.prio, K.notify
+local types = read_types(G.types)
+local bad = check_types(type_checks({ active, 'zset', attempts, 'hash', wait, 'list', prio, 'zset', notify, 'list' }, types, false))
 if bad then return bad end
 local n = 0
-local from = 2 + 4 * #types
-local count = (#ARGV - from + 1) / 4
+local jobs = G.jobs
+local count = jobs.n
 -- Last to first, so the jobs end up at the front in the order they were given (and ahead of everything else).
 for j = count, 1, -1 do
-  local i = from + (j - 1) * 4
-  local id, att, p, t = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  local id, att, p, t = jobs.id(j), jobs.attempt(j), jobs.priority(j), jobs.type(j)
   if holds(active, attempts, id, att) then
     drop_leases(active, { id })
     if redis.call('HINCRBY', attempts, id, -1) <= 0 then redis.call('HDEL', attempts, id) end

@@ -3,19 +3,20 @@
 -- at maxmemory (otherwise they would expire and its jobs run twice).
 -- Extends the leases a worker still holds (and the concurrency slots of throttled job types). A lease it no longer
 -- holds (taken back after expiry) is reported lost.
--- KEYS: 1 active, 2 attempts, then the running sets of throttled job types
--- ARGV: 1 lease ms, then per job: id, attempt, type (1-based index among the running sets; 0 = none)
+-- Inputs: the "renew" declaration in src/redis-contract.ts: G.types (the running sets of throttled job types), G.held
+-- (per job: id, attempt, type: 1-based index among G.types whose slot to extend, 0 = none).
 -- Returns: the ids whose lease was lost
-local active, attempts = KEYS[1], KEYS[2]
-local expiry = now_ms() + tonumber(ARGV[1])
+local active, attempts = K.active, K.attempts
+local expiry = now_ms() + A.leaseMs
 local lost = {}
 local leases = {}
-for i = 2, #ARGV, 3 do
-  local id, att, t = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+local held = G.held
+for i = 1, held.n do
+  local id, att, t = held.id(i), held.attempt(i), held.type(i)
   if holds(active, attempts, id, att) then
     leases[#leases + 1] = expiry
     leases[#leases + 1] = id
-    if t > 0 then redis.call('ZADD', KEYS[2 + t], 'XX', expiry, id) end
+    if t > 0 then redis.call('ZADD', G.types.running(t), 'XX', expiry, id) end
   else
     lost[#lost + 1] = id
   end

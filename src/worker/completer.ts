@@ -165,7 +165,7 @@ export class Completer {
 
     const decision = decideFailure(err, run.attempt, run.maxAttempts, run.job.backoff);
     if (decision.kind === 'snooze') {
-      p.track(p.scripts.reschedule(k, fence, decision.delayMs, '', true, run.slot)).then(done, onError);
+      p.track(p.scripts.reschedule(k, { fence, delayMs: decision.delayMs, giveAttemptBack: true, slot: run.slot })).then(done, onError);
       return;
     }
     const ref = refOf(run);
@@ -176,7 +176,7 @@ export class Completer {
     }
     const delayMs = decision.delayMs;
     const stored = storedErrorJson(toStoredError(err, run.attempt));
-    p.track(p.scripts.reschedule(k, fence, delayMs, stored, false, run.slot)).then((ok) => {
+    p.track(p.scripts.reschedule(k, { fence, delayMs, errorJson: stored, giveAttemptBack: false, slot: run.slot })).then((ok) => {
       done(ok);
       if (ok) p.events.emit('retrying', { job: ref, error: err, delayMs });
     }, onError);
@@ -206,7 +206,7 @@ export class Completer {
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       p.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    p.track(p.scripts.dead(k, ref.id, attempt, deadInfoJson(info), p.maxDead, raw, lock, slot)).then(
+    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot })).then(
       (ok) => {
         then?.(ok);
         if (ok) p.events.emit('dead', { job: ref, reason, error });

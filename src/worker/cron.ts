@@ -275,7 +275,7 @@ export class CronScheduler {
         for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority));
         const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
         const cas = { name: job.name, expected: lastText ?? '', next: String(newLast) };
-        const written = await this.p.scripts.enqueue(k, 0, job.priority, '', items, { cron: cas, readySet });
+        const written = await this.p.scripts.enqueue(k, { delayMs: 0, priority: job.priority, idPrefix: '', items, cron: cas, readySet });
         if (written.length > 0 || items.length === 0) {
           // items.length === 0 with an empty reply can also mean another process won; re-reading settles it.
           if (items.length > 0 || (await this.p.scripts.redis.hget(k.cron, job.name)) === String(newLast)) {

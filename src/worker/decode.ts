@@ -136,7 +136,7 @@ export class JobDecoder {
       }
       payload = parsed.data;
       if (lock !== undefined && job.unique?.until === 'start') {
-        p.track(p.scripts.uniqueRelease(lock, l.id)).catch((e: unknown) => p.reportError(e, `releasing the unique lock of job ${l.id}`));
+        p.track(p.scripts.uniqueRelease(lock, { id: l.id })).catch((e: unknown) => p.reportError(e, `releasing the unique lock of job ${l.id}`));
       }
     }
     return {

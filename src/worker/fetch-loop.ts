@@ -208,7 +208,16 @@ export class FetchLoop implements AckCarrier {
 
   private fetchOn(scripts: Scripts, want: number, acks: readonly JobRun[]): Promise<FetchResult> {
     const p = this.p;
-    return scripts.fetch(this.keys, p.types, want, p.leaseMs, p.keepCount, p.keepAgeMs, acks, p.maxDead, p.maxEnvelopeBytes);
+    return scripts.fetch(this.keys, {
+      types: p.types,
+      want,
+      leaseMs: p.leaseMs,
+      keepCount: p.keepCount,
+      keepAgeMs: p.keepAgeMs,
+      acks,
+      maxDead: p.maxDead,
+      maxEnvelopeBytes: p.maxEnvelopeBytes,
+    });
   }
 
   private waitForKick(): Promise<void> {

@@ -64,7 +64,7 @@ export class LeaseRecovery {
             const p = this.p;
             // Leases it grants count from when it was sent, like a fetch's.
             const sentAt = performance.now();
-            const jobs = await this.host.track(p.scripts.recover(k, p.leaseMs, BATCH, p.types.get(queue) ?? [], p.maxDead, p.maxEnvelopeBytes));
+            const jobs = await this.host.track(p.scripts.recover(k, { leaseMs: p.leaseMs, max: BATCH, types: p.types.get(queue) ?? [], maxDead: p.maxDead, maxEnvelopeBytes: p.maxEnvelopeBytes }));
             if (jobs.length > 0) this.host.recovered(queue, jobs, sentAt);
             if (jobs.length < BATCH) return;
           }

@@ -136,7 +136,7 @@ export class LeaseRenewal {
         }
         const held: Held[] = runs.map((r: JobRun) => ({ id: r.id, attempt: r.attempt, type: r.typeIndex }));
         try {
-          const lost = await this.p.scripts.renew(k, this.p.types.get(queue) ?? [], this.p.leaseMs, held);
+          const lost = await this.p.scripts.renew(k, { types: this.p.types.get(queue) ?? [], leaseMs: this.p.leaseMs, held });
           if (lost.length > 0) this.host.leasesLost(queue, lost);
           this.host.leasesRenewed(queue, runs, deadline);
         } catch (err) {

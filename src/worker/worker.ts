@@ -702,11 +702,10 @@ export class WorkerCore
     return Promise.all(
       [...byQueue].map(([queue, list]) =>
         this.track(
-          this.scripts.release(
-            this.keys.get(queue) as QueueKeys,
-            this.types.get(queue) ?? [],
-            list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0, type: r.typeIndex })),
-          ),
+          this.scripts.release(this.keys.get(queue) as QueueKeys, {
+            types: this.types.get(queue) ?? [],
+            jobs: list.map((r) => ({ id: r.id, attempt: r.attempt, priority: r.envelope.r ?? 0, type: r.typeIndex })),
+          }),
         ).then(
           (handedBack) => {
             for (const r of list) this.unreturned.delete(r);

@@ -74,8 +74,9 @@ function setup(free = 4) {
     redis: command,
     fetch: (...a: unknown[]) =>
       new Promise<FetchResult>((resolve) => {
-        // fetch(keys, types, want, leaseMs, keepCount, keepAgeMs, acks, maxDead, maxEnvelopeBytes)
-        calls.push({ want: a[2] as number, acks: a[6] as JobRun[], answer: (r) => resolve({ nextDueMs: -1, staleAcks: [], jobs: [], ...r }) });
+        // fetch(keys, { want, acks, … })
+        const { want, acks } = a[1] as { want: number; acks: readonly JobRun[] };
+        calls.push({ want, acks, answer: (r) => resolve({ nextDueMs: -1, staleAcks: [], jobs: [], ...r }) });
       }),
   } as unknown as Scripts;
   const state = { free, reserved: 0, idle: false, drained: 0, accepted: [] as LeasedJob[], released: [] as [number, number][], errors: [] as string[] };
