@@ -166,10 +166,8 @@ export class WorkerCore
       this.keys.set(q, k);
       this.types.set(q, throttledTypes(jobs, k));
     }
-    const events: EventSink = {
-      emit: (event, ...args) => this.emit(event, ...args),
-      listenerCount: (event) => this.listenerCount(event),
-    };
+    // The worker is its parts' event sink: they emit through it directly (no wrapper call per job).
+    const events: EventSink = this;
     const track = <T>(promise: Promise<T>): Promise<T> => this.track(promise);
     const reportError = (err: unknown, what: string): void => this.reportError(err, what);
     this.completer = new Completer({
