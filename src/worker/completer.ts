@@ -57,11 +57,14 @@ export interface CompleterParams {
   /** Tracks a Redis call that close() waits for. */
   track<T>(promise: Promise<T>): Promise<T>;
   reportError(err: unknown, what: string): void;
-  /**
-   * Forgets the lease of `run` if this worker still holds it. False when it did not any more: its lease ran out
-   * locally, which was already reported (a refused record is then expected).
-   */
-  dropLease(run: JobRun): boolean;
+  /** The worker's lease book (leases.ts), to forget the lease of a run whose end is recorded. */
+  readonly leases: {
+    /**
+     * Forgets the lease of `run` if this worker still holds it. False when it did not any more: its lease ran out
+     * locally, which was already reported (a refused record is then expected).
+     */
+    drop(run: JobRun): boolean;
+  };
   /** The record of `run` did not reach Redis; during shutdown, close() names it. */
   notRecorded(run: JobRun): void;
 }
@@ -135,7 +138,7 @@ export class Completer {
     const refused = stale.length === 0 ? undefined : new Set(stale);
     const events = this.p.events;
     for (const run of runs) {
-      const gaveUp = !this.p.dropLease(run);
+      const gaveUp = !this.p.leases.drop(run);
       if (refused?.has(run.id)) {
         this.noteRefused(run, gaveUp, 'finished', 'completion');
         run.state = 'lost';
@@ -153,12 +156,12 @@ export class Completer {
     const k = p.keys.get(run.queue) as QueueKeys;
     const fence: Ack = { id: run.id, attempt: run.attempt };
     const done = (ok: boolean): void => {
-      const gaveUp = !p.dropLease(run);
+      const gaveUp = !p.leases.drop(run);
       run.state = ok ? 'done' : 'lost';
       if (!ok) this.noteRefused(run, gaveUp, 'failed', 'failure');
     };
     const onError = (e: unknown): void => {
-      p.dropLease(run);
+      p.leases.drop(run);
       p.notRecorded(run);
       p.reportError(e, `recording the failure of job ${run.id}`);
     };

@@ -178,7 +178,7 @@ export class WorkerCore
       events,
       track,
       reportError,
-      dropLease: (run) => this.leases.drop(run),
+      leases: this.leases,
       notRecorded: (run) => {
         if (this.stopping) this.unreturned.add(run);
       },
