@@ -66,7 +66,8 @@ export class TypedEmitter<E extends { [K in keyof E]: Listener }> {
     return this.listeners.get(event)?.size ?? 0;
   }
 
-  protected emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
+  /** Calls the listeners of `event` (for the library's own parts: the public `Worker` type does not offer it). */
+  emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
     const set = this.listeners.get(event);
     if (set === undefined || set.size === 0) return;
     for (const listener of [...set]) {

@@ -48,7 +48,7 @@ export {
   type MiddlewareContext,
   type Worker,
   type WorkerOptions,
-} from './worker.js';
+} from './worker/index.js';
 export type { JobRef, WorkerEvents } from './events.js';
 export { QueueDeadLetters, type DeadLetter, type DeadReason } from './dead-letters.js';
 export {

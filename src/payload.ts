@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import type { ResolvedJob } from './define.js';
 import { JobDefinitionError, JobValidationError, type PayloadIssue } from './errors.js';
 import { ENVELOPE_OVERHEAD_BYTES, MAX_PAYLOAD_DEPTH, fitsBytes, formatBytes } from './bounds.js';
 
@@ -235,8 +234,17 @@ export function toIssues(error: z.core.$ZodError): PayloadIssue[] {
   }));
 }
 
+/**
+ * What payload checks read of a job declaration (its name and schema): declared here rather than imported from
+ * define.ts, which imports this module (no import cycle).
+ */
+export interface PayloadJob {
+  readonly name: string;
+  readonly schema: z.core.$ZodType;
+}
+
 /** Runs a job's schema synchronously, turning zod's "async schema" failure into a clear error. */
-export function parsePayload(job: ResolvedJob, data: unknown): z.ZodSafeParseResult<unknown> {
+export function parsePayload(job: PayloadJob, data: unknown): z.ZodSafeParseResult<unknown> {
   try {
     return z.safeParse(job.schema, data);
   } catch (err) {
@@ -254,7 +262,7 @@ export function parsePayload(job: ResolvedJob, data: unknown): z.ZodSafeParseRes
  * the schema changes.
  */
 export function serializePayload(
-  job: ResolvedJob,
+  job: PayloadJob,
   payload: unknown,
   maxBytes: number,
   index?: number,

@@ -1,5 +1,4 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { ENQUEUE_NOW } from './scripts.js';
 import { withTimeout } from './timeout.js';
 
 /** A Redis Cluster to connect to: its seed nodes and ioredis cluster options. */
@@ -26,15 +25,15 @@ export function defaultRedisUrl(): string {
 /** How a connection will be used, which decides its retry settings. */
 export type ConnectionRole = 'client' | 'worker' | 'blocking';
 
-function roleOptions(role: ConnectionRole): RedisOptions {
+function roleOptions(role: ConnectionRole, unpipelined: readonly string[]): RedisOptions {
   switch (role) {
     // Enqueue calls fail fast (the client adds its own time limit); auto-pipelining batches concurrent calls, except
-    // the client's own grouped enqueues, which go at once (ENQUEUE_NOW). A command whose reply a dropped connection
+    // `unpipelined`: the client's own grouped enqueues, which go at once (scripts.ts ENQUEUE_NOW). A command whose reply a dropped connection
     // lost is never resent: it may have run, and a resent enqueue would write the job twice (EnqueueUnconfirmedError).
     case 'client':
       return {
         enableAutoPipelining: true,
-        autoPipeliningIgnoredCommands: [ENQUEUE_NOW],
+        autoPipeliningIgnoredCommands: [...unpipelined],
         maxRetriesPerRequest: 2,
         autoResendUnfulfilledCommands: false,
       };
@@ -64,10 +63,11 @@ function isClusterConfig(value: unknown): value is ClusterConfig {
 
 /**
  * Opens (or reuses) a connection for `role`. A connection the caller passed in is used as is for commands and
- * duplicated for blocking reads (a blocked connection cannot serve anything else).
+ * duplicated for blocking reads (a blocked connection cannot serve anything else). `unpipelined`: commands a client
+ * connection sends at once, never auto-pipelined (given by the caller, so this module needs none of scripts.ts).
  */
-export function connect(config: RedisConfig | undefined, role: ConnectionRole): OwnedConnection {
-  const extra = roleOptions(role);
+export function connect(config: RedisConfig | undefined, role: ConnectionRole, unpipelined: readonly string[] = []): OwnedConnection {
+  const extra = roleOptions(role, unpipelined);
   if (isConnection(config)) {
     if (role !== 'blocking') return { redis: config, owned: false };
     return { redis: config instanceof Cluster ? config.duplicate() : config.duplicate(extra), owned: true };

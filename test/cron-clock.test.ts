@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createWorker, defineJobs, queueKeys, type Logger } from '../src/index.js';
 import { Scripts } from '../src/scripts.js';
-import { cronJobId } from '../src/cron-scheduler.js';
+import { cronJobId } from '../src/worker/cron.js';
 import { encodeEnvelope } from '../src/payload.js';
 import { cronClockJobs } from './fixtures/cron-clock-jobs.js';
 import { cleanupRegistry, redisUrl, testClient, waitFor } from './helpers.js';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { defineJobs } from '../src/index.js';
-import { FUTURE_WAIT_MS, HANDOVER_MS, ON_TIME_MS, planPass, type CronPass } from '../src/cron-scheduler.js';
+import { FUTURE_WAIT_MS, HANDOVER_MS, ON_TIME_MS, planPass, type CronPass } from '../src/worker/cron.js';
 
 const jobs = defineJobs({
   secLast: { payload: z.object({}), cron: '* * * * * *', catchUp: 'last' },

@@ -163,7 +163,7 @@ describe('the tarballs', () => {
   it('jobcraft: compiled JavaScript, types, the Lua scripts, docs, README and LICENSE; no sources, maps or CLI', () => {
     const paths = runtime.files.map((f) => f.path);
     expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/schema.js', 'dist/lua/fetch.lua', 'docs/codegen.md']));
-    const unexpected = paths.filter((p) => !/^(README\.md|LICENSE|package\.json|docs\/[\w-]+\.md|dist\/[\w-]+\.(js|d\.ts)|dist\/lua\/[\w-]+\.lua)$/.test(p));
+    const unexpected = paths.filter((p) => !/^(README\.md|LICENSE|package\.json|docs\/[\w-]+\.md|dist\/(worker\/)?[\w-]+\.(js|d\.ts)|dist\/lua\/[\w-]+\.lua)$/.test(p));
     expect(unexpected).toEqual([]);
     expect(paths.filter((p) => /^dist\/(cli|codegen|bench|test)\b/.test(p))).toEqual([]);
   });

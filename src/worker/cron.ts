@@ -1,8 +1,9 @@
 import { CronExpressionParser } from 'cron-parser';
-import type { JobSet, ResolvedJob } from './define.js';
-import { cronQueuesKey, queueKeys, typeKeys, type QueueKeys } from './keys.js';
-import { encodeEnvelope } from './payload.js';
-import type { WorkerCore } from './worker.js';
+import type { JobSet, ResolvedJob } from '../define.js';
+import { cronQueuesKey, queueKeys, typeKeys, type QueueKeys } from '../keys.js';
+import type { Logger } from '../logger.js';
+import { encodeEnvelope } from '../payload.js';
+import type { Scripts } from '../scripts.js';
 
 /** Most firings `catchUp: 'all'` enqueues at once after downtime (the most recent ones). */
 export const MAX_CATCH_UP = 1_000;
@@ -112,6 +113,19 @@ export function planPass(job: ResolvedJob, last: number, now: number, since: num
   return { due, newLast, skipped };
 }
 
+/** How the cron scheduler is set up (its params). */
+export interface CronParams {
+  /** The cron jobs of the queues this worker serves. */
+  readonly jobs: readonly ResolvedJob[];
+  readonly keys: ReadonlyMap<string, QueueKeys>;
+  /** The whole job set (to find records no schedule owns any more). */
+  readonly jobSet: JobSet;
+  readonly prefix: string;
+  readonly scripts: Scripts;
+  readonly logger: Logger;
+  reportError(err: unknown, what: string): void;
+}
+
 /**
  * Enqueues the firings of the cron jobs in this worker's queues. Every worker runs one; each firing is enqueued by
  * exactly one of them: the enqueue script advances the job's "last firing" record with a compare-and-set, so a
@@ -136,13 +150,17 @@ export class CronScheduler {
    */
   private readonly clock = new Map<string, { readonly redisMs: number; readonly perfMs: number }>();
 
-  constructor(
-    private readonly worker: WorkerCore,
-    private readonly jobs: readonly ResolvedJob[],
-    private readonly keys: ReadonlyMap<string, QueueKeys>,
-    private readonly jobSet: JobSet,
-    private readonly prefix: string,
-  ) {}
+  private readonly jobs: readonly ResolvedJob[];
+  private readonly keys: ReadonlyMap<string, QueueKeys>;
+  private readonly jobSet: JobSet;
+  private readonly prefix: string;
+
+  constructor(private readonly p: CronParams) {
+    this.jobs = p.jobs;
+    this.keys = p.keys;
+    this.jobSet = p.jobSet;
+    this.prefix = p.prefix;
+  }
 
   start(): void {
     this.running = this.removeOrphans().then(() => this.tick());
@@ -161,7 +179,7 @@ export class CronScheduler {
    * take a deploy in progress.)
    */
   private async removeOrphans(): Promise<void> {
-    const redis = this.worker.scripts.redis;
+    const redis = this.p.scripts.redis;
     const registry = cronQueuesKey(this.prefix);
     try {
       const cronQueues = [...new Set([...this.jobSet.jobs.values()].filter((j) => j.cron !== undefined).map((j) => j.queue))];
@@ -173,7 +191,7 @@ export class CronScheduler {
         if (names === null) {
           await redis.del(k.cron);
           await redis.srem(registry, queue);
-          this.worker.logger.info(`removed the cron records of queue "${queue}", which no job uses any more`);
+          this.p.logger.info(`removed the cron records of queue "${queue}", which no job uses any more`);
           continue;
         }
         const orphans = names.filter((n) => {
@@ -182,12 +200,12 @@ export class CronScheduler {
         });
         if (orphans.length > 0) {
           await redis.hdel(k.cron, ...orphans);
-          this.worker.logger.info(`removed the cron records of jobs that no longer have a schedule in queue "${queue}": ${orphans.join(', ')}`);
+          this.p.logger.info(`removed the cron records of jobs that no longer have a schedule in queue "${queue}": ${orphans.join(', ')}`);
         }
         if (!cronQueues.includes(queue)) await redis.srem(registry, queue);
       }
     } catch (err) {
-      this.worker.reportError(err, 'cleaning up cron records');
+      this.p.reportError(err, 'cleaning up cron records');
     }
   }
 
@@ -217,7 +235,7 @@ export class CronScheduler {
 
   /** Reads the job's record and the Redis time, in one round trip to the node that holds the queue. */
   private async readRecord(k: QueueKeys, name: string): Promise<{ lastText: string | null; now: number }> {
-    const replies = await this.worker.scripts.redis.pipeline().time().hget(k.cron, name).exec();
+    const replies = await this.p.scripts.redis.pipeline().time().hget(k.cron, name).exec();
     const [timeReply, recordReply] = replies ?? [];
     if (timeReply?.[0]) throw timeReply[0];
     if (recordReply?.[0]) throw recordReply[0];
@@ -257,17 +275,17 @@ export class CronScheduler {
         for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority));
         const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
         const cas = { name: job.name, expected: lastText ?? '', next: String(newLast) };
-        const written = await this.worker.scripts.enqueue(k, { delayMs: 0, priority: job.priority, idPrefix: '', items, cron: cas, readySet });
+        const written = await this.p.scripts.enqueue(k, { delayMs: 0, priority: job.priority, idPrefix: '', items, cron: cas, readySet });
         if (written.length > 0 || items.length === 0) {
           // items.length === 0 with an empty reply can also mean another process won; re-reading settles it.
-          if (items.length > 0 || (await this.worker.scripts.redis.hget(k.cron, job.name)) === String(newLast)) {
+          if (items.length > 0 || (await this.p.scripts.redis.hget(k.cron, job.name)) === String(newLast)) {
             // Only the process whose compare-and-set won reports what it decided.
             if (pass?.reset === true) {
-              this.worker.logger.warn(
+              this.p.logger.warn(
                 `cron job "${job.name}": its last firing is recorded ${Math.round(last - now)} ms in the future by the Redis clock (a clock ran ahead); reset it to now`,
               );
             } else if (pass?.skipped === true) {
-              this.worker.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
+              this.p.logger.info(`cron job "${job.name}": skipped missed firing(s) (catchUp: ${cron.catchUp})`);
             }
             return;
           }
@@ -276,7 +294,7 @@ export class CronScheduler {
         // Another process handled these firings first: read its record and look again.
       }
     } catch (err) {
-      this.worker.reportError(err, `firing cron job "${job.name}"`);
+      this.p.reportError(err, `firing cron job "${job.name}"`);
     }
   }
 }

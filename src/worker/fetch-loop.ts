@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { unblockKey, type QueueKeys } from './keys.js';
-import { release, type OwnedConnection, type RedisConnection } from './redis.js';
-import { RedisOutOfMemoryError, RedisUnavailableError } from './errors.js';
-import { Scripts, type FetchResult } from './scripts.js';
-import type { JobRun, WorkerCore } from './worker.js';
+import { unblockKey, type QueueKeys } from '../keys.js';
+import { release, type OwnedConnection, type RedisConnection } from '../redis.js';
+import { RedisOutOfMemoryError, RedisUnavailableError } from '../errors.js';
+import { Scripts, type FetchResult, type LeasedJob } from '../scripts.js';
+import type { ThrottledType } from '../throttle.js';
+import type { JobRun } from './job-run.js';
+import type { AckCarrier } from './completer.js';
+import { DueWakeup } from './due-wakeup.js';
 
 const RETRY_AFTER_ERROR_MS = [100, 250, 500, 1_000, 2_000];
 /** The wait after the n-th failure in a row (from 0), growing to 2 s. */
@@ -12,13 +15,73 @@ const retryDelayAfter = (n: number): number => RETRY_AFTER_ERROR_MS[Math.min(n, 
 const ACK_DELAY_MS = 10;
 /** …or until this many are waiting. */
 const ACK_BATCH = 64;
-const MAX_DUE_TIMER_MS = 60_000;
-/** A refused due-job wake-up push is reported at most once per this long (it repeats while Redis refuses writes). */
-const DUE_REPORT_EVERY_MS = 60_000;
 /** At shutdown, how long to wait for a parked fetch's answer after ending its read, before disconnecting. */
 const UNPARK_WAIT_MS = 1_000;
 /** How long an unblock push outlives a read that had already returned (then nothing pops it). */
 const UNBLOCK_TTL_MS = 10_000;
+
+/**
+ * What a fetch loop needs from its worker: slots to fill, somewhere to hand the leased jobs, and the worker's error
+ * reporting. The loop knows nothing else of the worker.
+ */
+export interface FetchLoopHost {
+  /** Reserves up to `max` slots for a fetch from `queue`; 0 when none is free or the worker is stopping. */
+  reserveSlots(queue: string, max?: number): number;
+  /** Returns `n` reserved slots once the fetch answered; `used` of them were filled. */
+  releaseSlots(queue: string, n: number, used: number): void;
+  /** Whether a fetch is worth making now: a slot is free and the buffer of leased-ahead jobs is low. */
+  wantsJobs(): boolean;
+  /** Whether a fetch now could take at least one job. */
+  hasFreeSlots(): boolean;
+  /** The most one fetch asks for. */
+  batchMax(): number;
+  /** Jobs leased ahead and not started yet. */
+  readonly bufferedCount: number;
+  /** The queue looks empty (true), or has jobs again (false). */
+  setIdle(queue: string, idle: boolean): void;
+  /** The queue was found empty: the worker may shrink its automatic prefetch. */
+  queueDrained(): void;
+  /** Wakes every fetch loop (this queue's share of the slots is free for the others). */
+  kickFetchers(): void;
+  /** Takes jobs leased by a call sent at `sentAt` (performance.now() time). */
+  accept(queue: string, leased: readonly LeasedJob[], sentAt: number): void;
+  /** Tracks a Redis call that close() must wait for. */
+  track<T>(promise: Promise<T>): Promise<T>;
+  reportError(err: unknown, what: string): void;
+}
+
+/** The completions waiting for a fetch call to carry them (kept by the completer: see AckBatch). */
+export interface PendingAcks {
+  readonly length: number;
+  /** When the oldest waiting one was added (performance.now() time). */
+  readonly firstAt: number;
+  take(): JobRun[];
+  putBack(runs: readonly JobRun[]): void;
+  /** A call carrying `runs` was answered; `stale` were refused. */
+  recorded(runs: readonly JobRun[], stale: readonly string[]): void;
+}
+
+/** How a fetch loop is set up (its params). */
+export interface FetchLoopParams {
+  readonly keys: QueueKeys;
+  /** The scripts on the command connection. */
+  readonly scripts: Scripts;
+  /** The loop's own connection for the blocking read. */
+  readonly blocking: OwnedConnection;
+  /** How long one blocking read lasts (ms). */
+  readonly idleBlockMs: number;
+  /** Whether a fetch for the free slots rides behind the blocking read (else the loop fetches after waking). */
+  readonly park: boolean;
+  /** The queue's throttled job types. */
+  readonly types: readonly ThrottledType[];
+  readonly leaseMs: number;
+  readonly keepCount: number;
+  readonly keepAgeMs: number;
+  readonly maxDead: number;
+  readonly maxEnvelopeBytes: number;
+  /** The queue's completions waiting to be recorded. */
+  readonly acks: PendingAcks;
+}
 
 /** A fetch on its way: the slots it reserved, the completions it carries, when it was sent (performance.now()). */
 interface FetchCall {
@@ -37,18 +100,15 @@ interface FetchCall {
  * round trip, not two. A local timer wakes the loop when the earliest scheduled job is due, because Redis times
  * blocked reads out in steps of about 100 ms.
  */
-export class QueueFetcher {
-  private pendingAcks: JobRun[] = [];
+export class FetchLoop implements AckCarrier {
   private wake: (() => void) | undefined;
   private endPause: (() => void) | undefined;
   private kickQueued = false;
   private mustFetch = false;
   private blocked = false;
-  /** True while the queue looked empty: the loop is blocked waiting for a wake-up. */
-  idle = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
-  private dueTimer: NodeJS.Timeout | undefined;
+  private readonly due: DueWakeup;
   private flushing: Promise<void> = Promise.resolve();
   /** A fetch sent before the previous answer was taken in (see run). */
   private ahead: FetchCall | undefined;
@@ -57,29 +117,35 @@ export class QueueFetcher {
   private endedErrors = 0;
   /** A leasing fetch was refused at maxmemory and reported: not again until one succeeds. */
   private oomReported = false;
-  private dueReportedAt = -Infinity;
-  private firstAckAt = 0;
   private ackTimer: NodeJS.Timeout | undefined;
   /** The scripts on the blocking connection, for the fetch parked behind the BLPOP (undefined: no parking). */
   private readonly parkScripts: Scripts | undefined;
   /** This loop's own list beside the wake-up list: close() pushes to it to end the blocking read. */
   private readonly unblockKey: string;
 
+  private readonly keys: QueueKeys;
+  private readonly queue: string;
+  private readonly blocking: OwnedConnection;
+  private readonly scripts: Scripts;
+  private readonly pendingAcks: PendingAcks;
+
   constructor(
-    private readonly worker: WorkerCore,
-    private readonly keys: QueueKeys,
-    private readonly blocking: OwnedConnection,
-    private readonly idleBlockMs: number,
-    /** Whether a fetch for the free slots rides behind the blocking read (else the loop fetches after waking). */
-    park: boolean,
+    private readonly host: FetchLoopHost,
+    private readonly p: FetchLoopParams,
   ) {
-    this.parkScripts = park ? new Scripts(blocking.redis) : undefined;
-    this.unblockKey = unblockKey(keys, randomBytes(8).toString('hex'));
+    this.keys = p.keys;
+    this.queue = p.keys.queue;
+    this.blocking = p.blocking;
+    this.scripts = p.scripts;
+    this.pendingAcks = p.acks;
+    this.parkScripts = p.park ? new Scripts(p.blocking.redis) : undefined;
+    this.unblockKey = unblockKey(p.keys, randomBytes(8).toString('hex'));
+    this.due = new DueWakeup({ redis: p.scripts.redis, notifyKey: p.keys.notify, reportError: (err, what) => host.reportError(err, what) });
   }
 
   start(): void {
     this.loop = this.run()
-      .catch((err: unknown) => this.worker.reportError(err, `fetch loop of queue "${this.keys.queue}" stopped`))
+      .catch((err: unknown) => this.host.reportError(err, `fetch loop of queue "${this.queue}" stopped`))
       .finally(() => this.dropAhead());
   }
 
@@ -91,8 +157,8 @@ export class QueueFetcher {
     call.answer.then(
       (res) => this.took(call.want, call.acks, res, call.sentAt),
       () => {
-        this.worker.releaseCapacity(this.keys.queue, call.want, 0);
-        this.pendingAcks.unshift(...call.acks);
+        this.host.releaseSlots(this.queue, call.want, 0);
+        this.pendingAcks.putBack(call.acks);
       },
     );
   }
@@ -110,13 +176,12 @@ export class QueueFetcher {
   }
 
   /**
-   * Queues a finished job's acknowledgement. It rides on the next fetch — while the loop is blocked, that is the
-   * fetch a wake-up starts — or goes on its own after at most ACK_DELAY_MS (or once ACK_BATCH are waiting).
+   * A finished job's acknowledgement is waiting (`count` in all). It rides on the next fetch — while the loop is
+   * blocked, that is the fetch a wake-up starts — or goes on its own after at most ACK_DELAY_MS (or once ACK_BATCH
+   * are waiting).
    */
-  ack(run: JobRun): void {
-    if (this.pendingAcks.length === 0) this.firstAckAt = performance.now();
-    this.pendingAcks.push(run);
-    if (this.stopped || (this.blocked && this.pendingAcks.length >= ACK_BATCH)) void this.flushAcks();
+  acksWaiting(count: number): void {
+    if (this.stopped || (this.blocked && count >= ACK_BATCH)) void this.flushAcks();
     else if (this.blocked) this.armAckTimer();
     else this.kick();
   }
@@ -124,34 +189,34 @@ export class QueueFetcher {
   /** Sends pending acknowledgements now (used while the loop is blocked, and at shutdown). */
   flushAcks(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      const acks = this.pendingAcks.splice(0);
+      const acks = this.pendingAcks.take();
       if (acks.length === 0) return;
       try {
-        const res = await this.worker.track(this.fetch(0, acks));
-        this.worker.acked(acks, res.staleAcks);
+        const res = await this.host.track(this.fetch(0, acks));
+        this.pendingAcks.recorded(acks, res.staleAcks);
       } catch (err) {
-        this.pendingAcks.unshift(...acks);
-        this.worker.reportError(err, `acknowledging ${acks.length} job(s) in queue "${this.keys.queue}"`);
+        this.pendingAcks.putBack(acks);
+        this.host.reportError(err, `acknowledging ${acks.length} job(s) in queue "${this.queue}"`);
       }
     });
     return this.flushing;
   }
 
   private fetch(want: number, acks: readonly JobRun[]): Promise<FetchResult> {
-    return this.fetchOn(this.worker.scripts, want, acks);
+    return this.fetchOn(this.scripts, want, acks);
   }
 
   private fetchOn(scripts: Scripts, want: number, acks: readonly JobRun[]): Promise<FetchResult> {
-    const w = this.worker;
+    const p = this.p;
     return scripts.fetch(this.keys, {
-      types: w.typesOf(this.keys.queue),
+      types: p.types,
       want,
-      leaseMs: w.leaseMs,
-      keepCount: w.keepCount,
-      keepAgeMs: w.keepAgeMs,
+      leaseMs: p.leaseMs,
+      keepCount: p.keepCount,
+      keepAgeMs: p.keepAgeMs,
       acks,
-      maxDead: w.maxDead,
-      maxEnvelopeBytes: w.maxEnvelopeBytes,
+      maxDead: p.maxDead,
+      maxEnvelopeBytes: p.maxEnvelopeBytes,
     });
   }
 
@@ -164,7 +229,7 @@ export class QueueFetcher {
   /** Wakes the loop when the oldest waiting acknowledgement has waited long enough. */
   private armAckTimer(): void {
     if (this.ackTimer !== undefined) return;
-    const wait = Math.max(0, ACK_DELAY_MS - (performance.now() - this.firstAckAt));
+    const wait = Math.max(0, ACK_DELAY_MS - (performance.now() - this.pendingAcks.firstAt));
     this.ackTimer = setTimeout(() => {
       this.ackTimer = undefined;
       if (this.blocked) void this.flushAcks();
@@ -186,14 +251,14 @@ export class QueueFetcher {
       this.ahead = undefined;
       if (call === undefined) {
         if (this.stopped) return;
-        if (!isUp(this.worker.scripts.redis)) {
-          await this.linkUp(this.worker.scripts.redis, 'command');
+        if (!isUp(this.scripts.redis)) {
+          await this.linkUp(this.scripts.redis, 'command');
           continue;
         }
         const acksDue =
           this.pendingAcks.length >= ACK_BATCH ||
-          (this.pendingAcks.length > 0 && performance.now() - this.firstAckAt >= ACK_DELAY_MS);
-        const want = this.mustFetch || this.worker.wantsJobs() ? this.worker.reserveCapacity(this.keys.queue, this.worker.batchMax()) : 0;
+          (this.pendingAcks.length > 0 && performance.now() - this.pendingAcks.firstAt >= ACK_DELAY_MS);
+        const want = this.mustFetch || this.host.wantsJobs() ? this.host.reserveSlots(this.queue, this.host.batchMax()) : 0;
         if (want === 0 && !acksDue && !this.mustFetch) {
           if (this.pendingAcks.length > 0) this.armAckTimer();
           await this.waitForKick();
@@ -209,24 +274,24 @@ export class QueueFetcher {
         this.errors = 0;
         if (want > 0) this.oomReported = false;
       } catch (err) {
-        this.worker.releaseCapacity(this.keys.queue, want, 0);
-        this.pendingAcks.unshift(...acks);
+        this.host.releaseSlots(this.queue, want, 0);
+        this.pendingAcks.putBack(acks);
         if (this.stopped) continue; // ends the loop once no call is ahead
-        this.report(err, `fetching from queue "${this.keys.queue}"`);
+        this.report(err, `fetching from queue "${this.queue}"`);
         // Redis refuses leasing at maxmemory but not acknowledging (which frees memory): send the acks alone.
         if (err instanceof RedisOutOfMemoryError && this.pendingAcks.length > 0) await this.flushAcks();
         await this.pause(retryDelayAfter(this.errors++));
         continue;
       }
       const full = want > 0 && res.jobs.length === want;
-      if (full && !this.stopped && this.worker.bufferedCount === 0) {
+      if (full && !this.stopped && this.host.bufferedCount === 0) {
         // Likely more waiting, and the worker ran out of leased-ahead jobs while this call was out: it runs jobs
         // faster than Redis answers (short handlers may all finish within one turn of the event loop). Ask for the
         // next batch now, before this one is decoded and run, so Redis prepares it while the worker works. This
         // answer's jobs still hold the slots reserved for them, so the two batches never exceed the capacity.
         // (Timer-paced jobs, which still have a buffer when the answer comes, keep fetching at the low-water mark:
         // fewer calls, and fewer answers waking the event loop between their timers.)
-        const next = this.worker.reserveCapacity(this.keys.queue, this.worker.batchMax());
+        const next = this.host.reserveSlots(this.queue, this.host.batchMax());
         if (next > 0) this.ahead = this.send(next);
       }
       if (!this.took(want, acks, res, sentAt)) continue; // stopping: take the answer of a call ahead too, then end
@@ -235,25 +300,25 @@ export class QueueFetcher {
       if (want === 0) continue;
       if (this.pendingAcks.length > 0) continue;
       // Block while the queue stays empty: a parked fetch that found fewer jobs than it asked for drained it.
-      while (!this.stopped && this.worker.hasFreeCapacity() && (await this.block()) === 'drained');
+      while (!this.stopped && this.host.hasFreeSlots() && (await this.block()) === 'drained');
     }
   }
 
   /** Sends a fetch for `want` jobs carrying the completions waiting now. */
   private send(want: number): FetchCall {
-    const acks = this.pendingAcks.splice(0);
+    const acks = this.pendingAcks.take();
     return { want, acks, sentAt: performance.now(), answer: this.fetch(want, acks) };
   }
 
   /** Applies the answer of a fetch sent at `sentAt`. False when the loop is stopping. */
   private took(want: number, acks: readonly JobRun[], res: FetchResult, sentAt: number): boolean {
-    this.worker.releaseCapacity(this.keys.queue, want, res.jobs.length);
-    if (res.jobs.length > 0) this.idle = false;
-    if (acks.length > 0) this.worker.acked(acks, res.staleAcks);
+    this.host.releaseSlots(this.queue, want, res.jobs.length);
+    if (res.jobs.length > 0) this.host.setIdle(this.queue, false);
+    if (acks.length > 0) this.pendingAcks.recorded(acks, res.staleAcks);
     // Jobs leased during shutdown are taken too, so close() hands them back rather than leaving them to expire.
-    this.worker.accept(this.keys.queue, res.jobs, sentAt);
+    this.host.accept(this.queue, res.jobs, sentAt);
     if (this.stopped) return false;
-    this.scheduleDue(res.nextDueMs);
+    this.due.schedule(res.nextDueMs);
     return true;
   }
 
@@ -268,18 +333,18 @@ export class QueueFetcher {
       return 'fetch';
     }
     this.blocked = true;
-    this.idle = true;
+    this.host.setIdle(this.queue, true);
     // This queue's share of the slots is free for the others now.
-    this.worker.kickFetchers();
+    this.host.kickFetchers();
     if (this.pendingAcks.length > 0) this.armAckTimer();
     // The queue looks empty: a deep automatic prefetch from a burst of short jobs ends here, so a parked fetch does
     // not take a next burst's jobs away from other idle workers.
-    this.worker.queueDrained();
-    const want = this.parkScripts === undefined ? 0 : this.worker.reserveCapacity(this.keys.queue);
+    this.host.queueDrained();
+    const want = this.parkScripts === undefined ? 0 : this.host.reserveSlots(this.queue);
     // Sent back to back on the blocking connection: Redis holds the fetch until the pop returns, then runs it. Its
     // leases count from now (the read is kept short enough for that: see the worker).
     const sentAt = performance.now();
-    const popped = this.blocking.redis.blpop(this.keys.notify, this.unblockKey, this.idleBlockMs / 1000);
+    const popped = this.blocking.redis.blpop(this.keys.notify, this.unblockKey, this.p.idleBlockMs / 1000);
     const parked = want > 0 ? this.fetchOn(this.parkScripts as Scripts, want, []) : undefined;
     parked?.catch(() => {}); // awaited below, also when the pop fails
     let failure: unknown;
@@ -287,7 +352,7 @@ export class QueueFetcher {
       const woke = await popped;
       if (woke !== null && woke[0] === this.keys.notify) {
         this.mustFetch = true;
-        this.idle = false;
+        this.host.setIdle(this.queue, false);
       }
     } catch (err) {
       failure = err;
@@ -304,34 +369,16 @@ export class QueueFetcher {
           outcome = 'drained';
         }
       } catch (err) {
-        this.worker.releaseCapacity(this.keys.queue, want, 0);
+        this.host.releaseSlots(this.queue, want, 0);
         failure ??= err;
       }
     }
     this.blocked = false;
     if (failure !== undefined && !this.stopped) {
-      this.report(failure, `waiting on queue "${this.keys.queue}"`);
+      this.report(failure, `waiting on queue "${this.queue}"`);
       await this.pause(retryDelayAfter(this.errors++));
     }
     return outcome;
-  }
-
-  /** At the earliest due time, push a wake-up token so some idle worker promotes the job. */
-  private scheduleDue(nextDueMs: number): void {
-    if (this.dueTimer !== undefined) clearTimeout(this.dueTimer);
-    this.dueTimer = undefined;
-    if (nextDueMs < 0 || this.stopped) return;
-    this.dueTimer = setTimeout(() => {
-      this.dueTimer = undefined;
-      if (this.stopped) return;
-      this.worker.scripts.redis.rpush(this.keys.notify, '1').catch((err: unknown) => {
-        // Refused on every due time while Redis refuses writes (the next fetch promotes the job anyway): rate-limited.
-        if (performance.now() - this.dueReportedAt < DUE_REPORT_EVERY_MS) return;
-        this.dueReportedAt = performance.now();
-        this.worker.reportError(err, 'waking workers for a due job');
-      });
-    }, Math.min(nextDueMs, MAX_DUE_TIMER_MS));
-    this.dueTimer.unref();
   }
 
   /**
@@ -345,9 +392,9 @@ export class QueueFetcher {
       if (this.stopped) return Promise.resolve();
       this.report(
         new RedisUnavailableError(
-          `the ${which} connection to Redis is closed for good (status "end": its retryStrategy gave up, or it was closed); queue "${this.keys.queue}" cannot be served`,
+          `the ${which} connection to Redis is closed for good (status "end": its retryStrategy gave up, or it was closed); queue "${this.queue}" cannot be served`,
         ),
-        `fetching from queue "${this.keys.queue}"`,
+        `fetching from queue "${this.queue}"`,
       );
       // Its own count: a fetch on the other connection succeeding must not reset this backoff.
       return this.pause(retryDelayAfter(this.endedErrors++));
@@ -372,7 +419,7 @@ export class QueueFetcher {
       if (this.oomReported) return;
       this.oomReported = true;
     }
-    this.worker.reportError(err, what);
+    this.host.reportError(err, what);
   }
 
   /** Waits after an error; only stop() cuts it short (kicks must not turn a failing Redis call into a busy loop). */
@@ -395,7 +442,7 @@ export class QueueFetcher {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.dueTimer !== undefined) clearTimeout(this.dueTimer);
+    this.due.stop();
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     // Completions already waiting go now, not after the running handlers (close() may wait long for those).
     if (this.pendingAcks.length > 0) void this.flushAcks();
@@ -415,7 +462,7 @@ export class QueueFetcher {
   private async unblock(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, UNPARK_WAIT_MS)));
-    this.worker.scripts.redis
+    this.scripts.redis
       .multi()
       .rpush(this.unblockKey, '1')
       .pexpire(this.unblockKey, UNBLOCK_TTL_MS)

@@ -1,6 +1,8 @@
-import type { QueueKeys } from './keys.js';
-import type { Held } from './scripts.js';
-import type { JobRun, WorkerCore } from './worker.js';
+import type { QueueKeys } from '../keys.js';
+import type { Logger } from '../logger.js';
+import type { Held, Scripts } from '../scripts.js';
+import type { ThrottledType } from '../throttle.js';
+import type { JobRun } from './job-run.js';
 
 /** The safety margin never exceeds this many ms… */
 const MARGIN_MAX_MS = 5_000;
@@ -19,6 +21,34 @@ export function leaseMarginMs(leaseMs: number): number {
 /** How often a worker renews its leases: every quarter lease (at least every 25 ms). */
 export function renewalIntervalMs(leaseMs: number): number {
   return Math.max(25, Math.floor(leaseMs / 4));
+}
+
+/** What lease renewal needs from the worker: the leases it holds, and what to do when they move. */
+export interface LeaseRenewalHost {
+  /** The jobs whose leases this worker holds in `queue`. */
+  heldRuns(queue: string): JobRun[];
+  /** Where a lease granted or renewed by a call sent at `sentAt` ends for this worker. */
+  leaseDeadline(sentAt: number): number;
+  /** A renewal sent when `deadline` was computed went through for those of `runs` still held. */
+  leasesRenewed(queue: string, runs: readonly JobRun[], deadline: number): void;
+  /** Redis says these leases are no longer this worker's. */
+  leasesLost(queue: string, ids: readonly string[]): void;
+  /** Gives up every lease whose local deadline passed by `now`: how many, and the earliest deadline left. */
+  expireLeases(now: number): { expired: number; next: number };
+  /** Whether the worker has `error` listeners (a failed renewal is then also emitted, not only logged). */
+  hasErrorListeners(): boolean;
+  reportError(err: unknown, what: string): void;
+}
+
+/** How lease renewal is set up (its params). */
+export interface LeaseRenewalParams {
+  readonly leaseMs: number;
+  readonly leaseMarginMs: number;
+  readonly keys: ReadonlyMap<string, QueueKeys>;
+  /** Each queue's throttled job types. */
+  readonly types: ReadonlyMap<string, readonly ThrottledType[]>;
+  readonly scripts: Scripts;
+  readonly logger: Logger;
 }
 
 /**
@@ -45,10 +75,10 @@ export class LeaseRenewal {
   private troubled = false;
 
   constructor(
-    private readonly worker: WorkerCore,
-    private readonly keys: ReadonlyMap<string, QueueKeys>,
+    private readonly host: LeaseRenewalHost,
+    private readonly p: LeaseRenewalParams,
   ) {
-    this.intervalMs = renewalIntervalMs(worker.leaseMs);
+    this.intervalMs = renewalIntervalMs(p.leaseMs);
   }
 
   start(): void {
@@ -78,7 +108,7 @@ export class LeaseRenewal {
     this.watchTimer = undefined;
     // A renewal answered after close() stopped the worker: its leases are handed back or left to expire already.
     if (this.stopped) return;
-    const { expired, next } = this.worker.expireLeases(performance.now());
+    const { expired, next } = this.host.expireLeases(performance.now());
     if (expired > 0) this.trouble(`${expired} lease(s) reached their local deadline with no renewal confirmed by Redis (Redis slow or unreachable, or this process stalled)`);
     this.watchAt = Infinity;
     if (next < Infinity) this.watch(next);
@@ -92,27 +122,27 @@ export class LeaseRenewal {
   private async tick(): Promise<void> {
     // Sent now, so confirmed leases last in Redis at least until sentAt + leaseMs.
     const sentAt = performance.now();
-    const deadline = this.worker.leaseDeadline(sentAt);
+    const deadline = this.host.leaseDeadline(sentAt);
     let failed = false;
     let sent = false;
     await Promise.all(
-      [...this.keys].map(async ([queue, k]) => {
-        const runs = this.worker.heldRuns(queue);
+      [...this.p.keys].map(async ([queue, k]) => {
+        const runs = this.host.heldRuns(queue);
         if (runs.length === 0) return;
         if (!sent) {
           sent = true;
-          const lateMs = Math.floor(this.worker.leaseMs / 2);
+          const lateMs = Math.floor(this.p.leaseMs / 2);
           this.lateTimer = setTimeout(() => this.trouble(`Redis has not answered a lease renewal for ${lateMs} ms`), lateMs);
         }
         const held: Held[] = runs.map((r: JobRun) => ({ id: r.id, attempt: r.attempt, type: r.typeIndex }));
         try {
-          const lost = await this.worker.scripts.renew(k, { types: this.worker.typesOf(queue), leaseMs: this.worker.leaseMs, held });
-          if (lost.length > 0) this.worker.leasesLost(queue, lost);
-          this.worker.leasesRenewed(queue, runs, deadline);
+          const lost = await this.p.scripts.renew(k, { types: this.p.types.get(queue) ?? [], leaseMs: this.p.leaseMs, held });
+          if (lost.length > 0) this.host.leasesLost(queue, lost);
+          this.host.leasesRenewed(queue, runs, deadline);
         } catch (err) {
           failed = true;
           const what = `renewing ${held.length} lease(s) in queue "${queue}"`;
-          if (this.worker.listenerCount('error') > 0) this.worker.reportError(err, what);
+          if (this.host.hasErrorListeners()) this.host.reportError(err, what);
           this.trouble(`${what} failed: ${err instanceof Error ? err.message : String(err)}`);
         }
       }),
@@ -121,7 +151,7 @@ export class LeaseRenewal {
     this.lateTimer = undefined;
     if (sent && !failed && this.troubled) {
       this.troubled = false;
-      this.worker.logger.info('lease renewals succeed again');
+      this.p.logger.info('lease renewals succeed again');
     }
     // Deadlines moved on: aim the check at the earliest one now (and give up any that passed meanwhile).
     this.check();
@@ -131,9 +161,9 @@ export class LeaseRenewal {
   private trouble(reason: string): void {
     if (this.troubled || this.stopped) return;
     this.troubled = true;
-    this.worker.logger.warn(
+    this.p.logger.warn(
       `lease renewals are failing: ${reason}. Each job whose lease cannot be renewed in time is aborted ` +
-        `(ctx.signal, LeaseExpiredError) ${this.worker.leaseMarginMs} ms before its lease can expire in Redis, so that no ` +
+        `(ctx.signal, LeaseExpiredError) ${this.p.leaseMarginMs} ms before its lease can expire in Redis, so that no ` +
         'other worker runs it at the same time; it is handed back once its handler stops (its attempt given back if the lease is still ' +
         'this worker\'s), or runs again after lease recovery. Logged once until renewals succeed again.',
     );
