@@ -1,6 +1,7 @@
 /**
- * Behaviour the typed Redis contract (#10) must keep from the positional scripts it replaced (found by an adversarial
- * review that ran the old and new scripts side by side): each case here failed on the first contract version.
+ * A key of the wrong type in the errors hash's place (written by something else) must not stop lease recovery or the
+ * dead-lettering of ids that are not UTF-8: behaviour the typed Redis contract (#10) kept from the scripts it
+ * replaced. Each case failed on the first contract version.
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
