@@ -86,8 +86,13 @@ export const CONTRACT = {
     args: { want: 'num', leaseMs: 'num', keepCount: 'num', keepAgeMs: 'num', maxEnvelopeBytes: 'num' },
     groups: {
       types: TYPES,
-      /** Finished jobs: fenced by attempt; typeIndex = 1-based index among `types` (0 = none). */
-      acks: { args: { id: 'raw', attempt: 'raw', lock: { ref: 'locks' }, typeIndex: 'num' } },
+      /** Finished jobs that hold neither a unique lock nor a type's slot (most of them): fenced by attempt. */
+      acks: { args: { id: 'raw', attempt: 'raw' } },
+      /**
+       * Finished jobs that hold a unique lock or a throttled type's slot: the lock (a ref into `locks`), and
+       * typeIndex = 1-based index among `types` (0 = none). Kept apart so a plain ack costs two arguments.
+       */
+      heldAcks: { args: { id: 'raw', attempt: 'raw', lock: { ref: 'locks' }, typeIndex: 'num' } },
       locks: { filled: true, keys: ['lock'] },
     },
   },

@@ -308,6 +308,25 @@ export interface DeadInput {
 const NO_ITEMS = { flat: [] } as const;
 const DEFAULT_MAX_DEAD = 10_000;
 
+const NO_ACKS: readonly Completion[] = [];
+
+/**
+ * The acks of a fetch as its two groups: plain ones (two arguments each) and those holding a unique lock or a type's
+ * slot. Without any of the latter (the usual batch) the list is passed as it is, with no copy.
+ */
+function splitAcks(acks: readonly Completion[]): { acks: readonly Completion[]; heldAcks: readonly Completion[] } {
+  let i = 0;
+  while (i < acks.length && (acks[i] as Completion).lock === undefined && (acks[i] as Completion).typeIndex === 0) i++;
+  if (i === acks.length) return { acks, heldAcks: NO_ACKS };
+  const plain: Completion[] = acks.slice(0, i);
+  const held: Completion[] = [];
+  for (; i < acks.length; i++) {
+    const a = acks[i] as Completion;
+    (a.lock === undefined && a.typeIndex === 0 ? plain : held).push(a);
+  }
+  return { acks: plain, heldAcks: held };
+}
+
 /** Typed calls to the Lua scripts on one connection. */
 export class Scripts {
   readonly redis: RedisConnection;
@@ -358,7 +377,7 @@ export class Scripts {
     const args = input.maxEnvelopeBytes === undefined ? { ...input, maxEnvelopeBytes: 0 } : input;
     const reply = (await this.call(
       input.want === 0 ? 'jcFetch' : 'jcFetchLease',
-      encodeCall('fetch', k, args as FetchInput & { maxEnvelopeBytes: number }, { types: input.types, acks: input.acks }),
+      encodeCall('fetch', k, args as FetchInput & { maxEnvelopeBytes: number }, { types: input.types, ...splitAcks(input.acks) }),
     )) as Reply[];
     const stale = Number(reply[1]);
     const jobs = leased(reply, 3 + stale, reply.length);

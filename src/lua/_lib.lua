@@ -310,27 +310,30 @@ local function trim_done(K, keep, keep_age, now)
   end
 end
 
--- active -> completed: acknowledges the finished jobs of the `acks` group this worker still holds (fenced: still
--- leased, same attempt number), releasing their unique locks and concurrency slots, deleting their live traces and
+-- active -> completed: acknowledges the finished jobs of the `acks` group (plain) and the `held` group (holding a
+-- unique lock or a type's slot) this worker still holds (fenced: still leased, same attempt number), releasing their unique locks and concurrency slots, deleting their live traces and
 -- writing their completed records (when keep > 0). Returns the ids of the stale acks.
-local function ack_completed(K, acks, types, keep, keep_age, now)
+local function ack_completed(K, acks, held, types, keep, keep_age, now)
   local stale = {}
   local n = acks.n
-  if n == 0 then return stale end
+  local total = n + held.n
+  if total == 0 then return stale end
   local ack_ids = {}
   for i = 1, n do ack_ids[i] = acks.id(i) end
+  for i = n + 1, total do ack_ids[i] = held.id(i - n) end
   local leased = redis.call('ZMSCORE', K.active, unpack(ack_ids))
   local atts = redis.call('HMGET', K.attempts, unpack(ack_ids))
   local ids = {}
   local records = {}
-  for i = 1, n do
-    local id, att, lock, t = acks.row(i)
+  for i = 1, total do
+    local id, att, lock, t
+    if i <= n then id, att = acks.row(i) else id, att, lock, t = held.row(i - n) end
     if leased[i] and atts[i] == att then
       ids[#ids + 1] = id
       records[#records + 1] = id
       records[#records + 1] = att .. '|' .. now
       if lock then release_lock(lock, id) end
-      if t > 0 and types[t].cap > 0 then redis.call('ZREM', types[t].running, id) end
+      if t and t > 0 and types[t].cap > 0 then redis.call('ZREM', types[t].running, id) end
     else
       stale[#stale + 1] = id
     end

@@ -19,7 +19,7 @@ local types, routes = read_types(G.types)
 -- Check the keys this call may write, before its first write (the counter only when a promotion needs it, below).
 local spec = { K.wait, 'list', K.prio, 'zset', K.scheduled, 'zset', K.active, 'zset', K.jobs, 'hash', K.attempts, 'hash',
   K.notify, 'list' }
-if G.acks.n > 0 then
+if G.acks.n + G.heldAcks.n > 0 then
   spec[#spec + 1] = K.errors; spec[#spec + 1] = 'hash'
   if A.keepCount > 0 then
     spec[#spec + 1] = K.done; spec[#spec + 1] = 'hash'
@@ -36,7 +36,7 @@ if #due > 0 then
 end
 
 -- 1. active -> completed: the acknowledgements.
-local stale = ack_completed(K, G.acks, types, A.keepCount, A.keepAgeMs, now)
+local stale = ack_completed(K, G.acks, G.heldAcks, types, A.keepCount, A.keepAgeMs, now)
 -- 2. scheduled -> waiting: due jobs.
 promote_due(K, due, routes)
 -- 3. waiting -> active: up to `want` jobs.

@@ -125,11 +125,12 @@ describe('the Lua scripts follow their declarations', () => {
     expect(prelude).toContain('local n1, k1, a1 = tonumber(ARGV[6]), k, a'); // the first group's count after the 5 fixed arguments
     expect(prelude).toContain('slot = n2 > 0 and { running = KEYS[k2 + 1], ready = KEYS[k2 + 2] } or nil');
     const fetch = luaPrelude(PLANS.fetch);
-    expect(fetch).toContain('local k, a = 12, 8'); // 12 fixed keys; 5 fixed arguments + 3 group counts
-    expect(fetch).toContain('attempt = function(i) if i <= n2 then return ARGV[a2 + (i - 1) * 4 + 2] end end');
+    expect(fetch).toContain('local k, a = 12, 9'); // 12 fixed keys; 5 fixed arguments + 4 group counts
+    expect(fetch).toContain('attempt = function(i) if i <= n2 then return ARGV[a2 + (i - 1) * 2 + 2] end end');
     expect(fetch).toContain('a = a + n1 * 4'); // past the throttled types' arguments
-    expect(fetch).toContain('row = function(i) if i <= n2 then local b = a2 + (i - 1) * 4; return ARGV[b + 1], ARGV[b + 2], ref3(ARGV[b + 3]), tonumber(ARGV[b + 4]) end end');
-    expect(fetch).toContain('local function ref3(r) r = tonumber(r); if r > 0 and r <= n3 then return KEYS[k3 + r] end end');
+    expect(fetch).toContain('a = a + n2 * 2'); // past the plain acks: two arguments each
+    expect(fetch).toContain('row = function(i) if i <= n3 then local b = a3 + (i - 1) * 4; return ARGV[b + 1], ARGV[b + 2], ref4(ARGV[b + 3]), tonumber(ARGV[b + 4]) end end');
+    expect(fetch).toContain('local function ref4(r) r = tonumber(r); if r > 0 and r <= n4 then return KEYS[k4 + r] end end');
   });
 
   it('a script carries the accessors its code calls, and the _lib.lua parts it uses', () => {
@@ -159,20 +160,26 @@ describe('a call built from named inputs', () => {
   const k = queueKeys('jc', 'q');
   const type = (name: string, concurrency: number, rateMax: number): ThrottledType => ({ name, keys: typeKeys(k, name), concurrency, rateMax, ratePerMs: rateMax > 0 ? 1000 : 0 });
 
-  it('fetch: fixed keys and arguments, then the group counts, then types, acks (a lock by its index) and the locks', () => {
+  it('fetch: fixed keys and arguments, then the group counts, then types, plain acks, held acks (a lock by its index) and the locks', () => {
     const types = [type('capped', 2, 0), type('limited', 0, 5)];
-    const acks = [
-      { id: 'a', attempt: 1, typeIndex: 0 },
+    const acks = [{ id: 'a', attempt: 1 }, { id: 'd', attempt: 4 }];
+    const heldAcks = [
       { id: 'b', attempt: 3, typeIndex: 1, lock: 'jc:{q}:unique:x' },
       { id: 'c', attempt: 2, typeIndex: 0, lock: 'jc:{q}:unique:y' },
+      { id: 'e', attempt: 1, typeIndex: 1 },
     ];
-    const call = encodeCall('fetch', k, { want: 10, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 60_000, maxEnvelopeBytes: 0 }, { types, acks });
+    const call = encodeCall('fetch', k, { want: 10, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 60_000, maxEnvelopeBytes: 0 }, { types, acks, heldAcks });
     expect(call.keys).toEqual([
       k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused,
       ...[types[0], types[1]].flatMap((t) => [t?.keys.ready, t?.keys.running, t?.keys.starts]),
       'jc:{q}:unique:x', 'jc:{q}:unique:y',
     ]);
-    expect(call.args).toEqual([10, 30_000, 1000, 60_000, 0, 2, 3, 2, 'capped', 2, 0, 0, 'limited', 0, 5, 1000, 'a', 1, 0, 0, 'b', 3, 1, 1, 'c', 2, 2, 0]);
+    expect(call.args).toEqual([
+      10, 30_000, 1000, 60_000, 0, 2, 2, 3, 2,
+      'capped', 2, 0, 0, 'limited', 0, 5, 1000,
+      'a', 1, 'd', 4,
+      'b', 3, 1, 1, 'c', 2, 2, 0, 'e', 1, 0, 1,
+    ]);
   });
 
   it('enqueue: an absent optional input is a group of 0 items, a present one of 1; flat items as given', () => {
