@@ -170,7 +170,8 @@ export class Generator {
       try {
         reading = await this.read(schemaFile, 'lean', timer);
       } catch (err) {
-        if (!(err instanceof CodegenError && err.stage === 'types')) throw err;
+        // The lean program leaves out the tsconfig's `types`: an import of `node:crypto` resolves only with them.
+        if (!(err instanceof CodegenError && (err.stage === 'types' || err.stage === 'imports'))) throw err;
         reading = await this.read(schemaFile, 'configured', timer);
       }
       timer.mark('check');

@@ -148,6 +148,8 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
   timer?.mark('syntax');
   const checker = program.getTypeChecker();
   timer?.mark('binder');
+  const unresolved = unresolvedImports(program, sourceFile, checker);
+  if (unresolved.length > 0) throw new CodegenError(unresolved, 'imports');
   const problems: Problem[] = [];
   const at = (node: ts.Node, message: string, job?: string): void => {
     problems.push(problemAt(locationOf(node, sourceFile), message, job));
@@ -244,6 +246,39 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
   if (problems.length > 0) throw new CodegenError(problems, 'payload');
 
   return { file, exportName: exportName as string, runtimeSpecifier: runtimeSpecifier as string, location: locationOf(call, sourceFile), jobs };
+}
+
+/** Diagnostics the compiler gives for a module specifier it cannot resolve (TS2307 and its variants). */
+const RESOLUTION_CODES = new Set([2307, 2792, 2834, 2835, 7016]);
+
+/**
+ * A problem at every import (or `export … from`) of the schema file whose module the compiler cannot resolve: a
+ * typo (`'jobcraft/shcema'`), a package that is not installed, or a `moduleResolution` (node10) that does not read
+ * the package's `exports`. Nothing else could be read right then (an unresolved `defineJobs` is no `defineJobs`),
+ * so these come first, each with the compiler's own reason.
+ */
+function unresolvedImports(program: ts.Program, sourceFile: ts.SourceFile, checker: ts.TypeChecker): Problem[] {
+  const specifiers: ts.StringLiteral[] = [];
+  for (const statement of sourceFile.statements) {
+    const specifier = ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement) ? statement.moduleSpecifier : undefined;
+    if (specifier === undefined || !ts.isStringLiteral(specifier)) continue;
+    if (ts.isImportDeclaration(statement) && statement.importClause === undefined) continue; // a side-effect import
+    if (checker.getSymbolAtLocation(specifier) === undefined) specifiers.push(specifier);
+  }
+  if (specifiers.length === 0) return [];
+  const diagnostics = program.getSemanticDiagnostics(sourceFile);
+  const name = sourceFile.fileName.split(/[\\/]/).pop() ?? sourceFile.fileName;
+  const problems: Problem[] = [];
+  for (const specifier of specifiers) {
+    const start = specifier.getStart(sourceFile);
+    const reasons = diagnostics.filter((d) => d.start === start && d.category === ts.DiagnosticCategory.Error);
+    // An import the compiler resolves to a module without symbols (an empty file) has no diagnostic: not a problem.
+    const reason = reasons.find((d) => RESOLUTION_CODES.has(d.code)) ?? reasons[0];
+    if (reason === undefined) continue;
+    const text = `TS${reason.code}: ${ts.flattenDiagnosticMessageText(reason.messageText, '\n  ')}`;
+    problems.push(problemAt(locationOf(specifier, sourceFile), `cannot resolve '${specifier.text}' from ${name}: ${text}`));
+  }
+  return problems;
 }
 
 function readJob(

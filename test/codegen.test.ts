@@ -164,6 +164,7 @@ const BAD_CASES: [file: string, line: number, column: number, message: RegExp][]
   ['name-not-identifier', 6, 3, /^job name "resize image" cannot become an identifier/],
   ['rejected-option', 7, 38, /^defineJobs rejected the definition: job "sendEmail", option "backoff\.delay": must be milliseconds or a string like/],
   ['not-exported', 4, 14, /^the result of defineJobs must be exported/],
+  ['unresolved-import', 1, 28, /^cannot resolve 'jobcraft\/shcema' from unresolved-import\.schema\.ts: TS2307: Cannot find module 'jobcraft\/shcema'/],
   ['no-define-jobs', 1, 1, /^no defineJobs\(\{\.\.\.\}\) call found in no-define-jobs\.schema\.ts/],
   ['date-input', 7, 7, /^job "audit", field "timestamp" can never be sent: its input is a Date, which does not survive JSON: accept a string instead, with z\.coerce\.date\(\) \(the handler still gets a Date\) or z\.iso\.datetime\(\)/],
 ];
