@@ -41,7 +41,7 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 beforeAll(() => {
-  generator.prepare([join(ROOT, 'jobs.schema.ts'), GOLDEN_SCHEMA, ...readdirSync(BAD).filter((f) => f.endsWith('.ts')).map((f) => join(BAD, f))]);
+  generator.prepare([join(ROOT, 'jobs.schema.ts'), GOLDEN_SCHEMA, join(FIXTURES, 'computed-defaults.schema.ts'), ...readdirSync(BAD).filter((f) => f.endsWith('.ts')).map((f) => join(BAD, f))]);
 });
 
 afterAll(() => {
@@ -108,6 +108,22 @@ describe('--check and writing', () => {
     expect(await runCodegen({ schema: GOLDEN_SCHEMA, out: dir }, generator, again)).toBe(0);
     expect(again.logs[0]).toMatch(/is up to date/);
     expect(snapshot(dir)).toEqual(fixed);
+  });
+
+  it('defaults computed by a function are not evaluated into the output: --check passes right after generating', async () => {
+    const schema = join(FIXTURES, 'computed-defaults.schema.ts');
+    const dir = tempDir();
+    expect(await runCodegen({ schema, out: dir }, generator, capture())).toBe(0);
+    // Every run runs the schema file afresh (its defaults too); the output must not change.
+    const out = capture();
+    expect(await runCodegen({ schema, out: dir, check: true }, generator, out)).toBe(0);
+    expect(out.errors).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(dir, 'jobs.manifest.json'), 'utf8')) as { jobs: { input: { properties: Record<string, Record<string, unknown>> } }[] };
+    const properties = manifest.jobs[0]?.input.properties ?? {};
+    const computed = Object.keys(properties).filter((k) => properties[k]?.$comment !== undefined);
+    expect(computed).toEqual(['id', 'at', 'seenAt', 'nonce', 'label', 'region']);
+    for (const field of computed) expect(properties[field], field).not.toHaveProperty('default');
+    expect([properties.retries?.default, properties.tags?.default, properties.level?.default]).toEqual([3, [], 'low']);
   });
 
   it('refuses to replace a folder holding files it did not write', async () => {
