@@ -18,7 +18,7 @@ export interface EmitJob {
 export interface EmitContext {
   readonly jobs: readonly EmitJob[];
   readonly printer: TypePrinter;
-  /** How generated files import the schema module: `../jobs.schema.js`. */
+  /** How generated files import the schema module: `../jobs.schema.js`, or the package specifier given as `schemaImport`. */
   readonly schemaSpecifier: string;
   /** The schema file relative to the output folder: `../jobs.schema.ts`. */
   readonly schemaPath: string;

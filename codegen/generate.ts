@@ -22,6 +22,21 @@ export interface GenerateOptions {
   readonly schema?: string;
   /** The output folder. Default `generated`. */
   readonly out?: string;
+  /**
+   * How the generated files import the schema module (the job set), when not by a relative path to the schema file:
+   * a package specifier such as `@acme/contracts`, for code generated in one package from a schema file in another
+   * (a monorepo). The module must export the job set under the name the schema file exports it. Default: the
+   * relative path from the output folder (`../jobs.schema.js`).
+   */
+  readonly schemaImport?: string;
+}
+
+/** Why `specifier` cannot be written into an import, or `undefined` when it can. */
+export function schemaImportProblem(specifier: string): string | undefined {
+  if (specifier.trim() === '') return '--schema-import needs a module specifier, such as @acme/contracts';
+  if (/[\s'"`\\]/.test(specifier)) return `--schema-import ${JSON.stringify(specifier)} is not a module specifier: no spaces, quotes or backslashes`;
+  if (/\.[mc]?tsx?$/.test(specifier)) return `--schema-import ${specifier} names a TypeScript file: write the specifier the built code imports (a package name, or a path ending in .js)`;
+  return undefined;
 }
 
 /** A file to write, by its path inside the output folder. */
@@ -160,6 +175,8 @@ export class Generator {
     const schemaFile = resolve(options.schema ?? 'jobs.schema.ts');
     const outDir = resolve(options.out ?? 'generated');
     if (!existsSync(schemaFile)) throw new UsageError(`schema file ${options.schema ?? 'jobs.schema.ts'} not found`);
+    const importProblem = options.schemaImport === undefined ? undefined : schemaImportProblem(options.schemaImport);
+    if (importProblem !== undefined) throw new UsageError(importProblem);
     // Start running the schema file now: it proceeds in a worker thread while the type checker reads it here.
     const load = takeSchemaLoad(schemaFile);
     const timer = new PhaseTimer();
@@ -199,7 +216,7 @@ export class Generator {
     const ctx: EmitContext = {
       jobs,
       printer: new TypePrinter(program.getTypeChecker(), program, project.getCompilerOptions().exactOptionalPropertyTypes === true),
-      schemaSpecifier: moduleSpecifier(outDir, schemaFile),
+      schemaSpecifier: options.schemaImport ?? moduleSpecifier(outDir, schemaFile),
       schemaPath: posixRelative(outDir, schemaFile),
       exportName: declared.exportName,
       runtimeSpecifier: runtime,

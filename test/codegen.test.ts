@@ -126,6 +126,25 @@ describe('--check and writing', () => {
     expect([properties.retries?.default, properties.tags?.default, properties.level?.default]).toEqual([3, [], 'low']);
   });
 
+  it('schemaImport (--schema-import): the generated files import the job set by that specifier; a bad one is a usage error', async () => {
+    const { files } = await generator.generate({ schema: GOLDEN_SCHEMA, out: tempDir(), schemaImport: '@acme/contracts' });
+    const imports = files.flatMap((f) => [...f.contents.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]));
+    expect(imports).toContain('@acme/contracts');
+    expect(imports.filter((i) => i?.includes('jobs.schema'))).toEqual([]);
+    expect(files.find((f) => f.path === 'client.ts')?.contents).toContain("import { billingJobs as jobs } from '@acme/contracts';");
+    expect(files.find((f) => f.path === 'payloads.ts')?.contents).toContain("import type { billingJobs as jobs } from '@acme/contracts';");
+
+    for (const [specifier, message] of [
+      ['', /needs a module specifier/],
+      ['@acme/contracts src', /is not a module specifier/],
+      ['../contracts/src/jobs.schema.ts', /names a TypeScript file/],
+    ] as const) {
+      const out = capture();
+      expect(await runCodegen({ schema: GOLDEN_SCHEMA, out: tempDir(), schemaImport: specifier }, generator, out)).toBe(1);
+      expect(out.errors[0]).toMatch(message);
+    }
+  });
+
   it('refuses to replace a folder holding files it did not write', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'notes.md'), 'mine');
