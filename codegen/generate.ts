@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { Project, ts } from 'ts-morph';
 import { emitClient, emitConfig } from './emit-client.js';
 import type { EmitContext, EmitJob } from './emit-common.js';
 import { emitManifest } from './emit-manifest.js';
@@ -15,6 +14,7 @@ import { takeSchemaLoad } from './load-schema.js';
 import { TypePrinter } from './print-type.js';
 import { CodegenError, UsageError } from './problems.js';
 import { readSchema, type DeclaredSchema } from './read-schema.js';
+import { saveCompilerCache, standardLibraryFiles, ts } from './typescript.js';
 
 /** Where to read and where to write. */
 export interface GenerateOptions {
@@ -106,12 +106,82 @@ type ProjectKind = 'lean' | 'configured';
 /** What reading the schema file produced, with the program it was read in. */
 interface Reading {
   readonly program: ts.Program;
-  readonly project: Project;
   readonly declared: DeclaredSchema;
 }
 
+/** Where the standard library's declaration files appear to the compiler (they are served from memory). */
+const LIB_FOLDER = '/node_modules/typescript/lib';
+
+function isLocal(fileName: string): boolean {
+  return !/[\\/]node_modules[\\/]/.test(fileName);
+}
+
+/**
+ * Parsed source files shared by every program of a generator: the standard library and packages' declarations are
+ * parsed once per process; a local file is parsed again only when its text changed (what --watch edits).
+ */
+class SourceFileCache {
+  private readonly files = new Map<string, ts.SourceFile>();
+
+  get(fileName: string, language: ts.ScriptTarget | ts.CreateSourceFileOptions, read: () => string | undefined): ts.SourceFile | undefined {
+    const format = typeof language === 'object' ? `${language.languageVersion}:${language.impliedNodeFormat ?? ''}` : String(language);
+    const key = `${format}:${fileName}`;
+    const cached = this.files.get(key);
+    if (cached !== undefined && !isLocal(fileName)) return cached;
+    const text = read();
+    if (text === undefined) return undefined;
+    if (cached !== undefined && cached.text === text) return cached;
+    const file = ts.createSourceFile(fileName, text, language, false);
+    this.files.set(key, file);
+    return file;
+  }
+}
+
+/**
+ * A TypeScript program over schema files, configured by one tsconfig.json (or the defaults). Each {@link program}
+ * call builds a new program from the last one, so unchanged files keep their parsed and bound form.
+ */
+class SchemaProject {
+  private readonly roots = new Set<string>();
+  private last: ts.Program | undefined;
+  private readonly host: ts.CompilerHost;
+
+  constructor(
+    readonly options: ts.CompilerOptions,
+    cache: SourceFileCache,
+  ) {
+    const host = ts.createCompilerHost(options);
+    const libs = standardLibraryFiles();
+    const libText = (fileName: string): string | undefined =>
+      fileName.startsWith(`${LIB_FOLDER}/`) ? libs.get(fileName.slice(LIB_FOLDER.length + 1)) : undefined;
+    const readFile = host.readFile.bind(host);
+    const fileExists = host.fileExists.bind(host);
+    host.getDefaultLibLocation = () => LIB_FOLDER;
+    host.getDefaultLibFileName = (o) => `${LIB_FOLDER}/${ts.getDefaultLibFileName(o)}`;
+    host.fileExists = (fileName) => (libText(fileName) !== undefined ? true : fileExists(fileName));
+    host.readFile = (fileName) => libText(fileName) ?? readFile(fileName);
+    host.getSourceFile = (fileName, language) => cache.get(fileName, language, () => host.readFile(fileName));
+    this.host = host;
+  }
+
+  has(file: string): boolean {
+    return this.roots.has(file);
+  }
+
+  add(file: string): void {
+    this.roots.add(file);
+  }
+
+  /** A program of the root files as they are on disk now. */
+  program(): ts.Program {
+    this.last = ts.createProgram({ rootNames: [...this.roots], options: this.options, host: this.host, ...(this.last === undefined ? {} : { oldProgram: this.last }) });
+    return this.last;
+  }
+}
+
 export class Generator {
-  private readonly projects = new Map<string, Project>();
+  private readonly projects = new Map<string, SchemaProject>();
+  private readonly sourceFiles = new SourceFileCache();
   private inputs: readonly string[] = [];
 
   /** Local files the last run depended on, known even when it failed: what --watch watches. */
@@ -120,16 +190,18 @@ export class Generator {
   }
 
   /** The project for files under `dir`: configured by the nearest tsconfig.json, holding only what the schema needs. */
-  private projectFor(dir: string, kind: ProjectKind): Project {
+  private projectFor(dir: string, kind: ProjectKind): SchemaProject {
     const config = ts.findConfigFile(dir, ts.sys.fileExists) ?? '';
     const key = `${kind}:${config}`;
     let project = this.projects.get(key);
     if (project === undefined) {
       const lean: ts.CompilerOptions = kind === 'lean' ? { types: [] } : {};
-      project =
-        config === ''
-          ? new Project({ compilerOptions: { ...DEFAULT_COMPILER_OPTIONS, ...lean } })
-          : new Project({ tsConfigFilePath: config, skipAddingFilesFromTsConfig: true, compilerOptions: lean });
+      let options: ts.CompilerOptions = { ...DEFAULT_COMPILER_OPTIONS, ...lean };
+      if (config !== '') {
+        const parsed = ts.getParsedCommandLineOfConfigFile(config, lean, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+        if (parsed !== undefined) options = parsed.options;
+      }
+      project = new SchemaProject({ ...options, noEmit: true }, this.sourceFiles);
       this.projects.set(key, project);
     }
     return project;
@@ -140,34 +212,24 @@ export class Generator {
    * than one schema) builds one TypeScript program instead of one per file.
    */
   prepare(schemaFiles: readonly string[]): void {
-    for (const file of schemaFiles.map((f) => resolve(f))) {
-      const project = this.projectFor(dirname(file), 'lean');
-      if (project.getSourceFile(file) === undefined) project.addSourceFileAtPath(file);
-    }
-    for (const project of this.projects.values()) project.resolveSourceFileDependencies();
+    for (const file of schemaFiles.map((f) => resolve(f))) this.projectFor(dirname(file), 'lean').add(file);
+    for (const project of this.projects.values()) project.program();
   }
 
   /** Reads the schema file in a project of `kind`, with the files as they are on disk now. */
   private async read(schemaFile: string, kind: ProjectKind, timer: PhaseTimer): Promise<Reading> {
     const project = this.projectFor(dirname(schemaFile), kind);
-    // Pick up edits made since the last run (of the schema and of the local files it imports).
-    for (const file of project.getSourceFiles()) {
-      if (!file.isInNodeModules() && !file.isFromExternalLibrary()) await file.refreshFromFileSystem();
-    }
-    if (project.getSourceFile(schemaFile) === undefined) {
-      project.addSourceFileAtPath(schemaFile);
-      project.resolveSourceFileDependencies();
-    }
-    const local = project
+    if (!project.has(schemaFile)) project.add(schemaFile);
+    const program = project.program();
+    const local = program
       .getSourceFiles()
-      .filter((f) => !f.isInNodeModules() && !f.isFromExternalLibrary())
-      .map((f) => f.getFilePath() as string);
+      .filter((f) => isLocal(f.fileName) && !program.isSourceFileFromExternalLibrary(f))
+      .map((f) => resolve(f.fileName));
     this.inputs = [...new Set([schemaFile, ...local])].sort();
     timer.mark(`${kind} project`);
-    const program = project.getProgram().compilerObject;
     const sourceFile = program.getSourceFile(schemaFile);
     if (sourceFile === undefined) throw new UsageError(`cannot read ${schemaFile}`);
-    return { program, project, declared: readSchema(program, sourceFile, timer) };
+    return { program, declared: readSchema(program, sourceFile, timer) };
   }
 
   /** Reads and runs the schema file and returns the files to write. Throws {@link CodegenError} for a bad schema. */
@@ -198,7 +260,7 @@ export class Generator {
       load.cancel();
       throw err;
     }
-    const { program, project, declared } = reading;
+    const { program, declared } = reading;
 
     // Schema files may import defineJobs from the light entry point (`jobcraft/schema`, `src/schema.js`); the
     // generated code needs the full runtime beside it (`jobcraft`, `src/index.js`).
@@ -215,7 +277,7 @@ export class Generator {
     });
     const ctx: EmitContext = {
       jobs,
-      printer: new TypePrinter(program.getTypeChecker(), program, project.getCompilerOptions().exactOptionalPropertyTypes === true),
+      printer: new TypePrinter(program.getTypeChecker(), program, program.getCompilerOptions().exactOptionalPropertyTypes === true),
       schemaSpecifier: options.schemaImport ?? moduleSpecifier(outDir, schemaFile),
       schemaPath: posixRelative(outDir, schemaFile),
       exportName: declared.exportName,
@@ -230,6 +292,7 @@ export class Generator {
       { path: 'jobs.manifest.json', contents: emitManifest(ctx) },
     ];
     timer.mark('emit');
+    saveCompilerCache();
     timer.report();
     return { outDir, files, inputs: this.inputs };
   }
