@@ -39,10 +39,9 @@ async function standaloneToJsonSchema(schemaFile: string): Promise<ToJsonSchema 
   }
 }
 
-async function run(): Promise<WorkerReply> {
-  const { schemaFile, runtimeSchema } = workerData as { schemaFile: string; runtimeSchema: string };
+async function run(schemaFile: string, runtime: Promise<typeof import('jobcraft/schema')>): Promise<WorkerReply> {
   try {
-    const { describeResolvedJob } = (await import(runtimeSchema)) as typeof import('jobcraft/schema');
+    const { describeResolvedJob } = await runtime;
     const module = (await import(pathToFileURL(schemaFile).href)) as Record<string, unknown>;
     const sets: Record<string, LoadedJob[]> = {};
     const needsStandalone = Object.values(module).some(
@@ -68,4 +67,9 @@ async function run(): Promise<WorkerReply> {
   }
 }
 
-parentPort?.postMessage(await run());
+const { schemaFile, runtimeSchema } = workerData as { schemaFile: string | undefined; runtimeSchema: string };
+// The runtime (and zod under it) is loaded first: a spare worker (--watch) loads it while waiting for the next save.
+const runtime = import(runtimeSchema) as Promise<typeof import('jobcraft/schema')>;
+runtime.catch(() => {}); // reported by run()
+if (schemaFile !== undefined) parentPort?.postMessage(await run(schemaFile, runtime));
+else parentPort?.once('message', (file: string) => void run(file, runtime).then((reply) => parentPort?.postMessage(reply)));
