@@ -3,17 +3,18 @@
  * generated/. One {@link Generator} keeps its TypeScript projects between runs, so --watch and the tests pay for
  * loading the compiler and the libraries' types once.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { emitClient, emitConfig } from './emit-client.js';
-import type { EmitContext, EmitJob } from './emit-common.js';
+import type { EmitContext, EmitJob, WrittenPayload } from './emit-common.js';
+import { blankOut, lineAndColumn, moveLocation, sliceJobMap, type JobMapSlices } from './incremental.js';
 import { emitManifest } from './emit-manifest.js';
 import { emitPayloads } from './emit-payloads.js';
 import { emitIndex, emitWorker } from './emit-worker.js';
-import { takeSchemaLoad } from './load-schema.js';
+import { takeSchemaLoad, type LoadedJob } from './load-schema.js';
 import { TypePrinter } from './print-type.js';
 import { CodegenError, UsageError } from './problems.js';
-import { readSchema, type DeclaredSchema } from './read-schema.js';
+import { readSchema, type DeclaredJob, type DeclaredSchema } from './read-schema.js';
 import { saveCompilerCache, standardLibraryFiles, ts } from './typescript.js';
 
 /** Where to read and where to write. */
@@ -107,7 +108,28 @@ type ProjectKind = 'lean' | 'configured';
 /** What reading the schema file produced, with the program it was read in. */
 interface Reading {
   readonly program: ts.Program;
+  readonly kind: ProjectKind;
   readonly declared: DeclaredSchema;
+}
+
+/** How a {@link Generator} works. */
+export interface GeneratorOptions {
+  /**
+   * After a successful run, check again only the jobs whose text changed, when nothing else did (see
+   * incremental.ts). What --watch uses; off by default.
+   */
+  readonly incremental?: boolean;
+}
+
+/** What an incremental run needs of the last successful one. */
+interface Snapshot {
+  readonly schemaFile: string;
+  readonly text: string;
+  readonly kind: ProjectKind;
+  readonly slices: JobMapSlices;
+  /** The other local files the schema depends on, with their text then. */
+  readonly others: ReadonlyMap<string, string>;
+  readonly jobs: ReadonlyMap<string, { readonly declared: DeclaredJob; readonly written: WrittenPayload; readonly json: string }>;
 }
 
 /** Where the standard library's declaration files appear to the compiler (they are served from memory). */
@@ -146,6 +168,8 @@ class SchemaProject {
   private readonly roots = new Set<string>();
   private last: ts.Program | undefined;
   private readonly host: ts.CompilerHost;
+  /** Text to give the compiler instead of a file's own (an incremental run's blanked schema file). */
+  private readonly overrides = new Map<string, string>();
 
   constructor(
     readonly options: ts.CompilerOptions,
@@ -161,7 +185,7 @@ class SchemaProject {
     host.getDefaultLibFileName = (o) => `${LIB_FOLDER}/${ts.getDefaultLibFileName(o)}`;
     host.fileExists = (fileName) => (libText(fileName) !== undefined ? true : fileExists(fileName));
     host.readFile = (fileName) => libText(fileName) ?? readFile(fileName);
-    host.getSourceFile = (fileName, language) => cache.get(fileName, language, () => host.readFile(fileName));
+    host.getSourceFile = (fileName, language) => cache.get(fileName, language, () => this.overrides.get(fileName) ?? host.readFile(fileName));
     this.host = host;
   }
 
@@ -173,8 +197,10 @@ class SchemaProject {
     this.roots.add(file);
   }
 
-  /** A program of the root files as they are on disk now. */
-  program(): ts.Program {
+  /** A program of the root files as they are on disk now, but for `overrides` (file name → text). */
+  program(overrides: ReadonlyMap<string, string> = new Map()): ts.Program {
+    this.overrides.clear();
+    for (const [file, text] of overrides) this.overrides.set(file, text);
     this.last = ts.createProgram({ rootNames: [...this.roots], options: this.options, host: this.host, ...(this.last === undefined ? {} : { oldProgram: this.last }) });
     return this.last;
   }
@@ -184,6 +210,18 @@ export class Generator {
   private readonly projects = new Map<string, SchemaProject>();
   private readonly sourceFiles = new SourceFileCache();
   private inputs: readonly string[] = [];
+  private readonly incremental: boolean;
+  private snapshot: Snapshot | undefined;
+  private checkedJobs: readonly string[] | undefined;
+
+  constructor(options: GeneratorOptions = {}) {
+    this.incremental = options.incremental === true;
+  }
+
+  /** The jobs the last run type-checked, when it checked only the changed ones (an incremental run); else undefined. */
+  lastCheckedJobs(): readonly string[] | undefined {
+    return this.checkedJobs;
+  }
 
   /** Local files the last run depended on, known even when it failed: what --watch watches. */
   lastInputs(): readonly string[] {
@@ -230,7 +268,90 @@ export class Generator {
     timer.mark(`${kind} project`);
     const sourceFile = program.getSourceFile(schemaFile);
     if (sourceFile === undefined) throw new UsageError(`cannot read ${schemaFile}`);
-    return { program, declared: readSchema(program, sourceFile, timer) };
+    return { program, kind, declared: readSchema(program, sourceFile, timer) };
+  }
+
+  /**
+   * Reads the schema file checking only the jobs whose text changed since the last successful run, the others
+   * blanked out; `undefined` when that cannot be done soundly (see incremental.ts) or found a problem (the full
+   * read then reports it exactly).
+   */
+  private readChangedJobs(
+    schemaFile: string,
+    text: string,
+    timer: PhaseTimer,
+  ): { reading: Reading; slices: JobMapSlices; reused: Snapshot['jobs'] } | undefined {
+    const last = this.snapshot;
+    if (last === undefined || last.schemaFile !== schemaFile) return undefined;
+    const slices = sliceJobMap(schemaFile, text);
+    if (slices === undefined || slices.context !== last.slices.context || slices.jobs.length !== last.slices.jobs.length) return undefined;
+    if (slices.jobs.some((job, i) => job.name !== last.slices.jobs[i]?.name)) return undefined;
+    for (const [file, before] of last.others) {
+      try {
+        if (readFileSync(file, 'utf8') !== before) return undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    const unchanged = slices.jobs.filter((job, i) => job.text === last.slices.jobs[i]?.text);
+    if (unchanged.length === 0 || unchanged.length === slices.jobs.length) return undefined;
+    const project = this.projectFor(dirname(schemaFile), last.kind);
+    if (!project.has(schemaFile)) return undefined;
+    const program = project.program(new Map([[schemaFile, blankOut(text, unchanged)]]));
+    timer.mark(`${last.kind} project (changed jobs only)`);
+    const sourceFile = program.getSourceFile(schemaFile);
+    if (sourceFile === undefined) return undefined;
+    let partial: DeclaredSchema;
+    try {
+      partial = readSchema(program, sourceFile, timer);
+    } catch {
+      return undefined;
+    }
+    const checked = new Map(partial.jobs.map((j) => [j.name, j]));
+    const reused = new Map<string, Snapshot['jobs'] extends ReadonlyMap<string, infer V> ? V : never>();
+    const jobs: DeclaredJob[] = [];
+    for (const [i, slice] of slices.jobs.entries()) {
+      const before = last.slices.jobs[i];
+      const kept = last.jobs.get(slice.name);
+      if (before !== undefined && before.text === slice.text && kept !== undefined) {
+        const from = lineAndColumn(last.text, before.start);
+        const to = lineAndColumn(text, slice.start);
+        const move = <L extends DeclaredJob['location']>(l: L): L => moveLocation(l, from, to);
+        const declared: DeclaredJob = {
+          ...kept.declared,
+          location: move(kept.declared.location),
+          payloadLocation: move(kept.declared.payloadLocation),
+          optionLocations: new Map([...kept.declared.optionLocations].map(([k, l]) => [k, move(l)])),
+        };
+        jobs.push(declared);
+        reused.set(slice.name, { ...kept, declared });
+      } else {
+        const job = checked.get(slice.name);
+        if (job === undefined) return undefined;
+        jobs.push(job);
+      }
+    }
+    return { reading: { program, kind: last.kind, declared: { ...partial, jobs } }, slices, reused };
+  }
+
+  /** Keeps what an incremental run needs of this successful one. */
+  private remember(schemaFile: string, text: string, reading: Reading, jobs: readonly EmitJob[], written: ReadonlyMap<string, WrittenPayload>): void {
+    this.snapshot = undefined;
+    const slices = sliceJobMap(schemaFile, text);
+    if (slices === undefined) return;
+    const others = new Map<string, string>();
+    try {
+      for (const file of this.inputs) if (file !== schemaFile) others.set(file, readFileSync(file, 'utf8'));
+    } catch {
+      return;
+    }
+    const kept = new Map<string, { declared: DeclaredJob; written: WrittenPayload; json: string }>();
+    for (const job of jobs) {
+      const w = written.get(job.declared.name);
+      if (w === undefined) return;
+      kept.set(job.declared.name, { declared: job.declared, written: w, json: JSON.stringify(job.resolved.inputJsonSchema) });
+    }
+    this.snapshot = { schemaFile, text, kind: reading.kind, slices, others, jobs: kept };
   }
 
   /** Reads and runs the schema file and returns the files to write. Throws {@link CodegenError} for a bad schema. */
@@ -244,19 +365,37 @@ export class Generator {
     const load = takeSchemaLoad(schemaFile);
     const timer = new PhaseTimer();
 
-    let reading: Reading;
-    let loaded;
-    try {
+    const fullRead = async (): Promise<Reading> => {
       try {
-        reading = await this.read(schemaFile, 'lean', timer);
+        return await this.read(schemaFile, 'lean', timer);
       } catch (err) {
         // The lean program leaves out the tsconfig's `types`: an import of `node:crypto` resolves only with them.
         if (!(err instanceof CodegenError && (err.stage === 'types' || err.stage === 'imports'))) throw err;
-        reading = await this.read(schemaFile, 'configured', timer);
+        return await this.read(schemaFile, 'configured', timer);
       }
+    };
+    const text = this.incremental ? readFileSync(schemaFile, 'utf8') : '';
+    let reading: Reading;
+    let loaded: ReadonlyMap<string, LoadedJob>;
+    let reused: Snapshot['jobs'] = new Map();
+    try {
+      this.checkedJobs = undefined;
+      const changedOnly = this.incremental ? this.readChangedJobs(schemaFile, text, timer) : undefined;
+      reading = changedOnly?.reading ?? (await fullRead());
       timer.mark('check');
       loaded = await load.jobs(reading.declared);
       timer.mark('wait for the schema run');
+      // A kept job is written as before only if running the file describes it as before (its JSON Schema).
+      if (changedOnly !== undefined) {
+        reused = changedOnly.reused;
+        const stale = [...reused].some(([name, kept]) => JSON.stringify(loaded.get(name)?.inputJsonSchema) !== kept.json);
+        if (stale) {
+          reading = await fullRead();
+          reused = new Map();
+        } else {
+          this.checkedJobs = reading.declared.jobs.map((j) => j.name).filter((name) => !reused.has(name));
+        }
+      }
     } catch (err) {
       load.cancel();
       throw err;
@@ -274,8 +413,10 @@ export class Generator {
     const jobs: EmitJob[] = declared.jobs.map((d) => {
       const resolved = loaded.get(d.name);
       if (resolved === undefined) throw new Error(`internal: job ${d.name} was not loaded`);
-      return { declared: d, resolved };
+      const kept = reused.get(d.name);
+      return kept === undefined ? { declared: d, resolved } : { declared: d, resolved, written: kept.written };
     });
+    const writtenTypes = new Map<string, WrittenPayload>();
     const ctx: EmitContext = {
       jobs,
       printer: new TypePrinter(program.getTypeChecker(), program, program.getCompilerOptions().exactOptionalPropertyTypes === true),
@@ -283,6 +424,7 @@ export class Generator {
       schemaPath: posixRelative(outDir, schemaFile),
       exportName: declared.exportName,
       runtimeSpecifier: runtime,
+      onWritten: (job, w) => writtenTypes.set(job, w),
     };
     const files: GeneratedFile[] = [
       { path: 'payloads.ts', contents: emitPayloads(ctx) },
@@ -293,6 +435,7 @@ export class Generator {
       { path: 'jobs.manifest.json', contents: emitManifest(ctx) },
     ];
     timer.mark('emit');
+    if (this.incremental) this.remember(schemaFile, text, reading, jobs, writtenTypes);
     saveCompilerCache();
     timer.report();
     return { outDir, files, inputs: this.inputs };

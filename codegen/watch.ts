@@ -15,7 +15,7 @@ export async function watchSchema(
   options: CodegenCommandOptions,
   signal?: AbortSignal,
   out?: Output,
-  generator = new Generator(),
+  generator = new Generator({ incremental: true }),
 ): Promise<void> {
   const watchers = new Map<string, FSWatcher>();
   let inputs = new Set<string>();
