@@ -100,7 +100,8 @@ export class PhaseTimer {
 
 /**
  * Which compiler options a project uses. `lean` is the tsconfig's, minus its `types` (ambient packages such as
- * @types/node, 2 MB of declarations a schema file rarely needs): tried first; `configured` is exactly the tsconfig's,
+ * @types/node, 2 MB of declarations a schema file rarely needs) and, when it sets no `lib`, minus the DOM library:
+ * tried first; `configured` is exactly the tsconfig's,
  * used when the lean program reports a type error, so every reported error is one `tsc` would report too.
  */
 type ProjectKind = 'lean' | 'configured';
@@ -239,6 +240,11 @@ export class Generator {
       if (config !== '') {
         const parsed = ts.getParsedCommandLineOfConfigFile(config, lean, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
         if (parsed !== undefined) options = parsed.options;
+      }
+      // Without a `lib` setting the compiler loads the target's full library, DOM included (a megabyte of
+      // declarations to parse and bind); the lean program takes the same library without DOM.
+      if (kind === 'lean' && options.lib === undefined && options.noLib !== true) {
+        options = { ...options, lib: [ts.getDefaultLibFileName(options).replace(/\.full\.d\.ts$/, '.d.ts')] };
       }
       project = new SchemaProject({ ...options, noEmit: true }, this.sourceFiles);
       this.projects.set(key, project);
