@@ -14,7 +14,7 @@ export interface EmitJob {
   readonly resolved: LoadedJob;
   /**
    * Its payload types as an earlier run wrote them, for a job --watch did not check again (see incremental.ts):
-   * then `declared.input` and `declared.output` belong to an earlier program and are not read.
+   * then `declared.input` and `declared.output` are placeholders and are not read.
    */
   readonly written?: WrittenPayload;
 }

@@ -314,6 +314,9 @@ export class Generator {
       return undefined;
     }
     const checked = new Map(partial.jobs.map((j) => [j.name, j]));
+    // A kept job's types are not read (its written types are); a type of this program stands in for them, so that
+    // nothing holds on to the program they came from.
+    const placeholder = program.getTypeChecker().getAnyType();
     const reused = new Map<string, Snapshot['jobs'] extends ReadonlyMap<string, infer V> ? V : never>();
     const jobs: DeclaredJob[] = [];
     for (const [i, slice] of slices.jobs.entries()) {
@@ -325,6 +328,8 @@ export class Generator {
         const move = <L extends DeclaredJob['location']>(l: L): L => moveLocation(l, from, to);
         const declared: DeclaredJob = {
           ...kept.declared,
+          input: placeholder,
+          output: placeholder,
           location: move(kept.declared.location),
           payloadLocation: move(kept.declared.payloadLocation),
           optionLocations: new Map([...kept.declared.optionLocations].map(([k, l]) => [k, move(l)])),
@@ -352,10 +357,13 @@ export class Generator {
       return;
     }
     const kept = new Map<string, { declared: DeclaredJob; written: WrittenPayload; json: string }>();
+    const placeholder = reading.program.getTypeChecker().getAnyType();
     for (const job of jobs) {
       const w = written.get(job.declared.name);
       if (w === undefined) return;
-      kept.set(job.declared.name, { declared: job.declared, written: w, json: JSON.stringify(job.resolved.inputJsonSchema) });
+      // Without its types, which would keep this run's program (and its checker) alive for as long as the job is kept.
+      const declared = { ...job.declared, input: placeholder, output: placeholder };
+      kept.set(job.declared.name, { declared, written: w, json: JSON.stringify(job.resolved.inputJsonSchema) });
     }
     this.snapshot = { schemaFile, text, kind: reading.kind, slices, others, jobs: kept };
   }
