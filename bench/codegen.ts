@@ -1,12 +1,14 @@
 /**
- * Codegen wall time, measured the way a build pays it: a fresh `jobcraft codegen` process, from start to exit.
- * The benchmark harness's workload codegen-200 is {@link runCodegen}; on its own:
+ * Codegen wall time, measured the way a build pays it: a fresh `jobcraft codegen` process, from start to exit; and
+ * the way an editor session pays it: `jobcraft codegen --watch` regenerating after a save. The benchmark harness's
+ * workloads codegen-10 and codegen-200 are {@link runCodegen}, codegen-watch is {@link runCodegenWatch}; on its own:
  *
  *   npx tsx bench/codegen.ts                      times the example schema and a 200-job schema (3 runs each)
  *   npx tsx bench/codegen.ts --jobs 500 --runs 5
+ *   npx tsx bench/codegen.ts --watch              times --watch after one-job edits of the 200-job schema
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -73,7 +75,7 @@ function scratchDir(): string {
   return join(ROOT, `.codegen-bench-${process.pid}-${Date.now()}`);
 }
 
-/** The codegen-200 workload: codegen on a fresh schema file of `count` jobs, in a new process (wall ms, CPU ms). */
+/** The codegen-10 and codegen-200 workloads: codegen on a fresh schema file of `count` jobs, in a new process (wall ms, CPU ms). */
 export async function runCodegen(count: number): Promise<Sample> {
   try {
     const t = await timeCodegenOn(count);
@@ -106,15 +108,102 @@ export async function timeExampleCodegen(): Promise<CodegenTiming> {
   }
 }
 
+/** What --watch took after each edit: from the save to the line saying the files were written. */
+export interface WatchTiming {
+  readonly regenerateMs: readonly number[];
+}
+
+/**
+ * `jobcraft codegen --watch` on a fresh schema file of `jobs` jobs: after the first generation, `edits` saves that
+ * each change one job (a field of its payload and its description), one at a time; each is timed from the write
+ * to the command's `wrote …` line (the debounce and the file watcher included).
+ */
+export async function timeWatchOn(jobs: number, edits = 3): Promise<WatchTiming> {
+  const dir = scratchDir();
+  mkdirSync(dir, { recursive: true });
+  const schema = join(dir, 'jobs.schema.ts');
+  const source = benchSchemaSource(jobs, relative(dir, join(ROOT, 'src', 'schema.js')).split('\\').join('/'));
+  writeFileSync(schema, source);
+  const child = spawn(process.execPath, [CLI, 'codegen', '--watch', '--schema', schema, '--out', join(dir, 'generated')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { text: RegExp; from: number; resolve: () => void }[] = [];
+  const check = (): void => {
+    for (const w of [...waiters]) {
+      if (w.text.test(stdout.slice(w.from))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    check();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  const waitFor = (text: RegExp, from: number, what: string): Promise<void> =>
+    Promise.race([
+      new Promise<void>((resolveWait) => {
+        waiters.push({ text, from, resolve: resolveWait });
+        check();
+      }),
+      exited.then(() => {
+        throw new Error(`codegen --watch exited before ${what}: ${stderr.trim()}`);
+      }),
+      new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${stderr.trim()}`)), 120_000).unref()),
+    ]);
+  try {
+    await waitFor(/watching \d+ file/, 0, 'the first generation');
+    const regenerateMs: number[] = [];
+    for (let i = 1; i <= edits; i++) {
+      // Let the spare worker thread start, as it would between two saves of a person editing.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const from = stdout.length;
+      const edited = readFileSync(schema, 'utf8').replace(/note7\d*: z\.string\(\)/, `note7${i}: z.string()`).replace(/Benchmark job 7\.[^']*/, `Benchmark job 7. Edit ${i}.`);
+      const started = performance.now();
+      writeFileSync(schema, edited);
+      await waitFor(/wrote .*\n/, from, `the regeneration after edit ${i}`);
+      regenerateMs.push(performance.now() - started);
+      if (!stdout.slice(from).includes(`note7${i}`) && !readFileSync(join(dir, 'generated', 'payloads.ts'), 'utf8').includes(`note7${i}`)) {
+        throw new Error(`edit ${i} was not regenerated`);
+      }
+    }
+    return { regenerateMs };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The codegen-watch workload: median of three one-job edits of the 200-job schema under --watch (ms). */
+export async function runCodegenWatch(jobs = 200): Promise<Sample> {
+  try {
+    const { regenerateMs } = await timeWatchOn(jobs, 3);
+    return { value: median(regenerateMs), extra: Object.fromEntries(regenerateMs.map((ms, i) => [`edit${i + 1}Ms`, ms])) };
+  } catch (err) {
+    return { value: null, note: `n/a (codegen --watch failed: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]})` };
+  }
+}
+
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { jobs: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({ options: { jobs: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' }, watch: { type: 'boolean' } } });
   const jobs = Number(values.jobs);
   const runs = Number(values.runs);
+  if (values.watch === true) {
+    const { regenerateMs } = await timeWatchOn(jobs, runs);
+    console.log(`--watch, ${jobs}-job schema, one-job edits: median ${Math.round(median(regenerateMs))} ms (${regenerateMs.map(Math.round).join(', ')})`);
+    return;
+  }
   for (const [label, once] of [
     ['jobs.schema.ts (4 jobs)', timeExampleCodegen],
     [`${jobs}-job schema`, () => timeCodegenOn(jobs)],

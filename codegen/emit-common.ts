@@ -1,6 +1,6 @@
 /** What every emitted file shares: the header, the model handed to each emitter, and doc helpers. */
 import type { LoadedJob } from './load-schema.js';
-import type { TypePrinter } from './print-type.js';
+import type { Fallback, HelperType, TypePrinter } from './print-type.js';
 import type { DeclaredJob } from './read-schema.js';
 import { renderValue, type StaticValue } from './static-value.js';
 
@@ -12,13 +12,32 @@ export interface EmitJob {
   readonly declared: DeclaredJob;
   /** The job as defineJobs resolved it when the schema file ran. */
   readonly resolved: LoadedJob;
+  /**
+   * Its payload types as an earlier run wrote them, for a job --watch did not check again (see incremental.ts):
+   * then `declared.input` and `declared.output` are placeholders and are not read.
+   */
+  readonly written?: WrittenPayload;
+}
+
+/** A payload type written out: the text, the parts that fell back to the zod type, the helper types it uses. */
+export interface WrittenType {
+  readonly text: string;
+  /** The parts written as the zod type instead of a plain one, and why (path `` for the whole payload). */
+  readonly fallbacks: readonly Fallback[];
+  readonly helpers: ReadonlySet<HelperType>;
+}
+
+/** A job's input and output types as written. */
+export interface WrittenPayload {
+  readonly input: WrittenType;
+  readonly output: WrittenType;
 }
 
 /** Everything the emitters need. */
 export interface EmitContext {
   readonly jobs: readonly EmitJob[];
   readonly printer: TypePrinter;
-  /** How generated files import the schema module: `../jobs.schema.js`. */
+  /** How generated files import the schema module: `../jobs.schema.js`, or the package specifier given as `schemaImport`. */
   readonly schemaSpecifier: string;
   /** The schema file relative to the output folder: `../jobs.schema.ts`. */
   readonly schemaPath: string;
@@ -26,6 +45,8 @@ export interface EmitContext {
   readonly exportName: string;
   /** How generated files import the runtime: `jobcraft`, or a relative path inside this repository. */
   readonly runtimeSpecifier: string;
+  /** Receives each job's written payload types (what --watch keeps for the jobs a save does not touch). */
+  readonly onWritten?: (job: string, written: WrittenPayload) => void;
 }
 
 /** The header of a generated TypeScript file. */

@@ -3,15 +3,9 @@
  * and `…Payload` (what the handler gets), then a compile-time proof that each equals `z.input` / `z.output` of the
  * schema, so a schema changed without regenerating fails `tsc` on the job that drifted.
  */
-import { header, importJobSet, literal, tsdoc, type EmitContext, type EmitJob } from './emit-common.js';
-import { HELPER_TYPES, UnprintableType, type Fallback, type HelperType } from './print-type.js';
+import { header, importJobSet, literal, tsdoc, type EmitContext, type EmitJob, type WrittenType } from './emit-common.js';
+import { HELPER_TYPES, UnprintableType, type HelperType } from './print-type.js';
 
-interface WrittenType {
-  readonly text: string;
-  /** The parts written as the zod type instead of a plain one, and why (path `` for the whole payload). */
-  readonly fallbacks: readonly Fallback[];
-  readonly helpers: ReadonlySet<HelperType>;
-}
 
 function write(ctx: EmitContext, job: EmitJob, io: 'input' | 'output'): WrittenType {
   const type = io === 'input' ? job.declared.input : job.declared.output;
@@ -44,8 +38,9 @@ export function emitPayloads(ctx: EmitContext): string {
   const checks: string[] = [];
   for (const job of ctx.jobs) {
     const { name, ids } = job.declared;
-    const input = write(ctx, job, 'input');
-    const output = write(ctx, job, 'output');
+    const input = job.written?.input ?? write(ctx, job, 'input');
+    const output = job.written?.output ?? write(ctx, job, 'output');
+    ctx.onWritten?.(name, { input, output });
     for (const h of [...input.helpers, ...output.helpers]) helpers.add(h);
     const rootDoc = job.resolved.inputJsonSchema.description;
 

@@ -3,18 +3,19 @@
  * generated/. One {@link Generator} keeps its TypeScript projects between runs, so --watch and the tests pay for
  * loading the compiler and the libraries' types once.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { Project, ts } from 'ts-morph';
 import { emitClient, emitConfig } from './emit-client.js';
-import type { EmitContext, EmitJob } from './emit-common.js';
+import type { EmitContext, EmitJob, WrittenPayload } from './emit-common.js';
+import { blankOut, lineAndColumn, moveLocation, sliceJobMap, type JobMapSlices } from './incremental.js';
 import { emitManifest } from './emit-manifest.js';
 import { emitPayloads } from './emit-payloads.js';
 import { emitIndex, emitWorker } from './emit-worker.js';
-import { takeSchemaLoad } from './load-schema.js';
+import { takeSchemaLoad, type LoadedJob } from './load-schema.js';
 import { TypePrinter } from './print-type.js';
 import { CodegenError, UsageError } from './problems.js';
-import { readSchema, type DeclaredSchema } from './read-schema.js';
+import { readSchema, type DeclaredJob, type DeclaredSchema } from './read-schema.js';
+import { saveCompilerCache, standardLibraryFiles, ts } from './typescript.js';
 
 /** Where to read and where to write. */
 export interface GenerateOptions {
@@ -22,6 +23,21 @@ export interface GenerateOptions {
   readonly schema?: string;
   /** The output folder. Default `generated`. */
   readonly out?: string;
+  /**
+   * How the generated files import the schema module (the job set), when not by a relative path to the schema file:
+   * a package specifier such as `@acme/contracts`, for code generated in one package from a schema file in another
+   * (a monorepo). The module must export the job set under the name the schema file exports it. Default: the
+   * relative path from the output folder (`../jobs.schema.js`).
+   */
+  readonly schemaImport?: string;
+}
+
+/** Why `specifier` cannot be written into an import, or `undefined` when it can. */
+export function schemaImportProblem(specifier: string): string | undefined {
+  if (specifier.trim() === '') return '--schema-import needs a module specifier, such as @acme/contracts';
+  if (/[\s'"`\\]/.test(specifier)) return `--schema-import ${JSON.stringify(specifier)} is not a module specifier: no spaces, quotes or backslashes`;
+  if (/\.[mc]?tsx?$/.test(specifier)) return `--schema-import ${specifier} names a TypeScript file: write the specifier the built code imports (a package name, or a path ending in .js)`;
+  return undefined;
 }
 
 /** A file to write, by its path inside the output folder. */
@@ -60,9 +76,10 @@ function posixRelative(fromDir: string, file: string): string {
 /** With JOBCRAFT_CODEGEN_TIMINGS=1, prints where a run's time went (wall and CPU of the process). */
 export class PhaseTimer {
   private readonly enabled = process.env.JOBCRAFT_CODEGEN_TIMINGS === '1';
-  private readonly phases: string[] = [];
   private wall = performance.now();
   private cpu = process.cpuUsage();
+  /** The first phase: from the process's start (`performance.timeOrigin`) to this run's. */
+  private readonly phases: string[] = [`start-up ${Math.round(this.wall)} ms (cpu ${Math.round((this.cpu.user + this.cpu.system) / 1000)} ms)`];
 
   mark(phase: string): void {
     if (!this.enabled) return;
@@ -83,7 +100,8 @@ export class PhaseTimer {
 
 /**
  * Which compiler options a project uses. `lean` is the tsconfig's, minus its `types` (ambient packages such as
- * @types/node, 2 MB of declarations a schema file rarely needs): tried first; `configured` is exactly the tsconfig's,
+ * @types/node, 2 MB of declarations a schema file rarely needs) and, when it sets no `lib`, minus the DOM library:
+ * tried first; `configured` is exactly the tsconfig's,
  * used when the lean program reports a type error, so every reported error is one `tsc` would report too.
  */
 type ProjectKind = 'lean' | 'configured';
@@ -91,13 +109,120 @@ type ProjectKind = 'lean' | 'configured';
 /** What reading the schema file produced, with the program it was read in. */
 interface Reading {
   readonly program: ts.Program;
-  readonly project: Project;
+  readonly kind: ProjectKind;
   readonly declared: DeclaredSchema;
 }
 
+/** How a {@link Generator} works. */
+export interface GeneratorOptions {
+  /**
+   * After a successful run, check again only the jobs whose text changed, when nothing else did (see
+   * incremental.ts). What --watch uses; off by default.
+   */
+  readonly incremental?: boolean;
+}
+
+/** What an incremental run needs of the last successful one. */
+interface Snapshot {
+  readonly schemaFile: string;
+  readonly text: string;
+  readonly kind: ProjectKind;
+  readonly slices: JobMapSlices;
+  /** The other local files the schema depends on, with their text then. */
+  readonly others: ReadonlyMap<string, string>;
+  readonly jobs: ReadonlyMap<string, { readonly declared: DeclaredJob; readonly written: WrittenPayload; readonly json: string }>;
+}
+
+/** Where the standard library's declaration files appear to the compiler (they are served from memory). */
+const LIB_FOLDER = '/node_modules/typescript/lib';
+
+function isLocal(fileName: string): boolean {
+  return !/[\\/]node_modules[\\/]/.test(fileName);
+}
+
+/**
+ * Parsed source files shared by every program of a generator: the standard library and packages' declarations are
+ * parsed once per process; a local file is parsed again only when its text changed (what --watch edits).
+ */
+class SourceFileCache {
+  private readonly files = new Map<string, ts.SourceFile>();
+
+  get(fileName: string, language: ts.ScriptTarget | ts.CreateSourceFileOptions, read: () => string | undefined): ts.SourceFile | undefined {
+    const format = typeof language === 'object' ? `${language.languageVersion}:${language.impliedNodeFormat ?? ''}` : String(language);
+    const key = `${format}:${fileName}`;
+    const cached = this.files.get(key);
+    if (cached !== undefined && !isLocal(fileName)) return cached;
+    const text = read();
+    if (text === undefined) return undefined;
+    if (cached !== undefined && cached.text === text) return cached;
+    const file = ts.createSourceFile(fileName, text, language, false);
+    this.files.set(key, file);
+    return file;
+  }
+}
+
+/**
+ * A TypeScript program over schema files, configured by one tsconfig.json (or the defaults). Each {@link program}
+ * call builds a new program from the last one, so unchanged files keep their parsed and bound form.
+ */
+class SchemaProject {
+  private readonly roots = new Set<string>();
+  private last: ts.Program | undefined;
+  private readonly host: ts.CompilerHost;
+  /** Text to give the compiler instead of a file's own (an incremental run's blanked schema file). */
+  private readonly overrides = new Map<string, string>();
+
+  constructor(
+    readonly options: ts.CompilerOptions,
+    cache: SourceFileCache,
+  ) {
+    const host = ts.createCompilerHost(options);
+    const libs = standardLibraryFiles();
+    const libText = (fileName: string): string | undefined =>
+      fileName.startsWith(`${LIB_FOLDER}/`) ? libs.get(fileName.slice(LIB_FOLDER.length + 1)) : undefined;
+    const readFile = host.readFile.bind(host);
+    const fileExists = host.fileExists.bind(host);
+    host.getDefaultLibLocation = () => LIB_FOLDER;
+    host.getDefaultLibFileName = (o) => `${LIB_FOLDER}/${ts.getDefaultLibFileName(o)}`;
+    host.fileExists = (fileName) => (libText(fileName) !== undefined ? true : fileExists(fileName));
+    host.readFile = (fileName) => libText(fileName) ?? readFile(fileName);
+    host.getSourceFile = (fileName, language) => cache.get(fileName, language, () => this.overrides.get(fileName) ?? host.readFile(fileName));
+    this.host = host;
+  }
+
+  has(file: string): boolean {
+    return this.roots.has(file);
+  }
+
+  add(file: string): void {
+    this.roots.add(file);
+  }
+
+  /** A program of the root files as they are on disk now, but for `overrides` (file name → text). */
+  program(overrides: ReadonlyMap<string, string> = new Map()): ts.Program {
+    this.overrides.clear();
+    for (const [file, text] of overrides) this.overrides.set(file, text);
+    this.last = ts.createProgram({ rootNames: [...this.roots], options: this.options, host: this.host, ...(this.last === undefined ? {} : { oldProgram: this.last }) });
+    return this.last;
+  }
+}
+
 export class Generator {
-  private readonly projects = new Map<string, Project>();
+  private readonly projects = new Map<string, SchemaProject>();
+  private readonly sourceFiles = new SourceFileCache();
   private inputs: readonly string[] = [];
+  private readonly incremental: boolean;
+  private snapshot: Snapshot | undefined;
+  private checkedJobs: readonly string[] | undefined;
+
+  constructor(options: GeneratorOptions = {}) {
+    this.incremental = options.incremental === true;
+  }
+
+  /** The jobs the last run type-checked, when it checked only the changed ones (an incremental run); else undefined. */
+  lastCheckedJobs(): readonly string[] | undefined {
+    return this.checkedJobs;
+  }
 
   /** Local files the last run depended on, known even when it failed: what --watch watches. */
   lastInputs(): readonly string[] {
@@ -105,16 +230,23 @@ export class Generator {
   }
 
   /** The project for files under `dir`: configured by the nearest tsconfig.json, holding only what the schema needs. */
-  private projectFor(dir: string, kind: ProjectKind): Project {
+  private projectFor(dir: string, kind: ProjectKind): SchemaProject {
     const config = ts.findConfigFile(dir, ts.sys.fileExists) ?? '';
     const key = `${kind}:${config}`;
     let project = this.projects.get(key);
     if (project === undefined) {
       const lean: ts.CompilerOptions = kind === 'lean' ? { types: [] } : {};
-      project =
-        config === ''
-          ? new Project({ compilerOptions: { ...DEFAULT_COMPILER_OPTIONS, ...lean } })
-          : new Project({ tsConfigFilePath: config, skipAddingFilesFromTsConfig: true, compilerOptions: lean });
+      let options: ts.CompilerOptions = { ...DEFAULT_COMPILER_OPTIONS, ...lean };
+      if (config !== '') {
+        const parsed = ts.getParsedCommandLineOfConfigFile(config, lean, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+        if (parsed !== undefined) options = parsed.options;
+      }
+      // Without a `lib` setting the compiler loads the target's full library, DOM included (a megabyte of
+      // declarations to parse and bind); the lean program takes the same library without DOM.
+      if (kind === 'lean' && options.lib === undefined && options.noLib !== true) {
+        options = { ...options, lib: [ts.getDefaultLibFileName(options).replace(/\.full\.d\.ts$/, '.d.ts')] };
+      }
+      project = new SchemaProject({ ...options, noEmit: true }, this.sourceFiles);
       this.projects.set(key, project);
     }
     return project;
@@ -125,34 +257,115 @@ export class Generator {
    * than one schema) builds one TypeScript program instead of one per file.
    */
   prepare(schemaFiles: readonly string[]): void {
-    for (const file of schemaFiles.map((f) => resolve(f))) {
-      const project = this.projectFor(dirname(file), 'lean');
-      if (project.getSourceFile(file) === undefined) project.addSourceFileAtPath(file);
-    }
-    for (const project of this.projects.values()) project.resolveSourceFileDependencies();
+    for (const file of schemaFiles.map((f) => resolve(f))) this.projectFor(dirname(file), 'lean').add(file);
+    for (const project of this.projects.values()) project.program();
   }
 
   /** Reads the schema file in a project of `kind`, with the files as they are on disk now. */
   private async read(schemaFile: string, kind: ProjectKind, timer: PhaseTimer): Promise<Reading> {
     const project = this.projectFor(dirname(schemaFile), kind);
-    // Pick up edits made since the last run (of the schema and of the local files it imports).
-    for (const file of project.getSourceFiles()) {
-      if (!file.isInNodeModules() && !file.isFromExternalLibrary()) await file.refreshFromFileSystem();
-    }
-    if (project.getSourceFile(schemaFile) === undefined) {
-      project.addSourceFileAtPath(schemaFile);
-      project.resolveSourceFileDependencies();
-    }
-    const local = project
+    if (!project.has(schemaFile)) project.add(schemaFile);
+    const program = project.program();
+    const local = program
       .getSourceFiles()
-      .filter((f) => !f.isInNodeModules() && !f.isFromExternalLibrary())
-      .map((f) => f.getFilePath() as string);
+      .filter((f) => isLocal(f.fileName) && !program.isSourceFileFromExternalLibrary(f))
+      .map((f) => resolve(f.fileName));
     this.inputs = [...new Set([schemaFile, ...local])].sort();
     timer.mark(`${kind} project`);
-    const program = project.getProgram().compilerObject;
     const sourceFile = program.getSourceFile(schemaFile);
     if (sourceFile === undefined) throw new UsageError(`cannot read ${schemaFile}`);
-    return { program, project, declared: readSchema(program, sourceFile, timer) };
+    return { program, kind, declared: readSchema(program, sourceFile, timer) };
+  }
+
+  /**
+   * Reads the schema file checking only the jobs whose text changed since the last successful run, the others
+   * blanked out; `undefined` when that cannot be done soundly (see incremental.ts) or found a problem (the full
+   * read then reports it exactly).
+   */
+  private readChangedJobs(
+    schemaFile: string,
+    text: string,
+    timer: PhaseTimer,
+  ): { reading: Reading; slices: JobMapSlices; reused: Snapshot['jobs'] } | undefined {
+    const last = this.snapshot;
+    if (last === undefined || last.schemaFile !== schemaFile) return undefined;
+    const slices = sliceJobMap(schemaFile, text);
+    if (slices === undefined || slices.context !== last.slices.context || slices.jobs.length !== last.slices.jobs.length) return undefined;
+    if (slices.jobs.some((job, i) => job.name !== last.slices.jobs[i]?.name)) return undefined;
+    for (const [file, before] of last.others) {
+      try {
+        if (readFileSync(file, 'utf8') !== before) return undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    const unchanged = slices.jobs.filter((job, i) => job.text === last.slices.jobs[i]?.text);
+    if (unchanged.length === 0 || unchanged.length === slices.jobs.length) return undefined;
+    const project = this.projectFor(dirname(schemaFile), last.kind);
+    if (!project.has(schemaFile)) return undefined;
+    const program = project.program(new Map([[schemaFile, blankOut(text, unchanged)]]));
+    timer.mark(`${last.kind} project (changed jobs only)`);
+    const sourceFile = program.getSourceFile(schemaFile);
+    if (sourceFile === undefined) return undefined;
+    let partial: DeclaredSchema;
+    try {
+      partial = readSchema(program, sourceFile, timer);
+    } catch {
+      return undefined;
+    }
+    const checked = new Map(partial.jobs.map((j) => [j.name, j]));
+    // A kept job's types are not read (its written types are); a type of this program stands in for them, so that
+    // nothing holds on to the program they came from.
+    const placeholder = program.getTypeChecker().getAnyType();
+    const reused = new Map<string, Snapshot['jobs'] extends ReadonlyMap<string, infer V> ? V : never>();
+    const jobs: DeclaredJob[] = [];
+    for (const [i, slice] of slices.jobs.entries()) {
+      const before = last.slices.jobs[i];
+      const kept = last.jobs.get(slice.name);
+      if (before !== undefined && before.text === slice.text && kept !== undefined) {
+        const from = lineAndColumn(last.text, before.start);
+        const to = lineAndColumn(text, slice.start);
+        const move = <L extends DeclaredJob['location']>(l: L): L => moveLocation(l, from, to);
+        const declared: DeclaredJob = {
+          ...kept.declared,
+          input: placeholder,
+          output: placeholder,
+          location: move(kept.declared.location),
+          payloadLocation: move(kept.declared.payloadLocation),
+          optionLocations: new Map([...kept.declared.optionLocations].map(([k, l]) => [k, move(l)])),
+        };
+        jobs.push(declared);
+        reused.set(slice.name, { ...kept, declared });
+      } else {
+        const job = checked.get(slice.name);
+        if (job === undefined) return undefined;
+        jobs.push(job);
+      }
+    }
+    return { reading: { program, kind: last.kind, declared: { ...partial, jobs } }, slices, reused };
+  }
+
+  /** Keeps what an incremental run needs of this successful one. */
+  private remember(schemaFile: string, text: string, reading: Reading, jobs: readonly EmitJob[], written: ReadonlyMap<string, WrittenPayload>): void {
+    this.snapshot = undefined;
+    const slices = sliceJobMap(schemaFile, text);
+    if (slices === undefined) return;
+    const others = new Map<string, string>();
+    try {
+      for (const file of this.inputs) if (file !== schemaFile) others.set(file, readFileSync(file, 'utf8'));
+    } catch {
+      return;
+    }
+    const kept = new Map<string, { declared: DeclaredJob; written: WrittenPayload; json: string }>();
+    const placeholder = reading.program.getTypeChecker().getAnyType();
+    for (const job of jobs) {
+      const w = written.get(job.declared.name);
+      if (w === undefined) return;
+      // Without its types, which would keep this run's program (and its checker) alive for as long as the job is kept.
+      const declared = { ...job.declared, input: placeholder, output: placeholder };
+      kept.set(job.declared.name, { declared, written: w, json: JSON.stringify(job.resolved.inputJsonSchema) });
+    }
+    this.snapshot = { schemaFile, text, kind: reading.kind, slices, others, jobs: kept };
   }
 
   /** Reads and runs the schema file and returns the files to write. Throws {@link CodegenError} for a bad schema. */
@@ -160,27 +373,48 @@ export class Generator {
     const schemaFile = resolve(options.schema ?? 'jobs.schema.ts');
     const outDir = resolve(options.out ?? 'generated');
     if (!existsSync(schemaFile)) throw new UsageError(`schema file ${options.schema ?? 'jobs.schema.ts'} not found`);
+    const importProblem = options.schemaImport === undefined ? undefined : schemaImportProblem(options.schemaImport);
+    if (importProblem !== undefined) throw new UsageError(importProblem);
     // Start running the schema file now: it proceeds in a worker thread while the type checker reads it here.
     const load = takeSchemaLoad(schemaFile);
     const timer = new PhaseTimer();
 
-    let reading: Reading;
-    let loaded;
-    try {
+    const fullRead = async (): Promise<Reading> => {
       try {
-        reading = await this.read(schemaFile, 'lean', timer);
+        return await this.read(schemaFile, 'lean', timer);
       } catch (err) {
-        if (!(err instanceof CodegenError && err.stage === 'types')) throw err;
-        reading = await this.read(schemaFile, 'configured', timer);
+        // The lean program leaves out the tsconfig's `types`: an import of `node:crypto` resolves only with them.
+        if (!(err instanceof CodegenError && (err.stage === 'types' || err.stage === 'imports'))) throw err;
+        return await this.read(schemaFile, 'configured', timer);
       }
+    };
+    const text = this.incremental ? readFileSync(schemaFile, 'utf8') : '';
+    let reading: Reading;
+    let loaded: ReadonlyMap<string, LoadedJob>;
+    let reused: Snapshot['jobs'] = new Map();
+    try {
+      this.checkedJobs = undefined;
+      const changedOnly = this.incremental ? this.readChangedJobs(schemaFile, text, timer) : undefined;
+      reading = changedOnly?.reading ?? (await fullRead());
       timer.mark('check');
       loaded = await load.jobs(reading.declared);
       timer.mark('wait for the schema run');
+      // A kept job is written as before only if running the file describes it as before (its JSON Schema).
+      if (changedOnly !== undefined) {
+        reused = changedOnly.reused;
+        const stale = [...reused].some(([name, kept]) => JSON.stringify(loaded.get(name)?.inputJsonSchema) !== kept.json);
+        if (stale) {
+          reading = await fullRead();
+          reused = new Map();
+        } else {
+          this.checkedJobs = reading.declared.jobs.map((j) => j.name).filter((name) => !reused.has(name));
+        }
+      }
     } catch (err) {
       load.cancel();
       throw err;
     }
-    const { program, project, declared } = reading;
+    const { program, declared } = reading;
 
     // Schema files may import defineJobs from the light entry point (`jobcraft/schema`, `src/schema.js`); the
     // generated code needs the full runtime beside it (`jobcraft`, `src/index.js`).
@@ -193,15 +427,18 @@ export class Generator {
     const jobs: EmitJob[] = declared.jobs.map((d) => {
       const resolved = loaded.get(d.name);
       if (resolved === undefined) throw new Error(`internal: job ${d.name} was not loaded`);
-      return { declared: d, resolved };
+      const kept = reused.get(d.name);
+      return kept === undefined ? { declared: d, resolved } : { declared: d, resolved, written: kept.written };
     });
+    const writtenTypes = new Map<string, WrittenPayload>();
     const ctx: EmitContext = {
       jobs,
-      printer: new TypePrinter(program.getTypeChecker(), program, project.getCompilerOptions().exactOptionalPropertyTypes === true),
-      schemaSpecifier: moduleSpecifier(outDir, schemaFile),
+      printer: new TypePrinter(program.getTypeChecker(), program, program.getCompilerOptions().exactOptionalPropertyTypes === true),
+      schemaSpecifier: options.schemaImport ?? moduleSpecifier(outDir, schemaFile),
       schemaPath: posixRelative(outDir, schemaFile),
       exportName: declared.exportName,
       runtimeSpecifier: runtime,
+      onWritten: (job, w) => writtenTypes.set(job, w),
     };
     const files: GeneratedFile[] = [
       { path: 'payloads.ts', contents: emitPayloads(ctx) },
@@ -212,6 +449,8 @@ export class Generator {
       { path: 'jobs.manifest.json', contents: emitManifest(ctx) },
     ];
     timer.mark('emit');
+    if (this.incremental) this.remember(schemaFile, text, reading, jobs, writtenTypes);
+    saveCompilerCache();
     timer.report();
     return { outDir, files, inputs: this.inputs };
   }

@@ -48,19 +48,44 @@ function runtimeSchemaUrl(): string {
   return 'jobcraft/schema';
 }
 
+/**
+ * A worker thread with tsx and the runtime loaded, waiting for a schema file to run: --watch keeps one ready after
+ * every run, so the next save does not wait for the thread to start (it has imported nothing of the user's files,
+ * so it sees them as saved).
+ */
+export class SpareWorker {
+  readonly worker = new Worker(workerSource(), {
+    eval: true,
+    workerData: { schemaFile: undefined, runtimeSchema: runtimeSchemaUrl() },
+    stdout: false,
+    stderr: false,
+  });
+
+  /** Stops it, unused. */
+  close(): void {
+    void this.worker.terminate();
+  }
+}
+
 /** A run of the schema file in progress. */
 export class SchemaLoad {
   private readonly reply: Promise<WorkerReply>;
   private readonly worker: Worker;
 
-  /** Starts running `schemaFile` in a worker thread. */
-  constructor(readonly schemaFile: string) {
-    const worker = (this.worker = new Worker(workerSource(), {
-      eval: true,
-      workerData: { schemaFile, runtimeSchema: runtimeSchemaUrl() },
-      stdout: false,
-      stderr: false,
-    }));
+  /** Starts running `schemaFile` in a worker thread (the spare one, when given). */
+  constructor(
+    readonly schemaFile: string,
+    spare?: SpareWorker,
+  ) {
+    const worker = (this.worker =
+      spare?.worker ??
+      new Worker(workerSource(), {
+        eval: true,
+        workerData: { schemaFile, runtimeSchema: runtimeSchemaUrl() },
+        stdout: false,
+        stderr: false,
+      }));
+    if (spare !== undefined) worker.postMessage(schemaFile);
     this.reply = new Promise<WorkerReply>((resolve) => {
       const timer = setTimeout(() => {
         resolve(failed('TimeoutError', `it did not finish within ${LOAD_TIMEOUT_MS / 1000} s`));
@@ -147,9 +172,25 @@ export function startSchemaLoad(schemaFile: string): void {
   if (!prestarted.has(schemaFile)) prestarted.set(schemaFile, new SchemaLoad(schemaFile));
 }
 
-/** The run started by {@link startSchemaLoad}, or a new one. */
+let spare: SpareWorker | undefined;
+
+/** Starts a {@link SpareWorker} for the next {@link takeSchemaLoad} (--watch, between saves). */
+export function prepareSpareWorker(): void {
+  spare ??= new SpareWorker();
+}
+
+/** Stops the spare worker, if any (--watch, when it stops). */
+export function closeSpareWorker(): void {
+  spare?.close();
+  spare = undefined;
+}
+
+/** The run started by {@link startSchemaLoad}, or a new one (in the spare worker when one is ready). */
 export function takeSchemaLoad(schemaFile: string): SchemaLoad {
   const load = prestarted.get(schemaFile);
   prestarted.delete(schemaFile);
-  return load ?? new SchemaLoad(schemaFile);
+  if (load !== undefined) return load;
+  const worker = spare;
+  spare = undefined;
+  return new SchemaLoad(schemaFile, worker);
 }

@@ -5,7 +5,7 @@
  * property that can be reached that way; only when there is none does the whole type raise {@link UnprintableType}
  * and the caller falls back to the zod type itself.
  */
-import { ts } from 'ts-morph';
+import { ts } from './typescript.js';
 import { propertyKey, quote } from './names.js';
 
 /** The parts of a JSON Schema the printer reads descriptions (and the order of properties) from. */

@@ -16,11 +16,11 @@ export interface Problem extends SourceLocation {
 }
 
 /**
- * Which step found the problems: reading the file's syntax, the structure codegen needs, the type checker, the
- * payload types (a field no enqueue call can fill, such as a `z.date()` input), or running the file. Each step runs
- * only when the ones before it found nothing.
+ * Which step found the problems: reading the file's syntax, resolving its imports (a module the compiler cannot
+ * find), the structure codegen needs, the type checker, the payload types (a field no enqueue call can fill, such as
+ * a `z.date()` input), or running the file. Each step runs only when the ones before it found nothing.
  */
-export type ProblemStage = 'syntax' | 'structure' | 'types' | 'payload' | 'run';
+export type ProblemStage = 'syntax' | 'imports' | 'structure' | 'types' | 'payload' | 'run';
 
 /** Thrown when the schema file cannot be turned into code; carries every problem found. */
 export class CodegenError extends Error {

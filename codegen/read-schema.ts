@@ -3,7 +3,7 @@
  * every job's name, options and, through the type checker, the input and output type of its payload schema.
  * Nothing of the file runs here; see load-schema.ts for that.
  */
-import { ts } from 'ts-morph';
+import { ts } from './typescript.js';
 import { checkCron } from './cron.js';
 import { CLIENT_MEMBERS, identifierProblem, jobIdentifiers, type JobIdentifiers } from './names.js';
 import { CodegenError, problemAt, type Problem, type SourceLocation } from './problems.js';
@@ -78,10 +78,30 @@ function isDefineJobsCall(node: ts.CallExpression, checker: ts.TypeChecker): boo
   return symbol.getName() === 'defineJobs' && (symbol.getDeclarations() ?? []).some((d) => ts.isFunctionDeclaration(d));
 }
 
+/**
+ * The names a call to `defineJobs` can be written with in this file: `defineJobs`, and local names an import
+ * binds to it (`import { defineJobs as define }`). Asking the checker about every call (each `z.string()` of
+ * every payload) cost more than a tenth of a second per hundred jobs, so only calls by these names are asked about.
+ */
+function defineJobsNames(sourceFile: ts.SourceFile): Set<string> {
+  const names = new Set(['defineJobs']);
+  for (const statement of sourceFile.statements) {
+    const bindings = ts.isImportDeclaration(statement) ? statement.importClause?.namedBindings : undefined;
+    if (bindings === undefined || !ts.isNamedImports(bindings)) continue;
+    for (const element of bindings.elements) if ((element.propertyName ?? element.name).text === 'defineJobs') names.add(element.name.text);
+  }
+  return names;
+}
+
 function findCalls(sourceFile: ts.SourceFile, checker: ts.TypeChecker): ts.CallExpression[] {
   const calls: ts.CallExpression[] = [];
+  const names = defineJobsNames(sourceFile);
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && isDefineJobsCall(node, checker)) calls.push(node);
+    if (ts.isCallExpression(node)) {
+      const callee = node.expression;
+      const name = ts.isIdentifier(callee) ? callee.text : ts.isPropertyAccessExpression(callee) ? callee.name.text : undefined;
+      if (name !== undefined && names.has(name) && isDefineJobsCall(node, checker)) calls.push(node);
+    }
     ts.forEachChild(node, visit);
   };
   visit(sourceFile);
@@ -148,6 +168,8 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
   timer?.mark('syntax');
   const checker = program.getTypeChecker();
   timer?.mark('binder');
+  const unresolved = unresolvedImports(program, sourceFile, checker);
+  if (unresolved.length > 0) throw new CodegenError(unresolved, 'imports');
   const problems: Problem[] = [];
   const at = (node: ts.Node, message: string, job?: string): void => {
     problems.push(problemAt(locationOf(node, sourceFile), message, job));
@@ -244,6 +266,39 @@ export function readSchema(program: ts.Program, sourceFile: ts.SourceFile, timer
   if (problems.length > 0) throw new CodegenError(problems, 'payload');
 
   return { file, exportName: exportName as string, runtimeSpecifier: runtimeSpecifier as string, location: locationOf(call, sourceFile), jobs };
+}
+
+/** Diagnostics the compiler gives for a module specifier it cannot resolve (TS2307 and its variants). */
+const RESOLUTION_CODES = new Set([2307, 2792, 2834, 2835, 7016]);
+
+/**
+ * A problem at every import (or `export … from`) of the schema file whose module the compiler cannot resolve: a
+ * typo (`'jobcraft/shcema'`), a package that is not installed, or a `moduleResolution` (node10) that does not read
+ * the package's `exports`. Nothing else could be read right then (an unresolved `defineJobs` is no `defineJobs`),
+ * so these come first, each with the compiler's own reason.
+ */
+function unresolvedImports(program: ts.Program, sourceFile: ts.SourceFile, checker: ts.TypeChecker): Problem[] {
+  const specifiers: ts.StringLiteral[] = [];
+  for (const statement of sourceFile.statements) {
+    const specifier = ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement) ? statement.moduleSpecifier : undefined;
+    if (specifier === undefined || !ts.isStringLiteral(specifier)) continue;
+    if (ts.isImportDeclaration(statement) && statement.importClause === undefined) continue; // a side-effect import
+    if (checker.getSymbolAtLocation(specifier) === undefined) specifiers.push(specifier);
+  }
+  if (specifiers.length === 0) return [];
+  const diagnostics = program.getSemanticDiagnostics(sourceFile);
+  const name = sourceFile.fileName.split(/[\\/]/).pop() ?? sourceFile.fileName;
+  const problems: Problem[] = [];
+  for (const specifier of specifiers) {
+    const start = specifier.getStart(sourceFile);
+    const reasons = diagnostics.filter((d) => d.start === start && d.category === ts.DiagnosticCategory.Error);
+    // An import the compiler resolves to a module without symbols (an empty file) has no diagnostic: not a problem.
+    const reason = reasons.find((d) => RESOLUTION_CODES.has(d.code)) ?? reasons[0];
+    if (reason === undefined) continue;
+    const text = `TS${reason.code}: ${ts.flattenDiagnosticMessageText(reason.messageText, '\n  ')}`;
+    problems.push(problemAt(locationOf(specifier, sourceFile), `cannot resolve '${specifier.text}' from ${name}: ${text}`));
+  }
+  return problems;
 }
 
 function readJob(

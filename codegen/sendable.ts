@@ -4,7 +4,7 @@
  * field whose input type is only such values (`z.date()`, `z.bigint()`) makes every well-typed call fail at run
  * time. Codegen refuses the schema instead, pointing at the field and saying what to write.
  */
-import { ts } from 'ts-morph';
+import { ts } from './typescript.js';
 
 /** One part of the input that cannot be sent. */
 export interface UnsendablePart {

@@ -2,7 +2,7 @@
  * Reads job options without running the schema file: literals as written, and anything else only when the type
  * checker knows its exact value (a `const`, an `as const` object, an enum-like literal union of one member).
  */
-import { ts } from 'ts-morph';
+import { ts } from './typescript.js';
 
 /** A function found among the options: code, not data, so only its presence is recorded. */
 export class FunctionValue {

@@ -6,6 +6,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { runCodegen, type CodegenCommandOptions, type Output } from './run.js';
 import { Generator } from './generate.js';
+import { closeSpareWorker, prepareSpareWorker } from './load-schema.js';
 
 const DEBOUNCE_MS = 60;
 
@@ -14,7 +15,7 @@ export async function watchSchema(
   options: CodegenCommandOptions,
   signal?: AbortSignal,
   out?: Output,
-  generator = new Generator(),
+  generator = new Generator({ incremental: true }),
 ): Promise<void> {
   const watchers = new Map<string, FSWatcher>();
   let inputs = new Set<string>();
@@ -22,7 +23,8 @@ export async function watchSchema(
   let running: Promise<void> = Promise.resolve();
 
   const run = async (): Promise<void> => {
-    await runCodegen({ ...options, watch: false }, generator, out);
+    const started = performance.now();
+    await runCodegen({ ...options, watch: false }, generator, out, started);
     inputs = new Set(generator.lastInputs());
     for (const dir of new Set([...inputs].map((f) => dirname(f)))) {
       if (watchers.has(dir)) continue;
@@ -32,6 +34,8 @@ export async function watchSchema(
       watchers.set(dir, watcher);
     }
     (out ?? console).log(`watching ${inputs.size} file(s) for changes`);
+    // The next run's worker thread starts now, while nothing happens.
+    prepareSpareWorker();
   };
   const schedule = (): void => {
     clearTimeout(timer);
@@ -50,4 +54,5 @@ export async function watchSchema(
   clearTimeout(timer);
   await running;
   for (const w of watchers.values()) w.close();
+  closeSpareWorker();
 }

@@ -2,8 +2,7 @@
  * Codegen's one problem type: whichever step finds a problem (syntax, structure, types, running the schema file),
  * it is thrown as a CodegenError whose problems each carry file, line, column, the job (when one) and the message.
  */
-import { readdirSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +48,16 @@ describe('every codegen problem is one located problem', () => {
       },
     ],
     [
+      'unresolved-import',
+      'imports',
+      {
+        file: join(BAD, 'unresolved-import.schema.ts'),
+        line: 1,
+        column: 28,
+        message: "cannot resolve 'jobcraft/shcema' from unresolved-import.schema.ts: TS2307: Cannot find module 'jobcraft/shcema' or its corresponding type declarations.",
+      },
+    ],
+    [
       'type-error',
       'types',
       { file: join(BAD, 'type-error.schema.ts'), line: 7, column: 5, message: "TS2322: Type 'string' is not assignable to type 'number'." },
@@ -82,5 +91,69 @@ describe('every codegen problem is one located problem', () => {
       at(19, 7, 'ledger', 'field "nothing"', /always undefined, .*use z\.null\(\), or \.optional\(\)/),
       at(28, 14, 'stamp', 'the payload', /a Date, /),
     ]);
+  });
+});
+
+describe('an import the compiler cannot resolve is named, with the compiler\'s reason (not "no defineJobs call")', () => {
+  const ROOT = fileURLToPath(new URL('..', import.meta.url));
+  const SCHEMA = "import { defineJobs } from 'jobcraft/schema';\nimport * as z from 'zod';\n\nexport const jobs = defineJobs({\n  ping: { payload: z.object({ at: z.number() }) },\n});\n";
+
+  /** A project folder outside the repository (no tsconfig or node_modules above it) holding `files`. */
+  function project(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'jobcraft-resolve-'));
+    for (const [name, contents] of Object.entries(files)) {
+      mkdirSync(join(dir, name, '..'), { recursive: true });
+      writeFileSync(join(dir, name), contents);
+    }
+    return dir;
+  }
+
+  async function problemsIn(dir: string): Promise<CodegenError> {
+    try {
+      const err: unknown = await new Generator().generate({ schema: join(dir, 'jobs.schema.ts'), out: join(dir, 'generated') }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CodegenError);
+      return err as CodegenError;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('jobcraft (and zod) not installed: one problem per import, at its specifier', async () => {
+    const dir = project({ 'jobs.schema.ts': SCHEMA });
+    const { stage, problems } = await problemsIn(dir);
+    expect(stage).toBe('imports');
+    expect(problems).toEqual([
+      {
+        file: join(dir, 'jobs.schema.ts'),
+        line: 1,
+        column: 28,
+        message: "cannot resolve 'jobcraft/schema' from jobs.schema.ts: TS2307: Cannot find module 'jobcraft/schema' or its corresponding type declarations.",
+      },
+      {
+        file: join(dir, 'jobs.schema.ts'),
+        line: 2,
+        column: 20,
+        message: "cannot resolve 'zod' from jobs.schema.ts: TS2307: Cannot find module 'zod' or its corresponding type declarations.",
+      },
+    ]);
+  });
+
+  it('moduleResolution node10, which does not read the package\'s exports: the compiler says so', async () => {
+    const dir = project({
+      'jobs.schema.ts': SCHEMA,
+      'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'commonjs', moduleResolution: 'node10', strict: true, skipLibCheck: true } }),
+      // jobcraft's layout: the subpath exists only in `exports`.
+      'node_modules/jobcraft/package.json': JSON.stringify({ name: 'jobcraft', exports: { './schema': { types: './dist/schema.d.ts', default: './dist/schema.js' } } }),
+      'node_modules/jobcraft/dist/schema.d.ts': 'export declare function defineJobs<T>(definitions: T): T;\n',
+      'node_modules/jobcraft/dist/schema.js': 'export function defineJobs(definitions) { return definitions; }\n',
+    });
+    symlinkSync(join(ROOT, 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), 'dir');
+    const { stage, problems } = await problemsIn(dir);
+    expect(stage).toBe('imports');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ file: join(dir, 'jobs.schema.ts'), line: 1, column: 28 });
+    expect(problems[0]?.message).toMatch(
+      /^cannot resolve 'jobcraft\/schema' from jobs\.schema\.ts: TS2307: Cannot find module 'jobcraft\/schema' .*\n.*There are types at '.*schema\.d\.ts', but this result could not be resolved under your current 'moduleResolution' setting/s,
+    );
   });
 });

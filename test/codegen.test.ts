@@ -41,7 +41,7 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 beforeAll(() => {
-  generator.prepare([join(ROOT, 'jobs.schema.ts'), GOLDEN_SCHEMA, ...readdirSync(BAD).filter((f) => f.endsWith('.ts')).map((f) => join(BAD, f))]);
+  generator.prepare([join(ROOT, 'jobs.schema.ts'), GOLDEN_SCHEMA, join(FIXTURES, 'computed-defaults.schema.ts'), ...readdirSync(BAD).filter((f) => f.endsWith('.ts')).map((f) => join(BAD, f))]);
 });
 
 afterAll(() => {
@@ -110,6 +110,41 @@ describe('--check and writing', () => {
     expect(snapshot(dir)).toEqual(fixed);
   });
 
+  it('defaults computed by a function are not evaluated into the output: --check passes right after generating', async () => {
+    const schema = join(FIXTURES, 'computed-defaults.schema.ts');
+    const dir = tempDir();
+    expect(await runCodegen({ schema, out: dir }, generator, capture())).toBe(0);
+    // Every run runs the schema file afresh (its defaults too); the output must not change.
+    const out = capture();
+    expect(await runCodegen({ schema, out: dir, check: true }, generator, out)).toBe(0);
+    expect(out.errors).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(dir, 'jobs.manifest.json'), 'utf8')) as { jobs: { input: { properties: Record<string, Record<string, unknown>> } }[] };
+    const properties = manifest.jobs[0]?.input.properties ?? {};
+    const computed = Object.keys(properties).filter((k) => properties[k]?.$comment !== undefined);
+    expect(computed).toEqual(['id', 'at', 'seenAt', 'nonce', 'label', 'region']);
+    for (const field of computed) expect(properties[field], field).not.toHaveProperty('default');
+    expect([properties.retries?.default, properties.tags?.default, properties.level?.default]).toEqual([3, [], 'low']);
+  });
+
+  it('schemaImport (--schema-import): the generated files import the job set by that specifier; a bad one is a usage error', async () => {
+    const { files } = await generator.generate({ schema: GOLDEN_SCHEMA, out: tempDir(), schemaImport: '@acme/contracts' });
+    const imports = files.flatMap((f) => [...f.contents.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]));
+    expect(imports).toContain('@acme/contracts');
+    expect(imports.filter((i) => i?.includes('jobs.schema'))).toEqual([]);
+    expect(files.find((f) => f.path === 'client.ts')?.contents).toContain("import { billingJobs as jobs } from '@acme/contracts';");
+    expect(files.find((f) => f.path === 'payloads.ts')?.contents).toContain("import type { billingJobs as jobs } from '@acme/contracts';");
+
+    for (const [specifier, message] of [
+      ['', /needs a module specifier/],
+      ['@acme/contracts src', /is not a module specifier/],
+      ['../contracts/src/jobs.schema.ts', /names a TypeScript file/],
+    ] as const) {
+      const out = capture();
+      expect(await runCodegen({ schema: GOLDEN_SCHEMA, out: tempDir(), schemaImport: specifier }, generator, out)).toBe(1);
+      expect(out.errors[0]).toMatch(message);
+    }
+  });
+
   it('refuses to replace a folder holding files it did not write', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'notes.md'), 'mine');
@@ -164,6 +199,7 @@ const BAD_CASES: [file: string, line: number, column: number, message: RegExp][]
   ['name-not-identifier', 6, 3, /^job name "resize image" cannot become an identifier/],
   ['rejected-option', 7, 38, /^defineJobs rejected the definition: job "sendEmail", option "backoff\.delay": must be milliseconds or a string like/],
   ['not-exported', 4, 14, /^the result of defineJobs must be exported/],
+  ['unresolved-import', 1, 28, /^cannot resolve 'jobcraft\/shcema' from unresolved-import\.schema\.ts: TS2307: Cannot find module 'jobcraft\/shcema'/],
   ['no-define-jobs', 1, 1, /^no defineJobs\(\{\.\.\.\}\) call found in no-define-jobs\.schema\.ts/],
   ['date-input', 7, 7, /^job "audit", field "timestamp" can never be sent: its input is a Date, which does not survive JSON: accept a string instead, with z\.coerce\.date\(\) \(the handler still gets a Date\) or z\.iso\.datetime\(\)/],
 ];
