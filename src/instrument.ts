@@ -2,16 +2,28 @@
  * The hooks through which metrics (metrics.ts) and traces (tracing.ts) see a worker's runs and a client's enqueues.
  * The worker and the client call them only when set, so with neither on they cost one `undefined` check per job.
  */
-import type { JobRun } from './worker/job-run.js';
 
-/** What a worker tells its instruments about each handler call (JobRunner calls them). */
+/** What the instruments read of a run (a worker's `InstrumentedRun` has it; declared here so no import cycle forms). */
+export interface InstrumentedRun {
+  readonly id: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly job: { readonly name: string };
+  /** The stored job: enqueue time `t`, due time `d` of a delayed enqueue, trace context `tc`. */
+  readonly envelope: { readonly t: number; readonly d?: number; readonly tc?: string };
+  /** When the handler started (performance.now() time). */
+  readonly startedAt: number;
+}
+
+/** What a worker tells its instruments about each handler call (InstrumentedRunner calls them). */
 export interface RunHooks {
   /** A handler is about to start (its run's `startedAt` is set). */
-  readonly started?: (run: JobRun) => void;
+  readonly started?: (run: InstrumentedRun) => void;
   /** A handler call ended, either way (`now`: performance.now() time). */
-  readonly ended?: (run: JobRun, now: number) => void;
+  readonly ended?: (run: InstrumentedRun, now: number) => void;
   /** Wraps the handler call (with its middleware): a tracer runs it inside the attempt's span. */
-  readonly wrap?: (run: JobRun, call: () => Promise<void> | void) => Promise<void> | void;
+  readonly wrap?: (run: InstrumentedRun, call: () => Promise<void> | void) => Promise<void> | void;
 }
 
 /** What the client tells its instruments about each enqueue call. */

@@ -9,10 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
 import type { JobSet } from './define.js';
 import type { WorkerEvents } from './events.js';
-import type { EnqueueHooks, RunHooks } from './instrument.js';
+import type { EnqueueHooks, InstrumentedRun, RunHooks } from './instrument.js';
 import { JobValidationError } from './errors.js';
 import { requirePeer } from './optional-peer.js';
-import type { JobRun } from './worker/job-run.js';
 
 /** Buckets of `jobcraft_job_duration_seconds` (seconds): 5 ms to 5 min. */
 export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -319,7 +318,7 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
       worker.on('retrying', ({ job }) => statusOf(job.queue, job.name, 'retried').inc());
       worker.on('dead', ({ job }) => statusOf(job.queue, job.name, 'dead').inc());
       return {
-        started: (run: JobRun) => {
+        started: (run: InstrumentedRun) => {
           const c = childrenOf(run.queue, run.job.name);
           c.active.value++;
           if (run.attempt === 1) {
@@ -328,7 +327,7 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
             c.wait.observe(waited > 0 ? waited : 0);
           }
         },
-        ended: (run: JobRun, now: number) => {
+        ended: (run: InstrumentedRun, now: number) => {
           const c = childrenOf(run.queue, run.job.name);
           c.active.value--;
           c.duration.observe((now - run.startedAt) / 1000);

@@ -10,11 +10,10 @@
  */
 import type * as Otel from '@opentelemetry/api';
 import type { JobSet } from './define.js';
-import type { EnqueueHooks, RunHooks } from './instrument.js';
+import type { EnqueueHooks, InstrumentedRun, RunHooks } from './instrument.js';
 import { SnoozeSignal } from './errors.js';
 import { tryRequirePeer } from './optional-peer.js';
 import { parseTraceContext } from './payload.js';
-import type { JobRun } from './worker/job-run.js';
 
 /** `messaging.system` of every span. */
 export const MESSAGING_SYSTEM = 'jobcraft';
@@ -93,7 +92,7 @@ export function tracingRunHooks(option: boolean | undefined): RunHooks | undefin
 function runHooksOf(api: typeof Otel): RunHooks {
   const tracer = api.trace.getTracer(TRACER_NAME);
   return {
-    wrap: (run: JobRun, call) => {
+    wrap: (run: InstrumentedRun, call) => {
       let parent = api.context.active();
       let links: Otel.Link[] | undefined;
       const stored = parseTraceContext(run.envelope.tc);
