@@ -119,3 +119,15 @@ describe('optional peer dependencies', () => {
     }
   });
 });
+
+describe('the Grafana dashboard', () => {
+  it('queries only metrics jobcraft exposes', async () => {
+    const metrics = createMetrics();
+    metrics.collectQueueGauges({ source: new FakeInspector(), queues: ['q'] });
+    const exposed = new Set([...(await metrics.scrape()).body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
+    const dashboard = readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8');
+    const used = new Set([...dashboard.matchAll(/\b(jobcraft_[a-z_]+)/g)].map((m) => (m[1] as string).replace(/_(bucket|sum|count)$/, '')));
+    expect(used.size).toBeGreaterThan(5);
+    for (const name of used) expect(exposed.has(name), name).toBe(true);
+  });
+});
