@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import { createClient } from '../src/index.js';
+import { createClient, createMetrics, createWorker } from '../src/index.js';
 import { queueKeys } from '../src/keys.js';
 import { cleanupRegistry, deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 import { recordOf, registerInMemoryTracing, type SpanRecord } from './fixtures/otel.js';
@@ -122,5 +122,42 @@ describe('traces across services', () => {
     const { id } = await client.enqueue('traced', { n: 1 });
     expect(JSON.parse((await raw.hget(queueKeys(prefix, 'traced').jobs, id)) as string)).not.toHaveProperty('tc');
     expect(exporter.getFinishedSpans()).toHaveLength(before);
+  });
+});
+
+describe('metrics and traces together', () => {
+  it('both see every enqueue and attempt (their hooks are joined)', async () => {
+    const prefix = testPrefix('tracing-metrics');
+    const metrics = createMetrics();
+    const client = createClient(tracedJobs, { redis: redisUrl(), prefix, logger: false, metrics });
+    const raw = rawRedis();
+    let ran = 0;
+    const worker = createWorker(tracedJobs, { traced: () => void ran++ }, { redis: redisUrl(), prefix, logger: false, metrics });
+    let completed = 0;
+    worker.on('completed', () => completed++);
+    defer(async () => {
+      await worker.close();
+      await client.close();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    // Only this test's spans (ids restart on every prefix).
+    const before = exporter.getFinishedSpans().length;
+    const ids = (await client.enqueueMany('traced', [{ n: 1 }, { n: 2 }])).map((r) => r.id);
+    await waitFor(() => completed === 2, 'both jobs to complete');
+    expect(ran).toBe(2);
+    const spans = exporter.getFinishedSpans().slice(before).map(recordOf);
+    const producers = spans.filter((s) => s.kind === SpanKind.PRODUCER);
+    expect(producers).toHaveLength(1);
+    const producer = producers[0] as SpanRecord;
+    expect(producer.attributes['messaging.batch.message_count']).toBe(2);
+    for (const id of ids) {
+      const consumer = spans.find((s) => s.kind === SpanKind.CONSUMER && s.attributes['messaging.message.id'] === id);
+      expect(consumer?.parentSpanId).toBe(producer.spanId);
+    }
+    const { body } = await metrics.scrape();
+    expect(body).toContain('jobcraft_jobs_enqueued_total{queue="traced",job="traced"} 2');
+    expect(body).toContain('jobcraft_jobs_processed_total{queue="traced",job="traced",status="completed"} 2');
+    expect(body).toContain('jobcraft_job_duration_seconds_count{queue="traced",job="traced"} 2');
   });
 });
