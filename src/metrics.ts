@@ -299,16 +299,21 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
     }
     return c;
   };
-  /** Per queue, job name and status: the processed counters, bound once. */
-  const statusChildren = new Map<string, Map<string, ValueChild>>();
-  const statusOf = (queue: string, job: string | undefined, status: string): ValueChild => {
+  /** Per queue and job name: the processed counters by status, bound once (no key built per job). */
+  interface StatusChildren {
+    completed?: ValueChild;
+    failed?: ValueChild;
+    retried?: ValueChild;
+    dead?: ValueChild;
+  }
+  const statusChildren = new Map<string, Map<string, StatusChildren>>();
+  const statusOf = (queue: string, job: string | undefined, status: keyof StatusChildren): ValueChild => {
     const j = job ?? UNKNOWN_JOB;
-    const key = `${queue}\u0000${status}`;
-    let byJob = statusChildren.get(key);
-    if (byJob === undefined) statusChildren.set(key, (byJob = new Map()));
+    let byJob = statusChildren.get(queue);
+    if (byJob === undefined) statusChildren.set(queue, (byJob = new Map()));
     let c = byJob.get(j);
-    if (c === undefined) byJob.set(j, (c = processed.child(queue, j, status)));
-    return c;
+    if (c === undefined) byJob.set(j, (c = {}));
+    return (c[status] ??= processed.child(queue, j, status));
   };
 
   const attachments: MetricsAttachments = {
