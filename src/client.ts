@@ -540,7 +540,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   };
 
   // Metrics and tracing (instrument.ts): decided once here; undefined when both are off.
-  const hooks = joinEnqueueHooks([metricsAttachments(options.metrics)?.attachClient(jobs), tracingEnqueueHooks(options.tracing, jobs)]);
+  const hooks = joinEnqueueHooks([metricsAttachments(options.metrics, 'createClient')?.attachClient(jobs), tracingEnqueueHooks(options.tracing, jobs)]);
 
   return {
     enqueue: async (name, payload, opts = {}) => {

@@ -10,7 +10,7 @@ import type * as PromClient from 'prom-client';
 import type { JobSet } from './define.js';
 import type { WorkerEvents } from './events.js';
 import type { EnqueueHooks, InstrumentedRun, RunHooks } from './instrument.js';
-import { JobValidationError } from './errors.js';
+import { InvalidArgumentError, JobValidationError } from './errors.js';
 import { requirePeer } from './optional-peer.js';
 
 /** Buckets of `jobcraft_job_duration_seconds` (seconds): 5 ms to 5 min. */
@@ -109,10 +109,10 @@ export interface MetricsAttachments {
 const ATTACH = Symbol.for('jobcraft.metrics.attach');
 
 /** The attachments of a `metrics` option (for the worker and client wiring); undefined when the option is unset. */
-export function metricsAttachments(metrics: Metrics | undefined): MetricsAttachments | undefined {
+export function metricsAttachments(metrics: Metrics | undefined, where: string): MetricsAttachments | undefined {
   if (metrics === undefined) return undefined;
-  const a = (metrics as unknown as Record<symbol, MetricsAttachments | undefined>)[ATTACH];
-  if (a === undefined) throw new TypeError('the metrics option must be the result of createMetrics()');
+  const a = typeof metrics === 'object' && metrics !== null ? (metrics as unknown as Record<symbol, MetricsAttachments | undefined>)[ATTACH] : undefined;
+  if (a === undefined) throw new InvalidArgumentError(where, 'metrics', 'metrics must be what createMetrics() returned');
   return a;
 }
 
@@ -168,9 +168,12 @@ abstract class Collector<C> {
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' });
   }
 
+  /** Zeroes every child (prom-client's `registry.resetMetrics()`); the children stay bound where they are cached. */
   reset(): void {
-    this.children.clear();
+    for (const c of this.children.values()) this.zero(c);
   }
+
+  protected abstract zero(child: C): void;
 }
 
 /** A counter or gauge child. */
@@ -191,6 +194,10 @@ class ValueCollector extends Collector<ValueChild> {
   }
   protected export(c: ValueChild, out: ExportedValue[]): void {
     out.push({ value: c.value, labels: c.labels });
+  }
+  protected zero(c: ValueChild): void {
+    // A gauge of running handlers keeps its value: it counts what runs now, not what happened since a reset.
+    if (this.type !== 'gauge') c.value = 0;
   }
 }
 
@@ -234,6 +241,11 @@ class HistogramCollector extends Collector<HistogramChild> {
     out.push({ value: c.count, labels: { ...c.labels, le: '+Inf' }, metricName: `${this.name}_bucket` });
     out.push({ value: c.sum, labels: c.labels, metricName: `${this.name}_sum` });
     out.push({ value: c.count, labels: c.labels, metricName: `${this.name}_count` });
+  }
+  protected zero(c: HistogramChild): void {
+    c.counts.fill(0);
+    c.sum = 0;
+    c.count = 0;
   }
 }
 

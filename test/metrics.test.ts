@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createMetrics, createWorker, defineJobs, JobValidationError, PermanentError } from '../src/index.js';
+import { createClient, createMetrics, createWorker, defineJobs, JobValidationError, PermanentError, type ClientOptions, type WorkerOptions } from '../src/index.js';
 import { cleanupRegistry, deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
@@ -145,6 +145,9 @@ describe('worker and client metrics', () => {
     new prom.Counter({ name: 'app_requests_total', help: 'requests', registers: [registry] });
     const metrics = createMetrics({ registry });
     expect(metrics.registry).toBe(registry);
+    // A metrics object over the user's own registry type is accepted by both options.
+    const asOptions: { worker: WorkerOptions; client: ClientOptions } = { worker: { metrics }, client: { metrics } };
+    expect(asOptions.worker.metrics).toBe(metrics);
     const merged = prom.Registry.merge([registry, new prom.Registry()]);
     const text = await merged.metrics();
     expect(text).toContain('app_requests_total 0');

@@ -57,6 +57,25 @@ describe('queue gauges', () => {
     expect(() => metrics.collectQueueGauges({ source, queues: ['emails'] })).toThrow(/already/);
   });
 
+  it('keep counting after a registry reset (children stay bound)', async () => {
+    const prom = await import('prom-client');
+    const registry = new prom.Registry();
+    const metrics = createMetrics({ registry });
+    const { metricsAttachments } = await import('../../src/metrics.js');
+    const { TypedEmitter } = await import('../../src/events.js');
+    const { silentLogger } = await import('../../src/logger.js');
+    const events = new TypedEmitter<import('../../src/events.js').WorkerEvents>(silentLogger);
+    metricsAttachments(metrics, 'test')?.attachWorker(events);
+    const job = { id: 'q#1', name: 'j', queue: 'q', attempt: 1, maxAttempts: 1 };
+    events.emit('completed', { job, durationMs: 1 });
+    expect((await metrics.scrape()).body).toContain('jobcraft_jobs_processed_total{queue="q",job="j",status="completed"} 1');
+    registry.resetMetrics();
+    events.emit('completed', { job, durationMs: 1 });
+    events.emit('completed', { job, durationMs: 1 });
+    expect((await metrics.scrape()).body).toContain('jobcraft_jobs_processed_total{queue="q",job="j",status="completed"} 2');
+    expect(() => metricsAttachments({} as never, 'createWorker')).toThrow(/createMetrics/);
+  });
+
   it('refuse bad buckets', () => {
     expect(() => createMetrics({ durationBuckets: [1, 0.5] })).toThrow(/increasing/);
   });
