@@ -29,27 +29,47 @@ export interface MetricsRegistry {
   readonly contentType: string;
 }
 
-/** One queue's state as the queue gauges need it: the shape of the Inspector's `stats(queue)` answer, reduced. */
+/**
+ * One queue's state as the queue gauges need it: the fields of the Inspector's `QueueStats` they read (an
+ * Inspector's `stats` answer satisfies it as it is).
+ */
 export interface QueueGaugeStats {
-  /** Jobs by state (e.g. `waiting`, `delayed`, `active`, `retrying`, `dead`); each becomes one `state` label. */
-  readonly counts: Readonly<Record<string, number>>;
-  /** Age of the oldest waiting job, in ms (0 or undefined when none waits). */
-  readonly latencyMs?: number;
-  /** Whether the queue is paused. */
+  /** Jobs ready to run. */
+  readonly waiting: number;
+  /** Jobs waiting for a time (delayed, snoozed, retrying after a backoff). */
+  readonly delayed: number;
+  /** Jobs leased by a worker now. */
+  readonly active: number;
+  /** Live jobs that failed at least once and will run again. */
+  readonly retrying: number;
+  /** Dead letters kept. */
+  readonly dead: number;
+  /** Completed records kept, when the source reports them. */
+  readonly completed?: number;
+  /** Age of the oldest waiting job, in ms (0 when none waits). */
+  readonly latencyMs: number;
   readonly paused: boolean;
 }
 
-/** Where the queue gauges read queue state from (e.g. an Inspector, through an adapter of its `stats`). */
+/** The states `jobcraft_queue_jobs` reports, as its `state` label. */
+export const QUEUE_GAUGE_STATES = ['waiting', 'delayed', 'active', 'retrying', 'dead', 'completed'] as const;
+
+/**
+ * Where the queue gauges read queue state from: an Inspector (`createInspector`) satisfies it as it is, and so does
+ * anything with the same `stats` (and, to find the queues itself, `queues`).
+ */
 export interface QueueStatsSource {
   stats(queue: string): Promise<QueueGaugeStats>;
+  /** Every known queue (the Inspector's queue registry); read at each refresh when no `queues` are given. */
+  queues?(): Promise<readonly { readonly queue: string }[]>;
 }
 
 /** Options of {@link Metrics.collectQueueGauges}. */
 export interface QueueGaugeOptions {
   /** The source of each queue's state. */
   readonly source: QueueStatsSource;
-  /** The queues to report. */
-  readonly queues: readonly string[];
+  /** The queues to report. Default: every queue `source.queues()` lists, read again at each refresh. */
+  readonly queues?: readonly string[];
   /**
    * Reads Redis at most this often, in ms: scrapes in between get the cached values, so any number of scrapers
    * cost Redis one `stats` call per queue per interval. Default 5,000.
@@ -409,7 +429,7 @@ export class QueueStatsCache {
 
   constructor(
     private readonly source: QueueStatsSource,
-    private readonly queues: readonly string[],
+    private readonly queues: readonly string[] | undefined,
     private readonly refreshMs: number,
     private readonly now: () => number = () => performance.now(),
   ) {}
@@ -424,8 +444,9 @@ export class QueueStatsCache {
   }
 
   private async refresh(): Promise<void> {
-    const got = await Promise.all(this.queues.map((q) => this.source.stats(q)));
-    this.values = new Map(this.queues.map((q, i) => [q, got[i] as QueueGaugeStats]));
+    const queues = this.queues ?? (await (this.source.queues?.() ?? Promise.resolve([]))).map((e) => e.queue);
+    const got = await Promise.all(queues.map((q) => this.source.stats(q)));
+    this.values = new Map(queues.map((q, i) => [q, got[i] as QueueGaugeStats]));
     this.readAt = this.now();
   }
 }
@@ -433,7 +454,10 @@ export class QueueStatsCache {
 function addQueueGauges(prom: typeof PromClient, reg: PromClient.Registry, p: string, o: QueueGaugeOptions): void {
   const refreshMs = o.refreshMs ?? 5_000;
   if (!Number.isFinite(refreshMs) || refreshMs < 0) throw new TypeError('collectQueueGauges: refreshMs must be a number ≥ 0');
-  const cache = new QueueStatsCache(o.source, [...o.queues], refreshMs);
+  if (o.queues === undefined && typeof o.source.queues !== 'function') {
+    throw new TypeError('collectQueueGauges: give the queues, or a source that lists them (queues())');
+  }
+  const cache = new QueueStatsCache(o.source, o.queues === undefined ? undefined : [...o.queues], refreshMs);
   // One collect reads the cache; the three gauges share it (the first of a scrape refreshes it when stale).
   let latest: Promise<ReadonlyMap<string, QueueGaugeStats>> | undefined;
   const read = (): Promise<ReadonlyMap<string, QueueGaugeStats>> => {
@@ -448,7 +472,12 @@ function addQueueGauges(prom: typeof PromClient, reg: PromClient.Registry, p: st
     async collect() {
       const stats = await read();
       this.reset();
-      for (const [queue, s] of stats) for (const [state, n] of Object.entries(s.counts)) this.set({ queue, state }, n);
+      for (const [queue, s] of stats) {
+        for (const state of QUEUE_GAUGE_STATES) {
+          const n = s[state];
+          if (typeof n === 'number') this.set({ queue, state }, n);
+        }
+      }
     },
   });
   new prom.Gauge({
@@ -458,7 +487,8 @@ function addQueueGauges(prom: typeof PromClient, reg: PromClient.Registry, p: st
     registers: [reg],
     async collect() {
       const stats = await read();
-      for (const [queue, s] of stats) this.set({ queue }, (s.latencyMs ?? 0) / 1000);
+      this.reset();
+      for (const [queue, s] of stats) this.set({ queue }, s.latencyMs / 1000);
     },
   });
   new prom.Gauge({
@@ -468,6 +498,7 @@ function addQueueGauges(prom: typeof PromClient, reg: PromClient.Registry, p: st
     registers: [reg],
     async collect() {
       const stats = await read();
+      this.reset();
       for (const [queue, s] of stats) this.set({ queue }, s.paused ? 1 : 0);
     },
   });

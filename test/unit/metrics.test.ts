@@ -11,12 +11,20 @@ import { MissingPeerDependencyError, requirePeer } from '../../src/optional-peer
 import { TRACE_CONTEXT_MAX, decodeEnvelope, encodeEnvelope, parseTraceContext } from '../../src/payload.js';
 import { formatTraceContext } from '../../src/tracing.js';
 
+const idle: QueueGaugeStats = { waiting: 0, delayed: 0, active: 0, retrying: 0, dead: 0, latencyMs: 0, paused: false };
+
+/** The Inspector's `stats` / `queues` shape (src/inspect-types.ts on branch ops-data), with more fields than read. */
 class FakeInspector implements QueueStatsSource {
   calls: string[] = [];
-  state = new Map<string, QueueGaugeStats>();
-  stats(queue: string): Promise<QueueGaugeStats> {
+  listed = 0;
+  state = new Map<string, QueueGaugeStats & { readonly queue: string; readonly waitingPlain: number }>();
+  stats(queue: string) {
     this.calls.push(queue);
-    return Promise.resolve(this.state.get(queue) ?? { counts: {}, paused: false });
+    return Promise.resolve(this.state.get(queue) ?? { ...idle, queue, waitingPlain: 0 });
+  }
+  queues() {
+    this.listed++;
+    return Promise.resolve([...this.state.keys()].map((queue) => ({ queue, throttled: [] })));
   }
 }
 
@@ -25,6 +33,7 @@ describe('QueueStatsCache', () => {
     const source = new FakeInspector();
     let now = 0;
     const cache = new QueueStatsCache(source, ['a', 'b'], 5_000, () => now);
+    source.state.set('a', { ...idle, queue: 'a', waitingPlain: 0 });
     await Promise.all([cache.get(), cache.get(), cache.get()]);
     expect(source.calls).toEqual(['a', 'b']);
     now = 4_999;
@@ -39,14 +48,17 @@ describe('QueueStatsCache', () => {
 describe('queue gauges', () => {
   it('expose the stats of each queue, cached between scrapes', async () => {
     const source = new FakeInspector();
-    source.state.set('emails', { counts: { waiting: 7, delayed: 2, dead: 1 }, latencyMs: 1500, paused: true });
-    source.state.set('reports', { counts: { waiting: 0 }, paused: false });
+    source.state.set('emails', { ...idle, queue: 'emails', waitingPlain: 7, waiting: 7, delayed: 2, dead: 1, completed: 40, latencyMs: 1500, paused: true });
+    source.state.set('reports', { ...idle, queue: 'reports', waitingPlain: 0 });
     const metrics = createMetrics();
     metrics.collectQueueGauges({ source, queues: ['emails', 'reports'], refreshMs: 60_000 });
     const { body } = await metrics.scrape();
     expect(body).toContain('jobcraft_queue_jobs{queue="emails",state="waiting"} 7');
     expect(body).toContain('jobcraft_queue_jobs{queue="emails",state="delayed"} 2');
     expect(body).toContain('jobcraft_queue_jobs{queue="emails",state="dead"} 1');
+    expect(body).toContain('jobcraft_queue_jobs{queue="emails",state="completed"} 40');
+    expect(body).toContain('jobcraft_queue_jobs{queue="reports",state="active"} 0');
+    expect(body).not.toContain('state="waitingPlain"');
     expect(body).toContain('jobcraft_queue_latency_seconds{queue="emails"} 1.5');
     expect(body).toContain('jobcraft_queue_paused{queue="emails"} 1');
     expect(body).toContain('jobcraft_queue_paused{queue="reports"} 0');
@@ -55,6 +67,22 @@ describe('queue gauges', () => {
     await metrics.scrape();
     expect(source.calls).toEqual(['emails', 'reports']);
     expect(() => metrics.collectQueueGauges({ source, queues: ['emails'] })).toThrow(/already/);
+  });
+
+  it('find the queues through the source when none are given, and drop a queue that is gone', async () => {
+    const source = new FakeInspector();
+    source.state.set('a', { ...idle, queue: 'a', waitingPlain: 0, waiting: 3 });
+    source.state.set('b', { ...idle, queue: 'b', waitingPlain: 0, paused: true });
+    const metrics = createMetrics();
+    metrics.collectQueueGauges({ source, refreshMs: 0 });
+    let body = (await metrics.scrape()).body;
+    expect(body).toContain('jobcraft_queue_jobs{queue="a",state="waiting"} 3');
+    expect(body).toContain('jobcraft_queue_paused{queue="b"} 1');
+    expect(source.listed).toBe(1);
+    source.state.delete('b');
+    body = (await metrics.scrape()).body;
+    expect(body).not.toContain('queue="b"');
+    expect(() => createMetrics().collectQueueGauges({ source: { stats: source.stats.bind(source) } })).toThrow(/queues/);
   });
 
   it('keep counting after a registry reset (children stay bound)', async () => {
