@@ -86,4 +86,4 @@ export {
   type QueueGaugeStats,
   type QueueStatsSource,
 } from './metrics.js';
-export { MissingPeerDependencyError } from './optional-peer.js';
+export { MissingPeerDependencyError } from './errors.js';

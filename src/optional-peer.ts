@@ -3,20 +3,9 @@
  * needs it is created: the runtime imports and works without them installed.
  */
 import { createRequire } from 'node:module';
+import { MissingPeerDependencyError } from './errors.js';
 
 const requireFromHere = createRequire(import.meta.url);
-
-/** Thrown when a feature needs an optional package that is not installed. */
-export class MissingPeerDependencyError extends Error {
-  override readonly name = 'MissingPeerDependencyError';
-  constructor(
-    readonly packageName: string,
-    feature: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${feature} needs the optional package "${packageName}", which is not installed: run \`npm install ${packageName}\``, options);
-  }
-}
 
 /** Loads `name` (CommonJS entry), or throws {@link MissingPeerDependencyError} naming `feature`. */
 export function requirePeer<T>(name: string, feature: string): T {

@@ -7,7 +7,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMetrics, type QueueGaugeStats, type QueueStatsSource } from '../../src/index.js';
 import { QueueStatsCache } from '../../src/metrics.js';
-import { MissingPeerDependencyError, requirePeer } from '../../src/optional-peer.js';
+import { MissingPeerDependencyError } from '../../src/errors.js';
+import { requirePeer } from '../../src/optional-peer.js';
 import { TRACE_CONTEXT_MAX, decodeEnvelope, encodeEnvelope, parseTraceContext } from '../../src/payload.js';
 import { formatTraceContext } from '../../src/tracing.js';
 
