@@ -133,7 +133,10 @@ function failed(name: string, message: string, stack = ''): WorkerReply {
   return { ok: false, error: { name, message, stack, job: undefined, option: undefined } };
 }
 
-/** Where in the schema file a thrown error points, from its stack (tsx maps stacks to the TypeScript source). */
+/**
+ * Where a thrown error points, from its stack (tsx maps stacks to the TypeScript source): the innermost frame in the
+ * schema file or in a local file it imports (a module of the project, not of node_modules or Node itself).
+ */
 function stackLocation(stack: string, file: string): SourceLocation | undefined {
   const url = pathToFileURL(file).href;
   for (const line of stack.split('\n')) {
@@ -141,6 +144,9 @@ function stackLocation(stack: string, file: string): SourceLocation | undefined 
     if (m === null) continue;
     const path = m[1]?.startsWith('file:') ? fileURLToPath(m[1].replace(/\?.*$/, '')) : m[1];
     if (path === file || m[1] === url) return { file, line: Number(m[2]), column: Number(m[3]) };
+    if (path !== undefined && /\.[cm]?tsx?$/.test(path) && !path.split(/[\\/]/).includes('node_modules')) {
+      return { file: path, line: Number(m[2]), column: Number(m[3]) };
+    }
   }
   return undefined;
 }
