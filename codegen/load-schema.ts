@@ -28,9 +28,12 @@ const LOAD_TIMEOUT_MS = 60_000;
 /** Code of the worker: registers tsx (so TypeScript imports work), then runs load-worker.ts. */
 function workerSource(): string {
   const require = createRequire(import.meta.url);
-  const tsxApi = pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
+  const tsx = dirname(require.resolve('tsx/package.json'));
+  const esmApi = pathToFileURL(join(tsx, 'dist', 'esm', 'api', 'index.mjs')).href;
+  // tsx's require() hook too: in a CommonJS package (no "type": "module") the schema file is loaded by require().
+  const cjsApi = pathToFileURL(join(tsx, 'dist', 'cjs', 'api', 'index.mjs')).href;
   const script = new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url).href;
-  return `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`;
+  return `Promise.all([import(${JSON.stringify(esmApi)}), import(${JSON.stringify(cjsApi)})]).then(([esm, cjs]) => { cjs.register(); esm.register(); return import(${JSON.stringify(script)}); });`;
 }
 
 /**
