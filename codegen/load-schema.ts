@@ -5,7 +5,7 @@
  * run means every run sees the files as they are now.
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LoadedJob } from './describe-job.js';
@@ -136,6 +136,9 @@ function failed(name: string, message: string, stack = ''): WorkerReply {
   return { ok: false, error: { name, message, stack, job: undefined, option: undefined } };
 }
 
+/** This package's own folder: its frames (the worker describing jobs) are not the user's. */
+const OWN_FOLDER = dirname(fileURLToPath(import.meta.url)) + sep;
+
 /**
  * Where a thrown error points, from its stack (tsx maps stacks to the TypeScript source): the innermost frame in the
  * schema file or in a local file it imports (a module of the project, not of node_modules or Node itself).
@@ -147,7 +150,7 @@ function stackLocation(stack: string, file: string): SourceLocation | undefined 
     if (m === null) continue;
     const path = m[1]?.startsWith('file:') ? fileURLToPath(m[1].replace(/\?.*$/, '')) : m[1];
     if (path === file || m[1] === url) return { file, line: Number(m[2]), column: Number(m[3]) };
-    if (path !== undefined && /\.[cm]?tsx?$/.test(path) && !path.split(/[\\/]/).includes('node_modules')) {
+    if (path !== undefined && /\.[cm]?tsx?$/.test(path) && !path.split(/[\\/]/).includes('node_modules') && !path.startsWith(OWN_FOLDER)) {
       return { file: path, line: Number(m[2]), column: Number(m[3]) };
     }
   }
