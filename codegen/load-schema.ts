@@ -5,7 +5,7 @@
  * run means every run sees the files as they are now.
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LoadedJob } from './describe-job.js';
@@ -28,9 +28,12 @@ const LOAD_TIMEOUT_MS = 60_000;
 /** Code of the worker: registers tsx (so TypeScript imports work), then runs load-worker.ts. */
 function workerSource(): string {
   const require = createRequire(import.meta.url);
-  const tsxApi = pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
+  const tsx = dirname(require.resolve('tsx/package.json'));
+  const esmApi = pathToFileURL(join(tsx, 'dist', 'esm', 'api', 'index.mjs')).href;
+  // tsx's require() hook too: in a CommonJS package (no "type": "module") the schema file is loaded by require().
+  const cjsApi = pathToFileURL(join(tsx, 'dist', 'cjs', 'api', 'index.mjs')).href;
   const script = new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url).href;
-  return `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script)}); });`;
+  return `Promise.all([import(${JSON.stringify(esmApi)}), import(${JSON.stringify(cjsApi)})]).then(([esm, cjs]) => { cjs.register(); esm.register(); return import(${JSON.stringify(script)}); });`;
 }
 
 /**
@@ -133,7 +136,13 @@ function failed(name: string, message: string, stack = ''): WorkerReply {
   return { ok: false, error: { name, message, stack, job: undefined, option: undefined } };
 }
 
-/** Where in the schema file a thrown error points, from its stack (tsx maps stacks to the TypeScript source). */
+/** This package's own folder: its frames (the worker describing jobs) are not the user's. */
+const OWN_FOLDER = dirname(fileURLToPath(import.meta.url)) + sep;
+
+/**
+ * Where a thrown error points, from its stack (tsx maps stacks to the TypeScript source): the innermost frame in the
+ * schema file or in a local file it imports (a module of the project, not of node_modules or Node itself).
+ */
 function stackLocation(stack: string, file: string): SourceLocation | undefined {
   const url = pathToFileURL(file).href;
   for (const line of stack.split('\n')) {
@@ -141,6 +150,9 @@ function stackLocation(stack: string, file: string): SourceLocation | undefined 
     if (m === null) continue;
     const path = m[1]?.startsWith('file:') ? fileURLToPath(m[1].replace(/\?.*$/, '')) : m[1];
     if (path === file || m[1] === url) return { file, line: Number(m[2]), column: Number(m[3]) };
+    if (path !== undefined && /\.[cm]?tsx?$/.test(path) && !path.split(/[\\/]/).includes('node_modules') && !path.startsWith(OWN_FOLDER)) {
+      return { file: path, line: Number(m[2]), column: Number(m[3]) };
+    }
   }
   return undefined;
 }

@@ -39,10 +39,29 @@ async function standaloneToJsonSchema(schemaFile: string): Promise<ToJsonSchema 
   }
 }
 
+/** Whether Node loads `file` as CommonJS: a .cts file, or a .ts file whose nearest package.json is not "type": "module". */
+function isCommonJs(file: string): boolean {
+  if (/\.cts$/.test(file)) return true;
+  if (/\.mts$/.test(file)) return false;
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    try {
+      return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type?: unknown }).type !== 'module';
+    } catch {
+      if (dirname(dir) === dir) return true;
+    }
+  }
+}
+
 async function run(schemaFile: string, runtime: Promise<typeof import('jobcraft/schema')>): Promise<WorkerReply> {
   try {
     const { describeResolvedJob } = await runtime;
-    const module = (await import(pathToFileURL(schemaFile).href)) as Record<string, unknown>;
+    const namespace = (await import(pathToFileURL(schemaFile).href)) as Record<string, unknown>;
+    // A CommonJS schema file (a package without "type": "module"): its exports are the namespace's default.
+    const exported = namespace.default;
+    const module =
+      typeof exported === 'object' && exported !== null && !isJobSet(exported) && isCommonJs(schemaFile)
+        ? { ...(exported as Record<string, unknown>), ...namespace }
+        : namespace;
     const sets: Record<string, LoadedJob[]> = {};
     const needsStandalone = Object.values(module).some(
       (value) => isJobSet(value) && [...value.jobs.values()].some((job) => typeof (job.schema as { toJSONSchema?: unknown }).toJSONSchema !== 'function'),

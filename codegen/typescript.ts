@@ -9,9 +9,13 @@
  * into the system's temporary folder, keyed by the compiler file, its size and time, and the Node version) lets the
  * next process skip most of it. A cache V8 rejects (another V8) is rewritten; any error with it only costs the time
  * it would have saved. `JOBCRAFT_CODEGEN_CODE_CACHE=0` turns it off.
+ *
+ * V8 does not check the code it deserializes (a damaged cache file of the right length aborts the process with a
+ * fatal error, and a crafted one would run as the compiler), so each file starts with the SHA-256 of its data,
+ * checked before V8 sees it, and a cache is used only in a folder of this user that no one else can write to.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -36,6 +40,40 @@ function cacheFile(path: string): string | undefined {
   }
 }
 
+/** Length of the SHA-256 digest that starts every cache file. */
+const DIGEST_BYTES = 32;
+
+function digest(data: Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+/**
+ * Whether `folder` is a directory of this user that no one else can write to (so its files are this user's own);
+ * with `create`, makes it (mode 0700) first when missing.
+ */
+function ownFolder(folder: string, create: boolean): boolean {
+  if (create) mkdirSync(folder, { recursive: true, mode: 0o700 });
+  try {
+    const stat = lstatSync(folder);
+    const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+    return stat.isDirectory() && (uid === undefined || (stat.uid === uid && (stat.mode & 0o022) === 0));
+  } catch {
+    return false;
+  }
+}
+
+/** The cached data of a cache file, when its digest matches; otherwise undefined. */
+function readCache(cache: string): Buffer | undefined {
+  if (!ownFolder(dirname(cache), false)) return undefined;
+  try {
+    const file = readFileSync(cache);
+    const data = file.subarray(DIGEST_BYTES);
+    return file.length > DIGEST_BYTES && digest(data).equals(file.subarray(0, DIGEST_BYTES)) ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Cache writers of the scripts loaded without a usable cache. */
 const unsaved: (() => void)[] = [];
 
@@ -45,14 +83,7 @@ const unsaved: (() => void)[] = [];
  */
 function loadCommonJs(path: string): unknown {
   const cache = cacheFile(path);
-  let cachedData: Buffer | undefined;
-  if (cache !== undefined) {
-    try {
-      cachedData = readFileSync(cache);
-    } catch {
-      cachedData = undefined;
-    }
-  }
+  const cachedData = cache === undefined ? undefined : readCache(cache);
   const wrapper = (Module as unknown as { wrap(source: string): string }).wrap(readFileSync(path, 'utf8'));
   const script = new Script(wrapper, { filename: path, ...(cachedData === undefined ? {} : { cachedData }) });
   const compiled = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
@@ -66,9 +97,9 @@ function loadCommonJs(path: string): unknown {
   if (cache !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     unsaved.push(() => {
       const data = script.createCachedData();
-      mkdirSync(dirname(cache), { recursive: true });
+      if (!ownFolder(dirname(cache), true)) return;
       const temporary = `${cache}.${process.pid}.tmp`;
-      writeFileSync(temporary, data);
+      writeFileSync(temporary, Buffer.concat([digest(data), data]), { mode: 0o600 });
       renameSync(temporary, cache);
     });
   }

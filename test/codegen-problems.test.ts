@@ -74,6 +74,19 @@ describe('every codegen problem is one located problem', () => {
     expect(problems[0]?.message).toMatch(/^defineJobs rejected the definition: job "sendEmail", option "backoff\.delay"/);
   });
 
+  it('a file the schema file imports throws when it runs: located at the throwing line of that file, not at defineJobs', async () => {
+    const { stage, problems } = await problemsOf('throws-in-import');
+    expect(stage).toBe('run');
+    expect(problems).toEqual([
+      {
+        file: join(BAD, 'helpers', 'labels.ts'),
+        line: 8,
+        column: 34,
+        message: 'running throws-in-import.schema.ts failed: label set default is not configured',
+      },
+    ]);
+  });
+
   it('payload fields that can never be sent (z.date(), z.bigint(), Map, Set, class instances, symbols, a required z.undefined()): one problem each, at the field, with the fix', async () => {
     const file = join(BAD, 'unsendable-inputs.schema.ts');
     const { stage, problems } = await problemsOf('unsendable-inputs');

@@ -2,8 +2,19 @@
 // The jobcraft command. Installed from its package it runs the compiled JavaScript in dist/ (tsx is loaded only to
 // import the user's schema file); in the jobcraft repository, where the TypeScript sources sit beside this folder,
 // it runs them through tsx so an edit needs no build.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// tsx keeps a cache in the temporary folder and fails (ENOTDIR, EACCES) or spins forever (a read-only one) when it
+// cannot create it there: without a writable temporary folder, tsx runs without its cache (worker threads inherit
+// the variable).
+try {
+  rmdirSync(mkdtempSync(join(tmpdir(), 'jobcraft-')));
+} catch {
+  process.env.TSX_DISABLE_CACHE = '1';
+}
 
 const source = new URL('../cli.ts', import.meta.url);
 if (existsSync(source)) {

@@ -1,0 +1,81 @@
+/**
+ * The compiler's V8 code cache in `<tmpdir>/jobcraft-codegen-cache-<uid>/` (codegen/typescript.ts) only ever saves
+ * time: a damaged cache file, or one another user could have written, must not crash the command or change what it
+ * does. Each test gives the command its own temporary folder (TMPDIR), so the machine's cache is left alone.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const temps: string[] = [];
+
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+/** `jobcraft codegen --check` on the repository's own schema, with `tmp` as the system's temporary folder. */
+function check(tmp: string): { status: number | null; signal: NodeJS.Signals | null; output: string } {
+  const r = spawnSync(process.execPath, ['bin/jobcraft.js', 'codegen', '--check'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TMPDIR: tmp, JOBCRAFT_CODEGEN_CODE_CACHE: '1' },
+    timeout: 120_000,
+  });
+  return { status: r.status, signal: r.signal, output: `${r.stdout}${r.stderr}`.slice(0, 2000) };
+}
+
+function cacheFolder(tmp: string): string {
+  return join(tmp, `jobcraft-codegen-cache-${process.getuid?.() ?? 'user'}`);
+}
+
+it('a cache file damaged in the middle (same size) is not handed to V8: the command still works', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'jobcraft-cache-test-'));
+  temps.push(tmp);
+  expect(check(tmp)).toMatchObject({ status: 0 });
+  const folder = cacheFolder(tmp);
+  const files = readdirSync(folder).filter((f) => f.endsWith('.bin'));
+  expect(files.length).toBeGreaterThan(0);
+  for (const file of files) {
+    const data = readFileSync(join(folder, file));
+    // Overwrite 4 KiB in the middle with other bytes, as a bad disk block or a partial overwrite would.
+    for (let i = 0; i < 4096; i++) {
+      const at = Math.floor(data.length / 2) + i;
+      data[at] = (data[at] ?? 0) ^ 0x5a;
+    }
+    writeFileSync(join(folder, file), data);
+  }
+  const second = check(tmp);
+  expect(second, second.output).toMatchObject({ status: 0, signal: null });
+  // And the damaged files were replaced by good ones: the run after that uses them.
+  expect(check(tmp)).toMatchObject({ status: 0, signal: null });
+}, 240_000);
+
+it.skipIf(process.getuid === undefined)('a cache folder anyone can write to is not used', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'jobcraft-cache-test-'));
+  temps.push(tmp);
+  const folder = cacheFolder(tmp);
+  // Another user got there first: the folder is writable by everyone, so its files could be anyone's.
+  mkdirSync(folder);
+  chmodSync(folder, 0o777);
+  expect(check(tmp)).toMatchObject({ status: 0 });
+  expect(readdirSync(folder)).toEqual([]);
+  expect(statSync(folder).mode & 0o777).toBe(0o777);
+}, 240_000);
+
+it('a temporary folder nothing can be created in: the command works without caches (and does not hang)', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'jobcraft-cache-test-'));
+  temps.push(tmp);
+  // A path under a plain file: creating anything there fails, for root too.
+  writeFileSync(join(tmp, 'file'), '');
+  const r = spawnSync(process.execPath, ['bin/jobcraft.js', 'codegen', '--check'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TMPDIR: join(tmp, 'file', 'tmp') },
+    timeout: 60_000,
+  });
+  expect({ status: r.status, signal: r.signal }, `${r.stdout}${r.stderr}`).toEqual({ status: 0, signal: null });
+}, 120_000);
