@@ -51,10 +51,15 @@ function enqueueDoc(job: EmitJob, indent: string, viaDefault: boolean): string {
   );
 }
 
-export function emitClient(ctx: EmitContext): string {
+/**
+ * `loosened`: the jobs whose enqueue input is looser than the schema's (a `.catchall()` object, see
+ * emit-payloads.ts); their payload is handed on to the runtime's `enqueue`, which validates it, as the schema's type.
+ */
+export function emitClient(ctx: EmitContext, loosened: ReadonlySet<string> = new Set()): string {
   const jobs = ctx.jobs;
+  const anyLoosened = jobs.some((j) => loosened.has(j.declared.name));
   let out = header(ctx, 'Typed enqueue functions');
-  out += `import { createClient, type ClientOptions, type EnqueueOptions, type EnqueueResult, type JobClient } from '${ctx.runtimeSpecifier}';\n`;
+  out += `import { createClient, type ClientOptions, type EnqueueOptions, type EnqueueResult, type JobClient${anyLoosened ? ', type PayloadInput' : ''} } from '${ctx.runtimeSpecifier}';\n`;
   out += importJobSet(ctx, false);
   out += `import { connectionSettings } from './config.js';\n`;
   out += `import type {\n${jobs.map((j) => `  ${j.declared.ids.input},\n`).join('')}} from './payloads.js';\n`;
@@ -78,7 +83,11 @@ export function createJobsClient(options: ClientOptions = {}): JobsClient {
 ${jobs
   .map(
     (j) =>
-      `    ${j.declared.ids.enqueue}: (payload: ${j.declared.ids.input}, options?: EnqueueOptions) =>\n      client.enqueue(${literal(j.declared.name)}, payload, options),\n`,
+      `    ${j.declared.ids.enqueue}: (payload: ${j.declared.ids.input}, options?: EnqueueOptions) =>\n      client.enqueue(${literal(j.declared.name)}, ${
+        loosened.has(j.declared.name)
+          ? `payload as PayloadInput<typeof jobs, ${literal(j.declared.name)}>` // extra keys: checked by the schema in enqueue
+          : 'payload'
+      }, options),\n`,
   )
   .join('')}  };
   return Object.assign(Object.create(client) as JobClient<typeof jobs>, methods);

@@ -1,6 +1,6 @@
 /** What every emitted file shares: the header, the model handed to each emitter, and doc helpers. */
 import type { LoadedJob } from './load-schema.js';
-import type { Fallback, HelperType, TypePrinter } from './print-type.js';
+import type { Fallback, HelperType, PrintOptions, TypePrinter } from './print-type.js';
 import type { DeclaredJob } from './read-schema.js';
 import { renderValue, type StaticValue } from './static-value.js';
 
@@ -25,6 +25,11 @@ export interface WrittenType {
   /** The parts written as the zod type instead of a plain one, and why (path `` for the whole payload). */
   readonly fallbacks: readonly Fallback[];
   readonly helpers: ReadonlySet<HelperType>;
+  /**
+   * zod's own type, when `text` is looser than it: the input of a `.catchall()` object no object literal could be
+   * assigned to (see {@link PrintOptions.looseCatchall}). Otherwise `text` is exactly zod's type.
+   */
+  readonly exact?: string;
 }
 
 /** A job's input and output types as written. */

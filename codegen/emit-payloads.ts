@@ -11,7 +11,11 @@ function write(ctx: EmitContext, job: EmitJob, io: 'input' | 'output'): WrittenT
   const type = io === 'input' ? job.declared.input : job.declared.output;
   const zodType = `z.${io}<Definitions[${literal(job.declared.name)}]['payload']>`;
   try {
-    return ctx.printer.print(type, job.resolved.inputJsonSchema, zodType);
+    const exact = ctx.printer.print(type, job.resolved.inputJsonSchema, zodType);
+    if (io === 'output' || !exact.helpers.has('Catchall')) return exact;
+    // No object literal can be passed as zod's type of a `.catchall()` object: enqueue takes a looser one.
+    const loose = ctx.printer.print(type, job.resolved.inputJsonSchema, zodType, '', { looseCatchall: true });
+    return { ...loose, helpers: new Set([...exact.helpers, ...loose.helpers]), exact: exact.text };
   } catch (err) {
     if (!(err instanceof UnprintableType)) throw err;
     return { text: zodType, fallbacks: [{ path: '', reason: err.message }], helpers: new Set() };
@@ -36,6 +40,8 @@ export function emitPayloads(ctx: EmitContext): string {
   const helpers = new Set<HelperType>();
 
   const checks: string[] = [];
+  /** Whether some job's input is looser than zod's (a `.catchall()` object), which the proof checks it accepts. */
+  let loosened = false;
   for (const job of ctx.jobs) {
     const { name, ids } = job.declared;
     const input = job.written?.input ?? write(ctx, job, 'input');
@@ -49,10 +55,27 @@ export function emitPayloads(ctx: EmitContext): string {
       rootDoc === undefined ? undefined : '',
       rootDoc,
       ...fallbackNote(input),
+      ...(input.exact === undefined
+        ? []
+        : [
+            '',
+            'Looser than the schema\'s input for its `.catchall()` object(s): their index signature also admits the known',
+            'properties\' types, so that object literals can be passed. Extra keys are checked against the catch-all schema',
+            'when the job is enqueued (`JobValidationError`), not by the compiler.',
+          ]),
     ])}`;
     out += `export type ${ids.input} = ${input.text};\n`;
+    const exactInput = `${ids.input}Exact`;
+    if (input.exact !== undefined) {
+      out += `\n${tsdoc([
+        `The input of job \`${name}\`'s payload schema exactly as zod types it (\`z.input\`), which the proof below checks.`,
+        `No object literal can be assigned to it (TypeScript also checks the known properties against the \`.catchall()\``,
+        `index signature of zod's intersection, TS2322), hence the looser {@link ${ids.input}}.`,
+      ])}`;
+      out += `type ${exactInput} = ${input.exact};\n`;
+    }
 
-    const same = input.text === output.text;
+    const same = input.exact === undefined && input.text === output.text;
     out += `\n${tsdoc([
       `What the handler of job \`${name}\` receives: the payload after its schema ran (defaults filled in, transforms applied).`,
       same ? `The same as {@link ${ids.input}}: the schema has no defaults or transforms that change the type.` : undefined,
@@ -61,7 +84,12 @@ export function emitPayloads(ctx: EmitContext): string {
     out += `export type ${ids.payload} = ${same ? ids.input : output.text};\n`;
 
     const definition = `Definitions[${literal(name)}]['payload']`;
-    checks.push(`  Expect<Equal<${ids.input}, z.input<${definition}>>>,`);
+    if (input.exact === undefined) checks.push(`  Expect<Equal<${ids.input}, z.input<${definition}>>>,`);
+    else {
+      loosened = true;
+      checks.push(`  Expect<Equal<${exactInput}, z.input<${definition}>>>,`);
+      checks.push(`  Expect<Accepts<${ids.input}, ${exactInput}>>,`);
+    }
     checks.push(`  Expect<Equal<${ids.payload}, z.output<${definition}>>>,`);
   }
 
@@ -76,7 +104,9 @@ export function emitPayloads(ctx: EmitContext): string {
 // file is not regenerated, tsc fails on the line of the job that drifted: run \`jobcraft codegen\`.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
-
+${loosened ? `// A loosened input (a .catchall() object) accepts every value of zod's input type.
+type Accepts<Loose, Exact> = [Exact] extends [Loose] ? true : false;
+` : ''}
 /** A compile-time check that the payload types above match the schemas; not meant to be used. */
 export type PayloadTypesMatchSchemas = [
 ${checks.join('\n')}

@@ -443,7 +443,8 @@ export class Generator {
     const files: GeneratedFile[] = [
       { path: 'payloads.ts', contents: emitPayloads(ctx) },
       { path: 'config.ts', contents: emitConfig(ctx) },
-      { path: 'client.ts', contents: emitClient(ctx) },
+      // After payloads.ts, which wrote (into writtenTypes) which jobs' enqueue input is looser than the schema's.
+      { path: 'client.ts', contents: emitClient(ctx, new Set([...writtenTypes].filter(([, w]) => w.input.exact !== undefined).map(([job]) => job))) },
       { path: 'worker.ts', contents: emitWorker(ctx) },
       { path: 'index.ts', contents: emitIndex(ctx) },
       { path: 'jobs.manifest.json', contents: emitManifest(ctx) },

@@ -41,6 +41,19 @@ type Catchall<Known, Rest> = { [K in keyof (Known & { [key: string]: Rest })]: (
 `,
 };
 
+/** How {@link TypePrinter.print} writes a type. */
+export interface PrintOptions {
+  /**
+   * Write a `.catchall()` object whose known properties do not all fit its index signature as a plain object type
+   * whose index signature takes the catch-all type and the type of every known property (`{ [key: string]: number |
+   * string; ts: string }`), instead of zod's own type (the `Catchall` helper). zod's type is exact but no object
+   * literal can be assigned to it (TypeScript checks a literal's known properties against the index signature of the
+   * intersection too, TS2322); the looser one accepts literals and leaves the extra keys to the schema at run time.
+   * For what enqueue accepts.
+   */
+  readonly looseCatchall?: boolean;
+}
+
 /** What {@link TypePrinter.print} wrote. */
 export interface PrintedType {
   readonly text: string;
@@ -91,14 +104,16 @@ export class TypePrinter {
    * printed one must equal (`z.input<Definitions['job']['payload']>`): parts with no plain form are written as
    * indexed accesses into it. Throws {@link UnprintableType} when such a part cannot be reached that way.
    */
-  print(type: ts.Type, docs: JsonSchemaNode | undefined, reference?: string, indent = ''): PrintedType {
+  print(type: ts.Type, docs: JsonSchemaNode | undefined, reference?: string, indent = '', options: PrintOptions = {}): PrintedType {
     const collected: Collected = { fallbacks: [], helpers: new Set() };
     this.collected = collected;
+    this.looseCatchall = options.looseCatchall === true;
     const text = this.type(type, docs, indent, [], { ref: reference, path: '' });
     return { text, fallbacks: collected.fallbacks, helpers: collected.helpers };
   }
 
   private collected: Collected = { fallbacks: [], helpers: new Set() };
+  private looseCatchall = false;
 
   private type(type: ts.Type, docs: JsonSchemaNode | undefined, indent: string, stack: ts.Type[], at: Position): string {
     if (stack.length > MAX_DEPTH) throw new UnprintableType('the type is nested too deeply');
@@ -213,6 +228,8 @@ export class TypePrinter {
       props.length > 0 && onlyIndex !== undefined && indexes.length === 1 && !onlyIndex.isReadonly && onlyIndex.keyType.flags & ts.TypeFlags.String &&
       props.some((p) => !checker.isTypeAssignableTo(checker.getTypeOfSymbol(p), onlyIndex.type));
     const lines: string[] = [];
+    /** The known properties' types as written, for a loosened catch-all's index signature. */
+    const known: string[] = [];
     if (!catchall) {
       for (const info of indexes) {
         const key = this.type(info.keyType, undefined, nested, inner, { ref: undefined, path: at.path });
@@ -233,10 +250,20 @@ export class TypePrinter {
         this.collected.fallbacks.push({ path: propAt.path, reason: err.message });
         text = propAt.ref;
       }
+      known.push(text);
       lines.push(this.propertyLine(prop, optional, text, docs, nested));
     }
+    if (catchall && this.looseCatchall && onlyIndex !== undefined) {
+      // Extra keys may hold the catch-all type; the signature must also admit every known property (TS2411), and
+      // `undefined` for an optional one (whatever exactOptionalPropertyTypes is where the file is compiled).
+      const members = [this.type(onlyIndex.type, undefined, nested, inner, { ref: undefined, path: valueAt.path }), ...known];
+      if (props.some((p) => (p.getFlags() & ts.SymbolFlags.Optional) !== 0)) members.push('undefined');
+      const union = [...new Set(members)];
+      const undefinedLast = [...union.filter((m) => m !== 'undefined'), ...union.filter((m) => m === 'undefined')];
+      lines.unshift(`${nested}[key: string]: ${undefinedLast.join(' | ')};\n`);
+    }
     const body = `{\n${lines.join('')}${indent}}`;
-    if (!catchall || onlyIndex === undefined) return body;
+    if (!catchall || onlyIndex === undefined || this.looseCatchall) return body;
     this.collected.helpers.add('Catchall');
     return `Catchall<${body}, ${this.type(onlyIndex.type, undefined, indent, inner, { ref: undefined, path: valueAt.path })}>`;
   }

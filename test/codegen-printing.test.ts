@@ -59,22 +59,52 @@ describe('payload types as written out', () => {
   });
 
   it('.catchall(): known properties that do not fit the index signature are written as zod computes them', () => {
+    const exact = [
+      'Catchall<{',
+      '  ts: string;',
+      '  max_users?: number;',
+      '  counts: {',
+      '    [key: string]: number;',
+      '    total: number;',
+      '  };',
+      '  labels: Catchall<{',
+      '    id: number;',
+      '  }, string>;',
+      '}, number>;',
+    ].join('\n');
+    // zod's input type (kept for the proof) and the handler's payload type.
+    expect(payloads).toContain(`\ntype CatchallShapesInputExact = ${exact}\n`);
+    expect(typeOf('CatchallShapesPayload')).toBe(`export type CatchallShapesPayload = ${exact}`);
+    expect(payloads).toContain('\ntype Catchall<Known, Rest> = ');
+    expect(payloads).toContain('  Expect<Equal<CatchallShapesInputExact, z.input<Definitions[\'catchallShapes\'][\'payload\']>>>,\n');
+    expect(payloads).toContain('  Expect<Accepts<CatchallShapesInput, CatchallShapesInputExact>>,\n');
+  });
+
+  it('.catchall(): what enqueue takes is loosened so that object literals can be passed, and says so', () => {
     expect(typeOf('CatchallShapesInput')).toBe(
       [
-        'export type CatchallShapesInput = Catchall<{',
+        'export type CatchallShapesInput = {',
+        '  [key: string]: number | string | {',
+        '    [key: string]: number;',
+        '    total: number;',
+        '  } | {',
+        '    [key: string]: string | number;',
+        '    id: number;',
+        '  } | undefined;',
         '  ts: string;',
         '  max_users?: number;',
         '  counts: {',
         '    [key: string]: number;',
         '    total: number;',
         '  };',
-        '  labels: Catchall<{',
+        '  labels: {',
+        '    [key: string]: string | number;',
         '    id: number;',
-        '  }, string>;',
-        '}, number>;',
+        '  };',
+        '};',
       ].join('\n'),
     );
-    expect(payloads).toContain('\ntype Catchall<Known, Rest> = ');
+    expect(docOf('CatchallShapesInput')).toContain('Extra keys are checked against the catch-all schema');
   });
 
   it('a recursive field or an enum falls back alone; the rest of the type is written out', () => {

@@ -22,6 +22,7 @@ import {
   type ResizeImagePayload,
   type WorkerOptions,
 } from '../generated/index.js';
+import { enqueueCatchallShapes, type CatchallShapesHandler, type CatchallShapesInput } from './codegen-fixtures/golden/generated/index.js';
 
 export async function enqueueTypes(): Promise<void> {
   // Correct calls compile: the input form (quality as "80%" or a number, format optional).
@@ -96,3 +97,37 @@ export async function fromTheIndexOnly(ctx: JobContext, logger: Logger): Promise
   }
 }
 export const quietWorkerOptions: WorkerOptions = { logger: silentLogger };
+
+/**
+ * `.catchall()` (the golden fixture's `catchallShapes`: `{ ts: string, max_users?: number, counts, labels }` with a
+ * `number` catch-all): enqueue takes object literals with the known fields and extra keys, though zod's own input type
+ * takes none; a known field of the wrong type still fails. The handler reads the known fields as typed and extra keys
+ * as the catch-all type (or undefined, under noUncheckedIndexedAccess).
+ */
+export async function catchallTypes(): Promise<void> {
+  await enqueueCatchallShapes({ ts: 'now', counts: { total: 1 }, labels: { id: 1 } });
+  await enqueueCatchallShapes({ ts: 'now', n: 3, max_users: 5, counts: { total: 1, eu: 2 }, labels: { id: 1, en: 'x' } });
+  const input: CatchallShapesInput = { ts: 'now', n: 3, counts: { total: 1 }, labels: { id: 1 } };
+  await enqueueCatchallShapes(input);
+
+  // @ts-expect-error -- TS2322 a known field of the wrong type: ts is a string
+  await enqueueCatchallShapes({ ts: 3, counts: { total: 1 }, labels: { id: 1 } });
+  // @ts-expect-error -- TS2322 a known field of a nested catch-all object of the wrong type: total is a number
+  await enqueueCatchallShapes({ ts: 'now', counts: { total: 'one' }, labels: { id: 1 } });
+  // @ts-expect-error -- TS2345 missing required field: ts
+  await enqueueCatchallShapes({ counts: { total: 1 }, labels: { id: 1 } });
+
+  const handler: CatchallShapesHandler = async (payload) => {
+    const ts: string = payload.ts;
+    const extra: number | undefined = payload['n'];
+    const label: string | undefined = payload.labels['en'];
+    const id: number = payload.labels.id;
+    void [ts, extra, label, id];
+    // @ts-expect-error -- TS2322 an extra key holds the catch-all type (a number), not a string
+    const wrong: string | undefined = payload['n'];
+    // @ts-expect-error -- TS2322 a known field keeps its own type
+    const wrongTs: number = payload.ts;
+    void [wrong, wrongTs];
+  };
+  void handler;
+}

@@ -189,8 +189,37 @@ export type RecursiveTreePayload = {
 
 /**
  * What `enqueueCatchallShapes` accepts: the input of job `catchallShapes`'s payload schema.
+ *
+ * Looser than the schema's input for its `.catchall()` object(s): their index signature also admits the known
+ * properties' types, so that object literals can be passed. Extra keys are checked against the catch-all schema
+ * when the job is enqueued (`JobValidationError`), not by the compiler.
  */
-export type CatchallShapesInput = Catchall<{
+export type CatchallShapesInput = {
+  [key: string]: number | string | {
+    [key: string]: number;
+    total: number;
+  } | {
+    [key: string]: string | number;
+    id: number;
+  } | undefined;
+  ts: string;
+  max_users?: number;
+  counts: {
+    [key: string]: number;
+    total: number;
+  };
+  labels: {
+    [key: string]: string | number;
+    id: number;
+  };
+};
+
+/**
+ * The input of job `catchallShapes`'s payload schema exactly as zod types it (`z.input`), which the proof below checks.
+ * No object literal can be assigned to it (TypeScript also checks the known properties against the `.catchall()`
+ * index signature of zod's intersection, TS2322), hence the looser {@link CatchallShapesInput}.
+ */
+type CatchallShapesInputExact = Catchall<{
   ts: string;
   max_users?: number;
   counts: {
@@ -204,9 +233,18 @@ export type CatchallShapesInput = Catchall<{
 
 /**
  * What the handler of job `catchallShapes` receives: the payload after its schema ran (defaults filled in, transforms applied).
- * The same as {@link CatchallShapesInput}: the schema has no defaults or transforms that change the type.
  */
-export type CatchallShapesPayload = CatchallShapesInput;
+export type CatchallShapesPayload = Catchall<{
+  ts: string;
+  max_users?: number;
+  counts: {
+    [key: string]: number;
+    total: number;
+  };
+  labels: Catchall<{
+    id: number;
+  }, string>;
+}, number>;
 
 /**
  * What `enqueueMixedShapes` accepts: the input of job `mixedShapes`'s payload schema.
@@ -278,6 +316,8 @@ export type NightlyCleanupPayload = {
 // file is not regenerated, tsc fails on the line of the job that drifted: run `jobcraft codegen`.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
+// A loosened input (a .catchall() object) accepts every value of zod's input type.
+type Accepts<Loose, Exact> = [Exact] extends [Loose] ? true : false;
 
 /** A compile-time check that the payload types above match the schemas; not meant to be used. */
 export type PayloadTypesMatchSchemas = [
@@ -289,7 +329,8 @@ export type PayloadTypesMatchSchemas = [
   Expect<Equal<ScalarPayloadPayload, z.output<Definitions['scalarPayload']['payload']>>>,
   Expect<Equal<RecursiveTreeInput, z.input<Definitions['recursiveTree']['payload']>>>,
   Expect<Equal<RecursiveTreePayload, z.output<Definitions['recursiveTree']['payload']>>>,
-  Expect<Equal<CatchallShapesInput, z.input<Definitions['catchallShapes']['payload']>>>,
+  Expect<Equal<CatchallShapesInputExact, z.input<Definitions['catchallShapes']['payload']>>>,
+  Expect<Accepts<CatchallShapesInput, CatchallShapesInputExact>>,
   Expect<Equal<CatchallShapesPayload, z.output<Definitions['catchallShapes']['payload']>>>,
   Expect<Equal<MixedShapesInput, z.input<Definitions['mixedShapes']['payload']>>>,
   Expect<Equal<MixedShapesPayload, z.output<Definitions['mixedShapes']['payload']>>>,
