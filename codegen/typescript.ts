@@ -13,9 +13,13 @@
  * V8 does not check the code it deserializes (a damaged cache file of the right length aborts the process with a
  * fatal error, and a crafted one would run as the compiler), so each file starts with the SHA-256 of its data,
  * checked before V8 sees it, and a cache is used only in a folder of this user that no one else can write to.
+ *
+ * Every compiler install or Node version has a key of its own, so the folder would grow by ~9 MB a version: a file
+ * is touched when used, and when a process writes its cache it deletes all but the files it uses and the
+ * {@link KEEP_OTHERS} used most recently (another project's compiler, say), see {@link pruneCache}.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -74,6 +78,67 @@ function readCache(cache: string): Buffer | undefined {
   }
 }
 
+/** Cache files besides this process's own that a write leaves in the folder: those of two other installs. */
+export const KEEP_OTHERS = 4;
+
+/** Leftovers of a write that never finished (a process killed mid-write) are removed after this long. */
+const STALE_TEMPORARY_MS = 60 * 60 * 1000;
+
+/** What a cache file is called (`typescript-<key>.bin`), and its temporary file while written. */
+const CACHE_NAME = /^[\w.-]+-[0-9a-f]{24}\.bin$/;
+const TEMPORARY_NAME = /^[\w.-]+-[0-9a-f]{24}\.bin\.\d+\.tmp$/;
+
+/** The cache files this process uses (read or wrote): never pruned by it. */
+const inUse = new Set<string>();
+
+/**
+ * Deletes from the cache `folder` every cache file but those in `keep` and the `others` used most recently (by
+ * modification time, which a use touches), and temporary files older than an hour. Only names the cache writes
+ * are looked at; any error leaves the file alone, since the cache only saves time.
+ */
+export function pruneCache(folder: string, keep: ReadonlySet<string>, others = KEEP_OTHERS, now = Date.now()): void {
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return;
+  }
+  const candidates: { path: string; mtimeMs: number }[] = [];
+  for (const name of names) {
+    const path = join(folder, name);
+    if (keep.has(path)) continue;
+    const temporary = TEMPORARY_NAME.test(name);
+    if (!temporary && !CACHE_NAME.test(name)) continue;
+    try {
+      const stat = lstatSync(path);
+      if (!stat.isFile()) continue;
+      if (temporary) {
+        if (now - stat.mtimeMs > STALE_TEMPORARY_MS) unlinkSync(path);
+      } else candidates.push({ path, mtimeMs: stat.mtimeMs });
+    } catch {
+      // Gone already, or not ours to delete.
+    }
+  }
+  candidates.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { path } of candidates.slice(others)) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // As above.
+    }
+  }
+}
+
+/** Marks a cache file used now (its modification time), so that pruning keeps the files still in use. */
+function touch(cache: string): void {
+  try {
+    const now = new Date();
+    utimesSync(cache, now, now);
+  } catch {
+    // The cache only saves time.
+  }
+}
+
 /** Cache writers of the scripts loaded without a usable cache. */
 const unsaved: (() => void)[] = [];
 
@@ -84,6 +149,8 @@ const unsaved: (() => void)[] = [];
 function loadCommonJs(path: string): unknown {
   const cache = cacheFile(path);
   const cachedData = cache === undefined ? undefined : readCache(cache);
+  if (cache !== undefined) inUse.add(cache);
+  if (cachedData !== undefined && cache !== undefined) touch(cache);
   const wrapper = (Module as unknown as { wrap(source: string): string }).wrap(readFileSync(path, 'utf8'));
   const script = new Script(wrapper, { filename: path, ...(cachedData === undefined ? {} : { cachedData }) });
   const compiled = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
@@ -101,6 +168,7 @@ function loadCommonJs(path: string): unknown {
       const temporary = `${cache}.${process.pid}.tmp`;
       writeFileSync(temporary, Buffer.concat([digest(data), data]), { mode: 0o600 });
       renameSync(temporary, cache);
+      pruneCache(dirname(cache), inUse);
     });
   }
   return module.exports;

@@ -4,7 +4,7 @@
  * does. Each test gives the command its own temporary folder (TMPDIR), so the machine's cache is left alone.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,3 +79,52 @@ it('a temporary folder nothing can be created in: the command works without cach
   });
   expect({ status: r.status, signal: r.signal }, `${r.stdout}${r.stderr}`).toEqual({ status: 0, signal: null });
 }, 120_000);
+
+it('the folder does not grow without bound: a run that writes its cache keeps its own files and the 4 used most recently', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'jobcraft-cache-test-'));
+  temps.push(tmp);
+  const folder = cacheFolder(tmp);
+  mkdirSync(folder, { mode: 0o700 });
+  // Caches of earlier compiler installs / Node versions, used 1 to 7 days ago; a write killed 2 days ago; a file the
+  // cache did not write.
+  const day = 24 * 60 * 60 * 1000;
+  const stale = Array.from({ length: 7 }, (_, i) => ({ name: `typescript-${String(i).repeat(24)}.bin`, age: (i + 1) * day }));
+  for (const { name, age } of stale) {
+    writeFileSync(join(folder, name), 'old cache');
+    utimesSync(join(folder, name), new Date(Date.now() - age), new Date(Date.now() - age));
+  }
+  const leftover = `typescript-${'a'.repeat(24)}.bin.1234.tmp`;
+  writeFileSync(join(folder, leftover), 'half written');
+  utimesSync(join(folder, leftover), new Date(Date.now() - 2 * day), new Date(Date.now() - 2 * day));
+  writeFileSync(join(folder, 'notes.txt'), 'not a cache file');
+
+  expect(check(tmp)).toMatchObject({ status: 0, signal: null });
+  const after = readdirSync(folder).sort();
+  // The 4 most recent others stay; the 3 oldest and the old temporary file are gone; the foreign file is left alone.
+  expect(after.filter((f) => stale.some((s) => s.name === f))).toEqual(stale.slice(0, 4).map((s) => s.name).sort());
+  expect(after).not.toContain(leftover);
+  expect(after).toContain('notes.txt');
+  // This run's own cache files (written now) are there, and the next run leaves them in place.
+  const own = after.filter((f) => f.endsWith('.bin') && !stale.some((s) => s.name === f));
+  expect(own.length).toBeGreaterThan(0);
+  const sizes = own.map((f) => statSync(join(folder, f)).size);
+  expect(check(tmp)).toMatchObject({ status: 0, signal: null });
+  expect(readdirSync(folder).filter((f) => own.includes(f)).map((f) => statSync(join(folder, f)).size)).toEqual(sizes);
+}, 240_000);
+
+it('JOBCRAFT_CODEGEN_CODE_CACHE=0: nothing is written and nothing is pruned', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'jobcraft-cache-test-'));
+  temps.push(tmp);
+  const folder = cacheFolder(tmp);
+  mkdirSync(folder, { mode: 0o700 });
+  const old = Array.from({ length: 6 }, (_, i) => `typescript-${String(i).repeat(24)}.bin`);
+  for (const name of old) writeFileSync(join(folder, name), 'old cache');
+  const r = spawnSync(process.execPath, ['bin/jobcraft.js', 'codegen', '--check'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TMPDIR: tmp, JOBCRAFT_CODEGEN_CODE_CACHE: '0' },
+    timeout: 120_000,
+  });
+  expect({ status: r.status, signal: r.signal }, `${r.stdout}${r.stderr}`).toEqual({ status: 0, signal: null });
+  expect(readdirSync(folder).sort()).toEqual([...old].sort());
+}, 240_000);
