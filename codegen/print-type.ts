@@ -250,7 +250,8 @@ export class TypePrinter {
         this.collected.fallbacks.push({ path: propAt.path, reason: err.message });
         text = propAt.ref;
       }
-      known.push(text);
+      // `T | undefined` of an optional property under exactOptionalPropertyTypes: `undefined` is added once below.
+      known.push(optional && this.exactOptional && text.endsWith(' | undefined') ? text.slice(0, -' | undefined'.length) : text);
       lines.push(this.propertyLine(prop, optional, text, docs, nested));
     }
     if (catchall && this.looseCatchall && onlyIndex !== undefined) {

@@ -17,6 +17,7 @@ import {
   type SendWelcomeEmailInput,
   type SendWelcomeEmailPayload,
 } from '../generated/index.js';
+import { createJobsClient as createGoldenJobsClient } from './codegen-fixtures/golden/generated/index.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -73,6 +74,25 @@ describe('generated code at run time', () => {
     // The types cannot say "an email address"; the schema can, so the runtime refuses it before writing.
     const invalid: SendWelcomeEmailInput = { userId: 'u-2', email: 'not-an-email' };
     await expect(client.enqueueSendWelcomeEmail(invalid)).rejects.toBeInstanceOf(JobValidationError);
+  });
+
+  it('.catchall(): enqueue takes extra keys (typed loosely); the schema checks them against the catch-all at enqueue', async () => {
+    const prefix = testPrefix('codegen-catchall');
+    const client = createGoldenJobsClient({ redis: redisUrl(), prefix });
+    cleanups.push(async () => {
+      await client.close();
+      const redis = rawRedis();
+      await deletePrefix(redis, prefix);
+      await redis.quit();
+    });
+    const payload = { ts: 'now', n: 3, counts: { total: 1, eu: 2 }, labels: { id: 1, en: 'x' } };
+    const { id } = await client.enqueueCatchallShapes(payload);
+    expect((await client.getJob(id)).payload).toEqual(payload);
+
+    // Compiles (an extra key may hold any type a known property has), but the catch-all is z.number().
+    const wrong = client.enqueueCatchallShapes({ ts: 'now', n: 'three', counts: { total: 1 }, labels: { id: 1 } });
+    await expect(wrong).rejects.toBeInstanceOf(JobValidationError);
+    await expect(wrong).rejects.toMatchObject({ issues: [expect.objectContaining({ path: ['n'] })] });
   });
 
   it('the examples: a producer process enqueues through generated functions, a worker process runs every job', async () => {
