@@ -74,3 +74,4 @@ export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export { DEFAULT_PREFIX, queueKeys, type QueueKeys } from './keys.js';
 export { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from './payload.js';
 export type { ClusterConfig, RedisConfig } from './redis.js';
+export { nextFiring } from './worker/cron.js';
