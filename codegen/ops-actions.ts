@@ -285,6 +285,7 @@ function printOutcomes(ctx: Context, verb: keyof typeof VERB_PAST, what: string,
 export async function jobsAction(ctx: Context, verb: JobsVerb, ids: readonly string[], o: BulkOptions): Promise<number> {
   const selection = selectionOf(o, ids);
   checkSelection(selection, `jobs ${verb}`);
+  pacing(o);
   if (o.job !== undefined) checkJobName(ctx, o.job);
   if (o.state === 'dead' && verb === 'delete') return deadAction(ctx, 'delete', ids, o);
   const allowed = VERB_STATES[verb];
@@ -361,6 +362,7 @@ function printNamed(ctx: Context, verb: string, results: readonly { id: string; 
 export async function deadAction(ctx: Context, verb: 'retry' | 'delete', ids: readonly string[], o: BulkOptions): Promise<number> {
   const selection = selectionOf(o, ids);
   checkSelection(selection, `dead ${verb}`);
+  pacing(o);
   if (o.job !== undefined) checkJobName(ctx, o.job);
   const queue = o.queue === undefined ? undefined : checkQueue(ctx, o.queue);
   if (ids.length > 0) {

@@ -53,9 +53,6 @@ beforeAll(async () => {
       sendWelcomeEmail: async () => {
         throw new PermanentError('mailbox unreachable');
       },
-      deliverWebhook: async () => {},
-      resizeImage: async () => {},
-      buildDailyReport: async () => {},
     },
     { redis: redisUrl(), prefix, logger: false, queues: ['email'], concurrency: 50 },
   );
