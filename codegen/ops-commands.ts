@@ -12,13 +12,16 @@ import type { CommonOptions, Context } from './ops-context.js';
 const USAGE = 2;
 
 /** Adds the connection and job-set options to a command, and makes its usage errors exit 2. */
-function withCommonOptions(command: Command, json = true): Command {
+function withCommonOptions(command: Command, declarations = true): Command {
   command
     .option('--redis <url>', 'Redis URL (default: $JOBCRAFT_REDIS_URL, $REDIS_URL, redis://127.0.0.1:6379)')
-    .option('--prefix <prefix>', 'key prefix (default: $JOBCRAFT_PREFIX, "jobcraft")')
-    .option('--schema <file>', 'the job declarations from a schema file, run with tsx (default for enqueue: jobs.schema.ts)')
-    .option('--manifest <file>', 'the job declarations from a generated manifest (default: generated/jobs.manifest.json)');
-  if (json) command.option('--json', 'print the result as JSON, and nothing else on stdout');
+    .option('--prefix <prefix>', 'key prefix (default: $JOBCRAFT_PREFIX, "jobcraft")');
+  if (declarations) {
+    command
+      .option('--schema <file>', 'the job declarations from a schema file, run with tsx (default for enqueue: jobs.schema.ts)')
+      .option('--manifest <file>', 'the job declarations from a generated manifest (default: generated/jobs.manifest.json)');
+  }
+  command.option('--json', 'print the result as JSON, and nothing else on stdout');
   // Usage errors exit 2 (commander's own default is 1); --help and --version still exit 0.
   command.exitOverride((err) => {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
@@ -28,6 +31,19 @@ function withCommonOptions(command: Command, json = true): Command {
 }
 
 type Actions = typeof import('./ops-actions.js');
+type Reads = typeof import('./ops-inspect.js');
+type Inspector = Parameters<Parameters<Reads['withInspector']>[1]>[0];
+type Printer = Parameters<Parameters<Reads['withInspector']>[1]>[1];
+
+/** A read command on the runtime's Inspector: no job declarations needed. */
+function read<A extends unknown[], O extends CommonOptions>(body: (reads: Reads, inspector: Inspector, out: Printer, ...args: [...A, O]) => Promise<number>): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const options = args[args.length - 2] as O;
+    const rest = args.slice(0, -2) as A;
+    const reads = await import('./ops-inspect.js');
+    await reads.withInspector(options, (inspector, out) => body(reads, inspector, out, ...rest, options));
+  };
+}
 
 /** A command action run inside a context (the job set loaded, a client open, errors turned into exit codes). */
 function run<A extends unknown[], O extends CommonOptions>(
@@ -66,6 +82,24 @@ const JOBS_VERBS: Record<JobsVerb, { readonly description: string; readonly stat
 
 /** Adds the operations commands to the program. */
 export function registerOpsCommands(program: Command): void {
+  // Each command parses its own options: without this the program would hand `jobs` the options written after
+  // `jobs promote`, and `jobs` (which has a --job and --state of its own, for its listing) would keep them.
+  program.enablePositionalOptions();
+  withCommonOptions(
+    program
+      .command('stats')
+      .description('every queue: waiting, delayed, active, retrying, dead, paused, latency, throughput in the last minute and hour')
+      .option('--watch', 'refresh in place until Ctrl-C (--json: one JSON line per refresh)')
+      .option('--interval <duration>', 'refresh period with --watch', '2s'),
+    false,
+  ).action(read<[], CommonOptions & { watch?: boolean; interval?: string }>((r, inspector, out, o) => r.stats(inspector, out, o)));
+  withCommonOptions(program.command('queues').description('every queue registered under the prefix, with its state'), false).action(
+    read<[], CommonOptions>((r, inspector, out) => r.queues(inspector, out)),
+  );
+  withCommonOptions(program.command('workers').description('every live worker process: host, pid, version, queues, jobs running, last heartbeat'), false).action(
+    read<[], CommonOptions>((r, inspector, out) => r.workers(inspector, out)),
+  );
+
   withCommonOptions(program.command('job').description('one job: state, payload, attempts, last error with its stack, timeline').argument('<id>', 'the job id')).action(
     run<[string], CommonOptions>('manifest', (a, ctx, id) => a.showJob(ctx, id)),
   );
@@ -104,7 +138,20 @@ export function registerOpsCommands(program: Command): void {
       .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)'),
   ).action(run<[string], BulkOptions>('manifest', (a, ctx, queue, o) => a.deadPurge(ctx, queue, o)));
 
-  const jobs = program.command('jobs').description('act on many jobs: retry, delete, promote, cancel');
+  // `jobs <queue>` lists a page of a queue's jobs; `jobs retry|delete|promote|cancel` act on many.
+  const jobs = withCommonOptions(
+    program
+      .command('jobs')
+      .description('a page of a queue\'s jobs (paged, never the whole queue); or act on many jobs: retry, delete, promote, cancel')
+      .argument('<queue>', 'the queue to list')
+      .option('--state <state>', 'waiting, delayed, retrying, active, dead or completed', 'waiting')
+      .option('--job <name>', 'only jobs of this job type (filtered within each page)')
+      .option('--limit <n>', 'entries read per page (1-1000)', '50')
+      .option('--cursor <cursor>', 'the next page, as the previous one printed it')
+      // Options after `retry`, `delete` … are the subcommand's (its --job, --state), not the listing's.
+      .enablePositionalOptions(),
+    false,
+  ).action(read<[string], CommonOptions & { state?: string; job?: string; limit?: string; cursor?: string }>((r, inspector, out, queue, o) => r.listJobs(inspector, out, queue, o)));
   for (const verb of ['retry', 'delete', 'promote', 'cancel'] as const) {
     bulkOptions(jobs.command(verb).description(JOBS_VERBS[verb].description).argument('[ids...]', 'jobs by id (or select them with --all, --job, --since)'), JOBS_VERBS[verb].states).action(
       run<[string[]], BulkOptions>('manifest', (a, ctx, ids, o) => a.jobsAction(ctx, verb, ids, o)),
