@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSelection, parseSince, readEnvelope } from '../../codegen/ops-bulk.js';
 import { prefixOf, redisUrlOf } from '../../codegen/ops-context.js';
+import { duration, throughputOf } from '../../codegen/ops-inspect.js';
 import { CliError, EXIT, colorsWanted, escapeText, inlineJson, relative, safeJson } from '../../codegen/ops-output.js';
 
 describe('escapeText', () => {
@@ -108,5 +109,29 @@ describe('connection settings', () => {
   it('relative times', () => {
     expect(relative(1_000, 61_000)).toBe('1m ago');
     expect(relative(10_000, 5_000)).toBe('in 5s');
+  });
+});
+
+describe('stats numbers', () => {
+  it('throughput: the last complete minute, and the 60 complete minutes up to it; the minute in progress left out', () => {
+    const now = Date.UTC(2026, 11, 2, 8, 30, 20);
+    const minute = (m: number) => Date.UTC(2026, 11, 2, 8, 30) - m * 60_000;
+    const points = [75, 61, 60, 59, 2, 1, 0].map((m) => ({ at: new Date(minute(m)), processed: 10 + m, failed: m === 1 ? 3 : 0 }));
+    // m = 0 is in progress; 1..60 are the hour; 61 and 75 are older.
+    expect(throughputOf({ points } as never, now)).toEqual({
+      processedLastMinute: 11,
+      processedLastHour: 11 + 12 + 69 + 70,
+      failedLastMinute: 3,
+      failedLastHour: 3,
+    });
+    expect(throughputOf({ points: [] }, now).processedLastHour).toBe(0);
+  });
+
+  it('latency as a short duration', () => {
+    expect(duration(0)).toBe('-');
+    expect(duration(250)).toBe('250ms');
+    expect(duration(1_500)).toBe('1.5s');
+    expect(duration(180_000)).toBe('3m');
+    expect(duration(5_400_000)).toBe('1.5h');
   });
 });
