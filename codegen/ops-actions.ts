@@ -39,7 +39,10 @@ function printError(out: Printer, label: string, e: StoredError): void {
   out.line(`${out.c.dim(label)}`);
   out.line(`  ${out.c.red(escapeText(`${e.name}: ${e.message}`))}${e.attempt === undefined ? '' : out.c.dim(` (attempt ${e.attempt}, ${when(e.at)})`)}`);
   if (e.stack !== undefined && e.stack !== '') {
-    for (const line of escapeText(e.stack, true).split('\n')) out.line(`  ${out.c.dim(line)}`);
+    const lines = e.stack.split('\n');
+    // A stack usually starts with the "Name: message" line just printed.
+    if (lines[0] === `${e.name}: ${e.message}`) lines.shift();
+    for (const line of lines) out.line(`  ${out.c.dim(escapeText(line))}`);
   }
 }
 
