@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { DeadLetter, JobInfo, QueueKeys, StoredError } from 'jobcraft';
 import { checkSelection, confirm, parseSince, runBulk, type BulkAction, type BulkOutcome, type PageResult, type Scanned, type Selection } from './ops-bulk.js';
 import { checkJobName, checkQueue, parseJsonArgument, type CommonOptions, type Context } from './ops-context.js';
+import { optionalCreateInspector } from './ops-inspect-types.js';
 import { CliError, EXIT, escapeText, inlineJson, when, type Printer } from './ops-output.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -29,6 +30,25 @@ function timelineOf(info: JobInfo, dead: DeadLetter | undefined): TimelineEntry[
   if (info.state === 'completed' && info.finishedAt !== undefined) t.push({ at: info.finishedAt.getTime(), event: `completed after ${info.attempts} attempt(s)` });
   if (info.state === 'dead' && dead !== undefined) t.push({ at: dead.diedAt.getTime(), event: `dead letter (${dead.reason})` });
   return t.sort((a, b) => a.at - b.at);
+}
+
+/**
+ * The worker running an active job and when its attempt started, from the worker registry (its heartbeats), when
+ * the runtime has one; undefined otherwise or when no live worker lists the job.
+ */
+async function runningOn(ctx: Context, id: string, queue: string): Promise<{ worker: string; workerId: string; startedAt: number } | undefined> {
+  const createInspector = await optionalCreateInspector();
+  if (createInspector === undefined) return undefined;
+  const inspector = createInspector({ redis: ctx.client.redis, prefix: ctx.prefix });
+  try {
+    for (const w of await inspector.workers()) {
+      const run = w.running.find((r) => r.id === id && r.queue === queue);
+      if (run !== undefined) return { worker: `${w.name} (${w.host}, pid ${w.pid})`, workerId: w.id, startedAt: run.startedAt.getTime() };
+    }
+    return undefined;
+  } finally {
+    await inspector.close();
+  }
 }
 
 function errorJson(e: StoredError | undefined): unknown {
@@ -56,7 +76,10 @@ export async function showJob(ctx: Context, id: string): Promise<number> {
   const info = await ctx.client.getJob(id);
   if (info.state === 'unknown') throw new CliError(EXIT.notFound, `no job ${JSON.stringify(id)} (not live, not dead, not among the recently completed)`);
   const dead = info.state === 'dead' && info.queue !== undefined ? await ctx.client.deadLetters.queue(info.queue).get(id) : undefined;
+  const runner = info.state === 'active' && info.queue !== undefined ? await runningOn(ctx, id, info.queue) : undefined;
   const timeline = timelineOf(info, dead);
+  if (runner !== undefined) timeline.push({ at: runner.startedAt, event: `attempt ${info.attempts} started on worker ${runner.worker}` });
+  timeline.sort((a, b) => a.at - b.at);
   const { out } = ctx;
   if (out.json) {
     out.result({
@@ -75,6 +98,7 @@ export async function showJob(ctx: Context, id: string): Promise<number> {
       diedAt: dead?.diedAt.toISOString() ?? null,
       lastError: errorJson(dead?.error ?? info.lastError),
       issues: dead?.issues ?? null,
+      worker: runner === undefined ? null : { id: runner.workerId, name: runner.worker, startedAt: new Date(runner.startedAt).toISOString() },
       timeline: timeline.map((e) => ({ at: new Date(e.at).toISOString(), event: e.event })),
     });
     return EXIT.ok;
@@ -84,6 +108,7 @@ export async function showJob(ctx: Context, id: string): Promise<number> {
     ['state', stateColor(out, info.state)],
     ['attempts', `${info.attempts}${info.maxAttempts === undefined ? '' : ` of ${info.maxAttempts}`}`],
     ...(info.deadReason === undefined ? [] : ([['reason', info.deadReason]] as [string, string][])),
+    ...(runner === undefined ? [] : ([['worker', escapeText(runner.worker)]] as [string, string][])),
   ]);
   if (info.state !== 'completed') printPayload(out, info.payload);
   const err = dead?.error ?? info.lastError;

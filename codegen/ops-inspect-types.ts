@@ -99,7 +99,8 @@ export interface Inspector {
 }
 
 export interface InspectorOptions {
-  readonly redis?: string;
+  /** A URL, or a connection of the caller's (which stays the caller's). */
+  readonly redis?: unknown;
   readonly prefix?: string;
 }
 
@@ -110,4 +111,10 @@ export async function loadCreateInspector(): Promise<(options: InspectorOptions)
     throw new Error('this jobcraft runtime has no createInspector (stats, queues, jobs <queue> and workers need jobcraft with the operations data): upgrade the jobcraft package');
   }
   return runtime.createInspector;
+}
+
+/** `createInspector` when the runtime has one, else undefined (for the reads that only add to a command's output). */
+export async function optionalCreateInspector(): Promise<((options: InspectorOptions) => Inspector) | undefined> {
+  const runtime = (await import('jobcraft')) as unknown as { createInspector?: (options: InspectorOptions) => Inspector };
+  return typeof runtime.createInspector === 'function' ? runtime.createInspector : undefined;
 }
