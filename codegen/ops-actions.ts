@@ -7,7 +7,7 @@ import type { DeadLetter, JobInfo, QueueKeys, StoredError } from 'jobcraft';
 import { checkSelection, confirm, parseSince, runBulk, type BulkAction, type BulkOutcome, type PageResult, type Scanned, type Selection } from './ops-bulk.js';
 import { checkJobName, checkQueue, parseJsonArgument, type CommonOptions, type Context } from './ops-context.js';
 import { optionalCreateInspector } from './ops-inspect-types.js';
-import { CliError, EXIT, escapeText, inlineJson, when, type Printer } from './ops-output.js';
+import { CliError, EXIT, escapeText, when, type Printer } from './ops-output.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // job <id>
@@ -49,6 +49,11 @@ async function runningOn(ctx: Context, id: string, queue: string): Promise<{ wor
   } finally {
     await inspector.close();
   }
+}
+
+/** Text cut to `max` characters, with an ellipsis. */
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 function errorJson(e: StoredError | undefined): unknown {
@@ -167,7 +172,7 @@ export async function deadList(ctx: Context, queue: string | undefined, o: { lim
   out.line(
     out.table(
       ['ID', 'QUEUE', 'JOB', 'REASON', 'ATTEMPTS', 'DIED', 'ERROR'],
-      letters.map((d) => [escapeText(d.id), d.queue, escapeText(d.name ?? '?'), d.reason, d.attempts, when(d.diedAt), inlineJson(`${d.error.name}: ${d.error.message}`, 50).slice(1, -1)]),
+      letters.map((d) => [escapeText(d.id), d.queue, escapeText(d.name ?? '?'), d.reason, d.attempts, when(d.diedAt), cut(escapeText(`${d.error.name}: ${d.error.message}`), 70)]),
     ),
   );
   out.line(out.c.dim(`${letters.length} shown, ${total} dead letter(s) in ${queues.length === 1 ? `queue ${queues[0]}` : `${queues.length} queues`}`));

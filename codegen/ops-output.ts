@@ -53,12 +53,6 @@ export function escapeText(text: string, keepNewlines = false): string {
   return text.replace(keepNewlines ? UNSAFE_KEEP_NEWLINES : UNSAFE, escapeChar);
 }
 
-/** A value as compact JSON, escaped for a terminal (a payload in a table cell). */
-export function inlineJson(value: unknown, max = 60): string {
-  const json = value === undefined ? '-' : safeJson(value);
-  return json.length > max ? `${json.slice(0, max - 1)}…` : json;
-}
-
 /**
  * JSON.stringify, with the characters it leaves as they are but a terminal may act on (DEL, C1 controls, bidi and
  * invisible controls) written as `\u` escapes: still valid JSON of the same value.

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkSelection, parseSince, readEnvelope } from '../../codegen/ops-bulk.js';
 import { prefixOf, redisUrlOf } from '../../codegen/ops-context.js';
 import { duration, throughputOf } from '../../codegen/ops-inspect.js';
-import { CliError, EXIT, colorsWanted, escapeText, inlineJson, relative, safeJson } from '../../codegen/ops-output.js';
+import { CliError, EXIT, colorsWanted, escapeText, relative, safeJson } from '../../codegen/ops-output.js';
 
 describe('escapeText', () => {
   it('writes every C0, DEL, C1 and invisible or reordering Unicode control as a visible escape', () => {
@@ -29,11 +29,6 @@ describe('safeJson', () => {
     const json = safeJson(value, 2);
     expect(JSON.parse(json)).toEqual(value);
     expect(json).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/);
-  });
-
-  it('inlineJson cuts long values with an ellipsis', () => {
-    expect(inlineJson({ a: 'x'.repeat(100) }, 20)).toHaveLength(20);
-    expect(inlineJson(undefined)).toBe('-');
   });
 });
 
