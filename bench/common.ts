@@ -126,6 +126,8 @@ export interface WorkerHandle {
 export interface WorkerSetup {
   readonly ns: Namespace;
   readonly concurrency: number;
+  /** jobcraft only: record Prometheus metrics in the worker. */
+  readonly metrics?: boolean;
   readonly handler: BenchHandler;
   /** Called once per job whose completion the library has recorded (its `completed` event). */
   readonly onCompleted: () => void;

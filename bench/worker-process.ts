@@ -21,6 +21,8 @@ export interface WorkerConfig {
   readonly concurrency: number;
   /** Completions after which the worker reports `done` (warm-up jobs included). */
   readonly expect: number;
+  /** jobcraft only: record Prometheus metrics (createMetrics) in the worker. */
+  readonly metrics?: boolean;
 }
 
 export interface DoneMessage {
@@ -153,6 +155,7 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
   const worker = adapter.startWorker({
     ns: config.ns,
     concurrency: config.concurrency,
+    metrics: config.metrics === true,
     handler,
     onCompleted: () => {
       if (++completed !== config.expect) return;

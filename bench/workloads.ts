@@ -26,7 +26,7 @@ import type { WorkerMode } from './worker-process.js';
 /** Who is measured: a library, or the no-queue ceiling of `work-1ms-c10`. */
 export type Subject = Lib | 'ceiling';
 
-export type Unit = 'jobs/s' | 'ms' | 'bytes' | 'MB';
+export type Unit = 'jobs/s' | 'ms' | 'bytes' | 'MB' | '%';
 
 /** One measurement. `value` is what the table shows; `extra` holds secondary figures kept in the JSON. */
 export interface Sample {
@@ -117,8 +117,9 @@ async function withWorker<T>(
   concurrency: number,
   expect: number,
   body: (wp: WorkerProcess) => Promise<T>,
+  metrics = false,
 ): Promise<T> {
-  const wp = new WorkerProcess({ lib: subject, ns, mode, concurrency, expect }, { cpuProfDir: subject === 'jobcraft' ? ctx.cpuProfDir : undefined });
+  const wp = new WorkerProcess({ lib: subject, ns, mode, concurrency, expect, ...(metrics ? { metrics } : {}) }, { cpuProfDir: subject === 'jobcraft' ? ctx.cpuProfDir : undefined });
   try {
     return await body(wp);
   } catch (err) {
@@ -140,7 +141,7 @@ const lowerIsBetter = (m: Medians, factor: number): boolean | undefined =>
  * Fills the queue, then starts a worker process and times it from its first handler start to its last recorded
  * completion. The ceiling runs `concurrency` plain loops of the same work in the same kind of process.
  */
-function throughput(name: string, subject: Subject, ctx: RunContext, jobs: number, concurrency: number, mode: WorkerMode): Promise<Sample> {
+function throughput(name: string, subject: Subject, ctx: RunContext, jobs: number, concurrency: number, mode: WorkerMode, metrics = false): Promise<Sample> {
   return inNamespace(ctx, name, subject, (ns) =>
     withWorker(ctx, subject, ns, mode, concurrency, jobs, async (wp) => {
       if (subject !== 'ceiling') {
@@ -162,7 +163,7 @@ function throughput(name: string, subject: Subject, ctx: RunContext, jobs: numbe
           cpuUsPerJob: (done.cpuMs * 1000) / done.count,
         },
       };
-    }),
+    }, metrics),
   );
 }
 
@@ -186,6 +187,31 @@ const noop: Workload = {
   // The issue asks for at least 50k jobs, and shorter runs measure warm-up more than throughput: --quick too.
   run: (subject, ctx) => throughput('noop-c50', subject, ctx, size(ctx, 50_000, 50_000), 50, 'noop'),
   judge: (m) => higherIsBetter(m, 4),
+};
+
+/**
+ * The cost of Prometheus metrics on noop-c50: each run measures noop-c50 without and with `metrics` (createMetrics)
+ * back to back, in alternating order, and reports how much slower the metrics-on worker was, in % (negative: faster).
+ */
+const noopMetrics: Workload = {
+  name: 'noop-c50-metrics',
+  unit: '%',
+  target: '≤ 5% below noop-c50 (same run)',
+  subjects: ['jobcraft'],
+  size: () => 'noop-c50 without, then with, metrics (order alternates); throughput drop in %',
+  run: async (subject, ctx) => {
+    const n = size(ctx, 50_000, 50_000);
+    const measure = (on: boolean): Promise<Sample> => throughput(on ? 'noop-c50-metrics' : 'noop-c50-plain', subject, ctx, n, 50, 'noop', on);
+    const first = ctx.rep % 2 === 0 ? await measure(false) : await measure(true);
+    const second = ctx.rep % 2 === 0 ? await measure(true) : await measure(false);
+    const [off, on] = ctx.rep % 2 === 0 ? [first, second] : [second, first];
+    if (off.value === null || on.value === null) return { value: null, note: 'a measurement failed' };
+    return {
+      value: ((off.value - on.value) / off.value) * 100,
+      extra: { offJobsPerSec: off.value, onJobsPerSec: on.value, offCpuUsPerJob: off.extra?.cpuUsPerJob ?? 0, onCpuUsPerJob: on.extra?.cpuUsPerJob ?? 0 },
+    };
+  },
+  judge: (m) => (m.jobcraft === null ? undefined : m.jobcraft <= 5),
 };
 
 const workerRss: Workload = {
@@ -444,6 +470,7 @@ const codegen200: Workload = {
 export const WORKLOADS: readonly Workload[] = [
   work1ms,
   noop,
+  noopMetrics,
   enqueueSingle,
   enqueueBulk,
   latency,

@@ -118,6 +118,7 @@ export const RUNTIME_REEXPORTS = {
     'JobDefinitionError',
     'JobValidationError',
     'LeaseExpiredError',
+    'MissingPeerDependencyError',
     'PermanentError',
     'RedisConfigurationError',
     'RedisOutOfMemoryError',

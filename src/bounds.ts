@@ -29,7 +29,7 @@ export const MAX_DEAD_INFO_BYTES = 64 * 1024;
 export const MAX_LOG_MESSAGE_BYTES = 8 * 1024;
 /** Deepest nesting of arrays and objects a payload may have (`{}` is 1 level); zod and JSON.stringify recurse. */
 export const MAX_PAYLOAD_DEPTH = 256;
-/** Bytes an envelope may hold besides its payload (job name, times, attempts, priority, unique key). */
+/** Bytes an envelope may hold besides its payload (job name, times, attempts, priority, unique key, trace context ≤ 568). */
 export const ENVELOPE_OVERHEAD_BYTES = 1024;
 
 /** A byte count for people: `512 bytes`, `12.5 KiB`, `20.0 MiB`. */

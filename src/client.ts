@@ -13,6 +13,9 @@ import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } fro
 import { withTimeout } from './timeout.js';
 import { uniqueKeyOf } from './unique.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
+import { joinEnqueueHooks } from './instrument.js';
+import { metricsAttachments, type Metrics } from './metrics.js';
+import { tracingEnqueueHooks } from './tracing.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -31,6 +34,13 @@ export interface ClientOptions {
    * missing ACL permissions (once, at start). Default: the console. `false` logs nothing.
    */
   readonly logger?: Logger | false;
+  /** Prometheus metrics to count this client's enqueues and refusals in (see `createMetrics`). Default: none. */
+  readonly metrics?: Metrics;
+  /**
+   * An OpenTelemetry PRODUCER span around each enqueue call, its context stored in the jobs. Default: on when
+   * `@opentelemetry/api` is installed and a tracer provider is registered when the client is created; `false` turns it off.
+   */
+  readonly tracing?: boolean;
 }
 
 /** Options of one enqueue call. */
@@ -318,6 +328,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     opts: EnqueueManyOptions,
     ids: readonly string[] | undefined,
     many: boolean,
+    traceContext?: string,
   ): Promise<EnqueueResult[]> {
     const job = jobOf(name);
     const delayMs = resolveDelay(name, opts);
@@ -339,7 +350,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       const { text, parsed } = serializePayload(job, payload, maxBytes, many ? i : undefined);
       const unique = uniqueKeyOf(job, parsed);
       if (unique !== undefined) locks.push(k.uniquePrefix + unique);
-      items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority, unique));
+      items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority, unique, delayMs > 0 ? now + delayMs : undefined, traceContext));
     });
     if (items.length === 0) return [];
     // Plain single enqueues made in the same turn of the event loop share one script call (one Redis round trip,
@@ -528,13 +539,17 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     purge: (queue) => dlq(queue).purge(),
   };
 
+  // Metrics and tracing (instrument.ts): decided once here; undefined when both are off.
+  const hooks = joinEnqueueHooks([metricsAttachments(options.metrics, 'createClient')?.attachClient(jobs), tracingEnqueueHooks(options.tracing, jobs)]);
+
   return {
     enqueue: async (name, payload, opts = {}) => {
       const ids = opts.jobId === undefined ? undefined : [opts.jobId];
-      const [result] = await add(name, [payload], opts, ids, false);
+      const [result] = await (hooks === undefined ? add(name, [payload], opts, ids, false) : hooks.around(name, 1, (tc) => add(name, [payload], opts, ids, false, tc)));
       return result as EnqueueResult;
     },
-    enqueueMany: (name, payloads, opts = {}) => add(name, payloads, opts, opts.jobIds, true),
+    enqueueMany: (name, payloads, opts = {}) =>
+      hooks === undefined ? add(name, payloads, opts, opts.jobIds, true) : hooks.around(name, payloads.length, (tc) => add(name, payloads, opts, opts.jobIds, true, tc)),
     getJob,
     cancel,
     scheduled,

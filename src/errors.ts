@@ -309,3 +309,18 @@ export class EnqueueUnconfirmedError extends RedisUnavailableError {
     this.jobIds = jobIds;
   }
 }
+
+/**
+ * Thrown when a feature needs an optional peer dependency that is not installed: `createMetrics` without
+ * `prom-client`. (Tracing never throws it: without `@opentelemetry/api` it is simply off.)
+ */
+export class MissingPeerDependencyError extends Error {
+  override readonly name = 'MissingPeerDependencyError';
+  constructor(
+    readonly packageName: string,
+    feature: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${feature} needs the optional package "${packageName}", which is not installed: run \`npm install ${packageName}\``, options);
+  }
+}

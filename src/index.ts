@@ -74,4 +74,17 @@ export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export { DEFAULT_PREFIX, queueKeys, type QueueKeys } from './keys.js';
 export { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from './payload.js';
 export type { ClusterConfig, RedisConfig } from './redis.js';
+export {
+  createMetrics,
+  DURATION_BUCKETS,
+  WAIT_BUCKETS,
+  type Metrics,
+  type MetricsOptions,
+  type MetricsRegistry,
+  type MetricsResponse,
+  type QueueGaugeOptions,
+  type QueueGaugeStats,
+  type QueueStatsSource,
+} from './metrics.js';
+export { MissingPeerDependencyError } from './errors.js';
 export { nextFiring } from './worker/cron.js';

@@ -29,6 +29,43 @@ export interface Envelope {
   readonly r?: number;
   /** Unique-lock key suffix, for unique jobs (the worker releases the lock when the job ends). */
   readonly u?: string;
+  /** When the job was first due, ms since the epoch: set only for a delayed enqueue (the wait-time metric counts from it). */
+  readonly d?: number;
+  /**
+   * The producer's W3C trace context, `traceparent` or `traceparent|tracestate` (set only while tracing is on).
+   * Untrusted at dequeue: read through {@link parseTraceContext} (bounded, checked; anything else is ignored).
+   */
+  readonly tc?: string;
+}
+
+/** Longest stored trace context: a traceparent (55) plus `|` and a tracestate (at most 512 by the W3C spec). */
+export const TRACE_CONTEXT_MAX = 55 + 1 + 512;
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const TRACESTATE = /^[\x20-\x7e]*$/;
+
+/** A trace context read back from a stored job. */
+export interface StoredTraceContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+  readonly traceState: string | undefined;
+}
+
+/**
+ * Checks a stored trace context (attacker-controlled text: at most {@link TRACE_CONTEXT_MAX} characters, version 00
+ * traceparent, non-zero ids, printable ASCII tracestate). Undefined when absent or not valid: the job then runs with
+ * no parent.
+ */
+export function parseTraceContext(tc: unknown): StoredTraceContext | undefined {
+  if (typeof tc !== 'string' || tc.length > TRACE_CONTEXT_MAX) return undefined;
+  const bar = tc.indexOf('|');
+  const m = TRACEPARENT.exec(bar < 0 ? tc : tc.slice(0, bar));
+  if (m === null) return undefined;
+  const [, traceId, spanId, flags] = m as unknown as [string, string, string, string];
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
+  const state = bar < 0 ? undefined : tc.slice(bar + 1);
+  if (state !== undefined && !TRACESTATE.test(state)) return undefined;
+  return { traceId, spanId, traceFlags: parseInt(flags, 16), traceState: state === '' ? undefined : state };
 }
 
 function kindOf(value: object): string | undefined {
@@ -306,11 +343,16 @@ export function encodeEnvelope(
   attempts?: number,
   priority?: number,
   unique?: string,
+  dueAt?: number,
+  traceContext?: string,
 ): string {
   let head = `{"n":${JSON.stringify(name)},"t":${enqueuedAt}`;
   if (attempts !== undefined) head += `,"a":${attempts}`;
   if (priority !== undefined && priority !== 0) head += `,"r":${priority}`;
   if (unique !== undefined) head += `,"u":${JSON.stringify(unique)}`;
+  // After "u": the head pattern (headFieldsOf) reads n, t, a, r, u in this order from an unparsed stored job.
+  if (dueAt !== undefined) head += `,"d":${dueAt}`;
+  if (traceContext !== undefined && traceContext.length <= TRACE_CONTEXT_MAX) head += `,"tc":${JSON.stringify(traceContext)}`;
   return `${head},"p":${payloadJson}}`;
 }
 
@@ -345,6 +387,9 @@ export function decodeEnvelope(raw: string | null): DecodedEnvelope {
       a: v.a as number | undefined,
       r: typeof v.r === 'number' ? v.r : undefined,
       u: typeof v.u === 'string' && /^[A-Za-z0-9_.-]+:[0-9a-f]{40}$/.test(v.u) ? v.u : undefined,
+      d: typeof v.d === 'number' && Number.isFinite(v.d) ? v.d : undefined,
+      // Kept only when it is a bounded string; its content is checked by parseTraceContext when a tracer reads it.
+      tc: typeof v.tc === 'string' && v.tc.length <= TRACE_CONTEXT_MAX ? v.tc : undefined,
     },
   };
 }

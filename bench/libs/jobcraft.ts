@@ -3,7 +3,7 @@
  * leased fetch, default prefetch, retries, lease length and completed-job retention); only the concurrency changes.
  */
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs } from '../../src/index.js';
+import { createClient, createMetrics, createWorker, defineJobs } from '../../src/index.js';
 import { redisUrl, type LibAdapter, type Namespace, type Producer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
 
 /** The benchmark's job set: both kinds in one queue, `bench`. */
@@ -39,7 +39,7 @@ function startWorker(setup: WorkerSetup): WorkerHandle {
   const worker = createWorker(
     benchJobs,
     { task: (p) => setup.handler(p), email: () => {} },
-    { redis: redisUrl(), prefix: setup.ns.prefix, concurrency: setup.concurrency },
+    { redis: redisUrl(), prefix: setup.ns.prefix, concurrency: setup.concurrency, ...(setup.metrics ? { metrics: createMetrics() } : {}) },
   );
   worker.on('completed', setup.onCompleted);
   return { ready: async () => {}, close: () => worker.close() };

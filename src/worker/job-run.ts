@@ -8,6 +8,7 @@ import { toMs, type Duration } from '../durations.js';
 import { SnoozeSignal, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Envelope } from '../payload.js';
+import type { RunHooks } from '../instrument.js';
 import type { Slot } from '../scripts.js';
 
 /** What a handler gets besides its payload. */
@@ -160,6 +161,8 @@ export class JobRunner {
     private readonly middleware: readonly Middleware[],
     private readonly logger: Logger,
     private readonly outcomes: RunOutcomes,
+    /** Metrics and tracing (instrument.ts); undefined when both are off. */
+    private readonly hooks?: RunHooks,
   ) {}
 
   /** Starts the handler of `run` at `now` (performance.now() time); its end is reported to the outcomes. */
@@ -167,6 +170,8 @@ export class JobRunner {
     run.state = 'running';
     run.startedAt = now;
     const outcomes = this.outcomes;
+    const hooks = this.hooks;
+    hooks?.started?.(run);
     const ctx = new RunContext(run, this.logger);
     const timeoutMs = run.job.timeoutMs;
     if (timeoutMs !== undefined) {
@@ -182,6 +187,7 @@ export class JobRunner {
         outcomes.succeeded(run);
       } finally {
         outcomes.ended(run);
+        hooks?.ended?.(run, performance.now());
       }
     };
     const failed = (err: unknown): void => {
@@ -189,6 +195,7 @@ export class JobRunner {
         outcomes.failed(run, err);
       } finally {
         outcomes.ended(run);
+        hooks?.ended?.(run, performance.now());
       }
     };
     let result: Promise<void> | void;
@@ -204,6 +211,11 @@ export class JobRunner {
   }
 
   private invoke(run: JobRun, ctx: RunContext): Promise<void> | void {
+    const wrap = this.hooks?.wrap;
+    return wrap === undefined ? this.call(run, ctx) : wrap(run, () => this.call(run, ctx));
+  }
+
+  private call(run: JobRun, ctx: RunContext): Promise<void> | void {
     const handler = this.handlers[run.job.name] as Handler<unknown>;
     if (this.middleware.length === 0) return handler(run.payload, ctx);
     const mctx: MiddlewareContext = ctx;

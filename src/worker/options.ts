@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from '../payload.js';
 import { ENVELOPE_OVERHEAD_BYTES } from '../bounds.js';
 import type { RedisConfig } from '../redis.js';
+import type { Metrics } from '../metrics.js';
 import type { Handler, Middleware } from './job-run.js';
 import { leaseMarginMs, renewalIntervalMs } from './lease-renewal.js';
 import { MAX_SLOTS } from './slots.js';
@@ -73,6 +74,13 @@ export interface WorkerOptions<Q extends string = string> {
    * Default false: on such a Redis the worker does not start (`ready` rejects with `RedisConfigurationError`).
    */
   readonly allowEvictingRedis?: boolean;
+  /** Prometheus metrics to record this worker's jobs in (see `createMetrics`). Default: none. */
+  readonly metrics?: Metrics;
+  /**
+   * OpenTelemetry spans around each attempt, continuing the producer's trace. Default: on when `@opentelemetry/api`
+   * is installed and a tracer provider is registered when the worker is created; `false` turns it off.
+   */
+  readonly tracing?: boolean;
 }
 
 /** The longest lease (24 h): its timers must stay within setTimeout's limit (2^31 − 1 ms, about 24.8 days). */

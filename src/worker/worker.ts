@@ -17,6 +17,9 @@
 import type { JobSet, JobsInQueue, QueueName } from '../define.js';
 import { LeaseExpiredError, ShutdownError } from '../errors.js';
 import { TypedEmitter, type WorkerEvents } from '../events.js';
+import { joinRunHooks } from '../instrument.js';
+import { metricsAttachments } from '../metrics.js';
+import { tracingRunHooks } from '../tracing.js';
 import { cronQueuesKey, queueKeys, type QueueKeys } from '../keys.js';
 import { resolveLogger, type Logger } from '../logger.js';
 import { connect, describeConnection, release, type OwnedConnection } from '../redis.js';
@@ -195,7 +198,8 @@ export class WorkerCore
       track,
       reportError,
     });
-    this.runner = new JobRunner(handlers, o.middleware, this.logger, this);
+    const hooks = joinRunHooks([metricsAttachments(options.metrics, 'createWorker')?.attachWorker(this), tracingRunHooks(options.tracing)]);
+    this.runner = new JobRunner(handlers, o.middleware, this.logger, this, hooks);
     for (const q of this.queues) {
       const k = this.keys.get(q) as QueueKeys;
       const blocking = connect(options.redis ?? this.conn.redis, 'blocking');

@@ -12,6 +12,7 @@ export {
   JobDefinitionError,
   JobValidationError,
   LeaseExpiredError,
+  MissingPeerDependencyError,
   PermanentError,
   RedisConfigurationError,
   RedisOutOfMemoryError,
