@@ -87,3 +87,4 @@ export {
   type QueueStatsSource,
 } from './metrics.js';
 export { MissingPeerDependencyError } from './errors.js';
+export { nextFiring } from './worker/cron.js';

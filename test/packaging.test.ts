@@ -199,6 +199,13 @@ describe('installed into scratch projects', () => {
     // The producer enqueues with plain node: an ES module import, then require() (Node >= 20.19 requires ES modules).
     const ids = [(await run(process.execPath, ['enqueue.mjs'], producerDir)).trim(), (await run(process.execPath, ['enqueue.cjs'], producerDir)).trim()];
     expect(ids).toEqual(['greetings#1', 'greetings#2']);
+    // The operations commands of the installed CLI, from its compiled JavaScript and its own dependencies: enqueue
+    // validates against the schema file (run with tsx), dead ls reads the generated manifest.
+    const bin = join(workerDir, 'node_modules', '.bin', 'jobcraft');
+    const enqueued = JSON.parse(await run(bin, ['enqueue', 'greet', '--data', '{"name":"cy","times":3}', '--json'], workerDir)) as { id: string };
+    ids.push(enqueued.id);
+    expect(enqueued.id).toBe('greetings#3');
+    expect(JSON.parse(await run(bin, ['dead', 'ls', '--json'], workerDir))).toMatchObject({ total: 0, deadLetters: [] });
 
     const worker = spawn(process.execPath, ['dist/worker.js'], {
       cwd: workerDir,
@@ -221,6 +228,7 @@ describe('installed into scratch projects', () => {
     expect(await exited).toBe(0);
     expect(stdout).toContain('greeted ADA x1');
     expect(stdout).toContain('greeted BOB x2');
+    expect(stdout).toContain('greeted CY x3');
     expect(stderr).toBe('');
   }, 300_000);
 });

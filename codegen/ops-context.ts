@@ -1,0 +1,211 @@
+/**
+ * What every operations command shares: where Redis is (`--redis`, `JOBCRAFT_REDIS_URL`, `REDIS_URL`), the key
+ * prefix (`--prefix`, `JOBCRAFT_PREFIX`), the job declarations (the schema file, run with tsx, or the generated
+ * manifest), the client, and turning errors into exit codes.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { JobClient, JobDefinition, JobSet } from 'jobcraft';
+import { CliError, EXIT, Printer } from './ops-output.js';
+
+/** The options every operations command takes. */
+export interface CommonOptions {
+  readonly redis?: string;
+  readonly prefix?: string;
+  readonly schema?: string;
+  readonly manifest?: string;
+  readonly json?: boolean;
+}
+
+/** The Redis URL: `--redis`, else `JOBCRAFT_REDIS_URL`, else `REDIS_URL`, else the local default. */
+export function redisUrlOf(o: CommonOptions, env: NodeJS.ProcessEnv = process.env): string {
+  return o.redis ?? (env.JOBCRAFT_REDIS_URL || undefined) ?? (env.REDIS_URL || undefined) ?? 'redis://127.0.0.1:6379';
+}
+
+/** The key prefix: `--prefix`, else `JOBCRAFT_PREFIX`, else `jobcraft`. */
+export function prefixOf(o: CommonOptions, env: NodeJS.ProcessEnv = process.env): string {
+  return o.prefix ?? (env.JOBCRAFT_PREFIX || undefined) ?? 'jobcraft';
+}
+
+/** The job set and where it came from. */
+export interface LoadedJobs {
+  readonly jobs: JobSet;
+  /** `schema`: the user's zod schemas (validation exactly as `enqueue`); `manifest`: schemas rebuilt from JSON Schema. */
+  readonly kind: 'schema' | 'manifest';
+  readonly file: string;
+  /** Jobs whose unique key is a function the manifest cannot carry: `enqueue` of them needs the schema file. */
+  readonly needsSchema: ReadonlySet<string>;
+}
+
+interface JobSetLike {
+  readonly definitions: unknown;
+  readonly jobs: ReadonlyMap<string, unknown>;
+  readonly queues: readonly string[];
+}
+
+function isJobSet(value: unknown): value is JobSetLike {
+  return typeof value === 'object' && value !== null && (value as { jobs?: unknown }).jobs instanceof Map && 'definitions' in value && 'queues' in value;
+}
+
+/** Runs the schema file with tsx (as codegen does) and takes the job set it exports (`jobs`, or its only one). */
+async function fromSchema(file: string): Promise<LoadedJobs> {
+  const { tsImport } = await import('tsx/esm/api');
+  let module: Record<string, unknown>;
+  try {
+    module = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(EXIT.failure, `running ${file} failed: ${(err as Error).message}`);
+  }
+  const sets = Object.entries(module).filter(([, v]) => isJobSet(v));
+  const chosen = sets.find(([name]) => name === 'jobs') ?? (sets.length === 1 ? sets[0] : undefined);
+  if (chosen === undefined) {
+    throw new CliError(EXIT.usage, sets.length === 0 ? `${file} exports no job set (the result of defineJobs)` : `${file} exports several job sets (${sets.map(([n]) => n).join(', ')}): export the one to use as "jobs"`);
+  }
+  return { jobs: chosen[1] as JobSet, kind: 'schema', file, needsSchema: new Set() };
+}
+
+interface ManifestJob {
+  readonly name: string;
+  readonly options: Record<string, unknown>;
+  readonly input: unknown;
+}
+
+/**
+ * Rebuilds the job set from generated/jobs.manifest.json: each job's options as written go through `defineJobs`
+ * again (so the same defaults resolve), with its payload schema rebuilt from the manifest's JSON Schema by zod's
+ * `fromJSONSchema`. A `unique.by` function is not in the manifest: such a job is marked as needing the schema file
+ * to be enqueued (its unique key would differ).
+ */
+async function fromManifest(file: string): Promise<LoadedJobs> {
+  let manifest: { jobs?: ManifestJob[] };
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8')) as { jobs?: ManifestJob[] };
+  } catch (err) {
+    throw new CliError(EXIT.usage, `cannot read the manifest ${file}: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(manifest.jobs)) throw new CliError(EXIT.usage, `${file} is not a jobcraft manifest (no "jobs" list)`);
+  const z = await import('zod');
+  const { defineJobs } = await import('jobcraft');
+  const needsSchema = new Set<string>();
+  const definitions: Record<string, Record<string, unknown>> = {};
+  for (const job of manifest.jobs) {
+    const options = { ...job.options };
+    const unique = options.unique;
+    if (typeof unique === 'object' && unique !== null && (unique as { by?: unknown }).by === '[function]') {
+      const { by: _by, ...rest } = unique as Record<string, unknown>;
+      options.unique = rest;
+      needsSchema.add(job.name);
+    }
+    let payload: unknown;
+    try {
+      payload = z.fromJSONSchema(job.input as Parameters<typeof z.fromJSONSchema>[0]);
+    } catch {
+      payload = z.unknown();
+      needsSchema.add(job.name);
+    }
+    definitions[job.name] = { ...options, payload };
+  }
+  try {
+    return { jobs: defineJobs(definitions as never) as JobSet, kind: 'manifest', file, needsSchema };
+  } catch (err) {
+    throw new CliError(EXIT.failure, `the manifest ${file} does not resolve: ${(err as Error).message} (run jobcraft codegen, or pass --schema)`);
+  }
+}
+
+const DEFAULT_SCHEMA = 'jobs.schema.ts';
+const DEFAULT_MANIFEST = 'generated/jobs.manifest.json';
+
+/**
+ * The job declarations: `--schema` or `--manifest` when given; otherwise the default file of the preferred kind
+ * (`enqueue` prefers the schema file, whose zod schemas validate exactly as the application's `enqueue`; the other
+ * commands the manifest, which loads without running TypeScript), else the other one.
+ */
+export async function loadJobs(o: CommonOptions, prefer: 'schema' | 'manifest'): Promise<LoadedJobs> {
+  if (o.schema !== undefined && o.manifest !== undefined) throw new CliError(EXIT.usage, 'give either --schema or --manifest, not both');
+  if (o.schema !== undefined) {
+    const file = resolve(o.schema);
+    if (!existsSync(file)) throw new CliError(EXIT.usage, `the schema file ${o.schema} does not exist`);
+    return fromSchema(file);
+  }
+  if (o.manifest !== undefined) {
+    const file = resolve(o.manifest);
+    if (!existsSync(file)) throw new CliError(EXIT.usage, `the manifest ${o.manifest} does not exist`);
+    return fromManifest(file);
+  }
+  const order = prefer === 'schema' ? ['schema', 'manifest'] : ['manifest', 'schema'];
+  for (const kind of order) {
+    const file = resolve(kind === 'schema' ? DEFAULT_SCHEMA : DEFAULT_MANIFEST);
+    if (existsSync(file)) return kind === 'schema' ? fromSchema(file) : fromManifest(file);
+  }
+  throw new CliError(EXIT.usage, `no job declarations here (neither ${DEFAULT_SCHEMA} nor ${DEFAULT_MANIFEST}): pass --schema <file> or --manifest <file>`);
+}
+
+/** A job set whose queue and job names are plain strings (the CLI learns them at run time). */
+export type LooseJobSet = JobSet<{ readonly [name: string]: JobDefinition & { readonly queue: string } }>;
+
+/** A command's connection: the job set, a client on it, the printer. */
+export interface Context {
+  readonly loaded: LoadedJobs;
+  readonly jobs: LooseJobSet;
+  readonly client: JobClient<LooseJobSet>;
+  readonly prefix: string;
+  readonly out: Printer;
+}
+
+/** Checks a queue name against the job set (exit 3 when it declares no such queue). */
+export function checkQueue(ctx: Context, queue: string): string {
+  if (!ctx.jobs.queues.includes(queue)) throw new CliError(EXIT.notFound, `no queue ${JSON.stringify(queue)} in the job set (queues: ${ctx.jobs.queues.join(', ')})`);
+  return queue;
+}
+
+/** Checks a job name against the job set (exit 3 when it declares no such job). */
+export function checkJobName(ctx: Context, name: string): string {
+  if (!ctx.jobs.jobs.has(name)) throw new CliError(EXIT.notFound, `no job ${JSON.stringify(name)} in the job set (jobs: ${[...ctx.jobs.jobs.keys()].join(', ')})`);
+  return name;
+}
+
+/**
+ * Runs a command body with a context, then closes the client; a {@link CliError} sets its exit code, any other error
+ * (Redis unreachable, a refused call) exits 1. Sets `process.exitCode`, never exits, so output is flushed.
+ */
+export async function withContext(o: CommonOptions, prefer: 'schema' | 'manifest', body: (ctx: Context) => Promise<number | void>): Promise<void> {
+  const out = new Printer(o.json === true);
+  let client: JobClient<LooseJobSet> | undefined;
+  try {
+    const loaded = await loadJobs(o, prefer);
+    const { createClient, consoleLogger } = await import('jobcraft');
+    const prefix = prefixOf(o);
+    try {
+      client = createClient(loaded.jobs as LooseJobSet, { redis: redisUrlOf(o), prefix, logger: consoleLogger });
+    } catch (err) {
+      throw new CliError(EXIT.usage, (err as Error).message);
+    }
+    const code = await body({ loaded, jobs: loaded.jobs as LooseJobSet, client, prefix, out });
+    process.exitCode = code ?? EXIT.ok;
+  } catch (err) {
+    process.exitCode = report(out, err);
+  } finally {
+    await client?.close().catch(() => {});
+  }
+}
+
+/** Prints an error on stderr and returns its exit code. */
+export function report(out: Printer, err: unknown): number {
+  if (err instanceof CliError) {
+    out.note(`${out.c.red('error:')} ${err.message}`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  out.note(`${out.c.red('error:')} ${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`);
+  return EXIT.failure;
+}
+
+/** Parses a JSON text given on the command line (exit 2 when it is not JSON). */
+export function parseJsonArgument(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new CliError(EXIT.usage, `${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The read commands on the runtime's Inspector end to end — `jobcraft stats`, `queues`, `jobs <queue>`, `workers` —
+ * the real command against the real Redis on its own prefix. Skipped while the runtime has no `createInspector`
+ * (it comes with the operations data); the command then says so and exits 1, which is checked instead.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as runtime from '../src/index.js';
+import { createClient, createWorker } from '../src/index.js';
+import { jobs } from '../jobs.schema.js';
+import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const hasInspector = typeof (runtime as Record<string, unknown>).createInspector === 'function';
+const prefix = testPrefix('cli-inspect');
+const client = createClient(jobs, { redis: redisUrl(), prefix });
+const raw = rawRedis();
+let worker: ReturnType<typeof createWorker<typeof jobs>> | undefined;
+
+function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/jobcraft.js', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  // Five jobs waiting in `email`; a worker serving only `webhooks`, so it registers itself and leaves them alone.
+  await client.enqueueMany('sendWelcomeEmail', Array.from({ length: 5 }, (_, i) => ({ userId: `u${i}`, email: `u${i}@example.com` })));
+  if (hasInspector) {
+    worker = createWorker(jobs, { deliverWebhook: async () => {} }, { redis: redisUrl(), prefix, logger: false, queues: ['webhooks'] });
+  }
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await client.close();
+  await deletePrefix(raw, prefix);
+  raw.disconnect();
+});
+
+describe.skipIf(hasInspector)('without createInspector in the runtime', () => {
+  it('stats says what is missing and exits 1', async () => {
+    const r = await cli(['stats']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('createInspector');
+  });
+});
+
+describe.skipIf(!hasInspector)('stats, queues, jobs <queue>, workers', () => {
+  it('stats and queues count the waiting jobs (--json and the table)', async () => {
+    const json = await cli(['stats', '--json']);
+    expect(json.code).toBe(0);
+    const { queues } = JSON.parse(json.stdout) as { queues: { queue: string; waiting: number; paused: boolean }[] };
+    expect(queues.find((q) => q.queue === 'email')).toMatchObject({ waiting: 5, paused: false });
+    const table = await cli(['queues']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^QUEUE\s+PAUSED\s+WAITING/);
+    expect(table.stdout).toMatch(/email\s+no\s+5/);
+  });
+
+  it('jobs <queue> pages with a cursor and never repeats a job; an unknown queue exits 3', async () => {
+    const first = JSON.parse((await cli(['jobs', 'email', '--limit', '3', '--json'])).stdout) as { cursor: string | null; jobs: { id: string }[] };
+    expect(first.jobs).toHaveLength(3);
+    expect(first.cursor).not.toBeNull();
+    const second = JSON.parse((await cli(['jobs', 'email', '--limit', '3', '--cursor', first.cursor as string, '--json'])).stdout) as { cursor: string | null; jobs: { id: string }[] };
+    const ids = [...first.jobs, ...second.jobs].map((j) => j.id);
+    expect(new Set(ids).size).toBe(5);
+    expect((await cli(['jobs', 'nope'])).code).toBe(3);
+  });
+
+  it('workers lists the live worker with its queues', async () => {
+    await waitFor(async () => JSON.parse((await cli(['workers', '--json'])).stdout).workers.length > 0, 'the worker registered', 20_000);
+    const r = await cli(['workers', '--json']);
+    const { workers } = JSON.parse(r.stdout) as { workers: { pid: number; queues: string[] }[] };
+    expect(workers).toEqual([expect.objectContaining({ pid: process.pid, queues: ['webhooks'] })]);
+  });
+});
