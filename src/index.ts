@@ -74,3 +74,27 @@ export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export { DEFAULT_PREFIX, queueKeys, type QueueKeys } from './keys.js';
 export { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from './payload.js';
 export type { ClusterConfig, RedisConfig } from './redis.js';
+export { createInspector } from './inspect.js';
+export {
+  HISTORY_BUCKETS_MS,
+  LIST_STATES,
+  WORKER_RUNNING_LISTED,
+  type DurationSummary,
+  type History,
+  type HistoryCounts,
+  type HistoryOptions,
+  type HistoryPoint,
+  type HistoryResolution,
+  type Inspector,
+  type InspectorOptions,
+  type JobDetails,
+  type JobPage,
+  type JobTimeline,
+  type ListedJob,
+  type ListOptions,
+  type ListState,
+  type QueueEntry,
+  type QueueStats,
+  type RunningJob,
+  type WorkerInfo,
+} from './inspect-types.js';
