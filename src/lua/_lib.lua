@@ -525,3 +525,28 @@ local function keep_wake_tokens(K, types, allow, is_paused, now, wake_in)
   if ready then wake(K.notify) else redis.call('DEL', K.notify) end
   return wake_in
 end
+
+-- ---- Operations data (docs/operations.md, "Data"). ----
+
+-- Adds a call's history counters (h: the optional `history` group, its minute and hour bucket keys and their expiry
+-- times; counts: the `counts` group, field and increment per item) to both buckets: a few HINCRBY per call, never
+-- one per job. Nothing when the call carries none.
+local function add_history(h, counts)
+  if not h or counts.n == 0 then return end
+  for i = 1, counts.n do
+    local field, by = counts.row(i)
+    redis.call('HINCRBY', h.minute, field, by)
+    redis.call('HINCRBY', h.hour, field, by)
+  end
+  redis.call('PEXPIREAT', h.minute, h.minuteExpireAt)
+  redis.call('PEXPIREAT', h.hour, h.hourExpireAt)
+end
+
+-- Adds the history bucket keys of a call (if any) to a check_types spec.
+local function history_checks(spec, h)
+  if h then
+    spec[#spec + 1] = h.minute; spec[#spec + 1] = 'hash'
+    spec[#spec + 1] = h.hour; spec[#spec + 1] = 'hash'
+  end
+  return spec
+end

@@ -5,7 +5,7 @@
 -- running and ready sets).
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
 local id = A.id
-local bad = dead_checks(K, true)
+local bad = dead_checks(K, true) or check_types(history_checks({}, G.history))
 if bad then return bad end
 if not holds(K.active, K.attempts, id, A.attempt) then return 0 end
 if G.unique then release_lock(G.unique.lock, id) end
@@ -17,4 +17,5 @@ redis.call('HDEL', K.jobs, id)
 redis.call('HDEL', K.attempts, id)
 redis.call('HDEL', K.errors, id)
 add_dead(K.dead, K.deadInfo, K.deadOrder, id, env, A.info, A.maxDead)
+add_history(G.history, G.counts)
 return 1

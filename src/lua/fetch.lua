@@ -26,7 +26,7 @@ if G.acks.n + G.heldAcks.n > 0 then
     spec[#spec + 1] = K.doneOrder; spec[#spec + 1] = 'list'
   end
 end
-local bad = check_types(type_checks(spec, types, true))
+local bad = check_types(history_checks(type_checks(spec, types, true), G.history))
 if bad then return bad end
 -- Due scheduled jobs are read before any write, so the counter their promotion may use is checked up front too.
 local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, 1000)
@@ -37,6 +37,7 @@ end
 
 -- 1. active -> completed: the acknowledgements.
 local stale = ack_completed(K, G.acks, G.heldAcks, types, A.keepCount, A.keepAgeMs, now)
+add_history(G.history, G.counts)
 -- 2. scheduled -> waiting: due jobs.
 promote_due(K, due, routes)
 -- 3. waiting -> active: up to `want` jobs.
