@@ -13,6 +13,7 @@ import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } fro
 import { withTimeout } from './timeout.js';
 import { uniqueKeyOf } from './unique.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
+import { registerQueues } from './registry.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -342,6 +343,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority, unique));
     });
     if (items.length === 0) return [];
+    registerOnce(job.queue);
     // Plain single enqueues made in the same turn of the event loop share one script call (one Redis round trip,
     // one script run) instead of one each: the common case of many concurrent producers' calls.
     if (!many && ids === undefined && delayMs === 0 && job.unique === undefined && job.throttle === undefined) {
@@ -351,6 +353,15 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
     const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
     return limitEnqueue(() => scripts.enqueue(k, { delayMs, priority, idPrefix, items, unique, readySet }), `enqueue "${name}"`, ids, unique !== undefined);
+  }
+
+  /** Queues this client has put in the queue registry (registry.ts): once per process and queue. */
+  const registered = new Set<string>();
+  function registerOnce(queue: string): void {
+    if (registered.has(queue)) return;
+    registered.add(queue);
+    // On its own, not awaited: an enqueue never waits for it, and a failure only means the next enqueue tries again.
+    registerQueues(conn.redis, jobs, prefix, [queue]).catch(() => registered.delete(queue));
   }
 
   interface Pending {

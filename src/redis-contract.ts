@@ -61,10 +61,10 @@ const SLOT = { optional: true, keys: ['running', 'ready'] } as const satisfies G
 const LOCK = { optional: true, keys: ['lock'] } as const satisfies GroupDecl;
 
 /**
- * History counters a call adds (docs/operations.md, "Data"): the minute and hour bucket keys and when each expires
- * (ms since the epoch), then `counts`, field and increment per item (the completer's aggregate).
+ * History counters a call adds (docs/operations.md, "Data"): the minute and hour bucket keys and how long each lives
+ * from now (ms), then `counts`, field and increment per item (the completer's aggregate).
  */
-const HISTORY = { optional: true, keys: ['minute', 'hour'], args: { minuteExpireAt: 'num', hourExpireAt: 'num' } } as const satisfies GroupDecl;
+const HISTORY = { optional: true, keys: ['minute', 'hour'], args: { minuteTtlMs: 'num', hourTtlMs: 'num' } } as const satisfies GroupDecl;
 const COUNTS = { args: { field: 'raw', by: 'num' } } as const satisfies GroupDecl;
 
 /** Every script's declaration, by script name. The Lua of each lives in src/lua/<file>.lua. */

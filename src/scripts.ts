@@ -259,13 +259,13 @@ export interface EnqueueInput {
 
 /**
  * History counters a call adds to the queue's minute and hour buckets (see src/worker/history.ts): the bucket keys,
- * when each expires, and `counts`, alternating field and increment.
+ * how long each lives from now (ms), and `counts`, alternating field and increment.
  */
 export interface HistoryWrite {
   readonly minute: string;
   readonly hour: string;
-  readonly minuteExpireAt: number;
-  readonly hourExpireAt: number;
+  readonly minuteTtlMs: number;
+  readonly hourTtlMs: number;
   readonly counts: readonly (string | number)[];
 }
 

@@ -528,8 +528,8 @@ end
 
 -- ---- Operations data (docs/operations.md, "Data"). ----
 
--- Adds a call's history counters (h: the optional `history` group, its minute and hour bucket keys and their expiry
--- times; counts: the `counts` group, field and increment per item) to both buckets: a few HINCRBY per call, never
+-- Adds a call's history counters (h: the optional `history` group, its minute and hour bucket keys and how long each
+-- lives from now, ms; counts: the `counts` group, field and increment per item) to both buckets: a few HINCRBY per call, never
 -- one per job. Nothing when the call carries none.
 local function add_history(h, counts)
   if not h or counts.n == 0 then return end
@@ -538,8 +538,8 @@ local function add_history(h, counts)
     redis.call('HINCRBY', h.minute, field, by)
     redis.call('HINCRBY', h.hour, field, by)
   end
-  redis.call('PEXPIREAT', h.minute, h.minuteExpireAt)
-  redis.call('PEXPIREAT', h.hour, h.hourExpireAt)
+  redis.call('PEXPIRE', h.minute, h.minuteTtlMs)
+  redis.call('PEXPIRE', h.hour, h.hourTtlMs)
 end
 
 -- Adds the history bucket keys of a call (if any) to a check_types spec.

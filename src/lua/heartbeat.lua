@@ -19,6 +19,6 @@ redis.call('HSET', K.info, A.id, (string.gsub(A.json, '"lastBeatAt":0', '"lastBe
 redis.call('ZADD', K.beats, expires, A.id)
 local last = redis.call('ZRANGE', K.beats, -1, -1, 'WITHSCORES')
 local keep = math.max(expires, tonumber(last[2]))
-redis.call('PEXPIREAT', K.info, keep)
-redis.call('PEXPIREAT', K.beats, keep)
+redis.call('PEXPIRE', K.info, keep - now)
+redis.call('PEXPIRE', K.beats, keep - now)
 return #gone

@@ -36,8 +36,9 @@ export function historyKeys(k: Pick<QueueKeys, 'history'>, now: number): Omit<Hi
   return {
     minute: `${k.history}m:${minute}`,
     hour: `${k.history}h:${hour}`,
-    minuteExpireAt: minute + MINUTE_KEEP_MS + MINUTE_MS,
-    hourExpireAt: hour + HOUR_KEEP_MS + HOUR_MS,
+    // Kept for their span after the bucket ends (PEXPIRE from now: the bucket's own clock is the worker's).
+    minuteTtlMs: minute + MINUTE_MS + MINUTE_KEEP_MS - now,
+    hourTtlMs: hour + HOUR_MS + HOUR_KEEP_MS - now,
   };
 }
 

@@ -17,7 +17,9 @@
 import type { JobSet, JobsInQueue, QueueName } from '../define.js';
 import { LeaseExpiredError, ShutdownError } from '../errors.js';
 import { TypedEmitter, type WorkerEvents } from '../events.js';
-import { cronQueuesKey, queueKeys, type QueueKeys } from '../keys.js';
+import { cronQueuesKey, queueKeys, workerRegistryKeys, type QueueKeys } from '../keys.js';
+import { registerQueues } from '../registry.js';
+import { Heartbeat, type HeartbeatHost, type RunningEntry } from './heartbeat.js';
 import { resolveLogger, type Logger } from '../logger.js';
 import { connect, describeConnection, release, type OwnedConnection } from '../redis.js';
 import { ConnectionHealth } from '../connection-health.js';
@@ -97,7 +99,7 @@ function nameRuns(runs: Iterable<JobRun>): string {
 /** The worker's machinery: the host of its fetch loops, lease loops, job runs and completer. Use {@link createWorker}. */
 export class WorkerCore
   extends TypedEmitter<WorkerEvents>
-  implements Worker, FetchLoopHost, LeaseRenewalHost, LeaseRecoveryHost, RunOutcomes
+  implements Worker, FetchLoopHost, LeaseRenewalHost, LeaseRecoveryHost, RunOutcomes, HeartbeatHost
 {
   readonly queues: readonly string[];
   readonly logger: Logger;
@@ -137,6 +139,7 @@ export class WorkerCore
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
   private readonly cron: CronScheduler | undefined;
+  private readonly heartbeat: Heartbeat;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
   readonly ready: Promise<void>;
@@ -243,6 +246,14 @@ export class WorkerCore
       options.cron === false
         ? undefined
         : new CronScheduler({ jobs: cronJobs, keys: this.keys, jobSet: jobs, prefix: o.prefix, scripts: this.scripts, logger: this.logger, reportError });
+    this.heartbeat = new Heartbeat(this, {
+      scripts: this.scripts,
+      keys: workerRegistryKeys(o.prefix),
+      name: o.name,
+      queues: this.queues,
+      concurrency: o.concurrency,
+      intervalMs: o.heartbeatMs,
+    });
     if (options.handleSignals) this.removeSignalHandlers = installSignalHandlers(this.logger, () => this.close());
     const checks = {
       role: 'worker',
@@ -272,6 +283,9 @@ export class WorkerCore
         this.renewal.start();
         this.recovery.start();
         this.cron?.start();
+        // The operations data (docs/operations.md): this worker's queues in the queue registry, its registry entry.
+        this.track(registerQueues(this.conn.redis, jobs, o.prefix, this.queues)).catch((e: unknown) => this.reportError(e, 'writing the queue registry'));
+        this.heartbeat.start();
       },
     });
   }
@@ -298,6 +312,18 @@ export class WorkerCore
     this.pending.add(promise);
     void promise.finally(() => this.pending.delete(promise)).catch(() => {});
     return promise;
+  }
+
+  /** The jobs whose handlers run now, the first `max` of them (HeartbeatHost). */
+  runningJobs(max: number): { listed: RunningEntry[]; count: number } {
+    const listed: RunningEntry[] = [];
+    let count = 0;
+    for (const run of this.leases.all()) {
+      if (run.state !== 'running') continue;
+      count++;
+      if (listed.length < max) listed.push({ id: run.id, queue: run.queue, name: run.job.name, startedAt: Math.round(performance.timeOrigin + run.startedAt) });
+    }
+    return { listed, count };
   }
 
   // ---- slots (FetchLoopHost): the arithmetic is in slots.ts ----------------------------------------------------
@@ -644,6 +670,9 @@ export class WorkerCore
       cutoff,
     );
     this.renewal.stop();
+    // The registry entry goes now (if Redis answers in time; otherwise it expires).
+    const left0 = this.heartbeat.stop();
+    if (drained) await settleBy(left0, cutoff);
     this.removeSignalHandlers?.();
     const stopping = [...this.givingUp];
     // Handlers that ignored their abort until now keep their job: it comes back through lease expiry, not sooner.
