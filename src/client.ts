@@ -14,6 +14,7 @@ import { withTimeout } from './timeout.js';
 import { uniqueKeyOf } from './unique.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { registerQueues } from './registry.js';
+import { jobInfoFrom } from './job-info.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -430,49 +431,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const queues = queuesFor(id);
     const states = await limit(() => Promise.all(queues.map((q) => scripts.get(keysOf(q), { id }))), `getJob ${JSON.stringify(id)}`);
     const i = states.findIndex((s) => s.state !== 'unknown');
-    const s = states[i];
-    const queue = queues[i];
-    const base = {
-      id,
-      name: undefined,
-      payload: undefined,
-      attempts: 0,
-      maxAttempts: undefined,
-      lastError: undefined,
-      enqueuedAt: undefined,
-      runAt: undefined,
-      leaseExpiresAt: undefined,
-      finishedAt: undefined,
-      deadReason: undefined,
-    };
-    if (s === undefined || queue === undefined) return { ...base, state: 'unknown', queue: undefined };
-    const decoded = decodeEnvelope(s.raw);
-    const env = decoded.ok ? decoded.envelope : undefined;
-    const common = {
-      ...base,
-      queue,
-      name: env?.n,
-      payload: env?.p,
-      enqueuedAt: env === undefined ? undefined : new Date(env.t),
-      maxAttempts: env === undefined ? undefined : (env.a ?? jobs.jobs.get(env.n)?.attempts),
-    };
-    switch (s.state) {
-      case 'completed': {
-        const [attempts, at] = (s.extra ?? '').split('|');
-        return { ...base, queue, state: 'completed', attempts: Number(attempts), finishedAt: new Date(Number(at)) };
-      }
-      case 'dead': {
-        const info = parseDeadInfo(s.extra);
-        return { ...common, state: 'dead', attempts: info.attempts, lastError: info.error, deadReason: info.reason };
-      }
-      case 'active':
-        return { ...common, state: 'active', attempts: s.attempts, lastError: parseStoredError(s.error), leaseExpiresAt: new Date(Number(s.extra)) };
-      case 'delayed':
-      case 'retrying':
-        return { ...common, state: s.state, attempts: s.attempts, lastError: parseStoredError(s.error), runAt: new Date(Number(s.extra)) };
-      default:
-        return { ...common, state: 'waiting', attempts: s.attempts, lastError: parseStoredError(s.error) };
-    }
+    return jobInfoFrom(id, queues[i], states[i], (name) => jobs.jobs.get(name)?.attempts);
   }
 
   async function cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'> {

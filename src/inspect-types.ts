@@ -7,6 +7,7 @@
 import type { JobInfo } from './client.js';
 import type { StoredError } from './errors.js';
 import type { RedisConfig } from './redis.js';
+import type { JobSet } from './define.js';
 
 /** Where a listed job is, as {@link Inspector.jobs} pages them. */
 export type ListState = 'waiting' | 'delayed' | 'retrying' | 'active' | 'dead' | 'completed';
@@ -251,4 +252,6 @@ export interface InspectorOptions {
   readonly redis?: RedisConfig;
   /** Prefix of every key. Default `"jobcraft"`. */
   readonly prefix?: string;
+  /** The job set, if at hand: `job()` then reports each job type's declared `maxAttempts` (else only overrides). */
+  readonly jobs?: JobSet;
 }
