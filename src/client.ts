@@ -1,6 +1,6 @@
 import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
 import { describe, toMs, type Duration } from './durations.js';
-import { EnqueueUnconfirmedError, InvalidArgumentError, RedisOutOfMemoryError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { EnqueueUnconfirmedError, InvalidArgumentError, RedisOutOfMemoryError, RedisUnavailableError } from './errors.js';
 import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
@@ -9,12 +9,12 @@ import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGe
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError } from './scripts.js';
-import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } from './dead-letters.js';
+import { QueueDeadLetters, type DeadLetter } from './dead-letters.js';
 import { withTimeout } from './timeout.js';
 import { uniqueKeyOf } from './unique.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { registerQueues } from './registry.js';
-import { jobInfoFrom } from './job-info.js';
+import { jobInfoFrom, type JobInfo } from './job-info.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -67,35 +67,7 @@ export interface EnqueueResult {
   readonly duplicate: boolean;
 }
 
-/** Where a job is in its life. */
-export type JobState = 'waiting' | 'delayed' | 'active' | 'retrying' | 'dead' | 'completed' | 'unknown';
-
-/** What `getJob` reports. */
-export interface JobInfo {
-  readonly id: string;
-  readonly state: JobState;
-  /** The queue that holds it (undefined when unknown). */
-  readonly queue: string | undefined;
-  /** Job name (undefined when unknown or completed: completed records keep only attempts and time). */
-  readonly name: string | undefined;
-  /** Stored payload in its input form, for live and dead jobs. */
-  readonly payload: unknown;
-  /** Attempts started so far. */
-  readonly attempts: number;
-  /** Total attempts allowed, when known. */
-  readonly maxAttempts: number | undefined;
-  /** The most recent error, for retrying and dead jobs. */
-  readonly lastError: StoredError | undefined;
-  readonly enqueuedAt: Date | undefined;
-  /** When a delayed or retrying job is due. */
-  readonly runAt: Date | undefined;
-  /** When an active job's lease runs out unless renewed. */
-  readonly leaseExpiresAt: Date | undefined;
-  /** When a completed job finished. */
-  readonly finishedAt: Date | undefined;
-  /** Why a dead job died. */
-  readonly deadReason: DeadReason | undefined;
-}
+export type { JobInfo, JobState } from './job-info.js';
 
 /** The dead letters of every queue of a job set. */
 export interface DeadLetters<Q extends string = string> {

@@ -4,7 +4,7 @@
  * the number of queues, workers or the page size — never by the number of jobs. The definitions of each number are
  * in docs/operations.md ("Data"); the keys behind them in docs/redis-layout.md.
  */
-import type { JobInfo } from './client.js';
+import type { JobInfo } from './job-info.js';
 import type { StoredError } from './errors.js';
 import type { RedisConfig } from './redis.js';
 import type { JobSet } from './define.js';

@@ -1,9 +1,40 @@
 /** A job's record as `getJob` and the inspector report it, from what `get.lua` read. */
-import type { JobInfo } from './client.js';
+import type { DeadReason } from './dead-letters.js';
+import type { StoredError } from './errors.js';
 import { parseDeadInfo } from './dead-letters.js';
 import { parseStoredError } from './errors.js';
 import { decodeEnvelope } from './payload.js';
 import type { RawJobState } from './scripts.js';
+
+/** Where a job is in its life. */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'retrying' | 'dead' | 'completed' | 'unknown';
+
+/** What `getJob` reports. */
+export interface JobInfo {
+  readonly id: string;
+  readonly state: JobState;
+  /** The queue that holds it (undefined when unknown). */
+  readonly queue: string | undefined;
+  /** Job name (undefined when unknown or completed: completed records keep only attempts and time). */
+  readonly name: string | undefined;
+  /** Stored payload in its input form, for live and dead jobs. */
+  readonly payload: unknown;
+  /** Attempts started so far. */
+  readonly attempts: number;
+  /** Total attempts allowed, when known. */
+  readonly maxAttempts: number | undefined;
+  /** The most recent error, for retrying and dead jobs. */
+  readonly lastError: StoredError | undefined;
+  readonly enqueuedAt: Date | undefined;
+  /** When a delayed or retrying job is due. */
+  readonly runAt: Date | undefined;
+  /** When an active job's lease runs out unless renewed. */
+  readonly leaseExpiresAt: Date | undefined;
+  /** When a completed job finished. */
+  readonly finishedAt: Date | undefined;
+  /** Why a dead job died. */
+  readonly deadReason: DeadReason | undefined;
+}
 
 /**
  * The {@link JobInfo} of `id` found in `queue` (`s`: what get.lua read; undefined: found nowhere). `maxAttemptsOf`
