@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { WorkerRegistryKeys } from '../keys.js';
 import type { Scripts } from '../scripts.js';
+import type { Logger } from '../logger.js';
 import { WORKER_RUNNING_LISTED } from '../inspect-types.js';
 
 /** Default time between beats. */
@@ -39,7 +40,6 @@ export interface RunningEntry {
 export interface HeartbeatHost {
   /** The jobs whose handlers run now, and how many there are. Called once per beat. */
   runningJobs(max: number): { readonly listed: readonly RunningEntry[]; readonly count: number };
-  reportError(err: unknown, what: string): void;
 }
 
 /** How the heartbeat is set up (its params). */
@@ -51,6 +51,8 @@ export interface HeartbeatParams {
   readonly queues: readonly string[];
   readonly concurrency: number;
   readonly intervalMs: number;
+  /** Where a failing heartbeat is noted (at info level: the registry is information, the worker runs on). */
+  readonly logger: Logger;
 }
 
 /** A new worker id: `<host>:<pid>:<random>`. */
@@ -114,8 +116,11 @@ export class Heartbeat {
       await this.p.scripts.heartbeat(this.p.keys, { id: this.id, json, ttlMs: this.ttlMs });
       this.failing = false;
     } catch (err) {
-      // Said once per episode: the registry is information, the worker goes on.
-      if (!this.failing && !this.stopped) this.host.reportError(err, 'writing the worker registry entry');
+      // Said once per episode, at info level: the registry is information, the worker goes on (an outage is
+      // reported by the fetch loops already; a user whose ACL leaves out the registry keys runs without an entry).
+      if (!this.failing && !this.stopped) {
+        this.p.logger.info(`could not write this worker's registry entry (it is retried every ${this.p.intervalMs} ms): ${err instanceof Error ? err.message : String(err)}`);
+      }
       this.failing = true;
     }
     if (!this.stopped) {

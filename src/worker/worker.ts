@@ -253,6 +253,7 @@ export class WorkerCore
       queues: this.queues,
       concurrency: o.concurrency,
       intervalMs: o.heartbeatMs,
+      logger: this.logger,
     });
     if (options.handleSignals) this.removeSignalHandlers = installSignalHandlers(this.logger, () => this.close());
     const checks = {
@@ -284,7 +285,10 @@ export class WorkerCore
         this.recovery.start();
         this.cron?.start();
         // The operations data (docs/operations.md): this worker's queues in the queue registry, its registry entry.
-        this.track(registerQueues(this.conn.redis, jobs, o.prefix, this.queues)).catch((e: unknown) => this.reportError(e, 'writing the queue registry'));
+        // Information only: a failure is noted at info level and the worker runs on.
+        this.track(registerQueues(this.conn.redis, jobs, o.prefix, this.queues)).catch((e: unknown) =>
+          this.logger.info(`could not write the queue registry: ${e instanceof Error ? e.message : String(e)}`),
+        );
         this.heartbeat.start();
       },
     });
