@@ -15,7 +15,8 @@ if #gone > 0 then
   redis.call('ZREM', K.beats, unpack(gone))
 end
 local expires = now + A.ttlMs
-redis.call('HSET', K.info, A.id, (string.gsub(A.json, '"lastBeatAt":0', '"lastBeatAt":' .. now, 1)))
+-- The entry ends with "lastBeatAt":0} (entryJson writes it last): Redis's time goes there.
+redis.call('HSET', K.info, A.id, (string.gsub(A.json, '"lastBeatAt":0}$', '"lastBeatAt":' .. now .. '}', 1)))
 redis.call('ZADD', K.beats, expires, A.id)
 local last = redis.call('ZRANGE', K.beats, -1, -1, 'WITHSCORES')
 local keep = math.max(expires, tonumber(last[2]))

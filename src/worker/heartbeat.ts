@@ -61,8 +61,8 @@ export function newWorkerId(): string {
 }
 
 /**
- * The entry JSON of one beat. `lastBeatAt` is written as 0: heartbeat.lua puts Redis's time there, so every entry's
- * times compare on one clock.
+ * The entry JSON of one beat. `lastBeatAt` is written last, as 0: heartbeat.lua puts Redis's time there (at the
+ * end of the text, so no other field's text can be taken for it), so every entry's lapse compares on one clock.
  */
 export function entryJson(
   id: string,

@@ -96,6 +96,8 @@ describe('the heartbeat entry', () => {
     expect(e).toMatchObject({ id: 'w1', pid: process.pid, queues: ['q'], concurrency: 7, runningCount: 205, startedAt: 123, lastBeatAt: 0 });
     expect((e['running'] as unknown[]).length).toBe(WORKER_RUNNING_LISTED);
     expect(e['name']).toBe(`${String(e['host'])}:${process.pid}`);
+    // heartbeat.lua replaces the 0 at the very end of the text.
+    expect(entryJson('w1', { name: '"lastBeatAt":0}', queues: [], concurrency: 1 }, 1, { listed: [], count: 0 })).toMatch(/"lastBeatAt":0\}$/);
   });
 });
 
