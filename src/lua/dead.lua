@@ -5,9 +5,10 @@
 -- running and ready sets).
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
 local id = A.id
-local bad = dead_checks(K, true) or check_types(history_checks({}, G.history))
+local bad = dead_checks(K, true)
 if bad then return bad end
 if not holds(K.active, K.attempts, id, A.attempt) then return 0 end
+add_history(G.history, G.counts) -- first write: a bucket of the wrong type fails the call before any other
 if G.unique then release_lock(G.unique.lock, id) end
 if G.slot then free_slot(G.slot.running, G.slot.ready, id, K.notify) end
 local env = redis.call('HGET', K.jobs, id)
@@ -17,5 +18,4 @@ redis.call('HDEL', K.jobs, id)
 redis.call('HDEL', K.attempts, id)
 redis.call('HDEL', K.errors, id)
 add_dead(K.dead, K.deadInfo, K.deadOrder, id, env, A.info, A.maxDead)
-add_history(G.history, G.counts)
 return 1

@@ -26,7 +26,7 @@ if G.acks.n + G.heldAcks.n > 0 then
     spec[#spec + 1] = K.doneOrder; spec[#spec + 1] = 'list'
   end
 end
-local bad = check_types(history_checks(type_checks(spec, types, true), G.history))
+local bad = check_types(type_checks(spec, types, true))
 if bad then return bad end
 -- Due scheduled jobs are read before any write, so the counter their promotion may use is checked up front too.
 local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, 1000)
@@ -36,8 +36,9 @@ if #due > 0 then
 end
 
 -- 1. active -> completed: the acknowledgements.
-local stale = ack_completed(K, G.acks, G.heldAcks, types, A.keepCount, A.keepAgeMs, now)
+-- 0. The history counters the call carries (first: a bucket key of the wrong type fails the call before any write).
 add_history(G.history, G.counts)
+local stale = ack_completed(K, G.acks, G.heldAcks, types, A.keepCount, A.keepAgeMs, now)
 -- 2. scheduled -> waiting: due jobs.
 promote_due(K, due, routes)
 -- 3. waiting -> active: up to `want` jobs.

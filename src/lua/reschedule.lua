@@ -8,14 +8,14 @@
 local active, attempts, errors, scheduled, notify = K.active, K.attempts, K.errors, K.scheduled, K.notify
 local id = A.id
 local running, ready = G.slot and G.slot.running, G.slot and G.slot.ready
-local bad = check_types(history_checks({ active, 'zset', attempts, 'hash', errors, 'hash', scheduled, 'zset', notify, 'list', running, 'zset', ready, 'zset' }, G.history))
+local bad = check_types({ active, 'zset', attempts, 'hash', errors, 'hash', scheduled, 'zset', notify, 'list', running, 'zset', ready, 'zset' })
 if bad then return bad end
 if not holds(active, attempts, id, A.attempt) then return 0 end
+add_history(G.history, G.counts) -- first write: a bucket of the wrong type fails the call before any other
 drop_leases(active, { id })
 free_slot(running, ready, id, notify)
 if G.error then redis.call('HSET', errors, id, G.error.json) end
 if A.giveAttemptBack == '1' then redis.call('HINCRBY', attempts, id, -1) end
-add_history(G.history, G.counts)
 local due = now_ms() + A.delayMs
 local earliest = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
 redis.call('ZADD', scheduled, due, id)

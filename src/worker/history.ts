@@ -90,22 +90,57 @@ export interface RunTimes {
 /** Start of a run in wall-clock ms. */
 const wallClock = (perfMs: number): number => performance.timeOrigin + perfMs;
 
+/** One job type's sums within a call (numbers only: the field names are built once per type, not per run). */
+interface TypeSums {
+  processed: number;
+  runSum: number;
+  waitSum: number;
+  readonly runBuckets: number[];
+  readonly waitBuckets: number[];
+}
+
+const BUCKETS = HISTORY_BUCKETS_MS.length + 1;
+
 /**
  * The history of acknowledged runs, for the fetch call that carries them: per job type processed, run time and wait
- * time. `now`: wall-clock ms (the bucket). Undefined for no runs.
+ * time. Per run only numbers are added (a map lookup by job name, two bucket indexes); the fields are written once
+ * per job type. `now`: wall-clock ms (the bucket). Undefined for no runs.
  */
 export function ackHistory(k: Pick<QueueKeys, 'history'>, runs: readonly RunTimes[], now = Date.now()): HistoryWrite | undefined {
   if (runs.length === 0) return undefined;
-  const t = new Tally();
+  const byType = new Map<string, TypeSums>();
+  const origin = performance.timeOrigin;
   for (const run of runs) {
     const name = run.job.name;
-    t.add(`${name}|p`, 1);
-    if (run.startedAt > 0) {
-      if (run.endedAt !== undefined) t.runTime(name, run.endedAt - run.startedAt);
-      t.waitTime(name, wallClock(run.startedAt) - run.envelope.t);
+    let t = byType.get(name);
+    if (t === undefined) {
+      t = { processed: 0, runSum: 0, waitSum: 0, runBuckets: new Array<number>(BUCKETS).fill(0), waitBuckets: new Array<number>(BUCKETS).fill(0) };
+      byType.set(name, t);
+    }
+    t.processed++;
+    const started = run.startedAt;
+    if (started > 0) {
+      const ended = run.endedAt;
+      if (ended !== undefined) {
+        const ms = ended > started ? Math.round(ended - started) : 0;
+        t.runSum += ms;
+        (t.runBuckets[bucketOf(ms)] as number)++;
+      }
+      const waited = origin + started - run.envelope.t;
+      const w = waited > 0 ? Math.round(waited) : 0;
+      t.waitSum += w;
+      (t.waitBuckets[bucketOf(w)] as number)++;
     }
   }
-  return { ...historyKeys(k, now), counts: t.flat() };
+  const counts: (string | number)[] = [];
+  for (const [name, t] of byType) {
+    counts.push(`${name}|p`, t.processed);
+    if (t.runSum > 0) counts.push(`${name}|rts`, t.runSum);
+    for (let i = 0; i < BUCKETS; i++) if ((t.runBuckets[i] as number) > 0) counts.push(`${name}|rt${i}`, t.runBuckets[i] as number);
+    if (t.waitSum > 0) counts.push(`${name}|wts`, t.waitSum);
+    for (let i = 0; i < BUCKETS; i++) if ((t.waitBuckets[i] as number) > 0) counts.push(`${name}|wt${i}`, t.waitBuckets[i] as number);
+  }
+  return { ...historyKeys(k, now), counts };
 }
 
 /**
