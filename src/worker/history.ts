@@ -121,7 +121,7 @@ export function ackHistory(k: Pick<QueueKeys, 'history'>, runs: readonly RunTime
     const started = run.startedAt;
     if (started > 0) {
       const ended = run.endedAt;
-      if (ended !== undefined) {
+      if (ended !== undefined && ended > 0) {
         const ms = ended > started ? Math.round(ended - started) : 0;
         t.runSum += ms;
         (t.runBuckets[bucketOf(ms)] as number)++;
@@ -158,7 +158,7 @@ export function failureHistory(
   const t = new Tally();
   if (run !== undefined) {
     t.add(`${name}|f`, 1);
-    if (run.startedAt > 0 && run.endedAt !== undefined) t.runTime(name, run.endedAt - run.startedAt);
+    if (run.startedAt > 0 && run.endedAt !== undefined && run.endedAt > 0) t.runTime(name, run.endedAt - run.startedAt);
   }
   t.add(`${name}|${outcome === 'retry' ? 'r' : 'd'}`, 1);
   return { ...historyKeys(k, now), counts: t.flat() };
