@@ -398,7 +398,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     const starts = bucketStarts(from, to, size);
     const tag = resolution === 'minute' ? 'm' : 'h';
     const pipe = redis.pipeline();
-    for (const t of starts) pipe.hgetall(`${k.history}${tag}:${t}`);
+    for (const t of starts) pipe.hgetall(`${k.historyPrefix}${tag}:${t}`);
     const replies = starts.length === 0 ? [] : ((await pipe.exec()) ?? []);
     const points: HistoryPoint[] = starts.map((t, i) => {
       const [err, fields] = replies[i] ?? [null, {}];

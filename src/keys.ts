@@ -57,7 +57,7 @@ export interface QueueKeys {
    * Prefix of the history buckets: HASH `<prefix>m:<bucket start ms>` (one minute, expires 48 h after) and
    * `<prefix>h:<bucket start ms>` (one hour, expires 90 days after), fields `<job>|<counter>` (see history.ts).
    */
-  readonly history: string;
+  readonly historyPrefix: string;
 }
 
 /** Builds the keys of `queue` under `prefix`. */
@@ -83,7 +83,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     dead: `${base}dead`,
     deadInfo: `${base}dead:info`,
     deadOrder: `${base}dead:order`,
-    history: `${base}history:`,
+    historyPrefix: `${base}history:`,
   };
 }
 

@@ -30,12 +30,12 @@ export function bucketOf(ms: number): number {
 }
 
 /** The bucket keys of `queue` for wall-clock time `now` (ms). */
-export function historyKeys(k: Pick<QueueKeys, 'history'>, now: number): Omit<HistoryWrite, 'counts'> {
+export function historyKeys(k: Pick<QueueKeys, 'historyPrefix'>, now: number): Omit<HistoryWrite, 'counts'> {
   const minute = now - (now % MINUTE_MS);
   const hour = now - (now % HOUR_MS);
   return {
-    minute: `${k.history}m:${minute}`,
-    hour: `${k.history}h:${hour}`,
+    minute: `${k.historyPrefix}m:${minute}`,
+    hour: `${k.historyPrefix}h:${hour}`,
     // Kept for their span after the bucket ends (PEXPIRE from now: the bucket's own clock is the worker's).
     minuteTtlMs: minute + MINUTE_MS + MINUTE_KEEP_MS - now,
     hourTtlMs: hour + HOUR_MS + HOUR_KEEP_MS - now,
@@ -106,7 +106,7 @@ const BUCKETS = HISTORY_BUCKETS_MS.length + 1;
  * time. Per run only numbers are added (a map lookup by job name, two bucket indexes); the fields are written once
  * per job type. `now`: wall-clock ms (the bucket). Undefined for no runs.
  */
-export function ackHistory(k: Pick<QueueKeys, 'history'>, runs: readonly RunTimes[], now = Date.now()): HistoryWrite | undefined {
+export function ackHistory(k: Pick<QueueKeys, 'historyPrefix'>, runs: readonly RunTimes[], now = Date.now()): HistoryWrite | undefined {
   if (runs.length === 0) return undefined;
   const byType = new Map<string, TypeSums>();
   const origin = performance.timeOrigin;
@@ -148,7 +148,7 @@ export function ackHistory(k: Pick<QueueKeys, 'history'>, runs: readonly RunTime
  * undefined: `job` names it, `?` when unreadable).
  */
 export function failureHistory(
-  k: Pick<QueueKeys, 'history'>,
+  k: Pick<QueueKeys, 'historyPrefix'>,
   outcome: 'retry' | 'dead',
   job: string | undefined,
   run?: RunTimes,
