@@ -434,6 +434,91 @@ const bytesPerJob: Workload = {
   judge: (m) => lowerIsBetter(m, 0.4),
 };
 
+// ---- operations data ------------------------------------------------------------------------------------------
+
+/**
+ * Fills a jobcraft queue straight in Redis (a Lua helper, 10,000 jobs per call): `waiting` jobs in the wait list and
+ * `dead` dead letters, each with a small envelope, and the queue's registry entry. Seconds for a million jobs,
+ * where enqueueing them through a client would take the run's whole time budget.
+ */
+async function fillQueueFast(admin: Redis, prefix: string, queue: string, waiting: number, dead: number): Promise<void> {
+  const lua = `
+local kind, from, n, t = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local ids, fields, scored = {}, {}, {}
+for i = from, from + n - 1 do
+  local id = 'bench#' .. kind .. i
+  ids[#ids + 1] = id
+  fields[#fields + 1] = id
+  fields[#fields + 1] = '{"n":"task","t":' .. t .. ',"p":{"i":' .. i .. '}}'
+  scored[#scored + 1] = t
+  scored[#scored + 1] = id
+end
+for c = 1, #ids, 1000 do
+  local last = math.min(c + 999, #ids)
+  if kind == 'w' then
+    redis.call('RPUSH', KEYS[1], unpack(ids, c, last))
+    redis.call('HSET', KEYS[2], unpack(fields, 2 * c - 1, 2 * last))
+  else
+    redis.call('HSET', KEYS[3], unpack(fields, 2 * c - 1, 2 * last))
+    local info = {}
+    for j = c, last do info[#info + 1] = ids[j]; info[#info + 1] = '{"reason":"attempts_exhausted","attempts":1,"diedAt":' .. t .. ',"error":{"name":"Error","message":"bench","at":' .. t .. '}}' end
+    redis.call('HSET', KEYS[4], unpack(info))
+    redis.call('ZADD', KEYS[5], unpack(scored, 2 * c - 1, 2 * last))
+  end
+end
+return #ids`;
+  const base = `${prefix}:{${queue}}:`;
+  const keys = [`${base}wait`, `${base}jobs`, `${base}dead`, `${base}dead:info`, `${base}dead:order`];
+  const t = String(Date.now());
+  for (const [kind, total] of [['w', waiting], ['d', dead]] as const) {
+    for (let from = 0; from < total; from += 10_000) {
+      await admin.eval(lua, keys.length, ...keys, kind, from, Math.min(10_000, total - from), t);
+    }
+  }
+  await admin.hset(`${prefix}:queues`, queue, '{"throttled":[]}');
+}
+
+/**
+ * `inspector.stats` latency (p95 of 200 calls, one after another) on a queue holding 1,000,000 waiting and 100,000
+ * dead jobs, and on a queue of 10 waiting jobs in the same Redis for comparison (`smallP95Ms`): the reads are O(1) or
+ * O(log n), so the two should match.
+ */
+const statsLatency: Workload = {
+  name: 'stats-latency',
+  unit: 'ms',
+  target: 'p95 < 50 ms',
+  subjects: ['jobcraft'],
+  size: (quick) => `inspector.stats p95 of 200 calls on a queue of ${quick ? '100k' : '1M'} waiting + ${quick ? '10k' : '100k'} dead jobs`,
+  run: (subject, ctx) =>
+    inNamespace(ctx, 'stats-latency', subject, async (ns) => {
+      const waiting = size(ctx, 1_000_000, 100_000);
+      const dead = size(ctx, 100_000, 10_000);
+      await fillQueueFast(ctx.admin, ns.prefix, 'big', waiting, dead);
+      await fillQueueFast(ctx.admin, ns.prefix, 'small', 10, 0);
+      const { createInspector } = await import('../src/index.js');
+      const inspector = createInspector({ redis: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: ns.prefix });
+      try {
+        const measure = async (queue: string): Promise<number[]> => {
+          const times: number[] = [];
+          await inspector.stats(queue); // loads the script
+          for (let i = 0; i < 200; i++) {
+            const t0 = performance.now();
+            const s = await inspector.stats(queue);
+            times.push(performance.now() - t0);
+            if (queue === 'big' && (s.waiting !== waiting || s.dead !== dead)) throw new Error(`stats read ${s.waiting} waiting / ${s.dead} dead, expected ${waiting} / ${dead}`);
+          }
+          return times;
+        };
+        const big = await measure('big');
+        const small = await measure('small');
+        return { value: percentile(big, 95), extra: { medianMs: median(big), smallP95Ms: percentile(small, 95), smallMedianMs: median(small), waiting, dead } };
+      } finally {
+        await inspector.close();
+      }
+    }),
+  judge: (m) => (m.jobcraft === null ? undefined : m.jobcraft < 50),
+};
+
 // ---- codegen --------------------------------------------------------------------------------------------------
 
 const codegen10: Workload = {
@@ -476,6 +561,7 @@ export const WORKLOADS: readonly Workload[] = [
   latency,
   delayed,
   bytesPerJob,
+  statsLatency,
   workerRss,
   codegen10,
   codegenWatch,

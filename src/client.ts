@@ -1,6 +1,6 @@
 import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
 import { describe, toMs, type Duration } from './durations.js';
-import { EnqueueUnconfirmedError, InvalidArgumentError, RedisOutOfMemoryError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { EnqueueUnconfirmedError, InvalidArgumentError, RedisOutOfMemoryError, RedisUnavailableError } from './errors.js';
 import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
@@ -9,13 +9,15 @@ import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGe
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError } from './scripts.js';
-import { QueueDeadLetters, parseDeadInfo, type DeadLetter, type DeadReason } from './dead-letters.js';
+import { QueueDeadLetters, type DeadLetter } from './dead-letters.js';
 import { withTimeout } from './timeout.js';
 import { uniqueKeyOf } from './unique.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { joinEnqueueHooks } from './instrument.js';
 import { metricsAttachments, type Metrics } from './metrics.js';
 import { tracingEnqueueHooks } from './tracing.js';
+import { registerQueues } from './registry.js';
+import { jobInfoFrom, type JobInfo } from './job-info.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -75,35 +77,7 @@ export interface EnqueueResult {
   readonly duplicate: boolean;
 }
 
-/** Where a job is in its life. */
-export type JobState = 'waiting' | 'delayed' | 'active' | 'retrying' | 'dead' | 'completed' | 'unknown';
-
-/** What `getJob` reports. */
-export interface JobInfo {
-  readonly id: string;
-  readonly state: JobState;
-  /** The queue that holds it (undefined when unknown). */
-  readonly queue: string | undefined;
-  /** Job name (undefined when unknown or completed: completed records keep only attempts and time). */
-  readonly name: string | undefined;
-  /** Stored payload in its input form, for live and dead jobs. */
-  readonly payload: unknown;
-  /** Attempts started so far. */
-  readonly attempts: number;
-  /** Total attempts allowed, when known. */
-  readonly maxAttempts: number | undefined;
-  /** The most recent error, for retrying and dead jobs. */
-  readonly lastError: StoredError | undefined;
-  readonly enqueuedAt: Date | undefined;
-  /** When a delayed or retrying job is due. */
-  readonly runAt: Date | undefined;
-  /** When an active job's lease runs out unless renewed. */
-  readonly leaseExpiresAt: Date | undefined;
-  /** When a completed job finished. */
-  readonly finishedAt: Date | undefined;
-  /** Why a dead job died. */
-  readonly deadReason: DeadReason | undefined;
-}
+export type { JobInfo, JobState } from './job-info.js';
 
 /** The dead letters of every queue of a job set. */
 export interface DeadLetters<Q extends string = string> {
@@ -353,6 +327,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority, unique, delayMs > 0 ? now + delayMs : undefined, traceContext));
     });
     if (items.length === 0) return [];
+    registerOnce(job.queue);
     // Plain single enqueues made in the same turn of the event loop share one script call (one Redis round trip,
     // one script run) instead of one each: the common case of many concurrent producers' calls.
     if (!many && ids === undefined && delayMs === 0 && job.unique === undefined && job.throttle === undefined) {
@@ -362,6 +337,15 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
     const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
     return limitEnqueue(() => scripts.enqueue(k, { delayMs, priority, idPrefix, items, unique, readySet }), `enqueue "${name}"`, ids, unique !== undefined);
+  }
+
+  /** Queues this client has put in the queue registry (registry.ts): once per process and queue. */
+  const registered = new Set<string>();
+  function registerOnce(queue: string): void {
+    if (registered.has(queue)) return;
+    registered.add(queue);
+    // On its own, not awaited: an enqueue never waits for it, and a failure only means the next enqueue tries again.
+    registerQueues(conn.redis, jobs, prefix, [queue]).catch(() => registered.delete(queue));
   }
 
   interface Pending {
@@ -430,49 +414,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const queues = queuesFor(id);
     const states = await limit(() => Promise.all(queues.map((q) => scripts.get(keysOf(q), { id }))), `getJob ${JSON.stringify(id)}`);
     const i = states.findIndex((s) => s.state !== 'unknown');
-    const s = states[i];
-    const queue = queues[i];
-    const base = {
-      id,
-      name: undefined,
-      payload: undefined,
-      attempts: 0,
-      maxAttempts: undefined,
-      lastError: undefined,
-      enqueuedAt: undefined,
-      runAt: undefined,
-      leaseExpiresAt: undefined,
-      finishedAt: undefined,
-      deadReason: undefined,
-    };
-    if (s === undefined || queue === undefined) return { ...base, state: 'unknown', queue: undefined };
-    const decoded = decodeEnvelope(s.raw);
-    const env = decoded.ok ? decoded.envelope : undefined;
-    const common = {
-      ...base,
-      queue,
-      name: env?.n,
-      payload: env?.p,
-      enqueuedAt: env === undefined ? undefined : new Date(env.t),
-      maxAttempts: env === undefined ? undefined : (env.a ?? jobs.jobs.get(env.n)?.attempts),
-    };
-    switch (s.state) {
-      case 'completed': {
-        const [attempts, at] = (s.extra ?? '').split('|');
-        return { ...base, queue, state: 'completed', attempts: Number(attempts), finishedAt: new Date(Number(at)) };
-      }
-      case 'dead': {
-        const info = parseDeadInfo(s.extra);
-        return { ...common, state: 'dead', attempts: info.attempts, lastError: info.error, deadReason: info.reason };
-      }
-      case 'active':
-        return { ...common, state: 'active', attempts: s.attempts, lastError: parseStoredError(s.error), leaseExpiresAt: new Date(Number(s.extra)) };
-      case 'delayed':
-      case 'retrying':
-        return { ...common, state: s.state, attempts: s.attempts, lastError: parseStoredError(s.error), runAt: new Date(Number(s.extra)) };
-      default:
-        return { ...common, state: 'waiting', attempts: s.attempts, lastError: parseStoredError(s.error) };
-    }
+    return jobInfoFrom(id, queues[i], states[i], (name) => jobs.jobs.get(name)?.attempts);
   }
 
   async function cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'> {

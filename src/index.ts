@@ -88,3 +88,27 @@ export {
 } from './metrics.js';
 export { MissingPeerDependencyError } from './errors.js';
 export { nextFiring } from './worker/cron.js';
+export { createInspector } from './inspect.js';
+export {
+  HISTORY_BUCKETS_MS,
+  LIST_STATES,
+  WORKER_RUNNING_LISTED,
+  type DurationSummary,
+  type History,
+  type HistoryCounts,
+  type HistoryOptions,
+  type HistoryPoint,
+  type HistoryResolution,
+  type Inspector,
+  type InspectorOptions,
+  type JobDetails,
+  type JobPage,
+  type JobTimeline,
+  type ListedJob,
+  type ListOptions,
+  type ListState,
+  type QueueEntry,
+  type QueueStats,
+  type RunningJob,
+  type WorkerInfo,
+} from './inspect-types.js';

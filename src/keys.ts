@@ -53,6 +53,11 @@ export interface QueueKeys {
   readonly deadInfo: string;
   /** ZSET id → time of death, for ordering and capping the dead letters. */
   readonly deadOrder: string;
+  /**
+   * Prefix of the history buckets: HASH `<prefix>m:<bucket start ms>` (one minute, expires 48 h after) and
+   * `<prefix>h:<bucket start ms>` (one hour, expires 90 days after), fields `<job>|<counter>` (see history.ts).
+   */
+  readonly historyPrefix: string;
 }
 
 /** Builds the keys of `queue` under `prefix`. */
@@ -78,12 +83,35 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     dead: `${base}dead`,
     deadInfo: `${base}dead:info`,
     deadOrder: `${base}dead:order`,
+    historyPrefix: `${base}history:`,
   };
 }
 
 /** SET of the queues that have cron records under a prefix (so records of a queue that is gone can be found). */
 export function cronQueuesKey(prefix: string): string {
   return `${prefix}:cron-queues`;
+}
+
+/**
+ * HASH queue name → JSON `{"throttled":[job names]}`: the registry of the queues under a prefix (written by a worker
+ * for each queue it serves when it starts, and by a client once per process per queue at its first enqueue there).
+ * Not hash-tagged: one small key per prefix.
+ */
+export function queueRegistryKey(prefix: string): string {
+  return `${prefix}:queues`;
+}
+
+/** The worker registry: both keys share the hash tag `{#workers}` (no queue name holds '#'), so a script takes both. */
+export interface WorkerRegistryKeys {
+  /** HASH worker id → JSON of its last heartbeat. */
+  readonly info: string;
+  /** ZSET worker id → when its entry expires (ms, Redis clock): the last beat + 3 heartbeat intervals. */
+  readonly beats: string;
+}
+
+/** The worker registry's keys under `prefix`. */
+export function workerRegistryKeys(prefix: string): WorkerRegistryKeys {
+  return { info: `${prefix}:{#workers}:info`, beats: `${prefix}:{#workers}:beats` };
 }
 
 /** The id prefix of jobs whose id jobcraft generates: `<queue>#`, followed by a base-36 sequence number. */

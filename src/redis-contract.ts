@@ -60,6 +60,13 @@ const SLOT = { optional: true, keys: ['running', 'ready'] } as const satisfies G
 /** A unique job's lock. */
 const LOCK = { optional: true, keys: ['lock'] } as const satisfies GroupDecl;
 
+/**
+ * History counters a call adds (docs/operations.md, "Data"): the minute and hour bucket keys and how long each lives
+ * from now (ms), then `counts`, field and increment per item (the completer's aggregate).
+ */
+const HISTORY = { optional: true, keys: ['minute', 'hour'], args: { minuteTtlMs: 'num', hourTtlMs: 'num' } } as const satisfies GroupDecl;
+const COUNTS = { args: { field: 'raw', by: 'num' } } as const satisfies GroupDecl;
+
 /** Every script's declaration, by script name. The Lua of each lives in src/lua/<file>.lua. */
 export const CONTRACT = {
   enqueue: {
@@ -94,6 +101,9 @@ export const CONTRACT = {
        */
       heldAcks: { args: { id: 'raw', attempt: 'raw', lock: { ref: 'locks' }, typeIndex: 'num' } },
       locks: { filled: true, keys: ['lock'] },
+      /** The history of the acknowledged runs (their aggregate: a few counters per job type, not per job). */
+      history: HISTORY,
+      counts: COUNTS,
     },
   },
   invalidIds: {
@@ -127,6 +137,8 @@ export const CONTRACT = {
       slot: SLOT,
       /** The error record to store (a retry); none keeps the last one (a snooze). */
       error: { optional: true, args: { json: 'raw' } },
+      history: HISTORY,
+      counts: COUNTS,
     },
   },
   dead: {
@@ -134,7 +146,7 @@ export const CONTRACT = {
     keys: DEAD_KEYS,
     // fallbackEnvelope: what to keep when the jobs hash has no entry for the id.
     args: { id: 'raw', attempt: 'raw', info: 'raw', maxDead: 'num', fallbackEnvelope: 'raw' },
-    groups: { unique: LOCK, slot: SLOT },
+    groups: { unique: LOCK, slot: SLOT, history: HISTORY, counts: COUNTS },
   },
   release: {
     file: 'release',
@@ -186,6 +198,26 @@ export const CONTRACT = {
     keys: ['paused', 'wait', 'prio', 'notify'],
     args: {},
     groups: { types: { keysIn: 'keys', keys: ['ready'] } },
+  },
+  stats: {
+    file: 'stats',
+    keys: ['wait', 'prio', 'scheduled', 'active', 'jobs', 'errors', 'done', 'dead', 'paused'],
+    args: {},
+    /** The ready sets of the queue's throttled types (from the queue registry). */
+    groups: { types: { keysIn: 'keys', keys: ['ready'] } },
+  },
+  heartbeat: {
+    file: 'heartbeat',
+    keys: ['info', 'beats'],
+    // json: the entry, with "lastBeatAt":0 (the script writes Redis's time there); ttlMs: how long it lives.
+    args: { id: 'raw', json: 'raw', ttlMs: 'num' },
+    groups: {},
+  },
+  workers: {
+    file: 'workers',
+    keys: ['info', 'beats'],
+    args: {},
+    groups: {},
   },
 } as const satisfies Record<string, ScriptDecl>;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { RedisConfigurationError, RedisOutOfMemoryError } from './errors.js';
-import type { QueueKeys } from './keys.js';
+import type { QueueKeys, WorkerRegistryKeys } from './keys.js';
 import { encodeCall, luaPrelude, PLANS, type Encoded, type ScriptName } from './redis-contract.js';
 import type { ThrottledType } from './throttle.js';
 import type { RedisConnection } from './redis.js';
@@ -38,6 +38,9 @@ const COMMANDS = {
   jcCancel: { script: 'cancel' },
   jcUniqueRelease: { script: 'uniqueRelease' },
   jcResume: { script: 'resume' },
+  jcStats: { script: 'stats' },
+  jcHeartbeat: { script: 'heartbeat' },
+  jcWorkers: { script: 'workers' },
 } as const satisfies Record<string, { script: ScriptName; shebang?: string }>;
 type CommandName = keyof typeof COMMANDS;
 type Reply = string | number | null | Reply[];
@@ -254,6 +257,41 @@ export interface EnqueueInput {
   readonly now?: boolean | undefined;
 }
 
+/**
+ * History counters a call adds to the queue's minute and hour buckets (see src/worker/history.ts): the bucket keys,
+ * how long each lives from now (ms), and `counts`, alternating field and increment.
+ */
+export interface HistoryWrite {
+  readonly minute: string;
+  readonly hour: string;
+  readonly minuteTtlMs: number;
+  readonly hourTtlMs: number;
+  readonly counts: readonly (string | number)[];
+}
+
+/** The two groups a HistoryWrite is sent as. */
+function historyGroups(h: HistoryWrite | undefined): { history: HistoryWrite | undefined; counts: { flat: readonly (string | number)[] } } {
+  return h === undefined || h.counts.length === 0 ? { history: undefined, counts: NO_ITEMS } : { history: h, counts: { flat: h.counts } };
+}
+
+/** What `stats` read (see stats.lua). */
+export interface RawStats {
+  readonly now: number;
+  readonly wait: number;
+  readonly prio: number;
+  readonly throttled: number;
+  readonly scheduled: number;
+  readonly active: number;
+  readonly errors: number;
+  readonly dead: number;
+  readonly done: number;
+  readonly paused: boolean;
+  /** Oldest enqueue time among the heads of the ready lists/sets, or -1. */
+  readonly oldest: number;
+  /** Earliest due time, or -1. */
+  readonly nextDue: number;
+}
+
 /** What one `fetch` call does: acknowledge `acks`, then lease up to `want` jobs. */
 export interface FetchInput {
   /** The queue's throttled types, in their fixed order (see throttle.ts). */
@@ -268,6 +306,8 @@ export interface FetchInput {
   readonly maxDead?: number | undefined;
   /** Envelopes over this many bytes are not sent, only their size and head (`tooBig`); 0 = no limit (default). */
   readonly maxEnvelopeBytes?: number | undefined;
+  /** History counters of the acknowledged runs. */
+  readonly history?: HistoryWrite | undefined;
 }
 
 /** What `recover` takes over. */
@@ -291,6 +331,7 @@ export interface RescheduleInput {
   /** Gives the attempt back (a snooze). */
   readonly giveAttemptBack: boolean;
   readonly slot?: Slot | undefined;
+  readonly history?: HistoryWrite | undefined;
 }
 
 /** A leased job to move to the dead letters. */
@@ -303,6 +344,7 @@ export interface DeadInput {
   readonly fallbackEnvelope: string;
   readonly lock?: string | undefined;
   readonly slot?: Slot | undefined;
+  readonly history?: HistoryWrite | undefined;
 }
 
 const NO_ITEMS = { flat: [] } as const;
@@ -377,7 +419,11 @@ export class Scripts {
     const args = input.maxEnvelopeBytes === undefined ? { ...input, maxEnvelopeBytes: 0 } : input;
     const reply = (await this.call(
       input.want === 0 ? 'jcFetch' : 'jcFetchLease',
-      encodeCall('fetch', k, args as FetchInput & { maxEnvelopeBytes: number }, { types: input.types, ...splitAcks(input.acks) }),
+      encodeCall('fetch', k, args as FetchInput & { maxEnvelopeBytes: number }, {
+        types: input.types,
+        ...splitAcks(input.acks),
+        ...historyGroups(input.history),
+      }),
     )) as Reply[];
     const stale = Number(reply[1]);
     const jobs = leased(reply, 3 + stale, reply.length);
@@ -467,7 +513,11 @@ export class Scripts {
     const args = { id: fence.id, attempt: fence.attempt, delayMs: Math.max(0, Math.round(input.delayMs)), giveAttemptBack: input.giveAttemptBack ? '1' : '0' };
     const reply = await this.call(
       'jcReschedule',
-      encodeCall('reschedule', k, args, { slot: input.slot, error: errorJson === undefined ? undefined : { json: errorJson } }),
+      encodeCall('reschedule', k, args, {
+        slot: input.slot,
+        error: errorJson === undefined ? undefined : { json: errorJson },
+        ...historyGroups(input.history),
+      }),
     );
     return reply === 1;
   }
@@ -476,7 +526,10 @@ export class Scripts {
   async dead(k: QueueKeys, input: DeadInput): Promise<boolean> {
     const { lock } = input;
     const args = { id: input.id, attempt: input.attempt, info: input.infoJson, maxDead: input.maxDead, fallbackEnvelope: input.fallbackEnvelope };
-    const reply = await this.call('jcDead', encodeCall('dead', k, args, { unique: lock === undefined ? undefined : { lock }, slot: input.slot }));
+    const reply = await this.call(
+      'jcDead',
+      encodeCall('dead', k, args, { unique: lock === undefined ? undefined : { lock }, slot: input.slot, ...historyGroups(input.history) }),
+    );
     return reply === 1;
   }
 
@@ -537,5 +590,41 @@ export class Scripts {
   /** Resumes a paused queue; true if it was paused. */
   async resume(k: QueueKeys, input: { readonly types: readonly ThrottledType[] }): Promise<boolean> {
     return (await this.call('jcResume', encodeCall('resume', k, {}, input))) === 1;
+  }
+
+  /** One queue's counts and timings (stats.lua); `types`: the ready sets of its throttled types. */
+  async stats(k: QueueKeys, input: { readonly types: readonly { readonly keys: { readonly ready: string } }[] }): Promise<RawStats> {
+    const r = ((await this.call('jcStats', encodeCall('stats', k, {}, input))) as Reply[]).map(Number);
+    const at = (i: number): number => r[i] as number;
+    return {
+      now: at(0),
+      wait: at(1),
+      prio: at(2),
+      throttled: at(3),
+      scheduled: at(4),
+      active: at(5),
+      errors: at(6),
+      dead: at(7),
+      done: at(8),
+      paused: at(9) === 1,
+      oldest: at(10),
+      nextDue: at(11),
+    };
+  }
+
+  /** Writes a worker's registry entry (its `lastBeatAt` set to Redis's time) and drops expired ones. */
+  async heartbeat(k: WorkerRegistryKeys, input: { readonly id: string; readonly json: string; readonly ttlMs: number }): Promise<number> {
+    return Number(await this.call('jcHeartbeat', encodeCall('heartbeat', k, input, {})));
+  }
+
+  /** The live entries of the worker registry: Redis's time, and per worker its id, expiry and entry JSON. */
+  async workers(k: WorkerRegistryKeys): Promise<{ now: number; entries: { id: string; expiresAt: number; json: string | null }[] }> {
+    const r = (await this.call('jcWorkers', encodeCall('workers', k, {}, {}))) as Reply[];
+    const entries: { id: string; expiresAt: number; json: string | null }[] = [];
+    for (let i = 1; i + 2 < r.length + 1; i += 3) {
+      const json = r[i + 2];
+      entries.push({ id: String(r[i]), expiresAt: Number(r[i + 1]), json: json === null || json === undefined ? null : String(json) });
+    }
+    return { now: Number(r[0]), entries };
   }
 }

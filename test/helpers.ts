@@ -60,14 +60,23 @@ export function cleanupRegistry(): (fn: () => unknown) => void {
   return (fn) => void list.push(fn);
 }
 
-/** Every key under a prefix, sorted. */
+/**
+ * Whether a key holds operations data rather than jobs (docs/operations.md, "Data"): the queue registry, the worker
+ * registry and the history buckets. They describe the queues, not a job, so tests about what a job leaves behind
+ * leave them out (see keysUnder).
+ */
+export function isOperationsKey(key: string): boolean {
+  return /:queues$/.test(key) || key.includes(':{#workers}:') || /:history:[mh]:\d+$/.test(key);
+}
+
+/** Every key under a prefix that holds jobs (the operations data left out: see isOperationsKey), sorted. */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   const found: string[] = [];
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
     cursor = next;
-    found.push(...keys);
+    found.push(...keys.filter((k) => !isOperationsKey(k)));
   } while (cursor !== '0');
   return found.sort();
 }

@@ -525,3 +525,23 @@ local function keep_wake_tokens(K, types, allow, is_paused, now, wake_in)
   if ready then wake(K.notify) else redis.call('DEL', K.notify) end
   return wake_in
 end
+
+-- ---- Operations data (docs/operations.md, "Data"). ----
+
+-- Adds a call's history counters (h: the optional `history` group, its minute and hour bucket keys and how long each
+-- lives from now, ms; counts: the `counts` group, field and increment per item) to both buckets: a few HINCRBY per
+-- call, never one per job. A bucket's expiry is set when a call creates one of its fields (HINCRBY answers the
+-- increment itself), so a busy bucket is not touched again for it. Run it before the call's other writes: a bucket
+-- key of the wrong type then fails the call before anything else is written (no TYPE check needed).
+-- Nothing when the call carries none.
+local function add_history(h, counts)
+  if not h or counts.n == 0 then return end
+  local minute, hour, fresh_m, fresh_h = h.minute, h.hour, false, false
+  for i = 1, counts.n do
+    local field, by = counts.row(i)
+    if redis.call('HINCRBY', minute, field, by) == by then fresh_m = true end
+    if redis.call('HINCRBY', hour, field, by) == by then fresh_h = true end
+  end
+  if fresh_m then redis.call('PEXPIRE', minute, h.minuteTtlMs) end
+  if fresh_h then redis.call('PEXPIRE', hour, h.hourTtlMs) end
+end

@@ -8,6 +8,7 @@ local id = A.id
 local bad = dead_checks(K, true)
 if bad then return bad end
 if not holds(K.active, K.attempts, id, A.attempt) then return 0 end
+add_history(G.history, G.counts) -- first write: a bucket of the wrong type fails the call before any other
 if G.unique then release_lock(G.unique.lock, id) end
 if G.slot then free_slot(G.slot.running, G.slot.ready, id, K.notify) end
 local env = redis.call('HGET', K.jobs, id)

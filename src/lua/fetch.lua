@@ -36,6 +36,8 @@ if #due > 0 then
 end
 
 -- 1. active -> completed: the acknowledgements.
+-- 0. The history counters the call carries (first: a bucket key of the wrong type fails the call before any write).
+add_history(G.history, G.counts)
 local stale = ack_completed(K, G.acks, G.heldAcks, types, A.keepCount, A.keepAgeMs, now)
 -- 2. scheduled -> waiting: due jobs.
 promote_due(K, due, routes)

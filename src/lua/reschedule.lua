@@ -11,6 +11,7 @@ local running, ready = G.slot and G.slot.running, G.slot and G.slot.ready
 local bad = check_types({ active, 'zset', attempts, 'hash', errors, 'hash', scheduled, 'zset', notify, 'list', running, 'zset', ready, 'zset' })
 if bad then return bad end
 if not holds(active, attempts, id, A.attempt) then return 0 end
+add_history(G.history, G.counts) -- first write: a bucket of the wrong type fails the call before any other
 drop_leases(active, { id })
 free_slot(running, ready, id, notify)
 if G.error then redis.call('HSET', errors, id, G.error.json) end

@@ -12,6 +12,8 @@ import type { QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import type { Ack, Scripts, Slot } from '../scripts.js';
 import type { JobRun } from './job-run.js';
+import { ackHistory, failureHistory, type RunTimes } from './history.js';
+import type { HistoryWrite } from '../scripts.js';
 
 /** What becomes of a failed attempt. */
 export type FailureDecision =
@@ -86,7 +88,10 @@ export class AckBatch {
   /** Set by the wiring once the queue's fetch loop exists. */
   carrier: AckCarrier | undefined;
 
-  constructor(private readonly completer: Completer) {}
+  constructor(
+    private readonly completer: Completer,
+    private readonly keys: QueueKeys,
+  ) {}
 
   get length(): number {
     return this.runs.length;
@@ -108,6 +113,14 @@ export class AckBatch {
     this.runs.unshift(...runs);
   }
 
+  /**
+   * The history of `runs` for the call that carries them: processed, run and wait time summed per job type (a few
+   * counters per call, whatever the number of runs; see history.ts).
+   */
+  historyOf(runs: readonly JobRun[]): HistoryWrite | undefined {
+    return ackHistory(this.keys, runs);
+  }
+
   /** A call carrying `runs` was answered; `stale` were refused (the lease had moved on). */
   recorded(runs: readonly JobRun[], stale: readonly string[]): void {
     this.completer.acked(runs, stale);
@@ -119,7 +132,7 @@ export class Completer {
   private readonly batches = new Map<string, AckBatch>();
 
   constructor(private readonly p: CompleterParams) {
-    for (const queue of p.keys.keys()) this.batches.set(queue, new AckBatch(this));
+    for (const [queue, k] of p.keys) this.batches.set(queue, new AckBatch(this, k));
   }
 
   /** The completions waiting in `queue`. */
@@ -130,6 +143,7 @@ export class Completer {
   /** A handler succeeded: its acknowledgement waits for the queue's next fetch call. */
   succeed(run: JobRun): void {
     run.state = 'acking';
+    run.endedAt = performance.now();
     (this.batches.get(run.queue) as AckBatch).add(run);
   }
 
@@ -152,6 +166,7 @@ export class Completer {
   /** Fails an attempt: snooze, retry after backoff, or dead letter (see {@link decideFailure}). */
   fail(run: JobRun, err: unknown): void {
     run.state = 'failing';
+    run.endedAt = performance.now();
     const p = this.p;
     const k = p.keys.get(run.queue) as QueueKeys;
     const fence: Ack = { id: run.id, attempt: run.attempt };
@@ -174,12 +189,13 @@ export class Completer {
     const ref = refOf(run);
     p.events.emit('failed', { job: ref, error: err, willRetry: decision.kind === 'retry' });
     if (decision.kind === 'dead') {
-      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot });
+      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run });
       return;
     }
     const delayMs = decision.delayMs;
     const stored = storedErrorJson(toStoredError(err, run.attempt));
-    p.track(p.scripts.reschedule(k, { fence, delayMs, errorJson: stored, giveAttemptBack: false, slot: run.slot })).then((ok) => {
+    const history = failureHistory(k, 'retry', run.job.name, run);
+    p.track(p.scripts.reschedule(k, { fence, delayMs, errorJson: stored, giveAttemptBack: false, slot: run.slot, history })).then((ok) => {
       done(ok);
       if (ok) p.events.emit('retrying', { job: ref, error: err, delayMs });
     }, onError);
@@ -200,16 +216,19 @@ export class Completer {
       readonly then?: (ok: boolean) => void;
       readonly lock?: string;
       readonly slot?: Slot;
+      /** The attempt that failed (for the history: a failed attempt and its run time); none: it never ran. */
+      readonly run?: RunTimes;
     } = {},
   ): void {
     const p = this.p;
-    const { raw = '', issues, then, lock, slot } = more;
+    const { raw = '', issues, then, lock, slot, run } = more;
+    const history = failureHistory(k, 'dead', ref.name, run);
     const error: StoredError = toStoredError(err, attempt);
     const info: DeadInfo = { reason, error, attempts: attempt, diedAt: Date.now(), issues };
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       p.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot })).then(
+    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot, history })).then(
       (ok) => {
         then?.(ok);
         if (ok) p.events.emit('dead', { job: ref, reason, error });

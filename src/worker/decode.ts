@@ -153,6 +153,8 @@ export class JobDecoder {
       slot,
       state: 'buffered',
       startedAt: 0,
+      // Set here so every run has the same shape from the start (a field added later slows every hot-path access).
+      endedAt: 0,
       deadline: Infinity,
       timer: undefined,
     };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { unblockKey, type QueueKeys } from '../keys.js';
 import { release, type OwnedConnection, type RedisConnection } from '../redis.js';
 import { RedisOutOfMemoryError, RedisUnavailableError } from '../errors.js';
-import { Scripts, type FetchResult, type LeasedJob } from '../scripts.js';
+import { Scripts, type FetchResult, type HistoryWrite, type LeasedJob } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
 import type { JobRun } from './job-run.js';
 import type { AckCarrier } from './completer.js';
@@ -59,6 +59,8 @@ export interface PendingAcks {
   putBack(runs: readonly JobRun[]): void;
   /** A call carrying `runs` was answered; `stale` were refused. */
   recorded(runs: readonly JobRun[], stale: readonly string[]): void;
+  /** The history counters of `runs`, aggregated per job type, for the call that carries them (none: no history). */
+  historyOf?(runs: readonly JobRun[]): HistoryWrite | undefined;
 }
 
 /** How a fetch loop is set up (its params). */
@@ -217,6 +219,8 @@ export class FetchLoop implements AckCarrier {
       acks,
       maxDead: p.maxDead,
       maxEnvelopeBytes: p.maxEnvelopeBytes,
+      // The acknowledged runs' history rides on the same call: a few counters per job type.
+      history: acks.length === 0 ? undefined : this.pendingAcks.historyOf?.(acks),
     });
   }
 

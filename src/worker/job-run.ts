@@ -76,6 +76,8 @@ export interface JobRun {
   /** `expired`: still running, but its local lease deadline passed, so its signal was aborted (see LeaseRenewal). */
   state: 'buffered' | 'running' | 'expired' | 'acking' | 'failing' | 'done' | 'released' | 'lost';
   startedAt: number;
+  /** When its handler ended (performance.now() time; 0 until then), set when its end is recorded: for the history. */
+  endedAt?: number;
   /** When this worker stops counting on its lease (performance.now() time): the last confirmed grant or renewal. */
   deadline: number;
   timer: NodeJS.Timeout | undefined;

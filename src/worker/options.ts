@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics.js';
 import type { Handler, Middleware } from './job-run.js';
 import { leaseMarginMs, renewalIntervalMs } from './lease-renewal.js';
 import { MAX_SLOTS } from './slots.js';
+import { HEARTBEAT_MS } from './heartbeat.js';
 
 /** Options of {@link createWorker}. Every default is listed in docs/configuration.md. */
 export interface WorkerOptions<Q extends string = string> {
@@ -81,6 +82,16 @@ export interface WorkerOptions<Q extends string = string> {
    * is installed and a tracer provider is registered when the worker is created; `false` turns it off.
    */
   readonly tracing?: boolean;
+  /**
+   * This process's name in the worker registry (`inspector.workers()`, `jobcraft workers`): any text up to 200
+   * characters. Default `<host>:<pid>`.
+   */
+  readonly name?: string;
+  /**
+   * How often the worker writes its registry entry, in ms (at least 100). The entry of a process that stops beating
+   * disappears 3 intervals after its last beat. Default 5 000.
+   */
+  readonly heartbeatMs?: number;
 }
 
 /** The longest lease (24 h): its timers must stay within setTimeout's limit (2^31 − 1 ms, about 24.8 days). */
@@ -108,6 +119,9 @@ export interface ResolvedWorkerOptions {
   readonly strictOrder: boolean;
   readonly weights: ReadonlyMap<string, number>;
   readonly middleware: readonly Middleware[];
+  /** The registry name, if set. */
+  readonly name: string | undefined;
+  readonly heartbeatMs: number;
 }
 
 function positiveInt(value: number | undefined, fallback: number, what: string, min = 1): number {
@@ -147,6 +161,10 @@ export function resolveWorkerOptions(
     if (!known.includes(q)) throw new InvalidArgumentError('createWorker', 'queues', `queue ${JSON.stringify(q)} has no jobs (queues: ${known.join(', ')})`);
   }
   const queues = [...new Set(asked)];
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0 || options.name.length > 200)) {
+    throw new InvalidArgumentError('createWorker', 'name', `name must be a string of 1 to 200 characters, got ${JSON.stringify(options.name)}`);
+  }
+  const heartbeatMs = positiveInt(options.heartbeatMs, HEARTBEAT_MS, 'heartbeatMs', 100);
   const strictOrder = options.queueOrder === 'strict';
   if (options.queueOrder !== undefined && options.queueOrder !== 'strict' && options.queueOrder !== 'weighted') {
     throw new InvalidArgumentError('createWorker', 'queueOrder', `queueOrder must be "weighted" or "strict", got ${JSON.stringify(options.queueOrder)}`);
@@ -182,5 +200,7 @@ export function resolveWorkerOptions(
     strictOrder,
     weights,
     middleware: options.middleware ?? [],
+    name: options.name,
+    heartbeatMs,
   };
 }

@@ -20,7 +20,9 @@ import { TypedEmitter, type WorkerEvents } from '../events.js';
 import { joinRunHooks } from '../instrument.js';
 import { metricsAttachments } from '../metrics.js';
 import { tracingRunHooks } from '../tracing.js';
-import { cronQueuesKey, queueKeys, type QueueKeys } from '../keys.js';
+import { cronQueuesKey, queueKeys, workerRegistryKeys, type QueueKeys } from '../keys.js';
+import { registerQueues } from '../registry.js';
+import { Heartbeat, type HeartbeatHost, type RunningEntry } from './heartbeat.js';
 import { resolveLogger, type Logger } from '../logger.js';
 import { connect, describeConnection, release, type OwnedConnection } from '../redis.js';
 import { ConnectionHealth } from '../connection-health.js';
@@ -100,7 +102,7 @@ function nameRuns(runs: Iterable<JobRun>): string {
 /** The worker's machinery: the host of its fetch loops, lease loops, job runs and completer. Use {@link createWorker}. */
 export class WorkerCore
   extends TypedEmitter<WorkerEvents>
-  implements Worker, FetchLoopHost, LeaseRenewalHost, LeaseRecoveryHost, RunOutcomes
+  implements Worker, FetchLoopHost, LeaseRenewalHost, LeaseRecoveryHost, RunOutcomes, HeartbeatHost
 {
   readonly queues: readonly string[];
   readonly logger: Logger;
@@ -140,6 +142,7 @@ export class WorkerCore
   private readonly renewal: LeaseRenewal;
   private readonly recovery: LeaseRecovery;
   private readonly cron: CronScheduler | undefined;
+  private readonly heartbeat: Heartbeat;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
   readonly ready: Promise<void>;
@@ -247,6 +250,15 @@ export class WorkerCore
       options.cron === false
         ? undefined
         : new CronScheduler({ jobs: cronJobs, keys: this.keys, jobSet: jobs, prefix: o.prefix, scripts: this.scripts, logger: this.logger, reportError });
+    this.heartbeat = new Heartbeat(this, {
+      scripts: this.scripts,
+      keys: workerRegistryKeys(o.prefix),
+      name: o.name,
+      queues: this.queues,
+      concurrency: o.concurrency,
+      intervalMs: o.heartbeatMs,
+      logger: this.logger,
+    });
     if (options.handleSignals) this.removeSignalHandlers = installSignalHandlers(this.logger, () => this.close());
     const checks = {
       role: 'worker',
@@ -276,6 +288,12 @@ export class WorkerCore
         this.renewal.start();
         this.recovery.start();
         this.cron?.start();
+        // The operations data (docs/operations.md): this worker's queues in the queue registry, its registry entry.
+        // Information only: a failure is noted at info level and the worker runs on.
+        this.track(registerQueues(this.conn.redis, jobs, o.prefix, this.queues)).catch((e: unknown) =>
+          this.logger.info(`could not write the queue registry: ${e instanceof Error ? e.message : String(e)}`),
+        );
+        this.heartbeat.start();
       },
     });
   }
@@ -302,6 +320,18 @@ export class WorkerCore
     this.pending.add(promise);
     void promise.finally(() => this.pending.delete(promise)).catch(() => {});
     return promise;
+  }
+
+  /** The jobs whose handlers run now, the first `max` of them (HeartbeatHost). */
+  runningJobs(max: number): { listed: RunningEntry[]; count: number } {
+    const listed: RunningEntry[] = [];
+    let count = 0;
+    for (const run of this.leases.all()) {
+      if (run.state !== 'running') continue;
+      count++;
+      if (listed.length < max) listed.push({ id: run.id, queue: run.queue, name: run.job.name, startedAt: Math.round(performance.timeOrigin + run.startedAt) });
+    }
+    return { listed, count };
   }
 
   // ---- slots (FetchLoopHost): the arithmetic is in slots.ts ----------------------------------------------------
@@ -648,6 +678,9 @@ export class WorkerCore
       cutoff,
     );
     this.renewal.stop();
+    // The registry entry goes now (if Redis answers in time; otherwise it expires).
+    const left0 = this.heartbeat.stop();
+    if (drained) await settleBy(left0, cutoff);
     this.removeSignalHandlers?.();
     const stopping = [...this.givingUp];
     // Handlers that ignored their abort until now keep their job: it comes back through lease expiry, not sooner.

@@ -1,0 +1,90 @@
+/** A job's record as `getJob` and the inspector report it, from what `get.lua` read. */
+import type { DeadReason } from './dead-letters.js';
+import type { StoredError } from './errors.js';
+import { parseDeadInfo } from './dead-letters.js';
+import { parseStoredError } from './errors.js';
+import { decodeEnvelope } from './payload.js';
+import type { RawJobState } from './scripts.js';
+
+/** Where a job is in its life. */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'retrying' | 'dead' | 'completed' | 'unknown';
+
+/** What `getJob` reports. */
+export interface JobInfo {
+  readonly id: string;
+  readonly state: JobState;
+  /** The queue that holds it (undefined when unknown). */
+  readonly queue: string | undefined;
+  /** Job name (undefined when unknown or completed: completed records keep only attempts and time). */
+  readonly name: string | undefined;
+  /** Stored payload in its input form, for live and dead jobs. */
+  readonly payload: unknown;
+  /** Attempts started so far. */
+  readonly attempts: number;
+  /** Total attempts allowed, when known. */
+  readonly maxAttempts: number | undefined;
+  /** The most recent error, for retrying and dead jobs. */
+  readonly lastError: StoredError | undefined;
+  readonly enqueuedAt: Date | undefined;
+  /** When a delayed or retrying job is due. */
+  readonly runAt: Date | undefined;
+  /** When an active job's lease runs out unless renewed. */
+  readonly leaseExpiresAt: Date | undefined;
+  /** When a completed job finished. */
+  readonly finishedAt: Date | undefined;
+  /** Why a dead job died. */
+  readonly deadReason: DeadReason | undefined;
+}
+
+/**
+ * The {@link JobInfo} of `id` found in `queue` (`s`: what get.lua read; undefined: found nowhere). `maxAttemptsOf`
+ * gives a job type's declared attempts (undefined when not known).
+ */
+export function jobInfoFrom(
+  id: string,
+  queue: string | undefined,
+  s: RawJobState | undefined,
+  maxAttemptsOf: (name: string) => number | undefined,
+): JobInfo {
+  const base = {
+    id,
+    name: undefined,
+    payload: undefined,
+    attempts: 0,
+    maxAttempts: undefined,
+    lastError: undefined,
+    enqueuedAt: undefined,
+    runAt: undefined,
+    leaseExpiresAt: undefined,
+    finishedAt: undefined,
+    deadReason: undefined,
+  };
+  if (s === undefined || queue === undefined) return { ...base, state: 'unknown', queue: undefined };
+  const decoded = decodeEnvelope(s.raw);
+  const env = decoded.ok ? decoded.envelope : undefined;
+  const common = {
+    ...base,
+    queue,
+    name: env?.n,
+    payload: env?.p,
+    enqueuedAt: env === undefined ? undefined : new Date(env.t),
+    maxAttempts: env === undefined ? undefined : (env.a ?? maxAttemptsOf(env.n)),
+  };
+  switch (s.state) {
+    case 'completed': {
+      const [attempts, at] = (s.extra ?? '').split('|');
+      return { ...base, queue, state: 'completed', attempts: Number(attempts), finishedAt: new Date(Number(at)) };
+    }
+    case 'dead': {
+      const info = parseDeadInfo(s.extra);
+      return { ...common, state: 'dead', attempts: info.attempts, lastError: info.error, deadReason: info.reason };
+    }
+    case 'active':
+      return { ...common, state: 'active', attempts: s.attempts, lastError: parseStoredError(s.error), leaseExpiresAt: new Date(Number(s.extra)) };
+    case 'delayed':
+    case 'retrying':
+      return { ...common, state: s.state, attempts: s.attempts, lastError: parseStoredError(s.error), runAt: new Date(Number(s.extra)) };
+    default:
+      return { ...common, state: 'waiting', attempts: s.attempts, lastError: parseStoredError(s.error) };
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The queue registry (docs/redis-layout.md: `P:queues`): which queues exist under a prefix, so that reads never scan
+ * keys. A worker writes an entry for each queue it serves when it starts; a client writes one the first time this
+ * process enqueues into a queue (once per process and queue). Each entry names the queue's throttled job types, whose
+ * ready sets the queue's stats count.
+ */
+import type { JobSet } from './define.js';
+import { queueKeys, queueRegistryKey } from './keys.js';
+import type { RedisConnection } from './redis.js';
+import { throttledTypes } from './throttle.js';
+
+/** A queue's registry entry: `{"throttled":[names]}`. */
+export function queueEntryJson(jobs: JobSet, prefix: string, queue: string): string {
+  return JSON.stringify({ throttled: throttledTypes(jobs, queueKeys(prefix, queue)).map((t) => t.name) });
+}
+
+/** Writes the registry entries of `queues` (one HSET). */
+export async function registerQueues(redis: RedisConnection, jobs: JobSet, prefix: string, queues: readonly string[]): Promise<void> {
+  if (queues.length === 0) return;
+  const fields: string[] = [];
+  for (const q of queues) fields.push(q, queueEntryJson(jobs, prefix, q));
+  await redis.hset(queueRegistryKey(prefix), ...fields);
+}
+
+/** A registry entry as read back: its throttled types (an unreadable entry has none). */
+export function parseQueueEntry(json: string | null | undefined): { throttled: string[] } {
+  try {
+    const v: unknown = JSON.parse(json ?? '');
+    const t = (v as { throttled?: unknown }).throttled;
+    if (Array.isArray(t)) return { throttled: t.filter((x): x is string => typeof x === 'string') };
+  } catch {
+    // an entry written by something else: no throttled types
+  }
+  return { throttled: [] };
+}
