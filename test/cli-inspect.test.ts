@@ -1,18 +1,15 @@
 /**
  * The read commands on the runtime's Inspector end to end — `jobcraft stats`, `queues`, `jobs <queue>`, `workers` —
- * the real command against the real Redis on its own prefix. Skipped while the runtime has no `createInspector`
- * (it comes with the operations data); the command then says so and exits 1, which is checked instead.
+ * the real command against the real Redis on its own prefix.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as runtime from '../src/index.js';
 import { createClient, createWorker } from '../src/index.js';
 import { jobs } from '../jobs.schema.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const hasInspector = typeof (runtime as Record<string, unknown>).createInspector === 'function';
 const prefix = testPrefix('cli-inspect');
 const client = createClient(jobs, { redis: redisUrl(), prefix });
 const raw = rawRedis();
@@ -37,9 +34,7 @@ function cli(args: readonly string[]): Promise<{ code: number | null; stdout: st
 beforeAll(async () => {
   // Five jobs waiting in `email`; a worker serving only `webhooks`, so it registers itself and leaves them alone.
   await client.enqueueMany('sendWelcomeEmail', Array.from({ length: 5 }, (_, i) => ({ userId: `u${i}`, email: `u${i}@example.com` })));
-  if (hasInspector) {
-    worker = createWorker(jobs, { deliverWebhook: async () => {} }, { redis: redisUrl(), prefix, logger: false, queues: ['webhooks'] });
-  }
+  worker = createWorker(jobs, { deliverWebhook: async () => {} }, { redis: redisUrl(), prefix, logger: false, queues: ['webhooks'] });
 });
 
 afterAll(async () => {
@@ -49,15 +44,7 @@ afterAll(async () => {
   raw.disconnect();
 });
 
-describe.skipIf(hasInspector)('without createInspector in the runtime', () => {
-  it('stats says what is missing and exits 1', async () => {
-    const r = await cli(['stats']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('createInspector');
-  });
-});
-
-describe.skipIf(!hasInspector)('stats, queues, jobs <queue>, workers', () => {
+describe('stats, queues, jobs <queue>, workers', () => {
   it('stats and queues count the waiting jobs (--json and the table)', async () => {
     const json = await cli(['stats', '--json']);
     expect(json.code).toBe(0);
