@@ -280,7 +280,7 @@ function checkBuckets(buckets: readonly number[], what: string): readonly number
 const UNKNOWN_JOB = '(unknown)';
 
 /** Why an enqueue was refused, from its validation issues: a bounded set of label values. */
-export function refusalReason(err: JobValidationError): 'too_big' | 'not_json' | 'invalid' {
+function refusalReason(err: JobValidationError): 'too_big' | 'not_json' | 'invalid' {
   const code = err.issues[0]?.code;
   return code === 'too_big' ? 'too_big' : code === 'not_json' ? 'not_json' : 'invalid';
 }

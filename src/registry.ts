@@ -10,7 +10,7 @@ import type { RedisConnection } from './redis.js';
 import { throttledTypes } from './throttle.js';
 
 /** A queue's registry entry: `{"throttled":[names]}`. */
-export function queueEntryJson(jobs: JobSet, prefix: string, queue: string): string {
+function queueEntryJson(jobs: JobSet, prefix: string, queue: string): string {
   return JSON.stringify({ throttled: throttledTypes(jobs, queueKeys(prefix, queue)).map((t) => t.name) });
 }
 

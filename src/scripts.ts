@@ -304,8 +304,8 @@ export interface FetchInput {
   readonly acks: readonly Completion[];
   /** The dead-letter cap, for jobs whose id is not valid UTF-8 (see invalidIds). Default 10,000. */
   readonly maxDead?: number | undefined;
-  /** Envelopes over this many bytes are not sent, only their size and head (`tooBig`); 0 = no limit (default). */
-  readonly maxEnvelopeBytes?: number | undefined;
+  /** Envelopes over this many bytes are not sent, only their size and head (`tooBig`); 0 = no limit. */
+  readonly maxEnvelopeBytes: number;
   /** History counters of the acknowledged runs. */
   readonly history?: HistoryWrite | undefined;
 }
@@ -416,10 +416,9 @@ export class Scripts {
 
   /** Acknowledges `acks`, promotes due jobs and leases up to `want` jobs. */
   async fetch(k: QueueKeys, input: FetchInput): Promise<FetchResult> {
-    const args = input.maxEnvelopeBytes === undefined ? { ...input, maxEnvelopeBytes: 0 } : input;
     const reply = (await this.call(
       input.want === 0 ? 'jcFetch' : 'jcFetchLease',
-      encodeCall('fetch', k, args as FetchInput & { maxEnvelopeBytes: number }, {
+      encodeCall('fetch', k, input, {
         types: input.types,
         ...splitAcks(input.acks),
         ...historyGroups(input.history),
@@ -432,7 +431,7 @@ export class Scripts {
     // A client decodes bytes that are not UTF-8 to U+FFFD: only then is a second call needed (see invalidIds).
     if (!jobs.some(hasReplacementChar)) return { nextDueMs, staleAcks, jobs };
     try {
-      const more = { types: input.types, maxDead: input.maxDead ?? DEFAULT_MAX_DEAD, maxEnvelopeBytes: args.maxEnvelopeBytes ?? 0 };
+      const more = { types: input.types, maxDead: input.maxDead ?? DEFAULT_MAX_DEAD, maxEnvelopeBytes: input.maxEnvelopeBytes };
       return { nextDueMs, staleAcks, jobs: await this.invalidIds(k, { ...more, expiry: String(reply[2]), jobs }) };
     } catch {
       // The acks and the lease are done: keep the batch's other jobs. Its suspects stay leased under their raw id

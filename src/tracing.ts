@@ -20,7 +20,7 @@ export const MESSAGING_SYSTEM = 'jobcraft';
 const TRACER_NAME = 'jobcraft';
 
 /** The API when tracing should be on: the package is installed and a tracer provider is registered. */
-export function activeTracingApi(option: boolean | undefined): typeof Otel | undefined {
+function activeTracingApi(option: boolean | undefined): typeof Otel | undefined {
   if (option === false) return undefined;
   const api = tryRequirePeer<typeof Otel>('@opentelemetry/api');
   if (api === undefined) return undefined;

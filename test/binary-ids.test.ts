@@ -201,7 +201,7 @@ describe('job ids that are not valid UTF-8', () => {
     const invalidEnvelope = envelope('invalid');
     await raw.hset(k.jobs, invalid, invalidEnvelope);
     await raw.rpush(k.wait, invalid);
-    const fetched = await scripts.fetch(k, { types, want: 5, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100 });
+    const fetched = await scripts.fetch(k, { types, want: 5, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100, maxEnvelopeBytes: 0 });
     expect(fetched.jobs).toEqual([expect.objectContaining({ id: addressable(invalid), invalidId: true })]);
     expect(await raw.hget(k.dead, addressable(invalid))).toBe(invalidEnvelope);
     expect(await raw.zscore(k.active, valid)).not.toBeNull(); // the valid job's lease is untouched
@@ -250,7 +250,7 @@ describe('job ids that are not valid UTF-8', () => {
     await raw.hset(k.jobs, bad, envelope('bad'));
     await raw.rpush(k.wait, 'good-1', bad);
     await raw.set(k.deadInfo, 'not a hash'); // invalid-ids.lua refuses to run (WRONGTYPE) after fetch.lua leased both
-    const fetched = await scripts.fetch(k, { types: [], want: 5, leaseMs: 1, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100 });
+    const fetched = await scripts.fetch(k, { types: [], want: 5, leaseMs: 1, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100, maxEnvelopeBytes: 0 });
     expect(fetched.jobs.map((j) => j.id)).toEqual(['good-1']);
     expect(await raw.zscore(k.active, bad)).not.toBeNull(); // still leased under its raw id
     await raw.del(k.deadInfo);

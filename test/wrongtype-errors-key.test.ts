@@ -43,7 +43,7 @@ describe('an errors key of the wrong type (written by something else)', () => {
     const bad = Buffer.from([...Buffer.from('bad-'), 0xfe]);
     await raw.hset(k.jobs, bad, envelope('b'));
     await raw.rpush(k.wait, bad);
-    const fetched = await scripts.fetch(k, { types: [], want: 5, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100 });
+    const fetched = await scripts.fetch(k, { types: [], want: 5, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 3_600_000, acks: [], maxDead: 100, maxEnvelopeBytes: 0 });
     expect(fetched.jobs.map((j) => [j.id, j.invalidId === true])).toEqual([['#invalid-utf8:bad-%FE', true]]);
     expect(await raw.hexists(k.dead, '#invalid-utf8:bad-%FE')).toBe(1);
     expect(await raw.zscore(k.active, bad)).toBeNull();

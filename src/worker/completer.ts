@@ -249,6 +249,6 @@ export class Completer {
 }
 
 /** A run's identity in events. */
-export function refOf(run: JobRun): JobRef {
+function refOf(run: JobRun): JobRef {
   return { id: run.id, name: run.job.name, queue: run.queue, attempt: run.attempt, maxAttempts: run.maxAttempts };
 }

@@ -36,7 +36,7 @@ export function cronJobId(name: string, firedAt: number): string {
  * Firing times of `job` in (after, until], oldest first: at most `limit`, the most recent ones. Walks backwards from
  * `until`, so a long outage of an every-second schedule costs `limit` steps, not one per missed second.
  */
-export function firingsBetween(job: ResolvedJob, after: number, until: number, limit: number): number[] {
+function firingsBetween(job: ResolvedJob, after: number, until: number, limit: number): number[] {
   const cron = job.cron;
   if (cron === undefined || until <= after) return [];
   // cron-parser's prev() is strictly before its start: start just after `until` so a firing at `until` counts.

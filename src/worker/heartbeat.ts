@@ -56,7 +56,7 @@ export interface HeartbeatParams {
 }
 
 /** A new worker id: `<host>:<pid>:<random>`. */
-export function newWorkerId(): string {
+function newWorkerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 

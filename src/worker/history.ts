@@ -42,7 +42,7 @@ export function historyKeys(k: Pick<QueueKeys, 'historyPrefix'>, now: number): O
   };
 }
 
-/** Counters summed by field, in insertion order: the aggregate of one call. */
+/** Counters summed by field, in insertion order: one failed attempt's fields (failureHistory). */
 export class Tally {
   private readonly sums = new Map<string, number>();
 
@@ -56,17 +56,6 @@ export class Tally {
     const v = Math.max(0, Math.round(ms));
     this.add(`${job}|rts`, v);
     this.add(`${job}|rt${bucketOf(v)}`, 1);
-  }
-
-  /** A wait time (ms) under `job`. */
-  waitTime(job: string, ms: number): void {
-    const v = Math.max(0, Math.round(ms));
-    this.add(`${job}|wts`, v);
-    this.add(`${job}|wt${bucketOf(v)}`, 1);
-  }
-
-  get size(): number {
-    return this.sums.size;
   }
 
   /** Alternating field and increment, as the scripts take them. */
@@ -86,9 +75,6 @@ export interface RunTimes {
   /** When its handler ended (performance.now() time). */
   readonly endedAt?: number | undefined;
 }
-
-/** Start of a run in wall-clock ms. */
-const wallClock = (perfMs: number): number => performance.timeOrigin + perfMs;
 
 /** One job type's sums within a call (numbers only: the field names are built once per type, not per run). */
 interface TypeSums {
