@@ -1,14 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/** As in tsconfig.json: the CLI package (codegen/) imports the runtime by its package name, here from src/. Shared with vitest.unit.config.ts. */
+export const alias = [
+  { find: /^jobcraft$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+  { find: /^jobcraft\/schema$/, replacement: fileURLToPath(new URL('./src/schema.ts', import.meta.url)) },
+];
+
 export default defineConfig({
-  resolve: {
-    // As in tsconfig.json: the CLI package (codegen/) imports the runtime by its package name, here from src/.
-    alias: [
-      { find: /^jobcraft$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
-      { find: /^jobcraft\/schema$/, replacement: fileURLToPath(new URL('./src/schema.ts', import.meta.url)) },
-    ],
-  },
+  resolve: { alias },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],

@@ -268,7 +268,7 @@ async function promote(ctx: Context, k: QueueKeys, ids: readonly string[]): Prom
 export type JobsVerb = 'retry' | 'delete' | 'promote' | 'cancel';
 
 /** Which live states each `jobs` action applies to by default, and which it accepts with --state. */
-export const VERB_STATES: Record<JobsVerb, readonly LiveState[]> = {
+const VERB_STATES: Record<JobsVerb, readonly LiveState[]> = {
   retry: ['retrying'],
   promote: ['delayed', 'retrying'],
   cancel: ['waiting', 'delayed', 'retrying'],

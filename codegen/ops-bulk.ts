@@ -108,7 +108,7 @@ export interface BulkOutcome {
 }
 
 /** Jobs per HSCAN page. */
-export const PAGE = 200;
+const PAGE = 200;
 
 /** Set by the first Ctrl-C of a bulk run: the run stops after its current page. */
 let stopRequested = false;

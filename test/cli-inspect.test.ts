@@ -2,33 +2,19 @@
  * The read commands on the runtime's Inspector end to end — `jobcraft stats`, `queues`, `jobs <queue>`, `workers` —
  * the real command against the real Redis on its own prefix.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createWorker } from '../src/index.js';
 import { jobs } from '../jobs.schema.js';
+import { runCli, type Run } from './cli.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const prefix = testPrefix('cli-inspect');
 const client = createClient(jobs, { redis: redisUrl(), prefix });
 const raw = rawRedis();
 let worker: ReturnType<typeof createWorker<typeof jobs>> | undefined;
 
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/jobcraft.js', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: readonly string[]): Promise<Run> {
+  return runCli(args, { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, NO_COLOR: '1' });
 }
 
 beforeAll(async () => {

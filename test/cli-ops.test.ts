@@ -5,14 +5,12 @@
  * retries every dead letter exactly once; a bulk action without a terminal and without --yes is refused.
  * Each spawn costs about half a second, so the tests share one set of jobs and spawn few processes.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createWorker, PermanentError, queueKeys } from '../src/index.js';
 import { jobs } from '../jobs.schema.js';
+import { runCli, type Run } from './cli.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const prefix = testPrefix('cli-ops');
 const client = createClient(jobs, { redis: redisUrl(), prefix });
 const raw = rawRedis();
@@ -20,29 +18,9 @@ const email = queueKeys(prefix, 'email');
 const DEAD = 300;
 let deadIds: string[] = [];
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `jobcraft …` in the repository with stdin not a terminal; `onSpawn` may kill it. */
-function cli(args: readonly string[], onSpawn?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/jobcraft.js', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, NO_COLOR: '', FORCE_COLOR: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    child.stdin.end();
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-    onSpawn?.(child);
-  });
+/** Runs `jobcraft …` on this file's prefix, colours left to the command's defaults; `onSpawn` may kill it. */
+function cli(args: readonly string[], onSpawn?: Parameters<typeof runCli>[2]): Promise<Run> {
+  return runCli(args, { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, NO_COLOR: '', FORCE_COLOR: '' }, onSpawn);
 }
 
 beforeAll(async () => {

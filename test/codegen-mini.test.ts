@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Generator, runCodegen, type Output } from '../codegen/index.js';
 import { JobValidationError } from '../src/index.js';
 import { createJobsClient, createWorker, type PlaceOrderInput, type PlaceOrderPayload } from './codegen-fixtures/mini/generated/index.js';
-import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const MINI = fileURLToPath(new URL('./codegen-fixtures/mini/', import.meta.url));
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -32,9 +32,7 @@ describe('zod/mini schemas', () => {
     const client = createJobsClient({ redis: redisUrl(), prefix });
     cleanups.push(async () => {
       await client.close();
-      const redis = rawRedis();
-      await deletePrefix(redis, prefix);
-      await redis.quit();
+      await clearPrefix(prefix);
     });
     const received: PlaceOrderPayload[] = [];
     const worker = createWorker({ placeOrder: (payload) => void received.push(payload) }, { redis: redisUrl(), prefix, logger: false });

@@ -18,7 +18,7 @@ import {
   type SendWelcomeEmailPayload,
 } from '../generated/index.js';
 import { createJobsClient as createGoldenJobsClient } from './codegen-fixtures/golden/generated/index.js';
-import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -32,9 +32,7 @@ describe('generated code at run time', () => {
     configure({ redis: redisUrl(), prefix });
     cleanups.push(async () => {
       await closeDefaultJobsClient();
-      const redis = rawRedis();
-      await deletePrefix(redis, prefix);
-      await redis.quit();
+      await clearPrefix(prefix);
     });
 
     // quality as "75%" (a string the schema turns into a number), format left out (the schema's default is webp).
@@ -56,9 +54,7 @@ describe('generated code at run time', () => {
     const client = createJobsClient({ redis: redisUrl(), prefix });
     cleanups.push(async () => {
       await client.close();
-      const redis = rawRedis();
-      await deletePrefix(redis, prefix);
-      await redis.quit();
+      await clearPrefix(prefix);
     });
     const received: SendWelcomeEmailPayload[] = [];
     const worker = createWorker(
@@ -81,9 +77,7 @@ describe('generated code at run time', () => {
     const client = createGoldenJobsClient({ redis: redisUrl(), prefix });
     cleanups.push(async () => {
       await client.close();
-      const redis = rawRedis();
-      await deletePrefix(redis, prefix);
-      await redis.quit();
+      await clearPrefix(prefix);
     });
     const payload = { ts: 'now', n: 3, counts: { total: 1, eu: 2 }, labels: { id: 1, en: 'x' } };
     const { id } = await client.enqueueCatchallShapes(payload);
@@ -99,9 +93,7 @@ describe('generated code at run time', () => {
     const prefix = testPrefix('codegen-examples');
     const env = { ...process.env, REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix };
     cleanups.push(async () => {
-      const redis = rawRedis();
-      await deletePrefix(redis, prefix);
-      await redis.quit();
+      await clearPrefix(prefix);
     });
     const run = (script: string) => {
       const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env });

@@ -24,6 +24,13 @@ export function rawRedis(url = redisUrl()): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1 });
 }
 
+/** Deletes every key under a prefix on a connection of its own, then closes it: for cleanups that hold no raw connection. */
+export async function clearPrefix(prefix: string): Promise<void> {
+  const redis = rawRedis();
+  await deletePrefix(redis, prefix);
+  await redis.quit();
+}
+
 /** Deletes every key under a prefix. */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
