@@ -41,8 +41,6 @@ beforeAll(async () => {
         throw new PermanentError(XSS);
       },
       big: () => {},
-      later: () => {},
-      nightly: () => {},
     },
     { redis: redisUrl(), prefix, logger: false, queues: ['mail'], name: `<img src=x onerror=alert(1)>` },
   );
