@@ -14,12 +14,12 @@ export async function session(dashboard: Dashboard, path = '/'): Promise<{ cooki
   const res = await dashboard.fetch(new Request(`${ORIGIN}${path}`));
   const set = res.headers.get('set-cookie') ?? '';
   const cookie = /jobcraft_csrf=([^;]+)/.exec(set)?.[1];
-  const token = /name="_csrf" value="([^"]+)"/.exec(await res.text())?.[1];
+  const token = /<meta name="jobcraft-csrf" content="([^"]+)">/.exec(await res.text())?.[1];
   if (cookie === undefined || token === undefined) throw new Error(`no CSRF cookie or token on ${path}`);
   return { cookie: `jobcraft_csrf=${cookie}`, token };
 }
 
-/** POSTs a form to the dashboard's /actions as a same-origin browser would (override any header in `headers`). */
+/** POSTs a form to the dashboard's /actions as a same-origin browser would (override any header in `headers`; '' leaves it out). */
 export async function post(
   dashboard: Dashboard,
   fields: Record<string, string | readonly string[]>,
@@ -32,7 +32,9 @@ export async function post(
     new Request(`${ORIGIN}${path}`, {
       method: 'POST',
       body,
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN, 'Sec-Fetch-Site': 'same-origin', ...headers },
+      headers: Object.fromEntries(
+        Object.entries({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN, 'Sec-Fetch-Site': 'same-origin', ...headers }).filter(([, v]) => v !== ''),
+      ),
     }),
   );
   return { status: res.status, text: await res.text() };
