@@ -36,7 +36,7 @@ import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, typeKeys, type QueueKeys } from './keys.js';
 import { connect, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
-import { Scripts } from './scripts.js';
+import { ENQUEUE_NOW, Scripts } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { nextFiring } from './worker/cron.js';
 
@@ -65,7 +65,8 @@ async function redisNow(redis: { time(): Promise<(string | number)[]> }): Promis
 export function createAdmin(options: AdminOptions = {}): Admin {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createAdmin', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
-  const conn = connect(options.redis, 'client');
+  // As the client's: its grouped enqueues (triggerCron) go at once rather than auto-pipelined.
+  const conn = connect(options.redis, 'client', [ENQUEUE_NOW]);
   const redis = conn.redis;
   const scripts = new Scripts(redis);
   const jobSet: JobSet | undefined = options.jobs;

@@ -126,6 +126,10 @@ describe('admin.act (ids)', () => {
     expect(r).toMatchObject({ matched: 1, done: 0, skipped: 1 });
     expect(r.results[0]).toMatchObject({ result: 'skipped', reason: 'held', state: 'dead' });
     expect(await raw.hexists(k.dead, 'gone-1')).toBe(1);
+    // A selection counts it as matched and left as it was.
+    const bulk = await admin.bulk({ action: 'dead-retry', queue: 'default', all: true });
+    expect(bulk).toMatchObject({ matched: 1, done: 0, skipped: 1 });
+    expect(await raw.hexists(k.dead, 'gone-1')).toBe(1);
 
     const d = await admin.act('dead-delete', ['gone-1']);
     expect(d).toMatchObject({ done: 1 });
