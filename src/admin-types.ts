@@ -7,8 +7,19 @@
 import type { InspectorOptions } from './inspect-types.js';
 import type { JobState } from './job-info.js';
 
-/** Options of `createAdmin`: the same as the Inspector's (a URL, options or your connection; prefix; job set). */
-export type AdminOptions = InspectorOptions;
+/** Options of `createAdmin`: the same fields as the Inspector's {@link InspectorOptions}. */
+export interface AdminOptions extends InspectorOptions {
+  /** Where Redis is (a URL, options, or a connection of yours, which stays yours). Default `REDIS_URL`, else local. */
+  readonly redis?: InspectorOptions['redis'];
+  /** Prefix of every key. Default `"jobcraft"`. */
+  readonly prefix?: string;
+  /**
+   * The job set, if at hand: queue and job names are checked against it (unknown ones are refused, naming the known
+   * ones), "every queue" means its queues, throttled types and unique-lock TTLs come from it, and `cron()` and
+   * `triggerCron()` need it. Without it, queues and throttled types come from the queue registry (`P:queues`).
+   */
+  readonly jobs?: InspectorOptions['jobs'];
+}
 
 /** The states of a live job an action may apply to. */
 export type LiveState = 'waiting' | 'delayed' | 'retrying' | 'active';

@@ -18,6 +18,7 @@ import { metricsAttachments, type Metrics } from './metrics.js';
 import { tracingEnqueueHooks } from './tracing.js';
 import { registerQueues } from './registry.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
+import { cancelTargets } from './cancel.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -420,10 +421,8 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   async function cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'> {
     for (const q of queuesFor(id)) {
       const k = keysOf(q);
-      const decoded = decodeEnvelope(await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`));
-      const lock = decoded.ok && decoded.envelope.u !== undefined ? k.uniquePrefix + decoded.envelope.u : undefined;
-      const throttled = decoded.ok && jobs.jobs.get(decoded.envelope.n)?.throttle !== undefined;
-      const readySet = throttled && decoded.ok ? typeKeys(k, decoded.envelope.n).ready : undefined;
+      const raw = await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`);
+      const { readySet, lock } = cancelTargets(k, raw, (name) => jobs.jobs.get(name)?.throttle !== undefined);
       const result = await limit(() => scripts.cancel(k, { id, readySet, lock }), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
