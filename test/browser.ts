@@ -65,6 +65,8 @@ export function useBrowser(): { open(): Promise<TestPage> } {
     async open() {
       if (browser === undefined) throw new Error(`no browser: ${browserMissing ?? 'not launched'}`);
       const context = await browser.newContext();
+      // Shorter than the test's own timeout, so a wait that fails names its step.
+      context.setDefaultTimeout(10_000);
       await context.addInitScript({ content: CSP_LISTENER });
       const errors: string[] = [];
       const dialogs: string[] = [];
@@ -72,7 +74,8 @@ export function useBrowser(): { open(): Promise<TestPage> } {
       open.push({ context, errors, allowed });
       const page = await context.newPage();
       page.on('console', (msg) => {
-        if (msg.type() === 'error') errors.push(`console: ${msg.text()} (${msg.location().url})`);
+        // The browser's own request for /favicon.ico is not the page's doing.
+        if (msg.type() === 'error' && !/\/favicon\.ico$/.test(msg.location().url)) errors.push(`console: ${msg.text()} (${msg.location().url})`);
       });
       page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
       page.on('dialog', (dialog) => {
