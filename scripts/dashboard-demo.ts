@@ -10,7 +10,7 @@ import { jobs } from '../jobs.schema.js';
 /** A seeded dataset and how to take it down. */
 export interface DemoDataset {
   readonly prefix: string;
-  /** Id of a dead letter with a stack (the job page's example). */
+  /** Id of a dead webhook delivery with its error and stack (the job page's example). */
   readonly deadJobId: string;
   /** Id of a job that completed after retries (its timeline has several attempts). */
   readonly completedJobId: string;
@@ -37,9 +37,9 @@ async function until(check: () => Promise<boolean>, what: string, ms = 30_000): 
  */
 async function writeHistory(redis: Redis, prefix: string, now: number): Promise<void> {
   const shape: Record<string, { queue: string; perHour: number; failRate: number; runMs: number }> = {
-    sendWelcomeEmail: { queue: 'email', perHour: 1_800, failRate: 0.004, runMs: 45 },
-    deliverWebhook: { queue: 'webhooks', perHour: 900, failRate: 0.05, runMs: 180 },
-    resizeImage: { queue: 'images', perHour: 400, failRate: 0.01, runMs: 1_200 },
+    sendWelcomeEmail: { queue: 'email', perHour: 15_000, failRate: 0.004, runMs: 45 },
+    deliverWebhook: { queue: 'webhooks', perHour: 6_000, failRate: 0.05, runMs: 180 },
+    resizeImage: { queue: 'images', perHour: 2_400, failRate: 0.01, runMs: 1_200 },
     buildDailyReport: { queue: 'reports', perHour: 0, failRate: 0, runMs: 0 },
   };
   const pipe = redis.pipeline();
@@ -162,7 +162,7 @@ export async function seedDemo(redisUrl: string, prefix: string): Promise<DemoDa
       await inspector.close();
     }
 
-    const dead = await client.deadLetters.list('reports');
+    const dead = await client.deadLetters.list('webhooks');
     return {
       prefix,
       deadJobId: dead[0]?.id ?? report.id,

@@ -24,6 +24,8 @@ import { serveFetch } from './serve-fetch.js';
 export interface Shot {
   readonly file: string;
   readonly title: string;
+  /** The whole page rather than the first screen (the job page: payload, error and timeline sit below its options). */
+  readonly fullPage?: boolean;
   path(demo: Pick<DemoDataset, 'deadJobId' | 'completedJobId'>): string;
 }
 
@@ -31,13 +33,13 @@ export interface Shot {
 export const SHOTS: readonly Shot[] = [
   { file: 'overview.png', title: 'Overview', path: () => '' },
   { file: 'queue.png', title: 'Queue', path: () => 'queues/email?state=completed' },
-  { file: 'job.png', title: 'Job', path: (d) => `jobs/${encodeURIComponent(d.deadJobId)}` },
-  { file: 'dead-letters.png', title: 'Dead letters', path: () => 'dead' },
+  { file: 'job.png', title: 'Job', fullPage: true, path: (d) => `jobs/${encodeURIComponent(d.deadJobId)}` },
+  { file: 'dead-letters.png', title: 'Dead letters', path: () => 'dead?queue=webhooks' },
   { file: 'workers.png', title: 'Workers', path: () => 'workers' },
 ];
 
-/** Takes every screenshot into `outDir`; returns the files written. */
-export async function takeScreenshots(outDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
+/** Takes every screenshot into `outDir`; returns the files written and the key prefix the dataset lived under. */
+export async function takeScreenshots(outDir: string, log: (line: string) => void = () => {}): Promise<{ files: string[]; prefix: string }> {
   const missing = chromiumMissing();
   if (missing !== undefined) throw new Error(`${missing}: the screenshots need Chromium. ${INSTALL_HINT}`);
   mkdirSync(outDir, { recursive: true });
@@ -57,14 +59,14 @@ export async function takeScreenshots(outDir: string, log: (line: string) => voi
       const errors: string[] = [];
       page.on('pageerror', (err) => errors.push(err.message));
       page.on('console', (msg) => {
-        if (msg.type() === 'error') errors.push(msg.text());
+        if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico')) errors.push(`${msg.text()} (${msg.location().url})`);
       });
       for (const shot of SHOTS) {
         const url = `${served.origin}/${shot.path(demo)}`;
         const response = await page.goto(url, { waitUntil: 'networkidle' });
         if (response === null || response.status() !== 200) throw new Error(`${url} answered ${response?.status() ?? 'nothing'}`);
         const file = join(outDir, shot.file);
-        await page.screenshot({ path: file, fullPage: false });
+        await page.screenshot({ path: file, fullPage: shot.fullPage === true });
         written.push(file);
         log(`  ${shot.title.padEnd(13)} ${url} → ${file}`);
       }
@@ -79,14 +81,14 @@ export async function takeScreenshots(outDir: string, log: (line: string) => voi
     await demo?.stop();
     await redis.stop();
   }
-  return written;
+  return { files: written, prefix };
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--out');
   const out = at === -1 ? fileURLToPath(new URL('../docs/screenshots', import.meta.url)) : resolve(process.argv[at + 1] ?? '.');
   takeScreenshots(out, (line) => console.log(line)).then(
-    (files) => console.log(`${files.length} screenshots written`),
+    ({ files }) => console.log(`${files.length} screenshots written`),
     (err: unknown) => {
       console.error(err instanceof Error ? err.message : String(err));
       process.exit(1);
