@@ -10,6 +10,10 @@ import { createClient, createWorker, defineJobs, PermanentError, type JobClient,
 import { createDashboard, PAYLOAD_SHOWN_BYTES, type Dashboard } from '../dashboard/index.js';
 import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
 import { get, testId } from './dashboard-helpers.js';
+import { registerInMemoryTracing } from './fixtures/otel.js';
+
+// Tracing on in this process: the client stores its span's trace context with each job, which the job page shows.
+registerInMemoryTracing();
 
 const XSS = '<script>alert("x")</script>';
 
@@ -144,6 +148,8 @@ describe('pages', () => {
     expect(testId(dead.text, 'error-stack')).toContain('at ');
     expect(dead.text).toMatch(/<ol class="timeline"[^>]*><li>.*enqueued/);
     expect(dead.text).toContain('data-testid="job-dead-retry"');
+    expect(testId(dead.text, 'trace-id')).toMatch(/^[0-9a-f]{32}$/);
+    expect(testId(dead.text, 'job-priority')).toBe('0');
     const missing = await get(dashboard, `/jobs/${encodeURIComponent('mail#999999')}`);
     expect(missing.status).toBe(404);
   });
