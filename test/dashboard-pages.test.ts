@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, PermanentError, type JobClient, type Worker } from '../src/index.js';
 import { createDashboard, PAYLOAD_SHOWN_BYTES, type Dashboard } from '../dashboard/index.js';
-import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { clearPrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { startRedisServer } from '../scripts/redis-server.js';
 import { get, testId } from './dashboard-helpers.js';
 import { registerInMemoryTracing } from './fixtures/otel.js';
 
@@ -266,6 +267,28 @@ describe('base path', () => {
       expect((await get(mounted, '/ops/jobs/static/dashboard.css')).status).toBe(200);
     } finally {
       await mounted.close();
+    }
+  });
+});
+
+describe('Redis facts', () => {
+  it('warns on the overview when maxmemory-policy may evict job keys, and not under noeviction', async () => {
+    const quiet = await get(dashboard, '/');
+    expect(testId(quiet.text, 'redis-policy')).toBe('noeviction');
+    expect(quiet.text).not.toContain('data-testid="eviction-warning"');
+    const server = await startRedisServer();
+    const raw = rawRedis(server.url);
+    const evicting = createDashboard({ redis: server.url, prefix });
+    try {
+      await raw.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      const res = await get(evicting, '/');
+      expect(res.status).toBe(200);
+      expect(testId(res.text, 'redis-policy')).toBe('allkeys-lru');
+      expect(testId(res.text, 'eviction-warning')).toContain('allkeys-lru');
+    } finally {
+      await evicting.close();
+      raw.disconnect();
+      await server.stop();
     }
   });
 });
