@@ -17,6 +17,8 @@ import { registerInMemoryTracing } from './fixtures/otel.js';
 registerInMemoryTracing();
 
 const XSS = '<script>alert("x")</script>';
+/** A job id of the user's (an idempotency key): any text, slashes and markup included. */
+const WEIRD_ID = `a/../b ${XSS} %2F`;
 
 const jobs = defineJobs({
   greet: { payload: z.object({ name: z.string(), secret: z.string().optional() }), queue: 'mail' },
@@ -55,6 +57,7 @@ beforeAll(async () => {
   bigId = (await client.enqueue('big', { blob }, { delay: '1h' })).id;
   delayedId = (await client.enqueue('greet', { name: 'later', secret: 'hunter2' }, { delay: '2h' })).id;
   for (let n = 0; n < 25; n++) await client.enqueue('later', { n });
+  await client.enqueue('later', { n: -1 }, { jobId: WEIRD_ID, delay: '3h' });
   await waitFor(async () => (await client.getJob(boomId))?.state === 'dead' && (await client.getJob(greetId))?.state === 'completed', 'boom dead, greet completed');
   dashboard = createDashboard({ redis: redisUrl(), prefix, jobs });
 });
@@ -153,6 +156,17 @@ describe('pages', () => {
     expect(testId(dead.text, 'job-priority')).toBe('0');
     const missing = await get(dashboard, `/jobs/${encodeURIComponent('mail#999999')}`);
     expect(missing.status).toBe(404);
+  });
+
+  it('a job id of any text (slashes, markup, percent signs) links, routes and shows escaped', async () => {
+    const listing = await get(dashboard, '/queues/idle?state=delayed');
+    const link = /href="([^"]+)" data-testid="job-link"/.exec(listing.text)?.[1];
+    expect(link).toBe(`../jobs/${encodeURIComponent(WEIRD_ID)}`);
+    const page = await get(dashboard, `/jobs/${encodeURIComponent(WEIRD_ID)}`);
+    expect(page.status).toBe(200);
+    expect(testId(page.text, 'job-id')).toBe('a/../b &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; %2F');
+    expect(page.text).not.toContain(XSS);
+    expect(JSON.parse((await get(dashboard, `/jobs/${encodeURIComponent(WEIRD_ID)}/payload`)).text)).toEqual({ n: -1 });
   });
 
   it('a payload past the shown size is cut, with a link that downloads the whole payload', async () => {
