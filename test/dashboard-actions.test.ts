@@ -100,6 +100,7 @@ describe('actions', () => {
     const dry = await post(dashboard, { ...fields, dry: '1' }, { Cookie: cookie });
     expect(dry.status).toBe(200);
     expect(testId(dry.text, 'matched-count')).toBe('5');
+    expect(dry.text).toContain('data-no-refresh="1"'); // an action's answer is never reloaded (it is a POST's)
     expect(dry.text).toContain('data-testid="confirm-action"');
     expect(testId((await get(dashboard, '/queues/billing?state=dead')).text, 'state-count-dead')).toBe('7');
 

@@ -278,6 +278,14 @@ describe('base path', () => {
       // No link starts at the server's root.
       expect([...queue.text.matchAll(/(?:href|src|action)="([^"]*)"/g)].map((m) => m[1]).filter((u) => u?.startsWith('/') || u?.includes('://'))).toEqual([]);
       expect((await get(mounted, '/queues/idle')).status).toBe(404);
+      // Error pages link relative to where they are too, and never reload themselves.
+      const missing = await get(mounted, `/ops/jobs/jobs/${encodeURIComponent('idle#999999')}`);
+      expect(missing.status).toBe(404);
+      expect(missing.text).toContain('href="../dead"');
+      expect(missing.text).toContain('data-no-refresh="1"');
+      expect(root.text).not.toContain('data-no-refresh');
+      // A trailing slash is one level deeper for the browser: the links follow.
+      expect((await get(mounted, '/ops/jobs/queues/idle/')).text).toContain('src="../../static/dashboard.js"');
       expect((await get(mounted, '/ops/jobs/static/dashboard.css')).status).toBe(200);
     } finally {
       await mounted.close();
