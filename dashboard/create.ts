@@ -5,6 +5,7 @@
  * and writes through the Admin API.
  */
 import { Hono, type Context as HonoContext } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { Cluster, Redis } from 'ioredis';
 import { createAdmin, createInspector, InvalidArgumentError, type Admin, type RedisConfig } from 'jobcraft';
 import { BadAction, parseActionForm, resultPage, runAction } from './actions.js';
@@ -21,6 +22,8 @@ import { contentSecurityPolicy, cookieOf, Csrf, CSRF_COOKIE, CSRF_FIELD, csrfCoo
 
 /** The default refresh period of the pages (ms). */
 export const DEFAULT_POLL_MS = 5_000;
+/** The largest POST body accepted (1,000 ids of 256 characters fit). */
+export const MAX_POST_BYTES = 1024 * 1024;
 
 interface Resolved {
   readonly actions: ReadonlySet<DashboardAction>;
@@ -165,7 +168,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     return new Response(asset.body, { headers: { 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=300' } });
   });
 
-  app.post('/actions', async (c) => {
+  app.post('/actions', bodyLimit({ maxSize: MAX_POST_BYTES, onError: (c) => c.text('request body too large\n', 413) }), async (c) => {
     const crossSite = crossSiteReason(c.req.raw, trusted);
     if (crossSite !== undefined) return errorPage(c, 403, 'Refused', `Cross-site request refused: ${crossSite}.`);
     const body = (await c.req.parseBody({ all: true })) as Record<string, unknown>;
