@@ -1,5 +1,5 @@
 /**
- * `jobcraft dashboard [--port 4000] [--host 127.0.0.1] [--base-path /] [--read-only] [--insecure-bind]`: the web
+ * `jobcraft dashboard [--port 4000] [--host 127.0.0.1] [--base-path /] [--read-only] [--insecure-bind] …`: the web
  * dashboard (@jobcraft/dashboard, loaded only when the command runs) on its own HTTP server. It binds the loopback
  * interface by default and refuses any other address unless credentials are set in the environment
  * (JOBCRAFT_DASHBOARD_TOKEN, or JOBCRAFT_DASHBOARD_USER + JOBCRAFT_DASHBOARD_PASSWORD) or `--insecure-bind` says an
@@ -19,6 +19,7 @@ export interface DashboardCommandOptions extends CommonOptions {
   readonly basePath: string;
   readonly readOnly?: boolean;
   readonly insecureBind?: boolean;
+  readonly trustedOrigin?: string;
 }
 
 const USAGE = 2;
@@ -81,6 +82,7 @@ export function registerDashboardCommand(program: Command): void {
     .option('--base-path <path>', 'the path the dashboard is served under (e.g. behind a reverse proxy)', '/')
     .option('--read-only', 'show everything, act on nothing')
     .option('--insecure-bind', 'bind a non-loopback address without credentials (anyone who reaches it may act on jobs)')
+    .option('--trusted-origin <origins>', 'comma-separated origins (https://ops.example.com) whose POSTs are accepted besides the request\'s own: a proxy that rewrites Host')
     .option('--redis <url>', 'Redis URL (default: $JOBCRAFT_REDIS_URL, $REDIS_URL, redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'key prefix (default: $JOBCRAFT_PREFIX, "jobcraft")')
     .option('--schema <file>', 'the job declarations from a schema file, run with tsx (job types and cron pages)')
@@ -152,6 +154,7 @@ export async function runDashboard(o: DashboardCommandOptions): Promise<number> 
       manifest,
       basePath: o.basePath,
       readOnly,
+      trustedOrigins: (o.trustedOrigin ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
       authorize: creds === undefined ? undefined : authorizeWith(creds, readOnly),
       onAction: (e) => console.log(`action ${e.action}${e.dryRun ? ' (dry run)' : ''}${e.queue === undefined ? '' : ` queue=${e.queue}`}${e.failed ? ' failed' : ''}`),
     });

@@ -161,5 +161,5 @@ ${b.matched === 0 ? '' : confirmForm(page, f, `${label} ${b.matched} job(s)`)}`
       : html`<p data-testid="action-summary">${label} ${scope}: <strong data-testid="done-count">${b.done}</strong> done, ${b.skipped} left as they were.</p>
 ${b.interrupted ? html`<p class="warn" data-testid="action-interrupted">Stopped at the time budget of ${BULK_TIME_BUDGET_MS / 1000} s; nothing was done twice. Submit again to go on.</p>${confirmForm(page, f, 'Go on')}` : ''}`;
   }
-  return layout(page, `${label}${f.dryRun ? ' (dry run)' : ''}`, html`${body}${back}`);
+  return layout(page, `${label}${f.dryRun ? ' (dry run)' : ''}`, html`${body}${back}`, false);
 }

@@ -5,6 +5,7 @@
  * and writes through the Admin API.
  */
 import { Hono, type Context as HonoContext } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { Cluster, Redis } from 'ioredis';
 import { createAdmin, createInspector, InvalidArgumentError, type Admin, type RedisConfig } from 'jobcraft';
 import { BadAction, parseActionForm, resultPage, runAction } from './actions.js';
@@ -21,6 +22,8 @@ import { contentSecurityPolicy, cookieOf, Csrf, CSRF_COOKIE, CSRF_FIELD, csrfCoo
 
 /** The default refresh period of the pages (ms). */
 export const DEFAULT_POLL_MS = 5_000;
+/** The largest POST body accepted (1,000 ids of 256 characters fit). */
+export const MAX_POST_BYTES = 1024 * 1024;
 
 interface Resolved {
   readonly actions: ReadonlySet<DashboardAction>;
@@ -75,11 +78,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
 
   const app = new Hono<Env>({ strict: false }).basePath(basePath === '' ? '/' : basePath);
 
-  /** The page context: links relative to this page's depth under the base path. */
-  function pageOf(c: HonoContext<Env>, depth: number): Page {
+  /** The page context: links relative to this page's depth under the base path (as the browser resolves them). */
+  function pageOf(c: HonoContext<Env>): Page {
     const access = c.get('access');
     const url = new URL(c.req.url);
     const rel = url.pathname.slice(basePath.length).replace(/^\//, '');
+    const depth = rel.split('/').length - 1;
     return {
       root: depth === 0 ? './' : '../'.repeat(depth),
       nonce: c.get('nonce'),
@@ -90,8 +94,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     };
   }
 
-  function ctxOf(c: HonoContext<Env>, depth: number): Ctx {
-    return { inspector, admin: adminApi, redis, options, jobs: options.jobs, page: pageOf(c, depth), url: new URL(c.req.url) };
+  function ctxOf(c: HonoContext<Env>): Ctx {
+    return { inspector, admin: adminApi, redis, options, jobs: options.jobs, page: pageOf(c), url: new URL(c.req.url) };
   }
 
   async function htmlResponse(c: HonoContext<Env>, body: Html, status: 200 | 400 | 403 | 404 | 500 = 200): Promise<Response> {
@@ -100,7 +104,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   }
 
   function errorPage(c: HonoContext<Env>, status: 400 | 403 | 404 | 500, title: string, message: string): Promise<Response> {
-    return htmlResponse(c, layout(pageOf(c, 0), title, html`<p class="error" data-testid="error">${message}</p>`), status);
+    return htmlResponse(c, layout(pageOf(c), title, html`<p class="error" data-testid="error">${message}</p>`, false), status);
   }
 
   // Authorization, nonce, CSRF cookie; security headers on the way out.
@@ -140,10 +144,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     return errorPage(c, 500, 'Error', `The request failed: ${(err as Error)?.message ?? String(err)}`);
   });
 
-  app.get('/', async (c) => htmlResponse(c, await overviewPage(ctxOf(c, 0))));
-  app.get('/queues/:queue', async (c) => htmlResponse(c, await queuePage(ctxOf(c, 1), c.req.param('queue'))));
+  app.get('/', async (c) => htmlResponse(c, await overviewPage(ctxOf(c))));
+  app.get('/queues/:queue', async (c) => htmlResponse(c, await queuePage(ctxOf(c), c.req.param('queue'))));
   app.get('/jobs/:id', async (c) => {
-    const page = await jobPage(ctxOf(c, 1), c.req.param('id'));
+    const page = await jobPage(ctxOf(c), c.req.param('id'));
     return page === undefined ? errorPage(c, 404, 'Not found', `No job has the id ${c.req.param('id')} (it may have completed and been trimmed, or been deleted).`) : htmlResponse(c, page);
   });
   app.get('/jobs/:id/payload', async (c) => {
@@ -154,17 +158,17 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const name = `job-${job.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
     return new Response(text, { headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Disposition': `attachment; filename="${name}"` } });
   });
-  app.get('/dead', async (c) => htmlResponse(c, await deadPage(ctxOf(c, 0))));
-  app.get('/scheduled', async (c) => htmlResponse(c, await scheduledPage(ctxOf(c, 0))));
-  app.get('/workers', async (c) => htmlResponse(c, await workersPage(ctxOf(c, 0))));
-  app.get('/types', (c) => htmlResponse(c, typesPage(ctxOf(c, 0))));
+  app.get('/dead', async (c) => htmlResponse(c, await deadPage(ctxOf(c))));
+  app.get('/scheduled', async (c) => htmlResponse(c, await scheduledPage(ctxOf(c))));
+  app.get('/workers', async (c) => htmlResponse(c, await workersPage(ctxOf(c))));
+  app.get('/types', (c) => htmlResponse(c, typesPage(ctxOf(c))));
   app.get('/static/:file', (c) => {
     const asset = assets.get(c.req.param('file'));
     if (asset === undefined) return c.text('not found\n', 404);
     return new Response(asset.body, { headers: { 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=300' } });
   });
 
-  app.post('/actions', async (c) => {
+  app.post('/actions', bodyLimit({ maxSize: MAX_POST_BYTES, onError: (c) => c.text('request body too large\n', 413) }), async (c) => {
     const crossSite = crossSiteReason(c.req.raw, trusted);
     if (crossSite !== undefined) return errorPage(c, 403, 'Refused', `Cross-site request refused: ${crossSite}.`);
     const body = (await c.req.parseBody({ all: true })) as Record<string, unknown>;
@@ -172,7 +176,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     if (!csrf.check(cookieOf(c.req.raw, CSRF_COOKIE), token)) return errorPage(c, 403, 'Refused', 'Missing or stale CSRF token: reload the page and try again.');
     const form = parseActionForm(body);
     if (!c.get('access').actions.has(form.action)) return errorPage(c, 403, 'Refused', `You may not ${form.action} here (read-only access).`);
-    const ctx = ctxOf(c, 0);
+    const ctx = ctxOf(c);
     let done;
     try {
       done = await runAction(ctx, form);

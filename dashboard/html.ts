@@ -89,8 +89,8 @@ const NAV: readonly (readonly [string, string, string])[] = [
   ['types', 'Job types', 'nav-types'],
 ];
 
-/** A whole HTML page. */
-export function layout(page: Page, title: string, body: Html, flash?: string): Html {
+/** A whole HTML page; `refresh: false` for a page that must not reload itself (an action's answer, an error). */
+export function layout(page: Page, title: string, body: Html, refresh = true): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -102,7 +102,7 @@ export function layout(page: Page, title: string, body: Html, flash?: string): H
 <link rel="stylesheet" href="${href(page, 'static/uPlot.min.css')}">
 <link rel="stylesheet" href="${href(page, 'static/dashboard.css')}">
 </head>
-<body data-poll-ms="${page.pollMs}">
+<body data-poll-ms="${page.pollMs}"${refresh ? '' : html` data-no-refresh="1"`}>
 <header>
 <a class="brand" href="${href(page, '')}">jobcraft</a>
 <nav>${NAV.map(([path, label, id]) => html`<a href="${href(page, path)}" data-testid="${id}">${label}</a>`)}</nav>
@@ -111,7 +111,6 @@ export function layout(page: Page, title: string, body: Html, flash?: string): H
 </select></label>
 </header>
 <main id="content" data-testid="content">
-${flash === undefined ? '' : html`<p class="flash" data-testid="flash">${flash}</p>`}
 <h1 data-testid="page-title">${title}</h1>
 ${body}
 </main>

@@ -82,7 +82,9 @@ export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
 <tr><th>State</th><td data-testid="job-state">${job.state}</td></tr>
 <tr><th>Attempts</th><td data-testid="job-attempts">${job.attempts}${job.maxAttempts === undefined ? '' : ` of ${job.maxAttempts}`}</td></tr>
 ${dead ? html`<tr><th>Dead reason</th><td data-testid="dead-reason">${job.deadReason ?? '?'}</td></tr>` : ''}
+${job.priority === undefined ? '' : html`<tr><th>Priority</th><td data-testid="job-priority">${job.priority}</td></tr>`}
 ${job.workerId === undefined ? '' : html`<tr><th>Worker</th><td>${job.workerId}</td></tr>`}
+<tr><th>Trace id</th><td data-testid="trace-id">${job.traceId ?? html`<span class="muted">none</span>`}</td></tr>
 </table>
 ${actions.length === 0 ? '' : html`<p class="actions" data-testid="job-actions">${actions.map((a) => actionButton(page, a, LABELS[a] ?? a, { id: job.id, queue: job.queue }, `job-${a}`, a === 'cancel' || a === 'dead-delete'))}</p>`}
 ${declared === undefined ? '' : html`<h2>Options of ${declared.name}</h2><pre data-testid="job-options">${JSON.stringify({ queue: declared.queue, attempts: declared.attempts, backoff: declared.backoff, timeoutMs: declared.timeoutMs ?? null, priority: declared.priority, cron: declared.cron === undefined ? null : { pattern: declared.cron.pattern, tz: declared.cron.tz } }, null, 2)}</pre>`}

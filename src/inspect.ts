@@ -7,6 +7,7 @@
 import { parseDeadInfo } from './dead-letters.js';
 import { InvalidArgumentError, parseStoredError, type StoredError } from './errors.js';
 import { jobInfoFrom } from './job-info.js';
+import { decodeEnvelope, parseTraceContext } from './payload.js';
 import {
   DEFAULT_PREFIX,
   PREFIX_PATTERN,
@@ -375,7 +376,11 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
       }
     }
     const diedAt = info.state === 'dead' && s !== undefined ? parseDeadInfo(s.extra).diedAt : undefined;
+    const decoded = s === undefined || info.state === 'completed' || info.state === 'unknown' ? undefined : decodeEnvelope(s.raw);
+    const envelope = decoded?.ok === true ? decoded.envelope : undefined;
     return {
+      traceId: parseTraceContext(envelope?.tc)?.traceId,
+      priority: envelope === undefined ? undefined : (envelope.r ?? 0),
       ...info,
       timeline: {
         enqueuedAt: info.enqueuedAt,

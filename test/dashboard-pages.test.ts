@@ -8,10 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, PermanentError, type JobClient, type Worker } from '../src/index.js';
 import { createDashboard, PAYLOAD_SHOWN_BYTES, type Dashboard } from '../dashboard/index.js';
-import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { clearPrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { startRedisServer } from '../scripts/redis-server.js';
 import { get, testId } from './dashboard-helpers.js';
+import { registerInMemoryTracing } from './fixtures/otel.js';
+
+// Tracing on in this process: the client stores its span's trace context with each job, which the job page shows.
+registerInMemoryTracing();
 
 const XSS = '<script>alert("x")</script>';
+/** A job id of the user's (an idempotency key): any text, slashes and markup included. */
+const WEIRD_ID = `a/../b ${XSS} %2F`;
 
 const jobs = defineJobs({
   greet: { payload: z.object({ name: z.string(), secret: z.string().optional() }), queue: 'mail' },
@@ -50,6 +57,7 @@ beforeAll(async () => {
   bigId = (await client.enqueue('big', { blob }, { delay: '1h' })).id;
   delayedId = (await client.enqueue('greet', { name: 'later', secret: 'hunter2' }, { delay: '2h' })).id;
   for (let n = 0; n < 25; n++) await client.enqueue('later', { n });
+  await client.enqueue('later', { n: -1 }, { jobId: WEIRD_ID, delay: '3h' });
   await waitFor(async () => (await client.getJob(boomId))?.state === 'dead' && (await client.getJob(greetId))?.state === 'completed', 'boom dead, greet completed');
   dashboard = createDashboard({ redis: redisUrl(), prefix, jobs });
 });
@@ -144,8 +152,21 @@ describe('pages', () => {
     expect(testId(dead.text, 'error-stack')).toContain('at ');
     expect(dead.text).toMatch(/<ol class="timeline"[^>]*><li>.*enqueued/);
     expect(dead.text).toContain('data-testid="job-dead-retry"');
+    expect(testId(dead.text, 'trace-id')).toMatch(/^[0-9a-f]{32}$/);
+    expect(testId(dead.text, 'job-priority')).toBe('0');
     const missing = await get(dashboard, `/jobs/${encodeURIComponent('mail#999999')}`);
     expect(missing.status).toBe(404);
+  });
+
+  it('a job id of any text (slashes, markup, percent signs) links, routes and shows escaped', async () => {
+    const listing = await get(dashboard, '/queues/idle?state=delayed');
+    const link = /href="([^"]+)" data-testid="job-link"/.exec(listing.text)?.[1];
+    expect(link).toBe(`../jobs/${encodeURIComponent(WEIRD_ID)}`);
+    const page = await get(dashboard, `/jobs/${encodeURIComponent(WEIRD_ID)}`);
+    expect(page.status).toBe(200);
+    expect(testId(page.text, 'job-id')).toBe('a/../b &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; %2F');
+    expect(page.text).not.toContain(XSS);
+    expect(JSON.parse((await get(dashboard, `/jobs/${encodeURIComponent(WEIRD_ID)}/payload`)).text)).toEqual({ n: -1 });
   });
 
   it('a payload past the shown size is cut, with a link that downloads the whole payload', async () => {
@@ -257,9 +278,39 @@ describe('base path', () => {
       // No link starts at the server's root.
       expect([...queue.text.matchAll(/(?:href|src|action)="([^"]*)"/g)].map((m) => m[1]).filter((u) => u?.startsWith('/') || u?.includes('://'))).toEqual([]);
       expect((await get(mounted, '/queues/idle')).status).toBe(404);
+      // Error pages link relative to where they are too, and never reload themselves.
+      const missing = await get(mounted, `/ops/jobs/jobs/${encodeURIComponent('idle#999999')}`);
+      expect(missing.status).toBe(404);
+      expect(missing.text).toContain('href="../dead"');
+      expect(missing.text).toContain('data-no-refresh="1"');
+      expect(root.text).not.toContain('data-no-refresh');
+      // A trailing slash is one level deeper for the browser: the links follow.
+      expect((await get(mounted, '/ops/jobs/queues/idle/')).text).toContain('src="../../static/dashboard.js"');
       expect((await get(mounted, '/ops/jobs/static/dashboard.css')).status).toBe(200);
     } finally {
       await mounted.close();
+    }
+  });
+});
+
+describe('Redis facts', () => {
+  it('warns on the overview when maxmemory-policy may evict job keys, and not under noeviction', async () => {
+    const quiet = await get(dashboard, '/');
+    expect(testId(quiet.text, 'redis-policy')).toBe('noeviction');
+    expect(quiet.text).not.toContain('data-testid="eviction-warning"');
+    const server = await startRedisServer();
+    const raw = rawRedis(server.url);
+    const evicting = createDashboard({ redis: server.url, prefix });
+    try {
+      await raw.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      const res = await get(evicting, '/');
+      expect(res.status).toBe(200);
+      expect(testId(res.text, 'redis-policy')).toBe('allkeys-lru');
+      expect(testId(res.text, 'eviction-warning')).toContain('allkeys-lru');
+    } finally {
+      await evicting.close();
+      raw.disconnect();
+      await server.stop();
     }
   });
 });

@@ -126,6 +126,13 @@ describe('CSRF', () => {
     expect((await get(d, '/queues/work')).text).toContain('data-testid="queue-running"');
   });
 
+  it('refuses a POST body over 1 MiB with 413, before reading it as a form', async () => {
+    const d = dashboard();
+    const { cookie, token } = await session(d);
+    const res = await post(d, { _csrf: token, action: 'cancel', id: 'x'.repeat(1024 * 1024) }, { Cookie: cookie });
+    expect(res.status).toBe(413);
+  });
+
   it('writes only by POST: other methods get 405, a GET of /actions 404', async () => {
     const d = dashboard();
     for (const method of ['PUT', 'DELETE', 'PATCH']) expect((await d.fetch(new Request(`${ORIGIN}/actions`, { method }))).status).toBe(405);

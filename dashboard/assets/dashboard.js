@@ -43,6 +43,8 @@
   function schedule() {
     if (timer !== null) window.clearInterval(timer);
     timer = null;
+    // An action's answer (a POST's result) or an error page is never reloaded.
+    if (body.hasAttribute('data-no-refresh')) return;
     var ms = pollMs();
     if (ms > 0) timer = window.setInterval(refresh, ms);
   }
