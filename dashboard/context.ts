@@ -7,6 +7,18 @@ import type { Cluster, Redis } from 'ioredis';
 import { html, href, query, seg, time, type Html, type Page } from './html.js';
 import type { DashboardAction, DashboardOptions } from './options.js';
 
+/** The series of a chart: bucket start times (s) and processed / failed / dead per bucket, summed over the queues. */
+export interface ChartData {
+  readonly range: 'hour' | 'day' | 'week';
+  readonly t: number[];
+  readonly processed: number[];
+  readonly failed: number[];
+  readonly dead: number[];
+}
+
+/** Charts reused across requests, per dashboard (page-overview.ts, RANGES). */
+export type ChartCache = Map<string, { readonly at: number; readonly data: Promise<ChartData> }>;
+
 /** A page handler's context. */
 export interface Ctx {
   readonly inspector: Inspector;
@@ -17,6 +29,8 @@ export interface Ctx {
   readonly jobs: JobSet | undefined;
   readonly page: Page;
   readonly url: URL;
+  /** The overview's charts reused across requests. */
+  readonly charts: ChartCache;
 }
 
 /** Page sizes offered by listings (entries read from Redis per page). */

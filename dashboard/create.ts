@@ -10,7 +10,7 @@ import { Cluster, Redis } from 'ioredis';
 import { createAdmin, createInspector, InvalidArgumentError, type Admin, type RedisConfig } from 'jobcraft';
 import { BadAction, parseActionForm, resultPage, runAction } from './actions.js';
 import { loadAssets } from './assets.js';
-import type { Ctx } from './context.js';
+import type { ChartCache, Ctx } from './context.js';
 import { html, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type Access, type Dashboard, type DashboardAction, type DashboardOptions } from './options.js';
 import { overviewPage } from './page-overview.js';
@@ -75,6 +75,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const csrf = new Csrf();
   const assets = loadAssets();
   const trusted = options.trustedOrigins ?? [];
+  const charts: ChartCache = new Map();
 
   const app = new Hono<Env>({ strict: false }).basePath(basePath === '' ? '/' : basePath);
 
@@ -95,7 +96,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   }
 
   function ctxOf(c: HonoContext<Env>): Ctx {
-    return { inspector, admin: adminApi, redis, options, jobs: options.jobs, page: pageOf(c), url: new URL(c.req.url) };
+    return { inspector, admin: adminApi, redis, options, jobs: options.jobs, page: pageOf(c), url: new URL(c.req.url), charts };
   }
 
   async function htmlResponse(c: HonoContext<Env>, body: Html, status: 200 | 400 | 403 | 404 | 500 = 200): Promise<Response> {

@@ -5,24 +5,34 @@
  */
 import type { HistoryPoint } from 'jobcraft';
 import { actionButton, bytes, duration, html, href, jsonBlock, layout, query, seg, type Html } from './html.js';
-import { param, type Ctx } from './context.js';
+import { param, type ChartData, type Ctx } from './context.js';
 import { redisFacts } from './redis-info.js';
 
-/** The chart ranges: how far back and at which resolution. */
+/**
+ * The chart ranges: how far back, at which resolution, and how long a chart is reused (the day's 1,440 minute
+ * buckets per queue are read at most once a minute, the week's once in five, however often pages poll).
+ */
 export const RANGES = {
-  hour: { ms: 3_600_000, resolution: 'minute' },
-  day: { ms: 86_400_000, resolution: 'minute' },
-  week: { ms: 7 * 86_400_000, resolution: 'hour' },
+  hour: { ms: 3_600_000, resolution: 'minute', reuseMs: 0 },
+  day: { ms: 86_400_000, resolution: 'minute', reuseMs: 60_000 },
+  week: { ms: 7 * 86_400_000, resolution: 'hour', reuseMs: 300_000 },
 } as const;
 export type Range = keyof typeof RANGES;
+export type { ChartData };
 
-/** The series of a chart: bucket start times (s) and processed / failed / dead per bucket, summed over the queues. */
-export interface ChartData {
-  readonly range: Range;
-  readonly t: number[];
-  readonly processed: number[];
-  readonly failed: number[];
-  readonly dead: number[];
+
+function cachedChart(ctx: Ctx, queues: readonly string[], range: Range): Promise<ChartData> {
+  const { reuseMs } = RANGES[range];
+  if (reuseMs === 0) return chartData(ctx, queues, range);
+  const key = `${range}|${queues.join(',')}`;
+  const hit = ctx.charts.get(key);
+  if (hit !== undefined && Date.now() - hit.at < reuseMs) return hit.data;
+  const data = chartData(ctx, queues, range);
+  // One entry per range: a new queue list replaces the old one's.
+  for (const k of ctx.charts.keys()) if (k.startsWith(`${range}|`)) ctx.charts.delete(k);
+  ctx.charts.set(key, { at: Date.now(), data });
+  data.catch(() => ctx.charts.delete(key));
+  return data;
 }
 
 async function chartData(ctx: Ctx, queues: readonly string[], range: Range): Promise<ChartData> {
@@ -54,7 +64,7 @@ export async function overviewPage(ctx: Ctx): Promise<Html> {
   const rangeParam = param(ctx.url, 'range');
   const range: Range = rangeParam === 'day' || rangeParam === 'week' ? rangeParam : 'hour';
   const [stats, facts] = await Promise.all([ctx.inspector.allStats(), redisFacts(ctx.redis)]);
-  const chart = await chartData(ctx, stats.map((s) => s.queue), range);
+  const chart = await cachedChart(ctx, stats.map((s) => s.queue), range);
   const total = (k: 'processed' | 'failed' | 'dead'): number => chart[k].reduce((a, b) => a + b, 0);
   const body = html`
 <section>
