@@ -4,9 +4,10 @@
  * and test ids are those of docs/dashboard.md, "For tests".
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createDashboard } from '../dashboard/index.js';
+import { createDashboard, PAYLOAD_SHOWN_BYTES } from '../dashboard/index.js';
 import type { DashboardOptions } from '../dashboard/options.js';
 import { createClient, createInspector, createWorker, defineJobs, type Worker } from '../src/index.js';
 import { browserMissing, serveFetch, servePages, skipReason, useBrowser, type FetchHandler, type Served, type TestPage } from './browser.js';
@@ -290,6 +291,25 @@ describeBrowser('dashboard in Chromium', () => {
     await page.goto(`${served.origin}/jobs/${encodeURIComponent(id)}`);
     expect(await page.getByTestId('payload').textContent()).toContain('<img src=x onerror=');
     expect(record.dialogs).toEqual([]);
+  });
+
+  it('a large payload is cut on the page, downloads whole, and is redacted in both', async () => {
+    const { prefix, client } = setup('large');
+    const big = 'x'.repeat(300_000);
+    const { id } = await client.enqueue('renderHtml', { html: `secret-token-123 ${big}` });
+    const redact = (payload: unknown): unknown => ({ ...(payload as { html: string }), html: (payload as { html: string }).html.replace(/secret-token-\d+/, '[redacted]') });
+    const served = await dashboard(prefix, { redact });
+    const { page } = await browser.open();
+    await page.goto(`${served.origin}/jobs/${encodeURIComponent(id)}`);
+    const shown = (await page.getByTestId('payload').textContent()) ?? '';
+    expect(shown.length).toBeLessThanOrEqual(PAYLOAD_SHOWN_BYTES);
+    expect(shown).toContain('[redacted]');
+    expect(shown).not.toContain('secret-token-123');
+    await page.getByTestId('payload-truncated').waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('payload-download').click()]);
+    const path = await download.path();
+    const whole = JSON.parse(readFileSync(path, 'utf8')) as { html: string };
+    expect(whole.html).toBe(`[redacted] ${big}`);
   });
 
   it('read-only: no action buttons, and a POST from the page is refused with 403', async () => {
