@@ -368,6 +368,31 @@ describeBrowser('dashboard in Chromium', () => {
     expect((await client.getJob(id)).state).toBe('dead');
   });
 
+  it('per-action access: only the allowed actions have buttons, and only they go through', async () => {
+    const { prefix, client } = setup('per-action');
+    const heal = { ok: false };
+    const id = await deadCharge(prefix, client, 11, heal);
+    const served = await dashboard(prefix, { authorize: () => ({ actions: ['dead-retry'] }) });
+    const { page, record } = await browser.open();
+    record.allowError(/status of 403/);
+    await page.goto(`${served.origin}/dead?queue=billing`);
+    expect(await page.getByTestId('selected-dead-retry').count()).toBe(1);
+    expect(await page.getByTestId('selected-dead-delete').count()).toBe(0);
+    expect(await page.getByTestId('purge-dead').count()).toBe(0);
+    await page.goto(`${served.origin}/queues/billing`);
+    expect(await page.getByTestId('pause-queue').count()).toBe(0);
+    const token = await csrfOf(page);
+    const post = (fields: Record<string, string>): Promise<number> =>
+      page.evaluate(async ({ csrf, f }) => (await fetch('../actions', { method: 'POST', body: new URLSearchParams({ _csrf: csrf, ...f }) })).status, { csrf: token, f: fields });
+    expect(await post({ action: 'pause', queue: 'billing' })).toBe(403);
+    expect(await post({ action: 'dead-delete', queue: 'billing', id })).toBe(403);
+    expect(await client.isPaused('billing')).toBe(false);
+    expect((await client.getJob(id)).state).toBe('dead');
+    heal.ok = true;
+    expect(await post({ action: 'dead-retry', queue: 'billing', id })).toBe(200);
+    await waitFor(async () => (await client.getJob(id)).state === 'completed', `${id} to complete after its retry`);
+  });
+
   it('a cross-origin POST is refused even with a valid CSRF cookie and token', async () => {
     const { prefix, client } = setup('cross-origin');
     await client.enqueue('sendEmail', { to: 'a@example.com', subject: 'x' });
