@@ -500,6 +500,48 @@ describeBrowser('dashboard in Chromium', () => {
     await expect.poll(() => waiting.textContent(), { timeout: 15_000, interval: 100 }).toBe('5');
     expect(navigations).toBe(0);
   });
+
+  it('polling pauses while the tab is hidden and catches up when it shows again', async () => {
+    const { prefix, client } = setup('polling-hidden');
+    await client.enqueue('sendEmail', { to: 'a@example.com', subject: 'x' });
+    const served = await dashboard(prefix, { pollMs: 300 });
+    const { page, context } = await browser.open();
+    // Headless Chromium keeps every tab visible, so the page's view of visibility is made switchable, and the ticks of
+    // its interval timers are counted (so "several polling periods passed" is a condition, not a sleep).
+    await context.addInitScript({
+      content: `(() => {
+  let hidden = false;
+  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => hidden });
+  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+  window.__setHidden = (h) => { hidden = h; document.dispatchEvent(new Event('visibilitychange')); };
+  window.__ticks = 0;
+  const setInterval = window.setInterval;
+  window.setInterval = (fn, ms, ...args) => setInterval(() => { window.__ticks++; fn(...args); }, ms);
+})();`,
+    });
+    let refreshes = 0;
+    page.on('request', (r) => {
+      if (r.headers()['x-jobcraft-refresh'] === '1') refreshes++;
+    });
+    await page.goto(`${served.origin}/`);
+    const waiting = page.locator('[data-testid="queue-row"][data-queue="mail"]').getByTestId('count-waiting');
+    await waitFor(() => refreshes >= 2, 'the page to poll');
+    const ticks = (): Promise<number> => page.evaluate(() => (globalThis as { __ticks?: number }).__ticks ?? 0);
+
+    await page.evaluate(() => (globalThis as { __setHidden?: (h: boolean) => void }).__setHidden?.(true));
+    // A request already on its way when the tab was hidden may still land; none starts after it.
+    const hiddenAtTick = await ticks();
+    await waitFor(async () => (await ticks()) >= hiddenAtTick + 1, 'a polling period to pass');
+    const before = refreshes;
+    for (let i = 0; i < 2; i++) await client.enqueue('sendEmail', { to: `b${i}@example.com`, subject: 'y' });
+    const from = await ticks();
+    await waitFor(async () => (await ticks()) >= from + 4, 'four polling periods to pass while hidden');
+    expect(refreshes).toBe(before);
+    expect(await waiting.textContent()).toBe('1');
+
+    await page.evaluate(() => (globalThis as { __setHidden?: (h: boolean) => void }).__setHidden?.(false));
+    await expect.poll(() => waiting.textContent(), { timeout: 15_000, interval: 100 }).toBe('3');
+  });
 });
 
 // Without the browser the tests above are skipped, and this one says why (see test/global-setup.ts for the notice).
