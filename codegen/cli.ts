@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerCodegenCommand } from './command.js';
+import { registerContractCommands } from './contracts-commands.js';
 import { registerOpsCommands } from './ops-commands.js';
 
 // This file runs as codegen/cli.ts in the repository and as dist/cli.js from the package.
@@ -14,7 +15,7 @@ const manifest = new URL(import.meta.url.endsWith('.ts') ? './package.json' : '.
 const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
 
 /** Every command, in the order `jobcraft --help` lists them. */
-const COMMANDS: readonly ((program: Command) => void)[] = [registerCodegenCommand, registerOpsCommands];
+const COMMANDS: readonly ((program: Command) => void)[] = [registerCodegenCommand, registerContractCommands, registerOpsCommands];
 
 /** Builds the program with every command registered. */
 export function buildProgram(): Command {

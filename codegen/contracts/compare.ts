@@ -52,8 +52,20 @@ export function compareJobs(name: string, old: LockedJob, now: LockedJob): Findi
   return dedupe(out);
 }
 
-/** The findings for payloads of `writer` read with `reader`, in `direction`. */
+/**
+ * The findings for payloads of `writer` read with `reader`, in `direction`. A safe finding that comparing either
+ * version with itself also makes (a field with a default is required in the output, optional in the input) is no
+ * change and is left out.
+ */
 export function compareVersions(job: string, direction: Direction, writer: LockedVersion, reader: LockedVersion, sameHash: boolean): Finding[] {
+  const found = rawCompare(job, direction, writer, reader, sameHash);
+  if (sameHash) return found.filter((f) => f.severity === 'breaking' || f.rule === 'unrepresentable');
+  const key = (f: Finding): string => `${f.rule}|${f.path}|${f.message}`;
+  const baseline = new Set([...rawCompare(job, direction, writer, writer, true), ...rawCompare(job, direction, reader, reader, true)].map(key));
+  return found.filter((f) => f.severity === 'breaking' || f.rule === 'unrepresentable' || !baseline.has(key(f)));
+}
+
+function rawCompare(job: string, direction: Direction, writer: LockedVersion, reader: LockedVersion, sameHash: boolean): Finding[] {
   const ctx: Context = {
     job,
     direction,

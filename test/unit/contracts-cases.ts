@@ -108,7 +108,7 @@ export const CASES: readonly Case[] = [
     after: o({ a: z.string().default('x') }),
     backward: 'safe',
     forward: 'safe',
-    rules: ['field-made-required:forward:safe'],
+    rules: [],
   },
   {
     name: 'required field renamed',
