@@ -105,8 +105,13 @@ function notesByPath(notes: readonly Unrepresentable[]): Map<string, Unrepresent
   return map;
 }
 
+/** The hint of a safe finding: the rule's own hint is how to fix it where it breaks. */
+const SAFE_HINT = 'nothing to do in this direction';
+const UNCHANGED_HINT = 'a changed transform or refinement function is not seen: check such changes by hand';
+
 function finding(rule: RuleId, job: string, path: string, direction: Direction, severity: Severity, message: string): Finding {
-  return { rule, job, path, direction, severity, message, hint: RULES[rule].hint };
+  const hint = severity === 'breaking' ? RULES[rule].hint : rule === 'unrepresentable' ? UNCHANGED_HINT : rule === 'job-added' ? RULES[rule].hint : SAFE_HINT;
+  return { rule, job, path, direction, severity, message, hint };
 }
 
 /** Whether the reader is the new side (backward) — rules are named as changes from old to new. */

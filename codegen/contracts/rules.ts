@@ -152,7 +152,7 @@ export interface Finding {
   readonly severity: Severity;
   /** What exactly changed, e.g. `minimum 0 → 1`. */
   readonly message: string;
-  /** How to fix it, in a line. */
+  /** How to fix it, in a line (a breaking finding: the rule's hint; a safe one says there is nothing to do). */
   readonly hint: string;
 }
 
