@@ -1,14 +1,14 @@
 /**
  * `jobcraft check [--against <git ref | lockfile>] [--mode backward|forward|full] [--json]`: the current schemas
- * against the locked ones (contracts/compare.ts), every change per job in both directions, exit 2 on a breaking
+ * against the locked ones (contracts-compare.ts), every change per job in both directions, exit 2 on a breaking
  * change in the mode's directions.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { compareLockfiles } from './contracts/compare.js';
-import { canonicalJson, lockfilePath, parseLockfile, type Lockfile } from './contracts/lockfile.js';
-import { failsIn, type Finding, type Mode } from './contracts/rules.js';
+import { compareLockfiles } from './contracts-compare.js';
+import { canonicalJson, lockfilePath, parseLockfile, type Lockfile } from './contracts-lockfile.js';
+import { failsIn, type Finding, type Mode } from './contracts-rules.js';
 import { Generator } from './generate.js';
 import { lockfileOf, type Output } from './lock.js';
 import { CodegenError, displayPath, formatProblem, UsageError } from './problems.js';

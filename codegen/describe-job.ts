@@ -7,7 +7,7 @@ import type { ResolvedJob } from 'jobcraft';
 import type { describeResolvedJob, JobDescription } from 'jobcraft/schema';
 import { defaultLike, isComputedDefault, withoutComputedDefaults } from './computed-defaults.js';
 import type { JsonSchemaNode } from './print-type.js';
-import type { Unrepresentable } from './contracts/lockfile.js';
+import type { Unrepresentable } from './contracts-lockfile.js';
 
 /** What running the schema file produced for one job: its resolved options as described, and its input's JSON Schema. */
 export type LoadedJob = JobDescription & {

@@ -1,10 +1,10 @@
 /**
- * `jobcraft lock`: writes jobs.lock.json beside the schema file (contracts/lockfile.ts says what it holds), and the
+ * `jobcraft lock`: writes jobs.lock.json beside the schema file (contracts-lockfile.ts says what it holds), and the
  * staleness test `jobcraft codegen --check` runs when a lockfile exists.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Generator, type GenerateResult } from './generate.js';
-import { buildLockfile, formatLockfile, lockfilePath } from './contracts/lockfile.js';
+import { buildLockfile, formatLockfile, lockfilePath } from './contracts-lockfile.js';
 import { CodegenError, displayPath, formatProblem, UsageError } from './problems.js';
 
 /** Where messages go (the same shape as run.ts's: the tests capture them). */

@@ -5,8 +5,8 @@
  */
 import * as z from 'zod';
 import { payloadContract } from '../../codegen/describe-job.js';
-import { buildLockfile, type Lockfile } from '../../codegen/contracts/lockfile.js';
-import type { RuleId } from '../../codegen/contracts/rules.js';
+import { buildLockfile, type Lockfile } from '../../codegen/contracts-lockfile.js';
+import type { RuleId } from '../../codegen/contracts-rules.js';
 
 export type Verdict = 'safe' | 'breaking';
 

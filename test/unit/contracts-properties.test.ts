@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type * as z from 'zod';
-import type { JsonSchema } from '../../codegen/contracts/lockfile.js';
+import type { JsonSchema } from '../../codegen/contracts-lockfile.js';
 import { CASES, lockOf } from './contracts-cases.js';
 
 /** An arbitrary of values meant to meet `node` (the writer's zod schema has the last word: others are skipped). */

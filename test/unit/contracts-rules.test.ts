@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { compareLockfiles } from '../../codegen/contracts/compare.js';
-import { failsIn, RULES } from '../../codegen/contracts/rules.js';
-import { buildLockfile, type Lockfile } from '../../codegen/contracts/lockfile.js';
+import { compareLockfiles } from '../../codegen/contracts-compare.js';
+import { failsIn, RULES } from '../../codegen/contracts-rules.js';
+import { buildLockfile, type Lockfile } from '../../codegen/contracts-lockfile.js';
 import { CASES, lockOf } from './contracts-cases.js';
 
 function verdict(findings: ReturnType<typeof compareLockfiles>, direction: 'backward' | 'forward'): 'safe' | 'breaking' {

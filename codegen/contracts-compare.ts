@@ -5,9 +5,9 @@
  * change that makes the answer "not always" is breaking in that direction; one that makes the reader accept more is
  * reported as safe. Pure: no files, no zod.
  */
-import type { JsonSchema, Lockfile, LockedJob, LockedVersion, Unrepresentable } from './lockfile.js';
-import { canonicalJson } from './lockfile.js';
-import { RULES, type Direction, type Finding, type RuleId, type Severity } from './rules.js';
+import type { JsonSchema, Lockfile, LockedJob, LockedVersion, Unrepresentable } from './contracts-lockfile.js';
+import { canonicalJson } from './contracts-lockfile.js';
+import { RULES, type Direction, type Finding, type RuleId, type Severity } from './contracts-rules.js';
 
 /**
  * Every finding between the locked contracts (`before`) and the current ones (`after`), sorted by job, direction,
@@ -619,5 +619,5 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export { type Direction, type Finding } from './rules.js';
-export type { JsonSchema } from './lockfile.js';
+export { type Direction, type Finding } from './contracts-rules.js';
+export type { JsonSchema } from './contracts-lockfile.js';

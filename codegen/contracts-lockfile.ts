@@ -2,12 +2,12 @@
  * jobs.lock.json: the job contracts as committed. For every job, its queue and, per live version of its payload,
  * the JSON Schema of what producers write (zod's output side) and of what workers accept (the input side), a hash
  * of both, and what JSON Schema cannot say about them. `jobcraft lock` writes it, `jobcraft codegen --check` fails
- * when it is stale, `jobcraft check` compares the schemas of now with it (compare.ts). Written with sorted keys and
+ * when it is stale, `jobcraft check` compares the schemas of now with it (contracts-compare.ts). Written with sorted keys and
  * two-space indentation, so it is the same bytes for the same schemas and diffs well.
  */
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../problems.js';
+import { UsageError } from './problems.js';
 
 /** The format of the file; a reader refuses a version it does not know. */
 export const LOCKFILE_VERSION = 1;
