@@ -75,6 +75,8 @@ function rawCompare(job: string, direction: Direction, writer: LockedVersion, re
     readerRoot: reader.input,
     notes: notesByPath([...writer.unrepresentable.filter((u) => u.side === 'output'), ...reader.unrepresentable.filter((u) => u.side === 'input')]),
     refPairs: new Set(),
+    writerNotes: writer.unrepresentable,
+    readerNotes: reader.unrepresentable,
   };
   // Notes inside shared definitions ($defs) have no field path: they concern the whole payload.
   const defNotes = [...ctx.notes].filter(([path]) => path.startsWith('#'));
@@ -91,6 +93,9 @@ interface Context {
   readonly direction: Direction;
   /** Whether the writer's and the reader's versions hash the same (unrepresentable parts are then unchanged). */
   readonly sameHash: boolean;
+  /** Every note of the writer's and of the reader's version (both sides): a part is unchanged when they agree at its path. */
+  readonly writerNotes: readonly Unrepresentable[];
+  readonly readerNotes: readonly Unrepresentable[];
   readonly findings: Finding[];
   readonly writerRoot: JsonSchema;
   readonly readerRoot: JsonSchema;
@@ -130,10 +135,15 @@ function push(ctx: Context, rule: RuleId, path: string, severity: Severity, mess
   ctx.findings.push(finding(rule, ctx.job, path, ctx.direction, severity, message));
 }
 
+/**
+ * Reports a part JSON Schema cannot describe: safe when it is unchanged (the whole version hashes the same, or both
+ * versions carry the same notes, part hashes included, at its path), breaking otherwise.
+ */
 function unrepresentable(ctx: Context, path: string, notes: readonly Unrepresentable[]): void {
   const what = notes.map((n) => `${n.side === 'output' ? 'written' : 'read'}: ${n.reason}`).join('; ');
-  const verdict = ctx.sameHash ? 'unchanged since the lock' : 'changed, not verified';
-  push(ctx, 'unrepresentable', path, ctx.sameHash ? 'safe' : 'breaking', `${what} (${verdict})`);
+  const at = (list: readonly Unrepresentable[]): string => canonicalJson(list.filter((n) => n.path === path || (path === '' && n.path.startsWith('#'))));
+  const unchanged = ctx.sameHash || at(ctx.writerNotes) === at(ctx.readerNotes);
+  push(ctx, 'unrepresentable', path, unchanged ? 'safe' : 'breaking', `${what} (${unchanged ? 'unchanged since the lock' : 'changed, not verified'})`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

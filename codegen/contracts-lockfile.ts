@@ -26,6 +26,11 @@ export interface Unrepresentable {
   readonly path: string;
   /** Why, in zod's words where zod gives them. */
   readonly reason: string;
+  /**
+   * `sha256:` and the digest of the canonical JSON of that part of both schemas (`{ input, output }` at its place):
+   * the same note with the same hash on both sides of a check means the part is unchanged as far as JSON Schema sees.
+   */
+  readonly hash: string;
 }
 
 /** One version of a job's payload. */
@@ -89,6 +94,11 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
 
+/** The hash of a part of a payload's schemas (an {@link Unrepresentable}'s). */
+export function partHash(part: { readonly input: unknown; readonly output: unknown }): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(part)).digest('hex')}`;
+}
+
 /** The hash of one version: its two schemas and what they cannot say. */
 export function versionHash(input: JsonSchema, output: JsonSchema, unrepresentable: readonly Unrepresentable[]): string {
   return `sha256:${createHash('sha256').update(canonicalJson({ input, output, unrepresentable })).digest('hex')}`;
@@ -143,7 +153,9 @@ export function parseLockfile(text: string, source: string): Lockfile {
         isRecord(v.input) &&
         isRecord(v.output) &&
         Array.isArray(v.unrepresentable) &&
-        v.unrepresentable.every((u) => isRecord(u) && (u.side === 'input' || u.side === 'output') && typeof u.path === 'string' && typeof u.reason === 'string');
+        v.unrepresentable.every(
+          (u) => isRecord(u) && (u.side === 'input' || u.side === 'output') && typeof u.path === 'string' && typeof u.reason === 'string' && typeof u.hash === 'string',
+        );
       if (!ok) throw bad(`version ${i + 1} of job ${JSON.stringify(name)} needs "version", "hash", "input", "output" and "unrepresentable"`);
       return v as unknown as LockedVersion;
     });

@@ -130,7 +130,7 @@ export const RULES = {
   unrepresentable: {
     what: 'a part JSON Schema cannot describe (transform, refinement, custom type, date…): not verified',
     breaks: ['backward', 'forward'],
-    hint: 'breaking unless its version hash is unchanged; check it by hand, or describe it with plain zod types',
+    hint: 'breaking unless that part is unchanged; check it by hand, or describe it with plain zod types',
   },
   'cannot-compare': {
     what: 'a JSON Schema construct the check does not compare (intersections, $ref mismatches…)',

@@ -7,7 +7,7 @@ import type { ResolvedJob } from 'jobcraft';
 import type { describeResolvedJob, JobDescription } from 'jobcraft/schema';
 import { defaultLike, isComputedDefault, withoutComputedDefaults } from './computed-defaults.js';
 import type { JsonSchemaNode } from './print-type.js';
-import type { Unrepresentable } from './contracts-lockfile.js';
+import { partHash, type Unrepresentable } from './contracts-lockfile.js';
 
 /** What running the schema file produced for one job: its resolved options as described, and its input's JSON Schema. */
 export type LoadedJob = JobDescription & {
@@ -83,10 +83,10 @@ export interface PayloadContract {
  * (computed-defaults.ts) so the schemas are the same on every run.
  */
 export function payloadContract(schema: unknown, toJson: ToJsonSchema): PayloadContract {
-  const notes = new Map<string, Unrepresentable>();
-  const note = (side: 'input' | 'output', path: readonly (string | number)[], reason: string): void => {
-    const field = fieldPath(path);
-    notes.set(`${side}\u0000${field}\u0000${reason}`, { side, path: field, reason });
+  const notes = new Map<string, { side: 'input' | 'output'; path: string; reason: string; at: readonly (string | number)[] }>();
+  const note = (side: 'input' | 'output', at: readonly (string | number)[], reason: string): void => {
+    const path = fieldPath(at);
+    notes.set(`${side}\u0000${path}\u0000${reason}`, { side, path, reason, at: [...at] });
   };
   const side = (io: 'input' | 'output'): Record<string, unknown> => {
     const defaults: unknown[] = [];
@@ -113,8 +113,18 @@ export function payloadContract(schema: unknown, toJson: ToJsonSchema): PayloadC
   };
   const input = side('input');
   const output = side('output');
-  const unrepresentable = [...notes.values()].sort((a, b) => `${a.side} ${a.path} ${a.reason}`.localeCompare(`${b.side} ${b.path} ${b.reason}`));
+  // Each note carries the hash of its part on both sides: `jobcraft check` calls the part unchanged when it is equal.
+  const unrepresentable = [...notes.values()]
+    .map(({ side: which, path, reason, at }) => ({ side: which, path, reason, hash: partHash({ input: partAt(input, at), output: partAt(output, at) }) }))
+    .sort((a, b) => `${a.side} ${a.path} ${a.reason}`.localeCompare(`${b.side} ${b.path} ${b.reason}`));
   return { input, output, unrepresentable };
+}
+
+/** The node of a JSON Schema at a path of keys, or undefined. */
+function partAt(json: unknown, at: readonly (string | number)[]): unknown {
+  let node = json;
+  for (const key of at) node = typeof node === 'object' && node !== null ? (node as Record<string | number, unknown>)[key] : undefined;
+  return node;
 }
 
 interface ZodDef {
