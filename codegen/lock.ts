@@ -53,7 +53,7 @@ export async function runLock(options: LockCommandOptions, generator = new Gener
     const { path, text } = lockfileOf(result);
     const shown = displayPath(path);
     const partial = result.jobs.filter((j) => j.unrepresentable.length > 0).map((j) => j.name);
-    const note = partial.length === 0 ? '' : `; not fully described by JSON Schema, so checked by hash only: ${partial.join(', ')}`;
+    const note = partial.length === 0 ? '' : `; with parts JSON Schema cannot describe, compared by their hash only: ${partial.join(', ')}`;
     if (existsSync(path) && readFileSync(path, 'utf8') === text) {
       out.log(`${shown} is up to date (${result.jobs.length} jobs${note})`);
       return 0;
