@@ -587,6 +587,8 @@ function compareObjects(ctx: Context, w: JsonSchema, r: JsonSchema, path: string
     } else if (rp !== undefined && !rReq.has(k)) {
       if (readerIsNew(ctx)) push(ctx, 'field-added-optional', at(k), 'safe', `${k} is new and optional`);
       else push(ctx, 'field-removed', at(k), 'safe', `${k} is gone; old workers have it optional`);
+      // A loose writer (z.looseObject, .catchall, a record) may still write the key, with any value it lets through.
+      if (wLoose) compareNodes(ctx, wExtra === undefined || wExtra === true ? {} : (wExtra as JsonSchema), rp, at(k));
     }
   }
   // Undeclared keys: the writer may write keys of its own (a loose object or a record).

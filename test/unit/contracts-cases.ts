@@ -159,6 +159,22 @@ export const CASES: readonly Case[] = [
     forward: 'safe',
     rules: ['unknown-keys-rejected:backward:breaking'],
   },
+  {
+    name: 'loose writer, field removed: it may still pass the key through, with any value',
+    before: o({ a: z.string(), c: z.boolean().optional() }),
+    after: z.looseObject({ a: z.string() }),
+    backward: 'safe',
+    forward: 'breaking',
+    rules: ['field-removed:forward:safe', 'type-widened:forward:breaking'],
+  },
+  {
+    name: 'loose writer and reader, same fields',
+    before: z.looseObject({ a: z.string() }),
+    after: z.looseObject({ a: z.string() }),
+    backward: 'safe',
+    forward: 'safe',
+    rules: [],
+  },
   // Types
   {
     name: 'string → number',
