@@ -131,6 +131,11 @@ function report(ctx: Context, path: string, severity: Severity, readerNarrows: b
   ctx.findings.push(finding(rule, ctx.job, path, ctx.direction, severity, message));
 }
 
+/** `old → new`, from what the writer and the reader have at a place (the reader is the new side backward). */
+function change(ctx: Context, writerText: string, readerText: string): string {
+  return readerIsNew(ctx) ? `${writerText} → ${readerText}` : `${readerText} → ${writerText}`;
+}
+
 function push(ctx: Context, rule: RuleId, path: string, severity: Severity, message: string): void {
   ctx.findings.push(finding(rule, ctx.job, path, ctx.direction, severity, message));
 }
@@ -261,15 +266,15 @@ function compareNodes(ctx: Context, writerNode: JsonSchema, readerNode: JsonSche
     ctx.refPairs.add(key);
   }
   if (isNever(writer) || isAny(reader)) {
-    if (isAny(reader) && !isAny(writer) && !isNever(writer)) report(ctx, path, 'safe', false, 'type-narrowed', 'type-widened', `${show(writer)} → any`);
+    if (isAny(reader) && !isAny(writer) && !isNever(writer)) report(ctx, path, 'safe', false, 'type-narrowed', 'type-widened', change(ctx, show(writer), 'any'));
     return;
   }
   if (isAny(writer)) {
-    report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', `any → ${show(reader)}`);
+    report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', change(ctx, 'any', show(reader)));
     return;
   }
   if (isNever(reader)) {
-    push(ctx, 'type-changed', path, 'breaking', `${show(writer)} → never`);
+    push(ctx, 'type-changed', path, 'breaking', change(ctx, show(writer), 'never'));
     return;
   }
   if (Array.isArray(writer.allOf) || Array.isArray(reader.allOf)) {
@@ -286,12 +291,12 @@ function compareNodes(ctx: Context, writerNode: JsonSchema, readerNode: JsonSche
   const wRest = ws.filter((b) => typeOf(b) !== 'null');
   const rRest = rs.filter((b) => typeOf(b) !== 'null');
   if (rRest.some(isAny)) {
-    if (!wRest.some(isAny) && wRest.length > 0) report(ctx, path, 'safe', false, 'type-narrowed', 'type-widened', `${wRest.map(show).join(' | ')} → any`);
+    if (!wRest.some(isAny) && wRest.length > 0) report(ctx, path, 'safe', false, 'type-narrowed', 'type-widened', change(ctx, wRest.map(show).join(' | '), 'any'));
     return;
   }
   if (wRest.length === 0) return;
   if (rRest.length === 0) {
-    push(ctx, 'type-changed', path, 'breaking', `${wRest.map(show).join(' | ')} → null`);
+    push(ctx, 'type-changed', path, 'breaking', change(ctx, wRest.map(show).join(' | '), 'null'));
     return;
   }
   if (wRest.length === 1 && rRest.length === 1) {
@@ -372,18 +377,18 @@ function compareBranch(ctx: Context, w: JsonSchema, r: JsonSchema, path: string)
   const rValues = valuesOf(r);
   if (wt !== undefined && rt !== undefined && !typeWithin(wt, rt)) {
     if (wt === 'number' && rt === 'integer') {
-      report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', 'number → integer');
+      report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', change(ctx, 'number', 'integer'));
     } else {
-      push(ctx, 'type-changed', path, 'breaking', readerIsNew(ctx) ? `${show(w)} → ${show(r)}` : `${show(r)} → ${show(w)}`);
+      push(ctx, 'type-changed', path, 'breaking', change(ctx, show(w), show(r)));
       return;
     }
   } else if (wt === 'integer' && rt === 'number') {
-    report(ctx, path, 'safe', false, 'type-narrowed', 'type-widened', 'integer → number');
+    report(ctx, path, 'safe', false, 'type-narrowed', 'type-widened', change(ctx, 'integer', 'number'));
   }
   // Enumerations and literals.
   if (rValues !== undefined) {
     if (wValues === undefined) {
-      report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', `${show(w)} → ${show(r)}`);
+      report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', change(ctx, show(w), show(r)));
       return;
     }
     const rSet = new Set(rValues.map((v) => canonicalJson(v)));
@@ -398,7 +403,7 @@ function compareBranch(ctx: Context, w: JsonSchema, r: JsonSchema, path: string)
     // A writer enum against a plain type: the values must pass the reader's checks.
     const failing = wValues.filter((v) => !valueMeets(v, r));
     if (failing.length > 0) report(ctx, path, 'breaking', true, 'enum-value-removed', 'enum-value-added', `${failing.map((v) => JSON.stringify(v)).join(', ')} not accepted by ${show(r)}`);
-    else report(ctx, path, 'safe', false, 'type-narrowed', 'type-widened', `${show(w)} → ${show(r)}`);
+    else report(ctx, path, 'safe', false, 'type-narrowed', 'type-widened', change(ctx, show(w), show(r)));
     return;
   }
   const type = rt ?? wt;
@@ -597,7 +602,7 @@ function compareObjects(ctx: Context, w: JsonSchema, r: JsonSchema, path: string
   } else if (typeof wExtra === 'object' && wExtra !== null && typeof rExtra === 'object' && rExtra !== null) {
     compareNodes(ctx, wExtra as JsonSchema, rExtra as JsonSchema, `${path}{}`);
   } else if (typeof rExtra === 'object' && rExtra !== null && !isAny(rExtra as JsonSchema) && wExtra === undefined && Object.keys(wProps).length === 0) {
-    report(ctx, `${path}{}`, 'breaking', true, 'type-narrowed', 'type-widened', `any → ${show(rExtra as JsonSchema)}`);
+    report(ctx, `${path}{}`, 'breaking', true, 'type-narrowed', 'type-widened', change(ctx, 'any', show(rExtra as JsonSchema)));
   }
   const wNames = w.propertyNames as JsonSchema | undefined;
   const rNames = r.propertyNames as JsonSchema | undefined;

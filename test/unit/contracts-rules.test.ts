@@ -44,6 +44,16 @@ describe('payload changes, both directions', () => {
     expect(paths).toEqual(['type-changed r{}', 'type-changed user.tags[].id']);
   });
 
+  it('messages read old → new in both directions', () => {
+    const shown = (before: z.ZodType, after: z.ZodType): string[] =>
+      compareLockfiles(lockOf(before), lockOf(after)).map((f) => `${f.direction} ${f.rule} ${f.message}`);
+    expect(shown(z.object({ n: z.number() }), z.object({ n: z.number().int() }))).toEqual(['backward type-narrowed number → integer', 'forward type-narrowed number → integer']);
+    expect(shown(z.object({ n: z.number().min(1) }), z.object({ n: z.number().min(2) }))).toEqual(['backward bound-tightened minimum ≥ 1 → ≥ 2', 'forward bound-tightened minimum ≥ 1 → ≥ 2']);
+    expect(shown(z.object({ s: z.string() }), z.object({ s: z.unknown() }))).toEqual(['backward type-widened string → any', 'forward type-widened string → any']);
+    expect(shown(z.object({ s: z.string() }), z.object({ s: z.number() }))).toEqual(['backward type-changed string → number', 'forward type-changed string → number']);
+    expect(shown(z.object({ s: z.string().optional() }), z.object({ s: z.string() }))).toEqual(['backward field-made-required s optional → required', 'forward field-made-required s optional → required']);
+  });
+
   it('a recursive schema compares without looping', () => {
     type Node = { name: string; children: Node[] };
     const node: z.ZodType<Node> = z.lazy(() => z.object({ name: z.string(), children: z.array(node) }));
