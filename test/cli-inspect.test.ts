@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createWorker } from '../src/index.js';
 import { jobs } from '../jobs.schema.js';
+import { queueRegistryKey } from '../src/keys.js';
 import { runCli, type Run } from './cli.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
@@ -57,5 +58,21 @@ describe('stats, queues, jobs <queue>, workers', () => {
     const r = await cli(['workers', '--json']);
     const { workers } = JSON.parse(r.stdout) as { workers: { pid: number; queues: string[] }[] };
     expect(workers).toEqual([expect.objectContaining({ pid: process.pid, queues: ['webhooks'] })]);
+  });
+});
+
+describe('error messages carry no terminal control characters', () => {
+  it('an unknown queue lists the registered ones with their control characters escaped', async () => {
+    const own = testPrefix('cli-inspect-esc');
+    // A queue registry entry written by someone with access to Redis: ESC (C0) and CSI (C1) in its name.
+    await raw.hset(queueRegistryKey(own), 'evil\u001b]0;pwned\u0007\u009b31m', '{"throttled":[]}');
+    try {
+      const r = await runCli(['jobs', 'nope'], { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: own, NO_COLOR: '1' });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('evil\\x1b]0;pwned\\x07\\x9b31m');
+      expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    } finally {
+      await deletePrefix(raw, own);
+    }
   });
 });
