@@ -488,10 +488,16 @@ function addQueueGauges(prom: typeof PromClient, reg: PromClient.Registry, p: st
     throw new TypeError('collectQueueGauges: give the queues, or a source that lists them (queues())');
   }
   const cache = new QueueStatsCache(o.source, o.queues === undefined ? undefined : [...o.queues], refreshMs);
-  // One collect reads the cache; the three gauges share it (the first of a scrape refreshes it when stale).
+  // One collect reads the cache; the three gauges share it (the first of a scrape refreshes it when stale). When
+  // Redis cannot be read the gauges report nothing for that scrape: a rejected collect would fail the whole
+  // registry's exposition — the worker metrics and the user's own included — just when an outage needs them.
   let latest: Promise<ReadonlyMap<string, QueueGaugeStats>> | undefined;
+  const none: ReadonlyMap<string, QueueGaugeStats> = new Map();
   const read = (): Promise<ReadonlyMap<string, QueueGaugeStats>> => {
-    latest ??= cache.get().finally(() => queueMicrotask(() => (latest = undefined)));
+    latest ??= cache
+      .get()
+      .catch(() => none)
+      .finally(() => queueMicrotask(() => (latest = undefined)));
     return latest;
   };
   new prom.Gauge({
