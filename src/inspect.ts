@@ -45,6 +45,11 @@ import {
 export const MAX_PAGE = 1_000;
 /** A history read covers at most this many buckets. */
 export const MAX_HISTORY_BUCKETS = 2_880;
+/**
+ * A listing reads this much of each stored job: enough for its name and enqueue time (`{"n":"<≤100 chars>","t":…`),
+ * so a page never carries payloads (up to maxPayloadBytes each) out of Redis.
+ */
+const LISTED_HEAD_BYTES = 256;
 /** How long the queue registry read by `stats` is reused. */
 const REGISTRY_CACHE_MS = 5_000;
 /** The start of the member that keeps an active set's encoding (_lib.lua ACTIVE_GUARD); no job id starts with '#'. */
@@ -194,7 +199,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     const out: ListedJob[] = [];
     const date = (ms: number | undefined): Date | undefined => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms));
     if (state === 'dead') {
-      const [envs, infos] = await Promise.all([redis.hmget(k.dead, ...ids), redis.hmget(k.deadInfo, ...ids)]);
+      const [envs, infos] = await Promise.all([scripts.heads(k.dead, { ids, bytes: LISTED_HEAD_BYTES }), redis.hmget(k.deadInfo, ...ids)]);
       ids.forEach((id, i) => {
         const head = envelopeHead(envs[i]);
         const info = infos[i] === null || infos[i] === undefined ? undefined : parseDeadInfo(infos[i] as string);
@@ -210,7 +215,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
       });
       return out;
     }
-    const [envs, atts, errs] = await Promise.all([redis.hmget(k.jobs, ...ids), redis.hmget(k.attempts, ...ids), redis.hmget(k.errors, ...ids)]);
+    const [envs, atts, errs] = await Promise.all([scripts.heads(k.jobs, { ids, bytes: LISTED_HEAD_BYTES }), redis.hmget(k.attempts, ...ids), redis.hmget(k.errors, ...ids)]);
     ids.forEach((id, i) => {
       const head = envelopeHead(envs[i]);
       const err = errs[i];
