@@ -322,39 +322,45 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
   async function workers(): Promise<readonly WorkerInfo[]> {
     const { entries } = await scripts.workers(workerKeys);
     const out: WorkerInfo[] = [];
+    // An entry is anyone's text (Redis is shared): each field is taken only with the type heartbeat.ts writes, and
+    // times only when they make a valid Date, so one odd entry neither breaks the listing nor its printing.
+    const str = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
+    const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+    const time = (v: unknown): Date => {
+      const d = new Date(num(v));
+      return Number.isNaN(d.getTime()) ? new Date(0) : d;
+    };
     for (const e of entries) {
       if (e.json === null) continue;
+      let v: Record<string, unknown>;
       try {
-        const v = JSON.parse(e.json) as {
-          name?: string;
-          host?: string;
-          pid?: number;
-          version?: string;
-          queues?: string[];
-          concurrency?: number;
-          running?: { id: string; queue: string; name: string; startedAt: number }[];
-          runningCount?: number;
-          startedAt?: number;
-          lastBeatAt?: number;
-        };
-        const running: RunningJob[] = (v.running ?? []).map((r) => ({ id: r.id, queue: r.queue, name: r.name, startedAt: new Date(r.startedAt) }));
-        out.push({
-          id: e.id,
-          name: v.name ?? e.id,
-          host: v.host ?? '',
-          pid: v.pid ?? 0,
-          version: v.version ?? 'unknown',
-          queues: v.queues ?? [],
-          concurrency: v.concurrency ?? 0,
-          running,
-          runningCount: v.runningCount ?? running.length,
-          startedAt: new Date(v.startedAt ?? 0),
-          lastBeatAt: new Date(v.lastBeatAt ?? 0),
-          expiresAt: new Date(e.expiresAt),
-        });
+        const parsed: unknown = JSON.parse(e.json);
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) continue;
+        v = parsed as Record<string, unknown>;
       } catch {
-        // an entry that is not JSON: not ours, left out
+        continue; // an entry that is not JSON: not ours, left out
       }
+      const running: RunningJob[] = (Array.isArray(v['running']) ? (v['running'] as unknown[]) : []).flatMap((r) => {
+        if (typeof r !== 'object' || r === null) return [];
+        const x = r as Record<string, unknown>;
+        if (typeof x['id'] !== 'string' || typeof x['queue'] !== 'string') return [];
+        return [{ id: x['id'], queue: x['queue'], name: str(x['name'], '?'), startedAt: time(x['startedAt']) }];
+      });
+      const queues = Array.isArray(v['queues']) ? (v['queues'] as unknown[]).filter((q): q is string => typeof q === 'string') : [];
+      out.push({
+        id: e.id,
+        name: str(v['name'], e.id),
+        host: str(v['host'], ''),
+        pid: num(v['pid']),
+        version: str(v['version'], 'unknown'),
+        queues,
+        concurrency: num(v['concurrency']),
+        running,
+        runningCount: typeof v['runningCount'] === 'number' ? num(v['runningCount']) : running.length,
+        startedAt: time(v['startedAt']),
+        lastBeatAt: time(v['lastBeatAt']),
+        expiresAt: time(e.expiresAt),
+      });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));
   }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createWorker } from '../src/index.js';
 import { jobs } from '../jobs.schema.js';
-import { queueRegistryKey } from '../src/keys.js';
+import { queueRegistryKey, workerRegistryKeys } from '../src/keys.js';
 import { runCli, type Run } from './cli.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
@@ -71,6 +71,30 @@ describe('error messages carry no terminal control characters', () => {
       expect(r.code).toBe(3);
       expect(r.stderr).toContain('evil\\x1b]0;pwned\\x07\\x9b31m');
       expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    } finally {
+      await deletePrefix(raw, own);
+    }
+  });
+});
+
+describe('a registry entry jobcraft did not write', () => {
+  it('workers lists it with its fields made safe, and neither the table nor --json fails on it', async () => {
+    const own = testPrefix('cli-inspect-badworker');
+    const keys = workerRegistryKeys(own);
+    const entry = { name: 42, host: ['h'], pid: 'x', version: null, queues: 'q', concurrency: 'many', running: [{ id: 1, startedAt: 'soon' }, 'junk'], runningCount: -1, startedAt: 'yesterday', lastBeatAt: 1e300 };
+    await raw.multi().hset(keys.info, 'forged', JSON.stringify(entry)).zadd(keys.beats, Date.now() + 600_000, 'forged').exec();
+    try {
+      const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: own, NO_COLOR: '1' };
+      const json = await runCli(['workers', '--json'], env);
+      expect(json.stderr).toBe('');
+      expect(json.code).toBe(0);
+      const { workers } = JSON.parse(json.stdout) as { workers: { id: string; name: string; queues: unknown[]; running: unknown[]; startedAt: string }[] };
+      expect(workers).toHaveLength(1);
+      expect(workers[0]).toMatchObject({ id: 'forged', name: 'forged', queues: [], running: [] });
+      const table = await runCli(['workers'], env);
+      expect(table.stderr).toBe('');
+      expect(table.code).toBe(0);
+      expect(table.stdout).not.toContain('NaN');
     } finally {
       await deletePrefix(raw, own);
     }
