@@ -179,6 +179,12 @@ export async function queues(inspector: Inspector, out: Printer): Promise<number
   return EXIT.ok;
 }
 
+/** A stored time (ms) as ISO text, or null when it is none a Date can hold (stored records are anyone's text). */
+function isoOrNull(ms: number): string | null {
+  const d = new Date(ms);
+  return ms > 0 && !Number.isNaN(d.getTime()) ? d.toISOString() : null;
+}
+
 const STATES: readonly ListState[] = ['waiting', 'delayed', 'retrying', 'active', 'dead', 'completed'];
 
 /** `jobcraft jobs <queue> [--state S] [--job NAME] [--limit N] [--cursor C]`: one page. */
@@ -204,7 +210,7 @@ export async function listJobs(inspector: Inspector, out: Printer, queue: string
         attempts: j.attempts,
         enqueuedAt: j.enqueuedAt?.toISOString() ?? null,
         at: j.at?.toISOString() ?? null,
-        lastError: j.lastError === undefined ? null : { name: j.lastError.name, message: j.lastError.message, at: new Date(j.lastError.at).toISOString() },
+        lastError: j.lastError === undefined ? null : { name: j.lastError.name, message: j.lastError.message, at: isoOrNull(j.lastError.at) },
       })),
     });
     return EXIT.ok;

@@ -197,7 +197,11 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
   async function recordsOf(k: QueueKeys, state: ListState, ids: readonly string[], scores: readonly (number | undefined)[]): Promise<ListedJob[]> {
     if (ids.length === 0) return [];
     const out: ListedJob[] = [];
-    const date = (ms: number | undefined): Date | undefined => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms));
+    // Stored times are anyone's text: a number a Date cannot hold (past ±8.64e15 ms) counts as no time.
+    const date = (ms: number | undefined): Date | undefined => {
+      const d = ms === undefined ? undefined : new Date(ms);
+      return d === undefined || Number.isNaN(d.getTime()) ? undefined : d;
+    };
     if (state === 'dead') {
       const [envs, infos] = await Promise.all([scripts.heads(k.dead, { ids, bytes: LISTED_HEAD_BYTES }), redis.hmget(k.deadInfo, ...ids)]);
       ids.forEach((id, i) => {

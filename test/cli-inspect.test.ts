@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, createWorker } from '../src/index.js';
 import { jobs } from '../jobs.schema.js';
-import { queueRegistryKey, workerRegistryKeys } from '../src/keys.js';
+import { queueKeys, queueRegistryKey, workerRegistryKeys } from '../src/keys.js';
 import { runCli, type Run } from './cli.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
@@ -95,6 +95,45 @@ describe('a registry entry jobcraft did not write', () => {
       expect(table.stderr).toBe('');
       expect(table.code).toBe(0);
       expect(table.stdout).not.toContain('NaN');
+    } finally {
+      await deletePrefix(raw, own);
+    }
+  });
+});
+
+describe('a stored job with an out-of-range time', () => {
+  it('jobs <queue> and job <id> show it without a date instead of failing', async () => {
+    const own = testPrefix('cli-inspect-badtime');
+    const k = queueKeys(own, 'email');
+    await raw.multi().hset(queueRegistryKey(own), 'email', '{"throttled":[]}').hset(k.jobs, 'x1', '{"n":"sendWelcomeEmail","t":99999999999999999999,"p":{}}').hset(k.errors, 'x1', '{"name":"E","message":"m","at":1e300}').rpush(k.wait, 'x1').exec();
+    try {
+      const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: own, NO_COLOR: '1' };
+      const json = await runCli(['jobs', 'email', '--json'], env);
+      expect(json.stderr).toBe('');
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout).jobs).toEqual([expect.objectContaining({ id: 'x1', enqueuedAt: null, lastError: { name: 'E', message: 'm', at: null } })]);
+      const table = await runCli(['jobs', 'email'], env);
+      expect(table.code).toBe(0);
+      expect(table.stdout).not.toContain('NaN');
+      expect(await runCli(['job', 'x1', '--manifest', 'generated/jobs.manifest.json'], env)).toMatchObject({ code: 0, stderr: '' });
+      // A dead letter whose record says it died at an impossible time, with a stack that is not text.
+      await raw
+        .multi()
+        .hset(k.dead, 'x2', '{"n":"sendWelcomeEmail","t":1,"p":{}}')
+        .hset(k.deadInfo, 'x2', '{"reason":"permanent_error","attempts":1,"diedAt":1e300,"error":{"name":"E","message":"m","stack":7,"at":-1e300}}')
+        .zadd(k.deadOrder, 1, 'x2')
+        .exec();
+      const manifest = ['--manifest', 'generated/jobs.manifest.json'];
+      for (const args of [
+        ['job', 'x2', ...manifest],
+        ['job', 'x2', '--json', ...manifest],
+        ['dead', 'ls', ...manifest],
+        ['dead', 'ls', '--json', ...manifest],
+        ['dead', 'show', 'x2', ...manifest],
+        ['jobs', 'email', '--state', 'dead', '--json'],
+      ]) {
+        expect({ args, ...(await runCli(args, env)) }).toMatchObject({ args, code: 0, stderr: '' });
+      }
     } finally {
       await deletePrefix(raw, own);
     }
