@@ -314,6 +314,11 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
   const registry = (options.registry ?? new prom.Registry()) as R;
   const reg = registry as unknown as PromClient.Registry;
   const p = options.namePrefix ?? 'jobcraft_';
+  // jobcraft's own collectors are not checked by prom-client: a name outside the exposition format would be written
+  // as it is, and Prometheus rejects a whole scrape over one bad line.
+  if (typeof p !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(p)) {
+    throw new InvalidArgumentError('createMetrics', 'namePrefix', `namePrefix may hold only letters, digits, _ and : and may not start with a digit, got ${JSON.stringify(p)}`);
+  }
   const durationBuckets = checkBuckets(options.durationBuckets ?? DURATION_BUCKETS, 'durationBuckets');
   const waitBuckets = checkBuckets(options.waitBuckets ?? WAIT_BUCKETS, 'waitBuckets');
 

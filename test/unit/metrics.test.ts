@@ -119,6 +119,12 @@ describe('queue gauges', () => {
     expect(() => metricsAttachments({} as never, 'createWorker')).toThrow(/createMetrics/);
   });
 
+  it('refuse a name prefix that would make metric names Prometheus rejects (one bad name fails the whole scrape)', async () => {
+    expect(() => createMetrics({ namePrefix: 'my-app_' })).toThrow(/namePrefix/);
+    expect(() => createMetrics({ namePrefix: '1x_' })).toThrow(/namePrefix/);
+    expect((await createMetrics({ namePrefix: 'shop:jobs_' }).scrape()).body).toContain('shop:jobs_jobs_processed_total');
+  });
+
   it('refuse bad buckets', () => {
     expect(() => createMetrics({ durationBuckets: [1, 0.5] })).toThrow(/increasing/);
   });
