@@ -5,7 +5,7 @@
  */
 import { loadCreateInspector, type History, type Inspector, type ListState, type QueueStats, type WorkerInfo } from './ops-inspect-types.js';
 import { prefixOf, redisUrlOf, report, type CommonOptions } from './ops-context.js';
-import { CliError, EXIT, Printer, escapeText, relative, when } from './ops-output.js';
+import { CliError, EXIT, Printer, escapeText, relative, safeJson, when } from './ops-output.js';
 
 /** Opens an inspector, runs the body, closes it; errors become exit codes as in every command. */
 export async function withInspector(o: CommonOptions, body: (inspector: Inspector, out: Printer) => Promise<number | void>): Promise<void> {
@@ -139,7 +139,7 @@ export async function stats(inspector: Inspector, out: Printer, o: { watch?: boo
     const rows = await readStats(inspector);
     if (out.json) {
       // One JSON document per line (NDJSON), one line per refresh.
-      process.stdout.write(`${JSON.stringify(statsJson(rows))}\n`);
+      process.stdout.write(`${safeJson(statsJson(rows))}\n`);
     } else {
       const text = `${out.c.dim(`${new Date().toISOString()}  every ${duration(intervalMs)}, Ctrl-C to stop`)}\n${statsTable(out, rows)}`;
       // In place on a terminal (cursor home, clear below); piped, one snapshot after another.

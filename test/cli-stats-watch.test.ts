@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '../src/index.js';
 import { jobs } from '../jobs.schema.js';
 import { runCli } from './cli.js';
+import { queueRegistryKey } from '../src/keys.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -99,5 +100,37 @@ describe('jobcraft stats --watch', () => {
     const docs = lines.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { queues: { queue: string; waiting: number }[] });
     expect(docs.length).toBeGreaterThanOrEqual(2);
     for (const d of docs) expect(d.queues.find((q) => q.queue === 'email')?.waiting).toBeGreaterThan(0);
+  });
+
+  it('--json escapes the control characters a terminal acts on, as every --json output does', async () => {
+    const own = testPrefix('cli-stats-watch-esc');
+    await raw.hset(queueRegistryKey(own), 'q\u009b31m\u202e', '{"throttled":[]}');
+    try {
+      let json = '';
+      const r = await runCli(['stats', '--watch', '--interval', '200ms', '--json'], { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: own }, (child) => {
+        child.stdout?.on('data', (c: Buffer) => {
+          json += c.toString();
+          if (json.includes('\n') && !child.killed) child.kill('SIGINT');
+        });
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toMatch(/[\u007f-\u009f\u202e]/);
+      expect((JSON.parse(r.stdout.split('\n')[0] as string) as { queues: { queue: string }[] }).queues[0]?.queue).toBe('q\u009b31m\u202e');
+    } finally {
+      await deletePrefix(raw, own);
+    }
+  });
+
+  it('ends quietly with 0 when the reader of its output goes away (| head)', async () => {
+    let seen = false;
+    const r = await runCli(['stats', '--watch', '--interval', '200ms'], { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, NO_COLOR: '1' }, (child) => {
+      child.stdout?.once('data', () => {
+        seen = true;
+        child.stdout?.destroy(); // the reading end closes: its next write fails with EPIPE
+      });
+    });
+    expect(seen).toBe(true);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 });
