@@ -5,7 +5,10 @@
  * records of the ids in the window. Definitions: docs/operations.md ("Data"); keys: docs/redis-layout.md.
  */
 import { parseDeadInfo } from './dead-letters.js';
-import { InvalidArgumentError, parseStoredError, type StoredError } from './errors.js';
+import { ReplyError } from 'ioredis';
+import { ConnectionHealth, isAuthFailure } from './connection-health.js';
+import { InvalidArgumentError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { silentLogger } from './logger.js';
 import { jobInfoFrom } from './job-info.js';
 import {
   DEFAULT_PREFIX,
@@ -17,7 +20,7 @@ import {
   workerRegistryKeys,
   type QueueKeys,
 } from './keys.js';
-import { connect, release } from './redis.js';
+import { connect, describeConnection, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
 import { Scripts } from './scripts.js';
 import { HOUR_MS, MINUTE_MS } from './worker/history.js';
@@ -146,6 +149,27 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
   if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createInspector', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
   const conn = connect(options.redis, 'client');
   const redis = conn.redis;
+  const where = describeConnection(redis);
+  // Takes the place of a bare 'error' listener (ioredis prints unhandled ones, stack and all) and keeps the cause of
+  // the latest connection failure, which the errors of the calls it fails name.
+  const health = new ConnectionHealth(silentLogger, where);
+  if (conn.owned) health.watch(redis);
+  /** Runs a read; a failure other than an answer from Redis or a bad argument says Redis could not be reached. */
+  const call =
+    <A extends unknown[], T>(what: string, f: (...args: A) => Promise<T>) =>
+    async (...args: A): Promise<T> => {
+      try {
+        return await f(...args);
+      } catch (err) {
+        if (err instanceof InvalidArgumentError || err instanceof RedisUnavailableError) throw err;
+        if (err instanceof ReplyError) {
+          const message = (err as Error).message;
+          if (!isAuthFailure(message)) throw err;
+          throw new RedisUnavailableError(`${what}: Redis at ${where} refused the connection: authentication failed: ${message} (check the user name and password)`, { cause: err });
+        }
+        throw new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error)?.message ?? String(err)}`, { cause: err });
+      }
+    };
   const scripts = new Scripts(redis);
   const jobSet = options.jobs;
   const workerKeys = workerRegistryKeys(prefix);
@@ -429,13 +453,13 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
 
   return {
     prefix,
-    queues: async () => [...(await readRegistry()).values()],
-    stats: async (queue) => statsOf(await entryOf(queue)),
-    allStats: async () => Promise.all([...(await readRegistry()).values()].map(statsOf)),
-    jobs,
-    job,
-    workers,
-    history,
+    queues: call('inspector.queues', async () => [...(await readRegistry()).values()]),
+    stats: call('inspector.stats', async (queue: string) => statsOf(await entryOf(queue))),
+    allStats: call('inspector.allStats', async () => Promise.all([...(await readRegistry()).values()].map(statsOf))),
+    jobs: call('inspector.jobs', jobs),
+    job: call('inspector.job', job),
+    workers: call('inspector.workers', workers),
+    history: call('inspector.history', history),
     close: () => release(conn),
   };
 }

@@ -139,3 +139,13 @@ describe('a stored job with an out-of-range time', () => {
     }
   });
 });
+
+describe('Redis unreachable', () => {
+  it('stats ends with exit 1 and one clear line naming the address and the cause, no ioredis stack traces', async () => {
+    const r = await runCli(['stats', '--redis', 'redis://127.0.0.1:1'], { JOBCRAFT_PREFIX: testPrefix('cli-inspect-down'), NO_COLOR: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain('Unhandled error event');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: RedisUnavailableError: .*redis:\/\/127\.0\.0\.1:1 is unreachable: .*ECONNREFUSED/);
+  });
+});
