@@ -20,6 +20,12 @@ export async function withInspector(o: CommonOptions, body: (inspector: Inspecto
     }
     process.exitCode = (await body(inspector, out)) ?? EXIT.ok;
   } catch (err) {
+    // The runtime refusing a value given on the command line (a cursor this listing did not print …) is a usage
+    // error. By name: the runtime is loaded at run time, its classes are not this module's.
+    if (err instanceof Error && err.name === 'InvalidArgumentError') {
+      process.exitCode = report(out, new CliError(EXIT.usage, err.message));
+      return;
+    }
     process.exitCode = report(out, err);
   } finally {
     await inspector?.close().catch(() => {});

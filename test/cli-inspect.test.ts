@@ -53,6 +53,12 @@ describe('stats, queues, jobs <queue>, workers', () => {
     expect((await cli(['jobs', 'nope'])).code).toBe(3);
   });
 
+  it('a cursor this listing did not print is a usage error (exit 2), as every bad value is', async () => {
+    const r = await cli(['jobs', 'email', '--cursor', 'nonsense']);
+    expect(r.stderr).toMatch(/not a cursor of this listing/);
+    expect(r.code).toBe(2);
+  });
+
   it('workers lists the live worker with its queues', async () => {
     await waitFor(async () => JSON.parse((await cli(['workers', '--json'])).stdout).workers.length > 0, 'the worker registered', 20_000);
     const r = await cli(['workers', '--json']);
