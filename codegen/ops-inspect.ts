@@ -122,6 +122,9 @@ function statsTable(out: Printer, rows: readonly StatsRow[]): string {
   );
 }
 
+/** The longest `--interval` of `stats --watch`: a day. */
+const MAX_WATCH_INTERVAL_MS = 86_400_000;
+
 /** `jobcraft stats [--watch] [--interval 2s]`. */
 export async function stats(inspector: Inspector, out: Printer, o: { watch?: boolean; interval?: string }): Promise<number> {
   if (o.watch !== true) {
@@ -133,6 +136,8 @@ export async function stats(inspector: Inspector, out: Printer, o: { watch?: boo
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(o.interval ?? '2s');
   if (m === null) throw new CliError(EXIT.usage, `--interval must be a duration such as 2s or 500ms, got ${JSON.stringify(o.interval)}`);
   const intervalMs = Math.max(200, Number(m[1]) * (m[2] === 'ms' ? 1 : 1_000));
+  // Longer than a timer can wait (2^31 ms) Node fires it at once: a loop reading Redis without pause.
+  if (intervalMs > MAX_WATCH_INTERVAL_MS) throw new CliError(EXIT.usage, `--interval may be at most a day (86400s), got ${JSON.stringify(o.interval)}`);
   let stop = false;
   const stopped = new Promise<void>((resolve) =>
     process.once('SIGINT', () => {

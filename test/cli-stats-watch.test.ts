@@ -133,4 +133,13 @@ describe('jobcraft stats --watch', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
   });
+
+  it('refuses an interval it cannot wait (over a day: a timer that long would fire at once, in a loop)', async () => {
+    const r = await runCli(['stats', '--watch', '--interval', '9999999s'], { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, NO_COLOR: '1' }, (child) => {
+      // Were it accepted, it would print frames until stopped.
+      child.stdout?.once('data', () => child.kill('SIGINT'));
+    });
+    expect(r.stderr).toMatch(/--interval/);
+    expect(r.code).toBe(2);
+  });
 });
