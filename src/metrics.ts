@@ -330,6 +330,15 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
   const refused = new ValueCollector(`${p}enqueue_refused_total`, 'Jobs refused by enqueue before anything was written (validation), by reason.', 'counter', ['queue', 'job', 'reason']);
   for (const c of [processed, duration, wait, active, enqueued, refused]) reg.registerMetric(c as unknown as PromClient.Metric);
 
+  /**
+   * Names known to be declared: the `jobs` option, the job sets of attached clients and workers, and every name a
+   * run of this process reported (a run only exists for a declared job). Nothing else becomes a `job` label.
+   */
+  const declared = new Set<string>();
+  const declare = (set: JobSet | undefined): void => {
+    if (set !== undefined) for (const name of set.jobs.keys()) declared.add(name);
+  };
+  declare(options.jobs);
   /** Per queue and job name: the children a run touches, bound once. */
   interface RunChildren {
     readonly duration: HistogramChild;
@@ -344,6 +353,7 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
     if (c === undefined) {
       c = { duration: duration.child(queue, job), wait: wait.child(queue, job), active: active.child(queue) };
       byJob.set(job, c);
+      declared.add(job); // a run exists only for a declared job (once per queue and name, not per run)
     }
     return c;
   };
@@ -355,15 +365,6 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
     dead?: ValueChild;
   }
   const statusChildren = new Map<string, Map<string, StatusChildren>>();
-  /**
-   * Names known to be declared: the `jobs` option, the job sets of attached clients and workers, and every name a
-   * run of this process reported (a run only exists for a declared job). Nothing else becomes a `job` label.
-   */
-  const declared = new Set<string>();
-  const declare = (set: JobSet | undefined): void => {
-    if (set !== undefined) for (const name of set.jobs.keys()) declared.add(name);
-  };
-  declare(options.jobs);
   /** The label of a dead letter's name: the name when it came from a run or is declared, else (unknown). */
   const deadLabel = (job: string | undefined, reason: DeadReason): string | undefined => {
     if (job === undefined || reason === 'unknown_job' || reason === 'malformed_job') return UNKNOWN_JOB;
@@ -389,7 +390,6 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
       worker.on('dead', ({ job, reason }) => statusOf(job.queue, deadLabel(job.name, reason), 'dead').inc());
       return {
         started: (run: InstrumentedRun) => {
-          declared.add(run.job.name);
           const c = childrenOf(run.queue, run.job.name);
           c.active.value++;
           if (run.attempt === 1) {
