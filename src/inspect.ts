@@ -10,6 +10,7 @@ import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { InvalidArgumentError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
 import { silentLogger } from './logger.js';
 import { jobInfoFrom } from './job-info.js';
+import { QUEUE_NAME_PATTERN } from './job-options.js';
 import {
   DEFAULT_PREFIX,
   PREFIX_PATTERN,
@@ -178,7 +179,9 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
   async function readRegistry(): Promise<Map<string, QueueEntry>> {
     const all = await redis.hgetall(queueRegistryKey(prefix));
     const entries = new Map<string, QueueEntry>();
-    for (const q of Object.keys(all).sort()) entries.set(q, { queue: q, throttled: parseQueueEntry(all[q]).throttled });
+    // The registry is anyone's text: a field that is no queue name (jobcraft never writes one) is left out, or one
+    // such field would fail every stats read of the prefix.
+    for (const q of Object.keys(all).sort()) if (QUEUE_NAME_PATTERN.test(q)) entries.set(q, { queue: q, throttled: parseQueueEntry(all[q]).throttled });
     registry = { at: Date.now(), entries };
     return entries;
   }

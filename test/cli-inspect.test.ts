@@ -67,15 +67,32 @@ describe('stats, queues, jobs <queue>, workers', () => {
   });
 });
 
+describe('a queue registry field that is no queue name', () => {
+  it('is left out: stats and queues list the real queues (exit 0) instead of failing on it', async () => {
+    const own = testPrefix('cli-inspect-badqueue');
+    await raw.hset(queueRegistryKey(own), 'real', '{"throttled":[]}', 'bad{q}', '{"throttled":[]}', 'evil\u001b[2J', '{"throttled":[]}');
+    try {
+      const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: own, NO_COLOR: '1' };
+      for (const cmd of ['stats', 'queues']) {
+        const r = await runCli([cmd, '--json'], env);
+        expect({ cmd, code: r.code, stderr: r.stderr }).toEqual({ cmd, code: 0, stderr: '' });
+        expect((JSON.parse(r.stdout) as { queues: { queue: string }[] }).queues.map((q) => q.queue)).toEqual(['real']);
+      }
+    } finally {
+      await deletePrefix(raw, own);
+    }
+  });
+});
+
 describe('error messages carry no terminal control characters', () => {
-  it('an unknown queue lists the registered ones with their control characters escaped', async () => {
+  it('an unknown queue lists the registered ones, never one holding control characters raw', async () => {
     const own = testPrefix('cli-inspect-esc');
     // A queue registry entry written by someone with access to Redis: ESC (C0) and CSI (C1) in its name.
-    await raw.hset(queueRegistryKey(own), 'evil\u001b]0;pwned\u0007\u009b31m', '{"throttled":[]}');
+    await raw.hset(queueRegistryKey(own), 'evil\u001b]0;pwned\u0007\u009b31m', '{"throttled":[]}', 'real', '{"throttled":[]}');
     try {
       const r = await runCli(['jobs', 'nope'], { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: own, NO_COLOR: '1' });
       expect(r.code).toBe(3);
-      expect(r.stderr).toContain('evil\\x1b]0;pwned\\x07\\x9b31m');
+      expect(r.stderr).toContain('(queues: real)');
       expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
     } finally {
       await deletePrefix(raw, own);
