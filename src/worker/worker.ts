@@ -188,6 +188,7 @@ export class WorkerCore
       notRecorded: (run) => {
         if (this.stopping) this.unreturned.add(run);
       },
+      declared: (queue, name) => jobs.jobs.get(name)?.queue === queue,
     });
     this.decoder = new JobDecoder({
       jobSet: jobs,
