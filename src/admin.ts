@@ -91,6 +91,14 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return job;
   }
 
+  /** A boolean option: absent, true or false. A "true" or 1 (a form's value) is refused rather than read as true or false. */
+  function checkFlag(value: unknown, call: string, argument: string): boolean {
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new InvalidArgumentError(call, argument, `${argument} must be true or false, got ${JSON.stringify(value)}`);
+    }
+    return value === true;
+  }
+
   function checkAction(action: unknown, call: string): AdminAction {
     if (!(ADMIN_ACTIONS as readonly unknown[]).includes(action)) {
       throw new InvalidArgumentError(call, 'action', `action must be one of ${ADMIN_ACTIONS.join(', ')}, got ${JSON.stringify(action)}`);
@@ -191,9 +199,10 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id.length === 0)) {
       throw new InvalidArgumentError(call, 'ids', `ids must be an array of non-empty strings, got ${JSON.stringify(ids)}`);
     }
+    if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
     const queue = o.queue === undefined ? undefined : checkQueue(o.queue, call);
     const states = statesOf(action, o.states, call);
-    const dryRun = o.dryRun === true;
+    const dryRun = checkFlag(o.dryRun, call, 'dryRun');
     const results: ActResult[] = [];
     for (const id of ids) {
       if (isDeadAction(action)) {
@@ -243,7 +252,8 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   function checkBulk(o: BulkOptions, call: string): { since: number | undefined; pageSize: number; rate: number | undefined } {
     if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
     checkAction(o.action, call);
-    if (o.all !== true && o.job === undefined && o.since === undefined) {
+    checkFlag(o.dryRun, call, 'dryRun');
+    if (!checkFlag(o.all, call, 'all') && o.job === undefined && o.since === undefined) {
       throw new InvalidArgumentError(call, 'all', 'name the jobs: all: true (optionally narrowed by job and since), or job, or since');
     }
     if (o.queue !== undefined) checkQueue(o.queue, call);
@@ -329,9 +339,12 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   }
 
   async function purgeDead(queue: string, o: { readonly dryRun?: boolean } = {}): Promise<PurgeOutcome> {
-    const k = queueKeys(prefix, checkQueue(queue, 'admin.purgeDead'));
+    const call = 'admin.purgeDead';
+    const k = queueKeys(prefix, checkQueue(queue, call));
+    if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
+    const dryRun = checkFlag(o.dryRun, call, 'dryRun');
     const dlq = await deadLettersOf(k);
-    if (o.dryRun === true) return { queue, dryRun: true, matched: await dlq.count(), done: 0 };
+    if (dryRun) return { queue, dryRun: true, matched: await dlq.count(), done: 0 };
     const purged = await dlq.purge();
     return { queue, dryRun: false, matched: purged, done: purged };
   }
