@@ -34,6 +34,7 @@ import type { JobSet, ResolvedJob } from './define.js';
 import { InvalidArgumentError } from './errors.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, typeKeys, type QueueKeys } from './keys.js';
+import { decodeEnvelope } from './payload.js';
 import { connect, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
 import { ENQUEUE_NOW, Scripts } from './scripts.js';
@@ -153,6 +154,18 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return jobInfoFrom(id, queues[i], states[i], (name) => jobSet?.jobs.get(name)?.attempts);
   }
 
+  /**
+   * Whether dead-retry.lua would leave this dead letter where it is (a dry run's answer, read without writing): its
+   * id is live again, or its unique lock exists (the script's `SET NX` fails on any holder).
+   */
+  async function heldDead(k: QueueKeys, id: string): Promise<boolean> {
+    const [live, raw] = await Promise.all([redis.hexists(k.jobs, id), redis.hget(k.dead, id)]);
+    if (live === 1) return true;
+    const decoded = decodeEnvelope(raw);
+    if (!decoded.ok || decoded.envelope.u === undefined) return false;
+    return (await redis.exists(k.uniquePrefix + decoded.envelope.u)) === 1;
+  }
+
   /** Cancels not-started jobs of a queue, one cancel.lua call each (as `client.cancel`). */
   async function cancelPage(k: QueueKeys, ids: readonly string[]): Promise<PageResult> {
     const types = await typesOf(k);
@@ -213,11 +226,11 @@ export function createAdmin(options: AdminOptions = {}): Admin {
           results.push({ id, result: 'not_found', queue: undefined, state: 'unknown' });
           continue;
         }
+        const k = queueKeys(prefix, q);
         if (dryRun) {
-          results.push({ id, result: 'would', queue: q, state: 'dead' });
+          results.push(action === 'dead-retry' && (await heldDead(k, id)) ? { id, result: 'skipped', queue: q, state: 'dead', reason: 'held' } : { id, result: 'would', queue: q, state: 'dead' });
           continue;
         }
-        const k = queueKeys(prefix, q);
         const dlq = await deadLettersOf(k);
         const ok = action === 'dead-retry' ? (await dlq.retry([id])).length === 1 : (await dlq.delete([id])) === 1;
         if (ok) results.push({ id, result: 'done', queue: q, state: 'dead' });

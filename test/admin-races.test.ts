@@ -122,3 +122,18 @@ describe('admin options that are not what the types say', () => {
     expect(await raw.hexists(k.jobs, id)).toBe(1);
   });
 });
+
+describe('admin dry runs say what the real run would do', () => {
+  it('a dry-run dead-retry of a letter whose id is live again reports it held, as the real run does', async () => {
+    const { client, raw, admin, k } = setup('admin-dry-held');
+    const [id] = await makeDead(client, raw, k, 1);
+    // The same id live again (a producer enqueued it anew): the letter cannot go back.
+    await raw.hset(k.jobs, id!, (await raw.hget(k.dead, id!)) as string);
+    await raw.rpush(k.wait, id!);
+    const real = await admin.act('dead-retry', [id!]);
+    expect(real.results[0]).toMatchObject({ result: 'skipped', reason: 'held' });
+    const dry = await admin.act('dead-retry', [id!], { dryRun: true });
+    expect(dry.results[0]).toEqual(real.results[0]);
+    expect(dry).toMatchObject({ matched: 1, done: 0, skipped: 1 });
+  });
+});
