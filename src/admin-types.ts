@@ -16,7 +16,8 @@ export interface AdminOptions extends InspectorOptions {
   /**
    * The job set, if at hand: queue and job names are checked against it (unknown ones are refused, naming the known
    * ones), "every queue" means its queues, throttled types and unique-lock TTLs come from it, and `cron()` and
-   * `triggerCron()` need it. Without it, queues and throttled types come from the queue registry (`P:queues`).
+   * `triggerCron()` need it. Without it, queues and throttled types come from the queue registry (`P:queues`), and a
+   * queue the registry does not list is refused.
    */
   readonly jobs?: InspectorOptions['jobs'];
 }

@@ -84,6 +84,19 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return queue;
   }
 
+  /**
+   * {@link checkQueue}, and without a job set also the queue registry (one HEXISTS): a queue no worker or client ever
+   * registered is refused, so a typo does not pause a queue nobody serves or act on nothing without a word.
+   */
+  async function knownQueue(queue: unknown, call: string): Promise<string> {
+    const q = checkQueue(queue, call);
+    if (jobSet === undefined && (await redis.hexists(queueRegistryKey(prefix), q)) === 0) {
+      const known = (await redis.hkeys(queueRegistryKey(prefix))).sort();
+      throw new InvalidArgumentError(call, 'queue', `unknown queue ${JSON.stringify(q)} (the queue registry ${queueRegistryKey(prefix)} lists: ${known.join(', ') || 'none'})`);
+    }
+    return q;
+  }
+
   function checkJob(name: unknown, call: string, argument: string): ResolvedJob | undefined {
     if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(call, argument, `not a job name: ${JSON.stringify(name)}`);
     if (jobSet === undefined) return undefined;
@@ -213,9 +226,9 @@ export function createAdmin(options: AdminOptions = {}): Admin {
       throw new InvalidArgumentError(call, 'ids', `ids must be an array of non-empty strings, got ${JSON.stringify(ids)}`);
     }
     if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
-    const queue = o.queue === undefined ? undefined : checkQueue(o.queue, call);
     const states = statesOf(action, o.states, call);
     const dryRun = checkFlag(o.dryRun, call, 'dryRun');
+    const queue = o.queue === undefined ? undefined : await knownQueue(o.queue, call);
     const results: ActResult[] = [];
     for (const id of ids) {
       if (isDeadAction(action)) {
@@ -332,7 +345,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     const { since, pageSize, rate } = checkBulk(o, call);
     const states = statesOf(o.action, o.states, call);
     const dryRun = o.dryRun === true;
-    const queues = o.queue === undefined ? await allQueues() : [o.queue];
+    const queues = o.queue === undefined ? await allQueues() : [await knownQueue(o.queue, call)];
     const outcomes: BulkQueueOutcome[] = [];
     for (const queue of queues) {
       const outcome = await scanQueue(redis, await scanActionOf(o, queue, states, since), { dryRun, pageSize, rate, signal: o.signal, onProgress: o.onProgress });
@@ -353,9 +366,9 @@ export function createAdmin(options: AdminOptions = {}): Admin {
 
   async function purgeDead(queue: string, o: { readonly dryRun?: boolean } = {}): Promise<PurgeOutcome> {
     const call = 'admin.purgeDead';
-    const k = queueKeys(prefix, checkQueue(queue, call));
     if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
     const dryRun = checkFlag(o.dryRun, call, 'dryRun');
+    const k = queueKeys(prefix, await knownQueue(queue, call));
     const dlq = await deadLettersOf(k);
     if (dryRun) return { queue, dryRun: true, matched: await dlq.count(), done: 0 };
     const purged = await dlq.purge();
@@ -363,7 +376,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   }
 
   async function pause(queue: string): Promise<PauseOutcome> {
-    const k = queueKeys(prefix, checkQueue(queue, 'admin.pause'));
+    const k = queueKeys(prefix, await knownQueue(queue, 'admin.pause'));
     const replies = await redis.multi().exists(k.paused).set(k.paused, '1').exec();
     const [err, was] = replies?.[0] ?? [null, 0];
     if (err) throw err;
@@ -371,7 +384,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   }
 
   async function resume(queue: string): Promise<PauseOutcome> {
-    const k = queueKeys(prefix, checkQueue(queue, 'admin.resume'));
+    const k = queueKeys(prefix, await knownQueue(queue, 'admin.resume'));
     const was = await scripts.resume(k, { types: await typesOf(k) });
     return { queue, paused: false, changed: was };
   }
@@ -419,7 +432,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     purgeDead,
     pause,
     resume,
-    isPaused: async (queue) => (await redis.exists(queueKeys(prefix, checkQueue(queue, 'admin.isPaused')).paused)) === 1,
+    isPaused: async (queue) => (await redis.exists(queueKeys(prefix, await knownQueue(queue, 'admin.isPaused')).paused)) === 1,
     cron,
     triggerCron,
     close: async () => {

@@ -137,3 +137,31 @@ describe('admin dry runs say what the real run would do', () => {
     expect(dry).toMatchObject({ matched: 1, done: 0, skipped: 1 });
   });
 });
+
+describe('admin without a job set', () => {
+  it('refuses a queue the queue registry does not list, naming the argument and the known queues', async () => {
+    const { prefix, client, raw } = setup('admin-bare-unknown');
+    await client.enqueue('work', { n: 1 });
+    await waitFor(async () => (await raw.hexists(`${prefix}:queues`, 'default')) === 1, 'the queue registry entry');
+    const bare = createAdmin({ redis: raw, prefix });
+    defer(() => bare.close());
+    const refused = async (p: Promise<unknown>): Promise<void> => {
+      const err = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as InvalidArgumentError).argument).toBe('queue');
+      expect((err as Error).message).toMatch(/unknown queue "defualt".*default/);
+    };
+    await refused(bare.pause('defualt'));
+    await refused(bare.resume('defualt'));
+    await refused(bare.isPaused('defualt'));
+    await refused(bare.purgeDead('defualt'));
+    await refused(bare.bulk({ action: 'cancel', queue: 'defualt', all: true }));
+    await refused(bare.act('cancel', ['x'], { queue: 'defualt' }));
+    expect(await raw.exists(queueKeys(prefix, 'defualt').paused)).toBe(0);
+    // A registered queue is fine.
+    expect(await bare.pause('default')).toMatchObject({ changed: true });
+  });
+});
