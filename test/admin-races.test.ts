@@ -165,3 +165,21 @@ describe('admin without a job set', () => {
     expect(await bare.pause('default')).toMatchObject({ changed: true });
   });
 });
+
+describe('admin across deploys', () => {
+  it('cancels a job waiting in its type’s ready set although the admin’s job set no longer caps that type', async () => {
+    const { prefix, client, raw } = setup('admin-uncapped');
+    const k = queueKeys(prefix, 'default');
+    const ready = typeKeys(k, 'capped').ready;
+    // The workers' deploy caps `capped`; the dashboard's job set (a newer deploy) does not.
+    const newer = defineJobs({ work: { payload: z.object({ n: z.number() }) }, capped: { payload: z.object({ n: z.number() }) } });
+    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: newer });
+    defer(() => admin.close());
+    const { id } = await client.enqueue('capped', { n: 1 });
+    expect(await raw.zscore(ready, id)).not.toBeNull();
+    expect(await admin.act('cancel', [id])).toMatchObject({ done: 1 });
+    // No id left behind for a worker to lease as a job without an envelope (a dead letter out of nothing).
+    expect(await raw.zscore(ready, id)).toBeNull();
+    expect(await raw.hexists(k.jobs, id)).toBe(0);
+  });
+});
