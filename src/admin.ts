@@ -148,12 +148,17 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return allQueues();
   }
 
-  /** A queue's throttled types: from the job set, else the names in its registry entry (one HGET). */
+  /**
+   * A queue's throttled types: the job set's, and those the names in its registry entry add (one HGET). The registry
+   * holds what the running workers cap, which a dashboard's job set from another deploy may not: a dead letter of
+   * such a type put back on the plain wait list would run with no cap or rate limit.
+   */
   async function typesOf(k: QueueKeys): Promise<ThrottledType[]> {
-    if (jobSet !== undefined) return throttledTypes(jobSet, k);
+    const own = jobSet === undefined ? [] : throttledTypes(jobSet, k);
     const names = parseQueueEntry(await redis.hget(queueRegistryKey(prefix), k.queue)).throttled;
-    // The scripts admin calls only route a job to its type's ready set: the limits are not read.
-    return names.map((name) => ({ name, keys: typeKeys(k, name), concurrency: 0, rateMax: 0, ratePerMs: 0 }));
+    // The scripts admin calls only route a job to its type's ready set (and look at it): the limits are not read.
+    const more = names.filter((name) => !own.some((t) => t.name === name)).map((name) => ({ name, keys: typeKeys(k, name), concurrency: 0, rateMax: 0, ratePerMs: 0 }));
+    return [...own, ...more];
   }
 
   async function deadLettersOf(k: QueueKeys): Promise<QueueDeadLetters> {

@@ -183,3 +183,29 @@ describe('admin across deploys', () => {
     expect(await raw.hexists(k.jobs, id)).toBe(0);
   });
 });
+
+describe('admin across deploys: dead-retry routing', () => {
+  it('a dead letter of a type the workers cap goes back to its type’s ready set, although the admin’s job set does not cap it', async () => {
+    const { prefix, client, raw } = setup('admin-uncapped-dead');
+    const k = queueKeys(prefix, 'default');
+    const ready = typeKeys(k, 'capped').ready;
+    const newer = defineJobs({ work: { payload: z.object({ n: z.number() }) }, capped: { payload: z.object({ n: z.number() }) } });
+    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: newer });
+    defer(() => admin.close());
+    // A dead letter of `capped`, made as the dead path leaves it; the registry says the workers' deploy caps it.
+    const { id } = await client.enqueue('capped', { n: 1 });
+    await waitFor(async () => (await raw.hget(`${prefix}:queues`, 'default'))?.includes('capped'), 'the queue registry entry');
+    const now = Date.now();
+    await raw
+      .multi()
+      .hset(k.dead, id, (await raw.hget(k.jobs, id)) as string)
+      .zadd(k.deadOrder, now, id)
+      .hdel(k.jobs, id)
+      .zrem(ready, id)
+      .exec();
+    expect(await admin.act('dead-retry', [id])).toMatchObject({ done: 1 });
+    // Through the cap, not around it: the plain wait list is taken with no cap or rate limit.
+    expect(await raw.zscore(ready, id)).not.toBeNull();
+    expect(await raw.lrange(k.wait, 0, -1)).toEqual([]);
+  });
+});
