@@ -209,3 +209,24 @@ describe('admin across deploys: dead-retry routing', () => {
     expect(await raw.lrange(k.wait, 0, -1)).toEqual([]);
   });
 });
+
+describe('admin.triggerCron and unique jobs', () => {
+  it('a trigger of a unique cron job takes its lock: a second trigger while the first waits is a duplicate', async () => {
+    const cronJobs = defineJobs({
+      report: { payload: z.object({ day: z.string().default('today') }), queue: 'reports', cron: '0 3 * * *', unique: { ttl: '1h' } },
+    });
+    const { prefix, client, raw } = testClient(cronJobs, 'admin-cron-unique', defer);
+    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: cronJobs });
+    defer(() => admin.close());
+    const first = await admin.triggerCron('report');
+    expect(first.duplicate).toBe(false);
+    const second = await admin.triggerCron('report');
+    expect(second).toMatchObject({ duplicate: true, id: first.id });
+    // Cancelling the first releases the lock: the next trigger enqueues.
+    expect(await admin.act('cancel', [first.id])).toMatchObject({ done: 1 });
+    const third = await admin.triggerCron('report');
+    expect(third.duplicate).toBe(false);
+    expect(await raw.hlen(queueKeys(prefix, 'reports').jobs)).toBe(1);
+    void client;
+  });
+});
