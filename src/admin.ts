@@ -31,6 +31,7 @@ import { cancelTargets } from './cancel.js';
 import { createClient, type JobClient } from './client.js';
 import { QueueDeadLetters } from './dead-letters.js';
 import type { JobSet, ResolvedJob } from './define.js';
+import { describe } from './durations.js';
 import { InvalidArgumentError } from './errors.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, typeKeys, type QueueKeys } from './keys.js';
@@ -230,9 +231,10 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   async function act(action: AdminAction, ids: readonly string[], o: ActOptions = {}): Promise<ActOutcome> {
     const call = 'admin.act';
     checkAction(action, call);
-    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id.length === 0)) {
-      throw new InvalidArgumentError(call, 'ids', `ids must be an array of non-empty strings, got ${JSON.stringify(ids)}`);
-    }
+    if (!Array.isArray(ids)) throw new InvalidArgumentError(call, 'ids', `ids must be an array of non-empty strings, got ${describe(ids)}`);
+    // The first bad one, not the whole list: a dashboard's selection may hold thousands of ids.
+    const bad = ids.findIndex((id) => typeof id !== 'string' || id.length === 0);
+    if (bad >= 0) throw new InvalidArgumentError(call, 'ids', `ids must be non-empty strings: ids[${bad}] is ${describe(ids[bad])}`);
     if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
     const states = statesOf(action, o.states, call);
     const dryRun = checkFlag(o.dryRun, call, 'dryRun');

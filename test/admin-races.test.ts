@@ -230,3 +230,19 @@ describe('admin.triggerCron and unique jobs', () => {
     void client;
   });
 });
+
+describe('admin argument errors stay short', () => {
+  it('names the first bad id and its index instead of echoing the whole list', async () => {
+    const { admin } = setup('admin-ids-error');
+    const ids = Array.from({ length: 5_000 }, (_, i) => `job-${i}`);
+    ids[4_321] = '';
+    const err = await admin.act('cancel', ids).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as InvalidArgumentError).argument).toBe('ids');
+    expect((err as Error).message).toMatch(/ids\[4321\]/);
+    expect((err as Error).message.length).toBeLessThan(300);
+  });
+});
