@@ -410,7 +410,8 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     const cronJobs = [...set.jobs.values()].filter((j) => j.cron !== undefined);
     const lasts = await Promise.all(cronJobs.map((j) => redis.hget(queueKeys(prefix, j.queue).cron, j.name)));
     return cronJobs.map((j, i) => {
-      const last = lasts[i];
+      // A record that is not a number counts as none, as the scheduler reads it (it then starts afresh).
+      const last = Number(lasts[i] ?? NaN);
       const next = nextFiring(j, now);
       return {
         name: j.name,
@@ -418,7 +419,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
         schedule: j.cron?.pattern ?? '',
         tz: j.cron?.tz ?? 'UTC',
         catchUp: j.cron?.catchUp ?? 'last',
-        lastFiring: last === null || last === undefined ? undefined : new Date(Number(last)),
+        lastFiring: Number.isFinite(last) ? new Date(last) : undefined,
         nextFiring: next === undefined ? undefined : new Date(next),
       };
     });

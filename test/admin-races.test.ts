@@ -246,3 +246,15 @@ describe('admin argument errors stay short', () => {
     expect((err as Error).message.length).toBeLessThan(300);
   });
 });
+
+describe('admin.cron with an unreadable record', () => {
+  it('reports a cron record that is not a number as no last firing (as the scheduler reads it), not an Invalid Date', async () => {
+    const cronJobs = defineJobs({ report: { payload: z.object({}), queue: 'reports', cron: '0 3 * * *' } });
+    const { prefix, raw } = testClient(cronJobs, 'admin-cron-garbage', defer);
+    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: cronJobs });
+    defer(() => admin.close());
+    await raw.hset(queueKeys(prefix, 'reports').cron, 'report', 'not-a-time');
+    const [entry] = await admin.cron();
+    expect(entry!.lastFiring).toBeUndefined();
+  });
+});
