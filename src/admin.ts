@@ -38,7 +38,7 @@ import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueReg
 import { decodeEnvelope } from './payload.js';
 import { connect, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
-import { ENQUEUE_NOW, Scripts } from './scripts.js';
+import { ENQUEUE_NOW, Scripts, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { nextFiring } from './worker/cron.js';
 
@@ -67,8 +67,10 @@ async function redisNow(redis: { time(): Promise<(string | number)[]> }): Promis
 export function createAdmin(options: AdminOptions = {}): Admin {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createAdmin', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
-  // As the client's: its grouped enqueues (triggerCron) go at once rather than auto-pipelined.
-  const conn = connect(options.redis, 'client', [ENQUEUE_NOW]);
+  // As the client's: its grouped enqueues (triggerCron) go at once rather than auto-pipelined. So do the scripts
+  // whose key count varies (cancel, dead-retry, resume, enqueue): on a Cluster, auto-pipelining would group them by
+  // that count, not their queue, and calls on queues of different shards at once would fail.
+  const conn = connect(options.redis, 'client', [ENQUEUE_NOW, ...VARIABLE_KEY_COMMANDS]);
   const redis = conn.redis;
   const scripts = new Scripts(redis);
   const jobSet: JobSet | undefined = options.jobs;
