@@ -111,7 +111,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   /** A boolean option: absent, true or false. A "true" or 1 (a form's value) is refused rather than read as true or false. */
   function checkFlag(value: unknown, call: string, argument: string): boolean {
     if (value !== undefined && typeof value !== 'boolean') {
-      throw new InvalidArgumentError(call, argument, `${argument} must be true or false, got ${JSON.stringify(value)}`);
+      throw new InvalidArgumentError(call, argument, `${argument} must be true or false, got ${describe(value)}`);
     }
     return value === true;
   }
