@@ -23,7 +23,7 @@ import {
 } from './keys.js';
 import { connect, describeConnection, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
-import { Scripts } from './scripts.js';
+import { Scripts, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { HOUR_MS, MINUTE_MS } from './worker/history.js';
 import {
   HISTORY_BUCKETS_MS,
@@ -148,7 +148,7 @@ type Fields = Omit<ListedJob, 'id' | 'state'>;
 export function createInspector(options: InspectorOptions = {}): Inspector {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createInspector', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
-  const conn = connect(options.redis, 'client');
+  const conn = connect(options.redis, 'client', [], VARIABLE_KEY_COMMANDS);
   const redis = conn.redis;
   const where = describeConnection(redis);
   // Takes the place of a bare 'error' listener (ioredis prints unhandled ones, stack and all) and keeps the cause of
