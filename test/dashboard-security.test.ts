@@ -4,6 +4,7 @@
  * double-submit token). Also the node:http adapter, over a real socket.
  */
 import { createServer, type Server } from 'node:http';
+import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -164,5 +165,20 @@ describe('node:http adapter', () => {
     const redirect = await fetch(`http://127.0.0.1:${port}/admin/jobs`, { redirect: 'manual' });
     expect(redirect.status).toBe(308);
     expect((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status).toBe(404);
+  });
+});
+
+describe('Hono', () => {
+  it('mounts in a Hono app with the documented one-liner', async () => {
+    const d = dashboard({ basePath: '/admin/jobs' });
+    const app = new Hono();
+    app.get('/', (c) => c.text('the app'));
+    app.all('/admin/jobs', (c) => d.fetch(c.req.raw));
+    app.all('/admin/jobs/*', (c) => d.fetch(c.req.raw));
+    const page = await app.request('http://dash.test/admin/jobs/queues/work?state=delayed');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('data-testid="job-row"');
+    expect((await app.request('http://dash.test/admin/jobs')).status).toBe(308);
+    expect(await (await app.request('http://dash.test/')).text()).toBe('the app');
   });
 });
