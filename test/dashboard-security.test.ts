@@ -166,6 +166,26 @@ describe('node:http adapter', () => {
     expect(redirect.status).toBe(308);
     expect((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status).toBe(404);
   });
+
+  it('uses originalUrl when a router (Express's app.use) strips the mount path from req.url', async () => {
+    const d = dashboard({ basePath: '/admin/jobs' });
+    const listener = toNodeListener(d);
+    // What Express does for app.use('/admin/jobs', listener): req.url relative to the mount, originalUrl whole.
+    const express = createServer((req, res) => {
+      const original = req.url ?? '/';
+      Object.assign(req, { originalUrl: original, url: original.slice('/admin/jobs'.length) || '/' });
+      void listener(req, res);
+    });
+    await new Promise<void>((resolve) => express.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = express.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/admin/jobs/queues/work?state=delayed`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('data-testid="job-row"');
+    } finally {
+      await new Promise<void>((resolve) => express.close(() => resolve()));
+    }
+  });
 });
 
 describe('Hono', () => {
