@@ -167,7 +167,7 @@ describe('node:http adapter', () => {
     expect((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status).toBe(404);
   });
 
-  it('uses originalUrl when a router (Express's app.use) strips the mount path from req.url', async () => {
+  it("uses originalUrl when a router (as Express's app.use does) strips the mount path from req.url", async () => {
     const d = dashboard({ basePath: '/admin/jobs' });
     const listener = toNodeListener(d);
     // What Express does for app.use('/admin/jobs', listener): req.url relative to the mount, originalUrl whole.
