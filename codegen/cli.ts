@@ -30,4 +30,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+// `jobcraft … | head`: when the reader goes away, the command ends quietly (EPIPE on stdout), as Unix tools do,
+// instead of dying with a stack trace; a `stats --watch` piped that way ends with 0.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+});
+
 await buildProgram().parseAsync(process.argv);

@@ -41,6 +41,7 @@ const COMMANDS = {
   jcStats: { script: 'stats' },
   jcHeartbeat: { script: 'heartbeat' },
   jcWorkers: { script: 'workers' },
+  jcHeads: { script: 'heads' },
 } as const satisfies Record<string, { script: ScriptName; shebang?: string }>;
 type CommandName = keyof typeof COMMANDS;
 type Reply = string | number | null | Reply[];
@@ -614,6 +615,16 @@ export class Scripts {
   /** Writes a worker's registry entry (its `lastBeatAt` set to Redis's time) and drops expired ones. */
   async heartbeat(k: WorkerRegistryKeys, input: { readonly id: string; readonly json: string; readonly ttlMs: number }): Promise<number> {
     return Number(await this.call('jcHeartbeat', encodeCall('heartbeat', k, input, {})));
+  }
+
+  /** The first `bytes` bytes of the values of `ids` in `hash` (heads.lua), null where a field is missing. */
+  async heads(hash: string, input: { readonly ids: readonly string[]; readonly bytes: number }): Promise<(string | null)[]> {
+    if (input.ids.length === 0) return [];
+    const r = (await this.call('jcHeads', encodeCall('heads', { hash }, { bytes: input.bytes }, { ids: { flat: input.ids } }))) as Reply[];
+    return input.ids.map((_, i) => {
+      const v = r[i];
+      return v === null || v === undefined ? null : String(v);
+    });
   }
 
   /** The live entries of the worker registry: Redis's time, and per worker its id, expiry and entry JSON. */

@@ -289,3 +289,32 @@ describe('the history', () => {
     expect(sent.filter((c) => c === 'hset')).toHaveLength(1);
   });
 });
+
+describe('listing jobs with big payloads', () => {
+  const blobs = defineJobs({ blob: { payload: z.object({ data: z.string() }), queue: 'blobs' } });
+
+  it('reads only the head of each stored job (name, enqueue time), never the payloads of a page', async () => {
+    const { client, prefix } = testClient(blobs, 'inspect-heads', defer);
+    const N = 20;
+    const data = 'x'.repeat(100_000);
+    await client.enqueueMany('blob', Array.from({ length: N }, () => ({ data })));
+    // The inspector's own connection, so the bytes it reads are its own.
+    const redis = new Redis(redisUrl());
+    defer(() => redis.quit());
+    await redis.ping();
+    const inspector = createInspector({ redis, prefix });
+    defer(() => inspector.close());
+    await inspector.queues(); // the registry read, before counting
+    const socket = (redis as unknown as { stream: { bytesRead: number } }).stream;
+    const before = socket.bytesRead;
+    const page = await inspector.jobs('blobs', { limit: N });
+    const read = socket.bytesRead - before;
+    expect(page.jobs).toHaveLength(N);
+    for (const j of page.jobs) {
+      expect(j.name).toBe('blob');
+      expect(j.enqueuedAt).toBeInstanceOf(Date);
+    }
+    // 20 payloads of 100 kB would be 2 MB: only the heads (≤ 512 bytes each) and the small records come back.
+    expect(read).toBeLessThan(N * 2_000);
+  });
+});
