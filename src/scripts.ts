@@ -135,6 +135,16 @@ const FIXED_KEYS = Object.fromEntries(
   }),
 ) as Record<CommandName, number | undefined>;
 
+/**
+ * The commands whose number of keys varies per call: their first argument is that number, not a key. ioredis's
+ * auto-pipelining on a Cluster groups a command by its first argument, so such a command can share a pipeline with
+ * commands of another slot, which then fails whole ("All keys in the pipeline should belong to the same slots
+ * allocation group"). A connection that auto-pipelines and may serve several queues at once excludes them.
+ */
+export const VARIABLE_KEY_COMMANDS: readonly string[] = Object.entries(FIXED_KEYS)
+  .filter(([, keys]) => keys === undefined)
+  .map(([name]) => name);
+
 /** Redis before 7.0 reads no shebang line: it compiles `#!lua` as Lua and fails on the `#`. */
 const OLD_REDIS = /Error compiling script.*near '#'/;
 

@@ -288,6 +288,29 @@ describe('the history', () => {
     expect(sent.filter((c) => !['evalsha', 'eval', 'info', 'config', 'client', 'hset'].includes(c))).toEqual([]);
     expect(sent.filter((c) => c === 'hset')).toHaveLength(1);
   });
+  it('counts dead letters of job names the worker does not declare under "?", so stored names cannot add fields', async () => {
+    // A producer knows more jobs than the worker; what it stores under other names is anyone's text.
+    const wide = defineJobs({ ok: { payload: z.object({ n: z.number() }) }, stranger1: { payload: z.object({}) }, stranger2: { payload: z.object({}) } });
+    const narrow = defineJobs({ ok: { payload: z.object({ n: z.number() }) } });
+    const { client, prefix } = testClient(wide, 'inspect-history-unknown', defer);
+    const inspector = createInspector({ redis: redisUrl(), prefix, jobs: narrow });
+    defer(() => inspector.close());
+    await client.enqueue('stranger1', {});
+    await client.enqueue('stranger2', {});
+    await client.enqueue('ok', { n: 1 });
+    const worker = createWorker(narrow, { ok: () => {} }, { redis: redisUrl(), prefix, logger: false, cron: false });
+    defer(() => worker.close());
+    await waitFor(async () => {
+      const s = await inspector.stats('default');
+      return s.completed === 1 && s.dead === 2;
+    }, 'the declared job to complete and both strangers to be dead-lettered');
+    const h = await inspector.history('default');
+    const byJob = (name: string): number => h.points.reduce((a, p) => a + (p.byJob[name]?.dead ?? 0), 0);
+    expect(byJob('?')).toBe(2);
+    expect(byJob('stranger1')).toBe(0);
+    expect(byJob('stranger2')).toBe(0);
+    expect(h.points.reduce((a, p) => a + p.processed, 0)).toBe(1);
+  });
 });
 
 describe('listing jobs with big payloads', () => {

@@ -202,9 +202,12 @@ describe('job labels an attacker cannot multiply', () => {
     expect(valueOf(samples, 'jobcraft_jobs_processed_total', { queue: 'default', job: '(unknown)', status: 'dead' })).toBe(2 * N);
   });
 
-  it('with `jobs` given, a declared job dead-lettered before it ever ran keeps its name', async () => {
+  it.each([
+    ['with `jobs` given to createMetrics', true],
+    ['without: the worker tells its job set', false],
+  ])('%s, a declared job dead-lettered before it ever ran keeps its name', async (_what, given) => {
     const prefix = testPrefix('metrics-declared');
-    const metrics = createMetrics({ jobs });
+    const metrics = given ? createMetrics({ jobs }) : createMetrics();
     const raw = rawRedis();
     defer(async () => {
       await deletePrefix(raw, prefix);
