@@ -10,6 +10,7 @@ import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { InvalidArgumentError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
 import { silentLogger } from './logger.js';
 import { jobInfoFrom } from './job-info.js';
+import { decodeEnvelope, parseTraceContext } from './payload.js';
 import { QUEUE_NAME_PATTERN } from './job-options.js';
 import {
   DEFAULT_PREFIX,
@@ -417,7 +418,11 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
       }
     }
     const diedAt = info.state === 'dead' && s !== undefined ? parseDeadInfo(s.extra).diedAt : undefined;
+    const decoded = s === undefined || info.state === 'completed' || info.state === 'unknown' ? undefined : decodeEnvelope(s.raw);
+    const envelope = decoded?.ok === true ? decoded.envelope : undefined;
     return {
+      traceId: parseTraceContext(envelope?.tc)?.traceId,
+      priority: envelope === undefined ? undefined : (envelope.r ?? 0),
       ...info,
       timeline: {
         enqueuedAt: info.enqueuedAt,

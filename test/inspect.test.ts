@@ -123,6 +123,16 @@ describe('queue stats and listings', () => {
     expect((await inspector.job('nope')).state).toBe('unknown');
   });
 
+  it('one job reports its stored priority, and no trace id when tracing was off at enqueue', async () => {
+    const { client, prefix } = testClient(jobs, 'inspect-priority', defer);
+    const inspector = inspectorFor(prefix);
+    const urgent = await client.enqueue('ok', { n: 1 }, { priority: 7, delay: '1h' });
+    const plain = await client.enqueue('ok', { n: 2 }, { delay: '1h' });
+    expect(await inspector.job(urgent.id)).toMatchObject({ state: 'delayed', priority: 7, traceId: undefined });
+    expect((await inspector.job(plain.id)).priority).toBe(0);
+    expect((await inspector.job('nope')).priority).toBeUndefined();
+  });
+
   it('pages a queue larger than a page with cursors: no duplicates, no gaps, in order; the job filter works within windows', async () => {
     const { client, prefix } = testClient(jobs, 'inspect-paging', defer);
     const inspector = inspectorFor(prefix);
