@@ -3,8 +3,21 @@
  * talks to Redis through the runtime's client (`jobcraft`), the same code the application runs.
  */
 import { readFileSync } from 'node:fs';
-import type { DeadLetter, JobInfo, QueueKeys, StoredError } from 'jobcraft';
-import { checkSelection, confirm, parseSince, runBulk, type BulkAction, type BulkOutcome, type PageResult, type Scanned, type Selection } from './ops-bulk.js';
+import type {
+  ActResult,
+  Admin,
+  AdminAction,
+  BulkOptions as AdminBulkOptions,
+  BulkOutcome as AdminBulkOutcome,
+  createAdmin,
+  DeadAction,
+  DeadLetter,
+  JobAction,
+  JobInfo,
+  LiveState,
+  StoredError,
+} from 'jobcraft';
+import { checkSelection, confirm, interruptSignal, parseSince, progressBar, type Selection } from './ops-bulk.js';
 import { checkJobName, checkQueue, parseJsonArgument, type CommonOptions, type Context } from './ops-context.js';
 import { optionalCreateInspector } from './ops-inspect-types.js';
 import { CliError, EXIT, escapeText, when, type Printer } from './ops-output.js';
@@ -231,43 +244,29 @@ function pacing(o: BulkOptions): { pageSize: number; rate: number | undefined } 
   return { pageSize, rate };
 }
 
-type LiveState = 'waiting' | 'delayed' | 'retrying' | 'active';
-const LIVE_STATES: readonly LiveState[] = ['waiting', 'delayed', 'retrying', 'active'];
-
-/** The state of each live job of a page: in `active`, in `scheduled` with or without a stored error, else waiting. */
-async function liveStates(ctx: Context, k: QueueKeys, ids: readonly string[]): Promise<Map<string, LiveState | undefined>> {
-  const replies = await ctx.client.redis.pipeline().zmscore(k.active, ...ids).zmscore(k.scheduled, ...ids).hmget(k.errors, ...ids).hmget(k.jobs, ...ids).exec();
-  const [active, scheduled, errors, live] = (replies ?? []).map(([err, value]) => {
-    if (err) throw err;
-    return value as (string | null)[];
-  }) as [(string | null)[], (string | null)[], (string | null)[], (string | null)[]];
-  return new Map(
-    ids.map((id, i) => {
-      const state: LiveState | undefined =
-        live[i] === null ? undefined : active[i] !== null ? 'active' : scheduled[i] !== null ? (errors[i] !== null ? 'retrying' : 'delayed') : 'waiting';
-      return [id, state];
-    }),
-  );
-}
-
-/** Makes scheduled jobs due now (never later than they were) and wakes a worker. Idempotent. */
-async function promote(ctx: Context, k: QueueKeys, ids: readonly string[]): Promise<PageResult> {
-  const [seconds, micros] = await ctx.client.redis.time();
-  const now = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-  const args: (string | number)[] = [];
-  for (const id of ids) args.push(now, id);
-  // XX: only jobs still scheduled; LT: never later than their due time; CH: count those moved.
-  const changed = Number(await ctx.client.redis.call('ZADD', k.scheduled, 'XX', 'LT', 'CH', ...args.map(String)));
-  if ((await ctx.client.redis.exists(k.paused)) === 0) {
-    // One wake-up token at most (docs/redis-layout.md): the woken worker's fetch promotes the due jobs.
-    await ctx.client.redis.multi().lpush(k.notify, '1').ltrim(k.notify, 0, 0).exec();
+/** `createAdmin` from the runtime, or a clear error when the installed runtime has none. */
+async function openAdmin(ctx: Context): Promise<Admin> {
+  const runtime = (await import('jobcraft')) as { createAdmin?: typeof createAdmin };
+  if (typeof runtime.createAdmin !== 'function') {
+    throw new Error('this jobcraft runtime has no createAdmin (the write commands need jobcraft with the admin API): upgrade the jobcraft package');
   }
-  return { done: changed, skipped: ids.length - changed };
+  // On the client's connection, which stays the client's: close() below leaves it open.
+  return runtime.createAdmin({ redis: ctx.client.redis, prefix: ctx.prefix, jobs: ctx.jobs });
 }
 
-export type JobsVerb = 'retry' | 'delete' | 'promote' | 'cancel';
+/** Runs `body` with an admin on the command's connection, then closes the admin. */
+async function withAdmin<T>(ctx: Context, body: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = await openAdmin(ctx);
+  try {
+    return await body(admin);
+  } finally {
+    await admin.close();
+  }
+}
 
-/** Which live states each `jobs` action applies to by default, and which it accepts with --state. */
+export type JobsVerb = JobAction;
+
+/** Which live states each `jobs` action accepts with --state (the runtime's ACTION_STATES, here for the messages). */
 const VERB_STATES: Record<JobsVerb, readonly LiveState[]> = {
   retry: ['retrying'],
   promote: ['delayed', 'retrying'],
@@ -275,7 +274,7 @@ const VERB_STATES: Record<JobsVerb, readonly LiveState[]> = {
   delete: ['waiting', 'delayed', 'retrying'],
 };
 
-const VERB_PAST: Record<JobsVerb | 'dead-retry' | 'dead-delete', string> = {
+const VERB_PAST: Record<AdminAction, string> = {
   retry: 'retried now',
   promote: 'promoted',
   cancel: 'cancelled',
@@ -295,23 +294,45 @@ function describeSelection(s: Selection): string {
   return parts.length === 0 ? 'all' : parts.join(', ');
 }
 
-function printOutcomes(ctx: Context, verb: keyof typeof VERB_PAST, what: string, outcomes: readonly BulkOutcome[], dryRun: boolean): number {
-  const interrupted = outcomes.some((o) => o.interrupted);
-  const sum = (f: (o: BulkOutcome) => number): number => outcomes.reduce((a, o) => a + f(o), 0);
+function printOutcomes(ctx: Context, what: string, run: AdminBulkOutcome): number {
   const { out } = ctx;
   if (out.json) {
-    out.result({ action: verb, dryRun, interrupted, matched: sum((o) => o.matched), done: sum((o) => o.done), skipped: sum((o) => o.skipped), queues: outcomes });
+    out.result({ action: run.action, dryRun: run.dryRun, interrupted: run.interrupted, matched: run.matched, done: run.done, skipped: run.skipped, queues: run.queues });
   } else {
-    for (const o of outcomes) {
-      if (dryRun) {
+    for (const o of run.queues) {
+      if (run.dryRun) {
         out.line(`queue ${o.queue}: would act on ${o.matched} ${what} (${o.scanned} scanned)${o.sample.length > 0 ? `: ${o.sample.map((id) => escapeText(id)).join(', ')}${o.matched > o.sample.length ? ', …' : ''}` : ''}`);
       } else {
-        out.line(`queue ${o.queue}: ${VERB_PAST[verb]} ${o.done} ${what}${o.skipped > 0 ? `, ${o.skipped} left as they were (already done, running or changed meanwhile)` : ''} (${o.scanned} scanned)`);
+        out.line(`queue ${o.queue}: ${VERB_PAST[run.action]} ${o.done} ${what}${o.skipped > 0 ? `, ${o.skipped} left as they were (already done, running or changed meanwhile)` : ''} (${o.scanned} scanned)`);
       }
     }
-    if (interrupted) out.note('interrupted: rerun the same command to finish; jobs already done are not done again');
+    if (run.interrupted) out.note('interrupted: rerun the same command to finish; jobs already done are not done again');
   }
-  return interrupted ? EXIT.interrupted : EXIT.ok;
+  return run.interrupted ? EXIT.interrupted : EXIT.ok;
+}
+
+/** Runs a bulk action through the runtime, with the progress bar and Ctrl-C of the command line. */
+async function runBulk(ctx: Context, label: string, o: BulkOptions, options: Omit<AdminBulkOptions, 'signal' | 'onProgress' | 'pageSize' | 'rate'>): Promise<AdminBulkOutcome> {
+  const bar = progressBar(ctx.out, label);
+  try {
+    return await withAdmin(ctx, (admin) => admin.bulk({ ...options, ...pacing(o), signal: interruptSignal(ctx.out), onProgress: bar.onProgress }));
+  } finally {
+    bar.stop();
+  }
+}
+
+/** What the command prints for one id of a `jobs` or `dead` action. */
+function namedResult(action: AdminAction, r: ActResult): string {
+  switch (r.result) {
+    case 'not_found':
+      return 'not found';
+    case 'would':
+      return `would be ${VERB_PAST[action]}`;
+    case 'done':
+      return VERB_PAST[action];
+    case 'skipped':
+      return r.reason === 'state' ? `skipped: it is ${r.state}` : r.reason === 'held' ? 'skipped: a live job holds its id or unique key' : 'skipped: changed meanwhile';
+  }
 }
 
 /** `jobs <verb> [ids…] [--queue Q] [--all] [--job N] [--since T] [--state S] [--dry-run] [--yes]`. */
@@ -329,35 +350,16 @@ export async function jobsAction(ctx: Context, verb: JobsVerb, ids: readonly str
     }
     states = [o.state as LiveState];
   }
-  const { queueKeys } = await import('jobcraft');
-  const act = async (k: QueueKeys, page: readonly string[]): Promise<PageResult> => {
-    if (verb === 'cancel' || verb === 'delete') {
-      const results = await Promise.all(page.map((id) => ctx.client.cancel(id)));
-      const done = results.filter((r) => r === 'cancelled').length;
-      return { done, skipped: page.length - done };
-    }
-    return promote(ctx, k, page);
-  };
+  const queue = o.queue === undefined ? undefined : checkQueue(ctx, o.queue);
   if (ids.length > 0) {
-    // Named jobs: each found by its id (a generated id names its queue), checked for its state, then acted on.
-    const results: { id: string; result: string }[] = [];
-    for (const id of ids) {
-      const info = await ctx.client.getJob(id);
-      if (info.state === 'unknown' || info.queue === undefined) {
-        results.push({ id, result: 'not found' });
-      } else if (!(states as readonly string[]).includes(info.state)) {
-        results.push({ id, result: `skipped: it is ${info.state}` });
-      } else if (o.dryRun === true) {
-        results.push({ id, result: `would be ${VERB_PAST[verb]}` });
-      } else {
-        const r = await act(queueKeys(ctx.prefix, info.queue), [id]);
-        results.push({ id, result: r.done === 1 ? VERB_PAST[verb] : 'skipped: changed meanwhile' });
-      }
-    }
-    return printNamed(ctx, verb, results);
+    // Named jobs: each found by its id in --queue (else the queue a generated id names, else every queue), checked
+    // for its state, then acted on. Given ids are unique per queue only: --queue says which queue's job is meant.
+    const r = await withAdmin(ctx, (admin) => admin.act(verb, ids, { queue, states, dryRun: o.dryRun === true }));
+    return printNamed(ctx, verb, r.results.map((x) => ({ id: x.id, result: namedResult(verb, x) })));
   }
-  const queues = o.queue === undefined ? ctx.jobs.queues : [checkQueue(ctx, o.queue)];
+  const queues = queue === undefined ? ctx.jobs.queues : [queue];
   if (o.dryRun !== true) {
+    const { queueKeys } = await import('jobcraft');
     const sizes = await Promise.all(queues.map((q) => ctx.client.redis.hlen(queueKeys(ctx.prefix, q).jobs)));
     await confirm(
       `${verb} ${describeSelection(selection)} ${states.join('/')} jobs of ${queues.length === 1 ? `queue ${queues[0]}` : `${queues.length} queues`} (${sizes.reduce((a, b) => a + b, 0)} live jobs to look through)?`,
@@ -365,23 +367,8 @@ export async function jobsAction(ctx: Context, verb: JobsVerb, ids: readonly str
       ctx.out,
     );
   }
-  const outcomes: BulkOutcome[] = [];
-  for (const queue of queues) {
-    const k = queueKeys(ctx.prefix, queue);
-    const action: BulkAction = {
-      queue,
-      hash: k.jobs,
-      narrow: async (page: readonly Scanned[]) => {
-        const byId = await liveStates(ctx, k, page.map((j) => j.id));
-        return page.filter((j) => (states as readonly (string | undefined)[]).includes(byId.get(j.id))).map((j) => j.id);
-      },
-      act: (page) => act(k, page),
-    };
-    const outcome = await runBulk(ctx.client.redis, action, selection, { dryRun: o.dryRun === true, out: ctx.out, label: `${verb} ${queue}`, sinceOnEnvelope: true, ...pacing(o) });
-    outcomes.push(outcome);
-    if (outcome.interrupted) break;
-  }
-  return printOutcomes(ctx, verb, 'job(s)', outcomes, o.dryRun === true);
+  const run = await runBulk(ctx, verb, o, { action: verb, queue: o.queue, all: selection.all, job: selection.job, since: selection.since, states, dryRun: o.dryRun === true });
+  return printOutcomes(ctx, 'job(s)', run);
 }
 
 function printNamed(ctx: Context, verb: string, results: readonly { id: string; result: string }[]): number {
@@ -398,22 +385,11 @@ export async function deadAction(ctx: Context, verb: 'retry' | 'delete', ids: re
   pacing(o);
   if (o.job !== undefined) checkJobName(ctx, o.job);
   const queue = o.queue === undefined ? undefined : checkQueue(ctx, o.queue);
+  const action: DeadAction = verb === 'retry' ? 'dead-retry' : 'dead-delete';
   if (ids.length > 0) {
-    const results: { id: string; result: string }[] = [];
-    for (const id of ids) {
-      if (o.dryRun === true) {
-        const info = await ctx.client.getJob(id);
-        results.push({ id, result: info.state === 'dead' ? `would be ${verb === 'retry' ? 'retried' : 'deleted'}` : 'not found' });
-        continue;
-      }
-      const ok = verb === 'retry' ? await ctx.client.deadLetters.retry(id, queue) : await ctx.client.deadLetters.delete(id, queue);
-      let result = ok ? (verb === 'retry' ? 'retried' : 'deleted') : 'not found';
-      if (!ok && verb === 'retry' && (await ctx.client.getJob(id)).state === 'dead') result = 'skipped: a live job holds its id or unique key';
-      results.push({ id, result });
-    }
-    return printNamed(ctx, `dead-${verb}`, results);
+    const r = await withAdmin(ctx, (admin) => admin.act(action, ids, { queue, dryRun: o.dryRun === true }));
+    return printNamed(ctx, action, r.results.map((x) => ({ id: x.id, result: namedResult(action, x) })));
   }
-  const { queueKeys } = await import('jobcraft');
   const queues = queue === undefined ? ctx.jobs.queues : [queue];
   if (o.dryRun !== true) {
     const counts = await Promise.all(queues.map((q) => ctx.client.deadLetters.count(q)));
@@ -423,49 +399,23 @@ export async function deadAction(ctx: Context, verb: 'retry' | 'delete', ids: re
       ctx.out,
     );
   }
-  const outcomes: BulkOutcome[] = [];
-  for (const q of queues) {
-    const k = queueKeys(ctx.prefix, q);
-    const dlq = ctx.client.deadLetters.queue(q);
-    const since = selection.since;
-    const action: BulkAction = {
-      queue: q,
-      hash: k.dead,
-      narrow:
-        since === undefined
-          ? undefined
-          : async (page) => {
-              const scores = (await ctx.client.redis.zmscore(k.deadOrder, ...page.map((j) => j.id))) as (string | null)[];
-              return page.filter((_, i) => scores[i] !== null && Number(scores[i]) >= since).map((j) => j.id);
-            },
-      act: async (page) => {
-        if (verb === 'retry') {
-          const moved = await dlq.retry(page);
-          return { done: moved.length, skipped: page.length - moved.length };
-        }
-        const deleted = await dlq.delete(page);
-        return { done: deleted, skipped: page.length - deleted };
-      },
-    };
-    const outcome = await runBulk(ctx.client.redis, action, selection, { dryRun: o.dryRun === true, out: ctx.out, label: `${verb} ${q}`, sinceOnEnvelope: false, ...pacing(o) });
-    outcomes.push(outcome);
-    if (outcome.interrupted) break;
-  }
-  return printOutcomes(ctx, verb === 'retry' ? 'dead-retry' : 'dead-delete', 'dead letter(s)', outcomes, o.dryRun === true);
+  const run = await runBulk(ctx, verb, o, { action, queue, all: selection.all, job: selection.job, since: selection.since, dryRun: o.dryRun === true });
+  return printOutcomes(ctx, 'dead letter(s)', run);
 }
 
 export async function deadPurge(ctx: Context, queue: string, o: BulkOptions): Promise<number> {
   checkQueue(ctx, queue);
-  const count = await ctx.client.deadLetters.count(queue);
   if (o.dryRun === true) {
-    if (ctx.out.json) ctx.out.result({ action: 'dead-purge', dryRun: true, queue, matched: count, done: 0 });
-    else ctx.out.line(`queue ${queue}: would delete ${count} dead letter(s)`);
+    const r = await withAdmin(ctx, (admin) => admin.purgeDead(queue, { dryRun: true }));
+    if (ctx.out.json) ctx.out.result({ action: 'dead-purge', dryRun: true, queue, matched: r.matched, done: 0 });
+    else ctx.out.line(`queue ${queue}: would delete ${r.matched} dead letter(s)`);
     return EXIT.ok;
   }
+  const count = await ctx.client.deadLetters.count(queue);
   await confirm(`delete all ${count} dead letters of queue ${queue}?`, o.yes === true, ctx.out);
-  const purged = await ctx.client.deadLetters.purge(queue);
-  if (ctx.out.json) ctx.out.result({ action: 'dead-purge', dryRun: false, queue, matched: purged, done: purged });
-  else ctx.out.line(`queue ${queue}: deleted ${purged} dead letter(s)`);
+  const r = await withAdmin(ctx, (admin) => admin.purgeDead(queue));
+  if (ctx.out.json) ctx.out.result({ action: 'dead-purge', dryRun: false, queue, matched: r.matched, done: r.done });
+  else ctx.out.line(`queue ${queue}: deleted ${r.done} dead letter(s)`);
   return EXIT.ok;
 }
 
@@ -474,25 +424,18 @@ export async function deadPurge(ctx: Context, queue: string, o: BulkOptions): Pr
 
 export async function pauseResume(ctx: Context, queue: string, pause: boolean): Promise<number> {
   checkQueue(ctx, queue);
-  const was = await ctx.client.isPaused(queue);
-  if (pause) await ctx.client.pause(queue);
-  else await ctx.client.resume(queue);
+  const r = await withAdmin(ctx, (admin) => (pause ? admin.pause(queue) : admin.resume(queue)));
   const { out } = ctx;
-  if (out.json) out.result({ queue, paused: pause, changed: was !== pause });
-  else out.line(pause ? `queue ${queue} ${was ? 'was already paused' : 'paused'}: workers lease none of its jobs until \`jobcraft resume ${queue}\`` : was ? `queue ${queue} resumed` : `queue ${queue} was not paused`);
+  if (out.json) out.result({ queue, paused: r.paused, changed: r.changed });
+  else out.line(pause ? `queue ${queue} ${r.changed ? 'paused' : 'was already paused'}: workers lease none of its jobs until \`jobcraft resume ${queue}\`` : r.changed ? `queue ${queue} resumed` : `queue ${queue} was not paused`);
   return EXIT.ok;
 }
 
 export async function cronList(ctx: Context): Promise<number> {
-  const { queueKeys, nextFiring } = await import('jobcraft');
   const [seconds] = await ctx.client.redis.time();
   const now = Number(seconds) * 1_000;
-  const cronJobs = [...ctx.jobs.jobs.values()].filter((j) => j.cron !== undefined);
-  const lasts = await Promise.all(cronJobs.map((j) => ctx.client.redis.hget(queueKeys(ctx.prefix, j.queue).cron, j.name)));
-  const rows = cronJobs.map((j, i) => {
-    const last = lasts[i] === null || lasts[i] === undefined ? undefined : Number(lasts[i]);
-    return { name: j.name, queue: j.queue, schedule: j.cron?.pattern ?? '', tz: j.cron?.tz ?? 'UTC', catchUp: j.cron?.catchUp ?? 'last', lastFiring: last, nextFiring: nextFiring(j, now) };
-  });
+  const entries = await withAdmin(ctx, (admin) => admin.cron());
+  const rows = entries.map((e) => ({ name: e.name, queue: e.queue, schedule: e.schedule, tz: e.tz, catchUp: e.catchUp, lastFiring: e.lastFiring?.getTime(), nextFiring: e.nextFiring?.getTime() }));
   const { out } = ctx;
   if (out.json) {
     out.result({
@@ -511,8 +454,8 @@ export async function cronList(ctx: Context): Promise<number> {
 export async function cronTrigger(ctx: Context, name: string): Promise<number> {
   const job = ctx.jobs.jobs.get(checkJobName(ctx, name));
   if (job?.cron === undefined) throw new CliError(EXIT.usage, `job ${name} has no cron schedule: use \`jobcraft enqueue ${name} --data '<json>'\``);
-  const result = await ctx.client.enqueue(name, JSON.parse(job.cron.payloadJson) as never);
-  if (ctx.out.json) ctx.out.result({ job: name, queue: job.queue, id: result.id, duplicate: result.duplicate });
+  const result = await withAdmin(ctx, (admin) => admin.triggerCron(name));
+  if (ctx.out.json) ctx.out.result({ job: name, queue: result.queue, id: result.id, duplicate: result.duplicate });
   else ctx.out.line(`enqueued ${name} now (outside its schedule, which is unchanged): ${escapeText(result.id)}${result.duplicate ? ' (duplicate: a job with its unique key exists)' : ''}`);
   return EXIT.ok;
 }

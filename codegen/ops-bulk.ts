@@ -1,15 +1,12 @@
 /**
- * Bulk actions over many jobs (`jobcraft dead retry|delete`, `jobcraft jobs retry|delete|promote|cancel`): they walk
- * a queue's `jobs` (live jobs) or `dead` hash in pages with HSCAN — a cursor, never the whole queue in memory — and
- * act on each page's matching ids with one idempotent call: a dead letter retried is no longer dead, a job cancelled
- * is gone, a job promoted is due now. So a run stopped anywhere (Ctrl-C, a crash, kill -9) and started again acts on
- * what is left, and every job is acted on once. A progress bar on stderr when it is a terminal.
+ * The command-line side of bulk actions over many jobs (`jobcraft dead retry|delete`, `jobcraft jobs
+ * retry|delete|promote|cancel`): the selection options, the confirmation, Ctrl-C and the progress bar. The work itself
+ * is the runtime's `admin.bulk` (src/admin.ts): HSCAN pages, one idempotent call per page, so a run stopped anywhere
+ * (Ctrl-C, a crash, kill -9) and started again acts on what is left, and every job is acted on once.
  */
 import { createInterface } from 'node:readline/promises';
 import cliProgress from 'cli-progress';
-import type { JobClient, JobSet } from 'jobcraft';
-
-type Redis = JobClient<JobSet>['redis'];
+import type { BulkProgress } from 'jobcraft';
 import { CliError, EXIT, type Printer } from './ops-output.js';
 
 /** What selects the jobs of a bulk action. */
@@ -51,155 +48,51 @@ export function checkSelection(s: Selection, what: string): void {
   }
 }
 
-/** A stored job as the scan sees it: its id and what its envelope says. */
-export interface Scanned {
-  readonly id: string;
-  /** Job name, when the envelope is readable. */
-  readonly name: string | undefined;
-  /** Enqueue time (ms), when readable. */
-  readonly enqueuedAt: number | undefined;
-}
+/** Set up by the first bulk run of the process: the first Ctrl-C aborts it, and the run stops after its current page. */
+let interrupt: AbortController | undefined;
 
-/** Reads the job name and enqueue time of an envelope (`{"n":…,"t":…}`), without trusting it. */
-export function readEnvelope(id: string, raw: string): Scanned {
-  try {
-    const env = JSON.parse(raw) as { n?: unknown; t?: unknown };
-    return { id, name: typeof env.n === 'string' ? env.n : undefined, enqueuedAt: typeof env.t === 'number' ? env.t : undefined };
-  } catch {
-    return { id, name: undefined, enqueuedAt: undefined };
-  }
-}
-
-/** What one page's action did. */
-export interface PageResult {
-  /** Ids acted on. */
-  readonly done: number;
-  /** Ids left as they were (already done, running, not in the right state). */
-  readonly skipped: number;
-}
-
-/** A bulk action over one queue. */
-export interface BulkAction {
-  readonly queue: string;
-  /** The hash scanned: the queue's `jobs` (live) or `dead`. */
-  readonly hash: string;
-  /**
-   * Narrows a page of scanned jobs (by state, by time of death …) before the action; returns the ids to act on.
-   * Called with the jobs that passed `--job` and (for live jobs) `--since`.
-   */
-  narrow?(page: readonly Scanned[]): Promise<readonly string[]>;
-  /** Acts on a page of ids. Must be idempotent: acting again on an id already done changes nothing. */
-  act(ids: readonly string[]): Promise<PageResult>;
-}
-
-/** The outcome of a bulk run. */
-export interface BulkOutcome {
-  readonly queue: string;
-  /** Jobs looked at. */
-  readonly scanned: number;
-  /** Jobs that matched the selection. */
-  readonly matched: number;
-  readonly done: number;
-  readonly skipped: number;
-  /** Stopped by Ctrl-C before the end. */
-  readonly interrupted: boolean;
-  /** Under --dry-run, the first matching ids (at most 20). */
-  readonly sample: readonly string[];
-}
-
-/** Jobs per HSCAN page. */
-const PAGE = 200;
-
-/** Set by the first Ctrl-C of a bulk run: the run stops after its current page. */
-let stopRequested = false;
-let sigintInstalled = false;
-
-function installSigint(out: Printer): void {
-  if (sigintInstalled) return;
-  sigintInstalled = true;
+/**
+ * The signal that stops a bulk run after its current page: the first Ctrl-C aborts it (and says so), a second one
+ * exits at once. Rerunning the command finishes the rest (the runtime's `admin.bulk` is resumable).
+ */
+export function interruptSignal(out: Printer): AbortSignal {
+  if (interrupt !== undefined) return interrupt.signal;
+  const controller = new AbortController();
+  interrupt = controller;
   process.on('SIGINT', () => {
-    if (stopRequested) process.exit(EXIT.interrupted);
-    stopRequested = true;
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    controller.abort();
     out.note('stopping after this page (Ctrl-C again to quit at once; rerunning the command finishes the rest)');
   });
+  return controller.signal;
 }
 
 /**
- * Runs a bulk action over one queue: HSCAN pages of `action.hash`, filtered by the selection, narrowed, acted on
- * (unless `dryRun`). `useSinceOnEnvelope`: `--since` compares the envelope's enqueue time (live jobs); otherwise
- * `narrow` applies it (dead letters: their time of death).
+ * A progress bar on stderr (when it is a terminal and the output is not JSON) fed by `admin.bulk`'s progress
+ * reports: one bar per queue, labelled `<label> <queue>`. Call `stop()` when the run ends.
  */
-export async function runBulk(
-  redis: Redis,
-  action: BulkAction,
-  selection: Selection,
-  options: {
-    readonly dryRun: boolean;
-    readonly out: Printer;
-    readonly label: string;
-    readonly sinceOnEnvelope: boolean;
-    /** Jobs per HSCAN page (default {@link PAGE}). */
-    readonly pageSize?: number;
-    /** At most this many jobs acted on per second (pages are paced), to spare Redis and the workers; default no limit. */
-    readonly rate?: number;
-  },
-): Promise<BulkOutcome> {
-  const { out } = options;
-  installSigint(out);
-  const total = await redis.hlen(action.hash);
-  const bar =
-    !out.json && process.stderr.isTTY === true && total > 0
-      ? new cliProgress.SingleBar(
-          { stream: process.stderr, format: `${options.label} [{bar}] {value}/{total} scanned, {done} done`, hideCursor: true, clearOnComplete: false },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-  bar?.start(total, 0, { done: 0 });
-  const seen = new Set<string>();
-  const sample: string[] = [];
-  let scanned = 0;
-  let matched = 0;
-  let done = 0;
-  let skipped = 0;
-  let cursor = '0';
-  const started = performance.now();
-  try {
-    do {
-      if (stopRequested) break;
-      const [next, flat] = await redis.hscan(action.hash, cursor, 'COUNT', options.pageSize ?? PAGE);
-      cursor = next;
-      const page: Scanned[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const id = flat[i] as string;
-        // HSCAN may return a field twice; each job counts (and is acted on) once per run.
-        if (seen.has(id)) continue;
-        seen.add(id);
-        scanned++;
-        const job = readEnvelope(id, flat[i + 1] as string);
-        if (selection.job !== undefined && job.name !== selection.job) continue;
-        if (options.sinceOnEnvelope && selection.since !== undefined && (job.enqueuedAt === undefined || job.enqueuedAt < selection.since)) continue;
-        page.push(job);
-      }
-      const ids = page.length === 0 ? [] : action.narrow === undefined ? page.map((j) => j.id) : await action.narrow(page);
-      matched += ids.length;
-      if (options.dryRun) {
-        for (const id of ids) if (sample.length < 20) sample.push(id);
-      } else if (ids.length > 0) {
-        const r = await action.act(ids);
-        done += r.done;
-        skipped += r.skipped;
-        if (options.rate !== undefined && options.rate > 0) {
-          // Paced: the jobs acted on so far may not have taken less than done / rate seconds.
-          const ahead = ((done + skipped) / options.rate) * 1_000 - (performance.now() - started);
-          if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
-        }
-      }
-      bar?.update(Math.min(scanned, total), { done });
-    } while (cursor !== '0');
-  } finally {
+export function progressBar(out: Printer, label: string): { onProgress: (p: BulkProgress) => void; stop: () => void } {
+  let bar: cliProgress.SingleBar | undefined;
+  let queue: string | undefined;
+  const stop = (): void => {
     bar?.stop();
-  }
-  return { queue: action.queue, scanned, matched, done, skipped, interrupted: stopRequested, sample };
+    bar = undefined;
+  };
+  const onProgress = (p: BulkProgress): void => {
+    if (p.queue !== queue) {
+      stop();
+      queue = p.queue;
+      if (!out.json && process.stderr.isTTY === true && p.total > 0) {
+        bar = new cliProgress.SingleBar(
+          { stream: process.stderr, format: `${label} ${p.queue} [{bar}] {value}/{total} scanned, {done} done`, hideCursor: true, clearOnComplete: false },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(p.total, 0, { done: 0 });
+      }
+    }
+    bar?.update(Math.min(p.scanned, p.total), { done: p.done });
+  };
+  return { onProgress, stop };
 }
 
 /**

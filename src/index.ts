@@ -74,6 +74,7 @@ export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export { DEFAULT_PREFIX, queueKeys, type QueueKeys } from './keys.js';
 export { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from './payload.js';
 export type { ClusterConfig, RedisConfig } from './redis.js';
+export { VARIABLE_KEY_COMMANDS } from './scripts.js';
 export {
   createMetrics,
   DURATION_BUCKETS,
@@ -112,3 +113,31 @@ export {
   type RunningJob,
   type WorkerInfo,
 } from './inspect-types.js';
+export { createAdmin } from './admin.js';
+export {
+  ACTION_STATES,
+  ADMIN_ACTIONS,
+  BULK_SAMPLE_SIZE,
+  DEFAULT_BULK_PAGE_SIZE,
+  MAX_BULK_PAGE_SIZE,
+  type ActionCounts,
+  type ActOptions,
+  type ActOutcome,
+  type ActResult,
+  type ActResultKind,
+  type Admin,
+  type AdminAction,
+  type AdminOptions,
+  type BulkOptions,
+  type BulkOutcome,
+  type BulkProgress,
+  type BulkQueueOutcome,
+  type CronEntry,
+  type DeadAction,
+  type JobAction,
+  type LiveState,
+  type PauseOutcome,
+  type PurgeOutcome,
+  type SkipReason,
+  type TriggerOutcome,
+} from './admin-types.js';

@@ -117,6 +117,13 @@ export interface JobDetails extends JobInfo {
   readonly timeline: JobTimeline;
   /** The registry id of the worker running it (an active job whose worker lists it). */
   readonly workerId: string | undefined;
+  /**
+   * The trace id of the producer's span (W3C `traceparent`) stored with the job when tracing was on at enqueue;
+   * undefined otherwise, for a completed record, or when the stored value is not a valid trace context.
+   */
+  readonly traceId: string | undefined;
+  /** The priority stored with the job (0 when none was), or undefined for a completed record or an unreadable job. */
+  readonly priority: number | undefined;
 }
 
 /** A job a worker is running now. */

@@ -1,10 +1,13 @@
 /**
- * The two packages as a user installs them: both tarballs packed from this checkout and installed into scratch
+ * The three packages as a user installs them: the tarballs packed from this checkout and installed into scratch
  * projects with npm.
- * - A producer-only service (`npm i jobcraft zod`) gets no compiler, no CLI: no typescript, ts-morph, tsx, esbuild
- *   or commander in its node_modules. It enqueues with plain `node`, by `import` and by `require()`.
+ * - A producer-only service (`npm i jobcraft zod`) gets no compiler, no CLI, no dashboard: no typescript, ts-morph,
+ *   tsx, esbuild, commander, hono or uplot in its node_modules. It enqueues with plain `node`, by `import` and by
+ *   `require()`.
  * - A worker project with the CLI as a dev dependency runs `jobcraft codegen && tsc` (strict) as its build, then the
- *   compiled worker, with plain `node`, processes the producer's jobs on the real Redis.
+ *   compiled worker, with plain `node`, processes the producer's jobs on the real Redis. It also installs the
+ *   dashboard: its compiled JavaScript serves a page and uPlot's file (resolved from the installed package), and the
+ *   installed `jobcraft dashboard` loads it (refusing a non-loopback bind without credentials).
  * Prints the producer-only footprint (packages, MB) recorded in the README's install section.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +23,7 @@ import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const FORBIDDEN = ['typescript', 'ts-morph', '@ts-morph/common', 'tsx', 'esbuild', 'commander', '@jobcraft/cli'];
+const FORBIDDEN = ['typescript', 'ts-morph', '@ts-morph/common', 'tsx', 'esbuild', 'commander', '@jobcraft/cli', 'hono', '@hono/node-server', 'uplot', '@jobcraft/dashboard'];
 const exec = promisify(execFile);
 
 const tmp = mkdtempSync(join(tmpdir(), 'jobcraft-packaging-'));
@@ -35,6 +38,7 @@ interface Packed {
 }
 let runtime: Packed;
 let cli: Packed;
+let dashboard: Packed;
 
 /** Runs a command to completion; its output is in the error when it fails. */
 async function run(cmd: string, args: readonly string[], cwd: string): Promise<string> {
@@ -93,9 +97,10 @@ const jobs = defineJobs({ greet: { payload: z.object({ name: z.string(), times: 
 
 beforeAll(async () => {
   await run(NPM, ['run', 'compile'], ROOT);
-  [runtime, cli] = await Promise.all([pack([]), pack(['--workspace', 'codegen'])]);
+  [runtime, cli, dashboard] = await Promise.all([pack([]), pack(['--workspace', 'codegen']), pack(['--workspace', 'dashboard'])]);
   const runtimeTgz = join(tmp, runtime.filename);
   const cliTgz = join(tmp, cli.filename);
+  const dashboardTgz = join(tmp, dashboard.filename);
 
   write(producerDir, {
     'package.json': JSON.stringify({ name: 'producer', private: true, type: 'module' }),
@@ -119,7 +124,7 @@ client.enqueue('greet', { name: 'bob', times: 2 }).then(({ id }) => { console.lo
       private: true,
       type: 'module',
       scripts: { build: 'jobcraft codegen && tsc' },
-      dependencies: { jobcraft: `file:${runtimeTgz}`, zod: '^4.6.7' },
+      dependencies: { jobcraft: `file:${runtimeTgz}`, zod: '^4.6.7', '@jobcraft/dashboard': `file:${dashboardTgz}` },
       devDependencies: { '@jobcraft/cli': `file:${cliTgz}`, typescript: '~5.9.3', '@types/node': '^20.19.43' },
     }),
     'tsconfig.json': JSON.stringify({
@@ -175,6 +180,13 @@ describe('the tarballs', () => {
     expect(unexpected).toEqual([]);
     expect(paths.filter((p) => /bench/.test(p))).toEqual([]);
   });
+
+  it('@jobcraft/dashboard: compiled JavaScript and types, its script and style sheet, README and LICENSE; no sources', () => {
+    const paths = dashboard.files.map((f) => f.path);
+    expect(paths).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/create.js', 'assets/dashboard.js', 'assets/dashboard.css']));
+    const unexpected = paths.filter((p) => !/^(README\.md|LICENSE|package\.json|dist\/[\w-]+\.(js|d\.ts)|assets\/dashboard\.(js|css))$/.test(p));
+    expect(unexpected).toEqual([]);
+  });
 });
 
 describe('installed into scratch projects', () => {
@@ -206,6 +218,30 @@ describe('installed into scratch projects', () => {
     ids.push(enqueued.id);
     expect(enqueued.id).toBe('greetings#3');
     expect(JSON.parse(await run(bin, ['dead', 'ls', '--json'], workerDir))).toMatchObject({ total: 0, deadLetters: [] });
+
+    // The dashboard from its tarball: a page of the producer's queue, uPlot's file from the installed uplot, and the
+    // installed CLI loading it for `jobcraft dashboard` (which refuses 0.0.0.0 without credentials, exit 2).
+    const page = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { createDashboard } from '@jobcraft/dashboard';
+const d = createDashboard({ prefix: process.env.JOBCRAFT_PREFIX });
+const page = await d.fetch(new Request('http://x/queues/greetings'));
+const chart = await d.fetch(new Request('http://x/static/uPlot.iife.min.js'));
+console.log(JSON.stringify({ page: page.status, rows: ((await page.text()).match(/data-testid="job-row"/g) ?? []).length, chart: chart.status, uplot: (await chart.text()).includes('uPlot') }));
+await d.close();`,
+      ],
+      workerDir,
+    );
+    expect(JSON.parse(page)).toEqual({ page: 200, rows: 3, chart: 200, uplot: true });
+    const refused = await exec(bin, ['dashboard', '--host', '0.0.0.0', '--port', '0'], { cwd: workerDir, env: { ...process.env, REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix } }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('refusing to bind 0.0.0.0');
 
     const worker = spawn(process.execPath, ['dist/worker.js'], {
       cwd: workerDir,

@@ -4,7 +4,8 @@
  * without trusting it, and where the connection settings come from.
  */
 import { describe, expect, it } from 'vitest';
-import { checkSelection, parseSince, readEnvelope } from '../../codegen/ops-bulk.js';
+import { checkSelection, parseSince } from '../../codegen/ops-bulk.js';
+import { readEnvelope } from '../../src/admin-scan.js';
 import { prefixOf, redisUrlOf } from '../../codegen/ops-context.js';
 import { duration, throughputOf } from '../../codegen/ops-inspect.js';
 import { CliError, EXIT, colorsWanted, escapeText, relative, safeJson } from '../../codegen/ops-output.js';

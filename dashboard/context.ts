@@ -1,0 +1,150 @@
+/**
+ * What a page handler works with: the read API (Inspector), the write API (Admin), the options, and the page's
+ * link/nonce/token context. Shared listing pieces (the jobs table, the pager) live here too.
+ */
+import type { Admin, Inspector, JobSet, ListedJob, ListState } from 'jobcraft';
+import type { Cluster, Redis } from 'ioredis';
+import { html, href, query, seg, time, type Html, type Page } from './html.js';
+import type { DashboardAction, DashboardOptions } from './options.js';
+
+/** The series of a chart: bucket start times (s) and processed / failed / dead per bucket, summed over the queues. */
+export interface ChartData {
+  readonly range: 'hour' | 'day' | 'week';
+  readonly t: number[];
+  readonly processed: number[];
+  readonly failed: number[];
+  readonly dead: number[];
+}
+
+/** Charts reused across requests, per dashboard (page-overview.ts, RANGES). */
+export type ChartCache = Map<string, { readonly at: number; readonly data: Promise<ChartData> }>;
+
+/** A page handler's context. */
+export interface Ctx {
+  readonly inspector: Inspector;
+  /** The write API, opened on first use. */
+  readonly admin: () => Admin;
+  readonly redis: Redis | Cluster;
+  readonly options: DashboardOptions;
+  readonly jobs: JobSet | undefined;
+  readonly page: Page;
+  readonly url: URL;
+  /** The overview's charts reused across requests. */
+  readonly charts: ChartCache;
+}
+
+/** Page sizes offered by listings (entries read from Redis per page). */
+export const PAGE_SIZES: readonly number[] = [20, 50, 100, 200];
+/** The default page size of a listing. */
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** The `limit` query parameter, one of {@link PAGE_SIZES}, else the default. */
+export function pageSize(url: URL): number {
+  const n = Number(url.searchParams.get('limit'));
+  return PAGE_SIZES.includes(n) ? n : DEFAULT_PAGE_SIZE;
+}
+
+/** A query parameter, or undefined when absent or empty. */
+export function param(url: URL, name: string): string | undefined {
+  const v = url.searchParams.get(name);
+  return v === null || v === '' ? undefined : v;
+}
+
+/** Actions on selected jobs in a listing of a state. */
+export function actionsFor(state: ListState): readonly DashboardAction[] {
+  switch (state) {
+    case 'waiting':
+      return ['cancel'];
+    case 'delayed':
+      return ['promote', 'cancel'];
+    case 'retrying':
+      return ['retry', 'promote', 'cancel'];
+    case 'dead':
+      return ['dead-retry', 'dead-delete'];
+    default:
+      return [];
+  }
+}
+
+export const ACTION_LABELS: Readonly<Record<DashboardAction, string>> = {
+  retry: 'Retry now',
+  promote: 'Promote (run now)',
+  cancel: 'Cancel',
+  delete: 'Delete',
+  'dead-retry': 'Retry',
+  'dead-delete': 'Delete',
+  'dead-purge': 'Purge all',
+  pause: 'Pause',
+  resume: 'Resume',
+  'cron-trigger': 'Trigger now',
+};
+
+/** The first line of an error message, cut to `max` characters (the job page shows it whole). */
+export function firstLine(text: string | undefined, max = 160): string {
+  if (text === undefined) return '';
+  const line = text.split('\n', 1)[0] ?? '';
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/** Extra columns a listing may show. */
+export interface TableExtras {
+  readonly queue?: string;
+  /** Dead reasons by id (the dead letters page). */
+  readonly reasons?: ReadonlyMap<string, string | undefined>;
+}
+
+/** What the `at` column means in a state. */
+function atLabel(state: ListState): string {
+  switch (state) {
+    case 'delayed':
+    case 'retrying':
+      return 'Due';
+    case 'active':
+      return 'Lease expires';
+    case 'dead':
+      return 'Died';
+    case 'completed':
+      return 'Finished';
+    default:
+      return '';
+  }
+}
+
+/**
+ * A listing with a checkbox per job when the state has actions the user may take: the checkboxes belong to the
+ * form `formId` (its buttons act on the ids checked).
+ */
+export function jobsTable(page: Page, state: ListState, jobs: readonly ListedJob[], formId: string | undefined, extras: TableExtras = {}): Html {
+  const now = Date.now();
+  const selectable = formId !== undefined;
+  const at = atLabel(state);
+  if (jobs.length === 0) return html`<p class="muted" data-testid="jobs-empty">No jobs on this page.</p>`;
+  return html`<table class="jobs" data-testid="jobs-table">
+<thead><tr>${selectable ? html`<th><input type="checkbox" class="select-all" data-testid="select-all" aria-label="select all"></th>` : ''}<th>ID</th><th>Job</th>${extras.reasons === undefined ? '' : html`<th>Reason</th>`}<th>Attempts</th><th>Enqueued</th>${at === '' ? '' : html`<th>${at}</th>`}<th>Last error</th></tr></thead>
+<tbody>${jobs.map(
+    (j) => html`<tr data-testid="job-row" data-job-id="${j.id}">${selectable ? html`<td><input type="checkbox" name="id" value="${j.id}" form="${formId}" data-testid="select-job"></td>` : ''}<td><a href="${href(page, `jobs/${seg(j.id)}`)}" data-testid="job-link">${j.id}</a></td><td>${j.name ?? html`<span class="muted">?</span>`}</td>${extras.reasons === undefined ? '' : html`<td>${extras.reasons.get(j.id) ?? ''}</td>`}<td>${j.attempts}</td><td>${time(j.enqueuedAt, now)}</td>${at === '' ? '' : html`<td>${time(j.at, now)}</td>`}<td class="error">${firstLine(j.lastError === undefined ? undefined : `${j.lastError.name}: ${j.lastError.message}`)}</td></tr>`,
+  )}</tbody>
+</table>`;
+}
+
+/** "Next page" and "first page" links of a listing. */
+export function pager(page: Page, path: string, params: Record<string, string | number | undefined>, cursor: string | undefined, atStart: boolean): Html {
+  return html`<p class="pager">${atStart ? '' : html`<a href="${href(page, path + query({ ...params, cursor: undefined }))}" data-testid="first-page">first page</a> `}${cursor === undefined ? html`<span class="muted" data-testid="last-page">end of listing</span>` : html`<a href="${href(page, path + query({ ...params, cursor }))}" data-testid="next-page">next page →</a>`}</p>`;
+}
+
+/** A select of page sizes, in a GET form carrying `params`. */
+export function pageSizeSelect(limit: number): Html {
+  return html`<label>per page <select name="limit" data-testid="page-size">${PAGE_SIZES.map((n) => html`<option value="${n}"${n === limit ? html` selected` : ''}>${n}</option>`)}</select></label>`;
+}
+
+/** The job names the job set declares for a queue (for the job-type filter), or undefined without a job set. */
+export function jobNamesOf(jobs: JobSet | undefined, queue: string | undefined): string[] | undefined {
+  if (jobs === undefined) return undefined;
+  return [...jobs.jobs.values()].filter((j) => queue === undefined || j.queue === queue).map((j) => j.name).sort();
+}
+
+/** A job-type filter input: a select when the names are known, else a text field. */
+export function jobFilter(names: readonly string[] | undefined, current: string | undefined): Html {
+  if (names === undefined) return html`<label>job type <input name="job" value="${current ?? ''}" data-testid="job-filter" placeholder="any"></label>`;
+  return html`<label>job type <select name="job" data-testid="job-filter"><option value="">any</option>${names.map((n) => html`<option value="${n}"${n === current ? html` selected` : ''}>${n}</option>`)}</select></label>`;
+}

@@ -1,0 +1,38 @@
+/**
+ * Dead letters by queue and job type: the counts of every queue, then one page of the chosen queue's dead letters
+ * (newest first) with each one's reason (one get.lua per letter shown: O(page size)) and error; retry or delete the
+ * checked ones, or every one matching after a dry-run count.
+ */
+import { ACTION_LABELS, jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
+import { formFields, html, href, layout, query, type Html } from './html.js';
+import { matchingForm, selectedForm } from './page-queue.js';
+
+export async function deadPage(ctx: Ctx): Promise<Html> {
+  const { page, url } = ctx;
+  const stats = await ctx.inspector.allStats();
+  const withDead = stats.filter((s) => s.dead > 0);
+  const queue = param(url, 'queue') ?? withDead[0]?.queue;
+  const job = param(url, 'job');
+  const cursor = param(url, 'cursor');
+  const limit = pageSize(url);
+  const listing = queue === undefined ? undefined : await ctx.inspector.jobs(queue, { state: 'dead', job, limit, cursor });
+  const reasons = new Map<string, string | undefined>();
+  if (listing !== undefined) {
+    const details = await Promise.all(listing.jobs.map((j) => ctx.inspector.job(j.id).catch(() => undefined)));
+    for (const d of details) if (d !== undefined) reasons.set(d.id, d.deadReason);
+  }
+  const formId = page.can('dead-retry') || page.can('dead-delete') ? 'selected' : undefined;
+  const body = html`
+<table data-testid="dead-counts"><thead><tr><th>Queue</th><th>Dead letters</th></tr></thead>
+<tbody>${stats.map((s) => html`<tr class="${s.queue === queue ? 'current' : ''}"><td><a href="${href(page, `dead${query({ queue: s.queue })}`)}" data-testid="dead-queue-link">${s.queue}</a></td><td data-testid="dead-count">${s.dead}</td></tr>`)}</tbody></table>
+${queue === undefined
+  ? html`<p class="muted" data-testid="no-dead">No dead letters.</p>`
+  : html`<h2>Dead letters of ${queue}</h2>
+<form method="get" action="${href(page, 'dead')}" class="filter" data-testid="filter-form"><input type="hidden" name="queue" value="${queue}">${jobFilter(jobNamesOf(ctx.jobs, queue), job)} ${pageSizeSelect(limit)} <button type="submit" data-testid="apply-filter">Show</button></form>
+${formId === undefined ? '' : selectedForm(page, formId, ['dead-retry', 'dead-delete'], queue, 'dead')}
+${jobsTable(page, 'dead', listing?.jobs ?? [], formId, { reasons })}
+${pager(page, 'dead', { queue, job, limit: limit === 50 ? undefined : limit }, listing?.cursor, cursor === undefined)}
+${matchingForm(page, ['dead-retry', 'dead-delete'], queue, 'dead', job)}
+${page.can('dead-purge') ? html`<form method="post" action="${href(page, 'actions')}" class="bulk">${formFields(page, 'dead-purge', { queue, dry: '1' })}<button type="submit" class="danger" data-testid="purge-dead">${ACTION_LABELS['dead-purge']} of ${queue}…</button></form>` : ''}`}`;
+  return layout(page, 'Dead letters', body);
+}

@@ -1,0 +1,101 @@
+/**
+ * One job: state, attempts, options, payload (through `redact`, cut past {@link PAYLOAD_SHOWN_BYTES} with a link to
+ * download it whole), the last error with its stack, the timeline, and the actions its state allows.
+ */
+import type { JobDetails } from 'jobcraft';
+import { actionButton, bytes, html, href, layout, seg, time, type Html } from './html.js';
+import type { Ctx } from './context.js';
+import type { DashboardAction, DashboardOptions } from './options.js';
+
+/** A payload longer than this (UTF-8 bytes of its pretty-printed JSON) is cut on the job page; the whole one is a download. */
+export const PAYLOAD_SHOWN_BYTES = 64 * 1024;
+
+/** The payload to show, as pretty JSON, after `redact`; or a notice when redact threw. */
+export function shownPayload(options: DashboardOptions, job: JobDetails): { text: string; failed: boolean } {
+  let value: unknown = job.payload;
+  if (options.redact !== undefined) {
+    try {
+      value = options.redact(job.payload, { id: job.id, queue: job.queue, name: job.name });
+    } catch {
+      return { text: '(the redact hook threw: the payload is not shown)', failed: true };
+    }
+  }
+  const text = value === undefined ? '' : JSON.stringify(value, null, 2) ?? '';
+  return { text, failed: false };
+}
+
+/** Cuts a text to at most `max` UTF-8 bytes (at a character boundary). */
+export function cutUtf8(text: string, max: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= max) return text;
+  let end = max;
+  // Back up to the start of a character: continuation bytes are 10xxxxxx.
+  while (end > 0 && ((buf[end] ?? 0) & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString('utf8');
+}
+
+/** The actions the job page offers for a state. */
+function jobActions(state: string): readonly DashboardAction[] {
+  switch (state) {
+    case 'waiting':
+      return ['cancel'];
+    case 'delayed':
+      return ['promote', 'cancel'];
+    case 'retrying':
+      return ['retry', 'promote', 'cancel'];
+    case 'dead':
+      return ['dead-retry', 'dead-delete'];
+    default:
+      return [];
+  }
+}
+
+const LABELS: Partial<Record<DashboardAction, string>> = { retry: 'Retry now', promote: 'Promote (run now)', cancel: 'Cancel', 'dead-retry': 'Retry', 'dead-delete': 'Delete' };
+
+export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
+  const { page } = ctx;
+  const job = await ctx.inspector.job(id);
+  if (job.state === 'unknown') return undefined;
+  const now = Date.now();
+  const payload = shownPayload(ctx.options, job);
+  const size = Buffer.byteLength(payload.text, 'utf8');
+  const cut = size > PAYLOAD_SHOWN_BYTES;
+  const shown = cut ? cutUtf8(payload.text, PAYLOAD_SHOWN_BYTES) : payload.text;
+  const declared = job.name === undefined ? undefined : ctx.jobs?.jobs.get(job.name);
+  const t = job.timeline;
+  const timeline: [Date | undefined, string][] = [
+    [t.enqueuedAt, 'enqueued'],
+    [t.startedAt, 'current attempt started'],
+    [t.lastFailedAt, `attempt ${job.lastError?.attempt ?? '?'} failed`],
+    [job.runAt, job.state === 'retrying' ? 'next attempt due' : 'due'],
+    [job.leaseExpiresAt, 'lease expires'],
+    [t.finishedAt, job.state === 'dead' ? 'died' : 'finished'],
+  ];
+  const events = timeline.filter((e): e is [Date, string] => e[0] !== undefined).sort((a, b) => a[0].getTime() - b[0].getTime());
+  const actions = jobActions(job.state).filter((a) => page.can(a));
+  const dead = job.state === 'dead';
+  const body = html`
+<table class="facts" data-testid="job-facts">
+<tr><th>ID</th><td data-testid="job-id">${job.id}</td></tr>
+<tr><th>Job type</th><td data-testid="job-name">${job.name ?? '?'}</td></tr>
+<tr><th>Queue</th><td>${job.queue === undefined ? '?' : html`<a href="${href(page, `queues/${seg(job.queue)}`)}">${job.queue}</a>`}</td></tr>
+<tr><th>State</th><td data-testid="job-state">${job.state}</td></tr>
+<tr><th>Attempts</th><td data-testid="job-attempts">${job.attempts}${job.maxAttempts === undefined ? '' : ` of ${job.maxAttempts}`}</td></tr>
+${dead ? html`<tr><th>Dead reason</th><td data-testid="dead-reason">${job.deadReason ?? '?'}</td></tr>` : ''}
+${job.priority === undefined ? '' : html`<tr><th>Priority</th><td data-testid="job-priority">${job.priority}</td></tr>`}
+${job.workerId === undefined ? '' : html`<tr><th>Worker</th><td>${job.workerId}</td></tr>`}
+<tr><th>Trace id</th><td data-testid="trace-id">${job.traceId ?? html`<span class="muted">none</span>`}</td></tr>
+</table>
+${actions.length === 0 ? '' : html`<div class="actions" data-testid="job-actions">${actions.map((a) => actionButton(page, a, LABELS[a] ?? a, { id: job.id, queue: job.queue }, `job-${a}`, a === 'cancel' || a === 'dead-delete'))}</div>`}
+${declared === undefined ? '' : html`<h2>Options of ${declared.name}</h2><pre data-testid="job-options">${JSON.stringify({ queue: declared.queue, attempts: declared.attempts, backoff: declared.backoff, timeoutMs: declared.timeoutMs ?? null, priority: declared.priority, cron: declared.cron === undefined ? null : { pattern: declared.cron.pattern, tz: declared.cron.tz } }, null, 2)}</pre>`}
+<h2>Payload</h2>
+${payload.failed ? html`<p class="warn" data-testid="payload-redact-failed">${payload.text}</p>` : html`<pre class="payload" data-testid="payload">${shown}</pre>
+${cut ? html`<p class="warn" data-testid="payload-truncated">Cut at ${bytes(PAYLOAD_SHOWN_BYTES)} of ${bytes(size)}. <a href="${href(page, `jobs/${seg(job.id)}/payload`)}" download data-testid="payload-download">Download the whole payload</a></p>` : ''}`}
+<h2>Last error</h2>
+${job.lastError === undefined ? html`<p class="muted" data-testid="no-error">none</p>` : html`<p class="error" data-testid="error-message">${job.lastError.name}: ${job.lastError.message} <span class="muted">(attempt ${job.lastError.attempt}, ${time(new Date(job.lastError.at), now)})</span></p>
+<pre class="stack" data-testid="error-stack">${job.lastError.stack ?? ''}</pre>
+<p class="muted">jobcraft keeps the last error of a job, not every one.</p>`}
+<h2>Timeline</h2>
+<ol class="timeline" data-testid="timeline">${events.map(([at, what]) => html`<li><time datetime="${at.toISOString()}">${at.toISOString()}</time> ${what}</li>`)}</ol>`;
+  return layout(page, `Job ${job.id}`, body);
+}

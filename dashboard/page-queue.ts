@@ -1,0 +1,55 @@
+/**
+ * One queue: its counts by state (links to each state's listing), one page of jobs in a state filtered by job type
+ * (Inspector.jobs: one window of the index, never the whole queue), pause/resume, and actions on the jobs checked or
+ * on every job of the selection (with a dry run first).
+ */
+import { LIST_STATES, type ListState } from 'jobcraft';
+import { ACTION_LABELS, actionsFor, jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
+import { actionButton, duration, formFields, html, href, layout, query, seg, type Html, type Page } from './html.js';
+import type { DashboardAction } from './options.js';
+
+/** Buttons acting on the checked ids (a form the checkboxes point at). */
+export function selectedForm(page: Page, formId: string, actions: readonly DashboardAction[], queue: string, state: string): Html {
+  const allowed = actions.filter((a) => page.can(a));
+  if (allowed.length === 0) return html``;
+  return html`<form method="post" action="${href(page, 'actions')}" id="${formId}" class="bulk" data-testid="selected-form">
+<input type="hidden" name="_csrf" value="${page.csrf}"><input type="hidden" name="return" value="${page.here}"><input type="hidden" name="queue" value="${queue}"><input type="hidden" name="state" value="${state}">
+checked jobs: ${allowed.map((a) => html`<button type="submit" name="action" value="${a}" data-testid="selected-${a}">${ACTION_LABELS[a]}</button> `)}
+</form>`;
+}
+
+/** Buttons acting on every job of a selection: each asks for a dry-run count first. */
+export function matchingForm(page: Page, actions: readonly DashboardAction[], queue: string, state: string, job: string | undefined): Html {
+  const allowed = actions.filter((a) => page.can(a));
+  if (allowed.length === 0) return html``;
+  return html`<form method="post" action="${href(page, 'actions')}" class="bulk" data-testid="matching-form">
+<input type="hidden" name="_csrf" value="${page.csrf}"><input type="hidden" name="return" value="${page.here}"><input type="hidden" name="queue" value="${queue}"><input type="hidden" name="state" value="${state}"><input type="hidden" name="select" value="all">${job === undefined ? '' : html`<input type="hidden" name="job" value="${job}">`}<input type="hidden" name="dry" value="1">
+every ${state} job${job === undefined ? '' : html` of type ${job}`} in ${queue}: ${allowed.map((a) => html`<button type="submit" name="action" value="${a}" data-testid="matching-${a}">${ACTION_LABELS[a]}…</button> `)}
+<span class="muted">(counts first: nothing changes until you confirm)</span>
+</form>`;
+}
+
+export async function queuePage(ctx: Ctx, queue: string): Promise<Html> {
+  const { page, url } = ctx;
+  const stateParam = param(url, 'state') ?? 'waiting';
+  const state: ListState = (LIST_STATES as readonly string[]).includes(stateParam) ? (stateParam as ListState) : 'waiting';
+  const job = state === 'completed' ? undefined : param(url, 'job');
+  const cursor = param(url, 'cursor');
+  const limit = pageSize(url);
+  const [stats, listing] = await Promise.all([ctx.inspector.stats(queue), ctx.inspector.jobs(queue, { state, job, limit, cursor })]);
+  const counts: Record<ListState, number> = { waiting: stats.waiting, delayed: stats.delayed, retrying: stats.retrying, active: stats.active, dead: stats.dead, completed: stats.completed };
+  const actions = actionsFor(state);
+  const formId = actions.some((a) => page.can(a)) ? 'selected' : undefined;
+  const base = `queues/${seg(queue)}`;
+  const body = html`
+<div class="queue-head">${stats.paused ? html`<span class="warn" data-testid="queue-paused">paused</span> ${actionButton(page, 'resume', 'Resume', { queue }, 'resume-queue')}` : html`<span data-testid="queue-running">running</span> ${actionButton(page, 'pause', 'Pause', { queue }, 'pause-queue')}`} latency ${duration(stats.latencyMs)}</div>
+<nav class="tabs" data-testid="state-tabs">${LIST_STATES.map((s) => html`<a href="${href(page, base + query({ state: s, job: s === 'completed' ? undefined : job, limit: limit === 50 ? undefined : limit }))}" class="${s === state ? 'current' : ''}" data-testid="state-${s}">${s} <span class="count" data-testid="state-count-${s}">${counts[s]}</span></a>`)}</nav>
+<form method="get" action="${href(page, base)}" class="filter" data-testid="filter-form"><input type="hidden" name="state" value="${state}">${state === 'completed' ? html`<span class="muted">completed records keep no job type</span>` : jobFilter(jobNamesOf(ctx.jobs, queue), job)} ${pageSizeSelect(limit)} <button type="submit" data-testid="apply-filter">Show</button></form>
+${job === undefined ? '' : html`<p class="muted">The job-type filter applies within each page of ${limit} entries read: a page may show fewer jobs while more remain.</p>`}
+${formId === undefined ? '' : selectedForm(page, formId, actions, queue, state)}
+${jobsTable(page, state, listing.jobs, formId)}
+${pager(page, base, { state, job, limit: limit === 50 ? undefined : limit }, listing.cursor, cursor === undefined)}
+${matchingForm(page, actions, queue, state, job)}
+${state === 'dead' && page.can('dead-purge') ? html`<form method="post" action="${href(page, 'actions')}" class="bulk">${formFields(page, 'dead-purge', { queue, dry: '1' })}<button type="submit" class="danger" data-testid="purge-dead">Purge every dead letter of ${queue}…</button></form>` : ''}`;
+  return layout(page, `Queue ${queue}`, body);
+}

@@ -1,0 +1,47 @@
+/** Helpers of the dashboard tests: requests against a dashboard's fetch handler, and a form's CSRF token and cookie. */
+import type { Dashboard } from '../dashboard/index.js';
+
+export const ORIGIN = 'http://dash.test';
+
+/** GETs a path of the dashboard (relative to the origin). */
+export async function get(dashboard: Dashboard, path: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Headers }> {
+  const res = await dashboard.fetch(new Request(`${ORIGIN}${path}`, { headers }));
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+/** The CSRF cookie set by a page and the token its forms carry. */
+export async function session(dashboard: Dashboard, path = '/'): Promise<{ cookie: string; token: string }> {
+  const res = await dashboard.fetch(new Request(`${ORIGIN}${path}`));
+  const set = res.headers.get('set-cookie') ?? '';
+  const cookie = /jobcraft_csrf=([^;]+)/.exec(set)?.[1];
+  const token = /<meta name="jobcraft-csrf" content="([^"]+)">/.exec(await res.text())?.[1];
+  if (cookie === undefined || token === undefined) throw new Error(`no CSRF cookie or token on ${path}`);
+  return { cookie: `jobcraft_csrf=${cookie}`, token };
+}
+
+/** POSTs a form to the dashboard's /actions as a same-origin browser would (override any header in `headers`; '' leaves it out). */
+export async function post(
+  dashboard: Dashboard,
+  fields: Record<string, string | readonly string[]>,
+  headers: Record<string, string>,
+  path = '/actions',
+): Promise<{ status: number; text: string }> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) for (const one of typeof v === 'string' ? [v] : v) body.append(k, one);
+  const res = await dashboard.fetch(
+    new Request(`${ORIGIN}${path}`, {
+      method: 'POST',
+      body,
+      headers: Object.fromEntries(
+        Object.entries({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN, 'Sec-Fetch-Site': 'same-origin', ...headers }).filter(([, v]) => v !== ''),
+      ),
+    }),
+  );
+  return { status: res.status, text: await res.text() };
+}
+
+/** The text content of an HTML fragment's test id element (first match), tags stripped. */
+export function testId(html: string, id: string): string | undefined {
+  const m = new RegExp(`data-testid="${id}"[^>]*>([\\s\\S]*?)</`).exec(html);
+  return m?.[1];
+}
