@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerCodegenCommand } from './command.js';
+import { registerContractCommands } from './contracts-commands.js';
 import { registerOpsCommands } from './ops-commands.js';
 import { registerDashboardCommand } from './dashboard-command.js';
 
@@ -16,7 +17,7 @@ const manifest = new URL(import.meta.url.endsWith('.ts') ? './package.json' : '.
 const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
 
 /** Every command, in the order `jobcraft --help` lists them. */
-const COMMANDS: readonly ((program: Command) => void)[] = [registerCodegenCommand, registerOpsCommands, registerDashboardCommand];
+const COMMANDS: readonly ((program: Command) => void)[] = [registerCodegenCommand, registerContractCommands, registerOpsCommands, registerDashboardCommand];
 
 /** Builds the program with every command registered. */
 export function buildProgram(): Command {
@@ -29,5 +30,12 @@ export function buildProgram(): Command {
   for (const register of COMMANDS) register(program);
   return program;
 }
+
+// `jobcraft … | head`: when the reader goes away, the command ends quietly (EPIPE on stdout), as Unix tools do,
+// instead of dying with a stack trace; a `stats --watch` piped that way ends with 0.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+});
 
 await buildProgram().parseAsync(process.argv);

@@ -7,6 +7,7 @@ import type { ResolvedJob } from 'jobcraft';
 import type { describeResolvedJob, JobDescription } from 'jobcraft/schema';
 import { defaultLike, isComputedDefault, withoutComputedDefaults } from './computed-defaults.js';
 import type { JsonSchemaNode } from './print-type.js';
+import { partHash, type Unrepresentable } from './contracts-lockfile.js';
 
 /** What running the schema file produced for one job: its resolved options as described, and its input's JSON Schema. */
 export type LoadedJob = JobDescription & {
@@ -15,6 +16,10 @@ export type LoadedJob = JobDescription & {
   readonly inputJsonSchema: JsonSchemaNode & Record<string, unknown>;
   /** Why there is no JSON Schema, when there is none. */
   readonly inputProblem: string | undefined;
+  /** JSON Schema of the payload's output (what a producer writes): `z.toJSONSchema(schema, { io: 'output' })`; `{}` when there is none. */
+  readonly outputJsonSchema: Record<string, unknown>;
+  /** The parts of the payload neither JSON Schema describes exactly (transforms, refinements, custom types…). */
+  readonly unrepresentable: readonly Unrepresentable[];
 };
 
 /** zod 4's `z.toJSONSchema(schema, params)`, the standalone function (zod core: classic and zod/mini schemas alike). */
@@ -35,6 +40,7 @@ export function describeJob(
 ): LoadedJob {
   let input: Record<string, unknown> | undefined;
   let inputProblem: string | undefined;
+  let contract: PayloadContract | undefined;
   const method = (job.schema as { toJSONSchema?: ToJsonMethod }).toJSONSchema;
   const toJson: ToJsonSchema | undefined =
     typeof method === 'function' ? (schema, params) => method.call(schema, params) : isZod4(job.schema) ? standalone() : undefined;
@@ -44,16 +50,114 @@ export function describeJob(
       : 'it is not a zod 4 schema (it has no _zod internals)';
   } else {
     try {
-      const defaults: unknown[] = [];
-      const params = { io: 'input', unrepresentable: 'any' };
-      input = toJson(job.schema, { ...params, override: ({ zodSchema }: { zodSchema: unknown }) => void (defaultLike(zodSchema) && defaults.push(zodSchema)) });
-      const computed = defaults.filter(defaultLike).filter(isComputedDefault);
-      if (computed.length > 0) input = withoutComputedDefaults(computed, () => toJson(job.schema, params));
+      contract = payloadContract(job.schema, toJson);
+      input = contract.input;
     } catch (err) {
       inputProblem = (err as Error).message;
     }
   }
-  return { name: job.name, ...describeResolved(job), inputJsonSchema: input ?? {}, inputProblem };
+  return {
+    name: job.name,
+    ...describeResolved(job),
+    inputJsonSchema: input ?? {},
+    inputProblem,
+    outputJsonSchema: contract?.output ?? {},
+    unrepresentable: contract?.unrepresentable ?? [],
+  };
+}
+
+/** Both JSON Schemas of a payload, and what they cannot say. */
+export interface PayloadContract {
+  /** What workers accept: `io: 'input'`. */
+  readonly input: Record<string, unknown>;
+  /** What producers write: `io: 'output'`. */
+  readonly output: Record<string, unknown>;
+  readonly unrepresentable: readonly Unrepresentable[];
+}
+
+/**
+ * The JSON Schemas of both sides of a zod schema, with `unrepresentable: 'any'` (such a part becomes `{}`) and a
+ * note for each part that JSON Schema does not describe exactly: what zod reports unrepresentable (transforms,
+ * dates, bigints, custom types…), refinements (`.refine()`, `.superRefine()`: dropped silently by zod), and on the
+ * input side a pipe into another schema (only the pipe's input is described). Computed defaults are left out
+ * (computed-defaults.ts) so the schemas are the same on every run.
+ */
+export function payloadContract(schema: unknown, toJson: ToJsonSchema): PayloadContract {
+  const notes = new Map<string, { side: 'input' | 'output'; path: string; reason: string; at: readonly (string | number)[] }>();
+  const note = (side: 'input' | 'output', at: readonly (string | number)[], reason: string): void => {
+    const path = fieldPath(at);
+    notes.set(`${side}\u0000${path}\u0000${reason}`, { side, path, reason, at: [...at] });
+  };
+  const side = (io: 'input' | 'output'): Record<string, unknown> => {
+    const defaults: unknown[] = [];
+    const params = {
+      io,
+      unrepresentable: ({ path, message }: { path: (string | number)[]; message: string }) => {
+        note(io, path, message);
+        return 'any';
+      },
+    };
+    const override = ({ zodSchema, path }: { zodSchema: unknown; path: (string | number)[] }): void => {
+      if (defaultLike(zodSchema)) defaults.push(zodSchema);
+      const def = (zodSchema as { _zod?: { def?: ZodDef } } | undefined)?._zod?.def;
+      if (def === undefined) return;
+      if (def.checks?.some((c) => c._zod?.def?.check === 'custom')) note(io, path, 'a refinement (.refine/.superRefine) is not described by JSON Schema');
+      if (io === 'input' && def.type === 'pipe' && def.out?._zod?.def?.type !== 'transform') {
+        note(io, path, 'a pipe into another schema: only the input side of the pipe is described');
+      }
+    };
+    let json = toJson(schema, { ...params, override });
+    const computed = defaults.filter(defaultLike).filter(isComputedDefault);
+    if (computed.length > 0) json = withoutComputedDefaults(computed, () => toJson(schema, params));
+    return json;
+  };
+  const input = side('input');
+  const output = side('output');
+  // Each note carries the hash of its part on both sides: `jobcraft check` calls the part unchanged when it is equal.
+  const unrepresentable = [...notes.values()]
+    .map(({ side: which, path, reason, at }) => ({ side: which, path, reason, hash: partHash({ input: partAt(input, at), output: partAt(output, at) }) }))
+    .sort((a, b) => `${a.side} ${a.path} ${a.reason}`.localeCompare(`${b.side} ${b.path} ${b.reason}`));
+  return { input, output, unrepresentable };
+}
+
+/** The node of a JSON Schema at a path of keys, or undefined. */
+function partAt(json: unknown, at: readonly (string | number)[]): unknown {
+  let node = json;
+  for (const key of at) node = typeof node === 'object' && node !== null ? (node as Record<string | number, unknown>)[key] : undefined;
+  return node;
+}
+
+interface ZodDef {
+  readonly type?: unknown;
+  readonly checks?: readonly { readonly _zod?: { readonly def?: { readonly check?: unknown } } }[];
+  readonly out?: { readonly _zod?: { readonly def?: { readonly type?: unknown } } };
+}
+
+/**
+ * A JSON Schema location as a payload field path: `properties/a/properties/b` → `a.b`, `items` → `[]`,
+ * `prefixItems/1` → `[1]`, `additionalProperties` → `{}`; union branches (`anyOf/n`) name their field. `` is the
+ * payload itself.
+ */
+export function fieldPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (let i = 0; i < path.length; i++) {
+    const step = path[i];
+    const next = path[i + 1];
+    if (step === 'properties' && next !== undefined) {
+      out += out === '' ? String(next) : `.${String(next)}`;
+      i++;
+    } else if (step === 'items') out += '[]';
+    else if (step === 'prefixItems' && next !== undefined) {
+      out += `[${String(next)}]`;
+      i++;
+    } else if (step === 'additionalProperties') out += '{}';
+    else if ((step === 'anyOf' || step === 'oneOf' || step === 'allOf') && next !== undefined) i++;
+    else if (step === '$defs' || step === 'definitions') {
+      out = `#${String(next)}`;
+      i++;
+    }
+  }
+  return out;
 }
 
 /** Whether `schema` is a zod 4 schema (classic or zod/mini): it has the `_zod` internals with a definition. */

@@ -52,6 +52,10 @@ export interface GenerateResult {
   readonly files: readonly GeneratedFile[];
   /** Local files the schema depends on (itself included): what --watch watches. */
   readonly inputs: readonly string[];
+  /** Absolute path of the schema file. */
+  readonly schemaFile: string;
+  /** What running the schema file said of each job, in declaration order: what `jobcraft lock` writes down. */
+  readonly jobs: readonly LoadedJob[];
 }
 
 const DEFAULT_COMPILER_OPTIONS: ts.CompilerOptions = {
@@ -453,6 +457,6 @@ export class Generator {
     if (this.incremental) this.remember(schemaFile, text, reading, jobs, writtenTypes);
     saveCompilerCache();
     timer.report();
-    return { outDir, files, inputs: this.inputs };
+    return { outDir, files, inputs: this.inputs, schemaFile, jobs: jobs.map((j) => j.resolved) };
   }
 }

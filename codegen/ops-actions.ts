@@ -350,12 +350,14 @@ export async function jobsAction(ctx: Context, verb: JobsVerb, ids: readonly str
     }
     states = [o.state as LiveState];
   }
+  const queue = o.queue === undefined ? undefined : checkQueue(ctx, o.queue);
   if (ids.length > 0) {
-    // Named jobs: each found by its id (a generated id names its queue), checked for its state, then acted on.
-    const r = await withAdmin(ctx, (admin) => admin.act(verb, ids, { states, dryRun: o.dryRun === true }));
+    // Named jobs: each found by its id in --queue (else the queue a generated id names, else every queue), checked
+    // for its state, then acted on. Given ids are unique per queue only: --queue says which queue's job is meant.
+    const r = await withAdmin(ctx, (admin) => admin.act(verb, ids, { queue, states, dryRun: o.dryRun === true }));
     return printNamed(ctx, verb, r.results.map((x) => ({ id: x.id, result: namedResult(verb, x) })));
   }
-  const queues = o.queue === undefined ? ctx.jobs.queues : [checkQueue(ctx, o.queue)];
+  const queues = queue === undefined ? ctx.jobs.queues : [queue];
   if (o.dryRun !== true) {
     const { queueKeys } = await import('jobcraft');
     const sizes = await Promise.all(queues.map((q) => ctx.client.redis.hlen(queueKeys(ctx.prefix, q).jobs)));

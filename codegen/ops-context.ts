@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { JobClient, JobDefinition, JobSet } from 'jobcraft';
-import { CliError, EXIT, Printer } from './ops-output.js';
+import { CliError, EXIT, Printer, escapeText } from './ops-output.js';
 
 /** The options every operations command takes. */
 export interface CommonOptions {
@@ -192,12 +192,13 @@ export async function withContext(o: CommonOptions, prefer: 'schema' | 'manifest
 
 /** Prints an error on stderr and returns its exit code. */
 export function report(out: Printer, err: unknown): number {
+  // Messages quote stored text (queue names from the registry, Redis's own errors naming keys): escaped like any.
   if (err instanceof CliError) {
-    out.note(`${out.c.red('error:')} ${err.message}`);
+    out.note(`${out.c.red('error:')} ${escapeText(err.message, true)}`);
     return err.exitCode;
   }
   const e = err as Error;
-  out.note(`${out.c.red('error:')} ${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`);
+  out.note(`${out.c.red('error:')} ${escapeText(`${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`, true)}`);
   return EXIT.failure;
 }
 

@@ -5,7 +5,7 @@
  */
 import { loadCreateInspector, type History, type Inspector, type ListState, type QueueStats, type WorkerInfo } from './ops-inspect-types.js';
 import { prefixOf, redisUrlOf, report, type CommonOptions } from './ops-context.js';
-import { CliError, EXIT, Printer, escapeText, relative, when } from './ops-output.js';
+import { CliError, EXIT, Printer, escapeText, relative, safeJson, when } from './ops-output.js';
 
 /** Opens an inspector, runs the body, closes it; errors become exit codes as in every command. */
 export async function withInspector(o: CommonOptions, body: (inspector: Inspector, out: Printer) => Promise<number | void>): Promise<void> {
@@ -20,6 +20,12 @@ export async function withInspector(o: CommonOptions, body: (inspector: Inspecto
     }
     process.exitCode = (await body(inspector, out)) ?? EXIT.ok;
   } catch (err) {
+    // The runtime refusing a value given on the command line (a cursor this listing did not print …) is a usage
+    // error. By name: the runtime is loaded at run time, its classes are not this module's.
+    if (err instanceof Error && err.name === 'InvalidArgumentError') {
+      process.exitCode = report(out, new CliError(EXIT.usage, err.message));
+      return;
+    }
     process.exitCode = report(out, err);
   } finally {
     await inspector?.close().catch(() => {});
@@ -116,6 +122,9 @@ function statsTable(out: Printer, rows: readonly StatsRow[]): string {
   );
 }
 
+/** The longest `--interval` of `stats --watch`: a day. */
+const MAX_WATCH_INTERVAL_MS = 86_400_000;
+
 /** `jobcraft stats [--watch] [--interval 2s]`. */
 export async function stats(inspector: Inspector, out: Printer, o: { watch?: boolean; interval?: string }): Promise<number> {
   if (o.watch !== true) {
@@ -127,6 +136,8 @@ export async function stats(inspector: Inspector, out: Printer, o: { watch?: boo
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(o.interval ?? '2s');
   if (m === null) throw new CliError(EXIT.usage, `--interval must be a duration such as 2s or 500ms, got ${JSON.stringify(o.interval)}`);
   const intervalMs = Math.max(200, Number(m[1]) * (m[2] === 'ms' ? 1 : 1_000));
+  // Longer than a timer can wait (2^31 ms) Node fires it at once: a loop reading Redis without pause.
+  if (intervalMs > MAX_WATCH_INTERVAL_MS) throw new CliError(EXIT.usage, `--interval may be at most a day (86400s), got ${JSON.stringify(o.interval)}`);
   let stop = false;
   const stopped = new Promise<void>((resolve) =>
     process.once('SIGINT', () => {
@@ -139,7 +150,7 @@ export async function stats(inspector: Inspector, out: Printer, o: { watch?: boo
     const rows = await readStats(inspector);
     if (out.json) {
       // One JSON document per line (NDJSON), one line per refresh.
-      process.stdout.write(`${JSON.stringify(statsJson(rows))}\n`);
+      process.stdout.write(`${safeJson(statsJson(rows))}\n`);
     } else {
       const text = `${out.c.dim(`${new Date().toISOString()}  every ${duration(intervalMs)}, Ctrl-C to stop`)}\n${statsTable(out, rows)}`;
       // In place on a terminal (cursor home, clear below); piped, one snapshot after another.
@@ -179,6 +190,12 @@ export async function queues(inspector: Inspector, out: Printer): Promise<number
   return EXIT.ok;
 }
 
+/** A stored time (ms) as ISO text, or null when it is none a Date can hold (stored records are anyone's text). */
+function isoOrNull(ms: number): string | null {
+  const d = new Date(ms);
+  return ms > 0 && !Number.isNaN(d.getTime()) ? d.toISOString() : null;
+}
+
 const STATES: readonly ListState[] = ['waiting', 'delayed', 'retrying', 'active', 'dead', 'completed'];
 
 /** `jobcraft jobs <queue> [--state S] [--job NAME] [--limit N] [--cursor C]`: one page. */
@@ -204,7 +221,7 @@ export async function listJobs(inspector: Inspector, out: Printer, queue: string
         attempts: j.attempts,
         enqueuedAt: j.enqueuedAt?.toISOString() ?? null,
         at: j.at?.toISOString() ?? null,
-        lastError: j.lastError === undefined ? null : { name: j.lastError.name, message: j.lastError.message, at: new Date(j.lastError.at).toISOString() },
+        lastError: j.lastError === undefined ? null : { name: j.lastError.name, message: j.lastError.message, at: isoOrNull(j.lastError.at) },
       })),
     });
     return EXIT.ok;

@@ -130,7 +130,8 @@ export class Printer {
 export function when(at: number | Date | undefined, now = Date.now()): string {
   if (at === undefined) return '-';
   const ms = typeof at === 'number' ? at : at.getTime();
-  if (!Number.isFinite(ms) || ms <= 0) return '-';
+  // Past ±8.64e15 ms no Date exists (toISOString would throw): a stored time that large is no time.
+  if (!Number.isFinite(ms) || ms <= 0 || Number.isNaN(new Date(ms).getTime())) return '-';
   return `${new Date(ms).toISOString()} (${relative(ms, now)})`;
 }
 

@@ -1,5 +1,6 @@
 /** Runs codegen once, as `jobcraft codegen` does: generate, then write or (with --check) compare. */
 import { Generator, type GenerateOptions } from './generate.js';
+import { lockfileState } from './lock.js';
 import { staleFiles, writeOutput } from './output.js';
 import { CodegenError, displayPath, formatProblem, UsageError } from './problems.js';
 
@@ -35,9 +36,14 @@ export async function runCodegen(
     const folder = displayPath(result.outDir);
     if (options.check) {
       const stale = staleFiles(result.outDir, result.files);
+      // The lockfile too, when there is one beside the schema file (jobcraft lock).
+      const lock = lockfileState(result);
+      if (lock.state === 'stale') {
+        out.error(`${displayPath(lock.path)} is stale: the schemas changed since it was written; run \`jobcraft check\`, then \`jobcraft lock\` and commit the result`);
+      } else if (lock.state === 'fresh') out.log(`${displayPath(lock.path)} is up to date`);
       if (stale.length === 0) {
         out.log(`${folder}/ is up to date`);
-        return 0;
+        return lock.state === 'stale' ? 1 : 0;
       }
       for (const path of stale) out.error(`${folder}/${path} is stale`);
       out.error(`${stale.length} stale file(s) in ${folder}/: run \`jobcraft codegen\` and commit the result`);

@@ -1,6 +1,6 @@
 /**
  * The paged scan behind `admin.bulk` (admin.ts): it walks one queue's `jobs` (live jobs) or `dead` hash with HSCAN —
- * a cursor, never the whole queue in memory — filters each page by the selection, narrows it (by state, by time of
+ * a cursor, never the whole queue's jobs in memory (only the ids looked at, to take each once) — filters each page by the selection, narrows it (by state, by time of
  * death) and acts on the page's ids with one idempotent call: a dead letter retried is no longer dead, a job
  * cancelled is gone, a job promoted is due now. So a run stopped anywhere and started again acts on what is left,
  * and every job is acted on once.

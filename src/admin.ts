@@ -31,12 +31,14 @@ import { cancelTargets } from './cancel.js';
 import { createClient, type JobClient } from './client.js';
 import { QueueDeadLetters } from './dead-letters.js';
 import type { JobSet, ResolvedJob } from './define.js';
+import { describe } from './durations.js';
 import { InvalidArgumentError } from './errors.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, typeKeys, type QueueKeys } from './keys.js';
+import { decodeEnvelope } from './payload.js';
 import { connect, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
-import { ENQUEUE_NOW, Scripts } from './scripts.js';
+import { ENQUEUE_NOW, Scripts, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { nextFiring } from './worker/cron.js';
 
@@ -65,8 +67,10 @@ async function redisNow(redis: { time(): Promise<(string | number)[]> }): Promis
 export function createAdmin(options: AdminOptions = {}): Admin {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createAdmin', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
-  // As the client's: its grouped enqueues (triggerCron) go at once rather than auto-pipelined.
-  const conn = connect(options.redis, 'client', [ENQUEUE_NOW]);
+  // As the client's: its grouped enqueues (triggerCron) go at once rather than auto-pipelined. So do the scripts
+  // whose key count varies (cancel, dead-retry, resume, enqueue): on a Cluster, auto-pipelining would group them by
+  // that count, not their queue, and calls on queues of different shards at once would fail.
+  const conn = connect(options.redis, 'client', [ENQUEUE_NOW, ...VARIABLE_KEY_COMMANDS]);
   const redis = conn.redis;
   const scripts = new Scripts(redis);
   const jobSet: JobSet | undefined = options.jobs;
@@ -83,12 +87,33 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return queue;
   }
 
+  /**
+   * {@link checkQueue}, and without a job set also the queue registry (one HEXISTS): a queue no worker or client ever
+   * registered is refused, so a typo does not pause a queue nobody serves or act on nothing without a word.
+   */
+  async function knownQueue(queue: unknown, call: string): Promise<string> {
+    const q = checkQueue(queue, call);
+    if (jobSet === undefined && (await redis.hexists(queueRegistryKey(prefix), q)) === 0) {
+      const known = (await redis.hkeys(queueRegistryKey(prefix))).sort();
+      throw new InvalidArgumentError(call, 'queue', `unknown queue ${JSON.stringify(q)} (the queue registry ${queueRegistryKey(prefix)} lists: ${known.join(', ') || 'none'})`);
+    }
+    return q;
+  }
+
   function checkJob(name: unknown, call: string, argument: string): ResolvedJob | undefined {
     if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(call, argument, `not a job name: ${JSON.stringify(name)}`);
     if (jobSet === undefined) return undefined;
     const job = jobSet.jobs.get(name);
     if (job === undefined) throw new InvalidArgumentError(call, argument, `unknown job ${JSON.stringify(name)} (jobs: ${[...jobSet.jobs.keys()].join(', ')})`);
     return job;
+  }
+
+  /** A boolean option: absent, true or false. A "true" or 1 (a form's value) is refused rather than read as true or false. */
+  function checkFlag(value: unknown, call: string, argument: string): boolean {
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new InvalidArgumentError(call, argument, `${argument} must be true or false, got ${describe(value)}`);
+    }
+    return value === true;
   }
 
   function checkAction(action: unknown, call: string): AdminAction {
@@ -126,12 +151,17 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return allQueues();
   }
 
-  /** A queue's throttled types: from the job set, else the names in its registry entry (one HGET). */
+  /**
+   * A queue's throttled types: the job set's, and those the names in its registry entry add (one HGET). The registry
+   * holds what the running workers cap, which a dashboard's job set from another deploy may not: a dead letter of
+   * such a type put back on the plain wait list would run with no cap or rate limit.
+   */
   async function typesOf(k: QueueKeys): Promise<ThrottledType[]> {
-    if (jobSet !== undefined) return throttledTypes(jobSet, k);
+    const own = jobSet === undefined ? [] : throttledTypes(jobSet, k);
     const names = parseQueueEntry(await redis.hget(queueRegistryKey(prefix), k.queue)).throttled;
-    // The scripts admin calls only route a job to its type's ready set: the limits are not read.
-    return names.map((name) => ({ name, keys: typeKeys(k, name), concurrency: 0, rateMax: 0, ratePerMs: 0 }));
+    // The scripts admin calls only route a job to its type's ready set (and look at it): the limits are not read.
+    const more = names.filter((name) => !own.some((t) => t.name === name)).map((name) => ({ name, keys: typeKeys(k, name), concurrency: 0, rateMax: 0, ratePerMs: 0 }));
+    return [...own, ...more];
   }
 
   async function deadLettersOf(k: QueueKeys): Promise<QueueDeadLetters> {
@@ -145,12 +175,27 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return jobInfoFrom(id, queues[i], states[i], (name) => jobSet?.jobs.get(name)?.attempts);
   }
 
-  /** Cancels not-started jobs of a queue, one cancel.lua call each (as `client.cancel`). */
+  /**
+   * Whether dead-retry.lua would leave this dead letter where it is (a dry run's answer, read without writing): its
+   * id is live again, or its unique lock exists (the script's `SET NX` fails on any holder).
+   */
+  async function heldDead(k: QueueKeys, id: string): Promise<boolean> {
+    const [live, raw] = await Promise.all([redis.hexists(k.jobs, id), redis.hget(k.dead, id)]);
+    if (live === 1) return true;
+    const decoded = decodeEnvelope(raw);
+    if (!decoded.ok || decoded.envelope.u === undefined) return false;
+    return (await redis.exists(k.uniquePrefix + decoded.envelope.u)) === 1;
+  }
+
+  /**
+   * Cancels not-started jobs of a queue, one cancel.lua call each (as `client.cancel`). Each job's type ready set is
+   * always named, throttled or not: the workers' deploy may cap a type that the admin's job set (or the registry) no
+   * longer does, and an id left in that set would be leased later as a job without an envelope. Removing an id from
+   * a set that does not hold it is a no-op.
+   */
   async function cancelPage(k: QueueKeys, ids: readonly string[]): Promise<PageResult> {
-    const types = await typesOf(k);
-    const throttled = new Set(types.map((t) => t.name));
     const raws = await redis.hmget(k.jobs, ...ids);
-    const results = await Promise.all(ids.map((id, i) => scripts.cancel(k, { id, ...cancelTargets(k, raws[i] ?? null, (name) => throttled.has(name)) })));
+    const results = await Promise.all(ids.map((id, i) => scripts.cancel(k, { id, ...cancelTargets(k, raws[i] ?? null, () => true) })));
     const done = results.filter((r) => r === 'cancelled').length;
     return { done, skipped: ids.length - done };
   }
@@ -188,12 +233,14 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   async function act(action: AdminAction, ids: readonly string[], o: ActOptions = {}): Promise<ActOutcome> {
     const call = 'admin.act';
     checkAction(action, call);
-    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id.length === 0)) {
-      throw new InvalidArgumentError(call, 'ids', `ids must be an array of non-empty strings, got ${JSON.stringify(ids)}`);
-    }
-    const queue = o.queue === undefined ? undefined : checkQueue(o.queue, call);
+    if (!Array.isArray(ids)) throw new InvalidArgumentError(call, 'ids', `ids must be an array of non-empty strings, got ${describe(ids)}`);
+    // The first bad one, not the whole list: a dashboard's selection may hold thousands of ids.
+    const bad = ids.findIndex((id) => typeof id !== 'string' || id.length === 0);
+    if (bad >= 0) throw new InvalidArgumentError(call, 'ids', `ids must be non-empty strings: ids[${bad}] is ${describe(ids[bad])}`);
+    if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
     const states = statesOf(action, o.states, call);
-    const dryRun = o.dryRun === true;
+    const dryRun = checkFlag(o.dryRun, call, 'dryRun');
+    const queue = o.queue === undefined ? undefined : await knownQueue(o.queue, call);
     const results: ActResult[] = [];
     for (const id of ids) {
       if (isDeadAction(action)) {
@@ -204,11 +251,11 @@ export function createAdmin(options: AdminOptions = {}): Admin {
           results.push({ id, result: 'not_found', queue: undefined, state: 'unknown' });
           continue;
         }
+        const k = queueKeys(prefix, q);
         if (dryRun) {
-          results.push({ id, result: 'would', queue: q, state: 'dead' });
+          results.push(action === 'dead-retry' && (await heldDead(k, id)) ? { id, result: 'skipped', queue: q, state: 'dead', reason: 'held' } : { id, result: 'would', queue: q, state: 'dead' });
           continue;
         }
-        const k = queueKeys(prefix, q);
         const dlq = await deadLettersOf(k);
         const ok = action === 'dead-retry' ? (await dlq.retry([id])).length === 1 : (await dlq.delete([id])) === 1;
         if (ok) results.push({ id, result: 'done', queue: q, state: 'dead' });
@@ -243,7 +290,8 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   function checkBulk(o: BulkOptions, call: string): { since: number | undefined; pageSize: number; rate: number | undefined } {
     if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
     checkAction(o.action, call);
-    if (o.all !== true && o.job === undefined && o.since === undefined) {
+    checkFlag(o.dryRun, call, 'dryRun');
+    if (!checkFlag(o.all, call, 'all') && o.job === undefined && o.since === undefined) {
       throw new InvalidArgumentError(call, 'all', 'name the jobs: all: true (optionally narrowed by job and since), or job, or since');
     }
     if (o.queue !== undefined) checkQueue(o.queue, call);
@@ -309,7 +357,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     const { since, pageSize, rate } = checkBulk(o, call);
     const states = statesOf(o.action, o.states, call);
     const dryRun = o.dryRun === true;
-    const queues = o.queue === undefined ? await allQueues() : [o.queue];
+    const queues = o.queue === undefined ? await allQueues() : [await knownQueue(o.queue, call)];
     const outcomes: BulkQueueOutcome[] = [];
     for (const queue of queues) {
       const outcome = await scanQueue(redis, await scanActionOf(o, queue, states, since), { dryRun, pageSize, rate, signal: o.signal, onProgress: o.onProgress });
@@ -329,15 +377,18 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   }
 
   async function purgeDead(queue: string, o: { readonly dryRun?: boolean } = {}): Promise<PurgeOutcome> {
-    const k = queueKeys(prefix, checkQueue(queue, 'admin.purgeDead'));
+    const call = 'admin.purgeDead';
+    if (typeof o !== 'object' || o === null) throw new InvalidArgumentError(call, 'options', 'options must be an object');
+    const dryRun = checkFlag(o.dryRun, call, 'dryRun');
+    const k = queueKeys(prefix, await knownQueue(queue, call));
     const dlq = await deadLettersOf(k);
-    if (o.dryRun === true) return { queue, dryRun: true, matched: await dlq.count(), done: 0 };
+    if (dryRun) return { queue, dryRun: true, matched: await dlq.count(), done: 0 };
     const purged = await dlq.purge();
     return { queue, dryRun: false, matched: purged, done: purged };
   }
 
   async function pause(queue: string): Promise<PauseOutcome> {
-    const k = queueKeys(prefix, checkQueue(queue, 'admin.pause'));
+    const k = queueKeys(prefix, await knownQueue(queue, 'admin.pause'));
     const replies = await redis.multi().exists(k.paused).set(k.paused, '1').exec();
     const [err, was] = replies?.[0] ?? [null, 0];
     if (err) throw err;
@@ -345,7 +396,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   }
 
   async function resume(queue: string): Promise<PauseOutcome> {
-    const k = queueKeys(prefix, checkQueue(queue, 'admin.resume'));
+    const k = queueKeys(prefix, await knownQueue(queue, 'admin.resume'));
     const was = await scripts.resume(k, { types: await typesOf(k) });
     return { queue, paused: false, changed: was };
   }
@@ -361,7 +412,8 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     const cronJobs = [...set.jobs.values()].filter((j) => j.cron !== undefined);
     const lasts = await Promise.all(cronJobs.map((j) => redis.hget(queueKeys(prefix, j.queue).cron, j.name)));
     return cronJobs.map((j, i) => {
-      const last = lasts[i];
+      // A record that is not a number counts as none, as the scheduler reads it (it then starts afresh).
+      const last = Number(lasts[i] ?? NaN);
       const next = nextFiring(j, now);
       return {
         name: j.name,
@@ -369,7 +421,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
         schedule: j.cron?.pattern ?? '',
         tz: j.cron?.tz ?? 'UTC',
         catchUp: j.cron?.catchUp ?? 'last',
-        lastFiring: last === null || last === undefined ? undefined : new Date(Number(last)),
+        lastFiring: Number.isFinite(last) ? new Date(last) : undefined,
         nextFiring: next === undefined ? undefined : new Date(next),
       };
     });
@@ -393,7 +445,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     purgeDead,
     pause,
     resume,
-    isPaused: async (queue) => (await redis.exists(queueKeys(prefix, checkQueue(queue, 'admin.isPaused')).paused)) === 1,
+    isPaused: async (queue) => (await redis.exists(queueKeys(prefix, await knownQueue(queue, 'admin.isPaused')).paused)) === 1,
     cron,
     triggerCron,
     close: async () => {

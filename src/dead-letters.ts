@@ -1,5 +1,5 @@
 import { decodeEnvelope } from './payload.js';
-import { boundIssues, parseStoredError, storedErrorJson, type PayloadIssue, type StoredError } from './errors.js';
+import { boundIssues, parseStoredError, storedErrorJson, storedTime, type PayloadIssue, type StoredError } from './errors.js';
 import { MAX_DEAD_INFO_BYTES, MAX_ISSUES_IN_MESSAGE, fitsBytes } from './bounds.js';
 import type { QueueKeys } from './keys.js';
 import type { Scripts } from './scripts.js';
@@ -73,7 +73,7 @@ export function parseDeadInfo(json: string | null): DeadInfo {
         reason: v.reason,
         error: parseStoredError(JSON.stringify(v.error ?? null)) ?? { name: 'Error', message: '(no error recorded)', at: 0 },
         attempts: Number(v.attempts ?? 0),
-        diedAt: Number(v.diedAt ?? 0),
+        diedAt: storedTime(v.diedAt ?? 0),
         issues: v.issues,
       };
     }

@@ -237,13 +237,29 @@ export function storedErrorJson(error: StoredError): string {
   return JSON.stringify({ ...lean, name: truncateBytes(lean.name, 64), message: truncateBytes(error.message, 512) });
 }
 
-/** Reads a stored error back; tolerates anything (a corrupt entry becomes a readable error). */
+/**
+ * A time (ms since the epoch) read from a stored record, which anyone with access to Redis may have written: the
+ * number when a `Date` can hold it (±8.64e15 ms), else 0 — no time — so no reader's `toISOString()` throws.
+ */
+export function storedTime(v: unknown): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  return Number.isFinite(n) && Math.abs(n) <= 8.64e15 ? n : 0;
+}
+
+/** Reads a stored error back; tolerates anything (a corrupt entry becomes a readable error, each field of its type). */
 export function parseStoredError(json: string | null): StoredError | undefined {
   if (json === null) return undefined;
   try {
-    const v = JSON.parse(json) as Partial<StoredError>;
-    if (typeof v === 'object' && v !== null && typeof v.message === 'string') {
-      return { name: String(v.name ?? 'Error'), message: v.message, stack: v.stack, attempt: v.attempt, at: Number(v.at ?? 0) };
+    const v = JSON.parse(json) as Record<string, unknown>;
+    if (typeof v === 'object' && v !== null && typeof v['message'] === 'string') {
+      const attempt = v['attempt'];
+      return {
+        name: String(v['name'] ?? 'Error'),
+        message: v['message'],
+        stack: typeof v['stack'] === 'string' ? v['stack'] : undefined,
+        attempt: typeof attempt === 'number' && Number.isSafeInteger(attempt) ? attempt : undefined,
+        at: storedTime(v['at'] ?? 0),
+      };
     }
   } catch {
     // fall through

@@ -74,6 +74,7 @@ export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export { DEFAULT_PREFIX, queueKeys, type QueueKeys } from './keys.js';
 export { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from './payload.js';
 export type { ClusterConfig, RedisConfig } from './redis.js';
+export { VARIABLE_KEY_COMMANDS } from './scripts.js';
 export {
   createMetrics,
   DURATION_BUCKETS,

@@ -5,9 +5,13 @@
  * records of the ids in the window. Definitions: docs/operations.md ("Data"); keys: docs/redis-layout.md.
  */
 import { parseDeadInfo } from './dead-letters.js';
-import { InvalidArgumentError, parseStoredError, type StoredError } from './errors.js';
+import { ReplyError } from 'ioredis';
+import { ConnectionHealth, isAuthFailure } from './connection-health.js';
+import { InvalidArgumentError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
+import { silentLogger } from './logger.js';
 import { jobInfoFrom } from './job-info.js';
 import { decodeEnvelope, parseTraceContext } from './payload.js';
+import { QUEUE_NAME_PATTERN } from './job-options.js';
 import {
   DEFAULT_PREFIX,
   PREFIX_PATTERN,
@@ -18,9 +22,9 @@ import {
   workerRegistryKeys,
   type QueueKeys,
 } from './keys.js';
-import { connect, release } from './redis.js';
+import { connect, describeConnection, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
-import { Scripts } from './scripts.js';
+import { Scripts, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { HOUR_MS, MINUTE_MS } from './worker/history.js';
 import {
   HISTORY_BUCKETS_MS,
@@ -46,6 +50,11 @@ import {
 export const MAX_PAGE = 1_000;
 /** A history read covers at most this many buckets. */
 export const MAX_HISTORY_BUCKETS = 2_880;
+/**
+ * A listing reads this much of each stored job: enough for its name and enqueue time (`{"n":"<≤100 chars>","t":…`),
+ * so a page never carries payloads (up to maxPayloadBytes each) out of Redis.
+ */
+const LISTED_HEAD_BYTES = 256;
 /** How long the queue registry read by `stats` is reused. */
 const REGISTRY_CACHE_MS = 5_000;
 /** The start of the member that keeps an active set's encoding (_lib.lua ACTIVE_GUARD); no job id starts with '#'. */
@@ -140,8 +149,29 @@ type Fields = Omit<ListedJob, 'id' | 'state'>;
 export function createInspector(options: InspectorOptions = {}): Inspector {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createInspector', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
-  const conn = connect(options.redis, 'client');
+  const conn = connect(options.redis, 'client', [], VARIABLE_KEY_COMMANDS);
   const redis = conn.redis;
+  const where = describeConnection(redis);
+  // Takes the place of a bare 'error' listener (ioredis prints unhandled ones, stack and all) and keeps the cause of
+  // the latest connection failure, which the errors of the calls it fails name.
+  const health = new ConnectionHealth(silentLogger, where);
+  if (conn.owned) health.watch(redis);
+  /** Runs a read; a failure other than an answer from Redis or a bad argument says Redis could not be reached. */
+  const call =
+    <A extends unknown[], T>(what: string, f: (...args: A) => Promise<T>) =>
+    async (...args: A): Promise<T> => {
+      try {
+        return await f(...args);
+      } catch (err) {
+        if (err instanceof InvalidArgumentError || err instanceof RedisUnavailableError) throw err;
+        if (err instanceof ReplyError) {
+          const message = (err as Error).message;
+          if (!isAuthFailure(message)) throw err;
+          throw new RedisUnavailableError(`${what}: Redis at ${where} refused the connection: authentication failed: ${message} (check the user name and password)`, { cause: err });
+        }
+        throw new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error)?.message ?? String(err)}`, { cause: err });
+      }
+    };
   const scripts = new Scripts(redis);
   const jobSet = options.jobs;
   const workerKeys = workerRegistryKeys(prefix);
@@ -150,7 +180,9 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
   async function readRegistry(): Promise<Map<string, QueueEntry>> {
     const all = await redis.hgetall(queueRegistryKey(prefix));
     const entries = new Map<string, QueueEntry>();
-    for (const q of Object.keys(all).sort()) entries.set(q, { queue: q, throttled: parseQueueEntry(all[q]).throttled });
+    // The registry is anyone's text: a field that is no queue name (jobcraft never writes one) is left out, or one
+    // such field would fail every stats read of the prefix.
+    for (const q of Object.keys(all).sort()) if (QUEUE_NAME_PATTERN.test(q)) entries.set(q, { queue: q, throttled: parseQueueEntry(all[q]).throttled });
     registry = { at: Date.now(), entries };
     return entries;
   }
@@ -193,9 +225,13 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
   async function recordsOf(k: QueueKeys, state: ListState, ids: readonly string[], scores: readonly (number | undefined)[]): Promise<ListedJob[]> {
     if (ids.length === 0) return [];
     const out: ListedJob[] = [];
-    const date = (ms: number | undefined): Date | undefined => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms));
+    // Stored times are anyone's text: a number a Date cannot hold (past ±8.64e15 ms) counts as no time.
+    const date = (ms: number | undefined): Date | undefined => {
+      const d = ms === undefined ? undefined : new Date(ms);
+      return d === undefined || Number.isNaN(d.getTime()) ? undefined : d;
+    };
     if (state === 'dead') {
-      const [envs, infos] = await Promise.all([redis.hmget(k.dead, ...ids), redis.hmget(k.deadInfo, ...ids)]);
+      const [envs, infos] = await Promise.all([scripts.heads(k.dead, { ids, bytes: LISTED_HEAD_BYTES }), redis.hmget(k.deadInfo, ...ids)]);
       ids.forEach((id, i) => {
         const head = envelopeHead(envs[i]);
         const info = infos[i] === null || infos[i] === undefined ? undefined : parseDeadInfo(infos[i] as string);
@@ -211,7 +247,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
       });
       return out;
     }
-    const [envs, atts, errs] = await Promise.all([redis.hmget(k.jobs, ...ids), redis.hmget(k.attempts, ...ids), redis.hmget(k.errors, ...ids)]);
+    const [envs, atts, errs] = await Promise.all([scripts.heads(k.jobs, { ids, bytes: LISTED_HEAD_BYTES }), redis.hmget(k.attempts, ...ids), redis.hmget(k.errors, ...ids)]);
     ids.forEach((id, i) => {
       const head = envelopeHead(envs[i]);
       const err = errs[i];
@@ -318,39 +354,45 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
   async function workers(): Promise<readonly WorkerInfo[]> {
     const { entries } = await scripts.workers(workerKeys);
     const out: WorkerInfo[] = [];
+    // An entry is anyone's text (Redis is shared): each field is taken only with the type heartbeat.ts writes, and
+    // times only when they make a valid Date, so one odd entry neither breaks the listing nor its printing.
+    const str = (v: unknown, fallback: string): string => (typeof v === 'string' ? v : fallback);
+    const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+    const time = (v: unknown): Date => {
+      const d = new Date(num(v));
+      return Number.isNaN(d.getTime()) ? new Date(0) : d;
+    };
     for (const e of entries) {
       if (e.json === null) continue;
+      let v: Record<string, unknown>;
       try {
-        const v = JSON.parse(e.json) as {
-          name?: string;
-          host?: string;
-          pid?: number;
-          version?: string;
-          queues?: string[];
-          concurrency?: number;
-          running?: { id: string; queue: string; name: string; startedAt: number }[];
-          runningCount?: number;
-          startedAt?: number;
-          lastBeatAt?: number;
-        };
-        const running: RunningJob[] = (v.running ?? []).map((r) => ({ id: r.id, queue: r.queue, name: r.name, startedAt: new Date(r.startedAt) }));
-        out.push({
-          id: e.id,
-          name: v.name ?? e.id,
-          host: v.host ?? '',
-          pid: v.pid ?? 0,
-          version: v.version ?? 'unknown',
-          queues: v.queues ?? [],
-          concurrency: v.concurrency ?? 0,
-          running,
-          runningCount: v.runningCount ?? running.length,
-          startedAt: new Date(v.startedAt ?? 0),
-          lastBeatAt: new Date(v.lastBeatAt ?? 0),
-          expiresAt: new Date(e.expiresAt),
-        });
+        const parsed: unknown = JSON.parse(e.json);
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) continue;
+        v = parsed as Record<string, unknown>;
       } catch {
-        // an entry that is not JSON: not ours, left out
+        continue; // an entry that is not JSON: not ours, left out
       }
+      const running: RunningJob[] = (Array.isArray(v['running']) ? (v['running'] as unknown[]) : []).flatMap((r) => {
+        if (typeof r !== 'object' || r === null) return [];
+        const x = r as Record<string, unknown>;
+        if (typeof x['id'] !== 'string' || typeof x['queue'] !== 'string') return [];
+        return [{ id: x['id'], queue: x['queue'], name: str(x['name'], '?'), startedAt: time(x['startedAt']) }];
+      });
+      const queues = Array.isArray(v['queues']) ? (v['queues'] as unknown[]).filter((q): q is string => typeof q === 'string') : [];
+      out.push({
+        id: e.id,
+        name: str(v['name'], e.id),
+        host: str(v['host'], ''),
+        pid: num(v['pid']),
+        version: str(v['version'], 'unknown'),
+        queues,
+        concurrency: num(v['concurrency']),
+        running,
+        runningCount: typeof v['runningCount'] === 'number' ? num(v['runningCount']) : running.length,
+        startedAt: time(v['startedAt']),
+        lastBeatAt: time(v['lastBeatAt']),
+        expiresAt: time(e.expiresAt),
+      });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));
   }
@@ -419,13 +461,13 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
 
   return {
     prefix,
-    queues: async () => [...(await readRegistry()).values()],
-    stats: async (queue) => statsOf(await entryOf(queue)),
-    allStats: async () => Promise.all([...(await readRegistry()).values()].map(statsOf)),
-    jobs,
-    job,
-    workers,
-    history,
+    queues: call('inspector.queues', async () => [...(await readRegistry()).values()]),
+    stats: call('inspector.stats', async (queue: string) => statsOf(await entryOf(queue))),
+    allStats: call('inspector.allStats', async () => Promise.all([...(await readRegistry()).values()].map(statsOf))),
+    jobs: call('inspector.jobs', jobs),
+    job: call('inspector.job', job),
+    workers: call('inspector.workers', workers),
+    history: call('inspector.history', history),
     close: () => release(conn),
   };
 }

@@ -2,9 +2,15 @@
 import type { DeadReason } from './dead-letters.js';
 import type { StoredError } from './errors.js';
 import { parseDeadInfo } from './dead-letters.js';
-import { parseStoredError } from './errors.js';
+import { parseStoredError, storedTime } from './errors.js';
 import { decodeEnvelope } from './payload.js';
 import type { RawJobState } from './scripts.js';
+
+/** A stored time as a Date, or undefined when there is none a Date can hold (stored records are anyone's text). */
+function dateOf(v: unknown): Date | undefined {
+  const ms = storedTime(v);
+  return ms === 0 ? undefined : new Date(ms);
+}
 
 /** Where a job is in its life. */
 export type JobState = 'waiting' | 'delayed' | 'active' | 'retrying' | 'dead' | 'completed' | 'unknown';
@@ -67,23 +73,23 @@ export function jobInfoFrom(
     queue,
     name: env?.n,
     payload: env?.p,
-    enqueuedAt: env === undefined ? undefined : new Date(env.t),
+    enqueuedAt: env === undefined ? undefined : dateOf(env.t),
     maxAttempts: env === undefined ? undefined : (env.a ?? maxAttemptsOf(env.n)),
   };
   switch (s.state) {
     case 'completed': {
       const [attempts, at] = (s.extra ?? '').split('|');
-      return { ...base, queue, state: 'completed', attempts: Number(attempts), finishedAt: new Date(Number(at)) };
+      return { ...base, queue, state: 'completed', attempts: Number(attempts), finishedAt: dateOf(at) };
     }
     case 'dead': {
       const info = parseDeadInfo(s.extra);
       return { ...common, state: 'dead', attempts: info.attempts, lastError: info.error, deadReason: info.reason };
     }
     case 'active':
-      return { ...common, state: 'active', attempts: s.attempts, lastError: parseStoredError(s.error), leaseExpiresAt: new Date(Number(s.extra)) };
+      return { ...common, state: 'active', attempts: s.attempts, lastError: parseStoredError(s.error), leaseExpiresAt: dateOf(s.extra) };
     case 'delayed':
     case 'retrying':
-      return { ...common, state: s.state, attempts: s.attempts, lastError: parseStoredError(s.error), runAt: new Date(Number(s.extra)) };
+      return { ...common, state: s.state, attempts: s.attempts, lastError: parseStoredError(s.error), runAt: dateOf(s.extra) };
     default:
       return { ...common, state: 'waiting', attempts: s.attempts, lastError: parseStoredError(s.error) };
   }

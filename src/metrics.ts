@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
+import type { DeadReason } from './dead-letters.js';
 import type { JobSet } from './define.js';
 import type { WorkerEvents } from './events.js';
 import type { EnqueueHooks, InstrumentedRun, RunHooks } from './instrument.js';
@@ -87,6 +88,13 @@ export interface MetricsOptions<R extends MetricsRegistry = MetricsRegistry> {
   readonly durationBuckets?: readonly number[];
   /** Buckets of the wait-time histogram, in seconds. Default {@link WAIT_BUCKETS}. */
   readonly waitBuckets?: readonly number[];
+  /**
+   * The job set your workers declare. A job dead-lettered at dequeue (`invalid_payload`) is labelled with its name
+   * only when that name is declared — here, in a client's job set attached to these metrics, or by a job this process
+   * has run — and with `job="(unknown)"` otherwise, since the name was read from a stored job anyone with access to
+   * Redis may have written. Give it so that a declared job dead-lettered before any of its kind ran here keeps its name.
+   */
+  readonly jobs?: JobSet;
 }
 
 /** What a `/metrics` handler answers. */
@@ -120,8 +128,8 @@ export interface WorkerMetricsSource {
 
 /** The internal side of a {@link Metrics}: how a worker and a client attach to it. */
 export interface MetricsAttachments {
-  /** Subscribes to a worker's events; returns the hooks its runner calls. */
-  attachWorker(worker: WorkerMetricsSource): RunHooks;
+  /** Subscribes to a worker's events (`jobs`: the job set it declares, when known); returns the hooks its runner calls. */
+  attachWorker(worker: WorkerMetricsSource, jobs?: JobSet): RunHooks;
   /** The hooks a client calls around its enqueues. */
   attachClient(jobs: JobSet): EnqueueHooks;
 }
@@ -276,7 +284,10 @@ function checkBuckets(buckets: readonly number[], what: string): readonly number
   return [...buckets];
 }
 
-/** The job label of a name that could not be read (a dead letter of an unreadable job): one value, bounded. */
+/**
+ * The job label of a dead letter whose name is unreadable or not declared (`unknown_job`, `malformed_job`, or an
+ * `invalid_payload` of an undeclared name): one value, so names written into Redis by others never become series.
+ */
 const UNKNOWN_JOB = '(unknown)';
 
 /** Why an enqueue was refused, from its validation issues: a bounded set of label values. */
@@ -303,6 +314,11 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
   const registry = (options.registry ?? new prom.Registry()) as R;
   const reg = registry as unknown as PromClient.Registry;
   const p = options.namePrefix ?? 'jobcraft_';
+  // jobcraft's own collectors are not checked by prom-client: a name outside the exposition format would be written
+  // as it is, and Prometheus rejects a whole scrape over one bad line.
+  if (typeof p !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(p)) {
+    throw new InvalidArgumentError('createMetrics', 'namePrefix', `namePrefix may hold only letters, digits, _ and : and may not start with a digit, got ${JSON.stringify(p)}`);
+  }
   const durationBuckets = checkBuckets(options.durationBuckets ?? DURATION_BUCKETS, 'durationBuckets');
   const waitBuckets = checkBuckets(options.waitBuckets ?? WAIT_BUCKETS, 'waitBuckets');
 
@@ -314,6 +330,15 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
   const refused = new ValueCollector(`${p}enqueue_refused_total`, 'Jobs refused by enqueue before anything was written (validation), by reason.', 'counter', ['queue', 'job', 'reason']);
   for (const c of [processed, duration, wait, active, enqueued, refused]) reg.registerMetric(c as unknown as PromClient.Metric);
 
+  /**
+   * Names known to be declared: the `jobs` option, the job sets of attached clients and workers, and every name a
+   * run of this process reported (a run only exists for a declared job). Nothing else becomes a `job` label.
+   */
+  const declared = new Set<string>();
+  const declare = (set: JobSet | undefined): void => {
+    if (set !== undefined) for (const name of set.jobs.keys()) declared.add(name);
+  };
+  declare(options.jobs);
   /** Per queue and job name: the children a run touches, bound once. */
   interface RunChildren {
     readonly duration: HistogramChild;
@@ -328,6 +353,7 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
     if (c === undefined) {
       c = { duration: duration.child(queue, job), wait: wait.child(queue, job), active: active.child(queue) };
       byJob.set(job, c);
+      declared.add(job); // a run exists only for a declared job (once per queue and name, not per run)
     }
     return c;
   };
@@ -339,6 +365,12 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
     dead?: ValueChild;
   }
   const statusChildren = new Map<string, Map<string, StatusChildren>>();
+  /** The label of a dead letter's name: the name when it came from a run or is declared, else (unknown). */
+  const deadLabel = (job: string | undefined, reason: DeadReason): string | undefined => {
+    if (job === undefined || reason === 'unknown_job' || reason === 'malformed_job') return UNKNOWN_JOB;
+    if (reason === 'invalid_payload') return declared.has(job) ? job : UNKNOWN_JOB;
+    return job; // attempts_exhausted, permanent_error: the end of a run, so a declared job
+  };
   const statusOf = (queue: string, job: string | undefined, status: keyof StatusChildren): ValueChild => {
     const j = job ?? UNKNOWN_JOB;
     let byJob = statusChildren.get(queue);
@@ -349,11 +381,13 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
   };
 
   const attachments: MetricsAttachments = {
-    attachWorker(worker) {
+    attachWorker(worker, jobs) {
+      declare(jobs);
+      // completed, failed, retrying: events of runs, whose job is declared by the worker's job set.
       worker.on('completed', ({ job }) => statusOf(job.queue, job.name, 'completed').inc());
       worker.on('failed', ({ job }) => statusOf(job.queue, job.name, 'failed').inc());
       worker.on('retrying', ({ job }) => statusOf(job.queue, job.name, 'retried').inc());
-      worker.on('dead', ({ job }) => statusOf(job.queue, job.name, 'dead').inc());
+      worker.on('dead', ({ job, reason }) => statusOf(job.queue, deadLabel(job.name, reason), 'dead').inc());
       return {
         started: (run: InstrumentedRun) => {
           const c = childrenOf(run.queue, run.job.name);
@@ -372,6 +406,7 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
       };
     },
     attachClient(jobs) {
+      declare(jobs);
       return {
         around: (name, count, call) => {
           const queue = jobs.jobs.get(name)?.queue;
@@ -458,10 +493,16 @@ function addQueueGauges(prom: typeof PromClient, reg: PromClient.Registry, p: st
     throw new TypeError('collectQueueGauges: give the queues, or a source that lists them (queues())');
   }
   const cache = new QueueStatsCache(o.source, o.queues === undefined ? undefined : [...o.queues], refreshMs);
-  // One collect reads the cache; the three gauges share it (the first of a scrape refreshes it when stale).
+  // One collect reads the cache; the three gauges share it (the first of a scrape refreshes it when stale). When
+  // Redis cannot be read the gauges report nothing for that scrape: a rejected collect would fail the whole
+  // registry's exposition — the worker metrics and the user's own included — just when an outage needs them.
   let latest: Promise<ReadonlyMap<string, QueueGaugeStats>> | undefined;
+  const none: ReadonlyMap<string, QueueGaugeStats> = new Map();
   const read = (): Promise<ReadonlyMap<string, QueueGaugeStats>> => {
-    latest ??= cache.get().finally(() => queueMicrotask(() => (latest = undefined)));
+    latest ??= cache
+      .get()
+      .catch(() => none)
+      .finally(() => queueMicrotask(() => (latest = undefined)));
     return latest;
   };
   new prom.Gauge({

@@ -213,6 +213,13 @@ export const CONTRACT = {
     args: { id: 'raw', json: 'raw', ttlMs: 'num' },
     groups: {},
   },
+  heads: {
+    file: 'heads',
+    // hash: the jobs hash or the dead letters; bytes: how much of each value to return.
+    keys: ['hash'],
+    args: { bytes: 'num' },
+    groups: { ids: { args: { id: 'raw' } } },
+  },
   workers: {
     file: 'workers',
     keys: ['info', 'beats'],

@@ -65,8 +65,15 @@ function isClusterConfig(value: unknown): value is ClusterConfig {
  * Opens (or reuses) a connection for `role`. A connection the caller passed in is used as is for commands and
  * duplicated for blocking reads (a blocked connection cannot serve anything else). `unpipelined`: commands a client
  * connection sends at once, never auto-pipelined (given by the caller, so this module needs none of scripts.ts).
+ * `clusterUnpipelined`: more such commands on a Cluster connection only — the scripts whose number of keys varies
+ * (scripts.ts VARIABLE_KEY_COMMANDS), which ioredis would group with another slot's calls.
  */
-export function connect(config: RedisConfig | undefined, role: ConnectionRole, unpipelined: readonly string[] = []): OwnedConnection {
+export function connect(
+  config: RedisConfig | undefined,
+  role: ConnectionRole,
+  unpipelined: readonly string[] = [],
+  clusterUnpipelined: readonly string[] = [],
+): OwnedConnection {
   const extra = roleOptions(role, unpipelined);
   if (isConnection(config)) {
     if (role !== 'blocking') return { redis: config, owned: false };
@@ -78,7 +85,11 @@ export function connect(config: RedisConfig | undefined, role: ConnectionRole, u
       redis: new Cluster([...config.cluster], {
         ...options,
         enableAutoPipelining: extra.enableAutoPipelining ?? options.enableAutoPipelining,
-        autoPipeliningIgnoredCommands: [...(options.autoPipeliningIgnoredCommands ?? []), ...(extra.autoPipeliningIgnoredCommands ?? [])],
+        autoPipeliningIgnoredCommands: [
+          ...(options.autoPipeliningIgnoredCommands ?? []),
+          ...(extra.autoPipeliningIgnoredCommands ?? []),
+          ...(extra.enableAutoPipelining === true ? clusterUnpipelined : []),
+        ],
         // A client's command cut off by a closed node connection fails instead of being sent again (see roleOptions).
         ...(role === 'client' ? { retryDelayOnFailover: 0 } : {}),
         redisOptions: {

@@ -4,7 +4,7 @@
  * process enqueues into a queue (once per process and queue). Each entry names the queue's throttled job types, whose
  * ready sets the queue's stats count.
  */
-import type { JobSet } from './define.js';
+import { JOB_NAME_PATTERN, type JobSet } from './define.js';
 import { queueKeys, queueRegistryKey } from './keys.js';
 import type { RedisConnection } from './redis.js';
 import { throttledTypes } from './throttle.js';
@@ -22,12 +22,17 @@ export async function registerQueues(redis: RedisConnection, jobs: JobSet, prefi
   await redis.hset(queueRegistryKey(prefix), ...fields);
 }
 
+/** At most this many throttled types of a queue are read from its registry entry. */
+export const MAX_THROTTLED_LISTED = 1_000;
+
 /** A registry entry as read back: its throttled types (an unreadable entry has none). */
 export function parseQueueEntry(json: string | null | undefined): { throttled: string[] } {
   try {
     const v: unknown = JSON.parse(json ?? '');
     const t = (v as { throttled?: unknown }).throttled;
-    if (Array.isArray(t)) return { throttled: t.filter((x): x is string => typeof x === 'string') };
+    // The registry is anyone's text: only job names are taken (they become key names and listing cursors, and are
+    // printed), and at most MAX_THROTTLED_LISTED of them (each costs stats.lua a ZCARD).
+    if (Array.isArray(t)) return { throttled: t.filter((x): x is string => typeof x === 'string' && JOB_NAME_PATTERN.test(x)).slice(0, MAX_THROTTLED_LISTED) };
   } catch {
     // an entry written by something else: no throttled types
   }

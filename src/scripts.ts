@@ -41,6 +41,7 @@ const COMMANDS = {
   jcStats: { script: 'stats' },
   jcHeartbeat: { script: 'heartbeat' },
   jcWorkers: { script: 'workers' },
+  jcHeads: { script: 'heads' },
 } as const satisfies Record<string, { script: ScriptName; shebang?: string }>;
 type CommandName = keyof typeof COMMANDS;
 type Reply = string | number | null | Reply[];
@@ -133,6 +134,16 @@ const FIXED_KEYS = Object.fromEntries(
     return [name, plan.groups.some((g) => g.keys.length > 0) ? undefined : plan.keys.length];
   }),
 ) as Record<CommandName, number | undefined>;
+
+/**
+ * The commands whose number of keys varies per call: their first argument is that number, not a key. ioredis's
+ * auto-pipelining on a Cluster groups a command by its first argument, so such a command can share a pipeline with
+ * commands of another slot, which then fails whole ("All keys in the pipeline should belong to the same slots
+ * allocation group"). A connection that auto-pipelines and may serve several queues at once excludes them.
+ */
+export const VARIABLE_KEY_COMMANDS: readonly string[] = Object.entries(FIXED_KEYS)
+  .filter(([, keys]) => keys === undefined)
+  .map(([name]) => name);
 
 /** Redis before 7.0 reads no shebang line: it compiles `#!lua` as Lua and fails on the `#`. */
 const OLD_REDIS = /Error compiling script.*near '#'/;
@@ -614,6 +625,16 @@ export class Scripts {
   /** Writes a worker's registry entry (its `lastBeatAt` set to Redis's time) and drops expired ones. */
   async heartbeat(k: WorkerRegistryKeys, input: { readonly id: string; readonly json: string; readonly ttlMs: number }): Promise<number> {
     return Number(await this.call('jcHeartbeat', encodeCall('heartbeat', k, input, {})));
+  }
+
+  /** The first `bytes` bytes of the values of `ids` in `hash` (heads.lua), null where a field is missing. */
+  async heads(hash: string, input: { readonly ids: readonly string[]; readonly bytes: number }): Promise<(string | null)[]> {
+    if (input.ids.length === 0) return [];
+    const r = (await this.call('jcHeads', encodeCall('heads', { hash }, { bytes: input.bytes }, { ids: { flat: input.ids } }))) as Reply[];
+    return input.ids.map((_, i) => {
+      const v = r[i];
+      return v === null || v === undefined ? null : String(v);
+    });
   }
 
   /** The live entries of the worker registry: Redis's time, and per worker its id, expiry and entry JSON. */

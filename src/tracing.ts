@@ -93,7 +93,9 @@ function runHooksOf(api: typeof Otel): RunHooks {
   const tracer = api.trace.getTracer(TRACER_NAME);
   return {
     wrap: (run: InstrumentedRun, call) => {
-      let parent = api.context.active();
+      // From the root: the context active here is the one the fetch loop inherited when the worker was created (a
+      // startup or request span), which no job belongs to. A stored context, when there is one, is the parent.
+      let parent = api.ROOT_CONTEXT;
       let links: Otel.Link[] | undefined;
       const stored = parseTraceContext(run.envelope.tc);
       if (stored !== undefined) {

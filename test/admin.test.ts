@@ -122,6 +122,9 @@ describe('admin.act (ids)', () => {
     await raw.zadd(k.deadOrder, Date.now(), 'gone-1');
     await raw.hset(k.deadInfo, 'gone-1', JSON.stringify({ reason: 'permanent_error', attempts: 1, diedAt: Date.now(), error: { name: 'Error', message: 'x', at: Date.now() } }));
 
+    // A dry run says so too (the unique key is held), rather than "would".
+    const dry = await admin.act('dead-retry', ['gone-1'], { dryRun: true });
+    expect(dry.results[0]).toMatchObject({ result: 'skipped', reason: 'held', state: 'dead' });
     const r = await admin.act('dead-retry', ['gone-1']);
     expect(r).toMatchObject({ matched: 1, done: 0, skipped: 1 });
     expect(r.results[0]).toMatchObject({ result: 'skipped', reason: 'held', state: 'dead' });

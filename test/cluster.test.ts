@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, queueKeys, type JobClient, type Worker } from '../src/index.js';
+import { createClient, createInspector, createWorker, defineJobs, queueKeys, type JobClient, type Worker } from '../src/index.js';
 import { startRedisCluster, type RedisClusterHandle } from '../scripts/redis-cluster.js';
 import { waitFor } from './helpers.js';
 
@@ -130,6 +130,36 @@ describe('Redis Cluster (3 masters)', () => {
       expect(new Set(shardOf.values()).size).toBe(3);
     } finally {
       seed.disconnect();
+    }
+  });
+  it('takes concurrent enqueues of several queues and throttled types, and reads every queue\'s stats at once', async () => {
+    // Calls in flight together share ioredis's auto-pipeline; scripts whose number of keys varies must not be grouped
+    // with another slot's calls ("All keys in the pipeline should belong to the same slots allocation group").
+    const busy = defineJobs({
+      resize: { payload, queue: 'images' },
+      charge: { payload, queue: 'billing', concurrency: 2 },
+      hook: { payload, queue: 'webhooks', rateLimit: { max: 5, per: 1_000 } },
+      report: { payload, queue: 'reports', unique: true },
+      misc: { payload },
+    });
+    const prefix = `${PREFIX}-busy`;
+    const c = createClient(busy, { redis: { cluster: cluster.seeds }, prefix });
+    const inspector = createInspector({ redis: { cluster: cluster.seeds }, prefix, jobs: busy });
+    try {
+      const names = ['resize', 'charge', 'hook', 'report', 'misc'] as const;
+      await Promise.all(names.map((name) => c.enqueueMany(name, Array.from({ length: 10 }, (_, n) => ({ n })))));
+      await Promise.all(names.flatMap((name) => [c.enqueue(name, { n: 100 }), c.enqueue(name, { n: 101 }, { delay: 60_000 })]));
+      const stats = await inspector.allStats();
+      expect(stats.map((s) => [s.queue, s.waiting, s.delayed])).toEqual([
+        ['billing', 11, 1],
+        ['default', 11, 1],
+        ['images', 11, 1],
+        ['reports', 11, 1],
+        ['webhooks', 11, 1],
+      ]);
+    } finally {
+      await inspector.close();
+      await c.close();
     }
   });
 });

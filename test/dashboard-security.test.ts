@@ -4,6 +4,7 @@
  * double-submit token). Also the node:http adapter, over a real socket.
  */
 import { createServer, type Server } from 'node:http';
+import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -164,5 +165,40 @@ describe('node:http adapter', () => {
     const redirect = await fetch(`http://127.0.0.1:${port}/admin/jobs`, { redirect: 'manual' });
     expect(redirect.status).toBe(308);
     expect((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status).toBe(404);
+  });
+
+  it("uses originalUrl when a router (as Express's app.use does) strips the mount path from req.url", async () => {
+    const d = dashboard({ basePath: '/admin/jobs' });
+    const listener = toNodeListener(d);
+    // What Express does for app.use('/admin/jobs', listener): req.url relative to the mount, originalUrl whole.
+    const express = createServer((req, res) => {
+      const original = req.url ?? '/';
+      Object.assign(req, { originalUrl: original, url: original.slice('/admin/jobs'.length) || '/' });
+      void listener(req, res);
+    });
+    await new Promise<void>((resolve) => express.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = express.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/admin/jobs/queues/work?state=delayed`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('data-testid="job-row"');
+    } finally {
+      await new Promise<void>((resolve) => express.close(() => resolve()));
+    }
+  });
+});
+
+describe('Hono', () => {
+  it('mounts in a Hono app with the documented one-liner', async () => {
+    const d = dashboard({ basePath: '/admin/jobs' });
+    const app = new Hono();
+    app.get('/', (c) => c.text('the app'));
+    app.all('/admin/jobs', (c) => d.fetch(c.req.raw));
+    app.all('/admin/jobs/*', (c) => d.fetch(c.req.raw));
+    const page = await app.request('http://dash.test/admin/jobs/queues/work?state=delayed');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('data-testid="job-row"');
+    expect((await app.request('http://dash.test/admin/jobs')).status).toBe(308);
+    expect(await (await app.request('http://dash.test/')).text()).toBe('the app');
   });
 });

@@ -288,4 +288,56 @@ describe('the history', () => {
     expect(sent.filter((c) => !['evalsha', 'eval', 'info', 'config', 'client', 'hset'].includes(c))).toEqual([]);
     expect(sent.filter((c) => c === 'hset')).toHaveLength(1);
   });
+  it('counts dead letters of job names the worker does not declare under "?", so stored names cannot add fields', async () => {
+    // A producer knows more jobs than the worker; what it stores under other names is anyone's text.
+    const wide = defineJobs({ ok: { payload: z.object({ n: z.number() }) }, stranger1: { payload: z.object({}) }, stranger2: { payload: z.object({}) } });
+    const narrow = defineJobs({ ok: { payload: z.object({ n: z.number() }) } });
+    const { client, prefix } = testClient(wide, 'inspect-history-unknown', defer);
+    const inspector = createInspector({ redis: redisUrl(), prefix, jobs: narrow });
+    defer(() => inspector.close());
+    await client.enqueue('stranger1', {});
+    await client.enqueue('stranger2', {});
+    await client.enqueue('ok', { n: 1 });
+    const worker = createWorker(narrow, { ok: () => {} }, { redis: redisUrl(), prefix, logger: false, cron: false });
+    defer(() => worker.close());
+    await waitFor(async () => {
+      const s = await inspector.stats('default');
+      return s.completed === 1 && s.dead === 2;
+    }, 'the declared job to complete and both strangers to be dead-lettered');
+    const h = await inspector.history('default');
+    const byJob = (name: string): number => h.points.reduce((a, p) => a + (p.byJob[name]?.dead ?? 0), 0);
+    expect(byJob('?')).toBe(2);
+    expect(byJob('stranger1')).toBe(0);
+    expect(byJob('stranger2')).toBe(0);
+    expect(h.points.reduce((a, p) => a + p.processed, 0)).toBe(1);
+  });
+});
+
+describe('listing jobs with big payloads', () => {
+  const blobs = defineJobs({ blob: { payload: z.object({ data: z.string() }), queue: 'blobs' } });
+
+  it('reads only the head of each stored job (name, enqueue time), never the payloads of a page', async () => {
+    const { client, prefix } = testClient(blobs, 'inspect-heads', defer);
+    const N = 20;
+    const data = 'x'.repeat(100_000);
+    await client.enqueueMany('blob', Array.from({ length: N }, () => ({ data })));
+    // The inspector's own connection, so the bytes it reads are its own.
+    const redis = new Redis(redisUrl());
+    defer(() => redis.quit());
+    await redis.ping();
+    const inspector = createInspector({ redis, prefix });
+    defer(() => inspector.close());
+    await inspector.queues(); // the registry read, before counting
+    const socket = (redis as unknown as { stream: { bytesRead: number } }).stream;
+    const before = socket.bytesRead;
+    const page = await inspector.jobs('blobs', { limit: N });
+    const read = socket.bytesRead - before;
+    expect(page.jobs).toHaveLength(N);
+    for (const j of page.jobs) {
+      expect(j.name).toBe('blob');
+      expect(j.enqueuedAt).toBeInstanceOf(Date);
+    }
+    // 20 payloads of 100 kB would be 2 MB: only the heads (≤ 512 bytes each) and the small records come back.
+    expect(read).toBeLessThan(N * 2_000);
+  });
 });

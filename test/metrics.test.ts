@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createMetrics, createWorker, defineJobs, JobValidationError, PermanentError, type ClientOptions, type WorkerOptions } from '../src/index.js';
+import { queueKeys } from '../src/keys.js';
 import { cleanupRegistry, deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
@@ -162,5 +163,65 @@ describe('worker and client metrics', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(registry.contentType);
     parseExposition(await res.text());
+  });
+});
+
+describe('job labels an attacker cannot multiply', () => {
+  /** Writes a job straight into a queue, as a foreign producer (or an attacker with write access to Redis) could. */
+  async function writeRaw(prefix: string, id: string, envelope: string): Promise<void> {
+    const raw = rawRedis();
+    const k = queueKeys(prefix, 'default');
+    await raw.multi().hset(k.jobs, id, envelope).rpush(k.wait, id).rpush(k.notify, '1').exec();
+    raw.disconnect();
+  }
+
+  /** Every `job` label value of a scrape. */
+  async function jobLabels(metrics: ReturnType<typeof createMetrics>): Promise<Set<string>> {
+    return new Set(parseExposition((await metrics.scrape()).body).flatMap((s) => (s.labels.job === undefined ? [] : [s.labels.job])));
+  }
+
+  it('dead letters of names the worker does not declare are counted under job="(unknown)", never one series per name', async () => {
+    const { prefix, metrics } = setup('metrics-unknown');
+    let dead = 0;
+    const worker = createWorker(jobs, { ok: () => {}, flaky: () => {} }, { redis: redisUrl(), prefix, logger: false, metrics, queues: ['default'] });
+    defer(() => worker.close());
+    worker.on('dead', () => dead++);
+    const N = 30;
+    // Small envelopes of undeclared names (unknown_job), and envelopes too deep to parse whose head names an undeclared
+    // job (invalid_payload: the name is read from the head only).
+    const deep = `${'['.repeat(300)}${']'.repeat(300)}`;
+    for (let i = 0; i < N; i++) await writeRaw(prefix, `u${i}`, JSON.stringify({ n: `ghost${i}`, t: 1, p: {} }));
+    for (let i = 0; i < N; i++) await writeRaw(prefix, `d${i}`, `{"n":"deep${i}","t":1,"p":${deep}}`);
+    await waitFor(() => dead === 2 * N, 'every foreign job to be dead-lettered');
+    const labels = await jobLabels(metrics);
+    for (let i = 0; i < N; i++) {
+      expect(labels.has(`ghost${i}`)).toBe(false);
+      expect(labels.has(`deep${i}`)).toBe(false);
+    }
+    const samples = parseExposition((await metrics.scrape()).body);
+    expect(valueOf(samples, 'jobcraft_jobs_processed_total', { queue: 'default', job: '(unknown)', status: 'dead' })).toBe(2 * N);
+  });
+
+  it.each([
+    ['with `jobs` given to createMetrics', true],
+    ['without: the worker tells its job set', false],
+  ])('%s, a declared job dead-lettered before it ever ran keeps its name', async (_what, given) => {
+    const prefix = testPrefix('metrics-declared');
+    const metrics = given ? createMetrics({ jobs }) : createMetrics();
+    const raw = rawRedis();
+    defer(async () => {
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    let dead = 0;
+    const worker = createWorker(jobs, { ok: () => {}, flaky: () => {} }, { redis: redisUrl(), prefix, logger: false, metrics, queues: ['default'] });
+    defer(() => worker.close());
+    worker.on('dead', () => dead++);
+    await writeRaw(prefix, 'bad', JSON.stringify({ n: 'ok', t: 1, p: { n: 'not a number' } }));
+    await writeRaw(prefix, 'ghost', JSON.stringify({ n: 'ghost', t: 1, p: {} }));
+    await waitFor(() => dead === 2, 'both dead-lettered');
+    const samples = parseExposition((await metrics.scrape()).body);
+    expect(valueOf(samples, 'jobcraft_jobs_processed_total', { queue: 'default', job: 'ok', status: 'dead' })).toBe(1);
+    expect(valueOf(samples, 'jobcraft_jobs_processed_total', { queue: 'default', job: '(unknown)', status: 'dead' })).toBe(1);
   });
 });

@@ -125,6 +125,37 @@ describe('traces across services', () => {
   });
 });
 
+describe('a job enqueued without a trace context', () => {
+  it('gets a root CONSUMER span, not a child of whatever span was active when the worker was created', async () => {
+    const prefix = testPrefix('tracing-root');
+    // The producer stores no context (tracing off on its side).
+    const client = createClient(tracedJobs, { redis: redisUrl(), prefix, logger: false, tracing: false });
+    const raw = rawRedis();
+    const startup = trace.getTracer('app').startSpan('service startup');
+    let completed = 0;
+    const worker = context.with(trace.setSpan(context.active(), startup), () =>
+      createWorker(tracedJobs, { traced: () => {} }, { redis: redisUrl(), prefix, logger: false }),
+    );
+    startup.end();
+    worker.on('completed', () => completed++);
+    defer(async () => {
+      await worker.close();
+      await client.close();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    const { id } = await client.enqueue('traced', { n: 1 });
+    await waitFor(() => completed === 1, 'the job to complete');
+    const consumer = exporter
+      .getFinishedSpans()
+      .map(recordOf)
+      .find((s) => s.kind === SpanKind.CONSUMER && s.attributes['messaging.message.id'] === id && s.attributes['messaging.destination.name'] === 'traced');
+    expect(consumer).toBeDefined();
+    expect(consumer?.traceId).not.toBe(startup.spanContext().traceId);
+    expect(consumer?.parentSpanId).toBeUndefined();
+  });
+});
+
 describe('metrics and traces together', () => {
   it('both see every enqueue and attempt (their hooks are joined)', async () => {
     const prefix = testPrefix('tracing-metrics');

@@ -69,6 +69,11 @@ export interface CompleterParams {
   };
   /** The record of `run` did not reach Redis; during shutdown, close() names it. */
   notRecorded(run: JobRun): void;
+  /**
+   * Whether this worker declares job `name` in `queue`. The history counts a dead letter under its name only then,
+   * else under `?`: a stored name is anyone's text, and each distinct one would add fields to the bucket.
+   */
+  declared(queue: string, name: string): boolean;
 }
 
 /** Who carries a queue's acknowledgements to Redis (its fetch loop): told when one is waiting. */
@@ -222,7 +227,7 @@ export class Completer {
   ): void {
     const p = this.p;
     const { raw = '', issues, then, lock, slot, run } = more;
-    const history = failureHistory(k, 'dead', ref.name, run);
+    const history = failureHistory(k, 'dead', ref.name !== undefined && p.declared(ref.queue, ref.name) ? ref.name : undefined, run);
     const error: StoredError = toStoredError(err, attempt);
     const info: DeadInfo = { reason, error, attempts: attempt, diedAt: Date.now(), issues };
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {

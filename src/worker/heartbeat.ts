@@ -93,6 +93,8 @@ export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private failing = false;
+  /** The beat whose script call is in flight (stop() waits for it, so it cannot write the entry back afterwards). */
+  private inFlight: Promise<unknown> | undefined;
 
   constructor(
     private readonly host: HeartbeatHost,
@@ -113,7 +115,9 @@ export class Heartbeat {
     if (this.stopped) return;
     try {
       const json = entryJson(this.id, this.p, this.startedAt, this.host.runningJobs(WORKER_RUNNING_LISTED));
-      await this.p.scripts.heartbeat(this.p.keys, { id: this.id, json, ttlMs: this.ttlMs });
+      const call = this.p.scripts.heartbeat(this.p.keys, { id: this.id, json, ttlMs: this.ttlMs });
+      this.inFlight = call;
+      await call;
       this.failing = false;
     } catch (err) {
       // Said once per episode, at info level: the registry is information, the worker goes on (an outage is
@@ -134,6 +138,9 @@ export class Heartbeat {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     try {
+      // A beat answered after the removal would write the entry back (an EVALSHA resent as EVAL after NOSCRIPT
+      // reaches Redis after a removal sent meanwhile): the removal goes once it is answered, either way.
+      await this.inFlight?.catch(() => {});
       await this.p.scripts.redis.multi().hdel(this.p.keys.info, this.id).zrem(this.p.keys.beats, this.id).exec();
     } catch {
       // Redis unreachable at shutdown: the entry expires after its TTL.

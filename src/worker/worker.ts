@@ -188,6 +188,7 @@ export class WorkerCore
       notRecorded: (run) => {
         if (this.stopping) this.unreturned.add(run);
       },
+      declared: (queue, name) => jobs.jobs.get(name)?.queue === queue,
     });
     this.decoder = new JobDecoder({
       jobSet: jobs,
@@ -201,7 +202,7 @@ export class WorkerCore
       track,
       reportError,
     });
-    const hooks = joinRunHooks([metricsAttachments(options.metrics, 'createWorker')?.attachWorker(this), tracingRunHooks(options.tracing)]);
+    const hooks = joinRunHooks([metricsAttachments(options.metrics, 'createWorker')?.attachWorker(this, jobs), tracingRunHooks(options.tracing)]);
     this.runner = new JobRunner(handlers, o.middleware, this.logger, this, hooks);
     for (const q of this.queues) {
       const k = this.keys.get(q) as QueueKeys;

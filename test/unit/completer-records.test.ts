@@ -82,6 +82,7 @@ function setup() {
     reportError: (err, what) => void errors.push(`${what}: ${(err as Error).message}`),
     leases: { drop: (run) => held.delete(run) },
     notRecorded: (run) => void notRecorded.push(run.id),
+    declared: (queue, name) => queue === 'q' && name !== 'undeclared',
   });
   return { completer, calls, events, logs, held, notRecorded, errors, tracked };
 }

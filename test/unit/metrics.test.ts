@@ -86,6 +86,20 @@ describe('queue gauges', () => {
     expect(() => createMetrics().collectQueueGauges({ source: { stats: source.stats.bind(source) } })).toThrow(/queues/);
   });
 
+  it('leave the rest of the scrape intact when Redis cannot be read (the queue gauges are absent then)', async () => {
+    const source = new FakeInspector();
+    source.state.set('a', { ...idle, queue: 'a', waitingPlain: 0, waiting: 3 });
+    const down = { stats: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')), queues: () => source.queues() };
+    const prom = await import('prom-client');
+    const registry = new prom.Registry();
+    new prom.Counter({ name: 'app_requests_total', help: 'the app', registers: [registry] }).inc();
+    const metrics = createMetrics({ registry });
+    metrics.collectQueueGauges({ source: down, refreshMs: 0 });
+    const { body } = await metrics.scrape();
+    expect(body).toContain('app_requests_total 1');
+    expect(body).not.toMatch(/^jobcraft_queue_jobs\{/m);
+  });
+
   it('keep counting after a registry reset (children stay bound)', async () => {
     const prom = await import('prom-client');
     const registry = new prom.Registry();
@@ -103,6 +117,12 @@ describe('queue gauges', () => {
     events.emit('completed', { job, durationMs: 1 });
     expect((await metrics.scrape()).body).toContain('jobcraft_jobs_processed_total{queue="q",job="j",status="completed"} 2');
     expect(() => metricsAttachments({} as never, 'createWorker')).toThrow(/createMetrics/);
+  });
+
+  it('refuse a name prefix that would make metric names Prometheus rejects (one bad name fails the whole scrape)', async () => {
+    expect(() => createMetrics({ namePrefix: 'my-app_' })).toThrow(/namePrefix/);
+    expect(() => createMetrics({ namePrefix: '1x_' })).toThrow(/namePrefix/);
+    expect((await createMetrics({ namePrefix: 'shop:jobs_' }).scrape()).body).toContain('shop:jobs_jobs_processed_total');
   });
 
   it('refuse bad buckets', () => {

@@ -106,3 +106,13 @@ function chunk(flat: readonly (string | number)[]): [string, number][] {
   for (let i = 0; i < flat.length; i += 2) out.push([String(flat[i]), Number(flat[i + 1])]);
   return out;
 }
+
+describe('a queue registry entry read back', () => {
+  it('keeps only job names as throttled types, and at most MAX_THROTTLED_LISTED of them', async () => {
+    const { parseQueueEntry, MAX_THROTTLED_LISTED } = await import('../../src/registry.js');
+    expect(parseQueueEntry('{"throttled":["ok","evil\\u001b[2J","", "a:b", 7, "also.ok"]}').throttled).toEqual(['ok', 'also.ok']);
+    // Each throttled type costs stats.lua a ZCARD: an entry written by someone else may not make that unbounded.
+    const many = Array.from({ length: 100_000 }, (_, i) => `t${i}`);
+    expect(parseQueueEntry(JSON.stringify({ throttled: many })).throttled).toHaveLength(MAX_THROTTLED_LISTED);
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * jobs.lock.json: the job contracts as committed. For every job, its queue and, per live version of its payload,
+ * the JSON Schema of what producers write (zod's output side) and of what workers accept (the input side), a hash
+ * of both, and what JSON Schema cannot say about them. `jobcraft lock` writes it, `jobcraft codegen --check` fails
+ * when it is stale, `jobcraft check` compares the schemas of now with it (contracts-compare.ts). Written with sorted keys and
+ * two-space indentation, so it is the same bytes for the same schemas and diffs well.
+ */
+import { createHash } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from './problems.js';
+
+/** The format of the file; a reader refuses a version it does not know. */
+export const LOCKFILE_VERSION = 1;
+
+/** The lockfile's name, beside the schema file. */
+export const LOCKFILE_NAME = 'jobs.lock.json';
+
+/** A JSON Schema node as zod writes it (draft 2020-12). */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+/** A part of a payload its JSON Schema does not describe exactly. */
+export interface Unrepresentable {
+  /** Which JSON Schema lacks it: the input side (what workers accept) or the output side (what producers write). */
+  readonly side: 'input' | 'output';
+  /** The field, as `a.b`, `items[]`, `tuple[1]`, `record{}`; `` for the payload itself. */
+  readonly path: string;
+  /** Why, in zod's words where zod gives them. */
+  readonly reason: string;
+  /**
+   * `sha256:` and the digest of the canonical JSON of that part of both schemas (`{ input, output }` at its place):
+   * the same note with the same hash on both sides of a check means the part is unchanged as far as JSON Schema sees.
+   */
+  readonly hash: string;
+}
+
+/** One version of a job's payload. */
+export interface LockedVersion {
+  /** 1 for a job without declared versions (the only kind there is yet). */
+  readonly version: number;
+  /**
+   * `sha256:` and the hex digest of the canonical JSON of `{ input, output, unrepresentable }`. The same hash means
+   * the same JSON Schemas and the same notes; it cannot see inside a transform or refinement function.
+   */
+  readonly hash: string;
+  /** What workers accept: `z.toJSONSchema(payload, { io: 'input' })`. */
+  readonly input: JsonSchema;
+  /** What producers write: `z.toJSONSchema(payload, { io: 'output' })`. */
+  readonly output: JsonSchema;
+  /** Sorted by side, path and reason; empty when both schemas are exact. */
+  readonly unrepresentable: readonly Unrepresentable[];
+}
+
+/** One job's contract. */
+export interface LockedJob {
+  readonly queue: string;
+  /** The live versions, oldest first; the last is the one producers write now. */
+  readonly versions: readonly LockedVersion[];
+}
+
+/** The whole file. */
+export interface Lockfile {
+  readonly lockfileVersion: number;
+  /** The schema file, relative to the lockfile's folder. */
+  readonly schema: string;
+  /** By job name. */
+  readonly jobs: Readonly<Record<string, LockedJob>>;
+}
+
+/** What the lockfile needs to know of one job (the generator's LoadedJob has it). */
+export interface ContractSource {
+  readonly name: string;
+  readonly queue: string;
+  readonly inputJsonSchema: JsonSchema;
+  readonly outputJsonSchema: JsonSchema;
+  readonly unrepresentable: readonly Unrepresentable[];
+}
+
+/** Where the lockfile of `schemaFile` is: beside it. */
+export function lockfilePath(schemaFile: string): string {
+  return join(dirname(schemaFile), LOCKFILE_NAME);
+}
+
+/** `value` with every object's keys sorted (arrays keep their order: it means something in JSON Schema). */
+export function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+/** JSON with sorted keys and no spaces: what the hash is taken of. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+/** The hash of a part of a payload's schemas (an {@link Unrepresentable}'s). */
+export function partHash(part: { readonly input: unknown; readonly output: unknown }): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(part)).digest('hex')}`;
+}
+
+/** The hash of one version: its two schemas and what they cannot say. */
+export function versionHash(input: JsonSchema, output: JsonSchema, unrepresentable: readonly Unrepresentable[]): string {
+  return `sha256:${createHash('sha256').update(canonicalJson({ input, output, unrepresentable })).digest('hex')}`;
+}
+
+/** The lockfile for `jobs` of the schema file `schemaFile` (a path; only its name is written). */
+export function buildLockfile(schemaFile: string, jobs: readonly ContractSource[]): Lockfile {
+  const locked: Record<string, LockedJob> = {};
+  for (const job of [...jobs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const input = job.inputJsonSchema;
+    const output = job.outputJsonSchema;
+    locked[job.name] = {
+      queue: job.queue,
+      versions: [{ version: 1, hash: versionHash(input, output, job.unrepresentable), input, output, unrepresentable: job.unrepresentable }],
+    };
+  }
+  return { lockfileVersion: LOCKFILE_VERSION, schema: basename(schemaFile), jobs: locked };
+}
+
+/** The file's text: sorted keys, two spaces, a trailing newline. */
+export function formatLockfile(lock: Lockfile): string {
+  const body = sortKeys(lock) as Record<string, unknown>;
+  const header = { $comment: 'Written by `jobcraft lock`: the job contracts `jobcraft check` compares with. Commit it; do not edit it.' };
+  return `${JSON.stringify({ ...header, ...body }, null, 2)}\n`;
+}
+
+/** Reads a lockfile's text; `source` names it in errors (a path, or `ref:path`). Throws {@link UsageError} when it is not one. */
+export function parseLockfile(text: string, source: string): Lockfile {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${source} is not JSON: ${(err as Error).message}`);
+  }
+  const bad = (what: string): UsageError => new UsageError(`${source} is not a jobcraft lockfile: ${what}`);
+  if (!isRecord(data)) throw bad('not an object');
+  if (data.lockfileVersion !== LOCKFILE_VERSION) {
+    throw bad(`lockfileVersion ${JSON.stringify(data.lockfileVersion)} (this jobcraft reads version ${LOCKFILE_VERSION}; upgrade it, or run \`jobcraft lock\`)`);
+  }
+  if (typeof data.schema !== 'string') throw bad('"schema" is not a string');
+  if (!isRecord(data.jobs)) throw bad('"jobs" is not an object');
+  const jobs: Record<string, LockedJob> = {};
+  for (const [name, job] of Object.entries(data.jobs)) {
+    if (!isRecord(job) || typeof job.queue !== 'string' || !Array.isArray(job.versions) || job.versions.length === 0) {
+      throw bad(`job ${JSON.stringify(name)} needs a "queue" string and a non-empty "versions" list`);
+    }
+    const versions = job.versions.map((v: unknown, i: number): LockedVersion => {
+      const ok =
+        isRecord(v) &&
+        typeof v.version === 'number' &&
+        typeof v.hash === 'string' &&
+        isRecord(v.input) &&
+        isRecord(v.output) &&
+        Array.isArray(v.unrepresentable) &&
+        v.unrepresentable.every(
+          (u) => isRecord(u) && (u.side === 'input' || u.side === 'output') && typeof u.path === 'string' && typeof u.reason === 'string' && typeof u.hash === 'string',
+        );
+      if (!ok) throw bad(`version ${i + 1} of job ${JSON.stringify(name)} needs "version", "hash", "input", "output" and "unrepresentable"`);
+      return v as unknown as LockedVersion;
+    });
+    jobs[name] = { queue: job.queue, versions };
+  }
+  return { lockfileVersion: LOCKFILE_VERSION, schema: data.schema, jobs };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
