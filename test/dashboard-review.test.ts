@@ -1,0 +1,168 @@
+/**
+ * Defects found by the dashboard's adversarial review, each pinned by a test written before its fix: the dead letters
+ * page carried every shown letter's payload out of Redis, an `authorize` Response with immutable headers (a redirect
+ * to a login page) failed the request, Redis being down flooded the log, a forged state widened an action, live jobs
+ * had no delete button, and a refused Origin gave no hint of the fix.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
+import * as z from 'zod';
+import { createClient, createWorker, defineJobs, PermanentError, type JobClient, type Worker } from '../src/index.js';
+import { createDashboard, type Dashboard } from '../dashboard/index.js';
+import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { get, post, session, testId } from './dashboard-helpers.js';
+
+const jobs = defineJobs({
+  heavy: { payload: z.object({ blob: z.string() }), queue: 'heavy', attempts: 1 },
+  task: { payload: z.object({ n: z.number() }), queue: 'work' },
+});
+
+const prefix = testPrefix('dashboard-review');
+let client: JobClient<typeof jobs>;
+let worker: Worker;
+const open: Dashboard[] = [];
+const BLOB = 'x'.repeat(400 * 1024);
+
+function dashboard(options: Parameters<typeof createDashboard>[0] = {}): Dashboard {
+  const d = createDashboard({ redis: redisUrl(), prefix, jobs, ...options });
+  open.push(d);
+  return d;
+}
+
+/** Bytes of a reply (strings, buffers, nested arrays). */
+function replyBytes(r: unknown): number {
+  if (typeof r === 'string') return Buffer.byteLength(r);
+  if (Buffer.isBuffer(r)) return r.length;
+  if (Array.isArray(r)) return r.reduce((n: number, x) => n + replyBytes(x), 0);
+  if (r !== null && typeof r === 'object') return Object.values(r).reduce((n: number, x) => n + replyBytes(x), 0);
+  return 8;
+}
+
+/** A connection that counts the bytes of every reply it receives. */
+function countingConnection(): { redis: Redis; bytes: () => number; reset: () => void } {
+  const redis = new Redis(redisUrl());
+  let bytes = 0;
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: Parameters<Redis['sendCommand']>[1]) => {
+    const p = send(command, stream);
+    (command as unknown as { promise: Promise<unknown> }).promise.then((r) => (bytes += replyBytes(r))).catch(() => {});
+    return p;
+  }) as Redis['sendCommand'];
+  return { redis, bytes: () => bytes, reset: () => (bytes = 0) };
+}
+
+beforeAll(async () => {
+  client = createClient(jobs, { redis: redisUrl(), prefix });
+  worker = createWorker(
+    jobs,
+    {
+      heavy: () => {
+        throw new PermanentError('refused');
+      },
+      task: () => {},
+    },
+    { redis: redisUrl(), prefix, logger: false, queues: ['heavy'] },
+  );
+  await worker.ready;
+  // Ids of the user's: the inspector cannot tell their queue from them.
+  for (let i = 0; i < 4; i++) await client.enqueue('heavy', { blob: BLOB }, { jobId: `order-${i}` });
+  await client.enqueue('task', { n: 1 }, { delay: '1h', jobId: 'later-1' });
+  await client.enqueue('task', { n: 2 }, { jobId: 'waiting-1' });
+  await waitFor(async () => (await client.getJob('order-3'))?.state === 'dead', 'the heavy jobs dead');
+});
+
+afterAll(async () => {
+  for (const d of open) await d.close();
+  await worker?.close();
+  await client?.close();
+  await clearPrefix(prefix);
+});
+
+describe('cost', () => {
+  it("the dead letters page shows each letter's reason without carrying its payload out of Redis", async () => {
+    const counting = countingConnection();
+    try {
+      const d = dashboard({ redis: counting.redis });
+      await get(d, '/dead?queue=heavy'); // warm: scripts loaded, registry read
+      counting.reset();
+      const page = await get(d, '/dead?queue=heavy');
+      expect(page.status).toBe(200);
+      expect(page.text.match(/data-testid="job-row"/g)).toHaveLength(4);
+      expect(page.text).toContain('<td>permanent_error</td>');
+      // Four letters of 400 KiB each: a page that read them would carry 1.6 MB.
+      expect(counting.bytes()).toBeLessThan(64 * 1024);
+    } finally {
+      counting.redis.disconnect();
+    }
+  });
+});
+
+describe('authorize', () => {
+  it('a Response with immutable headers (Response.redirect to a login page) is sent, with the security headers', async () => {
+    const d = dashboard({ authorize: () => Response.redirect('https://login.example/?next=%2Fjobs', 302), logError: () => {} });
+    const res = await d.fetch(new Request('http://dash.test/'));
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('https://login.example/?next=%2Fjobs');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+  });
+});
+
+describe('Redis down', () => {
+  it('answers 503 with a page naming the problem, and logs through logError instead of ioredis flooding the console', async () => {
+    const logged: string[] = [];
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const d = dashboard({ redis: 'redis://127.0.0.1:1', logError: (m, e) => logged.push(`${m}: ${String(e)}`) });
+      const res = await get(d, '/');
+      expect(res.status).toBe(503);
+      expect(testId(res.text, 'error')).toContain('redis://127.0.0.1:1 is unreachable');
+      expect(res.text).toContain('data-no-refresh');
+      const ioredisNoise = consoleError.mock.calls.filter((c) => String(c[0]).includes('[ioredis]'));
+      expect(ioredisNoise).toEqual([]);
+      expect(logged.some((l) => l.includes('ECONNREFUSED'))).toBe(true);
+      await d.close();
+    } finally {
+      consoleError.mockRestore();
+    }
+  });
+});
+
+describe('actions', () => {
+  it('refuses a state the action does not apply to instead of acting on every state', async () => {
+    const d = dashboard();
+    const { cookie, token } = await session(d);
+    // cancel does not apply to active jobs: a forged form must not turn into "cancel every waiting/delayed/retrying job".
+    const res = await post(d, { _csrf: token, action: 'cancel', queue: 'work', state: 'active', select: 'all', dry: '1' }, { Cookie: cookie });
+    expect(res.status).toBe(400);
+    expect(testId(res.text, 'error')).toContain('cancel does not apply to active jobs');
+    const byId = await post(d, { _csrf: token, action: 'cancel', queue: 'work', state: 'dead', id: 'later-1' }, { Cookie: cookie });
+    expect(byId.status).toBe(400);
+    expect((await client.getJob('later-1'))?.state).toBe('delayed');
+  });
+
+  it('the job page and the listings offer delete for live jobs, and it deletes', async () => {
+    const d = dashboard();
+    const job = await get(d, '/jobs/later-1');
+    expect(job.text).toContain('data-testid="job-delete"');
+    const listing = await get(d, '/queues/work?state=delayed');
+    expect(listing.text).toContain('data-testid="selected-delete"');
+    expect(listing.text).toContain('data-testid="matching-delete"');
+    const { cookie, token } = await session(d, '/jobs/later-1');
+    const res = await post(d, { _csrf: token, action: 'delete', queue: 'work', id: 'later-1' }, { Cookie: cookie });
+    expect(res.status).toBe(200);
+    expect(testId(res.text, 'done-count')).toBe('1');
+    expect(await client.getJob('later-1')).toBeUndefined();
+    // Read-only: no delete button.
+    expect((await get(dashboard({ readOnly: true }), '/jobs/waiting-1')).text).not.toContain('data-testid="job-delete"');
+  });
+
+  it('a refused Origin says how to accept it (X-Forwarded-Host or trustedOrigins)', async () => {
+    const d = dashboard();
+    const { cookie, token } = await session(d);
+    const res = await post(d, { _csrf: token, action: 'pause', queue: 'work' }, { Cookie: cookie, Origin: 'https://ops.example.com', 'Sec-Fetch-Site': 'same-origin' });
+    expect(res.status).toBe(403);
+    expect(testId(res.text, 'error')).toContain('trustedOrigins');
+    expect(testId(res.text, 'error')).toContain('X-Forwarded-Host');
+  });
+});
