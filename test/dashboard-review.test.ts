@@ -59,7 +59,6 @@ beforeAll(async () => {
       heavy: () => {
         throw new PermanentError('refused');
       },
-      task: () => {},
     },
     { redis: redisUrl(), prefix, logger: false, queues: ['heavy'] },
   );
