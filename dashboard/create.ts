@@ -118,8 +118,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       access = 'forbidden';
     }
     if (access instanceof Response) {
-      securityHeaders(access.headers);
-      return access;
+      // Copied: the headers of Response.redirect() or of a fetch() answer are immutable, and setting ours threw.
+      const res = new Response(access.body, { status: access.status, statusText: access.statusText, headers: access.headers });
+      securityHeaders(res.headers);
+      return res;
     }
     const resolved = resolveAccess(access, options.readOnly === true);
     if (resolved === undefined) {
