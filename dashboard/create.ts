@@ -7,7 +7,7 @@
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { Cluster, Redis } from 'ioredis';
-import { createAdmin, createInspector, InvalidArgumentError, type Admin, type RedisConfig } from 'jobcraft';
+import { createAdmin, createInspector, InvalidArgumentError, RedisUnavailableError, type Admin, type RedisConfig } from 'jobcraft';
 import { BadAction, parseActionForm, resultPage, runAction } from './actions.js';
 import { loadAssets } from './assets.js';
 import type { ChartCache, Ctx } from './context.js';
@@ -69,6 +69,17 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   if (!Number.isInteger(pollMs) || pollMs < 0) throw new InvalidArgumentError('createDashboard', 'pollMs', `must be a whole number of ms ≥ 0: ${String(pollMs)}`);
   const logError = options.logError ?? ((message: string, error: unknown) => console.error(`jobcraft dashboard: ${message}`, error));
   const { redis, owned } = openRedis(options.redis);
+  // A connection of ours gets an error listener: without one ioredis prints every failed reconnect, stack and all.
+  // Each cause is logged once until Redis is back; the pages then say it is unreachable (503).
+  if (owned) {
+    let last: string | undefined;
+    redis.on('error', (err: Error) => {
+      if (err.message === last) return;
+      last = err.message;
+      logError('Redis connection error', err);
+    });
+    redis.on('ready', () => (last = undefined));
+  }
   const inspector = createInspector({ redis, prefix: options.prefix, jobs: options.jobs });
   let admin: Admin | undefined;
   const adminApi = (): Admin => (admin ??= createAdmin({ redis, prefix: options.prefix, jobs: options.jobs }));
@@ -99,12 +110,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     return { inspector, admin: adminApi, redis, options, jobs: options.jobs, page: pageOf(c), url: new URL(c.req.url), charts };
   }
 
-  async function htmlResponse(c: HonoContext<Env>, body: Html, status: 200 | 400 | 403 | 404 | 500 = 200): Promise<Response> {
+  async function htmlResponse(c: HonoContext<Env>, body: Html, status: 200 | 400 | 403 | 404 | 500 | 503 = 200): Promise<Response> {
     c.header('Content-Security-Policy', contentSecurityPolicy(c.get('nonce')));
     return c.html(await body, status);
   }
 
-  function errorPage(c: HonoContext<Env>, status: 400 | 403 | 404 | 500, title: string, message: string): Promise<Response> {
+  function errorPage(c: HonoContext<Env>, status: 400 | 403 | 404 | 500 | 503, title: string, message: string): Promise<Response> {
     return htmlResponse(c, layout(pageOf(c), title, html`<p class="error" data-testid="error">${message}</p>`, false), status);
   }
 
@@ -143,6 +154,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
 
   app.onError((err, c) => {
     if (err instanceof InvalidArgumentError || err instanceof BadAction) return errorPage(c, 400, 'Bad request', err.message);
+    if (err instanceof RedisUnavailableError) return errorPage(c, 503, 'Redis unavailable', err.message);
     logError(`${c.req.method} ${new URL(c.req.url).pathname} failed`, err);
     return errorPage(c, 500, 'Error', `The request failed: ${(err as Error)?.message ?? String(err)}`);
   });
