@@ -98,7 +98,10 @@ export function crossSiteReason(request: Request, trustedOrigins: readonly strin
   const own = new URL(request.url).origin;
   const forwarded = forwardedOrigin(request);
   if (origin === own || origin === forwarded || trustedOrigins.includes(origin)) return undefined;
-  return `Origin ${JSON.stringify(origin)} is not this dashboard's (${own})`;
+  return (
+    `Origin ${JSON.stringify(origin)} is not this dashboard's (${forwarded ?? own}). If the dashboard is reached through a proxy ` +
+    'that rewrites Host, have the proxy send X-Forwarded-Host and X-Forwarded-Proto, or add the origin to trustedOrigins (--trusted-origin)'
+  );
 }
 
 /** The origin a browser sees when a proxy forwards `X-Forwarded-Proto`/`X-Forwarded-Host` (only their first value). */
