@@ -22,6 +22,8 @@ import { contentSecurityPolicy, cookieOf, Csrf, CSRF_COOKIE, CSRF_FIELD, csrfCoo
 
 /** The default refresh period of the pages (ms). */
 export const DEFAULT_POLL_MS = 5_000;
+/** The shortest `csrfSecret` accepted. */
+export const MIN_CSRF_SECRET = 32;
 /** The largest POST body accepted (1,000 ids of 256 characters fit). */
 export const MAX_POST_BYTES = 1024 * 1024;
 
@@ -83,7 +85,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const inspector = createInspector({ redis, prefix: options.prefix, jobs: options.jobs });
   let admin: Admin | undefined;
   const adminApi = (): Admin => (admin ??= createAdmin({ redis, prefix: options.prefix, jobs: options.jobs }));
-  const csrf = new Csrf();
+  if (options.csrfSecret !== undefined && (typeof options.csrfSecret !== 'string' || options.csrfSecret.length < MIN_CSRF_SECRET)) {
+    throw new InvalidArgumentError('createDashboard', 'csrfSecret', `csrfSecret must be a string of at least ${MIN_CSRF_SECRET} characters (random, kept secret)`);
+  }
+  const csrf = new Csrf(options.csrfSecret);
   const assets = loadAssets();
   const trusted = options.trustedOrigins ?? [];
   const charts: ChartCache = new Map();

@@ -116,6 +116,12 @@ export interface DashboardOptions {
    * `Host`). Default none.
    */
   readonly trustedOrigins?: readonly string[];
+  /**
+   * The secret the CSRF tokens are signed with (at least 32 characters). Give every replica of an app that mounts the
+   * dashboard the same one (e.g. from the environment): behind a load balancer, a page served by one replica then posts
+   * to any other. Default: random per dashboard, so a token is good only on the instance that made it.
+   */
+  readonly csrfSecret?: string;
   /** Where errors of hooks and Redis are logged. Default `console.error`. */
   readonly logError?: (message: string, error: unknown) => void;
 }

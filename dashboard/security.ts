@@ -43,11 +43,16 @@ export const CSRF_FIELD = '_csrf';
 
 /**
  * CSRF tokens: a random value in an HttpOnly, SameSite=Strict cookie, and in each form the HMAC of that value under a
- * secret of this dashboard instance. A POST must carry both, matching: a cross-site page can neither read the
+ * secret of this dashboard instance (or of every replica, given `csrfSecret`). A POST must carry both, matching: a cross-site page can neither read the
  * cookie nor compute the HMAC.
  */
 export class Csrf {
-  private readonly secret = randomBytes(32);
+  private readonly secret: Buffer;
+
+  /** `secret`: shared by every replica of a dashboard (tokens of one are then good on all); default random. */
+  constructor(secret?: string) {
+    this.secret = secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
+  }
 
   /** The token for a cookie value. */
   token(cookie: string): string {

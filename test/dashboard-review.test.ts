@@ -149,3 +149,17 @@ describe('actions', () => {
     expect(testId(res.text, 'error')).toContain('X-Forwarded-Host');
   });
 });
+
+describe('replicas', () => {
+  it('dashboards sharing csrfSecret accept each other\'s tokens (replicas behind a load balancer); others refuse them', async () => {
+    const secret = 'a-secret-shared-by-every-replica-0123456789';
+    const a = dashboard({ csrfSecret: secret });
+    const b = dashboard({ csrfSecret: secret });
+    const { cookie, token } = await session(a, '/queues/work?state=delayed');
+    const res = await post(b, { _csrf: token, action: 'promote', queue: 'work', state: 'delayed', id: 'no-such-job' }, { Cookie: cookie });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('not found');
+    expect((await post(dashboard(), { _csrf: token, action: 'promote', queue: 'work', id: 'no-such-job' }, { Cookie: cookie })).status).toBe(403);
+    expect(() => createDashboard({ redis: redisUrl(), prefix, csrfSecret: 'short' })).toThrow(/csrfSecret.*at least 32/);
+  });
+});
