@@ -49,7 +49,7 @@ function openRedis(config: RedisConfig | undefined): { redis: Redis | Cluster; o
 
 /** `"/admin/jobs/"` → `"/admin/jobs"`; `"/"` → `""`. */
 export function normalizeBasePath(path: string): string {
-  if (!path.startsWith('/') || /[?#\\]/.test(path)) throw new InvalidArgumentError('createDashboard', 'basePath', `must be a path starting with "/" (no query or fragment): ${JSON.stringify(path)}`);
+  if (!path.startsWith('/') || /[?#\\]/.test(path)) throw new InvalidArgumentError('createDashboard', 'basePath', `basePath must be a path starting with "/" (no query or fragment): ${JSON.stringify(path)}`);
   return path.replace(/\/+$/, '');
 }
 
@@ -68,7 +68,7 @@ function resolveAccess(access: Exclude<Access, Response>, readOnly: boolean): Re
 export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const basePath = normalizeBasePath(options.basePath ?? '/');
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
-  if (!Number.isInteger(pollMs) || pollMs < 0) throw new InvalidArgumentError('createDashboard', 'pollMs', `must be a whole number of ms ≥ 0: ${String(pollMs)}`);
+  if (!Number.isInteger(pollMs) || pollMs < 0) throw new InvalidArgumentError('createDashboard', 'pollMs', `pollMs must be a whole number of ms ≥ 0: ${String(pollMs)}`);
   const logError = options.logError ?? ((message: string, error: unknown) => console.error(`jobcraft dashboard: ${message}`, error));
   const { redis, owned } = openRedis(options.redis);
   // A connection of ours gets an error listener: without one ioredis prints every failed reconnect, stack and all.

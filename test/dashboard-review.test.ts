@@ -163,3 +163,10 @@ describe('replicas', () => {
     expect(() => createDashboard({ redis: redisUrl(), prefix, csrfSecret: 'short' })).toThrow(/csrfSecret.*at least 32/);
   });
 });
+
+describe('options', () => {
+  it('a bad option is refused with a message naming it', () => {
+    expect(() => createDashboard({ redis: redisUrl(), prefix, basePath: 'admin' })).toThrow(/basePath must be a path starting with "\/"/);
+    expect(() => createDashboard({ redis: redisUrl(), prefix, pollMs: -1 })).toThrow(/pollMs must be a whole number of ms/);
+  });
+});
