@@ -4,6 +4,7 @@
  * to a login page) failed the request, Redis being down flooded the log, a forged state widened an action, and a refused
  * Origin gave no hint of the fix.
  */
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import * as z from 'zod';
@@ -168,5 +169,61 @@ describe('options', () => {
   it('a bad option is refused with a message naming it', () => {
     expect(() => createDashboard({ redis: redisUrl(), prefix, basePath: 'admin' })).toThrow(/basePath must be a path starting with "\/"/);
     expect(() => createDashboard({ redis: redisUrl(), prefix, pollMs: -1 })).toThrow(/pollMs must be a whole number of ms/);
+  });
+});
+
+/**
+ * Runs the page script as served (GET /static/dashboard.js) against a stub of the few DOM parts it touches, and
+ * records what it fetches: the polling logic without a browser.
+ */
+function runPageScript(source: string, o: { pollMs: number; stored?: string; noRefresh?: boolean }) {
+  const listeners: Record<string, ((e: unknown) => void)[]> = {};
+  const fetches: string[] = [];
+  const ticks: (() => void)[] = [];
+  const select = { options: [{ value: '0' }, { value: '2000' }, { value: '5000' }], value: '', addEventListener: () => {}, appendChild: () => {} };
+  const content = { querySelector: () => null, contains: () => false, replaceChildren: () => {} };
+  const document = {
+    hidden: false,
+    activeElement: null,
+    body: { getAttribute: (n: string) => (n === 'data-poll-ms' ? String(o.pollMs) : null), hasAttribute: (n: string) => n === 'data-no-refresh' && o.noRefresh === true },
+    getElementById: (id: string) => (id === 'refresh-interval' ? select : id === 'content' ? content : null),
+    addEventListener: (type: string, f: (e: unknown) => void) => (listeners[type] ??= []).push(f),
+    createElement: () => ({}),
+  };
+  const window = {
+    localStorage: { getItem: () => o.stored ?? null, setItem: () => {} },
+    setInterval: (f: () => void) => ticks.push(f),
+    clearInterval: () => {},
+    location: { href: 'http://dash.test/queues/work' },
+    confirm: () => true,
+  };
+  const fetch = (url: string) => {
+    fetches.push(url);
+    return new Promise(() => {});
+  };
+  runInNewContext(source, { window, document, fetch });
+  const becomeVisible = () => {
+    document.hidden = false;
+    for (const f of listeners['visibilitychange'] ?? []) f({});
+  };
+  return { fetches, ticks, document, becomeVisible };
+}
+
+describe('polling (the page script)', () => {
+  it('coming back to the tab refreshes only when polling is on, and never an action\'s answer', async () => {
+    const source = (await get(dashboard(), '/static/dashboard.js')).text;
+    const on = runPageScript(source, { pollMs: 5000 });
+    on.document.hidden = true;
+    for (const tick of on.ticks) tick();
+    expect(on.fetches).toEqual([]); // hidden: no refresh
+    on.becomeVisible();
+    expect(on.fetches).toEqual(['http://dash.test/queues/work']);
+    const off = runPageScript(source, { pollMs: 5000, stored: '0' });
+    expect(off.ticks).toEqual([]);
+    off.becomeVisible();
+    expect(off.fetches).toEqual([]); // the user turned refreshing off
+    const answer = runPageScript(source, { pollMs: 5000, noRefresh: true });
+    answer.becomeVisible();
+    expect(answer.fetches).toEqual([]); // a POST's answer: reloading it would GET /actions
   });
 });
