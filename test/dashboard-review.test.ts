@@ -227,3 +227,14 @@ describe('polling (the page script)', () => {
     expect(answer.fetches).toEqual([]); // a POST's answer: reloading it would GET /actions
   });
 });
+
+describe('queue page', () => {
+  it('says so when no queue of that name is registered, instead of showing an empty queue', async () => {
+    const d = dashboard();
+    const typo = await get(d, '/queues/wrok');
+    expect(typo.status).toBe(200);
+    expect(testId(typo.text, 'queue-unknown')).toContain('No queue named wrok is registered');
+    expect(testId((await get(d, `/queues/${encodeURIComponent('<b>x</b>')}`)).text, 'queue-unknown')).toContain('&lt;b&gt;x&lt;/b&gt;');
+    expect((await get(d, '/queues/work')).text).not.toContain('data-testid="queue-unknown"');
+  });
+});
