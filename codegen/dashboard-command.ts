@@ -96,6 +96,11 @@ export function registerDashboardCommand(program: Command): void {
     });
 }
 
+/** A value of a request in a log line: as it is when it is a plain name, else quoted (a newline cannot start a forged line). */
+function logValue(text: string): string {
+  return /^[\w.:-]+$/.test(text) ? text : JSON.stringify(text);
+}
+
 function fail(code: number, message: string): number {
   console.error(`error: ${message}`);
   return code;
@@ -156,7 +161,7 @@ export async function runDashboard(o: DashboardCommandOptions): Promise<number> 
       readOnly,
       trustedOrigins: (o.trustedOrigin ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
       authorize: creds === undefined ? undefined : authorizeWith(creds, readOnly),
-      onAction: (e) => console.log(`action ${e.action}${e.dryRun ? ' (dry run)' : ''}${e.queue === undefined ? '' : ` queue=${e.queue}`}${e.failed ? ' failed' : ''}`),
+      onAction: (e) => console.log(`action ${e.action}${e.dryRun ? ' (dry run)' : ''}${e.queue === undefined ? '' : ` queue=${logValue(e.queue)}`}${e.failed ? ' failed' : ''}`),
     });
   } catch (err) {
     return fail(USAGE, (err as Error).message);

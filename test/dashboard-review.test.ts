@@ -12,6 +12,8 @@ import { createClient, createWorker, defineJobs, PermanentError, type JobClient,
 import { createDashboard, type Dashboard } from '../dashboard/index.js';
 import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
 import { get, post, session, testId } from './dashboard-helpers.js';
+import { runCli } from './cli.js';
+import type { ChildProcess } from 'node:child_process';
 
 const jobs = defineJobs({
   heavy: { payload: z.object({ blob: z.string() }), queue: 'heavy', attempts: 1 },
@@ -236,5 +238,36 @@ describe('queue page', () => {
     expect(testId(typo.text, 'queue-unknown')).toContain('No queue named wrok is registered');
     expect(testId((await get(d, `/queues/${encodeURIComponent('<b>x</b>')}`)).text, 'queue-unknown')).toContain('&lt;b&gt;x&lt;/b&gt;');
     expect((await get(d, '/queues/work')).text).not.toContain('data-testid="queue-unknown"');
+  });
+});
+
+describe('jobcraft dashboard (the command)', () => {
+  it('logs each action on one line of its own: a queue name holding a newline cannot forge another log line', async () => {
+    let child: ChildProcess | undefined;
+    let out = '';
+    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
+    const done = runCli(['dashboard', '--port', '0'], env, (c) => {
+      child = c;
+      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    });
+    try {
+      const url = await waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000);
+      const page = await fetch(url);
+      const cookie = /jobcraft_csrf=[^;]+/.exec(page.headers.get('set-cookie') ?? '')?.[0] ?? '';
+      const token = /<meta name="jobcraft-csrf" content="([^"]+)">/.exec(await page.text())?.[1] ?? '';
+      const forged = 'nothing\naction dead-purge queue=payments';
+      const res = await fetch(`${url}actions`, {
+        method: 'POST',
+        headers: { Cookie: cookie, Origin: new URL(url).origin, 'Sec-Fetch-Site': 'same-origin' },
+        body: new URLSearchParams({ _csrf: token, action: 'resume', queue: forged }),
+      });
+      expect(res.status).toBe(400); // the admin API refuses the name; the failed attempt is logged all the same
+      await waitFor(() => out.includes('action resume'), 'the action logged');
+    } finally {
+      child?.kill('SIGTERM');
+    }
+    await done;
+    expect(out).toContain('action resume queue="nothing\\naction dead-purge queue=payments"');
+    expect(out).not.toMatch(/^action dead-purge/m);
   });
 });
