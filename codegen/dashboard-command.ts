@@ -169,7 +169,8 @@ export async function runDashboard(o: DashboardCommandOptions): Promise<number> 
   const server = dashboardModule.createDashboardServer(dashboard);
   const listening = await new Promise<Error | undefined>((done) => {
     server.once('error', done);
-    server.listen(port, o.host, () => done(undefined));
+    // An IPv6 address may be written as in a URL (`[::1]`); listen() takes it bare.
+    server.listen(port, o.host.replace(/^\[(.*)\]$/, '$1'), () => done(undefined));
   });
   if (listening !== undefined) {
     await dashboard.close();

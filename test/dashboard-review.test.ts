@@ -271,3 +271,28 @@ describe('jobcraft dashboard (the command)', () => {
     expect(out).not.toMatch(/^action dead-purge/m);
   });
 });
+
+describe('jobcraft dashboard --host', () => {
+  it('binds an IPv6 loopback address written in brackets, as in a URL', async () => {
+    let child: ChildProcess | undefined;
+    let out = '';
+    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
+    const done = runCli(['dashboard', '--port', '0', '--host', '[::1]'], env, (c) => {
+      child = c;
+      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    });
+    try {
+      const url = await Promise.race([
+        waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000),
+        done.then((run) => {
+          throw new Error(`the command exited ${run.code}: ${run.stderr}`);
+        }),
+      ]);
+      expect(url).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
+      expect((await fetch(url)).status).toBe(200);
+    } finally {
+      child?.kill('SIGTERM');
+    }
+    expect((await done).code).toBe(0);
+  });
+});
