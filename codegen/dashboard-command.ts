@@ -24,6 +24,18 @@ export interface DashboardCommandOptions extends CommonOptions {
 
 const USAGE = 2;
 
+/** The names a browser uses for this machine's loopback interface. */
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'] as const;
+
+/** The host name of an origin (`https://ops.example.com:8443` → `ops.example.com`), or the text itself when it is none. */
+function hostOf(origin: string): string {
+  try {
+    return new URL(origin).hostname;
+  } catch {
+    return origin;
+  }
+}
+
 /** Whether a host to bind is the loopback interface only. */
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
@@ -150,6 +162,7 @@ export async function runDashboard(o: DashboardCommandOptions): Promise<number> 
     }
   }
   const readOnly = o.readOnly === true;
+  const trustedOrigins = (o.trustedOrigin ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
   let dashboard: ReturnType<typeof dashboardModule.createDashboard>;
   try {
     dashboard = dashboardModule.createDashboard({
@@ -159,7 +172,10 @@ export async function runDashboard(o: DashboardCommandOptions): Promise<number> 
       manifest,
       basePath: o.basePath,
       readOnly,
-      trustedOrigins: (o.trustedOrigin ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
+      trustedOrigins,
+      // Open on loopback: only requests naming a loopback host (or a trusted origin's), so a page whose name an
+      // attacker rebinds to 127.0.0.1 (DNS rebinding) cannot read or act through the browser.
+      allowedHosts: creds === undefined && isLoopback(o.host) ? [...LOOPBACK_NAMES, o.host, ...trustedOrigins.map((x) => hostOf(x))] : undefined,
       authorize: creds === undefined ? undefined : authorizeWith(creds, readOnly),
       onAction: (e) => console.log(`action ${e.action}${e.dryRun ? ' (dry run)' : ''}${e.queue === undefined ? '' : ` queue=${logValue(e.queue)}`}${e.failed ? ' failed' : ''}`),
     });

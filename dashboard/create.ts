@@ -220,9 +220,20 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     }
   }
 
+  const hostName = (h: string): string => h.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const allowedHosts = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map(hostName));
+
   return {
     async fetch(request: Request): Promise<Response> {
       const url = new URL(request.url);
+      if (allowedHosts !== undefined && !allowedHosts.has(hostName(url.hostname))) {
+        const res = new Response(
+          `Host ${JSON.stringify(url.hostname)} is not one this dashboard answers for (allowedHosts: ${[...allowedHosts].join(', ')}): a request naming another host may come from a DNS rebinding attack. Open the dashboard by one of those names, or add this one.\n`,
+          { status: 403, headers: { 'Content-Type': 'text/plain; charset=utf-8' } },
+        );
+        securityHeaders(res.headers);
+        return res;
+      }
       // The root without its slash: send the browser to it with one, so relative links resolve under it.
       if (basePath !== '' && url.pathname === basePath) {
         const last = basePath.slice(basePath.lastIndexOf('/') + 1);

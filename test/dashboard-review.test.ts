@@ -14,6 +14,7 @@ import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
 import { get, post, session, testId } from './dashboard-helpers.js';
 import { runCli } from './cli.js';
 import type { ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 
 const jobs = defineJobs({
   heavy: { payload: z.object({ blob: z.string() }), queue: 'heavy', attempts: 1 },
@@ -294,5 +295,52 @@ describe('jobcraft dashboard --host', () => {
       child?.kill('SIGTERM');
     }
     expect((await done).code).toBe(0);
+  });
+});
+
+/** A GET over a real socket with the Host header given (as a browser sends it after a DNS rebinding). */
+function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { Host: host } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('DNS rebinding', () => {
+  it('allowedHosts: a request for another host name is refused before anything is read', async () => {
+    const d = dashboard({ allowedHosts: ['localhost', '127.0.0.1'] });
+    const evil = await get(d, '/');
+    expect(evil.status).toBe(403); // dash.test is not listed
+    expect(evil.text).toContain('dash.test');
+    expect(evil.text).toContain('allowedHosts');
+    expect((await d.fetch(new Request('http://localhost:4000/'))).status).toBe(200);
+    expect((await d.fetch(new Request('http://127.0.0.1:4000/queues/work'))).status).toBe(200);
+  });
+
+  it('the command without credentials answers only requests for a loopback host name (a rebound attacker.example is refused)', async () => {
+    let child: ChildProcess | undefined;
+    let out = '';
+    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
+    const done = runCli(['dashboard', '--port', '0'], env, (c) => {
+      child = c;
+      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    });
+    try {
+      const url = await waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000);
+      const port = new URL(url).port;
+      const rebound = await getWithHost(url, `attacker.example:${port}`);
+      expect(rebound.status).toBe(403);
+      expect(rebound.body).not.toContain('data-queue');
+      expect((await getWithHost(url, `localhost:${port}`)).status).toBe(200);
+      expect((await getWithHost(url, `127.0.0.1:${port}`)).status).toBe(200);
+    } finally {
+      child?.kill('SIGTERM');
+    }
+    await done;
   });
 });
