@@ -91,6 +91,18 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const csrf = new Csrf(options.csrfSecret);
   const assets = loadAssets();
   const trusted = options.trustedOrigins ?? [];
+  for (const origin of trusted) {
+    let parsed: string | undefined;
+    try {
+      parsed = new URL(origin).origin;
+    } catch {
+      parsed = undefined;
+    }
+    // A browser's Origin is exactly scheme://host[:port]: anything else listed here would never match one.
+    if (parsed !== origin) {
+      throw new InvalidArgumentError('createDashboard', 'trustedOrigins', `trustedOrigins holds ${JSON.stringify(origin)}, which is not an origin (scheme://host[:port], no path${parsed === undefined || parsed === 'null' ? '' : `: ${parsed}`})`);
+    }
+  }
   const charts: ChartCache = new Map();
 
   const app = new Hono<Env>({ strict: false }).basePath(basePath === '' ? '/' : basePath);

@@ -172,6 +172,9 @@ describe('options', () => {
   it('a bad option is refused with a message naming it', () => {
     expect(() => createDashboard({ redis: redisUrl(), prefix, basePath: 'admin' })).toThrow(/basePath must be a path starting with "\/"/);
     expect(() => createDashboard({ redis: redisUrl(), prefix, pollMs: -1 })).toThrow(/pollMs must be a whole number of ms/);
+    // An origin is scheme://host[:port]: one with a path or a trailing slash would never match a browser's Origin.
+    expect(() => createDashboard({ redis: redisUrl(), prefix, trustedOrigins: ['https://ops.example.com/'] })).toThrow(/trustedOrigins.*"https:\/\/ops.example.com\/".*https:\/\/ops.example.com/);
+    expect(() => createDashboard({ redis: redisUrl(), prefix, trustedOrigins: ['ops.example.com'] })).toThrow(/trustedOrigins/);
   });
 });
 
