@@ -347,3 +347,23 @@ describe('DNS rebinding', () => {
     await done;
   });
 });
+
+describe('job page', () => {
+  it('a completed job says it keeps no payload (not an empty box), and its download answers 404 saying so', async () => {
+    const done = await client.enqueue('task', { n: 7 }, { jobId: 'done-1' });
+    const w = createWorker(jobs, { task: () => {} }, { redis: redisUrl(), prefix, logger: false, queues: ['work'] });
+    try {
+      await waitFor(async () => (await client.getJob(done.id))?.state === 'completed', 'done-1 completed');
+    } finally {
+      await w.close();
+    }
+    const d = dashboard();
+    const page = await get(d, '/jobs/done-1');
+    expect(testId(page.text, 'job-state')).toBe('completed');
+    expect(page.text).not.toContain('data-testid="payload"');
+    expect(testId(page.text, 'payload-none')).toContain('keeps no payload');
+    const download = await get(d, '/jobs/done-1/payload');
+    expect(download.status).toBe(404);
+    expect(download.text).toContain('no payload');
+  });
+});
