@@ -250,7 +250,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       // The root without its slash: send the browser to it with one, so relative links resolve under it.
       if (basePath !== '' && url.pathname === basePath) {
         const last = basePath.slice(basePath.lastIndexOf('/') + 1);
-        return new Response(null, { status: 308, headers: { Location: `./${last}/${url.search}` } });
+        const res = new Response(null, { status: 308, headers: { Location: `./${last}/${url.search}` } });
+        securityHeaders(res.headers);
+        return res;
       }
       return app.fetch(request);
     },

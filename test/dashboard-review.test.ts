@@ -367,3 +367,14 @@ describe('job page', () => {
     expect(download.text).toContain('no payload');
   });
 });
+
+describe('headers', () => {
+  it('the redirect of the bare base path carries the security headers too (docs: every response)', async () => {
+    const d = dashboard({ basePath: '/admin/jobs' });
+    const res = await d.fetch(new Request('http://dash.test/admin/jobs?range=day'));
+    expect(res.status).toBe(308);
+    expect(res.headers.get('location')).toBe('./jobs/?range=day');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+  });
+});
