@@ -378,3 +378,15 @@ describe('headers', () => {
     expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
   });
 });
+
+describe('job-type filter', () => {
+  it('offers a text field on a queue the job set declares no job for, and keeps a filter the select does not list', async () => {
+    const d = dashboard();
+    // The job set declares nothing on "other": a select would offer only "any".
+    const other = await get(d, '/queues/other');
+    expect(other.text).toMatch(/<input name="job" value="" data-testid="job-filter"/);
+    // A filter from the URL on a declared queue stays shown (and selected) even when the job set lacks the name.
+    const legacy = await get(d, '/queues/work?state=waiting&job=legacy-name');
+    expect(legacy.text).toContain('<option value="legacy-name" selected>legacy-name</option>');
+  });
+});
