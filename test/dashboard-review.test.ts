@@ -1,8 +1,12 @@
 /**
- * Defects found by the dashboard's adversarial review, each pinned by a test written before its fix: the dead letters
- * page carried every shown letter's payload out of Redis, an `authorize` Response with immutable headers (a redirect
- * to a login page) failed the request, Redis being down flooded the log, a forged state widened an action, and a refused
- * Origin gave no hint of the fix.
+ * Defects found by the dashboard's adversarial review, each pinned by a test written before its fix (HTTP through the
+ * fetch handler, the real command over a socket, or the page script as served): the dead letters page carried every
+ * shown payload out of Redis; an `authorize` Response with immutable headers failed; Redis down flooded the log and
+ * answered 500; a forged state widened an action; replicas refused each other's CSRF tokens; options were refused
+ * without naming them; coming back to a tab refreshed with polling off; a mistyped queue looked empty; the command's
+ * action log could be forged, `--host [::1]` failed and DNS rebinding reached the open loopback dashboard; a completed
+ * job showed an empty payload; the bare base path's redirect lacked the security headers; the job-type filter could
+ * not name undeclared jobs. Plus an escaping regression test for the manifest's text.
  */
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -388,5 +392,18 @@ describe('job-type filter', () => {
     // A filter from the URL on a declared queue stays shown (and selected) even when the job set lacks the name.
     const legacy = await get(d, '/queues/work?state=waiting&job=legacy-name');
     expect(legacy.text).toContain('<option value="legacy-name" selected>legacy-name</option>');
+  });
+});
+
+describe('escaping (regression)', () => {
+  it('manifest text (job names, JSON Schema descriptions) shows as text on the job types page', async () => {
+    const evil = '</pre><script>alert(1)</script><img src=x onerror=alert(2)>';
+    const d = dashboard({ manifest: { jobs: [{ name: `t"${evil}`, queue: 'work', description: evil, input: { type: 'object', description: evil } }] } });
+    const page = await get(d, '/types');
+    expect(page.status).toBe(200);
+    expect(page.text).not.toContain('<script>alert(1)');
+    expect(page.text).not.toContain('<img src=x');
+    expect(testId(page.text, 'job-type-schema')).toContain('&lt;/pre&gt;&lt;script&gt;');
+    expect(page.text).toContain('data-job="t&quot;&lt;/pre&gt;');
   });
 });
