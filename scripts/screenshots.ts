@@ -32,7 +32,7 @@ export interface Shot {
 /** The pages shot, in the order the docs show them. */
 export const SHOTS: readonly Shot[] = [
   { file: 'overview.png', title: 'Overview', path: () => '' },
-  { file: 'queue.png', title: 'Queue', path: () => 'queues/email?state=completed' },
+  { file: 'queue.png', title: 'Queue', path: () => 'queues/email?state=waiting' },
   { file: 'job.png', title: 'Job', fullPage: true, path: (d) => `jobs/${encodeURIComponent(d.deadJobId)}` },
   { file: 'dead-letters.png', title: 'Dead letters', path: () => 'dead?queue=webhooks' },
   { file: 'workers.png', title: 'Workers', path: () => 'workers' },
