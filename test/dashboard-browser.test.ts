@@ -115,6 +115,11 @@ describeBrowser('dashboard in Chromium', () => {
     expect(await page.getByTestId('redis-version').textContent()).toMatch(/^\d+\.\d+/);
     // The chart is drawn by the page's script (uPlot) from the JSON data block: the script ran under the CSP.
     await page.getByTestId('history-chart').locator('.uplot canvas').first().waitFor();
+    for (const range of ['range-day', 'range-week'] as const) {
+      await page.getByTestId(range).click();
+      await page.waitForURL(new RegExp(`range=${range.slice('range-'.length)}`));
+      await page.getByTestId('history-chart').locator('.uplot canvas').first().waitFor();
+    }
   });
 
   it('queue page: jobs by state, filtered by job type, linking to the job page', async () => {
@@ -164,6 +169,31 @@ describeBrowser('dashboard in Chromium', () => {
     expect(await page.getByTestId('error-message').textContent()).toContain('card declined for order 4711: insufficient funds');
     expect(await page.getByTestId('error-stack').textContent()).toContain('dashboard-browser.test.ts'); // where it was thrown
     expect(await page.getByTestId('timeline').textContent()).toMatch(/\d{4}-\d\d-\d\dT/);
+  });
+
+  it('job page actions: cancel a delayed job after the confirm dialog, promote another and see it run', async () => {
+    const { prefix, client } = setup('job-actions');
+    const cancelled = await client.enqueue('sendEmail', { to: 'c@example.com', subject: 'c' }, { delay: '2h' });
+    const promoted = await client.enqueue('sendEmail', { to: 'p@example.com', subject: 'p' }, { delay: '2h' });
+    const served = await dashboard(prefix);
+    const { page, record } = await browser.open();
+    await page.goto(`${served.origin}/jobs/${encodeURIComponent(cancelled.id)}`);
+    await page.getByTestId('job-cancel').click();
+    expect(await page.getByTestId('done-count').textContent()).toBe('1');
+    expect(record.dialogs).toEqual(['confirm: Are you sure?']); // asked first (and accepted by the test page)
+    const inspector = createInspector({ redis: redisUrl(), prefix });
+    defer(() => inspector.close());
+    expect(await inspector.stats('mail')).toMatchObject({ delayed: 1 });
+
+    const ran: string[] = [];
+    const w = worker(prefix, ['mail'], { sendEmail: async (_p, ctx) => void ran.push(ctx.id), renderHtml: async () => {} });
+    await w.ready;
+    await page.goto(`${served.origin}/jobs/${encodeURIComponent(promoted.id)}`);
+    await page.getByTestId('job-promote').click();
+    expect(await page.getByTestId('done-count').textContent()).toBe('1');
+    await waitFor(async () => (await client.getJob(promoted.id)).state === 'completed', `${promoted.id} to run once promoted`);
+    expect(ran).toEqual([promoted.id]);
+    expect(record.dialogs).toEqual(['confirm: Are you sure?']); // promote asks nothing
   });
 
   it('dead letters: retry one from the page and a worker runs it to completion', async () => {
