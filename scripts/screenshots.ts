@@ -59,7 +59,7 @@ export async function takeScreenshots(outDir: string, log: (line: string) => voi
       const errors: string[] = [];
       page.on('pageerror', (err) => errors.push(err.message));
       page.on('console', (msg) => {
-        if (msg.type() === 'error' && !msg.location().url.endsWith('/favicon.ico')) errors.push(`${msg.text()} (${msg.location().url})`);
+        if (msg.type() === 'error') errors.push(`${msg.text()} (${msg.location().url})`);
       });
       for (const shot of SHOTS) {
         const url = `${served.origin}/${shot.path(demo)}`;

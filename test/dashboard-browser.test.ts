@@ -438,10 +438,10 @@ describeBrowser('dashboard in Chromium', () => {
     // Another origin on the same host (so the SameSite cookie goes along) posts a form with the leaked token.
     const attacker = await servePages(
       {
-        '/': `<!doctype html><form id="f" method="post" action="${served.origin}/actions">
+        '/': `<!doctype html><link rel="icon" href="data:,"><form id="f" method="post" action="${served.origin}/actions">
 <input name="_csrf" value="${token}"><input name="action" value="pause"><input name="queue" value="mail"><input name="return" value="queues/mail">
 </form><script>document.getElementById('f').submit()</script>`,
-        '/blank': '<!doctype html><title>attacker</title>',
+        '/blank': '<!doctype html><link rel="icon" href="data:,"><title>attacker</title>',
       },
       defer,
     );
