@@ -220,6 +220,82 @@ local function add_dead(dead, dead_info, dead_order, id, env, info, max)
   end
 end
 
+-- The error history of a job (docs/redis-layout.md, "The error record"): beside its last error, a job's record in
+-- `errors` (and its dead letter's info) keeps at most MAX_EARLIER_ERRORS earlier errors, oldest first, each cut to
+-- at most EARLIER_ERROR_BYTES of JSON (src/bounds.ts holds the same numbers: MAX_EARLIER_ERRORS,
+-- MAX_EARLIER_ERROR_BYTES; a unit test keeps them equal).
+local MAX_EARLIER_ERRORS = 4
+local EARLIER_ERROR_BYTES = 8192
+
+-- s cut to at most max bytes, never inside a UTF-8 character, with a marker when cut.
+local function cut_utf8(s, max)
+  if #s <= max then return s end
+  local marker = ' \226\128\166 [truncated]'
+  local n = max - #marker
+  while n > 0 do
+    local b = string.byte(s, n + 1)
+    if b < 128 or b >= 192 then break end
+    n = n - 1
+  end
+  return string.sub(s, 1, n) .. marker
+end
+
+-- A number cjson can write back (finite; anyone may have written the record it comes from).
+local function finite(v)
+  return type(v) == 'number' and v == v and v ~= math.huge and v ~= -math.huge
+end
+
+-- One earlier error as JSON of at most EARLIER_ERROR_BYTES, from a decoded record (anyone's text: only its known
+-- fields, each of its type, are kept; its own `earlier` never is): name cut to 200 bytes, message to 2 KiB, stack
+-- to 4 KiB; should JSON escapes push it over, the stack is dropped, then name and message cut to 64 and 512 bytes.
+-- nil when e is not an object with a string message.
+local function earlier_json(e)
+  if type(e) ~= 'table' or type(e.message) ~= 'string' then return nil end
+  local t = { name = type(e.name) == 'string' and cut_utf8(e.name, 200) or 'Error', message = cut_utf8(e.message, 2048),
+    at = finite(e.at) and e.at or 0 }
+  if type(e.stack) == 'string' then t.stack = cut_utf8(e.stack, 4096) end
+  if finite(e.attempt) then t.attempt = e.attempt end
+  local json = cjson.encode(t)
+  if #json > EARLIER_ERROR_BYTES then
+    t.stack = nil
+    json = cjson.encode(t)
+  end
+  if #json > EARLIER_ERROR_BYTES then
+    t.name = cut_utf8(t.name, 64)
+    t.message = cut_utf8(t.message, 512)
+    json = cjson.encode(t)
+  end
+  return json
+end
+
+-- The earlier errors a job's next record carries, from its previous error record prev (JSON; nil or false for
+-- none): prev's own `earlier` list, then prev itself, the newest MAX_EARLIER_ERRORS of them, oldest first, as the
+-- text of a JSON array. nil when there are none (cjson would write an empty list as {}). Entries that are not error
+-- objects are dropped, so a hostile record yields at most the cap.
+local function earlier_of(prev)
+  if not prev then return nil end
+  local ok, rec = pcall(cjson.decode, prev)
+  if not ok or type(rec) ~= 'table' then return nil end
+  local items = {}
+  local old = rec.earlier
+  if type(old) == 'table' then
+    local n = #old
+    for i = math.max(1, n - MAX_EARLIER_ERRORS + 2), n do
+      items[#items + 1] = earlier_json(old[i])
+    end
+  end
+  items[#items + 1] = earlier_json(rec)
+  if #items == 0 then return nil end
+  return '[' .. table.concat(items, ',') .. ']'
+end
+
+-- A JSON object's text (made by JSON.stringify: it ends with its closing brace) with "earlier": list added last;
+-- json itself when list is nil.
+local function with_earlier(json, list)
+  if not list or #json < 3 or string.sub(json, -1) ~= '}' then return json end
+  return string.sub(json, 1, -2) .. ',"earlier":' .. list .. '}'
+end
+
 -- Sends a leased job whose id is not valid UTF-8 to the dead letters under a name a client can address, in one step
 -- with the rename (so a renamed job is never runnable): INVALID_ID_PREFIX followed by the id with every byte outside
 -- printable ASCII (and '%' itself) written as %XX -- one-to-one, plain ASCII, and no client-made id starts with '#'
