@@ -59,6 +59,27 @@ const MUTATIONS: readonly Mutation[] = [
     replace: '    -- mutation: expired slots kept',
     tests: ['test/claims-throttling.test.ts'],
   },
+  {
+    name: 'error history one over its cap (earlier_of)',
+    file: '_lib.lua',
+    find: '    for i = math.max(1, n - MAX_EARLIER_ERRORS + 2), n do',
+    replace: '    for i = math.max(1, n - MAX_EARLIER_ERRORS + 1), n do',
+    tests: ['test/error-history.test.ts'],
+  },
+  {
+    name: 'earlier errors not cut to their size bound (earlier_json)',
+    file: '_lib.lua',
+    find: '  if #json > EARLIER_ERROR_BYTES then\n    t.stack = nil',
+    replace: '  if false then\n    t.stack = nil',
+    tests: ['test/error-history.test.ts'],
+  },
+  {
+    name: 'dead letter without the error history (dead.lua)',
+    file: 'dead.lua',
+    find: "local info = with_earlier(A.info, earlier_of(redis.call('HGET', K.errors, id)))",
+    replace: 'local info = A.info',
+    tests: ['test/error-history.test.ts'],
+  },
 ];
 
 function runTests(files: readonly string[]): boolean {
