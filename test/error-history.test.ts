@@ -176,19 +176,46 @@ describe('error history', () => {
     expect(info.earlier).toHaveLength(MAX_EARLIER_ERRORS);
   });
 
-  it('a dead letter retried and failing again starts a new history, within the cap', async () => {
+  it('a dead letter retried keeps its errors while it waits; failing again, it keeps the newest within the cap', async () => {
     const day = '2026-01-04';
     const id = await dies(day, 3);
-    expect((await client.getJob(id)).errors).toHaveLength(3);
     const before = (await client.getJob(id)).errors;
+    expectErrors(before, day, [1, 2, 3]);
+    await client.pause('reports');
     expect(await client.deadLetters.queue('reports').retry([id])).toEqual([id]);
-    // Back in the queue with fresh attempts; it fails 3 times again and dies again.
-    await waitFor(async () => (await client.getJob(id)).state === 'dead' && ((await client.getJob(id)).errors[2]?.at ?? 0) > before[2]!.at, 'the retried job to die again', 30_000);
+    const waiting = await client.getJob(id);
+    expect(waiting).toMatchObject({ state: 'waiting', attempts: 0 });
+    expect(waiting.errors).toEqual(before);
+    expect((await inspector.stats('reports')).retrying).toBe(1); // a live job that failed before and will run again
+    await client.resume('reports');
+    // Fresh attempts: it fails 3 times again and dies again.
+    await waitFor(async () => (await client.getJob(id)).state === 'dead' && ((await client.getJob(id)).errors[4]?.at ?? 0) > before[2]!.at, 'the retried job to die again', 30_000);
     const after = (await client.getJob(id)).errors;
-    expectErrors(after, day, [1, 2, 3]);
-    expect(after[0]!.at).toBeGreaterThanOrEqual(before[2]!.at);
+    expect(after.map((e) => e.attempt)).toEqual([2, 3, 1, 2, 3]);
+    expect(after.slice(0, 2)).toEqual(before.slice(1));
+    expectErrors(after.slice(2), day, [1, 2, 3]);
     const info = JSON.parse((await raw.hget(reports.deadInfo, id)) ?? 'null') as { earlier: unknown[] };
-    expect(info.earlier.length).toBeLessThanOrEqual(MAX_EARLIER_ERRORS);
+    expect(info.earlier).toHaveLength(MAX_EARLIER_ERRORS);
+  });
+
+  it('a hostile dead letter retried gets a bounded error record', async () => {
+    const huge = 'é"\u0001/'.repeat(50_000);
+    const earlier = [...Array.from({ length: 10_000 }, (_, i) => ({ message: `m${i}`, ...(i > 9_990 ? { stack: huge } : {}) })), 7];
+    await raw.hset(email.dead, 'hostile-retry', JSON.stringify({ n: 'sendWelcomeEmail', t: 1, p: { userId: 'u', email: 'u@example.com' } }));
+    await raw.hset(email.deadInfo, 'hostile-retry', JSON.stringify({ reason: 'attempts_exhausted', attempts: 1, diedAt: 2, error: { name: huge, message: huge, stack: huge, attempt: 3, at: 4 }, earlier }));
+    await raw.zadd(email.deadOrder, 2, 'hostile-retry');
+    expect(await client.deadLetters.queue('email').retry(['hostile-retry'])).toEqual(['hostile-retry']);
+    const record = (await raw.hget(email.errors, 'hostile-retry')) ?? '';
+    expect(Buffer.byteLength(record)).toBeLessThanOrEqual(32 * 1024 + MAX_EARLIER_ERRORS * (MAX_EARLIER_ERROR_BYTES + 1) + 20);
+    const errors = (await client.getJob('hostile-retry')).errors;
+    expect(errors.map((e) => e.message.slice(0, 5))).toEqual(['m9997', 'm9998', 'm9999', huge.slice(0, 5)]);
+    expect(errors[3]).toMatchObject({ attempt: 3, at: 4 });
+    expect(errors[3]!.message).toContain('[truncated]');
+    // Not JSON at all: retried without a history.
+    await raw.hset(email.dead, 'garbage-retry', '{"n":"sendWelcomeEmail","t":1,"p":{}}');
+    await raw.hset(email.deadInfo, 'garbage-retry', 'not json');
+    expect(await client.deadLetters.queue('email').retry(['garbage-retry'])).toEqual(['garbage-retry']);
+    expect((await client.getJob('garbage-retry')).errors).toEqual([]);
   });
 
   it('records written before the history existed read as one error', async () => {
