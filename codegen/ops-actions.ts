@@ -91,7 +91,7 @@ function printError(out: Printer, e: StoredError): void {
     const lines = e.stack.split('\n');
     // A stack usually starts with the "Name: message" line just printed.
     if (lines[0] === `${e.name}: ${e.message}`) lines.shift();
-    for (const line of lines) out.line(`    ${out.c.dim(escapeText(line))}`);
+    for (const line of lines) out.line(`  ${out.c.dim(escapeText(line))}`);
   }
 }
 
