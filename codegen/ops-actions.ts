@@ -34,8 +34,12 @@ interface TimelineEntry {
 function timelineOf(info: JobInfo, dead: DeadLetter | undefined): TimelineEntry[] {
   const t: TimelineEntry[] = [];
   if (info.enqueuedAt !== undefined) t.push({ at: info.enqueuedAt.getTime(), event: 'enqueued' });
-  const err = dead?.error ?? info.lastError;
-  if (err !== undefined && err.at > 0) t.push({ at: err.at, event: `attempt ${err.attempt ?? info.attempts} failed: ${err.name}: ${err.message}` });
+  // Every error kept (the earlier ones name their attempt; the last falls back to the attempts count).
+  const errors = dead?.errors ?? info.errors;
+  errors.forEach((err, i) => {
+    const attempt = err.attempt ?? (i === errors.length - 1 ? info.attempts : '?');
+    if (err.at > 0) t.push({ at: err.at, event: `attempt ${attempt} failed: ${err.name}: ${err.message}` });
+  });
   if (info.state === 'active' && info.leaseExpiresAt !== undefined) t.push({ at: info.leaseExpiresAt.getTime(), event: `running (attempt ${info.attempts}); lease expires` });
   if ((info.state === 'delayed' || info.state === 'retrying') && info.runAt !== undefined) {
     t.push({ at: info.runAt.getTime(), event: info.state === 'retrying' ? `attempt ${info.attempts + 1} due` : 'due' });

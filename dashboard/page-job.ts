@@ -77,6 +77,7 @@ export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
   const timeline: [Date | undefined, string][] = [
     [t.enqueuedAt, 'enqueued'],
     [t.startedAt, 'current attempt started'],
+    ...job.errors.slice(0, -1).map((e): [Date | undefined, string] => [e.at > 0 ? new Date(e.at) : undefined, `attempt ${e.attempt ?? '?'} failed`]),
     [t.lastFailedAt, `attempt ${job.lastError?.attempt ?? '?'} failed`],
     [job.runAt, job.state === 'retrying' ? 'next attempt due' : 'due'],
     [job.leaseExpiresAt, 'lease expires'],

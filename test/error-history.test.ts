@@ -113,6 +113,8 @@ describe('error history', () => {
       expect(e.stack).toContain('error-history.test.ts');
       expect(Date.parse(e.at)).toBeGreaterThan(0);
     }
+    const events = (JSON.parse(shown.stdout) as { timeline: { event: string }[] }).timeline.map((e) => e.event);
+    expect(events.filter((e) => / failed: /.test(e))).toEqual([1, 2, 3].map((a) => `attempt ${a} failed: Error: ${messageOf(day, a)}`));
     const text = await cli(['job', id]);
     expect(text.code).toBe(0);
     for (const a of [1, 2, 3]) expect(text.stdout).toContain(`Error: ${messageOf(day, a)} (attempt ${a}, `);
@@ -134,6 +136,8 @@ describe('error history', () => {
     expect(testId(page.text, 'error-message')).toContain(`attempt 3`);
     expect(testId(page.text, 'error-stack')).toContain('error-history.test.ts');
     expect(page.text).not.toContain('keeps the last error');
+    const timeline = testId(page.text.replace(/<\/?(time|li)[^>]*>/g, ' '), 'timeline') ?? '';
+    for (const a of [1, 2, 3]) expect(timeline).toContain(`attempt ${a} failed`);
 
     gate.resolve();
     await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the job to complete');
