@@ -105,7 +105,6 @@ async function storeOldJobs(redis: string, p: string): Promise<Stored> {
         throw to === 'dead-me' ? new PermanentError('no such mailbox') : new Error('smtp down');
       },
       legacyPing: () => {},
-      resize: () => {},
     },
     { redis, prefix: p, logger: false, queues: ['mail'] },
   );
@@ -242,7 +241,7 @@ describe('jobcraft check --live', { timeout: 120_000 }, () => {
     const admin = createAdmin({ redis: redisUrl(), prefix, jobs });
     await admin.bulk({ action: 'promote', queue: 'mail', all: true });
     await admin.close();
-    const worker = createWorker(newJobs(), { sendEmail: () => {}, resize: () => {} }, { redis: redisUrl(), prefix, logger: false, queues: ['mail'] });
+    const worker = createWorker(newJobs(), { sendEmail: () => {} }, { redis: redisUrl(), prefix, logger: false, queues: ['mail'] });
     const k = queueKeys(prefix, 'mail');
     await waitFor(async () => (await raw.hlen(k.jobs)) === 0, 'the mail queue to drain', 30_000);
     await worker.close();
