@@ -6,7 +6,6 @@
  */
 import cliProgress from 'cli-progress';
 import type { JobSet, LiveCheckJobType, LiveCheckProgress, LiveCheckReport } from 'jobcraft';
-import { CHECK_EXIT } from './check.js';
 import { loadJobs, prefixOf, redisUrlOf } from './ops-context.js';
 import { CliError, EXIT, Printer, escapeText } from './ops-output.js';
 
@@ -47,8 +46,11 @@ export function liveOptionsProblem(o: LiveCheckCommandOptions & { readonly live?
   return live.length === 0 ? undefined : `${live.map(([n]) => n).join(', ')} appl${live.length === 1 ? 'ies' : 'y'} to --live only`;
 }
 
-/** The exit codes of `jobcraft check --live`: `jobcraft check`'s, and 130 for Ctrl-C. */
-export const LIVE_CHECK_EXIT = { ...CHECK_EXIT, interrupted: EXIT.interrupted } as const;
+/**
+ * The exit codes of `jobcraft check --live`: `jobcraft check`'s (CHECK_EXIT in check.ts, repeated here: importing it
+ * would load the generator and the TypeScript compiler, which the live check does not need), and 130 for Ctrl-C.
+ */
+export const LIVE_CHECK_EXIT = { ok: 0, usage: 1, breaking: 2, interrupted: EXIT.interrupted } as const;
 
 /** What `--json` prints: the runtime's report, the schema file and the verdict. */
 export interface LiveCheckJson extends LiveCheckReport {

@@ -90,3 +90,11 @@ describe('verdictOfStoredJob', () => {
     expect(pathText([0, 'a', 2])).toBe('[].a[]');
   });
 });
+
+describe('jobcraft check --live exit codes', () => {
+  it('are jobcraft check\'s (repeated in check-live.ts so that it does not load the generator), plus 130', async () => {
+    const { CHECK_EXIT } = await import('../../codegen/check.js');
+    const { LIVE_CHECK_EXIT } = await import('../../codegen/check-live.js');
+    expect(LIVE_CHECK_EXIT).toEqual({ ...CHECK_EXIT, interrupted: 130 });
+  });
+});
