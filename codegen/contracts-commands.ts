@@ -1,6 +1,7 @@
 /**
  * `jobcraft lock [--schema]` and `jobcraft check [--schema] [--against] [--mode] [--json]`, registered on the CLI
  * program by cli.ts: the job contracts across deploys (docs/contracts.md). The generator loads only when they run.
+ * `jobcraft check --live` (check-live.ts) reads the jobs stored in Redis instead, and loads no generator.
  */
 import { Option, type Command } from 'commander';
 import type { CheckCommandOptions } from './check.js';
@@ -19,7 +20,7 @@ export function registerContractCommands(program: Command): void {
     });
   program
     .command('check')
-    .description('compare the schemas with the locked contracts, both directions; exit 2 on a breaking change')
+    .description('compare the schemas with the locked contracts, both directions; exit 2 on a breaking change (--live: parse the jobs stored in Redis now; exit 2 if any would fail)')
     .option('--schema <file>', 'the schema file declaring the jobs', 'jobs.schema.ts')
     .option('--against <ref-or-file>', 'a lockfile, or a git ref whose jobs.lock.json to compare with (default: the jobs.lock.json beside the schema file)')
     .addOption(new Option('--mode <mode>', 'which directions fail the check: backward (old producers → new workers), forward (new producers → old workers) or full').choices(['backward', 'forward', 'full']).default('full'))
