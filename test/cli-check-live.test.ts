@@ -218,6 +218,18 @@ describe('jobcraft check --live', { timeout: 120_000 }, () => {
     expect(typeOf(noDead, 'mail', 'sendEmail')?.failingBy.dead).toBe(0);
   });
 
+  it('prints stored names, ids and messages escaped: nothing a terminal would interpret', async () => {
+    const hostile = 'x\u001b[2J\u009b31m\u202eevil';
+    await raw.hset(queueKeys(prefix, 'evil').jobs, `id-${hostile}`, JSON.stringify({ n: `job${hostile}`, t: 1, p: { [hostile]: 1 } }));
+    const run = await cli(['--queue', 'evil']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain('jobx\\x1b[2J\\x9b31m\\u202eevil');
+    expect(run.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    const body = await cli(['--queue', 'evil', '--json']);
+    expect(json(body).queues[0]?.jobs[0]?.job).toBe(`job${hostile}`);
+    expect(body.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+  });
+
   it('refuses options that do not go together (exit 1)', async () => {
     const against = await cli(['--against', 'HEAD']);
     expect(against.code).toBe(1);
