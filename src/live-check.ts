@@ -9,7 +9,10 @@
  */
 import type { JobSet } from './define.js';
 import { ENVELOPE_OVERHEAD_BYTES } from './bounds.js';
-import { InvalidArgumentError, JobValidationError, type PayloadIssue } from './errors.js';
+import { ReplyError } from 'ioredis';
+import { ConnectionHealth, isAuthFailure } from './connection-health.js';
+import { InvalidArgumentError, JobValidationError, RedisUnavailableError, type PayloadIssue } from './errors.js';
+import { silentLogger } from './logger.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueRegistryKey, type QueueKeys } from './keys.js';
 import {
   DEFAULT_LIVE_CHECK_PAGE_SIZE,
@@ -27,7 +30,7 @@ import {
   type LiveCheckState,
 } from './live-check-types.js';
 import { checkStoredJob, decodeEnvelope, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, headFieldsOf, toIssues } from './payload.js';
-import { connect, release, type RedisConnection } from './redis.js';
+import { connect, describeConnection, release, type RedisConnection } from './redis.js';
 import { parseStoredPayload } from './stored-payload.js';
 
 /** What a worker would do with a stored job: run it, or dead-letter it with a reason and the issues. */
@@ -258,7 +261,26 @@ export async function checkStoredJobs(options: LiveCheckOptions): Promise<LiveCh
   const stopped = (): boolean => signal?.aborted === true;
   const conn = connect(options.redis, 'client');
   const redis = conn.redis;
+  const where = describeConnection(redis);
+  // As the inspector's: takes the place of a bare 'error' listener (ioredis would print each failure, stack and all)
+  // and keeps the cause of the latest connection failure for the error thrown.
+  const health = new ConnectionHealth(silentLogger, where);
+  if (conn.owned) health.watch(redis);
   try {
+    return await scan();
+  } catch (err) {
+    if (err instanceof InvalidArgumentError || err instanceof RedisUnavailableError) throw err;
+    if (err instanceof ReplyError) {
+      const message = (err as Error).message;
+      if (!isAuthFailure(message)) throw err;
+      throw new RedisUnavailableError(`checkStoredJobs: Redis at ${where} refused the connection: authentication failed: ${message} (check the user name and password)`, { cause: err });
+    }
+    throw new RedisUnavailableError(`checkStoredJobs: Redis at ${where} is unreachable: ${health.cause ?? (err as Error)?.message ?? String(err)}`, { cause: err });
+  } finally {
+    await release(conn);
+  }
+
+  async function scan(): Promise<LiveCheckReport> {
     const queues =
       options.queues !== undefined
         ? [...new Set(options.queues)]
@@ -326,7 +348,5 @@ export async function checkStoredJobs(options: LiveCheckOptions): Promise<LiveCh
       failing: reports.reduce((n, q) => n + q.failing, 0),
       queues: reports,
     };
-  } finally {
-    await release(conn);
   }
 }

@@ -240,6 +240,11 @@ describe('jobcraft check --live', { timeout: 120_000 }, () => {
     const notLive = await runCli(['check', '--schema', NEW_SCHEMA, '--redis', redisUrl()], { NO_COLOR: '1' });
     expect(notLive.code).toBe(1);
     expect(notLive.stderr).toMatch(/--redis applies to --live only/);
+    // Redis unreachable: exit 1 with one line naming the address and the cause, no ioredis stack.
+    const down = await cli([], 'redis://127.0.0.1:1');
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^error: RedisUnavailableError: checkStoredJobs: Redis at redis:\/\/127\.0\.0\.1:1 is unreachable: connect ECONNREFUSED/);
+    expect(down.stderr).not.toMatch(/Unhandled error event/);
   });
 
   it('reaches the verdict a worker of the new code reaches: it dead-letters exactly the jobs named, with the same reasons', async () => {
