@@ -275,6 +275,8 @@ export async function checkStoredJobs(options: LiveCheckOptions): Promise<LiveCh
       if (!isAuthFailure(message)) throw err;
       throw new RedisUnavailableError(`checkStoredJobs: Redis at ${where} refused the connection: authentication failed: ${message} (check the user name and password)`, { cause: err });
     }
+    // Only a failure while the connection is down is Redis's; anything else (an onProgress callback that threw) as is.
+    if (health.cause === undefined && redis.status === 'ready') throw err;
     throw new RedisUnavailableError(`checkStoredJobs: Redis at ${where} is unreachable: ${health.cause ?? (err as Error)?.message ?? String(err)}`, { cause: err });
   } finally {
     await release(conn);

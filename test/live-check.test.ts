@@ -67,3 +67,10 @@ describe('checkStoredJobs', () => {
     await expect(checkStoredJobs({ redis: redisUrl(), prefix, jobs, rate: 1.5 })).rejects.toThrow(/rate must be an integer/);
   });
 });
+
+describe('checkStoredJobs errors', () => {
+  it('passes on what an onProgress callback throws as it is (not as Redis being unreachable)', async () => {
+    const err = new Error('the caller broke');
+    await expect(checkStoredJobs({ redis: redisUrl(), prefix, jobs, onProgress: () => { throw err; } })).rejects.toBe(err);
+  });
+});
