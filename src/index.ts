@@ -141,7 +141,7 @@ export {
   type SkipReason,
   type TriggerOutcome,
 } from './admin-types.js';
-export { checkStoredJobs, pathText, verdictOfStoredJob, type StoredJobVerdict } from './live-check.js';
+export { checkStoredJobs, verdictOfStoredJob, type StoredJobVerdict } from './live-check.js';
 export { parseStoredPayload } from './stored-payload.js';
 export {
   DEFAULT_LIVE_CHECK_PAGE_SIZE,
