@@ -4,8 +4,7 @@
  * worker's. Versioned payloads extend this function (and only this one): read the version the envelope records,
  * parse with that version's schema, migrate up to the current version, then validate with the current schema.
  */
-import type { Envelope, PayloadJob } from './payload.js';
-import { parsePayload } from './payload.js';
+import { parsePayload, type Envelope, type PayloadJob } from './payload.js';
 
 /**
  * Parses the payload of a stored job (`envelope`, already decoded) with its job's current schema, exactly as a worker
