@@ -32,6 +32,7 @@ import {
 import { checkStoredJob, decodeEnvelope, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, headFieldsOf, toIssues } from './payload.js';
 import { connect, describeConnection, release, type RedisConnection } from './redis.js';
 import { parseStoredPayload } from './stored-payload.js';
+import { pause } from './timeout.js';
 
 /** What a worker would do with a stored job: run it, or dead-letter it with a reason and the issues. */
 export type StoredJobVerdict =
@@ -198,20 +199,6 @@ class QueueTally {
       jobs: types.map((t) => t.report(this.queue, this.jobSet)),
     };
   }
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** The state of each live id (`jobs` hash) of a page: active, scheduled with or without an error record, else waiting. */
