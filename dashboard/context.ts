@@ -2,7 +2,7 @@
  * What a page handler works with: the read API (Inspector), the write API (Admin), the options, and the page's
  * link/nonce/token context. Shared listing pieces (the jobs table, the pager) live here too.
  */
-import type { Admin, Inspector, JobSet, ListedJob, ListState } from 'jobcraft';
+import type { Admin, Inspector, JobSet, JobState, ListedJob, ListState } from 'jobcraft';
 import type { Cluster, Redis } from 'ioredis';
 import { html, href, query, seg, time, type Html, type Page } from './html.js';
 import type { DashboardAction, DashboardOptions } from './options.js';
@@ -50,8 +50,8 @@ export function param(url: URL, name: string): string | undefined {
   return v === null || v === '' ? undefined : v;
 }
 
-/** Actions on selected jobs in a listing of a state. */
-export function actionsFor(state: ListState): readonly DashboardAction[] {
+/** The actions on jobs in a state: on the selected jobs of a listing, and on the job page (none for other states). */
+export function actionsFor(state: ListState | JobState): readonly DashboardAction[] {
   switch (state) {
     case 'waiting':
       return ['cancel'];

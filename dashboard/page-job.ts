@@ -4,7 +4,7 @@
  */
 import type { JobDetails, StoredError } from 'jobcraft';
 import { actionButton, bytes, html, href, layout, seg, time, type Html } from './html.js';
-import type { Ctx } from './context.js';
+import { actionsFor, type Ctx } from './context.js';
 import type { DashboardAction, DashboardOptions } from './options.js';
 
 /**
@@ -45,22 +45,6 @@ export function cutUtf8(text: string, max: number): string {
   return buf.subarray(0, end).toString('utf8');
 }
 
-/** The actions the job page offers for a state. */
-function jobActions(state: string): readonly DashboardAction[] {
-  switch (state) {
-    case 'waiting':
-      return ['cancel'];
-    case 'delayed':
-      return ['promote', 'cancel'];
-    case 'retrying':
-      return ['retry', 'promote', 'cancel'];
-    case 'dead':
-      return ['dead-retry', 'dead-delete'];
-    default:
-      return [];
-  }
-}
-
 const LABELS: Partial<Record<DashboardAction, string>> = { retry: 'Retry now', promote: 'Promote (run now)', cancel: 'Cancel', 'dead-retry': 'Retry', 'dead-delete': 'Delete' };
 
 export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
@@ -84,7 +68,7 @@ export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
     [t.finishedAt, job.state === 'dead' ? 'died' : 'finished'],
   ];
   const events = timeline.filter((e): e is [Date, string] => e[0] !== undefined).sort((a, b) => a[0].getTime() - b[0].getTime());
-  const actions = jobActions(job.state).filter((a) => page.can(a));
+  const actions = actionsFor(job.state).filter((a) => page.can(a));
   const dead = job.state === 'dead';
   const body = html`
 <table class="facts" data-testid="job-facts">
