@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { unblockKey, type QueueKeys } from '../keys.js';
 import { release, type OwnedConnection, type RedisConnection } from '../redis.js';
 import { RedisOutOfMemoryError, RedisUnavailableError } from '../errors.js';
-import { Scripts, type FetchResult, type HistoryWrite, type LeasedJob } from '../scripts.js';
+import { Scripts, type FetchResult, type HistoryWrite, type LeasedJob, type ResultWrite } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
 import type { JobRun } from './job-run.js';
 import type { AckCarrier } from './completer.js';
@@ -61,6 +61,8 @@ export interface PendingAcks {
   recorded(runs: readonly JobRun[], stale: readonly string[]): void;
   /** The history counters of `runs`, aggregated per job type, for the call that carries them (none: no history). */
   historyOf?(runs: readonly JobRun[]): HistoryWrite | undefined;
+  /** The results to store with `runs`' acks (docs/results.md); undefined when none of the queue's types has one. */
+  resultsOf?(runs: readonly JobRun[]): readonly ResultWrite[] | undefined;
 }
 
 /** How a fetch loop is set up (its params). */
@@ -221,6 +223,8 @@ export class FetchLoop implements AckCarrier {
       maxEnvelopeBytes: p.maxEnvelopeBytes,
       // The acknowledged runs' history rides on the same call: a few counters per job type.
       history: acks.length === 0 ? undefined : this.pendingAcks.historyOf?.(acks),
+      // Results ride along too (only for queues with a job type that declares one).
+      results: acks.length === 0 ? undefined : this.pendingAcks.resultsOf?.(acks),
     });
   }
 
