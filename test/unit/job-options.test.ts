@@ -31,6 +31,9 @@ const options = {
   unique: { by: ['n'], ttl: '5m', until: 'start' },
   concurrency: 2,
   rateLimit: { max: 10, per: '1s' },
+  result: z.object({ url: z.string() }),
+  resultRetention: '1h',
+  maxResultBytes: 1000,
 } as const;
 const payload = z.object({ n: z.number() });
 const everything = (): ResolvedJob => {
