@@ -565,6 +565,98 @@ const statsLatency: Workload = {
   judge: (m) => (m.jobcraft === null ? undefined : m.jobcraft < 50),
 };
 
+// ---- dashboard ------------------------------------------------------------------------------------------------
+
+/** The dashboard pages measured, as paths under its root: the overview and a queue's first page of waiting jobs. */
+export const DASHBOARD_PAGES = {
+  overview: () => '/',
+  queue: (queue: string) => `/queues/${encodeURIComponent(queue)}?state=waiting`,
+} as const;
+
+/** Requests per page and size; each is timed from the call of the fetch handler to the end of the body. */
+const DASHBOARD_REQUESTS = 100;
+
+/**
+ * The dashboard's server time: its fetch handler called directly (no socket, no browser), p95 of
+ * {@link DASHBOARD_REQUESTS} requests one after another, for the overview and a queue's first page of waiting jobs.
+ * Measured on a prefix holding a queue of 1,000,000 waiting + 100,000 dead jobs (seeded as for stats-latency) and on
+ * a prefix holding one queue of 10 waiting jobs, in the same Redis: pages cost O(page size), so they should match.
+ * The table's value is the overview on the big queue; `dashboard-queue` shows the queue page's (`queueP95Ms`).
+ */
+async function dashboardServerTime(subject: Subject, ctx: RunContext): Promise<Sample> {
+  return inNamespace(ctx, 'dashboard', subject, async (ns) => {
+    const waiting = size(ctx, 1_000_000, 100_000);
+    const dead = size(ctx, 100_000, 10_000);
+    const smallPrefix = `${ns.prefix}:small`;
+    await fillQueueFast(ctx.admin, ns.prefix, 'big', waiting, dead);
+    await fillQueueFast(ctx.admin, smallPrefix, 'small', 10, 0);
+    const { createDashboard } = await import('../dashboard/index.js');
+    const redis = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const big = createDashboard({ redis, prefix: ns.prefix, logError: () => {} });
+    const small = createDashboard({ redis, prefix: smallPrefix, logError: () => {} });
+    try {
+      const measure = async (dashboard: typeof big, path: string, mustShow: string): Promise<number[]> => {
+        const call = async (): Promise<{ ms: number; body: string }> => {
+          const t0 = performance.now();
+          const response = await dashboard.fetch(new Request(`http://127.0.0.1${path}`));
+          const body = await response.text();
+          const ms = performance.now() - t0;
+          if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}: ${body.slice(0, 200)}`);
+          return { ms, body };
+        };
+        const first = await call(); // connects and loads the scripts
+        if (!first.body.includes(mustShow)) throw new Error(`GET ${path} does not show ${JSON.stringify(mustShow)}`);
+        const times: number[] = [];
+        for (let i = 0; i < Math.max(5, Math.round(DASHBOARD_REQUESTS * Math.min(1, ctx.scale * 10))); i++) times.push((await call()).ms);
+        return times;
+      };
+      // Each page must show the real data: the waiting count on the overview, the queue's first job on its page.
+      const count = (n: number): string => `data-testid="count-waiting">${n}<`;
+      const overview = await measure(big, DASHBOARD_PAGES.overview(), count(waiting));
+      const queue = await measure(big, DASHBOARD_PAGES.queue('big'), 'bench#w0');
+      const smallOverview = await measure(small, DASHBOARD_PAGES.overview(), count(10));
+      const smallQueue = await measure(small, DASHBOARD_PAGES.queue('small'), 'bench#w0');
+      return {
+        value: percentile(overview, 95),
+        extra: {
+          overviewMedianMs: median(overview),
+          queueP95Ms: percentile(queue, 95),
+          queueMedianMs: median(queue),
+          smallOverviewP95Ms: percentile(smallOverview, 95),
+          smallQueueP95Ms: percentile(smallQueue, 95),
+          waiting,
+          dead,
+        },
+      };
+    } finally {
+      await Promise.all([big.close(), small.close()]);
+    }
+  });
+}
+
+const dashboardOverview: Workload = {
+  name: 'dashboard-overview',
+  unit: 'ms',
+  target: 'p95 < 100 ms',
+  subjects: ['jobcraft'],
+  size: (quick) =>
+    `dashboard overview page, server time (fetch handler) p95 of ${DASHBOARD_REQUESTS} requests, a queue of ${quick ? '100k' : '1M'} waiting + ${quick ? '10k' : '100k'} dead jobs (10-job queue: smallOverviewP95Ms)`,
+  run: (subject, ctx) => dashboardServerTime(subject, ctx),
+  judge: (m) => (m.jobcraft === null ? undefined : m.jobcraft < 100),
+};
+
+const dashboardQueue: Workload = {
+  name: 'dashboard-queue',
+  unit: 'ms',
+  target: 'p95 < 100 ms',
+  subjects: ['jobcraft'],
+  derivedFrom: { workload: 'dashboard-overview', extra: 'queueP95Ms' },
+  size: (quick) =>
+    `dashboard queue page (waiting, first page), server time p95 of ${DASHBOARD_REQUESTS} requests on the same ${quick ? '100k' : '1M'}-job queue (10-job queue: smallQueueP95Ms of dashboard-overview)`,
+  run: () => Promise.reject(new Error('dashboard-queue is derived from dashboard-overview')),
+  judge: (m) => (m.jobcraft === null ? undefined : m.jobcraft < 100),
+};
+
 // ---- codegen --------------------------------------------------------------------------------------------------
 
 const codegen10: Workload = {
@@ -609,6 +701,8 @@ export const WORKLOADS: readonly Workload[] = [
   delayed,
   bytesPerJob,
   statsLatency,
+  dashboardOverview,
+  dashboardQueue,
   workerRss,
   codegen10,
   codegenWatch,

@@ -24,6 +24,18 @@ export interface DashboardCommandOptions extends CommonOptions {
 
 const USAGE = 2;
 
+/** The names a browser uses for this machine's loopback interface. */
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'] as const;
+
+/** The host name of an origin (`https://ops.example.com:8443` → `ops.example.com`), or the text itself when it is none. */
+function hostOf(origin: string): string {
+  try {
+    return new URL(origin).hostname;
+  } catch {
+    return origin;
+  }
+}
+
 /** Whether a host to bind is the loopback interface only. */
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
@@ -96,6 +108,11 @@ export function registerDashboardCommand(program: Command): void {
     });
 }
 
+/** A value of a request in a log line: as it is when it is a plain name, else quoted (a newline cannot start a forged line). */
+function logValue(text: string): string {
+  return /^[\w.:-]+$/.test(text) ? text : JSON.stringify(text);
+}
+
 function fail(code: number, message: string): number {
   console.error(`error: ${message}`);
   return code;
@@ -145,6 +162,7 @@ export async function runDashboard(o: DashboardCommandOptions): Promise<number> 
     }
   }
   const readOnly = o.readOnly === true;
+  const trustedOrigins = (o.trustedOrigin ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
   let dashboard: ReturnType<typeof dashboardModule.createDashboard>;
   try {
     dashboard = dashboardModule.createDashboard({
@@ -154,9 +172,12 @@ export async function runDashboard(o: DashboardCommandOptions): Promise<number> 
       manifest,
       basePath: o.basePath,
       readOnly,
-      trustedOrigins: (o.trustedOrigin ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''),
+      trustedOrigins,
+      // Open on loopback: only requests naming a loopback host (or a trusted origin's), so a page whose name an
+      // attacker rebinds to 127.0.0.1 (DNS rebinding) cannot read or act through the browser.
+      allowedHosts: creds === undefined && isLoopback(o.host) ? [...LOOPBACK_NAMES, o.host, ...trustedOrigins.map((x) => hostOf(x))] : undefined,
       authorize: creds === undefined ? undefined : authorizeWith(creds, readOnly),
-      onAction: (e) => console.log(`action ${e.action}${e.dryRun ? ' (dry run)' : ''}${e.queue === undefined ? '' : ` queue=${e.queue}`}${e.failed ? ' failed' : ''}`),
+      onAction: (e) => console.log(`action ${e.action}${e.dryRun ? ' (dry run)' : ''}${e.queue === undefined ? '' : ` queue=${logValue(e.queue)}`}${e.failed ? ' failed' : ''}`),
     });
   } catch (err) {
     return fail(USAGE, (err as Error).message);
@@ -164,7 +185,8 @@ export async function runDashboard(o: DashboardCommandOptions): Promise<number> 
   const server = dashboardModule.createDashboardServer(dashboard);
   const listening = await new Promise<Error | undefined>((done) => {
     server.once('error', done);
-    server.listen(port, o.host, () => done(undefined));
+    // An IPv6 address may be written as in a URL (`[::1]`); listen() takes it bare.
+    server.listen(port, o.host.replace(/^\[(.*)\]$/, '$1'), () => done(undefined));
   });
   if (listening !== undefined) {
     await dashboard.close();

@@ -62,11 +62,20 @@ export function parseActionForm(body: Record<string, unknown>): ActionForm {
   };
 }
 
-/** The live states a job action applies to in a listing of `state` (undefined: every state it applies to). */
+/**
+ * The live states a job action applies to in a listing of `state` (undefined: no state named, every state it applies
+ * to). A state the action does not apply to is refused: taking it as "every state" would turn a forged "cancel every
+ * active job" into "cancel every waiting, delayed and retrying job".
+ */
 function statesFor(action: DashboardAction, state: string | undefined): readonly LiveState[] | undefined {
-  if (!(action in ACTION_STATES) || state === undefined) return undefined;
+  if (state === undefined) return undefined;
+  if (!(action in ACTION_STATES)) {
+    if (action.startsWith('dead-') && state !== 'dead') throw new BadAction(`${action} does not apply to ${state} jobs (dead letters only)`);
+    return undefined;
+  }
   const allowed = ACTION_STATES[action as keyof typeof ACTION_STATES];
-  return (allowed as readonly string[]).includes(state) ? [state as LiveState] : undefined;
+  if (!(allowed as readonly string[]).includes(state)) throw new BadAction(`${action} does not apply to ${state} jobs (only to ${allowed.join(', ')})`);
+  return [state as LiveState];
 }
 
 /** What an action did, for onAction and the result page. */

@@ -143,8 +143,11 @@ export function jobNamesOf(jobs: JobSet | undefined, queue: string | undefined):
   return [...jobs.jobs.values()].filter((j) => queue === undefined || j.queue === queue).map((j) => j.name).sort();
 }
 
-/** A job-type filter input: a select when the names are known, else a text field. */
+/** A job-type filter input: a select when the queue's job names are known, else a text field. */
 export function jobFilter(names: readonly string[] | undefined, current: string | undefined): Html {
-  if (names === undefined) return html`<label>job type <input name="job" value="${current ?? ''}" data-testid="job-filter" placeholder="any"></label>`;
-  return html`<label>job type <select name="job" data-testid="job-filter"><option value="">any</option>${names.map((n) => html`<option value="${n}"${n === current ? html` selected` : ''}>${n}</option>`)}</select></label>`;
+  // No names known for this queue (no job set, or none declared on it): any name may be typed.
+  if (names === undefined || names.length === 0) return html`<label>job type <input name="job" value="${current ?? ''}" data-testid="job-filter" placeholder="any"></label>`;
+  // A filter the job set does not list (another service's job, a name from the URL) stays shown and selected.
+  const shown = current === undefined || names.includes(current) ? names : [...names, current];
+  return html`<label>job type <select name="job" data-testid="job-filter"><option value="">any</option>${shown.map((n) => html`<option value="${n}"${n === current ? html` selected` : ''}>${n}</option>`)}</select></label>`;
 }

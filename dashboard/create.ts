@@ -7,7 +7,7 @@
 import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { Cluster, Redis } from 'ioredis';
-import { createAdmin, createInspector, InvalidArgumentError, type Admin, type RedisConfig } from 'jobcraft';
+import { createAdmin, createInspector, InvalidArgumentError, RedisUnavailableError, type Admin, type RedisConfig } from 'jobcraft';
 import { BadAction, parseActionForm, resultPage, runAction } from './actions.js';
 import { loadAssets } from './assets.js';
 import type { ChartCache, Ctx } from './context.js';
@@ -22,6 +22,8 @@ import { contentSecurityPolicy, cookieOf, Csrf, CSRF_COOKIE, CSRF_FIELD, csrfCoo
 
 /** The default refresh period of the pages (ms). */
 export const DEFAULT_POLL_MS = 5_000;
+/** The shortest `csrfSecret` accepted. */
+export const MIN_CSRF_SECRET = 32;
 /** The largest POST body accepted (1,000 ids of 256 characters fit). */
 export const MAX_POST_BYTES = 1024 * 1024;
 
@@ -47,7 +49,7 @@ function openRedis(config: RedisConfig | undefined): { redis: Redis | Cluster; o
 
 /** `"/admin/jobs/"` → `"/admin/jobs"`; `"/"` → `""`. */
 export function normalizeBasePath(path: string): string {
-  if (!path.startsWith('/') || /[?#\\]/.test(path)) throw new InvalidArgumentError('createDashboard', 'basePath', `must be a path starting with "/" (no query or fragment): ${JSON.stringify(path)}`);
+  if (!path.startsWith('/') || /[?#\\]/.test(path)) throw new InvalidArgumentError('createDashboard', 'basePath', `basePath must be a path starting with "/" (no query or fragment): ${JSON.stringify(path)}`);
   return path.replace(/\/+$/, '');
 }
 
@@ -66,15 +68,41 @@ function resolveAccess(access: Exclude<Access, Response>, readOnly: boolean): Re
 export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const basePath = normalizeBasePath(options.basePath ?? '/');
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
-  if (!Number.isInteger(pollMs) || pollMs < 0) throw new InvalidArgumentError('createDashboard', 'pollMs', `must be a whole number of ms ≥ 0: ${String(pollMs)}`);
+  if (!Number.isInteger(pollMs) || pollMs < 0) throw new InvalidArgumentError('createDashboard', 'pollMs', `pollMs must be a whole number of ms ≥ 0: ${String(pollMs)}`);
   const logError = options.logError ?? ((message: string, error: unknown) => console.error(`jobcraft dashboard: ${message}`, error));
   const { redis, owned } = openRedis(options.redis);
+  // A connection of ours gets an error listener: without one ioredis prints every failed reconnect, stack and all.
+  // Each cause is logged once until Redis is back; the pages then say it is unreachable (503).
+  if (owned) {
+    let last: string | undefined;
+    redis.on('error', (err: Error) => {
+      if (err.message === last) return;
+      last = err.message;
+      logError('Redis connection error', err);
+    });
+    redis.on('ready', () => (last = undefined));
+  }
   const inspector = createInspector({ redis, prefix: options.prefix, jobs: options.jobs });
   let admin: Admin | undefined;
   const adminApi = (): Admin => (admin ??= createAdmin({ redis, prefix: options.prefix, jobs: options.jobs }));
-  const csrf = new Csrf();
+  if (options.csrfSecret !== undefined && (typeof options.csrfSecret !== 'string' || options.csrfSecret.length < MIN_CSRF_SECRET)) {
+    throw new InvalidArgumentError('createDashboard', 'csrfSecret', `csrfSecret must be a string of at least ${MIN_CSRF_SECRET} characters (random, kept secret)`);
+  }
+  const csrf = new Csrf(options.csrfSecret);
   const assets = loadAssets();
   const trusted = options.trustedOrigins ?? [];
+  for (const origin of trusted) {
+    let parsed: string | undefined;
+    try {
+      parsed = new URL(origin).origin;
+    } catch {
+      parsed = undefined;
+    }
+    // A browser's Origin is exactly scheme://host[:port]: anything else listed here would never match one.
+    if (parsed !== origin) {
+      throw new InvalidArgumentError('createDashboard', 'trustedOrigins', `trustedOrigins holds ${JSON.stringify(origin)}, which is not an origin (scheme://host[:port], no path${parsed === undefined || parsed === 'null' ? '' : `: ${parsed}`})`);
+    }
+  }
   const charts: ChartCache = new Map();
 
   const app = new Hono<Env>({ strict: false }).basePath(basePath === '' ? '/' : basePath);
@@ -99,12 +127,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     return { inspector, admin: adminApi, redis, options, jobs: options.jobs, page: pageOf(c), url: new URL(c.req.url), charts };
   }
 
-  async function htmlResponse(c: HonoContext<Env>, body: Html, status: 200 | 400 | 403 | 404 | 500 = 200): Promise<Response> {
+  async function htmlResponse(c: HonoContext<Env>, body: Html, status: 200 | 400 | 403 | 404 | 500 | 503 = 200): Promise<Response> {
     c.header('Content-Security-Policy', contentSecurityPolicy(c.get('nonce')));
     return c.html(await body, status);
   }
 
-  function errorPage(c: HonoContext<Env>, status: 400 | 403 | 404 | 500, title: string, message: string): Promise<Response> {
+  function errorPage(c: HonoContext<Env>, status: 400 | 403 | 404 | 500 | 503, title: string, message: string): Promise<Response> {
     return htmlResponse(c, layout(pageOf(c), title, html`<p class="error" data-testid="error">${message}</p>`, false), status);
   }
 
@@ -118,8 +146,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       access = 'forbidden';
     }
     if (access instanceof Response) {
-      securityHeaders(access.headers);
-      return access;
+      // Copied: the headers of Response.redirect() or of a fetch() answer are immutable, and setting ours threw.
+      const res = new Response(access.body, { status: access.status, statusText: access.statusText, headers: access.headers });
+      securityHeaders(res.headers);
+      return res;
     }
     const resolved = resolveAccess(access, options.readOnly === true);
     if (resolved === undefined) {
@@ -141,6 +171,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
 
   app.onError((err, c) => {
     if (err instanceof InvalidArgumentError || err instanceof BadAction) return errorPage(c, 400, 'Bad request', err.message);
+    if (err instanceof RedisUnavailableError) return errorPage(c, 503, 'Redis unavailable', err.message);
     logError(`${c.req.method} ${new URL(c.req.url).pathname} failed`, err);
     return errorPage(c, 500, 'Error', `The request failed: ${(err as Error)?.message ?? String(err)}`);
   });
@@ -154,6 +185,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   app.get('/jobs/:id/payload', async (c) => {
     const job = await inspector.job(c.req.param('id'));
     if (job.state === 'unknown') return c.text('not found\n', 404);
+    if (job.state === 'completed' || job.payload === undefined) return c.text('no payload: a completed job keeps none, and an unreadable one has none to give\n', 404);
     const { text, failed } = shownPayload(options, job);
     if (failed) return c.text(`${text}\n`, 500);
     const name = `job-${job.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
@@ -201,13 +233,26 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     }
   }
 
+  const hostName = (h: string): string => h.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const allowedHosts = options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map(hostName));
+
   return {
     async fetch(request: Request): Promise<Response> {
       const url = new URL(request.url);
+      if (allowedHosts !== undefined && !allowedHosts.has(hostName(url.hostname))) {
+        const res = new Response(
+          `Host ${JSON.stringify(url.hostname)} is not one this dashboard answers for (allowedHosts: ${[...allowedHosts].join(', ')}): a request naming another host may come from a DNS rebinding attack. Open the dashboard by one of those names, or add this one.\n`,
+          { status: 403, headers: { 'Content-Type': 'text/plain; charset=utf-8' } },
+        );
+        securityHeaders(res.headers);
+        return res;
+      }
       // The root without its slash: send the browser to it with one, so relative links resolve under it.
       if (basePath !== '' && url.pathname === basePath) {
         const last = basePath.slice(basePath.lastIndexOf('/') + 1);
-        return new Response(null, { status: 308, headers: { Location: `./${last}/${url.search}` } });
+        const res = new Response(null, { status: 308, headers: { Location: `./${last}/${url.search}` } });
+        securityHeaders(res.headers);
+        return res;
       }
       return app.fetch(request);
     },

@@ -98,6 +98,7 @@ export function layout(page: Page, title: string, body: Html, refresh = true): H
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <meta name="jobcraft-csrf" content="${page.csrf}">
+<link rel="icon" href="data:,">
 <title>${title} · jobcraft</title>
 <link rel="stylesheet" href="${href(page, 'static/uPlot.min.css')}">
 <link rel="stylesheet" href="${href(page, 'static/dashboard.css')}">

@@ -9,7 +9,7 @@
  * docs/dashboard.md describes the options, the pages, the security model and the limits.
  * @packageDocumentation
  */
-export { createDashboard, DEFAULT_POLL_MS, MAX_POST_BYTES } from './create.js';
+export { createDashboard, DEFAULT_POLL_MS, MAX_POST_BYTES, MIN_CSRF_SECRET } from './create.js';
 export { toNodeListener, createDashboardServer, type NodeListener } from './node.js';
 export { PAYLOAD_SHOWN_BYTES } from './page-job.js';
 export { BULK_PAGE_SIZE, BULK_TIME_BUDGET_MS, MAX_IDS } from './actions.js';

@@ -116,6 +116,19 @@ export interface DashboardOptions {
    * `Host`). Default none.
    */
   readonly trustedOrigins?: readonly string[];
+  /**
+   * The host names (or IP addresses) requests may be addressed to, as their URL (the `Host` header) names them;
+   * a request for any other answers 403 before anything is read. Set it when the dashboard has no authorization of its
+   * own and listens on loopback: a web page whose name an attacker rebinds to 127.0.0.1 (DNS rebinding) is otherwise
+   * same-origin with it for the browser. Default: any host.
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * The secret the CSRF tokens are signed with (at least 32 characters). Give every replica of an app that mounts the
+   * dashboard the same one (e.g. from the environment): behind a load balancer, a page served by one replica then posts
+   * to any other. Default: random per dashboard, so a token is good only on the instance that made it.
+   */
+  readonly csrfSecret?: string;
   /** Where errors of hooks and Redis are logged. Default `console.error`. */
   readonly logError?: (message: string, error: unknown) => void;
 }

@@ -1,7 +1,7 @@
 /**
  * Dead letters by queue and job type: the counts of every queue, then one page of the chosen queue's dead letters
- * (newest first) with each one's reason (one get.lua per letter shown: O(page size)) and error; retry or delete the
- * checked ones, or every one matching after a dry-run count.
+ * (newest first) with each one's reason and error (both from the listing's dead-letter records: no payload leaves
+ * Redis); retry or delete the checked ones, or every one matching after a dry-run count.
  */
 import { ACTION_LABELS, jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
 import { formFields, html, href, layout, query, type Html } from './html.js';
@@ -16,11 +16,8 @@ export async function deadPage(ctx: Ctx): Promise<Html> {
   const cursor = param(url, 'cursor');
   const limit = pageSize(url);
   const listing = queue === undefined ? undefined : await ctx.inspector.jobs(queue, { state: 'dead', job, limit, cursor });
-  const reasons = new Map<string, string | undefined>();
-  if (listing !== undefined) {
-    const details = await Promise.all(listing.jobs.map((j) => ctx.inspector.job(j.id).catch(() => undefined)));
-    for (const d of details) if (d !== undefined) reasons.set(d.id, d.deadReason);
-  }
+  // The listing reads each letter's dead-letter record already: its reason comes with it, no payload read.
+  const reasons = new Map<string, string | undefined>((listing?.jobs ?? []).map((j) => [j.id, j.deadReason]));
   const formId = page.can('dead-retry') || page.can('dead-delete') ? 'selected' : undefined;
   const body = html`
 <table data-testid="dead-counts"><thead><tr><th>Queue</th><th>Dead letters</th></tr></thead>

@@ -89,7 +89,11 @@ ${job.workerId === undefined ? '' : html`<tr><th>Worker</th><td>${job.workerId}<
 ${actions.length === 0 ? '' : html`<div class="actions" data-testid="job-actions">${actions.map((a) => actionButton(page, a, LABELS[a] ?? a, { id: job.id, queue: job.queue }, `job-${a}`, a === 'cancel' || a === 'dead-delete'))}</div>`}
 ${declared === undefined ? '' : html`<h2>Options of ${declared.name}</h2><pre data-testid="job-options">${JSON.stringify({ queue: declared.queue, attempts: declared.attempts, backoff: declared.backoff, timeoutMs: declared.timeoutMs ?? null, priority: declared.priority, cron: declared.cron === undefined ? null : { pattern: declared.cron.pattern, tz: declared.cron.tz } }, null, 2)}</pre>`}
 <h2>Payload</h2>
-${payload.failed ? html`<p class="warn" data-testid="payload-redact-failed">${payload.text}</p>` : html`<pre class="payload" data-testid="payload">${shown}</pre>
+${job.state === 'completed'
+  ? html`<p class="muted" data-testid="payload-none">A completed job keeps no payload: its record holds only the attempts it took and when it finished.</p>`
+  : job.payload === undefined && !payload.failed
+    ? html`<p class="warn" data-testid="payload-none">No payload to show: the stored job could not be read as a jobcraft job${job.deadReason === undefined ? '' : ` (dead reason: ${job.deadReason})`}.</p>`
+    : payload.failed ? html`<p class="warn" data-testid="payload-redact-failed">${payload.text}</p>` : html`<pre class="payload" data-testid="payload">${shown}</pre>
 ${cut ? html`<p class="warn" data-testid="payload-truncated">Cut at ${bytes(PAYLOAD_SHOWN_BYTES)} of ${bytes(size)}. <a href="${href(page, `jobs/${seg(job.id)}/payload`)}" download data-testid="payload-download">Download the whole payload</a></p>` : ''}`}
 <h2>Last error</h2>
 ${job.lastError === undefined ? html`<p class="muted" data-testid="no-error">none</p>` : html`<p class="error" data-testid="error-message">${job.lastError.name}: ${job.lastError.message} <span class="muted">(attempt ${job.lastError.attempt}, ${time(new Date(job.lastError.at), now)})</span></p>

@@ -36,12 +36,17 @@ export async function queuePage(ctx: Ctx, queue: string): Promise<Html> {
   const job = state === 'completed' ? undefined : param(url, 'job');
   const cursor = param(url, 'cursor');
   const limit = pageSize(url);
-  const [stats, listing] = await Promise.all([ctx.inspector.stats(queue), ctx.inspector.jobs(queue, { state, job, limit, cursor })]);
+  const [stats, listing, registered] = await Promise.all([
+    ctx.inspector.stats(queue),
+    ctx.inspector.jobs(queue, { state, job, limit, cursor }),
+    ctx.inspector.queues().then((qs) => qs.some((q) => q.queue === queue)),
+  ]);
   const counts: Record<ListState, number> = { waiting: stats.waiting, delayed: stats.delayed, retrying: stats.retrying, active: stats.active, dead: stats.dead, completed: stats.completed };
   const actions = actionsFor(state);
   const formId = actions.some((a) => page.can(a)) ? 'selected' : undefined;
   const base = `queues/${seg(queue)}`;
   const body = html`
+${registered ? '' : html`<p class="warn" data-testid="queue-unknown">No queue named ${queue} is registered under this prefix (a worker or a client registers its queues when it starts): check the name.</p>`}
 <div class="queue-head">${stats.paused ? html`<span class="warn" data-testid="queue-paused">paused</span> ${actionButton(page, 'resume', 'Resume', { queue }, 'resume-queue')}` : html`<span data-testid="queue-running">running</span> ${actionButton(page, 'pause', 'Pause', { queue }, 'pause-queue')}`} latency ${duration(stats.latencyMs)}</div>
 <nav class="tabs" data-testid="state-tabs">${LIST_STATES.map((s) => html`<a href="${href(page, base + query({ state: s, job: s === 'completed' ? undefined : job, limit: limit === 50 ? undefined : limit }))}" class="${s === state ? 'current' : ''}" data-testid="state-${s}">${s} <span class="count" data-testid="state-count-${s}">${counts[s]}</span></a>`)}</nav>
 <form method="get" action="${href(page, base)}" class="filter" data-testid="filter-form"><input type="hidden" name="state" value="${state}">${state === 'completed' ? html`<span class="muted">completed records keep no job type</span>` : jobFilter(jobNamesOf(ctx.jobs, queue), job)} ${pageSizeSelect(limit)} <button type="submit" data-testid="apply-filter">Show</button></form>

@@ -43,11 +43,16 @@ export const CSRF_FIELD = '_csrf';
 
 /**
  * CSRF tokens: a random value in an HttpOnly, SameSite=Strict cookie, and in each form the HMAC of that value under a
- * secret of this dashboard instance. A POST must carry both, matching: a cross-site page can neither read the
+ * secret of this dashboard instance (or of every replica, given `csrfSecret`). A POST must carry both, matching: a cross-site page can neither read the
  * cookie nor compute the HMAC.
  */
 export class Csrf {
-  private readonly secret = randomBytes(32);
+  private readonly secret: Buffer;
+
+  /** `secret`: shared by every replica of a dashboard (tokens of one are then good on all); default random. */
+  constructor(secret?: string) {
+    this.secret = secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
+  }
 
   /** The token for a cookie value. */
   token(cookie: string): string {
@@ -98,7 +103,10 @@ export function crossSiteReason(request: Request, trustedOrigins: readonly strin
   const own = new URL(request.url).origin;
   const forwarded = forwardedOrigin(request);
   if (origin === own || origin === forwarded || trustedOrigins.includes(origin)) return undefined;
-  return `Origin ${JSON.stringify(origin)} is not this dashboard's (${own})`;
+  return (
+    `Origin ${JSON.stringify(origin)} is not this dashboard's (${forwarded ?? own}). If the dashboard is reached through a proxy ` +
+    'that rewrites Host, have the proxy send X-Forwarded-Host and X-Forwarded-Proto, or add the origin to trustedOrigins (--trusted-origin)'
+  );
 }
 
 /** The origin a browser sees when a proxy forwards `X-Forwarded-Proto`/`X-Forwarded-Host` (only their first value). */

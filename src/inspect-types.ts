@@ -92,6 +92,8 @@ export interface ListedJob {
   readonly at: Date | undefined;
   /** The last error (retrying and dead jobs). */
   readonly lastError: StoredError | undefined;
+  /** Why a dead job died (`permanent_error`, `attempts_exhausted`, …), read from its dead-letter record; dead jobs only. */
+  readonly deadReason?: string;
 }
 
 /** One page of {@link Inspector.jobs}. */

@@ -235,7 +235,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
       ids.forEach((id, i) => {
         const head = envelopeHead(envs[i]);
         const info = infos[i] === null || infos[i] === undefined ? undefined : parseDeadInfo(infos[i] as string);
-        out.push({ id, state, name: head.name, enqueuedAt: date(head.t), attempts: info?.attempts ?? 0, at: date(scores[i]), lastError: info?.error });
+        out.push({ id, state, name: head.name, enqueuedAt: date(head.t), attempts: info?.attempts ?? 0, at: date(scores[i]), lastError: info?.error, deadReason: info?.reason });
       });
       return out;
     }

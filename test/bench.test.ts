@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { round } from '../bench/common.js';
 import { runBench, toJson } from '../bench/run.js';
 
 // A smoke test of the benchmark harness: tiny versions of two workloads, jobcraft only. It checks that they complete
@@ -37,5 +38,35 @@ describe('benchmark harness', () => {
     expect(typeof w.jobcraft).toBe('number');
     expect(w.jobcraft as number).toBeGreaterThan(0);
     expect(w.bullmq).toBeNull();
+  }, 90_000);
+});
+
+// The dashboard's server-time workloads, tiny: the harness seeds both prefixes, calls the fetch handler and reports
+// the overview (measured) and the queue page (derived from the same run) in the JSON shape, with the 10-job figures
+// beside them. No speed is asserted.
+describe('benchmark harness: dashboard pages', () => {
+  it('runs tiny dashboard-overview and dashboard-queue and reports them in the JSON shape', async () => {
+    const report = await runBench({ quick: true, scale: 0.01, reps: 1, libs: ['jobcraft'], only: ['dashboard-overview', 'dashboard-queue'], progress: null });
+    expect(report.errors).toEqual([]);
+    const json = JSON.parse(toJson(report)) as {
+      workloads: { name: string; unit: string; target: string; jobcraft: unknown; bullmq: unknown; ratio: unknown; runs: { jobcraft?: { value: unknown; extra?: Record<string, unknown> }[] } }[];
+    };
+    expect(json.workloads.map((w) => w.name)).toEqual(['dashboard-overview', 'dashboard-queue']);
+    for (const w of json.workloads) {
+      expect(w.unit).toBe('ms');
+      expect(w.target).toBe('p95 < 100 ms');
+      expect(typeof w.jobcraft).toBe('number');
+      expect(w.jobcraft as number).toBeGreaterThan(0);
+      expect(w.bullmq).toBeNull();
+      expect(w.ratio).toBeNull();
+    }
+    const [overview, queue] = json.workloads;
+    const extra = overview?.runs.jobcraft?.[0]?.extra ?? {};
+    for (const key of ['overviewMedianMs', 'queueP95Ms', 'queueMedianMs', 'smallOverviewP95Ms', 'smallQueueP95Ms']) {
+      expect(typeof extra[key], key).toBe('number');
+    }
+    expect(extra.waiting).toBe(1_000); // 100k (--quick) × 0.01
+    expect(extra.dead).toBe(100);
+    expect(queue?.jobcraft).toBe(round(extra.queueP95Ms as number));
   }, 90_000);
 });

@@ -63,7 +63,8 @@
       schedule();
     });
   }
-  document.addEventListener('visibilitychange', function () { if (!document.hidden) refresh(); });
+  // Back on the tab: catch up at once, if the page polls at all (refresh off, or an action's answer: never).
+  document.addEventListener('visibilitychange', function () { if (!document.hidden && timer !== null) refresh(); });
 
   document.addEventListener('change', function (event) {
     var t = event.target;
