@@ -117,6 +117,8 @@ export class JobDecoder {
     const maxAttempts = env.a ?? job.attempts;
     const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
     const { typeIndex, slot } = this.throttleOf(queue, job.name);
+    // A job whose type declares a result: its waiters learn of its death at once (docs/results.md).
+    const publish = job.result === undefined ? undefined : k.resultChannel;
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       let parsed: ReturnType<typeof parsePayload>;
@@ -125,13 +127,13 @@ export class JobDecoder {
       } catch (thrown) {
         // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
         const err = thrown instanceof Error ? thrown : new Error(String(thrown));
-        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot });
+        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish });
         return undefined;
       }
       if (!parsed.success) {
         const err = new JobValidationError(env.n, toIssues(parsed.error), 'dequeue');
         // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
-        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot });
+        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish });
         return undefined;
       }
       payload = parsed.data;
