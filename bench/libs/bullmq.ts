@@ -21,6 +21,9 @@ async function openResultProducer(ns: Namespace): Promise<ResultProducer> {
   const queue = new Queue(ns.queue, { connection: redisOptions(), prefix: ns.prefix });
   const events = new QueueEvents(ns.queue, { connection: redisOptions(), prefix: ns.prefix });
   await events.waitUntilReady();
+  // Hundreds of adds and waits in flight at once each add a listener for a moment: not a leak, so no warning.
+  queue.setMaxListeners(0);
+  events.setMaxListeners(0);
   return {
     addAndWait: async (data) => (await queue.add('task', data)).waitUntilFinished(events, 60_000),
     close: async () => {
