@@ -95,6 +95,8 @@ export class AckBatch {
   readonly runs: JobRun[] = [];
   /** When the oldest of them was added (performance.now() time). */
   firstAt = 0;
+  /** Whether one of them carries a result (sent at once: someone may be waiting for it). */
+  urgent = false;
   /** Set by the wiring once the queue's fetch loop exists. */
   carrier: AckCarrier | undefined;
 
@@ -111,18 +113,21 @@ export class AckBatch {
 
   add(run: JobRun): void {
     if (this.runs.length === 0) this.firstAt = performance.now();
+    if (run.resultJson !== undefined) this.urgent = true;
     this.runs.push(run);
     this.carrier?.acksWaiting(this.runs.length);
   }
 
   /** Takes every waiting completion (for a call about to be sent). */
   take(): JobRun[] {
+    this.urgent = false;
     return this.runs.splice(0);
   }
 
   /** Puts back completions a call failed to record, ahead of those added since. */
   putBack(runs: readonly JobRun[]): void {
     this.runs.unshift(...runs);
+    if (this.withResults && runs.some((r) => r.resultJson !== undefined)) this.urgent = true;
   }
 
   /**

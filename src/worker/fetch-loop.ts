@@ -61,6 +61,11 @@ export interface PendingAcks {
   recorded(runs: readonly JobRun[], stale: readonly string[]): void;
   /** The history counters of `runs`, aggregated per job type, for the call that carries them (none: no history). */
   historyOf?(runs: readonly JobRun[]): HistoryWrite | undefined;
+  /**
+   * A waiting completion carries a result (docs/results.md): someone may be waiting for it, so it goes now rather
+   * than after the coalescing delay (with whatever else is waiting).
+   */
+  readonly urgent?: boolean;
   /** The results to store with `runs`' acks (docs/results.md); undefined when none of the queue's types has one. */
   resultsOf?(runs: readonly JobRun[]): readonly ResultWrite[] | undefined;
 }
@@ -182,10 +187,10 @@ export class FetchLoop implements AckCarrier {
   /**
    * A finished job's acknowledgement is waiting (`count` in all). It rides on the next fetch — while the loop is
    * blocked, that is the fetch a wake-up starts — or goes on its own after at most ACK_DELAY_MS (or once ACK_BATCH
-   * are waiting).
+   * are waiting, or at once when one carries a result: someone may be waiting for it).
    */
   acksWaiting(count: number): void {
-    if (this.stopped || (this.blocked && count >= ACK_BATCH)) void this.flushAcks();
+    if (this.stopped || (this.blocked && (count >= ACK_BATCH || this.pendingAcks.urgent === true))) void this.flushAcks();
     else if (this.blocked) this.armAckTimer();
     else this.kick();
   }
@@ -265,6 +270,7 @@ export class FetchLoop implements AckCarrier {
         }
         const acksDue =
           this.pendingAcks.length >= ACK_BATCH ||
+          this.pendingAcks.urgent === true ||
           (this.pendingAcks.length > 0 && performance.now() - this.pendingAcks.firstAt >= ACK_DELAY_MS);
         const want = this.mustFetch || this.host.wantsJobs() ? this.host.reserveSlots(this.queue, this.host.batchMax()) : 0;
         if (want === 0 && !acksDue && !this.mustFetch) {
