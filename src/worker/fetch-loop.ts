@@ -350,7 +350,9 @@ export class FetchLoop implements AckCarrier {
     this.host.setIdle(this.queue, true);
     // This queue's share of the slots is free for the others now.
     this.host.kickFetchers();
-    if (this.pendingAcks.length > 0) this.armAckTimer();
+    // A completion that carries a result goes now (someone may be waiting for it); others within ACK_DELAY_MS.
+    if (this.pendingAcks.urgent === true) void this.flushAcks();
+    else if (this.pendingAcks.length > 0) this.armAckTimer();
     // The queue looks empty: a deep automatic prefetch from a burst of short jobs ends here, so a parked fetch does
     // not take a next burst's jobs away from other idle workers.
     this.host.queueDrained();
