@@ -78,7 +78,12 @@ export class ResultWaiters {
   /** Waits for the result of job `id` of type `job` in the queue of `k`. */
   wait(job: ResultJob, k: QueueKeys, id: string, options: ResultWaitOptions = {}): Promise<unknown> {
     const what = `the result of job "${job.name}" (id ${JSON.stringify(id)})`;
-    const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `waiting for ${what}`, 'timeout');
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `waiting for ${what}`, 'timeout');
+    } catch (err) {
+      return Promise.reject(err); // a bad timeout rejects like every other outcome of the wait
+    }
     const signal = options.signal;
     if (signal?.aborted === true) return Promise.reject(new ResultWaitAbortedError(job.name, id, signal.reason));
     if (this.closed) return Promise.reject(new ResultWaitAbortedError(job.name, id, new Error('the client is closed')));

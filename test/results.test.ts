@@ -226,6 +226,13 @@ describe('a job with a result', () => {
     expect(await later).toBe(1);
   });
 
+  it('a bad timeout rejects the wait with InvalidArgumentError naming it', async () => {
+    const { client } = setup('results-bad-timeout', false);
+    const err = await rejection(client.job('slow', 'x').result({ timeout: 'soon' as never }));
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err.message).toMatch(/timeout/);
+  });
+
   it('an aborted signal ends the wait; closing the client ends every wait', async () => {
     const { client } = setup('results-abort', false);
     const handle = await client.enqueue('slow', { n: 2 });
