@@ -195,7 +195,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
    */
   async function cancelPage(k: QueueKeys, ids: readonly string[]): Promise<PageResult> {
     const raws = await redis.hmget(k.jobs, ...ids);
-    const results = await Promise.all(ids.map((id, i) => scripts.cancel(k, { id, ...cancelTargets(k, raws[i] ?? null, () => true), publish: k.resultChannel })));
+    const results = await Promise.all(ids.map((id, i) => scripts.cancel(k, { id, ...cancelTargets(k, raws[i] ?? null, () => true) })));
     const done = results.filter((r) => r === 'cancelled').length;
     return { done, skipped: ids.length - done };
   }

@@ -17,7 +17,7 @@ import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
 import { Cluster, ReplyError } from 'ioredis';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, resultChannel, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
@@ -463,9 +463,10 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     for (const q of queuesFor(id)) {
       const k = keysOf(q);
       const raw = await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`);
-      const { readySet, lock } = cancelTargets(k, raw, (name) => jobs.jobs.get(name)?.throttle !== undefined);
-      // The results channel always: a waiter for the job's result learns of it at once (one PUBLISH, on a rare call).
-      const result = await limit(() => scripts.cancel(k, { id, readySet, lock, publish: k.resultChannel }), `cancel ${JSON.stringify(id)}`);
+      const { readySet, lock, name } = cancelTargets(k, raw, (n) => jobs.jobs.get(n)?.throttle !== undefined);
+      // A job whose type declares a result: its waiters learn of the cancel at once (docs/results.md).
+      const publish = name !== undefined && jobs.jobs.get(name)?.result !== undefined ? resultChannel(k) : undefined;
+      const result = await limit(() => scripts.cancel(k, { id, readySet, lock, publish }), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
     return 'unknown';

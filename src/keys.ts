@@ -63,11 +63,6 @@ export interface QueueKeys {
    * type's `resultRetention`). Only jobs whose type declares a `result` schema have one.
    */
   readonly resultPrefix: string;
-  /**
-   * Pub/sub channel (not a key) on which the scripts announce the end of a job whose type declares a result: a
-   * message is one letter (`r` result stored, `d` dead, `c` cancelled) followed by the job id.
-   */
-  readonly resultChannel: string;
 }
 
 /** Builds the keys of `queue` under `prefix`. */
@@ -95,7 +90,6 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     deadOrder: `${base}dead:order`,
     historyPrefix: `${base}history:`,
     resultPrefix: `${base}result:`,
-    resultChannel: `${base}results`,
   };
 }
 
@@ -150,6 +144,15 @@ export function unblockKey(k: QueueKeys, token: string): string {
 /** The stored result of job `id` in the queue of `k` (STRING with a TTL; same hash tag as the queue). */
 export function resultKey(k: QueueKeys, id: string): string {
   return `${k.resultPrefix}${id}`;
+}
+
+/**
+ * The pub/sub channel (not a key) of the queue of `k` on which the scripts announce the end of a job whose type
+ * declares a result: a message is one letter (`r` result stored, `d` dead, `c` cancelled) followed by the job id.
+ * `P:{q}:results`, beside the result keys `P:{q}:result:<id>`.
+ */
+export function resultChannel(k: QueueKeys): string {
+  return `${k.resultPrefix.slice(0, -1)}s`;
 }
 
 /** The keys of one throttled job type in a queue. */

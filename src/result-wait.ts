@@ -22,7 +22,7 @@ import {
   type ResultWaitError,
 } from './errors.js';
 import { parseDeadInfo } from './dead-letters.js';
-import { resultKey, type QueueKeys } from './keys.js';
+import { resultChannel, resultKey, type QueueKeys } from './keys.js';
 import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
 import { readResult, type ResultJob } from './result.js';
@@ -159,10 +159,10 @@ export class ResultWaiters {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.register(waiter);
       // Subscribed first, then read: whatever happens after the read is announced to us.
-      this.subscribe(k.resultChannel).then(
+      this.subscribe(resultChannel(k)).then(
         () => waiter.check(),
         (err: unknown) => {
-          this.p.logger.debug(`subscribing to ${k.resultChannel} failed (polling meanwhile): ${(err as Error)?.message ?? String(err)}`);
+          this.p.logger.debug(`subscribing to ${resultChannel(k)} failed (polling meanwhile): ${(err as Error)?.message ?? String(err)}`);
           waiter.check();
         },
       );
@@ -211,7 +211,7 @@ export class ResultWaiters {
   }
 
   private register(w: Waiter): void {
-    const channel = w.k.resultChannel;
+    const channel = resultChannel(w.k);
     let byId = this.waiting.get(channel);
     if (byId === undefined) this.waiting.set(channel, (byId = new Map()));
     let set = byId.get(w.id);
@@ -220,7 +220,7 @@ export class ResultWaiters {
   }
 
   private forget(w: Waiter): void {
-    const byId = this.waiting.get(w.k.resultChannel);
+    const byId = this.waiting.get(resultChannel(w.k));
     const set = byId?.get(w.id);
     if (set === undefined) return;
     set.delete(w);

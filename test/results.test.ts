@@ -21,6 +21,7 @@ import {
   ResultWaitError,
   type JobDefinitionError,
 } from '../src/index.js';
+import { resultChannel } from '../src/keys.js';
 import { RESULT_LEASE_MS, resultJobs } from './fixtures/result-jobs.js';
 import { cleanupRegistry, deferred, queueCounts, redisUrl, spawnChildWorker, testClient, waitFor } from './helpers.js';
 
@@ -187,7 +188,7 @@ describe('a job with a result', () => {
     const handle = await client.enqueue('answer', { give: { n: 1 } }, { delay: '1h' });
     const waiting = rejection(handle.result());
     // The wait subscribes first; the cancel is announced on the queue's channel.
-    const channel = queueKeys(prefix, 'default').resultChannel;
+    const channel = resultChannel(queueKeys(prefix, 'default'));
     await waitFor(async () => ((await raw.pubsub('NUMSUB', channel)) as [string, number])[1] === 1, 'the wait to subscribe');
     expect(await client.cancel(handle.id)).toBe('cancelled');
     expect(await waiting).toBeInstanceOf(JobCancelledError);
@@ -252,7 +253,7 @@ describe('a job with a result', () => {
     const handles = await client.enqueueMany('answer', Array.from({ length: 500 }, (_, n) => ({ give: { n } })));
     const results = await Promise.all(handles.map((h) => h.result()));
     expect(results.map((r) => r.n)).toEqual(Array.from({ length: 500 }, (_, n) => n));
-    const [, subscribers] = (await raw.pubsub('NUMSUB', queueKeys(prefix, 'default').resultChannel)) as [string, number];
+    const [, subscribers] = (await raw.pubsub('NUMSUB', resultChannel(queueKeys(prefix, 'default')))) as [string, number];
     expect(subscribers).toBe(1);
   });
 

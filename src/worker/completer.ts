@@ -11,7 +11,7 @@ import type { JobRef, WorkerEvents } from '../events.js';
 import type { QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import type { Ack, ResultWrite, Scripts, Slot } from '../scripts.js';
-import { resultKey } from '../keys.js';
+import { resultChannel, resultKey } from '../keys.js';
 import type { JobRun } from './job-run.js';
 import { ackHistory, failureHistory, type RunTimes } from './history.js';
 import type { HistoryWrite } from '../scripts.js';
@@ -149,7 +149,7 @@ export class AckBatch {
     for (const run of runs) {
       const json = run.resultJson;
       if (json === undefined) continue;
-      (out ??= []).push({ result: resultKey(k, run.id), id: run.id, json, ttlMs: run.job.result?.retentionMs ?? 0, channel: k.resultChannel });
+      (out ??= []).push({ result: resultKey(k, run.id), id: run.id, json, ttlMs: run.job.result?.retentionMs ?? 0, channel: resultChannel(k) });
     }
     return out;
   }
@@ -223,7 +223,7 @@ export class Completer {
     p.events.emit('failed', { job: ref, error: err, willRetry: decision.kind === 'retry' });
     if (decision.kind === 'dead') {
       const issues = err instanceof InvalidResultError ? err.issues : undefined;
-      const publish = run.job.result === undefined ? undefined : k.resultChannel;
+      const publish = run.job.result === undefined ? undefined : resultChannel(k);
       this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish });
       return;
     }

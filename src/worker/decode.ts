@@ -7,7 +7,7 @@
 import type { JobSet } from '../define.js';
 import { JobValidationError, toStoredError } from '../errors.js';
 import type { JobRef } from '../events.js';
-import type { QueueKeys } from '../keys.js';
+import { resultChannel, type QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { checkStoredJob, decodeEnvelope, headFieldsOf, parsePayload, storedJobTooBig, toIssues } from '../payload.js';
 import { MAX_DEAD_INFO_BYTES, truncateBytes } from '../bounds.js';
@@ -118,7 +118,7 @@ export class JobDecoder {
     const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
     const { typeIndex, slot } = this.throttleOf(queue, job.name);
     // A job whose type declares a result: its waiters learn of its death at once (docs/results.md).
-    const publish = job.result === undefined ? undefined : k.resultChannel;
+    const publish = job.result === undefined ? undefined : resultChannel(k);
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       let parsed: ReturnType<typeof parsePayload>;
