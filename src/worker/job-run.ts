@@ -86,7 +86,7 @@ export interface JobRun {
   deadline: number;
   /** The checked result's JSON, stored with the ack (only for a job whose type declares a result). */
   resultJson?: string;
-  /** What the handler returned, when middleware wraps it (only kept for a job whose type declares a result). */
+  /** What the handler returned, until it is checked (only kept for a job whose type declares a result). */
   returned?: unknown;
   timer: NodeJS.Timeout | undefined;
 }
@@ -228,7 +228,7 @@ export class JobRunner {
         hooks?.ended?.(run, performance.now());
       }
     };
-    let result: unknown;
+    let result: Promise<void> | void;
     try {
       result = this.invoke(run, ctx);
     } catch (err) {
