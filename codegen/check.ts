@@ -10,8 +10,8 @@ import { compareLockfiles } from './contracts-compare.js';
 import { canonicalJson, lockfilePath, parseLockfile, type Lockfile } from './contracts-lockfile.js';
 import { failsIn, type Finding, type Mode } from './contracts-rules.js';
 import { Generator } from './generate.js';
-import { lockfileOf, type Output } from './lock.js';
-import { CodegenError, displayPath, formatProblem, UsageError } from './problems.js';
+import { lockfileOf } from './lock.js';
+import { consoleOutput, displayPath, reportFailure, UsageError, type Output } from './problems.js';
 
 /** `jobcraft check`'s options. */
 export interface CheckCommandOptions {
@@ -71,8 +71,6 @@ export function readAgainst(schemaFile: string, against: string | undefined): { 
   return { lock: parseLockfile(text, `${against}:${displayPath(beside)}`), source: `${against}:${displayPath(beside)}` };
 }
 
-const consoleOutput: Output = { log: (l) => console.log(l), error: (l) => console.error(l) };
-
 /** Runs `jobcraft check`. Returns the exit code ({@link CHECK_EXIT}). */
 export async function runCheck(options: CheckCommandOptions, generator = new Generator(), out: Output = consoleOutput): Promise<number> {
   const mode = options.mode ?? 'full';
@@ -91,15 +89,7 @@ export async function runCheck(options: CheckCommandOptions, generator = new Gen
     }
     return breaking ? CHECK_EXIT.breaking : CHECK_EXIT.ok;
   } catch (err) {
-    if (err instanceof CodegenError) {
-      for (const problem of err.problems) out.error(formatProblem(problem));
-      return CHECK_EXIT.usage;
-    }
-    if (err instanceof UsageError) {
-      out.error(`error: ${err.message}`);
-      return CHECK_EXIT.usage;
-    }
-    throw err;
+    return reportFailure(err, out, CHECK_EXIT.usage);
   }
 }
 

@@ -4,7 +4,8 @@
  * (docs/contracts.md).
  */
 export { Generator, moduleSpecifier, type GenerateOptions, type GenerateResult, type GeneratedFile } from './generate.js';
-export { runCodegen, type CodegenCommandOptions, type Output } from './run.js';
+export { runCodegen, type CodegenCommandOptions } from './run.js';
+export type { Output } from './problems.js';
 export { registerCodegenCommand } from './command.js';
 export { staleFiles, writeOutput } from './output.js';
 export { watchSchema } from './watch.js';

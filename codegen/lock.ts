@@ -5,13 +5,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Generator, type GenerateResult } from './generate.js';
 import { buildLockfile, formatLockfile, lockfilePath } from './contracts-lockfile.js';
-import { CodegenError, displayPath, formatProblem, UsageError } from './problems.js';
-
-/** Where messages go (the same shape as run.ts's: the tests capture them). */
-export interface Output {
-  log(line: string): void;
-  error(line: string): void;
-}
+import { consoleOutput, displayPath, reportFailure, type Output } from './problems.js';
 
 /** `jobcraft lock`'s options. */
 export interface LockCommandOptions {
@@ -44,8 +38,6 @@ export function lockfileState(result: GenerateResult): { readonly path: string; 
   return { path, state: readFileSync(path, 'utf8') === text ? 'fresh' : 'stale' };
 }
 
-const consoleOutput: Output = { log: (l) => console.log(l), error: (l) => console.error(l) };
-
 /** Runs `jobcraft lock`. Returns the exit code: 0 written or up to date, 1 for a bad schema or a usage problem. */
 export async function runLock(options: LockCommandOptions, generator = new Generator(), out: Output = consoleOutput): Promise<number> {
   try {
@@ -65,14 +57,6 @@ export async function runLock(options: LockCommandOptions, generator = new Gener
     out.log(`wrote ${shown} (${result.jobs.length} jobs${note}): commit it`);
     return 0;
   } catch (err) {
-    if (err instanceof CodegenError) {
-      for (const problem of err.problems) out.error(formatProblem(problem));
-      return 1;
-    }
-    if (err instanceof UsageError) {
-      out.error(`error: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    return reportFailure(err, out, 1);
   }
 }

@@ -34,8 +34,12 @@ interface TimelineEntry {
 function timelineOf(info: JobInfo, dead: DeadLetter | undefined): TimelineEntry[] {
   const t: TimelineEntry[] = [];
   if (info.enqueuedAt !== undefined) t.push({ at: info.enqueuedAt.getTime(), event: 'enqueued' });
-  const err = dead?.error ?? info.lastError;
-  if (err !== undefined && err.at > 0) t.push({ at: err.at, event: `attempt ${err.attempt ?? info.attempts} failed: ${err.name}: ${err.message}` });
+  // Every error kept (the earlier ones name their attempt; the last falls back to the attempts count).
+  const errors = dead?.errors ?? info.errors;
+  errors.forEach((err, i) => {
+    const attempt = err.attempt ?? (i === errors.length - 1 ? info.attempts : '?');
+    if (err.at > 0) t.push({ at: err.at, event: `attempt ${attempt} failed: ${err.name}: ${err.message}` });
+  });
   if (info.state === 'active' && info.leaseExpiresAt !== undefined) t.push({ at: info.leaseExpiresAt.getTime(), event: `running (attempt ${info.attempts}); lease expires` });
   if ((info.state === 'delayed' || info.state === 'retrying') && info.runAt !== undefined) {
     t.push({ at: info.runAt.getTime(), event: info.state === 'retrying' ? `attempt ${info.attempts + 1} due` : 'due' });
@@ -73,9 +77,20 @@ function errorJson(e: StoredError | undefined): unknown {
   return e === undefined ? null : { name: e.name, message: e.message, stack: e.stack ?? null, attempt: e.attempt ?? null, at: e.at > 0 ? new Date(e.at).toISOString() : null };
 }
 
-function printError(out: Printer, label: string, e: StoredError): void {
-  out.line(`${out.c.dim(label)}`);
-  out.line(`  ${out.c.red(escapeText(`${e.name}: ${e.message}`))}${e.attempt === undefined ? '' : out.c.dim(` (attempt ${e.attempt}, ${when(e.at)})`)}`);
+/**
+ * Every error a job keeps (oldest first, the last one last), each with its attempt, time and stack: the job's
+ * earlier errors (at most 4, their text cut shorter) and its last one.
+ */
+function printErrors(out: Printer, errors: readonly StoredError[]): void {
+  if (errors.length === 0) return;
+  const label = errors.length === 1 ? 'last error' : `errors (${errors.length}, oldest first; jobcraft keeps the last 5 of a job)`;
+  out.line(out.c.dim(label));
+  for (const e of errors) printError(out, e);
+}
+
+function printError(out: Printer, e: StoredError): void {
+  const attempt = e.attempt === undefined ? '' : `attempt ${e.attempt}, `;
+  out.line(`  ${out.c.red(escapeText(`${e.name}: ${e.message}`))}${out.c.dim(` (${attempt}${e.at > 0 ? when(e.at) : 'time unknown'})`)}`);
   if (e.stack !== undefined && e.stack !== '') {
     const lines = e.stack.split('\n');
     // A stack usually starts with the "Name: message" line just printed.
@@ -115,6 +130,7 @@ export async function showJob(ctx: Context, id: string): Promise<number> {
       deadReason: info.deadReason ?? null,
       diedAt: dead?.diedAt.toISOString() ?? null,
       lastError: errorJson(dead?.error ?? info.lastError),
+      errors: (dead?.errors ?? info.errors).map(errorJson),
       issues: dead?.issues ?? null,
       worker: runner === undefined ? null : { id: runner.workerId, name: runner.worker, startedAt: new Date(runner.startedAt).toISOString() },
       timeline: timeline.map((e) => ({ at: new Date(e.at).toISOString(), event: e.event })),
@@ -129,8 +145,7 @@ export async function showJob(ctx: Context, id: string): Promise<number> {
     ...(runner === undefined ? [] : ([['worker', escapeText(runner.worker)]] as [string, string][])),
   ]);
   if (info.state !== 'completed') printPayload(out, info.payload);
-  const err = dead?.error ?? info.lastError;
-  if (err !== undefined) printError(out, 'last error (jobcraft keeps the last one)', err);
+  printErrors(out, dead?.errors ?? info.errors);
   if (dead?.issues !== undefined && dead.issues.length > 0) {
     out.line(out.c.dim('issues'));
     for (const issue of dead.issues) out.line(`  ${escapeText(issue.path.join('.') || '(payload)')}: ${escapeText(issue.message)}`);
@@ -148,7 +163,8 @@ function stateColor(out: Printer, state: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // dead ls | show
 
-function deadJson(d: DeadLetter): unknown {
+/** A dead letter as JSON; `errors` (every error it keeps, oldest first) only when asked, so listings stay small. */
+function deadJson(d: DeadLetter, withErrors = false): unknown {
   return {
     id: d.id,
     queue: d.queue,
@@ -158,6 +174,7 @@ function deadJson(d: DeadLetter): unknown {
     diedAt: d.diedAt.toISOString(),
     payload: d.payload ?? null,
     error: errorJson(d.error),
+    ...(withErrors ? { errors: d.errors.map(errorJson) } : {}),
     issues: d.issues ?? null,
     ...(d.name === undefined ? { raw: d.raw } : {}),
   };
@@ -174,7 +191,7 @@ export async function deadList(ctx: Context, queue: string | undefined, o: { lim
     .slice(0, o.limit);
   const { out } = ctx;
   if (out.json) {
-    out.result({ total: counts.reduce((a, b) => a + b, 0), counts: Object.fromEntries(queues.map((q, i) => [q, counts[i]])), deadLetters: letters.map(deadJson) });
+    out.result({ total: counts.reduce((a, b) => a + b, 0), counts: Object.fromEntries(queues.map((q, i) => [q, counts[i]])), deadLetters: letters.map((d) => deadJson(d)) });
     return EXIT.ok;
   }
   const total = counts.reduce((a, b) => a + b, 0);
@@ -198,7 +215,7 @@ export async function deadShow(ctx: Context, id: string): Promise<number> {
   if (letter === undefined) throw new CliError(EXIT.notFound, `no dead letter ${JSON.stringify(id)}${info.state === 'unknown' ? '' : ` (the job is ${info.state})`}`);
   const { out } = ctx;
   if (out.json) {
-    out.result(deadJson(letter));
+    out.result(deadJson(letter, true));
     return EXIT.ok;
   }
   out.line(`${out.c.bold(`dead letter ${escapeText(id)}`)}  ${escapeText(letter.name ?? '(unreadable job)')} in queue ${letter.queue}`);
@@ -213,7 +230,7 @@ export async function deadShow(ctx: Context, id: string): Promise<number> {
   } else {
     printPayload(out, letter.payload);
   }
-  printError(out, 'error', letter.error);
+  printErrors(out, letter.errors);
   if (letter.issues !== undefined && letter.issues.length > 0) {
     out.line(out.c.dim('issues'));
     for (const issue of letter.issues) out.line(`  ${escapeText(issue.path.join('.') || '(payload)')}: ${escapeText(issue.message)}`);

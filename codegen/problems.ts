@@ -55,3 +55,28 @@ export function formatProblem(problem: Problem, cwd = process.cwd()): string {
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** Where a command's messages go (the tests capture them). */
+export interface Output {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/** The terminal's stdout and stderr. */
+export const consoleOutput: Output = { log: (l) => console.log(l), error: (l) => console.error(l) };
+
+/**
+ * Reports a failure every schema-reading command shares: the schema's problems (each with file and line) or a usage
+ * error. Returns `exitCode` when it reported one; anything else is not ours to word and is thrown again.
+ */
+export function reportFailure(err: unknown, out: Output, exitCode: number): number {
+  if (err instanceof CodegenError) {
+    for (const problem of err.problems) out.error(formatProblem(problem));
+    return exitCode;
+  }
+  if (err instanceof UsageError) {
+    out.error(`error: ${err.message}`);
+    return exitCode;
+  }
+  throw err;
+}

@@ -2,7 +2,7 @@
 import { Generator, type GenerateOptions } from './generate.js';
 import { lockfileState } from './lock.js';
 import { staleFiles, writeOutput } from './output.js';
-import { CodegenError, displayPath, formatProblem, UsageError } from './problems.js';
+import { consoleOutput, displayPath, reportFailure, type Output } from './problems.js';
 
 export interface CodegenCommandOptions extends GenerateOptions {
   /** Compare instead of writing: report each stale file and fail. */
@@ -10,14 +10,6 @@ export interface CodegenCommandOptions extends GenerateOptions {
   /** Regenerate on every save of the schema file and the files it imports. */
   readonly watch?: boolean;
 }
-
-/** Where messages go (the tests capture them). */
-export interface Output {
-  log(line: string): void;
-  error(line: string): void;
-}
-
-const consoleOutput: Output = { log: (l) => console.log(l), error: (l) => console.error(l) };
 
 /**
  * Runs codegen once: generates, then writes (or with `check`, compares). Returns the exit code: 0 on success,
@@ -58,14 +50,6 @@ export async function runCodegen(
     );
     return 0;
   } catch (err) {
-    if (err instanceof CodegenError) {
-      for (const problem of err.problems) out.error(formatProblem(problem));
-      return 1;
-    }
-    if (err instanceof UsageError) {
-      out.error(`error: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    return reportFailure(err, out, 1);
   }
 }

@@ -4,7 +4,8 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { runCodegen, type CodegenCommandOptions, type Output } from './run.js';
+import { runCodegen, type CodegenCommandOptions } from './run.js';
+import type { Output } from './problems.js';
 import { Generator } from './generate.js';
 import { closeSpareWorker, prepareSpareWorker } from './load-schema.js';
 

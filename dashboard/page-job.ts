@@ -1,11 +1,22 @@
 /**
  * One job: state, attempts, options, payload (through `redact`, cut past {@link PAYLOAD_SHOWN_BYTES} with a link to
- * download it whole), the last error with its stack, the timeline, and the actions its state allows.
+ * download it whole), its errors (newest first, each with its attempt, time and stack), the timeline, and the actions its state allows.
  */
-import type { JobDetails } from 'jobcraft';
+import type { JobDetails, StoredError } from 'jobcraft';
 import { actionButton, bytes, html, href, layout, seg, time, type Html } from './html.js';
 import type { Ctx } from './context.js';
 import type { DashboardAction, DashboardOptions } from './options.js';
+
+/**
+ * One error of the job's list: name, message, attempt, time and stack (all escaped by `html`). The newest carries the
+ * test ids `error-message` and `error-stack` (as when a job showed only its last error); earlier ones
+ * `earlier-error-message` and `earlier-error-stack`.
+ */
+function errorItem(e: StoredError, newest: boolean, now: number): Html {
+  const at = e.at > 0 ? time(new Date(e.at), now) : html`<span class="muted">time unknown</span>`;
+  return html`<li data-testid="job-error" data-attempt="${e.attempt ?? ''}"><p class="error" data-testid="${newest ? 'error-message' : 'earlier-error-message'}">${e.name}: ${e.message} <span class="muted">(attempt ${e.attempt ?? '?'}, ${at})</span></p>
+<pre class="stack" data-testid="${newest ? 'error-stack' : 'earlier-error-stack'}">${e.stack ?? ''}</pre></li>`;
+}
 
 /** A payload longer than this (UTF-8 bytes of its pretty-printed JSON) is cut on the job page; the whole one is a download. */
 export const PAYLOAD_SHOWN_BYTES = 64 * 1024;
@@ -66,6 +77,7 @@ export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
   const timeline: [Date | undefined, string][] = [
     [t.enqueuedAt, 'enqueued'],
     [t.startedAt, 'current attempt started'],
+    ...job.errors.slice(0, -1).map((e): [Date | undefined, string] => [e.at > 0 ? new Date(e.at) : undefined, `attempt ${e.attempt ?? '?'} failed`]),
     [t.lastFailedAt, `attempt ${job.lastError?.attempt ?? '?'} failed`],
     [job.runAt, job.state === 'retrying' ? 'next attempt due' : 'due'],
     [job.leaseExpiresAt, 'lease expires'],
@@ -95,10 +107,9 @@ ${job.state === 'completed'
     ? html`<p class="warn" data-testid="payload-none">No payload to show: the stored job could not be read as a jobcraft job${job.deadReason === undefined ? '' : ` (dead reason: ${job.deadReason})`}.</p>`
     : payload.failed ? html`<p class="warn" data-testid="payload-redact-failed">${payload.text}</p>` : html`<pre class="payload" data-testid="payload">${shown}</pre>
 ${cut ? html`<p class="warn" data-testid="payload-truncated">Cut at ${bytes(PAYLOAD_SHOWN_BYTES)} of ${bytes(size)}. <a href="${href(page, `jobs/${seg(job.id)}/payload`)}" download data-testid="payload-download">Download the whole payload</a></p>` : ''}`}
-<h2>Last error</h2>
-${job.lastError === undefined ? html`<p class="muted" data-testid="no-error">none</p>` : html`<p class="error" data-testid="error-message">${job.lastError.name}: ${job.lastError.message} <span class="muted">(attempt ${job.lastError.attempt}, ${time(new Date(job.lastError.at), now)})</span></p>
-<pre class="stack" data-testid="error-stack">${job.lastError.stack ?? ''}</pre>
-<p class="muted">jobcraft keeps the last error of a job, not every one.</p>`}
+<h2>${job.errors.length > 1 ? `Errors (${job.errors.length}, newest first)` : 'Last error'}</h2>
+${job.errors.length === 0 ? html`<p class="muted" data-testid="no-error">none</p>` : html`<ol class="errors" data-testid="job-errors">${[...job.errors].reverse().map((e, i) => errorItem(e, i === 0, now))}</ol>
+${job.errors.length > 1 ? html`<p class="muted">Earlier errors keep at most 2 KiB of their message and 4 KiB of their stack; a job keeps its last 5 errors.</p>` : ''}`}
 <h2>Timeline</h2>
 <ol class="timeline" data-testid="timeline">${events.map(([at, what]) => html`<li><time datetime="${at.toISOString()}">${at.toISOString()}</time> ${what}</li>`)}</ol>`;
   return layout(page, `Job ${job.id}`, body);

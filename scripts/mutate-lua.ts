@@ -59,6 +59,34 @@ const MUTATIONS: readonly Mutation[] = [
     replace: '    -- mutation: expired slots kept',
     tests: ['test/claims-throttling.test.ts'],
   },
+  {
+    name: 'error history one over its cap (earlier_of)',
+    file: '_lib.lua',
+    find: '  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS - 1, {})',
+    replace: '  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS, {})',
+    tests: ['test/error-history.test.ts'],
+  },
+  {
+    name: 'errors of the history not cut to their size bound (error_json)',
+    file: '_lib.lua',
+    find: '  if #json > max_bytes then\n    t.stack = nil',
+    replace: '  if false then\n    t.stack = nil',
+    tests: ['test/error-history.test.ts'],
+  },
+  {
+    name: 'dead letter without the error history (dead.lua)',
+    file: 'dead.lua',
+    find: "local info = with_earlier(A.info, earlier_of(redis.call('HGET', K.errors, id)))",
+    replace: 'local info = A.info',
+    tests: ['test/error-history.test.ts'],
+  },
+  {
+    name: 'a dead letter put back loses its error history (dead-retry.lua)',
+    file: 'dead-retry.lua',
+    find: "    if rec then redis.pcall('HSET', K.errors, id, rec) end",
+    replace: '    -- mutation: history dropped',
+    tests: ['test/error-history.test.ts'],
+  },
 ];
 
 function runTests(files: readonly string[]): boolean {

@@ -7,6 +7,7 @@
  */
 import { BULK_SAMPLE_SIZE, type BulkProgress, type BulkQueueOutcome } from './admin-types.js';
 import type { RedisConnection } from './redis.js';
+import { pause } from './timeout.js';
 
 /** A stored job as the scan sees it: its id and what its envelope says. */
 export interface Scanned {
@@ -57,20 +58,6 @@ export interface ScanOptions {
   readonly rate: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onProgress: ((progress: BulkProgress) => void) | undefined;
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

@@ -42,8 +42,6 @@ import { ENQUEUE_NOW, Scripts, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { nextFiring } from './worker/cron.js';
 
-const LIVE_STATES = new Set<string>(['waiting', 'delayed', 'retrying', 'active']);
-
 const isDeadAction = (action: AdminAction): action is DeadAction => action === 'dead-retry' || action === 'dead-delete';
 
 /** Redis's clock, in ms. */

@@ -11,6 +11,19 @@ export const MAX_ERROR_STACK_BYTES = 16 * 1024;
 export const MAX_ERROR_NAME_BYTES = 200;
 /** Most bytes of one stored error record (the JSON in the queue's `errors` hash, or `error` in a dead letter). */
 export const MAX_STORED_ERROR_BYTES = 32 * 1024;
+/**
+ * Most earlier errors a job keeps beside its last one (in its `errors` record, then in its dead letter), oldest
+ * dropped first: with the last one, 5 errors — every attempt of a job with the default 5 attempts. The same number is
+ * `MAX_EARLIER_ERRORS` in src/lua/_lib.lua, which writes the list.
+ */
+export const MAX_EARLIER_ERRORS = 4;
+/**
+ * Most bytes of the JSON of one earlier error (name ≤ 200 bytes, message ≤ 2 KiB, stack ≤ 4 KiB; escapes that push
+ * it over drop the stack, then cut the message to 512 bytes). So the history adds at most 4 × 8 KiB = 32 KiB to a
+ * job's error record (≤ 64 KiB in all) and to its dead letter's info record (≤ 96 KiB). `EARLIER_ERROR_BYTES` in
+ * src/lua/_lib.lua.
+ */
+export const MAX_EARLIER_ERROR_BYTES = 8 * 1024;
 /** Most payload issues kept in a dead letter (`JobValidationError.issues` at enqueue keeps all); a last entry counts the rest. */
 export const MAX_ISSUES = 20;
 /** Most issues listed in a `JobValidationError` message, each in at most 256 bytes (the rest are counted). */

@@ -1,5 +1,5 @@
 import { decodeEnvelope } from './payload.js';
-import { boundIssues, parseStoredError, storedErrorJson, storedTime, type PayloadIssue, type StoredError } from './errors.js';
+import { boundIssues, earlierErrorsOf, parseStoredError, storedErrorJson, storedTime, type PayloadIssue, type StoredError } from './errors.js';
 import { MAX_DEAD_INFO_BYTES, MAX_ISSUES_IN_MESSAGE, fitsBytes } from './bounds.js';
 import type { QueueKeys } from './keys.js';
 import type { Scripts } from './scripts.js';
@@ -28,6 +28,11 @@ export interface DeadInfo {
   readonly diedAt: number;
   /** zod issues, for `invalid_payload`. */
   readonly issues?: readonly PayloadIssue[];
+  /**
+   * The job's errors before the one it died with, oldest first (at most 4, `MAX_EARLIER_ERRORS`): written by
+   * dead.lua from the job's error record, so {@link deadInfoJson} never writes it.
+   */
+  readonly earlier?: readonly StoredError[];
 }
 
 /**
@@ -60,6 +65,12 @@ export interface DeadLetter {
   readonly reason: DeadReason;
   /** The last error: message and stack. */
   readonly error: StoredError;
+  /**
+   * Every error the dead letter keeps, oldest first: up to 4 earlier ones (`MAX_EARLIER_ERRORS`; message cut to
+   * 2 KiB, stack to 4 KiB), then {@link DeadLetter.error}, always the last entry. Dead letters written before
+   * jobcraft kept a history hold only that one.
+   */
+  readonly errors: readonly StoredError[];
   /** Attempts started. */
   readonly attempts: number;
   readonly diedAt: Date;
@@ -77,6 +88,7 @@ export function parseDeadInfo(json: string | null): DeadInfo {
         attempts: Number(v.attempts ?? 0),
         diedAt: storedTime(v.diedAt ?? 0),
         issues: v.issues,
+        earlier: earlierErrorsOf(v),
       };
     }
   } catch {
@@ -97,6 +109,7 @@ export function toDeadLetter(queue: string, id: string, raw: string, infoJson: s
     raw,
     reason: info.reason,
     error: info.error,
+    errors: [...(info.earlier ?? []), info.error],
     attempts: info.attempts,
     diedAt: new Date(info.diedAt),
     issues: info.issues,

@@ -1,6 +1,7 @@
 import {
   MAX_ERROR_MESSAGE_BYTES,
   MAX_ERROR_NAME_BYTES,
+  MAX_EARLIER_ERRORS,
   MAX_ERROR_STACK_BYTES,
   MAX_ISSUE_MESSAGE_BYTES,
   MAX_ISSUE_PATH_SEGMENT_BYTES,
@@ -182,7 +183,10 @@ export class RedisUnavailableError extends Error {
   override readonly name: string = 'RedisUnavailableError';
 }
 
-/** An error as stored in Redis: the last error of a retrying job, or the error a job died with. */
+/**
+ * An error as stored in Redis: the last error of a retrying job, the error a job died with, or one of the earlier
+ * errors kept beside them (those have the message cut to 2 KiB and the stack to 4 KiB).
+ */
 export interface StoredError {
   readonly name: string;
   readonly message: string;
@@ -265,6 +269,55 @@ export function parseStoredError(json: string | null): StoredError | undefined {
     // fall through
   }
   return { name: 'CorruptErrorRecord', message: `unreadable error record: ${json.slice(0, 200)}`, at: 0 };
+}
+
+/** A stored error read from a value already parsed (an entry of an `earlier` list); undefined when it is not one. */
+function storedErrorOf(v: unknown): StoredError | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const r = v as Record<string, unknown>;
+  if (typeof r['message'] !== 'string') return undefined;
+  const attempt = r['attempt'];
+  return {
+    name: typeof r['name'] === 'string' ? r['name'] : 'Error',
+    message: r['message'],
+    stack: typeof r['stack'] === 'string' ? r['stack'] : undefined,
+    attempt: typeof attempt === 'number' && Number.isSafeInteger(attempt) ? attempt : undefined,
+    at: storedTime(r['at'] ?? 0),
+  };
+}
+
+/**
+ * The earlier errors of a parsed error record or dead-letter info record (its `earlier` list, oldest first): at most
+ * {@link MAX_EARLIER_ERRORS}, the newest ones; entries that are not error objects are skipped, and a record written
+ * before the history existed (no `earlier`) or holding something else there has none. Anyone with access to Redis
+ * may have written the record, so nothing in it is trusted.
+ */
+export function earlierErrorsOf(record: unknown): readonly StoredError[] {
+  if (typeof record !== 'object' || record === null) return [];
+  const list = (record as Record<string, unknown>)['earlier'];
+  if (!Array.isArray(list)) return [];
+  const out: StoredError[] = [];
+  for (const v of list.slice(-MAX_EARLIER_ERRORS)) {
+    const e = storedErrorOf(v);
+    if (e !== undefined) out.push(e);
+  }
+  return out;
+}
+
+/**
+ * Every error an error record (the JSON in the queue's `errors` hash) keeps, oldest first: its earlier errors, then
+ * the last one ({@link parseStoredError}). Empty for no record; a corrupt one reads as one `CorruptErrorRecord`.
+ */
+export function parseErrorHistory(json: string | null): readonly StoredError[] {
+  const last = parseStoredError(json);
+  if (last === undefined) return [];
+  let record: unknown;
+  try {
+    record = JSON.parse(json as string);
+  } catch {
+    return [last];
+  }
+  return [...earlierErrorsOf(record), last];
 }
 
 /**

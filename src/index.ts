@@ -160,3 +160,21 @@ export {
   type SkipReason,
   type TriggerOutcome,
 } from './admin-types.js';
+export { checkStoredJobs, verdictOfStoredJob, type StoredJobVerdict } from './live-check.js';
+export { parseStoredPayload } from './stored-payload.js';
+export {
+  DEFAULT_LIVE_CHECK_PAGE_SIZE,
+  LIVE_CHECK_OTHER_NAMES,
+  LIVE_CHECK_PATHS,
+  LIVE_CHECK_SAMPLES,
+  MAX_LIVE_CHECK_PAGE_SIZE,
+  type LiveCheckJobType,
+  type LiveCheckOptions,
+  type LiveCheckPath,
+  type LiveCheckProgress,
+  type LiveCheckQueue,
+  type LiveCheckReason,
+  type LiveCheckReport,
+  type LiveCheckSample,
+  type LiveCheckState,
+} from './live-check-types.js';

@@ -2,7 +2,7 @@
 import type { DeadReason } from './dead-letters.js';
 import type { StoredError } from './errors.js';
 import { parseDeadInfo } from './dead-letters.js';
-import { parseStoredError, storedTime } from './errors.js';
+import { parseErrorHistory, storedTime } from './errors.js';
 import { decodeEnvelope } from './payload.js';
 import type { RawJobState } from './scripts.js';
 
@@ -31,6 +31,12 @@ export interface JobInfo {
   readonly maxAttempts: number | undefined;
   /** The most recent error, for retrying and dead jobs. */
   readonly lastError: StoredError | undefined;
+  /**
+   * Every error the job keeps, oldest first: up to 4 earlier ones (`MAX_EARLIER_ERRORS`; message cut to 2 KiB, stack
+   * to 4 KiB), then {@link JobInfo.lastError}, which is always the last entry. Empty when there is no last error
+   * (records written before jobcraft kept a history hold only the last one).
+   */
+  readonly errors: readonly StoredError[];
   readonly enqueuedAt: Date | undefined;
   /** When a delayed or retrying job is due. */
   readonly runAt: Date | undefined;
@@ -59,6 +65,7 @@ export function jobInfoFrom(
     attempts: 0,
     maxAttempts: undefined,
     lastError: undefined,
+    errors: [],
     enqueuedAt: undefined,
     runAt: undefined,
     leaseExpiresAt: undefined,
@@ -83,14 +90,18 @@ export function jobInfoFrom(
     }
     case 'dead': {
       const info = parseDeadInfo(s.extra);
-      return { ...common, state: 'dead', attempts: info.attempts, lastError: info.error, deadReason: info.reason };
+      return { ...common, state: 'dead', attempts: info.attempts, lastError: info.error, errors: [...(info.earlier ?? []), info.error], deadReason: info.reason };
     }
+  }
+  const errors = parseErrorHistory(s.error);
+  const live = { ...common, attempts: s.attempts, lastError: errors[errors.length - 1], errors };
+  switch (s.state) {
     case 'active':
-      return { ...common, state: 'active', attempts: s.attempts, lastError: parseStoredError(s.error), leaseExpiresAt: dateOf(s.extra) };
+      return { ...live, state: 'active', leaseExpiresAt: dateOf(s.extra) };
     case 'delayed':
     case 'retrying':
-      return { ...common, state: s.state, attempts: s.attempts, lastError: parseStoredError(s.error), runAt: dateOf(s.extra) };
+      return { ...live, state: s.state, runAt: dateOf(s.extra) };
     default:
-      return { ...common, state: 'waiting', attempts: s.attempts, lastError: parseStoredError(s.error) };
+      return { ...live, state: 'waiting' };
   }
 }

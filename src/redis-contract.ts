@@ -174,7 +174,7 @@ export const CONTRACT = {
   },
   deadRetry: {
     file: 'dead-retry',
-    keys: ['dead', 'deadInfo', 'deadOrder', 'jobs', 'wait', 'prio', 'notify', 'seq'],
+    keys: ['dead', 'deadInfo', 'deadOrder', 'jobs', 'wait', 'prio', 'notify', 'seq', 'errors'],
     args: {},
     groups: {
       types: TYPES,

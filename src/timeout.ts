@@ -12,3 +12,17 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, wh
   });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
+
+/** Waits `ms`, or less when `signal` aborts. */
+export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

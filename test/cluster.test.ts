@@ -96,6 +96,8 @@ describe('Redis Cluster (3 masters)', () => {
     // Dead-letter management works per queue on its shard.
     const [letter] = await client.deadLetters.list('webhooks');
     expect(letter?.error.message).toBe('endpoint gone');
+    // Its error history (the errors record moved into the dead letter by dead.lua) on the queue's shard.
+    expect(letter?.errors.map((e) => [e.attempt, e.message])).toEqual([[1, 'endpoint gone'], [2, 'endpoint gone']]);
     expect(await client.deadLetters.retry(letter?.id as string)).toBe(true);
     await waitFor(async () => (await client.getJob(letter?.id as string)).state === 'dead' && runs.get(letter?.id as string) === 4, 'the retried dead letter to run and die again');
     expect(await client.deadLetters.purge('webhooks')).toBe(1);

@@ -220,6 +220,104 @@ local function add_dead(dead, dead_info, dead_order, id, env, info, max)
   end
 end
 
+-- The error history of a job (docs/redis-layout.md, "The error record"): beside its last error, a job's record in
+-- `errors` (and its dead letter's info) keeps at most MAX_EARLIER_ERRORS earlier errors, oldest first, each cut to
+-- at most EARLIER_ERROR_BYTES of JSON (src/bounds.ts holds the same numbers: MAX_EARLIER_ERRORS,
+-- MAX_EARLIER_ERROR_BYTES; a unit test keeps them equal).
+local MAX_EARLIER_ERRORS = 4
+local EARLIER_ERROR_BYTES = 8192
+
+-- s cut to at most max bytes, never inside a UTF-8 character, with a marker when cut.
+local function cut_utf8(s, max)
+  if #s <= max then return s end
+  local marker = ' \226\128\166 [truncated]'
+  local n = max - #marker
+  while n > 0 do
+    local b = string.byte(s, n + 1)
+    if b < 128 or b >= 192 then break end
+    n = n - 1
+  end
+  return string.sub(s, 1, n) .. marker
+end
+
+-- A number cjson can write back (finite; anyone may have written the record it comes from).
+local function finite(v)
+  return type(v) == 'number' and v == v and v ~= math.huge and v ~= -math.huge
+end
+
+-- One error as JSON of at most max_bytes, from a decoded record (anyone's text: only its known fields, each of its
+-- type, are kept; its own `earlier` never is): name cut to 200 bytes, message to max_message, stack to max_stack;
+-- should JSON escapes push it over, the stack is dropped, then name and message cut to 64 and 512 bytes.
+-- nil when e is not an object with a string message.
+local function error_json(e, max_message, max_stack, max_bytes)
+  if type(e) ~= 'table' or type(e.message) ~= 'string' then return nil end
+  local t = { name = type(e.name) == 'string' and cut_utf8(e.name, 200) or 'Error', message = cut_utf8(e.message, max_message),
+    at = finite(e.at) and e.at or 0 }
+  if type(e.stack) == 'string' then t.stack = cut_utf8(e.stack, max_stack) end
+  if finite(e.attempt) then t.attempt = e.attempt end
+  local json = cjson.encode(t)
+  if #json > max_bytes then
+    t.stack = nil
+    json = cjson.encode(t)
+  end
+  if #json > max_bytes then
+    t.name = cut_utf8(t.name, 64)
+    t.message = cut_utf8(t.message, 512)
+    json = cjson.encode(t)
+  end
+  return json
+end
+
+-- One earlier error: message cut to 2 KiB, stack to 4 KiB, at most EARLIER_ERROR_BYTES of JSON (error_json).
+local function earlier_json(e)
+  return error_json(e, 2048, 4096, EARLIER_ERROR_BYTES)
+end
+
+-- The newest `keep` error objects among list[...] (a decoded `earlier` list: anything), as JSON texts, oldest first.
+local function earlier_items(list, keep, items)
+  if type(list) ~= 'table' then return items end
+  local n = #list
+  for i = math.max(1, n - keep + 1), n do
+    items[#items + 1] = earlier_json(list[i])
+  end
+  return items
+end
+
+-- The earlier errors a job's next record carries, from its previous error record prev (JSON; nil or false for
+-- none): prev's own `earlier` list, then prev itself, the newest MAX_EARLIER_ERRORS of them, oldest first, as the
+-- text of a JSON array. nil when there are none (cjson would write an empty list as {}). Entries that are not error
+-- objects are dropped, so a hostile record yields at most the cap.
+local function earlier_of(prev)
+  if not prev then return nil end
+  local ok, rec = pcall(cjson.decode, prev)
+  if not ok or type(rec) ~= 'table' then return nil end
+  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS - 1, {})
+  items[#items + 1] = earlier_json(rec)
+  if #items == 0 then return nil end
+  return '[' .. table.concat(items, ',') .. ']'
+end
+
+-- A JSON object's text (made by JSON.stringify: it ends with its closing brace) with "earlier": list added last;
+-- json itself when list is nil.
+local function with_earlier(json, list)
+  if not list or #json < 3 or string.sub(json, -1) ~= '}' then return json end
+  return string.sub(json, 1, -2) .. ',"earlier":' .. list .. '}'
+end
+
+-- The error record of a dead letter put back in its queue (dead-retry.lua), from its info record (JSON): the error
+-- it died with, bounded as any error record (message 8 KiB, stack 16 KiB, 32 KiB in all: MAX_STORED_ERROR_BYTES in
+-- src/bounds.ts), with the dead letter's earlier errors (at most MAX_EARLIER_ERRORS). nil when it holds no error.
+local function record_of_dead(info)
+  if not info then return nil end
+  local ok, v = pcall(cjson.decode, info)
+  if not ok or type(v) ~= 'table' then return nil end
+  local top = error_json(v.error, 8192, 16384, 32768)
+  if not top then return nil end
+  local items = earlier_items(v.earlier, MAX_EARLIER_ERRORS, {})
+  if #items == 0 then return top end
+  return with_earlier(top, '[' .. table.concat(items, ',') .. ']')
+end
+
 -- Sends a leased job whose id is not valid UTF-8 to the dead letters under a name a client can address, in one step
 -- with the rename (so a renamed job is never runnable): INVALID_ID_PREFIX followed by the id with every byte outside
 -- printable ASCII (and '%' itself) written as %XX -- one-to-one, plain ASCII, and no client-made id starts with '#'

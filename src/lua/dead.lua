@@ -16,8 +16,11 @@ if not env then env = A.fallbackEnvelope end
 drop_leases(K.active, { id })
 redis.call('HDEL', K.jobs, id)
 redis.call('HDEL', K.attempts, id)
+-- The dead letter keeps the job's error history: the earlier errors of its last record (earlier_of), beside the
+-- error it died with (in A.info, which JSON.stringify wrote, so it ends with its closing brace).
+local info = with_earlier(A.info, earlier_of(redis.call('HGET', K.errors, id)))
 redis.call('HDEL', K.errors, id)
-add_dead(K.dead, K.deadInfo, K.deadOrder, id, env, A.info, A.maxDead)
+add_dead(K.dead, K.deadInfo, K.deadOrder, id, env, info, A.maxDead)
 -- A job whose type declares a result: its waiters learn of the death at once (docs/results.md).
 if G.publish then redis.call('PUBLISH', G.publish.channel, 'd' .. id) end
 return 1

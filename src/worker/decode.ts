@@ -9,7 +9,8 @@ import { JobValidationError, toStoredError } from '../errors.js';
 import type { JobRef } from '../events.js';
 import { resultChannel, type QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
-import { checkStoredJob, decodeEnvelope, headFieldsOf, parsePayload, storedJobTooBig, toIssues } from '../payload.js';
+import { checkStoredJob, decodeEnvelope, headFieldsOf, storedJobTooBig, toIssues, type parsePayload } from '../payload.js';
+import { parseStoredPayload } from '../stored-payload.js';
 import { MAX_DEAD_INFO_BYTES, truncateBytes } from '../bounds.js';
 import type { LeasedJob, Scripts, Slot } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
@@ -123,7 +124,7 @@ export class JobDecoder {
     if (stage === 'dequeue') {
       let parsed: ReturnType<typeof parsePayload>;
       try {
-        parsed = parsePayload(job, env.p);
+        parsed = parseStoredPayload(job, env);
       } catch (thrown) {
         // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
         const err = thrown instanceof Error ? thrown : new Error(String(thrown));
