@@ -114,7 +114,7 @@ export interface Producer {
 }
 
 /** What a benchmark worker runs per job. */
-export type BenchHandler = (data: TaskPayload) => Promise<void> | void;
+export type BenchHandler = (data: TaskPayload) => unknown;
 
 /** The worker side of a library. */
 export interface WorkerHandle {
@@ -131,11 +131,21 @@ export interface WorkerSetup {
   readonly handler: BenchHandler;
   /** Called once per job whose completion the library has recorded (its `completed` event). */
   readonly onCompleted: () => void;
+  /** `result-roundtrip-p99`: the jobs return a result (the handler's value), which the producer waits for. */
+  readonly withResult?: boolean;
+}
+
+/** The producer side of `result-roundtrip-p99`: enqueue one job, then wait until its result is received. */
+export interface ResultProducer {
+  addAndWait(data: TaskPayload): Promise<unknown>;
+  close(): Promise<void>;
 }
 
 export interface LibAdapter {
   openProducer(ns: Namespace): Producer;
   startWorker(setup: WorkerSetup): WorkerHandle;
+  /** jobcraft: `enqueue(…).result()`; BullMQ: `queue.add` then `job.waitUntilFinished(queueEvents)`. */
+  openResultProducer(ns: Namespace): Promise<ResultProducer>;
 }
 
 /** Loads one library's adapter (dynamically, so a worker process holds only the library it measures). */

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { loadLib, sleep1, wallNow, type Lib, type Namespace, type TaskPayload } from './common.js';
 
 /** What the handler does per job. */
-export type WorkerMode = 'noop' | 'sleep1' | 'latency';
+export type WorkerMode = 'noop' | 'sleep1' | 'latency' | 'result';
 
 export interface WorkerConfig {
   /** The library to run, or `ceiling`: `concurrency` plain loops running `expect / concurrency` 1 ms waits each. */
@@ -149,13 +149,19 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
             if (firstStart === 0) begin();
             if (data.at > 0) latencies.push(now - data.at);
           }
-        : (): void => {
-            if (firstStart === 0) begin();
-          };
+        : config.mode === 'result'
+          ? (data: TaskPayload): { i: number } => {
+              if (firstStart === 0) begin();
+              return { i: data.i };
+            }
+          : (): void => {
+              if (firstStart === 0) begin();
+            };
   const worker = adapter.startWorker({
     ns: config.ns,
     concurrency: config.concurrency,
     metrics: config.metrics === true,
+    withResult: config.mode === 'result',
     handler,
     onCompleted: () => {
       if (++completed !== config.expect) return;

@@ -345,6 +345,52 @@ const latency: Workload = {
   judge: (m) => lowerIsBetter(m, 1),
 };
 
+/**
+ * Enqueue → result received, at 200 jobs/s: each job is sent on a fixed schedule and waited for by the producer
+ * (jobcraft `enqueue(…).result()`, BullMQ `job.waitUntilFinished(queueEvents)`), the worker returning `{ i }`.
+ */
+const resultRoundtrip: Workload = {
+  name: 'result-roundtrip-p99',
+  unit: 'ms',
+  target: '≤ BullMQ',
+  subjects: ['jobcraft', 'bullmq'],
+  size: (quick) => `200 jobs/s for ${quick ? 1.5 : 10} s into ${LATENCY_CONCURRENCY} idle workers: enqueue call → result received by the producer`,
+  run: (subject, ctx) =>
+    inNamespace(ctx, 'result-roundtrip-p99', subject, async (ns) => {
+      const lib = subject as Lib;
+      const rate = 200;
+      const total = size(ctx, rate * 10, rate * 1.5);
+      return withWorker(ctx, subject, ns, 'result', LATENCY_CONCURRENCY, WARMUP_JOBS + total, async (wp) => {
+        await wp.start();
+        const producer = await (await loadLib(lib)).openResultProducer(ns);
+        try {
+          for (let i = 0; i < WARMUP_JOBS; i++) await producer.addAndWait(TASK(i));
+          const latencies: number[] = [];
+          const pending: Promise<unknown>[] = [];
+          const t0 = performance.now();
+          let sent = 0;
+          const one = async (i: number): Promise<void> => {
+            const start = performance.now();
+            const value = (await producer.addAndWait(TASK(i))) as { i?: number } | undefined;
+            if (value?.i !== i) throw new Error(`result-roundtrip-p99: job ${i} came back as ${JSON.stringify(value)}`);
+            latencies.push(performance.now() - start);
+          };
+          while (sent < total) {
+            const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
+            while (sent < due) pending.push(one(WARMUP_JOBS + sent++));
+            await sleep(1);
+          }
+          await Promise.all(pending);
+          await wp.done(60_000);
+          return latencySample(latencies);
+        } finally {
+          await producer.close();
+        }
+      });
+    }),
+  judge: (m) => lowerIsBetter(m, 1),
+};
+
 /** A small seeded PRNG, so both libraries get the same due times. */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -651,6 +697,7 @@ export const WORKLOADS: readonly Workload[] = [
   enqueueSingle,
   enqueueBulk,
   latency,
+  resultRoundtrip,
   delayed,
   bytesPerJob,
   statsLatency,

@@ -20,6 +20,11 @@ export type LoadedJob = JobDescription & {
   readonly outputJsonSchema: Record<string, unknown>;
   /** The parts of the payload neither JSON Schema describes exactly (transforms, refinements, custom types…). */
   readonly unrepresentable: readonly Unrepresentable[];
+  /**
+   * JSON Schema of the result's input (what a handler returns and is stored), for a job that declares a `result`:
+   * `z.toJSONSchema(result, { io: 'input', unrepresentable: 'any' })`; `null` for a job without one.
+   */
+  readonly resultJsonSchema: (JsonSchemaNode & Record<string, unknown>) | null;
 };
 
 /** zod 4's `z.toJSONSchema(schema, params)`, the standalone function (zod core: classic and zod/mini schemas alike). */
@@ -56,9 +61,22 @@ export function describeJob(
       inputProblem = (err as Error).message;
     }
   }
+  let resultJsonSchema: Record<string, unknown> | null = null;
+  const resultSchema = (job as { result?: { schema: unknown } }).result?.schema;
+  if (resultSchema !== undefined) {
+    const own = (resultSchema as { toJSONSchema?: ToJsonMethod }).toJSONSchema;
+    const toResultJson: ToJsonSchema | undefined =
+      typeof own === 'function' ? (schema, params) => own.call(schema, params) : isZod4(resultSchema) ? standalone() : undefined;
+    try {
+      resultJsonSchema = toResultJson?.(resultSchema, { io: 'input', unrepresentable: 'any' }) ?? {};
+    } catch {
+      resultJsonSchema = {};
+    }
+  }
   return {
     name: job.name,
     ...describeResolved(job),
+    resultJsonSchema: resultJsonSchema as LoadedJob['resultJsonSchema'],
     inputJsonSchema: input ?? {},
     inputProblem,
     outputJsonSchema: contract?.output ?? {},

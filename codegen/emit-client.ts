@@ -51,6 +51,25 @@ function enqueueDoc(job: EmitJob, indent: string, viaDefault: boolean): string {
   );
 }
 
+/** What `enqueue…` of `job` returns: with its result handle for a job that declares a result. */
+function enqueueReturn(job: EmitJob): string {
+  return job.declared.result === undefined ? 'Promise<EnqueueResult>' : `Promise<EnqueueResult & JobHandle<${job.declared.ids.result}>>`;
+}
+
+function andWaitDoc(job: EmitJob, indent: string, viaDefault: boolean): string {
+  const { name, ids } = job.declared;
+  return tsdoc(
+    [
+      `Enqueues job \`${name}\`${viaDefault ? ' through the default client (see `configure`)' : ''}, then waits for its result (docs/results.md).`,
+      '',
+      `@param payload - the job's input, see {@link ${ids.input}}`,
+      '@param options - the enqueue options, and the wait\'s `timeout` and `signal` (a timeout does not cancel the job)',
+      `@returns the result, see {@link ${ids.result}}; rejects with a \`ResultWaitError\` (dead, cancelled, not found, expired, timed out, aborted)`,
+    ],
+    indent,
+  );
+}
+
 /**
  * `loosened`: the jobs whose enqueue input is looser than the schema's (a `.catchall()` object, see
  * emit-payloads.ts); their payload is handed on to the runtime's `enqueue`, which validates it, as the schema's type.
@@ -59,17 +78,25 @@ export function emitClient(ctx: EmitContext, loosened: ReadonlySet<string> = new
   const jobs = ctx.jobs;
   const anyLoosened = jobs.some((j) => loosened.has(j.declared.name));
   let out = header(ctx, 'Typed enqueue functions');
-  out += `import { createClient, type ClientOptions, type EnqueueOptions, type EnqueueResult, type JobClient${anyLoosened ? ', type PayloadInput' : ''} } from '${ctx.runtimeSpecifier}';\n`;
+  const withResult = jobs.filter((j) => j.declared.result !== undefined);
+  const resultTypes = withResult.length > 0 ? ', type JobHandle, type ResultWaitOptions' : '';
+  out += `import { createClient, type ClientOptions, type EnqueueOptions, type EnqueueResult, type JobClient${anyLoosened ? ', type PayloadInput' : ''}${resultTypes} } from '${ctx.runtimeSpecifier}';\n`;
   out += importJobSet(ctx, false);
   out += `import { connectionSettings } from './config.js';\n`;
-  out += `import type {\n${jobs.map((j) => `  ${j.declared.ids.input},\n`).join('')}} from './payloads.js';\n`;
+  out += `import type {\n${jobs.map((j) => `  ${j.declared.ids.input},\n${j.declared.result === undefined ? '' : `  ${j.declared.ids.result},\n`}`).join('')}} from './payloads.js';\n`;
 
   out += `
 /** A client of the jobs of ${ctx.schemaPath}: the runtime's job client plus one typed \`enqueue…\` method per job. */
 export interface JobsClient extends JobClient<typeof jobs> {
 `;
   out += jobs
-    .map((j) => `${enqueueDoc(j, '  ', false)}  ${j.declared.ids.enqueue}(payload: ${j.declared.ids.input}, options?: EnqueueOptions): Promise<EnqueueResult>;\n`)
+    .map(
+      (j) =>
+        `${enqueueDoc(j, '  ', false)}  ${j.declared.ids.enqueue}(payload: ${j.declared.ids.input}, options?: EnqueueOptions): ${enqueueReturn(j)};\n` +
+        (j.declared.result === undefined
+          ? ''
+          : `\n${andWaitDoc(j, '  ', false)}  ${j.declared.ids.andWait}(payload: ${j.declared.ids.input}, options?: EnqueueOptions & ResultWaitOptions): Promise<${j.declared.ids.result}>;\n`),
+    )
     .join('\n');
   out += `}
 
@@ -87,7 +114,15 @@ ${jobs
         loosened.has(j.declared.name)
           ? `payload as PayloadInput<typeof jobs, ${literal(j.declared.name)}>` // extra keys: checked by the schema in enqueue
           : 'payload'
-      }, options),\n`,
+      }, options)${
+        // The written-out result type is zod's output (the proof in payloads.ts); the cast only spares
+        // exactOptionalPropertyTypes the difference between \`a?: T\` and \`a?: T | undefined\`.
+        j.declared.result === undefined ? '' : ` as ${enqueueReturn(j)}`
+      },\n${
+        j.declared.result === undefined
+          ? ''
+          : `    ${j.declared.ids.andWait}: async (payload: ${j.declared.ids.input}, options: EnqueueOptions & ResultWaitOptions = {}): Promise<${j.declared.ids.result}> =>\n      (await client.enqueue(${literal(j.declared.name)}, payload, options)).result(options) as Promise<${j.declared.ids.result}>,\n`
+      }`,
   )
   .join('')}  };
   return Object.assign(Object.create(client) as JobClient<typeof jobs>, methods);
@@ -118,7 +153,10 @@ export async function closeDefaultJobsClient(): Promise<void> {
 `;
   for (const job of jobs) {
     const { ids } = job.declared;
-    out += `\n${enqueueDoc(job, '', true)}export function ${ids.enqueue}(payload: ${ids.input}, options?: EnqueueOptions): Promise<EnqueueResult> {\n  return defaultJobsClient().${ids.enqueue}(payload, options);\n}\n`;
+    out += `\n${enqueueDoc(job, '', true)}export function ${ids.enqueue}(payload: ${ids.input}, options?: EnqueueOptions): ${enqueueReturn(job)} {\n  return defaultJobsClient().${ids.enqueue}(payload, options);\n}\n`;
+    if (job.declared.result !== undefined) {
+      out += `\n${andWaitDoc(job, '', true)}export function ${ids.andWait}(payload: ${ids.input}, options?: EnqueueOptions & ResultWaitOptions): Promise<${ids.result}> {\n  return defaultJobsClient().${ids.andWait}(payload, options);\n}\n`;
+    }
   }
   return out;
 }

@@ -1,5 +1,6 @@
 /**
- * generated/jobs.manifest.json: every job's name, queue, options and the JSON Schema of its input, for tools and
+ * generated/jobs.manifest.json: every job's name, queue, options and the JSON Schema of its input (and of its result,
+ * for a job that declares one), for tools and
  * programs in other languages that enqueue jobs.
  */
 import { JOB_DESCRIPTION, type DescribedField } from 'jobcraft/schema';
@@ -24,6 +25,8 @@ export function emitManifest(ctx: EmitContext): string {
       options: job.declared.options,
       resolved: fields(job, 'resolved'),
       input: job.resolved.inputJsonSchema,
+      // The JSON Schema of the result's input (what is stored), for a job that declares one (docs/results.md).
+      ...(job.resolved.resultJsonSchema === null || job.resolved.resultJsonSchema === undefined ? {} : { result: job.resolved.resultJsonSchema }),
     })),
   };
   return `${JSON.stringify(manifest, null, 2)}\n`;

@@ -22,6 +22,18 @@ function write(ctx: EmitContext, job: EmitJob, io: 'input' | 'output'): WrittenT
   }
 }
 
+/** A result type written out (exactly zod's, else zod's own type: the proof compares it with `Equal`). */
+function writeResult(ctx: EmitContext, type: EmitJob['declared']['input'], job: EmitJob, zodType: string): WrittenType {
+  try {
+    const written = ctx.printer.print(type, job.resolved.resultJsonSchema ?? {}, zodType);
+    if (!written.helpers.has('Catchall')) return written;
+  } catch (err) {
+    if (!(err instanceof UnprintableType)) throw err;
+    return { text: zodType, fallbacks: [{ path: '', reason: err.message }], helpers: new Set() };
+  }
+  return { text: zodType, fallbacks: [], helpers: new Set() };
+}
+
 /** The TSDoc lines saying which parts are written as the zod type, and why. */
 function fallbackNote(w: WrittenType): (string | undefined)[] {
   if (w.fallbacks.length === 0) return [];
@@ -91,6 +103,20 @@ export function emitPayloads(ctx: EmitContext): string {
       checks.push(`  Expect<Accepts<${ids.input}, ${exactInput}>>,`);
     }
     checks.push(`  Expect<Equal<${ids.payload}, z.output<${definition}>>>,`);
+
+    const result = job.declared.result;
+    if (result !== undefined) {
+      const resultDefinition = `Definitions[${literal(name)}]['result']`;
+      const returns = writeResult(ctx, result.input, job, `z.input<${resultDefinition}>`);
+      const output = writeResult(ctx, result.output, job, `z.output<${resultDefinition}>`);
+      for (const h of [...returns.helpers, ...output.helpers]) helpers.add(h);
+      out += `\n${tsdoc([`What the handler of job \`${name}\` returns: the input of its result schema (checked by the worker, then stored).`, ...fallbackNote(returns)])}`;
+      out += `export type ${ids.returns} = ${returns.text};\n`;
+      out += `\n${tsdoc([`What waiting for the result of job \`${name}\` gives: the stored result after its schema ran (defaults filled in, transforms applied).`, ...fallbackNote(output)])}`;
+      out += `export type ${ids.result} = ${output.text};\n`;
+      checks.push(`  Expect<Equal<${ids.returns}, z.input<${resultDefinition}>>>,`);
+      checks.push(`  Expect<Equal<${ids.result}, z.output<${resultDefinition}>>>,`);
+    }
   }
 
   let head = header(ctx, 'Payload types of every job');

@@ -15,7 +15,7 @@ export function emitWorker(ctx: EmitContext): string {
   out += `import {\n  createWorker as createJobWorker,\n  type Handler,\n  type HandlersFor,\n  type JobsInQueue,\n  type QueueName as QueueNameOf,\n  type Worker,\n  type WorkerOptions,\n} from '${ctx.runtimeSpecifier}';\n`;
   out += importJobSet(ctx, false);
   out += `import { connectionSettings } from './config.js';\n`;
-  out += `import type {\n${jobs.map((j) => `  ${j.declared.ids.payload},\n`).join('')}} from './payloads.js';\n`;
+  out += `import type {\n${jobs.map((j) => `  ${j.declared.ids.payload},\n${j.declared.result === undefined ? '' : `  ${j.declared.ids.returns},\n`}`).join('')}} from './payloads.js';\n`;
   out += `\ntype Jobs = typeof jobs;\n`;
 
   for (const job of jobs) {
@@ -26,8 +26,9 @@ export function emitWorker(ctx: EmitContext): string {
       text === undefined ? undefined : '',
       `Handles job \`${name}\` (${optionSummary(job)}).`,
       `Receives the payload in its output form ({@link ${ids.payload}}); throw to fail the attempt.`,
+      job.declared.result === undefined ? undefined : `Returns the job's result ({@link ${ids.returns}}), checked and stored by the worker (docs/results.md).`,
     ])}`;
-    out += `export type ${ids.handler} = Handler<${ids.payload}, ${literal(name)}>;\n`;
+    out += `export type ${ids.handler} = Handler<${ids.payload}, ${literal(name)}${job.declared.result === undefined ? '' : `, ${ids.returns}`}>;\n`;
   }
 
   out += `\n/** The name of every job. */\nexport type JobName =\n${jobs.map((j) => `  | ${literal(j.declared.name)}`).join('\n')};\n`;
@@ -115,7 +116,11 @@ export const RUNTIME_REEXPORTS = {
   values: [
     'EnqueueUnconfirmedError',
     'InvalidArgumentError',
+    'InvalidResultError',
+    'JobCancelledError',
+    'JobDeadError',
     'JobDefinitionError',
+    'JobNotFoundError',
     'JobValidationError',
     'LeaseExpiredError',
     'MissingPeerDependencyError',
@@ -123,6 +128,11 @@ export const RUNTIME_REEXPORTS = {
     'RedisConfigurationError',
     'RedisOutOfMemoryError',
     'RedisUnavailableError',
+    'ResultExpiredError',
+    'ResultTimeoutError',
+    'ResultUnreadableError',
+    'ResultWaitAbortedError',
+    'ResultWaitError',
     'ShutdownError',
     'SnoozeSignal',
     'TimeoutError',
@@ -137,6 +147,7 @@ export const RUNTIME_REEXPORTS = {
     'EnqueueOptions',
     'EnqueueResult',
     'JobContext',
+    'JobHandle',
     'JobInfo',
     'JobRef',
     'JobState',
@@ -144,6 +155,7 @@ export const RUNTIME_REEXPORTS = {
     'Middleware',
     'MiddlewareContext',
     'PayloadIssue',
+    'ResultWaitOptions',
     'StoredError',
     'Worker',
     'WorkerEvents',

@@ -34,6 +34,12 @@ export interface JobIdentifiers {
   readonly handler: string;
   /** `enqueueSendWelcomeEmail` */
   readonly enqueue: string;
+  /** `SendWelcomeEmailResult`: what waiting for the result gives (a job with a `result` schema). */
+  readonly result: string;
+  /** `SendWelcomeEmailReturns`: what the handler returns (a job with a `result` schema). */
+  readonly returns: string;
+  /** `enqueueSendWelcomeEmailAndWait`: enqueue, then wait for the result (a job with a `result` schema). */
+  readonly andWait: string;
 }
 
 export function jobIdentifiers(name: string): JobIdentifiers {
@@ -44,6 +50,9 @@ export function jobIdentifiers(name: string): JobIdentifiers {
     payload: `${base}Payload`,
     handler: `${base}Handler`,
     enqueue: `enqueue${base}`,
+    result: `${base}Result`,
+    returns: `${base}Returns`,
+    andWait: `enqueue${base}AndWait`,
   };
 }
 

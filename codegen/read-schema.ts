@@ -25,6 +25,11 @@ export interface DeclaredJob {
   /** The payload schema's input (`z.input`) and output (`z.output`) types. */
   readonly input: ts.Type;
   readonly output: ts.Type;
+  /**
+   * The result schema's input (what the handler returns) and output (what a wait gives) types, for a job that declares
+   * a `result` (docs/results.md).
+   */
+  readonly result?: { readonly input: ts.Type; readonly output: ts.Type } | undefined;
 }
 
 /** Everything the generator learned from reading the schema file. */
@@ -314,6 +319,7 @@ function readJob(
   let payload: { input: ts.Type; output: ts.Type } | 'any' | undefined;
   let payloadSeen = false;
   let payloadNode: ts.Node | undefined;
+  let result: { input: ts.Type; output: ts.Type } | undefined;
   let ok = true;
   const options: Record<string, StaticValue> = {};
   const optionLocations = new Map<string, SourceLocation>();
@@ -357,6 +363,19 @@ function readJob(
       }
       continue;
     }
+    if (key === 'result' && (ts.isPropertyAssignment(prop) || ts.isShorthandPropertyAssignment(prop))) {
+      // A zod schema like the payload: its types are read, it is not a static option.
+      const expression = ts.isPropertyAssignment(prop) ? prop.initializer : prop.name;
+      const types = zodTypes(expression, checker);
+      if (types === undefined || types === 'any') {
+        const shown = checker.typeToString(checker.getTypeAtLocation(expression));
+        at(expression, `the result of job ${job} is not a zod schema (its type is ${shown}): use a zod schema such as z.object({...})`);
+        ok = false;
+      } else {
+        result = types;
+      }
+      continue;
+    }
     const valueNode = ts.isPropertyAssignment(prop) ? prop.initializer : ts.isShorthandPropertyAssignment(prop) ? prop.name : undefined;
     if (valueNode === undefined) {
       options[key] = new FunctionValue(prop.getText(sourceFile));
@@ -396,6 +415,7 @@ function readJob(
     optionLocations,
     input: payload.input,
     output: payload.output,
+    result,
   };
 }
 

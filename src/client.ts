@@ -1,11 +1,23 @@
-import { checkAttempts, checkPriority, type JobName, type JobSet, type PayloadInput, type ResolvedJob } from './define.js';
+import {
+  checkAttempts,
+  checkPriority,
+  type JobName,
+  type JobSet,
+  type JobsWithResult,
+  type PayloadInput,
+  type ResolvedJob,
+  type ResultOutput,
+  type ResultSchemaOf,
+} from './define.js';
+import type * as z from 'zod';
+import { ResultWaiters, type ResultWaitOptions } from './result-wait.js';
 import { describe, toMs, type Duration } from './durations.js';
 import { EnqueueUnconfirmedError, InvalidArgumentError, RedisOutOfMemoryError, RedisUnavailableError } from './errors.js';
 import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
 import { Cluster, ReplyError } from 'ioredis';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, resultChannel, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
@@ -78,6 +90,30 @@ export interface EnqueueResult {
   readonly duplicate: boolean;
 }
 
+/**
+ * A job whose type declares a `result` schema, by its id: `result()` waits for its result (docs/results.md). Returned
+ * by `enqueue`/`enqueueMany` for such jobs, and by `client.job(name, id)` — in any process with the job declarations.
+ */
+export interface JobHandle<R = unknown> {
+  /** The job's id. */
+  readonly id: string;
+  /** The job's name (type). */
+  readonly name: string;
+  /**
+   * The job's result, parsed by its result schema (the output type). Rejects with a `ResultWaitError`:
+   * `JobDeadError` (with its last error), `JobCancelledError`, `JobNotFoundError` (removed or never enqueued),
+   * `ResultExpiredError`, `ResultTimeoutError` (the job goes on) or `ResultWaitAbortedError`; or `ResultUnreadableError`
+   * when the stored result no longer fits the schema. Never hangs on a job that is gone: see docs/results.md.
+   */
+  result(options?: ResultWaitOptions): Promise<R>;
+}
+
+/** What enqueuing job `N` returns: for a job with a `result` schema, its {@link JobHandle} too. */
+export type EnqueueResultFor<J extends JobSet, N extends JobName<J>> = [ResultSchemaOf<J['definitions'], N>] extends [z.core.$ZodType]
+  ? EnqueueResult & JobHandle<ResultOutput<J, N>>
+  : EnqueueResult;
+
+export type { ResultWaitOptions } from './result-wait.js';
 export type { JobInfo, JobState } from './job-info.js';
 
 /** The dead letters of every queue of a job set. */
@@ -119,13 +155,18 @@ export interface JobClient<J extends JobSet> {
    * Validates `payload` against the job's schema and adds the job to its queue. Throws `JobValidationError`
    * (nothing written) when the payload fails the schema, cannot be stored as JSON or is too large.
    */
-  enqueue<N extends JobName<J>>(name: N, payload: PayloadInput<J, N>, options?: EnqueueOptions): Promise<EnqueueResult>;
+  enqueue<N extends JobName<J>>(name: N, payload: PayloadInput<J, N>, options?: EnqueueOptions): Promise<EnqueueResultFor<J, N>>;
   /** Validates every payload first (all or nothing), then adds them all in one round trip. */
   enqueueMany<N extends JobName<J>>(
     name: N,
     payloads: readonly PayloadInput<J, N>[],
     options?: EnqueueManyOptions,
-  ): Promise<EnqueueResult[]>;
+  ): Promise<EnqueueResultFor<J, N>[]>;
+  /**
+   * The handle of job `id` of type `name` (one that declares a `result` schema), to wait for its result from any
+   * process — another service included. Nothing is read until `result()` is called.
+   */
+  job<N extends JobsWithResult<J>>(name: N, id: string): JobHandle<ResultOutput<J, N>>;
   /** A job's state, attempts and last error. Searches the job set's queues unless the id names its queue. */
   getJob(id: string): Promise<JobInfo>;
   /**
@@ -145,7 +186,7 @@ export interface JobClient<J extends JobSet> {
   readonly deadLetters: DeadLetters<J['queues'][number]>;
   /** The Redis connection in use. */
   readonly redis: OwnedConnection['redis'];
-  /** Closes the connection if the client opened it. */
+  /** Ends the waits for results (rejected with `ResultWaitAbortedError`), closes their subscriber connection, and the connection if the client opened it. */
   close(): Promise<void>;
 }
 
@@ -422,8 +463,10 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     for (const q of queuesFor(id)) {
       const k = keysOf(q);
       const raw = await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`);
-      const { readySet, lock } = cancelTargets(k, raw, (name) => jobs.jobs.get(name)?.throttle !== undefined);
-      const result = await limit(() => scripts.cancel(k, { id, readySet, lock }), `cancel ${JSON.stringify(id)}`);
+      const { readySet, lock, name } = cancelTargets(k, raw, (n) => jobs.jobs.get(n)?.throttle !== undefined);
+      // A job whose type declares a result: its waiters learn of the cancel at once (docs/results.md).
+      const publish = name !== undefined && jobs.jobs.get(name)?.result !== undefined ? resultChannel(k) : undefined;
+      const result = await limit(() => scripts.cancel(k, { id, readySet, lock, publish }), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
     return 'unknown';
@@ -483,14 +526,38 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   // Metrics and tracing (instrument.ts): decided once here; undefined when both are off.
   const hooks = joinEnqueueHooks([metricsAttachments(options.metrics, 'createClient')?.attachClient(jobs), tracingEnqueueHooks(options.tracing, jobs)]);
 
+  // Waits for results (result-wait.ts): one subscriber connection, opened at the first wait.
+  const waiters = new ResultWaiters({ scripts, redis: conn.redis, limit, logger });
+  /** The handle of job `id` of type `job` (which declares a result). */
+  const handleOf = (job: ResolvedJob, id: string): JobHandle => ({
+    id,
+    name: job.name,
+    result: (o?: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
+  });
+  /** An enqueue's answers, with the handle's `result` for a job type that declares one (others unchanged). */
+  const withHandles = (name: string, results: EnqueueResult[]): EnqueueResult[] => {
+    const job = jobOf(name);
+    if (job.result === undefined) return results;
+    return results.map((r) => ({ ...r, ...handleOf(job, r.id) }));
+  };
+
   return {
     enqueue: async (name, payload, opts = {}) => {
       const ids = opts.jobId === undefined ? undefined : [opts.jobId];
-      const [result] = await (hooks === undefined ? add(name, [payload], opts, ids, false) : hooks.around(name, 1, (tc) => add(name, [payload], opts, ids, false, tc)));
-      return result as EnqueueResult;
+      const results = await (hooks === undefined ? add(name, [payload], opts, ids, false) : hooks.around(name, 1, (tc) => add(name, [payload], opts, ids, false, tc)));
+      return withHandles(name, results)[0] as EnqueueResultFor<J, typeof name>;
     },
-    enqueueMany: (name, payloads, opts = {}) =>
-      hooks === undefined ? add(name, payloads, opts, opts.jobIds, true) : hooks.around(name, payloads.length, (tc) => add(name, payloads, opts, opts.jobIds, true, tc)),
+    enqueueMany: async (name, payloads, opts = {}) =>
+      withHandles(
+        name,
+        await (hooks === undefined ? add(name, payloads, opts, opts.jobIds, true) : hooks.around(name, payloads.length, (tc) => add(name, payloads, opts, opts.jobIds, true, tc))),
+      ) as EnqueueResultFor<J, typeof name>[],
+    job: (name, id) => {
+      const job = jobOf(name);
+      if (job.result === undefined) throw new InvalidArgumentError('job', 'name', `job ${JSON.stringify(name)} declares no result schema, so there is no result to wait for`);
+      if (typeof id !== 'string' || id.length === 0) throw new InvalidArgumentError('job', 'id', `id must be a non-empty string, got ${describe(id)}`);
+      return handleOf(job, id) as JobHandle<ResultOutput<J, typeof name>>;
+    },
     getJob,
     cancel,
     scheduled,
@@ -501,6 +568,9 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     isPaused: async (queue) => (await limit(() => conn.redis.exists(keysOf(queue).paused), `isPaused "${queue}"`)) === 1,
     deadLetters,
     redis: conn.redis,
-    close: () => release(conn),
+    close: async () => {
+      await waiters.close();
+      await release(conn);
+    },
   };
 }

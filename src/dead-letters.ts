@@ -16,7 +16,9 @@ export type DeadReason =
   /** No job of that name is declared. */
   | 'unknown_job'
   /** The stored job was not readable (bad JSON, wrong shape, missing). */
-  | 'malformed_job';
+  | 'malformed_job'
+  /** The handler returned a value that is not a valid result (schema, JSON round trip, size): docs/results.md. */
+  | 'invalid_result';
 
 /** What the dead letters keep about a job, next to the job itself. */
 export interface DeadInfo {

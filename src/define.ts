@@ -80,6 +80,24 @@ export type JobName<J extends JobSet> = keyof J['definitions'] & string;
 export type PayloadInput<J extends JobSet, N extends JobName<J>> = z.input<J['definitions'][N]['payload']>;
 /** What the handler of job `N` receives: the schema's output type (defaults applied, transforms run). */
 export type PayloadOutput<J extends JobSet, N extends JobName<J>> = z.output<J['definitions'][N]['payload']>;
+/** The result schema job `N` declares, or `undefined` when it declares none. */
+export type ResultSchemaOf<D extends JobDefinitions, N extends keyof D> = D[N] extends { readonly result: infer R extends z.core.$ZodType }
+  ? R
+  : undefined;
+/** Names of the jobs that declare a `result` schema. */
+export type JobsWithResult<J extends JobSet> = {
+  [N in JobName<J>]: ResultSchemaOf<J['definitions'], N> extends z.core.$ZodType ? N : never;
+}[JobName<J>];
+/** What the handler of job `N` must return: its result schema's input type (`void` for a job without a result). */
+export type HandlerReturn<J extends JobSet, N extends JobName<J>> =
+  ResultSchemaOf<J['definitions'], N> extends infer R extends z.core.$ZodType ? z.input<R> : void;
+/** What waiting for the result of job `N` gives: its result schema's output type (`never` for a job without one). */
+export type ResultOutput<J extends JobSet, N extends JobName<J>> =
+  ResultSchemaOf<J['definitions'], N> extends infer R extends z.core.$ZodType ? z.output<R> : never;
+/** What the handler of job `N` returns as its result: the result schema's input type (`never` for a job without one). */
+export type ResultInput<J extends JobSet, N extends JobName<J>> =
+  ResultSchemaOf<J['definitions'], N> extends infer R extends z.core.$ZodType ? z.input<R> : never;
+
 /** The queue of job `N` as a literal type. */
 export type QueueOfJob<D extends JobDefinitions, N extends keyof D> = D[N] extends { readonly queue: infer Q extends string }
   ? Q

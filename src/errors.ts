@@ -393,3 +393,118 @@ export class MissingPeerDependencyError extends Error {
     super(`${feature} needs the optional package "${packageName}", which is not installed: run \`npm install ${packageName}\``, options);
   }
 }
+
+/**
+ * A handler of a job whose type declares a `result` schema returned a value that cannot be its result: it fails the
+ * schema, does not survive a trip through JSON unchanged (`undefined` inside an object or array, a function, a
+ * `BigInt`, `NaN` or an infinity, a `Date` or another class instance, a symbol, a cycle), or its JSON is larger than
+ * the type's `maxResultBytes`. The job goes to the dead letters at once (reason `invalid_result`, no retry: the same
+ * code would return the same value); nothing is stored as its result. docs/results.md.
+ */
+export class InvalidResultError extends Error {
+  override readonly name = 'InvalidResultError';
+  /** The job (type) whose handler returned the value. */
+  readonly job: string;
+  /** The job's id. */
+  readonly id: string;
+  /** What was wrong, each with the path into the returned value (empty: the value itself). */
+  readonly issues: readonly PayloadIssue[];
+  constructor(job: string, id: string, issues: readonly PayloadIssue[]) {
+    const bounded = boundIssues(issues);
+    super(`Invalid result of job "${job}" (id ${JSON.stringify(id)}): ${listIssues(bounded, issues.length).replace('(payload)', '(result)')}`);
+    this.job = job;
+    this.id = id;
+    this.issues = bounded;
+  }
+}
+
+/**
+ * Why waiting for a job's result (`handle.result()`) did not give one: the base class of the result-wait errors.
+ * Each subclass names one outcome; `id` and `job` say which job. docs/results.md, "Errors".
+ */
+export class ResultWaitError extends Error {
+  override readonly name: string = 'ResultWaitError';
+  /** The job's name (type). */
+  readonly job: string;
+  /** The job's id. */
+  readonly id: string;
+  constructor(job: string, id: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.job = job;
+    this.id = id;
+  }
+}
+
+/** The job went to the dead letters: it will not produce a result (unless retried from there, then wait again). */
+export class JobDeadError extends ResultWaitError {
+  override readonly name = 'JobDeadError';
+  /** Why it died (`attempts_exhausted`, `permanent_error`, `invalid_result`, `invalid_payload` …). */
+  readonly reason: string;
+  /** The error it died with (its last attempt's), as stored. */
+  readonly lastError: StoredError | undefined;
+  constructor(job: string, id: string, reason: string, lastError: StoredError | undefined) {
+    super(job, id, `Job "${job}" (id ${JSON.stringify(id)}) is dead (${reason})${lastError === undefined ? '' : `: ${lastError.name}: ${lastError.message}`}`);
+    this.reason = reason;
+    this.lastError = lastError;
+  }
+}
+
+/** The job was cancelled before it ran (seen as it happened, while waiting). */
+export class JobCancelledError extends ResultWaitError {
+  override readonly name = 'JobCancelledError';
+  constructor(job: string, id: string) {
+    super(job, id, `Job "${job}" (id ${JSON.stringify(id)}) was cancelled`);
+  }
+}
+
+/**
+ * No job with this id is known to its queue: never enqueued, cancelled or removed before the wait began, or
+ * completed so long ago that neither its result nor its completed record is kept.
+ */
+export class JobNotFoundError extends ResultWaitError {
+  override readonly name = 'JobNotFoundError';
+  constructor(job: string, id: string) {
+    super(job, id, `Job "${job}" (id ${JSON.stringify(id)}) is not known to its queue: never enqueued, removed, cancelled, or completed so long ago that no record of it is kept`);
+  }
+}
+
+/** The job completed, but its result is no longer stored (older than its type's `resultRetention`). */
+export class ResultExpiredError extends ResultWaitError {
+  override readonly name = 'ResultExpiredError';
+  constructor(job: string, id: string) {
+    super(job, id, `Job "${job}" (id ${JSON.stringify(id)}) completed, but its result is no longer stored (past its resultRetention)`);
+  }
+}
+
+/** The wait's `timeout` passed first. The job is not cancelled: it may still complete, and a new wait can get its result. */
+export class ResultTimeoutError extends ResultWaitError {
+  override readonly name = 'ResultTimeoutError';
+  /** The timeout that passed, in milliseconds. */
+  readonly timeoutMs: number;
+  constructor(job: string, id: string, timeoutMs: number) {
+    super(job, id, `Waited ${timeoutMs} ms for the result of job "${job}" (id ${JSON.stringify(id)}) without an outcome; the job was not cancelled`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The wait's `signal` aborted (its reason is the `cause`). The job is not cancelled. */
+export class ResultWaitAbortedError extends ResultWaitError {
+  override readonly name = 'ResultWaitAbortedError';
+  constructor(job: string, id: string, reason: unknown) {
+    super(job, id, `The wait for the result of job "${job}" (id ${JSON.stringify(id)}) was aborted; the job was not cancelled`, { cause: reason });
+  }
+}
+
+/**
+ * A stored result could not be read back: not JSON, or it fails the result schema of this process's job declaration
+ * (a deploy changed the schema in between). `issues` says where.
+ */
+export class ResultUnreadableError extends ResultWaitError {
+  override readonly name = 'ResultUnreadableError';
+  readonly issues: readonly PayloadIssue[];
+  constructor(job: string, id: string, issues: readonly PayloadIssue[]) {
+    const bounded = boundIssues(issues);
+    super(job, id, `The stored result of job "${job}" (id ${JSON.stringify(id)}) cannot be read: ${listIssues(bounded, issues.length).replace('(payload)', '(result)')}`);
+    this.issues = bounded;
+  }
+}

@@ -27,6 +27,11 @@ export {
   type RateLimit,
   type ResolvedJob,
   type UniqueOptions,
+  type HandlerReturn,
+  type JobsWithResult,
+  type ResultInput,
+  type ResultOutput,
+  type ResultSchemaOf,
 } from './define.js';
 export {
   createClient,
@@ -35,6 +40,9 @@ export {
   type EnqueueManyOptions,
   type EnqueueOptions,
   type EnqueueResult,
+  type EnqueueResultFor,
+  type JobHandle,
+  type ResultWaitOptions,
   type JobClient,
   type JobInfo,
   type JobState,
@@ -64,6 +72,15 @@ export {
   ShutdownError,
   SnoozeSignal,
   TimeoutError,
+  InvalidResultError,
+  ResultWaitError,
+  JobDeadError,
+  JobCancelledError,
+  JobNotFoundError,
+  ResultExpiredError,
+  ResultTimeoutError,
+  ResultWaitAbortedError,
+  ResultUnreadableError,
   formatPath,
   type PayloadIssue,
   type StoredError,
@@ -73,6 +90,8 @@ export { retryDelay } from './backoff.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
 export { DEFAULT_PREFIX, queueKeys, type QueueKeys } from './keys.js';
 export { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from './payload.js';
+export { RESULT_DEFAULTS } from './job-options.js';
+export { FIRST_POLL_MS, MAX_POLL_MS } from './result-wait.js';
 export type { ClusterConfig, RedisConfig } from './redis.js';
 export { VARIABLE_KEY_COMMANDS } from './scripts.js';
 export {

@@ -30,6 +30,10 @@ export const PRIORITY_RANGE = { min: -1000, max: 1000 } as const;
 export const ATTEMPTS_RANGE = { min: 1, max: 10_000 } as const;
 
 const UNIQUE_TTL_MS = 3_600_000;
+/** Defaults of the result options (docs/results.md): 24 h of retention, 512 KiB of JSON. */
+export const RESULT_DEFAULTS = { retentionMs: 86_400_000, maxBytes: 524_288 } as const;
+/** The largest `maxResultBytes` accepted: 32 MiB (a result travels in one Redis call beside other acks). */
+export const MAX_RESULT_BYTES_LIMIT = 33_554_432;
 const DEFAULT_TZ = 'UTC';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -205,6 +209,8 @@ const rateLimitSchema = optionObject(
   (value) => `must be an object like { max: 10, per: "1s" }, got ${describe(value)}`,
 );
 
+const RESULT_BYTES = expected(`an integer from 2 to ${MAX_RESULT_BYTES_LIMIT.toLocaleString('en')}`);
+
 /** Options that only apply to a job with a `cron` schedule. */
 const CRON_ONLY = ['tz', 'cronPayload', 'catchUp'] as const;
 
@@ -250,6 +256,18 @@ const optionsShape = {
   concurrency: z.int(CONCURRENCY).min(1, CONCURRENCY).optional(),
   /** Starts of this type per interval, across every worker process. */
   rateLimit: rateLimitSchema.optional(),
+  /**
+   * Schema of the job's result (docs/results.md). The handler must return `z.input<S>`; the worker validates it and
+   * stores it (as JSON, apart from the job) when it records the success; `enqueue(…).result()` gives `z.output<S>`.
+   * Default: none (the handler's return value is ignored, as before).
+   */
+  result: z
+    .custom<z.core.$ZodType>(isZodSchema, { error: (issue) => `must be a zod schema, got ${describe(issue.input)}` })
+    .optional(),
+  /** How long a stored result is kept after the job completes. Default `24h`. Only with `result`. */
+  resultRetention: duration('positive').optional(),
+  /** Largest result accepted, in bytes of JSON; a larger one fails the job (not retried). Default 512 KiB. Only with `result`. */
+  maxResultBytes: z.int(RESULT_BYTES).min(2, RESULT_BYTES).max(MAX_RESULT_BYTES_LIMIT, RESULT_BYTES).optional(),
 };
 
 const optionsObject = optionObject(optionsShape, (value) => `definition must be an object with a "payload" schema, got ${describe(value)}`);
@@ -279,6 +297,10 @@ const resolvedOptions = optionsObject.transform(
       ctx.issues.push({ code: 'custom', path: [option], input: o, message });
       return z.NEVER;
     };
+    if (o.result === undefined) {
+      if (o.resultRetention !== undefined) return problem('resultRetention', 'only applies to jobs with a "result" schema');
+      if (o.maxResultBytes !== undefined) return problem('maxResultBytes', 'only applies to jobs with a "result" schema');
+    }
     let cron:
       | { readonly pattern: string; readonly tz: string; readonly catchUp: 'none' | 'last' | 'all'; readonly payloadJson: string }
       | undefined;
@@ -336,6 +358,15 @@ const resolvedOptions = optionsObject.transform(
         o.concurrency === undefined && o.rateLimit === undefined
           ? undefined
           : { concurrency: o.concurrency ?? 0, rateMax: o.rateLimit?.max ?? 0, ratePerMs: o.rateLimit?.per ?? 0 },
+      /** The result, when the job type declares one: its schema, how long it is kept (ms), its size limit (bytes of JSON). */
+      result:
+        o.result === undefined
+          ? undefined
+          : {
+              schema: o.result,
+              retentionMs: o.resultRetention ?? RESULT_DEFAULTS.retentionMs,
+              maxBytes: o.maxResultBytes ?? RESULT_DEFAULTS.maxBytes,
+            },
     };
   },
 );
@@ -365,7 +396,7 @@ export const NESTED_OPTION_KEYS: { readonly [K in 'backoff' | 'unique' | 'rateLi
  * The order in which defineJobs has always checked a definition (after an unknown option): the first problem in this
  * order is the one it names. A cron-only option on a job without `cron` comes after `rateLimit`, before `tz`.
  */
-const CHECK_ORDER = ['payload', 'queue', 'attempts', 'priority', 'timeout', 'description', 'backoff', 'unique', 'concurrency', 'rateLimit', 'tz', 'cron', 'catchUp', 'cronPayload'];
+const CHECK_ORDER = ['payload', 'queue', 'attempts', 'priority', 'timeout', 'description', 'backoff', 'unique', 'concurrency', 'rateLimit', 'tz', 'cron', 'catchUp', 'cronPayload', 'result', 'resultRetention', 'maxResultBytes'];
 const CRON_ONLY_RANK = CHECK_ORDER.indexOf('tz') - 0.5;
 
 /** Within an option that takes an object, its keys in their declared (and checked) order. */
@@ -512,6 +543,13 @@ export const JOB_DESCRIPTION = {
     manifest: false,
     show: (job: ResolvedJob): { readonly concurrency: number; readonly rateMax: number; readonly ratePerMs: number } | null =>
       job.throttle === undefined ? null : { ...job.throttle },
+  },
+  // The result's schema is described apart (as the JSON Schema of its input, like the payload's); this is the rest.
+  result: {
+    from: ['result', 'resultRetention', 'maxResultBytes'],
+    manifest: 'resolved',
+    show: (job: ResolvedJob): { readonly retentionMs: number; readonly maxBytes: number } | null =>
+      job.result === undefined ? null : { retentionMs: job.result.retentionMs, maxBytes: job.result.maxBytes },
   },
 } as const satisfies Readonly<Record<string, DescribedField>>;
 

@@ -58,6 +58,11 @@ export interface QueueKeys {
    * `<prefix>h:<bucket start ms>` (one hour, expires 90 days after), fields `<job>|<counter>` (see history.ts).
    */
   readonly historyPrefix: string;
+  /**
+   * Prefix of stored results (docs/results.md): STRING `<prefix><job id>` → the result's JSON, with a TTL (the job
+   * type's `resultRetention`). Only jobs whose type declares a `result` schema have one.
+   */
+  readonly resultPrefix: string;
 }
 
 /** Builds the keys of `queue` under `prefix`. */
@@ -84,6 +89,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     deadInfo: `${base}dead:info`,
     deadOrder: `${base}dead:order`,
     historyPrefix: `${base}history:`,
+    resultPrefix: `${base}result:`,
   };
 }
 
@@ -133,6 +139,20 @@ export function queueOfGeneratedId(id: string): string | undefined {
  */
 export function unblockKey(k: QueueKeys, token: string): string {
   return `${k.notify}:unblock:${token}`;
+}
+
+/** The stored result of job `id` in the queue of `k` (STRING with a TTL; same hash tag as the queue). */
+export function resultKey(k: QueueKeys, id: string): string {
+  return `${k.resultPrefix}${id}`;
+}
+
+/**
+ * The pub/sub channel (not a key) of the queue of `k` on which the scripts announce the end of a job whose type
+ * declares a result: a message is one letter (`r` result stored, `d` dead, `c` cancelled) followed by the job id.
+ * `P:{q}:results`, beside the result keys `P:{q}:result:<id>`.
+ */
+export function resultChannel(k: QueueKeys): string {
+  return `${k.resultPrefix.slice(0, -1)}s`;
 }
 
 /** The keys of one throttled job type in a queue. */

@@ -369,7 +369,7 @@ export function createMetrics<R extends MetricsRegistry = MetricsRegistry>(optio
   const deadLabel = (job: string | undefined, reason: DeadReason): string | undefined => {
     if (job === undefined || reason === 'unknown_job' || reason === 'malformed_job') return UNKNOWN_JOB;
     if (reason === 'invalid_payload') return declared.has(job) ? job : UNKNOWN_JOB;
-    return job; // attempts_exhausted, permanent_error: the end of a run, so a declared job
+    return job; // attempts_exhausted, permanent_error, invalid_result: the end of a run, so a declared job
   };
   const statusOf = (queue: string, job: string | undefined, status: keyof StatusChildren): ValueChild => {
     const j = job ?? UNKNOWN_JOB;

@@ -66,6 +66,8 @@ const LOCK = { optional: true, keys: ['lock'] } as const satisfies GroupDecl;
  */
 const HISTORY = { optional: true, keys: ['minute', 'hour'], args: { minuteTtlMs: 'num', hourTtlMs: 'num' } } as const satisfies GroupDecl;
 const COUNTS = { args: { field: 'raw', by: 'num' } } as const satisfies GroupDecl;
+/** The results channel of the queue, for a job whose type declares a result: its end is announced there (docs/results.md). */
+const PUBLISH = { optional: true, args: { channel: 'raw' } } as const satisfies GroupDecl;
 
 /** Every script's declaration, by script name. The Lua of each lives in src/lua/<file>.lua. */
 export const CONTRACT = {
@@ -104,6 +106,12 @@ export const CONTRACT = {
       /** The history of the acknowledged runs (their aggregate: a few counters per job type, not per job). */
       history: HISTORY,
       counts: COUNTS,
+      /**
+       * The results of acknowledged jobs whose type declares one (docs/results.md): each job's result key, its id
+       * (the job is also in `acks` or `heldAcks`: a result is stored only if that ack is not stale), the JSON, how
+       * long to keep it, and the channel announcing it. Empty (one count in ARGV) for every other job.
+       */
+      results: { keys: ['result'], args: { id: 'raw', json: 'raw', ttlMs: 'num', channel: 'raw' } },
     },
   },
   invalidIds: {
@@ -146,7 +154,7 @@ export const CONTRACT = {
     keys: DEAD_KEYS,
     // fallbackEnvelope: what to keep when the jobs hash has no entry for the id.
     args: { id: 'raw', attempt: 'raw', info: 'raw', maxDead: 'num', fallbackEnvelope: 'raw' },
-    groups: { unique: LOCK, slot: SLOT, history: HISTORY, counts: COUNTS },
+    groups: { unique: LOCK, slot: SLOT, history: HISTORY, counts: COUNTS, publish: PUBLISH },
   },
   release: {
     file: 'release',
@@ -185,7 +193,14 @@ export const CONTRACT = {
     file: 'cancel',
     keys: ['jobs', 'wait', 'prio', 'scheduled', 'active', 'attempts', 'errors'],
     args: { id: 'raw' },
-    groups: { typeReady: { optional: true, keys: ['ready'] }, unique: LOCK },
+    groups: { typeReady: { optional: true, keys: ['ready'] }, unique: LOCK, publish: PUBLISH },
+  },
+  result: {
+    file: 'result',
+    // One job's result, or what became of it (docs/results.md): read together, so a completion cannot fall between.
+    keys: ['result', 'jobs', 'dead', 'deadInfo', 'done'],
+    args: { id: 'raw' },
+    groups: {},
   },
   uniqueRelease: {
     file: 'unique-release',

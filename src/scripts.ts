@@ -42,6 +42,7 @@ const COMMANDS = {
   jcHeartbeat: { script: 'heartbeat' },
   jcWorkers: { script: 'workers' },
   jcHeads: { script: 'heads' },
+  jcResult: { script: 'result' },
 } as const satisfies Record<string, { script: ScriptName; shebang?: string }>;
 type CommandName = keyof typeof COMMANDS;
 type Reply = string | number | null | Reply[];
@@ -319,7 +320,30 @@ export interface FetchInput {
   readonly maxEnvelopeBytes: number;
   /** History counters of the acknowledged runs. */
   readonly history?: HistoryWrite | undefined;
+  /**
+   * The results to store with the acks (docs/results.md): one per acknowledged job whose type declares a result (the
+   * job itself is among `acks`). Undefined or empty for every other job: nothing more is sent.
+   */
+  readonly results?: readonly ResultWrite[] | undefined;
 }
+
+/** A result stored with its job's acknowledgement. */
+export interface ResultWrite {
+  /** The result's key (keys.ts `resultKey`). */
+  readonly result: string;
+  readonly id: string;
+  readonly json: string;
+  /** How long it is kept. */
+  readonly ttlMs: number;
+  /** The queue's results channel. */
+  readonly channel: string;
+}
+
+/** What `result.lua` read for one job. */
+export type RawResult =
+  | { readonly state: 'result'; readonly json: string }
+  | { readonly state: 'dead'; readonly info: string | null }
+  | { readonly state: 'live' | 'expired' | 'unknown' };
 
 /** What `recover` takes over. */
 export interface RecoverInput {
@@ -356,12 +380,15 @@ export interface DeadInput {
   readonly lock?: string | undefined;
   readonly slot?: Slot | undefined;
   readonly history?: HistoryWrite | undefined;
+  /** The queue's results channel, for a job whose type declares a result: its death is announced there. */
+  readonly publish?: string | undefined;
 }
 
 const NO_ITEMS = { flat: [] } as const;
 const DEFAULT_MAX_DEAD = 10_000;
 
 const NO_ACKS: readonly Completion[] = [];
+const NO_RESULTS: readonly ResultWrite[] = [];
 
 /**
  * The acks of a fetch as its two groups: plain ones (two arguments each) and those holding a unique lock or a type's
@@ -433,6 +460,7 @@ export class Scripts {
         types: input.types,
         ...splitAcks(input.acks),
         ...historyGroups(input.history),
+        results: input.results ?? NO_RESULTS,
       }),
     )) as Reply[];
     const stale = Number(reply[1]);
@@ -538,7 +566,12 @@ export class Scripts {
     const args = { id: input.id, attempt: input.attempt, info: input.infoJson, maxDead: input.maxDead, fallbackEnvelope: input.fallbackEnvelope };
     const reply = await this.call(
       'jcDead',
-      encodeCall('dead', k, args, { unique: lock === undefined ? undefined : { lock }, slot: input.slot, ...historyGroups(input.history) }),
+      encodeCall('dead', k, args, {
+        unique: lock === undefined ? undefined : { lock },
+        slot: input.slot,
+        ...historyGroups(input.history),
+        publish: input.publish === undefined ? undefined : { channel: input.publish },
+      }),
     );
     return reply === 1;
   }
@@ -585,11 +618,24 @@ export class Scripts {
   /** Cancels a job that has not started. `readySet`: its throttled type's ready set; `lock`: its unique lock. */
   async cancel(
     k: QueueKeys,
-    input: { readonly id: string; readonly readySet?: string | undefined; readonly lock?: string | undefined },
+    input: { readonly id: string; readonly readySet?: string | undefined; readonly lock?: string | undefined; readonly publish?: string | undefined },
   ): Promise<'cancelled' | 'active' | 'unknown'> {
-    const { readySet, lock } = input;
-    const groups = { typeReady: readySet === undefined ? undefined : { ready: readySet }, unique: lock === undefined ? undefined : { lock } };
+    const { readySet, lock, publish } = input;
+    const groups = {
+      typeReady: readySet === undefined ? undefined : { ready: readySet },
+      unique: lock === undefined ? undefined : { lock },
+      publish: publish === undefined ? undefined : { channel: publish },
+    };
     return String(await this.call('jcCancel', encodeCall('cancel', k, input, groups))) as 'cancelled' | 'active' | 'unknown';
+  }
+
+  /** One job's stored result, or what became of it (result.lua; `result`: the job's result key). */
+  async result(k: QueueKeys, input: { readonly result: string; readonly id: string }): Promise<RawResult> {
+    const r = (await this.call('jcResult', encodeCall('result', { ...k, result: input.result }, input, {}))) as Reply[];
+    const state = String(r[0]);
+    if (state === 'result') return { state, json: String(r[1]) };
+    if (state === 'dead') return { state, info: r[1] === null || r[1] === undefined ? null : String(r[1]) };
+    return { state: state as 'live' | 'expired' | 'unknown' };
   }
 
   /** Releases a unique lock if the job `id` holds it. */

@@ -26,6 +26,19 @@ describe('benchmark harness', () => {
     }
     expect(json.workloads.map((w) => w.unit)).toEqual(['jobs/s', 'jobs/s', 'MB']);
   }, 90_000);
+
+  it('runs a tiny result-roundtrip-p99 (enqueue → result received) and reports it in the same shape, in ms', async () => {
+    const report = await runBench({ quick: true, scale: 0.01, reps: 1, libs: ['jobcraft'], only: ['result-roundtrip-p99'], progress: null });
+    expect(report.errors).toEqual([]);
+    const json = JSON.parse(toJson(report)) as { workloads: Record<string, unknown>[] };
+    expect(json.workloads.map((w) => w.name)).toEqual(['result-roundtrip-p99']);
+    const [w] = json.workloads as [Record<string, unknown>];
+    expect(Object.keys(w)).toEqual(expect.arrayContaining(['name', 'unit', 'jobcraft', 'bullmq', 'ratio']));
+    expect(w.unit).toBe('ms');
+    expect(typeof w.jobcraft).toBe('number');
+    expect(w.jobcraft as number).toBeGreaterThan(0);
+    expect(w.bullmq).toBeNull();
+  }, 90_000);
 });
 
 // The dashboard's server-time workloads, tiny: the harness seeds both prefixes, calls the fetch handler and reports

@@ -146,12 +146,16 @@ export interface ChildWorker {
 }
 
 /**
- * Starts test/fixtures/child-worker.ts with `env` (see that file) in a child process. `onCleanup` receives a
+ * Starts test/fixtures/child-worker.ts (or `script`, which prints the same lines) with `env` (see that file) in a child process. `onCleanup` receives a
  * function that kills the process if it is still alive; register it with the file's clean-ups.
  */
-export function spawnChildWorker(env: Record<string, string>, onCleanup: (fn: () => Promise<void>) => void): ChildWorker {
+export function spawnChildWorker(
+  env: Record<string, string>,
+  onCleanup: (fn: () => Promise<void>) => void,
+  script = 'test/fixtures/child-worker.ts',
+): ChildWorker {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/child-worker.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
     env: { ...process.env, REDIS_URL: redisUrl(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,8 +4,8 @@
  * jobcraft's defaults: 1,000 completed jobs for at most an hour, 10,000 failed), everything else default.
  * Jobs are added without options, so each job record is as small as BullMQ makes it.
  */
-import { Queue, Worker } from 'bullmq';
-import { redisOptions, type LibAdapter, type Namespace, type Producer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import { redisOptions, type LibAdapter, type Namespace, type Producer, type ResultProducer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
 
 function openProducer(ns: Namespace): Producer {
   const queue = new Queue(ns.queue, { connection: redisOptions(), prefix: ns.prefix });
@@ -16,9 +16,29 @@ function openProducer(ns: Namespace): Producer {
   };
 }
 
+/** `waitUntilFinished` as BullMQ documents it: a QueueEvents (its own connection, reading the events stream). */
+async function openResultProducer(ns: Namespace): Promise<ResultProducer> {
+  const queue = new Queue(ns.queue, { connection: redisOptions(), prefix: ns.prefix });
+  const events = new QueueEvents(ns.queue, { connection: redisOptions(), prefix: ns.prefix });
+  await events.waitUntilReady();
+  // Hundreds of adds and waits in flight at once each add a listener for a moment: not a leak, so no warning.
+  queue.setMaxListeners(0);
+  events.setMaxListeners(0);
+  return {
+    addAndWait: async (data) => (await queue.add('task', data)).waitUntilFinished(events, 60_000),
+    close: async () => {
+      await events.close();
+      await queue.close();
+    },
+  };
+}
+
 function startWorker(setup: WorkerSetup): WorkerHandle {
   const worker = new Worker<TaskPayload>(setup.ns.queue, async (job) => {
-    if (job.name === 'task') await setup.handler(job.data);
+    if (job.name !== 'task') return undefined;
+    const value = await setup.handler(job.data);
+    // The job's return value is its result (result-roundtrip-p99 only; otherwise nothing is returned, as before).
+    return setup.withResult === true ? value : undefined;
   }, {
     connection: { ...redisOptions(), maxRetriesPerRequest: null },
     prefix: setup.ns.prefix,
@@ -31,4 +51,4 @@ function startWorker(setup: WorkerSetup): WorkerHandle {
   return { ready: () => worker.waitUntilReady().then(() => undefined), close: () => worker.close() };
 }
 
-export const adapter: LibAdapter = { openProducer, startWorker };
+export const adapter: LibAdapter = { openProducer, startWorker, openResultProducer };

@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { createClient, createMetrics, createWorker, defineJobs } from '../../src/index.js';
-import { redisUrl, type LibAdapter, type Namespace, type Producer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
+import { redisUrl, type LibAdapter, type Namespace, type Producer, type ResultProducer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
 
 /** The benchmark's job set: both kinds in one queue, `bench`. */
 export const benchJobs = defineJobs({
@@ -19,6 +19,22 @@ export const benchJobs = defineJobs({
     queue: 'bench',
   },
 });
+
+/**
+ * The job set of `result-roundtrip-p99` (apart, so the other workloads' queue has no job type with a result): the
+ * task's payload, and its `i` back as the result.
+ */
+export const resultBenchJobs = defineJobs({
+  task: { payload: z.object({ i: z.number().int().nonnegative(), at: z.number() }), result: z.object({ i: z.number() }), queue: 'bench' },
+});
+
+async function openResultProducer(ns: Namespace): Promise<ResultProducer> {
+  const client = createClient(resultBenchJobs, { redis: redisUrl(), prefix: ns.prefix });
+  return {
+    addAndWait: async (data) => (await client.enqueue('task', data)).result({ timeout: 60_000 }),
+    close: () => client.close(),
+  };
+}
 
 function openProducer(ns: Namespace): Producer {
   const client = createClient(benchJobs, { redis: redisUrl(), prefix: ns.prefix });
@@ -36,13 +52,18 @@ function openProducer(ns: Namespace): Producer {
 }
 
 function startWorker(setup: WorkerSetup): WorkerHandle {
+  if (setup.withResult === true) {
+    const worker = createWorker(resultBenchJobs, { task: (p) => setup.handler(p) as { i: number } }, { redis: redisUrl(), prefix: setup.ns.prefix, concurrency: setup.concurrency });
+    worker.on('completed', setup.onCompleted);
+    return { ready: async () => {}, close: () => worker.close() };
+  }
   const worker = createWorker(
     benchJobs,
-    { task: (p) => setup.handler(p), email: () => {} },
+    { task: (p) => void setup.handler(p), email: () => {} },
     { redis: redisUrl(), prefix: setup.ns.prefix, concurrency: setup.concurrency, ...(setup.metrics ? { metrics: createMetrics() } : {}) },
   );
   worker.on('completed', setup.onCompleted);
   return { ready: async () => {}, close: () => worker.close() };
 }
 
-export const adapter: LibAdapter = { openProducer, startWorker };
+export const adapter: LibAdapter = { openProducer, startWorker, openResultProducer };

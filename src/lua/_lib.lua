@@ -450,6 +450,20 @@ local function ack_completed(K, acks, held, types, keep, keep_age, now)
   return stale
 end
 
+-- The results of the acknowledged jobs whose type declares one (docs/results.md): each stored under its own key with
+-- its retention as TTL, and announced on the queue's results channel ('r' .. id), unless its ack was stale.
+local function store_results(res, stale)
+  local refused = {}
+  for _, id in ipairs(stale) do refused[id] = true end
+  for i = 1, res.n do
+    local key, id, json, ttl, channel = res.row(i)
+    if not refused[id] then
+      redis.call('SET', key, json, 'PX', ttl)
+      redis.call('PUBLISH', channel, 'r' .. id)
+    end
+  end
+end
+
 -- scheduled -> waiting: makes the due ids (read before any write) ready to run.
 local function promote_due(K, due, routes)
   if #due > 0 then

@@ -2,7 +2,7 @@
 -- allow-oom: only deletes.
 -- Cancels a job that has not started (waiting, delayed or retrying): removes every trace of it.
 -- Inputs: the "cancel" declaration in src/redis-contract.ts (G.typeReady: the ready set of a throttled job type;
--- G.unique: the job's unique lock).
+-- G.unique: the job's unique lock; G.publish: the results channel).
 -- Returns: 'cancelled', 'active' (running: not cancelled) or 'unknown' (no live job with this id)
 local id = A.id
 local ready = G.typeReady and G.typeReady.ready
@@ -19,4 +19,6 @@ if G.unique then release_lock(G.unique.lock, id) end
 redis.call('HDEL', K.jobs, id)
 redis.call('HDEL', K.attempts, id)
 redis.call('HDEL', K.errors, id)
+-- Waiters for its result learn of it at once (docs/results.md).
+if G.publish then redis.call('PUBLISH', G.publish.channel, 'c' .. id) end
 return 'cancelled'

@@ -2,7 +2,7 @@
 -- allow-oom: ends a lease of a job already stored; it moves the job and writes a bounded info record.
 -- Moves a job into the queue's dead letters (newest first, capped), removing every trace of it as a live job.
 -- Inputs: the "dead" declaration in src/redis-contract.ts (G.unique: the job's unique lock; G.slot: its type's
--- running and ready sets).
+-- running and ready sets; G.publish: the results channel, for a job whose type declares a result).
 -- Returns: 1, or 0 when the worker no longer holds the lease (nothing changed)
 local id = A.id
 local bad = dead_checks(K, true)
@@ -21,4 +21,6 @@ redis.call('HDEL', K.attempts, id)
 local info = with_earlier(A.info, earlier_of(redis.call('HGET', K.errors, id)))
 redis.call('HDEL', K.errors, id)
 add_dead(K.dead, K.deadInfo, K.deadOrder, id, env, info, A.maxDead)
+-- A job whose type declares a result: its waiters learn of the death at once (docs/results.md).
+if G.publish then redis.call('PUBLISH', G.publish.channel, 'd' .. id) end
 return 1

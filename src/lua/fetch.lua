@@ -39,6 +39,8 @@ end
 -- 0. The history counters the call carries (first: a bucket key of the wrong type fails the call before any write).
 add_history(G.history, G.counts)
 local stale = ack_completed(K, G.acks, G.heldAcks, types, A.keepCount, A.keepAgeMs, now)
+-- 1b. Their results, for jobs whose type declares one (none for every other job).
+if G.results.n > 0 then store_results(G.results, stale) end
 -- 2. scheduled -> waiting: due jobs.
 promote_due(K, due, routes)
 -- 3. waiting -> active: up to `want` jobs.

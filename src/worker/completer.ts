@@ -5,12 +5,13 @@
  */
 import type { ResolvedJob } from '../define.js';
 import { retryDelay } from '../backoff.js';
-import { PermanentError, SnoozeSignal, storedErrorJson, toStoredError, type PayloadIssue, type StoredError } from '../errors.js';
+import { InvalidResultError, PermanentError, SnoozeSignal, storedErrorJson, toStoredError, type PayloadIssue, type StoredError } from '../errors.js';
 import { deadInfoJson, type DeadInfo, type DeadReason } from '../dead-letters.js';
 import type { JobRef, WorkerEvents } from '../events.js';
 import type { QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
-import type { Ack, Scripts, Slot } from '../scripts.js';
+import type { Ack, ResultWrite, Scripts, Slot } from '../scripts.js';
+import { resultChannel, resultKey } from '../keys.js';
 import type { JobRun } from './job-run.js';
 import { ackHistory, failureHistory, type RunTimes } from './history.js';
 import type { HistoryWrite } from '../scripts.js';
@@ -22,11 +23,12 @@ export type FailureDecision =
   /** Run again after `delayMs` (the job's backoff); the attempt counts. */
   | { readonly kind: 'retry'; readonly delayMs: number }
   /** To the dead letters: a `PermanentError`, or the last attempt failed. */
-  | { readonly kind: 'dead'; readonly reason: 'permanent_error' | 'attempts_exhausted' };
+  | { readonly kind: 'dead'; readonly reason: 'permanent_error' | 'attempts_exhausted' | 'invalid_result' };
 
 /**
  * Decides what becomes of attempt `attempt` (1-based) of a job allowed `maxAttempts`, which ended with `err`: a
- * `SnoozeSignal` snoozes; a `PermanentError` or a failed last attempt goes to the dead letters; anything else is
+ * `SnoozeSignal` snoozes; a `PermanentError`, an `InvalidResultError` (the same code would return the same value) or a
+ * failed last attempt goes to the dead letters; anything else is
  * retried after the job's backoff (`random` feeds its jitter).
  */
 export function decideFailure(
@@ -38,6 +40,7 @@ export function decideFailure(
 ): FailureDecision {
   if (err instanceof SnoozeSignal) return { kind: 'snooze', delayMs: err.delayMs };
   if (err instanceof PermanentError) return { kind: 'dead', reason: 'permanent_error' };
+  if (err instanceof InvalidResultError) return { kind: 'dead', reason: 'invalid_result' };
   if (attempt >= maxAttempts) return { kind: 'dead', reason: 'attempts_exhausted' };
   return { kind: 'retry', delayMs: retryDelay(backoff, attempt, random) };
 }
@@ -74,6 +77,8 @@ export interface CompleterParams {
    * else under `?`: a stored name is anyone's text, and each distinct one would add fields to the bucket.
    */
   declared(queue: string, name: string): boolean;
+  /** The queues where a job type this worker declares has a `result` schema (the others never look for results). */
+  readonly resultQueues?: ReadonlySet<string>;
 }
 
 /** Who carries a queue's acknowledgements to Redis (its fetch loop): told when one is waiting. */
@@ -90,12 +95,16 @@ export class AckBatch {
   readonly runs: JobRun[] = [];
   /** When the oldest of them was added (performance.now() time). */
   firstAt = 0;
+  /** Whether one of them carries a result (sent at once: someone may be waiting for it). */
+  urgent = false;
   /** Set by the wiring once the queue's fetch loop exists. */
   carrier: AckCarrier | undefined;
 
   constructor(
     private readonly completer: Completer,
     private readonly keys: QueueKeys,
+    /** Whether any job type of this queue (in this worker) declares a result: only then are runs looked at for one. */
+    private readonly withResults = false,
   ) {}
 
   get length(): number {
@@ -104,18 +113,21 @@ export class AckBatch {
 
   add(run: JobRun): void {
     if (this.runs.length === 0) this.firstAt = performance.now();
+    if (run.resultJson !== undefined) this.urgent = true;
     this.runs.push(run);
     this.carrier?.acksWaiting(this.runs.length);
   }
 
   /** Takes every waiting completion (for a call about to be sent). */
   take(): JobRun[] {
+    this.urgent = false;
     return this.runs.splice(0);
   }
 
   /** Puts back completions a call failed to record, ahead of those added since. */
   putBack(runs: readonly JobRun[]): void {
     this.runs.unshift(...runs);
+    if (this.withResults && runs.some((r) => r.resultJson !== undefined)) this.urgent = true;
   }
 
   /**
@@ -124,6 +136,22 @@ export class AckBatch {
    */
   historyOf(runs: readonly JobRun[]): HistoryWrite | undefined {
     return ackHistory(this.keys, runs);
+  }
+
+  /**
+   * The results of `runs` to store with their acks (docs/results.md): undefined when this queue has no job type with
+   * a result, so other queues' calls look at nothing more.
+   */
+  resultsOf(runs: readonly JobRun[]): ResultWrite[] | undefined {
+    if (!this.withResults) return undefined;
+    let out: ResultWrite[] | undefined;
+    const k = this.keys;
+    for (const run of runs) {
+      const json = run.resultJson;
+      if (json === undefined) continue;
+      (out ??= []).push({ result: resultKey(k, run.id), id: run.id, json, ttlMs: run.job.result?.retentionMs ?? 0, channel: resultChannel(k) });
+    }
+    return out;
   }
 
   /** A call carrying `runs` was answered; `stale` were refused (the lease had moved on). */
@@ -137,7 +165,7 @@ export class Completer {
   private readonly batches = new Map<string, AckBatch>();
 
   constructor(private readonly p: CompleterParams) {
-    for (const [queue, k] of p.keys) this.batches.set(queue, new AckBatch(this, k));
+    for (const [queue, k] of p.keys) this.batches.set(queue, new AckBatch(this, k, p.resultQueues?.has(queue) === true));
   }
 
   /** The completions waiting in `queue`. */
@@ -194,7 +222,9 @@ export class Completer {
     const ref = refOf(run);
     p.events.emit('failed', { job: ref, error: err, willRetry: decision.kind === 'retry' });
     if (decision.kind === 'dead') {
-      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run });
+      const issues = err instanceof InvalidResultError ? err.issues : undefined;
+      const publish = run.job.result === undefined ? undefined : resultChannel(k);
+      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish });
       return;
     }
     const delayMs = decision.delayMs;
@@ -223,17 +253,19 @@ export class Completer {
       readonly slot?: Slot;
       /** The attempt that failed (for the history: a failed attempt and its run time); none: it never ran. */
       readonly run?: RunTimes;
+      /** The queue's results channel, for a job whose type declares a result: its waiters learn of the death. */
+      readonly publish?: string | undefined;
     } = {},
   ): void {
     const p = this.p;
-    const { raw = '', issues, then, lock, slot, run } = more;
+    const { raw = '', issues, then, lock, slot, run, publish } = more;
     const history = failureHistory(k, 'dead', ref.name !== undefined && p.declared(ref.queue, ref.name) ? ref.name : undefined, run);
     const error: StoredError = toStoredError(err, attempt);
     const info: DeadInfo = { reason, error, attempts: attempt, diedAt: Date.now(), issues };
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       p.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot, history })).then(
+    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot, history, publish })).then(
       (ok) => {
         then?.(ok);
         if (ok) p.events.emit('dead', { job: ref, reason, error });

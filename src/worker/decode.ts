@@ -7,7 +7,7 @@
 import type { JobSet } from '../define.js';
 import { JobValidationError, toStoredError } from '../errors.js';
 import type { JobRef } from '../events.js';
-import type { QueueKeys } from '../keys.js';
+import { resultChannel, type QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { checkStoredJob, decodeEnvelope, headFieldsOf, storedJobTooBig, toIssues, type parsePayload } from '../payload.js';
 import { parseStoredPayload } from '../stored-payload.js';
@@ -118,6 +118,8 @@ export class JobDecoder {
     const maxAttempts = env.a ?? job.attempts;
     const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
     const { typeIndex, slot } = this.throttleOf(queue, job.name);
+    // A job whose type declares a result: its waiters learn of its death at once (docs/results.md).
+    const publish = job.result === undefined ? undefined : resultChannel(k);
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       let parsed: ReturnType<typeof parsePayload>;
@@ -126,13 +128,13 @@ export class JobDecoder {
       } catch (thrown) {
         // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
         const err = thrown instanceof Error ? thrown : new Error(String(thrown));
-        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot });
+        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish });
         return undefined;
       }
       if (!parsed.success) {
         const err = new JobValidationError(env.n, toIssues(parsed.error), 'dequeue');
         // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
-        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot });
+        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish });
         return undefined;
       }
       payload = parsed.data;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { unblockKey, type QueueKeys } from '../keys.js';
 import { release, type OwnedConnection, type RedisConnection } from '../redis.js';
 import { RedisOutOfMemoryError, RedisUnavailableError } from '../errors.js';
-import { Scripts, type FetchResult, type HistoryWrite, type LeasedJob } from '../scripts.js';
+import { Scripts, type FetchResult, type HistoryWrite, type LeasedJob, type ResultWrite } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
 import type { JobRun } from './job-run.js';
 import type { AckCarrier } from './completer.js';
@@ -61,6 +61,13 @@ export interface PendingAcks {
   recorded(runs: readonly JobRun[], stale: readonly string[]): void;
   /** The history counters of `runs`, aggregated per job type, for the call that carries them (none: no history). */
   historyOf?(runs: readonly JobRun[]): HistoryWrite | undefined;
+  /**
+   * A waiting completion carries a result (docs/results.md): someone may be waiting for it, so it goes now rather
+   * than after the coalescing delay (with whatever else is waiting).
+   */
+  readonly urgent?: boolean;
+  /** The results to store with `runs`' acks (docs/results.md); undefined when none of the queue's types has one. */
+  resultsOf?(runs: readonly JobRun[]): readonly ResultWrite[] | undefined;
 }
 
 /** How a fetch loop is set up (its params). */
@@ -180,10 +187,10 @@ export class FetchLoop implements AckCarrier {
   /**
    * A finished job's acknowledgement is waiting (`count` in all). It rides on the next fetch — while the loop is
    * blocked, that is the fetch a wake-up starts — or goes on its own after at most ACK_DELAY_MS (or once ACK_BATCH
-   * are waiting).
+   * are waiting, or at once when one carries a result: someone may be waiting for it).
    */
   acksWaiting(count: number): void {
-    if (this.stopped || (this.blocked && count >= ACK_BATCH)) void this.flushAcks();
+    if (this.stopped || (this.blocked && (count >= ACK_BATCH || this.pendingAcks.urgent === true))) void this.flushAcks();
     else if (this.blocked) this.armAckTimer();
     else this.kick();
   }
@@ -221,6 +228,8 @@ export class FetchLoop implements AckCarrier {
       maxEnvelopeBytes: p.maxEnvelopeBytes,
       // The acknowledged runs' history rides on the same call: a few counters per job type.
       history: acks.length === 0 ? undefined : this.pendingAcks.historyOf?.(acks),
+      // Results ride along too (only for queues with a job type that declares one).
+      results: acks.length === 0 ? undefined : this.pendingAcks.resultsOf?.(acks),
     });
   }
 
@@ -261,6 +270,7 @@ export class FetchLoop implements AckCarrier {
         }
         const acksDue =
           this.pendingAcks.length >= ACK_BATCH ||
+          this.pendingAcks.urgent === true ||
           (this.pendingAcks.length > 0 && performance.now() - this.pendingAcks.firstAt >= ACK_DELAY_MS);
         const want = this.mustFetch || this.host.wantsJobs() ? this.host.reserveSlots(this.queue, this.host.batchMax()) : 0;
         if (want === 0 && !acksDue && !this.mustFetch) {
@@ -340,7 +350,9 @@ export class FetchLoop implements AckCarrier {
     this.host.setIdle(this.queue, true);
     // This queue's share of the slots is free for the others now.
     this.host.kickFetchers();
-    if (this.pendingAcks.length > 0) this.armAckTimer();
+    // A completion that carries a result goes now (someone may be waiting for it); others within ACK_DELAY_MS.
+    if (this.pendingAcks.urgent === true) void this.flushAcks();
+    else if (this.pendingAcks.length > 0) this.armAckTimer();
     // The queue looks empty: a deep automatic prefetch from a burst of short jobs ends here, so a parked fetch does
     // not take a next burst's jobs away from other idle workers.
     this.host.queueDrained();

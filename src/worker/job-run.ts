@@ -3,7 +3,8 @@
  * call of the handler through the middleware, with its timeout and abort signal. How the run ended is reported to
  * a {@link RunOutcomes} (the worker, which hands it to the completer).
  */
-import type { JobName, JobSet, PayloadOutput, ResolvedJob } from '../define.js';
+import type { HandlerReturn, JobName, JobSet, PayloadOutput, ResolvedJob } from '../define.js';
+import { resultJsonOf } from '../result.js';
 import { toMs, type Duration } from '../durations.js';
 import { SnoozeSignal, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -36,12 +37,15 @@ export interface JobContext<N extends string = string> {
   snooze(delay: Duration): never;
 }
 
-/** A job handler: receives the payload in its schema's output form. */
-export type Handler<P, N extends string = string> = (payload: P, ctx: JobContext<N>) => Promise<void> | void;
+/**
+ * A job handler: receives the payload in its schema's output form. For a job that declares a `result` schema, `R` is
+ * that schema's input type and the handler must return it (docs/results.md); otherwise what it returns is ignored.
+ */
+export type Handler<P, N extends string = string, R = void> = (payload: P, ctx: JobContext<N>) => Promise<R> | R;
 
-/** One handler per job in `N` (by default every job of the set). */
+/** One handler per job in `N` (by default every job of the set); a job with a `result` schema returns its input type. */
 export type HandlersFor<J extends JobSet, N extends JobName<J> = JobName<J>> = {
-  [K in N]: Handler<PayloadOutput<J, K>, K>;
+  [K in N]: Handler<PayloadOutput<J, K>, K, HandlerReturn<J, K>>;
 };
 
 /** What middleware sees: the handler's context plus the payload. */
@@ -80,6 +84,10 @@ export interface JobRun {
   endedAt?: number;
   /** When this worker stops counting on its lease (performance.now() time): the last confirmed grant or renewal. */
   deadline: number;
+  /** The checked result's JSON, stored with the ack (only for a job whose type declares a result). */
+  resultJson?: string;
+  /** What the handler returned, until it is checked (only kept for a job whose type declares a result). */
+  returned?: unknown;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -146,6 +154,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
+/** Keeps what a handler returned (or its promise resolved to) on the run, as the result to check and store. */
+function keepReturned(run: JobRun, value: unknown): Promise<void> | void {
+  if (isThenable(value)) {
+    return Promise.resolve(value).then((v) => {
+      run.returned = v;
+    });
+  }
+  run.returned = value;
+}
+
 /** Where a job run reports how its handler call ended. */
 export interface RunOutcomes {
   /** The handler returned (or its promise resolved). */
@@ -185,6 +203,16 @@ export class JobRunner {
     }
     // One reaction per job (this is the hot path): no Promise.resolve wrapper for promises, no finally.
     const ok = (): void => {
+      if (run.job.result !== undefined) {
+        // The returned value becomes the result only if it passes its checks; else the attempt fails, not retried.
+        const json = resultJsonOf(run.job, run.id, run.returned);
+        run.returned = undefined;
+        if (typeof json !== 'string') {
+          failed(json);
+          return;
+        }
+        run.resultJson = json;
+      }
       try {
         outcomes.succeeded(run);
       } finally {
@@ -217,13 +245,18 @@ export class JobRunner {
     return wrap === undefined ? this.call(run, ctx) : wrap(run, () => this.call(run, ctx));
   }
 
+  /**
+   * Calls the handler through the middleware. The chain's value is `void` to everything around it (middleware,
+   * tracing): a job whose type declares a result has what its handler returned kept on the run instead.
+   */
   private call(run: JobRun, ctx: RunContext): Promise<void> | void {
-    const handler = this.handlers[run.job.name] as Handler<unknown>;
-    if (this.middleware.length === 0) return handler(run.payload, ctx);
+    const handler = this.handlers[run.job.name] as Handler<unknown, string, unknown>;
+    const keep = run.job.result !== undefined;
+    if (this.middleware.length === 0) return keep ? keepReturned(run, handler(run.payload, ctx)) : (handler(run.payload, ctx) as Promise<void> | void);
     const mctx: MiddlewareContext = ctx;
     const step = (i: number): Promise<void> => {
       const mw = this.middleware[i];
-      if (mw === undefined) return Promise.resolve(handler(run.payload, ctx));
+      if (mw === undefined) return Promise.resolve(keep ? keepReturned(run, handler(run.payload, ctx)) : (handler(run.payload, ctx) as Promise<void> | void));
       let called = false;
       return mw(mctx, () => {
         if (called) return Promise.reject(new Error('middleware called next() more than once'));

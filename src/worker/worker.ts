@@ -189,6 +189,7 @@ export class WorkerCore
         if (this.stopping) this.unreturned.add(run);
       },
       declared: (queue, name) => jobs.jobs.get(name)?.queue === queue,
+      resultQueues: new Set([...jobs.jobs.values()].filter((j) => j.result !== undefined).map((j) => j.queue)),
     });
     this.decoder = new JobDecoder({
       jobSet: jobs,

@@ -106,11 +106,12 @@ function setup(free = 4) {
   };
   const recorded: { runs: readonly JobRun[]; stale: readonly string[] }[] = [];
   const pending: JobRun[] = [];
-  const acks: PendingAcks & { firstAt: number; add(run: JobRun): void } = {
+  const acks: PendingAcks & { firstAt: number; urgent: boolean; add(run: JobRun): void } = {
     get length() {
       return pending.length;
     },
     firstAt: 0,
+    urgent: false,
     take: () => pending.splice(0),
     putBack: (runs) => void pending.unshift(...runs),
     recorded: (runs, stale) => void recorded.push({ runs, stale }),
@@ -207,6 +208,20 @@ describe('FetchLoop', () => {
     expect(alone.acks.map((r) => r.id)).toEqual(['done']);
     alone.answer({});
     await waitFor(() => recorded.length === 1, 'the acknowledgement recorded');
+  });
+
+  it('sends an acknowledgement that carries a result at once while blocked, not after the coalescing delay', async () => {
+    const { calls, acks, blocking } = started();
+    (await waitFor(() => calls[0], 'the first fetch')).answer({});
+    await waitFor(() => blocking.reads[0], 'the blocking read');
+    acks.urgent = true;
+    acks.add(run('with-result'));
+    // Sent within the same turn of the event loop (a few microtasks), before any timer could fire.
+    await new Promise((resolve) => setImmediate(resolve));
+    const sent = calls[1];
+    expect(sent?.want).toBe(0);
+    expect(sent?.acks.map((r) => r.id)).toEqual(['with-result']);
+    sent?.answer({});
   });
 
   it('on stop, sends the waiting acknowledgements and ends its blocking read through its unblock list', async () => {

@@ -31,6 +31,9 @@ const options = {
   unique: { by: ['n'], ttl: '5m', until: 'start' },
   concurrency: 2,
   rateLimit: { max: 10, per: '1s' },
+  result: z.object({ url: z.string() }),
+  resultRetention: '1h',
+  maxResultBytes: 1000,
 } as const;
 const payload = z.object({ n: z.number() });
 const everything = (): ResolvedJob => {
@@ -97,7 +100,9 @@ describe('one declaration of the job options', () => {
     const manifest = JSON.parse(emitManifest(ctx)) as { jobs: Record<string, unknown>[] };
     const entry = manifest.jobs[0] ?? {};
     const at = (place: DescribedField['manifest']) => described.filter(([, f]) => f.manifest === place).map(([k]) => k);
-    expect(Object.keys(entry)).toEqual(['name', ...at('job'), 'options', 'resolved', 'input']);
+    // The job sets every option, `result` included: its result's JSON Schema follows the input's.
+    expect(Object.keys(entry)).toEqual(['name', ...at('job'), 'options', 'resolved', 'input', 'result']);
+    expect(entry.result).toMatchObject({ type: 'object', properties: { url: { type: 'string' } } });
     expect(Object.keys(entry.resolved as object)).toEqual(at('resolved'));
     for (const [field, { show, manifest: place }] of described) {
       if (place === 'job') expect(entry[field], field).toEqual(show(job));

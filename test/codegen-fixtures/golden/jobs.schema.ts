@@ -118,6 +118,19 @@ export const billingJobs = defineJobs({
     queue: 'misc',
   },
 
+  // A result (docs/results.md): written out as …Returns (what the handler returns) and …Result (what a wait gives).
+  renderReport: {
+    description: 'Renders a report and returns where it is.',
+    payload: z.object({ reportId: z.string() }),
+    result: z.object({
+      url: z.url().describe('Where the rendered file is'),
+      pages: z.number().int().default(1),
+      tags: z.array(z.string()).optional(),
+    }),
+    resultRetention: '1h',
+    queue: 'docs',
+  },
+
   nightlyCleanup: {
     description: 'Runs every night.',
     payload: z.object({ olderThanDays: z.number().int().default(30) }),

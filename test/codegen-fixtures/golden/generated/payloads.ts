@@ -299,6 +299,39 @@ export type MixedShapesPayload = {
 };
 
 /**
+ * What `enqueueRenderReport` accepts: the input of job `renderReport`'s payload schema.
+ */
+export type RenderReportInput = {
+  reportId: string;
+};
+
+/**
+ * What the handler of job `renderReport` receives: the payload after its schema ran (defaults filled in, transforms applied).
+ * The same as {@link RenderReportInput}: the schema has no defaults or transforms that change the type.
+ */
+export type RenderReportPayload = RenderReportInput;
+
+/**
+ * What the handler of job `renderReport` returns: the input of its result schema (checked by the worker, then stored).
+ */
+export type RenderReportReturns = {
+  /** Where the rendered file is */
+  url: string;
+  pages?: number;
+  tags?: string[];
+};
+
+/**
+ * What waiting for the result of job `renderReport` gives: the stored result after its schema ran (defaults filled in, transforms applied).
+ */
+export type RenderReportResult = {
+  /** Where the rendered file is */
+  url: string;
+  pages: number;
+  tags?: string[];
+};
+
+/**
  * What `enqueueNightlyCleanup` accepts: the input of job `nightlyCleanup`'s payload schema.
  */
 export type NightlyCleanupInput = {
@@ -334,6 +367,10 @@ export type PayloadTypesMatchSchemas = [
   Expect<Equal<CatchallShapesPayload, z.output<Definitions['catchallShapes']['payload']>>>,
   Expect<Equal<MixedShapesInput, z.input<Definitions['mixedShapes']['payload']>>>,
   Expect<Equal<MixedShapesPayload, z.output<Definitions['mixedShapes']['payload']>>>,
+  Expect<Equal<RenderReportInput, z.input<Definitions['renderReport']['payload']>>>,
+  Expect<Equal<RenderReportPayload, z.output<Definitions['renderReport']['payload']>>>,
+  Expect<Equal<RenderReportReturns, z.input<Definitions['renderReport']['result']>>>,
+  Expect<Equal<RenderReportResult, z.output<Definitions['renderReport']['result']>>>,
   Expect<Equal<NightlyCleanupInput, z.input<Definitions['nightlyCleanup']['payload']>>>,
   Expect<Equal<NightlyCleanupPayload, z.output<Definitions['nightlyCleanup']['payload']>>>,
 ];

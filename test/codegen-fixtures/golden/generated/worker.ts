@@ -18,6 +18,8 @@ import type {
   RecursiveTreePayload,
   CatchallShapesPayload,
   MixedShapesPayload,
+  RenderReportPayload,
+  RenderReportReturns,
   NightlyCleanupPayload,
 } from './payloads.js';
 
@@ -64,6 +66,15 @@ export type CatchallShapesHandler = Handler<CatchallShapesPayload, 'catchallShap
 export type MixedShapesHandler = Handler<MixedShapesPayload, 'mixedShapes'>;
 
 /**
+ * Renders a report and returns where it is.
+ *
+ * Handles job `renderReport` (queue 'docs' · resultRetention '1h').
+ * Receives the payload in its output form ({@link RenderReportPayload}); throw to fail the attempt.
+ * Returns the job's result ({@link RenderReportReturns}), checked and stored by the worker (docs/results.md).
+ */
+export type RenderReportHandler = Handler<RenderReportPayload, 'renderReport', RenderReportReturns>;
+
+/**
  * Runs every night.
  *
  * Handles job `nightlyCleanup` (queue 'misc' · cron '0 3 * * *' · tz 'Europe/Berlin' · catchUp 'none').
@@ -79,12 +90,14 @@ export type JobName =
   | 'recursiveTree'
   | 'catchallShapes'
   | 'mixedShapes'
+  | 'renderReport'
   | 'nightlyCleanup';
 
 /** Every queue, and the names of the jobs it holds. */
 export interface JobsByQueue {
   billing: 'billing.charge-card';
   default: 'everyShape';
+  docs: 'renderReport';
   misc: 'scalarPayload' | 'recursiveTree' | 'catchallShapes' | 'mixedShapes' | 'nightlyCleanup';
 }
 
@@ -117,6 +130,10 @@ export interface Handlers {
    * Job `mixedShapes` (queue 'misc').
    */
   mixedShapes: MixedShapesHandler;
+  /**
+   * Job `renderReport` (queue 'docs'). Renders a report and returns where it is.
+   */
+  renderReport: RenderReportHandler;
   /**
    * Job `nightlyCleanup` (queue 'misc'). Runs every night.
    */
@@ -168,6 +185,7 @@ export type WorkerTypesMatchJobSet = [
   Expect<Equal<QueueName, QueueNameOf<Jobs>>>,
   Expect<Equal<JobsByQueue['billing'], JobsInQueue<Jobs, 'billing'>>>,
   Expect<Equal<JobsByQueue['default'], JobsInQueue<Jobs, 'default'>>>,
+  Expect<Equal<JobsByQueue['docs'], JobsInQueue<Jobs, 'docs'>>>,
   Expect<Equal<JobsByQueue['misc'], JobsInQueue<Jobs, 'misc'>>>,
   Expect<Equal<Handlers, HandlersFor<Jobs>>>,
 ];

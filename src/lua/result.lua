@@ -1,0 +1,13 @@
+#!lua flags=no-writes
+-- no-writes: a read, allowed at maxmemory too.
+-- One job's stored result, or what became of it, read in one step (so a completion cannot fall between two reads).
+-- Inputs: the "result" declaration in src/redis-contract.ts.
+-- Returns: { 'result', json } | { 'live' } (waiting, delayed, retrying or running) | { 'dead', info JSON or false }
+--          | { 'expired' } (completed, the result gone) | { 'unknown' }
+local id = A.id
+local json = redis.call('GET', K.result)
+if json then return { 'result', json } end
+if redis.call('HEXISTS', K.jobs, id) == 1 then return { 'live' } end
+if redis.call('HEXISTS', K.dead, id) == 1 then return { 'dead', redis.call('HGET', K.deadInfo, id) or false } end
+if redis.call('HEXISTS', K.done, id) == 1 then return { 'expired' } end
+return { 'unknown' }

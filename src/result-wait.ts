@@ -1,0 +1,271 @@
+/**
+ * Waiting for job results (docs/results.md, "How waiting works"). One subscriber connection per client, opened at the
+ * first wait and closed by `client.close()`, subscribed to the results channel of each queue waited on (a channel
+ * per queue, published only for jobs whose type declares a result). A wait:
+ *
+ * 1. registers itself and subscribes to its queue's channel (waits for the subscription to be confirmed);
+ * 2. then reads the stored state (`result.lua`: the result, or what became of the job, in one step) — so an outcome
+ *    recorded before the subscription is found by the read, and one recorded after it by the message;
+ * 3. reads again on each announcement for its id, on every reconnection of the subscriber (messages may have been
+ *    lost), and on a bounded poll (every 0.5 s at first, doubling up to every 5 s): it can miss nothing for longer
+ *    than the poll interval, and it ends with a result or a typed error — or at its `timeout` or `signal`.
+ */
+import { Cluster, type Redis } from 'ioredis';
+import { toMs, type Duration } from './durations.js';
+import {
+  JobCancelledError,
+  JobDeadError,
+  JobNotFoundError,
+  ResultExpiredError,
+  ResultTimeoutError,
+  ResultWaitAbortedError,
+  type ResultWaitError,
+} from './errors.js';
+import { parseDeadInfo } from './dead-letters.js';
+import { resultChannel, resultKey, type QueueKeys } from './keys.js';
+import type { Logger } from './logger.js';
+import type { RedisConnection } from './redis.js';
+import { readResult, type ResultJob } from './result.js';
+import type { RawResult, Scripts } from './scripts.js';
+
+/** Options of one wait for a result. */
+export interface ResultWaitOptions {
+  /**
+   * Longest to wait; then the promise rejects with `ResultTimeoutError` (the job is not cancelled: it may still
+   * complete, and a later wait gets its result). Default: no limit.
+   */
+  readonly timeout?: Duration;
+  /** Aborts the wait (rejects with `ResultWaitAbortedError`, the signal's reason as its cause); the job is not cancelled. */
+  readonly signal?: AbortSignal;
+}
+
+/** The first poll interval of a wait (ms); it doubles up to {@link MAX_POLL_MS}. */
+export const FIRST_POLL_MS = 500;
+/** The longest interval between two reads of a waited-for job's state (ms), whatever happens to pub/sub. */
+export const MAX_POLL_MS = 5_000;
+
+/** What the waiters need from the client. */
+export interface ResultWaitersParams {
+  readonly scripts: Scripts;
+  /** The connection the subscriber is duplicated from. */
+  readonly redis: RedisConnection;
+  /** Reads through the client's time limit and error mapping. */
+  limit<T>(call: () => Promise<T>, what: string): Promise<T>;
+  readonly logger: Logger;
+}
+
+interface Waiter {
+  readonly job: ResultJob;
+  readonly id: string;
+  readonly k: QueueKeys;
+  resolve(value: unknown): void;
+  reject(err: ResultWaitError | Error): void;
+  /** Checks now (coalesced: one read in flight per waiter, one more if asked meanwhile). */
+  check(): void;
+}
+
+/** The waits of one client. */
+export class ResultWaiters {
+  private sub: RedisConnection | undefined;
+  /** Channel → its subscription (confirmed when the promise resolves). */
+  private readonly channels = new Map<string, Promise<unknown>>();
+  /** Channel → job id → its waiters. */
+  private readonly waiting = new Map<string, Map<string, Set<Waiter>>>();
+  private closed = false;
+
+  constructor(private readonly p: ResultWaitersParams) {}
+
+  /** Waits for the result of job `id` of type `job` in the queue of `k`. */
+  wait(job: ResultJob, k: QueueKeys, id: string, options: ResultWaitOptions = {}): Promise<unknown> {
+    const what = `the result of job "${job.name}" (id ${JSON.stringify(id)})`;
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `waiting for ${what}`, 'timeout');
+    } catch (err) {
+      return Promise.reject(err); // a bad timeout rejects like every other outcome of the wait
+    }
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(new ResultWaitAbortedError(job.name, id, signal.reason));
+    if (this.closed) return Promise.reject(new ResultWaitAbortedError(job.name, id, new Error('the client is closed')));
+    return new Promise<unknown>((resolve, reject) => {
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      let poll: NodeJS.Timeout | undefined;
+      let pollMs = FIRST_POLL_MS;
+      let reading = false;
+      let again = false;
+      const finish = (): void => {
+        done = true;
+        if (timer !== undefined) clearTimeout(timer);
+        if (poll !== undefined) clearTimeout(poll);
+        signal?.removeEventListener('abort', onAbort);
+        this.forget(waiter);
+      };
+      const onAbort = (): void => waiter.reject(new ResultWaitAbortedError(job.name, id, signal?.reason));
+      const schedulePoll = (): void => {
+        if (done) return;
+        if (poll !== undefined) clearTimeout(poll);
+        poll = setTimeout(() => {
+          poll = undefined;
+          waiter.check();
+        }, pollMs);
+        pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
+      };
+      const waiter: Waiter = {
+        job,
+        id,
+        k,
+        resolve: (value) => {
+          if (done) return;
+          finish();
+          resolve(value);
+        },
+        reject: (err) => {
+          if (done) return;
+          finish();
+          reject(err);
+        },
+        check: () => {
+          if (done) return;
+          if (reading) {
+            again = true;
+            return;
+          }
+          reading = true;
+          this.read(job, k, id, what).then(
+            (outcome) => {
+              reading = false;
+              if (outcome !== undefined) {
+                if ('error' in outcome) waiter.reject(outcome.error);
+                else waiter.resolve(outcome.value);
+                return;
+              }
+              if (again) {
+                again = false;
+                waiter.check();
+              } else schedulePoll();
+            },
+            (err: unknown) => {
+              // Redis unreachable or slow: the next poll reads again (the wait's own timeout still bounds it).
+              reading = false;
+              again = false;
+              this.p.logger.debug(`reading ${what} failed, trying again: ${(err as Error)?.message ?? String(err)}`);
+              schedulePoll();
+            },
+          );
+        },
+      };
+      if (timeoutMs !== undefined) timer = setTimeout(() => waiter.reject(new ResultTimeoutError(job.name, id, timeoutMs)), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.register(waiter);
+      // Subscribed first, then read: whatever happens after the read is announced to us.
+      this.subscribe(resultChannel(k)).then(
+        () => waiter.check(),
+        (err: unknown) => {
+          this.p.logger.debug(`subscribing to ${resultChannel(k)} failed (polling meanwhile): ${(err as Error)?.message ?? String(err)}`);
+          waiter.check();
+        },
+      );
+    });
+  }
+
+  /** Ends every wait (rejected with `ResultWaitAbortedError`) and closes the subscriber connection. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const byId of this.waiting.values()) {
+      for (const set of byId.values()) {
+        for (const w of [...set]) w.reject(new ResultWaitAbortedError(w.job.name, w.id, new Error('the client was closed')));
+      }
+    }
+    const sub = this.sub;
+    this.sub = undefined;
+    this.channels.clear();
+    if (sub !== undefined) {
+      try {
+        await sub.quit();
+      } catch {
+        sub.disconnect();
+      }
+    }
+  }
+
+  /** The job's outcome as stored now, or undefined while it is still live. */
+  private async read(job: ResultJob, k: QueueKeys, id: string, what: string): Promise<{ value: unknown } | { error: Error } | undefined> {
+    const raw: RawResult = await this.p.limit(() => this.p.scripts.result(k, { result: resultKey(k, id), id }), `reading ${what}`);
+    switch (raw.state) {
+      case 'live':
+        return undefined;
+      case 'result': {
+        const read = readResult(job, id, raw.json);
+        return 'value' in read ? read : { error: read };
+      }
+      case 'dead': {
+        const info = parseDeadInfo(raw.info);
+        return { error: new JobDeadError(job.name, id, info.reason, info.error) };
+      }
+      case 'expired':
+        return { error: new ResultExpiredError(job.name, id) };
+      case 'unknown':
+        return { error: new JobNotFoundError(job.name, id) };
+    }
+  }
+
+  private register(w: Waiter): void {
+    const channel = resultChannel(w.k);
+    let byId = this.waiting.get(channel);
+    if (byId === undefined) this.waiting.set(channel, (byId = new Map()));
+    let set = byId.get(w.id);
+    if (set === undefined) byId.set(w.id, (set = new Set()));
+    set.add(w);
+  }
+
+  private forget(w: Waiter): void {
+    const byId = this.waiting.get(resultChannel(w.k));
+    const set = byId?.get(w.id);
+    if (set === undefined) return;
+    set.delete(w);
+    if (set.size === 0) byId?.delete(w.id);
+  }
+
+  /** The subscriber connection, opened at the first wait. */
+  private subscriber(): RedisConnection {
+    if (this.sub !== undefined) return this.sub;
+    const sub = this.p.redis instanceof Cluster ? this.p.redis.duplicate() : (this.p.redis as Redis).duplicate();
+    sub.on('error', (err: Error) => this.p.logger.debug(`the result subscriber connection: ${err.message}`));
+    sub.on('message', (channel: string, message: string) => this.announced(channel, message));
+    // After a reconnection ioredis subscribes again, but what was published meanwhile is lost: read every wait again.
+    let connectedBefore = false;
+    sub.on('ready', () => {
+      if (connectedBefore) this.checkAll();
+      connectedBefore = true;
+    });
+    this.sub = sub;
+    return sub;
+  }
+
+  /** Subscribes to `channel` once per client (kept until close: one channel per queue waited on). */
+  private subscribe(channel: string): Promise<unknown> {
+    let s = this.channels.get(channel);
+    if (s === undefined) {
+      s = this.subscriber().subscribe(channel);
+      s.catch(() => this.channels.delete(channel));
+      this.channels.set(channel, s);
+    }
+    return s;
+  }
+
+  /** A message on a results channel: `r` (result stored) / `d` (dead) / `c` (cancelled), then the job id. */
+  private announced(channel: string, message: string): void {
+    const set = this.waiting.get(channel)?.get(message.slice(1));
+    if (set === undefined) return;
+    const kind = message[0];
+    for (const w of [...set]) {
+      if (kind === 'c') w.reject(new JobCancelledError(w.job.name, w.id));
+      else w.check();
+    }
+  }
+
+  private checkAll(): void {
+    for (const byId of this.waiting.values()) for (const set of byId.values()) for (const w of [...set]) w.check();
+  }
+}
