@@ -4,10 +4,14 @@
 -- Inputs: the "result" declaration in src/redis-contract.ts.
 -- Returns: { 'result', json } | { 'live' } (waiting, delayed, retrying or running) | { 'dead', info JSON or false }
 --          | { 'expired' } (completed, the result gone) | { 'unknown' }
+-- A live or dead job comes first: a result key beside it is an earlier run's (a jobId reused once its completed
+-- record was gone, while the result was still within its retention), not this run's. Completing removes the job
+-- from `jobs` and writes its result in one step, and an id cannot be enqueued again while its dead letter is kept,
+-- so neither hides the result of the run waited for.
 local id = A.id
-local json = redis.call('GET', K.result)
-if json then return { 'result', json } end
 if redis.call('HEXISTS', K.jobs, id) == 1 then return { 'live' } end
 if redis.call('HEXISTS', K.dead, id) == 1 then return { 'dead', redis.call('HGET', K.deadInfo, id) or false } end
+local json = redis.call('GET', K.result)
+if json then return { 'result', json } end
 if redis.call('HEXISTS', K.done, id) == 1 then return { 'expired' } end
 return { 'unknown' }

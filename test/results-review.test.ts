@@ -1,0 +1,58 @@
+/**
+ * Results, from the adversarial review of the merged feature: a wait must never resolve with an earlier run's
+ * result, and a long wait timeout must not fire at once.
+ */
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { createWorker, defineJobs, JobCancelledError, queueKeys, ResultTimeoutError } from '../src/index.js';
+import { resultChannel } from '../src/keys.js';
+import { cleanupRegistry, redisUrl, testClient, waitFor } from './helpers.js';
+
+const defer = cleanupRegistry();
+
+const jobs = defineJobs({
+  echo: { payload: z.object({ n: z.number() }), result: z.number() },
+});
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('results (review)', () => {
+  it('a jobId reused after its completed record is gone: the new run is waited for, not the old result handed back', async () => {
+    const { client, raw, prefix } = testClient(jobs, 'resrev-reuse', defer);
+    const worker = createWorker(jobs, { echo: ({ n }) => n }, { redis: redisUrl(), prefix, logger: false });
+    defer(() => worker.close());
+    const first = await client.enqueue('echo', { n: 1 }, { jobId: 'same' });
+    expect(await first.result()).toBe(1);
+    // The completed record trimmed (keepCompleted) while the result is still within its retention.
+    const k = queueKeys(prefix, 'default');
+    await raw.hdel(k.done, 'same');
+    const second = await client.enqueue('echo', { n: 2 }, { jobId: 'same', delay: '1h' });
+    expect(second.duplicate).toBe(false);
+    const waiting = rejection(second.result());
+    await waitFor(async () => ((await raw.pubsub('NUMSUB', resultChannel(k))) as [string, number])[1] === 1, 'the wait to subscribe');
+    // Give the wait's first read time to happen (an old result would resolve it), then end the run.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await client.cancel('same')).toBe('cancelled');
+    expect(await waiting).toBeInstanceOf(JobCancelledError);
+  });
+
+  it('a wait timeout longer than a timer can hold (30 days) does not fire at once', async () => {
+    const { client, raw, prefix } = testClient(jobs, 'resrev-longtimeout', defer);
+    const handle = await client.enqueue('echo', { n: 1 }, { delay: '1h' });
+    const waiting = rejection(handle.result({ timeout: '30d' }));
+    const k = queueKeys(prefix, 'default');
+    await waitFor(async () => ((await raw.pubsub('NUMSUB', resultChannel(k))) as [string, number])[1] === 1, 'the wait to subscribe');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await client.cancel(handle.id)).toBe('cancelled');
+    const err = await waiting;
+    expect(err).not.toBeInstanceOf(ResultTimeoutError);
+    expect(err).toBeInstanceOf(JobCancelledError);
+  });
+});
