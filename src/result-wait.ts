@@ -44,6 +44,9 @@ export const FIRST_POLL_MS = 500;
 /** The longest interval between two reads of a waited-for job's state (ms), whatever happens to pub/sub. */
 export const MAX_POLL_MS = 5_000;
 
+/** The longest delay a Node timer holds (2^31 - 1 ms, about 24.8 days); a longer one would fire after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** What the waiters need from the client. */
 export interface ResultWaitersParams {
   readonly scripts: Scripts;
@@ -155,7 +158,18 @@ export class ResultWaiters {
           );
         },
       };
-      if (timeoutMs !== undefined) timer = setTimeout(() => waiter.reject(new ResultTimeoutError(job.name, id, timeoutMs)), timeoutMs);
+      if (timeoutMs !== undefined) {
+        // A timer holds at most MAX_TIMER_MS (Node fires a longer one after 1 ms): a longer timeout is waited in steps.
+        const deadline = performance.now() + timeoutMs;
+        const arm = (ms: number): void => {
+          timer = setTimeout(() => {
+            const left = deadline - performance.now();
+            if (left > 0) arm(Math.min(left, MAX_TIMER_MS));
+            else waiter.reject(new ResultTimeoutError(job.name, id, timeoutMs));
+          }, ms);
+        };
+        arm(Math.min(timeoutMs, MAX_TIMER_MS));
+      }
       signal?.addEventListener('abort', onAbort, { once: true });
       this.register(waiter);
       // Subscribed first, then read: whatever happens after the read is announced to us.
