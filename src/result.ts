@@ -33,6 +33,23 @@ function runSchema(schema: z.core.$ZodType, value: unknown): z.ZodSafeParseResul
  * checked is what a reader will parse).
  */
 export function resultJsonOf(job: ResultJob, id: string, value: unknown): string | InvalidResultError {
+  try {
+    return checkedJson(job, id, value);
+  } catch (err) {
+    // Reading the value threw (a getter, a Proxy trap): the attempt fails like any other bad result, instead of the
+    // error escaping the worker's promise reaction and leaving the job running for ever.
+    let text: string;
+    try {
+      text = err instanceof Error ? err.message : String(err);
+    } catch {
+      text = 'a value that cannot be printed';
+    }
+    const message = `reading the result threw: ${text}`;
+    return new InvalidResultError(job.name, id, [{ path: [], code: 'not_json', message }]);
+  }
+}
+
+function checkedJson(job: ResultJob, id: string, value: unknown): string | InvalidResultError {
   const r = job.result;
   if (r === undefined) return new InvalidResultError(job.name, id, [{ path: [], code: 'custom', message: 'the job declares no result' }]);
   if (value === undefined) {

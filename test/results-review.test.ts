@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createWorker, defineJobs, JobCancelledError, queueKeys, ResultTimeoutError } from '../src/index.js';
+import { createWorker, defineJobs, JobCancelledError, JobDeadError, queueKeys, ResultTimeoutError } from '../src/index.js';
 import { resultChannel } from '../src/keys.js';
 import { cleanupRegistry, redisUrl, testClient, waitFor } from './helpers.js';
 
@@ -12,6 +12,8 @@ const defer = cleanupRegistry();
 
 const jobs = defineJobs({
   echo: { payload: z.object({ n: z.number() }), result: z.number() },
+  /** Returns an object whose property getter throws when the result is checked. */
+  trap: { payload: z.object({}), result: z.object({ n: z.number() }), queue: 'trap' },
 });
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -26,7 +28,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 describe('results (review)', () => {
   it('a jobId reused after its completed record is gone: the new run is waited for, not the old result handed back', async () => {
     const { client, raw, prefix } = testClient(jobs, 'resrev-reuse', defer);
-    const worker = createWorker(jobs, { echo: ({ n }) => n }, { redis: redisUrl(), prefix, logger: false });
+    const worker = createWorker(jobs, { echo: ({ n }) => n, trap: () => ({ n: 0 }) }, { redis: redisUrl(), prefix, logger: false });
     defer(() => worker.close());
     const first = await client.enqueue('echo', { n: 1 }, { jobId: 'same' });
     expect(await first.result()).toBe(1);
@@ -54,5 +56,28 @@ describe('results (review)', () => {
     const err = await waiting;
     expect(err).not.toBeInstanceOf(ResultTimeoutError);
     expect(err).toBeInstanceOf(JobCancelledError);
+  });
+
+  it('a returned value that throws while it is checked (a getter) dead-letters the job instead of leaving it running', async () => {
+    const { client, prefix } = testClient(jobs, 'resrev-getter', defer);
+    const worker = createWorker(
+      jobs,
+      {
+        echo: ({ n }) => n,
+        trap: () =>
+          ({
+            get n(): number {
+              throw new Error('getter exploded');
+            },
+          }) as { n: number },
+      },
+      { redis: redisUrl(), prefix, logger: false },
+    );
+    defer(() => worker.close());
+    const handle = await client.enqueue('trap', {});
+    const err = (await rejection(handle.result({ timeout: '20s' }))) as JobDeadError;
+    expect(err).toBeInstanceOf(JobDeadError);
+    expect(err.reason).toBe('invalid_result');
+    expect(err.lastError?.message).toMatch(/getter exploded/);
   });
 });
