@@ -10,7 +10,7 @@
  *    lost), and on a bounded poll (every 0.5 s at first, doubling up to every 5 s): it can miss nothing for longer
  *    than the poll interval, and it ends with a result or a typed error — or at its `timeout` or `signal`.
  */
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, ReplyError, type Redis } from 'ioredis';
 import { toMs, type Duration } from './durations.js';
 import {
   JobCancelledError,
@@ -46,6 +46,14 @@ export const MAX_POLL_MS = 5_000;
 
 /** The longest delay a Node timer holds (2^31 - 1 ms, about 24.8 days); a longer one would fire after 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/** Refusals that pass: Redis loading its data, busy with a long script, a cluster failing over or resharding. */
+const PASSING_REFUSAL = /^(Too many Cluster redirections\. Last error: ReplyError: )?(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOSCRIPT)\b/;
+
+/** Whether a read failed because Redis answered with an error that the next read would get again. */
+function refusedForGood(err: unknown): boolean {
+  return err instanceof ReplyError && !PASSING_REFUSAL.test((err as Error).message);
+}
 
 /** What the waiters need from the client. */
 export interface ResultWaitersParams {
@@ -149,6 +157,12 @@ export class ResultWaiters {
               } else schedulePoll();
             },
             (err: unknown) => {
+              // Redis answered with an error that a later read would get again (a key of the wrong type, an ACL
+              // denial, a script error): the wait ends with it rather than polling for ever without a word.
+              if (refusedForGood(err)) {
+                waiter.reject(err as Error);
+                return;
+              }
               // Redis unreachable or slow: the next poll reads again (the wait's own timeout still bounds it).
               reading = false;
               again = false;

@@ -80,4 +80,12 @@ describe('results (review)', () => {
     expect(err.reason).toBe('invalid_result');
     expect(err.lastError?.message).toMatch(/getter exploded/);
   });
+
+  it('a read Redis refuses for good (a key of the wrong type, an ACL denial) ends the wait with that error, not a silent poll for ever', async () => {
+    const { client, raw, prefix } = testClient(jobs, 'resrev-refused', defer);
+    await raw.set(queueKeys(prefix, 'default').jobs, 'not a hash');
+    const err = await rejection(client.job('echo', 'x').result({ timeout: '5s' }));
+    expect(err).not.toBeInstanceOf(ResultTimeoutError);
+    expect(err.message).toMatch(/WRONGTYPE/);
+  });
 });
