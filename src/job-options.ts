@@ -32,6 +32,8 @@ export const ATTEMPTS_RANGE = { min: 1, max: 10_000 } as const;
 const UNIQUE_TTL_MS = 3_600_000;
 /** Defaults of the result options (docs/results.md): 24 h of retention, 512 KiB of JSON. */
 export const RESULT_DEFAULTS = { retentionMs: 86_400_000, maxBytes: 524_288 } as const;
+/** The longest `resultRetention` accepted, in ms (2^53 - 1): every such TTL is an exact integer Redis takes for PX. */
+export const MAX_RESULT_RETENTION_MS = Number.MAX_SAFE_INTEGER;
 /** The largest `maxResultBytes` accepted: 32 MiB (a result travels in one Redis call beside other acks). */
 export const MAX_RESULT_BYTES_LIMIT = 33_554_432;
 const DEFAULT_TZ = 'UTC';
@@ -265,7 +267,9 @@ const optionsShape = {
     .custom<z.core.$ZodType>(isZodSchema, { error: (issue) => `must be a zod schema, got ${describe(issue.input)}` })
     .optional(),
   /** How long a stored result is kept after the job completes. Default `24h`. Only with `result`. */
-  resultRetention: duration('positive').optional(),
+  resultRetention: duration('positive')
+    .pipe(z.number().max(MAX_RESULT_RETENTION_MS, { error: `must be at most ${MAX_RESULT_RETENTION_MS} ms (a larger TTL is refused by Redis's SET PX, failing the whole acknowledgement call)` }))
+    .optional(),
   /** Largest result accepted, in bytes of JSON; a larger one fails the job (not retried). Default 512 KiB. Only with `result`. */
   maxResultBytes: z.int(RESULT_BYTES).min(2, RESULT_BYTES).max(MAX_RESULT_BYTES_LIMIT, RESULT_BYTES).optional(),
 };

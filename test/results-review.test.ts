@@ -88,4 +88,11 @@ describe('results (review)', () => {
     expect(err).not.toBeInstanceOf(ResultTimeoutError);
     expect(err.message).toMatch(/WRONGTYPE/);
   });
+
+  it('a resultRetention Redis cannot take as a TTL (SET PX would fail the whole ack call) is refused by defineJobs', () => {
+    const define = (resultRetention: number): unknown =>
+      defineJobs({ j: { payload: z.object({}), result: z.string(), resultRetention } });
+    expect(() => define(1e19)).toThrow(/resultRetention.*at most 9007199254740991/);
+    expect(() => define(Number.MAX_SAFE_INTEGER)).not.toThrow();
+  });
 });
