@@ -71,8 +71,11 @@ interface Waiter {
   readonly k: QueueKeys;
   resolve(value: unknown): void;
   reject(err: ResultWaitError | Error): void;
-  /** Checks now (coalesced: one read in flight per waiter, one more if asked meanwhile). */
-  check(): void;
+  /**
+   * Checks now (coalesced: one read in flight per waiter, one more if asked meanwhile). `cancelled`: a cancel was
+   * announced, so a job found gone ends the wait with JobCancelledError rather than JobNotFoundError.
+   */
+  check(cancelled?: boolean): void;
 }
 
 /** The waits of one client. */
@@ -105,6 +108,9 @@ export class ResultWaiters {
       let pollMs = FIRST_POLL_MS;
       let reading = false;
       let again = false;
+      /** Cancels announced for the id, and how many of them a read has since found the id live again after. */
+      let cancels = 0;
+      let cancelsPassed = 0;
       const finish = (): void => {
         done = true;
         if (timer !== undefined) clearTimeout(timer);
@@ -136,21 +142,29 @@ export class ResultWaiters {
           finish();
           reject(err);
         },
-        check: () => {
+        check: (cancelled) => {
           if (done) return;
+          if (cancelled === true) cancels++;
           if (reading) {
             again = true;
             return;
           }
           reading = true;
+          // A cancel announced before this read began: unless the id is live again, the run waited for was the one
+          // cancelled (a result found now is an earlier run's), so the wait ends with JobCancelledError.
+          const cancelsBefore = cancels;
+          const afterCancel = cancelsBefore > cancelsPassed;
           this.read(job, k, id, what).then(
             (outcome) => {
               reading = false;
               if (outcome !== undefined) {
-                if ('error' in outcome) waiter.reject(outcome.error);
+                if (afterCancel) waiter.reject(new JobCancelledError(job.name, id));
+                else if ('error' in outcome) waiter.reject(outcome.error);
                 else waiter.resolve(outcome.value);
                 return;
               }
+              // Live: the cancel was announced before the id was enqueued again (or was not one of ours).
+              cancelsPassed = cancelsBefore;
               if (again) {
                 again = false;
                 waiter.check();
@@ -282,15 +296,16 @@ export class ResultWaiters {
     return s;
   }
 
-  /** A message on a results channel: `r` (result stored) / `d` (dead) / `c` (cancelled), then the job id. */
+  /**
+   * A message on a results channel: `r` (result stored) / `d` (dead) / `c` (cancelled), then the job id. Each only
+   * makes its waiters read the stored state, which decides: a message may arrive after the id was enqueued again
+   * (pub/sub and commands travel on different connections), and anyone allowed to PUBLISH can send one.
+   */
   private announced(channel: string, message: string): void {
     const set = this.waiting.get(channel)?.get(message.slice(1));
     if (set === undefined) return;
-    const kind = message[0];
-    for (const w of [...set]) {
-      if (kind === 'c') w.reject(new JobCancelledError(w.job.name, w.id));
-      else w.check();
-    }
+    const cancelled = message[0] === 'c';
+    for (const w of [...set]) w.check(cancelled);
   }
 
   private checkAll(): void {

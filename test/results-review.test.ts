@@ -95,4 +95,17 @@ describe('results (review)', () => {
     expect(() => define(1e19)).toThrow(/resultRetention.*at most 9007199254740991/);
     expect(() => define(Number.MAX_SAFE_INTEGER)).not.toThrow();
   });
+
+  it('a cancel announcement for an id that is live again (or any stray "c" message) does not end the wait: the stored state decides', async () => {
+    const { client, raw, prefix } = testClient(jobs, 'resrev-stray-cancel', defer);
+    const handle = await client.enqueue('echo', { n: 3 });
+    const waiting = handle.result();
+    const channel = resultChannel(queueKeys(prefix, 'default'));
+    await waitFor(async () => ((await raw.pubsub('NUMSUB', channel)) as [string, number])[1] === 1, 'the wait to subscribe');
+    // An announcement that arrives after the id was enqueued again (pub/sub and commands travel on two connections).
+    await raw.publish(channel, `c${handle.id}`);
+    const worker = createWorker(jobs, { echo: ({ n }) => n, trap: () => ({ n: 0 }) }, { redis: redisUrl(), prefix, logger: false });
+    defer(() => worker.close());
+    expect(await waiting).toBe(3);
+  });
 });
