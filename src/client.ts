@@ -103,7 +103,9 @@ export interface JobHandle<R = unknown> {
    * The job's result, parsed by its result schema (the output type). Rejects with a `ResultWaitError`:
    * `JobDeadError` (with its last error), `JobCancelledError`, `JobNotFoundError` (removed or never enqueued),
    * `ResultExpiredError`, `ResultTimeoutError` (the job goes on) or `ResultWaitAbortedError`; or `ResultUnreadableError`
-   * when the stored result no longer fits the schema. Never hangs on a job that is gone: see docs/results.md.
+   * when the stored result no longer fits the schema; `InvalidArgumentError` for a bad `timeout`; the error itself
+   * when Redis refuses the read for good (a key of the wrong type, an ACL denial). Never hangs on a job that is gone:
+   * see docs/results.md.
    */
   result(options?: ResultWaitOptions): Promise<R>;
 }
