@@ -200,6 +200,9 @@ export class ResultWaiters {
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       this.register(waiter);
+      // The poll runs from now, not from the first read: a subscription that is never confirmed (the subscriber
+      // cannot connect, on a connection whose commands wait for ever) must not keep the wait from reading.
+      schedulePoll();
       // Subscribed first, then read: whatever happens after the read is announced to us.
       this.subscribe(resultChannel(k)).then(
         () => waiter.check(),
@@ -222,13 +225,9 @@ export class ResultWaiters {
     const sub = this.sub;
     this.sub = undefined;
     this.channels.clear();
-    if (sub !== undefined) {
-      try {
-        await sub.quit();
-      } catch {
-        sub.disconnect();
-      }
-    }
+    // Closed at once, not with QUIT: a subscriber has nothing to flush, and a QUIT on a connection that is not up
+    // (Redis down, reconnecting) waits in its offline queue for ever when its commands have no retry limit.
+    sub?.disconnect();
   }
 
   /** The job's outcome as stored now, or undefined while it is still live. */

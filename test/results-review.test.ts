@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createWorker, defineJobs, JobCancelledError, JobDeadError, queueKeys, ResultTimeoutError } from '../src/index.js';
+import { createWorker, defineJobs, JobCancelledError, JobDeadError, queueKeys, ResultTimeoutError, ResultWaitAbortedError } from '../src/index.js';
 import { resultChannel } from '../src/keys.js';
-import { cleanupRegistry, redisUrl, testClient, waitFor } from './helpers.js';
+import { Redis } from 'ioredis';
+import { createClient } from '../src/index.js';
+import { cleanupRegistry, deletePrefix, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
@@ -107,5 +109,37 @@ describe('results (review)', () => {
     const worker = createWorker(jobs, { echo: ({ n }) => n, trap: () => ({ n: 0 }) }, { redis: redisUrl(), prefix, logger: false });
     defer(() => worker.close());
     expect(await waiting).toBe(3);
+  });
+
+  it('a subscriber connection that never comes up (a connection given with maxRetriesPerRequest: null) does not stop the wait from reading', async () => {
+    const prefix = testPrefix('resrev-nosub');
+    const raw = rawRedis(redisUrl());
+    const conn = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+    // Its duplicates (the result subscriber) cannot reach Redis: new connections refused, this one fine.
+    const unreachable: Redis[] = [];
+    conn.duplicate = () => {
+      const dead = new Redis({ host: '127.0.0.1', port: 1, maxRetriesPerRequest: null, retryStrategy: () => 100 });
+      dead.on('error', () => {});
+      unreachable.push(dead);
+      return dead;
+    };
+    const client = createClient(jobs, { redis: conn, prefix });
+    const worker = createWorker(jobs, { echo: ({ n }) => n, trap: () => ({ n: 0 }) }, { redis: redisUrl(), prefix, logger: false });
+    defer(async () => {
+      await worker.close();
+      await client.close();
+      for (const d of unreachable) d.disconnect();
+      conn.disconnect();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    const { id } = await client.enqueue('echo', { n: 4 });
+    await waitFor(async () => (await client.getJob(id)).state === 'completed', 'the job to complete');
+    expect(await client.job('echo', id).result({ timeout: '20s' })).toBe(4);
+    // Closing the client settles too, with its subscriber still trying to connect (a QUIT there would wait for ever).
+    const pending = client.job('echo', 'other').result();
+    pending.catch(() => {});
+    await client.close();
+    await expect(pending).rejects.toBeInstanceOf(ResultWaitAbortedError);
   });
 });
