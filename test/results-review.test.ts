@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createWorker, defineJobs, JobCancelledError, JobDeadError, queueKeys, ResultTimeoutError, ResultWaitAbortedError } from '../src/index.js';
+import { createWorker, defineJobs, JobCancelledError, JobDeadError, PermanentError, queueKeys, ResultTimeoutError, ResultWaitAbortedError } from '../src/index.js';
 import { resultChannel } from '../src/keys.js';
 import { Redis } from 'ioredis';
 import { createClient } from '../src/index.js';
@@ -141,5 +141,29 @@ describe('results (review)', () => {
     pending.catch(() => {});
     await client.close();
     await expect(pending).rejects.toBeInstanceOf(ResultWaitAbortedError);
+  });
+
+  it('a jobId reused after its completed record is gone, whose new run dies: JobDeadError, not the earlier result', async () => {
+    const { client, raw, prefix } = testClient(jobs, 'resrev-reuse-dead', defer);
+    const worker = createWorker(
+      jobs,
+      {
+        echo: ({ n }) => {
+          if (n === 2) throw new PermanentError('second run fails');
+          return n;
+        },
+        trap: () => ({ n: 0 }),
+      },
+      { redis: redisUrl(), prefix, logger: false },
+    );
+    defer(() => worker.close());
+    expect(await (await client.enqueue('echo', { n: 1 }, { jobId: 'again' })).result()).toBe(1);
+    await raw.hdel(queueKeys(prefix, 'default').done, 'again');
+    const second = await client.enqueue('echo', { n: 2 }, { jobId: 'again' });
+    expect(second.duplicate).toBe(false);
+    await waitFor(async () => (await client.getJob('again')).state === 'dead', 'the second run to die');
+    const err = (await rejection(second.result())) as JobDeadError;
+    expect(err).toBeInstanceOf(JobDeadError);
+    expect(err.lastError?.message).toBe('second run fails');
   });
 });
