@@ -34,7 +34,7 @@ import type { JobSet, ResolvedJob } from './define.js';
 import { describe } from './durations.js';
 import { InvalidArgumentError } from './errors.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, resultChannel, typeKeys, type QueueKeys } from './keys.js';
 import { decodeEnvelope } from './payload.js';
 import { connect, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
@@ -193,7 +193,15 @@ export function createAdmin(options: AdminOptions = {}): Admin {
    */
   async function cancelPage(k: QueueKeys, ids: readonly string[]): Promise<PageResult> {
     const raws = await redis.hmget(k.jobs, ...ids);
-    const results = await Promise.all(ids.map((id, i) => scripts.cancel(k, { id, ...cancelTargets(k, raws[i] ?? null, () => true) })));
+    const results = await Promise.all(
+      ids.map((id, i) => {
+        const { readySet, lock, name } = cancelTargets(k, raws[i] ?? null, () => true);
+        // Waiters for a result learn of the cancel at once when the job set says the type has one (as
+        // client.cancel); without a job set they learn at their next poll, as a job not found.
+        const publish = name !== undefined && jobSet?.jobs.get(name)?.result !== undefined ? resultChannel(k) : undefined;
+        return scripts.cancel(k, { id, readySet, lock, publish });
+      }),
+    );
     const done = results.filter((r) => r === 'cancelled').length;
     return { done, skipped: ids.length - done };
   }

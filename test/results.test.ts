@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import {
+  createAdmin,
   createClient,
   createWorker,
   defineJobs,
@@ -193,6 +194,18 @@ describe('a job with a result', () => {
     expect(await client.cancel(handle.id)).toBe('cancelled');
     expect(await waiting).toBeInstanceOf(JobCancelledError);
     expect(await rejection(handle.result())).toBeInstanceOf(JobNotFoundError);
+  });
+
+  it('a cancel through the admin API (the CLI, the dashboard) ends the wait as a cancel when the admin has the job set', async () => {
+    const { client, raw, prefix } = setup('results-admin-cancelled', false);
+    const admin = createAdmin({ redis: redisUrl(), prefix, jobs });
+    defer(() => admin.close());
+    const handle = await client.enqueue('answer', { give: { n: 1 } }, { delay: '1h' });
+    const waiting = rejection(handle.result());
+    const channel = resultChannel(queueKeys(prefix, 'default'));
+    await waitFor(async () => ((await raw.pubsub('NUMSUB', channel)) as [string, number])[1] === 1, 'the wait to subscribe');
+    expect((await admin.act('cancel', [handle.id])).done).toBe(1);
+    expect(await waiting).toBeInstanceOf(JobCancelledError);
   });
 
   it('a removed or never enqueued job: JobNotFoundError, at once', async () => {
