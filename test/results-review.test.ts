@@ -8,7 +8,7 @@ import { createWorker, defineJobs, JobCancelledError, JobDeadError, PermanentErr
 import { resultChannel } from '../src/keys.js';
 import { Redis } from 'ioredis';
 import { createClient } from '../src/index.js';
-import { cleanupRegistry, deletePrefix, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
+import { cleanupRegistry, deletePrefix, rawRedis, redisUrl, rejection, testClient, testPrefix, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
@@ -17,15 +17,6 @@ const jobs = defineJobs({
   /** Returns an object whose property getter throws when the result is checked. */
   trap: { payload: z.object({}), result: z.object({ n: z.number() }), queue: 'trap' },
 });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('results (review)', () => {
   it('a jobId reused after its completed record is gone: the new run is waited for, not the old result handed back', async () => {

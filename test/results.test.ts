@@ -24,7 +24,7 @@ import {
 } from '../src/index.js';
 import { resultChannel } from '../src/keys.js';
 import { RESULT_LEASE_MS, resultJobs } from './fixtures/result-jobs.js';
-import { cleanupRegistry, deferred, queueCounts, redisUrl, spawnChildWorker, testClient, waitFor } from './helpers.js';
+import { cleanupRegistry, deferred, queueCounts, redisUrl, rejection, spawnChildWorker, testClient, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
@@ -80,15 +80,6 @@ function setup(name: string, workerToo = true) {
     worker.on('dead', (e) => deadReasons.push(e.reason));
   }
   return { prefix, client, raw, deadReasons };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('a job with a result', () => {
