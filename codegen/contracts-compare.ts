@@ -3,11 +3,14 @@
  * by their JSON Schemas alone, so the locked side may come from any git ref. In each direction the question is the
  * same: is every payload the writer may produce (its output schema) accepted by the reader (its input schema)? A
  * change that makes the answer "not always" is breaking in that direction; one that makes the reader accept more is
- * reported as safe. Pure: no files, no zod.
+ * reported as safe. A job's result is compared the same way with the roles swapped: workers write it (what the
+ * handler returned, the result's input side) and waiters read it (they parse it with their result schema, its input
+ * side); backward is old workers' results read by new waiters, forward new workers' results read by old waiters.
+ * Pure: no files, no zod.
  */
-import type { JsonSchema, Lockfile, LockedJob, LockedVersion, Unrepresentable } from './contracts-lockfile.js';
+import type { JsonSchema, Lockfile, LockedJob, LockedResult, LockedVersion, Unrepresentable } from './contracts-lockfile.js';
 import { canonicalJson } from './contracts-lockfile.js';
-import { RULES, type Direction, type Finding, type RuleId, type Severity } from './contracts-rules.js';
+import { RESULT_HINTS, RULES, type Direction, type Finding, type RuleId, type Severity } from './contracts-rules.js';
 
 /**
  * Every finding between the locked contracts (`before`) and the current ones (`after`), sorted by job, direction,
@@ -49,31 +52,69 @@ export function compareJobs(name: string, old: LockedJob, now: LockedJob): Findi
   // Forward: the new producers' version read by the old workers (who know the old current version).
   const oldCurrent = last(old);
   out.push(...compareVersions(name, 'forward', current, oldCurrent, current.hash === oldCurrent.hash));
+  out.push(...compareResults(name, old.result, now.result));
   return dedupe(out);
 }
+
+/**
+ * The findings for a job's result (`old`: locked, `now`: current). Backward: results old workers stored (kept for
+ * `resultRetention`) read by new waiters; forward: new workers' results read by old waiters. Both sides are the
+ * result's input JSON Schema: what is stored is what the handler returned, and a waiter parses it with its schema.
+ * Paths start with `result`, findings carry `part: 'result'`.
+ */
+export function compareResults(name: string, old: LockedResult | undefined, now: LockedResult | undefined): Finding[] {
+  if (old === undefined && now === undefined) return [];
+  const mark = (f: Finding): Finding => ({ ...f, part: 'result', path: resultPath(f.path) });
+  if (old === undefined) {
+    return [mark(finding('result-added', name, '', 'backward', 'safe', `job ${name} now declares a result; old workers complete its jobs without one`))];
+  }
+  if (now === undefined) {
+    return [mark(finding('result-removed', name, '', 'forward', 'breaking', `job ${name} no longer declares a result; old waiters get none from new workers`))];
+  }
+  const same = old.hash === now.hash;
+  return [
+    ...compareVersions(name, 'backward', old, now, same, 'result'),
+    ...compareVersions(name, 'forward', now, old, same, 'result'),
+  ].map((f) => (f.severity === 'breaking' && f.rule !== 'unrepresentable' ? { ...mark(f), hint: RESULT_HINTS[f.direction] } : mark(f)));
+}
+
+/** A result's field path as shown: `result`, `result.url`, `result[]`, `result{}`. */
+function resultPath(path: string): string {
+  if (path === '') return 'result';
+  return path.startsWith('[') || path.startsWith('{') ? `result${path}` : `result.${path}`;
+}
+
+/** What the comparison needs of a payload version or a result. */
+type Schemas = Pick<LockedVersion, 'input' | 'output' | 'unrepresentable'>;
+
+/** What is compared: a payload (producers write its output side) or a result (workers write its input side). */
+type Part = 'payload' | 'result';
 
 /**
  * The findings for payloads of `writer` read with `reader`, in `direction`. A safe finding that comparing either
  * version with itself also makes (a field with a default is required in the output, optional in the input) is no
  * change and is left out.
  */
-export function compareVersions(job: string, direction: Direction, writer: LockedVersion, reader: LockedVersion, sameHash: boolean): Finding[] {
-  const found = rawCompare(job, direction, writer, reader, sameHash);
+export function compareVersions(job: string, direction: Direction, writer: Schemas, reader: Schemas, sameHash: boolean, part: Part = 'payload'): Finding[] {
+  const found = rawCompare(job, direction, writer, reader, sameHash, part);
   if (sameHash) return found.filter((f) => f.severity === 'breaking' || f.rule === 'unrepresentable');
   const key = (f: Finding): string => `${f.rule}|${f.path}|${f.message}`;
-  const baseline = new Set([...rawCompare(job, direction, writer, writer, true), ...rawCompare(job, direction, reader, reader, true)].map(key));
+  const baseline = new Set([...rawCompare(job, direction, writer, writer, true, part), ...rawCompare(job, direction, reader, reader, true, part)].map(key));
   return found.filter((f) => f.severity === 'breaking' || f.rule === 'unrepresentable' || !baseline.has(key(f)));
 }
 
-function rawCompare(job: string, direction: Direction, writer: LockedVersion, reader: LockedVersion, sameHash: boolean): Finding[] {
+function rawCompare(job: string, direction: Direction, writer: Schemas, reader: Schemas, sameHash: boolean, part: Part): Finding[] {
+  // A payload is written in its output form; a result in its input form (what the handler returned).
+  const writtenSide = part === 'result' ? 'input' : 'output';
   const ctx: Context = {
     job,
     direction,
     sameHash,
+    part,
     findings: [],
-    writerRoot: writer.output,
+    writerRoot: writer[writtenSide],
     readerRoot: reader.input,
-    notes: notesByPath([...writer.unrepresentable.filter((u) => u.side === 'output'), ...reader.unrepresentable.filter((u) => u.side === 'input')]),
+    notes: notesByPath([...writer.unrepresentable.filter((u) => u.side === writtenSide), ...reader.unrepresentable.filter((u) => u.side === 'input')]),
     refPairs: new Set(),
     writerNotes: writer.unrepresentable,
     readerNotes: reader.unrepresentable,
@@ -84,7 +125,7 @@ function rawCompare(job: string, direction: Direction, writer: LockedVersion, re
     unrepresentable(ctx, '', defNotes.flatMap(([, n]) => n));
     return ctx.findings;
   }
-  compareNodes(ctx, writer.output, reader.input, '');
+  compareNodes(ctx, writer[writtenSide], reader.input, '');
   return ctx.findings;
 }
 
@@ -93,6 +134,8 @@ interface Context {
   readonly direction: Direction;
   /** Whether the writer's and the reader's versions hash the same (unrepresentable parts are then unchanged). */
   readonly sameHash: boolean;
+  /** A payload (producers write, workers read) or a result (workers write, waiters read). */
+  readonly part: Part;
   /** Every note of the writer's and of the reader's version (both sides): a part is unchanged when they agree at its path. */
   readonly writerNotes: readonly Unrepresentable[];
   readonly readerNotes: readonly Unrepresentable[];
@@ -115,8 +158,14 @@ const SAFE_HINT = 'nothing to do in this direction';
 const UNCHANGED_HINT = 'a changed transform or refinement function is not seen: check such changes by hand';
 
 function finding(rule: RuleId, job: string, path: string, direction: Direction, severity: Severity, message: string): Finding {
-  const hint = severity === 'breaking' ? RULES[rule].hint : rule === 'unrepresentable' ? UNCHANGED_HINT : rule === 'job-added' ? RULES[rule].hint : SAFE_HINT;
+  const hint =
+    severity === 'breaking' ? RULES[rule].hint : rule === 'unrepresentable' ? UNCHANGED_HINT : rule === 'job-added' || rule === 'result-added' ? RULES[rule].hint : SAFE_HINT;
   return { rule, job, path, direction, severity, message, hint };
+}
+
+/** Who reads what is compared: workers read payloads, waiters read results. */
+function readers(ctx: Context): string {
+  return ctx.part === 'result' ? 'waiters' : 'workers';
 }
 
 /** Whether the reader is the new side (backward) — rules are named as changes from old to new. */
@@ -145,7 +194,7 @@ function push(ctx: Context, rule: RuleId, path: string, severity: Severity, mess
  * versions carry the same notes, part hashes included, at its path), breaking otherwise.
  */
 function unrepresentable(ctx: Context, path: string, notes: readonly Unrepresentable[]): void {
-  const what = notes.map((n) => `${n.side === 'output' ? 'written' : 'read'}: ${n.reason}`).join('; ');
+  const what = notes.map((n) => (ctx.part === 'result' ? n.reason : `${n.side === 'output' ? 'written' : 'read'}: ${n.reason}`)).join('; ');
   const at = (list: readonly Unrepresentable[]): string => canonicalJson(list.filter((n) => n.path === path || (path === '' && n.path.startsWith('#'))));
   const unchanged = ctx.sameHash || at(ctx.writerNotes) === at(ctx.readerNotes);
   push(ctx, 'unrepresentable', path, unchanged ? 'safe' : 'breaking', `${what} (${unchanged ? 'unchanged since the lock' : 'changed, not verified'})`);
@@ -576,7 +625,7 @@ function compareObjects(ctx: Context, w: JsonSchema, r: JsonSchema, path: string
       if (wp !== undefined) {
         report(ctx, at(k), 'breaking', true, 'field-made-required', 'field-made-optional', readerIsNew(ctx) ? `${k} optional → required` : `${k} required → optional`);
       }
-      else report(ctx, at(k), 'breaking', true, 'field-added-required', 'field-removed', readerIsNew(ctx) ? `${k} is new and required` : `${k} is gone; old workers require it`);
+      else report(ctx, at(k), 'breaking', true, 'field-added-required', 'field-removed', readerIsNew(ctx) ? `${k} is new and required` : `${k} is gone; old ${readers(ctx)} require it`);
     }
     if (wp !== undefined && rp !== undefined) {
       if (wReq.has(k) && !rReq.has(k)) {
@@ -587,11 +636,11 @@ function compareObjects(ctx: Context, w: JsonSchema, r: JsonSchema, path: string
       // A field the writer writes and the reader does not declare.
       if (rStrict) push(ctx, 'unknown-keys-rejected', at(k), 'breaking', `${k} is written but the reader rejects unknown keys`);
       else if (typeof rExtra === 'object' && rExtra !== null && !isAny(rExtra as JsonSchema)) compareNodes(ctx, wp, rExtra as JsonSchema, at(k));
-      else if (readerIsNew(ctx)) push(ctx, 'field-removed', at(k), 'safe', `${k} is gone; new workers ignore it in stored jobs`);
-      else push(ctx, wReq.has(k) ? 'field-added-required' : 'field-added-optional', at(k), 'safe', `${k} is new; old workers ignore it`);
+      else if (readerIsNew(ctx)) push(ctx, 'field-removed', at(k), 'safe', `${k} is gone; new ${readers(ctx)} ignore it in stored ${ctx.part === 'result' ? 'results' : 'jobs'}`);
+      else push(ctx, wReq.has(k) ? 'field-added-required' : 'field-added-optional', at(k), 'safe', `${k} is new; old ${readers(ctx)} ignore it`);
     } else if (rp !== undefined && !rReq.has(k)) {
       if (readerIsNew(ctx)) push(ctx, 'field-added-optional', at(k), 'safe', `${k} is new and optional`);
-      else push(ctx, 'field-removed', at(k), 'safe', `${k} is gone; old workers have it optional`);
+      else push(ctx, 'field-removed', at(k), 'safe', `${k} is gone; old ${readers(ctx)} have it optional`);
       // A loose writer (z.looseObject, .catchall, a record) may still write the key, with any value it lets through.
       if (wLoose) compareNodes(ctx, wExtra === undefined || wExtra === true ? {} : (wExtra as JsonSchema), rp, at(k));
     }

@@ -1,15 +1,19 @@
 /**
  * jobs.lock.json: the job contracts as committed. For every job, its queue and, per live version of its payload,
  * the JSON Schema of what producers write (zod's output side) and of what workers accept (the input side), a hash
- * of both, and what JSON Schema cannot say about them. `jobcraft lock` writes it, `jobcraft codegen --check` fails
- * when it is stale, `jobcraft check` compares the schemas of now with it (contracts-compare.ts). Written with sorted keys and
+ * of both, and what JSON Schema cannot say about them; for a job with a result, the same of its result (`result`).
+ * `jobcraft lock` writes it, `jobcraft codegen --check` fails when it is stale, `jobcraft check` compares the schemas of now with it (contracts-compare.ts). Written with sorted keys and
  * two-space indentation, so it is the same bytes for the same schemas and diffs well.
  */
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from './problems.js';
 
-/** The format of the file; a reader refuses a version it does not know. */
+/**
+ * The format of the file; a reader refuses a version it does not know. Still 1 with results: a job's `result` is
+ * an added key that a reader without results ignores (it never compared them), and a job without a result is
+ * written as before.
+ */
 export const LOCKFILE_VERSION = 1;
 
 /** The lockfile's name, beside the schema file. */
@@ -50,11 +54,30 @@ export interface LockedVersion {
   readonly unrepresentable: readonly Unrepresentable[];
 }
 
+/**
+ * A job's result (docs/results.md), for a job that declares one. Beside `versions`, not in them: a result belongs to
+ * the job type, not to a payload version (the payload's versions are what stored jobs were written with; a stored
+ * result is read by the current `result` schema whatever version its payload was). Workers store what the handler
+ * returned (the input side) and waiters parse it with their result schema: `jobcraft check` compares the input sides.
+ */
+export interface LockedResult {
+  /** `sha256:` and the hex digest of the canonical JSON of `{ input, output, unrepresentable }`, like a version's. */
+  readonly hash: string;
+  /** What handlers return and workers store, and what waiters parse: `z.toJSONSchema(result, { io: 'input' })`. */
+  readonly input: JsonSchema;
+  /** What a waiter receives after parsing: `z.toJSONSchema(result, { io: 'output' })`. */
+  readonly output: JsonSchema;
+  /** Sorted by side, path and reason; empty when both schemas are exact. */
+  readonly unrepresentable: readonly Unrepresentable[];
+}
+
 /** One job's contract. */
 export interface LockedJob {
   readonly queue: string;
   /** The live versions, oldest first; the last is the one producers write now. */
   readonly versions: readonly LockedVersion[];
+  /** The result's contract; absent for a job without a result (its entry is then as before results existed). */
+  readonly result?: LockedResult;
 }
 
 /** The whole file. */
@@ -73,6 +96,8 @@ export interface ContractSource {
   readonly inputJsonSchema: JsonSchema;
   readonly outputJsonSchema: JsonSchema;
   readonly unrepresentable: readonly Unrepresentable[];
+  /** The result's JSON Schemas and notes, for a job that declares a result. */
+  readonly result?: { readonly input: JsonSchema; readonly output: JsonSchema; readonly unrepresentable: readonly Unrepresentable[] } | null;
 }
 
 /** Where the lockfile of `schemaFile` is: beside it. */
@@ -113,6 +138,16 @@ export function buildLockfile(schemaFile: string, jobs: readonly ContractSource[
     locked[job.name] = {
       queue: job.queue,
       versions: [{ version: 1, hash: versionHash(input, output, job.unrepresentable), input, output, unrepresentable: job.unrepresentable }],
+      ...(job.result === undefined || job.result === null
+        ? {}
+        : {
+            result: {
+              hash: versionHash(job.result.input, job.result.output, job.result.unrepresentable),
+              input: job.result.input,
+              output: job.result.output,
+              unrepresentable: job.result.unrepresentable,
+            },
+          }),
     };
   }
   return { lockfileVersion: LOCKFILE_VERSION, schema: basename(schemaFile), jobs: locked };
@@ -146,22 +181,28 @@ export function parseLockfile(text: string, source: string): Lockfile {
       throw bad(`job ${JSON.stringify(name)} needs a "queue" string and a non-empty "versions" list`);
     }
     const versions = job.versions.map((v: unknown, i: number): LockedVersion => {
-      const ok =
-        isRecord(v) &&
-        typeof v.version === 'number' &&
-        typeof v.hash === 'string' &&
-        isRecord(v.input) &&
-        isRecord(v.output) &&
-        Array.isArray(v.unrepresentable) &&
-        v.unrepresentable.every(
-          (u) => isRecord(u) && (u.side === 'input' || u.side === 'output') && typeof u.path === 'string' && typeof u.reason === 'string' && typeof u.hash === 'string',
-        );
+      const ok = isRecord(v) && typeof v.version === 'number' && isSchemas(v);
       if (!ok) throw bad(`version ${i + 1} of job ${JSON.stringify(name)} needs "version", "hash", "input", "output" and "unrepresentable"`);
       return v as unknown as LockedVersion;
     });
-    jobs[name] = { queue: job.queue, versions };
+    if (job.result !== undefined && !isSchemas(job.result)) throw bad(`the result of job ${JSON.stringify(name)} needs "hash", "input", "output" and "unrepresentable"`);
+    jobs[name] = { queue: job.queue, versions, ...(job.result === undefined ? {} : { result: job.result as unknown as LockedResult }) };
   }
   return { lockfileVersion: LOCKFILE_VERSION, schema: data.schema, jobs };
+}
+
+/** Whether `v` has a hash, both JSON Schemas and a well-formed list of notes (a version's or a result's). */
+function isSchemas(v: unknown): boolean {
+  return (
+    isRecord(v) &&
+    typeof v.hash === 'string' &&
+    isRecord(v.input) &&
+    isRecord(v.output) &&
+    Array.isArray(v.unrepresentable) &&
+    v.unrepresentable.every(
+      (u) => isRecord(u) && (u.side === 'input' || u.side === 'output') && typeof u.path === 'string' && typeof u.reason === 'string' && typeof u.hash === 'string',
+    )
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -6,7 +6,9 @@
 
 /**
  * Which readers meet which writers. `backward`: jobs written by old producers (the locked output schema), read by
- * new workers (the current input schema). `forward`: jobs written by new producers, read by old workers.
+ * new workers (the current input schema). `forward`: jobs written by new producers, read by old workers. For a
+ * job's result, the writers are workers and the readers waiters: `backward` is results stored by old workers read by
+ * new waiters, `forward` results of new workers read by old waiters.
  */
 export type Direction = 'backward' | 'forward';
 
@@ -41,6 +43,16 @@ export const RULES = {
     what: "a job's queue changed",
     breaks: ['backward', 'forward'],
     hint: 'jobs already stored wait on the old queue: run workers for both queues until the old one is drained',
+  },
+  'result-added': {
+    what: 'a job now declares a result',
+    breaks: [],
+    hint: 'deploy the workers before the producers that wait for it: a job an old worker completes has no result (the wait ends with ResultExpiredError)',
+  },
+  'result-removed': {
+    what: 'a job no longer declares a result',
+    breaks: ['forward'],
+    hint: 'stop waiting for the result in every producer and deploy them first; remove the result from the workers in a later release',
   },
   'field-added-required': {
     what: 'a new required field without a default',
@@ -139,6 +151,16 @@ export const RULES = {
   },
 } as const satisfies Readonly<Record<string, Rule>>;
 
+/**
+ * The hint of a breaking finding in a job's result, by direction: the field rules' own hints speak of payloads, whose
+ * writers and readers are the other way round.
+ */
+export const RESULT_HINTS: Readonly<Record<Direction, string>> = {
+  backward:
+    'results old workers stored fail the new result schema: keep the waiters accepting them until no old worker runs and their results are past resultRetention',
+  forward: 'new workers would store results old waiters reject: deploy the waiters (producers) accepting the new result first, then the workers',
+};
+
 /** A rule's id, such as `field-added-required`. */
 export type RuleId = keyof typeof RULES;
 
@@ -149,6 +171,8 @@ export interface Finding {
   /** The field, as `a.b`, `items[]`, `tuple[1]`, `record{}`; `` for the payload itself (or the job). */
   readonly path: string;
   readonly direction: Direction;
+  /** `result` for a finding in the job's result (its path then starts with `result`); absent for the payload and the job. */
+  readonly part?: 'result';
   readonly severity: Severity;
   /** What exactly changed, e.g. `minimum 0 → 1`. */
   readonly message: string;

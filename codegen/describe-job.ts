@@ -25,6 +25,8 @@ export type LoadedJob = JobDescription & {
    * `z.toJSONSchema(result, { io: 'input', unrepresentable: 'any' })`; `null` for a job without one.
    */
   readonly resultJsonSchema: (JsonSchemaNode & Record<string, unknown>) | null;
+  /** Both JSON Schemas of the result and their notes, as the lockfile holds them; `null` for a job without a result. */
+  readonly resultContract: PayloadContract | null;
 };
 
 /** zod 4's `z.toJSONSchema(schema, params)`, the standalone function (zod core: classic and zod/mini schemas alike). */
@@ -62,6 +64,7 @@ export function describeJob(
     }
   }
   let resultJsonSchema: Record<string, unknown> | null = null;
+  let resultContract: PayloadContract | null = null;
   const resultSchema = (job as { result?: { schema: unknown } }).result?.schema;
   if (resultSchema !== undefined) {
     const own = (resultSchema as { toJSONSchema?: ToJsonMethod }).toJSONSchema;
@@ -72,11 +75,19 @@ export function describeJob(
     } catch {
       resultJsonSchema = {};
     }
+    try {
+      resultContract = toResultJson === undefined ? null : payloadContract(resultSchema, toResultJson);
+    } catch {
+      resultContract = null;
+    }
+    // A result whose JSON Schema cannot be had is locked as "any" with a note, so a check never calls it verified.
+    resultContract ??= { input: {}, output: {}, unrepresentable: [{ side: 'input', path: '', reason: 'no JSON Schema could be made of the result schema', hash: partHash({ input: {}, output: {} }) }] };
   }
   return {
     name: job.name,
     ...describeResolved(job),
     resultJsonSchema: resultJsonSchema as LoadedJob['resultJsonSchema'],
+    resultContract,
     inputJsonSchema: input ?? {},
     inputProblem,
     outputJsonSchema: contract?.output ?? {},

@@ -23,7 +23,8 @@ export {
   type Lockfile,
   type LockedJob,
   type LockedVersion,
+  type LockedResult,
   type Unrepresentable,
   type JsonSchema,
 } from './contracts-lockfile.js';
-export { RULES, failsIn, type Finding, type Rule, type RuleId, type Direction, type Mode, type Severity } from './contracts-rules.js';
+export { RULES, RESULT_HINTS, failsIn, type Finding, type Rule, type RuleId, type Direction, type Mode, type Severity } from './contracts-rules.js';

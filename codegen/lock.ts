@@ -23,6 +23,7 @@ export function lockfileOf(result: GenerateResult): { readonly path: string; rea
       inputJsonSchema: job.inputJsonSchema,
       outputJsonSchema: job.outputJsonSchema,
       unrepresentable: job.unrepresentable,
+      result: job.resultContract,
     })),
   );
   return { path: lockfilePath(result.schemaFile), text: formatLockfile(lock) };

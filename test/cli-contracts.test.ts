@@ -175,6 +175,27 @@ describe('jobcraft lock / check / codegen --check', { timeout: 120_000 }, () => 
     expect(run.stdout).toMatch(/safe\s+job-added\s+sendSms/);
   });
 
+  it('a breaking change to a job\'s result exits 2 naming the result field', async () => {
+    const report = (result: string): string =>
+      schema("to: z.email()", `renderReport: { payload: z.object({ id: z.string() }), queue: 'docs', result: z.object({ ${result} }) },`);
+    write({ 'jobs.schema.ts': report('url: z.string()') });
+    expect((await cli('lock', '--schema', SCHEMA)).code).toBe(0);
+    const locked = JSON.parse(readFileSync(LOCK, 'utf8')) as { jobs: Record<string, { result?: { input: { required?: string[] } } }> };
+    expect(locked.jobs.renderReport?.result?.input.required).toEqual(['url']);
+    expect(locked.jobs.sendEmail !== undefined && 'result' in locked.jobs.sendEmail).toBe(false);
+    const old = join(dir, 'result-old.lock.json');
+    writeFileSync(old, readFileSync(LOCK, 'utf8'));
+    // Waiters of the new deploy require `pages`; results old workers stored have none.
+    write({ 'jobs.schema.ts': report('url: z.string(), pages: z.number().int()') });
+    const run = await cli('check', '--schema', SCHEMA, '--against', old);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toMatch(/breaking\s+field-added-required\s+renderReport\s+result\.pages\s+backward\s+pages is new and required/);
+    const json = await cli('check', '--schema', SCHEMA, '--against', old, '--json');
+    expect(json.code).toBe(2);
+    const breaking = (JSON.parse(json.stdout) as CheckReport).findings.filter((f) => f.severity === 'breaking');
+    expect(breaking.map((f) => [f.rule, f.job, f.part, f.path, f.direction])).toEqual([['field-added-required', 'renderReport', 'result', 'result.pages', 'backward']]);
+  });
+
   it('a ref git does not know is a usage error', async () => {
     const run = await cli('check', '--schema', SCHEMA, '--against', 'no-such-ref');
     expect(run.code).toBe(1);

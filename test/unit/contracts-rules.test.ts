@@ -1,12 +1,14 @@
 /**
  * The rules of `jobcraft check`, table-style: each before/after pair of contracts-cases.ts must reach its verdict in
- * each direction and report the rules named. Plus the job-level rules (added, removed, renamed, queue changed).
+ * each direction and report the rules named. Plus the job-level rules (added, removed, renamed, queue changed), and
+ * a job's result, compared with workers as its writers and waiters as its readers.
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { compareLockfiles } from '../../codegen/contracts-compare.js';
-import { failsIn, RULES } from '../../codegen/contracts-rules.js';
-import { buildLockfile, type Lockfile } from '../../codegen/contracts-lockfile.js';
+import { failsIn, RESULT_HINTS, RULES } from '../../codegen/contracts-rules.js';
+import { buildLockfile, formatLockfile, parseLockfile, type Lockfile } from '../../codegen/contracts-lockfile.js';
+import { payloadContract } from '../../codegen/describe-job.js';
 import { CASES, lockOf } from './contracts-cases.js';
 
 function verdict(findings: ReturnType<typeof compareLockfiles>, direction: 'backward' | 'forward'): 'safe' | 'breaking' {
@@ -115,5 +117,85 @@ describe('job-level changes', () => {
     expect(lock.jobs.a?.versions.map((v) => v.version)).toEqual([1]);
     expect(lock.jobs.a?.versions[0]?.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(lock.jobs.a?.versions[0]?.hash).not.toBe(lock.jobs.b?.versions[0]?.hash);
+  });
+});
+
+describe('result changes: workers write, waiters read', () => {
+  const payload = z.object({ a: z.string() });
+  const toJson = (schema: unknown, params: Record<string, unknown>): Record<string, unknown> => z.toJSONSchema(schema as z.ZodType, params) as Record<string, unknown>;
+  /** A lockfile of one job `job` whose result is `result` (none when undefined). */
+  const withResult = (result: z.ZodType | undefined): Lockfile => {
+    const p = payloadContract(payload, toJson);
+    return buildLockfile('jobs.schema.ts', [
+      {
+        name: 'job',
+        queue: 'default',
+        inputJsonSchema: p.input,
+        outputJsonSchema: p.output,
+        unrepresentable: p.unrepresentable,
+        result: result === undefined ? null : payloadContract(result, toJson),
+      },
+    ]);
+  };
+  const check = (before: z.ZodType | undefined, after: z.ZodType | undefined): { backward: string; forward: string; shown: string[] } => {
+    const findings = compareLockfiles(withResult(before), withResult(after));
+    for (const f of findings) {
+      expect(f.part).toBe('result');
+      expect(f.path.startsWith('result')).toBe(true);
+    }
+    return {
+      backward: verdict(findings, 'backward'),
+      forward: verdict(findings, 'forward'),
+      shown: findings.map((f) => `${f.rule}:${f.direction}:${f.severity} ${f.path}`),
+    };
+  };
+  const o = z.object;
+
+  const cases: readonly { name: string; before: z.ZodType | undefined; after: z.ZodType | undefined; backward: string; forward: string; has: readonly string[] }[] = [
+    { name: 'unchanged', before: o({ url: z.string() }), after: o({ url: z.string() }), backward: 'safe', forward: 'safe', has: [] },
+    // Old workers stored results without `pages`: new waiters that require it cannot read them.
+    { name: 'field added, required', before: o({ url: z.string() }), after: o({ url: z.string(), pages: z.number() }), backward: 'breaking', forward: 'safe', has: ['field-added-required:backward:breaking result.pages'] },
+    // What is stored is what the handler returned, undeclared keys included (a plain z.object only strips them when
+    // parsing): an old handler may have stored any `pages`, so even a field with a default breaks backward...
+    { name: 'field added with a default', before: o({ url: z.string() }), after: o({ url: z.string(), pages: z.number().default(1) }), backward: 'breaking', forward: 'safe', has: ['type-narrowed:backward:breaking result.pages'] },
+    // ...unless the old result schema was strict (then no undeclared key was ever stored).
+    { name: 'field added with a default to a strict result', before: z.strictObject({ url: z.string() }), after: z.strictObject({ url: z.string(), pages: z.number().default(1) }), backward: 'safe', forward: 'breaking', has: ['field-added-optional:backward:safe result.pages', 'unknown-keys-rejected:forward:breaking result.pages'] },
+    // New workers stop writing `url`: old waiters require it.
+    { name: 'field removed', before: o({ url: z.string(), pages: z.number() }), after: o({ pages: z.number() }), backward: 'safe', forward: 'breaking', has: ['field-removed:forward:breaking result.url'] },
+    { name: 'type narrowed', before: o({ pages: z.number() }), after: o({ pages: z.number().int() }), backward: 'breaking', forward: 'safe', has: ['type-narrowed:backward:breaking result.pages'] },
+    { name: 'type widened', before: o({ pages: z.number().int() }), after: o({ pages: z.number() }), backward: 'safe', forward: 'breaking', has: ['type-widened:forward:breaking result.pages'] },
+    { name: 'a non-object result narrowed', before: z.string(), after: z.string().min(3), backward: 'breaking', forward: 'safe', has: ['bound-tightened:backward:breaking result'] },
+    { name: 'result added', before: undefined, after: o({ url: z.string() }), backward: 'safe', forward: 'safe', has: ['result-added:backward:safe result'] },
+    { name: 'result removed', before: o({ url: z.string() }), after: undefined, backward: 'safe', forward: 'breaking', has: ['result-removed:forward:breaking result'] },
+    { name: 'no result on either side', before: undefined, after: undefined, backward: 'safe', forward: 'safe', has: [] },
+    // A refinement is a part JSON Schema cannot describe: unchanged, a safe warning; a transform on the output side is
+    // the waiter's own business (it parses with its schema) and not compared.
+    { name: 'an unchanged refinement, a changed output transform', before: o({ url: z.string().refine((u) => u !== '').transform((u) => u.length) }), after: o({ url: z.string().refine((u) => u !== '').transform((u) => u) }), backward: 'safe', forward: 'safe', has: ['unrepresentable:backward:safe result.url', 'unrepresentable:forward:safe result.url'] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = check(c.before, c.after);
+      expect({ backward: got.backward, forward: got.forward }, got.shown.join('\n')).toEqual({ backward: c.backward, forward: c.forward });
+      for (const h of c.has) expect(got.shown).toContain(h);
+      if (c.has.length === 0) expect(got.shown).toEqual([]);
+    });
+  }
+
+  it('breaking result findings carry result hints and waiter wording', () => {
+    const findings = compareLockfiles(withResult(o({ url: z.string(), pages: z.number() })), withResult(o({ pages: z.number() })));
+    const broken = findings.filter((f) => f.severity === 'breaking');
+    expect(broken.map((f) => [f.path, f.direction, f.message, f.hint])).toEqual([['result.url', 'forward', 'url is gone; old waiters require it', RESULT_HINTS.forward]]);
+    const removed = compareLockfiles(withResult(o({ url: z.string() })), withResult(undefined));
+    expect(removed[0]?.hint).toBe(RULES['result-removed'].hint);
+  });
+
+  it('a job without a result has no result in the lockfile; one with a result reads back', () => {
+    expect('result' in (withResult(undefined).jobs.job ?? {})).toBe(false);
+    const lock = withResult(o({ url: z.string().transform((s) => new URL(s)) }));
+    const result = lock.jobs.job?.result;
+    expect(result?.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(result?.unrepresentable.map((u) => `${u.side} ${u.path}`)).toEqual(['output url']);
+    expect(parseLockfile(formatLockfile(lock), 'jobs.lock.json').jobs.job?.result).toEqual(result);
+    expect(() => parseLockfile(formatLockfile({ ...lock, jobs: { job: { ...lock.jobs.job!, result: { hash: 'x' } as never } } }), 'f')).toThrow(/the result of job "job" needs/);
   });
 });
