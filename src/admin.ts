@@ -30,7 +30,7 @@ import {
 import { cancelTargets } from './cancel.js';
 import { createClient, type JobClient } from './client.js';
 import { QueueDeadLetters } from './dead-letters.js';
-import type { JobSet, ResolvedJob } from './define.js';
+import { jobNamed, type JobSet, type ResolvedJob } from './define.js';
 import { describe } from './durations.js';
 import { InvalidArgumentError } from './errors.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
@@ -163,14 +163,14 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   }
 
   async function deadLettersOf(k: QueueKeys): Promise<QueueDeadLetters> {
-    return new QueueDeadLetters(scripts, k, await typesOf(k), (name) => jobSet?.jobs.get(name)?.unique?.ttlMs, (call) => call());
+    return new QueueDeadLetters(scripts, k, await typesOf(k), (name) => (jobSet === undefined ? undefined : jobNamed(jobSet, name)?.unique?.ttlMs), (call) => call());
   }
 
   /** A job's state, searched in `queues` (one get.lua call each). */
   async function lookUp(id: string, queues: readonly string[]): Promise<JobInfo> {
     const states = await Promise.all(queues.map((q) => scripts.get(queueKeys(prefix, q), { id })));
     const i = states.findIndex((s) => s.state !== 'unknown');
-    return jobInfoFrom(id, queues[i], states[i], (name) => jobSet?.jobs.get(name)?.attempts);
+    return jobInfoFrom(id, queues[i], states[i], (name) => (jobSet === undefined ? undefined : jobNamed(jobSet, name)?.attempts));
   }
 
   /**
@@ -198,7 +198,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
         const { readySet, lock, name } = cancelTargets(k, raws[i] ?? null, () => true);
         // Waiters for a result learn of the cancel at once when the job set says the type has one (as
         // client.cancel); without a job set they learn at their next poll, as a job not found.
-        const publish = name !== undefined && jobSet?.jobs.get(name)?.result !== undefined ? resultChannel(k) : undefined;
+        const publish = name !== undefined && jobSet !== undefined && jobNamed(jobSet, name)?.result !== undefined ? resultChannel(k) : undefined;
         return scripts.cancel(k, { id, readySet, lock, publish });
       }),
     );
@@ -301,7 +301,9 @@ export function createAdmin(options: AdminOptions = {}): Admin {
       throw new InvalidArgumentError(call, 'all', 'name the jobs: all: true (optionally narrowed by job and since), or job, or since');
     }
     if (o.queue !== undefined) checkQueue(o.queue, call);
-    if (o.job !== undefined) checkJob(o.job, call, 'job');
+    // An old name (an alias) is accepted too: the filter matches the name a job is stored under, so jobs stored under
+    // a renamed job's old name are addressed by that name (docs/contracts.md, "Rename a job").
+    if (o.job !== undefined && !(typeof o.job === 'string' && jobSet?.aliases.has(o.job) === true)) checkJob(o.job, call, 'job');
     const since = o.since === undefined ? undefined : o.since instanceof Date ? o.since.getTime() : o.since;
     if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) {
       throw new InvalidArgumentError(call, 'since', `since must be a Date or ms since the epoch, got ${JSON.stringify(o.since)}`);

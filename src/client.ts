@@ -1,6 +1,7 @@
 import {
   checkAttempts,
   checkPriority,
+  jobNamed,
   type JobName,
   type JobSet,
   type JobsWithResult,
@@ -458,16 +459,16 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const queues = queuesFor(id);
     const states = await limit(() => Promise.all(queues.map((q) => scripts.get(keysOf(q), { id }))), `getJob ${JSON.stringify(id)}`);
     const i = states.findIndex((s) => s.state !== 'unknown');
-    return jobInfoFrom(id, queues[i], states[i], (name) => jobs.jobs.get(name)?.attempts);
+    return jobInfoFrom(id, queues[i], states[i], (name) => jobNamed(jobs, name)?.attempts);
   }
 
   async function cancel(id: string): Promise<'cancelled' | 'active' | 'unknown'> {
     for (const q of queuesFor(id)) {
       const k = keysOf(q);
       const raw = await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`);
-      const { readySet, lock, name } = cancelTargets(k, raw, (n) => jobs.jobs.get(n)?.throttle !== undefined);
+      const { readySet, lock, name } = cancelTargets(k, raw, (n) => jobNamed(jobs, n)?.throttle !== undefined);
       // A job whose type declares a result: its waiters learn of the cancel at once (docs/results.md).
-      const publish = name !== undefined && jobs.jobs.get(name)?.result !== undefined ? resultChannel(k) : undefined;
+      const publish = name !== undefined && jobNamed(jobs, name)?.result !== undefined ? resultChannel(k) : undefined;
       const result = await limit(() => scripts.cancel(k, { id, readySet, lock, publish }), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
@@ -504,7 +505,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   const dlq = (queue: string): QueueDeadLetters => {
     let d = perQueue.get(queue);
     if (d === undefined) {
-      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? [], (name) => jobs.jobs.get(name)?.unique?.ttlMs, limit);
+      d = new QueueDeadLetters(scripts, keysOf(queue), typesByQueue.get(queue) ?? [], (name) => jobNamed(jobs, name)?.unique?.ttlMs, limit);
       perQueue.set(queue, d);
     }
     return d;

@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import { describe } from './durations.js';
 import { JobDefinitionError } from './errors.js';
-import { resolveJobOptions, type JobOptionsInput, type ResolvedJob, type UniqueOptionsInput } from './job-options.js';
+import { JOB_NAME_PATTERN, resolveJobOptions, type JobOptionsInput, type ResolvedJob, type UniqueOptionsInput } from './job-options.js';
 
 export {
   ATTEMPTS_RANGE,
@@ -67,6 +67,11 @@ export interface JobSet<D extends JobDefinitions = JobDefinitions> {
   readonly definitions: D;
   /** Resolved definitions by job name. */
   readonly jobs: ReadonlyMap<string, ResolvedJob>;
+  /**
+   * The job each old name (a job's `aliases`) now names. Readers of stored jobs look a name up here only when
+   * {@link JobSet.jobs} has no job of that name (see {@link jobNamed}).
+   */
+  readonly aliases: ReadonlyMap<string, ResolvedJob>;
   /** Every queue named by a job, sorted. */
   readonly queues: readonly QueueNameOf<D>[];
 }
@@ -117,8 +122,7 @@ export type CronPayloadsMatch<D extends JobDefinitions> = {
   readonly [N in keyof D]: { readonly cronPayload?: z.input<D[N]['payload']> };
 };
 
-/** Job names: a letter, then letters, digits, `_`, `-` or `.`; at most 100 characters. */
-export const JOB_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
+export { JOB_NAME_PATTERN } from './job-options.js';
 
 function resolveJob(name: string, def: unknown): ResolvedJob {
   if (!JOB_NAME_PATTERN.test(name)) {
@@ -150,6 +154,25 @@ export function defineJobs<const D extends JobDefinitions>(definitions: D & Cron
   const jobs = new Map<string, ResolvedJob>();
   for (const [name, def] of Object.entries(definitions)) jobs.set(name, resolveJob(name, def));
   if (jobs.size === 0) throw new JobDefinitionError('', undefined, 'declares no jobs');
+  const aliases = new Map<string, ResolvedJob>();
+  for (const job of jobs.values()) {
+    for (const alias of job.aliases) {
+      if (jobs.has(alias)) {
+        throw new JobDefinitionError(job.name, 'aliases', `${JSON.stringify(alias)} is the name of a declared job; an alias is an old name no job has any more`);
+      }
+      const other = aliases.get(alias);
+      if (other !== undefined) throw new JobDefinitionError(job.name, 'aliases', `${JSON.stringify(alias)} is already an alias of job "${other.name}"`);
+      aliases.set(alias, job);
+    }
+  }
   const queues = [...new Set([...jobs.values()].map((j) => j.queue))].sort() as QueueNameOf<D>[];
-  return Object.freeze({ definitions, jobs, queues });
+  return Object.freeze({ definitions, jobs, aliases, queues });
+}
+
+/**
+ * The job a stored job named `name` runs as: the job of that name, or else the job that lists `name` among its
+ * `aliases` (a renamed job); `undefined` when neither exists.
+ */
+export function jobNamed(jobSet: Pick<JobSet, 'jobs' | 'aliases'>, name: string): ResolvedJob | undefined {
+  return jobSet.jobs.get(name) ?? jobSet.aliases.get(name);
 }

@@ -7,6 +7,7 @@
  */
 export {
   defineJobs,
+  jobNamed,
   isZodSchema,
   JOB_DEFAULTS,
   JOB_NAME_PATTERN,

@@ -4,6 +4,7 @@
  * registry, counts from one stats.lua call per queue, listings from windows of one index (LRANGE / ZRANGE) and the
  * records of the ids in the window. Definitions: docs/operations.md ("Data"); keys: docs/redis-layout.md.
  */
+import { jobNamed } from './define.js';
 import { parseDeadInfo } from './dead-letters.js';
 import { ReplyError } from 'ioredis';
 import { ConnectionHealth, isAuthFailure } from './connection-health.js';
@@ -404,7 +405,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     const states = await Promise.all(queues.map((q) => scripts.get(queueKeys(prefix, q), { id })));
     const i = states.findIndex((s) => s.state !== 'unknown');
     const s = states[i];
-    const info = jobInfoFrom(id, queues[i], s, (name) => jobSet?.jobs.get(name)?.attempts);
+    const info = jobInfoFrom(id, queues[i], s, (name) => (jobSet === undefined ? undefined : jobNamed(jobSet, name)?.attempts));
     let startedAt: Date | undefined;
     let workerId: string | undefined;
     if (info.state === 'active') {

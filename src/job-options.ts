@@ -22,6 +22,16 @@ export const JOB_DEFAULTS = {
   priority: 0,
 } as const;
 
+/** Job names: a letter, then letters, digits, `_`, `-` or `.`; at most 100 characters. */
+export const JOB_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
+/** Why `value` is not a valid job name, or `undefined` when it is one. */
+export function checkJobName(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !JOB_NAME_PATTERN.test(value)) {
+    return `${typeof value === 'string' ? JSON.stringify(value) : describe(value)} is not a valid job name (start with a letter; then letters, digits, "_", "-" or "."; at most 100 characters)`;
+  }
+  return undefined;
+}
+
 /** Queue names: a letter or digit, then letters, digits, `_`, `-` or `.`; at most 64 characters. */
 export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Priorities are integers in this range. */
@@ -211,6 +221,8 @@ const rateLimitSchema = optionObject(
   (value) => `must be an object like { max: 10, per: "1s" }, got ${describe(value)}`,
 );
 
+const ALIASES = expected('a list of old job names');
+
 const RESULT_BYTES = expected(`an integer from 2 to ${MAX_RESULT_BYTES_LIMIT.toLocaleString('en')}`);
 
 /** Options that only apply to a job with a `cron` schedule. */
@@ -272,6 +284,12 @@ const optionsShape = {
     .optional(),
   /** Largest result accepted, in bytes of JSON; a larger one fails the job (not retried). Default 512 KiB. Only with `result`. */
   maxResultBytes: z.int(RESULT_BYTES).min(2, RESULT_BYTES).max(MAX_RESULT_BYTES_LIMIT, RESULT_BYTES).optional(),
+  /**
+   * Old names of the job (renames, docs/contracts.md "Rename a job"): a stored job whose envelope names one of them
+   * is run by this job's handler, its payload parsed with this job's schema, and counted under this job's name. Each
+   * must be a valid job name and name no other job nor another job's alias. Default: none.
+   */
+  aliases: z.array(z.string(says(checkJobName)).regex(JOB_NAME_PATTERN, says(checkJobName)), ALIASES).readonly().optional(),
 };
 
 const optionsObject = optionObject(optionsShape, (value) => `definition must be an object with a "payload" schema, got ${describe(value)}`);
@@ -325,6 +343,10 @@ const resolvedOptions = optionsObject.transform(
       cron = { pattern: o.cron, tz, catchUp: o.catchUp ?? 'last', payloadJson };
     }
     const u = o.unique;
+    if (o.aliases !== undefined) {
+      const twice = o.aliases.find((a, i) => o.aliases?.indexOf(a) !== i);
+      if (twice !== undefined) return problem('aliases', `lists ${JSON.stringify(twice)} twice`);
+    }
     return {
       /** The queue the job is stored in. */
       queue: o.queue,
@@ -371,6 +393,8 @@ const resolvedOptions = optionsObject.transform(
               retentionMs: o.resultRetention ?? RESULT_DEFAULTS.retentionMs,
               maxBytes: o.maxResultBytes ?? RESULT_DEFAULTS.maxBytes,
             },
+      /** Old names of the job: stored jobs under them run as this job (empty when it has none). */
+      aliases: o.aliases ?? [],
     };
   },
 );
@@ -400,7 +424,7 @@ export const NESTED_OPTION_KEYS: { readonly [K in 'backoff' | 'unique' | 'rateLi
  * The order in which defineJobs has always checked a definition (after an unknown option): the first problem in this
  * order is the one it names. A cron-only option on a job without `cron` comes after `rateLimit`, before `tz`.
  */
-const CHECK_ORDER = ['payload', 'queue', 'attempts', 'priority', 'timeout', 'description', 'backoff', 'unique', 'concurrency', 'rateLimit', 'tz', 'cron', 'catchUp', 'cronPayload', 'result', 'resultRetention', 'maxResultBytes'];
+const CHECK_ORDER = ['payload', 'queue', 'attempts', 'priority', 'timeout', 'description', 'backoff', 'unique', 'concurrency', 'rateLimit', 'tz', 'cron', 'catchUp', 'cronPayload', 'result', 'resultRetention', 'maxResultBytes', 'aliases'];
 const CRON_ONLY_RANK = CHECK_ORDER.indexOf('tz') - 0.5;
 
 /** Within an option that takes an object, its keys in their declared (and checked) order. */
@@ -555,6 +579,7 @@ export const JOB_DESCRIPTION = {
     show: (job: ResolvedJob): { readonly retentionMs: number; readonly maxBytes: number } | null =>
       job.result === undefined ? null : { retentionMs: job.result.retentionMs, maxBytes: job.result.maxBytes },
   },
+  aliases: { from: ['aliases'], manifest: 'job', show: (job: ResolvedJob): readonly string[] => [...job.aliases] },
 } as const satisfies Readonly<Record<string, DescribedField>>;
 
 /** A resolved job as the code generator receives it: each field of {@link JOB_DESCRIPTION}, shown. */

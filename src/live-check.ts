@@ -7,7 +7,7 @@
  * and bounded in memory: counts, a few distinct paths and a few sample ids per queue and job type, never the ids
  * read. Types in live-check-types.ts; docs/contracts.md ("Live check").
  */
-import type { JobSet } from './define.js';
+import { jobNamed, type JobSet } from './define.js';
 import { ENVELOPE_OVERHEAD_BYTES } from './bounds.js';
 import { ReplyError } from 'ioredis';
 import { ConnectionHealth, isAuthFailure } from './connection-health.js';
@@ -58,12 +58,13 @@ export function verdictOfStoredJob(raw: string, queue: string, jobSet: JobSet, m
     return { ok: false, job: headFieldsOf(raw).job, reason: 'malformed_job', issues: [{ path: [], code: 'malformed_job', message: decoded.reason }] };
   }
   const env = decoded.envelope;
-  const job = jobSet.jobs.get(env.n);
+  // A renamed job's old name (an alias) is the new job, as the worker takes it.
+  const job = jobNamed(jobSet, env.n);
   if (job === undefined || job.queue !== queue) {
     const message =
       job === undefined
         ? `unknown job name "${env.n}": no job of that name is declared in this worker's job set`
-        : `job "${env.n}" belongs to queue "${job.queue}", but was found in queue "${queue}"`;
+        : `job "${job.name}"${job.name === env.n ? '' : ` (stored under its old name "${env.n}")`} belongs to queue "${job.queue}", but was found in queue "${queue}"`;
     return { ok: false, job: env.n, reason: 'unknown_job', issues: [{ path: [], code: 'unknown_job', message }] };
   }
   let parsed: ReturnType<typeof parseStoredPayload>;
@@ -71,13 +72,13 @@ export function verdictOfStoredJob(raw: string, queue: string, jobSet: JobSet, m
     parsed = parseStoredPayload(job, env);
   } catch (thrown) {
     const message = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
-    return { ok: false, job: env.n, reason: 'invalid_payload', issues: [{ path: [], code: 'threw', message }] };
+    return { ok: false, job: job.name, reason: 'invalid_payload', issues: [{ path: [], code: 'threw', message }] };
   }
   if (!parsed.success) {
     // Bounded as the worker stores them in the dead letter (at most 20 issues, each short).
-    return { ok: false, job: env.n, reason: 'invalid_payload', issues: new JobValidationError(env.n, toIssues(parsed.error), 'dequeue').issues };
+    return { ok: false, job: job.name, reason: 'invalid_payload', issues: new JobValidationError(job.name, toIssues(parsed.error), 'dequeue').issues };
   }
-  return { ok: true, job: env.n };
+  return { ok: true, job: job.name };
 }
 
 /** A path as the report shows it: `a.b`, any array element as `[]` (so one field's issues are counted together). */
@@ -154,7 +155,7 @@ class TypeTally {
 function hintFor(reason: LiveCheckReason, job: string | null, queue: string, jobSet: JobSet): string {
   if (reason === 'malformed_job') return 'not a job jobcraft wrote (or a damaged one): a worker dead-letters it whatever the schema; inspect it with `jobcraft job <id>` and delete it';
   if (reason === 'unknown_job') {
-    const moved = job === null ? undefined : jobSet.jobs.get(job);
+    const moved = job === null ? undefined : jobNamed(jobSet, job);
     if (moved !== undefined) return `job ${job} now runs in queue ${moved.queue}: keep workers for queue ${queue} (the old job set) until it holds none of its jobs`;
     return 'the new code has no such job (removed or renamed): keep the job and a worker for it until none is stored, or keep the old name one more release (aliases are coming); drain or delete these jobs before the deploy';
   }
@@ -175,7 +176,7 @@ class QueueTally {
   ) {}
 
   typeOf(name: string | undefined): TypeTally {
-    const declared = name !== undefined && this.jobSet.jobs.get(name)?.queue === this.queue;
+    const declared = name !== undefined && jobNamed(this.jobSet, name)?.queue === this.queue;
     let key: string | null = name ?? null;
     if (key !== null && !declared && !this.types.has(key)) {
       if (this.others >= LIVE_CHECK_OTHER_NAMES) key = null;

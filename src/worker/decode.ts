@@ -95,7 +95,7 @@ export class JobDecoder {
       const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
       // Released like any dead job's: its unique lock (key read from the head) and its type's concurrency slot.
       const lock = hostile.unique === undefined ? undefined : k.uniquePrefix + hostile.unique;
-      const known = p.jobSet.jobs.get(hostile.job);
+      const known = p.jobSet.jobs.get(hostile.job) ?? p.jobSet.aliases.get(hostile.job);
       const slot = known !== undefined && known.queue === queue ? this.throttleOf(queue, known.name).slot : undefined;
       dead.toDead(k, leasedRef(queue, l, hostile.job), l.attempt, 'invalid_payload', err, { raw, issues: err.issues, lock, slot });
       return undefined;
@@ -106,12 +106,13 @@ export class JobDecoder {
       return undefined;
     }
     const env = decoded.envelope;
-    const job = p.jobSet.jobs.get(env.n);
+    // An old name (a renamed job's alias) is looked up only on a miss: the hot path costs one lookup, as before.
+    const job = p.jobSet.jobs.get(env.n) ?? p.jobSet.aliases.get(env.n);
     if (job === undefined || job.queue !== queue) {
       const why =
         job === undefined
           ? `unknown job name "${env.n}": no job of that name is declared in this worker's job set`
-          : `job "${env.n}" belongs to queue "${job.queue}", but was found in queue "${queue}"`;
+          : `job "${job.name}"${job.name === env.n ? '' : ` (stored under its old name "${env.n}")`} belongs to queue "${job.queue}", but was found in queue "${queue}"`;
       dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(why), { raw: l.raw ?? '' });
       return undefined;
     }
@@ -128,13 +129,13 @@ export class JobDecoder {
       } catch (thrown) {
         // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
         const err = thrown instanceof Error ? thrown : new Error(String(thrown));
-        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish });
         return undefined;
       }
       if (!parsed.success) {
-        const err = new JobValidationError(env.n, toIssues(parsed.error), 'dequeue');
+        const err = new JobValidationError(job.name, toIssues(parsed.error), 'dequeue');
         // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
-        dead.toDead(k, leasedRef(queue, l, env.n, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish });
         return undefined;
       }
       payload = parsed.data;

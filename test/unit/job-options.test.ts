@@ -34,6 +34,7 @@ const options = {
   result: z.object({ url: z.string() }),
   resultRetention: '1h',
   maxResultBytes: 1000,
+  aliases: ['everythingOld'],
 } as const;
 const payload = z.object({ n: z.number() });
 const everything = (): ResolvedJob => {
