@@ -20,10 +20,27 @@ export function compareLockfiles(before: Lockfile, after: Lockfile): Finding[] {
   const findings: Finding[] = [];
   const names = [...new Set([...Object.keys(before.jobs), ...Object.keys(after.jobs)])].sort();
   const added = names.filter((n) => before.jobs[n] === undefined);
+  // A job gone whose name is now an alias of a current job: renamed (its stored jobs run as that job).
+  const renamedTo = new Map<string, string>();
+  for (const name of names) {
+    for (const alias of after.jobs[name]?.aliases ?? []) {
+      if (before.jobs[alias] !== undefined && after.jobs[alias] === undefined) renamedTo.set(alias, name);
+    }
+  }
+  const renamedFrom = new Map<string, string[]>();
+  for (const [from, to] of renamedTo) renamedFrom.set(to, [...(renamedFrom.get(to) ?? []), from]);
   for (const name of names) {
     const old = before.jobs[name];
     const now = after.jobs[name];
-    if (old === undefined && now !== undefined) {
+    const to = renamedTo.get(name);
+    if (old !== undefined && now === undefined && to !== undefined) {
+      findings.push(...compareRename(name, old, to, after.jobs[to] as LockedJob));
+    } else if (old === undefined && now !== undefined && renamedFrom.has(name)) {
+      // The new name of a renamed job: old workers know only the old name (the rename's forward finding, below).
+      const froms = renamedFrom.get(name) ?? [];
+      const message = `job ${name} is the new name of ${froms.join(', ')}: workers of the locked job set do not know it, and dead-letter its jobs as unknown_job`;
+      findings.push(finding('job-renamed', name, '', 'forward', 'breaking', message));
+    } else if (old === undefined && now !== undefined) {
       findings.push(finding('job-added', name, '', 'forward', 'safe', `job ${name} (queue ${now.queue}) is new`));
     } else if (old !== undefined && now === undefined) {
       const twin = added.find((a) => sameContract(old, after.jobs[a]));
@@ -36,6 +53,21 @@ export function compareLockfiles(before: Lockfile, after: Lockfile): Finding[] {
   return findings.sort(
     (a, b) => cmp(a.job, b.job) || cmp(a.direction, b.direction) || cmp(a.path, b.path) || cmp(a.rule, b.rule) || cmp(a.message, b.message),
   );
+}
+
+/**
+ * The findings for job `from`, gone, whose name is now an alias of `to` (`now`): backward, the jobs stored under the
+ * old name are read by the new workers as `to` (the old job's live versions against `to`'s current one, as for a
+ * job kept under its name); a queue change breaks as for any job. (Forward: see the `job-renamed` finding on `to`.)
+ */
+export function compareRename(from: string, old: LockedJob, to: string, now: LockedJob): Finding[] {
+  const out: Finding[] = [finding('job-renamed', from, '', 'backward', 'safe', `job ${from} was renamed to ${to} (an alias of ${to}): its stored jobs run as ${to}`)];
+  if (old.queue !== now.queue) {
+    out.push(finding('queue-changed', from, '', 'backward', 'breaking', `queue ${old.queue} → ${now.queue} (renamed to ${to})`));
+  }
+  const current = last(now);
+  for (const written of old.versions) out.push(...compareVersions(from, 'backward', written, current, written.hash === current.hash));
+  return dedupe(out);
 }
 
 /** The findings for one job present on both sides. */

@@ -78,6 +78,11 @@ export interface LockedJob {
   readonly versions: readonly LockedVersion[];
   /** The result's contract; absent for a job without a result (its entry is then as before results existed). */
   readonly result?: LockedResult;
+  /**
+   * The job's old names (its `aliases`: stored jobs under them run as this job), sorted; absent for a job without
+   * any (its entry is then as before aliases existed). `jobcraft check` reads a job gone under one of them as renamed.
+   */
+  readonly aliases?: readonly string[];
 }
 
 /** The whole file. */
@@ -98,6 +103,8 @@ export interface ContractSource {
   readonly unrepresentable: readonly Unrepresentable[];
   /** The result's JSON Schemas and notes, for a job that declares a result. */
   readonly result?: { readonly input: JsonSchema; readonly output: JsonSchema; readonly unrepresentable: readonly Unrepresentable[] } | null;
+  /** The job's old names (its `aliases`). */
+  readonly aliases?: readonly string[];
 }
 
 /** Where the lockfile of `schemaFile` is: beside it. */
@@ -148,6 +155,7 @@ export function buildLockfile(schemaFile: string, jobs: readonly ContractSource[
               unrepresentable: job.result.unrepresentable,
             },
           }),
+      ...(job.aliases === undefined || job.aliases.length === 0 ? {} : { aliases: [...job.aliases].sort() }),
     };
   }
   return { lockfileVersion: LOCKFILE_VERSION, schema: basename(schemaFile), jobs: locked };
@@ -186,7 +194,15 @@ export function parseLockfile(text: string, source: string): Lockfile {
       return v as unknown as LockedVersion;
     });
     if (job.result !== undefined && !isSchemas(job.result)) throw bad(`the result of job ${JSON.stringify(name)} needs "hash", "input", "output" and "unrepresentable"`);
-    jobs[name] = { queue: job.queue, versions, ...(job.result === undefined ? {} : { result: job.result as unknown as LockedResult }) };
+    if (job.aliases !== undefined && !(Array.isArray(job.aliases) && job.aliases.every((a) => typeof a === 'string'))) {
+      throw bad(`the aliases of job ${JSON.stringify(name)} are not a list of names`);
+    }
+    jobs[name] = {
+      queue: job.queue,
+      versions,
+      ...(job.result === undefined ? {} : { result: job.result as unknown as LockedResult }),
+      ...(job.aliases === undefined ? {} : { aliases: job.aliases as string[] }),
+    };
   }
   return { lockfileVersion: LOCKFILE_VERSION, schema: data.schema, jobs };
 }

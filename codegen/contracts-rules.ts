@@ -37,7 +37,12 @@ export const RULES = {
   'job-removed': {
     what: 'a job is gone (a rename shows as removed + added)',
     breaks: ['backward'],
-    hint: 'keep the job (and a worker for it) until no stored job is left; a rename: keep the old name one more release (aliases are coming)',
+    hint: 'keep the job (and a worker for it) until no stored job is left; a rename: list the old name in the new job\'s aliases (docs/contracts.md, "Rename a job")',
+  },
+  'job-renamed': {
+    what: "a job's name changed, its old name kept as an alias (backward: the old job's payload is compared with the new job's)",
+    breaks: ['forward'],
+    hint: 'deploy workers first: workers of the old job set know only the old name; switch producers to the new name once every worker runs the new job set',
   },
   'queue-changed': {
     what: "a job's queue changed",

@@ -24,6 +24,7 @@ export function lockfileOf(result: GenerateResult): { readonly path: string; rea
       outputJsonSchema: job.outputJsonSchema,
       unrepresentable: job.unrepresentable,
       result: job.resultContract,
+      aliases: job.aliases,
     })),
   );
   return { path: lockfilePath(result.schemaFile), text: formatLockfile(lock) };

@@ -92,6 +92,47 @@ describe('job-level changes', () => {
     expect(findings[1]?.hint).toContain('aliases');
   });
 
+  it('a rename with the old name as an alias is job-renamed: payload compared backward, breaking forward (workers first)', () => {
+    const aliased = (lock: Lockfile, job: string, aliases: string[]): Lockfile => ({
+      ...lock,
+      jobs: { ...lock.jobs, [job]: { ...(lock.jobs[job] as Lockfile['jobs'][string]), aliases } },
+    });
+    const before = set({ sendMail: { payload, queue: 'q' } });
+    const same = compareLockfiles(before, aliased(set({ sendEmail: { payload, queue: 'q' } }), 'sendEmail', ['sendMail']));
+    expect(same.map((f) => [f.rule, f.job, f.direction, f.severity])).toEqual([
+      ['job-renamed', 'sendEmail', 'forward', 'breaking'],
+      ['job-renamed', 'sendMail', 'backward', 'safe'],
+    ]);
+    expect(same[0]?.hint).toMatch(/^deploy workers first/);
+    expect(same[0]?.message).toContain('new name of sendMail');
+    expect(same[1]?.message).toBe('job sendMail was renamed to sendEmail (an alias of sendEmail): its stored jobs run as sendEmail');
+
+    // The new job's schema rejects what the old one wrote: breaking backward, as for a job kept under its name.
+    const stricter = z.object({ a: z.string(), b: z.number() });
+    const breaking = compareLockfiles(before, aliased(set({ sendEmail: { payload: stricter, queue: 'q' } }), 'sendEmail', ['sendMail']));
+    expect(breaking.map((f) => [f.rule, f.job, f.direction, f.severity])).toContainEqual(['field-added-required', 'sendMail', 'backward', 'breaking']);
+    expect(breaking.some((f) => f.rule === 'job-removed')).toBe(false);
+
+    // A queue change with the rename breaks backward too.
+    const moved = compareLockfiles(before, aliased(set({ sendEmail: { payload, queue: 'other' } }), 'sendEmail', ['sendMail']));
+    expect(moved.map((f) => [f.rule, f.job, f.direction, f.severity])).toContainEqual(['queue-changed', 'sendMail', 'backward', 'breaking']);
+
+    // An alias naming a job that still exists (or never existed) changes nothing.
+    const kept = compareLockfiles(before, aliased(set({ sendMail: { payload, queue: 'q' }, x: { payload, queue: 'q' } }), 'x', ['nope']));
+    expect(kept.map((f) => [f.rule, f.job])).toEqual([['job-added', 'x']]);
+  });
+
+  it('the lockfile keeps aliases (sorted) and reads them back; a job without any has no aliases entry', () => {
+    const lock = buildLockfile('jobs.schema.ts', [
+      { name: 'a', queue: 'q', inputJsonSchema: {}, outputJsonSchema: {}, unrepresentable: [], aliases: ['z', 'b'] },
+      { name: 'c', queue: 'q', inputJsonSchema: {}, outputJsonSchema: {}, unrepresentable: [], aliases: [] },
+    ]);
+    expect(lock.jobs['a']?.aliases).toEqual(['b', 'z']);
+    expect('aliases' in (lock.jobs['c'] ?? {})).toBe(false);
+    expect(parseLockfile(formatLockfile(lock), 'x').jobs['a']?.aliases).toEqual(['b', 'z']);
+    expect(() => parseLockfile(formatLockfile({ ...lock, jobs: { a: { ...lock.jobs['a']!, aliases: [1] as never } } }), 'x')).toThrow(/aliases of job "a"/);
+  });
+
   it('a queue change breaks both directions', () => {
     const findings = compareLockfiles(set({ a: { payload, queue: 'q1' } }), set({ a: { payload, queue: 'q2' } }));
     expect(findings.map((f) => [f.rule, f.direction, f.severity, f.message])).toEqual([
