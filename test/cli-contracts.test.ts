@@ -175,6 +175,21 @@ describe('jobcraft lock / check / codegen --check', { timeout: 120_000 }, () => 
     expect(run.stdout).toMatch(/safe\s+job-added\s+sendSms/);
   });
 
+  it('a job renamed with its old name as an alias is job-renamed: safe backward, breaking forward with "deploy workers first"', async () => {
+    const old = join(dir, 'old.lock.json');
+    writeFileSync(old, git('show', 'HEAD:jobs.lock.json'));
+    write({ 'jobs.schema.ts': schema("to: z.email(), locale: z.enum(['en']).optional(), subject: z.string().default('Hello')").replace('sendEmail:', 'sendMail:').replace("queue: 'email' }", "queue: 'email', aliases: ['sendEmail'] }") });
+    const run = await cli('check', '--schema', SCHEMA, '--against', old, '--json');
+    expect(run.code).toBe(2);
+    const report = JSON.parse(run.stdout) as CheckReport;
+    expect(report.findings.filter((f) => f.rule === 'job-removed')).toEqual([]);
+    expect(report.findings.filter((f) => f.severity === 'breaking').map((f) => [f.rule, f.job, f.direction])).toEqual([['job-renamed', 'sendMail', 'forward']]);
+    expect(report.findings.find((f) => f.rule === 'job-renamed' && f.direction === 'forward')?.hint).toMatch(/^deploy workers first/);
+    expect(report.findings).toContainEqual(expect.objectContaining({ rule: 'job-renamed', job: 'sendEmail', direction: 'backward', severity: 'safe' }));
+    // Workers first: the forward direction alone fails, the backward one passes.
+    expect((await cli('check', '--schema', SCHEMA, '--against', old, '--mode', 'backward')).code).toBe(0);
+  });
+
   it('a breaking change to a job\'s result exits 2 naming the result field', async () => {
     const report = (result: string): string =>
       schema("to: z.email()", `renderReport: { payload: z.object({ id: z.string() }), queue: 'docs', result: z.object({ ${result} }) },`);
