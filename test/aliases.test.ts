@@ -123,6 +123,29 @@ describe('a worker of the new job set', () => {
   });
 });
 
+describe('dead letters under the old name', () => {
+  it('a dead letter stored under the old name, retried by a client of the new job set, runs as the new job', async () => {
+    const { prefix, producer } = setup('alias-retry');
+    const { id } = await producer.enqueue('sendMail', { to: 'a@x', n: 1 }, { attempts: 1 });
+    // The old worker fails it for good.
+    const old = createWorker(v1, { sendMail: async () => { throw new Error('smtp down'); } }, { redis: redisUrl(), prefix, logger: false });
+    const deadIds: string[] = [];
+    old.on('dead', (e) => deadIds.push(e.job.id));
+    defer(() => old.close());
+    await waitFor(async () => (deadIds.length > 0 ? true : undefined), 'the old worker\'s dead letter');
+    await old.close();
+
+    const client = createClient(v2, { redis: redisUrl(), prefix });
+    defer(() => client.close());
+    expect(await client.deadLetters.retry(id, 'default')).toBe(true);
+    const runs: { id: string; name: string }[] = [];
+    const worker = createWorker(v2, { deliverEmail: async (_p, ctx) => void runs.push({ id: ctx.id, name: ctx.name }) }, { redis: redisUrl(), prefix, logger: false });
+    defer(() => worker.close());
+    await waitFor(async () => (runs.length > 0 ? true : undefined), 'the retried run');
+    expect(runs).toEqual([{ id, name: 'deliverEmail' }]);
+  });
+});
+
 describe('the live check', () => {
   it('takes a job stored under an alias as the new job, not unknown_job', async () => {
     const { prefix, producer } = setup('alias-live');
