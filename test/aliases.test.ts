@@ -146,6 +146,35 @@ describe('dead letters under the old name', () => {
   });
 });
 
+describe('a unique job renamed', () => {
+  it('a dead letter under the old name takes its lock again with the new job\'s unique ttl when retried', async () => {
+    const prefix = testPrefix('alias-unique');
+    const raw = rawRedis();
+    const u1 = defineJobs({ sync: { payload: z.object({ k: z.string() }), unique: { ttl: '1m' }, attempts: 1 } });
+    const u2 = defineJobs({ syncAccount: { payload: z.object({ k: z.string() }), unique: { ttl: '1d' }, aliases: ['sync'] } });
+    const producer = createClient(u1, { redis: redisUrl(), prefix });
+    const client = createClient(u2, { redis: redisUrl(), prefix });
+    defer(async () => {
+      await producer.close();
+      await client.close();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    const { id } = await producer.enqueue('sync', { k: 'a' });
+    const old = createWorker(u1, { sync: async () => { throw new Error('down'); } }, { redis: redisUrl(), prefix, logger: false });
+    const deadIds: string[] = [];
+    old.on('dead', (e) => deadIds.push(e.job.id));
+    defer(() => old.close());
+    await waitFor(async () => (deadIds.length > 0 ? true : undefined), 'the dead letter');
+    await old.close();
+    expect(await client.deadLetters.retry(id, 'default')).toBe(true);
+    const locks = await raw.keys(`${prefix}*unique*`);
+    expect(locks).toHaveLength(1);
+    // More than the old job's 1 minute (the default without the alias lookup would be 1 h): the new job's 1 day.
+    expect(await raw.pttl(locks[0] as string)).toBeGreaterThan(3_600_000);
+  });
+});
+
 describe('the live check', () => {
   it('takes a job stored under an alias as the new job, not unknown_job', async () => {
     const { prefix, producer } = setup('alias-live');
