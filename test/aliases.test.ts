@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { JobDefinitionError, checkStoredJobs, createClient, createInspector, createWorker, defineJobs, jobNamed, type DeadReason } from '../src/index.js';
+import { JobDefinitionError, checkStoredJobs, createAdmin, createClient, createInspector, createWorker, defineJobs, jobNamed, type DeadReason } from '../src/index.js';
 import { cleanupRegistry, deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
 /** The old job set: what the producer used when it enqueued. */
@@ -172,6 +172,19 @@ describe('a unique job renamed', () => {
     expect(locks).toHaveLength(1);
     // More than the old job's 1 minute (the default without the alias lookup would be 1 h): the new job's 1 day.
     expect(await raw.pttl(locks[0] as string)).toBeGreaterThan(3_600_000);
+  });
+});
+
+describe('admin.bulk', () => {
+  it('takes an old name as its job filter, matching the jobs stored under it (and the new name does not match them)', async () => {
+    const { prefix, producer } = setup('alias-bulk');
+    await producer.enqueue('sendMail', { to: 'a@x', n: 1 }, { delay: '1h' });
+    await producer.enqueue('sendMail', { to: 'b@x', n: 2 }, { delay: '1h' });
+    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: v2 });
+    defer(() => admin.close());
+    expect(await admin.bulk({ action: 'promote', queue: 'default', job: 'sendMail', dryRun: true })).toMatchObject({ matched: 2 });
+    expect(await admin.bulk({ action: 'promote', queue: 'default', job: 'deliverEmail', dryRun: true })).toMatchObject({ matched: 0 });
+    await expect(admin.bulk({ action: 'promote', queue: 'default', job: 'nope', dryRun: true })).rejects.toThrow(/unknown job "nope"/);
   });
 });
 
