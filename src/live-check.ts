@@ -157,7 +157,7 @@ function hintFor(reason: LiveCheckReason, job: string | null, queue: string, job
   if (reason === 'unknown_job') {
     const moved = job === null ? undefined : jobNamed(jobSet, job);
     if (moved !== undefined) return `job ${job} now runs in queue ${moved.queue}: keep workers for queue ${queue} (the old job set) until it holds none of its jobs`;
-    return 'the new code has no such job (removed or renamed): keep the job and a worker for it until none is stored, or keep the old name one more release (aliases are coming); drain or delete these jobs before the deploy';
+    return 'the new code has no such job (removed or renamed): keep the job and a worker for it until none is stored; a rename: list the old name in the new job\'s aliases (docs/contracts.md, "Rename a job"); else drain or delete these jobs before the deploy';
   }
   return 'the new schema rejects payloads stored now: make the change compatible (a default, an optional field: docs/contracts.md, "Safe rollout recipes"), or let these jobs drain (and deal with the dead letters) before deploying';
 }
