@@ -107,6 +107,19 @@ describe('a worker of the new job set', () => {
     expect(letter?.error.message).toContain('"deliverEmail"');
   });
 
+  it('names the new job when a job stored under the old name is over the worker\'s size limit', async () => {
+    const { prefix } = setup('alias-big');
+    const big = createClient(v1, { redis: redisUrl(), prefix, maxPayloadBytes: 100_000 });
+    defer(() => big.close());
+    const { id } = await big.enqueue('sendMail', { to: 'x'.repeat(5_000), n: 1 });
+    const dead: { id: string; name: string | undefined; reason: DeadReason; message: string }[] = [];
+    const worker = createWorker(v2, { deliverEmail: async () => {} }, { redis: redisUrl(), prefix, logger: false, maxPayloadBytes: 1_000 });
+    worker.on('dead', (e) => dead.push({ id: e.job.id, name: e.job.name, reason: e.reason, message: e.error.message }));
+    defer(() => worker.close());
+    await waitFor(async () => (dead.length > 0 ? true : undefined), 'the dead letter');
+    expect(dead).toEqual([{ id, name: 'deliverEmail', reason: 'invalid_payload', message: expect.stringContaining('"deliverEmail"') }]);
+  });
+
   it('still dead-letters a name that is neither a job nor an alias as unknown_job', async () => {
     const { prefix, raw } = setup('alias-unknown');
     const old = defineJobs({ gone: { payload: z.object({}) } });

@@ -92,12 +92,14 @@ export class JobDecoder {
         dead.toDead(k, leasedRef(queue, l), l.attempt, 'malformed_job', new Error(`not a jobcraft job: ${hostile.issue.message}`), { raw });
         return undefined;
       }
-      const err = new JobValidationError(hostile.job, [hostile.issue], 'dequeue');
+      // A renamed job's old name (an alias) is named as the new job, as for a job that decodes.
+      const known = p.jobSet.jobs.get(hostile.job) ?? p.jobSet.aliases.get(hostile.job);
+      const name = known !== undefined && known.queue === queue ? known.name : hostile.job;
+      const err = new JobValidationError(name, [hostile.issue], 'dequeue');
       // Released like any dead job's: its unique lock (key read from the head) and its type's concurrency slot.
       const lock = hostile.unique === undefined ? undefined : k.uniquePrefix + hostile.unique;
-      const known = p.jobSet.jobs.get(hostile.job) ?? p.jobSet.aliases.get(hostile.job);
       const slot = known !== undefined && known.queue === queue ? this.throttleOf(queue, known.name).slot : undefined;
-      dead.toDead(k, leasedRef(queue, l, hostile.job), l.attempt, 'invalid_payload', err, { raw, issues: err.issues, lock, slot });
+      dead.toDead(k, leasedRef(queue, l, name), l.attempt, 'invalid_payload', err, { raw, issues: err.issues, lock, slot });
       return undefined;
     }
     const decoded = decodeEnvelope(l.raw);
