@@ -5,7 +5,8 @@
  * ready sets the queue's stats count.
  */
 import { JOB_NAME_PATTERN, type JobSet } from './define.js';
-import { queueKeys, queueRegistryKey } from './keys.js';
+import { queueKeys, queueRegistryKey, typeKeys } from './keys.js';
+import type { Logger } from './logger.js';
 import type { RedisConnection } from './redis.js';
 import { throttledTypes } from './throttle.js';
 
@@ -37,4 +38,25 @@ export function parseQueueEntry(json: string | null | undefined): { throttled: s
     // an entry written by something else: no throttled types
   }
   return { throttled: [] };
+}
+
+/**
+ * Warns about jobs waiting in the ready set of a throttled job's old name (one of its `aliases`) in `queues`: that set
+ * is keyed by the old name, and workers of this job set serve only their own types' sets, so these jobs do not start
+ * until a worker of the old job set takes them (docs/contracts.md, "Rename a job"). One `ZCARD` per such alias.
+ */
+export async function warnStrandedAliases(redis: RedisConnection, jobs: JobSet, prefix: string, queues: readonly string[], logger: Logger): Promise<void> {
+  for (const job of jobs.jobs.values()) {
+    if (job.throttle === undefined || job.aliases.length === 0 || !queues.includes(job.queue)) continue;
+    const k = queueKeys(prefix, job.queue);
+    for (const alias of job.aliases) {
+      const waiting = await redis.zcard(typeKeys(k, alias).ready);
+      if (waiting > 0) {
+        logger.warn(
+          `${waiting} job(s) stored under "${alias}", an old name of the throttled job "${job.name}", wait in the old name's ready set, which workers of this job set do not serve: run a worker of the old job set until it is empty (docs/contracts.md, "Rename a job")`,
+          { queue: job.queue },
+        );
+      }
+    }
+  }
 }

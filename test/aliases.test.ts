@@ -188,6 +188,30 @@ describe('a unique job renamed', () => {
   });
 });
 
+describe('a throttled job renamed', () => {
+  it('warns at start about jobs waiting in the old name\'s ready set, which the new workers do not serve', async () => {
+    const prefix = testPrefix('alias-throttled');
+    const raw = rawRedis();
+    const t1 = defineJobs({ crawl: { payload: z.object({}), concurrency: 1 } });
+    const t2 = defineJobs({ crawlSite: { payload: z.object({}), concurrency: 1, aliases: ['crawl'] } });
+    const producer = createClient(t1, { redis: redisUrl(), prefix });
+    defer(async () => {
+      await producer.close();
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+    });
+    await producer.enqueue('crawl', {});
+    await producer.enqueue('crawl', {});
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (m: string) => void warnings.push(m), error: () => {} };
+    const worker = createWorker(t2, { crawlSite: async () => {} }, { redis: redisUrl(), prefix, logger });
+    defer(() => worker.close());
+    const warning = await waitFor(async () => warnings.find((w) => w.includes('old name')), 'the warning');
+    expect(warning).toMatch(/^2 job\(s\) stored under "crawl", an old name of the throttled job "crawlSite"/);
+    expect(warning).toContain('Rename a job');
+  });
+});
+
 describe('admin.bulk', () => {
   it('takes an old name as its job filter, matching the jobs stored under it (and the new name does not match them)', async () => {
     const { prefix, producer } = setup('alias-bulk');

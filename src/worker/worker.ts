@@ -21,7 +21,7 @@ import { joinRunHooks } from '../instrument.js';
 import { metricsAttachments } from '../metrics.js';
 import { tracingRunHooks } from '../tracing.js';
 import { cronQueuesKey, queueKeys, workerRegistryKeys, type QueueKeys } from '../keys.js';
-import { registerQueues } from '../registry.js';
+import { registerQueues, warnStrandedAliases } from '../registry.js';
 import { Heartbeat, type HeartbeatHost, type RunningEntry } from './heartbeat.js';
 import { resolveLogger, type Logger } from '../logger.js';
 import { connect, describeConnection, release, type OwnedConnection } from '../redis.js';
@@ -294,6 +294,9 @@ export class WorkerCore
         // Information only: a failure is noted at info level and the worker runs on.
         this.track(registerQueues(this.conn.redis, jobs, o.prefix, this.queues)).catch((e: unknown) =>
           this.logger.info(`could not write the queue registry: ${e instanceof Error ? e.message : String(e)}`),
+        );
+        this.track(warnStrandedAliases(this.conn.redis, jobs, o.prefix, this.queues, this.logger)).catch((e: unknown) =>
+          this.logger.info(`could not look for jobs stored under old names of throttled jobs: ${e instanceof Error ? e.message : String(e)}`),
         );
         this.heartbeat.start();
       },
