@@ -100,7 +100,7 @@ export function registerOpsCommands(program: Command): void {
     read<[], CommonOptions>((r, inspector, out) => r.workers(inspector, out)),
   );
 
-  withCommonOptions(program.command('job').description('one job: state, payload, attempts, last error with its stack, timeline').argument('<id>', 'the job id')).action(
+  withCommonOptions(program.command('job').description('one job: state, payload, attempts, each kept error (the last 5) with its stack, timeline').argument('<id>', 'the job id')).action(
     run<[string], CommonOptions>('manifest', (a, ctx, id) => a.showJob(ctx, id)),
   );
 

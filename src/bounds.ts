@@ -19,7 +19,7 @@ export const MAX_STORED_ERROR_BYTES = 32 * 1024;
 export const MAX_EARLIER_ERRORS = 4;
 /**
  * Most bytes of the JSON of one earlier error (name ≤ 200 bytes, message ≤ 2 KiB, stack ≤ 4 KiB; escapes that push
- * it over drop the stack, then cut the message to 512 bytes). So the history adds at most 4 × 8 KiB = 32 KiB to a
+ * it over drop the stack, then cut the name to 64 and the message to 512 bytes). So the history adds at most 4 × 8 KiB = 32 KiB to a
  * job's error record (≤ 64 KiB in all) and to its dead letter's info record (≤ 96 KiB). `EARLIER_ERROR_BYTES` in
  * src/lua/_lib.lua.
  */
