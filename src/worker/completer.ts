@@ -8,10 +8,9 @@ import { retryDelay } from '../backoff.js';
 import { InvalidResultError, PermanentError, SnoozeSignal, storedErrorJson, toStoredError, type PayloadIssue, type StoredError } from '../errors.js';
 import { deadInfoJson, type DeadInfo, type DeadReason } from '../dead-letters.js';
 import type { JobRef, WorkerEvents } from '../events.js';
-import type { QueueKeys } from '../keys.js';
+import { resultChannel, resultKey, type QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import type { Ack, ResultWrite, Scripts, Slot } from '../scripts.js';
-import { resultChannel, resultKey } from '../keys.js';
 import type { JobRun } from './job-run.js';
 import { ackHistory, failureHistory, type RunTimes } from './history.js';
 import type { HistoryWrite } from '../scripts.js';
@@ -79,6 +78,14 @@ export interface CompleterParams {
   declared(queue: string, name: string): boolean;
   /** The queues where a job type this worker declares has a `result` schema (the others never look for results). */
   readonly resultQueues?: ReadonlySet<string>;
+}
+
+/**
+ * The channel on which the death of a job of type `job` in the queue of `k` is announced (docs/results.md): the
+ * queue's results channel for a type that declares a result (only those have waiters), else none.
+ */
+export function deathChannel(job: Pick<ResolvedJob, 'result'>, k: QueueKeys): string | undefined {
+  return job.result === undefined ? undefined : resultChannel(k);
 }
 
 /** Who carries a queue's acknowledgements to Redis (its fetch loop): told when one is waiting. */
@@ -223,8 +230,7 @@ export class Completer {
     p.events.emit('failed', { job: ref, error: err, willRetry: decision.kind === 'retry' });
     if (decision.kind === 'dead') {
       const issues = err instanceof InvalidResultError ? err.issues : undefined;
-      const publish = run.job.result === undefined ? undefined : resultChannel(k);
-      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish });
+      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish: deathChannel(run.job, k) });
       return;
     }
     const delayMs = decision.delayMs;
