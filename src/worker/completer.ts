@@ -106,13 +106,19 @@ export class AckBatch {
   urgent = false;
   /** Set by the wiring once the queue's fetch loop exists. */
   carrier: AckCarrier | undefined;
+  /**
+   * The queue's results channel when a job type of this queue (in this worker) declares a result: only then are
+   * runs looked at for one. Undefined otherwise.
+   */
+  private readonly channel: string | undefined;
 
   constructor(
     private readonly completer: Completer,
     private readonly keys: QueueKeys,
-    /** Whether any job type of this queue (in this worker) declares a result: only then are runs looked at for one. */
-    private readonly withResults = false,
-  ) {}
+    withResults = false,
+  ) {
+    this.channel = withResults ? resultChannel(keys) : undefined;
+  }
 
   get length(): number {
     return this.runs.length;
@@ -134,7 +140,7 @@ export class AckBatch {
   /** Puts back completions a call failed to record, ahead of those added since. */
   putBack(runs: readonly JobRun[]): void {
     this.runs.unshift(...runs);
-    if (this.withResults && runs.some((r) => r.resultJson !== undefined)) this.urgent = true;
+    if (this.channel !== undefined && runs.some((r) => r.resultJson !== undefined)) this.urgent = true;
   }
 
   /**
@@ -150,13 +156,14 @@ export class AckBatch {
    * a result, so other queues' calls look at nothing more.
    */
   resultsOf(runs: readonly JobRun[]): ResultWrite[] | undefined {
-    if (!this.withResults) return undefined;
+    const channel = this.channel;
+    if (channel === undefined) return undefined;
     let out: ResultWrite[] | undefined;
     const k = this.keys;
     for (const run of runs) {
       const json = run.resultJson;
       if (json === undefined) continue;
-      (out ??= []).push({ result: resultKey(k, run.id), id: run.id, json, ttlMs: run.job.result?.retentionMs ?? 0, channel: resultChannel(k) });
+      (out ??= []).push({ result: resultKey(k, run.id), id: run.id, json, ttlMs: run.job.result?.retentionMs ?? 0, channel });
     }
     return out;
   }
