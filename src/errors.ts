@@ -246,7 +246,12 @@ export function storedErrorJson(error: StoredError): string {
  * number when a `Date` can hold it (±8.64e15 ms), else 0 — no time — so no reader's `toISOString()` throws.
  */
 export function storedTime(v: unknown): number {
-  const n = typeof v === 'number' ? v : Number(v);
+  let n: number;
+  try {
+    n = typeof v === 'number' ? v : Number(v);
+  } catch {
+    return 0; // an object whose toString and valueOf are not functions: Number() of it throws
+  }
   return Number.isFinite(n) && Math.abs(n) <= 8.64e15 ? n : 0;
 }
 
