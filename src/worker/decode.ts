@@ -10,7 +10,7 @@ import type { JobRef } from '../events.js';
 import type { QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { checkStoredJob, decodeEnvelope, headFieldsOf, storedJobTooBig, toIssues, type parsePayload } from '../payload.js';
-import { parseStoredPayload } from '../stored-payload.js';
+import { parseStoredPayload, storedJobOf } from '../stored-payload.js';
 import { MAX_DEAD_INFO_BYTES, truncateBytes } from '../bounds.js';
 import type { LeasedJob, Scripts, Slot } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
@@ -109,13 +109,9 @@ export class JobDecoder {
     }
     const env = decoded.envelope;
     // An old name (a renamed job's alias) is looked up only on a miss: the hot path costs one lookup, as before.
-    const job = jobNamed(p.jobSet, env.n);
-    if (job === undefined || job.queue !== queue) {
-      const why =
-        job === undefined
-          ? `unknown job name "${env.n}": no job of that name is declared in this worker's job set`
-          : `job "${job.name}"${job.name === env.n ? '' : ` (stored under its old name "${env.n}")`} belongs to queue "${job.queue}", but was found in queue "${queue}"`;
-      dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(why), { raw: l.raw ?? '' });
+    const job = storedJobOf(p.jobSet, env.n, queue);
+    if (typeof job === 'string') {
+      dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(job), { raw: l.raw ?? '' });
       return undefined;
     }
     const maxAttempts = env.a ?? job.attempts;
