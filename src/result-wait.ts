@@ -68,7 +68,8 @@ export interface ResultWaitersParams {
 interface Waiter {
   readonly job: ResultJob;
   readonly id: string;
-  readonly k: QueueKeys;
+  /** Its queue's results channel. */
+  readonly channel: string;
   resolve(value: unknown): void;
   reject(err: ResultWaitError | Error): void;
   /**
@@ -99,6 +100,7 @@ export class ResultWaiters {
       return Promise.reject(err); // a bad timeout rejects like every other outcome of the wait
     }
     const signal = options.signal;
+    const channel = resultChannel(k);
     if (signal?.aborted === true) return Promise.reject(new ResultWaitAbortedError(job.name, id, signal.reason));
     if (this.closed) return Promise.reject(new ResultWaitAbortedError(job.name, id, new Error('the client is closed')));
     return new Promise<unknown>((resolve, reject) => {
@@ -131,7 +133,7 @@ export class ResultWaiters {
       const waiter: Waiter = {
         job,
         id,
-        k,
+        channel,
         resolve: (value) => {
           if (done) return;
           finish();
@@ -204,10 +206,10 @@ export class ResultWaiters {
       // cannot connect, on a connection whose commands wait for ever) must not keep the wait from reading.
       schedulePoll();
       // Subscribed first, then read: whatever happens after the read is announced to us.
-      this.subscribe(resultChannel(k)).then(
+      this.subscribe(channel).then(
         () => waiter.check(),
         (err: unknown) => {
-          this.p.logger.debug(`subscribing to ${resultChannel(k)} failed (polling meanwhile): ${(err as Error)?.message ?? String(err)}`);
+          this.p.logger.debug(`subscribing to ${channel} failed (polling meanwhile): ${(err as Error)?.message ?? String(err)}`);
           waiter.check();
         },
       );
@@ -252,16 +254,15 @@ export class ResultWaiters {
   }
 
   private register(w: Waiter): void {
-    const channel = resultChannel(w.k);
-    let byId = this.waiting.get(channel);
-    if (byId === undefined) this.waiting.set(channel, (byId = new Map()));
+    let byId = this.waiting.get(w.channel);
+    if (byId === undefined) this.waiting.set(w.channel, (byId = new Map()));
     let set = byId.get(w.id);
     if (set === undefined) byId.set(w.id, (set = new Set()));
     set.add(w);
   }
 
   private forget(w: Waiter): void {
-    const byId = this.waiting.get(resultChannel(w.k));
+    const byId = this.waiting.get(w.channel);
     const set = byId?.get(w.id);
     if (set === undefined) return;
     set.delete(w);
