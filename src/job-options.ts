@@ -273,7 +273,7 @@ const optionsShape = {
   /**
    * Schema of the job's result (docs/results.md). The handler must return `z.input<S>`; the worker validates it and
    * stores it (as JSON, apart from the job) when it records the success; `enqueue(…).result()` gives `z.output<S>`.
-   * Default: none (the handler's return value is ignored, as before).
+   * Default: none (the handler's return value is ignored).
    */
   result: z
     .custom<z.core.$ZodType>(isZodSchema, { error: (issue) => `must be a zod schema, got ${describe(issue.input)}` })

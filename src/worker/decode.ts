@@ -108,7 +108,7 @@ export class JobDecoder {
       return undefined;
     }
     const env = decoded.envelope;
-    // An old name (a renamed job's alias) is looked up only on a miss: the hot path costs one lookup, as before.
+    // An old name (a renamed job's alias) is looked up only on a miss: the hot path costs one lookup.
     const job = storedJobOf(p.jobSet, env.n, queue);
     if (typeof job === 'string') {
       dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(job), { raw: l.raw ?? '' });
