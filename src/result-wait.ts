@@ -110,9 +110,8 @@ export class ResultWaiters {
       let pollMs = FIRST_POLL_MS;
       let reading = false;
       let again = false;
-      /** Cancels announced for the id, and how many of them a read has since found the id live again after. */
+      /** Cancels announced for the id that no read has since found the id live again after. */
       let cancels = 0;
-      let cancelsPassed = 0;
       const finish = (): void => {
         done = true;
         if (timer !== undefined) clearTimeout(timer);
@@ -155,7 +154,7 @@ export class ResultWaiters {
           // A cancel announced before this read began: unless the id is live again, the run waited for was the one
           // cancelled (a result found now is an earlier run's), so the wait ends with JobCancelledError.
           const cancelsBefore = cancels;
-          const afterCancel = cancelsBefore > cancelsPassed;
+          const afterCancel = cancelsBefore > 0;
           this.read(job, k, id, what).then(
             (outcome) => {
               reading = false;
@@ -166,7 +165,7 @@ export class ResultWaiters {
                 return;
               }
               // Live: the cancel was announced before the id was enqueued again (or was not one of ours).
-              cancelsPassed = cancelsBefore;
+              cancels -= cancelsBefore;
               if (again) {
                 again = false;
                 waiter.check();
