@@ -62,8 +62,8 @@ const MUTATIONS: readonly Mutation[] = [
   {
     name: 'error history one over its cap (earlier_of)',
     file: '_lib.lua',
-    find: '  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS - 1, {})',
-    replace: '  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS, {})',
+    find: '  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS - 1)',
+    replace: '  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS)',
     tests: ['test/error-history.test.ts'],
   },
   {

@@ -34,7 +34,7 @@ import { jobNamed, type JobSet, type ResolvedJob } from './define.js';
 import { describe } from './durations.js';
 import { InvalidArgumentError } from './errors.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, resultChannel, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, typeKeys, type QueueKeys } from './keys.js';
 import { decodeEnvelope } from './payload.js';
 import { connect, release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
@@ -195,11 +195,10 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     const raws = await redis.hmget(k.jobs, ...ids);
     const results = await Promise.all(
       ids.map((id, i) => {
-        const { readySet, lock, name } = cancelTargets(k, raws[i] ?? null, () => true);
         // Waiters for a result learn of the cancel at once when the job set says the type has one (as
         // client.cancel); without a job set they learn at their next poll, as a job not found.
-        const publish = name !== undefined && jobSet !== undefined && jobNamed(jobSet, name)?.result !== undefined ? resultChannel(k) : undefined;
-        return scripts.cancel(k, { id, readySet, lock, publish });
+        const targets = cancelTargets(k, raws[i] ?? null, (n) => (jobSet === undefined ? undefined : jobNamed(jobSet, n)), true);
+        return scripts.cancel(k, { id, ...targets });
       }),
     );
     const done = results.filter((r) => r === 'cancelled').length;

@@ -18,7 +18,7 @@ import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
 import { Cluster, ReplyError } from 'ioredis';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, resultChannel, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
@@ -466,10 +466,8 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     for (const q of queuesFor(id)) {
       const k = keysOf(q);
       const raw = await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`);
-      const { readySet, lock, name } = cancelTargets(k, raw, (n) => jobNamed(jobs, n)?.throttle !== undefined);
-      // A job whose type declares a result: its waiters learn of the cancel at once (docs/results.md).
-      const publish = name !== undefined && jobNamed(jobs, name)?.result !== undefined ? resultChannel(k) : undefined;
-      const result = await limit(() => scripts.cancel(k, { id, readySet, lock, publish }), `cancel ${JSON.stringify(id)}`);
+      const targets = cancelTargets(k, raw, (n) => jobNamed(jobs, n));
+      const result = await limit(() => scripts.cancel(k, { id, ...targets }), `cancel ${JSON.stringify(id)}`);
       if (result !== 'unknown') return result;
     }
     return 'unknown';

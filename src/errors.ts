@@ -246,29 +246,57 @@ export function storedErrorJson(error: StoredError): string {
  * number when a `Date` can hold it (±8.64e15 ms), else 0 — no time — so no reader's `toISOString()` throws.
  */
 export function storedTime(v: unknown): number {
-  const n = typeof v === 'number' ? v : Number(v);
+  let n: number;
+  try {
+    n = typeof v === 'number' ? v : Number(v);
+  } catch {
+    return 0; // an object whose toString and valueOf are not functions: Number() of it throws
+  }
   return Number.isFinite(n) && Math.abs(n) <= 8.64e15 ? n : 0;
+}
+
+/** A stored error from a parsed record whose message is a string: each other field kept only if of its type. */
+function storedErrorFrom(r: Record<string, unknown>, name: string): StoredError {
+  const attempt = r['attempt'];
+  return {
+    name,
+    message: r['message'] as string,
+    stack: typeof r['stack'] === 'string' ? r['stack'] : undefined,
+    attempt: typeof attempt === 'number' && Number.isSafeInteger(attempt) ? attempt : undefined,
+    at: storedTime(r['at'] ?? 0),
+  };
+}
+
+/** What an error record that cannot be read becomes: a readable error quoting its start. */
+function corruptRecord(json: string): StoredError {
+  return { name: 'CorruptErrorRecord', message: `unreadable error record: ${json.slice(0, 200)}`, at: 0 };
+}
+
+/**
+ * An error record (`json`, the JSON in the queue's `errors` hash) parsed once: the parsed value (undefined when it is
+ * not JSON) and its last error, a `CorruptErrorRecord` when it holds none it can read.
+ */
+function readErrorRecord(json: string): { readonly record: unknown; readonly last: StoredError } {
+  let record: unknown;
+  try {
+    record = JSON.parse(json);
+  } catch {
+    return { record: undefined, last: corruptRecord(json) };
+  }
+  try {
+    const v = record as Record<string, unknown>;
+    if (typeof v === 'object' && v !== null && typeof v['message'] === 'string') {
+      return { record, last: storedErrorFrom(v, String(v['name'] ?? 'Error')) };
+    }
+  } catch {
+    // A field that cannot be turned into text or a number: as unreadable as the rest.
+  }
+  return { record, last: corruptRecord(json) };
 }
 
 /** Reads a stored error back; tolerates anything (a corrupt entry becomes a readable error, each field of its type). */
 export function parseStoredError(json: string | null): StoredError | undefined {
-  if (json === null) return undefined;
-  try {
-    const v = JSON.parse(json) as Record<string, unknown>;
-    if (typeof v === 'object' && v !== null && typeof v['message'] === 'string') {
-      const attempt = v['attempt'];
-      return {
-        name: String(v['name'] ?? 'Error'),
-        message: v['message'],
-        stack: typeof v['stack'] === 'string' ? v['stack'] : undefined,
-        attempt: typeof attempt === 'number' && Number.isSafeInteger(attempt) ? attempt : undefined,
-        at: storedTime(v['at'] ?? 0),
-      };
-    }
-  } catch {
-    // fall through
-  }
-  return { name: 'CorruptErrorRecord', message: `unreadable error record: ${json.slice(0, 200)}`, at: 0 };
+  return json === null ? undefined : readErrorRecord(json).last;
 }
 
 /** A stored error read from a value already parsed (an entry of an `earlier` list); undefined when it is not one. */
@@ -276,14 +304,7 @@ function storedErrorOf(v: unknown): StoredError | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const r = v as Record<string, unknown>;
   if (typeof r['message'] !== 'string') return undefined;
-  const attempt = r['attempt'];
-  return {
-    name: typeof r['name'] === 'string' ? r['name'] : 'Error',
-    message: r['message'],
-    stack: typeof r['stack'] === 'string' ? r['stack'] : undefined,
-    attempt: typeof attempt === 'number' && Number.isSafeInteger(attempt) ? attempt : undefined,
-    at: storedTime(r['at'] ?? 0),
-  };
+  return storedErrorFrom(r, typeof r['name'] === 'string' ? r['name'] : 'Error');
 }
 
 /**
@@ -309,14 +330,8 @@ export function earlierErrorsOf(record: unknown): readonly StoredError[] {
  * the last one ({@link parseStoredError}). Empty for no record; a corrupt one reads as one `CorruptErrorRecord`.
  */
 export function parseErrorHistory(json: string | null): readonly StoredError[] {
-  const last = parseStoredError(json);
-  if (last === undefined) return [];
-  let record: unknown;
-  try {
-    record = JSON.parse(json as string);
-  } catch {
-    return [last];
-  }
+  if (json === null) return [];
+  const { record, last } = readErrorRecord(json);
   return [...earlierErrorsOf(record), last];
 }
 

@@ -43,9 +43,9 @@ const UNIQUE_TTL_MS = 3_600_000;
 /** Defaults of the result options (docs/results.md): 24 h of retention, 512 KiB of JSON. */
 export const RESULT_DEFAULTS = { retentionMs: 86_400_000, maxBytes: 524_288 } as const;
 /** The longest `resultRetention` accepted, in ms (2^53 - 1): every such TTL is an exact integer Redis takes for PX. */
-export const MAX_RESULT_RETENTION_MS = Number.MAX_SAFE_INTEGER;
+const MAX_RESULT_RETENTION_MS = Number.MAX_SAFE_INTEGER;
 /** The largest `maxResultBytes` accepted: 32 MiB (a result travels in one Redis call beside other acks). */
-export const MAX_RESULT_BYTES_LIMIT = 33_554_432;
+const MAX_RESULT_BYTES_LIMIT = 33_554_432;
 const DEFAULT_TZ = 'UTC';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ const optionsShape = {
   /**
    * Schema of the job's result (docs/results.md). The handler must return `z.input<S>`; the worker validates it and
    * stores it (as JSON, apart from the job) when it records the success; `enqueue(…).result()` gives `z.output<S>`.
-   * Default: none (the handler's return value is ignored, as before).
+   * Default: none (the handler's return value is ignored).
    */
   result: z
     .custom<z.core.$ZodType>(isZodSchema, { error: (issue) => `must be a zod schema, got ${describe(issue.input)}` })

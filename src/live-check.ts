@@ -31,7 +31,7 @@ import {
 } from './live-check-types.js';
 import { checkStoredJob, decodeEnvelope, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, headFieldsOf, toIssues } from './payload.js';
 import { connect, describeConnection, release, type RedisConnection } from './redis.js';
-import { parseStoredPayload } from './stored-payload.js';
+import { parseStoredPayload, storedJobOf } from './stored-payload.js';
 import { pause } from './timeout.js';
 
 /** What a worker would do with a stored job: run it, or dead-letter it with a reason and the issues. */
@@ -59,14 +59,8 @@ export function verdictOfStoredJob(raw: string, queue: string, jobSet: JobSet, m
   }
   const env = decoded.envelope;
   // A renamed job's old name (an alias) is the new job, as the worker takes it.
-  const job = jobNamed(jobSet, env.n);
-  if (job === undefined || job.queue !== queue) {
-    const message =
-      job === undefined
-        ? `unknown job name "${env.n}": no job of that name is declared in this worker's job set`
-        : `job "${job.name}"${job.name === env.n ? '' : ` (stored under its old name "${env.n}")`} belongs to queue "${job.queue}", but was found in queue "${queue}"`;
-    return { ok: false, job: env.n, reason: 'unknown_job', issues: [{ path: [], code: 'unknown_job', message }] };
-  }
+  const job = storedJobOf(jobSet, env.n, queue);
+  if (typeof job === 'string') return { ok: false, job: env.n, reason: 'unknown_job', issues: [{ path: [], code: 'unknown_job', message: job }] };
   let parsed: ReturnType<typeof parseStoredPayload>;
   try {
     parsed = parseStoredPayload(job, env);

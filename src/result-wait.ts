@@ -68,7 +68,8 @@ export interface ResultWaitersParams {
 interface Waiter {
   readonly job: ResultJob;
   readonly id: string;
-  readonly k: QueueKeys;
+  /** Its queue's results channel. */
+  readonly channel: string;
   resolve(value: unknown): void;
   reject(err: ResultWaitError | Error): void;
   /**
@@ -99,6 +100,7 @@ export class ResultWaiters {
       return Promise.reject(err); // a bad timeout rejects like every other outcome of the wait
     }
     const signal = options.signal;
+    const channel = resultChannel(k);
     if (signal?.aborted === true) return Promise.reject(new ResultWaitAbortedError(job.name, id, signal.reason));
     if (this.closed) return Promise.reject(new ResultWaitAbortedError(job.name, id, new Error('the client is closed')));
     return new Promise<unknown>((resolve, reject) => {
@@ -108,9 +110,8 @@ export class ResultWaiters {
       let pollMs = FIRST_POLL_MS;
       let reading = false;
       let again = false;
-      /** Cancels announced for the id, and how many of them a read has since found the id live again after. */
+      /** Cancels announced for the id that no read has since found the id live again after. */
       let cancels = 0;
-      let cancelsPassed = 0;
       const finish = (): void => {
         done = true;
         if (timer !== undefined) clearTimeout(timer);
@@ -131,7 +132,7 @@ export class ResultWaiters {
       const waiter: Waiter = {
         job,
         id,
-        k,
+        channel,
         resolve: (value) => {
           if (done) return;
           finish();
@@ -153,7 +154,7 @@ export class ResultWaiters {
           // A cancel announced before this read began: unless the id is live again, the run waited for was the one
           // cancelled (a result found now is an earlier run's), so the wait ends with JobCancelledError.
           const cancelsBefore = cancels;
-          const afterCancel = cancelsBefore > cancelsPassed;
+          const afterCancel = cancelsBefore > 0;
           this.read(job, k, id, what).then(
             (outcome) => {
               reading = false;
@@ -164,7 +165,7 @@ export class ResultWaiters {
                 return;
               }
               // Live: the cancel was announced before the id was enqueued again (or was not one of ours).
-              cancelsPassed = cancelsBefore;
+              cancels -= cancelsBefore;
               if (again) {
                 again = false;
                 waiter.check();
@@ -204,10 +205,10 @@ export class ResultWaiters {
       // cannot connect, on a connection whose commands wait for ever) must not keep the wait from reading.
       schedulePoll();
       // Subscribed first, then read: whatever happens after the read is announced to us.
-      this.subscribe(resultChannel(k)).then(
+      this.subscribe(channel).then(
         () => waiter.check(),
         (err: unknown) => {
-          this.p.logger.debug(`subscribing to ${resultChannel(k)} failed (polling meanwhile): ${(err as Error)?.message ?? String(err)}`);
+          this.p.logger.debug(`subscribing to ${channel} failed (polling meanwhile): ${(err as Error)?.message ?? String(err)}`);
           waiter.check();
         },
       );
@@ -252,16 +253,15 @@ export class ResultWaiters {
   }
 
   private register(w: Waiter): void {
-    const channel = resultChannel(w.k);
-    let byId = this.waiting.get(channel);
-    if (byId === undefined) this.waiting.set(channel, (byId = new Map()));
+    let byId = this.waiting.get(w.channel);
+    if (byId === undefined) this.waiting.set(w.channel, (byId = new Map()));
     let set = byId.get(w.id);
     if (set === undefined) byId.set(w.id, (set = new Set()));
     set.add(w);
   }
 
   private forget(w: Waiter): void {
-    const byId = this.waiting.get(resultChannel(w.k));
+    const byId = this.waiting.get(w.channel);
     const set = byId?.get(w.id);
     if (set === undefined) return;
     set.delete(w);

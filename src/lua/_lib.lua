@@ -274,7 +274,8 @@ local function earlier_json(e)
 end
 
 -- The newest `keep` error objects among list[...] (a decoded `earlier` list: anything), as JSON texts, oldest first.
-local function earlier_items(list, keep, items)
+local function earlier_items(list, keep)
+  local items = {}
   if type(list) ~= 'table' then return items end
   local n = #list
   for i = math.max(1, n - keep + 1), n do
@@ -283,18 +284,23 @@ local function earlier_items(list, keep, items)
   return items
 end
 
+-- JSON texts as the text of a JSON array; nil when there are none (cjson would write an empty list as {}).
+local function json_array(items)
+  if #items == 0 then return nil end
+  return '[' .. table.concat(items, ',') .. ']'
+end
+
 -- The earlier errors a job's next record carries, from its previous error record prev (JSON; nil or false for
 -- none): prev's own `earlier` list, then prev itself, the newest MAX_EARLIER_ERRORS of them, oldest first, as the
--- text of a JSON array. nil when there are none (cjson would write an empty list as {}). Entries that are not error
--- objects are dropped, so a hostile record yields at most the cap.
+-- text of a JSON array (json_array: nil when there are none). Entries that are not error objects are dropped, so a
+-- hostile record yields at most the cap.
 local function earlier_of(prev)
   if not prev then return nil end
   local ok, rec = pcall(cjson.decode, prev)
   if not ok or type(rec) ~= 'table' then return nil end
-  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS - 1, {})
+  local items = earlier_items(rec.earlier, MAX_EARLIER_ERRORS - 1)
   items[#items + 1] = earlier_json(rec)
-  if #items == 0 then return nil end
-  return '[' .. table.concat(items, ',') .. ']'
+  return json_array(items)
 end
 
 -- A JSON object's text (made by JSON.stringify: it ends with its closing brace) with "earlier": list added last;
@@ -313,9 +319,7 @@ local function record_of_dead(info)
   if not ok or type(v) ~= 'table' then return nil end
   local top = error_json(v.error, 8192, 16384, 32768)
   if not top then return nil end
-  local items = earlier_items(v.earlier, MAX_EARLIER_ERRORS, {})
-  if #items == 0 then return top end
-  return with_earlier(top, '[' .. table.concat(items, ',') .. ']')
+  return with_earlier(top, json_array(earlier_items(v.earlier, MAX_EARLIER_ERRORS)))
 end
 
 -- Sends a leased job whose id is not valid UTF-8 to the dead letters under a name a client can address, in one step

@@ -8,10 +8,9 @@ import { retryDelay } from '../backoff.js';
 import { InvalidResultError, PermanentError, SnoozeSignal, storedErrorJson, toStoredError, type PayloadIssue, type StoredError } from '../errors.js';
 import { deadInfoJson, type DeadInfo, type DeadReason } from '../dead-letters.js';
 import type { JobRef, WorkerEvents } from '../events.js';
-import type { QueueKeys } from '../keys.js';
+import { resultChannel, resultKey, type QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import type { Ack, ResultWrite, Scripts, Slot } from '../scripts.js';
-import { resultChannel, resultKey } from '../keys.js';
 import type { JobRun } from './job-run.js';
 import { ackHistory, failureHistory, type RunTimes } from './history.js';
 import type { HistoryWrite } from '../scripts.js';
@@ -81,6 +80,14 @@ export interface CompleterParams {
   readonly resultQueues?: ReadonlySet<string>;
 }
 
+/**
+ * The channel on which the death of a job of type `job` in the queue of `k` is announced (docs/results.md): the
+ * queue's results channel for a type that declares a result (only those have waiters), else none.
+ */
+export function deathChannel(job: Pick<ResolvedJob, 'result'>, k: QueueKeys): string | undefined {
+  return job.result === undefined ? undefined : resultChannel(k);
+}
+
 /** Who carries a queue's acknowledgements to Redis (its fetch loop): told when one is waiting. */
 export interface AckCarrier {
   acksWaiting(count: number): void;
@@ -99,13 +106,19 @@ export class AckBatch {
   urgent = false;
   /** Set by the wiring once the queue's fetch loop exists. */
   carrier: AckCarrier | undefined;
+  /**
+   * The queue's results channel when a job type of this queue (in this worker) declares a result: only then are
+   * runs looked at for one. Undefined otherwise.
+   */
+  private readonly channel: string | undefined;
 
   constructor(
     private readonly completer: Completer,
     private readonly keys: QueueKeys,
-    /** Whether any job type of this queue (in this worker) declares a result: only then are runs looked at for one. */
-    private readonly withResults = false,
-  ) {}
+    withResults = false,
+  ) {
+    this.channel = withResults ? resultChannel(keys) : undefined;
+  }
 
   get length(): number {
     return this.runs.length;
@@ -127,7 +140,7 @@ export class AckBatch {
   /** Puts back completions a call failed to record, ahead of those added since. */
   putBack(runs: readonly JobRun[]): void {
     this.runs.unshift(...runs);
-    if (this.withResults && runs.some((r) => r.resultJson !== undefined)) this.urgent = true;
+    if (this.channel !== undefined && runs.some((r) => r.resultJson !== undefined)) this.urgent = true;
   }
 
   /**
@@ -143,13 +156,14 @@ export class AckBatch {
    * a result, so other queues' calls look at nothing more.
    */
   resultsOf(runs: readonly JobRun[]): ResultWrite[] | undefined {
-    if (!this.withResults) return undefined;
+    const channel = this.channel;
+    if (channel === undefined) return undefined;
     let out: ResultWrite[] | undefined;
     const k = this.keys;
     for (const run of runs) {
       const json = run.resultJson;
       if (json === undefined) continue;
-      (out ??= []).push({ result: resultKey(k, run.id), id: run.id, json, ttlMs: run.job.result?.retentionMs ?? 0, channel: resultChannel(k) });
+      (out ??= []).push({ result: resultKey(k, run.id), id: run.id, json, ttlMs: run.job.result?.retentionMs ?? 0, channel });
     }
     return out;
   }
@@ -223,8 +237,7 @@ export class Completer {
     p.events.emit('failed', { job: ref, error: err, willRetry: decision.kind === 'retry' });
     if (decision.kind === 'dead') {
       const issues = err instanceof InvalidResultError ? err.issues : undefined;
-      const publish = run.job.result === undefined ? undefined : resultChannel(k);
-      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish });
+      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish: deathChannel(run.job, k) });
       return;
     }
     const delayMs = decision.delayMs;

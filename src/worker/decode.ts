@@ -4,17 +4,17 @@
  * goes to the dead letters (through the completer) with the reason (`malformed_job`, `unknown_job`,
  * `invalid_payload`).
  */
-import type { JobSet } from '../define.js';
+import { jobNamed, type JobSet } from '../define.js';
 import { JobValidationError, toStoredError } from '../errors.js';
 import type { JobRef } from '../events.js';
-import { resultChannel, type QueueKeys } from '../keys.js';
+import type { QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { checkStoredJob, decodeEnvelope, headFieldsOf, storedJobTooBig, toIssues, type parsePayload } from '../payload.js';
-import { parseStoredPayload } from '../stored-payload.js';
+import { parseStoredPayload, storedJobOf } from '../stored-payload.js';
 import { MAX_DEAD_INFO_BYTES, truncateBytes } from '../bounds.js';
 import type { LeasedJob, Scripts, Slot } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
-import type { Completer, EventSink } from './completer.js';
+import { deathChannel, type Completer, type EventSink } from './completer.js';
 import type { JobRun } from './job-run.js';
 
 /** What decoding needs (its params). */
@@ -93,7 +93,7 @@ export class JobDecoder {
         return undefined;
       }
       // A renamed job's old name (an alias) is named as the new job, as for a job that decodes.
-      const known = p.jobSet.jobs.get(hostile.job) ?? p.jobSet.aliases.get(hostile.job);
+      const known = jobNamed(p.jobSet, hostile.job);
       const name = known !== undefined && known.queue === queue ? known.name : hostile.job;
       const err = new JobValidationError(name, [hostile.issue], 'dequeue');
       // Released like any dead job's: its unique lock (key read from the head) and its type's concurrency slot.
@@ -108,21 +108,15 @@ export class JobDecoder {
       return undefined;
     }
     const env = decoded.envelope;
-    // An old name (a renamed job's alias) is looked up only on a miss: the hot path costs one lookup, as before.
-    const job = p.jobSet.jobs.get(env.n) ?? p.jobSet.aliases.get(env.n);
-    if (job === undefined || job.queue !== queue) {
-      const why =
-        job === undefined
-          ? `unknown job name "${env.n}": no job of that name is declared in this worker's job set`
-          : `job "${job.name}"${job.name === env.n ? '' : ` (stored under its old name "${env.n}")`} belongs to queue "${job.queue}", but was found in queue "${queue}"`;
-      dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(why), { raw: l.raw ?? '' });
+    // An old name (a renamed job's alias) is looked up only on a miss: the hot path costs one lookup.
+    const job = storedJobOf(p.jobSet, env.n, queue);
+    if (typeof job === 'string') {
+      dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(job), { raw: l.raw ?? '' });
       return undefined;
     }
     const maxAttempts = env.a ?? job.attempts;
     const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
     const { typeIndex, slot } = this.throttleOf(queue, job.name);
-    // A job whose type declares a result: its waiters learn of its death at once (docs/results.md).
-    const publish = job.result === undefined ? undefined : resultChannel(k);
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       let parsed: ReturnType<typeof parsePayload>;
@@ -131,13 +125,13 @@ export class JobDecoder {
       } catch (thrown) {
         // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
         const err = thrown instanceof Error ? thrown : new Error(String(thrown));
-        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k) });
         return undefined;
       }
       if (!parsed.success) {
         const err = new JobValidationError(job.name, toIssues(parsed.error), 'dequeue');
         // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
-        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish: deathChannel(job, k) });
         return undefined;
       }
       payload = parsed.data;
@@ -162,6 +156,8 @@ export class JobDecoder {
       // Set here so every run has the same shape from the start (a field added later slows every hot-path access).
       endedAt: 0,
       deadline: Infinity,
+      resultJson: undefined,
+      returned: undefined,
       timer: undefined,
     };
   }

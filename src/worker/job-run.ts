@@ -250,13 +250,11 @@ export class JobRunner {
    * tracing): a job whose type declares a result has what its handler returned kept on the run instead.
    */
   private call(run: JobRun, ctx: RunContext): Promise<void> | void {
-    const handler = this.handlers[run.job.name] as Handler<unknown, string, unknown>;
-    const keep = run.job.result !== undefined;
-    if (this.middleware.length === 0) return keep ? keepReturned(run, handler(run.payload, ctx)) : (handler(run.payload, ctx) as Promise<void> | void);
+    if (this.middleware.length === 0) return this.handle(run, ctx);
     const mctx: MiddlewareContext = ctx;
     const step = (i: number): Promise<void> => {
       const mw = this.middleware[i];
-      if (mw === undefined) return Promise.resolve(keep ? keepReturned(run, handler(run.payload, ctx)) : (handler(run.payload, ctx) as Promise<void> | void));
+      if (mw === undefined) return Promise.resolve(this.handle(run, ctx));
       let called = false;
       return mw(mctx, () => {
         if (called) return Promise.reject(new Error('middleware called next() more than once'));
@@ -265,5 +263,11 @@ export class JobRunner {
       });
     };
     return step(0);
+  }
+
+  /** Calls the handler itself; for a job whose type declares a result, what it returned is kept on the run. */
+  private handle(run: JobRun, ctx: RunContext): Promise<void> | void {
+    const returned = (this.handlers[run.job.name] as Handler<unknown, string, unknown>)(run.payload, ctx);
+    return run.job.result === undefined ? (returned as Promise<void> | void) : keepReturned(run, returned);
   }
 }

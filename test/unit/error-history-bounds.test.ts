@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MAX_EARLIER_ERRORS, MAX_EARLIER_ERROR_BYTES } from '../../src/bounds.js';
-import { earlierErrorsOf, parseErrorHistory } from '../../src/errors.js';
+import { earlierErrorsOf, parseErrorHistory, storedTime } from '../../src/errors.js';
 
 const lib = readFileSync(new URL('../../src/lua/_lib.lua', import.meta.url), 'utf8');
 
@@ -22,5 +22,16 @@ describe('error history bounds', () => {
     expect(parseErrorHistory(null)).toEqual([]);
     expect(parseErrorHistory('not json').map((e) => e.name)).toEqual(['CorruptErrorRecord']);
     expect(parseErrorHistory(JSON.stringify({ message: 'last', at: 3, earlier: list.slice(0, 2) })).map((e) => e.message)).toEqual(['m0', 'm1', 'last']);
+  });
+
+  it('reads a time no number can be made of as none, instead of throwing (records are anyone\'s text)', () => {
+    // An object whose toString and valueOf are not functions: Number() of it throws.
+    const unconvertible = '{"toString":1,"valueOf":1}';
+    const json = `{"message":"last","at":${unconvertible},"earlier":[{"message":"m0","at":${unconvertible}}]}`;
+    expect(parseErrorHistory(json).map((e) => [e.message, e.at])).toEqual([
+      ['m0', 0],
+      ['last', 0],
+    ]);
+    expect(storedTime(JSON.parse(unconvertible))).toBe(0);
   });
 });
