@@ -224,13 +224,18 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return action === 'cancel' || action === 'delete' ? cancelPage(k, ids) : promotePage(k, ids);
   }
 
-  /** The live state of each id of a page: in `active`, in `scheduled` with or without an error record, else waiting. */
+  /**
+   * The live state of each id of a page (undefined: no longer live): in `active`, in `scheduled` with or without an
+   * error record, else waiting. Whether an id has a job and an error record is asked of heads.lua with 0 bytes: the
+   * envelopes (up to maxPayloadBytes each, just read by the scan) and error records (up to 64 KiB) stay in Redis.
+   */
   async function liveStates(k: QueueKeys, ids: readonly string[]): Promise<(LiveState | undefined)[]> {
-    const replies = await redis.pipeline().zmscore(k.active, ...ids).zmscore(k.scheduled, ...ids).hmget(k.errors, ...ids).hmget(k.jobs, ...ids).exec();
-    const [active, scheduled, errors, live] = (replies ?? []).map(([err, value]) => {
-      if (err) throw err;
-      return value as (string | null)[];
-    }) as [(string | null)[], (string | null)[], (string | null)[], (string | null)[]];
+    const [active, scheduled, errors, live] = await Promise.all([
+      redis.zmscore(k.active, ...ids),
+      redis.zmscore(k.scheduled, ...ids),
+      scripts.heads(k.errors, { ids, bytes: 0 }),
+      scripts.heads(k.jobs, { ids, bytes: 0 }),
+    ]);
     return ids.map((_, i) =>
       live[i] === null ? undefined : active[i] !== null ? 'active' : scheduled[i] !== null ? (errors[i] !== null ? 'retrying' : 'delayed') : 'waiting',
     );

@@ -171,6 +171,41 @@ describe('admin.bulk (selections)', () => {
     expect(waiting.queues.map((q) => q.queue)).toEqual(jobs.queues);
   });
 
+  it('tells retrying from delayed jobs in a page by their error record, and leaves running jobs alone', async () => {
+    const { prefix, client, admin, raw, k } = setup('admin-bulk-states');
+    const [delayed, retrying] = await client.enqueueMany('work', [{ n: 1 }, { n: 2 }], { delay: '1h' });
+    // A retrying job is a scheduled one with an error record (as the worker's reschedule leaves it).
+    await raw.hset(k.errors, retrying!.id, JSON.stringify({ name: 'Error', message: 'x'.repeat(10_000), attempt: 1, at: Date.now() }));
+    const started = deferred();
+    const finish = deferred();
+    const worker = createWorker(
+      jobs,
+      {
+        work: async () => {},
+        other: async () => {
+          started.resolve();
+          await finish.promise;
+        },
+        single: async () => {},
+      },
+      { redis: redisUrl(), prefix, logger: false, queues: ['default'], concurrency: 1 },
+    );
+    defer(() => worker.close());
+    defer(() => finish.resolve());
+    await client.enqueue('other', { n: 3 });
+    await started.promise;
+
+    const retry = await admin.bulk({ action: 'retry', queue: 'default', all: true, dryRun: true });
+    expect(retry).toMatchObject({ matched: 1 });
+    expect(retry.queues[0]!.sample).toEqual([retrying!.id]);
+    const promote = await admin.bulk({ action: 'promote', queue: 'default', all: true, states: ['delayed'], dryRun: true });
+    expect(promote.queues[0]!.sample).toEqual([delayed!.id]);
+    // The running job is in no state an action applies to.
+    const cancel = await admin.bulk({ action: 'cancel', queue: 'default', all: true, dryRun: true });
+    expect(new Set(cancel.queues[0]!.sample)).toEqual(new Set([delayed!.id, retrying!.id]));
+    expect(cancel.queues[0]).toMatchObject({ scanned: 3, matched: 2 });
+  });
+
   it('a run stopped by its signal and run again acts on every job exactly once', async () => {
     const { client, admin, raw, k } = setup('admin-resume');
     // Above the hash's compact encoding (hash-max-listpack-entries), which HSCAN returns whole: then it pages.
