@@ -253,6 +253,8 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     const dryRun = checkFlag(o.dryRun, call, 'dryRun');
     const queue = o.queue === undefined ? undefined : await knownQueue(o.queue, call);
     const results: ActResult[] = [];
+    // One dead-letter API per queue for the call: its throttled types cost a registry read (typesOf).
+    const dlqs = new Map<string, QueueDeadLetters>();
     for (const id of ids) {
       if (isDeadAction(action)) {
         const queues = await queuesFor(id, queue);
@@ -267,7 +269,8 @@ export function createAdmin(options: AdminOptions = {}): Admin {
           results.push(action === 'dead-retry' && (await heldDead(k, id)) ? { id, result: 'skipped', queue: q, state: 'dead', reason: 'held' } : { id, result: 'would', queue: q, state: 'dead' });
           continue;
         }
-        const dlq = await deadLettersOf(k);
+        let dlq = dlqs.get(q);
+        if (dlq === undefined) dlqs.set(q, (dlq = await deadLettersOf(k)));
         const ok = action === 'dead-retry' ? (await dlq.retry([id])).length === 1 : (await dlq.delete([id])) === 1;
         if (ok) results.push({ id, result: 'done', queue: q, state: 'dead' });
         else if (action === 'dead-retry' && (await redis.hexists(k.dead, id)) === 1) results.push({ id, result: 'skipped', queue: q, state: 'dead', reason: 'held' });
