@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createAdmin, createWorker, defineJobs, InvalidArgumentError, PermanentError, queueKeys, type Admin, type BulkProgress } from '../src/index.js';
-import { cleanupRegistry, deferred, redisUrl, testClient, waitFor } from './helpers.js';
+import { createAdmin, createWorker, defineJobs, InvalidArgumentError, PermanentError, type Admin, type BulkProgress } from '../src/index.js';
+import { cleanupRegistry, deferred, redisUrl, testAdmin, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   work: { payload: z.object({ n: z.number() }), attempts: 1 },
@@ -19,12 +19,7 @@ const jobs = defineJobs({
 
 const defer = cleanupRegistry();
 
-function setup(name: string) {
-  const { prefix, client, raw } = testClient(jobs, name, defer);
-  const admin = createAdmin({ redis: redisUrl(), prefix, jobs });
-  defer(() => admin.close());
-  return { prefix, client, raw, admin, k: queueKeys(prefix, 'default') };
-}
+const setup = (name: string) => testAdmin(jobs, name, defer);
 
 /** A worker on `default` whose `work` handler fails permanently while `failing.on`, and otherwise succeeds. */
 function failingWorker(prefix: string) {
