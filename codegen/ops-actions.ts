@@ -17,7 +17,7 @@ import type {
   LiveState,
   StoredError,
 } from 'jobcraft';
-import { checkSelection, confirm, interruptSignal, parseSince, progressBar, type Selection } from './ops-bulk.js';
+import { bulkInterruptSignal, bulkProgressBar, checkSelection, confirm, parseSince, type Selection } from './ops-bulk.js';
 import { checkJobName, checkQueue, parseJsonArgument, type CommonOptions, type Context } from './ops-context.js';
 import { optionalCreateInspector } from './ops-inspect-types.js';
 import { CliError, EXIT, escapeText, when, type Printer } from './ops-output.js';
@@ -330,9 +330,9 @@ function printOutcomes(ctx: Context, what: string, run: AdminBulkOutcome): numbe
 
 /** Runs a bulk action through the runtime, with the progress bar and Ctrl-C of the command line. */
 async function runBulk(ctx: Context, label: string, o: BulkOptions, options: Omit<AdminBulkOptions, 'signal' | 'onProgress' | 'pageSize' | 'rate'>): Promise<AdminBulkOutcome> {
-  const bar = progressBar(ctx.out, label);
+  const bar = bulkProgressBar(ctx.out, label);
   try {
-    return await withAdmin(ctx, (admin) => admin.bulk({ ...options, ...pacing(o), signal: interruptSignal(ctx.out), onProgress: bar.onProgress }));
+    return await withAdmin(ctx, (admin) => admin.bulk({ ...options, ...pacing(o), signal: bulkInterruptSignal(ctx.out), onProgress: bar.onProgress }));
   } finally {
     bar.stop();
   }
