@@ -4,7 +4,7 @@
  * through the same primitives as the client — the cancel, dead-retry, dead-delete and resume scripts, the dead-letter
  * API — and adds no script of its own. Costs: docs/operations.md ("Write API: createAdmin").
  */
-import { scanQueue, type PageResult, type Scanned, type ScanAction } from './admin-scan.js';
+import { scanQueue, type PageResult, type ScanAction } from './admin-scan.js';
 import {
   ACTION_STATES,
   ADMIN_ACTIONS,
@@ -336,9 +336,9 @@ export function createAdmin(options: AdminOptions = {}): Admin {
         hash: k.jobs,
         job: o.job,
         enqueuedSince: since,
-        narrow: async (page: readonly Scanned[]) => {
-          const found = await liveStates(k, page.map((j) => j.id));
-          return page.filter((_, i) => (states as readonly (string | undefined)[]).includes(found[i])).map((j) => j.id);
+        narrow: async (ids) => {
+          const found = await liveStates(k, ids);
+          return ids.filter((_, i) => (states as readonly (string | undefined)[]).includes(found[i]));
         },
         act: (ids) => jobPage(action, k, ids),
       };
@@ -353,9 +353,9 @@ export function createAdmin(options: AdminOptions = {}): Admin {
       narrow:
         since === undefined
           ? undefined
-          : async (page) => {
-              const scores = (await redis.zmscore(k.deadOrder, ...page.map((j) => j.id))) as (string | null)[];
-              return page.filter((_, i) => scores[i] !== null && Number(scores[i]) >= since).map((j) => j.id);
+          : async (ids) => {
+              const scores = (await redis.zmscore(k.deadOrder, ...ids)) as (string | null)[];
+              return ids.filter((_, i) => scores[i] !== null && Number(scores[i]) >= since);
             },
       act: async (ids) => {
         if (action === 'dead-retry') {
