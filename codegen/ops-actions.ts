@@ -381,7 +381,6 @@ export async function jobsAction(ctx: Context, verb: JobsVerb, ids: readonly str
     await confirm(
       `${verb} ${describeSelection(selection)} ${states.join('/')} jobs of ${queues.length === 1 ? `queue ${queues[0]}` : `${queues.length} queues`} (${sizes.reduce((a, b) => a + b, 0)} live jobs to look through)?`,
       o.yes === true,
-      ctx.out,
     );
   }
   const run = await runBulk(ctx, verb, o, { action: verb, queue: o.queue, all: selection.all, job: selection.job, since: selection.since, states, dryRun: o.dryRun === true });
@@ -413,7 +412,6 @@ export async function deadAction(ctx: Context, verb: 'retry' | 'delete', ids: re
     await confirm(
       `${verb} ${describeSelection(selection)} dead letters of ${queues.length === 1 ? `queue ${queues[0]}` : `${queues.length} queues`} (${counts.reduce((a, b) => a + b, 0)} in all)?`,
       o.yes === true,
-      ctx.out,
     );
   }
   const run = await runBulk(ctx, verb, o, { action, queue, all: selection.all, job: selection.job, since: selection.since, dryRun: o.dryRun === true });
@@ -429,7 +427,7 @@ export async function deadPurge(ctx: Context, queue: string, o: BulkOptions): Pr
     return EXIT.ok;
   }
   const count = await ctx.client.deadLetters.count(queue);
-  await confirm(`delete all ${count} dead letters of queue ${queue}?`, o.yes === true, ctx.out);
+  await confirm(`delete all ${count} dead letters of queue ${queue}?`, o.yes === true);
   const r = await withAdmin(ctx, (admin) => admin.purgeDead(queue));
   if (ctx.out.json) ctx.out.result({ action: 'dead-purge', dryRun: false, queue, matched: r.matched, done: r.done });
   else ctx.out.line(`queue ${queue}: deleted ${r.done} dead letter(s)`);

@@ -70,7 +70,7 @@ export function bulkProgressBar(out: Printer, label: string): { onProgress: (p: 
  * Asks before a bulk action. `--yes` skips the question; without a terminal on stdin it refuses (exit 2) rather
  * than act unasked; a "no" exits 1 with nothing done.
  */
-export async function confirm(question: string, yes: boolean, out: Printer): Promise<void> {
+export async function confirm(question: string, yes: boolean): Promise<void> {
   if (yes) return;
   if (process.stdin.isTTY !== true) {
     throw new CliError(EXIT.usage, `${question.replace(/\?$/, '')}: this needs a confirmation, and stdin is not a terminal; pass --yes to go ahead (or --dry-run to see what it would do)`);
@@ -82,5 +82,4 @@ export async function confirm(question: string, yes: boolean, out: Printer): Pro
   } finally {
     rl.close();
   }
-  void out;
 }
