@@ -4,10 +4,10 @@
  * the schema file's job set as a worker would at dequeue. Exit codes as `jobcraft check`'s: 0 nothing would fail,
  * 2 a stored job would fail, 1 a usage problem or Redis refusing; 130 when Ctrl-C stopped it (no verdict).
  */
-import cliProgress from 'cli-progress';
 import type { JobSet, LiveCheckJobType, LiveCheckProgress, LiveCheckReport } from 'jobcraft';
 import { loadJobs, prefixOf, redisUrlOf } from './ops-context.js';
 import { CliError, EXIT, Printer, escapeText } from './ops-output.js';
+import { interruptSignal, progressBar } from './ops-progress.js';
 
 /** `jobcraft check --live`'s options (commander's names). */
 export interface LiveCheckCommandOptions {
@@ -66,42 +66,14 @@ function integer(text: string | undefined, option: string): number | undefined {
   return Number(text);
 }
 
-/** The first Ctrl-C stops the check after its current page; a second one exits at once. */
-function interruptSignal(out: Printer): AbortSignal {
-  const controller = new AbortController();
-  process.on('SIGINT', () => {
-    if (controller.signal.aborted) process.exit(LIVE_CHECK_EXIT.interrupted);
-    controller.abort();
-    out.note('stopping after this page (Ctrl-C again to quit at once): no verdict');
+/** A progress bar per hash read. */
+function liveCheckBar(out: Printer): { onProgress: (p: LiveCheckProgress) => void; stop: () => void } {
+  return progressBar<LiveCheckProgress>(out, {
+    key: (p) => `${p.queue}\u0000${p.source}`,
+    format: (p) => `checking ${escapeText(p.queue)} ${p.source === 'jobs' ? 'jobs' : 'dead letters'} [{bar}] {value}/{total} read, {failing} would fail`,
+    values: (p) => ({ failing: p.failing }),
+    clearOnComplete: true,
   });
-  return controller.signal;
-}
-
-/** A progress bar per hash read, on stderr when it is a terminal and the output is not JSON. */
-function progressBar(out: Printer): { onProgress: (p: LiveCheckProgress) => void; stop: () => void } {
-  let bar: cliProgress.SingleBar | undefined;
-  let current: string | undefined;
-  const stop = (): void => {
-    bar?.stop();
-    bar = undefined;
-  };
-  const onProgress = (p: LiveCheckProgress): void => {
-    const key = `${p.queue}\u0000${p.source}`;
-    if (key !== current) {
-      stop();
-      current = key;
-      if (!out.json && process.stderr.isTTY === true && p.total > 0) {
-        const what = p.source === 'jobs' ? 'jobs' : 'dead letters';
-        bar = new cliProgress.SingleBar(
-          { stream: process.stderr, format: `checking ${escapeText(p.queue)} ${what} [{bar}] {value}/{total} read, {failing} would fail`, hideCursor: true, clearOnComplete: true },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(p.total, 0, { failing: 0 });
-      }
-    }
-    bar?.update(Math.min(p.scanned, p.total), { failing: p.failing });
-  };
-  return { onProgress, stop };
 }
 
 const name = (t: LiveCheckJobType): string => (t.job === null ? '(no readable name)' : escapeText(t.job));
@@ -168,7 +140,7 @@ function printHuman(out: Printer, report: LiveCheckReport, schema: string): void
 /** Runs `jobcraft check --live`. Returns the exit code ({@link LIVE_CHECK_EXIT}). */
 export async function runLiveCheck(options: LiveCheckCommandOptions): Promise<number> {
   const out = new Printer(options.json === true);
-  const bar = progressBar(out);
+  const bar = liveCheckBar(out);
   try {
     const pageSize = integer(options.pageSize, '--page-size');
     const rate = integer(options.rate, '--rate');
@@ -190,7 +162,7 @@ export async function runLiveCheck(options: LiveCheckCommandOptions): Promise<nu
       pageSize,
       rate,
       maxPayloadBytes,
-      signal: interruptSignal(out),
+      signal: interruptSignal(out, 'stopping after this page (Ctrl-C again to quit at once): no verdict'),
       onProgress: bar.onProgress,
     });
     bar.stop();

@@ -17,7 +17,7 @@ import type {
   LiveState,
   StoredError,
 } from 'jobcraft';
-import { checkSelection, confirm, interruptSignal, parseSince, progressBar, type Selection } from './ops-bulk.js';
+import { bulkInterruptSignal, bulkProgressBar, checkSelection, confirm, parseSince, type Selection } from './ops-bulk.js';
 import { checkJobName, checkQueue, parseJsonArgument, type CommonOptions, type Context } from './ops-context.js';
 import { optionalCreateInspector } from './ops-inspect-types.js';
 import { CliError, EXIT, escapeText, when, type Printer } from './ops-output.js';
@@ -330,9 +330,9 @@ function printOutcomes(ctx: Context, what: string, run: AdminBulkOutcome): numbe
 
 /** Runs a bulk action through the runtime, with the progress bar and Ctrl-C of the command line. */
 async function runBulk(ctx: Context, label: string, o: BulkOptions, options: Omit<AdminBulkOptions, 'signal' | 'onProgress' | 'pageSize' | 'rate'>): Promise<AdminBulkOutcome> {
-  const bar = progressBar(ctx.out, label);
+  const bar = bulkProgressBar(ctx.out, label);
   try {
-    return await withAdmin(ctx, (admin) => admin.bulk({ ...options, ...pacing(o), signal: interruptSignal(ctx.out), onProgress: bar.onProgress }));
+    return await withAdmin(ctx, (admin) => admin.bulk({ ...options, ...pacing(o), signal: bulkInterruptSignal(ctx.out), onProgress: bar.onProgress }));
   } finally {
     bar.stop();
   }
@@ -381,7 +381,6 @@ export async function jobsAction(ctx: Context, verb: JobsVerb, ids: readonly str
     await confirm(
       `${verb} ${describeSelection(selection)} ${states.join('/')} jobs of ${queues.length === 1 ? `queue ${queues[0]}` : `${queues.length} queues`} (${sizes.reduce((a, b) => a + b, 0)} live jobs to look through)?`,
       o.yes === true,
-      ctx.out,
     );
   }
   const run = await runBulk(ctx, verb, o, { action: verb, queue: o.queue, all: selection.all, job: selection.job, since: selection.since, states, dryRun: o.dryRun === true });
@@ -413,7 +412,6 @@ export async function deadAction(ctx: Context, verb: 'retry' | 'delete', ids: re
     await confirm(
       `${verb} ${describeSelection(selection)} dead letters of ${queues.length === 1 ? `queue ${queues[0]}` : `${queues.length} queues`} (${counts.reduce((a, b) => a + b, 0)} in all)?`,
       o.yes === true,
-      ctx.out,
     );
   }
   const run = await runBulk(ctx, verb, o, { action, queue, all: selection.all, job: selection.job, since: selection.since, dryRun: o.dryRun === true });
@@ -429,7 +427,7 @@ export async function deadPurge(ctx: Context, queue: string, o: BulkOptions): Pr
     return EXIT.ok;
   }
   const count = await ctx.client.deadLetters.count(queue);
-  await confirm(`delete all ${count} dead letters of queue ${queue}?`, o.yes === true, ctx.out);
+  await confirm(`delete all ${count} dead letters of queue ${queue}?`, o.yes === true);
   const r = await withAdmin(ctx, (admin) => admin.purgeDead(queue));
   if (ctx.out.json) ctx.out.result({ action: 'dead-purge', dryRun: false, queue, matched: r.matched, done: r.done });
   else ctx.out.line(`queue ${queue}: deleted ${r.done} dead letter(s)`);

@@ -5,9 +5,9 @@
  * (Ctrl-C, a crash, kill -9) and started again acts on what is left, and every job is acted on once.
  */
 import { createInterface } from 'node:readline/promises';
-import cliProgress from 'cli-progress';
 import type { BulkProgress } from 'jobcraft';
 import { CliError, EXIT, type Printer } from './ops-output.js';
+import { interruptSignal, progressBar } from './ops-progress.js';
 
 /** What selects the jobs of a bulk action. */
 export interface Selection {
@@ -48,58 +48,29 @@ export function checkSelection(s: Selection, what: string): void {
   }
 }
 
-/** Set up by the first bulk run of the process: the first Ctrl-C aborts it, and the run stops after its current page. */
-let interrupt: AbortController | undefined;
-
 /**
- * The signal that stops a bulk run after its current page: the first Ctrl-C aborts it (and says so), a second one
- * exits at once. Rerunning the command finishes the rest (the runtime's `admin.bulk` is resumable).
+ * The signal that stops a bulk run after its current page (ops-progress.ts): rerunning the command finishes the rest
+ * (the runtime's `admin.bulk` is resumable).
  */
-export function interruptSignal(out: Printer): AbortSignal {
-  if (interrupt !== undefined) return interrupt.signal;
-  const controller = new AbortController();
-  interrupt = controller;
-  process.on('SIGINT', () => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    controller.abort();
-    out.note('stopping after this page (Ctrl-C again to quit at once; rerunning the command finishes the rest)');
-  });
-  return controller.signal;
+export function bulkInterruptSignal(out: Printer): AbortSignal {
+  return interruptSignal(out, 'stopping after this page (Ctrl-C again to quit at once; rerunning the command finishes the rest)');
 }
 
-/**
- * A progress bar on stderr (when it is a terminal and the output is not JSON) fed by `admin.bulk`'s progress
- * reports: one bar per queue, labelled `<label> <queue>`. Call `stop()` when the run ends.
- */
-export function progressBar(out: Printer, label: string): { onProgress: (p: BulkProgress) => void; stop: () => void } {
-  let bar: cliProgress.SingleBar | undefined;
-  let queue: string | undefined;
-  const stop = (): void => {
-    bar?.stop();
-    bar = undefined;
-  };
-  const onProgress = (p: BulkProgress): void => {
-    if (p.queue !== queue) {
-      stop();
-      queue = p.queue;
-      if (!out.json && process.stderr.isTTY === true && p.total > 0) {
-        bar = new cliProgress.SingleBar(
-          { stream: process.stderr, format: `${label} ${p.queue} [{bar}] {value}/{total} scanned, {done} done`, hideCursor: true, clearOnComplete: false },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(p.total, 0, { done: 0 });
-      }
-    }
-    bar?.update(Math.min(p.scanned, p.total), { done: p.done });
-  };
-  return { onProgress, stop };
+/** A progress bar per queue of a bulk run (ops-progress.ts), labelled `<label> <queue>`. */
+export function bulkProgressBar(out: Printer, label: string): { onProgress: (p: BulkProgress) => void; stop: () => void } {
+  return progressBar<BulkProgress>(out, {
+    key: (p) => p.queue,
+    format: (p) => `${label} ${p.queue} [{bar}] {value}/{total} scanned, {done} done`,
+    values: (p) => ({ done: p.done }),
+    clearOnComplete: false,
+  });
 }
 
 /**
  * Asks before a bulk action. `--yes` skips the question; without a terminal on stdin it refuses (exit 2) rather
  * than act unasked; a "no" exits 1 with nothing done.
  */
-export async function confirm(question: string, yes: boolean, out: Printer): Promise<void> {
+export async function confirm(question: string, yes: boolean): Promise<void> {
   if (yes) return;
   if (process.stdin.isTTY !== true) {
     throw new CliError(EXIT.usage, `${question.replace(/\?$/, '')}: this needs a confirmation, and stdin is not a terminal; pass --yes to go ahead (or --dry-run to see what it would do)`);
@@ -111,5 +82,4 @@ export async function confirm(question: string, yes: boolean, out: Printer): Pro
   } finally {
     rl.close();
   }
-  void out;
 }

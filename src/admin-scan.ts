@@ -45,8 +45,8 @@ export interface ScanAction {
   readonly job: string | undefined;
   /** Only jobs enqueued at or after this time (ms), read from the envelope; undefined when `narrow` applies a time. */
   readonly enqueuedSince: number | undefined;
-  /** Narrows a page of scanned jobs (by state, by time of death …) before the action; returns the ids to act on. */
-  narrow?(page: readonly Scanned[]): Promise<readonly string[]>;
+  /** Narrows a page's ids (by state, by time of death …) before the action; returns the ids to act on. */
+  narrow?(ids: readonly string[]): Promise<readonly string[]>;
   /** Acts on a page of ids. Must be idempotent: acting again on an id already done changes nothing. */
   act(ids: readonly string[]): Promise<PageResult>;
 }
@@ -75,6 +75,8 @@ export async function scanQueue(redis: RedisConnection, action: ScanAction, o: S
   let cursor = '0';
   let interrupted = false;
   const started = performance.now();
+  // An envelope is parsed only when a filter reads it: `all` selects by id alone, and a payload may be large.
+  const filtered = action.job !== undefined || action.enqueuedSince !== undefined;
   const report = (): void => o.onProgress?.({ queue: action.queue, total, scanned, matched, done, skipped });
   report();
   do {
@@ -84,19 +86,21 @@ export async function scanQueue(redis: RedisConnection, action: ScanAction, o: S
     }
     const [next, flat] = await redis.hscan(action.hash, cursor, 'COUNT', o.pageSize);
     cursor = next;
-    const page: Scanned[] = [];
+    const page: string[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const id = flat[i] as string;
       // HSCAN may return a field twice; each job counts (and is acted on) once per run.
       if (seen.has(id)) continue;
       seen.add(id);
       scanned++;
-      const job = readEnvelope(id, flat[i + 1] as string);
-      if (action.job !== undefined && job.name !== action.job) continue;
-      if (action.enqueuedSince !== undefined && (job.enqueuedAt === undefined || job.enqueuedAt < action.enqueuedSince)) continue;
-      page.push(job);
+      if (filtered) {
+        const job = readEnvelope(id, flat[i + 1] as string);
+        if (action.job !== undefined && job.name !== action.job) continue;
+        if (action.enqueuedSince !== undefined && (job.enqueuedAt === undefined || job.enqueuedAt < action.enqueuedSince)) continue;
+      }
+      page.push(id);
     }
-    const ids = page.length === 0 ? [] : action.narrow === undefined ? page.map((j) => j.id) : await action.narrow(page);
+    const ids = page.length === 0 ? [] : action.narrow === undefined ? page : await action.narrow(page);
     matched += ids.length;
     if (o.dryRun) {
       for (const id of ids) if (sample.length < BULK_SAMPLE_SIZE) sample.push(id);

@@ -4,7 +4,7 @@
  * through the same primitives as the client — the cancel, dead-retry, dead-delete and resume scripts, the dead-letter
  * API — and adds no script of its own. Costs: docs/operations.md ("Write API: createAdmin").
  */
-import { scanQueue, type PageResult, type Scanned, type ScanAction } from './admin-scan.js';
+import { scanQueue, type PageResult, type ScanAction } from './admin-scan.js';
 import {
   ACTION_STATES,
   ADMIN_ACTIONS,
@@ -223,13 +223,18 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     return action === 'cancel' || action === 'delete' ? cancelPage(k, ids) : promotePage(k, ids);
   }
 
-  /** The live state of each id of a page: in `active`, in `scheduled` with or without an error record, else waiting. */
+  /**
+   * The live state of each id of a page (undefined: no longer live): in `active`, in `scheduled` with or without an
+   * error record, else waiting. Whether an id has a job and an error record is asked of heads.lua with 0 bytes: the
+   * envelopes (up to maxPayloadBytes each, just read by the scan) and error records (up to 64 KiB) stay in Redis.
+   */
   async function liveStates(k: QueueKeys, ids: readonly string[]): Promise<(LiveState | undefined)[]> {
-    const replies = await redis.pipeline().zmscore(k.active, ...ids).zmscore(k.scheduled, ...ids).hmget(k.errors, ...ids).hmget(k.jobs, ...ids).exec();
-    const [active, scheduled, errors, live] = (replies ?? []).map(([err, value]) => {
-      if (err) throw err;
-      return value as (string | null)[];
-    }) as [(string | null)[], (string | null)[], (string | null)[], (string | null)[]];
+    const [active, scheduled, errors, live] = await Promise.all([
+      redis.zmscore(k.active, ...ids),
+      redis.zmscore(k.scheduled, ...ids),
+      scripts.heads(k.errors, { ids, bytes: 0 }),
+      scripts.heads(k.jobs, { ids, bytes: 0 }),
+    ]);
     return ids.map((_, i) =>
       live[i] === null ? undefined : active[i] !== null ? 'active' : scheduled[i] !== null ? (errors[i] !== null ? 'retrying' : 'delayed') : 'waiting',
     );
@@ -247,6 +252,8 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     const dryRun = checkFlag(o.dryRun, call, 'dryRun');
     const queue = o.queue === undefined ? undefined : await knownQueue(o.queue, call);
     const results: ActResult[] = [];
+    // One dead-letter API per queue for the call: its throttled types cost a registry read (typesOf).
+    const dlqs = new Map<string, QueueDeadLetters>();
     for (const id of ids) {
       if (isDeadAction(action)) {
         const queues = await queuesFor(id, queue);
@@ -261,7 +268,8 @@ export function createAdmin(options: AdminOptions = {}): Admin {
           results.push(action === 'dead-retry' && (await heldDead(k, id)) ? { id, result: 'skipped', queue: q, state: 'dead', reason: 'held' } : { id, result: 'would', queue: q, state: 'dead' });
           continue;
         }
-        const dlq = await deadLettersOf(k);
+        let dlq = dlqs.get(q);
+        if (dlq === undefined) dlqs.set(q, (dlq = await deadLettersOf(k)));
         const ok = action === 'dead-retry' ? (await dlq.retry([id])).length === 1 : (await dlq.delete([id])) === 1;
         if (ok) results.push({ id, result: 'done', queue: q, state: 'dead' });
         else if (action === 'dead-retry' && (await redis.hexists(k.dead, id)) === 1) results.push({ id, result: 'skipped', queue: q, state: 'dead', reason: 'held' });
@@ -327,9 +335,9 @@ export function createAdmin(options: AdminOptions = {}): Admin {
         hash: k.jobs,
         job: o.job,
         enqueuedSince: since,
-        narrow: async (page: readonly Scanned[]) => {
-          const found = await liveStates(k, page.map((j) => j.id));
-          return page.filter((_, i) => (states as readonly (string | undefined)[]).includes(found[i])).map((j) => j.id);
+        narrow: async (ids) => {
+          const found = await liveStates(k, ids);
+          return ids.filter((_, i) => (states as readonly (string | undefined)[]).includes(found[i]));
         },
         act: (ids) => jobPage(action, k, ids),
       };
@@ -344,9 +352,9 @@ export function createAdmin(options: AdminOptions = {}): Admin {
       narrow:
         since === undefined
           ? undefined
-          : async (page) => {
-              const scores = (await redis.zmscore(k.deadOrder, ...page.map((j) => j.id))) as (string | null)[];
-              return page.filter((_, i) => scores[i] !== null && Number(scores[i]) >= since).map((j) => j.id);
+          : async (ids) => {
+              const scores = (await redis.zmscore(k.deadOrder, ...ids)) as (string | null)[];
+              return ids.filter((_, i) => scores[i] !== null && Number(scores[i]) >= since);
             },
       act: async (ids) => {
         if (action === 'dead-retry') {

@@ -6,10 +6,7 @@
  */
 import { jobNamed } from './define.js';
 import { parseDeadInfo } from './dead-letters.js';
-import { ReplyError } from 'ioredis';
-import { ConnectionHealth, isAuthFailure } from './connection-health.js';
-import { InvalidArgumentError, RedisUnavailableError, parseStoredError, type StoredError } from './errors.js';
-import { silentLogger } from './logger.js';
+import { InvalidArgumentError, parseStoredError, type StoredError } from './errors.js';
 import { jobInfoFrom } from './job-info.js';
 import { decodeEnvelope, parseTraceContext } from './payload.js';
 import { QUEUE_NAME_PATTERN } from './job-options.js';
@@ -23,7 +20,8 @@ import {
   workerRegistryKeys,
   type QueueKeys,
 } from './keys.js';
-import { connect, describeConnection, release } from './redis.js';
+import { openOpsConnection } from './ops-connection.js';
+import { release } from './redis.js';
 import { parseQueueEntry } from './registry.js';
 import { Scripts, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { HOUR_MS, MINUTE_MS } from './worker/history.js';
@@ -150,13 +148,9 @@ type Fields = Omit<ListedJob, 'id' | 'state'>;
 export function createInspector(options: InspectorOptions = {}): Inspector {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createInspector', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
-  const conn = connect(options.redis, 'client', [], VARIABLE_KEY_COMMANDS);
+  const ops = openOpsConnection(options.redis, VARIABLE_KEY_COMMANDS);
+  const { conn } = ops;
   const redis = conn.redis;
-  const where = describeConnection(redis);
-  // Takes the place of a bare 'error' listener (ioredis prints unhandled ones, stack and all) and keeps the cause of
-  // the latest connection failure, which the errors of the calls it fails name.
-  const health = new ConnectionHealth(silentLogger, where);
-  if (conn.owned) health.watch(redis);
   /** Runs a read; a failure other than an answer from Redis or a bad argument says Redis could not be reached. */
   const call =
     <A extends unknown[], T>(what: string, f: (...args: A) => Promise<T>) =>
@@ -164,13 +158,7 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
       try {
         return await f(...args);
       } catch (err) {
-        if (err instanceof InvalidArgumentError || err instanceof RedisUnavailableError) throw err;
-        if (err instanceof ReplyError) {
-          const message = (err as Error).message;
-          if (!isAuthFailure(message)) throw err;
-          throw new RedisUnavailableError(`${what}: Redis at ${where} refused the connection: authentication failed: ${message} (check the user name and password)`, { cause: err });
-        }
-        throw new RedisUnavailableError(`${what}: Redis at ${where} is unreachable: ${health.cause ?? (err as Error)?.message ?? String(err)}`, { cause: err });
+        throw ops.failure(what, err);
       }
     };
   const scripts = new Scripts(redis);

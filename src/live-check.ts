@@ -10,9 +10,7 @@
 import { jobNamed, type JobSet } from './define.js';
 import { ENVELOPE_OVERHEAD_BYTES } from './bounds.js';
 import { ReplyError } from 'ioredis';
-import { ConnectionHealth, isAuthFailure } from './connection-health.js';
-import { InvalidArgumentError, JobValidationError, RedisUnavailableError, type PayloadIssue } from './errors.js';
-import { silentLogger } from './logger.js';
+import { InvalidArgumentError, JobValidationError, type PayloadIssue } from './errors.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueRegistryKey, type QueueKeys } from './keys.js';
 import {
   DEFAULT_LIVE_CHECK_PAGE_SIZE,
@@ -30,7 +28,8 @@ import {
   type LiveCheckState,
 } from './live-check-types.js';
 import { checkStoredJob, decodeEnvelope, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, headFieldsOf, toIssues } from './payload.js';
-import { connect, describeConnection, release, type RedisConnection } from './redis.js';
+import { openOpsConnection } from './ops-connection.js';
+import { release, type RedisConnection } from './redis.js';
 import { parseStoredPayload, storedJobOf } from './stored-payload.js';
 import { pause } from './timeout.js';
 
@@ -241,25 +240,15 @@ export async function checkStoredJobs(options: LiveCheckOptions): Promise<LiveCh
   const withDead = options.dead ?? true;
   const signal = options.signal;
   const stopped = (): boolean => signal?.aborted === true;
-  const conn = connect(options.redis, 'client');
+  const ops = openOpsConnection(options.redis);
+  const { conn } = ops;
   const redis = conn.redis;
-  const where = describeConnection(redis);
-  // As the inspector's: takes the place of a bare 'error' listener (ioredis would print each failure, stack and all)
-  // and keeps the cause of the latest connection failure for the error thrown.
-  const health = new ConnectionHealth(silentLogger, where);
-  if (conn.owned) health.watch(redis);
   try {
     return await scan();
   } catch (err) {
-    if (err instanceof InvalidArgumentError || err instanceof RedisUnavailableError) throw err;
-    if (err instanceof ReplyError) {
-      const message = (err as Error).message;
-      if (!isAuthFailure(message)) throw err;
-      throw new RedisUnavailableError(`checkStoredJobs: Redis at ${where} refused the connection: authentication failed: ${message} (check the user name and password)`, { cause: err });
-    }
     // Only a failure while the connection is down is Redis's; anything else (an onProgress callback that threw) as is.
-    if (health.cause === undefined && redis.status === 'ready') throw err;
-    throw new RedisUnavailableError(`checkStoredJobs: Redis at ${where} is unreachable: ${health.cause ?? (err as Error)?.message ?? String(err)}`, { cause: err });
+    if (!(err instanceof ReplyError) && ops.health.cause === undefined && redis.status === 'ready') throw err;
+    throw ops.failure('checkStoredJobs', err);
   } finally {
     await release(conn);
   }

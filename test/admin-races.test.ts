@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createAdmin, createWorker, defineJobs, InvalidArgumentError, queueKeys } from '../src/index.js';
 import { typeKeys } from '../src/keys.js';
-import { cleanupRegistry, redisUrl, testClient, waitFor } from './helpers.js';
+import { cleanupRegistry, redisUrl, testAdmin, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   work: { payload: z.object({ n: z.number() }), attempts: 1 },
@@ -16,12 +16,10 @@ const jobs = defineJobs({
 
 const defer = cleanupRegistry();
 
-function setup(name: string) {
-  const { prefix, client, raw } = testClient(jobs, name, defer);
-  const admin = createAdmin({ redis: redisUrl(), prefix, jobs });
-  defer(() => admin.close());
-  return { prefix, client, raw, admin, k: queueKeys(prefix, 'default') };
-}
+const setup = (name: string) => testAdmin(jobs, name, defer);
+
+/** A newer deploy's job set, as a dashboard may hold it: `capped` is no longer capped. */
+const newer = defineJobs({ work: { payload: z.object({ n: z.number() }) }, capped: { payload: z.object({ n: z.number() }) } });
 
 /** Dead letters made by hand as the dead path leaves them (the envelope of a live job, then that job removed). */
 async function makeDead(client: ReturnType<typeof setup>['client'], raw: ReturnType<typeof setup>['raw'], k: ReturnType<typeof setup>['k'], n: number): Promise<string[]> {
@@ -168,13 +166,9 @@ describe('admin without a job set', () => {
 
 describe('admin across deploys', () => {
   it('cancels a job waiting in its type’s ready set although the admin’s job set no longer caps that type', async () => {
-    const { prefix, client, raw } = setup('admin-uncapped');
-    const k = queueKeys(prefix, 'default');
-    const ready = typeKeys(k, 'capped').ready;
     // The workers' deploy caps `capped`; the dashboard's job set (a newer deploy) does not.
-    const newer = defineJobs({ work: { payload: z.object({ n: z.number() }) }, capped: { payload: z.object({ n: z.number() }) } });
-    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: newer });
-    defer(() => admin.close());
+    const { client, raw, admin, k } = testAdmin(jobs, 'admin-uncapped', defer, newer);
+    const ready = typeKeys(k, 'capped').ready;
     const { id } = await client.enqueue('capped', { n: 1 });
     expect(await raw.zscore(ready, id)).not.toBeNull();
     expect(await admin.act('cancel', [id])).toMatchObject({ done: 1 });
@@ -186,12 +180,8 @@ describe('admin across deploys', () => {
 
 describe('admin across deploys: dead-retry routing', () => {
   it('a dead letter of a type the workers cap goes back to its type’s ready set, although the admin’s job set does not cap it', async () => {
-    const { prefix, client, raw } = setup('admin-uncapped-dead');
-    const k = queueKeys(prefix, 'default');
+    const { prefix, client, raw, admin, k } = testAdmin(jobs, 'admin-uncapped-dead', defer, newer);
     const ready = typeKeys(k, 'capped').ready;
-    const newer = defineJobs({ work: { payload: z.object({ n: z.number() }) }, capped: { payload: z.object({ n: z.number() }) } });
-    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: newer });
-    defer(() => admin.close());
     // A dead letter of `capped`, made as the dead path leaves it; the registry says the workers' deploy caps it.
     const { id } = await client.enqueue('capped', { n: 1 });
     await waitFor(async () => (await raw.hget(`${prefix}:queues`, 'default'))?.includes('capped'), 'the queue registry entry');
@@ -215,9 +205,7 @@ describe('admin.triggerCron and unique jobs', () => {
     const cronJobs = defineJobs({
       report: { payload: z.object({ day: z.string().default('today') }), queue: 'reports', cron: '0 3 * * *', unique: { ttl: '1h' } },
     });
-    const { prefix, client, raw } = testClient(cronJobs, 'admin-cron-unique', defer);
-    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: cronJobs });
-    defer(() => admin.close());
+    const { prefix, client, raw, admin } = testAdmin(cronJobs, 'admin-cron-unique', defer);
     const first = await admin.triggerCron('report');
     expect(first.duplicate).toBe(false);
     const second = await admin.triggerCron('report');
@@ -250,9 +238,7 @@ describe('admin argument errors stay short', () => {
 describe('admin.cron with an unreadable record', () => {
   it('reports a cron record that is not a number as no last firing (as the scheduler reads it), not an Invalid Date', async () => {
     const cronJobs = defineJobs({ report: { payload: z.object({}), queue: 'reports', cron: '0 3 * * *' } });
-    const { prefix, raw } = testClient(cronJobs, 'admin-cron-garbage', defer);
-    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: cronJobs });
-    defer(() => admin.close());
+    const { prefix, raw, admin } = testAdmin(cronJobs, 'admin-cron-garbage', defer);
     await raw.hset(queueKeys(prefix, 'reports').cron, 'report', 'not-a-time');
     const [entry] = await admin.cron();
     expect(entry!.lastFiring).toBeUndefined();

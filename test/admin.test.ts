@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createAdmin, createWorker, defineJobs, InvalidArgumentError, PermanentError, queueKeys, type Admin, type BulkProgress } from '../src/index.js';
-import { cleanupRegistry, deferred, redisUrl, testClient, waitFor } from './helpers.js';
+import { createAdmin, createWorker, defineJobs, InvalidArgumentError, PermanentError, type Admin, type BulkProgress } from '../src/index.js';
+import { cleanupRegistry, deferred, redisUrl, testAdmin, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
   work: { payload: z.object({ n: z.number() }), attempts: 1 },
@@ -19,12 +19,7 @@ const jobs = defineJobs({
 
 const defer = cleanupRegistry();
 
-function setup(name: string) {
-  const { prefix, client, raw } = testClient(jobs, name, defer);
-  const admin = createAdmin({ redis: redisUrl(), prefix, jobs });
-  defer(() => admin.close());
-  return { prefix, client, raw, admin, k: queueKeys(prefix, 'default') };
-}
+const setup = (name: string) => testAdmin(jobs, name, defer);
 
 /** A worker on `default` whose `work` handler fails permanently while `failing.on`, and otherwise succeeds. */
 function failingWorker(prefix: string) {
@@ -169,6 +164,41 @@ describe('admin.bulk (selections)', () => {
     expect(waiting.matched).toBe(1);
     // Every queue of the job set, one outcome each.
     expect(waiting.queues.map((q) => q.queue)).toEqual(jobs.queues);
+  });
+
+  it('tells retrying from delayed jobs in a page by their error record, and leaves running jobs alone', async () => {
+    const { prefix, client, admin, raw, k } = setup('admin-bulk-states');
+    const [delayed, retrying] = await client.enqueueMany('work', [{ n: 1 }, { n: 2 }], { delay: '1h' });
+    // A retrying job is a scheduled one with an error record (as the worker's reschedule leaves it).
+    await raw.hset(k.errors, retrying!.id, JSON.stringify({ name: 'Error', message: 'x'.repeat(10_000), attempt: 1, at: Date.now() }));
+    const started = deferred();
+    const finish = deferred();
+    const worker = createWorker(
+      jobs,
+      {
+        work: async () => {},
+        other: async () => {
+          started.resolve();
+          await finish.promise;
+        },
+        single: async () => {},
+      },
+      { redis: redisUrl(), prefix, logger: false, queues: ['default'], concurrency: 1 },
+    );
+    defer(() => worker.close());
+    defer(() => finish.resolve());
+    await client.enqueue('other', { n: 3 });
+    await started.promise;
+
+    const retry = await admin.bulk({ action: 'retry', queue: 'default', all: true, dryRun: true });
+    expect(retry).toMatchObject({ matched: 1 });
+    expect(retry.queues[0]!.sample).toEqual([retrying!.id]);
+    const promote = await admin.bulk({ action: 'promote', queue: 'default', all: true, states: ['delayed'], dryRun: true });
+    expect(promote.queues[0]!.sample).toEqual([delayed!.id]);
+    // The running job is in no state an action applies to.
+    const cancel = await admin.bulk({ action: 'cancel', queue: 'default', all: true, dryRun: true });
+    expect(new Set(cancel.queues[0]!.sample)).toEqual(new Set([delayed!.id, retrying!.id]));
+    expect(cancel.queues[0]).toMatchObject({ scanned: 3, matched: 2 });
   });
 
   it('a run stopped by its signal and run again acts on every job exactly once', async () => {

@@ -45,7 +45,7 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
 
 import { afterEach } from 'vitest';
 import type { QueueKeys } from '../src/keys.js';
-import { createClient, type JobClient, type JobSet } from '../src/index.js';
+import { createAdmin, createClient, queueKeys, type Admin, type JobClient, type JobSet } from '../src/index.js';
 
 /**
  * Clean-ups for the running test, run after it (last added first) even when it fails. Call once per test file,
@@ -230,4 +230,20 @@ export function testClient<J extends JobSet>(
     raw.disconnect();
   });
   return { prefix, client, raw };
+}
+
+/**
+ * {@link testClient}, and an admin (`createAdmin`) on the same prefix with `adminJobs` (default `jobs`: another deploy's
+ * job set when the test is about deploys), closed after the test; `k` is the keys of queue `default`.
+ */
+export function testAdmin<J extends JobSet>(
+  jobs: J,
+  name: string,
+  defer: (fn: () => unknown) => void,
+  adminJobs: JobSet = jobs,
+): { prefix: string; client: JobClient<J>; raw: Redis; admin: Admin; k: QueueKeys } {
+  const { prefix, client, raw } = testClient(jobs, name, defer);
+  const admin = createAdmin({ redis: redisUrl(), prefix, jobs: adminJobs });
+  defer(() => admin.close());
+  return { prefix, client, raw, admin, k: queueKeys(prefix, 'default') };
 }
