@@ -36,7 +36,9 @@ import { InvalidArgumentError } from './errors.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, queueKeys, queueOfGeneratedId, queueRegistryKey, typeKeys, type QueueKeys } from './keys.js';
 import { decodeEnvelope } from './payload.js';
-import { connect, release } from './redis.js';
+import { connect, describeConnection, release } from './redis.js';
+import { ConnectionHealth } from './connection-health.js';
+import { silentLogger } from './logger.js';
 import { parseQueueEntry } from './registry.js';
 import { ENQUEUE_NOW, Scripts, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
@@ -70,6 +72,9 @@ export function createAdmin(options: AdminOptions = {}): Admin {
   // that count, not their queue, and calls on queues of different shards at once would fail.
   const conn = connect(options.redis, 'client', [ENQUEUE_NOW, ...VARIABLE_KEY_COMMANDS]);
   const redis = conn.redis;
+  // A connection it opened is watched without logging, as the Inspector's: an 'error' listener of its own, so ioredis
+  // does not print every failed reconnect with its stack.
+  if (conn.owned) new ConnectionHealth(silentLogger, describeConnection(redis)).watch(redis);
   const scripts = new Scripts(redis);
   const jobSet: JobSet | undefined = options.jobs;
   const setQueues: readonly string[] = jobSet?.queues ?? [];

@@ -4,7 +4,7 @@
  * stopped by its signal and run again acting on every job exactly once, pause and resume, a dead letter retried
  * running again on a real worker, cron listing and triggering, argument errors, and working without a job set.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { createAdmin, createWorker, defineJobs, InvalidArgumentError, PermanentError, type Admin, type BulkProgress } from '../src/index.js';
 import { cleanupRegistry, deferred, redisUrl, testAdmin, waitFor } from './helpers.js';
@@ -283,6 +283,16 @@ describe('admin pause, resume, cron', () => {
 });
 
 describe('admin arguments and connections', () => {
+  it('an unreachable Redis fails its calls without ioredis printing unhandled error events', async () => {
+    const printed: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void printed.push(args.map(String).join(' ')));
+    defer(() => spy.mockRestore());
+    const admin = createAdmin({ redis: 'redis://127.0.0.1:1', jobs });
+    defer(() => admin.close());
+    await expect(admin.pause('default')).rejects.toThrow();
+    expect(printed.filter((line) => line.includes('Unhandled error event'))).toEqual([]);
+  });
+
   it('refuses bad arguments with InvalidArgumentError naming the argument (and the known names)', async () => {
     const { admin } = setup('admin-args');
     const refused = async (p: Promise<unknown>, argument: string, text?: RegExp): Promise<void> => {
