@@ -202,7 +202,7 @@ async function liveStates(redis: RedisConnection, k: QueueKeys, ids: readonly st
     if (err) throw err;
     return value as (string | null)[];
   }) as [(string | null)[], (string | null)[], (string | null)[]];
-  return ids.map((_, i) => (active[i] != null ? 'active' : scheduled[i] != null ? (errors[i] != null ? 'retrying' : 'delayed') : errors[i] != null ? 'retrying' : 'waiting'));
+  return ids.map((_, i) => (active[i] != null ? 'active' : scheduled[i] == null ? 'waiting' : errors[i] != null ? 'retrying' : 'delayed'));
 }
 
 function positive(value: number | undefined, fallback: number | undefined, argument: string, max = Number.MAX_SAFE_INTEGER): number | undefined {

@@ -58,6 +58,24 @@ describe('checkStoredJobs', () => {
     });
   });
 
+  it('names each failing sample\'s state as getJob does: an error record on a job not scheduled is waiting', async () => {
+    const p = testPrefix('live-check-states');
+    const k = queueKeys(p, 'q');
+    const bad = JSON.stringify({ n: 'ping', t: 1, p: { n: 'x' } });
+    // w: waiting; d: delayed; r: retrying (scheduled, with an error); e: waiting again after a failure (promoted).
+    await raw.hset(k.jobs, 'w', bad, 'd', bad, 'r', bad, 'e', bad);
+    await raw.zadd(k.scheduled, Date.now() + 3_600_000, 'd', Date.now() + 3_600_000, 'r');
+    const error = JSON.stringify({ name: 'Error', message: 'boom', attempt: 1, at: 1 });
+    await raw.hset(k.errors, 'r', error, 'e', error);
+    try {
+      const report = await checkStoredJobs({ redis: redisUrl(), prefix: p, jobs });
+      const samples = report.queues.find((x) => x.queue === 'q')?.jobs[0]?.samples ?? [];
+      expect(Object.fromEntries(samples.map((s) => [s.id, s.state]))).toEqual({ w: 'waiting', d: 'delayed', r: 'retrying', e: 'waiting' });
+    } finally {
+      await deletePrefix(raw, p);
+    }
+  });
+
   it('gives no verdict when stopped, and refuses bad options', async () => {
     const controller = new AbortController();
     controller.abort();
