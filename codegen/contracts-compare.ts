@@ -60,7 +60,7 @@ export function compareLockfiles(before: Lockfile, after: Lockfile): Finding[] {
  * old name are read by the new workers as `to` (the old job's live versions against `to`'s current one, as for a
  * job kept under its name); a queue change breaks as for any job. (Forward: see the `job-renamed` finding on `to`.)
  */
-export function compareRename(from: string, old: LockedJob, to: string, now: LockedJob): Finding[] {
+function compareRename(from: string, old: LockedJob, to: string, now: LockedJob): Finding[] {
   const out: Finding[] = [finding('job-renamed', from, '', 'backward', 'safe', `job ${from} was renamed to ${to} (an alias of ${to}): its stored jobs run as ${to}`)];
   if (old.queue !== now.queue) {
     out.push(finding('queue-changed', from, '', 'backward', 'breaking', `queue ${old.queue} → ${now.queue} (renamed to ${to})`));
@@ -71,7 +71,7 @@ export function compareRename(from: string, old: LockedJob, to: string, now: Loc
 }
 
 /** The findings for one job present on both sides. */
-export function compareJobs(name: string, old: LockedJob, now: LockedJob): Finding[] {
+function compareJobs(name: string, old: LockedJob, now: LockedJob): Finding[] {
   const out: Finding[] = [];
   if (old.queue !== now.queue) {
     for (const direction of ['backward', 'forward'] as const) {
@@ -94,7 +94,7 @@ export function compareJobs(name: string, old: LockedJob, now: LockedJob): Findi
  * result's input JSON Schema: what is stored is what the handler returned, and a waiter parses it with its schema.
  * Paths start with `result`, findings carry `part: 'result'`.
  */
-export function compareResults(name: string, old: LockedResult | undefined, now: LockedResult | undefined): Finding[] {
+function compareResults(name: string, old: LockedResult | undefined, now: LockedResult | undefined): Finding[] {
   if (old === undefined && now === undefined) return [];
   const mark = (f: Finding): Finding => ({ ...f, part: 'result', path: resultPath(f.path) });
   if (old === undefined) {
@@ -127,7 +127,7 @@ type Part = 'payload' | 'result';
  * version with itself also makes (a field with a default is required in the output, optional in the input) is no
  * change and is left out.
  */
-export function compareVersions(job: string, direction: Direction, writer: Schemas, reader: Schemas, sameHash: boolean, part: Part = 'payload'): Finding[] {
+function compareVersions(job: string, direction: Direction, writer: Schemas, reader: Schemas, sameHash: boolean, part: Part = 'payload'): Finding[] {
   const found = rawCompare(job, direction, writer, reader, sameHash, part);
   if (sameHash) return found.filter((f) => f.severity === 'breaking' || f.rule === 'unrepresentable');
   const key = (f: Finding): string => `${f.rule}|${f.path}|${f.message}`;

@@ -113,7 +113,7 @@ export function lockfilePath(schemaFile: string): string {
 }
 
 /** `value` with every object's keys sorted (arrays keep their order: it means something in JSON Schema). */
-export function sortKeys(value: unknown): unknown {
+function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
@@ -132,7 +132,7 @@ export function partHash(part: { readonly input: unknown; readonly output: unkno
 }
 
 /** The hash of one version: its two schemas and what they cannot say. */
-export function versionHash(input: JsonSchema, output: JsonSchema, unrepresentable: readonly Unrepresentable[]): string {
+function versionHash(input: JsonSchema, output: JsonSchema, unrepresentable: readonly Unrepresentable[]): string {
   return `sha256:${createHash('sha256').update(canonicalJson({ input, output, unrepresentable })).digest('hex')}`;
 }
 
