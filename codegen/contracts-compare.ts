@@ -708,6 +708,3 @@ function dedupe(findings: readonly Finding[]): Finding[] {
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-export { type Direction, type Finding } from './contracts-rules.js';
-export type { JsonSchema } from './contracts-lockfile.js';
