@@ -60,7 +60,7 @@ export function describeJob(
     }
   }
   let resultContract: PayloadContract | null = null;
-  const resultSchema = (job as { result?: { schema: unknown } }).result?.schema;
+  const resultSchema: unknown = job.result?.schema;
   if (resultSchema !== undefined) {
     const toResultJson = toJsonSchemaOf(resultSchema, standalone);
     try {
