@@ -302,6 +302,22 @@ async function warmUp(producer: Producer): Promise<void> {
   await sleep(300);
 }
 
+/**
+ * Starts `send(i)` for i = 0 … total - 1 on a fixed schedule of `rate` per second, never waiting for an answer (so a
+ * slow reply cannot slow the rate), then waits for them all.
+ */
+async function sendAtRate(rate: number, total: number, send: (i: number) => Promise<unknown>): Promise<void> {
+  const pending: Promise<unknown>[] = [];
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
+    while (sent < due) pending.push(send(sent++));
+    await sleep(1);
+  }
+  await Promise.all(pending);
+}
+
 function latencySample(latencies: readonly number[], extra: Record<string, number> = {}): Sample {
   return {
     value: percentile(latencies, 99),
@@ -325,16 +341,8 @@ const latency: Workload = {
         const producer = await openProducer(lib, ns);
         try {
           await warmUp(producer);
-          // Send on a fixed schedule (every 2 ms), never waiting for an answer, so a slow reply cannot slow the rate.
-          const pending: Promise<unknown>[] = [];
-          const t0 = performance.now();
-          let sent = 0;
-          while (sent < total) {
-            const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
-            while (sent < due) pending.push(producer.add('task', TASK(WARMUP_JOBS + sent++, wallNow())));
-            await sleep(1);
-          }
-          await Promise.all(pending);
+          // One job every 2 ms.
+          await sendAtRate(rate, total, (i) => producer.add('task', TASK(WARMUP_JOBS + i, wallNow())));
           const done = await wp.done(60_000);
           return latencySample(done.latencies);
         } finally {
@@ -366,21 +374,13 @@ const resultRoundtrip: Workload = {
         try {
           for (let i = 0; i < WARMUP_JOBS; i++) await producer.addAndWait(TASK(i));
           const latencies: number[] = [];
-          const pending: Promise<unknown>[] = [];
-          const t0 = performance.now();
-          let sent = 0;
-          const one = async (i: number): Promise<void> => {
+          await sendAtRate(rate, total, async (n) => {
+            const i = WARMUP_JOBS + n;
             const start = performance.now();
             const value = (await producer.addAndWait(TASK(i))) as { i?: number } | undefined;
             if (value?.i !== i) throw new Error(`result-roundtrip-p99: job ${i} came back as ${JSON.stringify(value)}`);
             latencies.push(performance.now() - start);
-          };
-          while (sent < total) {
-            const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
-            while (sent < due) pending.push(one(WARMUP_JOBS + sent++));
-            await sleep(1);
-          }
-          await Promise.all(pending);
+          });
           await wp.done(60_000);
           return latencySample(latencies);
         } finally {

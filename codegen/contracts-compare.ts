@@ -60,7 +60,7 @@ export function compareLockfiles(before: Lockfile, after: Lockfile): Finding[] {
  * old name are read by the new workers as `to` (the old job's live versions against `to`'s current one, as for a
  * job kept under its name); a queue change breaks as for any job. (Forward: see the `job-renamed` finding on `to`.)
  */
-export function compareRename(from: string, old: LockedJob, to: string, now: LockedJob): Finding[] {
+function compareRename(from: string, old: LockedJob, to: string, now: LockedJob): Finding[] {
   const out: Finding[] = [finding('job-renamed', from, '', 'backward', 'safe', `job ${from} was renamed to ${to} (an alias of ${to}): its stored jobs run as ${to}`)];
   if (old.queue !== now.queue) {
     out.push(finding('queue-changed', from, '', 'backward', 'breaking', `queue ${old.queue} → ${now.queue} (renamed to ${to})`));
@@ -71,7 +71,7 @@ export function compareRename(from: string, old: LockedJob, to: string, now: Loc
 }
 
 /** The findings for one job present on both sides. */
-export function compareJobs(name: string, old: LockedJob, now: LockedJob): Finding[] {
+function compareJobs(name: string, old: LockedJob, now: LockedJob): Finding[] {
   const out: Finding[] = [];
   if (old.queue !== now.queue) {
     for (const direction of ['backward', 'forward'] as const) {
@@ -94,7 +94,7 @@ export function compareJobs(name: string, old: LockedJob, now: LockedJob): Findi
  * result's input JSON Schema: what is stored is what the handler returned, and a waiter parses it with its schema.
  * Paths start with `result`, findings carry `part: 'result'`.
  */
-export function compareResults(name: string, old: LockedResult | undefined, now: LockedResult | undefined): Finding[] {
+function compareResults(name: string, old: LockedResult | undefined, now: LockedResult | undefined): Finding[] {
   if (old === undefined && now === undefined) return [];
   const mark = (f: Finding): Finding => ({ ...f, part: 'result', path: resultPath(f.path) });
   if (old === undefined) {
@@ -127,7 +127,7 @@ type Part = 'payload' | 'result';
  * version with itself also makes (a field with a default is required in the output, optional in the input) is no
  * change and is left out.
  */
-export function compareVersions(job: string, direction: Direction, writer: Schemas, reader: Schemas, sameHash: boolean, part: Part = 'payload'): Finding[] {
+function compareVersions(job: string, direction: Direction, writer: Schemas, reader: Schemas, sameHash: boolean, part: Part = 'payload'): Finding[] {
   const found = rawCompare(job, direction, writer, reader, sameHash, part);
   if (sameHash) return found.filter((f) => f.severity === 'breaking' || f.rule === 'unrepresentable');
   const key = (f: Finding): string => `${f.rule}|${f.path}|${f.message}`;
@@ -390,6 +390,11 @@ function compareNodes(ctx: Context, writerNode: JsonSchema, readerNode: JsonSche
 /** Each writer branch must be accepted by some reader branch; reader branches no writer branch meets are safe additions. */
 function compareUnions(ctx: Context, ws: readonly JsonSchema[], rs: readonly JsonSchema[], path: string): void {
   const used = new Set<number>();
+  const notAccepted = (w: JsonSchema): void => {
+    const readerHas = rs.map(show).join(' | ');
+    if (valuesOf(w) !== undefined) report(ctx, path, 'breaking', true, 'enum-value-removed', 'enum-value-added', `${show(w)} not in ${readerHas}`);
+    else report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', `union member ${show(w)} not accepted (reader: ${readerHas})`);
+  };
   for (const w of ws) {
     const candidates = rs.map((r, i) => ({ r, i })).filter(({ r }) => compatibleTypes(w, r));
     let best: { findings: Finding[]; i: number } | undefined;
@@ -401,21 +406,13 @@ function compareUnions(ctx: Context, ws: readonly JsonSchema[], rs: readonly Jso
       if (breaking === 0) break;
     }
     if (best === undefined) {
-      const readerHas = rs.map(show).join(' | ');
-      const values = valuesOf(w);
-      if (values !== undefined) report(ctx, path, 'breaking', true, 'enum-value-removed', 'enum-value-added', `${show(w)} not in ${readerHas}`);
-      else report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', `union member ${show(w)} not accepted (reader: ${readerHas})`);
+      notAccepted(w);
       continue;
     }
     used.add(best.i);
-    if (candidates.length > 1 && best.findings.some((f) => f.severity === 'breaking')) {
-      // No member fits: the details against the nearest one would mislead (a discriminated union's new member).
-      const readerHas = rs.map(show).join(' | ');
-      if (valuesOf(w) !== undefined) report(ctx, path, 'breaking', true, 'enum-value-removed', 'enum-value-added', `${show(w)} not in ${readerHas}`);
-      else report(ctx, path, 'breaking', true, 'type-narrowed', 'type-widened', `union member ${show(w)} not accepted (reader: ${readerHas})`);
-      continue;
-    }
-    ctx.findings.push(...best.findings);
+    // No member fits: the details against the nearest one would mislead (a discriminated union's new member).
+    if (candidates.length > 1 && best.findings.some((f) => f.severity === 'breaking')) notAccepted(w);
+    else ctx.findings.push(...best.findings);
   }
   for (const [i, r] of rs.entries()) {
     if (used.has(i)) continue;
@@ -562,9 +559,7 @@ function upperWithin(w: Bound | undefined, r: Bound | undefined): boolean {
 /** Reports a bound: breaking when the reader's is tighter, safe when looser. */
 function compareBound(ctx: Context, path: string, name: string, wb: Bound | undefined, rb: Bound | undefined, side: 'min' | 'max'): void {
   const within = side === 'min' ? lowerWithin : upperWithin;
-  const message = readerIsNew(ctx)
-    ? `${name} ${showBound(wb, side)} → ${showBound(rb, side)}`
-    : `${name} ${showBound(rb, side)} → ${showBound(wb, side)}`;
+  const message = `${name} ${change(ctx, showBound(wb, side), showBound(rb, side))}`;
   if (!within(wb, rb)) report(ctx, path, 'breaking', true, 'bound-tightened', 'bound-loosened', message);
   else if (!within(rb, wb)) report(ctx, path, 'safe', false, 'bound-tightened', 'bound-loosened', message);
 }
@@ -578,11 +573,9 @@ function compareNumbers(ctx: Context, w: JsonSchema, r: JsonSchema, path: string
   compareBound(ctx, path, 'maximum', upper(w), upper(r), 'max');
   const wm = typeof w.multipleOf === 'number' ? w.multipleOf : undefined;
   const rm = typeof r.multipleOf === 'number' ? r.multipleOf : undefined;
-  if (rm !== undefined && (wm === undefined || !isMultiple(wm, rm))) {
-    report(ctx, path, 'breaking', true, 'bound-tightened', 'bound-loosened', `multipleOf ${readerIsNew(ctx) ? `${wm ?? 'none'} → ${rm}` : `${rm} → ${wm ?? 'none'}`}`);
-  } else if (wm !== undefined && (rm === undefined || !isMultiple(rm, wm))) {
-    report(ctx, path, 'safe', false, 'bound-tightened', 'bound-loosened', `multipleOf ${readerIsNew(ctx) ? `${wm} → ${rm ?? 'none'}` : `${rm ?? 'none'} → ${wm}`}`);
-  }
+  const message = `multipleOf ${change(ctx, String(wm ?? 'none'), String(rm ?? 'none'))}`;
+  if (rm !== undefined && (wm === undefined || !isMultiple(wm, rm))) report(ctx, path, 'breaking', true, 'bound-tightened', 'bound-loosened', message);
+  else if (wm !== undefined && (rm === undefined || !isMultiple(rm, wm))) report(ctx, path, 'safe', false, 'bound-tightened', 'bound-loosened', message);
 }
 
 function isMultiple(a: number, of: number): boolean {
@@ -595,7 +588,7 @@ function compareStrings(ctx: Context, w: JsonSchema, r: JsonSchema, path: string
   compareBound(ctx, path, 'maxLength', inclusive(w, 'maxLength'), inclusive(r, 'maxLength'), 'max');
   const wf = typeof w.format === 'string' ? w.format : undefined;
   const rf = typeof r.format === 'string' ? r.format : undefined;
-  const fromTo = (a: string | undefined, b: string | undefined): string => (readerIsNew(ctx) ? `${a ?? 'none'} → ${b ?? 'none'}` : `${b ?? 'none'} → ${a ?? 'none'}`);
+  const fromTo = (a: string | undefined, b: string | undefined): string => change(ctx, a ?? 'none', b ?? 'none');
   if (rf !== undefined && wf !== rf) {
     report(ctx, path, 'breaking', true, 'format-changed', 'format-removed', `format ${fromTo(wf, rf)}`);
     return;
@@ -655,13 +648,12 @@ function compareObjects(ctx: Context, w: JsonSchema, r: JsonSchema, path: string
     const rp = rProps[k];
     if (rp !== undefined && rReq.has(k) && !wReq.has(k)) {
       if (wp !== undefined) {
-        report(ctx, at(k), 'breaking', true, 'field-made-required', 'field-made-optional', readerIsNew(ctx) ? `${k} optional → required` : `${k} required → optional`);
-      }
-      else report(ctx, at(k), 'breaking', true, 'field-added-required', 'field-removed', readerIsNew(ctx) ? `${k} is new and required` : `${k} is gone; old ${readers(ctx)} require it`);
+        report(ctx, at(k), 'breaking', true, 'field-made-required', 'field-made-optional', `${k} ${change(ctx, 'optional', 'required')}`);
+      } else report(ctx, at(k), 'breaking', true, 'field-added-required', 'field-removed', readerIsNew(ctx) ? `${k} is new and required` : `${k} is gone; old ${readers(ctx)} require it`);
     }
     if (wp !== undefined && rp !== undefined) {
       if (wReq.has(k) && !rReq.has(k)) {
-        report(ctx, at(k), 'safe', false, 'field-made-required', 'field-made-optional', readerIsNew(ctx) ? `${k} required → optional` : `${k} optional → required`);
+        report(ctx, at(k), 'safe', false, 'field-made-required', 'field-made-optional', `${k} ${change(ctx, 'required', 'optional')}`);
       }
       compareNodes(ctx, wp, rp, at(k));
     } else if (wp !== undefined) {
@@ -716,6 +708,3 @@ function dedupe(findings: readonly Finding[]): Finding[] {
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-export { type Direction, type Finding } from './contracts-rules.js';
-export type { JsonSchema } from './contracts-lockfile.js';

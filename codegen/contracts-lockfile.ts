@@ -113,7 +113,7 @@ export function lockfilePath(schemaFile: string): string {
 }
 
 /** `value` with every object's keys sorted (arrays keep their order: it means something in JSON Schema). */
-export function sortKeys(value: unknown): unknown {
+function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
@@ -132,7 +132,7 @@ export function partHash(part: { readonly input: unknown; readonly output: unkno
 }
 
 /** The hash of one version: its two schemas and what they cannot say. */
-export function versionHash(input: JsonSchema, output: JsonSchema, unrepresentable: readonly Unrepresentable[]): string {
+function versionHash(input: JsonSchema, output: JsonSchema, unrepresentable: readonly Unrepresentable[]): string {
   return `sha256:${createHash('sha256').update(canonicalJson({ input, output, unrepresentable })).digest('hex')}`;
 }
 
@@ -140,25 +140,20 @@ export function versionHash(input: JsonSchema, output: JsonSchema, unrepresentab
 export function buildLockfile(schemaFile: string, jobs: readonly ContractSource[]): Lockfile {
   const locked: Record<string, LockedJob> = {};
   for (const job of [...jobs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const input = job.inputJsonSchema;
-    const output = job.outputJsonSchema;
     locked[job.name] = {
       queue: job.queue,
-      versions: [{ version: 1, hash: versionHash(input, output, job.unrepresentable), input, output, unrepresentable: job.unrepresentable }],
-      ...(job.result === undefined || job.result === null
-        ? {}
-        : {
-            result: {
-              hash: versionHash(job.result.input, job.result.output, job.result.unrepresentable),
-              input: job.result.input,
-              output: job.result.output,
-              unrepresentable: job.result.unrepresentable,
-            },
-          }),
+      versions: [{ version: 1, ...hashed({ input: job.inputJsonSchema, output: job.outputJsonSchema, unrepresentable: job.unrepresentable }) }],
+      ...(job.result === undefined || job.result === null ? {} : { result: hashed(job.result) }),
       ...(job.aliases === undefined || job.aliases.length === 0 ? {} : { aliases: [...job.aliases].sort() }),
     };
   }
   return { lockfileVersion: LOCKFILE_VERSION, schema: basename(schemaFile), jobs: locked };
+}
+
+/** Both JSON Schemas and their notes, with the hash of the three (a version's, less its number, or a result's). */
+function hashed(schemas: { readonly input: JsonSchema; readonly output: JsonSchema; readonly unrepresentable: readonly Unrepresentable[] }): LockedResult {
+  const { input, output, unrepresentable } = schemas;
+  return { hash: versionHash(input, output, unrepresentable), input, output, unrepresentable };
 }
 
 /** The file's text: sorted keys, two spaces, a trailing newline. */

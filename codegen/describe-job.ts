@@ -22,7 +22,7 @@ export type LoadedJob = JobDescription & {
   readonly unrepresentable: readonly Unrepresentable[];
   /**
    * JSON Schema of the result's input (what a handler returns and is stored), for a job that declares a `result`:
-   * `z.toJSONSchema(result, { io: 'input', unrepresentable: 'any' })`; `null` for a job without one.
+   * `resultContract.input`; `null` for a job without one.
    */
   readonly resultJsonSchema: (JsonSchemaNode & Record<string, unknown>) | null;
   /** Both JSON Schemas of the result and their notes, as the lockfile holds them; `null` for a job without a result. */
@@ -45,12 +45,9 @@ export function describeJob(
   describeResolved: typeof describeResolvedJob,
   standalone: () => ToJsonSchema | undefined = () => undefined,
 ): LoadedJob {
-  let input: Record<string, unknown> | undefined;
   let inputProblem: string | undefined;
   let contract: PayloadContract | undefined;
-  const method = (job.schema as { toJSONSchema?: ToJsonMethod }).toJSONSchema;
-  const toJson: ToJsonSchema | undefined =
-    typeof method === 'function' ? (schema, params) => method.call(schema, params) : isZod4(job.schema) ? standalone() : undefined;
+  const toJson = toJsonSchemaOf(job.schema, standalone);
   if (toJson === undefined) {
     inputProblem = isZod4(job.schema)
       ? "zod's standalone toJSONSchema (zod/v4/core) could not be loaded from where the schema file imports zod"
@@ -58,23 +55,14 @@ export function describeJob(
   } else {
     try {
       contract = payloadContract(job.schema, toJson);
-      input = contract.input;
     } catch (err) {
       inputProblem = (err as Error).message;
     }
   }
-  let resultJsonSchema: Record<string, unknown> | null = null;
   let resultContract: PayloadContract | null = null;
-  const resultSchema = (job as { result?: { schema: unknown } }).result?.schema;
+  const resultSchema: unknown = job.result?.schema;
   if (resultSchema !== undefined) {
-    const own = (resultSchema as { toJSONSchema?: ToJsonMethod }).toJSONSchema;
-    const toResultJson: ToJsonSchema | undefined =
-      typeof own === 'function' ? (schema, params) => own.call(schema, params) : isZod4(resultSchema) ? standalone() : undefined;
-    try {
-      resultJsonSchema = toResultJson?.(resultSchema, { io: 'input', unrepresentable: 'any' }) ?? {};
-    } catch {
-      resultJsonSchema = {};
-    }
+    const toResultJson = toJsonSchemaOf(resultSchema, standalone);
     try {
       resultContract = toResultJson === undefined ? null : payloadContract(resultSchema, toResultJson);
     } catch {
@@ -86,13 +74,25 @@ export function describeJob(
   return {
     name: job.name,
     ...describeResolved(job),
-    resultJsonSchema: resultJsonSchema as LoadedJob['resultJsonSchema'],
+    // The manifest's `result` and the printer's descriptions: the contract's input side, so it is made once and its
+    // computed defaults are left out as a payload's are.
+    resultJsonSchema: (resultContract?.input ?? null) as LoadedJob['resultJsonSchema'],
     resultContract,
-    inputJsonSchema: input ?? {},
+    inputJsonSchema: contract?.input ?? {},
     inputProblem,
     outputJsonSchema: contract?.output ?? {},
     unrepresentable: contract?.unrepresentable ?? [],
   };
+}
+
+/**
+ * How to make `schema`'s JSON Schema: its own `toJSONSchema` method (classic zod), else zod core's standalone one
+ * (zod/mini); `undefined` when it is no zod 4 schema or the standalone function could not be loaded.
+ */
+function toJsonSchemaOf(schema: unknown, standalone: () => ToJsonSchema | undefined): ToJsonSchema | undefined {
+  const method = (schema as { toJSONSchema?: ToJsonMethod }).toJSONSchema;
+  if (typeof method === 'function') return (s, params) => method.call(s, params);
+  return isZod4(schema) ? standalone() : undefined;
 }
 
 /** Both JSON Schemas of a payload, and what they cannot say. */

@@ -13,8 +13,9 @@ export interface EmitJob {
   /** The job as defineJobs resolved it when the schema file ran. */
   readonly resolved: LoadedJob;
   /**
-   * Its payload types as an earlier run wrote them, for a job --watch did not check again (see incremental.ts):
-   * then `declared.input` and `declared.output` are placeholders and are not read.
+   * Its payload (and result) types as an earlier run wrote them, for a job --watch did not check again (see
+   * incremental.ts): then `declared.input`, `declared.output` and those of `declared.result` are placeholders and are
+   * not read.
    */
   readonly written?: WrittenPayload;
 }
@@ -32,10 +33,12 @@ export interface WrittenType {
   readonly exact?: string;
 }
 
-/** A job's input and output types as written. */
+/** A job's input and output types as written, and its result's for a job that declares one. */
 export interface WrittenPayload {
   readonly input: WrittenType;
   readonly output: WrittenType;
+  /** What the handler returns (`…Returns`) and what a wait gives (`…Result`). */
+  readonly result?: { readonly returns: WrittenType; readonly output: WrittenType };
 }
 
 /** Everything the emitters need. */

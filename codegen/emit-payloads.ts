@@ -3,7 +3,7 @@
  * and `…Payload` (what the handler gets), then a compile-time proof that each equals `z.input` / `z.output` of the
  * schema, so a schema changed without regenerating fails `tsc` on the job that drifted.
  */
-import { header, importJobSet, literal, tsdoc, type EmitContext, type EmitJob, type WrittenType } from './emit-common.js';
+import { header, importJobSet, literal, tsdoc, type EmitContext, type EmitJob, type WrittenPayload, type WrittenType } from './emit-common.js';
 import { HELPER_TYPES, UnprintableType, type HelperType } from './print-type.js';
 
 
@@ -58,7 +58,6 @@ export function emitPayloads(ctx: EmitContext): string {
     const { name, ids } = job.declared;
     const input = job.written?.input ?? write(ctx, job, 'input');
     const output = job.written?.output ?? write(ctx, job, 'output');
-    ctx.onWritten?.(name, { input, output });
     for (const h of [...input.helpers, ...output.helpers]) helpers.add(h);
     const rootDoc = job.resolved.inputJsonSchema.description;
 
@@ -105,10 +104,14 @@ export function emitPayloads(ctx: EmitContext): string {
     checks.push(`  Expect<Equal<${ids.payload}, z.output<${definition}>>>,`);
 
     const result = job.declared.result;
+    let writtenResult: WrittenPayload['result'];
     if (result !== undefined) {
       const resultDefinition = `Definitions[${literal(name)}]['result']`;
-      const returns = writeResult(ctx, result.input, job, `z.input<${resultDefinition}>`);
-      const output = writeResult(ctx, result.output, job, `z.output<${resultDefinition}>`);
+      writtenResult = job.written?.result ?? {
+        returns: writeResult(ctx, result.input, job, `z.input<${resultDefinition}>`),
+        output: writeResult(ctx, result.output, job, `z.output<${resultDefinition}>`),
+      };
+      const { returns, output } = writtenResult;
       for (const h of [...returns.helpers, ...output.helpers]) helpers.add(h);
       out += `\n${tsdoc([`What the handler of job \`${name}\` returns: the input of its result schema (checked by the worker, then stored).`, ...fallbackNote(returns)])}`;
       out += `export type ${ids.returns} = ${returns.text};\n`;
@@ -117,6 +120,7 @@ export function emitPayloads(ctx: EmitContext): string {
       checks.push(`  Expect<Equal<${ids.returns}, z.input<${resultDefinition}>>>,`);
       checks.push(`  Expect<Equal<${ids.result}, z.output<${resultDefinition}>>>,`);
     }
+    ctx.onWritten?.(name, writtenResult === undefined ? { input, output } : { input, output, result: writtenResult });
   }
 
   let head = header(ctx, 'Payload types of every job');

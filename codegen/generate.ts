@@ -134,7 +134,19 @@ interface Snapshot {
   readonly slices: JobMapSlices;
   /** The other local files the schema depends on, with their text then. */
   readonly others: ReadonlyMap<string, string>;
+  /** By job: what was declared (its types replaced by placeholders), what was written, and {@link describedJson}. */
   readonly jobs: ReadonlyMap<string, { readonly declared: DeclaredJob; readonly written: WrittenPayload; readonly json: string }>;
+}
+
+/** A declared job with `placeholder` for each of its types (the payload's and the result's). */
+function withoutTypes(declared: DeclaredJob, placeholder: ts.Type): DeclaredJob {
+  const types = { input: placeholder, output: placeholder };
+  return { ...declared, ...types, ...(declared.result === undefined ? {} : { result: types }) };
+}
+
+/** The JSON Schemas a kept job's written types describe themselves with (their descriptions): the payload's and the result's. */
+function describedJson(job: LoadedJob): string {
+  return JSON.stringify([job.inputJsonSchema, job.resultJsonSchema]);
 }
 
 /** Where the standard library's declaration files appear to the compiler (they are served from memory). */
@@ -331,9 +343,7 @@ export class Generator {
         const to = lineAndColumn(text, slice.start);
         const move = <L extends DeclaredJob['location']>(l: L): L => moveLocation(l, from, to);
         const declared: DeclaredJob = {
-          ...kept.declared,
-          input: placeholder,
-          output: placeholder,
+          ...withoutTypes(kept.declared, placeholder),
           location: move(kept.declared.location),
           payloadLocation: move(kept.declared.payloadLocation),
           optionLocations: new Map([...kept.declared.optionLocations].map(([k, l]) => [k, move(l)])),
@@ -366,8 +376,7 @@ export class Generator {
       const w = written.get(job.declared.name);
       if (w === undefined) return;
       // Without its types, which would keep this run's program (and its checker) alive for as long as the job is kept.
-      const declared = { ...job.declared, input: placeholder, output: placeholder };
-      kept.set(job.declared.name, { declared, written: w, json: JSON.stringify(job.resolved.inputJsonSchema) });
+      kept.set(job.declared.name, { declared: withoutTypes(job.declared, placeholder), written: w, json: describedJson(job.resolved) });
     }
     this.snapshot = { schemaFile, text, kind: reading.kind, slices, others, jobs: kept };
   }
@@ -406,7 +415,10 @@ export class Generator {
       // A kept job is written as before only if running the file describes it as before (its JSON Schema).
       if (changedOnly !== undefined) {
         reused = changedOnly.reused;
-        const stale = [...reused].some(([name, kept]) => JSON.stringify(loaded.get(name)?.inputJsonSchema) !== kept.json);
+        const stale = [...reused].some(([name, kept]) => {
+          const now = loaded.get(name);
+          return now === undefined || describedJson(now) !== kept.json;
+        });
         if (stale) {
           reading = await fullRead();
           reused = new Map();

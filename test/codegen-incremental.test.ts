@@ -16,7 +16,7 @@ const OUT = join(DIR, 'generated');
 mkdirSync(DIR, { recursive: true });
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
-const source = (o: { shared?: string; a?: string; aDescription?: string; c?: string; names?: [string, string] } = {}): string => `import * as z from 'zod';
+const source = (o: { shared?: string; a?: string; aDescription?: string; c?: string; names?: [string, string]; betaResult?: string } = {}): string => `import * as z from 'zod';
 import { defineJobs } from '../../../../src/schema.js';
 
 const Address = z.object({ ${o.shared ?? 'street: z.string()'} });
@@ -30,7 +30,7 @@ export const jobs = defineJobs({
   },
   beta: {
     payload: z.object({ to: Address, n: z.number().default(3) }),
-    ...common,
+    ...common,${o.betaResult === undefined ? '' : `\n    result: ${o.betaResult},`}
   },
   gamma: {
     payload: z.object({ ${o.c ?? "tags: z.array(z.string()), at: z.iso.datetime().optional()"} }),
@@ -87,5 +87,13 @@ describe('incremental runs (--watch)', () => {
     expect((await save(source({ shared: 'street: z.string(), city: z.string()', names: ['alpha', 'epsilon'] }))).checked).toBeUndefined();
     // And incremental again after them.
     expect((await save(source({ shared: 'street: z.string(), city: z.string()', names: ['alpha', 'epsilon'], a: 'id: z.uuid()' }))).checked).toEqual(['alpha']);
+  }, 120_000);
+
+  it("a kept job's result types are written as a full run writes them, from the new program", async () => {
+    const result = 'z.object({ url: z.url().describe("Where the report is"), rows: z.number().int() })';
+    await save(source({ betaResult: result }));
+    // Only alpha is checked: beta (and its result) is kept from the last run.
+    expect((await save(source({ betaResult: result, a: 'id: z.string(), tries: z.number()' }))).checked).toEqual(['alpha']);
+    expect((await save(source({ betaResult: result, a: 'id: z.uuid()' }))).checked).toEqual(['alpha']);
   }, 120_000);
 });

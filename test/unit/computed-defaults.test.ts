@@ -77,6 +77,21 @@ describe('the JSON Schema of a payload', () => {
     expect((mini.inputJsonSchema as { properties: { id: object } }).properties.id).not.toHaveProperty('default');
   });
 
+  it("a result's computed default is left out of its JSON Schema too (the manifest's `result`), the same on every run", () => {
+    const withResult = defineJobs({
+      report: { payload: z.object({}), result: z.object({ at: z.iso.datetime().default(() => new Date().toISOString()), rows: z.number().default(0) }) },
+    });
+    const job = withResult.jobs.get('report');
+    if (job === undefined) throw new Error('report');
+    const first = describeJob(job, describeResolvedJob);
+    const properties = (first.resultJsonSchema as { properties: Record<string, Record<string, unknown>> }).properties;
+    expect(properties.at).not.toHaveProperty('default');
+    expect(properties.at?.$comment).toBe(COMPUTED_DEFAULT_COMMENT);
+    expect(properties.rows?.default).toBe(0);
+    expect(first.resultJsonSchema).toEqual(first.resultContract?.input);
+    expect(describeJob(job, describeResolvedJob)).toEqual(first);
+  });
+
   it('a schema that is no zod 4 schema still has no JSON Schema, and says why', () => {
     const job = jobs.jobs.get('classic');
     if (job === undefined) throw new Error('classic');

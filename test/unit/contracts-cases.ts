@@ -25,11 +25,20 @@ export interface Case {
   readonly noProperty?: true;
 }
 
-/** A lockfile holding one job `job` with `payload`, on `queue`. */
-export function lockOf(payload: z.ZodType, queue = 'default', name = 'job'): Lockfile {
-  const contract = payloadContract(payload, (schema, params) => z.toJSONSchema(schema as z.ZodType, params) as Record<string, unknown>);
+const toJson = (schema: unknown, params: Record<string, unknown>): Record<string, unknown> => z.toJSONSchema(schema as z.ZodType, params) as Record<string, unknown>;
+
+/** A lockfile holding one job `job` with `payload`, on `queue`, with `result` when given. */
+export function lockOf(payload: z.ZodType, queue = 'default', name = 'job', result?: z.ZodType): Lockfile {
+  const contract = payloadContract(payload, toJson);
   return buildLockfile('jobs.schema.ts', [
-    { name, queue, inputJsonSchema: contract.input, outputJsonSchema: contract.output, unrepresentable: contract.unrepresentable },
+    {
+      name,
+      queue,
+      inputJsonSchema: contract.input,
+      outputJsonSchema: contract.output,
+      unrepresentable: contract.unrepresentable,
+      ...(result === undefined ? {} : { result: payloadContract(result, toJson) }),
+    },
   ]);
 }
 

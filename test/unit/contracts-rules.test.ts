@@ -8,7 +8,6 @@ import * as z from 'zod';
 import { compareLockfiles } from '../../codegen/contracts-compare.js';
 import { failsIn, RESULT_HINTS, RULES } from '../../codegen/contracts-rules.js';
 import { buildLockfile, formatLockfile, parseLockfile, type Lockfile } from '../../codegen/contracts-lockfile.js';
-import { payloadContract } from '../../codegen/describe-job.js';
 import { CASES, lockOf } from './contracts-cases.js';
 
 function verdict(findings: ReturnType<typeof compareLockfiles>, direction: 'backward' | 'forward'): 'safe' | 'breaking' {
@@ -163,21 +162,8 @@ describe('job-level changes', () => {
 
 describe('result changes: workers write, waiters read', () => {
   const payload = z.object({ a: z.string() });
-  const toJson = (schema: unknown, params: Record<string, unknown>): Record<string, unknown> => z.toJSONSchema(schema as z.ZodType, params) as Record<string, unknown>;
   /** A lockfile of one job `job` whose result is `result` (none when undefined). */
-  const withResult = (result: z.ZodType | undefined): Lockfile => {
-    const p = payloadContract(payload, toJson);
-    return buildLockfile('jobs.schema.ts', [
-      {
-        name: 'job',
-        queue: 'default',
-        inputJsonSchema: p.input,
-        outputJsonSchema: p.output,
-        unrepresentable: p.unrepresentable,
-        result: result === undefined ? null : payloadContract(result, toJson),
-      },
-    ]);
-  };
+  const withResult = (result: z.ZodType | undefined): Lockfile => lockOf(payload, 'default', 'job', result);
   const check = (before: z.ZodType | undefined, after: z.ZodType | undefined): { backward: string; forward: string; shown: string[] } => {
     const findings = compareLockfiles(withResult(before), withResult(after));
     for (const f of findings) {
