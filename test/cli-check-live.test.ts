@@ -6,20 +6,18 @@
  * and a run as the documented read-only ACL user on a private redis-server), Ctrl-C, and that the verdict is the
  * worker's: a worker of the new code then dead-letters exactly the jobs the check named, with the same reasons.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import type { LiveCheckJson } from '../codegen/check-live.js';
 import { PermanentError, createAdmin, createClient, createWorker, defineJobs, queueKeys, type JobSet } from '../src/index.js';
 import { startRedisServer, type RedisServer } from '../scripts/redis-server.js';
-import { runCli, type Run } from './cli.js';
+import { runCli, writeSchemaProject, type Run } from './cli.js';
 import { deletePrefix, keysUnder, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'jobcraft-live-'));
 const NEW_SCHEMA = join(dir, 'jobs.schema.ts');
 const prefix = testPrefix('check-live');
@@ -53,18 +51,7 @@ function newJobs() {
 
 /** Writes the temporary project whose schema file imports jobcraft/schema (served from this checkout) and zod. */
 function writeProject(): void {
-  const files: Record<string, string> = {
-    'package.json': JSON.stringify({ name: 'mail-service', private: true, type: 'module' }),
-    'node_modules/jobcraft/package.json': JSON.stringify({ name: 'jobcraft', type: 'module', exports: { './schema': { types: './schema.d.ts', default: './schema.js' } } }),
-    'node_modules/jobcraft/schema.d.ts': `export * from ${JSON.stringify(join(ROOT, 'src', 'schema.js'))};\n`,
-    'node_modules/jobcraft/schema.js': `export * from ${JSON.stringify(pathToFileURL(join(ROOT, 'src', 'schema.ts')).href)};\n`,
-    'jobs.schema.ts': NEW_SOURCE,
-  };
-  for (const [name, contents] of Object.entries(files)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), contents);
-  }
-  symlinkSync(join(ROOT, 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), 'dir');
+  writeSchemaProject(dir, { 'package.json': JSON.stringify({ name: 'mail-service', private: true, type: 'module' }), 'jobs.schema.ts': NEW_SOURCE });
 }
 
 function cli(args: readonly string[], url = redisUrl(), onSpawn?: Parameters<typeof runCli>[2]): Promise<Run> {

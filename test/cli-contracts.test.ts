@@ -3,24 +3,19 @@
  * on a project in a temporary git repository, its schema file changed between commits as a team would.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../codegen/check.js';
-import { runCli, type Run } from './cli.js';
+import { runCli, writeFiles, writeSchemaProject, type Run } from './cli.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'jobcraft-contracts-'));
 const SCHEMA = join(dir, 'jobs.schema.ts');
 const LOCK = join(dir, 'jobs.lock.json');
 
 function write(files: Record<string, string>): void {
-  for (const [name, contents] of Object.entries(files)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), contents);
-  }
+  writeFiles(dir, files);
 }
 
 /** The schema file with `fields` as sendEmail's payload (zod source) and more jobs when given. */
@@ -48,17 +43,12 @@ function cli(...args: string[]): Promise<Run> {
 }
 
 beforeAll(() => {
-  write({
+  writeSchemaProject(dir, {
     'package.json': JSON.stringify({ name: 'mail-service', private: true, type: 'module' }),
     'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, skipLibCheck: true, types: [] } }),
-    // jobcraft/schema, served from this checkout's sources.
-    'node_modules/jobcraft/package.json': JSON.stringify({ name: 'jobcraft', type: 'module', exports: { './schema': { types: './schema.d.ts', default: './schema.js' } } }),
-    'node_modules/jobcraft/schema.d.ts': `export * from ${JSON.stringify(join(ROOT, 'src', 'schema.js'))};\n`,
-    'node_modules/jobcraft/schema.js': `export * from ${JSON.stringify(pathToFileURL(join(ROOT, 'src', 'schema.ts')).href)};\n`,
     '.gitignore': 'node_modules\n',
     'jobs.schema.ts': schema("to: z.email(), locale: z.enum(['en', 'de']).optional()"),
   });
-  symlinkSync(join(ROOT, 'node_modules', 'zod'), join(dir, 'node_modules', 'zod'), 'dir');
   git('init', '-q');
 });
 
