@@ -2,8 +2,8 @@
  * The scheduled page (delayed jobs by due time per queue, cron jobs with their last and next firing), the workers
  * page (the worker registry) and the job types page (each declared job's options and payload JSON Schema).
  */
-import { JOB_DESCRIPTION } from 'jobcraft/schema';
-import type { CronEntry, ResolvedJob } from 'jobcraft';
+import { describeResolvedJob } from 'jobcraft/schema';
+import type { CronEntry } from 'jobcraft';
 import { actionsFor, jobsTable, pager, pageSize, param, type Ctx } from './context.js';
 import { actionButton, html, href, layout, query, seg, time, type Html } from './html.js';
 import { selectedForm } from './page-queue.js';
@@ -71,13 +71,6 @@ function manifestJobs(manifest: unknown): readonly ManifestJob[] | undefined {
   return jobs.filter((j): j is ManifestJob => typeof (j as { name?: unknown } | null)?.name === 'string');
 }
 
-/** A job's options as the manifest shows them, from the resolved job. */
-function described(job: ResolvedJob): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [field, d] of Object.entries(JOB_DESCRIPTION)) out[field] = (d.show as (j: ResolvedJob) => unknown)(job);
-  return out;
-}
-
 /** The JSON Schema of a payload's input, from the zod schema's own `toJSONSchema` (zod 4 classic). */
 function inputSchema(payload: unknown): unknown {
   const method = (payload as { toJSONSchema?: (params: Record<string, unknown>) => unknown } | null)?.toJSONSchema;
@@ -97,8 +90,8 @@ export function typesPage(ctx: Ctx): Html {
       ? fromManifest.map((j) => ({ name: j.name, options: { queue: j.queue, description: j.description, ...(j.resolved as object | undefined) }, schema: j.input }))
       : [...(ctx.jobs?.jobs.values() ?? [])].map((j) => ({
           name: j.name,
-          options: described(j),
-          schema: inputSchema((ctx.jobs?.definitions as Record<string, { payload?: unknown }> | undefined)?.[j.name]?.payload),
+          options: describeResolvedJob(j),
+          schema: inputSchema(j.schema),
         }));
   const body =
     jobs.length === 0
