@@ -5,8 +5,8 @@
  * saying what happened, with a link back.
  */
 import { ACTION_STATES, type ActOutcome, type BulkOutcome, type LiveState, type PurgeOutcome } from 'jobcraft';
-import { ACTION_LABELS, type Ctx } from './context.js';
-import { html, href, layout, type Html, type Page } from './html.js';
+import type { Ctx } from './context.js';
+import { ACTION_LABELS, html, href, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type ActionTarget, type DashboardAction } from './options.js';
 
 /** Entries per HSCAN page of a bulk action. */

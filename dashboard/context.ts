@@ -66,19 +66,6 @@ export function actionsFor(state: ListState | JobState): readonly DashboardActio
   }
 }
 
-export const ACTION_LABELS: Readonly<Record<DashboardAction, string>> = {
-  retry: 'Retry now',
-  promote: 'Promote (run now)',
-  cancel: 'Cancel',
-  delete: 'Delete',
-  'dead-retry': 'Retry',
-  'dead-delete': 'Delete',
-  'dead-purge': 'Purge all',
-  pause: 'Pause',
-  resume: 'Resume',
-  'cron-trigger': 'Trigger now',
-};
-
 /** The first line of an error message, cut to `max` characters (the job page shows it whole). */
 export function firstLine(text: string | undefined, max = 160): string {
   if (text === undefined) return '';

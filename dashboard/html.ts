@@ -75,10 +75,24 @@ export function formFields(page: Page, action: DashboardAction, fields: Record<s
   return html`<input type="hidden" name="${CSRF_FIELD}" value="${page.csrf}"><input type="hidden" name="action" value="${action}"><input type="hidden" name="return" value="${page.here}">${Object.entries(fields).map(([k, v]) => (v === undefined ? '' : html`<input type="hidden" name="${k}" value="${v}">`))}`;
 }
 
-/** A one-button action form, or nothing when the action is not allowed. */
-export function actionButton(page: Page, action: DashboardAction, label: string, fields: Record<string, string | undefined>, testId: string, danger = false): Html {
+/** What each action's buttons say. */
+export const ACTION_LABELS: Readonly<Record<DashboardAction, string>> = {
+  retry: 'Retry now',
+  promote: 'Promote (run now)',
+  cancel: 'Cancel',
+  delete: 'Delete',
+  'dead-retry': 'Retry',
+  'dead-delete': 'Delete',
+  'dead-purge': 'Purge all',
+  pause: 'Pause',
+  resume: 'Resume',
+  'cron-trigger': 'Trigger now',
+};
+
+/** A one-button action form (labelled by {@link ACTION_LABELS}), or nothing when the action is not allowed. */
+export function actionButton(page: Page, action: DashboardAction, fields: Record<string, string | undefined>, testId: string, danger = false): Html {
   if (!page.can(action)) return html``;
-  return html`<form method="post" action="${href(page, 'actions')}" class="inline"${danger ? raw(' data-confirm="1"') : ''}>${formFields(page, action, fields)}<button type="submit" data-testid="${testId}" class="${danger ? 'danger' : ''}">${label}</button></form>`;
+  return html`<form method="post" action="${href(page, 'actions')}" class="inline"${danger ? raw(' data-confirm="1"') : ''}>${formFields(page, action, fields)}<button type="submit" data-testid="${testId}" class="${danger ? 'danger' : ''}">${ACTION_LABELS[action]}</button></form>`;
 }
 
 const NAV: readonly (readonly [string, string, string])[] = [

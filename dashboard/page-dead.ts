@@ -3,8 +3,8 @@
  * (newest first) with each one's reason and error (both from the listing's dead-letter records: no payload leaves
  * Redis); retry or delete the checked ones, or every one matching after a dry-run count.
  */
-import { ACTION_LABELS, jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
-import { formFields, html, href, layout, query, type Html } from './html.js';
+import { jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
+import { ACTION_LABELS, formFields, html, href, layout, query, type Html } from './html.js';
 import { matchingForm, selectedForm } from './page-queue.js';
 
 export async function deadPage(ctx: Ctx): Promise<Html> {

@@ -5,7 +5,7 @@
 import type { JobDetails, StoredError } from 'jobcraft';
 import { actionButton, bytes, html, href, layout, seg, time, type Html } from './html.js';
 import { actionsFor, type Ctx } from './context.js';
-import type { DashboardAction, DashboardOptions } from './options.js';
+import type { DashboardOptions } from './options.js';
 
 /**
  * One error of the job's list: name, message, attempt, time and stack (all escaped by `html`). The newest carries the
@@ -45,8 +45,6 @@ export function cutUtf8(text: string, max: number): string {
   return buf.subarray(0, end).toString('utf8');
 }
 
-const LABELS: Partial<Record<DashboardAction, string>> = { retry: 'Retry now', promote: 'Promote (run now)', cancel: 'Cancel', 'dead-retry': 'Retry', 'dead-delete': 'Delete' };
-
 export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
   const { page } = ctx;
   const job = await ctx.inspector.job(id);
@@ -82,7 +80,7 @@ ${job.priority === undefined ? '' : html`<tr><th>Priority</th><td data-testid="j
 ${job.workerId === undefined ? '' : html`<tr><th>Worker</th><td>${job.workerId}</td></tr>`}
 <tr><th>Trace id</th><td data-testid="trace-id">${job.traceId ?? html`<span class="muted">none</span>`}</td></tr>
 </table>
-${actions.length === 0 ? '' : html`<div class="actions" data-testid="job-actions">${actions.map((a) => actionButton(page, a, LABELS[a] ?? a, { id: job.id, queue: job.queue }, `job-${a}`, a === 'cancel' || a === 'dead-delete'))}</div>`}
+${actions.length === 0 ? '' : html`<div class="actions" data-testid="job-actions">${actions.map((a) => actionButton(page, a, { id: job.id, queue: job.queue }, `job-${a}`, a === 'cancel' || a === 'dead-delete'))}</div>`}
 ${declared === undefined ? '' : html`<h2>Options of ${declared.name}</h2><pre data-testid="job-options">${JSON.stringify({ queue: declared.queue, attempts: declared.attempts, backoff: declared.backoff, timeoutMs: declared.timeoutMs ?? null, priority: declared.priority, cron: declared.cron === undefined ? null : { pattern: declared.cron.pattern, tz: declared.cron.tz } }, null, 2)}</pre>`}
 <h2>Payload</h2>
 ${job.state === 'completed'

@@ -24,7 +24,7 @@ export async function scheduledPage(ctx: Ctx): Promise<Html> {
     entries.length === 0
       ? html`<p class="muted" data-testid="no-cron">The job set declares no cron job.</p>`
       : html`<table data-testid="cron-table"><thead><tr><th>Job</th><th>Queue</th><th>Schedule</th><th>TZ</th><th>Catch-up</th><th>Last firing</th><th>Next firing</th><th></th></tr></thead>
-<tbody>${entries.map((c) => html`<tr data-testid="cron-row" data-job="${c.name}"><td>${c.name}</td><td>${c.queue}</td><td><code>${c.schedule}</code></td><td>${c.tz}</td><td>${c.catchUp}</td><td data-testid="cron-last">${time(c.lastFiring, now)}</td><td data-testid="cron-next">${time(c.nextFiring, now)}</td><td>${actionButton(page, 'cron-trigger', 'Trigger now', { job: c.name, queue: c.queue }, 'cron-trigger')}</td></tr>`)}</tbody></table>`;
+<tbody>${entries.map((c) => html`<tr data-testid="cron-row" data-job="${c.name}"><td>${c.name}</td><td>${c.queue}</td><td><code>${c.schedule}</code></td><td>${c.tz}</td><td>${c.catchUp}</td><td data-testid="cron-last">${time(c.lastFiring, now)}</td><td data-testid="cron-next">${time(c.nextFiring, now)}</td><td>${actionButton(page, 'cron-trigger', { job: c.name, queue: c.queue }, 'cron-trigger')}</td></tr>`)}</tbody></table>`;
   const body = html`
 <h2>Delayed jobs by due time</h2>
 <p class="queues">${stats.map((s) => html`<a href="${href(page, `scheduled${query({ queue: s.queue })}`)}" class="${s.queue === queue ? 'current' : ''}" data-testid="scheduled-queue-link">${s.queue} (${s.delayed})</a> `)}</p>

@@ -79,7 +79,7 @@ ${stats.length === 0
 <td data-testid="count-waiting">${s.waiting}</td><td data-testid="count-delayed">${s.delayed}</td><td data-testid="count-active">${s.active}</td><td data-testid="count-retrying">${s.retrying}</td>
 <td data-testid="count-dead"><a href="${href(page, `dead${query({ queue: s.queue })}`)}">${s.dead}</a></td><td data-testid="count-completed">${s.completed}</td>
 <td>${duration(s.latencyMs)}</td><td data-testid="paused">${s.paused ? html`<span class="warn">paused</span>` : 'no'}</td>
-<td>${s.paused ? actionButton(page, 'resume', 'Resume', { queue: s.queue }, 'resume-queue') : actionButton(page, 'pause', 'Pause', { queue: s.queue }, 'pause-queue')}</td>
+<td>${s.paused ? actionButton(page, 'resume', { queue: s.queue }, 'resume-queue') : actionButton(page, 'pause', { queue: s.queue }, 'pause-queue')}</td>
 </tr>`,
     )}</tbody></table>`}
 </section>
