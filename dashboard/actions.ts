@@ -6,7 +6,7 @@
  */
 import { ACTION_STATES, type ActOutcome, type BulkOutcome, type LiveState, type PurgeOutcome } from 'jobcraft';
 import type { Ctx } from './context.js';
-import { ACTION_LABELS, html, href, layout, type Html, type Page } from './html.js';
+import { ACTION_LABELS, hiddenFields, html, href, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type ActionTarget, type DashboardAction } from './options.js';
 
 /** Entries per HSCAN page of a bulk action. */
@@ -132,8 +132,7 @@ export async function runAction(ctx: Ctx, f: ActionForm): Promise<ActionDone> {
 /** The same form again, without the dry run: the confirmation of a counted bulk action. */
 function confirmForm(page: Page, f: ActionForm, label: string): Html {
   return html`<form method="post" action="${href(page, 'actions')}" data-testid="confirm-form">
-<input type="hidden" name="_csrf" value="${page.csrf}"><input type="hidden" name="action" value="${f.action}"><input type="hidden" name="return" value="${f.back}">
-${f.queue === undefined ? '' : html`<input type="hidden" name="queue" value="${f.queue}">`}${f.job === undefined ? '' : html`<input type="hidden" name="job" value="${f.job}">`}${f.state === undefined ? '' : html`<input type="hidden" name="state" value="${f.state}">`}${f.all ? html`<input type="hidden" name="select" value="all">` : ''}${f.ids.map((id) => html`<input type="hidden" name="id" value="${id}">`)}
+${hiddenFields(page, { action: f.action, return: f.back, queue: f.queue, job: f.job, state: f.state, select: f.all ? 'all' : undefined })}${f.ids.map((id) => html`<input type="hidden" name="id" value="${id}">`)}
 <button type="submit" class="danger" data-testid="confirm-action">${label}</button></form>`;
 }
 

@@ -70,9 +70,14 @@ export function bytes(n: number): string {
   return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+/** The hidden fields of a POST form: the CSRF token, then each field given a value. */
+export function hiddenFields(page: Page, fields: Record<string, string | undefined>): Html {
+  return html`<input type="hidden" name="${CSRF_FIELD}" value="${page.csrf}">${Object.entries(fields).map(([k, v]) => (v === undefined ? '' : html`<input type="hidden" name="${k}" value="${v}">`))}`;
+}
+
 /** The hidden fields every action form carries. */
 export function formFields(page: Page, action: DashboardAction, fields: Record<string, string | undefined> = {}): Html {
-  return html`<input type="hidden" name="${CSRF_FIELD}" value="${page.csrf}"><input type="hidden" name="action" value="${action}"><input type="hidden" name="return" value="${page.here}">${Object.entries(fields).map(([k, v]) => (v === undefined ? '' : html`<input type="hidden" name="${k}" value="${v}">`))}`;
+  return hiddenFields(page, { action, return: page.here, ...fields });
 }
 
 /** What each action's buttons say. */

@@ -4,8 +4,8 @@
  * Redis); retry or delete the checked ones, or every one matching after a dry-run count.
  */
 import { jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
-import { ACTION_LABELS, formFields, html, href, layout, query, type Html } from './html.js';
-import { matchingForm, selectedForm } from './page-queue.js';
+import { ACTION_LABELS, html, href, layout, query, type Html } from './html.js';
+import { matchingForm, purgeForm, selectedForm } from './page-queue.js';
 
 export async function deadPage(ctx: Ctx): Promise<Html> {
   const { page, url } = ctx;
@@ -30,6 +30,6 @@ ${formId === undefined ? '' : selectedForm(page, formId, ['dead-retry', 'dead-de
 ${jobsTable(page, 'dead', listing?.jobs ?? [], formId, { reasons })}
 ${pager(page, 'dead', { queue, job, limit: limit === 50 ? undefined : limit }, listing?.cursor, cursor === undefined)}
 ${matchingForm(page, ['dead-retry', 'dead-delete'], queue, 'dead', job)}
-${page.can('dead-purge') ? html`<form method="post" action="${href(page, 'actions')}" class="bulk">${formFields(page, 'dead-purge', { queue, dry: '1' })}<button type="submit" class="danger" data-testid="purge-dead">${ACTION_LABELS['dead-purge']} of ${queue}…</button></form>` : ''}`}`;
+${purgeForm(page, queue, `${ACTION_LABELS['dead-purge']} of ${queue}…`)}`}`;
   return layout(page, 'Dead letters', body);
 }

@@ -5,7 +5,7 @@
  */
 import { LIST_STATES, type ListState } from 'jobcraft';
 import { actionsFor, jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
-import { ACTION_LABELS, actionButton, duration, formFields, html, href, layout, query, seg, type Html, type Page } from './html.js';
+import { ACTION_LABELS, actionButton, duration, formFields, hiddenFields, html, href, layout, query, seg, type Html, type Page } from './html.js';
 import type { DashboardAction } from './options.js';
 
 /** Buttons acting on the checked ids (a form the checkboxes point at). */
@@ -13,7 +13,7 @@ export function selectedForm(page: Page, formId: string, actions: readonly Dashb
   const allowed = actions.filter((a) => page.can(a));
   if (allowed.length === 0) return html``;
   return html`<form method="post" action="${href(page, 'actions')}" id="${formId}" class="bulk" data-testid="selected-form">
-<input type="hidden" name="_csrf" value="${page.csrf}"><input type="hidden" name="return" value="${page.here}"><input type="hidden" name="queue" value="${queue}"><input type="hidden" name="state" value="${state}">
+${hiddenFields(page, { return: page.here, queue, state })}
 checked jobs: ${allowed.map((a) => html`<button type="submit" name="action" value="${a}" data-testid="selected-${a}">${ACTION_LABELS[a]}</button> `)}
 </form>`;
 }
@@ -23,10 +23,16 @@ export function matchingForm(page: Page, actions: readonly DashboardAction[], qu
   const allowed = actions.filter((a) => page.can(a));
   if (allowed.length === 0) return html``;
   return html`<form method="post" action="${href(page, 'actions')}" class="bulk" data-testid="matching-form">
-<input type="hidden" name="_csrf" value="${page.csrf}"><input type="hidden" name="return" value="${page.here}"><input type="hidden" name="queue" value="${queue}"><input type="hidden" name="state" value="${state}"><input type="hidden" name="select" value="all">${job === undefined ? '' : html`<input type="hidden" name="job" value="${job}">`}<input type="hidden" name="dry" value="1">
+${hiddenFields(page, { return: page.here, queue, state, select: 'all', job, dry: '1' })}
 every ${state} job${job === undefined ? '' : html` of type ${job}`} in ${queue}: ${allowed.map((a) => html`<button type="submit" name="action" value="${a}" data-testid="matching-${a}">${ACTION_LABELS[a]}…</button> `)}
 <span class="muted">(counts first: nothing changes until you confirm)</span>
 </form>`;
+}
+
+/** The button purging a queue's dead letters (after a dry-run count), or nothing when purging is not allowed. */
+export function purgeForm(page: Page, queue: string, label: string): Html {
+  if (!page.can('dead-purge')) return html``;
+  return html`<form method="post" action="${href(page, 'actions')}" class="bulk">${formFields(page, 'dead-purge', { queue, dry: '1' })}<button type="submit" class="danger" data-testid="purge-dead">${label}</button></form>`;
 }
 
 export async function queuePage(ctx: Ctx, queue: string): Promise<Html> {
@@ -55,6 +61,6 @@ ${formId === undefined ? '' : selectedForm(page, formId, actions, queue, state)}
 ${jobsTable(page, state, listing.jobs, formId)}
 ${pager(page, base, { state, job, limit: limit === 50 ? undefined : limit }, listing.cursor, cursor === undefined)}
 ${matchingForm(page, actions, queue, state, job)}
-${state === 'dead' && page.can('dead-purge') ? html`<form method="post" action="${href(page, 'actions')}" class="bulk">${formFields(page, 'dead-purge', { queue, dry: '1' })}<button type="submit" class="danger" data-testid="purge-dead">Purge every dead letter of ${queue}…</button></form>` : ''}`;
+${state === 'dead' ? purgeForm(page, queue, `Purge every dead letter of ${queue}…`) : ''}`;
   return layout(page, `Queue ${queue}`, body);
 }
