@@ -44,6 +44,11 @@ export function pageSize(url: URL): number {
   return PAGE_SIZES.includes(n) ? n : DEFAULT_PAGE_SIZE;
 }
 
+/** The `limit` to write into links: none for the default page size (links stay short). */
+export function limitParam(limit: number): number | undefined {
+  return limit === DEFAULT_PAGE_SIZE ? undefined : limit;
+}
+
 /** A query parameter, or undefined when absent or empty. */
 export function param(url: URL, name: string): string | undefined {
   const v = url.searchParams.get(name);
@@ -119,7 +124,7 @@ export function pager(page: Page, path: string, params: Record<string, string | 
   return html`<p class="pager">${atStart ? '' : html`<a href="${href(page, path + query({ ...params, cursor: undefined }))}" data-testid="first-page">first page</a> `}${cursor === undefined ? html`<span class="muted" data-testid="last-page">end of listing</span>` : html`<a href="${href(page, path + query({ ...params, cursor }))}" data-testid="next-page">next page →</a>`}</p>`;
 }
 
-/** A select of page sizes, in a GET form carrying `params`. */
+/** A select of page sizes (for a listing's GET filter form). */
 export function pageSizeSelect(limit: number): Html {
   return html`<label>per page <select name="limit" data-testid="page-size">${PAGE_SIZES.map((n) => html`<option value="${n}"${n === limit ? html` selected` : ''}>${n}</option>`)}</select></label>`;
 }

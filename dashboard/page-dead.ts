@@ -3,7 +3,7 @@
  * (newest first) with each one's reason and error (both from the listing's dead-letter records: no payload leaves
  * Redis); retry or delete the checked ones, or every one matching after a dry-run count.
  */
-import { jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
+import { jobFilter, jobNamesOf, jobsTable, limitParam, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
 import { ACTION_LABELS, html, href, layout, query, type Html } from './html.js';
 import { matchingForm, purgeForm, selectedForm } from './page-queue.js';
 
@@ -28,7 +28,7 @@ ${queue === undefined
 <form method="get" action="${href(page, 'dead')}" class="filter" data-testid="filter-form"><input type="hidden" name="queue" value="${queue}">${jobFilter(jobNamesOf(ctx.jobs, queue), job)} ${pageSizeSelect(limit)} <button type="submit" data-testid="apply-filter">Show</button></form>
 ${formId === undefined ? '' : selectedForm(page, formId, ['dead-retry', 'dead-delete'], queue, 'dead')}
 ${jobsTable(page, 'dead', listing?.jobs ?? [], formId, { reasons })}
-${pager(page, 'dead', { queue, job, limit: limit === 50 ? undefined : limit }, listing?.cursor, cursor === undefined)}
+${pager(page, 'dead', { queue, job, limit: limitParam(limit) }, listing?.cursor, cursor === undefined)}
 ${matchingForm(page, ['dead-retry', 'dead-delete'], queue, 'dead', job)}
 ${purgeForm(page, queue, `${ACTION_LABELS['dead-purge']} of ${queue}…`)}`}`;
   return layout(page, 'Dead letters', body);

@@ -4,7 +4,7 @@
  */
 import { describeResolvedJob } from 'jobcraft/schema';
 import type { CronEntry } from 'jobcraft';
-import { actionsFor, jobsTable, pager, pageSize, param, type Ctx } from './context.js';
+import { actionsFor, jobsTable, limitParam, pager, pageSize, param, type Ctx } from './context.js';
 import { actionButton, html, href, layout, query, seg, time, type Html } from './html.js';
 import { selectedForm } from './page-queue.js';
 
@@ -32,7 +32,7 @@ ${queue === undefined
   ? html`<p class="muted">No queues.</p>`
   : html`${formId === undefined ? '' : selectedForm(page, formId, actionsFor('delayed'), queue, 'delayed')}
 ${jobsTable(page, 'delayed', listing?.jobs ?? [], formId)}
-${pager(page, 'scheduled', { queue, limit: limit === 50 ? undefined : limit }, listing?.cursor, cursor === undefined)}
+${pager(page, 'scheduled', { queue, limit: limitParam(limit) }, listing?.cursor, cursor === undefined)}
 <p class="muted">The counts are of every scheduled job (delayed, snoozed, and retrying after a backoff); this list shows those without an error record. Retrying jobs are on the queue page, state retrying.</p>`}
 <h2>Cron jobs</h2>
 ${cron === undefined ? html`<p class="muted" data-testid="no-jobset">Cron jobs are listed when the dashboard is given the job set (the jobs option, or --schema/--manifest).</p>` : cron instanceof Error ? html`<p class="error" data-testid="cron-error">Reading the cron jobs failed: ${cron.message}</p>` : cronTable(cron)}`;

@@ -4,7 +4,7 @@
  * on every job of the selection (with a dry run first).
  */
 import { LIST_STATES, type ListState } from 'jobcraft';
-import { actionsFor, jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
+import { actionsFor, jobFilter, jobNamesOf, jobsTable, limitParam, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
 import { ACTION_LABELS, actionButton, duration, formFields, hiddenFields, html, href, layout, query, seg, type Html, type Page } from './html.js';
 import type { DashboardAction } from './options.js';
 
@@ -54,12 +54,12 @@ export async function queuePage(ctx: Ctx, queue: string): Promise<Html> {
   const body = html`
 ${registered ? '' : html`<p class="warn" data-testid="queue-unknown">No queue named ${queue} is registered under this prefix (a worker or a client registers its queues when it starts): check the name.</p>`}
 <div class="queue-head">${stats.paused ? html`<span class="warn" data-testid="queue-paused">paused</span> ${actionButton(page, 'resume', { queue }, 'resume-queue')}` : html`<span data-testid="queue-running">running</span> ${actionButton(page, 'pause', { queue }, 'pause-queue')}`} latency ${duration(stats.latencyMs)}</div>
-<nav class="tabs" data-testid="state-tabs">${LIST_STATES.map((s) => html`<a href="${href(page, base + query({ state: s, job: s === 'completed' ? undefined : job, limit: limit === 50 ? undefined : limit }))}" class="${s === state ? 'current' : ''}" data-testid="state-${s}">${s} <span class="count" data-testid="state-count-${s}">${counts[s]}</span></a>`)}</nav>
+<nav class="tabs" data-testid="state-tabs">${LIST_STATES.map((s) => html`<a href="${href(page, base + query({ state: s, job: s === 'completed' ? undefined : job, limit: limitParam(limit) }))}" class="${s === state ? 'current' : ''}" data-testid="state-${s}">${s} <span class="count" data-testid="state-count-${s}">${counts[s]}</span></a>`)}</nav>
 <form method="get" action="${href(page, base)}" class="filter" data-testid="filter-form"><input type="hidden" name="state" value="${state}">${state === 'completed' ? html`<span class="muted">completed records keep no job type</span>` : jobFilter(jobNamesOf(ctx.jobs, queue), job)} ${pageSizeSelect(limit)} <button type="submit" data-testid="apply-filter">Show</button></form>
 ${job === undefined ? '' : html`<p class="muted">The job-type filter applies within each page of ${limit} entries read: a page may show fewer jobs while more remain.</p>`}
 ${formId === undefined ? '' : selectedForm(page, formId, actions, queue, state)}
 ${jobsTable(page, state, listing.jobs, formId)}
-${pager(page, base, { state, job, limit: limit === 50 ? undefined : limit }, listing.cursor, cursor === undefined)}
+${pager(page, base, { state, job, limit: limitParam(limit) }, listing.cursor, cursor === undefined)}
 ${matchingForm(page, actions, queue, state, job)}
 ${state === 'dead' ? purgeForm(page, queue, `Purge every dead letter of ${queue}…`) : ''}`;
   return layout(page, `Queue ${queue}`, body);
