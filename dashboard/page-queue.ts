@@ -42,11 +42,10 @@ export async function queuePage(ctx: Ctx, queue: string): Promise<Html> {
   const job = state === 'completed' ? undefined : param(url, 'job');
   const cursor = param(url, 'cursor');
   const limit = pageSize(url);
-  const [stats, listing, registered] = await Promise.all([
-    ctx.inspector.stats(queue),
-    ctx.inspector.jobs(queue, { state, job, limit, cursor }),
-    ctx.inspector.queues().then((qs) => qs.some((q) => q.queue === queue)),
-  ]);
+  // The registry first: stats and jobs then take the queue's entry from the inspector's copy of this read (kept 5 s);
+  // sent together, each would read the registry again whenever that copy is stale, as it is at every 5 s poll.
+  const registered = (await ctx.inspector.queues()).some((q) => q.queue === queue);
+  const [stats, listing] = await Promise.all([ctx.inspector.stats(queue), ctx.inspector.jobs(queue, { state, job, limit, cursor })]);
   const counts: Record<ListState, number> = { waiting: stats.waiting, delayed: stats.delayed, retrying: stats.retrying, active: stats.active, dead: stats.dead, completed: stats.completed };
   const actions = actionsFor(state);
   const formId = actions.some((a) => page.can(a)) ? 'selected' : undefined;

@@ -46,17 +46,19 @@ function replyBytes(r: unknown): number {
   return 8;
 }
 
-/** A connection that counts the bytes of every reply it receives. */
-function countingConnection(): { redis: Redis; bytes: () => number; reset: () => void } {
+/** A connection that counts the bytes of every reply it receives, and records each command sent (`NAME first-arg`). */
+function countingConnection(): { redis: Redis; bytes: () => number; commands: string[]; reset: () => void } {
   const redis = new Redis(redisUrl());
   let bytes = 0;
+  const commands: string[] = [];
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: Parameters<Redis['sendCommand']>[1]) => {
     const p = send(command, stream);
+    commands.push(`${command.name.toUpperCase()} ${String(command.args[0] ?? '')}`);
     (command as unknown as { promise: Promise<unknown> }).promise.then((r) => (bytes += replyBytes(r))).catch(() => {});
     return p;
   }) as Redis['sendCommand'];
-  return { redis, bytes: () => bytes, reset: () => (bytes = 0) };
+  return { redis, bytes: () => bytes, commands, reset: () => ((bytes = 0), commands.splice(0)) };
 }
 
 beforeAll(async () => {
@@ -98,6 +100,22 @@ describe('cost', () => {
       expect(page.text).toContain('<td>permanent_error</td>');
       // Four letters of 400 KiB each: a page that read them would carry 1.6 MB.
       expect(counting.bytes()).toBeLessThan(64 * 1024);
+    } finally {
+      counting.redis.disconnect();
+    }
+  });
+
+  it('a queue page reads the queue registry once (its counts and listing take the queue from that read)', async () => {
+    const counting = countingConnection();
+    try {
+      await counting.redis.ping(); // connected: a command queued offline would be sent (and counted) twice
+      counting.reset();
+      const d = dashboard({ redis: counting.redis });
+      const page = await get(d, '/queues/work?state=delayed');
+      expect(page.status).toBe(200);
+      expect(page.text).toContain('data-job-id="later-1"');
+      expect(page.text).not.toContain('data-testid="queue-unknown"');
+      expect(counting.commands.filter((c) => c === `HGETALL ${prefix}:queues`)).toHaveLength(1);
     } finally {
       counting.redis.disconnect();
     }
