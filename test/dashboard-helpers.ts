@@ -1,7 +1,28 @@
-/** Helpers of the dashboard tests: requests against a dashboard's fetch handler, and a form's CSRF token and cookie. */
-import type { Dashboard } from '../dashboard/index.js';
+/**
+ * Helpers of the dashboard tests: dashboards closed after a file's tests, requests against a dashboard's fetch
+ * handler, and a form's CSRF token and cookie.
+ */
+import { afterAll } from 'vitest';
+import { createDashboard, type Dashboard, type DashboardOptions } from '../dashboard/index.js';
+import { redisUrl } from './helpers.js';
 
 export const ORIGIN = 'http://dash.test';
+
+/**
+ * Opens dashboards on the test Redis with `defaults` (a file's prefix and job set) and each call's options over them;
+ * every one is closed after the file's tests. Call once per file, at module level.
+ */
+export function dashboards(defaults: DashboardOptions): (options?: DashboardOptions) => Dashboard {
+  const open: Dashboard[] = [];
+  afterAll(async () => {
+    for (const d of open.splice(0)) await d.close();
+  });
+  return (options = {}) => {
+    const d = createDashboard({ redis: redisUrl(), ...defaults, ...options });
+    open.push(d);
+    return d;
+  };
+}
 
 /** GETs a path of the dashboard (relative to the origin). */
 export async function get(dashboard: Dashboard, path: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: Headers }> {

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, PermanentError, type JobClient, type Worker } from '../src/index.js';
-import { createDashboard, type Dashboard } from '../dashboard/index.js';
+import { createDashboard } from '../dashboard/index.js';
 import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
-import { get, post, session, testId } from './dashboard-helpers.js';
+import { dashboards, get, post, session, testId } from './dashboard-helpers.js';
 import { runCli } from './cli.js';
 import type { ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
@@ -28,14 +28,8 @@ const jobs = defineJobs({
 const prefix = testPrefix('dashboard-review');
 let client: JobClient<typeof jobs>;
 let worker: Worker;
-const open: Dashboard[] = [];
+const dashboard = dashboards({ prefix, jobs });
 const BLOB = 'x'.repeat(400 * 1024);
-
-function dashboard(options: Parameters<typeof createDashboard>[0] = {}): Dashboard {
-  const d = createDashboard({ redis: redisUrl(), prefix, jobs, ...options });
-  open.push(d);
-  return d;
-}
 
 /** Bytes of a reply (strings, buffers, nested arrays). */
 function replyBytes(r: unknown): number {
@@ -81,7 +75,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of open) await d.close();
   await worker?.close();
   await client?.close();
   await clearPrefix(prefix);
@@ -125,7 +118,7 @@ describe('cost', () => {
 describe('authorize', () => {
   it('a Response with immutable headers (Response.redirect to a login page) is sent, with the security headers', async () => {
     const d = dashboard({ authorize: () => Response.redirect('https://login.example/?next=%2Fjobs', 302), logError: () => {} });
-    const res = await d.fetch(new Request('http://dash.test/'));
+    const res = await get(d, '/');
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('https://login.example/?next=%2Fjobs');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -393,7 +386,7 @@ describe('job page', () => {
 describe('headers', () => {
   it('the redirect of the bare base path carries the security headers too (docs: every response)', async () => {
     const d = dashboard({ basePath: '/admin/jobs' });
-    const res = await d.fetch(new Request('http://dash.test/admin/jobs?range=day'));
+    const res = await get(d, '/admin/jobs?range=day');
     expect(res.status).toBe(308);
     expect(res.headers.get('location')).toBe('./jobs/?range=day');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
