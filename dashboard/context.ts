@@ -72,17 +72,10 @@ export function actionsFor(state: ListState | JobState): readonly DashboardActio
 }
 
 /** The first line of an error message, cut to `max` characters (the job page shows it whole). */
-export function firstLine(text: string | undefined, max = 160): string {
+function firstLine(text: string | undefined, max = 160): string {
   if (text === undefined) return '';
   const line = text.split('\n', 1)[0] ?? '';
   return line.length > max ? `${line.slice(0, max)}…` : line;
-}
-
-/** Extra columns a listing may show. */
-export interface TableExtras {
-  readonly queue?: string;
-  /** Dead reasons by id (the dead letters page). */
-  readonly reasons?: ReadonlyMap<string, string | undefined>;
 }
 
 /** What the `at` column means in a state. */
@@ -104,17 +97,17 @@ function atLabel(state: ListState): string {
 
 /**
  * A listing with a checkbox per job when the state has actions the user may take: the checkboxes belong to the
- * form `formId` (its buttons act on the ids checked).
+ * form `formId` (its buttons act on the ids checked). `withReason`: a column of each dead letter's reason.
  */
-export function jobsTable(page: Page, state: ListState, jobs: readonly ListedJob[], formId: string | undefined, extras: TableExtras = {}): Html {
+export function jobsTable(page: Page, state: ListState, jobs: readonly ListedJob[], formId: string | undefined, withReason = false): Html {
   const now = Date.now();
   const selectable = formId !== undefined;
   const at = atLabel(state);
   if (jobs.length === 0) return html`<p class="muted" data-testid="jobs-empty">No jobs on this page.</p>`;
   return html`<table class="jobs" data-testid="jobs-table">
-<thead><tr>${selectable ? html`<th><input type="checkbox" class="select-all" data-testid="select-all" aria-label="select all"></th>` : ''}<th>ID</th><th>Job</th>${extras.reasons === undefined ? '' : html`<th>Reason</th>`}<th>Attempts</th><th>Enqueued</th>${at === '' ? '' : html`<th>${at}</th>`}<th>Last error</th></tr></thead>
+<thead><tr>${selectable ? html`<th><input type="checkbox" class="select-all" data-testid="select-all" aria-label="select all"></th>` : ''}<th>ID</th><th>Job</th>${withReason ? html`<th>Reason</th>` : ''}<th>Attempts</th><th>Enqueued</th>${at === '' ? '' : html`<th>${at}</th>`}<th>Last error</th></tr></thead>
 <tbody>${jobs.map(
-    (j) => html`<tr data-testid="job-row" data-job-id="${j.id}">${selectable ? html`<td><input type="checkbox" name="id" value="${j.id}" form="${formId}" data-testid="select-job"></td>` : ''}<td><a href="${href(page, `jobs/${seg(j.id)}`)}" data-testid="job-link">${j.id}</a></td><td>${j.name ?? html`<span class="muted">?</span>`}</td>${extras.reasons === undefined ? '' : html`<td>${extras.reasons.get(j.id) ?? ''}</td>`}<td>${j.attempts}</td><td>${time(j.enqueuedAt, now)}</td>${at === '' ? '' : html`<td>${time(j.at, now)}</td>`}<td class="error">${firstLine(j.lastError === undefined ? undefined : `${j.lastError.name}: ${j.lastError.message}`)}</td></tr>`,
+    (j) => html`<tr data-testid="job-row" data-job-id="${j.id}">${selectable ? html`<td><input type="checkbox" name="id" value="${j.id}" form="${formId}" data-testid="select-job"></td>` : ''}<td><a href="${href(page, `jobs/${seg(j.id)}`)}" data-testid="job-link">${j.id}</a></td><td>${j.name ?? html`<span class="muted">?</span>`}</td>${withReason ? html`<td>${j.deadReason ?? ''}</td>` : ''}<td>${j.attempts}</td><td>${time(j.enqueuedAt, now)}</td>${at === '' ? '' : html`<td>${time(j.at, now)}</td>`}<td class="error">${firstLine(j.lastError === undefined ? undefined : `${j.lastError.name}: ${j.lastError.message}`)}</td></tr>`,
   )}</tbody>
 </table>`;
 }

@@ -56,7 +56,7 @@ function openRedis(config: RedisConfig | undefined): { redis: Redis | Cluster; o
 }
 
 /** `"/admin/jobs/"` → `"/admin/jobs"`; `"/"` → `""`. */
-export function normalizeBasePath(path: string): string {
+function normalizeBasePath(path: string): string {
   if (!path.startsWith('/') || /[?#\\]/.test(path)) throw new InvalidArgumentError('createDashboard', 'basePath', `basePath must be a path starting with "/" (no query or fragment): ${JSON.stringify(path)}`);
   return path.replace(/\/+$/, '');
 }

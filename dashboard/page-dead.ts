@@ -16,8 +16,6 @@ export async function deadPage(ctx: Ctx): Promise<Html> {
   const cursor = param(url, 'cursor');
   const limit = pageSize(url);
   const listing = queue === undefined ? undefined : await ctx.inspector.jobs(queue, { state: 'dead', job, limit, cursor });
-  // The listing reads each letter's dead-letter record already: its reason comes with it, no payload read.
-  const reasons = new Map<string, string | undefined>((listing?.jobs ?? []).map((j) => [j.id, j.deadReason]));
   const formId = page.can('dead-retry') || page.can('dead-delete') ? 'selected' : undefined;
   const body = html`
 <table data-testid="dead-counts"><thead><tr><th>Queue</th><th>Dead letters</th></tr></thead>
@@ -27,7 +25,7 @@ ${queue === undefined
   : html`<h2>Dead letters of ${queue}</h2>
 <form method="get" action="${href(page, 'dead')}" class="filter" data-testid="filter-form"><input type="hidden" name="queue" value="${queue}">${jobFilter(jobNamesOf(ctx.jobs, queue), job)} ${pageSizeSelect(limit)} <button type="submit" data-testid="apply-filter">Show</button></form>
 ${formId === undefined ? '' : selectedForm(page, formId, ['dead-retry', 'dead-delete'], queue, 'dead')}
-${jobsTable(page, 'dead', listing?.jobs ?? [], formId, { reasons })}
+${jobsTable(page, 'dead', listing?.jobs ?? [], formId, true)}
 ${pager(page, 'dead', { queue, job, limit: limitParam(limit) }, listing?.cursor, cursor === undefined)}
 ${matchingForm(page, ['dead-retry', 'dead-delete'], queue, 'dead', job)}
 ${purgeForm(page, queue, `${ACTION_LABELS['dead-purge']} of ${queue}…`)}`}`;

@@ -36,7 +36,7 @@ export function shownPayload(options: DashboardOptions, job: JobDetails): { text
 }
 
 /** Cuts a text to at most `max` UTF-8 bytes (at a character boundary). */
-export function cutUtf8(text: string, max: number): string {
+function cutUtf8(text: string, max: number): string {
   const buf = Buffer.from(text, 'utf8');
   if (buf.length <= max) return text;
   let end = max;

@@ -12,14 +12,12 @@ import { redisFacts } from './redis-info.js';
  * The chart ranges: how far back, at which resolution, and how long a chart is reused (the day's 1,440 minute
  * buckets per queue are read at most once a minute, the week's once in five, however often pages poll).
  */
-export const RANGES = {
+const RANGES = {
   hour: { ms: 3_600_000, resolution: 'minute', reuseMs: 0 },
   day: { ms: 86_400_000, resolution: 'minute', reuseMs: 60_000 },
   week: { ms: 7 * 86_400_000, resolution: 'hour', reuseMs: 300_000 },
 } as const;
-export type Range = keyof typeof RANGES;
-export type { ChartData };
-
+type Range = keyof typeof RANGES;
 
 function cachedChart(ctx: Ctx, queues: readonly string[], range: Range): Promise<ChartData> {
   const { reuseMs } = RANGES[range];
