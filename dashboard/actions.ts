@@ -6,7 +6,7 @@
  */
 import { ACTION_STATES, type ActOutcome, type BulkOutcome, type LiveState, type PurgeOutcome } from 'jobcraft';
 import type { Ctx } from './context.js';
-import { ACTION_LABELS, hiddenFields, html, href, layout, type Html, type Page } from './html.js';
+import { ACTION_LABELS, hiddenFields, html, href, jobHref, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type ActionTarget, type DashboardAction } from './options.js';
 
 /** Entries per HSCAN page of a bulk action. */
@@ -152,11 +152,11 @@ export function resultPage(page: Page, f: ActionForm, done: ActionDone): Html {
       : html`<p data-testid="action-summary">Deleted <strong data-testid="done-count">${p.done}</strong> dead letter(s) of ${p.queue}.</p>`;
   } else if (f.action === 'cron-trigger') {
     const t = r as { job: string; id: string; duplicate: boolean };
-    body = html`<p data-testid="action-summary">${t.duplicate ? html`Not enqueued: job ${t.id} holds its unique key.` : html`Enqueued ${t.job} now: <a href="${href(page, `jobs/${encodeURIComponent(t.id)}`)}">${t.id}</a> (its schedule is unchanged).`}</p>`;
+    body = html`<p data-testid="action-summary">${t.duplicate ? html`Not enqueued: job ${t.id} holds its unique key.` : html`Enqueued ${t.job} now: <a href="${jobHref(page, t.id)}">${t.id}</a> (its schedule is unchanged).`}</p>`;
   } else if ('results' in (r as object)) {
     const a = r as ActOutcome;
     body = html`<p data-testid="action-summary">${label}: <strong data-testid="done-count">${a.done}</strong> done${a.dryRun ? html` (dry run: ${a.matched} would be)` : ''}, ${a.skipped} left as they were, ${a.notFound} not found.</p>
-<table data-testid="action-results"><thead><tr><th>ID</th><th>Result</th><th>State</th></tr></thead><tbody>${a.results.map((x) => html`<tr><td><a href="${href(page, `jobs/${encodeURIComponent(x.id)}`)}">${x.id}</a></td><td data-testid="action-result">${x.result}${x.reason === undefined ? '' : ` (${x.reason})`}</td><td>${x.state}</td></tr>`)}</tbody></table>`;
+<table data-testid="action-results"><thead><tr><th>ID</th><th>Result</th><th>State</th></tr></thead><tbody>${a.results.map((x) => html`<tr><td><a href="${jobHref(page, x.id)}">${x.id}</a></td><td data-testid="action-result">${x.result}${x.reason === undefined ? '' : ` (${x.reason})`}</td><td>${x.state}</td></tr>`)}</tbody></table>`;
   } else {
     const b = r as BulkOutcome;
     const sample = b.queues.flatMap((q) => q.sample);

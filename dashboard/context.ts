@@ -4,7 +4,7 @@
  */
 import type { Admin, Inspector, JobSet, JobState, ListedJob, ListState } from 'jobcraft';
 import type { Cluster, Redis } from 'ioredis';
-import { html, href, query, seg, time, type Html, type Page } from './html.js';
+import { html, href, jobHref, query, time, type Html, type Page } from './html.js';
 import type { DashboardAction, DashboardOptions } from './options.js';
 
 /** The series of a chart: bucket start times (s) and processed / failed / dead per bucket, summed over the queues. */
@@ -107,7 +107,7 @@ export function jobsTable(page: Page, state: ListState, jobs: readonly ListedJob
   return html`<table class="jobs" data-testid="jobs-table">
 <thead><tr>${selectable ? html`<th><input type="checkbox" class="select-all" data-testid="select-all" aria-label="select all"></th>` : ''}<th>ID</th><th>Job</th>${withReason ? html`<th>Reason</th>` : ''}<th>Attempts</th><th>Enqueued</th>${at === '' ? '' : html`<th>${at}</th>`}<th>Last error</th></tr></thead>
 <tbody>${jobs.map(
-    (j) => html`<tr data-testid="job-row" data-job-id="${j.id}">${selectable ? html`<td><input type="checkbox" name="id" value="${j.id}" form="${formId}" data-testid="select-job"></td>` : ''}<td><a href="${href(page, `jobs/${seg(j.id)}`)}" data-testid="job-link">${j.id}</a></td><td>${j.name ?? html`<span class="muted">?</span>`}</td>${withReason ? html`<td>${j.deadReason ?? ''}</td>` : ''}<td>${j.attempts}</td><td>${time(j.enqueuedAt, now)}</td>${at === '' ? '' : html`<td>${time(j.at, now)}</td>`}<td class="error">${firstLine(j.lastError === undefined ? undefined : `${j.lastError.name}: ${j.lastError.message}`)}</td></tr>`,
+    (j) => html`<tr data-testid="job-row" data-job-id="${j.id}">${selectable ? html`<td><input type="checkbox" name="id" value="${j.id}" form="${formId}" data-testid="select-job"></td>` : ''}<td><a href="${jobHref(page, j.id)}" data-testid="job-link">${j.id}</a></td><td>${j.name ?? html`<span class="muted">?</span>`}</td>${withReason ? html`<td>${j.deadReason ?? ''}</td>` : ''}<td>${j.attempts}</td><td>${time(j.enqueuedAt, now)}</td>${at === '' ? '' : html`<td>${time(j.at, now)}</td>`}<td class="error">${firstLine(j.lastError === undefined ? undefined : `${j.lastError.name}: ${j.lastError.message}`)}</td></tr>`,
   )}</tbody>
 </table>`;
 }

@@ -38,6 +38,11 @@ export function seg(text: string): string {
   return encodeURIComponent(text);
 }
 
+/** A link to a job's page (`suffix`: a path under it, e.g. `/payload`). */
+export function jobHref(page: Page, id: string, suffix = ''): string {
+  return href(page, `jobs/${seg(id)}${suffix}`);
+}
+
 /** A query string from the defined values. */
 export function query(params: Record<string, string | number | undefined>): string {
   const q = new URLSearchParams();

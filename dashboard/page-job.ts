@@ -3,7 +3,7 @@
  * download it whole), its errors (newest first, each with its attempt, time and stack), the timeline, and the actions its state allows.
  */
 import type { JobDetails, StoredError } from 'jobcraft';
-import { actionButton, bytes, html, href, layout, seg, time, type Html } from './html.js';
+import { actionButton, bytes, html, href, jobHref, layout, seg, time, type Html } from './html.js';
 import { actionsFor, type Ctx } from './context.js';
 import type { DashboardOptions } from './options.js';
 
@@ -88,7 +88,7 @@ ${job.state === 'completed'
   : job.payload === undefined && !payload.failed
     ? html`<p class="warn" data-testid="payload-none">No payload to show: the stored job could not be read as a jobcraft job${job.deadReason === undefined ? '' : ` (dead reason: ${job.deadReason})`}.</p>`
     : payload.failed ? html`<p class="warn" data-testid="payload-redact-failed">${payload.text}</p>` : html`<pre class="payload" data-testid="payload">${shown}</pre>
-${cut ? html`<p class="warn" data-testid="payload-truncated">Cut at ${bytes(PAYLOAD_SHOWN_BYTES)} of ${bytes(size)}. <a href="${href(page, `jobs/${seg(job.id)}/payload`)}" download data-testid="payload-download">Download the whole payload</a></p>` : ''}`}
+${cut ? html`<p class="warn" data-testid="payload-truncated">Cut at ${bytes(PAYLOAD_SHOWN_BYTES)} of ${bytes(size)}. <a href="${jobHref(page, job.id, '/payload')}" download data-testid="payload-download">Download the whole payload</a></p>` : ''}`}
 <h2>${job.errors.length > 1 ? `Errors (${job.errors.length}, newest first)` : 'Last error'}</h2>
 ${job.errors.length === 0 ? html`<p class="muted" data-testid="no-error">none</p>` : html`<ol class="errors" data-testid="job-errors">${[...job.errors].reverse().map((e, i) => errorItem(e, i === 0, now))}</ol>
 ${job.errors.length > 1 ? html`<p class="muted">Earlier errors keep at most 2 KiB of their message and 4 KiB of their stack; a job keeps its last 5 errors.</p>` : ''}`}

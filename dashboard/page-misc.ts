@@ -5,7 +5,7 @@
 import { describeResolvedJob } from 'jobcraft/schema';
 import type { CronEntry } from 'jobcraft';
 import { actionsFor, jobsTable, limitParam, pager, pageSize, param, type Ctx } from './context.js';
-import { actionButton, html, href, layout, query, seg, time, type Html } from './html.js';
+import { actionButton, html, href, jobHref, layout, query, time, type Html } from './html.js';
 import { selectedForm } from './page-queue.js';
 
 export async function scheduledPage(ctx: Ctx): Promise<Html> {
@@ -49,7 +49,7 @@ export async function workersPage(ctx: Ctx): Promise<Html> {
       : html`<table data-testid="workers-table"><thead><tr><th>Name</th><th>Host</th><th>PID</th><th>Version</th><th>Queues</th><th>Running</th><th>Started</th><th>Last heartbeat</th></tr></thead>
 <tbody>${workers.map(
           (w) => html`<tr data-testid="worker-row" data-worker-id="${w.id}"><td>${w.name}</td><td>${w.host}</td><td>${w.pid}</td><td>${w.version}</td><td>${w.queues.join(', ')}</td>
-<td data-testid="worker-running">${w.runningCount}/${w.concurrency}${w.running.length === 0 ? '' : html`<ul class="running">${w.running.map((r) => html`<li><a href="${href(page, `jobs/${seg(r.id)}`)}">${r.id}</a> ${r.name} (${time(r.startedAt, now)})</li>`)}${w.runningCount > w.running.length ? html`<li class="muted">… ${w.runningCount - w.running.length} more</li>` : ''}</ul>`}</td>
+<td data-testid="worker-running">${w.runningCount}/${w.concurrency}${w.running.length === 0 ? '' : html`<ul class="running">${w.running.map((r) => html`<li><a href="${jobHref(page, r.id)}">${r.id}</a> ${r.name} (${time(r.startedAt, now)})</li>`)}${w.runningCount > w.running.length ? html`<li class="muted">… ${w.runningCount - w.running.length} more</li>` : ''}</ul>`}</td>
 <td>${time(w.startedAt, now)}</td><td data-testid="worker-heartbeat">${time(w.lastBeatAt, now)}</td></tr>`,
         )}</tbody></table>`;
   return layout(page, 'Workers', body);
