@@ -1,10 +1,12 @@
 /**
  * Helpers of the dashboard tests: dashboards closed after a file's tests, requests against a dashboard's fetch
- * handler, and a form's CSRF token and cookie.
+ * handler, a form's CSRF token and cookie, and the `jobcraft dashboard` command serving for the length of a test.
  */
+import type { ChildProcess } from 'node:child_process';
 import { afterAll } from 'vitest';
 import { createDashboard, type Dashboard, type DashboardOptions } from '../dashboard/index.js';
-import { redisUrl } from './helpers.js';
+import { runCli, type Run } from './cli.js';
+import { redisUrl, waitFor } from './helpers.js';
 
 export const ORIGIN = 'http://dash.test';
 
@@ -65,4 +67,29 @@ export async function post(
 export function testId(html: string, id: string): string | undefined {
   const m = new RegExp(`data-testid="${id}"[^>]*>([\\s\\S]*?)</`).exec(html);
   return m?.[1];
+}
+
+/**
+ * Runs `jobcraft dashboard --port 0 …args` with `env`, waits for the URL it prints (failing at once when it exits
+ * first), runs `body` with that URL and its stdout so far, then stops it with SIGTERM. Returns the finished run.
+ */
+export async function serving(args: readonly string[], env: NodeJS.ProcessEnv, body: (url: string, stdout: () => string) => Promise<void>): Promise<Run> {
+  let child: ChildProcess | undefined;
+  let out = '';
+  const done = runCli(['dashboard', '--port', '0', ...args], env, (c) => {
+    child = c;
+    c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  });
+  try {
+    const url = await Promise.race([
+      waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000),
+      done.then((run) => {
+        throw new Error(`the command exited ${run.code}: ${run.stderr}`);
+      }),
+    ]);
+    await body(url, () => out);
+  } finally {
+    child?.kill('SIGTERM');
+  }
+  return done;
 }

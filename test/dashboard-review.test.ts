@@ -15,9 +15,7 @@ import * as z from 'zod';
 import { createClient, createWorker, defineJobs, PermanentError, type JobClient, type Worker } from '../src/index.js';
 import { createDashboard } from '../dashboard/index.js';
 import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
-import { dashboards, get, post, session, testId } from './dashboard-helpers.js';
-import { runCli } from './cli.js';
-import type { ChildProcess } from 'node:child_process';
+import { dashboards, get, post, serving, session, testId } from './dashboard-helpers.js';
 import { request as httpRequest } from 'node:http';
 
 const jobs = defineJobs({
@@ -29,6 +27,8 @@ const prefix = testPrefix('dashboard-review');
 let client: JobClient<typeof jobs>;
 let worker: Worker;
 const dashboard = dashboards({ prefix, jobs });
+/** The environment of the `jobcraft dashboard` runs: this file's Redis and prefix, no credentials. */
+const cliEnv = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
 const BLOB = 'x'.repeat(400 * 1024);
 
 /** Bytes of a reply (strings, buffers, nested arrays). */
@@ -262,15 +262,7 @@ describe('queue page', () => {
 
 describe('jobcraft dashboard (the command)', () => {
   it('logs each action on one line of its own: a queue name holding a newline cannot forge another log line', async () => {
-    let child: ChildProcess | undefined;
-    let out = '';
-    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
-    const done = runCli(['dashboard', '--port', '0'], env, (c) => {
-      child = c;
-      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    });
-    try {
-      const url = await waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000);
+    const run = await serving([], cliEnv, async (url, out) => {
       const page = await fetch(url);
       const cookie = /jobcraft_csrf=[^;]+/.exec(page.headers.get('set-cookie') ?? '')?.[0] ?? '';
       const token = /<meta name="jobcraft-csrf" content="([^"]+)">/.exec(await page.text())?.[1] ?? '';
@@ -281,38 +273,20 @@ describe('jobcraft dashboard (the command)', () => {
         body: new URLSearchParams({ _csrf: token, action: 'resume', queue: forged }),
       });
       expect(res.status).toBe(400); // the admin API refuses the name; the failed attempt is logged all the same
-      await waitFor(() => out.includes('action resume'), 'the action logged');
-    } finally {
-      child?.kill('SIGTERM');
-    }
-    await done;
-    expect(out).toContain('action resume queue="nothing\\naction dead-purge queue=payments"');
-    expect(out).not.toMatch(/^action dead-purge/m);
+      await waitFor(() => out().includes('action resume'), 'the action logged');
+    });
+    expect(run.stdout).toContain('action resume queue="nothing\\naction dead-purge queue=payments"');
+    expect(run.stdout).not.toMatch(/^action dead-purge/m);
   });
 });
 
 describe('jobcraft dashboard --host', () => {
   it('binds an IPv6 loopback address written in brackets, as in a URL', async () => {
-    let child: ChildProcess | undefined;
-    let out = '';
-    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
-    const done = runCli(['dashboard', '--port', '0', '--host', '[::1]'], env, (c) => {
-      child = c;
-      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    });
-    try {
-      const url = await Promise.race([
-        waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000),
-        done.then((run) => {
-          throw new Error(`the command exited ${run.code}: ${run.stderr}`);
-        }),
-      ]);
+    const run = await serving(['--host', '[::1]'], cliEnv, async (url) => {
       expect(url).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
       expect((await fetch(url)).status).toBe(200);
-    } finally {
-      child?.kill('SIGTERM');
-    }
-    expect((await done).code).toBe(0);
+    });
+    expect(run.code).toBe(0);
   });
 });
 
@@ -341,25 +315,14 @@ describe('DNS rebinding', () => {
   });
 
   it('the command without credentials answers only requests for a loopback host name (a rebound attacker.example is refused)', async () => {
-    let child: ChildProcess | undefined;
-    let out = '';
-    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
-    const done = runCli(['dashboard', '--port', '0'], env, (c) => {
-      child = c;
-      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    });
-    try {
-      const url = await waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000);
+    await serving([], cliEnv, async (url) => {
       const port = new URL(url).port;
       const rebound = await getWithHost(url, `attacker.example:${port}`);
       expect(rebound.status).toBe(403);
       expect(rebound.body).not.toContain('data-queue');
       expect((await getWithHost(url, `localhost:${port}`)).status).toBe(200);
       expect((await getWithHost(url, `127.0.0.1:${port}`)).status).toBe(200);
-    } finally {
-      child?.kill('SIGTERM');
-    }
-    await done;
+    });
   });
 });
 
