@@ -4,7 +4,7 @@
  * budget is finished by submitting again), always after a dry-run count the user confirms. The answer is a page
  * saying what happened, with a link back.
  */
-import { ACTION_STATES, type ActOutcome, type BulkOutcome, type LiveState, type PurgeOutcome } from 'jobcraft';
+import { ACTION_STATES, type ActOutcome, type BulkOutcome, type LiveState, type PauseOutcome, type PurgeOutcome, type TriggerOutcome } from 'jobcraft';
 import type { Ctx } from './context.js';
 import { ACTION_LABELS, hiddenFields, html, href, jobHref, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type ActionTarget, type DashboardAction } from './options.js';
@@ -143,7 +143,7 @@ export function resultPage(page: Page, f: ActionForm, done: ActionDone): Html {
   const r = done.result;
   let body: Html;
   if (f.action === 'pause' || f.action === 'resume') {
-    const p = r as { queue: string; paused: boolean; changed: boolean };
+    const p = r as PauseOutcome;
     body = html`<p data-testid="action-summary">Queue ${p.queue} is ${p.paused ? 'paused' : 'running'}${p.changed ? '' : ' (it already was)'}.</p>`;
   } else if (f.action === 'dead-purge') {
     const p = r as PurgeOutcome;
@@ -151,7 +151,7 @@ export function resultPage(page: Page, f: ActionForm, done: ActionDone): Html {
       ? html`<p data-testid="action-summary">Queue ${p.queue} holds <strong data-testid="matched-count">${p.matched}</strong> dead letter(s). Delete them all?</p>${confirmForm(page, f, `Purge ${p.matched} dead letter(s)`)}`
       : html`<p data-testid="action-summary">Deleted <strong data-testid="done-count">${p.done}</strong> dead letter(s) of ${p.queue}.</p>`;
   } else if (f.action === 'cron-trigger') {
-    const t = r as { job: string; id: string; duplicate: boolean };
+    const t = r as TriggerOutcome;
     body = html`<p data-testid="action-summary">${t.duplicate ? html`Not enqueued: job ${t.id} holds its unique key.` : html`Enqueued ${t.job} now: <a href="${jobHref(page, t.id)}">${t.id}</a> (its schedule is unchanged).`}</p>`;
   } else if ('results' in (r as object)) {
     const a = r as ActOutcome;
