@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import type { CommonOptions } from './ops-context.js';
 
 /** Options of the dashboard command. */
-export interface DashboardCommandOptions extends CommonOptions {
+interface DashboardCommandOptions extends CommonOptions {
   readonly port: string;
   readonly host: string;
   readonly basePath: string;
@@ -37,14 +37,14 @@ function hostOf(origin: string): string {
 }
 
 /** Whether a host to bind is the loopback interface only. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   return isIP(h) === 4 && h.startsWith('127.');
 }
 
 /** The credentials from the environment, or undefined when none are set (a half-set pair is a usage error). */
-export function credentialsFrom(env: NodeJS.ProcessEnv): { readonly token?: string; readonly user?: string; readonly password?: string } | undefined {
+function credentialsFrom(env: NodeJS.ProcessEnv): { readonly token?: string; readonly user?: string; readonly password?: string } | undefined {
   const token = env.JOBCRAFT_DASHBOARD_TOKEN || undefined;
   const user = env.JOBCRAFT_DASHBOARD_USER || undefined;
   const password = env.JOBCRAFT_DASHBOARD_PASSWORD || undefined;
@@ -66,7 +66,7 @@ function same(a: string, b: string): boolean {
  * (or any user and the token as password, so a browser can log in with the token). Anything else gets a 401 asking
  * for basic auth.
  */
-export function authorizeWith(creds: NonNullable<ReturnType<typeof credentialsFrom>>, readOnly: boolean): (request: Request) => 'full' | 'read-only' | Response {
+function authorizeWith(creds: NonNullable<ReturnType<typeof credentialsFrom>>, readOnly: boolean): (request: Request) => 'full' | 'read-only' | Response {
   const granted = readOnly ? 'read-only' : 'full';
   return (request) => {
     const header = request.headers.get('authorization') ?? '';
@@ -119,7 +119,7 @@ function fail(code: number, message: string): number {
 }
 
 /** Runs the dashboard until SIGINT/SIGTERM; returns the exit code of a refusal, or resolves never while serving. */
-export async function runDashboard(o: DashboardCommandOptions): Promise<number> {
+async function runDashboard(o: DashboardCommandOptions): Promise<number> {
   const port = Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) return fail(USAGE, `--port must be a port number (0-65535): ${JSON.stringify(o.port)}`);
   let creds: ReturnType<typeof credentialsFrom>;

@@ -4,9 +4,9 @@
  * budget is finished by submitting again), always after a dry-run count the user confirms. The answer is a page
  * saying what happened, with a link back.
  */
-import { ACTION_STATES, type ActOutcome, type BulkOutcome, type LiveState, type PurgeOutcome } from 'jobcraft';
-import { ACTION_LABELS, type Ctx } from './context.js';
-import { html, href, layout, type Html, type Page } from './html.js';
+import { ACTION_STATES, type ActOutcome, type BulkOutcome, type LiveState, type PauseOutcome, type PurgeOutcome, type TriggerOutcome } from 'jobcraft';
+import type { Ctx } from './context.js';
+import { ACTION_LABELS, hiddenFields, html, href, jobHref, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type ActionTarget, type DashboardAction } from './options.js';
 
 /** Entries per HSCAN page of a bulk action. */
@@ -132,8 +132,7 @@ export async function runAction(ctx: Ctx, f: ActionForm): Promise<ActionDone> {
 /** The same form again, without the dry run: the confirmation of a counted bulk action. */
 function confirmForm(page: Page, f: ActionForm, label: string): Html {
   return html`<form method="post" action="${href(page, 'actions')}" data-testid="confirm-form">
-<input type="hidden" name="_csrf" value="${page.csrf}"><input type="hidden" name="action" value="${f.action}"><input type="hidden" name="return" value="${f.back}">
-${f.queue === undefined ? '' : html`<input type="hidden" name="queue" value="${f.queue}">`}${f.job === undefined ? '' : html`<input type="hidden" name="job" value="${f.job}">`}${f.state === undefined ? '' : html`<input type="hidden" name="state" value="${f.state}">`}${f.all ? html`<input type="hidden" name="select" value="all">` : ''}${f.ids.map((id) => html`<input type="hidden" name="id" value="${id}">`)}
+${hiddenFields(page, { action: f.action, return: f.back, queue: f.queue, job: f.job, state: f.state, select: f.all ? 'all' : undefined })}${f.ids.map((id) => html`<input type="hidden" name="id" value="${id}">`)}
 <button type="submit" class="danger" data-testid="confirm-action">${label}</button></form>`;
 }
 
@@ -144,7 +143,7 @@ export function resultPage(page: Page, f: ActionForm, done: ActionDone): Html {
   const r = done.result;
   let body: Html;
   if (f.action === 'pause' || f.action === 'resume') {
-    const p = r as { queue: string; paused: boolean; changed: boolean };
+    const p = r as PauseOutcome;
     body = html`<p data-testid="action-summary">Queue ${p.queue} is ${p.paused ? 'paused' : 'running'}${p.changed ? '' : ' (it already was)'}.</p>`;
   } else if (f.action === 'dead-purge') {
     const p = r as PurgeOutcome;
@@ -152,12 +151,12 @@ export function resultPage(page: Page, f: ActionForm, done: ActionDone): Html {
       ? html`<p data-testid="action-summary">Queue ${p.queue} holds <strong data-testid="matched-count">${p.matched}</strong> dead letter(s). Delete them all?</p>${confirmForm(page, f, `Purge ${p.matched} dead letter(s)`)}`
       : html`<p data-testid="action-summary">Deleted <strong data-testid="done-count">${p.done}</strong> dead letter(s) of ${p.queue}.</p>`;
   } else if (f.action === 'cron-trigger') {
-    const t = r as { job: string; id: string; duplicate: boolean };
-    body = html`<p data-testid="action-summary">${t.duplicate ? html`Not enqueued: job ${t.id} holds its unique key.` : html`Enqueued ${t.job} now: <a href="${href(page, `jobs/${encodeURIComponent(t.id)}`)}">${t.id}</a> (its schedule is unchanged).`}</p>`;
+    const t = r as TriggerOutcome;
+    body = html`<p data-testid="action-summary">${t.duplicate ? html`Not enqueued: job ${t.id} holds its unique key.` : html`Enqueued ${t.job} now: <a href="${jobHref(page, t.id)}">${t.id}</a> (its schedule is unchanged).`}</p>`;
   } else if ('results' in (r as object)) {
     const a = r as ActOutcome;
     body = html`<p data-testid="action-summary">${label}: <strong data-testid="done-count">${a.done}</strong> done${a.dryRun ? html` (dry run: ${a.matched} would be)` : ''}, ${a.skipped} left as they were, ${a.notFound} not found.</p>
-<table data-testid="action-results"><thead><tr><th>ID</th><th>Result</th><th>State</th></tr></thead><tbody>${a.results.map((x) => html`<tr><td><a href="${href(page, `jobs/${encodeURIComponent(x.id)}`)}">${x.id}</a></td><td data-testid="action-result">${x.result}${x.reason === undefined ? '' : ` (${x.reason})`}</td><td>${x.state}</td></tr>`)}</tbody></table>`;
+<table data-testid="action-results"><thead><tr><th>ID</th><th>Result</th><th>State</th></tr></thead><tbody>${a.results.map((x) => html`<tr><td><a href="${jobHref(page, x.id)}">${x.id}</a></td><td data-testid="action-result">${x.result}${x.reason === undefined ? '' : ` (${x.reason})`}</td><td>${x.state}</td></tr>`)}</tbody></table>`;
   } else {
     const b = r as BulkOutcome;
     const sample = b.queues.flatMap((q) => q.sample);

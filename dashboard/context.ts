@@ -4,7 +4,7 @@
  */
 import type { Admin, Inspector, JobSet, JobState, ListedJob, ListState } from 'jobcraft';
 import type { Cluster, Redis } from 'ioredis';
-import { html, href, query, seg, time, type Html, type Page } from './html.js';
+import { html, href, jobHref, query, time, type Html, type Page } from './html.js';
 import type { DashboardAction, DashboardOptions } from './options.js';
 
 /** The series of a chart: bucket start times (s) and processed / failed / dead per bucket, summed over the queues. */
@@ -44,6 +44,11 @@ export function pageSize(url: URL): number {
   return PAGE_SIZES.includes(n) ? n : DEFAULT_PAGE_SIZE;
 }
 
+/** The `limit` to write into links: none for the default page size (links stay short). */
+export function limitParam(limit: number): number | undefined {
+  return limit === DEFAULT_PAGE_SIZE ? undefined : limit;
+}
+
 /** A query parameter, or undefined when absent or empty. */
 export function param(url: URL, name: string): string | undefined {
   const v = url.searchParams.get(name);
@@ -66,31 +71,11 @@ export function actionsFor(state: ListState | JobState): readonly DashboardActio
   }
 }
 
-export const ACTION_LABELS: Readonly<Record<DashboardAction, string>> = {
-  retry: 'Retry now',
-  promote: 'Promote (run now)',
-  cancel: 'Cancel',
-  delete: 'Delete',
-  'dead-retry': 'Retry',
-  'dead-delete': 'Delete',
-  'dead-purge': 'Purge all',
-  pause: 'Pause',
-  resume: 'Resume',
-  'cron-trigger': 'Trigger now',
-};
-
 /** The first line of an error message, cut to `max` characters (the job page shows it whole). */
-export function firstLine(text: string | undefined, max = 160): string {
+function firstLine(text: string | undefined, max = 160): string {
   if (text === undefined) return '';
   const line = text.split('\n', 1)[0] ?? '';
   return line.length > max ? `${line.slice(0, max)}…` : line;
-}
-
-/** Extra columns a listing may show. */
-export interface TableExtras {
-  readonly queue?: string;
-  /** Dead reasons by id (the dead letters page). */
-  readonly reasons?: ReadonlyMap<string, string | undefined>;
 }
 
 /** What the `at` column means in a state. */
@@ -112,17 +97,17 @@ function atLabel(state: ListState): string {
 
 /**
  * A listing with a checkbox per job when the state has actions the user may take: the checkboxes belong to the
- * form `formId` (its buttons act on the ids checked).
+ * form `formId` (its buttons act on the ids checked). `withReason`: a column of each dead letter's reason.
  */
-export function jobsTable(page: Page, state: ListState, jobs: readonly ListedJob[], formId: string | undefined, extras: TableExtras = {}): Html {
+export function jobsTable(page: Page, state: ListState, jobs: readonly ListedJob[], formId: string | undefined, withReason = false): Html {
   const now = Date.now();
   const selectable = formId !== undefined;
   const at = atLabel(state);
   if (jobs.length === 0) return html`<p class="muted" data-testid="jobs-empty">No jobs on this page.</p>`;
   return html`<table class="jobs" data-testid="jobs-table">
-<thead><tr>${selectable ? html`<th><input type="checkbox" class="select-all" data-testid="select-all" aria-label="select all"></th>` : ''}<th>ID</th><th>Job</th>${extras.reasons === undefined ? '' : html`<th>Reason</th>`}<th>Attempts</th><th>Enqueued</th>${at === '' ? '' : html`<th>${at}</th>`}<th>Last error</th></tr></thead>
+<thead><tr>${selectable ? html`<th><input type="checkbox" class="select-all" data-testid="select-all" aria-label="select all"></th>` : ''}<th>ID</th><th>Job</th>${withReason ? html`<th>Reason</th>` : ''}<th>Attempts</th><th>Enqueued</th>${at === '' ? '' : html`<th>${at}</th>`}<th>Last error</th></tr></thead>
 <tbody>${jobs.map(
-    (j) => html`<tr data-testid="job-row" data-job-id="${j.id}">${selectable ? html`<td><input type="checkbox" name="id" value="${j.id}" form="${formId}" data-testid="select-job"></td>` : ''}<td><a href="${href(page, `jobs/${seg(j.id)}`)}" data-testid="job-link">${j.id}</a></td><td>${j.name ?? html`<span class="muted">?</span>`}</td>${extras.reasons === undefined ? '' : html`<td>${extras.reasons.get(j.id) ?? ''}</td>`}<td>${j.attempts}</td><td>${time(j.enqueuedAt, now)}</td>${at === '' ? '' : html`<td>${time(j.at, now)}</td>`}<td class="error">${firstLine(j.lastError === undefined ? undefined : `${j.lastError.name}: ${j.lastError.message}`)}</td></tr>`,
+    (j) => html`<tr data-testid="job-row" data-job-id="${j.id}">${selectable ? html`<td><input type="checkbox" name="id" value="${j.id}" form="${formId}" data-testid="select-job"></td>` : ''}<td><a href="${jobHref(page, j.id)}" data-testid="job-link">${j.id}</a></td><td>${j.name ?? html`<span class="muted">?</span>`}</td>${withReason ? html`<td>${j.deadReason ?? ''}</td>` : ''}<td>${j.attempts}</td><td>${time(j.enqueuedAt, now)}</td>${at === '' ? '' : html`<td>${time(j.at, now)}</td>`}<td class="error">${firstLine(j.lastError === undefined ? undefined : `${j.lastError.name}: ${j.lastError.message}`)}</td></tr>`,
   )}</tbody>
 </table>`;
 }
@@ -132,7 +117,7 @@ export function pager(page: Page, path: string, params: Record<string, string | 
   return html`<p class="pager">${atStart ? '' : html`<a href="${href(page, path + query({ ...params, cursor: undefined }))}" data-testid="first-page">first page</a> `}${cursor === undefined ? html`<span class="muted" data-testid="last-page">end of listing</span>` : html`<a href="${href(page, path + query({ ...params, cursor }))}" data-testid="next-page">next page →</a>`}</p>`;
 }
 
-/** A select of page sizes, in a GET form carrying `params`. */
+/** A select of page sizes (for a listing's GET filter form). */
 export function pageSizeSelect(limit: number): Html {
   return html`<label>per page <select name="limit" data-testid="page-size">${PAGE_SIZES.map((n) => html`<option value="${n}"${n === limit ? html` selected` : ''}>${n}</option>`)}</select></label>`;
 }

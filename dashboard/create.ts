@@ -12,7 +12,7 @@ import { BadAction, parseActionForm, resultPage, runAction } from './actions.js'
 import { loadAssets } from './assets.js';
 import type { ChartCache, Ctx } from './context.js';
 import { html, layout, type Html, type Page } from './html.js';
-import { DASHBOARD_ACTIONS, type Access, type Dashboard, type DashboardAction, type DashboardOptions } from './options.js';
+import { DASHBOARD_ACTIONS, type Access, type ActionEvent, type Dashboard, type DashboardAction, type DashboardOptions } from './options.js';
 import { overviewPage } from './page-overview.js';
 import { queuePage } from './page-queue.js';
 import { jobPage, shownPayload } from './page-job.js';
@@ -27,11 +27,19 @@ export const MIN_CSRF_SECRET = 32;
 /** The largest POST body accepted (1,000 ids of 256 characters fit). */
 export const MAX_POST_BYTES = 1024 * 1024;
 
-interface Resolved {
-  readonly actions: ReadonlySet<DashboardAction>;
-}
+/** What a request may do, resolved: the actions it may take (none: read-only). */
+type Resolved = ReadonlySet<DashboardAction>;
 
 type Env = { Variables: { access: Resolved; nonce: string; csrf: string } };
+
+const PLAIN_TEXT = { 'Content-Type': 'text/plain; charset=utf-8' } as const;
+
+/** An early answer (one the middleware's exit never sees), with the security headers every response carries. */
+function secured(body: ConstructorParameters<typeof Response>[0], init: ResponseInit): Response {
+  const res = new Response(body, init);
+  securityHeaders(res.headers);
+  return res;
+}
 
 function isConnection(v: unknown): v is Redis | Cluster {
   return v instanceof Redis || v instanceof Cluster || (typeof v === 'object' && v !== null && typeof (v as { info?: unknown }).info === 'function' && typeof (v as { evalsha?: unknown }).evalsha === 'function');
@@ -48,16 +56,16 @@ function openRedis(config: RedisConfig | undefined): { redis: Redis | Cluster; o
 }
 
 /** `"/admin/jobs/"` → `"/admin/jobs"`; `"/"` → `""`. */
-export function normalizeBasePath(path: string): string {
+function normalizeBasePath(path: string): string {
   if (!path.startsWith('/') || /[?#\\]/.test(path)) throw new InvalidArgumentError('createDashboard', 'basePath', `basePath must be a path starting with "/" (no query or fragment): ${JSON.stringify(path)}`);
   return path.replace(/\/+$/, '');
 }
 
 function resolveAccess(access: Exclude<Access, Response>, readOnly: boolean): Resolved | undefined {
   if (access === 'forbidden') return undefined;
-  if (readOnly || access === 'read-only') return { actions: new Set() };
-  if (access === 'full') return { actions: new Set(DASHBOARD_ACTIONS) };
-  if (typeof access === 'object' && Array.isArray(access.actions)) return { actions: new Set(access.actions.filter((a) => DASHBOARD_ACTIONS.includes(a))) };
+  if (readOnly || access === 'read-only') return new Set();
+  if (access === 'full') return new Set(DASHBOARD_ACTIONS);
+  if (typeof access === 'object' && Array.isArray(access.actions)) return new Set(access.actions.filter((a) => DASHBOARD_ACTIONS.includes(a)));
   return undefined;
 }
 
@@ -108,23 +116,23 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const app = new Hono<Env>({ strict: false }).basePath(basePath === '' ? '/' : basePath);
 
   /** The page context: links relative to this page's depth under the base path (as the browser resolves them). */
-  function pageOf(c: HonoContext<Env>): Page {
+  function pageOf(c: HonoContext<Env>, url = new URL(c.req.url)): Page {
     const access = c.get('access');
-    const url = new URL(c.req.url);
     const rel = url.pathname.slice(basePath.length).replace(/^\//, '');
     const depth = rel.split('/').length - 1;
     return {
       root: depth === 0 ? './' : '../'.repeat(depth),
       nonce: c.get('nonce'),
       csrf: c.get('csrf'),
-      can: (a) => access.actions.has(a),
+      can: (a) => access.has(a),
       pollMs,
       here: rel + url.search,
     };
   }
 
   function ctxOf(c: HonoContext<Env>): Ctx {
-    return { inspector, admin: adminApi, redis, options, jobs: options.jobs, page: pageOf(c), url: new URL(c.req.url), charts };
+    const url = new URL(c.req.url);
+    return { inspector, admin: adminApi, redis, options, jobs: options.jobs, page: pageOf(c, url), url, charts };
   }
 
   async function htmlResponse(c: HonoContext<Env>, body: Html, status: 200 | 400 | 403 | 404 | 500 | 503 = 200): Promise<Response> {
@@ -147,16 +155,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     }
     if (access instanceof Response) {
       // Copied: the headers of Response.redirect() or of a fetch() answer are immutable, and setting ours threw.
-      const res = new Response(access.body, { status: access.status, statusText: access.statusText, headers: access.headers });
-      securityHeaders(res.headers);
-      return res;
+      return secured(access.body, { status: access.status, statusText: access.statusText, headers: access.headers });
     }
     const resolved = resolveAccess(access, options.readOnly === true);
-    if (resolved === undefined) {
-      const res = new Response('forbidden\n', { status: 403, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
-      securityHeaders(res.headers);
-      return res;
-    }
+    if (resolved === undefined) return secured('forbidden\n', { status: 403, headers: PLAIN_TEXT });
     c.set('access', resolved);
     c.set('nonce', newNonce());
     let cookie = cookieOf(c.req.raw, CSRF_COOKIE);
@@ -208,26 +210,27 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const token = typeof body[CSRF_FIELD] === 'string' ? (body[CSRF_FIELD] as string) : c.req.header('x-csrf-token');
     if (!csrf.check(cookieOf(c.req.raw, CSRF_COOKIE), token)) return errorPage(c, 403, 'Refused', 'Missing or stale CSRF token: reload the page and try again.');
     const form = parseActionForm(body);
-    if (!c.get('access').actions.has(form.action)) return errorPage(c, 403, 'Refused', `You may not ${form.action} here (read-only access).`);
+    if (!c.get('access').has(form.action)) return errorPage(c, 403, 'Refused', `You may not ${form.action} here (read-only access).`);
     const ctx = ctxOf(c);
     let done;
     try {
       done = await runAction(ctx, form);
     } catch (err) {
-      await notify(c.req.raw, form.action, form.queue, form.ids.length > 0 ? { ids: form.ids } : { selection: { queue: form.queue ?? '', job: form.job, state: form.state } }, form.dryRun, err, true);
+      const target = form.ids.length > 0 ? { ids: form.ids } : { selection: { queue: form.queue ?? '', job: form.job, state: form.state } };
+      await notify({ action: form.action, queue: form.queue, target, dryRun: form.dryRun, result: err, failed: true, request: c.req.raw });
       throw err;
     }
-    await notify(c.req.raw, form.action, done.queue, done.target, form.dryRun, done.result, false);
+    await notify({ action: form.action, queue: done.queue, target: done.target, dryRun: form.dryRun, result: done.result, failed: false, request: c.req.raw });
     return htmlResponse(c, resultPage(ctx.page, form, done));
   });
   // Writes are POSTs to /actions only.
   app.on(['PUT', 'PATCH', 'DELETE'], '*', (c) => c.text('method not allowed\n', 405));
   app.notFound((c) => (c.get('access') === undefined ? c.text('not found\n', 404) : errorPage(c, 404, 'Not found', 'No such page.')));
 
-  async function notify(request: Request, action: DashboardAction, queue: string | undefined, target: Parameters<NonNullable<DashboardOptions['onAction']>>[0]['target'], dryRun: boolean, result: unknown, failed: boolean): Promise<void> {
+  async function notify(event: ActionEvent): Promise<void> {
     if (options.onAction === undefined) return;
     try {
-      await options.onAction({ action, queue, target, dryRun, result, failed, request });
+      await options.onAction(event);
     } catch (err) {
       logError('onAction threw', err);
     }
@@ -240,19 +243,15 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     async fetch(request: Request): Promise<Response> {
       const url = new URL(request.url);
       if (allowedHosts !== undefined && !allowedHosts.has(hostName(url.hostname))) {
-        const res = new Response(
+        return secured(
           `Host ${JSON.stringify(url.hostname)} is not one this dashboard answers for (allowedHosts: ${[...allowedHosts].join(', ')}): a request naming another host may come from a DNS rebinding attack. Open the dashboard by one of those names, or add this one.\n`,
-          { status: 403, headers: { 'Content-Type': 'text/plain; charset=utf-8' } },
+          { status: 403, headers: PLAIN_TEXT },
         );
-        securityHeaders(res.headers);
-        return res;
       }
       // The root without its slash: send the browser to it with one, so relative links resolve under it.
       if (basePath !== '' && url.pathname === basePath) {
         const last = basePath.slice(basePath.lastIndexOf('/') + 1);
-        const res = new Response(null, { status: 308, headers: { Location: `./${last}/${url.search}` } });
-        securityHeaders(res.headers);
-        return res;
+        return secured(null, { status: 308, headers: { Location: `./${last}/${url.search}` } });
       }
       return app.fetch(request);
     },

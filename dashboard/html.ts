@@ -38,6 +38,11 @@ export function seg(text: string): string {
   return encodeURIComponent(text);
 }
 
+/** A link to a job's page (`suffix`: a path under it, e.g. `/payload`). */
+export function jobHref(page: Page, id: string, suffix = ''): string {
+  return href(page, `jobs/${seg(id)}${suffix}`);
+}
+
 /** A query string from the defined values. */
 export function query(params: Record<string, string | number | undefined>): string {
   const q = new URLSearchParams();
@@ -70,15 +75,34 @@ export function bytes(n: number): string {
   return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
-/** The hidden fields every action form carries. */
-export function formFields(page: Page, action: DashboardAction, fields: Record<string, string | undefined> = {}): Html {
-  return html`<input type="hidden" name="${CSRF_FIELD}" value="${page.csrf}"><input type="hidden" name="action" value="${action}"><input type="hidden" name="return" value="${page.here}">${Object.entries(fields).map(([k, v]) => (v === undefined ? '' : html`<input type="hidden" name="${k}" value="${v}">`))}`;
+/** The hidden fields of a POST form: the CSRF token, then each field given a value. */
+export function hiddenFields(page: Page, fields: Record<string, string | undefined>): Html {
+  return html`<input type="hidden" name="${CSRF_FIELD}" value="${page.csrf}">${Object.entries(fields).map(([k, v]) => (v === undefined ? '' : html`<input type="hidden" name="${k}" value="${v}">`))}`;
 }
 
-/** A one-button action form, or nothing when the action is not allowed. */
-export function actionButton(page: Page, action: DashboardAction, label: string, fields: Record<string, string | undefined>, testId: string, danger = false): Html {
+/** The hidden fields every action form carries. */
+export function formFields(page: Page, action: DashboardAction, fields: Record<string, string | undefined> = {}): Html {
+  return hiddenFields(page, { action, return: page.here, ...fields });
+}
+
+/** What each action's buttons say. */
+export const ACTION_LABELS: Readonly<Record<DashboardAction, string>> = {
+  retry: 'Retry now',
+  promote: 'Promote (run now)',
+  cancel: 'Cancel',
+  delete: 'Delete',
+  'dead-retry': 'Retry',
+  'dead-delete': 'Delete',
+  'dead-purge': 'Purge all',
+  pause: 'Pause',
+  resume: 'Resume',
+  'cron-trigger': 'Trigger now',
+};
+
+/** A one-button action form (labelled by {@link ACTION_LABELS}), or nothing when the action is not allowed. */
+export function actionButton(page: Page, action: DashboardAction, fields: Record<string, string | undefined>, testId: string, danger = false): Html {
   if (!page.can(action)) return html``;
-  return html`<form method="post" action="${href(page, 'actions')}" class="inline"${danger ? raw(' data-confirm="1"') : ''}>${formFields(page, action, fields)}<button type="submit" data-testid="${testId}" class="${danger ? 'danger' : ''}">${label}</button></form>`;
+  return html`<form method="post" action="${href(page, 'actions')}" class="inline"${danger ? raw(' data-confirm="1"') : ''}>${formFields(page, action, fields)}<button type="submit" data-testid="${testId}" class="${danger ? 'danger' : ''}">${ACTION_LABELS[action]}</button></form>`;
 }
 
 const NAV: readonly (readonly [string, string, string])[] = [

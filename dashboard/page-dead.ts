@@ -3,9 +3,9 @@
  * (newest first) with each one's reason and error (both from the listing's dead-letter records: no payload leaves
  * Redis); retry or delete the checked ones, or every one matching after a dry-run count.
  */
-import { ACTION_LABELS, jobFilter, jobNamesOf, jobsTable, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
-import { formFields, html, href, layout, query, type Html } from './html.js';
-import { matchingForm, selectedForm } from './page-queue.js';
+import { jobFilter, jobNamesOf, jobsTable, limitParam, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
+import { ACTION_LABELS, html, href, layout, query, type Html } from './html.js';
+import { matchingForm, purgeForm, selectedForm } from './page-queue.js';
 
 export async function deadPage(ctx: Ctx): Promise<Html> {
   const { page, url } = ctx;
@@ -16,8 +16,6 @@ export async function deadPage(ctx: Ctx): Promise<Html> {
   const cursor = param(url, 'cursor');
   const limit = pageSize(url);
   const listing = queue === undefined ? undefined : await ctx.inspector.jobs(queue, { state: 'dead', job, limit, cursor });
-  // The listing reads each letter's dead-letter record already: its reason comes with it, no payload read.
-  const reasons = new Map<string, string | undefined>((listing?.jobs ?? []).map((j) => [j.id, j.deadReason]));
   const formId = page.can('dead-retry') || page.can('dead-delete') ? 'selected' : undefined;
   const body = html`
 <table data-testid="dead-counts"><thead><tr><th>Queue</th><th>Dead letters</th></tr></thead>
@@ -27,9 +25,9 @@ ${queue === undefined
   : html`<h2>Dead letters of ${queue}</h2>
 <form method="get" action="${href(page, 'dead')}" class="filter" data-testid="filter-form"><input type="hidden" name="queue" value="${queue}">${jobFilter(jobNamesOf(ctx.jobs, queue), job)} ${pageSizeSelect(limit)} <button type="submit" data-testid="apply-filter">Show</button></form>
 ${formId === undefined ? '' : selectedForm(page, formId, ['dead-retry', 'dead-delete'], queue, 'dead')}
-${jobsTable(page, 'dead', listing?.jobs ?? [], formId, { reasons })}
-${pager(page, 'dead', { queue, job, limit: limit === 50 ? undefined : limit }, listing?.cursor, cursor === undefined)}
+${jobsTable(page, 'dead', listing?.jobs ?? [], formId, true)}
+${pager(page, 'dead', { queue, job, limit: limitParam(limit) }, listing?.cursor, cursor === undefined)}
 ${matchingForm(page, ['dead-retry', 'dead-delete'], queue, 'dead', job)}
-${page.can('dead-purge') ? html`<form method="post" action="${href(page, 'actions')}" class="bulk">${formFields(page, 'dead-purge', { queue, dry: '1' })}<button type="submit" class="danger" data-testid="purge-dead">${ACTION_LABELS['dead-purge']} of ${queue}…</button></form>` : ''}`}`;
+${purgeForm(page, queue, `${ACTION_LABELS['dead-purge']} of ${queue}…`)}`}`;
   return layout(page, 'Dead letters', body);
 }

@@ -3,9 +3,9 @@
  * download it whole), its errors (newest first, each with its attempt, time and stack), the timeline, and the actions its state allows.
  */
 import type { JobDetails, StoredError } from 'jobcraft';
-import { actionButton, bytes, html, href, layout, seg, time, type Html } from './html.js';
+import { actionButton, bytes, html, href, jobHref, layout, seg, time, type Html } from './html.js';
 import { actionsFor, type Ctx } from './context.js';
-import type { DashboardAction, DashboardOptions } from './options.js';
+import type { DashboardOptions } from './options.js';
 
 /**
  * One error of the job's list: name, message, attempt, time and stack (all escaped by `html`). The newest carries the
@@ -36,7 +36,7 @@ export function shownPayload(options: DashboardOptions, job: JobDetails): { text
 }
 
 /** Cuts a text to at most `max` UTF-8 bytes (at a character boundary). */
-export function cutUtf8(text: string, max: number): string {
+function cutUtf8(text: string, max: number): string {
   const buf = Buffer.from(text, 'utf8');
   if (buf.length <= max) return text;
   let end = max;
@@ -44,8 +44,6 @@ export function cutUtf8(text: string, max: number): string {
   while (end > 0 && ((buf[end] ?? 0) & 0xc0) === 0x80) end--;
   return buf.subarray(0, end).toString('utf8');
 }
-
-const LABELS: Partial<Record<DashboardAction, string>> = { retry: 'Retry now', promote: 'Promote (run now)', cancel: 'Cancel', 'dead-retry': 'Retry', 'dead-delete': 'Delete' };
 
 export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
   const { page } = ctx;
@@ -82,7 +80,7 @@ ${job.priority === undefined ? '' : html`<tr><th>Priority</th><td data-testid="j
 ${job.workerId === undefined ? '' : html`<tr><th>Worker</th><td>${job.workerId}</td></tr>`}
 <tr><th>Trace id</th><td data-testid="trace-id">${job.traceId ?? html`<span class="muted">none</span>`}</td></tr>
 </table>
-${actions.length === 0 ? '' : html`<div class="actions" data-testid="job-actions">${actions.map((a) => actionButton(page, a, LABELS[a] ?? a, { id: job.id, queue: job.queue }, `job-${a}`, a === 'cancel' || a === 'dead-delete'))}</div>`}
+${actions.length === 0 ? '' : html`<div class="actions" data-testid="job-actions">${actions.map((a) => actionButton(page, a, { id: job.id, queue: job.queue }, `job-${a}`, a === 'cancel' || a === 'dead-delete'))}</div>`}
 ${declared === undefined ? '' : html`<h2>Options of ${declared.name}</h2><pre data-testid="job-options">${JSON.stringify({ queue: declared.queue, attempts: declared.attempts, backoff: declared.backoff, timeoutMs: declared.timeoutMs ?? null, priority: declared.priority, cron: declared.cron === undefined ? null : { pattern: declared.cron.pattern, tz: declared.cron.tz } }, null, 2)}</pre>`}
 <h2>Payload</h2>
 ${job.state === 'completed'
@@ -90,7 +88,7 @@ ${job.state === 'completed'
   : job.payload === undefined && !payload.failed
     ? html`<p class="warn" data-testid="payload-none">No payload to show: the stored job could not be read as a jobcraft job${job.deadReason === undefined ? '' : ` (dead reason: ${job.deadReason})`}.</p>`
     : payload.failed ? html`<p class="warn" data-testid="payload-redact-failed">${payload.text}</p>` : html`<pre class="payload" data-testid="payload">${shown}</pre>
-${cut ? html`<p class="warn" data-testid="payload-truncated">Cut at ${bytes(PAYLOAD_SHOWN_BYTES)} of ${bytes(size)}. <a href="${href(page, `jobs/${seg(job.id)}/payload`)}" download data-testid="payload-download">Download the whole payload</a></p>` : ''}`}
+${cut ? html`<p class="warn" data-testid="payload-truncated">Cut at ${bytes(PAYLOAD_SHOWN_BYTES)} of ${bytes(size)}. <a href="${jobHref(page, job.id, '/payload')}" download data-testid="payload-download">Download the whole payload</a></p>` : ''}`}
 <h2>${job.errors.length > 1 ? `Errors (${job.errors.length}, newest first)` : 'Last error'}</h2>
 ${job.errors.length === 0 ? html`<p class="muted" data-testid="no-error">none</p>` : html`<ol class="errors" data-testid="job-errors">${[...job.errors].reverse().map((e, i) => errorItem(e, i === 0, now))}</ol>
 ${job.errors.length > 1 ? html`<p class="muted">Earlier errors keep at most 2 KiB of their message and 4 KiB of their stack; a job keeps its last 5 errors.</p>` : ''}`}

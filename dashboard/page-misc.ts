@@ -2,10 +2,10 @@
  * The scheduled page (delayed jobs by due time per queue, cron jobs with their last and next firing), the workers
  * page (the worker registry) and the job types page (each declared job's options and payload JSON Schema).
  */
-import { JOB_DESCRIPTION } from 'jobcraft/schema';
-import type { CronEntry, ResolvedJob } from 'jobcraft';
-import { actionsFor, jobsTable, pager, pageSize, param, type Ctx } from './context.js';
-import { actionButton, html, href, layout, query, seg, time, type Html } from './html.js';
+import { describeResolvedJob } from 'jobcraft/schema';
+import type { CronEntry } from 'jobcraft';
+import { actionsFor, jobsTable, limitParam, pager, pageSize, param, type Ctx } from './context.js';
+import { actionButton, html, href, jobHref, layout, query, time, type Html } from './html.js';
 import { selectedForm } from './page-queue.js';
 
 export async function scheduledPage(ctx: Ctx): Promise<Html> {
@@ -24,7 +24,7 @@ export async function scheduledPage(ctx: Ctx): Promise<Html> {
     entries.length === 0
       ? html`<p class="muted" data-testid="no-cron">The job set declares no cron job.</p>`
       : html`<table data-testid="cron-table"><thead><tr><th>Job</th><th>Queue</th><th>Schedule</th><th>TZ</th><th>Catch-up</th><th>Last firing</th><th>Next firing</th><th></th></tr></thead>
-<tbody>${entries.map((c) => html`<tr data-testid="cron-row" data-job="${c.name}"><td>${c.name}</td><td>${c.queue}</td><td><code>${c.schedule}</code></td><td>${c.tz}</td><td>${c.catchUp}</td><td data-testid="cron-last">${time(c.lastFiring, now)}</td><td data-testid="cron-next">${time(c.nextFiring, now)}</td><td>${actionButton(page, 'cron-trigger', 'Trigger now', { job: c.name, queue: c.queue }, 'cron-trigger')}</td></tr>`)}</tbody></table>`;
+<tbody>${entries.map((c) => html`<tr data-testid="cron-row" data-job="${c.name}"><td>${c.name}</td><td>${c.queue}</td><td><code>${c.schedule}</code></td><td>${c.tz}</td><td>${c.catchUp}</td><td data-testid="cron-last">${time(c.lastFiring, now)}</td><td data-testid="cron-next">${time(c.nextFiring, now)}</td><td>${actionButton(page, 'cron-trigger', { job: c.name, queue: c.queue }, 'cron-trigger')}</td></tr>`)}</tbody></table>`;
   const body = html`
 <h2>Delayed jobs by due time</h2>
 <p class="queues">${stats.map((s) => html`<a href="${href(page, `scheduled${query({ queue: s.queue })}`)}" class="${s.queue === queue ? 'current' : ''}" data-testid="scheduled-queue-link">${s.queue} (${s.delayed})</a> `)}</p>
@@ -32,7 +32,7 @@ ${queue === undefined
   ? html`<p class="muted">No queues.</p>`
   : html`${formId === undefined ? '' : selectedForm(page, formId, actionsFor('delayed'), queue, 'delayed')}
 ${jobsTable(page, 'delayed', listing?.jobs ?? [], formId)}
-${pager(page, 'scheduled', { queue, limit: limit === 50 ? undefined : limit }, listing?.cursor, cursor === undefined)}
+${pager(page, 'scheduled', { queue, limit: limitParam(limit) }, listing?.cursor, cursor === undefined)}
 <p class="muted">The counts are of every scheduled job (delayed, snoozed, and retrying after a backoff); this list shows those without an error record. Retrying jobs are on the queue page, state retrying.</p>`}
 <h2>Cron jobs</h2>
 ${cron === undefined ? html`<p class="muted" data-testid="no-jobset">Cron jobs are listed when the dashboard is given the job set (the jobs option, or --schema/--manifest).</p>` : cron instanceof Error ? html`<p class="error" data-testid="cron-error">Reading the cron jobs failed: ${cron.message}</p>` : cronTable(cron)}`;
@@ -49,7 +49,7 @@ export async function workersPage(ctx: Ctx): Promise<Html> {
       : html`<table data-testid="workers-table"><thead><tr><th>Name</th><th>Host</th><th>PID</th><th>Version</th><th>Queues</th><th>Running</th><th>Started</th><th>Last heartbeat</th></tr></thead>
 <tbody>${workers.map(
           (w) => html`<tr data-testid="worker-row" data-worker-id="${w.id}"><td>${w.name}</td><td>${w.host}</td><td>${w.pid}</td><td>${w.version}</td><td>${w.queues.join(', ')}</td>
-<td data-testid="worker-running">${w.runningCount}/${w.concurrency}${w.running.length === 0 ? '' : html`<ul class="running">${w.running.map((r) => html`<li><a href="${href(page, `jobs/${seg(r.id)}`)}">${r.id}</a> ${r.name} (${time(r.startedAt, now)})</li>`)}${w.runningCount > w.running.length ? html`<li class="muted">… ${w.runningCount - w.running.length} more</li>` : ''}</ul>`}</td>
+<td data-testid="worker-running">${w.runningCount}/${w.concurrency}${w.running.length === 0 ? '' : html`<ul class="running">${w.running.map((r) => html`<li><a href="${jobHref(page, r.id)}">${r.id}</a> ${r.name} (${time(r.startedAt, now)})</li>`)}${w.runningCount > w.running.length ? html`<li class="muted">… ${w.runningCount - w.running.length} more</li>` : ''}</ul>`}</td>
 <td>${time(w.startedAt, now)}</td><td data-testid="worker-heartbeat">${time(w.lastBeatAt, now)}</td></tr>`,
         )}</tbody></table>`;
   return layout(page, 'Workers', body);
@@ -71,13 +71,6 @@ function manifestJobs(manifest: unknown): readonly ManifestJob[] | undefined {
   return jobs.filter((j): j is ManifestJob => typeof (j as { name?: unknown } | null)?.name === 'string');
 }
 
-/** A job's options as the manifest shows them, from the resolved job. */
-function described(job: ResolvedJob): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [field, d] of Object.entries(JOB_DESCRIPTION)) out[field] = (d.show as (j: ResolvedJob) => unknown)(job);
-  return out;
-}
-
 /** The JSON Schema of a payload's input, from the zod schema's own `toJSONSchema` (zod 4 classic). */
 function inputSchema(payload: unknown): unknown {
   const method = (payload as { toJSONSchema?: (params: Record<string, unknown>) => unknown } | null)?.toJSONSchema;
@@ -97,8 +90,8 @@ export function typesPage(ctx: Ctx): Html {
       ? fromManifest.map((j) => ({ name: j.name, options: { queue: j.queue, description: j.description, ...(j.resolved as object | undefined) }, schema: j.input }))
       : [...(ctx.jobs?.jobs.values() ?? [])].map((j) => ({
           name: j.name,
-          options: described(j),
-          schema: inputSchema((ctx.jobs?.definitions as Record<string, { payload?: unknown }> | undefined)?.[j.name]?.payload),
+          options: describeResolvedJob(j),
+          schema: inputSchema(j.schema),
         }));
   const body =
     jobs.length === 0

@@ -12,14 +12,12 @@ import { redisFacts } from './redis-info.js';
  * The chart ranges: how far back, at which resolution, and how long a chart is reused (the day's 1,440 minute
  * buckets per queue are read at most once a minute, the week's once in five, however often pages poll).
  */
-export const RANGES = {
+const RANGES = {
   hour: { ms: 3_600_000, resolution: 'minute', reuseMs: 0 },
   day: { ms: 86_400_000, resolution: 'minute', reuseMs: 60_000 },
   week: { ms: 7 * 86_400_000, resolution: 'hour', reuseMs: 300_000 },
 } as const;
-export type Range = keyof typeof RANGES;
-export type { ChartData };
-
+type Range = keyof typeof RANGES;
 
 function cachedChart(ctx: Ctx, queues: readonly string[], range: Range): Promise<ChartData> {
   const { reuseMs } = RANGES[range];
@@ -79,7 +77,7 @@ ${stats.length === 0
 <td data-testid="count-waiting">${s.waiting}</td><td data-testid="count-delayed">${s.delayed}</td><td data-testid="count-active">${s.active}</td><td data-testid="count-retrying">${s.retrying}</td>
 <td data-testid="count-dead"><a href="${href(page, `dead${query({ queue: s.queue })}`)}">${s.dead}</a></td><td data-testid="count-completed">${s.completed}</td>
 <td>${duration(s.latencyMs)}</td><td data-testid="paused">${s.paused ? html`<span class="warn">paused</span>` : 'no'}</td>
-<td>${s.paused ? actionButton(page, 'resume', 'Resume', { queue: s.queue }, 'resume-queue') : actionButton(page, 'pause', 'Pause', { queue: s.queue }, 'pause-queue')}</td>
+<td>${s.paused ? actionButton(page, 'resume', { queue: s.queue }, 'resume-queue') : actionButton(page, 'pause', { queue: s.queue }, 'pause-queue')}</td>
 </tr>`,
     )}</tbody></table>`}
 </section>

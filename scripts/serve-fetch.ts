@@ -1,11 +1,10 @@
 /**
  * Serves a fetch handler (`(Request) => Response`, what createDashboard returns) with node:http on 127.0.0.1 and a
- * free port, through the dashboard's own node:http adapter (`toNodeListener`): the browser tests and the screenshot
- * script put the dashboard, a proxy in front of it, or an attacker's page behind it.
+ * free port, through the dashboard's own node:http server (`createDashboardServer`): the browser tests and the
+ * screenshot script put the dashboard, a proxy in front of it, or an attacker's page behind it.
  */
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toNodeListener } from '../dashboard/index.js';
+import { createDashboardServer } from '../dashboard/index.js';
 
 /** A fetch handler: what createDashboard returns. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -20,7 +19,7 @@ export interface Served {
 
 /** Serves `handler` on 127.0.0.1 and a free port. `onCleanup` receives the close function. */
 export async function serveFetch(handler: FetchHandler, onCleanup?: (fn: () => Promise<void>) => void): Promise<Served> {
-  const server = createServer(toNodeListener({ fetch: async (request) => handler(request) }));
+  const server = createDashboardServer({ fetch: async (request) => handler(request) });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const close = (): Promise<void> =>

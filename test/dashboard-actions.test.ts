@@ -3,11 +3,11 @@
  * the dashboard runs again in a real worker; pause/resume; every matching dead letter of a job type retried after a
  * dry-run count that changes nothing; promote, cancel and cron trigger; purge; and `onAction` sees each one.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, PermanentError, type JobClient } from '../src/index.js';
 import { createDashboard, type ActionEvent, type Dashboard } from '../dashboard/index.js';
-import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { cleanupRegistry, clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
 import { get, post, session, testId } from './dashboard-helpers.js';
 
 const jobs = defineJobs({
@@ -16,17 +16,16 @@ const jobs = defineJobs({
   digest: { payload: z.object({}), queue: 'reports', cron: '0 3 * * *' },
 });
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const defer = cleanupRegistry();
 
 function setup(name: string): { prefix: string; client: JobClient<typeof jobs>; dashboard: Dashboard; events: ActionEvent[] } {
   const prefix = testPrefix(name);
   const client = createClient(jobs, { redis: redisUrl(), prefix });
   const events: ActionEvent[] = [];
   const dashboard = createDashboard({ redis: redisUrl(), prefix, jobs, onAction: (e) => void events.push(e) });
-  cleanups.push(() => clearPrefix(prefix), () => client.close(), () => dashboard.close());
+  defer(() => clearPrefix(prefix));
+  defer(() => client.close());
+  defer(() => dashboard.close());
   return { prefix, client, dashboard, events };
 }
 
@@ -37,7 +36,7 @@ function billingWorker(prefix: string, state: { healthy: boolean }, ran: string[
     ran.push(ctx.id);
   };
   const worker = createWorker(jobs, { charge: handle('charge'), refund: handle('refund') }, { redis: redisUrl(), prefix, logger: false, queues: ['billing'] });
-  cleanups.push(() => worker.close());
+  defer(() => worker.close());
   return worker;
 }
 

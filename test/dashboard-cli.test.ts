@@ -3,12 +3,12 @@
  * serves on loopback by default, asks for credentials when they are set, honours --read-only and --base-path, and
  * stops cleanly on SIGTERM.
  */
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, defineJobs } from '../src/index.js';
-import { runCli, type Run } from './cli.js';
-import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { runCli } from './cli.js';
+import { serving } from './dashboard-helpers.js';
+import { clearPrefix, redisUrl, testPrefix } from './helpers.js';
 
 const prefix = testPrefix('dashboard-cli');
 const jobs = defineJobs({ ping: { payload: z.object({}), queue: 'pings' } });
@@ -21,23 +21,6 @@ beforeAll(async () => {
 });
 afterAll(() => clearPrefix(prefix));
 
-/** Starts the command, waits for the URL it prints, runs `body`, then stops it with SIGTERM. */
-async function serving(args: readonly string[], extraEnv: NodeJS.ProcessEnv, body: (url: string) => Promise<void>): Promise<Run> {
-  let child: ChildProcess | undefined;
-  let out = '';
-  const done = runCli(['dashboard', '--port', '0', ...args], { ...env, ...extraEnv }, (c) => {
-    child = c;
-    c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  });
-  try {
-    const url = await waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000);
-    await body(url);
-  } finally {
-    child?.kill('SIGTERM');
-  }
-  return done;
-}
-
 describe('jobcraft dashboard', () => {
   it('refuses to bind a non-loopback address without credentials, saying why', async () => {
     for (const host of ['0.0.0.0', '::', '192.0.2.1']) {
@@ -49,7 +32,7 @@ describe('jobcraft dashboard', () => {
   });
 
   it('serves on loopback by default, and exits 0 on SIGTERM', async () => {
-    const run = await serving([], {}, async (url) => {
+    const run = await serving([], env, async (url) => {
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       const res = await fetch(url);
       expect(res.status).toBe(200);
@@ -62,7 +45,7 @@ describe('jobcraft dashboard', () => {
 
   it('with a token binds any address and asks every request for it; --read-only and --base-path apply', async () => {
     const token = 'a-long-enough-secret-token';
-    await serving(['--host', '0.0.0.0', '--read-only', '--base-path', '/ops'], { JOBCRAFT_DASHBOARD_TOKEN: token }, async (url) => {
+    await serving(['--host', '0.0.0.0', '--read-only', '--base-path', '/ops'], { ...env, JOBCRAFT_DASHBOARD_TOKEN: token }, async (url) => {
       const port = new URL(url).port;
       const local = `http://127.0.0.1:${port}/ops/`;
       const anonymous = await fetch(local);
@@ -80,7 +63,7 @@ describe('jobcraft dashboard', () => {
   });
 
   it('--insecure-bind binds a non-loopback address without credentials when told to', async () => {
-    await serving(['--host', '0.0.0.0', '--insecure-bind'], {}, async (url) => {
+    await serving(['--host', '0.0.0.0', '--insecure-bind'], env, async (url) => {
       expect((await fetch(`http://127.0.0.1:${new URL(url).port}/`)).status).toBe(200);
     });
   });

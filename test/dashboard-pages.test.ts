@@ -10,7 +10,7 @@ import { createClient, createWorker, defineJobs, PermanentError, type JobClient,
 import { createDashboard, PAYLOAD_SHOWN_BYTES, type Dashboard } from '../dashboard/index.js';
 import { clearPrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 import { startRedisServer } from '../scripts/redis-server.js';
-import { get, testId } from './dashboard-helpers.js';
+import { dashboards, get, testId } from './dashboard-helpers.js';
 import { registerInMemoryTracing } from './fixtures/otel.js';
 
 // Tracing on in this process: the client stores its span's trace context with each job, which the job page shows.
@@ -29,6 +29,8 @@ const jobs = defineJobs({
 });
 
 const prefix = testPrefix('dashboard-pages');
+/** Dashboards with other options than the file's own (closed after the file's tests). */
+const another = dashboards({ prefix });
 let client: JobClient<typeof jobs>;
 let worker: Worker;
 let dashboard: Dashboard;
@@ -185,26 +187,20 @@ describe('pages', () => {
 
   it('redact decides what a payload shows, on the page and in the download', async () => {
     const seen: unknown[] = [];
-    const redacting = createDashboard({
-      redis: redisUrl(),
-      prefix,
+    const redacting = another({
       redact: (payload, job) => {
         seen.push(job);
         return { ...(payload as object), secret: '[redacted]' };
       },
     });
-    try {
-      const page = await get(redacting, `/jobs/${encodeURIComponent(delayedId)}`);
-      expect(page.text).not.toContain('hunter2');
-      expect(page.text).toContain('[redacted]');
-      const download = await get(redacting, `/jobs/${encodeURIComponent(delayedId)}/payload`);
-      expect(JSON.parse(download.text)).toMatchObject({ secret: '[redacted]' });
-      expect(seen[0]).toEqual({ id: delayedId, queue: 'mail', name: 'greet' });
-      // Without redact the secret is there: the test above can fail.
-      expect((await get(dashboard, `/jobs/${encodeURIComponent(delayedId)}`)).text).toContain('hunter2');
-    } finally {
-      await redacting.close();
-    }
+    const page = await get(redacting, `/jobs/${encodeURIComponent(delayedId)}`);
+    expect(page.text).not.toContain('hunter2');
+    expect(page.text).toContain('[redacted]');
+    const download = await get(redacting, `/jobs/${encodeURIComponent(delayedId)}/payload`);
+    expect(JSON.parse(download.text)).toMatchObject({ secret: '[redacted]' });
+    expect(seen[0]).toEqual({ id: delayedId, queue: 'mail', name: 'greet' });
+    // Without redact the secret is there: the test above can fail.
+    expect((await get(dashboard, `/jobs/${encodeURIComponent(delayedId)}`)).text).toContain('hunter2');
   });
 
   it('the dead letters page lists them by queue with their reason and error, escaped', async () => {
@@ -242,12 +238,8 @@ describe('pages', () => {
     const greet = res.text.slice(res.text.indexOf('data-job="greet"'));
     expect(testId(greet, 'job-type-schema')).toContain('&quot;name&quot;');
     expect(testId(greet, 'job-type-options')).toContain('&quot;queue&quot;: &quot;mail&quot;');
-    const manifest = createDashboard({ redis: redisUrl(), prefix, manifest: { jobs: [{ name: 'fromManifest', queue: 'q', input: { type: 'object', properties: { zz: { type: 'string' } } } }] } });
-    try {
-      expect((await get(manifest, '/types')).text).toContain('&quot;zz&quot;');
-    } finally {
-      await manifest.close();
-    }
+    const manifest = another({ manifest: { jobs: [{ name: 'fromManifest', queue: 'q', input: { type: 'object', properties: { zz: { type: 'string' } } } }] } });
+    expect((await get(manifest, '/types')).text).toContain('&quot;zz&quot;');
   });
 
   it('serves its static files (its script, style sheet and uPlot) as files, and 404s anything else', async () => {
@@ -262,34 +254,30 @@ describe('pages', () => {
 
 describe('base path', () => {
   it('routes under the base path, redirects its root to a slash, and writes only relative links', async () => {
-    const mounted = createDashboard({ redis: redisUrl(), prefix, basePath: '/ops/jobs/' });
-    try {
-      const bare = await mounted.fetch(new Request('http://dash.test/ops/jobs'));
-      expect(bare.status).toBe(308);
-      expect(bare.headers.get('location')).toBe('./jobs/');
-      const root = await get(mounted, '/ops/jobs/');
-      expect(root.status).toBe(200);
-      expect(root.text).toContain('href="./queues/idle"');
-      expect(root.text).toContain('src="./static/dashboard.js"');
-      const queue = await get(mounted, '/ops/jobs/queues/idle');
-      expect(queue.status).toBe(200);
-      expect(queue.text).toContain('src="../static/dashboard.js"');
-      expect(queue.text).toContain('action="../actions"');
-      // No link starts at the server's root.
-      expect([...queue.text.matchAll(/(?:href|src|action)="([^"]*)"/g)].map((m) => m[1]).filter((u) => u?.startsWith('/') || u?.includes('://'))).toEqual([]);
-      expect((await get(mounted, '/queues/idle')).status).toBe(404);
-      // Error pages link relative to where they are too, and never reload themselves.
-      const missing = await get(mounted, `/ops/jobs/jobs/${encodeURIComponent('idle#999999')}`);
-      expect(missing.status).toBe(404);
-      expect(missing.text).toContain('href="../dead"');
-      expect(missing.text).toContain('data-no-refresh="1"');
-      expect(root.text).not.toContain('data-no-refresh');
-      // A trailing slash is one level deeper for the browser: the links follow.
-      expect((await get(mounted, '/ops/jobs/queues/idle/')).text).toContain('src="../../static/dashboard.js"');
-      expect((await get(mounted, '/ops/jobs/static/dashboard.css')).status).toBe(200);
-    } finally {
-      await mounted.close();
-    }
+    const mounted = another({ basePath: '/ops/jobs/' });
+    const bare = await get(mounted, '/ops/jobs');
+    expect(bare.status).toBe(308);
+    expect(bare.headers.get('location')).toBe('./jobs/');
+    const root = await get(mounted, '/ops/jobs/');
+    expect(root.status).toBe(200);
+    expect(root.text).toContain('href="./queues/idle"');
+    expect(root.text).toContain('src="./static/dashboard.js"');
+    const queue = await get(mounted, '/ops/jobs/queues/idle');
+    expect(queue.status).toBe(200);
+    expect(queue.text).toContain('src="../static/dashboard.js"');
+    expect(queue.text).toContain('action="../actions"');
+    // No link starts at the server's root.
+    expect([...queue.text.matchAll(/(?:href|src|action)="([^"]*)"/g)].map((m) => m[1]).filter((u) => u?.startsWith('/') || u?.includes('://'))).toEqual([]);
+    expect((await get(mounted, '/queues/idle')).status).toBe(404);
+    // Error pages link relative to where they are too, and never reload themselves.
+    const missing = await get(mounted, `/ops/jobs/jobs/${encodeURIComponent('idle#999999')}`);
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain('href="../dead"');
+    expect(missing.text).toContain('data-no-refresh="1"');
+    expect(root.text).not.toContain('data-no-refresh');
+    // A trailing slash is one level deeper for the browser: the links follow.
+    expect((await get(mounted, '/ops/jobs/queues/idle/')).text).toContain('src="../../static/dashboard.js"');
+    expect((await get(mounted, '/ops/jobs/static/dashboard.css')).status).toBe(200);
   });
 });
 

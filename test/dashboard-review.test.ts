@@ -13,11 +13,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import * as z from 'zod';
 import { createClient, createWorker, defineJobs, PermanentError, type JobClient, type Worker } from '../src/index.js';
-import { createDashboard, type Dashboard } from '../dashboard/index.js';
+import { createDashboard } from '../dashboard/index.js';
 import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
-import { get, post, session, testId } from './dashboard-helpers.js';
-import { runCli } from './cli.js';
-import type { ChildProcess } from 'node:child_process';
+import { dashboards, get, post, serving, session, testId } from './dashboard-helpers.js';
 import { request as httpRequest } from 'node:http';
 
 const jobs = defineJobs({
@@ -28,14 +26,10 @@ const jobs = defineJobs({
 const prefix = testPrefix('dashboard-review');
 let client: JobClient<typeof jobs>;
 let worker: Worker;
-const open: Dashboard[] = [];
+const dashboard = dashboards({ prefix, jobs });
+/** The environment of the `jobcraft dashboard` runs: this file's Redis and prefix, no credentials. */
+const cliEnv = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
 const BLOB = 'x'.repeat(400 * 1024);
-
-function dashboard(options: Parameters<typeof createDashboard>[0] = {}): Dashboard {
-  const d = createDashboard({ redis: redisUrl(), prefix, jobs, ...options });
-  open.push(d);
-  return d;
-}
 
 /** Bytes of a reply (strings, buffers, nested arrays). */
 function replyBytes(r: unknown): number {
@@ -46,17 +40,19 @@ function replyBytes(r: unknown): number {
   return 8;
 }
 
-/** A connection that counts the bytes of every reply it receives. */
-function countingConnection(): { redis: Redis; bytes: () => number; reset: () => void } {
+/** A connection that counts the bytes of every reply it receives, and records each command sent (`NAME first-arg`). */
+function countingConnection(): { redis: Redis; bytes: () => number; commands: string[]; reset: () => void } {
   const redis = new Redis(redisUrl());
   let bytes = 0;
+  const commands: string[] = [];
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: Parameters<Redis['sendCommand']>[1]) => {
     const p = send(command, stream);
+    commands.push(`${command.name.toUpperCase()} ${String(command.args[0] ?? '')}`);
     (command as unknown as { promise: Promise<unknown> }).promise.then((r) => (bytes += replyBytes(r))).catch(() => {});
     return p;
   }) as Redis['sendCommand'];
-  return { redis, bytes: () => bytes, reset: () => (bytes = 0) };
+  return { redis, bytes: () => bytes, commands, reset: () => ((bytes = 0), commands.splice(0)) };
 }
 
 beforeAll(async () => {
@@ -79,7 +75,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of open) await d.close();
   await worker?.close();
   await client?.close();
   await clearPrefix(prefix);
@@ -102,12 +97,28 @@ describe('cost', () => {
       counting.redis.disconnect();
     }
   });
+
+  it('a queue page reads the queue registry once (its counts and listing take the queue from that read)', async () => {
+    const counting = countingConnection();
+    try {
+      await counting.redis.ping(); // connected: a command queued offline would be sent (and counted) twice
+      counting.reset();
+      const d = dashboard({ redis: counting.redis });
+      const page = await get(d, '/queues/work?state=delayed');
+      expect(page.status).toBe(200);
+      expect(page.text).toContain('data-job-id="later-1"');
+      expect(page.text).not.toContain('data-testid="queue-unknown"');
+      expect(counting.commands.filter((c) => c === `HGETALL ${prefix}:queues`)).toHaveLength(1);
+    } finally {
+      counting.redis.disconnect();
+    }
+  });
 });
 
 describe('authorize', () => {
   it('a Response with immutable headers (Response.redirect to a login page) is sent, with the security headers', async () => {
     const d = dashboard({ authorize: () => Response.redirect('https://login.example/?next=%2Fjobs', 302), logError: () => {} });
-    const res = await d.fetch(new Request('http://dash.test/'));
+    const res = await get(d, '/');
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('https://login.example/?next=%2Fjobs');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -251,15 +262,7 @@ describe('queue page', () => {
 
 describe('jobcraft dashboard (the command)', () => {
   it('logs each action on one line of its own: a queue name holding a newline cannot forge another log line', async () => {
-    let child: ChildProcess | undefined;
-    let out = '';
-    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
-    const done = runCli(['dashboard', '--port', '0'], env, (c) => {
-      child = c;
-      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    });
-    try {
-      const url = await waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000);
+    const run = await serving([], cliEnv, async (url, out) => {
       const page = await fetch(url);
       const cookie = /jobcraft_csrf=[^;]+/.exec(page.headers.get('set-cookie') ?? '')?.[0] ?? '';
       const token = /<meta name="jobcraft-csrf" content="([^"]+)">/.exec(await page.text())?.[1] ?? '';
@@ -270,38 +273,20 @@ describe('jobcraft dashboard (the command)', () => {
         body: new URLSearchParams({ _csrf: token, action: 'resume', queue: forged }),
       });
       expect(res.status).toBe(400); // the admin API refuses the name; the failed attempt is logged all the same
-      await waitFor(() => out.includes('action resume'), 'the action logged');
-    } finally {
-      child?.kill('SIGTERM');
-    }
-    await done;
-    expect(out).toContain('action resume queue="nothing\\naction dead-purge queue=payments"');
-    expect(out).not.toMatch(/^action dead-purge/m);
+      await waitFor(() => out().includes('action resume'), 'the action logged');
+    });
+    expect(run.stdout).toContain('action resume queue="nothing\\naction dead-purge queue=payments"');
+    expect(run.stdout).not.toMatch(/^action dead-purge/m);
   });
 });
 
 describe('jobcraft dashboard --host', () => {
   it('binds an IPv6 loopback address written in brackets, as in a URL', async () => {
-    let child: ChildProcess | undefined;
-    let out = '';
-    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
-    const done = runCli(['dashboard', '--port', '0', '--host', '[::1]'], env, (c) => {
-      child = c;
-      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    });
-    try {
-      const url = await Promise.race([
-        waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000),
-        done.then((run) => {
-          throw new Error(`the command exited ${run.code}: ${run.stderr}`);
-        }),
-      ]);
+    const run = await serving(['--host', '[::1]'], cliEnv, async (url) => {
       expect(url).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
       expect((await fetch(url)).status).toBe(200);
-    } finally {
-      child?.kill('SIGTERM');
-    }
-    expect((await done).code).toBe(0);
+    });
+    expect(run.code).toBe(0);
   });
 });
 
@@ -330,25 +315,14 @@ describe('DNS rebinding', () => {
   });
 
   it('the command without credentials answers only requests for a loopback host name (a rebound attacker.example is refused)', async () => {
-    let child: ChildProcess | undefined;
-    let out = '';
-    const env = { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, JOBCRAFT_DASHBOARD_TOKEN: '', JOBCRAFT_DASHBOARD_USER: '', JOBCRAFT_DASHBOARD_PASSWORD: '' };
-    const done = runCli(['dashboard', '--port', '0'], env, (c) => {
-      child = c;
-      c.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    });
-    try {
-      const url = await waitFor(() => /on (http:\/\/\S+)/.exec(out)?.[1], `the dashboard's URL (stdout: ${out})`, 30_000);
+    await serving([], cliEnv, async (url) => {
       const port = new URL(url).port;
       const rebound = await getWithHost(url, `attacker.example:${port}`);
       expect(rebound.status).toBe(403);
       expect(rebound.body).not.toContain('data-queue');
       expect((await getWithHost(url, `localhost:${port}`)).status).toBe(200);
       expect((await getWithHost(url, `127.0.0.1:${port}`)).status).toBe(200);
-    } finally {
-      child?.kill('SIGTERM');
-    }
-    await done;
+    });
   });
 });
 
@@ -375,7 +349,7 @@ describe('job page', () => {
 describe('headers', () => {
   it('the redirect of the bare base path carries the security headers too (docs: every response)', async () => {
     const d = dashboard({ basePath: '/admin/jobs' });
-    const res = await d.fetch(new Request('http://dash.test/admin/jobs?range=day'));
+    const res = await get(d, '/admin/jobs?range=day');
     expect(res.status).toBe(308);
     expect(res.headers.get('location')).toBe('./jobs/?range=day');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');

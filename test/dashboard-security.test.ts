@@ -9,20 +9,14 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, defineJobs, type JobClient } from '../src/index.js';
-import { createDashboard, toNodeListener, type Access, type Dashboard } from '../dashboard/index.js';
+import { toNodeListener, type Access } from '../dashboard/index.js';
 import { clearPrefix, redisUrl, testPrefix } from './helpers.js';
-import { get, ORIGIN, post, session } from './dashboard-helpers.js';
+import { dashboards, get, ORIGIN, post, session } from './dashboard-helpers.js';
 
 const jobs = defineJobs({ task: { payload: z.object({ n: z.number() }), queue: 'work' } });
 const prefix = testPrefix('dashboard-security');
 let client: JobClient<typeof jobs>;
-const open: Dashboard[] = [];
-
-function dashboard(options: Parameters<typeof createDashboard>[0] = {}): Dashboard {
-  const d = createDashboard({ redis: redisUrl(), prefix, jobs, ...options });
-  open.push(d);
-  return d;
-}
+const dashboard = dashboards({ prefix, jobs });
 
 beforeAll(async () => {
   client = createClient(jobs, { redis: redisUrl(), prefix });
@@ -30,7 +24,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of open) await d.close();
   await client.close();
   await clearPrefix(prefix);
 });
