@@ -44,7 +44,9 @@ const welcome = (n: number): { userId: string; email: string }[] => Array.from({
 describe('jobcraft stats --watch', () => {
   it.skipIf(!hasScript)('redraws in place on a terminal, shows a change made between refreshes, and exits 0 on Ctrl-C', async () => {
     await client.enqueueMany('sendWelcomeEmail', welcome(2));
-    const command = `${JSON.stringify(process.execPath)} bin/jobcraft.js stats --watch --interval 200ms`;
+    // `exec`: script runs the command with $SHELL -c, or /bin/sh (dash) when SHELL is unset, as under CI; a shell left
+    // waiting as the parent dies of the Ctrl-C itself (exit 130) whatever the command does, so it must not stay.
+    const command = `exec ${JSON.stringify(process.execPath)} bin/jobcraft.js stats --watch --interval 200ms`;
     // -q quiet, -f flush each write, -e exit with the command's own code, -c the command; no typescript file.
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       cwd: ROOT,
