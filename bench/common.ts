@@ -29,7 +29,12 @@ export interface Namespace {
   readonly prefix: string;
   /** The BullMQ queue name (jobcraft's queue is always `bench`, its keys are `${prefix}:{bench}:…`). */
   readonly queue: string;
+  /** The Redis of this measurement when it is not {@link redisUrl} (redis-cpu-per-job's private server). */
+  readonly url?: string;
 }
+
+/** The Redis URL of a namespace. */
+export const nsUrl = (ns: Namespace): string => ns.url ?? redisUrl();
 
 /** An id for one harness run, so concurrent runs never share keys. */
 export const RUN_ID = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -37,8 +42,8 @@ export const RUN_ID = `${Date.now().toString(36)}${randomBytes(2).toString('hex'
 export const ROOT_PREFIX = `jcbench:${RUN_ID}`;
 
 /** A fresh namespace for one measurement of one workload by one library. */
-export function namespace(workload: string, lib: string, rep: number): Namespace {
-  return { prefix: `${ROOT_PREFIX}:${workload}:${lib}:${rep}`, queue: 'bench' };
+export function namespace(workload: string, lib: string, rep: number, url?: string): Namespace {
+  return { prefix: `${ROOT_PREFIX}:${workload}:${lib}:${rep}`, queue: 'bench', ...(url === undefined ? {} : { url }) };
 }
 
 /** Deletes every key under `${prefix}:` (SCAN + UNLINK; never FLUSHALL). Returns how many keys it deleted. */

@@ -5,10 +5,10 @@
  * Jobs are added without options, so each job record is as small as BullMQ makes it.
  */
 import { Queue, QueueEvents, Worker } from 'bullmq';
-import { redisOptions, type LibAdapter, type Namespace, type Producer, type ResultProducer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
+import { nsUrl, redisOptions, type LibAdapter, type Namespace, type Producer, type ResultProducer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
 
 function openProducer(ns: Namespace): Producer {
-  const queue = new Queue(ns.queue, { connection: redisOptions(), prefix: ns.prefix });
+  const queue = new Queue(ns.queue, { connection: redisOptions(nsUrl(ns)), prefix: ns.prefix });
   return {
     add: (kind, data, delayMs) => queue.add(kind, data, delayMs ? { delay: delayMs } : undefined),
     addMany: (kind, data) => queue.addBulk(data.map((d) => ({ name: kind, data: d }))),
@@ -18,8 +18,8 @@ function openProducer(ns: Namespace): Producer {
 
 /** `waitUntilFinished` as BullMQ documents it: a QueueEvents (its own connection, reading the events stream). */
 async function openResultProducer(ns: Namespace): Promise<ResultProducer> {
-  const queue = new Queue(ns.queue, { connection: redisOptions(), prefix: ns.prefix });
-  const events = new QueueEvents(ns.queue, { connection: redisOptions(), prefix: ns.prefix });
+  const queue = new Queue(ns.queue, { connection: redisOptions(nsUrl(ns)), prefix: ns.prefix });
+  const events = new QueueEvents(ns.queue, { connection: redisOptions(nsUrl(ns)), prefix: ns.prefix });
   await events.waitUntilReady();
   // Hundreds of adds and waits in flight at once each add a listener for a moment: not a leak, so no warning.
   queue.setMaxListeners(0);
@@ -40,7 +40,7 @@ function startWorker(setup: WorkerSetup): WorkerHandle {
     // The job's return value is its result (result-roundtrip-p99 only; otherwise nothing is returned, as before).
     return setup.withResult === true ? value : undefined;
   }, {
-    connection: { ...redisOptions(), maxRetriesPerRequest: null },
+    connection: { ...redisOptions(nsUrl(setup.ns)), maxRetriesPerRequest: null },
     prefix: setup.ns.prefix,
     concurrency: setup.concurrency,
     removeOnComplete: { count: 1_000, age: 3_600 },

@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { createClient, createMetrics, createWorker, defineJobs } from '../../src/index.js';
-import { redisUrl, type LibAdapter, type Namespace, type Producer, type ResultProducer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
+import { nsUrl, type LibAdapter, type Namespace, type Producer, type ResultProducer, type TaskPayload, type WorkerHandle, type WorkerSetup } from '../common.js';
 
 /** The benchmark's job set: both kinds in one queue, `bench`. */
 export const benchJobs = defineJobs({
@@ -29,7 +29,7 @@ export const resultBenchJobs = defineJobs({
 });
 
 async function openResultProducer(ns: Namespace): Promise<ResultProducer> {
-  const client = createClient(resultBenchJobs, { redis: redisUrl(), prefix: ns.prefix });
+  const client = createClient(resultBenchJobs, { redis: nsUrl(ns), prefix: ns.prefix });
   return {
     addAndWait: async (data) => (await client.enqueue('task', data)).result({ timeout: 60_000 }),
     close: () => client.close(),
@@ -37,7 +37,7 @@ async function openResultProducer(ns: Namespace): Promise<ResultProducer> {
 }
 
 function openProducer(ns: Namespace): Producer {
-  const client = createClient(benchJobs, { redis: redisUrl(), prefix: ns.prefix });
+  const client = createClient(benchJobs, { redis: nsUrl(ns), prefix: ns.prefix });
   return {
     add: (kind, data, delayMs) =>
       kind === 'task'
@@ -53,14 +53,14 @@ function openProducer(ns: Namespace): Producer {
 
 function startWorker(setup: WorkerSetup): WorkerHandle {
   if (setup.withResult === true) {
-    const worker = createWorker(resultBenchJobs, { task: (p) => setup.handler(p) as { i: number } }, { redis: redisUrl(), prefix: setup.ns.prefix, concurrency: setup.concurrency });
+    const worker = createWorker(resultBenchJobs, { task: (p) => setup.handler(p) as { i: number } }, { redis: nsUrl(setup.ns), prefix: setup.ns.prefix, concurrency: setup.concurrency });
     worker.on('completed', setup.onCompleted);
     return { ready: async () => {}, close: () => worker.close() };
   }
   const worker = createWorker(
     benchJobs,
     { task: (p) => void setup.handler(p), email: () => {} },
-    { redis: redisUrl(), prefix: setup.ns.prefix, concurrency: setup.concurrency, ...(setup.metrics ? { metrics: createMetrics() } : {}) },
+    { redis: nsUrl(setup.ns), prefix: setup.ns.prefix, concurrency: setup.concurrency, ...(setup.metrics ? { metrics: createMetrics() } : {}) },
   );
   worker.on('completed', setup.onCompleted);
   return { ready: async () => {}, close: () => worker.close() };
