@@ -12,6 +12,15 @@
  *   npm run bench -- --cpu-prof DIR                write V8 CPU profiles of the jobcraft worker processes into DIR
  *   npm run bench -- --wait-quiet 30               before each measurement, wait up to 30 s for other processes to
  *                                                  calm down (the machine may be shared)
+ *   npm run bench -- --chart docs/bench            also draw the charts (SVG) into that folder
+ *   npm run bench -- --chart-from FILE.json DIR    only draw the charts of an earlier --json file
+ *   npm run bench -- --tsx-workers                 run worker processes through tsx instead of compiled JavaScript
+ *                                                  (how rounds 1 and 2 measured; for comparisons only)
+ *
+ * The verdict of issue 17: `npm run bench -- --reps 5 --wait-quiet 60 --json bench-results.json --chart docs/bench`.
+ *
+ * Worker processes run compiled JavaScript under plain `node` (bench/compile.ts compiles the worker and jobcraft's
+ * runtime once per run into bench/.tmp/), so neither library pays for a TypeScript loader.
  *
  * REDIS_URL picks the Redis (default redis://127.0.0.1:6379). Keys live under `jcbench:<run id>:` and are deleted
  * after each measurement; the harness never flushes anything else.
@@ -21,6 +30,8 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { adminRedis, cpuBusyPct, deleteKeys, LIBS, median, ROOT_PREFIX, round, waitQuiet, type Lib } from './common.js';
+import { compileWorker, type CompiledWorker } from './compile.js';
+import { writeCharts } from './chart.js';
 import { WORKLOADS, type Medians, type RunContext, type Sample, type Subject, type Unit, type Workload } from './workloads.js';
 
 export interface BenchOptions {
@@ -41,6 +52,8 @@ export interface BenchOptions {
   readonly waitQuietSec?: number;
   /** Where progress goes (default stderr); `null` silences it. */
   readonly progress?: NodeJS.WritableStream | null;
+  /** Run worker processes through tsx instead of compiling them (rounds 1 and 2 did). Default false. */
+  readonly tsxWorkers?: boolean;
 }
 
 /** One row of the results. `ratio` is jobcraft ÷ BullMQ for every unit. */
@@ -55,7 +68,15 @@ export interface WorkloadResult {
   /** work-1ms-c10 only: the no-queue ceiling measured in the same run. */
   readonly ceiling?: number | null;
   readonly pass: boolean | null;
+  /**
+   * The target counts only at `verdictReps` repetitions (noop-c50: 5) and this run made fewer: `pass` is a
+   * preview, not the verdict.
+   */
+  readonly provisional?: boolean;
+  /** The target relative to BullMQ as a number (for the chart): ratio ≥ factor (`higher`) or ≤ factor (`lower`). */
+  readonly ratioTarget?: { readonly factor: number; readonly better: 'higher' | 'lower' };
   readonly note?: string;
+  /** Every repetition's measurement, per library; `jobcraft` and `bullmq` above are their medians. */
   readonly runs: Partial<Record<Subject, Sample[]>>;
 }
 
@@ -66,6 +87,8 @@ export interface BenchReport {
   readonly machine: MachineInfo;
   /** How busy the machine's CPUs were (other processes) in the moment before each measurement. */
   readonly busyBeforeMeasurements?: { readonly medianPct: number; readonly maxPct: number };
+  /** How worker processes ran: compiled JavaScript under plain node (the default), or through tsx. */
+  readonly workers?: { readonly runtime: 'node (compiled)' | 'tsx'; readonly compileMs?: number };
   readonly workloads: WorkloadResult[];
   readonly errors: string[];
 }
@@ -133,7 +156,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const admin = adminRedis();
   const errors: string[] = [];
   const samples = new Map<string, Partial<Record<Subject, Sample[]>>>();
+  let compiled: CompiledWorker | undefined;
   try {
+    if (options.tsxWorkers !== true && toRun.some((w) => w.workerProcesses === true)) {
+      show('compiling the worker process (tsc) …');
+      compiled = compileWorker();
+    }
     const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
     const machine = await machineInfo(redisVersion);
     const plan: { w: Workload; subject: Subject; rep: number }[] = [];
@@ -148,7 +176,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         for (const subject of [...fixed, ...order]) plan.push({ w, subject, rep });
       }
     }
-    const ctxBase = { quick, admin, cpuProfDir: options.cpuProfDir, scale: options.scale ?? 1 };
+    const ctxBase = { quick, admin, cpuProfDir: options.cpuProfDir, scale: options.scale ?? 1, workerEntry: compiled?.entry };
     let step = 0;
     const unavailable = new Set<string>();
     const busyBefore: number[] = [];
@@ -196,6 +224,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const m: Medians = { jobcraft: medianOf(runs.jobcraft), bullmq: medianOf(runs.bullmq), ceiling: medianOf(runs.ceiling) };
       const note = [...(runs.jobcraft ?? []), ...(runs.bullmq ?? [])].find((s) => s.note !== undefined)?.note;
       const pass = w.judge(m);
+      const repsDone = Math.min(...[runs.jobcraft, runs.bullmq].filter((r) => r !== undefined).map((r) => r.length));
+      const provisional = w.verdictReps !== undefined && pass !== undefined && repsDone < w.verdictReps;
       workloads.push({
         name: w.name,
         unit: w.unit,
@@ -206,13 +236,17 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         ratio: m.jobcraft === null || m.bullmq === null || m.bullmq === 0 ? null : round(m.jobcraft / m.bullmq),
         ...(w.subjects.includes('ceiling') ? { ceiling: m.ceiling === null ? null : round(m.ceiling) } : {}),
         pass: pass ?? null,
+        ...(provisional ? { provisional } : {}),
+        ...(w.ratioTarget !== undefined ? { ratioTarget: w.ratioTarget } : {}),
         ...(note !== undefined ? { note } : {}),
         runs,
       });
     }
     const load = busyBefore.length === 0 ? undefined : { medianPct: round(median(busyBefore)), maxPct: round(Math.max(...busyBefore)) };
-    return { date: new Date().toISOString(), quick, reps, machine, ...(load ? { busyBeforeMeasurements: load } : {}), workloads, errors };
+    const workers = compiled !== undefined ? { runtime: 'node (compiled)' as const, compileMs: round(compiled.compileMs) } : options.tsxWorkers === true ? { runtime: 'tsx' as const } : undefined;
+    return { date: new Date().toISOString(), quick, reps, machine, ...(load ? { busyBeforeMeasurements: load } : {}), ...(workers ? { workers } : {}), workloads, errors };
   } finally {
+    compiled?.remove();
     await deleteKeys(admin, ROOT_PREFIX).catch(() => 0);
     admin.disconnect();
   }
@@ -224,6 +258,12 @@ function fmt(value: number | null | undefined, unit?: Unit): string {
   if (value === null || value === undefined) return 'n/a';
   if (unit === 'jobs/s' || unit === 'bytes' || Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
   return String(round(value));
+}
+
+/** PASS / FAIL, with `(preview)` when the run had fewer repetitions than the verdict needs. */
+function verdict(w: WorkloadResult, pass: string, fail: string): string {
+  if (w.pass === null) return '–';
+  return `${w.pass ? pass : fail}${w.provisional === true ? ' (preview: fewer runs than the verdict needs)' : ''}`;
 }
 
 /** The results as a plain-text table. */
@@ -240,7 +280,7 @@ export function formatTable(report: BenchReport): string {
       fmt(w.bullmq, w.unit),
       w.ratio === null ? '' : `${w.ratio}×`,
       target,
-      w.pass === null ? '–' : w.pass ? 'PASS' : 'FAIL',
+      verdict(w, 'PASS', 'FAIL'),
     ];
   });
   const header = ['workload', 'unit', 'jobcraft', 'BullMQ', 'ratio', 'target', 'result'];
@@ -250,6 +290,7 @@ export function formatTable(report: BenchReport): string {
   return [
     `jobcraft vs BullMQ ${m.bullmq} — medians of ${report.reps} runs each${report.quick ? ' (--quick sizes)' : ''}; ratio = jobcraft ÷ BullMQ`,
     `${m.nproc} × ${m.cpu}, ${m.memoryGb} GB, Redis ${m.redis}, Node ${m.node}` +
+      (report.workers ? `; worker processes: ${report.workers.runtime}` : '') +
       (report.busyBeforeMeasurements
         ? `; CPU busy before measurements: median ${report.busyBeforeMeasurements.medianPct}%, max ${report.busyBeforeMeasurements.maxPct}%`
         : ''),
@@ -273,6 +314,7 @@ export function formatMarkdown(report: BenchReport): string {
   const lines = [
     `${report.date.slice(0, 16).replace('T', ' ')} UTC, ${report.quick ? '`--quick` sizes, ' : ''}${report.reps} runs per library, alternating; median in bold, then each run.`,
     `Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGb} GB; Redis ${m.redis}; Node ${m.node}; BullMQ ${m.bullmq}.` +
+      (report.workers ? ` Worker processes: ${report.workers.runtime}.` : '') +
       (report.busyBeforeMeasurements
         ? ` Other processes kept the CPUs ${report.busyBeforeMeasurements.medianPct}% busy (median; max ${report.busyBeforeMeasurements.maxPct}%) just before the measurements.`
         : ''),
@@ -286,14 +328,14 @@ export function formatMarkdown(report: BenchReport): string {
       target += ` — ceiling ${cell(w, 'ceiling')}` + (w.jobcraft === null ? '' : `; jobcraft at ${Math.round((w.jobcraft / w.ceiling) * 100)}%`);
     }
     lines.push(
-      `| \`${w.name}\` | ${w.unit} | ${cell(w, 'jobcraft')} | ${w.runs.bullmq ? cell(w, 'bullmq') : 'n/a'} | ${w.ratio === null ? '' : `${w.ratio}×`} | ${target} | ${w.pass === null ? '–' : w.pass ? 'pass' : '**FAIL**'} |`,
+      `| \`${w.name}\` | ${w.unit} | ${cell(w, 'jobcraft')} | ${w.runs.bullmq ? cell(w, 'bullmq') : 'n/a'} | ${w.ratio === null ? '' : `${w.ratio}×`} | ${target} | ${verdict(w, 'pass', '**FAIL**')} |`,
     );
   }
   return lines.join('\n');
 }
 
-function parseArgs(argv: readonly string[]): BenchOptions & { json?: string; md?: string } {
-  const out: { quick?: boolean; reps?: number; only?: string[]; libs?: Lib[]; json?: string; md?: string; cpuProfDir?: string; waitQuietSec?: number } = {};
+function parseArgs(argv: readonly string[]): BenchOptions & { json?: string; md?: string; chart?: string } {
+  const out: { quick?: boolean; reps?: number; only?: string[]; libs?: Lib[]; json?: string; md?: string; chart?: string; cpuProfDir?: string; waitQuietSec?: number; tsxWorkers?: boolean } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -304,6 +346,8 @@ function parseArgs(argv: readonly string[]): BenchOptions & { json?: string; md?
     if (a === '--quick') out.quick = true;
     else if (a === '--json') out.json = value();
     else if (a === '--md') out.md = value();
+    else if (a === '--chart') out.chart = resolve(value());
+    else if (a === '--tsx-workers') out.tsxWorkers = true;
     else if (a === '--only') out.only = value().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--reps') out.reps = Number(value());
     else if (a === '--cpu-prof') out.cpuProfDir = resolve(value());
@@ -313,7 +357,7 @@ function parseArgs(argv: readonly string[]): BenchOptions & { json?: string; md?
       return l;
     });
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--md FILE] [--only a,b] [--reps N] [--libs jobcraft,bullmq] [--cpu-prof DIR] [--wait-quiet SECONDS]');
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--md FILE] [--only a,b] [--reps N] [--libs jobcraft,bullmq] [--cpu-prof DIR] [--wait-quiet SECONDS] [--chart DIR] [--tsx-workers]\n       npm run bench -- --chart-from FILE.json DIR | --md-from FILE.json');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -331,6 +375,15 @@ async function main(): Promise<void> {
   if (from !== -1) {
     // Renders the Markdown table of an earlier --json file.
     console.log(formatMarkdown(JSON.parse(readFileSync(process.argv[from + 1] ?? '', 'utf8')) as BenchReport));
+    return;
+  }
+  const chartFrom = process.argv.indexOf('--chart-from');
+  if (chartFrom !== -1) {
+    // Draws the charts of an earlier --json file.
+    const file = process.argv[chartFrom + 1];
+    const dir = process.argv[chartFrom + 2];
+    if (file === undefined || dir === undefined) throw new Error('usage: --chart-from FILE.json DIR');
+    for (const f of writeCharts(JSON.parse(readFileSync(file, 'utf8')) as BenchReport, resolve(dir))) console.log(`chart written to ${f}`);
     return;
   }
   const args = parseArgs(process.argv.slice(2));
@@ -351,6 +404,9 @@ async function main(): Promise<void> {
   if (args.md !== undefined) {
     writeFileSync(args.md, `${formatMarkdown(report)}\n`);
     console.log(`Markdown table written to ${args.md}`);
+  }
+  if (args.chart !== undefined) {
+    for (const f of writeCharts(report, args.chart)) console.log(`chart written to ${f}`);
   }
   process.exitCode = report.errors.length > 0 ? 1 : 0;
 }

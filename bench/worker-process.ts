@@ -6,6 +6,9 @@
  *   → ready    the worker is connected
  *   → done     `expect` jobs completed: timings, latencies, peak RSS, CPU time
  *   ← close    close the worker gracefully and exit
+ * A worker of a fleet (`fleet: true`, several processes on one queue) never reports `done` (it cannot know its
+ * share); instead the harness asks:
+ *   ← report   → progress   completions so far, wall-clock times of the first handler start and last completion
  */
 import { readFileSync } from 'node:fs';
 import { loadLib, sleep1, wallNow, type Lib, type Namespace, type TaskPayload } from './common.js';
@@ -23,6 +26,22 @@ export interface WorkerConfig {
   readonly expect: number;
   /** jobcraft only: record Prometheus metrics (createMetrics) in the worker. */
   readonly metrics?: boolean;
+  /** One of several worker processes on the queue: answer `report` with `progress` instead of sending `done`. */
+  readonly fleet?: boolean;
+}
+
+/** A fleet worker's answer to `report`. */
+export interface ProgressMessage {
+  readonly type: 'progress';
+  /** Completions so far. */
+  readonly count: number;
+  /** Wall-clock time (ms, comparable between processes) of the first handler start; 0 before it. */
+  readonly firstStartWall: number;
+  /** Wall-clock time of the latest completion; 0 before it. */
+  readonly lastEndWall: number;
+  /** CPU time of this process since the first handler start, ms. */
+  readonly cpuMs: number;
+  readonly peakRssMb: number;
 }
 
 export interface DoneMessage {
@@ -46,8 +65,19 @@ export interface DoneMessage {
   readonly fetchedPerCall?: readonly number[];
 }
 
-export type ChildMessage = { type: 'loaded' } | { type: 'ready' } | DoneMessage | { type: 'closed' } | { type: 'error'; message: string };
-export type ParentMessage = { type: 'start' } | { type: 'close' };
+export type ChildMessage = { type: 'loaded' } | { type: 'ready' } | DoneMessage | ProgressMessage | { type: 'closed' } | { type: 'error'; message: string };
+export type ParentMessage = { type: 'start' } | { type: 'close' } | { type: 'report' };
+
+/** Resolves at the first message of `type` from the harness. */
+const nextMessage = (type: ParentMessage['type']): Promise<void> =>
+  new Promise((resolve) => {
+    const on = (m: ParentMessage): void => {
+      if (m.type !== type) return;
+      process.off('message', on);
+      resolve();
+    };
+    process.on('message', on);
+  });
 
 let sampledPeak = 0;
 const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss())), 50);
@@ -124,7 +154,7 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
   await installTrace(lib);
   const adapter = await loadLib(lib);
   send({ type: 'loaded' });
-  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  await nextMessage('start');
   const createdAt = performance.now();
   let firstStart = 0;
   let firstStartUs = 0;
@@ -136,7 +166,21 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
     if (trace) trace.on = true;
   };
   let completed = 0;
+  let lastEndWall = 0;
   const latencies: number[] = [];
+  if (config.fleet === true) {
+    process.on('message', (m: ParentMessage) => {
+      if (m.type !== 'report') return;
+      send({
+        type: 'progress',
+        count: completed,
+        firstStartWall: firstStart === 0 ? 0 : performance.timeOrigin + firstStart,
+        lastEndWall,
+        cpuMs: cpu0 === undefined ? 0 : cpuMsSince(cpu0),
+        peakRssMb: peakRssMb(),
+      });
+    });
+  }
   const handler =
     config.mode === 'sleep1'
       ? (): Promise<void> => {
@@ -164,7 +208,12 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
     withResult: config.mode === 'result',
     handler,
     onCompleted: () => {
-      if (++completed !== config.expect) return;
+      ++completed;
+      if (config.fleet === true) {
+        lastEndWall = wallNow();
+        return;
+      }
+      if (completed !== config.expect) return;
       const end = performance.now();
       if (trace) trace.on = false;
       send({
@@ -190,13 +239,13 @@ async function main(): Promise<void> {
   process.on('disconnect', () => process.exit(1)); // the harness is gone
   if (config.lib === 'ceiling') {
     send({ type: 'loaded' });
-    await new Promise<void>((resolve) => process.once('message', () => resolve()));
+    await nextMessage('start');
     send({ type: 'ready' });
     await runCeiling(config);
-    await new Promise<void>((resolve) => process.once('message', () => resolve()));
+    await nextMessage('close');
   } else {
     const worker = await runWorker(config, config.lib);
-    await new Promise<void>((resolve) => process.on('message', (m: ParentMessage) => m.type === 'close' && resolve()));
+    await nextMessage('close');
     await worker.close();
   }
   // Exit even if a library left a handle open (process.exit also writes --cpu-prof profiles).
