@@ -42,6 +42,8 @@ export interface ProgressMessage {
   /** CPU time of this process since the first handler start, ms. */
   readonly cpuMs: number;
   readonly peakRssMb: number;
+  /** As in {@link DoneMessage}. */
+  readonly plainNode: boolean;
 }
 
 export interface DoneMessage {
@@ -59,6 +61,8 @@ export interface DoneMessage {
   readonly cpuMs: number;
   /** The measured window on the monotonic clock of `--cpu-prof` profiles (µs): first handler start, `done`. */
   readonly windowUs: readonly [number, number];
+  /** Whether this process runs compiled JavaScript under plain node: no TypeScript loader (tsx) or other hook. */
+  readonly plainNode: boolean;
   /** With BENCH_TRACE=1: Redis commands this process sent while measuring, by name (EVALSHA by key count). */
   readonly commands?: Readonly<Record<string, number>>;
   /** With BENCH_TRACE=1: jobs returned per jobcraft fetch call while measuring. */
@@ -98,6 +102,13 @@ function send(message: ChildMessage, then?: () => void): void {
   if (process.send) process.send(message, undefined, {}, () => then?.());
   else then?.();
 }
+
+/**
+ * Whether this process runs compiled JavaScript under plain node: this module is a .js file, and neither node's
+ * arguments nor NODE_OPTIONS load a hook (tsx and other loaders come in through --import, --loader or --require).
+ */
+const PLAIN_NODE =
+  import.meta.url.endsWith('.js') && ![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--(import|loader|experimental-loader|require)\b|^-r$/.test(a));
 
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
@@ -147,7 +158,7 @@ async function runCeiling(config: WorkerConfig): Promise<void> {
   );
   const elapsedMs = performance.now() - t0;
   const windowUs = [t0Us, monoUs()] as const;
-  send({ type: 'done', count: per * config.concurrency, elapsedMs, startupMs: 0, latencies: [], peakRssMb: peakRssMb(), cpuMs: cpuMsSince(cpu0), windowUs });
+  send({ type: 'done', count: per * config.concurrency, elapsedMs, startupMs: 0, latencies: [], peakRssMb: peakRssMb(), cpuMs: cpuMsSince(cpu0), windowUs, plainNode: PLAIN_NODE });
 }
 
 async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Promise<void> }> {
@@ -178,6 +189,7 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
         lastEndWall,
         cpuMs: cpu0 === undefined ? 0 : cpuMsSince(cpu0),
         peakRssMb: peakRssMb(),
+        plainNode: PLAIN_NODE,
       });
     });
   }
@@ -225,6 +237,7 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
         peakRssMb: peakRssMb(),
         cpuMs: cpu0 === undefined ? 0 : cpuMsSince(cpu0),
         windowUs: [firstStartUs, monoUs()],
+        plainNode: PLAIN_NODE,
         ...(trace ? { commands: trace.commands, fetchedPerCall: trace.fetched } : {}),
       });
     },

@@ -179,6 +179,7 @@ function throughput(name: string, subject: Subject, ctx: RunContext, jobs: numbe
           startupMs: done.startupMs,
           peakRssMb: done.peakRssMb,
           cpuUsPerJob: (done.cpuMs * 1000) / done.count,
+          plainNode: done.plainNode ? 1 : 0,
         },
       };
     }, metrics),
@@ -312,6 +313,7 @@ const redisCpuPerJob: Workload = {
               : { procEnqueueUsPerJob: procEnqueue, procProcessUsPerJob: procProcess, procSumUsPerJob: procEnqueue + procProcess }),
             jobsPerRedisCoreSecond: 1e6 / (enqueueUs + processUs),
             processJobsPerSec: (done.count / done.elapsedMs) * 1000,
+            plainNode: done.plainNode ? 1 : 0,
             jobs: n,
             ...commandExtras('enqueue', commandDelta(stats0, stats1), n),
             ...commandExtras('process', commandDelta(stats2, stats3), n),
@@ -376,6 +378,7 @@ const fleetNoop: Workload = {
             maxShare: Math.max(...counts) / n,
             cpuUsPerJob: (reports.reduce((sum, r) => sum + r.cpuMs, 0) * 1000) / n,
             maxPeakRssMb: Math.max(...reports.map((r) => r.peakRssMb)),
+            plainNode: reports.every((r) => r.plainNode) ? 1 : 0,
           },
         };
       } catch (err) {
