@@ -35,7 +35,7 @@ export interface CompiledWorker {
 }
 
 /** The TypeScript files the worker process loads; tsc follows their imports (src/ included). */
-const ENTRY_FILES = ['bench/worker-process.ts', 'bench/libs/jobcraft.ts', 'bench/libs/bullmq.ts'];
+const ENTRY_FILES = ['bench/worker-process.ts', 'bench/libs/jobcraft.ts', 'bench/libs/bullmq.ts', 'bench/memory-probe.ts'];
 
 /**
  * Compiles the worker process into `outDir` (default `bench/.tmp/compiled-<time>`), replacing anything there.

@@ -14,8 +14,9 @@ import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector';
-import { Redis } from 'ioredis';
-import { startRedisServer, hasRedisServer } from '../scripts/redis-server.js';
+import type { Redis } from 'ioredis';
+import { compileWorker } from './compile.js';
+import { commandDelta, infoCpuUs, parseCommandStats, withPrivateRedis, type CommandStat } from './private-redis.js';
 import { deleteKeys, emailPayload, loadLib, namespace, round, type EmailPayload, type Lib, type TaskPayload } from './common.js';
 import { WorkerProcess } from './worker-client.js';
 import type { WorkerMode } from './worker-process.js';
@@ -63,7 +64,7 @@ export function summarizeProfile(profile: CpuProfile, fromUs: number, toUs: numb
     const { functionName, url, lineNumber } = node.callFrame;
     const b = bucket(url, functionName);
     buckets.set(b, (buckets.get(b) ?? 0) + dt);
-    const where = url === '' ? '' : ` ${url.replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, '$1/')}:${lineNumber + 1}`;
+    const where = url === '' ? '' : ` ${url.replace(/\/bench\/\.tmp\/compiled-[^/]+\//, '/').replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, '$1/')}:${lineNumber + 1}`;
     const key = `${functionName || '(anonymous)'}${where}`;
     functions.set(key, (functions.get(key) ?? 0) + dt);
     total += dt;
@@ -72,26 +73,13 @@ export function summarizeProfile(profile: CpuProfile, fromUs: number, toUs: numb
   return { total, buckets: sort(buckets), functions: sort(functions) };
 }
 
-function parseStats(info: string): Map<string, { calls: number; usec: number }> {
-  const out = new Map<string, { calls: number; usec: number }>();
-  for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
-  return out;
-}
-
-async function redisCpuUs(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
-  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
-  return (user + sys) * 1e6;
-}
-
 const pct = (part: number, total: number): string => `${((part / total) * 100).toFixed(1)}%`;
 
-async function profileRun(redis: Redis, lib: Lib, workload: string, jobs: number, concurrency: number, mode: WorkerMode, outDir: string): Promise<void> {
+async function profileRun(redis: Redis, lib: Lib, workload: string, jobs: number, concurrency: number, mode: WorkerMode, outDir: string, entry: string | undefined): Promise<void> {
   const ns = namespace(`profile-${workload}`, lib, 0);
   const dir = join(outDir, `${workload}-${lib}`);
   mkdirSync(dir, { recursive: true });
-  const wp = new WorkerProcess({ lib, ns, mode, concurrency, expect: jobs }, { cpuProfDir: dir, env: { BENCH_TRACE: '1' } });
+  const wp = new WorkerProcess({ lib, ns, mode, concurrency, expect: jobs }, { cpuProfDir: dir, env: { BENCH_TRACE: '1' }, entry });
   try {
     const producer = (await loadLib(lib)).openProducer(ns);
     for (let from = 0; from < jobs; from += 1_000) {
@@ -100,13 +88,13 @@ async function profileRun(redis: Redis, lib: Lib, workload: string, jobs: number
     await producer.close();
     await wp.loaded();
     await redis.slowlog('RESET');
-    const stats0 = parseStats(await redis.info('commandstats'));
-    const cpu0 = await redisCpuUs(redis);
+    const stats0 = parseCommandStats(await redis.info('commandstats'));
+    const cpu0 = await infoCpuUs(redis);
     await wp.start();
     const done = await wp.done(300_000);
-    const cpu1 = await redisCpuUs(redis);
-    const stats1 = parseStats(await redis.info('commandstats'));
-    const slow = (await redis.slowlog('GET', 5)) as [number, number, number, string[]][];
+    const cpu1 = await infoCpuUs(redis);
+    const stats1 = parseCommandStats(await redis.info('commandstats'));
+    const slow = (await redis.slowlog('GET', SLOWLOG_LEN)) as [number, number, number, string[]][];
     await wp.close();
 
     console.log(`\n## ${workload} — ${lib}: ${jobs} jobs, concurrency ${concurrency}`);
@@ -121,10 +109,7 @@ async function profileRun(redis: Redis, lib: Lib, workload: string, jobs: number
       const withJobs = fetched.filter((n) => n > 0);
       console.log(`jobcraft fetch calls: ${fetched.length}; ${withJobs.length} returned jobs, ${round(withJobs.reduce((a, b) => a + b, 0) / Math.max(1, withJobs.length))} jobs per call on average; ${fetched.length - withJobs.length} returned none (ack-only or empty)`);
     }
-    if (slow.length > 0) {
-      console.log('SLOWLOG (top 5, µs):');
-      for (const e of slow) console.log(`  ${e[2]} µs  ${e[3].slice(0, 3).join(' ').slice(0, 80)}`);
-    }
+    printScripts(slow, done.scripts ?? {}, jobs);
     // One profile per thread: thread 0 is the main thread (tsx's module loader runs on another).
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${wp.pid}.0.`));
     if (file !== undefined) {
@@ -152,8 +137,8 @@ async function profileEnqueue(redis: Redis, lib: Lib, workload: 'enqueue-single'
     for (let from = 0; from < jobs; from += 1_000) batches.push(payloads.slice(from, from + 1_000));
     await post('Profiler.enable');
     await post('Profiler.setSamplingInterval', { interval: 100 });
-    const stats0 = parseStats(await redis.info('commandstats'));
-    const rcpu0 = await redisCpuUs(redis);
+    const stats0 = parseCommandStats(await redis.info('commandstats'));
+    const rcpu0 = await infoCpuUs(redis);
     const cpu0 = process.cpuUsage();
     await post('Profiler.start');
     const t0 = performance.now();
@@ -162,8 +147,8 @@ async function profileEnqueue(redis: Redis, lib: Lib, workload: 'enqueue-single'
     const ms = performance.now() - t0;
     const { profile } = await post<{ profile: CpuProfile }>('Profiler.stop');
     const cpu = process.cpuUsage(cpu0);
-    const rcpu1 = await redisCpuUs(redis);
-    const stats1 = parseStats(await redis.info('commandstats'));
+    const rcpu1 = await infoCpuUs(redis);
+    const stats1 = parseCommandStats(await redis.info('commandstats'));
     console.log(`\n## ${workload} — ${lib}: ${jobs} jobs`);
     console.log(`throughput ${Math.round((jobs / ms) * 1000)} jobs/s; producer CPU ${round(((cpu.user + cpu.system) / jobs))} µs/job; Redis CPU ${round((rcpu1 - rcpu0) / jobs)} µs/job`);
     printStats(stats0, stats1, jobs);
@@ -176,12 +161,39 @@ async function profileEnqueue(redis: Redis, lib: Lib, workload: 'enqueue-single'
   }
 }
 
-function printStats(stats0: Map<string, { calls: number; usec: number }>, stats1: Map<string, { calls: number; usec: number }>, jobs: number): void {
+/** SLOWLOG keeps this many of the latest commands (threshold 0: every command) for the per-script account. */
+const SLOWLOG_LEN = 20_000;
+
+/**
+ * Redis time per script (and per other top-level command) from SLOWLOG entries: scripts named by the SHA1 → name map
+ * the worker process reported; a SHA it did not run (the producer's) is shown by its first characters.
+ */
+function printScripts(entries: readonly [number, number, number, string[]][], scripts: Readonly<Record<string, string>>, jobs: number): void {
+  if (entries.length === 0) return;
+  const rows = new Map<string, { calls: number; usec: number }>();
+  for (const [, , usec, args] of entries) {
+    const cmd = (args[0] ?? '?').toLowerCase();
+    if (cmd === 'info' || cmd === 'slowlog' || cmd === 'config') continue;
+    const name = cmd === 'evalsha' ? `evalsha ${scripts[args[1] ?? ''] ?? (args[1] ?? '').slice(0, 8)}` : cmd;
+    const row = rows.get(name) ?? { calls: 0, usec: 0 };
+    row.calls++;
+    row.usec += usec;
+    rows.set(name, row);
+  }
+  const whole = entries.length < SLOWLOG_LEN;
+  const covered = whole ? '' : ` (only the last ${SLOWLOG_LEN.toLocaleString('en-US')} commands: a sample of the run's end)`;
+  console.log(`\nRedis time per script and per command, SLOWLOG with threshold 0${covered}; a script's time includes the commands it calls, which are also listed:`);
+  const sorted = [...rows].sort((a, b) => b[1].usec - a[1].usec);
+  const sampledUsec = sorted.filter(([name]) => name.startsWith('evalsha') || name.startsWith('eval ')).reduce((sum, [, r]) => sum + r.usec, 0) || 1;
+  for (const [name, r] of sorted.slice(0, 12)) {
+    console.log(`  ${name.padEnd(34)} ${String(r.calls).padStart(7)} calls  ${String(round(r.usec / r.calls)).padStart(8)} µs/call  ${pct(r.usec, sampledUsec).padStart(6)} of the scripts' time`);
+  }
+  if (whole) console.log(`  (${jobs} jobs: ${round(sampledUsec / jobs)} µs of script time per job)`);
+}
+
+function printStats(stats0: ReadonlyMap<string, CommandStat>, stats1: ReadonlyMap<string, CommandStat>, jobs: number): void {
   console.log('\nRedis INFO commandstats during the run (scripts count the commands they call):');
-  const rows = [...stats1]
-    .map(([cmd, s]) => ({ cmd, calls: s.calls - (stats0.get(cmd)?.calls ?? 0), usec: s.usec - (stats0.get(cmd)?.usec ?? 0) }))
-    .filter((r) => r.calls > 0 && r.cmd !== 'info' && r.cmd !== 'slowlog')
-    .sort((a, b) => b.usec - a.usec);
+  const rows = commandDelta(stats0, stats1);
   for (const r of rows) console.log(`  ${r.cmd.padEnd(18)} ${String(round(r.calls / jobs)).padStart(8)} calls/job  ${String(round(r.usec / Math.max(1, r.calls))).padStart(7)} µs/call  ${String(round(r.usec / jobs)).padStart(7)} µs/job`);
 }
 
@@ -201,26 +213,26 @@ async function main(): Promise<void> {
   const only = get('--only')?.split(',') ?? ['noop-c50', 'work-1ms-c10'];
   const libs = (get('--libs')?.split(',') ?? ['jobcraft', 'bullmq']) as Lib[];
   const outDir = resolve(get('--out') ?? join(fileURLToPath(new URL('.', import.meta.url)), '.tmp', `profile-${Date.now()}`));
-  if (!hasRedisServer()) throw new Error('bench/profile.ts starts its own redis-server; none is installed');
-  const server = await startRedisServer();
-  process.env.REDIS_URL = server.url;
-  const redis = new Redis(server.url);
-  await redis.config('SET', 'slowlog-log-slower-than', '500');
+  const compiled = args.includes('--tsx-workers') ? undefined : compileWorker();
   try {
-    const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
-    console.log(`# jobcraft profile — private redis-server ${version} at ${server.url}; profiles in ${outDir}`);
-    for (const workload of only) {
-      for (const lib of libs) {
-        if (workload === 'noop-c50') await profileRun(redis, lib, workload, Number(get('--jobs') ?? 50_000), 50, 'noop', outDir);
-        else if (workload === 'work-1ms-c10') await profileRun(redis, lib, workload, Number(get('--jobs') ?? 10_000), 10, 'sleep1', outDir);
-        else if (workload === 'enqueue-single') await profileEnqueue(redis, lib, workload, Number(get('--jobs') ?? 20_000));
-        else if (workload === 'enqueue-bulk') await profileEnqueue(redis, lib, workload, Number(get('--jobs') ?? 100_000));
-        else throw new Error(`profile.ts knows noop-c50, work-1ms-c10, enqueue-single and enqueue-bulk, not ${workload}`);
+    await withPrivateRedis(async ({ url, admin: redis }) => {
+      process.env.REDIS_URL = url;
+      await redis.config('SET', 'slowlog-log-slower-than', '0');
+      await redis.config('SET', 'slowlog-max-len', String(SLOWLOG_LEN));
+      const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
+      console.log(`# jobcraft profile — private redis-server ${version} at ${url}; profiles in ${outDir}; worker processes: ${compiled ? 'node (compiled)' : 'tsx'}`);
+      for (const workload of only) {
+        for (const lib of libs) {
+          if (workload === 'noop-c50') await profileRun(redis, lib, workload, Number(get('--jobs') ?? 50_000), 50, 'noop', outDir, compiled?.entry);
+          else if (workload === 'work-1ms-c10') await profileRun(redis, lib, workload, Number(get('--jobs') ?? 10_000), 10, 'sleep1', outDir, compiled?.entry);
+          else if (workload === 'enqueue-single') await profileEnqueue(redis, lib, workload, Number(get('--jobs') ?? 20_000));
+          else if (workload === 'enqueue-bulk') await profileEnqueue(redis, lib, workload, Number(get('--jobs') ?? 100_000));
+          else throw new Error(`profile.ts knows noop-c50, work-1ms-c10, enqueue-single and enqueue-bulk, not ${workload}`);
+        }
       }
-    }
+    });
   } finally {
-    redis.disconnect();
-    await server.stop();
+    compiled?.remove();
   }
 }
 

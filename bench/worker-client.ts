@@ -16,6 +16,8 @@ export interface SpawnOptions {
   readonly entry?: string | undefined;
   /** Write a V8 CPU profile of the child into this folder (`node --cpu-prof`). */
   readonly cpuProfDir?: string | undefined;
+  /** Extra node options for the child (e.g. `--max-semi-space-size=4` in bench/memory.ts). */
+  readonly nodeArgs?: readonly string[];
   /** Extra environment variables for the child (e.g. BENCH_TRACE=1). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -41,7 +43,7 @@ export class WorkerProcess {
   private readonly exited: Promise<void>;
 
   constructor(readonly config: WorkerConfig, options: SpawnOptions = {}) {
-    const execArgv = options.entry === undefined ? ['--import', 'tsx'] : [];
+    const execArgv = [...(options.entry === undefined ? ['--import', 'tsx'] : []), ...(options.nodeArgs ?? [])];
     if (options.cpuProfDir !== undefined) execArgv.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
     this.child = fork(options.entry ?? ENTRY, [JSON.stringify(config)], { execArgv, env: childEnv(options), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (m: ChildMessage) => {

@@ -65,6 +65,8 @@ export interface DoneMessage {
   readonly plainNode: boolean;
   /** With BENCH_TRACE=1: Redis commands this process sent while measuring, by name (EVALSHA by key count). */
   readonly commands?: Readonly<Record<string, number>>;
+  /** With BENCH_TRACE=1: the SHA1 of each script this process ran, and the name its library registered it under. */
+  readonly scripts?: Readonly<Record<string, string>>;
   /** With BENCH_TRACE=1: jobs returned per jobcraft fetch call while measuring. */
   readonly fetchedPerCall?: readonly number[];
 }
@@ -116,7 +118,8 @@ const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
  * BENCH_TRACE=1 counts the Redis commands this process sends (both libraries use the same ioredis), and how many jobs
  * each jobcraft fetch returned. Counting starts at the first handler start.
  */
-const trace = process.env.BENCH_TRACE === '1' ? { on: false, commands: {} as Record<string, number>, fetched: [] as number[] } : undefined;
+const trace =
+  process.env.BENCH_TRACE === '1' ? { on: false, commands: {} as Record<string, number>, fetched: [] as number[], scripts: {} as Record<string, string> } : undefined;
 async function installTrace(lib: Lib): Promise<void> {
   if (trace === undefined) return;
   if (lib === 'jobcraft') {
@@ -130,11 +133,20 @@ async function installTrace(lib: Lib): Promise<void> {
   }
   const { Redis } = await import('ioredis');
   type Cmd = { name: string; args: unknown[]; promise: Promise<unknown> };
+  type Conn = { scriptsSet?: Record<string, { sha: string }> };
   const proto = Redis.prototype as unknown as { sendCommand(cmd: Cmd, stream?: unknown): unknown };
   const original = proto.sendCommand;
-  proto.sendCommand = function (this: unknown, cmd: Cmd, stream?: unknown) {
+  proto.sendCommand = function (this: Conn, cmd: Cmd, stream?: unknown) {
     if (trace.on) {
-      const name = cmd.name === 'evalsha' || cmd.name === 'eval' ? `${cmd.name}/${String(cmd.args[1])}keys` : cmd.name;
+      let name = cmd.name;
+      if (cmd.name === 'evalsha' || cmd.name === 'eval') {
+        // A script is named as the library registered it (ioredis defineCommand: jobcraft's jcFetch, BullMQ's
+        // moveToFinished-14 …); its SHA1 is kept so Redis-side readings (SLOWLOG) can be matched to the name.
+        const sha = String(cmd.args[0]);
+        const script = Object.entries(this.scriptsSet ?? {}).find(([, s]) => s.sha === sha)?.[0];
+        if (script !== undefined) trace.scripts[sha] = script;
+        name = `${cmd.name}:${script ?? `${String(cmd.args[1])}keys`}`;
+      }
       trace.commands[name] = (trace.commands[name] ?? 0) + 1;
     }
     return original.call(this, cmd, stream);
@@ -238,7 +250,7 @@ async function runWorker(config: WorkerConfig, lib: Lib): Promise<{ close(): Pro
         cpuMs: cpu0 === undefined ? 0 : cpuMsSince(cpu0),
         windowUs: [firstStartUs, monoUs()],
         plainNode: PLAIN_NODE,
-        ...(trace ? { commands: trace.commands, fetchedPerCall: trace.fetched } : {}),
+        ...(trace ? { commands: trace.commands, fetchedPerCall: trace.fetched, scripts: trace.scripts } : {}),
       });
     },
   });
