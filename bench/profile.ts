@@ -48,11 +48,28 @@ function bucket(url: string, fn: string): string {
   return 'other';
 }
 
-/** Self time per function and per bucket, within [fromUs, toUs] of the profile's clock. */
-export function summarizeProfile(profile: CpuProfile, fromUs: number, toUs: number): { total: number; buckets: [string, number][]; functions: [string, number][] } {
+/** A function's name and place, as the summaries print it. */
+function frameKey(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const where = url === '' ? '' : ` ${url.replace(/\/bench\/\.tmp\/compiled-[^/]+\//, '/').replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, '$1/')}:${lineNumber + 1}`;
+  return `${functionName || '(anonymous)'}${where}`;
+}
+
+/**
+ * Self time per function and per bucket, within [fromUs, toUs] of the profile's clock; and the inclusive time (the
+ * function and everything it called, counted once per sample) of jobcraft's own functions.
+ */
+export function summarizeProfile(
+  profile: CpuProfile,
+  fromUs: number,
+  toUs: number,
+): { total: number; buckets: [string, number][]; functions: [string, number][]; inclusive: [string, number][] } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const buckets = new Map<string, number>();
   const functions = new Map<string, number>();
+  const inclusive = new Map<string, number>();
   let t = profile.startTime;
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -61,16 +78,24 @@ export function summarizeProfile(profile: CpuProfile, fromUs: number, toUs: numb
     if (t < fromUs || t > toUs) continue;
     const node = byId.get(profile.samples[i] as number);
     if (node === undefined) continue;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, url } = node.callFrame;
     const b = bucket(url, functionName);
     buckets.set(b, (buckets.get(b) ?? 0) + dt);
-    const where = url === '' ? '' : ` ${url.replace(/\/bench\/\.tmp\/compiled-[^/]+\//, '/').replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, '$1/')}:${lineNumber + 1}`;
-    const key = `${functionName || '(anonymous)'}${where}`;
+    const key = frameKey(node);
     functions.set(key, (functions.get(key) ?? 0) + dt);
     total += dt;
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const frame = byId.get(id);
+      if (frame === undefined || !frame.callFrame.url.includes('/src/')) continue;
+      const k = frameKey(frame);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + dt);
+    }
   }
   const sort = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]);
-  return { total, buckets: sort(buckets), functions: sort(functions) };
+  return { total, buckets: sort(buckets), functions: sort(functions), inclusive: sort(inclusive) };
 }
 
 const pct = (part: number, total: number): string => `${((part / total) * 100).toFixed(1)}%`;
@@ -202,6 +227,10 @@ function printProfile(summary: ReturnType<typeof summarizeProfile>, jobs: number
   for (const [b, us] of summary.buckets) console.log(`  ${b.padEnd(28)} ${pct(us, summary.total).padStart(6)}  ${round(us / jobs)} µs/job`);
   console.log('top self time:');
   for (const [f, us] of summary.functions.slice(0, 25)) console.log(`  ${pct(us, summary.total).padStart(6)}  ${f}`);
+  if (summary.inclusive.length > 0) {
+    console.log("jobcraft's functions by inclusive time (with everything they call):");
+    for (const [f, us] of summary.inclusive.slice(0, 20)) console.log(`  ${pct(us, summary.total).padStart(6)}  ${round(us / jobs)} µs/job  ${f}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -243,6 +272,8 @@ function summarizeFile(file: string): void {
   for (const [b, us] of summary.buckets) console.log(`  ${b.padEnd(32)} ${pct(us, summary.total).padStart(6)}  ${round(us / 1000)} ms`);
   console.log('top self time:');
   for (const [f, us] of summary.functions.slice(0, 30)) console.log(`  ${pct(us, summary.total).padStart(6)}  ${f}`);
+  if (summary.inclusive.length > 0) console.log("jobcraft's functions by inclusive time (with everything they call):");
+  for (const [f, us] of summary.inclusive.slice(0, 25)) console.log(`  ${pct(us, summary.total).padStart(6)}  ${round(us / 1000)} ms  ${f}`);
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
