@@ -17,7 +17,7 @@
  *   npm run bench -- --tsx-workers                 run worker processes through tsx instead of compiled JavaScript
  *                                                  (how rounds 1 and 2 measured; for comparisons only)
  *
- * The verdict of issue 17: `npm run bench -- --reps 5 --wait-quiet 60 --json bench-results.json --chart docs/bench`.
+ * The verdict of issue 17: `npm run bench:verdict` (= `--reps 5 --wait-quiet 60 --json bench-results.json --chart docs/bench`).
  *
  * Worker processes run compiled JavaScript under plain `node` (bench/compile.ts compiles the worker and jobcraft's
  * runtime once per run into bench/.tmp/), so neither library pays for a TypeScript loader.
