@@ -30,7 +30,7 @@ export interface CompiledWorker {
   readonly entry: string;
   /** How long the compile took, ms. */
   readonly compileMs: number;
-  /** Deletes the folder. */
+  /** Deletes the folder (also done when the process exits before). */
   remove(): void;
 }
 
@@ -78,5 +78,16 @@ export function compileWorker(outDir = join(REPO_ROOT, 'bench', '.tmp', `compile
   cpSync(join(REPO_ROOT, 'src', 'lua'), join(outDir, 'src', 'lua'), { recursive: true });
   const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   writeFileSync(join(outDir, 'package.json'), `${JSON.stringify({ name: 'jobcraft-bench-compiled', private: true, type: 'module', version })}\n`);
-  return { dir: outDir, entry, compileMs: performance.now() - t0, remove: () => rmSync(outDir, { recursive: true, force: true }) };
+  // Deleted by remove(), or when the process exits first (Ctrl-C ends the harness with process.exit).
+  const removeNow = (): void => rmSync(outDir, { recursive: true, force: true });
+  process.once('exit', removeNow);
+  return {
+    dir: outDir,
+    entry,
+    compileMs: performance.now() - t0,
+    remove: () => {
+      process.off('exit', removeNow);
+      removeNow();
+    },
+  };
 }
