@@ -1,5 +1,5 @@
 /**
- * Where the time goes: runs noop-c50 and work-1ms-c10 (and, on request, enqueue-single and enqueue-bulk) once per library against a private redis-server (so Redis's
+ * Where the time goes: runs noop-c50 and work-1ms-c10 (and, on request, fleet-noop, enqueue-single and enqueue-bulk) once per library against a private redis-server (so Redis's
  * counters hold only this traffic) and reports, per run: throughput; CPU per job of the worker process and of
  * Redis; Redis commands per job from `INFO commandstats` (calls and µs); the commands the worker process sent
  * (round trips) and jobs per fetch; the slowest entries of SLOWLOG; and the top of a `node --cpu-prof` profile of the
@@ -19,6 +19,7 @@ import { compileWorker } from './compile.js';
 import { commandDelta, infoCpuUs, parseCommandStats, withPrivateRedis, type CommandStat } from './private-redis.js';
 import { deleteKeys, emailPayload, loadLib, namespace, round, type EmailPayload, type Lib, type TaskPayload } from './common.js';
 import { WorkerProcess } from './worker-client.js';
+import { FLEET } from './workloads.js';
 import type { WorkerMode } from './worker-process.js';
 
 interface ProfileNode {
@@ -147,6 +148,47 @@ async function profileRun(redis: Redis, lib: Lib, workload: string, jobs: number
   }
 }
 
+/**
+ * fleet-noop's shape against the private server: `procs` worker processes of concurrency `conc` on one queue of `jobs`
+ * no-op jobs, against one process with the same total concurrency and one with 50, so the cost of splitting a
+ * worker into a fleet shows: Redis CPU per job, jobs per script call, µs per call, the processes' CPU per job.
+ */
+async function profileFleet(redis: Redis, lib: Lib, jobs: number, entry: string | undefined): Promise<void> {
+  console.log(`\n## fleet-noop — ${lib}: ${jobs} jobs (private server; throughput, Redis and worker CPU per job)`);
+  for (const [procs, conc] of [[FLEET.processes, FLEET.concurrency], [1, FLEET.processes * FLEET.concurrency], [1, 50]] as const) {
+    const ns = namespace('profile-fleet', lib, procs * 1_000 + conc);
+    const wps = Array.from({ length: procs }, () => new WorkerProcess({ lib, ns, mode: 'noop', concurrency: conc, expect: jobs, fleet: true }, { entry }));
+    try {
+      const producer = (await loadLib(lib)).openProducer(ns);
+      for (let from = 0; from < jobs; from += 1_000) {
+        await producer.addMany('task', Array.from({ length: Math.min(1_000, jobs - from) }, (_, k): TaskPayload => ({ i: from + k, at: 0 })));
+      }
+      await producer.close();
+      await Promise.all(wps.map((w) => w.loaded()));
+      const stats0 = parseCommandStats(await redis.info('commandstats'));
+      const cpu0 = await infoCpuUs(redis);
+      await Promise.all(wps.map((w) => w.start()));
+      let reports = await Promise.all(wps.map((w) => w.progress()));
+      while (reports.reduce((sum, r) => sum + r.count, 0) < jobs) {
+        await new Promise((r) => setTimeout(r, 50));
+        reports = await Promise.all(wps.map((w) => w.progress()));
+      }
+      const cpu1 = await infoCpuUs(redis);
+      const scripts = commandDelta(stats0, parseCommandStats(await redis.info('commandstats'))).find((r) => r.cmd === 'evalsha');
+      const elapsed = Math.max(...reports.map((r) => r.lastEndWall)) - Math.min(...reports.map((r) => r.firstStartWall));
+      const calls = scripts?.calls ?? 0;
+      console.log(
+        `  ${`${procs} × concurrency ${conc}`.padEnd(22)} ${String(Math.round((jobs / elapsed) * 1000)).padStart(7)} jobs/s; Redis ${round((cpu1 - cpu0) / jobs)} µs/job; ` +
+          `${calls} script calls (${round(jobs / Math.max(1, calls))} jobs per call, ${round((scripts?.usec ?? 0) / Math.max(1, calls))} µs per call); ` +
+          `worker processes ${round((reports.reduce((sum, r) => sum + r.cpuMs, 0) * 1000) / jobs)} µs/job of CPU together`,
+      );
+    } finally {
+      await Promise.all(wps.map((w) => w.close()));
+      await deleteKeys(redis, ns.prefix);
+    }
+  }
+}
+
 /** Profiles the producer side in this process (inspector CPU profiler around the measured window). */
 async function profileEnqueue(redis: Redis, lib: Lib, workload: 'enqueue-single' | 'enqueue-bulk', jobs: number): Promise<void> {
   const ns = namespace(`profile-${workload}`, lib, 0);
@@ -254,9 +296,10 @@ async function main(): Promise<void> {
         for (const lib of libs) {
           if (workload === 'noop-c50') await profileRun(redis, lib, workload, Number(get('--jobs') ?? 50_000), 50, 'noop', outDir, compiled?.entry);
           else if (workload === 'work-1ms-c10') await profileRun(redis, lib, workload, Number(get('--jobs') ?? 10_000), 10, 'sleep1', outDir, compiled?.entry);
+          else if (workload === 'fleet-noop') await profileFleet(redis, lib, Number(get('--jobs') ?? 100_000), compiled?.entry);
           else if (workload === 'enqueue-single') await profileEnqueue(redis, lib, workload, Number(get('--jobs') ?? 20_000));
           else if (workload === 'enqueue-bulk') await profileEnqueue(redis, lib, workload, Number(get('--jobs') ?? 100_000));
-          else throw new Error(`profile.ts knows noop-c50, work-1ms-c10, enqueue-single and enqueue-bulk, not ${workload}`);
+          else throw new Error(`profile.ts knows noop-c50, work-1ms-c10, fleet-noop, enqueue-single and enqueue-bulk, not ${workload}`);
         }
       }
     });
