@@ -29,6 +29,7 @@ function setup() {
   const released: { lock: string; id: string }[] = [];
   const events: string[] = [];
   let tracked = 0;
+  const failed: { id: string; error: Error }[] = [];
   const sink: EventSink = { emit: (event, ...args) => void events.push(`${event} ${(args[0] as { reason?: string }).reason}`), listenerCount: () => 1 };
   const decoder = new JobDecoder({
     jobSet: jobs,
@@ -44,8 +45,9 @@ function setup() {
     },
     track: (p) => (tracked++, p),
     reportError: () => {},
+    failAttempt: (run, error) => void failed.push({ id: run.id, error }),
   });
-  return { decoder, dead, released, events, k, tracked: () => tracked };
+  return { decoder, dead, released, events, k, failed, tracked: () => tracked };
 }
 
 /** A unique key as the client writes it into the envelope (its job's name and a SHA-1). */

@@ -35,6 +35,8 @@ const options = {
   resultRetention: '1h',
   maxResultBytes: 1000,
   aliases: ['everythingOld'],
+  versions: [{ payload: z.object({ m: z.number() }), migrate: (p: { m: number }) => ({ n: p.m }) }],
+  emitVersion: 2,
 } as const;
 const payload = z.object({ n: z.number() });
 const everything = (): ResolvedJob => {

@@ -43,6 +43,7 @@ function workerVerdict(raw: string): { reason: string | undefined; issues: unkno
     completer: { toDead: (_k, _ref, _attempt, reason, _err, more = {}) => void (dead = { reason, issues: (more as { issues?: unknown }).issues }) },
     track: (p) => p,
     reportError: () => {},
+    failAttempt: () => {},
   });
   const run = decoder.prepare('default', { id: 'x', raw, attempt: 1 }, 'dequeue');
   return run !== undefined ? { reason: undefined, issues: undefined } : { reason: dead?.reason, issues: dead?.issues };
