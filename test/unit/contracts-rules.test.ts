@@ -3,6 +3,7 @@
  * each direction and report the rules named. Plus the job-level rules (added, removed, renamed, queue changed), and
  * a job's result, compared with workers as its writers and waiters as its readers.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { compareLockfiles } from '../../codegen/contracts-compare.js';
@@ -146,6 +147,11 @@ describe('job-level changes', () => {
       expect(rule.hint.length, id).toBeGreaterThan(5);
       expect(rule.what.length, id).toBeGreaterThan(5);
     }
+  });
+
+  it('every rule has its row in the rules table of docs/contracts.md', () => {
+    const docs = readFileSync(new URL('../../docs/contracts.md', import.meta.url), 'utf8');
+    for (const id of Object.keys(RULES)) expect(docs, id).toContain(`| \`${id}\` |`);
   });
 
   it('the lockfile lists jobs sorted, one version each', () => {
