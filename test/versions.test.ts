@@ -216,6 +216,40 @@ describe('producers', () => {
   });
 });
 
+describe('cron firings', () => {
+  it('write the emitted version: a current-version firing of a versioned job runs as the current version', async () => {
+    const { prefix } = setup('versions-cron');
+    const cronJobs = defineJobs({
+      tick: {
+        payload: v2,
+        versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))],
+        cron: '* * * * * *',
+        cronPayload: { to: ['cron@x.io'] },
+        catchUp: 'none',
+      },
+      tickPinned: {
+        payload: v2,
+        versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))],
+        emitVersion: 1,
+        cron: '* * * * * *',
+        cronPayload: { to: 'pinned@x.io' },
+        catchUp: 'none',
+      },
+    });
+    const seen: unknown[] = [];
+    const dead: string[] = [];
+    const worker = createWorker(cronJobs, { tick: async (p) => void seen.push(p), tickPinned: async (p) => void seen.push(p) }, { redis: redisUrl(), prefix, logger: false });
+    worker.on('dead', (e) => dead.push(e.error.message));
+    defer(() => worker.close());
+    // Each firing runs, or (a version misread) is dead-lettered: either ends the wait.
+    await waitFor(() => dead.length > 0 || (seen.some((p) => JSON.stringify(p).includes('pinned@')) && seen.some((p) => JSON.stringify(p).includes('cron@'))), 'a firing of each');
+    await worker.close();
+    expect(dead).toEqual([]);
+    expect(seen).toContainEqual({ to: ['cron@x.io'] });
+    expect(seen).toContainEqual({ to: ['pinned@x.io'] });
+  });
+});
+
 describe('upcastStoredPayload', () => {
   const job = newJobs.jobs.get('sendEmail');
   if (job === undefined) throw new Error('no job');
