@@ -88,9 +88,12 @@ export function describeJob(
     c ??= { input: {}, output: {}, unrepresentable: [{ side: 'input', path: '', reason: `no JSON Schema could be made of version ${v.version}'s schema`, hash: partHash({ input: {}, output: {} }) }] };
     return { version: v.version, ...c };
   });
+  const described = describeResolved(job);
   return {
     name: job.name,
-    ...describeResolved(job),
+    ...described,
+    // A runtime older than versioned payloads describes no version: the job is version 1.
+    version: (described as Partial<JobDescription>).version ?? { current: versions.length + 1, emit: versions.length + 1 },
     versions,
     // The manifest's `result` and the printer's descriptions: the contract's input side, so it is made once and its
     // computed defaults are left out as a payload's are.
