@@ -24,8 +24,8 @@ import { connect, describeConnection, release, type OwnedConnection, type RedisC
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { QueueDeadLetters, type DeadLetter } from './dead-letters.js';
 import { withTimeout } from './timeout.js';
-import type { PayloadJob } from './payload.js';
 import { upcastStoredPayload } from './stored-payload.js';
+import { emitPayloadJob } from './versions.js';
 import { uniqueKeyOf } from './unique.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { joinEnqueueHooks } from './instrument.js';
@@ -218,12 +218,6 @@ function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions)
   return 0;
 }
 
-/** The job with the schema its producers write: version `emitVersion` (the job itself when that is the current one). */
-function emitSchemaOf(job: ResolvedJob): PayloadJob {
-  if (job.emitVersion === job.version) return job;
-  return { name: job.name, schema: (job.versions[job.emitVersion - 1] as ResolvedJob['versions'][number]).schema };
-}
-
 /**
  * A payload written with an earlier version (`emitVersion`), migrated to the current version as a worker will read
  * it: a unique key is made of the current version's output (as `unique.by` is typed), so producers pinned to an
@@ -384,7 +378,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const k = keysOf(job.queue);
     const items: string[] = [];
     const locks: string[] = [];
-    const emit = emitSchemaOf(job);
+    const emit = emitPayloadJob(job);
     payloads.forEach((payload, i) => {
       const { text, parsed } = serializePayload(emit, payload, maxBytes, many ? i : undefined);
       const unique = job.unique === undefined ? undefined : uniqueKeyOf(job, emit === job ? parsed : upcastForUnique(job, text, many ? i : undefined));

@@ -9,6 +9,8 @@
  * types a migration's parameter from its schema, so that it needs no annotation.
  */
 import type * as z from 'zod';
+import type { ResolvedJob } from './job-options.js';
+import type { PayloadJob } from './payload.js';
 
 /**
  * An earlier version of a job's payload: its schema, and the migration from it to the next version (the next entry
@@ -85,3 +87,13 @@ export type VersionsMatch<D> = {
     ? { readonly versions: CheckedVersions<V, C>; readonly emitVersion?: VersionNumber<V> }
     : { readonly emitVersion?: 1 };
 };
+
+/**
+ * The job with the schema its producers write: version `emitVersion` (the job itself when that is the current one).
+ * Every writer of a new job validates its payload with this and writes `job.emitVersion` as the envelope's version
+ * (`encodeEnvelope`'s `version`; omitted when 1), so that workers read it with the schema it was validated with.
+ */
+export function emitPayloadJob(job: ResolvedJob): PayloadJob {
+  if (job.emitVersion === job.version) return job;
+  return { name: job.name, schema: (job.versions[job.emitVersion - 1] as ResolvedJob['versions'][number]).schema };
+}
