@@ -106,6 +106,14 @@ function printHuman(out: Printer, report: LiveCheckReport, schema: string): void
     if (report.queues.some((q) => !q.declared || q.jobs.some((t) => !t.declared && t.job !== null))) {
       out.line('* not in the new job set: no worker of the new code runs these jobs');
     }
+    // Versioned jobs: how many were stored with each payload version, and how many of those would fail (migrations included).
+    for (const q of report.queues) {
+      for (const t of q.jobs) {
+        if (t.versions === undefined || t.versions.length === 0) continue;
+        const parts = t.versions.map((v) => `v${v.version} ${v.scanned}${v.failing > 0 ? ` (${c.red(`${v.failing} would fail`)})` : ''}`);
+        out.line(`${escapeText(q.queue)} / ${name(t)} by payload version: ${parts.join(', ')}`);
+      }
+    }
   }
   for (const q of report.queues) {
     for (const t of q.jobs) {

@@ -65,8 +65,7 @@ function compareRename(from: string, old: LockedJob, to: string, now: LockedJob)
   if (old.queue !== now.queue) {
     out.push(finding('queue-changed', from, '', 'backward', 'breaking', `queue ${old.queue} → ${now.queue} (renamed to ${to})`));
   }
-  const current = last(now);
-  for (const written of old.versions) out.push(...compareVersions(from, 'backward', written, current, written.hash === current.hash));
+  for (const f of compareLiveVersions(from, old, now)) if (f.direction === 'backward') out.push(f);
   return dedupe(out);
 }
 
@@ -78,14 +77,51 @@ function compareJobs(name: string, old: LockedJob, now: LockedJob): Finding[] {
       out.push(finding('queue-changed', name, '', direction, 'breaking', `queue ${old.queue} → ${now.queue}`));
     }
   }
-  const current = last(now);
-  // Backward: every live old version, as written by old producers, read by the new workers.
-  for (const written of old.versions) out.push(...compareVersions(name, 'backward', written, current, written.hash === current.hash));
-  // Forward: the new producers' version read by the old workers (who know the old current version).
-  const oldCurrent = last(old);
-  out.push(...compareVersions(name, 'forward', current, oldCurrent, current.hash === oldCurrent.hash));
+  out.push(...compareLiveVersions(name, old, now));
   out.push(...compareResults(name, old.result, now.result));
   return dedupe(out);
+}
+
+/** The version a job's producers write: its `emitVersion`, else its last (current) version. */
+function emitted(job: LockedJob): LockedVersion {
+  return job.versions.find((v) => v.version === job.emitVersion) ?? last(job);
+}
+
+/**
+ * The payload findings of a job on both sides (docs/contracts.md, "Versioned payloads"). Backward: every locked
+ * version, as old producers wrote it, read by the new workers with the schema of the same version number (they
+ * migrate it up from there: a migration is code, trusted, not compared); a locked version the new job set no longer
+ * has is `version-removed`. Forward: the version new producers write, read by the old workers with their schema of
+ * that number; one they do not know is `version-added`. For jobs without versions (one version on both sides) this
+ * is the comparison of the current schemas, as before versions existed.
+ */
+function compareLiveVersions(name: string, old: LockedJob, now: LockedJob): Finding[] {
+  const out: Finding[] = [];
+  const versioned = old.versions.length > 1 || now.versions.length > 1;
+  const label = (v: number) => (f: Finding): Finding => (versioned ? { ...f, message: `version ${v}: ${f.message}` } : f);
+  const newest = last(now).version;
+  for (const written of old.versions) {
+    const reader = now.versions.find((v) => v.version === written.version);
+    if (reader === undefined) {
+      const message = `version ${written.version} is gone (the workers now know versions 1 to ${newest}): jobs stored with it fail`;
+      out.push(finding('version-removed', name, '', 'backward', 'breaking', message));
+      continue;
+    }
+    out.push(...compareVersions(name, 'backward', written, reader, written.hash === reader.hash).map(label(written.version)));
+  }
+  if (newest > last(old).version) {
+    const message = `version ${newest} is new (with a migration from version ${newest - 1})`;
+    out.push(finding('version-added', name, '', 'backward', 'safe', message));
+  }
+  const writes = emitted(now);
+  const oldReader = old.versions.find((v) => v.version === writes.version);
+  if (oldReader === undefined) {
+    const message = `producers write version ${writes.version}; the locked workers know versions 1 to ${last(old).version} and fail those jobs (retried) until they are replaced`;
+    out.push(finding('version-added', name, '', 'forward', 'breaking', message));
+  } else {
+    out.push(...compareVersions(name, 'forward', writes, oldReader, writes.hash === oldReader.hash).map(label(writes.version)));
+  }
+  return out;
 }
 
 /**

@@ -39,7 +39,10 @@ export interface Unrepresentable {
 
 /** One version of a job's payload. */
 export interface LockedVersion {
-  /** 1 for a job without declared versions (the only kind there is yet). */
+  /**
+   * The version number: 1 for a job without declared versions; for a job with `versions`, 1 for the first earlier
+   * one and `versions.length + 1` for the current payload (docs/contracts.md, "Versioned payloads").
+   */
   readonly version: number;
   /**
    * `sha256:` and the hex digest of the canonical JSON of `{ input, output, unrepresentable }`. The same hash means
@@ -83,6 +86,11 @@ export interface LockedJob {
    * any (its entry is then as before aliases existed). `jobcraft check` reads a job gone under one of them as renamed.
    */
   readonly aliases?: readonly string[];
+  /**
+   * The version producers write, when it is not the last one (a job whose definition pins `emitVersion` to an
+   * earlier version); absent otherwise (its entry is then as before versions existed).
+   */
+  readonly emitVersion?: number;
 }
 
 /** The whole file. */
@@ -105,6 +113,10 @@ export interface ContractSource {
   readonly result?: { readonly input: JsonSchema; readonly output: JsonSchema; readonly unrepresentable: readonly Unrepresentable[] } | null;
   /** The job's old names (its `aliases`). */
   readonly aliases?: readonly string[];
+  /** Each earlier payload version's JSON Schemas and notes, oldest first (versions 1, 2, …); the current one is last. */
+  readonly versions?: readonly { readonly input: JsonSchema; readonly output: JsonSchema; readonly unrepresentable: readonly Unrepresentable[] }[];
+  /** The version producers write (default: the current one). */
+  readonly emitVersion?: number;
 }
 
 /** Where the lockfile of `schemaFile` is: beside it. */
@@ -140,11 +152,14 @@ function versionHash(input: JsonSchema, output: JsonSchema, unrepresentable: rea
 export function buildLockfile(schemaFile: string, jobs: readonly ContractSource[]): Lockfile {
   const locked: Record<string, LockedJob> = {};
   for (const job of [...jobs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const earlier = (job.versions ?? []).map((v, i) => ({ version: i + 1, ...hashed(v) }));
+    const current = earlier.length + 1;
     locked[job.name] = {
       queue: job.queue,
-      versions: [{ version: 1, ...hashed({ input: job.inputJsonSchema, output: job.outputJsonSchema, unrepresentable: job.unrepresentable }) }],
+      versions: [...earlier, { version: current, ...hashed({ input: job.inputJsonSchema, output: job.outputJsonSchema, unrepresentable: job.unrepresentable }) }],
       ...(job.result === undefined || job.result === null ? {} : { result: hashed(job.result) }),
       ...(job.aliases === undefined || job.aliases.length === 0 ? {} : { aliases: [...job.aliases].sort() }),
+      ...(job.emitVersion === undefined || job.emitVersion === current ? {} : { emitVersion: job.emitVersion }),
     };
   }
   return { lockfileVersion: LOCKFILE_VERSION, schema: basename(schemaFile), jobs: locked };
@@ -192,11 +207,16 @@ export function parseLockfile(text: string, source: string): Lockfile {
     if (job.aliases !== undefined && !(Array.isArray(job.aliases) && job.aliases.every((a) => typeof a === 'string'))) {
       throw bad(`the aliases of job ${JSON.stringify(name)} are not a list of names`);
     }
+    if (versions.some((v, i) => v.version !== i + 1)) throw bad(`the versions of job ${JSON.stringify(name)} are not numbered 1, 2, … in order`);
+    if (job.emitVersion !== undefined && !(Number.isInteger(job.emitVersion) && (job.emitVersion as number) >= 1 && (job.emitVersion as number) <= versions.length)) {
+      throw bad(`the emitVersion of job ${JSON.stringify(name)} is not one of its versions`);
+    }
     jobs[name] = {
       queue: job.queue,
       versions,
       ...(job.result === undefined ? {} : { result: job.result as unknown as LockedResult }),
       ...(job.aliases === undefined ? {} : { aliases: job.aliases as string[] }),
+      ...(job.emitVersion === undefined ? {} : { emitVersion: job.emitVersion as number }),
     };
   }
   return { lockfileVersion: LOCKFILE_VERSION, schema: data.schema, jobs };

@@ -49,6 +49,16 @@ export const RULES = {
     breaks: ['backward', 'forward'],
     hint: 'jobs already stored wait on the old queue: run workers for both queues until the old one is drained',
   },
+  'version-added': {
+    what: 'producers write a payload version the locked workers do not know (a new version, or emitVersion raised)',
+    breaks: ['forward'],
+    hint: 'pin emitVersion to the last version the running workers know for one release, deploy the workers, then remove the pin',
+  },
+  'version-removed': {
+    what: 'a locked payload version is gone (the versions list got shorter, or was renumbered)',
+    breaks: ['backward'],
+    hint: 'version removed while jobs may still be stored — run check --live first; keep every version jobs may be stored with in the versions list',
+  },
   'result-added': {
     what: 'a job now declares a result',
     breaks: [],
@@ -92,7 +102,7 @@ export const RULES = {
   'type-changed': {
     what: 'a type changed to an unrelated one',
     breaks: ['backward', 'forward'],
-    hint: 'add a new field with the new type (optional), move readers to it, then remove the old one (versions with migrations are coming)',
+    hint: 'add a version with a migration (versions: docs/contracts.md, "Versioned payloads"), or add a new field with the new type (optional), move readers to it, then remove the old one',
   },
   'type-narrowed': {
     what: 'a type accepts less (number → integer, a union member gone, any → string…)',

@@ -27,6 +27,11 @@ export type LoadedJob = JobDescription & {
   readonly resultJsonSchema: (JsonSchemaNode & Record<string, unknown>) | null;
   /** Both JSON Schemas of the result and their notes, as the lockfile holds them; `null` for a job without a result. */
   readonly resultContract: PayloadContract | null;
+  /**
+   * Each earlier payload version (oldest first; empty for a job without versions): both JSON Schemas and their notes,
+   * as the lockfile holds them. The current version is `inputJsonSchema`/`outputJsonSchema`, number `version.current`.
+   */
+  readonly versions: readonly (PayloadContract & { readonly version: number })[];
 };
 
 /** zod 4's `z.toJSONSchema(schema, params)`, the standalone function (zod core: classic and zod/mini schemas alike). */
@@ -71,9 +76,25 @@ export function describeJob(
     // A result whose JSON Schema cannot be had is locked as "any" with a note, so a check never calls it verified.
     resultContract ??= { input: {}, output: {}, unrepresentable: [{ side: 'input', path: '', reason: 'no JSON Schema could be made of the result schema', hash: partHash({ input: {}, output: {} }) }] };
   }
+  // Each earlier version's schemas; one that has none is locked as "any" with a note, as a result is.
+  const versions = (job.versions ?? []).map((v) => {
+    const toVersionJson = toJsonSchemaOf(v.schema, standalone);
+    let c: PayloadContract | undefined;
+    try {
+      c = toVersionJson === undefined ? undefined : payloadContract(v.schema, toVersionJson);
+    } catch {
+      c = undefined;
+    }
+    c ??= { input: {}, output: {}, unrepresentable: [{ side: 'input', path: '', reason: `no JSON Schema could be made of version ${v.version}'s schema`, hash: partHash({ input: {}, output: {} }) }] };
+    return { version: v.version, ...c };
+  });
+  const described = describeResolved(job);
   return {
     name: job.name,
-    ...describeResolved(job),
+    ...described,
+    // A runtime older than versioned payloads describes no version: the job is version 1.
+    version: (described as Partial<JobDescription>).version ?? { current: versions.length + 1, emit: versions.length + 1 },
+    versions,
     // The manifest's `result` and the printer's descriptions: the contract's input side, so it is made once and its
     // computed defaults are left out as a payload's are.
     resultJsonSchema: (resultContract?.input ?? null) as LoadedJob['resultJsonSchema'],

@@ -39,6 +39,8 @@ export interface WrittenPayload {
   readonly output: WrittenType;
   /** What the handler returns (`…Returns`) and what a wait gives (`…Result`). */
   readonly result?: { readonly returns: WrittenType; readonly output: WrittenType };
+  /** Each earlier payload version's input (`…InputV1`) and output (`…PayloadV1`), oldest first. */
+  readonly versions?: readonly { readonly input: WrittenType; readonly output: WrittenType }[];
 }
 
 /** Everything the emitters need. */

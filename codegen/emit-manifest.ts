@@ -27,6 +27,15 @@ export function emitManifest(ctx: EmitContext): string {
       input: job.resolved.inputJsonSchema,
       // The JSON Schema of the result's input (what is stored), for a job that declares one (docs/results.md).
       ...(job.resolved.resultJsonSchema === null || job.resolved.resultJsonSchema === undefined ? {} : { result: job.resolved.resultJsonSchema }),
+      // For a job with earlier payload versions (docs/contracts.md, "Versioned payloads"): the current version's
+      // number (that of `input`), the one producers write, and each earlier version's input JSON Schema, oldest first.
+      ...(job.resolved.versions.length === 0
+        ? {}
+        : {
+            version: job.resolved.version.current,
+            emitVersion: job.resolved.version.emit,
+            versions: job.resolved.versions.map((v) => ({ version: v.version, input: v.input })),
+          }),
     })),
   };
   return `${JSON.stringify(manifest, null, 2)}\n`;

@@ -24,8 +24,13 @@ function write(ctx: EmitContext, job: EmitJob, io: 'input' | 'output'): WrittenT
 
 /** A result type written out (exactly zod's, else zod's own type: the proof compares it with `Equal`). */
 function writeResult(ctx: EmitContext, type: EmitJob['declared']['input'], job: EmitJob, zodType: string): WrittenType {
+  return writeExact(ctx, type, job.resolved.resultJsonSchema ?? {}, zodType);
+}
+
+/** A type written out exactly as zod's (a `.catchall()` object: zod's own type), described by `json`. */
+function writeExact(ctx: EmitContext, type: EmitJob['declared']['input'], json: Parameters<EmitContext['printer']['print']>[1], zodType: string): WrittenType {
   try {
-    const written = ctx.printer.print(type, job.resolved.resultJsonSchema ?? {}, zodType);
+    const written = ctx.printer.print(type, json, zodType);
     if (!written.helpers.has('Catchall')) return written;
   } catch (err) {
     if (!(err instanceof UnprintableType)) throw err;
@@ -61,32 +66,62 @@ export function emitPayloads(ctx: EmitContext): string {
     for (const h of [...input.helpers, ...output.helpers]) helpers.add(h);
     const rootDoc = job.resolved.inputJsonSchema.description;
 
-    out += `\n${tsdoc([
-      `What \`${ids.enqueue}\` accepts: the input of job \`${name}\`'s payload schema.`,
-      rootDoc === undefined ? undefined : '',
-      rootDoc,
-      ...fallbackNote(input),
-      ...(input.exact === undefined
-        ? []
-        : [
-            '',
-            'Looser than the schema\'s input for its `.catchall()` object(s): their index signature also admits the known',
-            'properties\' types, so that object literals can be passed. Extra keys are checked against the catch-all schema',
-            'when the job is enqueued (`JobValidationError`), not by the compiler.',
-          ]),
-    ])}`;
-    out += `export type ${ids.input} = ${input.text};\n`;
-    const exactInput = `${ids.input}Exact`;
-    if (input.exact !== undefined) {
-      out += `\n${tsdoc([
-        `The input of job \`${name}\`'s payload schema exactly as zod types it (\`z.input\`), which the proof below checks.`,
-        `No object literal can be assigned to it (TypeScript also checks the known properties against the \`.catchall()\``,
-        `index signature of zod's intersection, TS2322), hence the looser {@link ${ids.input}}.`,
-      ])}`;
-      out += `type ${exactInput} = ${input.exact};\n`;
-    }
+    // Earlier payload versions (docs/contracts.md, "Versioned payloads"): `…InputV1`, `…PayloadV1`, … each checked
+    // against its schema like the current types.
+    const versions = job.declared.versions ?? [];
+    const writtenVersions: { input: WrittenType; output: WrittenType }[] = [];
+    versions.forEach((types, i) => {
+      const k = i + 1;
+      const definition = `Definitions[${literal(name)}]['versions'][${i}]['payload']`;
+      const json = (job.resolved.versions[i]?.input ?? {}) as Parameters<EmitContext['printer']['print']>[1];
+      const kept = job.written?.versions?.[i];
+      const vInput = kept?.input ?? writeExact(ctx, types.input, json, `z.input<${definition}>`);
+      const vOutput = kept?.output ?? writeExact(ctx, types.output, json, `z.output<${definition}>`);
+      writtenVersions.push({ input: vInput, output: vOutput });
+      for (const h of [...vInput.helpers, ...vOutput.helpers]) helpers.add(h);
+      out += `\n${tsdoc([`The input of version ${k} of job \`${name}\`'s payload (an earlier version: jobs stored with it are migrated up before the handler runs).`, ...fallbackNote(vInput)])}`;
+      out += `export type ${ids.input}V${k} = ${vInput.text};\n`;
+      const vSame = vInput.text === vOutput.text;
+      out += `\n${tsdoc([`Version ${k} of job \`${name}\`'s payload after its schema ran: what its migration to version ${k + 1} receives.`, ...fallbackNote(vOutput)])}`;
+      out += `export type ${ids.payload}V${k} = ${vSame ? `${ids.input}V${k}` : vOutput.text};\n`;
+      checks.push(`  Expect<Equal<${ids.input}V${k}, z.input<${definition}>>>,`);
+      checks.push(`  Expect<Equal<${ids.payload}V${k}, z.output<${definition}>>>,`);
+    });
+    const emitVersion = job.resolved.version.emit;
+    const pinned = emitVersion < job.resolved.version.current;
 
-    const same = input.exact === undefined && input.text === output.text;
+    const exactInput = `${ids.input}Exact`;
+    if (pinned) {
+      // Producers write an earlier version (emitVersion): enqueue takes its input.
+      out += `\n${tsdoc([`What \`${ids.enqueue}\` accepts: the input of version ${emitVersion} of job \`${name}\`'s payload, the version its producers write (\`emitVersion\`).`])}`;
+      out += `export type ${ids.input} = ${ids.input}V${emitVersion};\n`;
+      checks.push(`  Expect<Equal<${ids.input}, z.input<Definitions[${literal(name)}]['versions'][${emitVersion - 1}]['payload']>>>,`);
+    } else {
+      out += `\n${tsdoc([
+        `What \`${ids.enqueue}\` accepts: the input of job \`${name}\`'s payload schema.`,
+        rootDoc === undefined ? undefined : '',
+        rootDoc,
+        ...fallbackNote(input),
+        ...(input.exact === undefined
+          ? []
+          : [
+              '',
+              'Looser than the schema\'s input for its `.catchall()` object(s): their index signature also admits the known',
+              'properties\' types, so that object literals can be passed. Extra keys are checked against the catch-all schema',
+              'when the job is enqueued (`JobValidationError`), not by the compiler.',
+            ]),
+      ])}`;
+      out += `export type ${ids.input} = ${input.text};\n`;
+      if (input.exact !== undefined) {
+        out += `\n${tsdoc([
+          `The input of job \`${name}\`'s payload schema exactly as zod types it (\`z.input\`), which the proof below checks.`,
+          `No object literal can be assigned to it (TypeScript also checks the known properties against the \`.catchall()\``,
+          `index signature of zod's intersection, TS2322), hence the looser {@link ${ids.input}}.`,
+        ])}`;
+        out += `type ${exactInput} = ${input.exact};\n`;
+      }
+    }
+    const same = !pinned && input.exact === undefined && input.text === output.text;
     out += `\n${tsdoc([
       `What the handler of job \`${name}\` receives: the payload after its schema ran (defaults filled in, transforms applied).`,
       same ? `The same as {@link ${ids.input}}: the schema has no defaults or transforms that change the type.` : undefined,
@@ -95,7 +130,9 @@ export function emitPayloads(ctx: EmitContext): string {
     out += `export type ${ids.payload} = ${same ? ids.input : output.text};\n`;
 
     const definition = `Definitions[${literal(name)}]['payload']`;
-    if (input.exact === undefined) checks.push(`  Expect<Equal<${ids.input}, z.input<${definition}>>>,`);
+    if (pinned) {
+      // The current input's own proof is the one above (the pinned version's).
+    } else if (input.exact === undefined) checks.push(`  Expect<Equal<${ids.input}, z.input<${definition}>>>,`);
     else {
       loosened = true;
       checks.push(`  Expect<Equal<${exactInput}, z.input<${definition}>>>,`);
@@ -120,7 +157,12 @@ export function emitPayloads(ctx: EmitContext): string {
       checks.push(`  Expect<Equal<${ids.returns}, z.input<${resultDefinition}>>>,`);
       checks.push(`  Expect<Equal<${ids.result}, z.output<${resultDefinition}>>>,`);
     }
-    ctx.onWritten?.(name, writtenResult === undefined ? { input, output } : { input, output, result: writtenResult });
+    ctx.onWritten?.(name, {
+      input,
+      output,
+      ...(writtenResult === undefined ? {} : { result: writtenResult }),
+      ...(writtenVersions.length === 0 ? {} : { versions: writtenVersions }),
+    });
   }
 
   let head = header(ctx, 'Payload types of every job');

@@ -141,12 +141,17 @@ interface Snapshot {
 /** A declared job with `placeholder` for each of its types (the payload's and the result's). */
 function withoutTypes(declared: DeclaredJob, placeholder: ts.Type): DeclaredJob {
   const types = { input: placeholder, output: placeholder };
-  return { ...declared, ...types, ...(declared.result === undefined ? {} : { result: types }) };
+  return {
+    ...declared,
+    ...types,
+    ...(declared.result === undefined ? {} : { result: types }),
+    ...(declared.versions === undefined ? {} : { versions: declared.versions.map(() => types) }),
+  };
 }
 
-/** The JSON Schemas a kept job's written types describe themselves with (their descriptions): the payload's and the result's. */
+/** The JSON Schemas a kept job's written types describe themselves with (their descriptions): the payload's, the result's and the earlier versions'. */
 function describedJson(job: LoadedJob): string {
-  return JSON.stringify([job.inputJsonSchema, job.resultJsonSchema]);
+  return JSON.stringify([job.inputJsonSchema, job.resultJsonSchema, job.versions.map((v) => v.input)]);
 }
 
 /** Where the standard library's declaration files appear to the compiler (they are served from memory). */

@@ -163,7 +163,8 @@ function failure(error: Extract<WorkerReply, { ok: false }>['error'], schema: De
     const job = schema.jobs.find((j) => j.name === error.job);
     const option = error.option;
     const location =
-      (option === undefined ? undefined : (job?.optionLocations.get(option) ?? job?.optionLocations.get(option.split('.')[0] ?? ''))) ??
+      // `versions[0].migrate` is located at the job's `versions`.
+      (option === undefined ? undefined : (job?.optionLocations.get(option) ?? job?.optionLocations.get(option.split(/[.[]/)[0] ?? ''))) ??
       job?.location ??
       schema.location;
     return problemAt(location, `defineJobs rejected the definition: ${error.message}`, error.job);

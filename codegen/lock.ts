@@ -25,6 +25,8 @@ export function lockfileOf(result: GenerateResult): { readonly path: string; rea
       unrepresentable: job.unrepresentable,
       result: job.resultContract,
       aliases: job.aliases,
+      versions: job.versions,
+      emitVersion: job.version.emit,
     })),
   );
   return { path: lockfilePath(result.schemaFile), text: formatLockfile(lock) };

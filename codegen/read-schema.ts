@@ -30,6 +30,11 @@ export interface DeclaredJob {
    * a `result` (docs/results.md).
    */
   readonly result?: { readonly input: ts.Type; readonly output: ts.Type } | undefined;
+  /**
+   * The input and output types of each earlier payload version (its `versions`, oldest first: version 1, 2, …), for
+   * a job that declares versions (docs/contracts.md, "Versioned payloads").
+   */
+  readonly versions?: readonly { readonly input: ts.Type; readonly output: ts.Type }[] | undefined;
 }
 
 /** Everything the generator learned from reading the schema file. */
@@ -158,6 +163,27 @@ function zodTypes(node: ts.Expression, checker: ts.TypeChecker): { input: ts.Typ
   const output = internalsType.getProperty('output');
   if (input === undefined || output === undefined) return undefined;
   return { input: checker.getTypeOfSymbolAtLocation(input, node), output: checker.getTypeOfSymbolAtLocation(output, node) };
+}
+
+/**
+ * The input and output types of each entry's `payload` in a job's `versions` (a tuple: `payloadVersion(...)` calls or
+ * `{ payload, migrate }` objects, written there or as a const), or a reason when they cannot be read.
+ */
+function versionTypes(node: ts.Expression, checker: ts.TypeChecker): { input: ts.Type; output: ts.Type }[] | string {
+  const type = checker.getTypeAtLocation(node);
+  if (!checker.isTupleType(type)) return 'it is not a list of a known length (write the list in the definition, or declare it `as const`)';
+  const out: { input: ts.Type; output: ts.Type }[] = [];
+  for (const [i, element] of checker.getTypeArguments(type as ts.TypeReference).entries()) {
+    const payload = element.getProperty('payload');
+    const schema = payload === undefined ? undefined : checker.getTypeOfSymbolAtLocation(payload, node);
+    const internals = schema?.getProperty('_zod');
+    const internalsType = internals === undefined ? undefined : checker.getTypeOfSymbolAtLocation(internals, node);
+    const input = internalsType?.getProperty('input');
+    const output = internalsType?.getProperty('output');
+    if (input === undefined || output === undefined) return `entry ${i} (version ${i + 1}) has no zod schema as its payload`;
+    out.push({ input: checker.getTypeOfSymbolAtLocation(input, node), output: checker.getTypeOfSymbolAtLocation(output, node) });
+  }
+  return out;
 }
 
 /**
@@ -320,6 +346,7 @@ function readJob(
   let payloadSeen = false;
   let payloadNode: ts.Node | undefined;
   let result: { input: ts.Type; output: ts.Type } | undefined;
+  let versions: { input: ts.Type; output: ts.Type }[] | undefined;
   let ok = true;
   const options: Record<string, StaticValue> = {};
   const optionLocations = new Map<string, SourceLocation>();
@@ -376,6 +403,19 @@ function readJob(
       }
       continue;
     }
+    if (key === 'versions' && (ts.isPropertyAssignment(prop) || ts.isShorthandPropertyAssignment(prop))) {
+      // Zod schemas and migrations: their types are read, they are not static options.
+      const expression = ts.isPropertyAssignment(prop) ? prop.initializer : prop.name;
+      const types = versionTypes(expression, checker);
+      if (typeof types === 'string') {
+        at(expression, `the versions of job ${job} cannot be read: ${types}`);
+        ok = false;
+      } else {
+        versions = types;
+        optionLocations.set(key, locationOf(expression, sourceFile));
+      }
+      continue;
+    }
     const valueNode = ts.isPropertyAssignment(prop) ? prop.initializer : ts.isShorthandPropertyAssignment(prop) ? prop.name : undefined;
     if (valueNode === undefined) {
       options[key] = new FunctionValue(prop.getText(sourceFile));
@@ -416,6 +456,7 @@ function readJob(
     input: payload.input,
     output: payload.output,
     result,
+    ...(versions === undefined || versions.length === 0 ? {} : { versions }),
   };
 }
 

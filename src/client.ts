@@ -13,7 +13,7 @@ import {
 import type * as z from 'zod';
 import { ResultWaiters, type ResultWaitOptions } from './result-wait.js';
 import { describe, toMs, type Duration } from './durations.js';
-import { EnqueueUnconfirmedError, InvalidArgumentError, RedisOutOfMemoryError, RedisUnavailableError } from './errors.js';
+import { EnqueueUnconfirmedError, InvalidArgumentError, JobValidationError, RedisOutOfMemoryError, RedisUnavailableError } from './errors.js';
 import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
@@ -24,6 +24,8 @@ import { connect, describeConnection, release, type OwnedConnection, type RedisC
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { QueueDeadLetters, type DeadLetter } from './dead-letters.js';
 import { withTimeout } from './timeout.js';
+import { upcastStoredPayload } from './stored-payload.js';
+import { emitPayloadJob } from './versions.js';
 import { uniqueKeyOf } from './unique.js';
 import { throttledTypes, type ThrottledType } from './throttle.js';
 import { joinEnqueueHooks } from './instrument.js';
@@ -217,6 +219,17 @@ function resolveDelay(job: string, options: EnqueueOptions | EnqueueManyOptions)
 }
 
 /**
+ * A payload written with an earlier version (`emitVersion`), migrated to the current version as a worker will read
+ * it: a unique key is made of the current version's output (as `unique.by` is typed), so producers pinned to an
+ * earlier version and the others agree on it. A migration that fails is refused here, before anything is written.
+ */
+function upcastForUnique(job: ResolvedJob, text: string, index: number | undefined): unknown {
+  const read = upcastStoredPayload(job, { p: JSON.parse(text) as unknown, v: job.emitVersion });
+  if (!read.success) throw new JobValidationError(job.name, read.issues, 'enqueue', index);
+  return read.data;
+}
+
+/**
  * Errors a Redis Cluster answers while a slot moves or a node restarts — as a reply, or as ioredis's "Too many Cluster
  * redirections" after it followed them for a while: the command did not run, so a retry is safe.
  */
@@ -365,11 +378,12 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     const k = keysOf(job.queue);
     const items: string[] = [];
     const locks: string[] = [];
+    const emit = emitPayloadJob(job);
     payloads.forEach((payload, i) => {
-      const { text, parsed } = serializePayload(job, payload, maxBytes, many ? i : undefined);
-      const unique = uniqueKeyOf(job, parsed);
+      const { text, parsed } = serializePayload(emit, payload, maxBytes, many ? i : undefined);
+      const unique = job.unique === undefined ? undefined : uniqueKeyOf(job, emit === job ? parsed : upcastForUnique(job, text, many ? i : undefined));
       if (unique !== undefined) locks.push(k.uniquePrefix + unique);
-      items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority, unique, delayMs > 0 ? now + delayMs : undefined, traceContext));
+      items.push(ids === undefined ? '' : checkJobId(ids[i], name), encodeEnvelope(name, now, text, opts.attempts, priority, unique, delayMs > 0 ? now + delayMs : undefined, traceContext, job.emitVersion));
     });
     if (items.length === 0) return [];
     registerOnce(job.queue);

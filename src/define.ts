@@ -2,6 +2,7 @@ import type * as z from 'zod';
 import { describe } from './durations.js';
 import { JobDefinitionError } from './errors.js';
 import { JOB_NAME_PATTERN, resolveJobOptions, type JobOptionsInput, type ResolvedJob, type UniqueOptionsInput } from './job-options.js';
+import type { AnyPayloadVersion, EmitSchema, VersionsMatch } from './versions.js';
 
 export {
   ATTEMPTS_RANGE,
@@ -24,7 +25,7 @@ export type BackoffOptions = NonNullable<JobOptions['backoff']>;
  * definition are typed by its schema: see {@link JobDefinition}). Every option has a default; see
  * `docs/configuration.md`.
  */
-export type JobOptions = Omit<JobOptionsInput, 'payload' | 'unique' | 'cronPayload'>;
+export type JobOptions = Omit<JobOptionsInput, 'payload' | 'unique' | 'cronPayload' | 'versions' | 'emitVersion'>;
 
 /**
  * Makes a job unique: while one with the same unique key is waiting, scheduled, running or retrying, another
@@ -46,6 +47,20 @@ export interface JobDefinition<S extends z.core.$ZodType = z.core.$ZodType> exte
   readonly cronPayload?: z.input<S>;
   /** Unique jobs: `true` for the defaults, or {@link UniqueOptions}. */
   readonly unique?: boolean | UniqueOptions<z.output<S>>;
+  /**
+   * The earlier versions of the payload, oldest first, each with its migration to the next one (docs/contracts.md,
+   * "Versioned payloads"): version 1 is the first entry, the current `payload` is version `versions.length + 1`.
+   * Stored jobs written with an earlier version are parsed with its schema and migrated up before the handler runs.
+   * Use `payloadVersion(schema, migrate)` for each entry so the migration's parameter is typed. Default: none
+   * (the payload is version 1).
+   */
+  readonly versions?: readonly AnyPayloadVersion[];
+  /**
+   * The version producers write (1 to the current one): enqueue takes and validates that version's input and stores
+   * it with its version number, so workers that do not know the current version yet can still read it (an
+   * expand/contract rollout). Default: the current version. Cron firings write it too (`cronPayload` is its input).
+   */
+  readonly emitVersion?: number;
 }
 
 /** At most `max` jobs of a type start per `per`, across every worker process; the others wait (they do not fail). */
@@ -81,8 +96,11 @@ export type QueueNameOf<D extends JobDefinitions> = { [N in keyof D]: QueueOfJob
 
 /** Names of the jobs in a {@link JobSet}. */
 export type JobName<J extends JobSet> = keyof J['definitions'] & string;
-/** What `enqueue` accepts for job `N`: the schema's input type. */
-export type PayloadInput<J extends JobSet, N extends JobName<J>> = z.input<J['definitions'][N]['payload']>;
+/**
+ * What `enqueue` accepts for job `N`: the schema's input type (of version `emitVersion` for a job that pins one,
+ * else of its current `payload`).
+ */
+export type PayloadInput<J extends JobSet, N extends JobName<J>> = z.input<EmitSchema<J['definitions'][N]>>;
 /** What the handler of job `N` receives: the schema's output type (defaults applied, transforms run). */
 export type PayloadOutput<J extends JobSet, N extends JobName<J>> = z.output<J['definitions'][N]['payload']>;
 /** The result schema job `N` declares, or `undefined` when it declares none. */
@@ -119,7 +137,7 @@ export type JobsInQueue<J extends JobSet, Q extends string> = {
  * parameter cannot be inferred the same way: annotate it, e.g. `(p: z.output<typeof schema>) => p.userId`.)
  */
 export type CronPayloadsMatch<D extends JobDefinitions> = {
-  readonly [N in keyof D]: { readonly cronPayload?: z.input<D[N]['payload']> };
+  readonly [N in keyof D]: { readonly cronPayload?: z.input<EmitSchema<D[N]>> };
 };
 
 export { JOB_NAME_PATTERN } from './job-options.js';
@@ -147,7 +165,7 @@ function resolveJob(name: string, def: unknown): ResolvedJob {
  *   sendWelcomeEmail: { payload: z.object({ userId: z.string(), email: z.email() }), queue: 'email', attempts: 3 },
  * });
  */
-export function defineJobs<const D extends JobDefinitions>(definitions: D & CronPayloadsMatch<D>): JobSet<D> {
+export function defineJobs<const D extends JobDefinitions>(definitions: D & CronPayloadsMatch<D> & VersionsMatch<D>): JobSet<D> {
   if (typeof definitions !== 'object' || definitions === null || Array.isArray(definitions)) {
     throw new JobDefinitionError('', undefined, `expects an object mapping job names to definitions, got ${describe(definitions)}`);
   }

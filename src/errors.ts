@@ -141,6 +141,28 @@ export class PermanentError extends Error {
   override readonly name: string = 'PermanentError';
 }
 
+/**
+ * A stored job was written with a payload version newer than this worker's job set knows (a new producer met an old
+ * worker during a rolling deploy). The job is not run and not lost: the attempt fails with this error, so the job is
+ * retried with backoff (by a worker that knows the version, once deployed) and dead-lettered only when its attempts
+ * run out; such a dead letter can be retried after the deploy. docs/contracts.md, "Versioned payloads".
+ */
+export class PayloadVersionError extends Error {
+  override readonly name = 'PayloadVersionError';
+  /** The job (its current name in this job set). */
+  readonly job: string;
+  /** The version the stored job was written with. */
+  readonly version: number;
+  /** The newest version this worker knows (its current one). */
+  readonly known: number;
+  constructor(job: string, version: number, known: number) {
+    super(`job "${job}" was written with payload version ${version}; this worker knows up to ${known}: deploy workers that know version ${version} (the job is retried)`);
+    this.job = job;
+    this.version = version;
+    this.known = known;
+  }
+}
+
 /** The attempt ran longer than the job's `timeout`; its `AbortSignal` fired and the attempt failed. */
 export class TimeoutError extends Error {
   override readonly name = 'TimeoutError';

@@ -107,7 +107,7 @@ export {
   type QueueGaugeStats,
   type QueueStatsSource,
 } from './metrics.js';
-export { MissingPeerDependencyError } from './errors.js';
+export { MissingPeerDependencyError, PayloadVersionError } from './errors.js';
 export { nextFiring } from './worker/cron.js';
 export { createInspector } from './inspect.js';
 export {
@@ -162,12 +162,14 @@ export {
   type TriggerOutcome,
 } from './admin-types.js';
 export { checkStoredJobs, verdictOfStoredJob, type StoredJobVerdict } from './live-check.js';
-export { parseStoredPayload } from './stored-payload.js';
+export { parseStoredPayload, upcastStoredPayload, type StoredPayloadResult, type VersionedPayloadJob } from './stored-payload.js';
+export { payloadVersion, type AnyPayloadVersion, type PayloadVersion, type VersionSchema, type EmitSchema } from './versions.js';
 export {
   DEFAULT_LIVE_CHECK_PAGE_SIZE,
   LIVE_CHECK_OTHER_NAMES,
   LIVE_CHECK_PATHS,
   LIVE_CHECK_SAMPLES,
+  LIVE_CHECK_VERSIONS,
   MAX_LIVE_CHECK_PAGE_SIZE,
   type LiveCheckJobType,
   type LiveCheckOptions,
@@ -178,4 +180,5 @@ export {
   type LiveCheckReport,
   type LiveCheckSample,
   type LiveCheckState,
+  type LiveCheckVersion,
 } from './live-check-types.js';

@@ -223,6 +223,23 @@ const rateLimitSchema = optionObject(
 
 const ALIASES = expected('a list of old job names');
 
+const VERSIONS = expected('a list of earlier versions, each { payload: <zod schema>, migrate: <function> }');
+const EMIT_VERSION = expected('a version number (an integer from 1)');
+/** One earlier version of the payload: its schema and the migration to the next version. */
+const versionSchema = optionObject(
+  {
+    /** The schema of this version's payload. */
+    payload: z.custom<z.core.$ZodType>(isZodSchema, {
+      error: (issue) => (issue.input === undefined ? 'is missing: every version needs a zod schema' : `must be a zod schema, got ${describe(issue.input)}`),
+    }),
+    /** From this version's output to the next version's input. */
+    migrate: z.custom<(payload: unknown) => unknown>((v) => typeof v === 'function', {
+      error: (issue) => (issue.input === undefined ? 'is missing: every version needs a migration to the next one' : `must be a function, got ${describe(issue.input)}`),
+    }),
+  },
+  (value) => `must be an object like { payload: v1Schema, migrate: (p) => ({ ... }) }, got ${describe(value)}`,
+);
+
 const RESULT_BYTES = expected(`an integer from 2 to ${MAX_RESULT_BYTES_LIMIT.toLocaleString('en')}`);
 
 /** Options that only apply to a job with a `cron` schedule. */
@@ -290,6 +307,14 @@ const optionsShape = {
    * must be a valid job name and name no other job nor another job's alias. Default: none.
    */
   aliases: z.array(z.string(says(checkJobName)).regex(JOB_NAME_PATTERN, says(checkJobName)), ALIASES).readonly().optional(),
+  /**
+   * The earlier versions of the payload, oldest first (docs/contracts.md, "Versioned payloads"): each a `{ payload,
+   * migrate }` with a zod schema and the migration to the next version. The current `payload` is version
+   * `versions.length + 1`. Default: none (the payload is version 1).
+   */
+  versions: z.array(versionSchema, VERSIONS).readonly().optional(),
+  /** The version producers write: an integer from 1 to the current version. Default: the current version. */
+  emitVersion: z.int(EMIT_VERSION).min(1, EMIT_VERSION).optional(),
 };
 
 const optionsObject = optionObject(optionsShape, (value) => `definition must be an object with a "payload" schema, got ${describe(value)}`);
@@ -323,6 +348,14 @@ const resolvedOptions = optionsObject.transform(
       if (o.resultRetention !== undefined) return problem('resultRetention', 'only applies to jobs with a "result" schema');
       if (o.maxResultBytes !== undefined) return problem('maxResultBytes', 'only applies to jobs with a "result" schema');
     }
+    const versions = (o.versions ?? []).map((v, i) => ({ version: i + 1, schema: v.payload, migrate: v.migrate }));
+    const version = versions.length + 1;
+    if (o.emitVersion !== undefined && o.emitVersion > version) {
+      return problem('emitVersion', `is ${o.emitVersion}, but the job's versions go from 1 to ${version} (the current payload)`);
+    }
+    // Producers (cron firings too) write version emitVersion, with its schema.
+    const emitVersion = o.emitVersion ?? version;
+    const emitSchema = emitVersion === version ? o.payload : (versions[emitVersion - 1] as { schema: z.core.$ZodType }).schema;
     let cron:
       | { readonly pattern: string; readonly tz: string; readonly catchUp: 'none' | 'last' | 'all'; readonly payloadJson: string }
       | undefined;
@@ -332,7 +365,7 @@ const resolvedOptions = optionsObject.transform(
       if (cronProblem !== undefined) return problem('cron', cronProblem);
       let payloadJson: string;
       try {
-        const job = { name: '', schema: o.payload } as Pick<ResolvedJob, 'name' | 'schema'> as ResolvedJob;
+        const job = { name: '', schema: emitSchema } as Pick<ResolvedJob, 'name' | 'schema'> as ResolvedJob;
         payloadJson = serializePayload(job, o.cronPayload ?? {}, DEFAULT_MAX_PAYLOAD_BYTES).text;
       } catch (err) {
         if (!(err instanceof JobValidationError)) throw err;
@@ -347,6 +380,7 @@ const resolvedOptions = optionsObject.transform(
       const twice = o.aliases.find((a, i) => o.aliases?.indexOf(a) !== i);
       if (twice !== undefined) return problem('aliases', `lists ${JSON.stringify(twice)} twice`);
     }
+
     return {
       /** The queue the job is stored in. */
       queue: o.queue,
@@ -365,7 +399,10 @@ const resolvedOptions = optionsObject.transform(
       description: o.description,
       /** Schema of the payload. */
       schema: o.payload,
-      /** The periodic schedule, when the job has one (`payloadJson`: the firing payload, validated and serialized). */
+      /**
+       * The periodic schedule, when the job has one (`payloadJson`: the firing payload, validated with the schema of
+       * version `emitVersion` and serialized).
+       */
       cron,
       /** Uniqueness, when the job is unique. */
       unique:
@@ -395,6 +432,15 @@ const resolvedOptions = optionsObject.transform(
             },
       /** Old names of the job: stored jobs under them run as this job (empty when it has none). */
       aliases: o.aliases ?? [],
+      /** The current payload version (the schema `schema`): 1 + the number of earlier versions. */
+      version,
+      /**
+       * The earlier payload versions, oldest first (`version` 1, 2, …), each with its migration to the next one
+       * (empty for a job without versions).
+       */
+      versions,
+      /** The version producers write (`version` unless the definition pins an earlier one). */
+      emitVersion,
     };
   },
 );
@@ -424,7 +470,7 @@ export const NESTED_OPTION_KEYS: { readonly [K in 'backoff' | 'unique' | 'rateLi
  * The order in which defineJobs has always checked a definition (after an unknown option): the first problem in this
  * order is the one it names. A cron-only option on a job without `cron` comes after `rateLimit`, before `tz`.
  */
-const CHECK_ORDER = ['payload', 'queue', 'attempts', 'priority', 'timeout', 'description', 'backoff', 'unique', 'concurrency', 'rateLimit', 'tz', 'cron', 'catchUp', 'cronPayload', 'result', 'resultRetention', 'maxResultBytes', 'aliases'];
+const CHECK_ORDER = ['payload', 'queue', 'attempts', 'priority', 'timeout', 'description', 'backoff', 'unique', 'concurrency', 'rateLimit', 'tz', 'cron', 'catchUp', 'cronPayload', 'result', 'resultRetention', 'maxResultBytes', 'aliases', 'versions', 'emitVersion'];
 const CRON_ONLY_RANK = CHECK_ORDER.indexOf('tz') - 0.5;
 
 /** Within an option that takes an object, its keys in their declared (and checked) order. */
@@ -485,6 +531,11 @@ export function resolveJobOptions(job: string, def: unknown): ResolvedOptionsOf 
   const { problem } = first;
   const path: string[] = [];
   for (const segment of problem.path) {
+    // A version is named by its place in the list: `versions[0].migrate`.
+    if (typeof segment === 'number' && path.length === 1 && path[0] === 'versions') {
+      path[0] = `versions[${segment}]`;
+      continue;
+    }
     if (typeof segment !== 'string') break; // `unique.by`, not `unique.by.0`
     path.push(segment);
   }
@@ -580,6 +631,12 @@ export const JOB_DESCRIPTION = {
       job.result === undefined ? null : { retentionMs: job.result.retentionMs, maxBytes: job.result.maxBytes },
   },
   aliases: { from: ['aliases'], manifest: 'job', show: (job: ResolvedJob): readonly string[] => [...job.aliases] },
+  // Each version's schema is described apart (its JSON Schemas, like the payload's); the manifest lists them then.
+  version: {
+    from: ['versions', 'emitVersion'],
+    manifest: false,
+    show: (job: ResolvedJob): { readonly current: number; readonly emit: number } => ({ current: job.version, emit: job.emitVersion }),
+  },
 } as const satisfies Readonly<Record<string, DescribedField>>;
 
 /** A resolved job as the code generator receives it: each field of {@link JOB_DESCRIPTION}, shown. */

@@ -13,6 +13,8 @@ export const MAX_LIVE_CHECK_PAGE_SIZE = 10_000;
 export const LIVE_CHECK_SAMPLES = 5;
 /** Distinct failing paths (path, code, message) kept per queue and job type; the others are only counted. */
 export const LIVE_CHECK_PATHS = 10;
+/** Most distinct payload versions counted per job type in a live check report (a stored `v` is written by whoever enqueued). */
+export const LIVE_CHECK_VERSIONS = 32;
 /**
  * Job names kept apart per queue: the job set's own, then up to this many other names met (unknown jobs). A stored
  * name is written by whoever enqueued the job, so their number is bounded; past it, jobs are counted under `job: null`.
@@ -106,6 +108,19 @@ export interface LiveCheckJobType {
   readonly samples: readonly LiveCheckSample[];
   /** What to do, for a failing type (a removed or renamed job, a moved queue, a breaking schema change). */
   readonly hint: string | undefined;
+  /**
+   * Jobs read and failing by the payload version they were written with (docs/contracts.md, "Versioned payloads"),
+   * oldest first, at most {@link LIVE_CHECK_VERSIONS} versions: only for a job with versions, or whose stored jobs
+   * record one (absent otherwise). A version's failures include those of its migrations.
+   */
+  readonly versions?: readonly LiveCheckVersion[];
+}
+
+/** The stored jobs of one job type written with one payload version. */
+export interface LiveCheckVersion {
+  readonly version: number;
+  readonly scanned: number;
+  readonly failing: number;
 }
 
 /** The stored jobs of one queue. */

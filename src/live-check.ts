@@ -16,6 +16,7 @@ import {
   DEFAULT_LIVE_CHECK_PAGE_SIZE,
   LIVE_CHECK_OTHER_NAMES,
   LIVE_CHECK_PATHS,
+  LIVE_CHECK_VERSIONS,
   LIVE_CHECK_SAMPLES,
   MAX_LIVE_CHECK_PAGE_SIZE,
   type LiveCheckJobType,
@@ -27,7 +28,7 @@ import {
   type LiveCheckSample,
   type LiveCheckState,
 } from './live-check-types.js';
-import { checkStoredJob, decodeEnvelope, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, headFieldsOf, toIssues } from './payload.js';
+import { checkStoredJob, decodeEnvelope, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, headFieldsOf } from './payload.js';
 import { openOpsConnection } from './ops-connection.js';
 import { release, type RedisConnection } from './redis.js';
 import { parseStoredPayload, storedJobOf } from './stored-payload.js';
@@ -35,8 +36,15 @@ import { pause } from './timeout.js';
 
 /** What a worker would do with a stored job: run it, or dead-letter it with a reason and the issues. */
 export type StoredJobVerdict =
-  | { readonly ok: true; readonly job: string }
-  | { readonly ok: false; readonly job: string | undefined; readonly reason: LiveCheckReason; readonly issues: readonly PayloadIssue[] };
+  | { readonly ok: true; readonly job: string; readonly version?: number }
+  | {
+      readonly ok: false;
+      readonly job: string | undefined;
+      readonly reason: LiveCheckReason;
+      readonly issues: readonly PayloadIssue[];
+      /** The payload version the stored job was written with, once its envelope could be read (1 when it records none). */
+      readonly version?: number;
+    };
 
 /**
  * The verdict a worker running `jobSet` would reach on the stored job `raw` (the text of its `jobs` or `dead` entry)
@@ -60,18 +68,20 @@ export function verdictOfStoredJob(raw: string, queue: string, jobSet: JobSet, m
   // A renamed job's old name (an alias) is the new job, as the worker takes it.
   const job = storedJobOf(jobSet, env.n, queue);
   if (typeof job === 'string') return { ok: false, job: env.n, reason: 'unknown_job', issues: [{ path: [], code: 'unknown_job', message: job }] };
+  const version = env.v ?? 1;
   let parsed: ReturnType<typeof parseStoredPayload>;
   try {
     parsed = parseStoredPayload(job, env);
   } catch (thrown) {
     const message = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
-    return { ok: false, job: job.name, reason: 'invalid_payload', issues: [{ path: [], code: 'threw', message }] };
+    return { ok: false, job: job.name, reason: 'invalid_payload', issues: [{ path: [], code: 'threw', message }], version };
   }
   if (!parsed.success) {
-    // Bounded as the worker stores them in the dead letter (at most 20 issues, each short).
-    return { ok: false, job: job.name, reason: 'invalid_payload', issues: new JobValidationError(job.name, toIssues(parsed.error), 'dequeue').issues };
+    // Bounded as the worker stores them in the dead letter (at most 20 issues, each short). A newer version than the
+    // job set knows is counted here too: a worker fails its attempts (retried) and dead-letters it when they run out.
+    return { ok: false, job: job.name, reason: 'invalid_payload', issues: new JobValidationError(job.name, parsed.issues, 'dequeue').issues, version };
   }
-  return { ok: true, job: job.name };
+  return { ok: true, job: job.name, version };
 }
 
 /** A path as the report shows it: `a.b`, any array element as `[]` (so one field's issues are counted together). */
@@ -98,6 +108,21 @@ class TypeTally {
   otherPaths = 0;
   readonly samples: LiveCheckSample[] = [];
   firstReason: LiveCheckReason | undefined;
+  /** Jobs read and failing by the payload version they were written with (at most LIVE_CHECK_VERSIONS versions). */
+  readonly versions = new Map<number, { scanned: number; failing: number }>();
+
+  /** Counts a job read, written with payload `version` (undefined: its envelope could not be read). */
+  read(version: number | undefined, failing: boolean): void {
+    this.scanned++;
+    if (version === undefined) return;
+    let v = this.versions.get(version);
+    if (v === undefined) {
+      if (this.versions.size >= LIVE_CHECK_VERSIONS) return;
+      this.versions.set(version, (v = { scanned: 0, failing: 0 }));
+    }
+    v.scanned++;
+    if (failing) v.failing++;
+  }
 
   constructor(
     readonly job: string | null,
@@ -129,6 +154,8 @@ class TypeTally {
   }
 
   report(queue: string, jobSet: JobSet): LiveCheckJobType {
+    // Only for a versioned job, or one whose stored jobs record a version: other reports read as before versions.
+    const versioned = (this.job !== null && this.declared && (jobNamed(jobSet, this.job)?.version ?? 1) > 1) || [...this.versions.keys()].some((v) => v !== 1);
     return {
       job: this.job,
       declared: this.declared,
@@ -140,6 +167,7 @@ class TypeTally {
       otherPaths: this.otherPaths,
       samples: this.samples,
       hint: this.failing === 0 ? undefined : hintFor(this.firstReason as LiveCheckReason, this.job, queue, jobSet),
+      ...(versioned ? { versions: [...this.versions].sort(([a], [b]) => a - b).map(([version, v]) => ({ version, ...v })) } : {}),
     };
   }
 }
@@ -286,7 +314,7 @@ export async function checkStoredJobs(options: LiveCheckOptions): Promise<LiveCh
             const id = flat[i] as string;
             const verdict = verdictOfStoredJob(flat[i + 1] as string, queue, jobSet, maxEnvelopeBytes);
             const type = tally.typeOf(verdict.job);
-            type.scanned++;
+            type.read(verdict.version, !verdict.ok);
             scanned++;
             read++;
             if (source === 'jobs') tally.scannedLive++;

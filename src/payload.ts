@@ -29,6 +29,11 @@ export interface Envelope {
   readonly r?: number;
   /** Unique-lock key suffix, for unique jobs (the worker releases the lock when the job ends). */
   readonly u?: string;
+  /**
+   * The payload version `p` was written with (docs/contracts.md, "Versioned payloads"), when not 1: absent means 1,
+   * so jobs stored before their job had versions read as version 1.
+   */
+  readonly v?: number;
   /** When the job was first due, ms since the epoch: set only for a delayed enqueue (the wait-time metric counts from it). */
   readonly d?: number;
   /**
@@ -345,6 +350,7 @@ export function encodeEnvelope(
   unique?: string,
   dueAt?: number,
   traceContext?: string,
+  version?: number,
 ): string {
   let head = `{"n":${JSON.stringify(name)},"t":${enqueuedAt}`;
   if (attempts !== undefined) head += `,"a":${attempts}`;
@@ -352,6 +358,8 @@ export function encodeEnvelope(
   if (unique !== undefined) head += `,"u":${JSON.stringify(unique)}`;
   // After "u": the head pattern (headFieldsOf) reads n, t, a, r, u in this order from an unparsed stored job.
   if (dueAt !== undefined) head += `,"d":${dueAt}`;
+  // Only when not 1: an unversioned job's stored bytes are as before versions existed.
+  if (version !== undefined && version !== 1) head += `,"v":${version}`;
   if (traceContext !== undefined && traceContext.length <= TRACE_CONTEXT_MAX) head += `,"tc":${JSON.stringify(traceContext)}`;
   return `${head},"p":${payloadJson}}`;
 }
@@ -378,6 +386,9 @@ export function decodeEnvelope(raw: string | null): DecodedEnvelope {
   if (v.a !== undefined && (typeof v.a !== 'number' || !Number.isInteger(v.a) || v.a < 1)) {
     return { ok: false, reason: 'the stored job has an invalid attempts override (field "a")' };
   }
+  if (v.v !== undefined && (typeof v.v !== 'number' || !Number.isInteger(v.v) || v.v < 1)) {
+    return { ok: false, reason: `the stored job has an invalid payload version (field "v": ${JSON.stringify(v.v)}; a version is an integer from 1)` };
+  }
   return {
     ok: true,
     envelope: {
@@ -388,6 +399,7 @@ export function decodeEnvelope(raw: string | null): DecodedEnvelope {
       r: typeof v.r === 'number' ? v.r : undefined,
       u: typeof v.u === 'string' && /^[A-Za-z0-9_.-]+:[0-9a-f]{40}$/.test(v.u) ? v.u : undefined,
       d: typeof v.d === 'number' && Number.isFinite(v.d) ? v.d : undefined,
+      v: v.v as number | undefined,
       // Kept only when it is a bounded string; its content is checked by parseTraceContext when a tracer reads it.
       tc: typeof v.tc === 'string' && v.tc.length <= TRACE_CONTEXT_MAX ? v.tc : undefined,
     },

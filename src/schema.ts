@@ -34,3 +34,4 @@ export {
 } from './job-options.js';
 export { JobDefinitionError } from './errors.js';
 export type { Duration } from './durations.js';
+export { payloadVersion, type AnyPayloadVersion, type EmitSchema, type PayloadVersion, type VersionSchema } from './versions.js';

@@ -58,6 +58,17 @@ describe('every codegen problem is one located problem', () => {
       },
     ],
     [
+      'versions-not-tuple',
+      'structure',
+      {
+        file: join(BAD, 'versions-not-tuple.schema.ts'),
+        line: 9,
+        column: 64,
+        job: 'sendEmail',
+        message: 'the versions of job "sendEmail" cannot be read: it is not a list of a known length (write the list in the definition, or declare it `as const`)',
+      },
+    ],
+    [
       'type-error',
       'types',
       { file: join(BAD, 'type-error.schema.ts'), line: 7, column: 5, message: "TS2322: Type 'string' is not assignable to type 'number'." },

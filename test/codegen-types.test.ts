@@ -10,7 +10,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FILES = [join(ROOT, 'test', 'codegen-types.ts'), join(ROOT, 'test', 'types', 'typed-api.ts'), join(ROOT, 'test', 'types', 'results-api.ts')];
+const FILES = [join(ROOT, 'test', 'codegen-types.ts'), join(ROOT, 'test', 'types', 'typed-api.ts'), join(ROOT, 'test', 'types', 'results-api.ts'), join(ROOT, 'test', 'types', 'versions-api.ts')];
 
 function compilerOptions(): ts.CompilerOptions {
   const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.json'), {}, {

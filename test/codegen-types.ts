@@ -23,6 +23,36 @@ import {
   type WorkerOptions,
 } from '../generated/index.js';
 import { enqueueCatchallShapes, type CatchallShapesHandler, type CatchallShapesInput } from './codegen-fixtures/golden/generated/index.js';
+import {
+  enqueueSendNotice,
+  enqueueSendPinnedNotice,
+  type SendNoticeHandler,
+  type SendNoticePayloadV1,
+  type SendPinnedNoticeHandler,
+} from './codegen-fixtures/golden/generated/index.js';
+
+export async function versionTypes(): Promise<void> {
+  // A versioned job: enqueue takes the current input; a pinned one (emitVersion 1) version 1's.
+  await enqueueSendNotice({ to: ['a@x.io'], urgent: true });
+  await enqueueSendPinnedNotice({ to: 'a@x.io' });
+  // @ts-expect-error -- TS2322 the pinned job's producers write version 1 (to: string)
+  await enqueueSendPinnedNotice({ to: ['a@x.io'] });
+  // @ts-expect-error -- TS2322 version 1's input is not the current one
+  await enqueueSendNotice({ to: 'a@x.io', urgent: true });
+  const v1: SendNoticePayloadV1 = { to: 'a@x.io' };
+  void v1;
+  // Handlers see the current version only.
+  const notice: SendNoticeHandler = (p) => {
+    const channel: 'mail' | 'sms' = p.channel;
+    void channel;
+  };
+  const pinned: SendPinnedNoticeHandler = (p) => {
+    const to: string[] = p.to;
+    void to;
+  };
+  void notice;
+  void pinned;
+}
 
 export async function enqueueTypes(): Promise<void> {
   // Correct calls compile: the input form (quality as "80%" or a number, format optional).

@@ -272,7 +272,7 @@ export class CronScheduler {
           ({ due, newLast } = pass);
         }
         const items: string[] = [];
-        for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority));
+        for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority, undefined, undefined, undefined, job.emitVersion));
         const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
         const cas = { name: job.name, expected: lastText ?? '', next: String(newLast) };
         const written = await this.p.scripts.enqueue(k, { delayMs: 0, priority: job.priority, idPrefix: '', items, cron: cas, readySet });

@@ -4,13 +4,14 @@
  * goes to the dead letters (through the completer) with the reason (`malformed_job`, `unknown_job`,
  * `invalid_payload`).
  */
-import { jobNamed, type JobSet } from '../define.js';
+import { jobNamed, type JobSet, type ResolvedJob } from '../define.js';
+import type { Envelope } from '../payload.js';
 import { JobValidationError, toStoredError } from '../errors.js';
 import type { JobRef } from '../events.js';
 import type { QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
-import { checkStoredJob, decodeEnvelope, headFieldsOf, storedJobTooBig, toIssues, type parsePayload } from '../payload.js';
-import { parseStoredPayload, storedJobOf } from '../stored-payload.js';
+import { checkStoredJob, decodeEnvelope, headFieldsOf, storedJobTooBig } from '../payload.js';
+import { parseStoredPayload, storedJobOf, type StoredPayloadResult } from '../stored-payload.js';
 import { MAX_DEAD_INFO_BYTES, truncateBytes } from '../bounds.js';
 import type { LeasedJob, Scripts, Slot } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
@@ -32,6 +33,11 @@ export interface DecodeParams {
   readonly completer: Pick<Completer, 'toDead'>;
   track<T>(promise: Promise<T>): Promise<T>;
   reportError(err: unknown, what: string): void;
+  /**
+   * Fails the attempt of a run that cannot start yet but must not be dead-lettered now (a payload version newer
+   * than this worker knows): it is retried with backoff like any failed attempt.
+   */
+  failAttempt(run: JobRun, err: Error): void;
 }
 
 /** The identity of a leased job for a dead letter, as far as it is known. */
@@ -119,7 +125,7 @@ export class JobDecoder {
     const { typeIndex, slot } = this.throttleOf(queue, job.name);
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
-      let parsed: ReturnType<typeof parsePayload>;
+      let parsed: StoredPayloadResult;
       try {
         parsed = parseStoredPayload(job, env);
       } catch (thrown) {
@@ -128,8 +134,14 @@ export class JobDecoder {
         dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k) });
         return undefined;
       }
+      if (!parsed.success && parsed.newer !== undefined) {
+        // Written by a newer producer (a rolling deploy): not run, not lost; retried until a worker knows its version.
+        p.logger.warn(`job ${l.id} (${job.name}) not run: ${parsed.newer.message}`, { queue });
+        p.failAttempt(this.runOf(queue, l, job, env, env.p, maxAttempts, lock, typeIndex, slot, 'recovery'), parsed.newer);
+        return undefined;
+      }
       if (!parsed.success) {
-        const err = new JobValidationError(job.name, toIssues(parsed.error), 'dequeue');
+        const err = new JobValidationError(job.name, parsed.issues, 'dequeue');
         // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
         dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish: deathChannel(job, k) });
         return undefined;
@@ -139,6 +151,22 @@ export class JobDecoder {
         p.track(p.scripts.uniqueRelease(lock, { id: l.id })).catch((e: unknown) => p.reportError(e, `releasing the unique lock of job ${l.id}`));
       }
     }
+    return this.runOf(queue, l, job, env, payload, maxAttempts, lock, typeIndex, slot, stage);
+  }
+
+  /** The run of a leased job (every run has the same shape from the start). */
+  private runOf(
+    queue: string,
+    l: LeasedJob,
+    job: ResolvedJob,
+    env: Envelope,
+    payload: unknown,
+    maxAttempts: number,
+    lock: string | undefined,
+    typeIndex: number,
+    slot: Slot | undefined,
+    stage: 'dequeue' | 'recovery',
+  ): JobRun {
     return {
       id: l.id,
       queue,

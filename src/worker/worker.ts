@@ -202,6 +202,11 @@ export class WorkerCore
       completer: this.completer,
       track,
       reportError,
+      // As a recovered job's interrupted attempt: failed through the normal path, never started.
+      failAttempt: (run, err) => {
+        run.state = 'running';
+        this.failed(run, err);
+      },
     });
     const hooks = joinRunHooks([metricsAttachments(options.metrics, 'createWorker')?.attachWorker(this, jobs), tracingRunHooks(options.tracing)]);
     this.runner = new JobRunner(handlers, o.middleware, this.logger, this, hooks);

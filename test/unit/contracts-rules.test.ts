@@ -3,12 +3,14 @@
  * each direction and report the rules named. Plus the job-level rules (added, removed, renamed, queue changed), and
  * a job's result, compared with workers as its writers and waiters as its readers.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { compareLockfiles } from '../../codegen/contracts-compare.js';
 import { failsIn, RESULT_HINTS, RULES } from '../../codegen/contracts-rules.js';
 import { buildLockfile, formatLockfile, parseLockfile, type Lockfile } from '../../codegen/contracts-lockfile.js';
 import { CASES, lockOf } from './contracts-cases.js';
+import { payloadContract } from '../../codegen/describe-job.js';
 
 function verdict(findings: ReturnType<typeof compareLockfiles>, direction: 'backward' | 'forward'): 'safe' | 'breaking' {
   return findings.some((f) => failsIn(f, direction)) ? 'breaking' : 'safe';
@@ -147,6 +149,11 @@ describe('job-level changes', () => {
     }
   });
 
+  it('every rule has its row in the rules table of docs/contracts.md', () => {
+    const docs = readFileSync(new URL('../../docs/contracts.md', import.meta.url), 'utf8');
+    for (const id of Object.keys(RULES)) expect(docs, id).toContain(`| \`${id}\` |`);
+  });
+
   it('the lockfile lists jobs sorted, one version each', () => {
     const lock = buildLockfile('/x/jobs.schema.ts', [
       { name: 'b', queue: 'q', inputJsonSchema: {}, outputJsonSchema: {}, unrepresentable: [] },
@@ -225,4 +232,77 @@ describe('result changes: workers write, waiters read', () => {
     expect(parseLockfile(formatLockfile(lock), 'jobs.lock.json').jobs.job?.result).toEqual(result);
     expect(() => parseLockfile(formatLockfile({ ...lock, jobs: { job: { ...lock.jobs.job!, result: { hash: 'x' } as never } } }), 'f')).toThrow(/the result of job "job" needs/);
   });
+});
+
+describe('versioned payloads (docs/contracts.md, "Versioned payloads")', () => {
+  const toJson = (schema: unknown, params: Record<string, unknown>): Record<string, unknown> => z.toJSONSchema(schema as z.ZodType, params) as Record<string, unknown>;
+  /** A lockfile of job `job` whose versions are `schemas` (oldest first, the last the current payload). */
+  const versioned = (schemas: readonly z.ZodType[], emitVersion?: number): Lockfile => {
+    const contracts = schemas.map((s) => payloadContract(s, toJson));
+    const current = contracts[contracts.length - 1]!;
+    return buildLockfile('jobs.schema.ts', [
+      {
+        name: 'job',
+        queue: 'default',
+        inputJsonSchema: current.input,
+        outputJsonSchema: current.output,
+        unrepresentable: current.unrepresentable,
+        versions: contracts.slice(0, -1),
+        emitVersion,
+      },
+    ]);
+  };
+  const check = (before: Lockfile, after: Lockfile) => {
+    const findings = compareLockfiles(before, after);
+    return {
+      backward: verdict(findings, 'backward'),
+      forward: verdict(findings, 'forward'),
+      shown: findings.map((f) => `${f.rule}:${f.direction}:${f.severity} ${f.message}`),
+      findings,
+    };
+  };
+  const o = z.object;
+  const v1 = o({ to: z.string() });
+  const v2 = o({ to: z.array(z.string()) });
+  const v3 = o({ to: z.array(z.string()), subject: z.string() });
+
+  it('a job without versions locks one version, as before; versions lock each, numbered, and a pin records emitVersion', () => {
+    expect(lockOf(v1).jobs.job?.versions.map((v) => v.version)).toEqual([1]);
+    expect('emitVersion' in (lockOf(v1).jobs.job ?? {})).toBe(false);
+    const lock = versioned([v1, v2, v3]);
+    expect(lock.jobs.job?.versions.map((v) => v.version)).toEqual([1, 2, 3]);
+    expect(lock.jobs.job?.versions[0]?.hash).toBe(lockOf(v1).jobs.job?.versions[0]?.hash);
+    expect('emitVersion' in (lock.jobs.job ?? {})).toBe(false);
+    expect(versioned([v1, v2], 1).jobs.job?.emitVersion).toBe(1);
+    expect(parseLockfile(formatLockfile(versioned([v1, v2], 1)), 'f').jobs.job).toEqual(versioned([v1, v2], 1).jobs.job);
+    const broken = { ...lock, jobs: { job: { ...lock.jobs.job!, versions: [lock.jobs.job!.versions[1]!] } } };
+    expect(() => parseLockfile(formatLockfile(broken), 'f')).toThrow(/versions of job "job" are not numbered 1, 2/);
+    expect(() => parseLockfile(formatLockfile({ ...lock, jobs: { job: { ...lock.jobs.job!, emitVersion: 4 } } }), 'f')).toThrow(/emitVersion of job "job" is not one of its versions/);
+  });
+
+  const cases: { name: string; before: Lockfile; after: Lockfile; backward: 'safe' | 'breaking'; forward: 'safe' | 'breaking'; has: string[] }[] = [
+    // The type change of the current schema, without and with a version: a version with a migration makes it safe
+    // backward (stored jobs are read as version 1 and migrated); forward, producers writing version 2 meet old workers.
+    { name: 'a type change without a version', before: lockOf(v1), after: lockOf(v2), backward: 'breaking', forward: 'breaking', has: ['type-changed:backward:breaking string → array'] },
+    { name: 'a new version with a migration: safe backward, version-added forward', before: lockOf(v1), after: versioned([v1, v2]), backward: 'safe', forward: 'breaking', has: ['version-added:backward:safe version 2 is new (with a migration from version 1)', 'version-added:forward:breaking producers write version 2; the locked workers know versions 1 to 1 and fail those jobs (retried) until they are replaced'] },
+    { name: 'a new version with producers pinned to the old one: safe both ways', before: lockOf(v1), after: versioned([v1, v2], 1), backward: 'safe', forward: 'safe', has: ['version-added:backward:safe version 2 is new (with a migration from version 1)'] },
+    { name: 'the pin lifted once the workers know version 2: safe both ways', before: versioned([v1, v2], 1), after: versioned([v1, v2]), backward: 'safe', forward: 'safe', has: [] },
+    { name: 'a third version on top of two', before: versioned([v1, v2]), after: versioned([v1, v2, v3]), backward: 'safe', forward: 'breaking', has: ['version-added:forward:breaking producers write version 3; the locked workers know versions 1 to 2 and fail those jobs (retried) until they are replaced'] },
+    // An earlier version's schema edited: jobs stored with it are read by it; compared version by version.
+    { name: 'an earlier version made stricter', before: versioned([v1, v2]), after: versioned([o({ to: z.string().min(3) }), v2]), backward: 'breaking', forward: 'safe', has: ['bound-tightened:backward:breaking version 1: minLength none → ≥ 3'] },
+    // A version dropped from the list (the list got shorter): jobs stored with it cannot be read.
+    { name: 'a version dropped', before: versioned([v1, v2, v3]), after: versioned([v2, v3]), backward: 'breaking', forward: 'safe', has: ['version-removed:backward:breaking version 3 is gone (the workers now know versions 1 to 2): jobs stored with it fail'] },
+    // Versions collapsed back into one schema: version 2 (the locked current) is gone, and what producers now write
+    // as version 1 is not what old workers read as version 1 (numbers are places in the list: never renumber).
+    { name: 'versions collapsed into the current schema', before: versioned([v1, v2]), after: lockOf(v2), backward: 'breaking', forward: 'breaking', has: ['version-removed:backward:breaking version 2 is gone (the workers now know versions 1 to 1): jobs stored with it fail', 'type-changed:forward:breaking version 1: string → array'] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = check(c.before, c.after);
+      expect({ backward: got.backward, forward: got.forward }, got.shown.join('\n')).toEqual({ backward: c.backward, forward: c.forward });
+      for (const h of c.has) expect(got.shown).toContain(h);
+      if (c.has.length === 0) expect(got.shown).toEqual([]);
+      for (const f of got.findings) if (f.severity === 'breaking') expect(f.hint).toBe(RULES[f.rule].hint);
+    });
+  }
 });

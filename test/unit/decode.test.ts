@@ -29,6 +29,7 @@ function setup() {
   const released: { lock: string; id: string }[] = [];
   const events: string[] = [];
   let tracked = 0;
+  const failed: { id: string; error: Error; lock: string | undefined; payload: unknown }[] = [];
   const sink: EventSink = { emit: (event, ...args) => void events.push(`${event} ${(args[0] as { reason?: string }).reason}`), listenerCount: () => 1 };
   const decoder = new JobDecoder({
     jobSet: jobs,
@@ -44,8 +45,9 @@ function setup() {
     },
     track: (p) => (tracked++, p),
     reportError: () => {},
+    failAttempt: (run, error) => void failed.push({ id: run.id, error, lock: run.lock, payload: run.payload }),
   });
-  return { decoder, dead, released, events, k, tracked: () => tracked };
+  return { decoder, dead, released, events, k, failed, tracked: () => tracked };
 }
 
 /** A unique key as the client writes it into the envelope (its job's name and a SHA-1). */
@@ -80,6 +82,18 @@ describe('JobDecoder', () => {
     const run = decoder.prepare('default', leased('r', encodeEnvelope('atStart', 5, '{"k":42}', undefined, 0, u(1)), 3), 'recovery');
     expect(run).toMatchObject({ id: 'r', attempt: 3, payload: { k: 42 }, lock: `${k.uniquePrefix}${u(1)}` });
     expect(released).toEqual([]);
+  });
+
+  it('a job written with a newer payload version: not run, not dead-lettered; its attempt fails, its until-start lock kept', () => {
+    const { decoder, dead, released, failed, k } = setup();
+    const raw = encodeEnvelope('atStart', 5, '{"k":"x"}', undefined, 0, u(1), undefined, undefined, 2);
+    expect(decoder.prepare('default', leased('n', raw, 2), 'dequeue')).toBeUndefined();
+    expect(dead).toEqual([]);
+    expect(released).toEqual([]);
+    expect(failed.map((f) => [f.id, f.error.name])).toEqual([['n', 'PayloadVersionError']]);
+    expect(failed[0]?.error.message).toMatch(/written with payload version 2; this worker knows up to 1/);
+    // The run handed to the failure holds the lock (released when the job ends for good) and the unparsed payload.
+    expect(failed[0]).toMatchObject({ lock: `${k.uniquePrefix}${u(1)}`, payload: { k: 'x' } });
   });
 
   it('sends what it cannot run to the dead letters with its reason', () => {

@@ -35,6 +35,8 @@ const options = {
   resultRetention: '1h',
   maxResultBytes: 1000,
   aliases: ['everythingOld'],
+  versions: [{ payload: z.object({ m: z.number() }), migrate: (p: { m: number }) => ({ n: p.m }) }],
+  emitVersion: 2,
 } as const;
 const payload = z.object({ n: z.number() });
 const everything = (): ResolvedJob => {
@@ -102,7 +104,9 @@ describe('one declaration of the job options', () => {
     const entry = manifest.jobs[0] ?? {};
     const at = (place: DescribedField['manifest']) => described.filter(([, f]) => f.manifest === place).map(([k]) => k);
     // The job sets every option, `result` included: its result's JSON Schema follows the input's.
-    expect(Object.keys(entry)).toEqual(['name', ...at('job'), 'options', 'resolved', 'input', 'result']);
+    // …and its versions (it declares an earlier one): the current number, the emitted one, each earlier input.
+    expect(Object.keys(entry)).toEqual(['name', ...at('job'), 'options', 'resolved', 'input', 'result', 'version', 'emitVersion', 'versions']);
+    expect(entry).toMatchObject({ version: 2, emitVersion: 2, versions: [{ version: 1, input: { type: 'object', required: ['m'] } }] });
     expect(entry.result).toMatchObject({ type: 'object', properties: { url: { type: 'string' } } });
     expect(Object.keys(entry.resolved as object)).toEqual(at('resolved'));
     for (const [field, { show, manifest: place }] of described) {

@@ -8,6 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { defineJobs } from '../../src/define.js';
+import { PayloadVersionError } from '../../src/errors.js';
+import { payloadVersion } from '../../src/versions.js';
 import { queueKeys } from '../../src/keys.js';
 import { pathText, verdictOfStoredJob } from '../../src/live-check.js';
 import { silentLogger } from '../../src/logger.js';
@@ -26,6 +28,16 @@ const jobs = defineJobs({
     }),
   },
   elsewhere: { payload: z.object({}), queue: 'other' },
+  // Version 2, with version 1's migration (throws on 'boom').
+  versioned: {
+    payload: z.object({ to: z.array(z.email()) }),
+    versions: [
+      payloadVersion(z.object({ to: z.string() }), (p) => {
+        if (p.to === 'boom') throw new Error('cannot migrate boom');
+        return { to: [p.to] };
+      }),
+    ],
+  },
 });
 const MAX = 2_000;
 
@@ -43,12 +55,14 @@ function workerVerdict(raw: string): { reason: string | undefined; issues: unkno
     completer: { toDead: (_k, _ref, _attempt, reason, _err, more = {}) => void (dead = { reason, issues: (more as { issues?: unknown }).issues }) },
     track: (p) => p,
     reportError: () => {},
+    failAttempt: () => {},
   });
   const run = decoder.prepare('default', { id: 'x', raw, attempt: 1 }, 'dequeue');
   return run !== undefined ? { reason: undefined, issues: undefined } : { reason: dead?.reason, issues: dead?.issues };
 }
 
 const env = (name: string, payload: string): string => encodeEnvelope(name, 1, payload);
+const envV = (name: string, payload: string, version: number): string => encodeEnvelope(name, 1, payload, undefined, undefined, undefined, undefined, undefined, version);
 const CASES: readonly (readonly [string, string])[] = [
   ['a good job', env('email', '{"to":"a@example.com"}')],
   ['a good job with nested items', env('email', '{"to":"a@example.com","tags":[{"name":"x"}]}')],
@@ -66,6 +80,13 @@ const CASES: readonly (readonly [string, string])[] = [
   ['JSON that is no envelope', '[1,2]'],
   ['an envelope without a payload', '{"n":"email","t":1}'],
   ['an envelope with a bad attempts override', '{"n":"email","t":1,"a":0,"p":{"to":"a@example.com"}}'],
+  ['version 1 stored (no v), migrated', env('versioned', '{"to":"a@example.com"}')],
+  ['version 1 stored, rejected after its migration', env('versioned', '{"to":"nope"}')],
+  ['version 1 stored, rejected by its own schema', env('versioned', '{"to":["a@example.com"]}')],
+  ['version 1 stored, its migration throws', env('versioned', '{"to":"boom"}')],
+  ['version 2 stored', envV('versioned', '{"to":["a@example.com"]}', 2)],
+  ['version 2 stored, rejected', envV('versioned', '{"to":"a@example.com"}', 2)],
+  ['an envelope with a bad version', '{"n":"versioned","t":1,"v":0,"p":{"to":"a@example.com"}}'],
 ];
 
 describe('verdictOfStoredJob', () => {
@@ -80,6 +101,43 @@ describe('verdictOfStoredJob', () => {
   it('covers every reason, and a job runs only when the worker runs it', () => {
     const reasons = new Set(CASES.map(([, raw]) => workerVerdict(raw).reason));
     expect(reasons).toEqual(new Set([undefined, 'invalid_payload', 'unknown_job', 'malformed_job']));
+  });
+
+  it('a version newer than the job set knows: the worker fails the attempt (retried), the verdict counts it as failing', () => {
+    const raw = envV('versioned', '{"to":["a@example.com"]}', 3);
+    const k = queueKeys('t', 'default');
+    const failed: Error[] = [];
+    let dead = false;
+    const decoder = new JobDecoder({
+      jobSet: jobs,
+      keys: new Map([['default', k]]),
+      types: new Map([['default', throttledTypes(jobs, k)]]),
+      maxEnvelopeBytes: MAX,
+      scripts: { uniqueRelease: () => Promise.resolve() } as unknown as Scripts,
+      logger: silentLogger,
+      events: { emit: () => {}, listenerCount: () => 0 },
+      completer: { toDead: () => void (dead = true) },
+      track: (p) => p,
+      reportError: () => {},
+      failAttempt: (_run, err) => void failed.push(err),
+    });
+    expect(decoder.prepare('default', { id: 'x', raw, attempt: 1 }, 'dequeue')).toBeUndefined();
+    expect(dead).toBe(false);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toBeInstanceOf(PayloadVersionError);
+    expect(failed[0]?.message).toBe('job "versioned" was written with payload version 3; this worker knows up to 2: deploy workers that know version 3 (the job is retried)');
+    const live = verdictOfStoredJob(raw, 'default', jobs, MAX);
+    expect(live).toMatchObject({ ok: false, reason: 'invalid_payload', version: 3, issues: [{ code: 'version_unknown' }] });
+  });
+
+  it('names the version step of a failure, and the version the job was written with', () => {
+    const after = verdictOfStoredJob(env('versioned', '{"to":"nope"}'), 'default', jobs, MAX);
+    expect(after).toMatchObject({ ok: false, version: 1, issues: [{ path: ['to', 0], message: expect.stringMatching(/^after the migration from version 1 to 2, version 2's schema: /) }] });
+    const own = verdictOfStoredJob(env('versioned', '{"to":[]}'), 'default', jobs, MAX);
+    expect(own).toMatchObject({ ok: false, issues: [{ path: ['to'], message: expect.stringMatching(/^stored as version 1, its schema: /) }] });
+    const threw = verdictOfStoredJob(env('versioned', '{"to":"boom"}'), 'default', jobs, MAX);
+    expect(threw).toMatchObject({ ok: false, issues: [{ path: [], code: 'migration_failed', message: 'the migration from version 1 to 2 threw: Error: cannot migrate boom' }] });
+    expect(verdictOfStoredJob(envV('versioned', '{"to":["a@example.com"]}', 2), 'default', jobs, MAX)).toEqual({ ok: true, job: 'versioned', version: 2 });
   });
 
   it('names the failing fields: nesting with dots, any array element as []', () => {

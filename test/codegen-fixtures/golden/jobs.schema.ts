@@ -3,7 +3,7 @@
  * construct is pinned by test/codegen.test.ts. Its output is committed next to it, in generated/.
  */
 import * as z from 'zod';
-import { defineJobs } from '../../../src/index.js';
+import { defineJobs, payloadVersion } from '../../../src/index.js';
 
 const common = { attempts: 4, backoff: { type: 'fixed', delay: '2s' } } as const;
 const QUEUE = 'billing';
@@ -21,6 +21,10 @@ const Category = z.object({
     return z.array(Category);
   },
 });
+
+// Versioned payloads (docs/contracts.md, "Versioned payloads"): 1 → 2 → the current one.
+const NoticeV1 = z.object({ to: z.string() });
+const NoticeV2 = z.object({ to: z.array(z.email()), urgent: z.boolean().default(false) });
 
 enum Plan {
   Free = 'free',
@@ -138,5 +142,20 @@ export const billingJobs = defineJobs({
     cron: '0 3 * * *',
     tz: 'Europe/Berlin',
     catchUp: 'none',
+  },
+
+  // Written out as …InputV1/…PayloadV1 and …InputV2/…PayloadV2 beside the current types.
+  sendNotice: {
+    payload: z.object({ to: z.array(z.email()), urgent: z.boolean(), channel: z.enum(['mail', 'sms']).default('mail') }),
+    versions: [payloadVersion(NoticeV1, (p) => ({ to: [p.to] })), payloadVersion(NoticeV2, (p) => ({ to: p.to, urgent: p.urgent }))],
+    queue: 'misc',
+  },
+
+  // Producers pinned to version 1 (emitVersion): enqueue takes version 1's input.
+  sendPinnedNotice: {
+    payload: NoticeV2,
+    versions: [{ payload: NoticeV1, migrate: (p: z.output<typeof NoticeV1>) => ({ to: [p.to] }) }],
+    emitVersion: 1,
+    queue: 'misc',
   },
 });

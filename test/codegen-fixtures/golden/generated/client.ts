@@ -13,6 +13,8 @@ import type {
   RenderReportInput,
   RenderReportResult,
   NightlyCleanupInput,
+  SendNoticeInput,
+  SendPinnedNoticeInput,
 } from './payloads.js';
 
 /** A client of the jobs of ../jobs.schema.ts: the runtime's job client plus one typed `enqueue…` method per job. */
@@ -113,6 +115,26 @@ export interface JobsClient extends JobClient<typeof jobs> {
    * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
    */
   enqueueNightlyCleanup(payload: NightlyCleanupInput, options?: EnqueueOptions): Promise<EnqueueResult>;
+
+  /**
+   * Enqueues job `sendNotice` (queue 'misc').
+   * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
+   *
+   * @param payload - the job's input, see {@link SendNoticeInput}
+   * @param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)
+   * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
+   */
+  enqueueSendNotice(payload: SendNoticeInput, options?: EnqueueOptions): Promise<EnqueueResult>;
+
+  /**
+   * Enqueues job `sendPinnedNotice` (queue 'misc' · emitVersion 1).
+   * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
+   *
+   * @param payload - the job's input, see {@link SendPinnedNoticeInput}
+   * @param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)
+   * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
+   */
+  enqueueSendPinnedNotice(payload: SendPinnedNoticeInput, options?: EnqueueOptions): Promise<EnqueueResult>;
 }
 
 /**
@@ -140,6 +162,10 @@ export function createJobsClient(options: ClientOptions = {}): JobsClient {
       (await client.enqueue('renderReport', payload, options)).result(options) as Promise<RenderReportResult>,
     enqueueNightlyCleanup: (payload: NightlyCleanupInput, options?: EnqueueOptions) =>
       client.enqueue('nightlyCleanup', payload, options),
+    enqueueSendNotice: (payload: SendNoticeInput, options?: EnqueueOptions) =>
+      client.enqueue('sendNotice', payload, options),
+    enqueueSendPinnedNotice: (payload: SendPinnedNoticeInput, options?: EnqueueOptions) =>
+      client.enqueue('sendPinnedNotice', payload, options),
   };
   return Object.assign(Object.create(client) as JobClient<typeof jobs>, methods);
 }
@@ -280,4 +306,28 @@ export function enqueueRenderReportAndWait(payload: RenderReportInput, options?:
  */
 export function enqueueNightlyCleanup(payload: NightlyCleanupInput, options?: EnqueueOptions): Promise<EnqueueResult> {
   return defaultJobsClient().enqueueNightlyCleanup(payload, options);
+}
+
+/**
+ * Enqueues job `sendNotice` (queue 'misc') through the default client (see `configure`).
+ * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
+ *
+ * @param payload - the job's input, see {@link SendNoticeInput}
+ * @param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)
+ * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
+ */
+export function enqueueSendNotice(payload: SendNoticeInput, options?: EnqueueOptions): Promise<EnqueueResult> {
+  return defaultJobsClient().enqueueSendNotice(payload, options);
+}
+
+/**
+ * Enqueues job `sendPinnedNotice` (queue 'misc' · emitVersion 1) through the default client (see `configure`).
+ * The payload is checked against the schema first: an invalid one throws `JobValidationError` and nothing is written.
+ *
+ * @param payload - the job's input, see {@link SendPinnedNoticeInput}
+ * @param options - `delay`, `runAt`, `priority`, `attempts`, `jobId` (an idempotency key)
+ * @returns the job's id, and `duplicate: true` when a job with the same `jobId` already existed
+ */
+export function enqueueSendPinnedNotice(payload: SendPinnedNoticeInput, options?: EnqueueOptions): Promise<EnqueueResult> {
+  return defaultJobsClient().enqueueSendPinnedNotice(payload, options);
 }

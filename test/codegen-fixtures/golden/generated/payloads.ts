@@ -345,6 +345,77 @@ export type NightlyCleanupPayload = {
   olderThanDays: number;
 };
 
+/**
+ * The input of version 1 of job `sendNotice`'s payload (an earlier version: jobs stored with it are migrated up before the handler runs).
+ */
+export type SendNoticeInputV1 = {
+  to: string;
+};
+
+/**
+ * Version 1 of job `sendNotice`'s payload after its schema ran: what its migration to version 2 receives.
+ */
+export type SendNoticePayloadV1 = SendNoticeInputV1;
+
+/**
+ * The input of version 2 of job `sendNotice`'s payload (an earlier version: jobs stored with it are migrated up before the handler runs).
+ */
+export type SendNoticeInputV2 = {
+  to: string[];
+  urgent?: boolean;
+};
+
+/**
+ * Version 2 of job `sendNotice`'s payload after its schema ran: what its migration to version 3 receives.
+ */
+export type SendNoticePayloadV2 = {
+  to: string[];
+  urgent: boolean;
+};
+
+/**
+ * What `enqueueSendNotice` accepts: the input of job `sendNotice`'s payload schema.
+ */
+export type SendNoticeInput = {
+  to: string[];
+  urgent: boolean;
+  channel?: 'mail' | 'sms';
+};
+
+/**
+ * What the handler of job `sendNotice` receives: the payload after its schema ran (defaults filled in, transforms applied).
+ */
+export type SendNoticePayload = {
+  to: string[];
+  urgent: boolean;
+  channel: 'mail' | 'sms';
+};
+
+/**
+ * The input of version 1 of job `sendPinnedNotice`'s payload (an earlier version: jobs stored with it are migrated up before the handler runs).
+ */
+export type SendPinnedNoticeInputV1 = {
+  to: string;
+};
+
+/**
+ * Version 1 of job `sendPinnedNotice`'s payload after its schema ran: what its migration to version 2 receives.
+ */
+export type SendPinnedNoticePayloadV1 = SendPinnedNoticeInputV1;
+
+/**
+ * What `enqueueSendPinnedNotice` accepts: the input of version 1 of job `sendPinnedNotice`'s payload, the version its producers write (`emitVersion`).
+ */
+export type SendPinnedNoticeInput = SendPinnedNoticeInputV1;
+
+/**
+ * What the handler of job `sendPinnedNotice` receives: the payload after its schema ran (defaults filled in, transforms applied).
+ */
+export type SendPinnedNoticePayload = {
+  to: string[];
+  urgent: boolean;
+};
+
 // The proof: each written-out type is exactly its schema's z.input / z.output. When jobs.schema.ts changes and this
 // file is not regenerated, tsc fails on the line of the job that drifted: run `jobcraft codegen`.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -373,4 +444,14 @@ export type PayloadTypesMatchSchemas = [
   Expect<Equal<RenderReportResult, z.output<Definitions['renderReport']['result']>>>,
   Expect<Equal<NightlyCleanupInput, z.input<Definitions['nightlyCleanup']['payload']>>>,
   Expect<Equal<NightlyCleanupPayload, z.output<Definitions['nightlyCleanup']['payload']>>>,
+  Expect<Equal<SendNoticeInputV1, z.input<Definitions['sendNotice']['versions'][0]['payload']>>>,
+  Expect<Equal<SendNoticePayloadV1, z.output<Definitions['sendNotice']['versions'][0]['payload']>>>,
+  Expect<Equal<SendNoticeInputV2, z.input<Definitions['sendNotice']['versions'][1]['payload']>>>,
+  Expect<Equal<SendNoticePayloadV2, z.output<Definitions['sendNotice']['versions'][1]['payload']>>>,
+  Expect<Equal<SendNoticeInput, z.input<Definitions['sendNotice']['payload']>>>,
+  Expect<Equal<SendNoticePayload, z.output<Definitions['sendNotice']['payload']>>>,
+  Expect<Equal<SendPinnedNoticeInputV1, z.input<Definitions['sendPinnedNotice']['versions'][0]['payload']>>>,
+  Expect<Equal<SendPinnedNoticePayloadV1, z.output<Definitions['sendPinnedNotice']['versions'][0]['payload']>>>,
+  Expect<Equal<SendPinnedNoticeInput, z.input<Definitions['sendPinnedNotice']['versions'][0]['payload']>>>,
+  Expect<Equal<SendPinnedNoticePayload, z.output<Definitions['sendPinnedNotice']['payload']>>>,
 ];

@@ -21,6 +21,8 @@ import type {
   RenderReportPayload,
   RenderReportReturns,
   NightlyCleanupPayload,
+  SendNoticePayload,
+  SendPinnedNoticePayload,
 } from './payloads.js';
 
 type Jobs = typeof jobs;
@@ -82,6 +84,18 @@ export type RenderReportHandler = Handler<RenderReportPayload, 'renderReport', R
  */
 export type NightlyCleanupHandler = Handler<NightlyCleanupPayload, 'nightlyCleanup'>;
 
+/**
+ * Handles job `sendNotice` (queue 'misc').
+ * Receives the payload in its output form ({@link SendNoticePayload}); throw to fail the attempt.
+ */
+export type SendNoticeHandler = Handler<SendNoticePayload, 'sendNotice'>;
+
+/**
+ * Handles job `sendPinnedNotice` (queue 'misc' · emitVersion 1).
+ * Receives the payload in its output form ({@link SendPinnedNoticePayload}); throw to fail the attempt.
+ */
+export type SendPinnedNoticeHandler = Handler<SendPinnedNoticePayload, 'sendPinnedNotice'>;
+
 /** The name of every job. */
 export type JobName =
   | 'billing.charge-card'
@@ -91,14 +105,16 @@ export type JobName =
   | 'catchallShapes'
   | 'mixedShapes'
   | 'renderReport'
-  | 'nightlyCleanup';
+  | 'nightlyCleanup'
+  | 'sendNotice'
+  | 'sendPinnedNotice';
 
 /** Every queue, and the names of the jobs it holds. */
 export interface JobsByQueue {
   billing: 'billing.charge-card';
   default: 'everyShape';
   docs: 'renderReport';
-  misc: 'scalarPayload' | 'recursiveTree' | 'catchallShapes' | 'mixedShapes' | 'nightlyCleanup';
+  misc: 'scalarPayload' | 'recursiveTree' | 'catchallShapes' | 'mixedShapes' | 'nightlyCleanup' | 'sendNotice' | 'sendPinnedNotice';
 }
 
 /** The name of every queue. */
@@ -138,6 +154,14 @@ export interface Handlers {
    * Job `nightlyCleanup` (queue 'misc'). Runs every night.
    */
   nightlyCleanup: NightlyCleanupHandler;
+  /**
+   * Job `sendNotice` (queue 'misc').
+   */
+  sendNotice: SendNoticeHandler;
+  /**
+   * Job `sendPinnedNotice` (queue 'misc').
+   */
+  sendPinnedNotice: SendPinnedNoticeHandler;
 }
 
 /**
