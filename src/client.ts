@@ -32,6 +32,7 @@ import { tracingEnqueueHooks } from './tracing.js';
 import { registerQueues } from './registry.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { cancelTargets } from './cancel.js';
+import { chainBuilder, type ChainBuilder } from './chain-client.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -170,6 +171,12 @@ export interface JobClient<J extends JobSet> {
    * process — another service included. Nothing is read until `result()` is called.
    */
   job<N extends JobsWithResult<J>>(name: N, id: string): JobHandle<ResultOutput<J, N>>;
+  /**
+   * Starts a chain (docs/results.md, "Chains"): job `name` with `payload`, then each step added by `.next(job)`, whose
+   * payload is the previous step's result. `.enqueue()` writes it in one call. `options` apply to the first step
+   * (`jobId` names the chain and makes it idempotent).
+   */
+  chain<N extends JobName<J>>(name: N, payload: PayloadInput<J, N>, options?: EnqueueOptions): ChainBuilder<J, N>;
   /** A job's state, attempts and last error. Searches the job set's queues unless the id names its queue. */
   getJob(id: string): Promise<JobInfo>;
   /**
@@ -542,7 +549,25 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     return results.map((r) => ({ ...r, ...handleOf(job, r.id) }));
   };
 
+  const chainDeps = {
+    jobOf,
+    keysOf,
+    maxPayloadBytes: maxBytes,
+    registerOnce,
+    write: async (job: ResolvedJob, id: string, envelope: string, delayMs: number, priority: number) => {
+      const k = keysOf(job.queue);
+      const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
+      const [r] = await limitEnqueue(() => scripts.enqueue(k, { delayMs, priority, idPrefix: '', items: [id, envelope], readySet }), `enqueue of a chain ("${job.name}", …)`, [id]);
+      return r as EnqueueResult;
+    },
+    wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
+    handoffPending: async (outbox: string, id: string) => (await limit(() => conn.redis.hexists(outbox, id), `reading the chain outbox ${outbox}`)) === 1,
+    delayOf: resolveDelay,
+    checkJobId,
+  };
+
   return {
+    chain: (name, payload, opts = {}) => chainBuilder(chainDeps, [name], payload, opts) as unknown as ChainBuilder<J, typeof name>,
     enqueue: async (name, payload, opts = {}) => {
       const ids = opts.jobId === undefined ? undefined : [opts.jobId];
       const results = await (hooks === undefined ? add(name, [payload], opts, ids, false) : hooks.around(name, 1, (tc) => add(name, [payload], opts, ids, false, tc)));

@@ -48,6 +48,8 @@ export {
   type JobInfo,
   type JobState,
 } from './client.js';
+export { type ChainBuilder, type ChainableAfter, type ChainInfo, type ChainStep, type EnqueuedChain } from './chain-client.js';
+export { MAX_CHAIN_STEPS } from './chain.js';
 export {
   createWorker,
   type Handler,
@@ -76,6 +78,7 @@ export {
   InvalidResultError,
   ResultWaitError,
   JobDeadError,
+  ChainBrokenError,
   JobCancelledError,
   JobNotFoundError,
   ResultExpiredError,

@@ -63,6 +63,11 @@ export interface QueueKeys {
    * type's `resultRetention`). Only jobs whose type declares a `result` schema have one.
    */
   readonly resultPrefix: string;
+  /**
+   * HASH next step's job id → outbox entry (src/chain.ts): the chain steps to create after steps of this queue
+   * completed (docs/results.md, "Chains"); an entry lives from the step's acknowledgement until the next step exists.
+   */
+  readonly chainOutbox: string;
 }
 
 /** Builds the keys of `queue` under `prefix`. */
@@ -90,6 +95,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     deadOrder: `${base}dead:order`,
     historyPrefix: `${base}history:`,
     resultPrefix: `${base}result:`,
+    chainOutbox: `${base}chain:outbox`,
   };
 }
 

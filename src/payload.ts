@@ -36,6 +36,8 @@ export interface Envelope {
    * Untrusted at dequeue: read through {@link parseTraceContext} (bounded, checked; anything else is ignored).
    */
   readonly tc?: string;
+  /** The rest of the chain this job is a step of (src/chain.ts `ChainLink`; unchecked here: read by `parseChainLink`). */
+  readonly ch?: unknown;
 }
 
 /** Longest stored trace context: a traceparent (55) plus `|` and a tracestate (at most 512 by the W3C spec). */
@@ -390,6 +392,7 @@ export function decodeEnvelope(raw: string | null): DecodedEnvelope {
       d: typeof v.d === 'number' && Number.isFinite(v.d) ? v.d : undefined,
       // Kept only when it is a bounded string; its content is checked by parseTraceContext when a tracer reads it.
       tc: typeof v.tc === 'string' && v.tc.length <= TRACE_CONTEXT_MAX ? v.tc : undefined,
+      ch: v.ch,
     },
   };
 }

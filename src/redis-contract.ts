@@ -112,6 +112,12 @@ export const CONTRACT = {
        * long to keep it, and the channel announcing it. Empty (one count in ARGV) for every other job.
        */
       results: { keys: ['result'], args: { id: 'raw', json: 'raw', ttlMs: 'num', channel: 'raw' } },
+      /**
+       * Chain hand-offs (docs/results.md, "Chains"): per acknowledged chain step (also in `acks`/`heldAcks`, and in
+       * `results`), its queue's outbox, its id, the next step's id and the outbox entry creating it. Recorded only if
+       * the ack is not stale. Empty (one count in ARGV) for every call without a chain step.
+       */
+      handoffs: { keys: ['outbox'], args: { id: 'raw', next: 'raw', entry: 'raw' } },
     },
   },
   invalidIds: {

@@ -325,6 +325,23 @@ export interface FetchInput {
    * job itself is among `acks`). Undefined or empty for every other job: nothing more is sent.
    */
   readonly results?: readonly ResultWrite[] | undefined;
+  /**
+   * Chain hand-offs to record with the acks (docs/results.md, "Chains"): one per acknowledged chain step that has a
+   * next step (the job itself is among `acks`). Undefined or empty otherwise.
+   */
+  readonly handoffs?: readonly HandoffWrite[] | undefined;
+}
+
+/** The next step of a chain, recorded in the outbox of the acknowledged step's queue with its acknowledgement. */
+export interface HandoffWrite {
+  /** The outbox of the acknowledged step's queue (keys.ts `chainOutbox`). */
+  readonly outbox: string;
+  /** The acknowledged step's id. */
+  readonly id: string;
+  /** The next step's id. */
+  readonly next: string;
+  /** The outbox entry (src/chain.ts `OutboxEntry`, JSON). */
+  readonly entry: string;
 }
 
 /** A result stored with its job's acknowledgement. */
@@ -389,6 +406,7 @@ const DEFAULT_MAX_DEAD = 10_000;
 
 const NO_ACKS: readonly Completion[] = [];
 const NO_RESULTS: readonly ResultWrite[] = [];
+const NO_HANDOFFS: readonly HandoffWrite[] = [];
 
 /**
  * The acks of a fetch as its two groups: plain ones (two arguments each) and those holding a unique lock or a type's
@@ -461,6 +479,7 @@ export class Scripts {
         ...splitAcks(input.acks),
         ...historyGroups(input.history),
         results: input.results ?? NO_RESULTS,
+        handoffs: input.handoffs ?? NO_HANDOFFS,
       }),
     )) as Reply[];
     const stale = Number(reply[1]);

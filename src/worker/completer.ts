@@ -13,7 +13,8 @@ import type { Logger } from '../logger.js';
 import type { Ack, ResultWrite, Scripts, Slot } from '../scripts.js';
 import type { JobRun } from './job-run.js';
 import { ackHistory, failureHistory, type RunTimes } from './history.js';
-import type { HistoryWrite } from '../scripts.js';
+import type { ChainHandoffs } from './chain-handoff.js';
+import type { HandoffWrite, HistoryWrite } from '../scripts.js';
 
 /** What becomes of a failed attempt. */
 export type FailureDecision =
@@ -78,6 +79,8 @@ export interface CompleterParams {
   declared(queue: string, name: string): boolean;
   /** The queues where a job type this worker declares has a `result` schema (the others never look for results). */
   readonly resultQueues?: ReadonlySet<string>;
+  /** Creates the next step of a chain once its hand-off is recorded (chain-handoff.ts). */
+  readonly handoffs?: Pick<ChainHandoffs, 'handOff'>;
 }
 
 /**
@@ -168,6 +171,20 @@ export class AckBatch {
     return out;
   }
 
+  /**
+   * The chain hand-offs of `runs` to record with their acks (docs/results.md, "Chains"): undefined when none of them
+   * is a chain step with a next step.
+   */
+  handoffsOf(runs: readonly JobRun[]): HandoffWrite[] | undefined {
+    if (this.channel === undefined) return undefined;
+    let out: HandoffWrite[] | undefined;
+    for (const run of runs) {
+      const h = run.handoff;
+      if (h !== undefined) (out ??= []).push({ outbox: this.keys.chainOutbox, id: run.id, next: h.next, entry: h.entry });
+    }
+    return out;
+  }
+
   /** A call carrying `runs` was answered; `stale` were refused (the lease had moved on). */
   recorded(runs: readonly JobRun[], stale: readonly string[]): void {
     this.completer.acked(runs, stale);
@@ -206,6 +223,9 @@ export class Completer {
         continue;
       }
       run.state = 'done';
+      // A chain step: its next step is in the outbox now; create it in its own queue (maybe another slot).
+      const h = run.handoff;
+      if (h !== undefined) void this.p.handoffs?.handOff((this.p.keys.get(run.queue) as QueueKeys).chainOutbox, h.next, h.entry);
       if (events.listenerCount('completed') > 0) events.emit('completed', { job: refOf(run), durationMs: performance.now() - run.startedAt });
     }
   }

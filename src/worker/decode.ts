@@ -16,6 +16,7 @@ import type { LeasedJob, Scripts, Slot } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
 import { deathChannel, type Completer, type EventSink } from './completer.js';
 import type { JobRun } from './job-run.js';
+import { parseChainLink, type ChainLink } from '../chain.js';
 
 /** What decoding needs (its params). */
 export interface DecodeParams {
@@ -117,6 +118,18 @@ export class JobDecoder {
     const maxAttempts = env.a ?? job.attempts;
     const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
     const { typeIndex, slot } = this.throttleOf(queue, job.name);
+    let chain: ChainLink | undefined;
+    if (env.ch !== undefined) {
+      // A chain step (docs/results.md, "Chains"): only a job with a result can hand one on; a record that cannot be
+      // read would end the chain silently, so the step goes to the dead letters instead.
+      const link = parseChainLink(env.ch);
+      const problem = typeof link === 'string' ? link : job.result === undefined ? `it is a step of chain ${JSON.stringify(link.id)} with a next step, but job "${job.name}" declares no result to hand on` : undefined;
+      if (problem !== undefined) {
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'malformed_job', new Error(`job ${JSON.stringify(l.id)} cannot run as a chain step: ${problem}`), { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k) });
+        return undefined;
+      }
+      chain = link as ChainLink;
+    }
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       let parsed: ReturnType<typeof parsePayload>;
@@ -157,6 +170,8 @@ export class JobDecoder {
       endedAt: 0,
       deadline: Infinity,
       resultJson: undefined,
+      chain,
+      handoff: undefined,
       returned: undefined,
       timer: undefined,
     };

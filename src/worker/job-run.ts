@@ -5,8 +5,9 @@
  */
 import type { HandlerReturn, JobName, JobSet, PayloadOutput, ResolvedJob } from '../define.js';
 import { resultJsonOf } from '../result.js';
+import { chainHandoff, type ChainLink, type Handoff } from '../chain.js';
 import { toMs, type Duration } from '../durations.js';
-import { SnoozeSignal, TimeoutError } from '../errors.js';
+import { InvalidResultError, SnoozeSignal, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Envelope } from '../payload.js';
 import type { RunHooks } from '../instrument.js';
@@ -86,6 +87,10 @@ export interface JobRun {
   deadline: number;
   /** The checked result's JSON, stored with the ack (only for a job whose type declares a result). */
   resultJson?: string;
+  /** The rest of the chain this job is a step of (docs/results.md, "Chains"); undefined for most jobs. */
+  readonly chain?: ChainLink | undefined;
+  /** The next chain step, recorded with the ack (set when a chain step's result passed its checks). */
+  handoff?: Handoff | undefined;
   /** What the handler returned, until it is checked (only kept for a job whose type declares a result). */
   returned?: unknown;
   timer: NodeJS.Timeout | undefined;
@@ -212,6 +217,16 @@ export class JobRunner {
           return;
         }
         run.resultJson = json;
+        if (run.chain !== undefined) {
+          // A chain step: its result (as a reader gets it) is the next step's payload, recorded with the ack.
+          const handoff = chainHandoff(run.job, run.id, run.chain, json, Date.now());
+          if (handoff instanceof InvalidResultError) {
+            run.resultJson = undefined;
+            failed(handoff);
+            return;
+          }
+          run.handoff = handoff;
+        }
       }
       try {
         outcomes.succeeded(run);
