@@ -74,8 +74,13 @@ export function chainLinkJson(link: ChainLink): string {
  * payload's (the fields before it are numbers and JSON strings, in which `"` is escaped).
  */
 export function withChainLink(envelope: string, link: ChainLink): string {
+  return withField(envelope, 'ch', chainLinkJson(link));
+}
+
+/** `envelope` with field `name` (its JSON `json`) added just before the payload (see {@link withChainLink}). */
+export function withField(envelope: string, name: string, json: string): string {
   const at = envelope.indexOf(',"p":');
-  return `${envelope.slice(0, at)},"ch":${chainLinkJson(link)}${envelope.slice(at)}`;
+  return `${envelope.slice(0, at)},${JSON.stringify(name)}:${json}${envelope.slice(at)}`;
 }
 
 /** The hand-off of a completed step: the next step's id and the outbox entry that creates it. */
@@ -124,11 +129,31 @@ export function chainHandoff(job: ResultJob, id: string, link: ChainLink, result
   return { next: chainStepId(link.id, index), entry: JSON.stringify(entry) };
 }
 
+/**
+ * An outbox entry of a fan-in child that ended (docs/results.md, "Fan-in"): recorded for parent `p` in queue `q` (with
+ * fanin-record.lua, idempotent per child index `i`). `x`: the child's result JSON (output form); absent: it failed.
+ */
+export interface FaninEntry {
+  readonly k: 'f';
+  readonly q: string;
+  readonly p: string;
+  readonly i: number;
+  readonly x?: string;
+  /** 1: the parent's type declares a result (its death is announced on its queue's results channel). */
+  readonly c?: 1;
+  readonly w: number;
+}
+
 /** Reads an outbox entry back (our own text, but a key anyone may write: checked). */
-export function parseOutboxEntry(raw: string): OutboxEntry | undefined {
+export function parseOutboxEntry(raw: string): OutboxEntry | FaninEntry | undefined {
   try {
     const v = JSON.parse(raw) as Record<string, unknown>;
     if (typeof v !== 'object' || v === null) return undefined;
+    if (v.k === 'f') {
+      if (typeof v.q !== 'string' || typeof v.p !== 'string' || typeof v.i !== 'number' || !Number.isInteger(v.i) || v.i < 0 || typeof v.w !== 'number') return undefined;
+      if (v.x !== undefined && typeof v.x !== 'string') return undefined;
+      return { k: 'f', q: v.q, p: v.p, i: v.i, w: v.w, ...(v.x === undefined ? {} : { x: v.x }), ...(v.c === 1 ? { c: 1 as const } : {}) };
+    }
     if (typeof v.q !== 'string' || typeof v.n !== 'string' || typeof v.e !== 'string' || typeof v.w !== 'number') return undefined;
     return { q: v.q, n: v.n, r: typeof v.r === 'number' ? v.r : undefined, y: v.y === 1 ? 1 : undefined, w: v.w, e: v.e } as OutboxEntry;
   } catch {

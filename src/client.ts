@@ -33,6 +33,8 @@ import { registerQueues } from './registry.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { cancelTargets } from './cancel.js';
 import { chainBuilder, type ChainBuilder } from './chain-client.js';
+import { enqueueFanIn, type AnyFanInOptions, type EnqueuedFanIn, type FanInField, type FanInOptions } from './fan-in-client.js';
+import type { ChildFailurePolicy } from './fan-in.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -177,6 +179,17 @@ export interface JobClient<J extends JobSet> {
    * (`jobId` names the chain and makes it idempotent).
    */
   chain<N extends JobName<J>>(name: N, payload: PayloadInput<J, N>, options?: EnqueueOptions): ChainBuilder<J, N>;
+  /**
+   * Starts a fan-in (docs/results.md, "Fan-in"): the children (`options.children` with `options.payloads`) run, then
+   * the parent job `name` runs with its payload field `options.into` holding their results, in child order. One call
+   * writes the fan-in; the children are created then (or by a worker's sweep). Only a field whose type accepts the
+   * children's result output compiles.
+   */
+  fanIn<N extends JobName<J>, C extends JobsWithResult<J>, F extends FanInField<J, N, C, P>, P extends ChildFailurePolicy = 'fail'>(
+    name: N,
+    payload: Omit<PayloadInput<J, N>, F>,
+    options: FanInOptions<J, C, F, P>,
+  ): Promise<EnqueuedFanIn<J, N>>;
   /** A job's state, attempts and last error. Searches the job set's queues unless the id names its queue. */
   getJob(id: string): Promise<JobInfo>;
   /**
@@ -566,7 +579,29 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     checkJobId,
   };
 
+  const fanInDeps = {
+    jobOf,
+    keysOf,
+    maxPayloadBytes: maxBytes,
+    logger,
+    registerOnce,
+    create: (keys: Parameters<Scripts['faninCreate']>[0], input: Parameters<Scripts['faninCreate']>[1]) =>
+      limitEnqueue(() => scripts.faninCreate(keys, input), `fanIn (parent ${JSON.stringify(input.parent)})`, [input.parent]),
+    createChildren: async (job: ResolvedJob, items: readonly string[], outbox: string, ids: readonly string[]) => {
+      const k = keysOf(job.queue);
+      const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
+      for (let i = 0; i < items.length; i += 2_000) {
+        await limit(() => scripts.enqueue(k, { delayMs: 0, priority: job.priority, idPrefix: '', items: items.slice(i, i + 2_000), readySet }), `creating the children of a fan-in ("${job.name}")`);
+      }
+      for (let i = 0; i < ids.length; i += 1_000) await limit(() => conn.redis.hdel(outbox, ...ids.slice(i, i + 1_000)), `clearing the hand-offs of a fan-in's children`);
+    },
+    wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
+    pending: async (key: string) => (await limit(() => conn.redis.exists(key), `reading the fan-in record ${key}`)) === 1,
+    checkJobId,
+  };
+
   return {
+    fanIn: (name, payload, opts) => enqueueFanIn(fanInDeps, name, payload, opts as unknown as AnyFanInOptions) as Promise<EnqueuedFanIn<J, typeof name>>,
     chain: (name, payload, opts = {}) => chainBuilder(chainDeps, [name], payload, opts) as unknown as ChainBuilder<J, typeof name>,
     enqueue: async (name, payload, opts = {}) => {
       const ids = opts.jobId === undefined ? undefined : [opts.jobId];

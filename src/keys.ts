@@ -68,6 +68,11 @@ export interface QueueKeys {
    * completed (docs/results.md, "Chains"); an entry lives from the step's acknowledgement until the next step exists.
    */
   readonly chainOutbox: string;
+  /**
+   * Prefix of fan-in records (docs/results.md, "Fan-in"): HASH `<prefix><parent id>` → the parent's envelope around
+   * its children's results, its policy, and one field per child that ended; deleted when the parent is created.
+   */
+  readonly faninPrefix: string;
 }
 
 /** Builds the keys of `queue` under `prefix`. */
@@ -96,6 +101,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     historyPrefix: `${base}history:`,
     resultPrefix: `${base}result:`,
     chainOutbox: `${base}chain:outbox`,
+    faninPrefix: `${base}fanin:`,
   };
 }
 

@@ -38,6 +38,8 @@ export interface Envelope {
   readonly tc?: string;
   /** The rest of the chain this job is a step of (src/chain.ts `ChainLink`; unchecked here: read by `parseChainLink`). */
   readonly ch?: unknown;
+  /** The fan-in this job is a child of (src/fan-in.ts `FaninLink`; unchecked here: read by `parseFaninLink`). */
+  readonly fi?: unknown;
 }
 
 /** Longest stored trace context: a traceparent (55) plus `|` and a tracestate (at most 512 by the W3C spec). */
@@ -393,6 +395,7 @@ export function decodeEnvelope(raw: string | null): DecodedEnvelope {
       // Kept only when it is a bounded string; its content is checked by parseTraceContext when a tracer reads it.
       tc: typeof v.tc === 'string' && v.tc.length <= TRACE_CONTEXT_MAX ? v.tc : undefined,
       ch: v.ch,
+      fi: v.fi,
     },
   };
 }

@@ -1,12 +1,13 @@
 /**
- * Chain hand-offs (docs/results.md, "Chains"): creates the next step of a chain once the acknowledgement of the step
- * before it recorded it in that step's queue's outbox, then removes the outbox entry. The two queues may be in
+ * Chain and fan-in hand-offs (docs/results.md, "Chains", "Fan-in"): creates the next step of a chain once the
+ * acknowledgement of the step before it recorded it in that step's queue's outbox (or a fan-in's child, recorded by
+ * the fan-in's creation; or records a fan-in child's end for its parent), then removes the outbox entry. The two queues may be in
  * different Redis Cluster slots, so this is two calls, made safe to repeat: the next step's id is fixed by the chain
  * id and its index, and enqueue.lua writes nothing for an id its queue knows (live, dead, or completed and kept). A
  * worker that dies between the two leaves the entry; {@link ChainHandoffs.sweep} (run with lease recovery) finishes it.
  */
 import { parseOutboxEntry } from '../chain.js';
-import { queueKeys, typeKeys, type QueueKeys } from '../keys.js';
+import { queueKeys, resultChannel, typeKeys, type QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import type { Scripts } from '../scripts.js';
 
@@ -25,6 +26,8 @@ export interface ChainHandoffParams {
   readonly logger: Logger;
   /** The worker's lease time: an entry older than it (at most 10 s) is taken over by the sweep. */
   readonly leaseMs: number;
+  /** Dead letters kept per queue (a fan-in's parent dead under policy 'fail'). */
+  readonly maxDead: number;
   /** Tracks a Redis call that close() waits for. */
   track<T>(promise: Promise<T>): Promise<T>;
   reportError(err: unknown, what: string): void;
@@ -60,7 +63,14 @@ export class ChainHandoffs {
   private async create(outbox: string, next: string, raw: string): Promise<void> {
     const p = this.p;
     const e = parseOutboxEntry(raw);
-    if (e !== undefined) {
+    if (e !== undefined && 'k' in e) {
+      // A fan-in child ended: recorded for its parent (idempotent per child), the last one creates the parent.
+      const k = this.keysOf(e.q);
+      await p.scripts.faninRecord(
+        { ...k, fanin: k.faninPrefix + e.p, outbox: k.chainOutbox },
+        { parent: e.p, index: e.i, value: e.x ?? '', maxDead: p.maxDead, publish: e.c === 1 ? resultChannel(k) : undefined },
+      );
+    } else if (e !== undefined) {
       const k = this.keysOf(e.q);
       const readySet = e.y === 1 ? typeKeys(k, e.n).ready : undefined;
       // A repeated hand-off finds the id known (live, dead or completed) and writes nothing.

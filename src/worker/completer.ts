@@ -14,6 +14,8 @@ import type { Ack, ResultWrite, Scripts, Slot } from '../scripts.js';
 import type { JobRun } from './job-run.js';
 import { ackHistory, failureHistory, type RunTimes } from './history.js';
 import type { ChainHandoffs } from './chain-handoff.js';
+import type { Handoff } from '../chain.js';
+import { faninFailure } from '../fan-in.js';
 import type { HandoffWrite, HistoryWrite } from '../scripts.js';
 
 /** What becomes of a failed attempt. */
@@ -257,7 +259,8 @@ export class Completer {
     p.events.emit('failed', { job: ref, error: err, willRetry: decision.kind === 'retry' });
     if (decision.kind === 'dead') {
       const issues = err instanceof InvalidResultError ? err.issues : undefined;
-      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish: deathChannel(run.job, k) });
+      const handoff = run.fanin === undefined ? undefined : faninFailure(run.id, run.fanin, Date.now());
+      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish: deathChannel(run.job, k), handoff });
       return;
     }
     const delayMs = decision.delayMs;
@@ -288,19 +291,23 @@ export class Completer {
       readonly run?: RunTimes;
       /** The queue's results channel, for a job whose type declares a result: its waiters learn of the death. */
       readonly publish?: string | undefined;
+      /** A fan-in child's failure for its parent, recorded in the queue's outbox with the death, then handed on. */
+      readonly handoff?: Handoff | undefined;
     } = {},
   ): void {
     const p = this.p;
-    const { raw = '', issues, then, lock, slot, run, publish } = more;
+    const { raw = '', issues, then, lock, slot, run, publish, handoff } = more;
     const history = failureHistory(k, 'dead', ref.name !== undefined && p.declared(ref.queue, ref.name) ? ref.name : undefined, run);
     const error: StoredError = toStoredError(err, attempt);
     const info: DeadInfo = { reason, error, attempts: attempt, diedAt: Date.now(), issues };
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       p.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot, history, publish })).then(
+    const h = handoff === undefined ? undefined : { outbox: k.chainOutbox, id: ref.id, next: handoff.next, entry: handoff.entry };
+    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot, history, publish, handoff: h })).then(
       (ok) => {
         then?.(ok);
+        if (ok && h !== undefined) void p.handoffs?.handOff(h.outbox, h.next, h.entry);
         if (ok) p.events.emit('dead', { job: ref, reason, error });
       },
       (e: unknown) => {

@@ -17,6 +17,7 @@ import type { ThrottledType } from '../throttle.js';
 import { deathChannel, type Completer, type EventSink } from './completer.js';
 import type { JobRun } from './job-run.js';
 import { parseChainLink, type ChainLink } from '../chain.js';
+import { faninFailure, parseFaninLink, type FaninLink } from '../fan-in.js';
 
 /** What decoding needs (its params). */
 export interface DecodeParams {
@@ -130,6 +131,19 @@ export class JobDecoder {
       }
       chain = link as ChainLink;
     }
+    let fanin: FaninLink | undefined;
+    if (env.fi !== undefined) {
+      // A fan-in child (docs/results.md, "Fan-in"): it must hand a result to its parent; a record that cannot be read
+      // would leave the parent waiting for ever, so the child goes to the dead letters (its parent records a failure).
+      const link = parseFaninLink(env.fi);
+      const problem = typeof link === 'string' ? link : job.result === undefined ? `it is a child of ${JSON.stringify(link.id)}, but job "${job.name}" declares no result to hand to it` : undefined;
+      if (problem !== undefined) {
+        const handoff = typeof link === 'string' ? undefined : faninFailure(l.id, link, Date.now());
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'malformed_job', new Error(`job ${JSON.stringify(l.id)} cannot run as a fan-in child: ${problem}`), { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k), handoff });
+        return undefined;
+      }
+      fanin = link as FaninLink;
+    }
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       let parsed: ReturnType<typeof parsePayload>;
@@ -138,13 +152,13 @@ export class JobDecoder {
       } catch (thrown) {
         // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
         const err = thrown instanceof Error ? thrown : new Error(String(thrown));
-        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k) });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k), handoff: fanin === undefined ? undefined : faninFailure(l.id, fanin, Date.now()) });
         return undefined;
       }
       if (!parsed.success) {
         const err = new JobValidationError(job.name, toIssues(parsed.error), 'dequeue');
         // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
-        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish: deathChannel(job, k) });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish: deathChannel(job, k), handoff: fanin === undefined ? undefined : faninFailure(l.id, fanin, Date.now()) });
         return undefined;
       }
       payload = parsed.data;
@@ -171,6 +185,7 @@ export class JobDecoder {
       deadline: Infinity,
       resultJson: undefined,
       chain,
+      fanin,
       handoff: undefined,
       returned: undefined,
       timer: undefined,

@@ -6,6 +6,7 @@
 import type { HandlerReturn, JobName, JobSet, PayloadOutput, ResolvedJob } from '../define.js';
 import { resultJsonOf } from '../result.js';
 import { chainHandoff, type ChainLink, type Handoff } from '../chain.js';
+import { faninSuccess, type FaninLink } from '../fan-in.js';
 import { toMs, type Duration } from '../durations.js';
 import { InvalidResultError, SnoozeSignal, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -89,7 +90,9 @@ export interface JobRun {
   resultJson?: string;
   /** The rest of the chain this job is a step of (docs/results.md, "Chains"); undefined for most jobs. */
   readonly chain?: ChainLink | undefined;
-  /** The next chain step, recorded with the ack (set when a chain step's result passed its checks). */
+  /** The fan-in this job is a child of (docs/results.md, "Fan-in"); undefined for most jobs. */
+  readonly fanin?: FaninLink | undefined;
+  /** The next chain step, or the fan-in child's result for its parent, recorded with the ack (set once checked). */
   handoff?: Handoff | undefined;
   /** What the handler returned, until it is checked (only kept for a job whose type declares a result). */
   returned?: unknown;
@@ -220,6 +223,15 @@ export class JobRunner {
         if (run.chain !== undefined) {
           // A chain step: its result (as a reader gets it) is the next step's payload, recorded with the ack.
           const handoff = chainHandoff(run.job, run.id, run.chain, json, Date.now());
+          if (handoff instanceof InvalidResultError) {
+            run.resultJson = undefined;
+            failed(handoff);
+            return;
+          }
+          run.handoff = handoff;
+        } else if (run.fanin !== undefined) {
+          // A fan-in child: its result (as a reader gets it) goes to its parent, recorded with the ack.
+          const handoff = faninSuccess(run.job, run.id, run.fanin, json, Date.now());
           if (handoff instanceof InvalidResultError) {
             run.resultJson = undefined;
             failed(handoff);

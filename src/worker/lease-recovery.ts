@@ -23,10 +23,8 @@ export interface LeaseRecoveryParams {
   readonly scripts: Scripts;
   readonly maxDead: number;
   readonly maxEnvelopeBytes: number;
-  /** Finishes the chain hand-offs a crash left in a queue's outbox (chain-handoff.ts); only for `handoffQueues`. */
+  /** Finishes the chain and fan-in hand-offs a crash left in a queue's outbox (chain-handoff.ts). */
   readonly handoffs?: Pick<ChainHandoffs, 'sweep'> | undefined;
-  /** The queues where a job type of this worker declares a result (only those can hold chain steps). */
-  readonly handoffQueues?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -76,7 +74,7 @@ export class LeaseRecovery {
         } catch (err) {
           this.host.reportError(err, `recovering expired leases in queue "${queue}"`);
         }
-        if (this.stopped || this.p.handoffs === undefined || this.p.handoffQueues?.has(queue) !== true) return;
+        if (this.stopped || this.p.handoffs === undefined) return;
         try {
           await this.p.handoffs.sweep(k);
         } catch (err) {

@@ -178,8 +178,8 @@ export class WorkerCore
     const track = <T>(promise: Promise<T>): Promise<T> => this.track(promise);
     const reportError = (err: unknown, what: string): void => this.reportError(err, what);
     const resultQueues = new Set([...jobs.jobs.values()].filter((j) => j.result !== undefined).map((j) => j.queue));
-    // Chain hand-offs (docs/results.md, "Chains"): only a job with a result can be a step that has a next one.
-    const handoffs = resultQueues.size === 0 ? undefined : new ChainHandoffs({ scripts: this.scripts, prefix: o.prefix, logger: this.logger, leaseMs: this.leaseMs, track, reportError });
+    // Chain and fan-in hand-offs (docs/results.md, "Chains", "Fan-in").
+    const handoffs = new ChainHandoffs({ scripts: this.scripts, prefix: o.prefix, logger: this.logger, leaseMs: this.leaseMs, maxDead: o.maxDead, track, reportError });
     this.completer = new Completer({
       scripts: this.scripts,
       keys: this.keys,
@@ -252,7 +252,6 @@ export class WorkerCore
       maxDead: o.maxDead,
       maxEnvelopeBytes: o.maxEnvelopeBytes,
       handoffs,
-      handoffQueues: resultQueues,
     });
     const cronJobs = [...jobs.jobs.values()].filter((j) => j.cron !== undefined && this.queues.includes(j.queue));
     this.cron =

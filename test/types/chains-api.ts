@@ -1,5 +1,5 @@
 /**
- * Type-level tests of chains (docs/results.md, "Chains"). Never executed: `tsc --noEmit` checks that every correct
+ * Type-level tests of chains and fan-in (docs/results.md, "Chains", "Fan-in"). Never executed: `tsc --noEmit` checks that every correct
  * chain compiles, and test/codegen-types.test.ts that each `@ts-expect-error -- TSnnnn` line fails with that code.
  */
 import * as z from 'zod';
@@ -17,7 +17,30 @@ const jobs = defineJobs({
   needsId: { payload: z.object({ id: z.number() }), result: z.number() },
   takesString: { payload: z.string(), result: z.string().transform((s) => s.length) },
   takesNumber: { payload: z.number(), result: z.boolean() },
+  summarize: { payload: z.object({ topic: z.string(), counts: z.array(z.object({ words: z.number(), lang: z.string() })) }), result: z.number() },
+  summarizeLoose: { payload: z.object({ topic: z.string(), counts: z.array(z.object({ words: z.number() }).nullable()) }) },
 });
+
+export async function fanInTypes(): Promise<void> {
+  const client = createClient(jobs);
+  const fan = await client.fanIn('summarize', { topic: 't' }, { children: 'countWords', payloads: [{ url: 'u', bytes: 1 }], into: 'counts' });
+  const total = await fan.result();
+  assertType<Equal<typeof total, number>>();
+  assertType<Equal<(typeof fan)['children'], readonly string[]>>();
+  // 'continue' puts null in a failed child's place: only a field that accepts null compiles.
+  await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [], into: 'counts', onChildFailure: 'continue' });
+  // @ts-expect-error -- TS2345 under 'continue' a field that does not accept null does not compile (no field fits: the payload lacks it)
+  await client.fanIn('summarize', { topic: 't' }, { children: 'countWords', payloads: [], into: 'counts', onChildFailure: 'continue' });
+  // @ts-expect-error -- TS2345 fetchPage's result is not an element of counts (no field fits)
+  await client.fanIn('summarize', { topic: 't' }, { children: 'fetchPage', payloads: [{ url: 'u' }], into: 'counts' });
+  // @ts-expect-error -- TS2345 children must declare a result (no field fits)
+  await client.fanIn('summarize', { topic: 't' }, { children: 'archive', payloads: [], into: 'counts' });
+  // @ts-expect-error -- TS2322 the children's payloads are typed
+  await client.fanIn('summarize', { topic: 't' }, { children: 'countWords', payloads: [{ url: 1, bytes: 1 }], into: 'counts' });
+  const loose = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [], into: 'counts', onChildFailure: 'ignore' });
+  // @ts-expect-error -- TS2339 a parent without a result has no result()
+  await loose.result();
+}
 
 export async function chainTypes(): Promise<void> {
   const client = createClient(jobs);
