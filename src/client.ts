@@ -18,7 +18,7 @@ import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
 import { Cluster, ReplyError } from 'ioredis';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, resultChannel, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
@@ -34,7 +34,7 @@ import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { cancelTargets } from './cancel.js';
 import { chainBuilder, type ChainBuilder } from './chain-client.js';
 import { enqueueFanIn, type AnyFanInOptions, type EnqueuedFanIn, type FanInField, type FanInOptions } from './fan-in-client.js';
-import type { ChildFailurePolicy } from './fan-in.js';
+import { parseFaninLink, type ChildFailurePolicy } from './fan-in.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -488,9 +488,26 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       const raw = await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`);
       const targets = cancelTargets(k, raw, (n) => jobNamed(jobs, n));
       const result = await limit(() => scripts.cancel(k, { id, ...targets }), `cancel ${JSON.stringify(id)}`);
+      if (result === 'cancelled') await cancelledChild(raw, id);
       if (result !== 'unknown') return result;
     }
     return 'unknown';
+  }
+
+  /**
+   * A cancelled fan-in child (docs/results.md, "Fan-in") counts as failed for its parent, which would otherwise wait
+   * for it for ever: recorded like a dead child's end (idempotent per child).
+   */
+  async function cancelledChild(raw: string | null, id: string): Promise<void> {
+    if (raw === null || !raw.includes('"fi":')) return;
+    const decoded = decodeEnvelope(raw);
+    const link = decoded.ok && decoded.envelope.fi !== undefined ? parseFaninLink(decoded.envelope.fi) : undefined;
+    if (link === undefined || typeof link === 'string' || !keysByQueue.has(link.q)) return;
+    const pk = keysOf(link.q);
+    await limit(
+      () => scripts.faninRecord({ ...pk, fanin: pk.faninPrefix + link.id, outbox: pk.chainOutbox }, { parent: link.id, index: link.i, value: '', maxDead: 10_000, publish: link.c === 1 ? resultChannel(pk) : undefined }),
+      `recording the cancel of fan-in child ${JSON.stringify(id)}`,
+    );
   }
 
   async function scheduled(queue: string, o: { offset?: number; limit?: number } = {}): Promise<ScheduledJob[]> {

@@ -103,6 +103,14 @@ describe('a fan-in', () => {
     expect(await ign.result({ timeout: '20s' })).toEqual({ topic: 'u', total: 5, n: 2 });
   });
 
+  it("a child cancelled with client.cancel counts as failed for its parent (which would otherwise wait for ever)", async () => {
+    const { client, startWorker } = setup('fanin-cancel', false);
+    const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b' }, { text: 'c' }], into: 'counts', onChildFailure: 'continue' });
+    expect(await client.cancel(`${fan.id}/0`)).toBe('cancelled');
+    startWorker();
+    expect(await fan.result({ timeout: '20s' })).toEqual({ total: 1, missing: 1 });
+  });
+
   it('is written in one call, idempotent by jobId, and refuses what cannot run before writing anything', async () => {
     const { client, raw, sumK, countK } = setup('fanin-create', false);
     const fan = await client.fanIn('summarize', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a' }, { text: 'b' }], into: 'counts', jobId: 'report-1' });
