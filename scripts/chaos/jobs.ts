@@ -51,7 +51,28 @@ export const chaosJobs = defineJobs({
     attempts: 10,
     backoff: { delay: 100, maxDelay: 1_000 },
   },
+  fanChild: {
+    queue: 'billing',
+    payload: z.object({ n: z.number().int(), i: z.number().int() }),
+    result: z.object({ v: z.number().int() }),
+    attempts: 10,
+    backoff: { delay: 100, maxDelay: 1_000 },
+  },
+  fanParent: {
+    queue: 'webhooks',
+    payload: z.object({ n: z.number().int(), values: z.array(z.object({ v: z.number().int() })) }),
+    attempts: 10,
+    backoff: { delay: 100, maxDelay: 1_000 },
+  },
 });
+
+/** The jobs of the chaos run's fan-ins. */
+export type FanInJobName = 'fanChild' | 'fanParent';
+/** Fan-in parent ids are `fan-<n>`; child i is the job `fan-<n>/<i>`. */
+export const FANIN_ID_PREFIX = 'fan';
+
+// A fan-in: 14 children in `billing`, then their parent in `webhooks` with their results (docs/results.md, "Fan-in").
+export const FANIN_CHILDREN = 14;
 
 /** The steps of the chaos run's chains, in order. */
 export type ChainJobName = 'chainFirst' | 'chainSecond' | 'chainThird';

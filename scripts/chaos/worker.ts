@@ -7,7 +7,7 @@
 import { openSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorker, PermanentError, type JobContext, type Logger, type RedisConfig } from '../../src/index.js';
-import { chaosJobs, FlakyEndpointError, type RecordKind } from './jobs.js';
+import { chaosJobs, FANIN_CHILDREN, FlakyEndpointError, type RecordKind } from './jobs.js';
 
 /** What the orchestrator passes to a worker. */
 export interface ChaosWorkerConfig {
@@ -84,6 +84,18 @@ createWorker(
     },
     chainThird: async ({ next }, ctx) => {
       if (ctx.id !== `chn-${next - 1}/2`) throw new PermanentError(`chain step 2 ${ctx.id} got the payload ${JSON.stringify({ next })}`);
+      await work(ctx, false);
+    },
+    // Fan-in: the parent checks that it got every child's result, in child order (else permanent_error: a problem).
+    fanChild: async ({ n, i }, ctx) => {
+      await work(ctx, false);
+      return { v: n * 1_000 + i };
+    },
+    fanParent: async ({ n, values }, ctx) => {
+      const expected = Array.from({ length: FANIN_CHILDREN }, (_, i) => n * 1_000 + i);
+      if (ctx.id !== `fan-${n}` || JSON.stringify(values.map((x) => x.v)) !== JSON.stringify(expected)) {
+        throw new PermanentError(`fan-in parent ${ctx.id} got ${JSON.stringify(values)}`);
+      }
       await work(ctx, false);
     },
   },

@@ -113,7 +113,10 @@ export class JobDecoder {
     // An old name (a renamed job's alias) is looked up only on a miss: the hot path costs one lookup.
     const job = storedJobOf(p.jobSet, env.n, queue);
     if (typeof job === 'string') {
-      dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(job), { raw: l.raw ?? '' });
+      // A fan-in child this worker cannot run still ends for its parent (which would otherwise wait for ever).
+      const link = env.fi === undefined ? undefined : parseFaninLink(env.fi);
+      const handoff = link === undefined || typeof link === 'string' ? undefined : faninFailure(l.id, link, Date.now());
+      dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(job), { raw: l.raw ?? '', handoff });
       return undefined;
     }
     const maxAttempts = env.a ?? job.attempts;
