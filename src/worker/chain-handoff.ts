@@ -83,11 +83,20 @@ export class ChainHandoffs {
 
   /**
    * Finishes the hand-offs of queue `k` that a worker left half-done (it died, or Redis failed it between the two
-   * calls): entries older than the lease time (at most {@link MAX_HANDOFF_SWEEP_AGE_MS}), about 100 per call.
+   * calls): entries older than the lease time (at most {@link MAX_HANDOFF_SWEEP_AGE_MS}), among the first 100 per call.
    */
   async sweep(k: QueueKeys): Promise<void> {
-    const flat = await this.p.track(this.p.scripts.redis.hscan(k.chainOutbox, '0', 'COUNT', SWEEP_BATCH));
-    const fields = flat[1];
+    // HLEN, HKEYS and HMGET (commands a worker's ACL already allows: docs/configuration.md); an outbox is empty but for
+    // hand-offs in flight, so HKEYS is short, and only read when something is there.
+    const redis = this.p.scripts.redis;
+    if ((await this.p.track(redis.hlen(k.chainOutbox))) === 0) return;
+    const names = (await this.p.track(redis.hkeys(k.chainOutbox))).slice(0, SWEEP_BATCH);
+    const values = await this.p.track(redis.hmget(k.chainOutbox, ...names));
+    const fields: string[] = [];
+    names.forEach((name, i) => {
+      const value = values[i];
+      if (typeof value === 'string') fields.push(name, value);
+    });
     const now = Date.now();
     const age = Math.min(this.p.leaseMs, MAX_HANDOFF_SWEEP_AGE_MS);
     const work: Promise<void>[] = [];
