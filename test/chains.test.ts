@@ -15,6 +15,7 @@ import {
   ResultWaitAbortedError,
 } from '../src/index.js';
 import { CHAIN_LEASE_MS, chainHandlers, chainJobs } from './fixtures/chain-jobs.js';
+import { typeKeys } from '../src/keys.js';
 import { cleanupRegistry, queueCounts, redisUrl, rejection, spawnChildWorker, testClient, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
@@ -30,6 +31,7 @@ function counted(starts: Map<string, number>) {
   return {
     fetchPage: wrap(chainHandlers.fetchPage),
     countWords: wrap(chainHandlers.countWords),
+    throttledCount: wrap(chainHandlers.throttledCount),
     report: wrap(chainHandlers.report),
     archive: wrap(chainHandlers.archive),
     unrelated: wrap(chainHandlers.unrelated),
@@ -165,6 +167,33 @@ describe('a chain', () => {
     expect(starts.get(`${chain.id}/1`)).toBe(1);
     expect(starts.get(`${chain.id}/2`)).toBe(1);
     expect(await raw.hlen(fetchK.chainOutbox)).toBe(0);
+  });
+
+  it('a step whose stored chain record was tampered with is dead-lettered (malformed_job), not run as the end of the chain', async () => {
+    const { client, raw, starts, startWorker, fetchK } = setup('chain-tampered', false);
+    const chain = await client.chain('fetchPage', { url: 'x' }).next('countWords').enqueue();
+    const stored = (await raw.hget(fetchK.jobs, `${chain.id}/0`)) as string;
+    await raw.hset(fetchK.jobs, `${chain.id}/0`, stored.replace('"s":[{"n":"countWords"', '"s":[{"n":"no such job!"'));
+    startWorker();
+    const err = (await rejection(chain.result({ timeout: '20s' }))) as ChainBrokenError;
+    expect(err).toBeInstanceOf(ChainBrokenError);
+    expect(err.reason).toBe('malformed_job');
+    expect(err.lastError?.message).toMatch(/cannot run as a chain step: its chain record's step 1/);
+    expect(starts.get(`${chain.id}/0`)).toBeUndefined();
+  });
+
+  it('a step of a throttled type is handed on into its type\'s ready set', async () => {
+    const { client, raw, prefix, countK } = setup('chain-throttled', false);
+    // Only queue "fetch" is served: the handed-on step waits where a worker of "count" would take it from.
+    const worker = createWorker(chainJobs, counted(new Map()), { redis: redisUrl(), prefix, queues: ['fetch'], leaseMs: CHAIN_LEASE_MS, logger: false });
+    defer(() => worker.close());
+    const chain = await client.chain('fetchPage', { url: 'abc' }).next('throttledCount').enqueue();
+    const ready = typeKeys(countK, 'throttledCount').ready;
+    await waitFor(() => raw.zscore(ready, `${chain.id}/1`), 'the next step in its type\'s ready set');
+    expect(await raw.llen(countK.wait)).toBe(0);
+    const other = createWorker(chainJobs, counted(new Map()), { redis: redisUrl(), prefix, leaseMs: CHAIN_LEASE_MS, logger: false });
+    defer(() => other.close());
+    expect(await chain.result({ timeout: '20s' })).toEqual({ words: 30 });
   });
 
   it('a repeated hand-off is a no-op: the next step is created once, even after it completed', async () => {

@@ -103,6 +103,17 @@ describe('a fan-in', () => {
     expect(await ign.result({ timeout: '20s' })).toEqual({ topic: 'u', total: 5, n: 2 });
   });
 
+  it('a child whose stored payload fails its schema at dequeue counts as failed for its parent', async () => {
+    const { client, raw, startWorker, countK } = setup('fanin-bad-child', false);
+    const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b' }, { text: 'c' }], into: 'counts', onChildFailure: 'continue' });
+    const stored = (await raw.hget(countK.jobs, `${fan.id}/1`)) as string;
+    await raw.hset(countK.jobs, `${fan.id}/1`, stored.replace('"text":"c"', '"text":7'));
+    startWorker();
+    expect(await fan.result({ timeout: '20s' })).toEqual({ total: 2, missing: 1 });
+    const [letter] = await client.deadLetters.list('count');
+    expect([letter?.id, letter?.reason]).toEqual([`${fan.id}/1`, 'invalid_payload']);
+  });
+
   it("a child cancelled with client.cancel counts as failed for its parent (which would otherwise wait for ever)", async () => {
     const { client, startWorker } = setup('fanin-cancel', false);
     const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b' }, { text: 'c' }], into: 'counts', onChildFailure: 'continue' });
