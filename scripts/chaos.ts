@@ -26,12 +26,29 @@ import { startRedisServer, type RedisServer } from './redis-server.js';
 import { startRedisCluster, type RedisClusterHandle } from './redis-cluster.js';
 import { startTcpProxy, type TcpProxy } from '../test/tcp-proxy.js';
 import { analyse, type ChaosReport, type DeadRecord, type KillEvent, type Partition } from './chaos/analysis.js';
-import { chaosJobs, CHAOS_JOB_NAMES, ID_PREFIX, parseLog, type ChaosJobName, type ExecutionRecord } from './chaos/jobs.js';
+import {
+  CHAIN_ID_PREFIX,
+  CHAIN_STEPS,
+  chaosJobs,
+  CHAOS_JOB_NAMES,
+  FANIN_CHILDREN,
+  FANIN_ID_PREFIX,
+  ID_PREFIX,
+  parseLog,
+  type ChainJobName,
+  type ChaosJobName,
+  type ExecutionRecord,
+  type FanInJobName,
+} from './chaos/jobs.js';
 import type { ChaosWorkerConfig } from './chaos/worker.js';
 
 /** Options of {@link runChaos}. */
 export interface ChaosOptions {
-  /** Jobs to enqueue (split evenly over the three types). Default 21,000; 3,000 with `quick`. */
+  /**
+   * Jobs to enqueue: a tenth of them as the steps of 3-step chains (chainFirst → chainSecond → chainThird, over the
+   * three queues), a twentieth as fan-ins (14 children and their parent), the rest split evenly over the three plain
+   * types. Default 21,000; 3,000 with `quick`.
+   */
   readonly jobs?: number;
   /** How long workers are killed, in seconds. Default 60; 12 with `quick`. */
   readonly seconds?: number;
@@ -165,11 +182,15 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   if (partitionedWorker !== undefined) say(`worker ${partitionedWorker.pid} reaches Redis through the partition proxy at ${proxy?.url}`);
 
   // ---- enqueue ----------------------------------------------------------------------------------------------
-  const enqueued = new Map<string, ChaosJobName>();
+  const enqueued = new Map<string, ChaosJobName | ChainJobName | FanInJobName>();
   let enqueueRetries = 0;
   const enqueueMs = chaosMs * 0.9;
   const start = Date.now();
-  const perType = Math.ceil(totalJobs / CHAOS_JOB_NAMES.length);
+  // A tenth of the jobs are chain steps (each chain is CHAIN_STEPS.length jobs, all counted as enqueued when the chain is).
+  const chains = Math.floor(totalJobs / 10 / CHAIN_STEPS.length);
+  // A twentieth are fan-ins: FANIN_CHILDREN children and their parent each.
+  const fanIns = Math.floor(totalJobs / 20 / (FANIN_CHILDREN + 1));
+  const perType = Math.ceil((totalJobs - chains * CHAIN_STEPS.length - fanIns * (FANIN_CHILDREN + 1)) / CHAOS_JOB_NAMES.length);
   // With a partition phase, its jobs are kept back from the chaos phase (the total stays the same).
   const keptBack = proxy === undefined ? 0 : Math.min(PARTITION_PER_TYPE, Math.floor(perType / 4));
   /** Enqueues jobs `first` to `end` (exclusive) of each type, in batches spread over `spreadMs`. */
@@ -195,6 +216,46 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       }
       for (const id of ids) enqueued.set(id, name);
       const due = began + ((b + 1) / batches) * spreadMs;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+  };
+
+  /** Enqueues the chains, one after another over `spreadMs`; a failed call is retried (its jobId makes that safe). */
+  const enqueueChains = async (spreadMs: number): Promise<void> => {
+    const began = Date.now();
+    for (let n = 0; n < chains; n++) {
+      for (;;) {
+        try {
+          await client.chain('chainFirst', { n }, { jobId: `${CHAIN_ID_PREFIX}-${n}` }).next('chainSecond').next('chainThird').enqueue();
+          break;
+        } catch {
+          enqueueRetries++;
+          await sleep(200);
+        }
+      }
+      CHAIN_STEPS.forEach((step, i) => enqueued.set(`${CHAIN_ID_PREFIX}-${n}/${i}`, step));
+      const due = began + ((n + 1) / chains) * spreadMs;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+  };
+
+  /** Enqueues the fan-ins over `spreadMs`; a failed call is retried (its jobId makes that safe). */
+  const enqueueFanIns = async (spreadMs: number): Promise<void> => {
+    const began = Date.now();
+    for (let n = 0; n < fanIns; n++) {
+      const payloads = Array.from({ length: FANIN_CHILDREN }, (_, i) => ({ n, i }));
+      for (;;) {
+        try {
+          await client.fanIn('fanParent', { n }, { children: 'fanChild', payloads, into: 'values', jobId: `${FANIN_ID_PREFIX}-${n}` });
+          break;
+        } catch {
+          enqueueRetries++;
+          await sleep(200);
+        }
+      }
+      enqueued.set(`${FANIN_ID_PREFIX}-${n}`, 'fanParent');
+      for (let i = 0; i < FANIN_CHILDREN; i++) enqueued.set(`${FANIN_ID_PREFIX}-${n}/${i}`, 'fanChild');
+      const due = began + ((n + 1) / fanIns) * spreadMs;
       if (due > Date.now()) await sleep(due - Date.now());
     }
   };
@@ -255,7 +316,9 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const enqueueDone = enqueueAll(0, perType - keptBack, enqueueMs).then(() =>
     say(`${enqueued.size} jobs enqueued (${enqueueRetries} batch retries while Redis was away)`),
   );
-  await Promise.all([enqueueDone, killLoop(), gracefulStop(), restartRedis()]);
+  const chainsDone = enqueueChains(enqueueMs).then(() => say(`${chains} chains of ${CHAIN_STEPS.length} steps enqueued`));
+  const fanInsDone = enqueueFanIns(enqueueMs).then(() => say(`${fanIns} fan-ins of ${FANIN_CHILDREN} children enqueued`));
+  await Promise.all([enqueueDone, chainsDone, fanInsDone, killLoop(), gracefulStop(), restartRedis()]);
   say(`chaos over: ${kills.filter((k) => k.signal === 'SIGKILL').length} SIGKILLs, 1 SIGTERM, 1 Redis restart; waiting for the queues to drain`);
 
   // ---- drain ------------------------------------------------------------------------------------------------
@@ -265,9 +328,10 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     let finished = 0;
     let live = 0;
     for (const k of keys) {
-      const [done, dead, jobs] = await Promise.all([conn.hlen(k.done), conn.hlen(k.dead), conn.hlen(k.jobs)]);
+      const [done, dead, jobs, outbox] = await Promise.all([conn.hlen(k.done), conn.hlen(k.dead), conn.hlen(k.jobs), conn.hlen(k.chainOutbox)]);
       finished += done + dead;
-      live += jobs;
+      // A chain step or fan-in result handed on but not recorded yet is in its queue's outbox: live too.
+      live += jobs + outbox;
     }
     return { finished, live };
   };
@@ -342,15 +406,23 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       const diedAt = Number(await conn.zscore(k.deadOrder, id));
       dead.set(id, { reason: info.reason, errorName: info.error?.name ?? '?', errorMessage: info.error?.message ?? '', diedAt });
     }
-    const [wait, prio, scheduled, active, jobs] = await Promise.all([
+    const [wait, prio, scheduled, active, jobs, outbox] = await Promise.all([
       conn.llen(k.wait),
       conn.zcard(k.prio),
       conn.zcard(k.scheduled),
       conn.zcount(k.active, '-inf', '(+inf'),
       conn.hlen(k.jobs),
+      conn.hlen(k.chainOutbox),
     ]);
-    leftovers[k.queue] = { wait, prio, scheduled, active, jobs };
+    // Fan-in records left (a parent never created): keys under the queue's fan-in prefix.
+    const faninRecords = (await scanKeys(conn, `${k.faninPrefix}*`)).length;
+    leftovers[k.queue] = { wait, prio, scheduled, active, jobs, outbox, faninRecords };
   }
+  // Chains: how many ran every step (each step is also judged as a job of its own by the analysis).
+  let chainsComplete = 0;
+  for (let n = 0; n < chains; n++) if (CHAIN_STEPS.every((_, i) => completed.has(`${CHAIN_ID_PREFIX}-${n}/${i}`))) chainsComplete++;
+  let fanInsComplete = 0;
+  for (let n = 0; n < fanIns; n++) if (completed.has(`${FANIN_ID_PREFIX}-${n}`)) fanInsComplete++;
   const records: ExecutionRecord[] = [];
   for (const file of readdirSync(logDir)) {
     records.push(...parseLog(readFileSync(join(logDir, file), 'utf8'), Number(file.replace('.log', ''))));
@@ -383,10 +455,27 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     outages,
     enqueueRetries,
     t0,
+    chains: { enqueued: chains, complete: chainsComplete },
+    fanIns: { enqueued: fanIns, complete: fanInsComplete },
   });
   if (report.ok && !keep) rmSync(dir, { recursive: true, force: true });
   else print(`run folder (execution logs, worker stderr, report.json): ${dir}`);
   return report;
+}
+
+/** Every key matching `pattern` (SCAN; on a Cluster, on every master). */
+async function scanKeys(conn: ReturnType<typeof createClient>['redis'], pattern: string): Promise<string[]> {
+  const nodes = 'nodes' in conn && typeof conn.nodes === 'function' ? conn.nodes('master') : [conn];
+  const out: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      out.push(...keys);
+    } while (cursor !== '0');
+  }
+  return out;
 }
 
 function mkdirP(path: string): string {
@@ -397,7 +486,15 @@ function mkdirP(path: string): string {
 function printReport(
   r: ChaosReport,
   print: (line: string) => void,
-  run: { mode: string; seconds: number; outages: { start: number; end: number }[]; enqueueRetries: number; t0: number },
+  run: {
+    mode: string;
+    seconds: number;
+    outages: { start: number; end: number }[];
+    enqueueRetries: number;
+    t0: number;
+    chains: { enqueued: number; complete: number };
+    fanIns: { enqueued: number; complete: number };
+  },
 ): void {
   const ms = (n: number): string => (n < 0 ? '—' : `${(n / 1000).toFixed(2)} s`);
   const recovered = r.kills.filter((k) => k.recoveredAfterMs >= 0).map((k) => k.recoveredAfterMs);
@@ -410,6 +507,8 @@ function printReport(
   print(`dead letters         ${r.dead}  (${Object.entries(r.deadByReason).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`);
   print(`lost                 ${r.lost.length}`);
   print(`completed + dead     ${r.completed + r.dead} of ${r.enqueued}`);
+  print(`chains               ${run.chains.enqueued} enqueued (${CHAIN_STEPS.join(' → ')}, over 3 queues), ${run.chains.complete} ran every step`);
+  print(`fan-ins              ${run.fanIns.enqueued} enqueued (${FANIN_CHILDREN} fanChild → fanParent), ${run.fanIns.complete} parents ran with every child's result`);
   print(
     `handler runs         ${r.executions.started} started: ${r.executions.ok} returned, ${r.executions.threw} threw, ${r.executions.aborted} stopped by their signal, ${r.executions.cutOff} cut off by SIGKILL`,
   );

@@ -18,7 +18,7 @@ import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
 import { Cluster, ReplyError } from 'ioredis';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, resultChannel, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
@@ -34,6 +34,9 @@ import { tracingEnqueueHooks } from './tracing.js';
 import { registerQueues } from './registry.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { cancelTargets } from './cancel.js';
+import { chainBuilder, type ChainBuilder } from './chain-client.js';
+import { enqueueFanIn, type AnyFanInOptions, type EnqueuedFanIn, type FanInField, type FanInOptions } from './fan-in-client.js';
+import { parseFaninLink, type ChildFailurePolicy } from './fan-in.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -172,6 +175,23 @@ export interface JobClient<J extends JobSet> {
    * process — another service included. Nothing is read until `result()` is called.
    */
   job<N extends JobsWithResult<J>>(name: N, id: string): JobHandle<ResultOutput<J, N>>;
+  /**
+   * Starts a chain (docs/results.md, "Chains"): job `name` with `payload`, then each step added by `.next(job)`, whose
+   * payload is the previous step's result. `.enqueue()` writes it in one call. `options` apply to the first step
+   * (`jobId` names the chain and makes it idempotent).
+   */
+  chain<N extends JobName<J>>(name: N, payload: PayloadInput<J, N>, options?: EnqueueOptions): ChainBuilder<J, N>;
+  /**
+   * Starts a fan-in (docs/results.md, "Fan-in"): the children (`options.children` with `options.payloads`) run, then
+   * the parent job `name` runs with its payload field `options.into` holding their results, in child order. One call
+   * writes the fan-in; the children are created then (or by a worker's sweep). Only a field whose type accepts the
+   * children's result output compiles.
+   */
+  fanIn<N extends JobName<J>, C extends JobsWithResult<J>, F extends FanInField<J, N, C, P>, P extends ChildFailurePolicy = 'fail'>(
+    name: N,
+    payload: Omit<PayloadInput<J, N>, F>,
+    options: FanInOptions<J, C, F, P>,
+  ): Promise<EnqueuedFanIn<J, N>>;
   /** A job's state, attempts and last error. Searches the job set's queues unless the id names its queue. */
   getJob(id: string): Promise<JobInfo>;
   /**
@@ -482,9 +502,26 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       const raw = await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`);
       const targets = cancelTargets(k, raw, (n) => jobNamed(jobs, n));
       const result = await limit(() => scripts.cancel(k, { id, ...targets }), `cancel ${JSON.stringify(id)}`);
+      if (result === 'cancelled') await cancelledChild(raw, id);
       if (result !== 'unknown') return result;
     }
     return 'unknown';
+  }
+
+  /**
+   * A cancelled fan-in child (docs/results.md, "Fan-in") counts as failed for its parent, which would otherwise wait
+   * for it for ever: recorded like a dead child's end (idempotent per child).
+   */
+  async function cancelledChild(raw: string | null, id: string): Promise<void> {
+    if (raw === null || !raw.includes('"fi":')) return;
+    const decoded = decodeEnvelope(raw);
+    const link = decoded.ok && decoded.envelope.fi !== undefined ? parseFaninLink(decoded.envelope.fi) : undefined;
+    if (link === undefined || typeof link === 'string' || !keysByQueue.has(link.q)) return;
+    const pk = keysOf(link.q);
+    await limit(
+      () => scripts.faninRecord({ ...pk, fanin: pk.faninPrefix + link.id, outbox: pk.chainOutbox }, { parent: link.id, index: link.i, value: '', maxDead: 10_000, publish: link.c === 1 ? resultChannel(pk) : undefined }),
+      `recording the cancel of fan-in child ${JSON.stringify(id)}`,
+    );
   }
 
   async function scheduled(queue: string, o: { offset?: number; limit?: number } = {}): Promise<ScheduledJob[]> {
@@ -556,7 +593,47 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     return results.map((r) => ({ ...r, ...handleOf(job, r.id) }));
   };
 
+  const chainDeps = {
+    jobOf,
+    keysOf,
+    maxPayloadBytes: maxBytes,
+    registerOnce,
+    write: async (job: ResolvedJob, id: string, envelope: string, delayMs: number, priority: number) => {
+      const k = keysOf(job.queue);
+      const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
+      const [r] = await limitEnqueue(() => scripts.enqueue(k, { delayMs, priority, idPrefix: '', items: [id, envelope], readySet }), `enqueue of a chain ("${job.name}", …)`, [id]);
+      return r as EnqueueResult;
+    },
+    wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
+    handoffPending: async (outbox: string, id: string) => (await limit(() => conn.redis.hexists(outbox, id), `reading the chain outbox ${outbox}`)) === 1,
+    delayOf: resolveDelay,
+    checkJobId,
+  };
+
+  const fanInDeps = {
+    jobOf,
+    keysOf,
+    maxPayloadBytes: maxBytes,
+    logger,
+    registerOnce,
+    create: (keys: Parameters<Scripts['faninCreate']>[0], input: Parameters<Scripts['faninCreate']>[1]) =>
+      limitEnqueue(() => scripts.faninCreate(keys, input), `fanIn (parent ${JSON.stringify(input.parent)})`, [input.parent]),
+    createChildren: async (job: ResolvedJob, items: readonly string[], outbox: string, ids: readonly string[]) => {
+      const k = keysOf(job.queue);
+      const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
+      for (let i = 0; i < items.length; i += 2_000) {
+        await limit(() => scripts.enqueue(k, { delayMs: 0, priority: job.priority, idPrefix: '', items: items.slice(i, i + 2_000), readySet }), `creating the children of a fan-in ("${job.name}")`);
+      }
+      for (let i = 0; i < ids.length; i += 1_000) await limit(() => conn.redis.hdel(outbox, ...ids.slice(i, i + 1_000)), `clearing the hand-offs of a fan-in's children`);
+    },
+    wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
+    pending: async (key: string) => (await limit(() => conn.redis.exists(key), `reading the fan-in record ${key}`)) === 1,
+    checkJobId,
+  };
+
   return {
+    fanIn: (name, payload, opts) => enqueueFanIn(fanInDeps, name, payload, opts as unknown as AnyFanInOptions) as Promise<EnqueuedFanIn<J, typeof name>>,
+    chain: (name, payload, opts = {}) => chainBuilder(chainDeps, [name], payload, opts) as unknown as ChainBuilder<J, typeof name>,
     enqueue: async (name, payload, opts = {}) => {
       const ids = opts.jobId === undefined ? undefined : [opts.jobId];
       const results = await (hooks === undefined ? add(name, [payload], opts, ids, false) : hooks.around(name, 1, (tc) => add(name, [payload], opts, ids, false, tc)));

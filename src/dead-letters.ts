@@ -18,7 +18,9 @@ export type DeadReason =
   /** The stored job was not readable (bad JSON, wrong shape, missing). */
   | 'malformed_job'
   /** The handler returned a value that is not a valid result (schema, JSON round trip, size): docs/results.md. */
-  | 'invalid_result';
+  | 'invalid_result'
+  /** A fan-in's parent under policy `fail` whose child died (docs/results.md, "Fan-in"): it never ran. */
+  | 'child_failed';
 
 /** What the dead letters keep about a job, next to the job itself. */
 export interface DeadInfo {

@@ -486,6 +486,35 @@ export class JobDeadError extends ResultWaitError {
   }
 }
 
+/**
+ * A step of a chain before the one waited for ended without a result (docs/results.md, "Chains"): it is dead (then
+ * `reason` and `lastError` say why, as in {@link JobDeadError}) or was cancelled, so the chain stops there and no later
+ * step will run (unless that step is retried from the dead letters: then wait again). `job` and `id` name the step
+ * waited for; `step`, `stepJob` and `stepId` the one that ended the chain; `cause` is its own error.
+ */
+export class ChainBrokenError extends ResultWaitError {
+  override readonly name = 'ChainBrokenError';
+  /** 0-based index of the step that ended the chain. */
+  readonly step: number;
+  /** That step's job name. */
+  readonly stepJob: string;
+  /** That step's job id. */
+  readonly stepId: string;
+  /** Why it died (as {@link JobDeadError.reason}), or `cancelled`. */
+  readonly reason: string;
+  /** The error it died with, when it died. */
+  readonly lastError: StoredError | undefined;
+  constructor(job: string, id: string, step: number, cause: JobDeadError | JobCancelledError) {
+    const reason = cause instanceof JobDeadError ? cause.reason : 'cancelled';
+    super(job, id, `Job "${job}" (id ${JSON.stringify(id)}) will not run: step ${step} of its chain, "${cause.job}" (id ${JSON.stringify(cause.id)}), ${cause instanceof JobDeadError ? `is dead (${reason})${cause.lastError === undefined ? '' : `: ${cause.lastError.name}: ${cause.lastError.message}`}` : 'was cancelled'}`, { cause });
+    this.step = step;
+    this.stepJob = cause.job;
+    this.stepId = cause.id;
+    this.reason = reason;
+    this.lastError = cause instanceof JobDeadError ? cause.lastError : undefined;
+  }
+}
+
 /** The job was cancelled before it ran (seen as it happened, while waiting). */
 export class JobCancelledError extends ResultWaitError {
   override readonly name = 'JobCancelledError';

@@ -63,6 +63,16 @@ export interface QueueKeys {
    * type's `resultRetention`). Only jobs whose type declares a `result` schema have one.
    */
   readonly resultPrefix: string;
+  /**
+   * HASH next step's job id → outbox entry (src/chain.ts): the chain steps to create after steps of this queue
+   * completed (docs/results.md, "Chains"); an entry lives from the step's acknowledgement until the next step exists.
+   */
+  readonly chainOutbox: string;
+  /**
+   * Prefix of fan-in records (docs/results.md, "Fan-in"): HASH `<prefix><parent id>` → the parent's envelope around
+   * its children's results, its policy, and one field per child that ended; deleted when the parent is created.
+   */
+  readonly faninPrefix: string;
 }
 
 /** Builds the keys of `queue` under `prefix`. */
@@ -90,6 +100,8 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     deadOrder: `${base}dead:order`,
     historyPrefix: `${base}history:`,
     resultPrefix: `${base}result:`,
+    chainOutbox: `${base}chain:outbox`,
+    faninPrefix: `${base}fanin:`,
   };
 }
 

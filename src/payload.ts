@@ -41,6 +41,10 @@ export interface Envelope {
    * Untrusted at dequeue: read through {@link parseTraceContext} (bounded, checked; anything else is ignored).
    */
   readonly tc?: string;
+  /** The rest of the chain this job is a step of (src/chain.ts `ChainLink`; unchecked here: read by `parseChainLink`). */
+  readonly ch?: unknown;
+  /** The fan-in this job is a child of (src/fan-in.ts `FaninLink`; unchecked here: read by `parseFaninLink`). */
+  readonly fi?: unknown;
 }
 
 /** Longest stored trace context: a traceparent (55) plus `|` and a tracestate (at most 512 by the W3C spec). */
@@ -402,6 +406,8 @@ export function decodeEnvelope(raw: string | null): DecodedEnvelope {
       v: v.v as number | undefined,
       // Kept only when it is a bounded string; its content is checked by parseTraceContext when a tracer reads it.
       tc: typeof v.tc === 'string' && v.tc.length <= TRACE_CONTEXT_MAX ? v.tc : undefined,
+      ch: v.ch,
+      fi: v.fi,
     },
   };
 }

@@ -31,7 +31,7 @@ const OPTIONAL_COMMANDS: readonly string[] = ['CONFIG GET maxmemory-policy', 'IN
 
 /** What a worker sends besides those: the blocking read, its wake-ups, cron records and the cron registry. */
 const WORKER_COMMANDS: readonly string[] = [
-  'BLPOP {key} 0', 'RPUSH {key} v', 'PEXPIRE {key} 1', 'HKEYS {key}', 'HDEL {key} f', 'DEL {key}',
+  'BLPOP {key} 0', 'RPUSH {key} v', 'PEXPIRE {key} 1', 'HKEYS {key}', 'HDEL {key} f', 'DEL {key}', 'HLEN {key}',
   'SADD {registry} m', 'SMEMBERS {registry}', 'SREM {registry} m',
 ];
 

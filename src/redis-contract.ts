@@ -112,6 +112,12 @@ export const CONTRACT = {
        * long to keep it, and the channel announcing it. Empty (one count in ARGV) for every other job.
        */
       results: { keys: ['result'], args: { id: 'raw', json: 'raw', ttlMs: 'num', channel: 'raw' } },
+      /**
+       * Chain hand-offs (docs/results.md, "Chains"): per acknowledged chain step (also in `acks`/`heldAcks`, and in
+       * `results`), its queue's outbox, its id, the next step's id and the outbox entry creating it. Recorded only if
+       * the ack is not stale. Empty (one count in ARGV) for every call without a chain step.
+       */
+      handoffs: { keys: ['outbox'], args: { id: 'raw', next: 'raw', entry: 'raw' } },
     },
   },
   invalidIds: {
@@ -154,7 +160,15 @@ export const CONTRACT = {
     keys: DEAD_KEYS,
     // fallbackEnvelope: what to keep when the jobs hash has no entry for the id.
     args: { id: 'raw', attempt: 'raw', info: 'raw', maxDead: 'num', fallbackEnvelope: 'raw' },
-    groups: { unique: LOCK, slot: SLOT, history: HISTORY, counts: COUNTS, publish: PUBLISH },
+    groups: {
+      unique: LOCK,
+      slot: SLOT,
+      history: HISTORY,
+      counts: COUNTS,
+      publish: PUBLISH,
+      /** A fan-in child's hand-off (its failure, for its parent), recorded in its queue's outbox with the death. */
+      handoff: { optional: true, keys: ['outbox'], args: { next: 'raw', entry: 'raw' } },
+    },
   },
   release: {
     file: 'release',
@@ -201,6 +215,22 @@ export const CONTRACT = {
     keys: ['result', 'jobs', 'dead', 'deadInfo', 'done'],
     args: { id: 'raw' },
     groups: {},
+  },
+  faninCreate: {
+    file: 'fanin-create',
+    // A fan-in's record and its children's hand-offs (docs/results.md, "Fan-in"), in the parent queue's slot.
+    keys: ['fanin', 'outbox', 'jobs', 'done', 'dead'],
+    // head/tail: the parent's envelope before and after its children's results (a JSON array goes between).
+    args: { parent: 'raw', policy: 'raw', head: 'raw', tail: 'raw', priority: 'num' },
+    groups: { children: { args: { id: 'raw', entry: 'raw' } } },
+  },
+  faninRecord: {
+    file: 'fanin-record',
+    // How one child ended; the last one creates the parent (or dead-letters it under policy 'fail').
+    keys: ['fanin', 'jobs', 'wait', 'prio', 'seq', 'notify', 'paused', 'dead', 'deadInfo', 'deadOrder'],
+    // value: the child's result JSON (output form), '' = the child failed.
+    args: { parent: 'raw', index: 'num', value: 'raw', maxDead: 'num' },
+    groups: { publish: PUBLISH },
   },
   uniqueRelease: {
     file: 'unique-release',

@@ -43,6 +43,8 @@ const COMMANDS = {
   jcWorkers: { script: 'workers' },
   jcHeads: { script: 'heads' },
   jcResult: { script: 'result' },
+  jcFaninCreate: { script: 'faninCreate' },
+  jcFaninRecord: { script: 'faninRecord' },
 } as const satisfies Record<string, { script: ScriptName; shebang?: string }>;
 type CommandName = keyof typeof COMMANDS;
 type Reply = string | number | null | Reply[];
@@ -325,6 +327,23 @@ export interface FetchInput {
    * job itself is among `acks`). Undefined or empty for every other job: nothing more is sent.
    */
   readonly results?: readonly ResultWrite[] | undefined;
+  /**
+   * Chain hand-offs to record with the acks (docs/results.md, "Chains"): one per acknowledged chain step that has a
+   * next step (the job itself is among `acks`). Undefined or empty otherwise.
+   */
+  readonly handoffs?: readonly HandoffWrite[] | undefined;
+}
+
+/** The next step of a chain, recorded in the outbox of the acknowledged step's queue with its acknowledgement. */
+export interface HandoffWrite {
+  /** The outbox of the acknowledged step's queue (keys.ts `chainOutbox`). */
+  readonly outbox: string;
+  /** The acknowledged step's id. */
+  readonly id: string;
+  /** The next step's id. */
+  readonly next: string;
+  /** The outbox entry (src/chain.ts `OutboxEntry`, JSON). */
+  readonly entry: string;
 }
 
 /** A result stored with its job's acknowledgement. */
@@ -382,6 +401,33 @@ export interface DeadInput {
   readonly history?: HistoryWrite | undefined;
   /** The queue's results channel, for a job whose type declares a result: its death is announced there. */
   readonly publish?: string | undefined;
+  /** A fan-in child's hand-off of its failure, recorded with the death (docs/results.md, "Fan-in"). */
+  readonly handoff?: HandoffWrite | undefined;
+}
+
+/** A queue's keys plus the record of one fan-in (keys.ts `faninKey`) and the queue's outbox. */
+export type FaninKeys = QueueKeys & { readonly fanin: string; readonly outbox: string };
+
+/** What fanin-create.lua takes. */
+export interface FaninCreateInput {
+  readonly parent: string;
+  readonly policy: 'fail' | 'continue' | 'ignore';
+  readonly head: string;
+  readonly tail: string;
+  readonly priority: number;
+  /** Each child's id and outbox entry (src/chain.ts `OutboxEntry`). */
+  readonly children: readonly { readonly id: string; readonly entry: string }[];
+}
+
+/** What fanin-record.lua takes. */
+export interface FaninRecordInput {
+  readonly parent: string;
+  readonly index: number;
+  /** The child's result JSON (output form); '' when it failed. */
+  readonly value: string;
+  readonly maxDead: number;
+  /** The parent queue's results channel, when the parent's type declares a result. */
+  readonly publish?: string | undefined;
 }
 
 const NO_ITEMS = { flat: [] } as const;
@@ -389,6 +435,7 @@ const DEFAULT_MAX_DEAD = 10_000;
 
 const NO_ACKS: readonly Completion[] = [];
 const NO_RESULTS: readonly ResultWrite[] = [];
+const NO_HANDOFFS: readonly HandoffWrite[] = [];
 
 /**
  * The acks of a fetch as its two groups: plain ones (two arguments each) and those holding a unique lock or a type's
@@ -461,6 +508,7 @@ export class Scripts {
         ...splitAcks(input.acks),
         ...historyGroups(input.history),
         results: input.results ?? NO_RESULTS,
+        handoffs: input.handoffs ?? NO_HANDOFFS,
       }),
     )) as Reply[];
     const stale = Number(reply[1]);
@@ -571,9 +619,20 @@ export class Scripts {
         slot: input.slot,
         ...historyGroups(input.history),
         publish: input.publish === undefined ? undefined : { channel: input.publish },
+        handoff: input.handoff === undefined ? undefined : { outbox: input.handoff.outbox, next: input.handoff.next, entry: input.handoff.entry },
       }),
     );
     return reply === 1;
+  }
+
+  /** Creates a fan-in's record and its children's hand-offs (fanin-create.lua). False: the parent id is known. */
+  async faninCreate(keys: FaninKeys, input: FaninCreateInput): Promise<boolean> {
+    return (await this.call('jcFaninCreate', encodeCall('faninCreate', keys, input, { children: input.children }))) === 1;
+  }
+
+  /** Records how one child of a fan-in ended (fanin-record.lua): 0 nothing, 1 recorded, 2 parent created, 3 parent dead. */
+  async faninRecord(keys: FaninKeys, input: FaninRecordInput): Promise<number> {
+    return Number(await this.call('jcFaninRecord', encodeCall('faninRecord', keys, input, { publish: input.publish === undefined ? undefined : { channel: input.publish } })));
   }
 
   /** Hands leased jobs back to the front of the queue, giving back their attempt. */

@@ -1,5 +1,5 @@
 /**
- * Runs the type tests of test/codegen-types.ts, test/types/typed-api.ts and test/types/results-api.ts through the TypeScript compiler twice: as written it must compile
+ * Runs the type tests of test/codegen-types.ts, test/types/typed-api.ts, test/types/results-api.ts and test/types/chains-api.ts through the TypeScript compiler twice: as written it must compile
  * (so the correct calls compile and every `@ts-expect-error` is needed), and with the directives removed each marked
  * line, and no other, must fail with the error code its comment names.
  */
@@ -10,7 +10,13 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FILES = [join(ROOT, 'test', 'codegen-types.ts'), join(ROOT, 'test', 'types', 'typed-api.ts'), join(ROOT, 'test', 'types', 'results-api.ts'), join(ROOT, 'test', 'types', 'versions-api.ts')];
+const FILES = [
+  join(ROOT, 'test', 'codegen-types.ts'),
+  join(ROOT, 'test', 'types', 'typed-api.ts'),
+  join(ROOT, 'test', 'types', 'results-api.ts'),
+  join(ROOT, 'test', 'types', 'chains-api.ts'),
+  join(ROOT, 'test', 'types', 'versions-api.ts'),
+];
 
 function compilerOptions(): ts.CompilerOptions {
   const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.json'), {}, {

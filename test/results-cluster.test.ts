@@ -13,6 +13,10 @@ const jobs = defineJobs({
   resize: { payload: z.object({ n: z.number() }), result: z.object({ n: z.number() }), queue: 'images' },
   charge: { payload: z.object({ n: z.number() }), result: z.string(), queue: 'billing', attempts: 1 },
   text: { payload: z.object({ n: z.number() }), result: z.number(), queue: 'sms' },
+  // A chain over the three shards (docs/results.md, "Chains"): each hand-off crosses slots.
+  plusOne: { payload: z.object({ n: z.number() }), result: z.object({ n: z.number() }), queue: 'images' },
+  timesTen: { payload: z.object({ n: z.number() }), result: z.object({ n: z.number() }), queue: 'billing' },
+  show: { payload: z.object({ n: z.number() }), result: z.string(), queue: 'sms' },
 });
 const PREFIX = 'jcresultscluster';
 
@@ -32,6 +36,9 @@ beforeAll(async () => {
         return `charge-${n}`;
       },
       text: ({ n }) => n * 2,
+      plusOne: ({ n }) => ({ n: n + 1 }),
+      timesTen: ({ n }) => ({ n: n * 10 }),
+      show: ({ n }) => `=${n}`,
     },
     { redis: { cluster: cluster.seeds }, prefix: PREFIX, concurrency: 8, leaseMs: 2_000, logger: false },
   );
@@ -62,5 +69,20 @@ describe('results on a 3-master Redis Cluster', () => {
     const k = queueKeys(PREFIX, 'images');
     const node = client.redis as unknown as { cluster(cmd: 'KEYSLOT', key: string): Promise<number> };
     expect(await node.cluster('KEYSLOT', `${k.resultPrefix}${resized[0]?.id}`)).toBe(await node.cluster('KEYSLOT', k.jobs));
+  }, 60_000);
+
+  it('chains over the three shards: each step is created in its own queue\'s slot, the outboxes end empty', async () => {
+    const chains = await Promise.all(Array.from({ length: 20 }, (_, n) => client.chain('plusOne', { n }).next('timesTen').next('show').enqueue()));
+    expect(await Promise.all(chains.map((c) => c.result({ timeout: '30s' })))).toEqual(Array.from({ length: 20 }, (_, n) => `=${(n + 1) * 10}`));
+    const node = client.redis as unknown as { cluster(cmd: 'KEYSLOT', key: string): Promise<number>; hlen(key: string): Promise<number>; hexists(key: string, field: string): Promise<number> };
+    const slots = new Set<number>();
+    for (const q of ['images', 'billing', 'sms']) {
+      const k = queueKeys(PREFIX, q);
+      expect(await node.cluster('KEYSLOT', k.chainOutbox)).toBe(await node.cluster('KEYSLOT', k.jobs));
+      slots.add(await node.cluster('KEYSLOT', k.jobs));
+      expect(await node.hlen(k.chainOutbox)).toBe(0);
+    }
+    expect(slots.size).toBe(3);
+    expect(await node.hexists(queueKeys(PREFIX, 'billing').done, `${chains[0]?.id}/1`)).toBe(1);
   }, 60_000);
 });

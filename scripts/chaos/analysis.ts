@@ -2,7 +2,7 @@
  * Judges a chaos run from what survived it: the ids the orchestrator enqueued, every worker's execution log, and the
  * final state of Redis (completed records and dead letters). Pure: no I/O, so the verdict is easy to audit.
  */
-import { CHAOS_JOB_NAMES, FLAKY_JOB, type ChaosJobName, type ExecutionRecord } from './jobs.js';
+import { CHAOS_JOB_NAMES, FLAKY_JOB, type ChainJobName, type ChaosJobName, type ExecutionRecord, type FanInJobName } from './jobs.js';
 
 /** A signal the orchestrator sent to a worker. */
 export interface KillEvent {
@@ -23,7 +23,7 @@ export interface DeadRecord {
 export interface ChaosEvidence {
   readonly leaseMs: number;
   /** Job id → job type, for every enqueue Redis acknowledged. */
-  readonly enqueued: ReadonlyMap<string, ChaosJobName>;
+  readonly enqueued: ReadonlyMap<string, ChaosJobName | ChainJobName | FanInJobName>;
   readonly records: readonly ExecutionRecord[];
   /** Job id → `attempts|finishedAt` from the completed records. */
   readonly completed: ReadonlyMap<string, string>;

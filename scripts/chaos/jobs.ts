@@ -29,7 +29,56 @@ export const chaosJobs = defineJobs({
     attempts: 3,
     backoff: { delay: 50, maxDelay: 500 },
   },
+  // A chain over the three queues (three shards of a cluster): chainFirst → chainSecond → chainThird, each result the
+  // next payload, the hand-offs crossing slots while workers die (docs/results.md, "Chains").
+  chainFirst: {
+    queue: 'images',
+    payload: z.object({ n: z.number().int() }),
+    result: z.object({ n: z.number().int(), twice: z.number().int() }),
+    attempts: 10,
+    backoff: { delay: 100, maxDelay: 1_000 },
+  },
+  chainSecond: {
+    queue: 'billing',
+    payload: z.object({ n: z.number().int(), twice: z.number().int() }),
+    result: z.object({ next: z.number().int() }),
+    attempts: 10,
+    backoff: { delay: 100, maxDelay: 1_000 },
+  },
+  chainThird: {
+    queue: 'webhooks',
+    payload: z.object({ next: z.number().int() }),
+    attempts: 10,
+    backoff: { delay: 100, maxDelay: 1_000 },
+  },
+  fanChild: {
+    queue: 'billing',
+    payload: z.object({ n: z.number().int(), i: z.number().int() }),
+    result: z.object({ v: z.number().int() }),
+    attempts: 10,
+    backoff: { delay: 100, maxDelay: 1_000 },
+  },
+  fanParent: {
+    queue: 'webhooks',
+    payload: z.object({ n: z.number().int(), values: z.array(z.object({ v: z.number().int() })) }),
+    attempts: 10,
+    backoff: { delay: 100, maxDelay: 1_000 },
+  },
 });
+
+/** The jobs of the chaos run's fan-ins. */
+export type FanInJobName = 'fanChild' | 'fanParent';
+/** Fan-in parent ids are `fan-<n>`; child i is the job `fan-<n>/<i>`. */
+export const FANIN_ID_PREFIX = 'fan';
+
+// A fan-in: 14 children in `billing`, then their parent in `webhooks` with their results (docs/results.md, "Fan-in").
+export const FANIN_CHILDREN = 14;
+
+/** The steps of the chaos run's chains, in order. */
+export type ChainJobName = 'chainFirst' | 'chainSecond' | 'chainThird';
+export const CHAIN_STEPS: readonly ChainJobName[] = ['chainFirst', 'chainSecond', 'chainThird'];
+/** Chain ids are `chn-<n>`; step i is the job `chn-<n>/<i>`. */
+export const CHAIN_ID_PREFIX = 'chn';
 
 export type ChaosJobName = 'resizeImage' | 'chargeCard' | 'deliverWebhook';
 export const CHAOS_JOB_NAMES: readonly ChaosJobName[] = ['resizeImage', 'chargeCard', 'deliverWebhook'];

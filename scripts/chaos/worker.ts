@@ -6,8 +6,8 @@
  */
 import { openSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createWorker, type JobContext, type Logger, type RedisConfig } from '../../src/index.js';
-import { chaosJobs, FlakyEndpointError, type RecordKind } from './jobs.js';
+import { createWorker, PermanentError, type JobContext, type Logger, type RedisConfig } from '../../src/index.js';
+import { chaosJobs, FANIN_CHILDREN, FlakyEndpointError, type RecordKind } from './jobs.js';
 
 /** What the orchestrator passes to a worker. */
 export interface ChaosWorkerConfig {
@@ -71,6 +71,33 @@ createWorker(
     resizeImage: (_p, ctx) => work(ctx, false),
     chargeCard: (_p, ctx) => work(ctx, false),
     deliverWebhook: (_p, ctx) => work(ctx, Math.random() < config.failRate),
+    // Chain steps: each checks that its payload is what the step before it returned (for chain chn-<n>), so a lost or
+    // mixed-up hand-off dies as permanent_error, which the verdict counts as a problem.
+    chainFirst: async ({ n }, ctx) => {
+      await work(ctx, false);
+      return { n, twice: n * 2 };
+    },
+    chainSecond: async ({ n, twice }, ctx) => {
+      if (twice !== n * 2 || ctx.id !== `chn-${n}/1`) throw new PermanentError(`chain step 1 ${ctx.id} got the payload ${JSON.stringify({ n, twice })}`);
+      await work(ctx, false);
+      return { next: n + 1 };
+    },
+    chainThird: async ({ next }, ctx) => {
+      if (ctx.id !== `chn-${next - 1}/2`) throw new PermanentError(`chain step 2 ${ctx.id} got the payload ${JSON.stringify({ next })}`);
+      await work(ctx, false);
+    },
+    // Fan-in: the parent checks that it got every child's result, in child order (else permanent_error: a problem).
+    fanChild: async ({ n, i }, ctx) => {
+      await work(ctx, false);
+      return { v: n * 1_000 + i };
+    },
+    fanParent: async ({ n, values }, ctx) => {
+      const expected = Array.from({ length: FANIN_CHILDREN }, (_, i) => n * 1_000 + i);
+      if (ctx.id !== `fan-${n}` || JSON.stringify(values.map((x) => x.v)) !== JSON.stringify(expected)) {
+        throw new PermanentError(`fan-in parent ${ctx.id} got ${JSON.stringify(values)}`);
+      }
+      await work(ctx, false);
+    },
   },
   {
     redis: config.redis,

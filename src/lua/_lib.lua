@@ -468,6 +468,19 @@ local function store_results(res, stale)
   end
 end
 
+-- Chain hand-offs (docs/results.md, "Chains"): for each acknowledged chain step whose ack was not stale, the next
+-- step to create goes into the outbox of the step's queue (field: the next step's id), in the call that records the
+-- success. The worker then creates that step in its own queue (maybe another cluster slot) and removes the entry; the
+-- sweep of lease recovery finishes entries a crash left behind.
+local function record_handoffs(h, stale)
+  local refused = {}
+  for _, id in ipairs(stale) do refused[id] = true end
+  for i = 1, h.n do
+    local outbox, id, nxt, entry = h.row(i)
+    if not refused[id] then redis.call('HSET', outbox, nxt, entry) end
+  end
+end
+
 -- scheduled -> waiting: makes the due ids (read before any write) ready to run.
 local function promote_due(K, due, routes)
   if #due > 0 then

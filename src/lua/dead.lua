@@ -23,4 +23,6 @@ redis.call('HDEL', K.errors, id)
 add_dead(K.dead, K.deadInfo, K.deadOrder, id, env, info, A.maxDead)
 -- A job whose type declares a result: its waiters learn of the death at once (docs/results.md).
 if G.publish then redis.call('PUBLISH', G.publish.channel, 'd' .. id) end
+-- A fan-in child (docs/results.md, "Fan-in"): its failure goes to its parent through the outbox, like a result.
+if G.handoff then redis.call('HSET', G.handoff.outbox, G.handoff.next, G.handoff.entry) end
 return 1

@@ -26,6 +26,7 @@ if G.acks.n + G.heldAcks.n > 0 then
     spec[#spec + 1] = K.doneOrder; spec[#spec + 1] = 'list'
   end
 end
+if G.handoffs.n > 0 then spec[#spec + 1] = G.handoffs.outbox(1); spec[#spec + 1] = 'hash' end
 local bad = check_types(type_checks(spec, types, true))
 if bad then return bad end
 -- Due scheduled jobs are read before any write, so the counter their promotion may use is checked up front too.
@@ -41,6 +42,8 @@ add_history(G.history, G.counts)
 local stale = ack_completed(K, G.acks, G.heldAcks, types, A.keepCount, A.keepAgeMs, now)
 -- 1b. Their results, for jobs whose type declares one (none for every other job).
 if G.results.n > 0 then store_results(G.results, stale) end
+-- 1c. Chain hand-offs: the next steps of acknowledged chain steps, into the outbox (docs/results.md, "Chains").
+if G.handoffs.n > 0 then record_handoffs(G.handoffs, stale) end
 -- 2. scheduled -> waiting: due jobs.
 promote_due(K, due, routes)
 -- 3. waiting -> active: up to `want` jobs.

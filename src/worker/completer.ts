@@ -13,7 +13,10 @@ import type { Logger } from '../logger.js';
 import type { Ack, ResultWrite, Scripts, Slot } from '../scripts.js';
 import type { JobRun } from './job-run.js';
 import { ackHistory, failureHistory, type RunTimes } from './history.js';
-import type { HistoryWrite } from '../scripts.js';
+import type { ChainHandoffs } from './chain-handoff.js';
+import type { Handoff } from '../chain.js';
+import { faninFailure } from '../fan-in.js';
+import type { HandoffWrite, HistoryWrite } from '../scripts.js';
 
 /** What becomes of a failed attempt. */
 export type FailureDecision =
@@ -78,6 +81,8 @@ export interface CompleterParams {
   declared(queue: string, name: string): boolean;
   /** The queues where a job type this worker declares has a `result` schema (the others never look for results). */
   readonly resultQueues?: ReadonlySet<string>;
+  /** Creates the next step of a chain once its hand-off is recorded (chain-handoff.ts). */
+  readonly handoffs?: Pick<ChainHandoffs, 'handOff'>;
 }
 
 /**
@@ -168,6 +173,20 @@ export class AckBatch {
     return out;
   }
 
+  /**
+   * The chain hand-offs of `runs` to record with their acks (docs/results.md, "Chains"): undefined when none of them
+   * is a chain step with a next step.
+   */
+  handoffsOf(runs: readonly JobRun[]): HandoffWrite[] | undefined {
+    if (this.channel === undefined) return undefined;
+    let out: HandoffWrite[] | undefined;
+    for (const run of runs) {
+      const h = run.handoff;
+      if (h !== undefined) (out ??= []).push({ outbox: this.keys.chainOutbox, id: run.id, next: h.next, entry: h.entry });
+    }
+    return out;
+  }
+
   /** A call carrying `runs` was answered; `stale` were refused (the lease had moved on). */
   recorded(runs: readonly JobRun[], stale: readonly string[]): void {
     this.completer.acked(runs, stale);
@@ -206,6 +225,9 @@ export class Completer {
         continue;
       }
       run.state = 'done';
+      // A chain step: its next step is in the outbox now; create it in its own queue (maybe another slot).
+      const h = run.handoff;
+      if (h !== undefined) void this.p.handoffs?.handOff((this.p.keys.get(run.queue) as QueueKeys).chainOutbox, h.next, h.entry);
       if (events.listenerCount('completed') > 0) events.emit('completed', { job: refOf(run), durationMs: performance.now() - run.startedAt });
     }
   }
@@ -237,7 +259,8 @@ export class Completer {
     p.events.emit('failed', { job: ref, error: err, willRetry: decision.kind === 'retry' });
     if (decision.kind === 'dead') {
       const issues = err instanceof InvalidResultError ? err.issues : undefined;
-      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish: deathChannel(run.job, k) });
+      const handoff = run.fanin === undefined ? undefined : faninFailure(run.id, run.fanin, Date.now());
+      this.toDead(k, ref, run.attempt, decision.reason, err, { then: done, lock: run.lock, slot: run.slot, run, issues, publish: deathChannel(run.job, k), handoff });
       return;
     }
     const delayMs = decision.delayMs;
@@ -268,19 +291,23 @@ export class Completer {
       readonly run?: RunTimes;
       /** The queue's results channel, for a job whose type declares a result: its waiters learn of the death. */
       readonly publish?: string | undefined;
+      /** A fan-in child's failure for its parent, recorded in the queue's outbox with the death, then handed on. */
+      readonly handoff?: Handoff | undefined;
     } = {},
   ): void {
     const p = this.p;
-    const { raw = '', issues, then, lock, slot, run, publish } = more;
+    const { raw = '', issues, then, lock, slot, run, publish, handoff } = more;
     const history = failureHistory(k, 'dead', ref.name !== undefined && p.declared(ref.queue, ref.name) ? ref.name : undefined, run);
     const error: StoredError = toStoredError(err, attempt);
     const info: DeadInfo = { reason, error, attempts: attempt, diedAt: Date.now(), issues };
     if (reason !== 'attempts_exhausted' && reason !== 'permanent_error') {
       p.logger.warn(`job ${ref.id} sent to the dead letters (${reason}): ${error.message}`, { queue: ref.queue });
     }
-    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot, history, publish })).then(
+    const h = handoff === undefined ? undefined : { outbox: k.chainOutbox, id: ref.id, next: handoff.next, entry: handoff.entry };
+    p.track(p.scripts.dead(k, { id: ref.id, attempt, infoJson: deadInfoJson(info), maxDead: p.maxDead, fallbackEnvelope: raw, lock, slot, history, publish, handoff: h })).then(
       (ok) => {
         then?.(ok);
+        if (ok && h !== undefined) void p.handoffs?.handOff(h.outbox, h.next, h.entry);
         if (ok) p.events.emit('dead', { job: ref, reason, error });
       },
       (e: unknown) => {

@@ -17,6 +17,8 @@ import type { LeasedJob, Scripts, Slot } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
 import { deathChannel, type Completer, type EventSink } from './completer.js';
 import type { JobRun } from './job-run.js';
+import { parseChainLink, type ChainLink } from '../chain.js';
+import { faninFailure, parseFaninLink, type FaninLink } from '../fan-in.js';
 
 /** What decoding needs (its params). */
 export interface DecodeParams {
@@ -117,12 +119,40 @@ export class JobDecoder {
     // An old name (a renamed job's alias) is looked up only on a miss: the hot path costs one lookup.
     const job = storedJobOf(p.jobSet, env.n, queue);
     if (typeof job === 'string') {
-      dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(job), { raw: l.raw ?? '' });
+      // A fan-in child this worker cannot run still ends for its parent (which would otherwise wait for ever).
+      const link = env.fi === undefined ? undefined : parseFaninLink(env.fi);
+      const handoff = link === undefined || typeof link === 'string' ? undefined : faninFailure(l.id, link, Date.now());
+      dead.toDead(k, leasedRef(queue, l, env.n), l.attempt, 'unknown_job', new Error(job), { raw: l.raw ?? '', handoff });
       return undefined;
     }
     const maxAttempts = env.a ?? job.attempts;
     const lock = env.u === undefined ? undefined : k.uniquePrefix + env.u;
     const { typeIndex, slot } = this.throttleOf(queue, job.name);
+    let chain: ChainLink | undefined;
+    if (env.ch !== undefined) {
+      // A chain step (docs/results.md, "Chains"): only a job with a result can hand one on; a record that cannot be
+      // read would end the chain silently, so the step goes to the dead letters instead.
+      const link = parseChainLink(env.ch);
+      const problem = typeof link === 'string' ? link : job.result === undefined ? `it is a step of chain ${JSON.stringify(link.id)} with a next step, but job "${job.name}" declares no result to hand on` : undefined;
+      if (problem !== undefined) {
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'malformed_job', new Error(`job ${JSON.stringify(l.id)} cannot run as a chain step: ${problem}`), { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k) });
+        return undefined;
+      }
+      chain = link as ChainLink;
+    }
+    let fanin: FaninLink | undefined;
+    if (env.fi !== undefined) {
+      // A fan-in child (docs/results.md, "Fan-in"): it must hand a result to its parent; a record that cannot be read
+      // would leave the parent waiting for ever, so the child goes to the dead letters (its parent records a failure).
+      const link = parseFaninLink(env.fi);
+      const problem = typeof link === 'string' ? link : job.result === undefined ? `it is a child of ${JSON.stringify(link.id)}, but job "${job.name}" declares no result to hand to it` : undefined;
+      if (problem !== undefined) {
+        const handoff = typeof link === 'string' ? undefined : faninFailure(l.id, link, Date.now());
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'malformed_job', new Error(`job ${JSON.stringify(l.id)} cannot run as a fan-in child: ${problem}`), { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k), handoff });
+        return undefined;
+      }
+      fanin = link as FaninLink;
+    }
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       let parsed: StoredPayloadResult;
@@ -131,19 +161,19 @@ export class JobDecoder {
       } catch (thrown) {
         // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
         const err = thrown instanceof Error ? thrown : new Error(String(thrown));
-        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k) });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k), handoff: fanin === undefined ? undefined : faninFailure(l.id, fanin, Date.now()) });
         return undefined;
       }
       if (!parsed.success && parsed.newer !== undefined) {
         // Written by a newer producer (a rolling deploy): not run, not lost; retried until a worker knows its version.
         p.logger.warn(`job ${l.id} (${job.name}) not run: ${parsed.newer.message}`, { queue });
-        p.failAttempt(this.runOf(queue, l, job, env, env.p, maxAttempts, lock, typeIndex, slot, 'recovery'), parsed.newer);
+        p.failAttempt(this.runOf(queue, l, job, env, env.p, maxAttempts, lock, typeIndex, slot, 'recovery', chain, fanin), parsed.newer);
         return undefined;
       }
       if (!parsed.success) {
         const err = new JobValidationError(job.name, parsed.issues, 'dequeue');
         // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
-        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish: deathChannel(job, k) });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish: deathChannel(job, k), handoff: fanin === undefined ? undefined : faninFailure(l.id, fanin, Date.now()) });
         return undefined;
       }
       payload = parsed.data;
@@ -151,7 +181,7 @@ export class JobDecoder {
         p.track(p.scripts.uniqueRelease(lock, { id: l.id })).catch((e: unknown) => p.reportError(e, `releasing the unique lock of job ${l.id}`));
       }
     }
-    return this.runOf(queue, l, job, env, payload, maxAttempts, lock, typeIndex, slot, stage);
+    return this.runOf(queue, l, job, env, payload, maxAttempts, lock, typeIndex, slot, stage, chain, fanin);
   }
 
   /** The run of a leased job (every run has the same shape from the start). */
@@ -166,6 +196,8 @@ export class JobDecoder {
     typeIndex: number,
     slot: Slot | undefined,
     stage: 'dequeue' | 'recovery',
+    chain: ChainLink | undefined,
+    fanin: FaninLink | undefined,
   ): JobRun {
     return {
       id: l.id,
@@ -185,6 +217,9 @@ export class JobDecoder {
       endedAt: 0,
       deadline: Infinity,
       resultJson: undefined,
+      chain,
+      fanin,
+      handoff: undefined,
       returned: undefined,
       timer: undefined,
     };

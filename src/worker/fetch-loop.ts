@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { unblockKey, type QueueKeys } from '../keys.js';
 import { release, type OwnedConnection, type RedisConnection } from '../redis.js';
 import { RedisOutOfMemoryError, RedisUnavailableError } from '../errors.js';
-import { Scripts, type FetchResult, type HistoryWrite, type LeasedJob, type ResultWrite } from '../scripts.js';
+import { Scripts, type FetchResult, type HandoffWrite, type HistoryWrite, type LeasedJob, type ResultWrite } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
 import type { JobRun } from './job-run.js';
 import type { AckCarrier } from './completer.js';
@@ -68,6 +68,8 @@ export interface PendingAcks {
   readonly urgent?: boolean;
   /** The results to store with `runs`' acks (docs/results.md); undefined when none of the queue's types has one. */
   resultsOf?(runs: readonly JobRun[]): readonly ResultWrite[] | undefined;
+  /** The chain hand-offs to record with `runs`' acks (docs/results.md, "Chains"); undefined when there are none. */
+  handoffsOf?(runs: readonly JobRun[]): readonly HandoffWrite[] | undefined;
 }
 
 /** How a fetch loop is set up (its params). */
@@ -230,6 +232,7 @@ export class FetchLoop implements AckCarrier {
       history: acks.length === 0 ? undefined : this.pendingAcks.historyOf?.(acks),
       // Results ride along too (only for queues with a job type that declares one).
       results: acks.length === 0 ? undefined : this.pendingAcks.resultsOf?.(acks),
+      handoffs: acks.length === 0 ? undefined : this.pendingAcks.handoffsOf?.(acks),
     });
   }
 

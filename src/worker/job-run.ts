@@ -5,8 +5,10 @@
  */
 import type { HandlerReturn, JobName, JobSet, PayloadOutput, ResolvedJob } from '../define.js';
 import { resultJsonOf } from '../result.js';
+import { chainHandoff, type ChainLink, type Handoff } from '../chain.js';
+import { faninSuccess, type FaninLink } from '../fan-in.js';
 import { toMs, type Duration } from '../durations.js';
-import { SnoozeSignal, TimeoutError } from '../errors.js';
+import { InvalidResultError, SnoozeSignal, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Envelope } from '../payload.js';
 import type { RunHooks } from '../instrument.js';
@@ -86,6 +88,12 @@ export interface JobRun {
   deadline: number;
   /** The checked result's JSON, stored with the ack (only for a job whose type declares a result). */
   resultJson?: string;
+  /** The rest of the chain this job is a step of (docs/results.md, "Chains"); undefined for most jobs. */
+  readonly chain?: ChainLink | undefined;
+  /** The fan-in this job is a child of (docs/results.md, "Fan-in"); undefined for most jobs. */
+  readonly fanin?: FaninLink | undefined;
+  /** The next chain step, or the fan-in child's result for its parent, recorded with the ack (set once checked). */
+  handoff?: Handoff | undefined;
   /** What the handler returned, until it is checked (only kept for a job whose type declares a result). */
   returned?: unknown;
   timer: NodeJS.Timeout | undefined;
@@ -212,6 +220,25 @@ export class JobRunner {
           return;
         }
         run.resultJson = json;
+        if (run.chain !== undefined) {
+          // A chain step: its result (as a reader gets it) is the next step's payload, recorded with the ack.
+          const handoff = chainHandoff(run.job, run.id, run.chain, json, Date.now());
+          if (handoff instanceof InvalidResultError) {
+            run.resultJson = undefined;
+            failed(handoff);
+            return;
+          }
+          run.handoff = handoff;
+        } else if (run.fanin !== undefined) {
+          // A fan-in child: its result (as a reader gets it) goes to its parent, recorded with the ack.
+          const handoff = faninSuccess(run.job, run.id, run.fanin, json, Date.now());
+          if (handoff instanceof InvalidResultError) {
+            run.resultJson = undefined;
+            failed(handoff);
+            return;
+          }
+          run.handoff = handoff;
+        }
       }
       try {
         outcomes.succeeded(run);

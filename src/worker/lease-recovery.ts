@@ -1,6 +1,7 @@
 import type { QueueKeys } from '../keys.js';
 import type { LeasedJob, Scripts } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
+import type { ChainHandoffs } from './chain-handoff.js';
 
 const BATCH = 100;
 
@@ -22,6 +23,8 @@ export interface LeaseRecoveryParams {
   readonly scripts: Scripts;
   readonly maxDead: number;
   readonly maxEnvelopeBytes: number;
+  /** Finishes the chain and fan-in hand-offs a crash left in a queue's outbox (chain-handoff.ts). */
+  readonly handoffs?: Pick<ChainHandoffs, 'sweep'> | undefined;
 }
 
 /**
@@ -66,10 +69,16 @@ export class LeaseRecovery {
             const sentAt = performance.now();
             const jobs = await this.host.track(p.scripts.recover(k, { leaseMs: p.leaseMs, max: BATCH, types: p.types.get(queue) ?? [], maxDead: p.maxDead, maxEnvelopeBytes: p.maxEnvelopeBytes }));
             if (jobs.length > 0) this.host.recovered(queue, jobs, sentAt);
-            if (jobs.length < BATCH) return;
+            if (jobs.length < BATCH) break;
           }
         } catch (err) {
           this.host.reportError(err, `recovering expired leases in queue "${queue}"`);
+        }
+        if (this.stopped || this.p.handoffs === undefined) return;
+        try {
+          await this.p.handoffs.sweep(k);
+        } catch (err) {
+          this.host.reportError(err, `finishing chain hand-offs in queue "${queue}"`);
         }
       }),
     );

@@ -28,6 +28,7 @@ import { connect, describeConnection, release, type OwnedConnection } from '../r
 import { ConnectionHealth } from '../connection-health.js';
 import { startAfterChecks } from '../preflight.js';
 import { Scripts, toLibraryError, type LeasedJob } from '../scripts.js';
+import { ChainHandoffs } from './chain-handoff.js';
 import { throttledTypes, type ThrottledType } from '../throttle.js';
 import { resolveWorkerOptions, type WorkerOptions } from './options.js';
 import { Slots } from './slots.js';
@@ -176,6 +177,9 @@ export class WorkerCore
     const events: EventSink = this;
     const track = <T>(promise: Promise<T>): Promise<T> => this.track(promise);
     const reportError = (err: unknown, what: string): void => this.reportError(err, what);
+    const resultQueues = new Set([...jobs.jobs.values()].filter((j) => j.result !== undefined).map((j) => j.queue));
+    // Chain and fan-in hand-offs (docs/results.md, "Chains", "Fan-in").
+    const handoffs = new ChainHandoffs({ scripts: this.scripts, prefix: o.prefix, logger: this.logger, leaseMs: this.leaseMs, maxDead: o.maxDead, track, reportError });
     this.completer = new Completer({
       scripts: this.scripts,
       keys: this.keys,
@@ -189,7 +193,8 @@ export class WorkerCore
         if (this.stopping) this.unreturned.add(run);
       },
       declared: (queue, name) => jobs.jobs.get(name)?.queue === queue,
-      resultQueues: new Set([...jobs.jobs.values()].filter((j) => j.result !== undefined).map((j) => j.queue)),
+      resultQueues,
+      handoffs,
     });
     this.decoder = new JobDecoder({
       jobSet: jobs,
@@ -251,6 +256,7 @@ export class WorkerCore
       scripts: this.scripts,
       maxDead: o.maxDead,
       maxEnvelopeBytes: o.maxEnvelopeBytes,
+      handoffs,
     });
     const cronJobs = [...jobs.jobs.values()].filter((j) => j.cron !== undefined && this.queues.includes(j.queue));
     this.cron =

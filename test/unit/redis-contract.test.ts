@@ -125,7 +125,7 @@ describe('the Lua scripts follow their declarations', () => {
     expect(prelude).toContain('local n1, k1, a1 = tonumber(ARGV[6]), k, a'); // the first group's count after the 5 fixed arguments
     expect(prelude).toContain('slot = n2 > 0 and { running = KEYS[k2 + 1], ready = KEYS[k2 + 2] } or nil');
     const fetch = luaPrelude(PLANS.fetch);
-    expect(fetch).toContain('local k, a = 12, 12'); // 12 fixed keys; 5 fixed arguments + 7 group counts (the last: results)
+    expect(fetch).toContain('local k, a = 12, 13'); // 12 fixed keys; 5 fixed arguments + 8 group counts (the last two: results, handoffs)
     expect(fetch).toContain('attempt = function(i) if i <= n2 then return ARGV[a2 + (i - 1) * 2 + 2] end end');
     expect(fetch).toContain('a = a + n1 * 4'); // past the throttled types' arguments
     expect(fetch).toContain('a = a + n2 * 2'); // past the plain acks: two arguments each
@@ -168,14 +168,14 @@ describe('a call built from named inputs', () => {
       { id: 'c', attempt: 2, typeIndex: 0, lock: 'jc:{q}:unique:y' },
       { id: 'e', attempt: 1, typeIndex: 1 },
     ];
-    const call = encodeCall('fetch', k, { want: 10, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 60_000, maxEnvelopeBytes: 0 }, { types, acks, heldAcks, history: undefined, counts: { flat: [] }, results: [] });
+    const call = encodeCall('fetch', k, { want: 10, leaseMs: 30_000, keepCount: 1000, keepAgeMs: 60_000, maxEnvelopeBytes: 0 }, { types, acks, heldAcks, history: undefined, counts: { flat: [] }, results: [], handoffs: [] });
     expect(call.keys).toEqual([
       k.wait, k.prio, k.scheduled, k.active, k.jobs, k.attempts, k.errors, k.notify, k.done, k.doneOrder, k.seq, k.paused,
       ...[types[0], types[1]].flatMap((t) => [t?.keys.ready, t?.keys.running, t?.keys.starts]),
       'jc:{q}:unique:x', 'jc:{q}:unique:y',
     ]);
     expect(call.args).toEqual([
-      10, 30_000, 1000, 60_000, 0, 2, 2, 3, 2, 0, 0, 0,
+      10, 30_000, 1000, 60_000, 0, 2, 2, 3, 2, 0, 0, 0, 0,
       'capped', 2, 0, 0, 'limited', 0, 5, 1000,
       'a', 1, 'd', 4,
       'b', 3, 1, 1, 'c', 2, 2, 0, 'e', 1, 0, 1,

@@ -1,0 +1,177 @@
+/**
+ * The producer side of fan-in (docs/results.md, "Fan-in"): `client.fanIn(parent, payload, { children, payloads, into,
+ * onChildFailure })`. Type-checks the parent's payload field against the children's result type, writes the fan-in's
+ * record and its children's hand-offs with one fanin-create.lua call, creates the children, and waits for the parent.
+ */
+import { randomUUID } from 'node:crypto';
+import type * as z from 'zod';
+import type { JobName, JobSet, JobsWithResult, PayloadInput, ResolvedJob, ResultOutput, ResultSchemaOf } from './define.js';
+import { InvalidArgumentError, JobValidationError, ResultTimeoutError, ResultWaitAbortedError } from './errors.js';
+import { MAX_CHAIN_ID_LENGTH, withField, type OutboxEntry } from './chain.js';
+import { DEFAULT_MAX_CHILDREN, MAX_CHILDREN, childId, faninLinkJson, type ChildFailurePolicy } from './fan-in.js';
+import { encodeEnvelope, jsonIssues, serializePayload } from './payload.js';
+import { emitPayloadJob } from './versions.js';
+import { toMs } from './durations.js';
+import type { QueueKeys } from './keys.js';
+import type { ResultWaitOptions } from './result-wait.js';
+import type { FaninCreateInput, FaninKeys } from './scripts.js';
+import type { Logger } from './logger.js';
+
+/** What the parent's field receives: each child's result output, in child order (`null` for a failed one under `continue`). */
+export type ChildResults<J extends JobSet, C extends JobName<J>, P extends ChildFailurePolicy> = P extends 'continue'
+  ? (ResultOutput<J, C> | null)[]
+  : ResultOutput<J, C>[];
+
+/** The fields of parent `N`'s payload that accept the children's results (an array of `C`'s result output). */
+export type FanInField<J extends JobSet, N extends JobName<J>, C extends JobName<J>, P extends ChildFailurePolicy> = {
+  [K in keyof PayloadInput<J, N> & string]-?: [ChildResults<J, C, P>] extends [PayloadInput<J, N>[K]] ? K : never;
+}[keyof PayloadInput<J, N> & string];
+
+/** Options of `client.fanIn`. */
+export interface FanInOptions<J extends JobSet, C extends JobsWithResult<J>, F extends string, P extends ChildFailurePolicy> {
+  /** The children's job (one that declares a `result`). */
+  readonly children: C;
+  /** One payload per child, in order: child `i` is the job `<parent id>/<i>`. */
+  readonly payloads: readonly PayloadInput<J, C>[];
+  /** The parent payload's field that receives the children's results (an array, in child order). */
+  readonly into: F;
+  /**
+   * What a dead child does: `fail` (default) — the parent goes to the dead letters (`child_failed`) without running;
+   * `continue` — the parent runs, `null` in the failed child's place; `ignore` — the parent runs with the completed
+   * children's results only.
+   */
+  readonly onChildFailure?: P;
+  /** Most children allowed (refused above it). Default 1,000; at most 10,000. */
+  readonly maxChildren?: number;
+  /** The parent's id (idempotent: a second fan-in with it writes nothing). Default `fanin-<uuid>`. */
+  readonly jobId?: string;
+  /** The parent's priority (default its type's). */
+  readonly priority?: number;
+  /** The parent's total attempts (default its type's). */
+  readonly attempts?: number;
+}
+
+/** An enqueued fan-in; `result()` when the parent's job declares a result. */
+export type EnqueuedFanIn<J extends JobSet, N extends JobName<J>> = FanInInfo &
+  ([ResultSchemaOf<J['definitions'], N>] extends [z.core.$ZodType]
+    ? {
+        /** The parent's result, once its children ended and it ran (see docs/results.md, "Fan-in"). */
+        result(options?: ResultWaitOptions): Promise<ResultOutput<J, N>>;
+      }
+    : unknown);
+
+/** An enqueued fan-in's ids. */
+export interface FanInInfo {
+  /** The parent's job id (it exists as a job once every child ended). */
+  readonly id: string;
+  /** True when a fan-in or job with this `jobId` was already known: nothing was written. */
+  readonly duplicate: boolean;
+  /** The children's job ids, in order (`<parent id>/<index>`). */
+  readonly children: readonly string[];
+}
+
+/** What the fan-in code needs from its client. */
+export interface FanInClientDeps {
+  jobOf(name: string): ResolvedJob;
+  keysOf(queue: string): QueueKeys;
+  readonly maxPayloadBytes: number;
+  readonly logger: Logger;
+  registerOnce(queue: string): void;
+  /** fanin-create.lua within the client's timeout. */
+  create(keys: FaninKeys, input: FaninCreateInput): Promise<boolean>;
+  /** Creates children (enqueue.lua with given ids) in queue `k`; then their outbox entries are removed. */
+  createChildren(job: ResolvedJob, items: readonly string[], outbox: string, ids: readonly string[]): Promise<void>;
+  wait(job: ResolvedJob, id: string, options: ResultWaitOptions): Promise<unknown>;
+  /** Whether the fan-in record `key` still exists (the parent not created yet). */
+  pending(key: string): Promise<boolean>;
+  checkJobId(id: unknown, name: string): string;
+}
+
+const POLICIES: readonly ChildFailurePolicy[] = ['fail', 'continue', 'ignore'];
+const POLL_FIRST_MS = 10;
+const POLL_MAX_MS = 1_000;
+
+/** The options as the run-time code reads them (the types live in {@link FanInOptions}). */
+export type AnyFanInOptions = Omit<FanInOptions<JobSet, never, string, ChildFailurePolicy>, 'children' | 'payloads'> & {
+  readonly children: string;
+  readonly payloads: readonly unknown[];
+};
+
+export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, payload: unknown, o: AnyFanInOptions): Promise<unknown> {
+  const parent = deps.jobOf(parentName);
+  const where = `fanIn "${parentName}"`;
+  const child = deps.jobOf(o.children);
+  const policy = o.onChildFailure ?? 'fail';
+  if (!POLICIES.includes(policy)) throw new InvalidArgumentError(where, 'onChildFailure', `onChildFailure must be one of ${POLICIES.join(', ')}, got ${JSON.stringify(policy)}`);
+  if (child.result === undefined) throw new InvalidArgumentError(where, 'children', `the children's job "${child.name}" declares no result to hand to the parent`);
+  if (parent.unique !== undefined || parent.throttle !== undefined || child.unique !== undefined) {
+    throw new InvalidArgumentError(where, 'children', 'a fan-in parent cannot be unique or throttled, nor its children unique');
+  }
+  const max = o.maxChildren ?? DEFAULT_MAX_CHILDREN;
+  if (!Number.isInteger(max) || max < 1 || max > MAX_CHILDREN) throw new InvalidArgumentError(where, 'maxChildren', `maxChildren must be an integer from 1 to ${MAX_CHILDREN}, got ${String(max)}`);
+  const n = o.payloads.length;
+  if (n < 1 || n > max) throw new InvalidArgumentError(where, 'payloads', `a fan-in has 1 to maxChildren (${max}) children, got ${n}`);
+  if (typeof o.into !== 'string' || o.into.length === 0) throw new InvalidArgumentError(where, 'into', 'into must name a field of the parent payload');
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new InvalidArgumentError(where, 'payload', "a fan-in parent's payload must be an object (its field `into` receives the children's results)");
+  const id = o.jobId === undefined ? `fanin-${randomUUID()}` : deps.checkJobId(o.jobId, parent.name);
+  if (id.length > MAX_CHAIN_ID_LENGTH) throw new InvalidArgumentError(where, 'jobId', `a fan-in's jobId has at most ${MAX_CHAIN_ID_LENGTH} characters, got ${id.length}`);
+  // The parent's envelope around a placeholder: its field `into` last, so the results go between head and tail.
+  const { [o.into]: _ignored, ...rest } = payload as Record<string, unknown>;
+  const shaped = { ...rest, [o.into]: 0 };
+  const issues = jsonIssues(shaped);
+  if (issues.length > 0) throw new JobValidationError(parent.name, issues, 'enqueue');
+  const now = Date.now();
+  const priority = o.priority ?? parent.priority;
+  const env = encodeEnvelope(parent.name, now, JSON.stringify(shaped), o.attempts, priority, undefined, undefined, undefined, parent.emitVersion);
+  const cut = env.lastIndexOf(':0}}');
+  const head = env.slice(0, cut + 1);
+  const tail = env.slice(cut + 2);
+  // The children, each carrying its link to the parent; validated like an enqueueMany (all or nothing).
+  const pk = deps.keysOf(parent.queue);
+  const link = { id, q: parent.queue, ...(parent.result === undefined ? {} : { c: 1 as const }) };
+  const ids: string[] = [];
+  const items: string[] = [];
+  const children = o.payloads.map((p, i) => {
+    const { text } = serializePayload(emitPayloadJob(child), p, deps.maxPayloadBytes, i);
+    const cid = childId(id, i);
+    const e = withField(encodeEnvelope(child.name, now, text, undefined, child.priority, undefined, undefined, undefined, child.emitVersion), 'fi', faninLinkJson({ ...link, i }));
+    ids.push(cid);
+    items.push(cid, e);
+    const entry: OutboxEntry = { q: child.queue, n: child.name, ...(child.priority === 0 ? {} : { r: child.priority }), ...(child.throttle === undefined ? {} : { y: 1 as const }), w: now, e };
+    return { id: cid, entry: JSON.stringify(entry) };
+  });
+  deps.registerOnce(parent.queue);
+  deps.registerOnce(child.queue);
+  const created = await deps.create({ ...pk, fanin: pk.faninPrefix + id, outbox: pk.chainOutbox }, { parent: id, policy, head, tail, priority, children });
+  if (created) {
+    // The record (with the children's hand-offs) is written: creating the children now is only quicker than the sweep.
+    await deps.createChildren(child, items, pk.chainOutbox, ids).catch((err: unknown) =>
+      deps.logger.warn(`fan-in ${id}: creating its children failed (${(err as Error).message}); a worker serving queue "${parent.queue}" creates them`),
+    );
+  }
+  const out: Record<string, unknown> = { id, duplicate: !created, children: ids };
+  if (parent.result !== undefined) out.result = (wo?: ResultWaitOptions) => waitForParent(deps, parent, pk.faninPrefix + id, id, wo ?? {});
+  return out;
+}
+
+/** Waits while the fan-in's record exists (its children run), then for the parent's result like any job's. */
+async function waitForParent(deps: FanInClientDeps, parent: ResolvedJob, record: string, id: string, options: ResultWaitOptions): Promise<unknown> {
+  const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `waiting for the result of job "${parent.name}" (id ${JSON.stringify(id)})`, 'timeout');
+  const end = timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
+  const signal = options.signal;
+  for (let pollMs = POLL_FIRST_MS; await deps.pending(record); pollMs = Math.min(pollMs * 2, POLL_MAX_MS)) {
+    if (signal?.aborted === true) throw new ResultWaitAbortedError(parent.name, id, signal.reason);
+    const left = end - performance.now();
+    if (left <= 0) throw new ResultTimeoutError(parent.name, id, timeoutMs ?? 0);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(pollMs, left));
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+  return deps.wait(parent, id, { ...(signal === undefined ? {} : { signal }), ...(end === Infinity ? {} : { timeout: Math.max(0, Math.round(end - performance.now())) }) });
+}
