@@ -114,6 +114,7 @@ function example(ctx: EmitContext): string {
  */
 export const RUNTIME_REEXPORTS = {
   values: [
+    'ChainBrokenError',
     'EnqueueUnconfirmedError',
     'InvalidArgumentError',
     'InvalidResultError',
@@ -124,6 +125,7 @@ export const RUNTIME_REEXPORTS = {
     'JobValidationError',
     'LeaseExpiredError',
     'MissingPeerDependencyError',
+    'PayloadVersionError',
     'PermanentError',
     'RedisConfigurationError',
     'RedisOutOfMemoryError',

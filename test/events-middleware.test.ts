@@ -250,7 +250,7 @@ describe('retention and leftovers', () => {
     await waitFor(async () => {
       const c = await queueCounts(raw, k);
       return c.done === 7 && c.dead === 1 && c.jobs === 0 ? c : undefined;
-    }, 'every job to finish');
+    }, 'every job to finish', 30_000);
     expect(await queueCounts(raw, k)).toEqual({ wait: 0, prio: 0, scheduled: 0, active: 0, jobs: 0, attempts: 0, errors: 0, done: 7, dead: 1 });
     await worker.close();
     const suffixes = (await keysUnder(raw, prefix)).map((key) => key.slice(`${prefix}:{default}:`.length));

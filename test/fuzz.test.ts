@@ -341,9 +341,12 @@ const KEY_TYPES: Record<string, RedisType> = {
   dead: 'hash',
   deadInfo: 'hash',
   deadOrder: 'zset',
+  chainOutbox: 'hash',
 };
 /** Keys the scenario below never makes jobcraft read with a type-specific command (so no error is expected). */
-const UNTOUCHED = new Set(['cron', 'paused']);
+// chainOutbox: only a worker of a job set with results sweeps it (this scenario's jobs declare none); its wrong type is
+// named by the sweep's report (lease-recovery.ts) and by fetch.lua's type check when a chain step hands on.
+const UNTOUCHED = new Set(['cron', 'paused', 'chainOutbox']);
 
 async function makeWrongType(raw: ReturnType<typeof rawRedis>, key: string, type: RedisType): Promise<void> {
   if (type === 'string') await raw.rpush(key, 'a list where a string belongs');

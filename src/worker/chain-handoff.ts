@@ -89,9 +89,14 @@ export class ChainHandoffs {
     // HLEN, HKEYS and HMGET (commands a worker's ACL already allows: docs/configuration.md); an outbox is empty but for
     // hand-offs in flight, so HKEYS is short, and only read when something is there.
     const redis = this.p.scripts.redis;
-    if ((await this.p.track(redis.hlen(k.chainOutbox))) === 0) return;
-    const names = (await this.p.track(redis.hkeys(k.chainOutbox))).slice(0, SWEEP_BATCH);
-    const values = await this.p.track(redis.hmget(k.chainOutbox, ...names));
+    // Plain commands answer a key of the wrong type without naming it (the scripts name it: _lib.lua check_types).
+    const named = (err: unknown): never => {
+      const message = err instanceof Error ? err.message : String(err);
+      throw message.startsWith('WRONGTYPE') ? new Error(`WRONGTYPE jobcraft: key ${k.chainOutbox} (the chain outbox) is not a hash: ${message}`, { cause: err }) : err;
+    };
+    if ((await this.p.track(redis.hlen(k.chainOutbox)).catch(named)) === 0) return;
+    const names = (await this.p.track(redis.hkeys(k.chainOutbox)).catch(named)).slice(0, SWEEP_BATCH);
+    const values = await this.p.track(redis.hmget(k.chainOutbox, ...names)).catch(named);
     const fields: string[] = [];
     names.forEach((name, i) => {
       const value = values[i];

@@ -7,6 +7,7 @@ export * from './worker.js';
 
 // The runtime's errors and the types handlers and producers use, so that a service imports only from here.
 export {
+  ChainBrokenError,
   EnqueueUnconfirmedError,
   InvalidArgumentError,
   InvalidResultError,
@@ -17,6 +18,7 @@ export {
   JobValidationError,
   LeaseExpiredError,
   MissingPeerDependencyError,
+  PayloadVersionError,
   PermanentError,
   RedisConfigurationError,
   RedisOutOfMemoryError,
