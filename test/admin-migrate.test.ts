@@ -148,6 +148,27 @@ describe('admin.migrate', () => {
     expect(all.every((t) => (JSON.parse(t) as { v?: number }).v === 3)).toBe(true);
   });
 
+  it('a migration while a worker of the new code drains the queue: every job runs once, with the new type; none is lost or dead', async () => {
+    const { prefix, client, raw } = testClient(oldJobs, 'migrate-race', defer);
+    const k = queueKeys(prefix, 'default');
+    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: newJobs });
+    defer(() => admin.close());
+    const made = await client.enqueueMany('sendEmail', Array.from({ length: 300 }, (_, i) => ({ to: `user-${i}-with-an-address-long-enough-for-a-hashtable@example.com` })));
+    const seen = new Map<string, unknown[]>();
+    const worker = createWorker(newJobs, { sendEmail: async (p, ctx) => void seen.set(ctx.id, [...(seen.get(ctx.id) ?? []), p]), other: async () => {} }, { redis: redisUrl(), prefix, logger: false, concurrency: 5 });
+    defer(() => worker.close());
+    const dead: string[] = [];
+    worker.on('dead', (e) => dead.push(e.job.id));
+    const run = await admin.migrate({ job: 'sendEmail', pageSize: 10 });
+    await waitFor(() => seen.size === 300, 'every job to run');
+    expect(dead).toEqual([]);
+    made.forEach(({ id }, i) => expect(seen.get(id)).toEqual([{ to: [`user-${i}-with-an-address-long-enough-for-a-hashtable@example.com`], subject: 'to 1' }]));
+    // Each job was migrated, or ran (or was running) first: the counts add up, and nothing is left.
+    expect(run.failed).toBe(0);
+    expect(run.migrated + run.active + run.changed).toBe(run.matched);
+    expect(await raw.hlen(k.jobs)).toBe(0);
+  });
+
   it('migrate.lua rewrites a job only while its stored text is the one read and no worker leases it', async () => {
     const { prefix, raw } = testClient(oldJobs, 'migrate-lua', defer);
     const k = queueKeys(prefix, 'default');
