@@ -3,8 +3,9 @@
  * 1) in every state — waiting, delayed, retrying, dead, active — are rewritten to the target version in place, except
  * the active one (its worker holds it) and the one whose migration fails (left as it was, reported with its path);
  * a dry run counts per version and writes nothing; a rerun skips what is done; an interrupted run finishes when run
- * again; a job stored with a newer version than the target is never migrated down; migrate.lua leaves a job that
- * changed or was leased since it was read.
+ * again; a job stored with a newer version than the target is never migrated down; a migration racing a worker of
+ * the new code loses and re-creates nothing; migrate.lua leaves a job that changed or was leased since it was read
+ * (scripts/mutate-lua.ts breaks both checks: these tests must then fail).
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
