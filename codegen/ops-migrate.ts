@@ -89,6 +89,11 @@ export async function migrateJob(ctx: Context, name: string, o: MigrateCommandOp
   if (job !== undefined && to !== undefined && to > job.version) {
     throw new CliError(EXIT.usage, `--to ${to}: job "${name}" has payload versions 1 to ${job.version} (its current one)`);
   }
+  if (job !== undefined && to !== undefined && to > job.emitVersion) {
+    // Not refused: the workers may all be new already. Said, because a worker that does not know version `to` yet
+    // does not run the migrated jobs (it fails their attempts) until its own deploy.
+    ctx.out.note(`note: version ${to} is above the version producers write (emitVersion ${job.emitVersion}): run this only once every worker knows version ${to}`);
+  }
   const { createAdmin } = await import('jobcraft');
   const admin = createAdmin({ redis: ctx.client.redis, prefix: ctx.prefix, jobs: ctx.jobs });
   const bar = migrateBar(ctx.out);

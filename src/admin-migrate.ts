@@ -30,9 +30,10 @@ export interface MigrateOptions {
   /** The job whose stored payloads to rewrite: its current name (jobs stored under its `aliases` are included). */
   readonly job: string;
   /**
-   * The payload version to write (1 to the job's current version). Default: the current version. Stored jobs of an
-   * older version are migrated up to it; jobs stored with a newer one are left as they are and reported (jobcraft has
-   * no down-migrations).
+   * The payload version to write (1 to the job's current version). Default: the version producers write
+   * (`emitVersion`: the current version unless the job pins an earlier one), which in a safe rollout every running
+   * worker reads. Stored jobs of an older version are migrated up to it; jobs stored with a newer one are left as they
+   * are and reported (jobcraft has no down-migrations).
    */
   readonly to?: number;
   /** Rewrite the dead letters too (a dead letter retried later is parsed again). Default true. */
@@ -219,7 +220,7 @@ function checkOptions(ctx: MigrateContext, o: MigrateOptions): { job: ResolvedJo
     const hint = renamed === undefined ? `jobs: ${[...ctx.jobSet.jobs.keys()].join(', ')}` : `it is an old name of "${renamed.name}": migrate "${renamed.name}" (its aliases are included)`;
     throw new InvalidArgumentError(call, 'job', `unknown job ${JSON.stringify(o.job)} (${hint})`);
   }
-  const to = o.to ?? job.version;
+  const to = o.to ?? job.emitVersion;
   if (typeof to !== 'number' || !Number.isInteger(to) || to < 1 || to > job.version) {
     throw new InvalidArgumentError(call, 'to', `to must be a payload version of job "${job.name}": 1 to ${job.version} (its current version), got ${JSON.stringify(o.to)}`);
   }

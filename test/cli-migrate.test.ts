@@ -34,7 +34,12 @@ export const jobs = defineJobs({
 `;
 
 beforeAll(() => {
-  writeSchemaProject(dir, { 'package.json': JSON.stringify({ name: 'mail-service', private: true, type: 'module' }), 'jobs.schema.ts': NEW_SOURCE });
+  writeSchemaProject(dir, {
+    'package.json': JSON.stringify({ name: 'mail-service', private: true, type: 'module' }),
+    'jobs.schema.ts': NEW_SOURCE,
+    // The expand release: producers still pinned to version 1.
+    'pinned/jobs.schema.ts': NEW_SOURCE.replace("versions: [", 'emitVersion: 1, versions: ['),
+  });
 });
 afterAll(async () => {
   for (const p of prefixes) await deletePrefix(raw, p);
@@ -114,6 +119,10 @@ describe('jobcraft migrate', () => {
     expect(unknown.code).toBe(3);
     const manifest = await cli(prefix, ['sendEmail', '--to', '2', '--manifest', 'generated/jobs.manifest.json']);
     expect(manifest.code).toBe(2);
+    // Above the version producers write: allowed (the workers may all be new), with a note saying when it is safe.
+    const above = await cli(prefix, ['sendEmail', '--to', '2', '--schema', join(dir, 'pinned', 'jobs.schema.ts'), '--dry-run']);
+    expect(above.code).toBe(0);
+    expect(above.stderr).toContain('note: version 2 is above the version producers write (emitVersion 1): run this only once every worker knows version 2');
   });
 
   it('Ctrl-C stops after the current page (exit 130); rerunning finishes the rest', async () => {
