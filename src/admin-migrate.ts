@@ -24,6 +24,8 @@ export const DEFAULT_MIGRATE_PAGE_SIZE = 200;
 export const MAX_MIGRATE_PAGE_SIZE = 10_000;
 /** How many failing jobs a migration's outcome lists (the others are counted). */
 export const MIGRATE_FAILURES_KEPT = 20;
+/** Most distinct stored payload versions a migration's outcome lists in `versions`. */
+export const MIGRATE_VERSIONS_KEPT = 32;
 
 /** What {@link Admin.migrate} takes. */
 export interface MigrateOptions {
@@ -130,7 +132,7 @@ export interface MigrateOutcome {
   readonly changed: number;
   /** Left as they were because their migration failed (see `failures`). */
   readonly failed: number;
-  /** Per stored version, oldest first. */
+  /** Per stored version, oldest first (at most {@link MIGRATE_VERSIONS_KEPT} versions: the first met). */
   readonly versions: readonly MigrateVersionCount[];
   /** The first failing jobs (at most {@link MIGRATE_FAILURES_KEPT}). */
   readonly failures: readonly MigrateFailure[];
@@ -243,8 +245,8 @@ function checkOptions(ctx: MigrateContext, o: MigrateOptions): { job: ResolvedJo
 
 /**
  * Runs a migration ({@link Admin.migrate}): the job's queue's live jobs, then its dead letters, each in HSCAN pages of
- * one migrate.lua call. Redis work per page: one HSCAN, one ZMSCORE of the matching ids (live jobs), one script call
- * carrying each rewritten job's old and new text.
+ * one migrate.lua call. Redis work per page: one HSCAN, then one script call carrying each rewritten job's old and new
+ * text (under `dryRun`, one ZMSCORE of their ids instead).
  */
 export async function migrateStoredJobs(ctx: MigrateContext, o: MigrateOptions): Promise<MigrateOutcome> {
   const { job, to, pageSize, maxPayloadBytes } = checkOptions(ctx, o);
@@ -257,9 +259,15 @@ export async function migrateStoredJobs(ctx: MigrateContext, o: MigrateOptions):
   const count = { scanned: 0, matched: 0, atTarget: 0, migrated: 0, active: 0, changed: 0, failed: 0 };
   let interrupted = false;
   const started = performance.now();
+  // A stored `v` is written by whoever enqueued: past MIGRATE_VERSIONS_KEPT distinct versions, the others are counted
+  // in the totals only (the outcome stays bounded).
+  const spare = { jobs: 0, migrated: 0, failed: 0 };
   const tally = (version: number): { jobs: number; migrated: number; failed: number } => {
     let t = versions.get(version);
-    if (t === undefined) versions.set(version, (t = { jobs: 0, migrated: 0, failed: 0 }));
+    if (t === undefined) {
+      if (versions.size >= MIGRATE_VERSIONS_KEPT) return spare;
+      versions.set(version, (t = { jobs: 0, migrated: 0, failed: 0 }));
+    }
     return t;
   };
 

@@ -165,6 +165,7 @@ export {
   DEFAULT_MIGRATE_PAGE_SIZE,
   MAX_MIGRATE_PAGE_SIZE,
   MIGRATE_FAILURES_KEPT,
+  MIGRATE_VERSIONS_KEPT,
   type MigrateFailure,
   type MigrateFailureReason,
   type MigrateOptions,

@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createAdmin, createClient, createWorker, defineJobs, InvalidArgumentError, payloadVersion, queueKeys } from '../src/index.js';
+import { createAdmin, createClient, createWorker, defineJobs, InvalidArgumentError, MIGRATE_FAILURES_KEPT, MIGRATE_VERSIONS_KEPT, payloadVersion, queueKeys } from '../src/index.js';
 import { Scripts } from '../src/scripts.js';
 import { cleanupRegistry, deferred, redisUrl, testClient, waitFor } from './helpers.js';
 
@@ -174,6 +174,20 @@ describe('admin.migrate', () => {
     expect(run.migrated + run.active + run.changed).toBe(run.matched);
     // Every job acknowledged (acks reach Redis shortly after the handlers end), and none re-created by the migration.
     await waitFor(async () => (await raw.hlen(k.jobs)) === 0, 'the jobs hash to empty');
+  });
+
+  it('keeps its outcome bounded: at most 32 stored versions and 20 failures listed, every job counted', async () => {
+    const { prefix, raw } = testClient(oldJobs, 'migrate-bounds', defer);
+    const k = queueKeys(prefix, 'default');
+    // Versions no code wrote: 40 jobs each claiming a different one, all newer than the job's 3.
+    for (let v = 100; v < 140; v++) await raw.hset(k.jobs, `j${v}`, JSON.stringify({ n: 'sendEmail', t: 1, v, p: {} }));
+    const admin = createAdmin({ redis: redisUrl(), prefix, jobs: newJobs });
+    defer(() => admin.close());
+    const run = await admin.migrate({ job: 'sendEmail', dryRun: true });
+    expect(run).toMatchObject({ matched: 40, failed: 40, migrated: 0 });
+    expect(run.versions).toHaveLength(MIGRATE_VERSIONS_KEPT);
+    expect(run.failures).toHaveLength(MIGRATE_FAILURES_KEPT);
+    expect(run.failures.every((f) => f.reason === 'newer')).toBe(true);
   });
 
   it('migrate.lua rewrites a job only while its stored text is the one read and no worker leases it', async () => {
