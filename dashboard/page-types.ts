@@ -84,6 +84,24 @@ function versionsSection(j: TypeView): Html {
 ${j.earlier.map((v) => html`<details data-testid="job-type-version" data-version="${v.version}"><summary>version ${v.version}: payload JSON Schema</summary><pre data-testid="job-type-version-schema">${schemaText(v.schema)}</pre></details>`)}`;
 }
 
+/**
+ * The jobs the manifest says have earlier versions but the job set does not (a job set rebuilt from the manifest,
+ * as `jobcraft dashboard --manifest` does: JSON carries no migration). A live check with it would count every stored
+ * job of an earlier version as failing, so it is not offered.
+ */
+function migrationsMissing(ctx: Ctx): string[] {
+  return (manifestJobs(ctx.options.manifest) ?? []).filter((j) => positive(j.version, 1) > (ctx.jobs?.jobs.get(j.name)?.version ?? 1)).map((j) => j.name);
+}
+
+function liveCheckUnavailable(ctx: Ctx): Html | undefined {
+  if (ctx.jobs === undefined) {
+    return html`<p class="muted" data-testid="live-check-unavailable">The live check needs the job set (the jobs option, or --schema/--manifest for the command).</p>`;
+  }
+  const missing = migrationsMissing(ctx);
+  if (missing.length === 0) return undefined;
+  return html`<p class="muted" data-testid="live-check-unavailable">The live check needs each job's migrations, which a manifest cannot carry: ${missing.join(', ')} ha${missing.length === 1 ? 's' : 've'} earlier payload versions in the manifest but not in the dashboard's job set. Give the dashboard the job set from the schema file (the jobs option, or --schema for the command).</p>`;
+}
+
 export function typesPage(ctx: Ctx): Html {
   const { page } = ctx;
   const manifest = manifestJobs(ctx.options.manifest);
@@ -99,9 +117,8 @@ export function typesPage(ctx: Ctx): Html {
           earlier: j.versions.map((v) => ({ version: v.version, schema: inputSchema(v.schema) })),
         }));
   const liveCheck =
-    ctx.jobs === undefined
-      ? html`<p class="muted" data-testid="live-check-unavailable">The live check needs the job set (the jobs option, or --schema/--manifest for the command).</p>`
-      : html`<form method="get" action="${href(page, 'types/live-check')}" data-testid="live-check-form"><p>Parse the jobs stored in Redis now (waiting, delayed, retrying, active, dead letters) with these job types, as a worker would, migrations included: read-only, at most ${maxJobsOf(ctx)} stored jobs. <button type="submit" data-testid="live-check-run">Run the live check</button></p></form>`;
+    liveCheckUnavailable(ctx) ??
+    html`<form method="get" action="${href(page, 'types/live-check')}" data-testid="live-check-form"><p>Parse the jobs stored in Redis now (waiting, delayed, retrying, active, dead letters) with these job types, as a worker would, migrations included: read-only, at most ${maxJobsOf(ctx)} stored jobs. <button type="submit" data-testid="live-check-run">Run the live check</button></p></form>`;
   const body =
     jobs.length === 0
       ? html`<p class="muted" data-testid="no-types">No job set was given to the dashboard (the jobs or manifest option; --schema or --manifest for the command).</p>`
@@ -138,9 +155,8 @@ function reportHtml(report: LiveCheckReport, bounded: boolean, max: number): Htm
 /** `types/live-check`: runs the live check (read-only, bounded) and shows its report. Never refreshes itself. */
 export async function liveCheckPage(ctx: Ctx): Promise<Html> {
   const { page } = ctx;
-  if (ctx.jobs === undefined) {
-    return layout(page, 'Live check', html`<p class="muted" data-testid="live-check-unavailable">The live check needs the job set (the jobs option, or --schema/--manifest for the command).</p>`, false);
-  }
+  const unavailable = liveCheckUnavailable(ctx);
+  if (unavailable !== undefined || ctx.jobs === undefined) return layout(page, 'Live check', unavailable ?? html``, false);
   // Bounded: stopped between two pages once the bound is read (the report then says interrupted).
   const max = maxJobsOf(ctx);
   const stop = new AbortController();

@@ -361,6 +361,13 @@ describe('payload versions and the live check', () => {
       const fromManifest = (await get(manifest, '/types')).text;
       expect(fromManifest).toContain('data-version="2" data-emit-version="2"');
       expect(fromManifest).toContain('&quot;oldField&quot;');
+      // A job set rebuilt from a manifest has no migrations: the check is not offered for it (it would count every
+      // stored job of an earlier version as failing).
+      const rebuilt = another({ prefix: p, jobs: oldJobs, manifest: { jobs: [{ name: 'notify', queue: 'versioned', input: {}, version: 2, emitVersion: 1, versions: [{ version: 1, input: {} }] }] } });
+      expect(testId((await get(rebuilt, '/types')).text, 'live-check-unavailable')).toContain('notify has earlier payload versions in the manifest but not in the dashboard');
+      const refused = await get(rebuilt, '/types/live-check');
+      expect(refused.text).toContain('data-testid="live-check-unavailable"');
+      expect(refused.text).not.toContain('data-testid="live-check-verdict"');
     } finally {
       await old.close();
       await clearPrefix(p);
