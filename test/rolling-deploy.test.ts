@@ -2,8 +2,8 @@
  * The rolling deploy of issue #13 ("Done means"), with REAL separate processes (test/fixtures/rolling-process.ts,
  * each running one schema file's job set) against the same Redis under a prefix of their own. `sendEmail` changes
  * from `{ to: string }` (the old code, v1) to `{ to: email[] }`:
- * - with versions + a migration (v2), jobs an old producer stored before and during the deploy all complete on the
- *   new worker, whose handler sees the new type; the reverse — a new producer pinned to `emitVersion: 1` beside an
+ * - with versions + a migration (v2), jobs an old producer stored before the deploy (rewritten by `jobcraft migrate`)
+ *   and during it (upcast by the worker) all complete on the new worker, whose handler sees the new type; the reverse — a new producer pinned to `emitVersion: 1` beside an
  *   old worker — completes too, and once the workers are new, unpinned producers' jobs complete as well;
  * - an unpinned new producer beside an old worker is the hazard the check names: the old worker never runs its jobs
  *   (they fail their attempts and wait in the dead letters, not run with the wrong type), and after the deploy they
@@ -132,9 +132,13 @@ const ranAll = (ids: readonly string[]) => (lines: readonly string[]): boolean =
 
 // Each test starts several processes (tsx compiles each at its start): minutes on a busy 2-core machine, not a timing.
 describe('rolling deploy', { timeout: 180_000 }, () => {
-  it('old producer → new worker: jobs stored before and during the deploy complete, the handler seeing the new type', async () => {
+  it('old producer → new worker: jobs stored before the deploy (migrated in place) and during it (upcast at dequeue) complete, the handler seeing the new type', async () => {
     const prefix = newPrefix('rolling-forward');
     const before = await produce('old', prefix, 'before', 5);
+    // No old worker runs any more: the stored jobs may be written back at version 2 (the runbook's migrate step).
+    const migrate = await runCli(['migrate', 'sendEmail', '--to', '2', '--schema', schemaOf('new'), '--json'], { REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix, NO_COLOR: '1' });
+    expect(migrate.code, migrate.stderr).toBe(0);
+    expect(JSON.parse(migrate.stdout)).toMatchObject({ matched: 5, migrated: 5, failed: 0 });
     const w = worker('new', prefix);
     await w.until((l) => l.includes('ready'), 'the new worker');
     const during = await produce('old', prefix, 'during', 5);
