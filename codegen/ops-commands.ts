@@ -173,6 +173,24 @@ export function registerOpsCommands(program: Command): void {
     run<[string], CommonOptions>('manifest', (a, ctx, name) => a.cronTrigger(ctx, name)),
   );
 
+  // The migrations are functions: only the schema file has them (no --manifest).
+  withCommonOptions(
+    program
+      .command('migrate')
+      .description('rewrite a job type’s stored payloads (waiting, delayed, retrying, dead letters) to a payload version, in place, resumably')
+      .argument('<job>', 'the job name (jobs stored under its aliases are included)')
+      .option('--to <version>', 'the payload version to write (1 to the job’s current one)')
+      .option('--schema <file>', 'the schema file whose job set (and migrations) to use', 'jobs.schema.ts')
+      .option('--dry-run', 'change nothing; count the stored jobs per version and list those whose migration would fail')
+      .option('--no-dead', 'leave the dead letters as they are')
+      .option('--page-size <n>', 'stored jobs read per page (each page is one scan step and one script call)', '200')
+      .option('--rate <n>', 'read at most n stored jobs per second; default no limit')
+      .option('--max-payload-bytes <n>', 'the largest migrated payload written (bytes of JSON; default the worker’s 16 MiB)'),
+    false,
+  ).action(
+    run<[string], import('./ops-migrate.js').MigrateCommandOptions>('schema', async (_a, ctx, name, o) => (await import('./ops-migrate.js')).migrateJob(ctx, name, o)),
+  );
+
   withCommonOptions(
     program
       .command('enqueue')

@@ -17,7 +17,8 @@ import { overviewPage } from './page-overview.js';
 import { queuePage } from './page-queue.js';
 import { jobPage, shownPayload } from './page-job.js';
 import { deadPage } from './page-dead.js';
-import { scheduledPage, typesPage, workersPage } from './page-misc.js';
+import { scheduledPage, workersPage } from './page-misc.js';
+import { liveCheckPage, typesPage } from './page-types.js';
 import { contentSecurityPolicy, cookieOf, Csrf, CSRF_COOKIE, CSRF_FIELD, csrfCookieHeader, crossSiteReason, newNonce, securityHeaders } from './security.js';
 
 /** The default refresh period of the pages (ms). */
@@ -77,6 +78,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const basePath = normalizeBasePath(options.basePath ?? '/');
   const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
   if (!Number.isInteger(pollMs) || pollMs < 0) throw new InvalidArgumentError('createDashboard', 'pollMs', `pollMs must be a whole number of ms ≥ 0: ${String(pollMs)}`);
+  const maxJobs = options.liveCheckMaxJobs;
+  if (maxJobs !== undefined && (typeof maxJobs !== 'number' || !Number.isInteger(maxJobs) || maxJobs < 1)) {
+    throw new InvalidArgumentError('createDashboard', 'liveCheckMaxJobs', `liveCheckMaxJobs must be a whole number of stored jobs ≥ 1: ${String(maxJobs)}`);
+  }
   const logError = options.logError ?? ((message: string, error: unknown) => console.error(`jobcraft dashboard: ${message}`, error));
   const { redis, owned } = openRedis(options.redis);
   // A connection of ours gets an error listener: without one ioredis prints every failed reconnect, stack and all.
@@ -197,6 +202,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   app.get('/scheduled', async (c) => htmlResponse(c, await scheduledPage(ctxOf(c))));
   app.get('/workers', async (c) => htmlResponse(c, await workersPage(ctxOf(c))));
   app.get('/types', (c) => htmlResponse(c, typesPage(ctxOf(c))));
+  // Read-only (a GET that writes nothing), so every user who may see the dashboard may run it; bounded (page-types.ts).
+  app.get('/types/live-check', async (c) => htmlResponse(c, await liveCheckPage(ctxOf(c))));
   app.get('/static/:file', (c) => {
     const asset = assets.get(c.req.param('file'));
     if (asset === undefined) return c.text('not found\n', 404);

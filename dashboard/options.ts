@@ -129,6 +129,11 @@ export interface DashboardOptions {
    * to any other. Default: random per dashboard, so a token is good only on the instance that made it.
    */
   readonly csrfSecret?: string;
+  /**
+   * The most stored jobs one live check (the job types page's "Run the live check") reads: it stops between two pages
+   * once it has read that many and says its counts are partial. Default 10,000 (`jobcraft check --live` reads all).
+   */
+  readonly liveCheckMaxJobs?: number;
   /** Where errors of hooks and Redis are logged. Default `console.error`. */
   readonly logError?: (message: string, error: unknown) => void;
 }

@@ -1,8 +1,7 @@
 /**
- * The scheduled page (delayed jobs by due time per queue, cron jobs with their last and next firing), the workers
- * page (the worker registry) and the job types page (each declared job's options and payload JSON Schema).
+ * The scheduled page (delayed jobs by due time per queue, cron jobs with their last and next firing) and the workers
+ * page (the worker registry). The job types page is page-types.ts.
  */
-import { describeResolvedJob } from 'jobcraft/schema';
 import type { CronEntry } from 'jobcraft';
 import { actionsFor, jobsTable, limitParam, pager, pageSize, param, type Ctx } from './context.js';
 import { actionButton, html, href, jobHref, layout, query, time, type Html } from './html.js';
@@ -53,55 +52,4 @@ export async function workersPage(ctx: Ctx): Promise<Html> {
 <td>${time(w.startedAt, now)}</td><td data-testid="worker-heartbeat">${time(w.lastBeatAt, now)}</td></tr>`,
         )}</tbody></table>`;
   return layout(page, 'Workers', body);
-}
-
-interface ManifestJob {
-  readonly name: string;
-  readonly queue?: string;
-  readonly description?: string | null;
-  readonly resolved?: unknown;
-  readonly options?: unknown;
-  readonly input?: unknown;
-}
-
-/** The jobs of a parsed manifest, or undefined when it is not one. */
-function manifestJobs(manifest: unknown): readonly ManifestJob[] | undefined {
-  const jobs = (manifest as { jobs?: unknown } | null | undefined)?.jobs;
-  if (!Array.isArray(jobs)) return undefined;
-  return jobs.filter((j): j is ManifestJob => typeof (j as { name?: unknown } | null)?.name === 'string');
-}
-
-/** The JSON Schema of a payload's input, from the zod schema's own `toJSONSchema` (zod 4 classic). */
-function inputSchema(payload: unknown): unknown {
-  const method = (payload as { toJSONSchema?: (params: Record<string, unknown>) => unknown } | null)?.toJSONSchema;
-  if (typeof method !== 'function') return '(no JSON Schema: the payload schema has no toJSONSchema method)';
-  try {
-    return method.call(payload, { io: 'input', unrepresentable: 'any' });
-  } catch (err) {
-    return `(no JSON Schema: ${(err as Error).message})`;
-  }
-}
-
-export function typesPage(ctx: Ctx): Html {
-  const { page } = ctx;
-  const fromManifest = manifestJobs(ctx.options.manifest);
-  const jobs: { name: string; options: unknown; schema: unknown }[] =
-    fromManifest !== undefined
-      ? fromManifest.map((j) => ({ name: j.name, options: { queue: j.queue, description: j.description, ...(j.resolved as object | undefined) }, schema: j.input }))
-      : [...(ctx.jobs?.jobs.values() ?? [])].map((j) => ({
-          name: j.name,
-          options: describeResolvedJob(j),
-          schema: inputSchema(j.schema),
-        }));
-  const body =
-    jobs.length === 0
-      ? html`<p class="muted" data-testid="no-types">No job set was given to the dashboard (the jobs or manifest option; --schema or --manifest for the command).</p>`
-      : html`${jobs
-          .sort((a, b) => a.name.localeCompare(b.name))
-          .map(
-            (j) => html`<section class="job-type" data-testid="job-type" data-job="${j.name}"><h2 id="${`type-${j.name}`}">${j.name}</h2>
-<h3>Options</h3><pre data-testid="job-type-options">${JSON.stringify(j.options, null, 2)}</pre>
-<h3>Payload JSON Schema</h3><pre data-testid="job-type-schema">${typeof j.schema === 'string' ? j.schema : JSON.stringify(j.schema, null, 2)}</pre></section>`,
-          )}`;
-  return layout(page, 'Job types', body);
 }

@@ -87,6 +87,20 @@ const MUTATIONS: readonly Mutation[] = [
     replace: '    -- mutation: history dropped',
     tests: ['test/error-history.test.ts'],
   },
+  {
+    name: 'migrate.lua rewrites without comparing the stored text (a job finished meanwhile is re-created)',
+    file: 'migrate.lua',
+    find: "  elseif redis.call('HGET', K.hash, id) == G.items.expected(i) then",
+    replace: '  elseif G.items.expected(i) then',
+    tests: ['test/admin-migrate.test.ts'],
+  },
+  {
+    name: 'migrate.lua rewrites a leased job',
+    file: 'migrate.lua',
+    find: "  if redis.call('ZSCORE', K.active, id) then",
+    replace: '  if false then',
+    tests: ['test/admin-migrate.test.ts'],
+  },
 ];
 
 function runTests(files: readonly string[]): boolean {

@@ -4,6 +4,7 @@
  * and resume queues, list and trigger cron jobs. The operations CLI and the dashboard both sit on it. Nothing here
  * prints; every call does O(page size) Redis work (docs/operations.md, "Write API: createAdmin").
  */
+import type { MigrateOptions, MigrateOutcome } from './admin-migrate.js';
 import type { InspectorOptions } from './inspect-types.js';
 import type { JobState } from './job-info.js';
 
@@ -261,6 +262,16 @@ export interface Admin {
    * option; a job without a cron schedule is refused.
    */
   triggerCron(name: string): Promise<TriggerOutcome>;
+  /**
+   * Rewrites the stored payloads of one job type to a payload version (default its current one) in place: its queue's
+   * waiting, delayed and retrying jobs and its dead letters (not the active ones: a worker holds them, and upcasts
+   * them itself). Jobs stored under the job's aliases are included. HSCAN pages, one migrate.lua call per page that
+   * rewrites a job only if its stored text is unchanged since it was read and no worker leases it; a payload whose
+   * migration fails is left as it is and reported; a job stored with a newer version than the target is left as it is
+   * (no down-migrations exist). Resumable: a rerun skips the jobs already at the target. Needs the `jobs` option.
+   * docs/contracts.md, "Migrating stored jobs".
+   */
+  migrate(options: MigrateOptions): Promise<MigrateOutcome>;
   /** Closes the connection if the admin opened it (yours stays open). */
   close(): Promise<void>;
 }

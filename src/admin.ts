@@ -2,8 +2,10 @@
  * The write API over a prefix's queues ({@link Admin}; types in admin-types.ts): act on jobs named by id or selected
  * by a paged scan (admin-scan.ts), purge dead letters, pause and resume queues, list and trigger cron jobs. It goes
  * through the same primitives as the client — the cancel, dead-retry, dead-delete and resume scripts, the dead-letter
- * API — and adds no script of its own. Costs: docs/operations.md ("Write API: createAdmin").
+ * API — and adds one script of its own, migrate.lua, for `migrate` (admin-migrate.ts: stored payloads rewritten to a
+ * payload version). Costs: docs/operations.md ("Write API: createAdmin").
  */
+import { migrateStoredJobs } from './admin-migrate.js';
 import { scanQueue, type PageResult, type ScanAction } from './admin-scan.js';
 import {
   ACTION_STATES,
@@ -468,6 +470,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
     isPaused: async (queue) => (await redis.exists(queueKeys(prefix, await knownQueue(queue, 'admin.isPaused')).paused)) === 1,
     cron,
     triggerCron,
+    migrate: (o) => migrateStoredJobs({ redis, scripts, prefix, jobSet }, o),
     close: async () => {
       await client?.close();
       await release(conn);

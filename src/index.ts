@@ -166,6 +166,19 @@ export {
   type SkipReason,
   type TriggerOutcome,
 } from './admin-types.js';
+export {
+  DEFAULT_MIGRATE_PAGE_SIZE,
+  MAX_MIGRATE_PAGE_SIZE,
+  MIGRATE_FAILURES_KEPT,
+  MIGRATE_VERSIONS_KEPT,
+  type MigrateFailure,
+  type MigrateFailureReason,
+  type MigrateOptions,
+  type MigrateOutcome,
+  type MigrateProgress,
+  type MigrateSource,
+  type MigrateVersionCount,
+} from './admin-migrate.js';
 export { checkStoredJobs, verdictOfStoredJob, type StoredJobVerdict } from './live-check.js';
 export { parseStoredPayload, upcastStoredPayload, type StoredPayloadResult, type VersionedPayloadJob } from './stored-payload.js';
 export { payloadVersion, type AnyPayloadVersion, type PayloadVersion, type VersionSchema, type EmitSchema } from './versions.js';

@@ -265,6 +265,13 @@ export const CONTRACT = {
     args: { bytes: 'num' },
     groups: { ids: { args: { id: 'raw' } } },
   },
+  migrate: {
+    file: 'migrate',
+    // hash: the queue's jobs hash or its dead letters; active: the queue's leases (a leased id is never rewritten).
+    keys: ['hash', 'active'],
+    args: {},
+    groups: { items: { args: { id: 'raw', expected: 'raw', envelope: 'raw' } } },
+  },
   workers: {
     file: 'workers',
     keys: ['info', 'beats'],

@@ -42,6 +42,7 @@ const COMMANDS = {
   jcHeartbeat: { script: 'heartbeat' },
   jcWorkers: { script: 'workers' },
   jcHeads: { script: 'heads' },
+  jcMigrate: { script: 'migrate' },
   jcResult: { script: 'result' },
   jcFaninCreate: { script: 'faninCreate' },
   jcFaninRecord: { script: 'faninRecord' },
@@ -740,6 +741,19 @@ export class Scripts {
       const v = r[i];
       return v === null || v === undefined ? null : String(v);
     });
+  }
+
+  /**
+   * Rewrites stored jobs of `hash` (a queue's jobs or dead letters) whose stored text is still `expected` and whose id
+   * is not leased in `active` (migrate.lua). Per item: `rewritten`, `changed` (gone or different since read) or `leased`.
+   */
+  async migrate(
+    keys: { readonly hash: string; readonly active: string },
+    input: { readonly items: readonly { readonly id: string; readonly expected: string; readonly envelope: string }[] },
+  ): Promise<('rewritten' | 'changed' | 'leased')[]> {
+    if (input.items.length === 0) return [];
+    const r = (await this.call('jcMigrate', encodeCall('migrate', keys, {}, { items: input.items }))) as Reply[];
+    return input.items.map((_, i) => (Number(r[i]) === 1 ? 'rewritten' : Number(r[i]) === 2 ? 'leased' : 'changed'));
   }
 
   /** The live entries of the worker registry: Redis's time, and per worker its id, expiry and entry JSON. */

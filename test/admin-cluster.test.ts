@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createAdmin, createClient, defineJobs, queueKeys, type JobClient } from '../src/index.js';
+import { createAdmin, createClient, defineJobs, payloadVersion, queueKeys, type JobClient } from '../src/index.js';
 import { startRedisCluster, type RedisClusterHandle } from '../scripts/redis-cluster.js';
 import { waitFor } from './helpers.js';
 
@@ -85,6 +85,30 @@ describe('admin on Redis Cluster (3 masters)', () => {
       for (const q of jobs.queues) expect(await client.redis.hlen(queueKeys(PREFIX, q).jobs)).toBe(0);
     } finally {
       await admin.close();
+    }
+  });
+
+  it('migrates stored payloads of jobs on queues of different shards at once (migrate.lua touches one queue\'s keys)', async () => {
+    const v1 = z.object({ n: z.number() });
+    const old = defineJobs({ oldImage: { payload: v1, queue: 'images' }, oldHook: { payload: v1, queue: 'webhooks' } });
+    const versioned = { payload: z.object({ n: z.array(z.number()) }), versions: [payloadVersion(v1, (p) => ({ n: [p.n] }))] } as const;
+    const next = defineJobs({ oldImage: { ...versioned, queue: 'images' }, oldHook: { ...versioned, queue: 'webhooks' } });
+    const producer = createClient(old, { redis: { cluster: cluster.seeds }, prefix: PREFIX, logger: false });
+    const admin = createAdmin({ redis: { cluster: cluster.seeds }, prefix: PREFIX, jobs: next });
+    try {
+      const images = await producer.enqueueMany('oldImage', [{ n: 1 }, { n: 2 }]);
+      const hooks = await producer.enqueueMany('oldHook', [{ n: 3 }]);
+      const [a, b] = await Promise.all([admin.migrate({ job: 'oldImage', pageSize: 1 }), admin.migrate({ job: 'oldHook' })]);
+      expect(a).toMatchObject({ matched: 2, migrated: 2, failed: 0 });
+      expect(b).toMatchObject({ matched: 1, migrated: 1, failed: 0 });
+      for (const [q, made] of [['images', images], ['webhooks', hooks]] as const) {
+        for (const { id } of made) expect(JSON.parse((await client.redis.hget(queueKeys(PREFIX, q).jobs, id)) ?? '{}')).toMatchObject({ v: 2, p: { n: [expect.any(Number)] } });
+      }
+      // The queues as the other tests expect them: empty.
+      expect(await admin.act('cancel', [...images, ...hooks].map((j) => j.id))).toMatchObject({ done: 3 });
+    } finally {
+      await admin.close();
+      await producer.close();
     }
   });
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createDashboard, PAYLOAD_SHOWN_BYTES, type DashboardOptions } from '../dashboard/index.js';
-import { createClient, createInspector, createWorker, defineJobs, type Worker } from '../src/index.js';
+import { createClient, createInspector, createWorker, defineJobs, payloadVersion, type Worker } from '../src/index.js';
 import { browserMissing, serveFetch, servePages, skipReason, useBrowser, type FetchHandler, type Served, type TestPage } from './browser.js';
 import { cleanupRegistry, clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
 
@@ -268,6 +268,38 @@ describeBrowser('dashboard in Chromium', () => {
     expect(await email.getByTestId('job-type-options').textContent()).toContain('"mail"');
     const schema = JSON.parse((await email.getByTestId('job-type-schema').textContent()) ?? '') as { properties?: Record<string, unknown> };
     expect(Object.keys(schema.properties ?? {}).sort()).toEqual(['subject', 'to']);
+  });
+
+  it('job types: a job\'s versions with each earlier JSON Schema; a read-only user runs the live check and sees what would fail', async () => {
+    const v1 = z.object({ to: z.string() });
+    const versioned = defineJobs({ sendEmail: { payload: z.object({ to: z.array(z.email()), subject: z.string() }), queue: 'mail', versions: [payloadVersion(v1, (p) => ({ to: [p.to], subject: '(none)' }))] } });
+    const { prefix } = setup('types-versions');
+    // Stored by the code before: one address each, one of them not an address.
+    const old = createClient(defineJobs({ sendEmail: { payload: v1, queue: 'mail' } }), { redis: redisUrl(), prefix });
+    defer(() => old.close());
+    for (const to of ['a@example.com', 'b@example.com', '<b>not an address</b>']) await old.enqueue('sendEmail', { to });
+    const served = await dashboard(prefix, { jobs: versioned, readOnly: true });
+    const { page } = await browser.open();
+    await page.goto(`${served.origin}/types`);
+    const email = page.locator('[data-testid="job-type"][data-job="sendEmail"]');
+    expect(await email.getByTestId('job-type-versions').getAttribute('data-version')).toBe('2');
+    expect(await email.getByTestId('job-type-versions').getAttribute('data-emit-version')).toBe('2');
+    await email.getByTestId('job-type-version').locator('summary').click();
+    const earlier = JSON.parse((await email.getByTestId('job-type-version-schema').textContent()) ?? '') as { properties?: Record<string, { type?: string }> };
+    expect(earlier.properties?.to?.type).toBe('string');
+
+    await page.getByTestId('live-check-run').click();
+    await page.waitForURL(/\/types\/live-check/);
+    expect(await page.getByTestId('live-check-verdict').getAttribute('data-verdict')).toBe('would_fail');
+    const row = page.locator('[data-testid="live-check-row"][data-job="sendEmail"]');
+    expect(await row.getByTestId('live-check-read').textContent()).toBe('3');
+    expect(await row.getByTestId('live-check-failing').textContent()).toBe('1');
+    expect(await row.getByTestId('live-check-version').textContent()).toBe('v1: 3 / 1');
+    expect(await row.getByTestId('live-check-path').first().textContent()).toContain('to[]');
+    // Nothing ran: the stored jobs are still there, unmigrated.
+    const inspector = createInspector({ redis: redisUrl(), prefix });
+    defer(() => inspector.close());
+    expect(await inspector.stats('mail')).toMatchObject({ waiting: 3 });
   });
 
   it('pause and resume a queue with its button: Redis says paused, then not', async () => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, PermanentError, type JobClient, type Worker } from '../src/index.js';
+import { createClient, createWorker, defineJobs, payloadVersion, PermanentError, queueKeys, type JobClient, type Worker } from '../src/index.js';
 import { createDashboard, PAYLOAD_SHOWN_BYTES, type Dashboard } from '../dashboard/index.js';
 import { clearPrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 import { startRedisServer } from '../scripts/redis-server.js';
@@ -299,6 +299,79 @@ describe('Redis facts', () => {
       await evicting.close();
       raw.disconnect();
       await server.stop();
+    }
+  });
+});
+
+describe('payload versions and the live check', () => {
+  const v1 = z.object({ to: z.string() });
+  const v2 = z.object({ to: z.array(z.email()) });
+  /** The code deployed before: one address. */
+  const oldJobs = defineJobs({ notify: { payload: v1, queue: 'versioned' } });
+  /** The code the dashboard runs: a list, the migration from version 1, producers still pinned to version 1. */
+  const newJobs = defineJobs({ notify: { payload: v2, queue: 'versioned', versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))], emitVersion: 1 } });
+
+  it('the job types page shows each job\'s versions and emitVersion; the live check (read-only, writes nothing) shows per type and version what would fail, escaped', async () => {
+    const p = testPrefix('dashboard-versions');
+    const raw = rawRedis();
+    const old = createClient(oldJobs, { redis: redisUrl(), prefix: p });
+    try {
+      await old.enqueue('notify', { to: 'a@x.io' });
+      await old.enqueue('notify', { to: 'not an address' });
+      // A stored job whose name is markup (written by anything that can reach Redis).
+      await raw.hset(queueKeys(p, 'versioned').jobs, 'x1', JSON.stringify({ n: XSS, t: 1, p: {} }));
+      const dash = another({ prefix: p, jobs: newJobs, readOnly: true });
+
+      const types = await get(dash, '/types');
+      expect(types.status).toBe(200);
+      const notify = types.text.slice(types.text.indexOf('data-job="notify"'));
+      expect(notify).toContain('data-testid="job-type-versions" data-version="2" data-emit-version="1"');
+      expect(testId(notify, 'job-type-versions')).toContain('pinned with emitVersion');
+      expect(notify).toContain('data-testid="job-type-version" data-version="1"');
+      expect(JSON.parse((testId(notify, 'job-type-version-schema') ?? '').replace(/&quot;/g, '"'))).toMatchObject({ properties: { to: { type: 'string' } } });
+      expect(types.text).toContain('data-testid="live-check-form"');
+
+      const keys = (await raw.keys(`${p}:*`)).sort();
+      const before = await Promise.all(keys.map((k) => raw.dump(k)));
+      const live = await get(dash, '/types/live-check');
+      expect(live.status).toBe(200);
+      expect(live.text).toContain('data-verdict="would_fail"');
+      expect(live.text).toContain('data-no-refresh="1"');
+      const row = live.text.slice(live.text.indexOf('data-testid="live-check-row" data-queue="versioned" data-job="notify"'));
+      expect(testId(row, 'live-check-read')).toBe('2');
+      expect(testId(row, 'live-check-failing')).toBe('1');
+      expect(row).toContain('data-testid="live-check-version" data-version="1">v1: 2 / 1');
+      expect(row).toMatch(/data-testid="live-check-path"><code>to\[\]<\/code> invalid_format \(1\): /);
+      expect(live.text).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+      expect(live.text).not.toContain(XSS);
+      // Read-only: nothing in Redis changed.
+      expect((await raw.keys(`${p}:*`)).sort()).toEqual(keys);
+      expect(await Promise.all(keys.map((k) => raw.dump(k)))).toEqual(before);
+
+      // The bound: a check that would read more stops between pages and says it is partial.
+      await old.enqueueMany('notify', Array.from({ length: 300 }, (_, i) => ({ to: `user-${i}-with-an-address-long-enough-for-a-hashtable@example.com` })));
+      const bounded = await get(another({ prefix: p, jobs: newJobs, liveCheckMaxJobs: 20 }), '/types/live-check');
+      expect(bounded.text).toContain('data-verdict="partial"');
+      expect(Number(/Partial: the first (\d+) stored jobs/.exec(bounded.text)?.[1])).toBeLessThan(303);
+      expect(() => another({ liveCheckMaxJobs: 0 })).toThrow(/liveCheckMaxJobs must be a whole number/);
+
+      // Without a job set there is nothing to check with; a manifest's versions show too.
+      expect((await get(another({ prefix: p, jobs: undefined }), '/types/live-check')).text).toContain('data-testid="live-check-unavailable"');
+      const manifest = another({ prefix: p, jobs: undefined, manifest: { jobs: [{ name: 'm', queue: 'q', input: {}, version: 2, emitVersion: 2, versions: [{ version: 1, input: { type: 'object', properties: { oldField: { type: 'string' } } } }] }] } });
+      const fromManifest = (await get(manifest, '/types')).text;
+      expect(fromManifest).toContain('data-version="2" data-emit-version="2"');
+      expect(fromManifest).toContain('&quot;oldField&quot;');
+      // A job set rebuilt from a manifest has no migrations: the check is not offered for it (it would count every
+      // stored job of an earlier version as failing).
+      const rebuilt = another({ prefix: p, jobs: oldJobs, manifest: { jobs: [{ name: 'notify', queue: 'versioned', input: {}, version: 2, emitVersion: 1, versions: [{ version: 1, input: {} }] }] } });
+      expect(testId((await get(rebuilt, '/types')).text, 'live-check-unavailable')).toContain('notify has earlier payload versions in the manifest but not in the dashboard');
+      const refused = await get(rebuilt, '/types/live-check');
+      expect(refused.text).toContain('data-testid="live-check-unavailable"');
+      expect(refused.text).not.toContain('data-testid="live-check-verdict"');
+    } finally {
+      await old.close();
+      await clearPrefix(p);
+      raw.disconnect();
     }
   });
 });
