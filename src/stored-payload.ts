@@ -49,6 +49,7 @@ export type StoredPayloadResult =
       readonly success: false;
       /** Each problem, with its path in the payload; messages name the version step where the payload failed. */
       readonly issues: readonly PayloadIssue[];
+      /** The version the stored job was written with; NaN when its `v` is not a version (not an integer from 1). */
       readonly from: number;
       /** The version whose schema (or the migration to which) refused it. */
       readonly to: number;
@@ -75,6 +76,12 @@ export function upcastStoredPayload(job: VersionedPayloadJob, envelope: Pick<Env
     throw new InvalidArgumentError('upcastStoredPayload', 'toVersion', `toVersion must be a version of job "${job.name}" (1 to ${current}), got ${String(toVersion)}`);
   }
   const from = envelope.v ?? 1;
+  // decodeEnvelope already refuses such a `v`; this is a public function, so an envelope from elsewhere gets the
+  // same clear refusal rather than a TypeError (or a parse with no version's schema).
+  if (typeof from !== 'number' || !Number.isInteger(from) || from < 1) {
+    const message = `the job was stored with ${typeof from === 'number' ? String(from) : JSON.stringify(from)} as its payload version, which is not a payload version (an integer from 1)`;
+    return { success: false, from: Number.NaN, to, issues: [{ path: [], code: 'version_unknown', message }] };
+  }
   if (from > current) {
     const newer = new PayloadVersionError(job.name, from, current);
     return { success: false, from, to: from, newer, issues: [{ path: [], code: 'version_unknown', message: newer.message }] };

@@ -15,6 +15,7 @@ import {
   defineJobs,
   JobDefinitionError,
   JobValidationError,
+  parseStoredPayload,
   payloadVersion,
   PayloadVersionError,
   upcastStoredPayload,
@@ -267,6 +268,16 @@ describe('upcastStoredPayload', () => {
     expect(!newer.success && newer.newer).toBeInstanceOf(PayloadVersionError);
     expect(upcastStoredPayload(job, { p: { to: ['a@x.io'] }, v: 3 }, 2)).toMatchObject({ success: false, issues: [{ code: 'version_unknown', message: expect.stringContaining('migrations only go up') }] });
     expect(() => upcastStoredPayload(job, { p: {} }, 4)).toThrow(/toVersion must be a version of job "sendEmail" \(1 to 3\), got 4/);
+  });
+
+  it('refuses a recorded version that is not an integer from 1 with a clear issue, never a TypeError (public API: callers may pass any envelope)', () => {
+    for (const v of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '2' as unknown as number]) {
+      for (const read of [upcastStoredPayload, parseStoredPayload]) {
+        const result = read(job, { p: { to: 'a@x.io' }, v });
+        expect(result, `v = ${String(v)}`).toMatchObject({ success: false, issues: [{ code: 'version_unknown', message: expect.stringContaining('not a payload version') }] });
+        expect(!result.success && result.newer, `v = ${String(v)}`).toBeUndefined();
+      }
+    }
   });
 });
 
