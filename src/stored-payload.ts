@@ -64,8 +64,9 @@ export type StoredPayloadResult =
  * Reads the payload of a stored job (`envelope`, already decoded) up to version `toVersion` (default: the job's
  * current version): parses it with the schema of the version its envelope records (`v`, absent meaning 1), then
  * runs each migration up to `toVersion`, each migration's output parsed by the next version's schema. For a job
- * without versions this is exactly a parse with its schema. A migration that throws gives an issue with code
- * `migration_failed`; a version newer than the job knows, a failure with `newer` set. Throws what a schema throws
+ * without versions this is exactly a parse with its schema. A migration that throws (or returns a Promise) gives an
+ * issue with code `migration_failed`; a recorded version that is not an integer from 1, an issue with code
+ * `version_unknown`; a version newer than the job knows, a failure with `newer` set. Throws what a schema throws
  * (a transform or refinement that throws; an asynchronous schema: `JobDefinitionError`), and `InvalidArgumentError`
  * for a `toVersion` the job does not have.
  */
@@ -108,12 +109,24 @@ export function upcastStoredPayload(job: VersionedPayloadJob, envelope: Pick<Env
       const why = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
       return { success: false, from, to: version + 1, issues: [{ path: [], code: 'migration_failed', message: `${step} threw: ${why}` }] };
     }
+    if (isThenable(input)) {
+      // An async migration (the types refuse it; JavaScript or a cast does not): its result never comes in time, and
+      // a rejection nobody handles would end the worker's process. Handled here, and named.
+      Promise.resolve(input).catch(() => {});
+      const message = `${step} returned a Promise: migrations must be synchronous (they run at every dequeue, before the handler)`;
+      return { success: false, from, to: version + 1, issues: [{ path: [], code: 'migration_failed', message }] };
+    }
     parsed = parsePayload(schemaOf(version + 1), input);
     if (!parsed.success) {
       return { success: false, from, to: version + 1, issues: located(toIssues(parsed.error), `after ${step}, version ${version + 1}'s schema`) };
     }
   }
   return { success: true, data: parsed.data, input, from, to };
+}
+
+/** Whether a migration returned a Promise (or another thenable) instead of the next version's input. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** Issues with `where` (the version step) in front of each message. */

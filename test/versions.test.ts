@@ -281,6 +281,46 @@ describe('upcastStoredPayload', () => {
   });
 });
 
+describe('a migration that is not synchronous', () => {
+  it('is a migration_failed issue naming the step and the Promise, not a type error of the next schema', () => {
+    const asyncJobs = defineJobs({
+      // A JavaScript caller (or a cast) can declare what the types refuse: an async migration.
+      sendEmail: { payload: v2, versions: [{ payload: v1, migrate: (async (p: z.output<typeof v1>) => ({ to: [p.to] })) as unknown as (p: z.output<typeof v1>) => { to: string[] } }] },
+    });
+    const job = asyncJobs.jobs.get('sendEmail');
+    if (job === undefined) throw new Error('no job');
+    const read = upcastStoredPayload(job, { p: { to: 'a@x.io' } });
+    expect(read).toMatchObject({
+      success: false,
+      from: 1,
+      to: 2,
+      issues: [{ path: [], code: 'migration_failed', message: expect.stringMatching(/^the migration from version 1 to 2 returned a Promise: migrations must be synchronous/) }],
+    });
+  });
+
+  it('one whose Promise rejects is a migration_failed issue too, and no unhandled rejection (which ends a Node process)', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const rejecting = defineJobs({
+        sendEmail: {
+          payload: v2,
+          versions: [{ payload: v1, migrate: (() => Promise.reject(new Error('async boom'))) as unknown as (p: z.output<typeof v1>) => { to: string[] } }],
+        },
+      });
+      const job = rejecting.jobs.get('sendEmail');
+      if (job === undefined) throw new Error('no job');
+      expect(upcastStoredPayload(job, { p: { to: 'a@x.io' } })).toMatchObject({ success: false, issues: [{ code: 'migration_failed' }] });
+      // Unhandled rejections are reported after the microtask queue drains.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+});
+
 describe('the live check', () => {
   it('counts old-version jobs the migrations turn valid as passing, and those they do not as failing, per version', async () => {
     const { prefix, client } = setup('versions-live');
