@@ -93,6 +93,10 @@ describe('versions in defineJobs', () => {
     expect(problem({ a: { payload: v2, versions: [payloadVersion(v1, () => ({}))], emitVersion: 3 } })).toMatch(/"a".*emitVersion.*is 3, but the job's versions go from 1 to 2/s);
     expect(problem({ a: { payload: v2, emitVersion: 2 } })).toMatch(/emitVersion.*is 2, but the job's versions go from 1 to 1/s);
     expect(problem({ a: { payload: v2, emitVersion: 0 } })).toMatch(/emitVersion.*must be a version number/s);
+    // An async migration would fail every job of its version at dequeue: refused where it is declared.
+    expect(problem({ a: { payload: v2, versions: [{ payload: v1, migrate: async () => ({}) }] } })).toBe(
+      'job "a", option "versions[0].migrate": must be a synchronous function (an async one is called at every dequeue and its result is a Promise, not the next version\'s input)',
+    );
   });
 });
 
@@ -284,8 +288,9 @@ describe('upcastStoredPayload', () => {
 describe('a migration that is not synchronous', () => {
   it('is a migration_failed issue naming the step and the Promise, not a type error of the next schema', () => {
     const asyncJobs = defineJobs({
-      // A JavaScript caller (or a cast) can declare what the types refuse: an async migration.
-      sendEmail: { payload: v2, versions: [{ payload: v1, migrate: (async (p: z.output<typeof v1>) => ({ to: [p.to] })) as unknown as (p: z.output<typeof v1>) => { to: string[] } }] },
+      // A JavaScript caller (or a cast) can declare what the types refuse: a migration returning a Promise (an
+      // `async` one is refused by defineJobs; this one is a plain function).
+      sendEmail: { payload: v2, versions: [{ payload: v1, migrate: ((p: z.output<typeof v1>) => Promise.resolve({ to: [p.to] })) as unknown as (p: z.output<typeof v1>) => { to: string[] } }] },
     });
     const job = asyncJobs.jobs.get('sendEmail');
     if (job === undefined) throw new Error('no job');
