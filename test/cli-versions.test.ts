@@ -112,6 +112,8 @@ const v2 = z.object({ to: z.array(z.email()) });
 export const jobs = defineJobs({
   pinned: { payload: v2, versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))], emitVersion: 1 },
   current: { payload: v2, versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))] },
+  // Its cronPayload is version 1's input: the manifest resolves only with the job's versions and emitVersion.
+  pinnedCron: { payload: v2, versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))], emitVersion: 1, cron: '0 3 * * *', cronPayload: { to: 'c@x.io' } },
 });
 `,
       });
@@ -134,6 +136,12 @@ export const jobs = defineJobs({
       expect(envelopes.find((e) => e.n === 'pinned')).toMatchObject({ p: { to: 'a@x.io' } });
       expect(envelopes.find((e) => e.n === 'pinned')?.v).toBeUndefined();
       expect(envelopes.find((e) => e.n === 'current')).toMatchObject({ v: 2, p: { to: ['b@x.io'] } });
+      // A firing now of the pinned cron job writes version 1, as the workers' cron does.
+      const fired = await cli('cron', 'trigger', 'pinnedCron', '--manifest', manifest, '--redis', redisUrl(), '--prefix', prefix);
+      expect(fired.code, fired.stderr).toBe(0);
+      const cron = Object.values(await raw.hgetall(`${prefix}:{default}:jobs`)).map((text) => JSON.parse(text) as { n: string; v?: number; p: unknown }).find((e) => e.n === 'pinnedCron');
+      expect(cron).toMatchObject({ p: { to: 'c@x.io' } });
+      expect(cron?.v).toBeUndefined();
     } finally {
       await deletePrefix(raw, prefix);
       raw.disconnect();
