@@ -92,7 +92,8 @@ export function upcastStoredPayload(job: VersionedPayloadJob, envelope: Pick<Env
     return { success: false, from, to, issues: [{ path: [], code: 'version_unknown', message }] };
   }
   const versions = job.versions ?? [];
-  const schemaOf = (version: number): PayloadJob => (version === current ? job : { name: job.name, schema: (versions[version - 1] as { schema: PayloadJob['schema'] }).schema });
+  const schemaOf = (version: number): PayloadJob =>
+    version === current ? job : { name: job.name, schema: (versions[version - 1] as { schema: PayloadJob['schema'] }).schema, option: `versions[${version - 1}].payload` };
   let input = envelope.p;
   let parsed = parsePayload(schemaOf(from), input);
   if (!parsed.success) {

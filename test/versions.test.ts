@@ -285,6 +285,24 @@ describe('upcastStoredPayload', () => {
   });
 });
 
+describe('an asynchronous schema of an earlier version', () => {
+  it('is named as that version\'s payload (versions[k].payload), at enqueue by a pinned producer and when a stored job is read', async () => {
+    const asyncV1 = z.object({ to: z.string() }).refine(async () => true);
+    const asyncJobs = defineJobs({
+      sendEmail: { payload: v2, versions: [payloadVersion(asyncV1, (p) => ({ to: [p.to] }))], emitVersion: 1 },
+    });
+    const job = asyncJobs.jobs.get('sendEmail');
+    if (job === undefined) throw new Error('no job');
+    expect(() => upcastStoredPayload(job, { p: { to: 'a@x.io' } })).toThrow('job "sendEmail", option "versions[0].payload": the schema is asynchronous');
+    const { client } = setup('versions-async-schema');
+    const err = await client(asyncJobs)
+      .enqueue('sendEmail', { to: 'a@x.io' })
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(JobDefinitionError);
+    expect((err as Error).message).toMatch(/^job "sendEmail", option "versions\[0\]\.payload": the schema is asynchronous/);
+  });
+});
+
 describe('a migration that is not synchronous', () => {
   it('is a migration_failed issue naming the step and the Promise, not a type error of the next schema', () => {
     const asyncJobs = defineJobs({
