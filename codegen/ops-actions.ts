@@ -494,7 +494,7 @@ export async function enqueueJob(ctx: Context, name: string, o: EnqueueCommandOp
   checkJobName(ctx, name);
   if ((o.data === undefined) === (o.file === undefined)) throw new CliError(EXIT.usage, 'give the payload with either --data <json> or --file <file>');
   if (ctx.loaded.needsSchema.has(name)) {
-    throw new CliError(EXIT.usage, `job ${name} cannot be enqueued from the manifest (its unique key is a function, or its schema has no JSON Schema form): pass --schema <jobs.schema.ts>`);
+    throw new CliError(EXIT.usage, `job ${name} cannot be enqueued from the manifest (its unique key is a function or, for producers pinned to an earlier payload version, made of the migrated payload; or its schema has no JSON Schema form): pass --schema <jobs.schema.ts>`);
   }
   let text: string;
   if (o.file !== undefined) {

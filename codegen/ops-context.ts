@@ -69,13 +69,19 @@ interface ManifestJob {
   readonly name: string;
   readonly options: Record<string, unknown>;
   readonly input: unknown;
+  /** A versioned job's current version, the one its producers write, and each earlier version's input JSON Schema. */
+  readonly version?: number;
+  readonly emitVersion?: number;
+  readonly versions?: readonly { readonly version: number; readonly input: unknown }[];
 }
 
 /**
  * Rebuilds the job set from generated/jobs.manifest.json: each job's options as written go through `defineJobs`
  * again (so the same defaults resolve), with its payload schema rebuilt from the manifest's JSON Schema by zod's
- * `fromJSONSchema`. A `unique.by` function is not in the manifest: such a job is marked as needing the schema file
- * to be enqueued (its unique key would differ).
+ * `fromJSONSchema`, and a versioned job's earlier versions and `emitVersion` (their migrations are not in the
+ * manifest: running one throws). A `unique.by` function is not in the manifest: such a job is marked as needing the
+ * schema file to be enqueued (its unique key would differ), as is a unique job whose producers are pinned to an
+ * earlier version (its key is made of the migrated payload).
  */
 async function fromManifest(file: string): Promise<LoadedJobs> {
   let manifest: { jobs?: ManifestJob[] };
@@ -97,14 +103,33 @@ async function fromManifest(file: string): Promise<LoadedJobs> {
       options.unique = rest;
       needsSchema.add(job.name);
     }
-    let payload: unknown;
-    try {
-      payload = z.fromJSONSchema(job.input as Parameters<typeof z.fromJSONSchema>[0]);
-    } catch {
-      payload = z.unknown();
-      needsSchema.add(job.name);
-    }
+    const schemaOf = (input: unknown): unknown => {
+      try {
+        return z.fromJSONSchema(input as Parameters<typeof z.fromJSONSchema>[0]);
+      } catch {
+        needsSchema.add(job.name);
+        return z.unknown();
+      }
+    };
+    const payload = schemaOf(job.input);
     definitions[job.name] = { ...options, payload };
+    // A versioned job (docs/contracts.md, "Versioned payloads"): its earlier versions, so an enqueue validates with
+    // the version its producers write and records it (`v`); without them a stored job reads as version 1. The
+    // migrations are code, not in the manifest: one that would run says so.
+    if (Array.isArray(job.versions) && job.versions.length > 0) {
+      const migrate = (): never => {
+        throw new Error(`the migrations of job "${job.name}" are code, not in the manifest: pass --schema <jobs.schema.ts>`);
+      };
+      definitions[job.name] = {
+        ...options,
+        payload,
+        versions: job.versions.map((v) => ({ payload: schemaOf(v.input), migrate })),
+        ...(job.emitVersion === undefined ? {} : { emitVersion: job.emitVersion }),
+      };
+      // A unique key of a pinned producer is made of the payload migrated to the current version.
+      const pinned = job.emitVersion !== undefined && job.emitVersion !== job.versions.length + 1;
+      if (pinned && options.unique !== undefined && options.unique !== false) needsSchema.add(job.name);
+    }
   }
   try {
     return { jobs: defineJobs(definitions as never) as JobSet, kind: 'manifest', file, needsSchema };

@@ -225,6 +225,10 @@ const ALIASES = expected('a list of old job names');
 
 const VERSIONS = expected('a list of earlier versions, each { payload: <zod schema>, migrate: <function> }');
 const EMIT_VERSION = expected('a version number (an integer from 1)');
+/** Whether `value` is an `async` function (a migration must be synchronous; one returning a Promise is caught at dequeue). */
+function isAsyncFunction(value: unknown): boolean {
+  return typeof value === 'function' && (value.constructor as { name?: unknown } | undefined)?.name === 'AsyncFunction';
+}
 /** One earlier version of the payload: its schema and the migration to the next version. */
 const versionSchema = optionObject(
   {
@@ -233,8 +237,13 @@ const versionSchema = optionObject(
       error: (issue) => (issue.input === undefined ? 'is missing: every version needs a zod schema' : `must be a zod schema, got ${describe(issue.input)}`),
     }),
     /** From this version's output to the next version's input. */
-    migrate: z.custom<(payload: unknown) => unknown>((v) => typeof v === 'function', {
-      error: (issue) => (issue.input === undefined ? 'is missing: every version needs a migration to the next one' : `must be a function, got ${describe(issue.input)}`),
+    migrate: z.custom<(payload: unknown) => unknown>((v) => typeof v === 'function' && !isAsyncFunction(v), {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'is missing: every version needs a migration to the next one'
+          : isAsyncFunction(issue.input)
+            ? "must be a synchronous function (an async one is called at every dequeue and its result is a Promise, not the next version's input)"
+            : `must be a function, got ${describe(issue.input)}`,
     }),
   },
   (value) => `must be an object like { payload: v1Schema, migrate: (p) => ({ ... }) }, got ${describe(value)}`,

@@ -287,6 +287,8 @@ export function toIssues(error: z.core.$ZodError): PayloadIssue[] {
 export interface PayloadJob {
   readonly name: string;
   readonly schema: z.core.$ZodType;
+  /** The option `schema` is, for errors: `versions[k].payload` for an earlier payload version. Default `payload`. */
+  readonly option?: string;
 }
 
 /** Runs a job's schema synchronously, turning zod's "async schema" failure into a clear error. */
@@ -295,7 +297,7 @@ export function parsePayload(job: PayloadJob, data: unknown): z.ZodSafeParseResu
     return z.safeParse(job.schema, data);
   } catch (err) {
     if (err instanceof Error && /async/i.test(err.message)) {
-      throw new JobDefinitionError(job.name, 'payload', 'the schema is asynchronous (async refine/transform); jobcraft needs synchronous schemas');
+      throw new JobDefinitionError(job.name, job.option ?? 'payload', 'the schema is asynchronous (async refine/transform); jobcraft needs synchronous schemas');
     }
     throw err;
   }

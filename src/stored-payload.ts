@@ -49,6 +49,7 @@ export type StoredPayloadResult =
       readonly success: false;
       /** Each problem, with its path in the payload; messages name the version step where the payload failed. */
       readonly issues: readonly PayloadIssue[];
+      /** The version the stored job was written with; NaN when its `v` is not a version (not an integer from 1). */
       readonly from: number;
       /** The version whose schema (or the migration to which) refused it. */
       readonly to: number;
@@ -63,8 +64,9 @@ export type StoredPayloadResult =
  * Reads the payload of a stored job (`envelope`, already decoded) up to version `toVersion` (default: the job's
  * current version): parses it with the schema of the version its envelope records (`v`, absent meaning 1), then
  * runs each migration up to `toVersion`, each migration's output parsed by the next version's schema. For a job
- * without versions this is exactly a parse with its schema. A migration that throws gives an issue with code
- * `migration_failed`; a version newer than the job knows, a failure with `newer` set. Throws what a schema throws
+ * without versions this is exactly a parse with its schema. A migration that throws (or returns a Promise) gives an
+ * issue with code `migration_failed`; a recorded version that is not an integer from 1, an issue with code
+ * `version_unknown`; a version newer than the job knows, a failure with `newer` set. Throws what a schema throws
  * (a transform or refinement that throws; an asynchronous schema: `JobDefinitionError`), and `InvalidArgumentError`
  * for a `toVersion` the job does not have.
  */
@@ -75,6 +77,12 @@ export function upcastStoredPayload(job: VersionedPayloadJob, envelope: Pick<Env
     throw new InvalidArgumentError('upcastStoredPayload', 'toVersion', `toVersion must be a version of job "${job.name}" (1 to ${current}), got ${String(toVersion)}`);
   }
   const from = envelope.v ?? 1;
+  // decodeEnvelope already refuses such a `v`; this is a public function, so an envelope from elsewhere gets the
+  // same clear refusal rather than a TypeError (or a parse with no version's schema).
+  if (typeof from !== 'number' || !Number.isInteger(from) || from < 1) {
+    const message = `the job was stored with ${typeof from === 'number' ? String(from) : JSON.stringify(from)} as its payload version, which is not a payload version (an integer from 1)`;
+    return { success: false, from: Number.NaN, to, issues: [{ path: [], code: 'version_unknown', message }] };
+  }
   if (from > current) {
     const newer = new PayloadVersionError(job.name, from, current);
     return { success: false, from, to: from, newer, issues: [{ path: [], code: 'version_unknown', message: newer.message }] };
@@ -84,7 +92,8 @@ export function upcastStoredPayload(job: VersionedPayloadJob, envelope: Pick<Env
     return { success: false, from, to, issues: [{ path: [], code: 'version_unknown', message }] };
   }
   const versions = job.versions ?? [];
-  const schemaOf = (version: number): PayloadJob => (version === current ? job : { name: job.name, schema: (versions[version - 1] as { schema: PayloadJob['schema'] }).schema });
+  const schemaOf = (version: number): PayloadJob =>
+    version === current ? job : { name: job.name, schema: (versions[version - 1] as { schema: PayloadJob['schema'] }).schema, option: `versions[${version - 1}].payload` };
   let input = envelope.p;
   let parsed = parsePayload(schemaOf(from), input);
   if (!parsed.success) {
@@ -101,12 +110,24 @@ export function upcastStoredPayload(job: VersionedPayloadJob, envelope: Pick<Env
       const why = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
       return { success: false, from, to: version + 1, issues: [{ path: [], code: 'migration_failed', message: `${step} threw: ${why}` }] };
     }
+    if (isThenable(input)) {
+      // An async migration (the types refuse it; JavaScript or a cast does not): its result never comes in time, and
+      // a rejection nobody handles would end the worker's process. Handled here, and named.
+      Promise.resolve(input).catch(() => {});
+      const message = `${step} returned a Promise: migrations must be synchronous (they run at every dequeue, before the handler)`;
+      return { success: false, from, to: version + 1, issues: [{ path: [], code: 'migration_failed', message }] };
+    }
     parsed = parsePayload(schemaOf(version + 1), input);
     if (!parsed.success) {
       return { success: false, from, to: version + 1, issues: located(toIssues(parsed.error), `after ${step}, version ${version + 1}'s schema`) };
     }
   }
   return { success: true, data: parsed.data, input, from, to };
+}
+
+/** Whether a migration returned a Promise (or another thenable) instead of the next version's input. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** Issues with `where` (the version step) in front of each message. */

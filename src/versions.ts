@@ -95,5 +95,5 @@ export type VersionsMatch<D> = {
  */
 export function emitPayloadJob(job: ResolvedJob): PayloadJob {
   if (job.emitVersion === job.version) return job;
-  return { name: job.name, schema: (job.versions[job.emitVersion - 1] as ResolvedJob['versions'][number]).schema };
+  return { name: job.name, schema: (job.versions[job.emitVersion - 1] as ResolvedJob['versions'][number]).schema, option: `versions[${job.emitVersion - 1}].payload` };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../codegen/check.js';
 import { runCli, writeFiles, writeSchemaProject, type Run } from './cli.js';
+import { deletePrefix, rawRedis, redisUrl, testPrefix } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jobcraft-versions-'));
 const SCHEMA = join(dir, 'jobs.schema.ts');
@@ -90,5 +91,61 @@ describe('jobcraft check on versioned payloads', { timeout: 120_000 }, () => {
     expect(dropped.code).toBe(2);
     expect(ids(dropped.report)).toContain('version-removed:backward:breaking');
     expect(dropped.report.findings.find((f) => f.rule === 'version-removed')?.hint).toMatch(/version removed while jobs may still be stored — run check --live first/);
+  });
+});
+
+describe('jobcraft enqueue from the manifest of a versioned job', { timeout: 120_000 }, () => {
+  it('takes the version producers write and records it, as the application\'s enqueue does (a stored job without its version is read as version 1)', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'jobcraft-versions-manifest-'));
+    const prefix = testPrefix('versions-manifest');
+    const raw = rawRedis();
+    try {
+      writeSchemaProject(project, {
+        'package.json': JSON.stringify({ name: 'mail-service', private: true, type: 'module' }),
+        'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, skipLibCheck: true, types: [] } }),
+        'jobs.schema.ts': `import * as z from 'zod';
+import { defineJobs, payloadVersion } from 'jobcraft/schema';
+
+const v1 = z.object({ to: z.email() });
+const v2 = z.object({ to: z.array(z.email()) });
+
+export const jobs = defineJobs({
+  pinned: { payload: v2, versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))], emitVersion: 1 },
+  current: { payload: v2, versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))] },
+  // Its cronPayload is version 1's input: the manifest resolves only with the job's versions and emitVersion.
+  pinnedCron: { payload: v2, versions: [payloadVersion(v1, (p) => ({ to: [p.to] }))], emitVersion: 1, cron: '0 3 * * *', cronPayload: { to: 'c@x.io' } },
+});
+`,
+      });
+      const schema = join(project, 'jobs.schema.ts');
+      const out = join(project, 'generated');
+      expect((await cli('codegen', '--schema', schema, '--out', out)).code).toBe(0);
+      const manifest = join(out, 'jobs.manifest.json');
+      const enqueue = (job: string, data: unknown): Promise<Run> =>
+        cli('enqueue', job, '--manifest', manifest, '--redis', redisUrl(), '--prefix', prefix, '--data', JSON.stringify(data), '--json');
+
+      // Pinned to version 1: its input is version 1's, stored without "v" (version 1).
+      const pinned = await enqueue('pinned', { to: 'a@x.io' });
+      expect(pinned.code, pinned.stderr).toBe(0);
+      expect((await enqueue('pinned', { to: ['a@x.io'] })).code).toBe(4);
+      // Unpinned: the current version's input, stored with "v": 2 (without it a worker would read it as version 1).
+      const current = await enqueue('current', { to: ['b@x.io'] });
+      expect(current.code, current.stderr).toBe(0);
+      const stored = await raw.hgetall(`${prefix}:{default}:jobs`);
+      const envelopes = Object.values(stored).map((text) => JSON.parse(text) as { n: string; v?: number; p: unknown });
+      expect(envelopes.find((e) => e.n === 'pinned')).toMatchObject({ p: { to: 'a@x.io' } });
+      expect(envelopes.find((e) => e.n === 'pinned')?.v).toBeUndefined();
+      expect(envelopes.find((e) => e.n === 'current')).toMatchObject({ v: 2, p: { to: ['b@x.io'] } });
+      // A firing now of the pinned cron job writes version 1, as the workers' cron does.
+      const fired = await cli('cron', 'trigger', 'pinnedCron', '--manifest', manifest, '--redis', redisUrl(), '--prefix', prefix);
+      expect(fired.code, fired.stderr).toBe(0);
+      const cron = Object.values(await raw.hgetall(`${prefix}:{default}:jobs`)).map((text) => JSON.parse(text) as { n: string; v?: number; p: unknown }).find((e) => e.n === 'pinnedCron');
+      expect(cron).toMatchObject({ p: { to: 'c@x.io' } });
+      expect(cron?.v).toBeUndefined();
+    } finally {
+      await deletePrefix(raw, prefix);
+      raw.disconnect();
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 });

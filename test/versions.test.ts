@@ -15,6 +15,7 @@ import {
   defineJobs,
   JobDefinitionError,
   JobValidationError,
+  parseStoredPayload,
   payloadVersion,
   PayloadVersionError,
   upcastStoredPayload,
@@ -92,6 +93,10 @@ describe('versions in defineJobs', () => {
     expect(problem({ a: { payload: v2, versions: [payloadVersion(v1, () => ({}))], emitVersion: 3 } })).toMatch(/"a".*emitVersion.*is 3, but the job's versions go from 1 to 2/s);
     expect(problem({ a: { payload: v2, emitVersion: 2 } })).toMatch(/emitVersion.*is 2, but the job's versions go from 1 to 1/s);
     expect(problem({ a: { payload: v2, emitVersion: 0 } })).toMatch(/emitVersion.*must be a version number/s);
+    // An async migration would fail every job of its version at dequeue: refused where it is declared.
+    expect(problem({ a: { payload: v2, versions: [{ payload: v1, migrate: async () => ({}) }] } })).toBe(
+      'job "a", option "versions[0].migrate": must be a synchronous function (an async one is called at every dequeue and its result is a Promise, not the next version\'s input)',
+    );
   });
 });
 
@@ -267,6 +272,75 @@ describe('upcastStoredPayload', () => {
     expect(!newer.success && newer.newer).toBeInstanceOf(PayloadVersionError);
     expect(upcastStoredPayload(job, { p: { to: ['a@x.io'] }, v: 3 }, 2)).toMatchObject({ success: false, issues: [{ code: 'version_unknown', message: expect.stringContaining('migrations only go up') }] });
     expect(() => upcastStoredPayload(job, { p: {} }, 4)).toThrow(/toVersion must be a version of job "sendEmail" \(1 to 3\), got 4/);
+  });
+
+  it('refuses a recorded version that is not an integer from 1 with a clear issue, never a TypeError (public API: callers may pass any envelope)', () => {
+    for (const v of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '2' as unknown as number]) {
+      for (const read of [upcastStoredPayload, parseStoredPayload]) {
+        const result = read(job, { p: { to: 'a@x.io' }, v });
+        expect(result, `v = ${String(v)}`).toMatchObject({ success: false, issues: [{ code: 'version_unknown', message: expect.stringContaining('not a payload version') }] });
+        expect(!result.success && result.newer, `v = ${String(v)}`).toBeUndefined();
+      }
+    }
+  });
+});
+
+describe('an asynchronous schema of an earlier version', () => {
+  it('is named as that version\'s payload (versions[k].payload), at enqueue by a pinned producer and when a stored job is read', async () => {
+    const asyncV1 = z.object({ to: z.string() }).refine(async () => true);
+    const asyncJobs = defineJobs({
+      sendEmail: { payload: v2, versions: [payloadVersion(asyncV1, (p) => ({ to: [p.to] }))], emitVersion: 1 },
+    });
+    const job = asyncJobs.jobs.get('sendEmail');
+    if (job === undefined) throw new Error('no job');
+    expect(() => upcastStoredPayload(job, { p: { to: 'a@x.io' } })).toThrow('job "sendEmail", option "versions[0].payload": the schema is asynchronous');
+    const { client } = setup('versions-async-schema');
+    const err = await client(asyncJobs)
+      .enqueue('sendEmail', { to: 'a@x.io' })
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(JobDefinitionError);
+    expect((err as Error).message).toMatch(/^job "sendEmail", option "versions\[0\]\.payload": the schema is asynchronous/);
+  });
+});
+
+describe('a migration that is not synchronous', () => {
+  it('is a migration_failed issue naming the step and the Promise, not a type error of the next schema', () => {
+    const asyncJobs = defineJobs({
+      // A JavaScript caller (or a cast) can declare what the types refuse: a migration returning a Promise (an
+      // `async` one is refused by defineJobs; this one is a plain function).
+      sendEmail: { payload: v2, versions: [{ payload: v1, migrate: ((p: z.output<typeof v1>) => Promise.resolve({ to: [p.to] })) as unknown as (p: z.output<typeof v1>) => { to: string[] } }] },
+    });
+    const job = asyncJobs.jobs.get('sendEmail');
+    if (job === undefined) throw new Error('no job');
+    const read = upcastStoredPayload(job, { p: { to: 'a@x.io' } });
+    expect(read).toMatchObject({
+      success: false,
+      from: 1,
+      to: 2,
+      issues: [{ path: [], code: 'migration_failed', message: expect.stringMatching(/^the migration from version 1 to 2 returned a Promise: migrations must be synchronous/) }],
+    });
+  });
+
+  it('one whose Promise rejects is a migration_failed issue too, and no unhandled rejection (which ends a Node process)', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const rejecting = defineJobs({
+        sendEmail: {
+          payload: v2,
+          versions: [{ payload: v1, migrate: (() => Promise.reject(new Error('async boom'))) as unknown as (p: z.output<typeof v1>) => { to: string[] } }],
+        },
+      });
+      const job = rejecting.jobs.get('sendEmail');
+      if (job === undefined) throw new Error('no job');
+      expect(upcastStoredPayload(job, { p: { to: 'a@x.io' } })).toMatchObject({ success: false, issues: [{ code: 'migration_failed' }] });
+      // Unhandled rejections are reported after the microtask queue drains.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
   });
 });
 

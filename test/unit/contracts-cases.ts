@@ -42,6 +42,25 @@ export function lockOf(payload: z.ZodType, queue = 'default', name = 'job', resu
   ]);
 }
 
+/**
+ * A lockfile holding one versioned job `job`: `earlier` its earlier versions (1, 2, …), `current` the last one, and
+ * `emitVersion` when producers are pinned.
+ */
+export function versionedLockOf(earlier: readonly z.ZodType[], current: z.ZodType, emitVersion?: number): Lockfile {
+  const contract = payloadContract(current, toJson);
+  return buildLockfile('jobs.schema.ts', [
+    {
+      name: 'job',
+      queue: 'default',
+      inputJsonSchema: contract.input,
+      outputJsonSchema: contract.output,
+      unrepresentable: contract.unrepresentable,
+      versions: earlier.map((schema) => payloadContract(schema, toJson)),
+      ...(emitVersion === undefined ? {} : { emitVersion }),
+    },
+  ]);
+}
+
 const o = z.object;
 
 export const CASES: readonly Case[] = [

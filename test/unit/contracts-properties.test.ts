@@ -10,7 +10,7 @@ import type * as z from 'zod';
 import { compareLockfiles } from '../../codegen/contracts-compare.js';
 import type { JsonSchema } from '../../codegen/contracts-lockfile.js';
 import { failsIn } from '../../codegen/contracts-rules.js';
-import { CASES, lockOf } from './contracts-cases.js';
+import { CASES, lockOf, versionedLockOf } from './contracts-cases.js';
 
 /** An arbitrary of values meant to meet `node` (the writer's zod schema has the last word: others are skipped). */
 function arbitraryOf(node: JsonSchema, root: JsonSchema, depth = 0): fc.Arbitrary<unknown> {
@@ -236,5 +236,41 @@ describe('random pairs of schemas: every "safe" verdict holds for generated payl
     );
     // The pairs are related often enough for the test to mean something.
     expect(confirmed).toBeGreaterThan(40);
+  });
+});
+
+describe('random pairs of an earlier version (versioned payloads): every "safe" verdict holds for generated payloads', () => {
+  it('version 1 edited in place, producers pinned to it on both sides: each safe direction of version 1 confirmed', () => {
+    // The current version is the same on both sides: every finding is about version 1, whose jobs old producers
+    // wrote (backward) and pinned new producers write (forward).
+    // Accepting anything: a check comparing an old version 1 with it (not with the new version 1) would call it safe.
+    const current = zod.unknown();
+    let confirmed = 0;
+    fc.assert(
+      fc.property(shapes.object, shapes.object, (before, after) => {
+        const old = zodOf(before);
+        const now = zodOf(after);
+        const findings = compareLockfiles(versionedLockOf([old], current, 1), versionedLockOf([now], current, 1));
+        for (const f of findings) if (f.rule !== 'version-added' && f.rule !== 'version-removed') expect(f.message).toMatch(/^version 1: /);
+        for (const direction of ['backward', 'forward'] as const) {
+          if (findings.some((f) => failsIn(f, direction))) continue;
+          const [writer, reader] = direction === 'backward' ? [old, now] : [now, old];
+          const { rejected } = confirm(writer, reader, 60);
+          if (rejected !== undefined) throw new Error(`version 1 ${direction} judged safe, but ${rejected}`);
+          confirmed++;
+        }
+      }),
+      { numRuns: 100, seed: 1303 },
+    );
+    expect(confirmed).toBeGreaterThan(20);
+  });
+
+  it('the version a pinned new producer writes is the one compared forward, and an unknown one is breaking', () => {
+    const a = zod.object({ a: zod.string() });
+    const b = zod.object({ a: zod.string(), b: zod.number() });
+    // Old workers know versions 1 (a) and 2 (b); new producers pinned to 1 write a, which they read as a.
+    expect(compareLockfiles(versionedLockOf([a], b), versionedLockOf([a], b, 1)).filter((f) => failsIn(f, 'forward'))).toEqual([]);
+    // Old workers know only version 1: new producers writing version 2 break them.
+    expect(compareLockfiles(lockOf(a), versionedLockOf([a], b)).filter((f) => failsIn(f, 'forward')).map((f) => f.rule)).toEqual(['version-added']);
   });
 });

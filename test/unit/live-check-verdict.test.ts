@@ -87,6 +87,9 @@ const CASES: readonly (readonly [string, string])[] = [
   ['version 2 stored', envV('versioned', '{"to":["a@example.com"]}', 2)],
   ['version 2 stored, rejected', envV('versioned', '{"to":"a@example.com"}', 2)],
   ['an envelope with a bad version', '{"n":"versioned","t":1,"v":0,"p":{"to":"a@example.com"}}'],
+  ...['-1', '1.5', '"2"', 'null', '1e400', '[2]', 'true'].map(
+    (v) => [`an envelope with a hostile version ${v}`, `{"n":"versioned","t":1,"v":${v},"p":{"to":"a@example.com"}}`] as const,
+  ),
 ];
 
 describe('verdictOfStoredJob', () => {
