@@ -156,6 +156,20 @@ local function drop_leases(active, ids)
   if redis.call('ZCARD', active) == 1 then redis.call('DEL', active) end
 end
 
+-- A field of every attempts hash written by a lease (value '0'), longer than Redis's 64-byte listpack limit, so the
+-- hash always uses its hashtable encoding: in the listpack encoding a hash of up to 512 fields starts with, each of
+-- the lease's and the acknowledgement's HMGET, HSET and HDEL scans the whole hash, so a job's cost grew with the
+-- number of jobs leased at once (measured: docs/benchmarks.md, issue 17). No job id can equal it (see ACTIVE_GUARD).
+local ATTEMPTS_GUARD = '#jobcraft:attempts-hash-encoding-guard:keeps-the-hashtable-encoding-of-this-hash#'
+
+-- Removes ids' attempt counts; deletes the hash once only its guard is left, so nothing lingers when idle.
+local function drop_attempts(attempts, ids)
+  bulk('HDEL', attempts, ids)
+  if redis.call('HLEN', attempts) == 1 and redis.call('HEXISTS', attempts, ATTEMPTS_GUARD) == 1 then
+    redis.call('DEL', attempts)
+  end
+end
+
 -- Ids written by a producer outside jobcraft may hold bytes that are not UTF-8. A client decodes ids to strings and
 -- encodes them back, which changes such bytes: the job could never be acknowledged, looked up or cancelled. Such a
 -- job is renamed (rename_invalid_id) by recover.lua, or by invalid-ids.lua when a fetch handed one out, and the
@@ -355,7 +369,7 @@ local function bury_invalid_id(K, types, max, unique, id)
   end
   redis.call('ZREM', K.active, id)
   redis.call('HDEL', K.jobs, id)
-  redis.call('HDEL', K.attempts, id)
+  drop_attempts(K.attempts, { id })
   redis.pcall('HDEL', K.errors, id)
   local now = now_ms()
   local message = 'the job id is not valid UTF-8, so no client could address it: renamed to "' .. new ..
@@ -443,7 +457,7 @@ local function ack_completed(K, acks, held, types, keep, keep_age, now)
   if #ids > 0 then
     drop_leases(K.active, ids)
     bulk('HDEL', K.jobs, ids)
-    bulk('HDEL', K.attempts, ids)
+    drop_attempts(K.attempts, ids)
     if redis.call('HLEN', K.errors) > 0 then bulk('HDEL', K.errors, ids) end
     if keep > 0 then
       bulk('HSET', K.done, records)
@@ -613,7 +627,7 @@ local function lease_taken(K, types, taken, taken_type, expiry, max_env, out)
   local envs = redis.call('HMGET', K.jobs, unpack(taken))
   local prev = redis.call('HMGET', K.attempts, unpack(taken))
   local leases = {}
-  local counts = {}
+  local counts = { ATTEMPTS_GUARD, '0' } -- first: a new hash is created in the hashtable encoding at once
   for i, id in ipairs(taken) do
     local att = (tonumber(prev[i]) or 0) + 1
     leases[#leases + 1] = expiry
