@@ -87,6 +87,20 @@ const MUTATIONS: readonly Mutation[] = [
     replace: '    -- mutation: history dropped',
     tests: ['test/error-history.test.ts'],
   },
+  {
+    name: 'the attempts hash written without its encoding guard (listpack again: every lease and ack scans it)',
+    file: '_lib.lua',
+    find: "  local counts = { ATTEMPTS_GUARD, '0' }",
+    replace: '  local counts = {}',
+    tests: ['test/attempts-encoding.test.ts'],
+  },
+  {
+    name: 'the attempts hash deleted whatever it still holds (drop_attempts: other leases lose their fence)',
+    file: '_lib.lua',
+    find: "  if redis.call('HLEN', attempts) == 1 and redis.call('HEXISTS', attempts, ATTEMPTS_GUARD) == 1 then",
+    replace: '  if true then',
+    tests: ['test/mixed-acks.test.ts'],
+  },
 ];
 
 function runTests(files: readonly string[]): boolean {
