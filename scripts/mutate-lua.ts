@@ -39,6 +39,20 @@ const MUTATIONS: readonly Mutation[] = [
     tests: ['test/claims-fencing.test.ts'],
   },
   {
+    name: 'the attempts hash written without its encoding guard (listpack again: every lease and ack scans it)',
+    file: '_lib.lua',
+    find: "  local counts = { ATTEMPTS_GUARD, '0' }",
+    replace: '  local counts = {}',
+    tests: ['test/attempts-encoding.test.ts'],
+  },
+  {
+    name: 'the attempts hash deleted whatever it still holds (drop_attempts: other leases lose their fence)',
+    file: '_lib.lua',
+    find: "  if redis.call('HLEN', attempts) == 1 and redis.call('HEXISTS', attempts, ATTEMPTS_GUARD) == 1 then",
+    replace: '  if true then',
+    tests: ['test/mixed-acks.test.ts'],
+  },
+  {
     name: 'unique lock never released',
     file: '_lib.lua',
     find: "  if redis.call('GET', lock) == id then redis.call('DEL', lock) end",

@@ -126,6 +126,9 @@ export interface QueueCounts {
   dead: number;
 }
 
+/** The field that keeps an attempts hash in the hashtable encoding (_lib.lua ATTEMPTS_GUARD). */
+export const ATTEMPTS_GUARD = '#jobcraft:attempts-hash-encoding-guard:keeps-the-hashtable-encoding-of-this-hash#';
+
 /** How many ids each structure of one queue holds, read straight from Redis. */
 export async function queueCounts(redis: Redis, k: QueueKeys): Promise<QueueCounts> {
   const [wait, prio, scheduled, active, jobs, attempts, errors, done, dead] = await Promise.all([
@@ -138,7 +141,8 @@ export async function queueCounts(redis: Redis, k: QueueKeys): Promise<QueueCoun
     redis.hlen(k.errors),
     redis.hlen(k.done),
     redis.hlen(k.dead),
-  ]);
+    redis.hexists(k.attempts, ATTEMPTS_GUARD), // the hash's encoding guard (_lib.lua), while any job is leased
+  ]).then(([w, p, s, a, j, at, e, d, dd, guard]) => [w, p, s, a, j, at - guard, e, d, dd] as const);
   return { wait, prio, scheduled, active, jobs, attempts, errors, done, dead };
 }
 

@@ -156,6 +156,20 @@ local function drop_leases(active, ids)
   if redis.call('ZCARD', active) == 1 then redis.call('DEL', active) end
 end
 
+-- A field of every attempts hash written by a lease (value '0'), longer than Redis's 64-byte listpack limit, so the
+-- hash always uses its hashtable encoding: in the listpack encoding a hash of up to 512 fields starts with, each of
+-- the lease's and the acknowledgement's HMGET, HSET and HDEL scans the whole hash, so a job's cost grew with the
+-- number of jobs leased at once (measured: docs/benchmarks.md, issue 17). No job id can equal it (see ACTIVE_GUARD).
+local ATTEMPTS_GUARD = '#jobcraft:attempts-hash-encoding-guard:keeps-the-hashtable-encoding-of-this-hash#'
+
+-- Removes ids' attempt counts; deletes the hash once only its guard is left, so nothing lingers when idle.
+local function drop_attempts(attempts, ids)
+  bulk('HDEL', attempts, ids)
+  if redis.call('HLEN', attempts) == 1 and redis.call('HEXISTS', attempts, ATTEMPTS_GUARD) == 1 then
+    redis.call('DEL', attempts)
+  end
+end
+
 -- Ids written by a producer outside jobcraft may hold bytes that are not UTF-8. A client decodes ids to strings and
 -- encodes them back, which changes such bytes: the job could never be acknowledged, looked up or cancelled. Such a
 -- job is renamed (rename_invalid_id) by recover.lua, or by invalid-ids.lua when a fetch handed one out, and the
@@ -355,7 +369,7 @@ local function bury_invalid_id(K, types, max, unique, id)
   end
   redis.call('ZREM', K.active, id)
   redis.call('HDEL', K.jobs, id)
-  redis.call('HDEL', K.attempts, id)
+  drop_attempts(K.attempts, { id })
   redis.pcall('HDEL', K.errors, id)
   local now = now_ms()
   local message = 'the job id is not valid UTF-8, so no client could address it: renamed to "' .. new ..
@@ -420,30 +434,47 @@ local function ack_completed(K, acks, held, types, keep, keep_age, now)
   local n = acks.n
   local total = n + held.n
   if total == 0 then return stale end
-  local ack_ids = {}
-  for i = 1, n do ack_ids[i] = acks.id(i) end
-  for i = n + 1, total do ack_ids[i] = held.id(i - n) end
+  -- Each acknowledgement's fields read once (one accessor call per item), into flat arrays.
+  local ack_ids, ack_atts, locks, tys = {}, {}, {}, {}
+  for i = 1, n do ack_ids[i], ack_atts[i] = acks.row(i) end
+  for i = n + 1, total do ack_ids[i], ack_atts[i], locks[i], tys[i] = held.row(i - n) end
   local leased = redis.call('ZMSCORE', K.active, unpack(ack_ids))
   local atts = redis.call('HMGET', K.attempts, unpack(ack_ids))
-  local ids = {}
+  -- The completed record, "<attempt>|<now>", made once per attempt number in the call rather than once per job.
+  local suffix = '|' .. now
+  local record_of = {}
   local records = {}
+  local r = 0
   for i = 1, total do
-    local id, att, lock, t
-    if i <= n then id, att = acks.row(i) else id, att, lock, t = held.row(i - n) end
+    local id, att = ack_ids[i], ack_atts[i]
     if leased[i] and atts[i] == att then
-      ids[#ids + 1] = id
-      records[#records + 1] = id
-      records[#records + 1] = att .. '|' .. now
-      if lock then release_lock(lock, id) end
-      if t and t > 0 and types[t].cap > 0 then redis.call('ZREM', types[t].running, id) end
+      local rec = record_of[att]
+      if not rec then
+        rec = att .. suffix
+        record_of[att] = rec
+      end
+      records[r + 1] = id
+      records[r + 2] = rec
+      r = r + 2
+      if i > n then
+        local lock, t = locks[i], tys[i]
+        if lock then release_lock(lock, id) end
+        if t and t > 0 and types[t].cap > 0 then redis.call('ZREM', types[t].running, id) end
+      end
     else
       stale[#stale + 1] = id
     end
   end
+  -- The accepted ids: all of them, unless an ack was stale (then the ids of the records).
+  local ids = ack_ids
+  if #stale > 0 then
+    ids = {}
+    for j = 1, r, 2 do ids[#ids + 1] = records[j] end
+  end
   if #ids > 0 then
     drop_leases(K.active, ids)
     bulk('HDEL', K.jobs, ids)
-    bulk('HDEL', K.attempts, ids)
+    drop_attempts(K.attempts, ids)
     if redis.call('HLEN', K.errors) > 0 then bulk('HDEL', K.errors, ids) end
     if keep > 0 then
       bulk('HSET', K.done, records)
@@ -560,7 +591,7 @@ local function take_ready(K, types, want, now)
     local room = want - #taken
     if room > 0 then
       local ids = redis.call('LPOP', K.wait, room)
-      if ids then take_ids(ids, nil) end
+      if ids and #taken == 0 then taken = ids elseif ids then take_ids(ids, nil) end -- the common case: no copy
     end
     if has_prio then take_prio(0, '+inf', want - #taken) end
     return taken, taken_type, allow, wake_in
@@ -613,19 +644,22 @@ local function lease_taken(K, types, taken, taken_type, expiry, max_env, out)
   local envs = redis.call('HMGET', K.jobs, unpack(taken))
   local prev = redis.call('HMGET', K.attempts, unpack(taken))
   local leases = {}
-  local counts = {}
+  local counts = { ATTEMPTS_GUARD, '0' } -- first: a new hash is created in the hashtable encoding at once
+  local o = #out
   for i, id in ipairs(taken) do
-    local att = (tonumber(prev[i]) or 0) + 1
-    leases[#leases + 1] = expiry
-    leases[#leases + 1] = id
-    counts[#counts + 1] = id
-    counts[#counts + 1] = att
+    local p = prev[i]
+    local att = p and (tonumber(p) or 0) + 1 or 1
+    leases[2 * i - 1] = expiry
+    leases[2 * i] = id
+    counts[2 * i + 1] = id
+    counts[2 * i + 2] = att
     local t = taken_type[i]
     if t and types[t].cap > 0 then redis.call('ZADD', types[t].running, expiry, id) end
-    out[#out + 1] = id
+    out[o + 1] = id
     -- A stored job over the size limit is not shipped (megabytes would hold up this connection for seconds).
-    out[#out + 1] = over_limit(envs[i], max_env)
-    out[#out + 1] = att
+    out[o + 2] = over_limit(envs[i], max_env)
+    out[o + 3] = att
+    o = o + 3
   end
   add_leases(K.active, leases)
   bulk('HSET', K.attempts, counts)

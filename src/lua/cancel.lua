@@ -17,7 +17,7 @@ if redis.call('ZREM', K.scheduled, id) == 0 and redis.call('ZREM', K.prio, id) =
 end
 if G.unique then release_lock(G.unique.lock, id) end
 redis.call('HDEL', K.jobs, id)
-redis.call('HDEL', K.attempts, id)
+drop_attempts(K.attempts, { id })
 redis.call('HDEL', K.errors, id)
 -- Waiters for its result learn of it at once (docs/results.md).
 if G.publish then redis.call('PUBLISH', G.publish.channel, 'c' .. id) end

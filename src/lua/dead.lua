@@ -15,7 +15,7 @@ local env = redis.call('HGET', K.jobs, id)
 if not env then env = A.fallbackEnvelope end
 drop_leases(K.active, { id })
 redis.call('HDEL', K.jobs, id)
-redis.call('HDEL', K.attempts, id)
+drop_attempts(K.attempts, { id })
 -- The dead letter keeps the job's error history: the earlier errors of its last record (earlier_of), beside the
 -- error it died with (in A.info, which JSON.stringify wrote, so it ends with its closing brace).
 local info = with_earlier(A.info, earlier_of(redis.call('HGET', K.errors, id)))

@@ -16,7 +16,7 @@ for j = count, 1, -1 do
   local id, att, p, t = jobs.id(j), jobs.attempt(j), jobs.priority(j), jobs.type(j)
   if holds(active, attempts, id, att) then
     drop_leases(active, { id })
-    if redis.call('HINCRBY', attempts, id, -1) <= 0 then redis.call('HDEL', attempts, id) end
+    if redis.call('HINCRBY', attempts, id, -1) <= 0 then drop_attempts(attempts, { id }) end
     local score = prio_score(p, j - count - 1)
     if t > 0 then
       redis.call('ZREM', types[t].running, id)

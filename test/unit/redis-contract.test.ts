@@ -135,8 +135,9 @@ describe('the Lua scripts follow their declarations', () => {
 
   it('a script carries the accessors its code calls, and the _lib.lua parts it uses', () => {
     const fetch = scriptSource('fetch');
-    expect(fetch).toContain('    acks = {\n      n = n2,\n      id = function(i)'); // id and row are called; attempt is not
+    expect(fetch).toContain('    acks = {\n      n = n2,\n      row = function(i)'); // row is called; id and attempt are not
     expect(fetch).not.toMatch(/^ {6}attempt = function/m);
+    expect(fetch).not.toMatch(/^ {6}id = function/m);
     expect(fetch).toMatch(/^local function ack_completed\(/m);
     expect(fetch).not.toMatch(/^local function bury_invalid_id\(/m);
     expect(scriptSource('get')).not.toMatch(/^local function/m);
