@@ -36,6 +36,26 @@ export function parseFaninLink(value: unknown): FaninLink | string {
   return { id: v.id, q: v.q, i: v.i, ...(v.c === 1 ? { c: 1 as const } : {}) };
 }
 
+/**
+ * The fan-in link of a stored job that is not parsed (over the worker's size or depth limit), read from its text: the
+ * `fi` field sits just before the payload (`withField`), and the first `,"p":` of an envelope is its payload's (the
+ * fields before it are numbers and JSON strings, in which `"` is escaped), so only the text before it is looked at.
+ * Undefined when there is none or it cannot be read (e.g. it lies beyond the 512-byte head a too-big job is sent with).
+ */
+export function faninLinkOfHead(head: string): FaninLink | undefined {
+  // Only before the payload: a payload's own text (anyone's) must never pass for a link.
+  const end = head.indexOf(',"p":');
+  if (end < 0) return undefined;
+  const at = head.lastIndexOf(',"fi":{', end);
+  if (at < 0) return undefined;
+  try {
+    const link = parseFaninLink(JSON.parse(head.slice(at + 6, end)));
+    return typeof link === 'string' ? undefined : link;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The JSON of a child's link, as placed in its envelope. */
 export function faninLinkJson(link: FaninLink): string {
   return JSON.stringify(link);

@@ -1,0 +1,108 @@
+/**
+ * Review of fan-in (issue #14): ways a child could end without its parent ever hearing of it, which left the parent
+ * (and every wait for it) waiting for ever. Real Redis, real workers, the real admin.
+ */
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { createAdmin, createWorker, defineJobs, JobValidationError, queueKeys } from '../src/index.js';
+import { faninLinkOfHead } from '../src/fan-in.js';
+import { cleanupRegistry, redisUrl, rejection, testClient, waitFor } from './helpers.js';
+
+const defer = cleanupRegistry();
+
+const jobs = defineJobs({
+  countWords: {
+    payload: z.object({ text: z.string() }),
+    result: z.object({ words: z.number() }),
+    queue: 'count',
+    attempts: 1,
+  },
+  summarizeLoose: {
+    payload: z.object({ topic: z.string(), counts: z.array(z.object({ words: z.number() }).nullable()) }),
+    result: z.object({ topic: z.string(), total: z.number(), missing: z.number() }),
+    queue: 'sum',
+  },
+});
+
+function setup(name: string, workerOptions: { maxPayloadBytes?: number } = {}) {
+  const t = testClient(jobs, name, defer);
+  const startWorker = () => {
+    const worker = createWorker(
+      jobs,
+      {
+        countWords: ({ text }) => ({ words: text.split(' ').length }),
+        summarizeLoose: ({ topic, counts }) => ({ topic, total: counts.reduce((s, c) => s + (c?.words ?? 0), 0), missing: counts.filter((c) => c === null).length }),
+      },
+      { redis: redisUrl(), prefix: t.prefix, leaseMs: 1000, logger: false, ...workerOptions },
+    );
+    defer(() => worker.close());
+    return worker;
+  };
+  return { ...t, startWorker, sumK: queueKeys(t.prefix, 'sum'), countK: queueKeys(t.prefix, 'count') };
+}
+
+describe('a fan-in child that ends without running', () => {
+  it("too big for its worker (dead-lettered unparsed) still counts as failed for its parent", async () => {
+    // The client accepts 2,000-byte payloads; the worker parses at most 300: the big child is dead-lettered from its
+    // head alone (invalid_payload), and its parent must still hear of it.
+    const { client, startWorker } = setup('fanin-rev-big', { maxPayloadBytes: 300 });
+    const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b' }, { text: 'x'.repeat(2_000) }], into: 'counts', onChildFailure: 'continue' });
+    startWorker();
+    expect(await fan.result({ timeout: '15s' })).toEqual({ topic: 't', total: 2, missing: 1 });
+    const [letter] = await client.deadLetters.list('count');
+    expect([letter?.id, letter?.reason]).toEqual([`${fan.id}/1`, 'invalid_payload']);
+  });
+
+  it('cancelled through the admin API (no job set) counts as failed for its parent', async () => {
+    const { client, prefix, startWorker } = setup('fanin-rev-admin');
+    const admin = createAdmin({ redis: redisUrl(), prefix });
+    defer(() => admin.close());
+    const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b c' }, { text: 'd' }], into: 'counts', onChildFailure: 'continue' });
+    const outcome = await admin.act('cancel', [`${fan.id}/1`]);
+    expect(outcome.results[0]?.result).toBe('done');
+    startWorker();
+    expect(await fan.result({ timeout: '15s' })).toEqual({ topic: 't', total: 3, missing: 1 });
+  });
+
+  it("cancelled with client.cancel while its parent's record cannot be written: the failure is kept and recorded later", async () => {
+    const { client, raw, startWorker, sumK, countK } = setup('fanin-rev-cancel');
+    const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b' }, { text: 'c' }], into: 'counts', onChildFailure: 'continue' });
+    const record = `${sumK.faninPrefix}${fan.id}`;
+    // The record refuses writes for a while (a wrong-typed key in its place): the cancel's record for the parent fails.
+    await raw.rename(record, `${record}:aside`);
+    await raw.set(record, 'in the way');
+    const cancelled = await client.cancel(`${fan.id}/1`).catch((e: unknown) => e);
+    // The job is cancelled (whatever the answer says about the parent's record)...
+    expect(await raw.hexists(countK.jobs, `${fan.id}/1`)).toBe(0);
+    expect(cancelled === 'cancelled' || cancelled instanceof Error).toBe(true);
+    // ...and its end for the parent is kept in its queue's outbox, in the same step as the cancel.
+    expect(await raw.hexists(countK.chainOutbox, `${fan.id}/1`)).toBe(1);
+    await raw.del(record);
+    await raw.rename(`${record}:aside`, record);
+    startWorker();
+    expect(await fan.result({ timeout: '20s' })).toEqual({ topic: 't', total: 2, missing: 1 });
+    await waitFor(async () => (await raw.hlen(countK.chainOutbox)) === 0, 'the outbox emptied');
+  });
+});
+
+describe("a fan-in's parent payload", () => {
+  it('is validated when the fan-in is created (apart from its results field): nothing written, no child run', async () => {
+    const { client, raw, sumK, countK } = setup('fanin-rev-parent');
+    const err = await rejection(client.fanIn('summarizeLoose', { topic: 7 as unknown as string }, { children: 'countWords', payloads: [{ text: 'a' }], into: 'counts', jobId: 'p1' }));
+    expect(err).toBeInstanceOf(JobValidationError);
+    expect((err as JobValidationError).message).toMatch(/summarizeLoose/);
+    expect((err as JobValidationError).issues.map((i) => i.path)).toEqual([['topic']]);
+    expect(await raw.exists(`${sumK.faninPrefix}p1`)).toBe(0);
+    expect(await raw.hlen(countK.jobs)).toBe(0);
+  });
+});
+
+describe('faninLinkOfHead (the link of a child read from its unparsed text)', () => {
+  it("reads the envelope's own fi field, never one a payload holds", () => {
+    const child = '{"n":"countWords","t":1,"fi":{"id":"P","q":"sum","i":3},"p":{"text":"x"}}';
+    expect(faninLinkOfHead(child)).toEqual({ id: 'P', q: 'sum', i: 3 });
+    const forged = '{"n":"countWords","t":1,"p":{"a":1,"fi":{"id":"P","q":"sum","i":0},"p":1}}';
+    expect(faninLinkOfHead(forged)).toBeUndefined();
+    expect(faninLinkOfHead('{"n":"countWords","t":1,"fi":{"id":"P","q":"sum","i":3}')).toBeUndefined();
+  });
+});
