@@ -207,7 +207,13 @@ export const CONTRACT = {
     file: 'cancel',
     keys: ['jobs', 'wait', 'prio', 'scheduled', 'active', 'attempts', 'errors'],
     args: { id: 'raw' },
-    groups: { typeReady: { optional: true, keys: ['ready'] }, unique: LOCK, publish: PUBLISH },
+    groups: {
+      typeReady: { optional: true, keys: ['ready'] },
+      unique: LOCK,
+      publish: PUBLISH,
+      /** A fan-in child's end (cancelled: failed, for its parent), recorded in its queue's outbox with the cancel. */
+      handoff: { optional: true, keys: ['outbox'], args: { next: 'raw', entry: 'raw' } },
+    },
   },
   result: {
     file: 'result',
