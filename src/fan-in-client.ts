@@ -9,7 +9,7 @@ import type { JobName, JobSet, JobsWithResult, PayloadInput, ResolvedJob, Result
 import { InvalidArgumentError, JobValidationError, ResultTimeoutError, ResultWaitAbortedError } from './errors.js';
 import { MAX_CHAIN_ID_LENGTH, withField, type OutboxEntry } from './chain.js';
 import { DEFAULT_MAX_CHILDREN, MAX_CHILDREN, childId, faninLinkJson, type ChildFailurePolicy } from './fan-in.js';
-import { encodeEnvelope, jsonIssues, serializePayload } from './payload.js';
+import { encodeEnvelope, jsonIssues, parsePayload, serializePayload, toIssues } from './payload.js';
 import { emitPayloadJob } from './versions.js';
 import { toMs } from './durations.js';
 import type { QueueKeys } from './keys.js';
@@ -120,6 +120,12 @@ export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, pa
   const shaped = { ...rest, [o.into]: 0 };
   const issues = jsonIssues(shaped);
   if (issues.length > 0) throw new JobValidationError(parent.name, issues, 'enqueue');
+  // The rest of the parent's payload is checked now, not after every child ran: its schema on the payload with an
+  // empty results field, keeping the issues elsewhere (that field, and whole-object checks that may read it, are
+  // checked when the parent is dequeued, with the results in place).
+  const probe = parsePayload(emitPayloadJob(parent), { ...rest, [o.into]: [] });
+  const elsewhere = probe.success ? [] : toIssues(probe.error).filter((i) => i.path.length > 0 && i.path[0] !== o.into);
+  if (elsewhere.length > 0) throw new JobValidationError(parent.name, elsewhere, 'enqueue');
   const now = Date.now();
   const priority = o.priority ?? parent.priority;
   const env = encodeEnvelope(parent.name, now, JSON.stringify(shaped), o.attempts, priority, undefined, undefined, undefined, parent.emitVersion);
