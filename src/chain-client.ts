@@ -46,7 +46,8 @@ export type ChainableAfter<J extends JobSet, Last extends JobName<J>> = {
  */
 export interface ChainBuilder<J extends JobSet, Last extends JobName<J>> {
   /** Adds step `name`; its payload is the previous step's result (its output type). At most 16 steps in all. */
-  next: Last extends JobsWithResult<J> ? <N extends ChainableAfter<J, Last>>(name: N) => ChainBuilder<J, N> : never;
+  // [Last] (not distributed): a step named by a union (`'a' | 'b'`) has a next step only if every member declares a result.
+  next: [Last] extends [JobsWithResult<J>] ? <N extends ChainableAfter<J, Last>>(name: N) => ChainBuilder<J, N> : never;
   /**
    * Writes the chain: its first step, carrying the rest, in one Redis call (nothing half-written). Throws
    * `InvalidArgumentError` for a chain that cannot run (a unique job as a step, too many steps, a bad `jobId`) and
