@@ -128,10 +128,13 @@ export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, pa
   if (elsewhere.length > 0) throw new JobValidationError(parent.name, elsewhere, 'enqueue');
   const now = Date.now();
   const priority = o.priority ?? parent.priority;
-  const env = encodeEnvelope(parent.name, now, JSON.stringify(shaped), o.attempts, priority, undefined, undefined, undefined, parent.emitVersion);
-  const cut = env.lastIndexOf(':0}}');
-  const head = env.slice(0, cut + 1);
-  const tail = env.slice(cut + 2);
+  // The field written last by hand: JSON.stringify puts integer-like keys ("0") first, whatever the spread's order.
+  const restJson = JSON.stringify(rest);
+  const field = `${JSON.stringify(o.into)}:0}`;
+  const shapedJson = restJson === '{}' ? `{${field}` : `${restJson.slice(0, -1)},${field}`;
+  const env = encodeEnvelope(parent.name, now, shapedJson, o.attempts, priority, undefined, undefined, undefined, parent.emitVersion);
+  const head = env.slice(0, env.length - 3);
+  const tail = env.slice(env.length - 2);
   // The children, each carrying its link to the parent; validated like an enqueueMany (all or nothing).
   const pk = deps.keysOf(parent.queue);
   const link = { id, q: parent.queue, ...(parent.result === undefined ? {} : { c: 1 as const }) };

@@ -17,6 +17,12 @@ const jobs = defineJobs({
     queue: 'count',
     attempts: 1,
   },
+  /** Its results field has an integer-like name: JavaScript orders such keys first in an object. */
+  byIndex: {
+    payload: z.object({ topic: z.string(), '0': z.array(z.object({ words: z.number() })) }),
+    result: z.number(),
+    queue: 'sum',
+  },
   summarizeLoose: {
     payload: z.object({ topic: z.string(), counts: z.array(z.object({ words: z.number() }).nullable()) }),
     result: z.object({ topic: z.string(), total: z.number(), missing: z.number() }),
@@ -31,6 +37,7 @@ function setup(name: string, workerOptions: { maxPayloadBytes?: number } = {}) {
       jobs,
       {
         countWords: ({ text }) => ({ words: text.split(' ').length }),
+        byIndex: (p) => p['0'].reduce((s, c) => s + c.words, 0),
         summarizeLoose: ({ topic, counts }) => ({ topic, total: counts.reduce((s, c) => s + (c?.words ?? 0), 0), missing: counts.filter((c) => c === null).length }),
       },
       { redis: redisUrl(), prefix: t.prefix, leaseMs: 1000, logger: false, ...workerOptions },
@@ -86,6 +93,13 @@ describe('a fan-in child that ends without running', () => {
 });
 
 describe("a fan-in's parent payload", () => {
+  it('gets the results into a field of any name, an integer-like one too', async () => {
+    const { client, startWorker } = setup('fanin-rev-index');
+    startWorker();
+    const fan = await client.fanIn('byIndex', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b' }, { text: 'c' }], into: '0' });
+    expect(await fan.result({ timeout: '15s' })).toBe(3);
+  });
+
   it('is validated when the fan-in is created (apart from its results field): nothing written, no child run', async () => {
     const { client, raw, sumK, countK } = setup('fanin-rev-parent');
     const err = await rejection(client.fanIn('summarizeLoose', { topic: 7 as unknown as string }, { children: 'countWords', payloads: [{ text: 'a' }], into: 'counts', jobId: 'p1' }));
