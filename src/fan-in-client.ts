@@ -140,7 +140,8 @@ export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, pa
   const link = { id, q: parent.queue, ...(parent.result === undefined ? {} : { c: 1 as const }) };
   const ids: string[] = [];
   const items: string[] = [];
-  const children = o.payloads.map((p, i) => {
+  // Array.from, not map: a hole in a sparse list is a missing payload (refused), not a child silently skipped.
+  const children = Array.from(o.payloads, (p, i) => {
     const { text } = serializePayload(emitPayloadJob(child), p, deps.maxPayloadBytes, i);
     const cid = childId(id, i);
     const e = withField(encodeEnvelope(child.name, now, text, undefined, child.priority, undefined, undefined, undefined, child.emitVersion), 'fi', faninLinkJson({ ...link, i }));

@@ -92,6 +92,19 @@ describe('a fan-in child that ends without running', () => {
   });
 });
 
+describe('fan-in input', () => {
+  it('refuses a sparse list of payloads (a hole is no payload) before writing anything', async () => {
+    const { client, raw, sumK, countK } = setup('fanin-rev-sparse');
+    const payloads = [{ text: 'a' }, { text: 'b' }, { text: 'c' }];
+    delete (payloads as unknown[])[1];
+    const err = await rejection(client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads, into: 'counts', jobId: 'sparse' }));
+    expect(err).toBeInstanceOf(JobValidationError);
+    expect(err.message).toMatch(/countWords/);
+    expect(await raw.exists(`${sumK.faninPrefix}sparse`)).toBe(0);
+    expect(await raw.hlen(countK.jobs)).toBe(0);
+  });
+});
+
 describe("a fan-in's parent payload", () => {
   it('gets the results into a field of any name, an integer-like one too', async () => {
     const { client, startWorker } = setup('fanin-rev-index');
