@@ -3,6 +3,7 @@
  * results. What a child carries in its envelope (`fi`), and the hand-off its worker records when it ends.
  */
 import { InvalidResultError, type PayloadIssue } from './errors.js';
+import { QUEUE_NAME_PATTERN } from './job-options.js';
 import { jsonIssues } from './payload.js';
 import { readResult, type ResultJob } from './result.js';
 import type { FaninEntry, Handoff } from './chain.js';
@@ -31,7 +32,7 @@ export function parseFaninLink(value: unknown): FaninLink | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'its fan-in record (field "fi") is not an object';
   const v = value as Record<string, unknown>;
   if (typeof v.id !== 'string' || v.id.length === 0 || v.id.length > 256) return 'its fan-in record has no valid parent id ("fi.id")';
-  if (typeof v.q !== 'string' || v.q.length === 0 || v.q.length > 100) return 'its fan-in record has no valid parent queue ("fi.q")';
+  if (typeof v.q !== 'string' || !QUEUE_NAME_PATTERN.test(v.q)) return 'its fan-in record has no valid parent queue ("fi.q")';
   if (typeof v.i !== 'number' || !Number.isInteger(v.i) || v.i < 0 || v.i >= MAX_CHILDREN) return 'its fan-in record has no valid child index ("fi.i")';
   return { id: v.id, q: v.q, i: v.i, ...(v.c === 1 ? { c: 1 as const } : {}) };
 }

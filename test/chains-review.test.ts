@@ -1,0 +1,35 @@
+/**
+ * Review of chains (issue #14): hostile chain records, and what a chain's steps must not do. Real Redis, real workers.
+ */
+import { describe, expect, it } from 'vitest';
+import { ChainBrokenError, createWorker, queueKeys } from '../src/index.js';
+import { parseChainLink, parseOutboxEntry } from '../src/chain.js';
+import { parseFaninLink } from '../src/fan-in.js';
+import { CHAIN_LEASE_MS, chainHandlers, chainJobs } from './fixtures/chain-jobs.js';
+import { cleanupRegistry, redisUrl, rejection, testClient } from './helpers.js';
+
+const defer = cleanupRegistry();
+
+describe('a hostile chain record', () => {
+  it("naming a next step's queue jobcraft would never name (a brace: keys outside the queue's hash tag) dead-letters the step", async () => {
+    const { client, raw, prefix } = testClient(chainJobs, 'chain-rev-queue', defer);
+    const fetchK = queueKeys(prefix, 'fetch');
+    const chain = await client.chain('fetchPage', { url: 'x' }).next('countWords').enqueue();
+    const stored = (await raw.hget(fetchK.jobs, `${chain.id}/0`)) as string;
+    await raw.hset(fetchK.jobs, `${chain.id}/0`, stored.replace('"q":"count"', '"q":"count}{evil"'));
+    const worker = createWorker(chainJobs, chainHandlers, { redis: redisUrl(), prefix, leaseMs: CHAIN_LEASE_MS, logger: false });
+    defer(() => worker.close());
+    const err = (await rejection(chain.result({ timeout: '15s' }))) as ChainBrokenError;
+    expect(err).toBeInstanceOf(ChainBrokenError);
+    expect(err.reason).toBe('malformed_job');
+    expect(await raw.keys(`${prefix}:{count}{evil}*`)).toEqual([]);
+  });
+
+  it('the parsers refuse queue names jobcraft does not allow', () => {
+    expect(parseChainLink({ id: 'c', i: 0, s: [{ n: 'a', q: 'x}' }] })).toMatch(/ch.s\[0\]/);
+    expect(parseFaninLink({ id: 'p', q: '{x', i: 0 })).toMatch(/fi.q/);
+    expect(parseOutboxEntry(JSON.stringify({ k: 'f', q: 'a}b', p: 'p', i: 0, w: 1 }))).toBeUndefined();
+    expect(parseOutboxEntry(JSON.stringify({ q: 'a b', n: 'x', e: '{}', w: 1 }))).toBeUndefined();
+    expect(parseOutboxEntry(JSON.stringify({ q: 'count', n: 'x', e: '{}', w: 1 }))).toMatchObject({ q: 'count' });
+  });
+});
