@@ -218,7 +218,8 @@ export const CONTRACT = {
   result: {
     file: 'result',
     // One job's result, or what became of it (docs/results.md): read together, so a completion cannot fall between.
-    keys: ['result', 'jobs', 'dead', 'deadInfo', 'done'],
+    // fanin: the job's fan-in record, if it is a fan-in's parent whose children still run (it is live then).
+    keys: ['result', 'jobs', 'dead', 'deadInfo', 'done', 'fanin'],
     args: { id: 'raw' },
     groups: {},
   },

@@ -698,7 +698,7 @@ export class Scripts {
 
   /** One job's stored result, or what became of it (result.lua; `result`: the job's result key). */
   async result(k: QueueKeys, input: { readonly result: string; readonly id: string }): Promise<RawResult> {
-    const r = (await this.call('jcResult', encodeCall('result', { ...k, result: input.result }, input, {}))) as Reply[];
+    const r = (await this.call('jcResult', encodeCall('result', { ...k, result: input.result, fanin: k.faninPrefix + input.id }, input, {}))) as Reply[];
     const state = String(r[0]);
     if (state === 'result') return { state, json: String(r[1]) };
     if (state === 'dead') return { state, info: r[1] === null || r[1] === undefined ? null : String(r[1]) };

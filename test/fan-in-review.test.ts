@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createAdmin, createWorker, defineJobs, JobValidationError, queueKeys } from '../src/index.js';
+import { createAdmin, createClient, createWorker, defineJobs, JobValidationError, queueKeys } from '../src/index.js';
 import { faninLinkOfHead } from '../src/fan-in.js';
 import { cleanupRegistry, redisUrl, rejection, testClient, waitFor } from './helpers.js';
 
@@ -89,6 +89,20 @@ describe('a fan-in child that ends without running', () => {
     startWorker();
     expect(await fan.result({ timeout: '20s' })).toEqual({ topic: 't', total: 2, missing: 1 });
     await waitFor(async () => (await raw.hlen(countK.chainOutbox)) === 0, 'the outbox emptied');
+  });
+});
+
+describe('waiting for a fan-in from another process', () => {
+  it("client.job(parent, id).result() waits while the children run, instead of finding the parent unknown", async () => {
+    const { client, prefix, startWorker } = setup('fanin-rev-other');
+    const other = createClient(jobs, { redis: redisUrl(), prefix });
+    defer(() => other.close());
+    const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b' }, { text: 'c' }], into: 'counts' });
+    const waited = other.job('summarizeLoose', fan.id).result({ timeout: '15s' });
+    // Let the other process's first read happen while no child has run yet.
+    await new Promise((r) => setTimeout(r, 200));
+    startWorker();
+    expect(await waited).toEqual({ topic: 't', total: 3, missing: 0 });
   });
 });
 
