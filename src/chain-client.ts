@@ -125,6 +125,38 @@ export function chainBuilder(deps: ChainClientDeps, names: readonly string[], pa
   };
 }
 
+/** A chain enqueued elsewhere, rebuilt from its id and its steps' job names (`client.chainOf`): its ids and waits. */
+export interface ChainOf<R> {
+  /** The chain's id. */
+  readonly id: string;
+  /** Every step, in order. */
+  readonly steps: readonly ChainStep[];
+  /** The last step's result (its output type), waited for step after step like {@link EnqueuedChain.result}. */
+  result(options?: ResultWaitOptions): Promise<R>;
+}
+
+/**
+ * The handle of chain `chainId` whose steps are the jobs `names` (as it was enqueued, maybe by another process): waits
+ * through its steps like the handle `enqueue()` returns, so a later step that does not exist yet is waited for (a
+ * plain `client.job(name, '<chain id>/<i>')` would find it unknown) and an earlier step's death ends the wait with
+ * ChainBrokenError. Nothing is read until a `result()` is called.
+ */
+export function chainOf(deps: ChainClientDeps, chainId: string, names: readonly string[]): ChainOf<unknown> {
+  const where = 'chainOf';
+  if (!Array.isArray(names) || names.length === 0 || names.length > MAX_CHAIN_STEPS) {
+    throw new InvalidArgumentError(where, 'steps', `steps must list the chain's 1 to ${MAX_CHAIN_STEPS} job names, in order`);
+  }
+  const id = deps.checkJobId(chainId, String(names[0]));
+  if (id.length > MAX_CHAIN_ID_LENGTH) throw new InvalidArgumentError(where, 'id', `a chain id has at most ${MAX_CHAIN_ID_LENGTH} characters, got ${id.length}`);
+  const jobs = names.map((n) => deps.jobOf(n));
+  jobs.forEach((job, i) => {
+    if (i < jobs.length - 1 && job.result === undefined) throw new InvalidArgumentError(where, 'steps', `step ${i} ("${job.name}") declares no result, so no chain has a step after it`);
+  });
+  if ((jobs[jobs.length - 1] as ResolvedJob).result === undefined) throw new InvalidArgumentError(where, 'steps', `the last step ("${jobs[jobs.length - 1]?.name}") declares no result to wait for`);
+  const steps: ChainStep[] = jobs.map((job, index) => ({ index, name: job.name, id: chainStepId(id, index), result: (o?: ResultWaitOptions) => waitForStep(deps, id, jobs, index, o ?? {}) }));
+  return { id, steps, result: (steps[steps.length - 1] as ChainStep).result };
+}
+
 function stepRefOf(job: ResolvedJob): ChainStepRef {
   return { n: job.name, q: job.queue, ...(job.priority === 0 ? {} : { r: job.priority }), ...(job.throttle === undefined ? {} : { y: 1 as const }), ...(job.emitVersion === 1 ? {} : { v: job.emitVersion }) };
 }

@@ -34,7 +34,7 @@ import { tracingEnqueueHooks } from './tracing.js';
 import { registerQueues } from './registry.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
 import { cancelTargets, recordCancelledChild, type CancelHandoff } from './cancel.js';
-import { chainBuilder, type ChainBuilder } from './chain-client.js';
+import { chainBuilder, chainOf, type ChainBuilder, type ChainOf } from './chain-client.js';
 import { enqueueFanIn, type AnyFanInOptions, type EnqueuedFanIn, type FanInField, type FanInOptions } from './fan-in-client.js';
 import type { ChildFailurePolicy } from './fan-in.js';
 
@@ -181,6 +181,12 @@ export interface JobClient<J extends JobSet> {
    * (`jobId` names the chain and makes it idempotent).
    */
   chain<N extends JobName<J>>(name: N, payload: PayloadInput<J, N>, options?: EnqueueOptions): ChainBuilder<J, N>;
+  /**
+   * The handle of a chain enqueued elsewhere (another service), from its id and its steps' job names in order: its
+   * `result()` waits through the steps like the handle `chain(…).enqueue()` returns (a later step that does not exist
+   * yet is waited for; an earlier step's death rejects with `ChainBrokenError`). The last step must declare a result.
+   */
+  chainOf<Last extends JobsWithResult<J>>(id: string, steps: readonly [...JobsWithResult<J>[], Last]): ChainOf<ResultOutput<J, Last>>;
   /**
    * Starts a fan-in (docs/results.md, "Fan-in"): the children (`options.children` with `options.payloads`) run, then
    * the parent job `name` runs with its payload field `options.into` holding their results, in child order. One call
@@ -630,6 +636,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   return {
     fanIn: (name, payload, opts) => enqueueFanIn(fanInDeps, name, payload, opts as unknown as AnyFanInOptions) as Promise<EnqueuedFanIn<J, typeof name>>,
     chain: (name, payload, opts = {}) => chainBuilder(chainDeps, [name], payload, opts) as unknown as ChainBuilder<J, typeof name>,
+    chainOf: (id, steps) => chainOf(chainDeps, id, steps) as ChainOf<never>,
     enqueue: async (name, payload, opts = {}) => {
       const ids = opts.jobId === undefined ? undefined : [opts.jobId];
       const results = await (hooks === undefined ? add(name, [payload], opts, ids, false) : hooks.around(name, 1, (tc) => add(name, [payload], opts, ids, false, tc)));

@@ -2,7 +2,7 @@
  * Review of chains (issue #14): hostile chain records, and what a chain's steps must not do. Real Redis, real workers.
  */
 import { describe, expect, it } from 'vitest';
-import { ChainBrokenError, createWorker, queueKeys } from '../src/index.js';
+import { ChainBrokenError, createClient, createWorker, InvalidArgumentError, queueKeys } from '../src/index.js';
 import { parseChainLink, parseOutboxEntry } from '../src/chain.js';
 import { parseFaninLink } from '../src/fan-in.js';
 import { CHAIN_LEASE_MS, chainHandlers, chainJobs } from './fixtures/chain-jobs.js';
@@ -31,5 +31,35 @@ describe('a hostile chain record', () => {
     expect(parseOutboxEntry(JSON.stringify({ k: 'f', q: 'a}b', p: 'p', i: 0, w: 1 }))).toBeUndefined();
     expect(parseOutboxEntry(JSON.stringify({ q: 'a b', n: 'x', e: '{}', w: 1 }))).toBeUndefined();
     expect(parseOutboxEntry(JSON.stringify({ q: 'count', n: 'x', e: '{}', w: 1 }))).toMatchObject({ q: 'count' });
+  });
+});
+
+describe('a chain waited for from another process', () => {
+  it('client.chainOf(id, steps).result() waits through steps that do not exist yet and gives the typed last result', async () => {
+    const { client, prefix } = testClient(chainJobs, 'chain-rev-other', defer);
+    const other = createClient(chainJobs, { redis: redisUrl(), prefix });
+    defer(() => other.close());
+    const chain = await client.chain('fetchPage', { url: 'https://a' }).next('countWords').next('report').enqueue();
+    const handle = other.chainOf(chain.id, ['fetchPage', 'countWords', 'report']);
+    expect(handle.steps.map((s) => s.id)).toEqual(chain.steps.map((s) => s.id));
+    // A plain job handle for the last step finds it unknown: it does not exist before its step before it completed.
+    expect((await rejection(other.job('report', `${chain.id}/2`).result())).name).toBe('JobNotFoundError');
+    const waited = handle.result({ timeout: '15s' });
+    const worker = createWorker(chainJobs, chainHandlers, { redis: redisUrl(), prefix, leaseMs: CHAIN_LEASE_MS, logger: false });
+    defer(() => worker.close());
+    const text: string = await waited;
+    expect(text).toBe(await chain.result({ timeout: '15s' }));
+  });
+
+  it('ends with ChainBrokenError when an earlier step died, and refuses steps that cannot be a chain', async () => {
+    const { client, prefix } = testClient(chainJobs, 'chain-rev-other-dead', defer);
+    const worker = createWorker(chainJobs, chainHandlers, { redis: redisUrl(), prefix, leaseMs: CHAIN_LEASE_MS, logger: false });
+    defer(() => worker.close());
+    const chain = await client.chain('fetchPage', { url: 'x', fail: true }).next('countWords').enqueue();
+    const err = (await rejection(client.chainOf(chain.id, ['fetchPage', 'countWords']).result({ timeout: '15s' }))) as ChainBrokenError;
+    expect(err).toBeInstanceOf(ChainBrokenError);
+    expect(err.stepId).toBe(`${chain.id}/0`);
+    expect(() => client.chainOf('c', ['archive' as 'fetchPage', 'countWords'])).toThrow(InvalidArgumentError);
+    expect(() => client.chainOf('c#1', ['fetchPage'])).toThrow(InvalidArgumentError);
   });
 });

@@ -86,6 +86,11 @@ export async function chainTypes(): Promise<void> {
   const both = 'fetchPage' as 'fetchPage' | 'takesNumber';
   // @ts-expect-error -- TS2345 takesNumber's result (a boolean) is not countWords' payload
   client.chain(both, { url: 'u' }).next('countWords');
+  // A chain rebuilt from its id elsewhere: typed by its last step.
+  const rebuilt = await client.chainOf('c', ['fetchPage', 'countWords', 'report']).result();
+  assertType<Equal<typeof rebuilt, string>>();
+  // @ts-expect-error -- TS2345 the last step must declare a result
+  client.chainOf('c', ['countWords', 'archive']);
   const plain = await client.chain('countWords', { url: 'u', bytes: 1 }).next('archive').enqueue();
   // @ts-expect-error -- TS2339 a chain whose last step declares no result has no result()
   await plain.result();
