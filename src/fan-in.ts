@@ -67,9 +67,18 @@ export function childId(parentId: string, index: number): string {
   return `${parentId}/${index}`;
 }
 
+/**
+ * The outbox field of child `id`'s end: not its id, which is the field of its creation's hand-off in its parent's
+ * queue outbox — the same hash when parent and children share a queue, where one would overwrite or delete the other
+ * (a child ending while its creation's entry is still there lost its end). No job id holds `#` (client.ts checkJobId).
+ */
+export function faninEndField(id: string): string {
+  return `${id}#end`;
+}
+
 function entryOf(link: FaninLink, id: string, value: string | undefined, now: number): Handoff {
   const entry: FaninEntry = { k: 'f', q: link.q, p: link.id, i: link.i, w: now, ...(value === undefined ? {} : { x: value }), ...(link.c === 1 ? { c: 1 as const } : {}) };
-  return { next: id, entry: JSON.stringify(entry) };
+  return { next: faninEndField(id), entry: JSON.stringify(entry) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { createAdmin, createClient, createWorker, defineJobs, JobValidationError
 import { faninLinkOfHead } from '../src/fan-in.js';
 import { cleanupRegistry, redisUrl, rejection, testClient, waitFor } from './helpers.js';
 
+
 const defer = cleanupRegistry();
 
 const jobs = defineJobs({
@@ -135,6 +136,33 @@ describe("a fan-in's parent payload", () => {
     expect((err as JobValidationError).issues.map((i) => i.path)).toEqual([['topic']]);
     expect(await raw.exists(`${sumK.faninPrefix}p1`)).toBe(0);
     expect(await raw.hlen(countK.jobs)).toBe(0);
+  });
+});
+
+describe('a fan-in whose parent and children share a queue', () => {
+  it("keeps a child's end apart from its creation's hand-off (one outbox): the creator's late clean-up cannot remove it", async () => {
+    const sameJobs = defineJobs({
+      child: { payload: z.object({ n: z.number() }), result: z.number(), queue: 'one' },
+      parent: { payload: z.object({ values: z.array(z.number()) }), result: z.number(), queue: 'one' },
+    });
+    const { client, raw, prefix } = testClient(sameJobs, 'fanin-rev-samequeue', defer);
+    const k = queueKeys(prefix, 'one');
+    const handlers = { child: ({ n }: { n: number }) => n * 10, parent: ({ values }: { values: number[] }) => values.reduce((a, b) => a + b, 0) };
+    const fan = await client.fanIn('parent', {}, { children: 'child', payloads: [{ n: 1 }, { n: 2 }], into: 'values' });
+    const record = `${k.faninPrefix}${fan.id}`;
+    // The record refuses writes for a while: the children's ends stay in the outbox (as after a crash of their worker).
+    await raw.rename(record, `${record}:aside`);
+    await raw.set(record, 'in the way');
+    const first = createWorker(sameJobs, handlers, { redis: redisUrl(), prefix, leaseMs: 1000, logger: false });
+    await waitFor(async () => (await raw.hlen(k.chainOutbox)) === 2, "both children's ends in the outbox");
+    await first.close();
+    // The fan-in's creator removes its creation hand-offs late (they ran first: createChildren enqueues, then HDELs).
+    await raw.hdel(k.chainOutbox, `${fan.id}/0`, `${fan.id}/1`);
+    await raw.del(record);
+    await raw.rename(`${record}:aside`, record);
+    const second = createWorker(sameJobs, handlers, { redis: redisUrl(), prefix, leaseMs: 1000, logger: false });
+    defer(() => second.close());
+    expect(await fan.result({ timeout: '15s' })).toBe(30);
   });
 });
 
