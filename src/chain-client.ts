@@ -22,7 +22,7 @@ import { MAX_CHAIN_ID_LENGTH, MAX_CHAIN_STEPS, chainStepId, withChainLink, type 
 import { encodeEnvelope, serializePayload } from './payload.js';
 import { emitPayloadJob } from './versions.js';
 import type { QueueKeys } from './keys.js';
-import type { ResultWaitOptions } from './result-wait.js';
+import { refusedForGood, type ResultWaitOptions } from './result-wait.js';
 
 /** The options of a chain's first step: client.ts `EnqueueOptions` (kept apart: that module imports this one). */
 export interface FirstStepOptions {
@@ -213,7 +213,14 @@ async function waitForStep(deps: ChainClientDeps, chainId: string, jobs: readonl
     if (j > 0) {
       // Step j exists once the hand-off of step j - 1 left that step's outbox (it is created first, then removed).
       const outbox = deps.keysOf((jobs[j - 1] as ResolvedJob).queue).chainOutbox;
-      for (let pollMs = HANDOFF_FIRST_POLL_MS; await deps.handoffPending(outbox, id); pollMs = Math.min(pollMs * 2, HANDOFF_MAX_POLL_MS)) {
+      // Redis unreachable or slow for a read: still pending (the next poll reads again), as in a job's wait; an answer
+      // the next read would get again (a wrong key type, an ACL denial) ends the wait.
+      const pending = (): Promise<boolean> =>
+        deps.handoffPending(outbox, id).catch((err: unknown) => {
+          if (refusedForGood(err)) throw err;
+          return true;
+        });
+      for (let pollMs = HANDOFF_FIRST_POLL_MS; await pending(); pollMs = Math.min(pollMs * 2, HANDOFF_MAX_POLL_MS)) {
         if (signal?.aborted === true) throw new ResultWaitAbortedError(target.name, targetId, signal.reason);
         const left = end - performance.now();
         if (left <= 0) throw timedOut();

@@ -629,7 +629,6 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       for (let i = 0; i < ids.length; i += 1_000) await limit(() => conn.redis.hdel(outbox, ...ids.slice(i, i + 1_000)), `clearing the hand-offs of a fan-in's children`);
     },
     wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
-    pending: async (key: string) => (await limit(() => conn.redis.exists(key), `reading the fan-in record ${key}`)) === 1,
     checkJobId,
   };
 

@@ -6,7 +6,7 @@ import { ChainBrokenError, createClient, createWorker, InvalidArgumentError, que
 import { parseChainLink, parseOutboxEntry } from '../src/chain.js';
 import { parseFaninLink } from '../src/fan-in.js';
 import { CHAIN_LEASE_MS, chainHandlers, chainJobs } from './fixtures/chain-jobs.js';
-import { cleanupRegistry, redisUrl, rejection, testClient } from './helpers.js';
+import { cleanupRegistry, redisUrl, rejection, testClient, waitFor } from './helpers.js';
 
 const defer = cleanupRegistry();
 
@@ -61,5 +61,27 @@ describe('a chain waited for from another process', () => {
     expect(err.stepId).toBe(`${chain.id}/0`);
     expect(() => client.chainOf('c', ['archive' as 'fetchPage', 'countWords'])).toThrow(InvalidArgumentError);
     expect(() => client.chainOf('c#1', ['fetchPage'])).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('a chain wait while Redis is unreachable for a moment', () => {
+  it('goes on (as a job wait does) when a read of the outbox times out, and gets the result once Redis answers', async () => {
+    const { raw, prefix } = testClient(chainJobs, 'chain-rev-blip', defer);
+    const client = createClient(chainJobs, { redis: redisUrl(), prefix, timeout: '200ms' });
+    defer(() => client.close());
+    const countK = queueKeys(prefix, 'count');
+    // The next step's queue refuses its creation for now: the hand-off waits in the outbox, the wait polls it.
+    await raw.set(countK.jobs, 'in the way');
+    const worker = createWorker(chainJobs, chainHandlers, { redis: redisUrl(), prefix, leaseMs: CHAIN_LEASE_MS, logger: false });
+    worker.on('error', () => {});
+    defer(() => worker.close());
+    const chain = await client.chain('fetchPage', { url: 'https://b' }).next('countWords').enqueue();
+    const waited = chain.result({ timeout: '20s' });
+    await waitFor(async () => (await raw.hlen(queueKeys(prefix, 'fetch').chainOutbox)) === 1, 'the hand-off waiting');
+    // Redis answers nobody for 1.5 s: the client's reads time out (200 ms) meanwhile.
+    await raw.client('PAUSE', 1500, 'ALL');
+    await new Promise((r) => setTimeout(r, 1700));
+    await raw.del(countK.jobs);
+    expect(await waited).toEqual({ words: expect.any(Number), lang: 'en' });
   });
 });

@@ -175,3 +175,19 @@ describe('faninLinkOfHead (the link of a child read from its unparsed text)', ()
     expect(faninLinkOfHead('{"n":"countWords","t":1,"fi":{"id":"P","q":"sum","i":3}')).toBeUndefined();
   });
 });
+
+describe('a fan-in wait while Redis is unreachable for a moment', () => {
+  it('goes on (as a job wait does) while its children run, and gets the result once Redis answers', async () => {
+    const { raw, prefix, startWorker } = setup('fanin-rev-blip');
+    const client = createClient(jobs, { redis: redisUrl(), prefix, timeout: '200ms' });
+    defer(() => client.close());
+    const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a b' }], into: 'counts' });
+    const waited = fan.result({ timeout: '20s' });
+    await new Promise((r) => setTimeout(r, 100));
+    // Redis answers nobody for 1.5 s, while the children have not run (no worker yet): reads time out meanwhile.
+    await raw.client('PAUSE', 1500, 'ALL');
+    await new Promise((r) => setTimeout(r, 1700));
+    startWorker();
+    expect(await waited).toEqual({ topic: 't', total: 2, missing: 0 });
+  });
+});
