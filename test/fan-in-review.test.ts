@@ -107,6 +107,20 @@ describe('waiting for a fan-in from another process', () => {
   });
 });
 
+describe("a fan-in's parent dead-lettered child_failed", () => {
+  it("is announced by the worker that recorded the last child: its 'dead' event (and so the metrics that count it)", async () => {
+    // Child 1 is too big for this worker: it dies (invalid_payload), and the parent (policy 'fail') with it.
+    const { client, startWorker } = setup('fanin-rev-deadevent', { maxPayloadBytes: 300 });
+    const worker = startWorker();
+    const dead: { id: string; name: string | undefined; reason: string; message: string }[] = [];
+    worker.on('dead', ({ job, reason, error }) => void dead.push({ id: job.id, name: job.name, reason, message: error.message }));
+    const fan = await client.fanIn('summarizeLoose', { topic: 't' }, { children: 'countWords', payloads: [{ text: 'a' }, { text: 'x'.repeat(2_000) }], into: 'counts' });
+    await rejection(fan.result({ timeout: '15s' }));
+    await waitFor(() => dead.find((d) => d.id === fan.id), "the parent's dead event");
+    expect(dead.find((d) => d.id === fan.id)).toMatchObject({ name: 'summarizeLoose', reason: 'child_failed', message: `1 of 2 children failed (the first: child 1, job ${fan.id}/1)` });
+  });
+});
+
 describe('fan-in input', () => {
   it('refuses a sparse list of payloads (a hole is no payload) before writing anything', async () => {
     const { client, raw, sumK, countK } = setup('fanin-rev-sparse');
