@@ -29,7 +29,7 @@ import {
   type PurgeOutcome,
   type TriggerOutcome,
 } from './admin-types.js';
-import { cancelTargets } from './cancel.js';
+import { cancelTargets, recordCancelledChild } from './cancel.js';
 import { createClient, type JobClient } from './client.js';
 import { QueueDeadLetters } from './dead-letters.js';
 import { jobNamed, type JobSet, type ResolvedJob } from './define.js';
@@ -204,8 +204,13 @@ export function createAdmin(options: AdminOptions = {}): Admin {
       ids.map((id, i) => {
         // Waiters for a result learn of the cancel at once when the job set says the type has one (as
         // client.cancel); without a job set they learn at their next poll, as a job not found.
-        const targets = cancelTargets(k, raws[i] ?? null, (n) => (jobSet === undefined ? undefined : jobNamed(jobSet, n)), true);
-        return scripts.cancel(k, { id, ...targets });
+        const targets = cancelTargets(k, id, raws[i] ?? null, (n) => (jobSet === undefined ? undefined : jobNamed(jobSet, n)), true);
+        return scripts.cancel(k, { id, ...targets }).then(async (r) => {
+          // A fan-in child: handed to its parent now (cancel.lua kept it in the outbox; a worker's sweep finishes it
+          // should this fail, so the cancel still counts as done).
+          if (r === 'cancelled' && targets.handoff !== undefined) await recordCancelledChild(scripts, prefix, targets.handoff, 10_000).catch(() => undefined);
+          return r;
+        });
       }),
     );
     const done = results.filter((r) => r === 'cancelled').length;

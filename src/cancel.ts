@@ -4,8 +4,20 @@
  * Shared by `client.cancel` and the admin's cancel/delete.
  */
 import type { ResolvedJob } from './define.js';
-import { resultChannel, typeKeys, type QueueKeys } from './keys.js';
+import { parseOutboxEntry } from './chain.js';
+import { faninFailure, parseFaninLink } from './fan-in.js';
+import { queueKeys, resultChannel, typeKeys, type QueueKeys } from './keys.js';
 import { decodeEnvelope } from './payload.js';
+import type { Scripts } from './scripts.js';
+
+/** A fan-in child's end (cancelled: failed), recorded in its queue's outbox by cancel.lua for its parent. */
+export interface CancelHandoff {
+  readonly outbox: string;
+  /** The cancelled child's id (the outbox field). */
+  readonly next: string;
+  /** The outbox entry (src/chain.ts `FaninEntry`, JSON). */
+  readonly entry: string;
+}
 
 /**
  * The lock, ready set and results channel of the job stored as `raw` in queue `k`. `jobOf`: the declared job a stored
@@ -14,17 +26,35 @@ import { decodeEnvelope } from './payload.js';
  */
 export function cancelTargets(
   k: QueueKeys,
+  id: string,
   raw: string | null,
   jobOf: (name: string) => Pick<ResolvedJob, 'throttle' | 'result'> | undefined,
   anyReadySet = false,
-): { readySet: string | undefined; lock: string | undefined; publish: string | undefined } {
+): { readySet: string | undefined; lock: string | undefined; publish: string | undefined; handoff: CancelHandoff | undefined } {
   const decoded = decodeEnvelope(raw);
-  if (!decoded.ok) return { readySet: undefined, lock: undefined, publish: undefined };
-  const { n: name, u: unique } = decoded.envelope;
+  if (!decoded.ok) return { readySet: undefined, lock: undefined, publish: undefined, handoff: undefined };
+  const { n: name, u: unique, fi } = decoded.envelope;
   const job = jobOf(name);
+  // A fan-in child: its parent must hear of the cancel (it would wait for ever), whatever job set the canceller has.
+  const link = fi === undefined ? undefined : parseFaninLink(fi);
+  const handoff = link === undefined || typeof link === 'string' ? undefined : { outbox: k.chainOutbox, ...faninFailure(id, link, Date.now()) };
   return {
     readySet: anyReadySet || job?.throttle !== undefined ? typeKeys(k, name).ready : undefined,
     lock: unique === undefined ? undefined : k.uniquePrefix + unique,
     publish: job?.result === undefined ? undefined : resultChannel(k),
+    handoff,
   };
+}
+
+/**
+ * Records a cancelled fan-in child's end for its parent at once (fanin-record.lua, idempotent per child), then removes
+ * its outbox entry: quicker than a worker's sweep, which finishes it when this fails (the entry stays). `maxDead`: the
+ * parent queue's dead-letter cap, for a parent dead-lettered `child_failed`.
+ */
+export async function recordCancelledChild(scripts: Scripts, prefix: string, handoff: CancelHandoff, maxDead: number): Promise<void> {
+  const e = parseOutboxEntry(handoff.entry);
+  if (e === undefined || !('k' in e)) return;
+  const pk = queueKeys(prefix, e.q);
+  await scripts.faninRecord({ ...pk, fanin: pk.faninPrefix + e.p, outbox: pk.chainOutbox }, { parent: e.p, index: e.i, value: '', maxDead, publish: e.c === 1 ? resultChannel(pk) : undefined });
+  await scripts.redis.hdel(handoff.outbox, handoff.next);
 }

@@ -22,7 +22,7 @@ import { MAX_CHAIN_ID_LENGTH, MAX_CHAIN_STEPS, chainStepId, withChainLink, type 
 import { encodeEnvelope, serializePayload } from './payload.js';
 import { emitPayloadJob } from './versions.js';
 import type { QueueKeys } from './keys.js';
-import type { ResultWaitOptions } from './result-wait.js';
+import { refusedForGood, type ResultWaitOptions } from './result-wait.js';
 
 /** The options of a chain's first step: client.ts `EnqueueOptions` (kept apart: that module imports this one). */
 export interface FirstStepOptions {
@@ -46,7 +46,8 @@ export type ChainableAfter<J extends JobSet, Last extends JobName<J>> = {
  */
 export interface ChainBuilder<J extends JobSet, Last extends JobName<J>> {
   /** Adds step `name`; its payload is the previous step's result (its output type). At most 16 steps in all. */
-  next: Last extends JobsWithResult<J> ? <N extends ChainableAfter<J, Last>>(name: N) => ChainBuilder<J, N> : never;
+  // [Last] (not distributed): a step named by a union (`'a' | 'b'`) has a next step only if every member declares a result.
+  next: [Last] extends [JobsWithResult<J>] ? <N extends ChainableAfter<J, Last>>(name: N) => ChainBuilder<J, N> : never;
   /**
    * Writes the chain: its first step, carrying the rest, in one Redis call (nothing half-written). Throws
    * `InvalidArgumentError` for a chain that cannot run (a unique job as a step, too many steps, a bad `jobId`) and
@@ -124,6 +125,38 @@ export function chainBuilder(deps: ChainClientDeps, names: readonly string[], pa
   };
 }
 
+/** A chain enqueued elsewhere, rebuilt from its id and its steps' job names (`client.chainOf`): its ids and waits. */
+export interface ChainOf<R> {
+  /** The chain's id. */
+  readonly id: string;
+  /** Every step, in order. */
+  readonly steps: readonly ChainStep[];
+  /** The last step's result (its output type), waited for step after step like {@link EnqueuedChain.result}. */
+  result(options?: ResultWaitOptions): Promise<R>;
+}
+
+/**
+ * The handle of chain `chainId` whose steps are the jobs `names` (as it was enqueued, maybe by another process): waits
+ * through its steps like the handle `enqueue()` returns, so a later step that does not exist yet is waited for (a
+ * plain `client.job(name, '<chain id>/<i>')` would find it unknown) and an earlier step's death ends the wait with
+ * ChainBrokenError. Nothing is read until a `result()` is called.
+ */
+export function chainOf(deps: ChainClientDeps, chainId: string, names: readonly string[]): ChainOf<unknown> {
+  const where = 'chainOf';
+  if (!Array.isArray(names) || names.length === 0 || names.length > MAX_CHAIN_STEPS) {
+    throw new InvalidArgumentError(where, 'steps', `steps must list the chain's 1 to ${MAX_CHAIN_STEPS} job names, in order`);
+  }
+  const id = deps.checkJobId(chainId, String(names[0]));
+  if (id.length > MAX_CHAIN_ID_LENGTH) throw new InvalidArgumentError(where, 'id', `a chain id has at most ${MAX_CHAIN_ID_LENGTH} characters, got ${id.length}`);
+  const jobs = names.map((n) => deps.jobOf(n));
+  jobs.forEach((job, i) => {
+    if (i < jobs.length - 1 && job.result === undefined) throw new InvalidArgumentError(where, 'steps', `step ${i} ("${job.name}") declares no result, so no chain has a step after it`);
+  });
+  if ((jobs[jobs.length - 1] as ResolvedJob).result === undefined) throw new InvalidArgumentError(where, 'steps', `the last step ("${jobs[jobs.length - 1]?.name}") declares no result to wait for`);
+  const steps: ChainStep[] = jobs.map((job, index) => ({ index, name: job.name, id: chainStepId(id, index), result: (o?: ResultWaitOptions) => waitForStep(deps, id, jobs, index, o ?? {}) }));
+  return { id, steps, result: (steps[steps.length - 1] as ChainStep).result };
+}
+
 function stepRefOf(job: ResolvedJob): ChainStepRef {
   return { n: job.name, q: job.queue, ...(job.priority === 0 ? {} : { r: job.priority }), ...(job.throttle === undefined ? {} : { y: 1 as const }), ...(job.emitVersion === 1 ? {} : { v: job.emitVersion }) };
 }
@@ -180,7 +213,14 @@ async function waitForStep(deps: ChainClientDeps, chainId: string, jobs: readonl
     if (j > 0) {
       // Step j exists once the hand-off of step j - 1 left that step's outbox (it is created first, then removed).
       const outbox = deps.keysOf((jobs[j - 1] as ResolvedJob).queue).chainOutbox;
-      for (let pollMs = HANDOFF_FIRST_POLL_MS; await deps.handoffPending(outbox, id); pollMs = Math.min(pollMs * 2, HANDOFF_MAX_POLL_MS)) {
+      // Redis unreachable or slow for a read: still pending (the next poll reads again), as in a job's wait; an answer
+      // the next read would get again (a wrong key type, an ACL denial) ends the wait.
+      const pending = (): Promise<boolean> =>
+        deps.handoffPending(outbox, id).catch((err: unknown) => {
+          if (refusedForGood(err)) throw err;
+          return true;
+        });
+      for (let pollMs = HANDOFF_FIRST_POLL_MS; await pending(); pollMs = Math.min(pollMs * 2, HANDOFF_MAX_POLL_MS)) {
         if (signal?.aborted === true) throw new ResultWaitAbortedError(target.name, targetId, signal.reason);
         const left = end - performance.now();
         if (left <= 0) throw timedOut();

@@ -5,6 +5,7 @@
  * and the outbox entry the acknowledgement records in the step's own queue (src/lua/fetch.lua `record_handoffs`).
  */
 import { InvalidResultError, type PayloadIssue } from './errors.js';
+import { QUEUE_NAME_PATTERN } from './job-options.js';
 import { encodeEnvelope, jsonIssues } from './payload.js';
 import { readResult, type ResultJob } from './result.js';
 
@@ -62,7 +63,7 @@ export function parseChainLink(value: unknown): ChainLink | string {
   const steps: ChainStepRef[] = [];
   for (const [j, s] of (v.s as unknown[]).entries()) {
     const step = s as Record<string, unknown> | null;
-    if (typeof step !== 'object' || step === null || typeof step.n !== 'string' || !NAME.test(step.n) || typeof step.q !== 'string' || step.q.length === 0 || step.q.length > 100) {
+    if (typeof step !== 'object' || step === null || typeof step.n !== 'string' || !NAME.test(step.n) || typeof step.q !== 'string' || !QUEUE_NAME_PATTERN.test(step.q)) {
       return `its chain record's step ${v.i + 1 + j} ("ch.s[${j}]") has no valid job name and queue`;
     }
     if (step.v !== undefined && (typeof step.v !== 'number' || !Number.isInteger(step.v) || step.v < 2 || step.v > MAX_CHAIN_STEP_VERSION)) {
@@ -161,11 +162,12 @@ export function parseOutboxEntry(raw: string): OutboxEntry | FaninEntry | undefi
     const v = JSON.parse(raw) as Record<string, unknown>;
     if (typeof v !== 'object' || v === null) return undefined;
     if (v.k === 'f') {
-      if (typeof v.q !== 'string' || typeof v.p !== 'string' || typeof v.i !== 'number' || !Number.isInteger(v.i) || v.i < 0 || typeof v.w !== 'number') return undefined;
+      if (typeof v.q !== 'string' || !QUEUE_NAME_PATTERN.test(v.q) || typeof v.p !== 'string' || typeof v.i !== 'number' || !Number.isInteger(v.i) || v.i < 0 || typeof v.w !== 'number') return undefined;
       if (v.x !== undefined && typeof v.x !== 'string') return undefined;
       return { k: 'f', q: v.q, p: v.p, i: v.i, w: v.w, ...(v.x === undefined ? {} : { x: v.x }), ...(v.c === 1 ? { c: 1 as const } : {}) };
     }
-    if (typeof v.q !== 'string' || typeof v.n !== 'string' || typeof v.e !== 'string' || typeof v.w !== 'number') return undefined;
+    // A queue name as jobcraft allows it: anything else (a brace, say) would make keys outside the queue's hash tag.
+    if (typeof v.q !== 'string' || !QUEUE_NAME_PATTERN.test(v.q) || typeof v.n !== 'string' || typeof v.e !== 'string' || typeof v.w !== 'number') return undefined;
     return { q: v.q, n: v.n, r: typeof v.r === 'number' ? v.r : undefined, y: v.y === 1 ? 1 : undefined, w: v.w, e: v.e } as OutboxEntry;
   } catch {
     return undefined;

@@ -18,7 +18,7 @@ import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
 import { Cluster, ReplyError } from 'ioredis';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, resultChannel, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
@@ -33,10 +33,10 @@ import { metricsAttachments, type Metrics } from './metrics.js';
 import { tracingEnqueueHooks } from './tracing.js';
 import { registerQueues } from './registry.js';
 import { jobInfoFrom, type JobInfo } from './job-info.js';
-import { cancelTargets } from './cancel.js';
-import { chainBuilder, type ChainBuilder } from './chain-client.js';
+import { cancelTargets, recordCancelledChild, type CancelHandoff } from './cancel.js';
+import { chainBuilder, chainOf, type ChainBuilder, type ChainOf } from './chain-client.js';
 import { enqueueFanIn, type AnyFanInOptions, type EnqueuedFanIn, type FanInField, type FanInOptions } from './fan-in-client.js';
-import { parseFaninLink, type ChildFailurePolicy } from './fan-in.js';
+import type { ChildFailurePolicy } from './fan-in.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -181,6 +181,12 @@ export interface JobClient<J extends JobSet> {
    * (`jobId` names the chain and makes it idempotent).
    */
   chain<N extends JobName<J>>(name: N, payload: PayloadInput<J, N>, options?: EnqueueOptions): ChainBuilder<J, N>;
+  /**
+   * The handle of a chain enqueued elsewhere (another service), from its id and its steps' job names in order: its
+   * `result()` waits through the steps like the handle `chain(…).enqueue()` returns (a later step that does not exist
+   * yet is waited for; an earlier step's death rejects with `ChainBrokenError`). The last step must declare a result.
+   */
+  chainOf<Last extends JobsWithResult<J>>(id: string, steps: readonly [...JobsWithResult<J>[], Last]): ChainOf<ResultOutput<J, Last>>;
   /**
    * Starts a fan-in (docs/results.md, "Fan-in"): the children (`options.children` with `options.payloads`) run, then
    * the parent job `name` runs with its payload field `options.into` holding their results, in child order. One call
@@ -500,9 +506,9 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     for (const q of queuesFor(id)) {
       const k = keysOf(q);
       const raw = await limit(() => conn.redis.hget(k.jobs, id), `cancel ${JSON.stringify(id)}`);
-      const targets = cancelTargets(k, raw, (n) => jobNamed(jobs, n));
+      const targets = cancelTargets(k, id, raw, (n) => jobNamed(jobs, n));
       const result = await limit(() => scripts.cancel(k, { id, ...targets }), `cancel ${JSON.stringify(id)}`);
-      if (result === 'cancelled') await cancelledChild(raw, id);
+      if (result === 'cancelled' && targets.handoff !== undefined) await cancelledChild(targets.handoff, id);
       if (result !== 'unknown') return result;
     }
     return 'unknown';
@@ -510,17 +516,13 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
 
   /**
    * A cancelled fan-in child (docs/results.md, "Fan-in") counts as failed for its parent, which would otherwise wait
-   * for it for ever: recorded like a dead child's end (idempotent per child).
+   * for it for ever: cancel.lua recorded its end in its queue's outbox with the cancel; it is handed to the parent now
+   * (idempotent per child). Should that fail, the entry stays for the sweep of a worker serving the child's queue: the
+   * cancel happened, so it is not an error of the cancel.
    */
-  async function cancelledChild(raw: string | null, id: string): Promise<void> {
-    if (raw === null || !raw.includes('"fi":')) return;
-    const decoded = decodeEnvelope(raw);
-    const link = decoded.ok && decoded.envelope.fi !== undefined ? parseFaninLink(decoded.envelope.fi) : undefined;
-    if (link === undefined || typeof link === 'string' || !keysByQueue.has(link.q)) return;
-    const pk = keysOf(link.q);
-    await limit(
-      () => scripts.faninRecord({ ...pk, fanin: pk.faninPrefix + link.id, outbox: pk.chainOutbox }, { parent: link.id, index: link.i, value: '', maxDead: 10_000, publish: link.c === 1 ? resultChannel(pk) : undefined }),
-      `recording the cancel of fan-in child ${JSON.stringify(id)}`,
+  async function cancelledChild(handoff: CancelHandoff, id: string): Promise<void> {
+    await limit(() => recordCancelledChild(scripts, prefix, handoff, 10_000), `recording the cancel of fan-in child ${JSON.stringify(id)}`).catch((err: unknown) =>
+      logger.warn(`fan-in child ${id} cancelled; recording it for its parent failed (${(err as Error).message}): a worker serving its queue does it`),
     );
   }
 
@@ -627,13 +629,13 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
       for (let i = 0; i < ids.length; i += 1_000) await limit(() => conn.redis.hdel(outbox, ...ids.slice(i, i + 1_000)), `clearing the hand-offs of a fan-in's children`);
     },
     wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
-    pending: async (key: string) => (await limit(() => conn.redis.exists(key), `reading the fan-in record ${key}`)) === 1,
     checkJobId,
   };
 
   return {
     fanIn: (name, payload, opts) => enqueueFanIn(fanInDeps, name, payload, opts as unknown as AnyFanInOptions) as Promise<EnqueuedFanIn<J, typeof name>>,
     chain: (name, payload, opts = {}) => chainBuilder(chainDeps, [name], payload, opts) as unknown as ChainBuilder<J, typeof name>,
+    chainOf: (id, steps) => chainOf(chainDeps, id, steps) as ChainOf<never>,
     enqueue: async (name, payload, opts = {}) => {
       const ids = opts.jobId === undefined ? undefined : [opts.jobId];
       const results = await (hooks === undefined ? add(name, [payload], opts, ids, false) : hooks.around(name, 1, (tc) => add(name, [payload], opts, ids, false, tc)));

@@ -6,12 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import type * as z from 'zod';
 import type { JobName, JobSet, JobsWithResult, PayloadInput, ResolvedJob, ResultOutput, ResultSchemaOf } from './define.js';
-import { InvalidArgumentError, JobValidationError, ResultTimeoutError, ResultWaitAbortedError } from './errors.js';
+import { InvalidArgumentError, JobValidationError } from './errors.js';
 import { MAX_CHAIN_ID_LENGTH, withField, type OutboxEntry } from './chain.js';
 import { DEFAULT_MAX_CHILDREN, MAX_CHILDREN, childId, faninLinkJson, type ChildFailurePolicy } from './fan-in.js';
-import { encodeEnvelope, jsonIssues, serializePayload } from './payload.js';
+import { encodeEnvelope, jsonIssues, parsePayload, serializePayload, toIssues } from './payload.js';
 import { emitPayloadJob } from './versions.js';
-import { toMs } from './durations.js';
 import type { QueueKeys } from './keys.js';
 import type { ResultWaitOptions } from './result-wait.js';
 import type { FaninCreateInput, FaninKeys } from './scripts.js';
@@ -82,14 +81,10 @@ export interface FanInClientDeps {
   /** Creates children (enqueue.lua with given ids) in queue `k`; then their outbox entries are removed. */
   createChildren(job: ResolvedJob, items: readonly string[], outbox: string, ids: readonly string[]): Promise<void>;
   wait(job: ResolvedJob, id: string, options: ResultWaitOptions): Promise<unknown>;
-  /** Whether the fan-in record `key` still exists (the parent not created yet). */
-  pending(key: string): Promise<boolean>;
   checkJobId(id: unknown, name: string): string;
 }
 
 const POLICIES: readonly ChildFailurePolicy[] = ['fail', 'continue', 'ignore'];
-const POLL_FIRST_MS = 10;
-const POLL_MAX_MS = 1_000;
 
 /** The options as the run-time code reads them (the types live in {@link FanInOptions}). */
 export type AnyFanInOptions = Omit<FanInOptions<JobSet, never, string, ChildFailurePolicy>, 'children' | 'payloads'> & {
@@ -120,18 +115,28 @@ export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, pa
   const shaped = { ...rest, [o.into]: 0 };
   const issues = jsonIssues(shaped);
   if (issues.length > 0) throw new JobValidationError(parent.name, issues, 'enqueue');
+  // The rest of the parent's payload is checked now, not after every child ran: its schema on the payload with an
+  // empty results field, keeping the issues elsewhere (that field, and whole-object checks that may read it, are
+  // checked when the parent is dequeued, with the results in place).
+  const probe = parsePayload(emitPayloadJob(parent), { ...rest, [o.into]: [] });
+  const elsewhere = probe.success ? [] : toIssues(probe.error).filter((i) => i.path.length > 0 && i.path[0] !== o.into);
+  if (elsewhere.length > 0) throw new JobValidationError(parent.name, elsewhere, 'enqueue');
   const now = Date.now();
   const priority = o.priority ?? parent.priority;
-  const env = encodeEnvelope(parent.name, now, JSON.stringify(shaped), o.attempts, priority, undefined, undefined, undefined, parent.emitVersion);
-  const cut = env.lastIndexOf(':0}}');
-  const head = env.slice(0, cut + 1);
-  const tail = env.slice(cut + 2);
+  // The field written last by hand: JSON.stringify puts integer-like keys ("0") first, whatever the spread's order.
+  const restJson = JSON.stringify(rest);
+  const field = `${JSON.stringify(o.into)}:0}`;
+  const shapedJson = restJson === '{}' ? `{${field}` : `${restJson.slice(0, -1)},${field}`;
+  const env = encodeEnvelope(parent.name, now, shapedJson, o.attempts, priority, undefined, undefined, undefined, parent.emitVersion);
+  const head = env.slice(0, env.length - 3);
+  const tail = env.slice(env.length - 2);
   // The children, each carrying its link to the parent; validated like an enqueueMany (all or nothing).
   const pk = deps.keysOf(parent.queue);
   const link = { id, q: parent.queue, ...(parent.result === undefined ? {} : { c: 1 as const }) };
   const ids: string[] = [];
   const items: string[] = [];
-  const children = o.payloads.map((p, i) => {
+  // Array.from, not map: a hole in a sparse list is a missing payload (refused), not a child silently skipped.
+  const children = Array.from(o.payloads, (p, i) => {
     const { text } = serializePayload(emitPayloadJob(child), p, deps.maxPayloadBytes, i);
     const cid = childId(id, i);
     const e = withField(encodeEnvelope(child.name, now, text, undefined, child.priority, undefined, undefined, undefined, child.emitVersion), 'fi', faninLinkJson({ ...link, i }));
@@ -150,28 +155,14 @@ export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, pa
     );
   }
   const out: Record<string, unknown> = { id, duplicate: !created, children: ids };
-  if (parent.result !== undefined) out.result = (wo?: ResultWaitOptions) => waitForParent(deps, parent, pk.faninPrefix + id, id, wo ?? {});
+  if (parent.result !== undefined) out.result = (wo?: ResultWaitOptions) => waitForParent(deps, parent, id, wo ?? {});
   return out;
 }
 
-/** Waits while the fan-in's record exists (its children run), then for the parent's result like any job's. */
-async function waitForParent(deps: FanInClientDeps, parent: ResolvedJob, record: string, id: string, options: ResultWaitOptions): Promise<unknown> {
-  const timeoutMs = options.timeout === undefined ? undefined : toMs(options.timeout, `waiting for the result of job "${parent.name}" (id ${JSON.stringify(id)})`, 'timeout');
-  const end = timeoutMs === undefined ? Infinity : performance.now() + timeoutMs;
-  const signal = options.signal;
-  for (let pollMs = POLL_FIRST_MS; await deps.pending(record); pollMs = Math.min(pollMs * 2, POLL_MAX_MS)) {
-    if (signal?.aborted === true) throw new ResultWaitAbortedError(parent.name, id, signal.reason);
-    const left = end - performance.now();
-    if (left <= 0) throw new ResultTimeoutError(parent.name, id, timeoutMs ?? 0);
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.min(pollMs, left));
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  }
-  return deps.wait(parent, id, { ...(signal === undefined ? {} : { signal }), ...(end === Infinity ? {} : { timeout: Math.max(0, Math.round(end - performance.now())) }) });
+/**
+ * Waits for the parent's result like any job's: result.lua counts the fan-in's record as a live job while the children
+ * run, so the one wait (subscribed, polled, going on while Redis is unreachable) covers both.
+ */
+function waitForParent(deps: FanInClientDeps, parent: ResolvedJob, id: string, options: ResultWaitOptions): Promise<unknown> {
+  return deps.wait(parent, id, options);
 }

@@ -3,6 +3,7 @@
  * results. What a child carries in its envelope (`fi`), and the hand-off its worker records when it ends.
  */
 import { InvalidResultError, type PayloadIssue } from './errors.js';
+import { QUEUE_NAME_PATTERN } from './job-options.js';
 import { jsonIssues } from './payload.js';
 import { readResult, type ResultJob } from './result.js';
 import type { FaninEntry, Handoff } from './chain.js';
@@ -31,9 +32,29 @@ export function parseFaninLink(value: unknown): FaninLink | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'its fan-in record (field "fi") is not an object';
   const v = value as Record<string, unknown>;
   if (typeof v.id !== 'string' || v.id.length === 0 || v.id.length > 256) return 'its fan-in record has no valid parent id ("fi.id")';
-  if (typeof v.q !== 'string' || v.q.length === 0 || v.q.length > 100) return 'its fan-in record has no valid parent queue ("fi.q")';
+  if (typeof v.q !== 'string' || !QUEUE_NAME_PATTERN.test(v.q)) return 'its fan-in record has no valid parent queue ("fi.q")';
   if (typeof v.i !== 'number' || !Number.isInteger(v.i) || v.i < 0 || v.i >= MAX_CHILDREN) return 'its fan-in record has no valid child index ("fi.i")';
   return { id: v.id, q: v.q, i: v.i, ...(v.c === 1 ? { c: 1 as const } : {}) };
+}
+
+/**
+ * The fan-in link of a stored job that is not parsed (over the worker's size or depth limit), read from its text: the
+ * `fi` field sits just before the payload (`withField`), and the first `,"p":` of an envelope is its payload's (the
+ * fields before it are numbers and JSON strings, in which `"` is escaped), so only the text before it is looked at.
+ * Undefined when there is none or it cannot be read (e.g. it lies beyond the 512-byte head a too-big job is sent with).
+ */
+export function faninLinkOfHead(head: string): FaninLink | undefined {
+  // Only before the payload: a payload's own text (anyone's) must never pass for a link.
+  const end = head.indexOf(',"p":');
+  if (end < 0) return undefined;
+  const at = head.lastIndexOf(',"fi":{', end);
+  if (at < 0) return undefined;
+  try {
+    const link = parseFaninLink(JSON.parse(head.slice(at + 6, end)));
+    return typeof link === 'string' ? undefined : link;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The JSON of a child's link, as placed in its envelope. */
@@ -46,9 +67,18 @@ export function childId(parentId: string, index: number): string {
   return `${parentId}/${index}`;
 }
 
+/**
+ * The outbox field of child `id`'s end: not its id, which is the field of its creation's hand-off in its parent's
+ * queue outbox — the same hash when parent and children share a queue, where one would overwrite or delete the other
+ * (a child ending while its creation's entry is still there lost its end). No job id holds `#` (client.ts checkJobId).
+ */
+export function faninEndField(id: string): string {
+  return `${id}#end`;
+}
+
 function entryOf(link: FaninLink, id: string, value: string | undefined, now: number): Handoff {
   const entry: FaninEntry = { k: 'f', q: link.q, p: link.id, i: link.i, w: now, ...(value === undefined ? {} : { x: value }), ...(link.c === 1 ? { c: 1 as const } : {}) };
-  return { next: id, entry: JSON.stringify(entry) };
+  return { next: faninEndField(id), entry: JSON.stringify(entry) };
 }
 
 /**

@@ -48,7 +48,7 @@ export {
   type JobInfo,
   type JobState,
 } from './client.js';
-export { type ChainBuilder, type ChainableAfter, type ChainInfo, type ChainStep, type EnqueuedChain } from './chain-client.js';
+export { type ChainBuilder, type ChainableAfter, type ChainInfo, type ChainOf, type ChainStep, type EnqueuedChain } from './chain-client.js';
 export { MAX_CHAIN_STEPS } from './chain.js';
 export { type ChildResults, type EnqueuedFanIn, type FanInField, type FanInInfo, type FanInOptions } from './fan-in-client.js';
 export { DEFAULT_MAX_CHILDREN, MAX_CHILDREN, type ChildFailurePolicy } from './fan-in.js';

@@ -207,12 +207,19 @@ export const CONTRACT = {
     file: 'cancel',
     keys: ['jobs', 'wait', 'prio', 'scheduled', 'active', 'attempts', 'errors'],
     args: { id: 'raw' },
-    groups: { typeReady: { optional: true, keys: ['ready'] }, unique: LOCK, publish: PUBLISH },
+    groups: {
+      typeReady: { optional: true, keys: ['ready'] },
+      unique: LOCK,
+      publish: PUBLISH,
+      /** A fan-in child's end (cancelled: failed, for its parent), recorded in its queue's outbox with the cancel. */
+      handoff: { optional: true, keys: ['outbox'], args: { next: 'raw', entry: 'raw' } },
+    },
   },
   result: {
     file: 'result',
     // One job's result, or what became of it (docs/results.md): read together, so a completion cannot fall between.
-    keys: ['result', 'jobs', 'dead', 'deadInfo', 'done'],
+    // fanin: the job's fan-in record, if it is a fan-in's parent whose children still run (it is live then).
+    keys: ['result', 'jobs', 'dead', 'deadInfo', 'done', 'fanin'],
     args: { id: 'raw' },
     groups: {},
   },

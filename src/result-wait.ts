@@ -51,7 +51,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 const PASSING_REFUSAL = /^(Too many Cluster redirections\. Last error: ReplyError: )?(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOSCRIPT)\b/;
 
 /** Whether a read failed because Redis answered with an error that the next read would get again. */
-function refusedForGood(err: unknown): boolean {
+export function refusedForGood(err: unknown): boolean {
   return err instanceof ReplyError && !PASSING_REFUSAL.test((err as Error).message);
 }
 

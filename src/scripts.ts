@@ -678,20 +678,28 @@ export class Scripts {
   /** Cancels a job that has not started. `readySet`: its throttled type's ready set; `lock`: its unique lock. */
   async cancel(
     k: QueueKeys,
-    input: { readonly id: string; readonly readySet?: string | undefined; readonly lock?: string | undefined; readonly publish?: string | undefined },
+    input: {
+      readonly id: string;
+      readonly readySet?: string | undefined;
+      readonly lock?: string | undefined;
+      readonly publish?: string | undefined;
+      /** A fan-in child's end for its parent (cancel.ts `cancelHandoff`), recorded in its queue's outbox with the cancel. */
+      readonly handoff?: { readonly outbox: string; readonly next: string; readonly entry: string } | undefined;
+    },
   ): Promise<'cancelled' | 'active' | 'unknown'> {
-    const { readySet, lock, publish } = input;
+    const { readySet, lock, publish, handoff } = input;
     const groups = {
       typeReady: readySet === undefined ? undefined : { ready: readySet },
       unique: lock === undefined ? undefined : { lock },
       publish: publish === undefined ? undefined : { channel: publish },
+      handoff: handoff === undefined ? undefined : { outbox: handoff.outbox, next: handoff.next, entry: handoff.entry },
     };
     return String(await this.call('jcCancel', encodeCall('cancel', k, input, groups))) as 'cancelled' | 'active' | 'unknown';
   }
 
   /** One job's stored result, or what became of it (result.lua; `result`: the job's result key). */
   async result(k: QueueKeys, input: { readonly result: string; readonly id: string }): Promise<RawResult> {
-    const r = (await this.call('jcResult', encodeCall('result', { ...k, result: input.result }, input, {}))) as Reply[];
+    const r = (await this.call('jcResult', encodeCall('result', { ...k, result: input.result, fanin: k.faninPrefix + input.id }, input, {}))) as Reply[];
     const state = String(r[0]);
     if (state === 'result') return { state, json: String(r[1]) };
     if (state === 'dead') return { state, info: r[1] === null || r[1] === undefined ? null : String(r[1]) };

@@ -31,6 +31,11 @@ export interface ChainHandoffParams {
   /** Tracks a Redis call that close() waits for. */
   track<T>(promise: Promise<T>): Promise<T>;
   reportError(err: unknown, what: string): void;
+  /**
+   * A fan-in's parent `id` in `queue` went to the dead letters (`child_failed`) when this worker recorded its last
+   * child: the worker announces it like any death (its `dead` event, hence its metrics).
+   */
+  parentDead?(queue: string, id: string): void;
 }
 
 export class ChainHandoffs {
@@ -66,10 +71,11 @@ export class ChainHandoffs {
     if (e !== undefined && 'k' in e) {
       // A fan-in child ended: recorded for its parent (idempotent per child), the last one creates the parent.
       const k = this.keysOf(e.q);
-      await p.scripts.faninRecord(
+      const recorded = await p.scripts.faninRecord(
         { ...k, fanin: k.faninPrefix + e.p, outbox: k.chainOutbox },
         { parent: e.p, index: e.i, value: e.x ?? '', maxDead: p.maxDead, publish: e.c === 1 ? resultChannel(k) : undefined },
       );
+      if (recorded === 3) p.parentDead?.(e.q, e.p);
     } else if (e !== undefined) {
       const k = this.keysOf(e.q);
       const readySet = e.y === 1 ? typeKeys(k, e.n).ready : undefined;

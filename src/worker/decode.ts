@@ -18,7 +18,7 @@ import type { ThrottledType } from '../throttle.js';
 import { deathChannel, type Completer, type EventSink } from './completer.js';
 import type { JobRun } from './job-run.js';
 import { parseChainLink, type ChainLink } from '../chain.js';
-import { faninFailure, parseFaninLink, type FaninLink } from '../fan-in.js';
+import { faninFailure, faninLinkOfHead, parseFaninLink, type FaninLink } from '../fan-in.js';
 
 /** What decoding needs (its params). */
 export interface DecodeParams {
@@ -107,7 +107,11 @@ export class JobDecoder {
       // Released like any dead job's: its unique lock (key read from the head) and its type's concurrency slot.
       const lock = hostile.unique === undefined ? undefined : k.uniquePrefix + hostile.unique;
       const slot = known !== undefined && known.queue === queue ? this.throttleOf(queue, known.name).slot : undefined;
-      dead.toDead(k, leasedRef(queue, l, name), l.attempt, 'invalid_payload', err, { raw, issues: err.issues, lock, slot });
+      // A fan-in child still ends for its parent (which would otherwise wait for ever): its link is read from the text.
+      const link = faninLinkOfHead(l.raw ?? l.tooBig?.head ?? '');
+      const handoff = link === undefined ? undefined : faninFailure(l.id, link, Date.now());
+      const publish = known !== undefined && known.queue === queue ? deathChannel(known, k) : undefined;
+      dead.toDead(k, leasedRef(queue, l, name), l.attempt, 'invalid_payload', err, { raw, issues: err.issues, lock, slot, publish, handoff });
       return undefined;
     }
     const decoded = decodeEnvelope(l.raw);

@@ -17,6 +17,8 @@
 import type { JobSet, JobsInQueue, QueueName } from '../define.js';
 import { LeaseExpiredError, ShutdownError } from '../errors.js';
 import { TypedEmitter, type WorkerEvents } from '../events.js';
+import { headFieldsOf } from '../payload.js';
+import { parseDeadInfo } from '../dead-letters.js';
 import { joinRunHooks } from '../instrument.js';
 import { metricsAttachments } from '../metrics.js';
 import { tracingRunHooks } from '../tracing.js';
@@ -179,7 +181,16 @@ export class WorkerCore
     const reportError = (err: unknown, what: string): void => this.reportError(err, what);
     const resultQueues = new Set([...jobs.jobs.values()].filter((j) => j.result !== undefined).map((j) => j.queue));
     // Chain and fan-in hand-offs (docs/results.md, "Chains", "Fan-in").
-    const handoffs = new ChainHandoffs({ scripts: this.scripts, prefix: o.prefix, logger: this.logger, leaseMs: this.leaseMs, maxDead: o.maxDead, track, reportError });
+    const handoffs = new ChainHandoffs({
+      scripts: this.scripts,
+      prefix: o.prefix,
+      logger: this.logger,
+      leaseMs: this.leaseMs,
+      maxDead: o.maxDead,
+      track,
+      reportError,
+      parentDead: (queue, id) => void this.announceParentDead(queue, id, o.prefix),
+    });
     this.completer = new Completer({
       scripts: this.scripts,
       keys: this.keys,
@@ -316,6 +327,23 @@ export class WorkerCore
 
   get running(): number {
     return this.slots.running;
+  }
+
+  /**
+   * A fan-in's parent went to the dead letters (`child_failed`) when this worker recorded its last child: emitted as
+   * `dead` like any death (metrics count it there), its name read from the dead letter's head, its error from its info.
+   */
+  private async announceParentDead(queue: string, id: string, prefix: string): Promise<void> {
+    if (this.listenerCount('dead') === 0) return;
+    try {
+      const k = queueKeys(prefix, queue);
+      const [[head], info] = await this.track(Promise.all([this.scripts.heads(k.dead, { ids: [id], bytes: 512 }), this.scripts.redis.hget(k.deadInfo, id)]));
+      const { job: name } = headFieldsOf(head ?? '');
+      const dead = parseDeadInfo(info ?? null);
+      this.emit('dead', { job: { id, name, queue, attempt: 0, maxAttempts: undefined }, reason: dead.reason, error: dead.error });
+    } catch (err) {
+      this.reportError(err, `announcing the death of fan-in parent ${JSON.stringify(id)}`);
+    }
   }
 
   /** Reports a problem in the worker's own machinery. */

@@ -78,6 +78,19 @@ export async function chainTypes(): Promise<void> {
   const step: number = await chain.steps[0]!.result();
   void wrong;
   void step;
+  // A first step named by a union: every member must declare a result for a next step, and the next step's payload
+  // must accept each member's result.
+  const either = 'countWords' as 'countWords' | 'archive';
+  // @ts-expect-error -- TS2349 archive (one of the union) declares no result, so no step can follow
+  client.chain(either, { words: 1 }).next('report');
+  const both = 'fetchPage' as 'fetchPage' | 'takesNumber';
+  // @ts-expect-error -- TS2345 takesNumber's result (a boolean) is not countWords' payload
+  client.chain(both, { url: 'u' }).next('countWords');
+  // A chain rebuilt from its id elsewhere: typed by its last step.
+  const rebuilt = await client.chainOf('c', ['fetchPage', 'countWords', 'report']).result();
+  assertType<Equal<typeof rebuilt, string>>();
+  // @ts-expect-error -- TS2345 the last step must declare a result
+  client.chainOf('c', ['countWords', 'archive']);
   const plain = await client.chain('countWords', { url: 'u', bytes: 1 }).next('archive').enqueue();
   // @ts-expect-error -- TS2339 a chain whose last step declares no result has no result()
   await plain.result();
