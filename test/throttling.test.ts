@@ -98,7 +98,7 @@ describe('a concurrency cap across worker processes', () => {
 describe('a rate limit across worker processes', () => {
   it('starts at most 5 per second among three processes; jobs over the limit wait and complete', async () => {
     const { prefix, client, raw } = setup('rate');
-    const procs = await startFlowWorkers(prefix, 3, { queues: ['limited'], concurrency: 10 }, defer);
+    const procs = await startFlowWorkers(prefix, 3, { queues: ['limited'], concurrency: 1 }, defer);
     const ids = (await client.enqueueMany('limited', Array.from({ length: 20 }, (_, n) => ({ n })))).map((r) => r.id);
     await waitFor(async () => (await Promise.all(ids.map((id) => client.getJob(id)))).every((j) => j.state === 'completed'), 'every job to complete', PROCESS_WAIT_MS);
     const starts = await recordedStarts(raw, prefix, 'limited');
