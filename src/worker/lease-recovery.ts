@@ -25,6 +25,11 @@ export interface LeaseRecoveryParams {
   readonly maxEnvelopeBytes: number;
   /** Finishes the chain and fan-in hand-offs a crash left in a queue's outbox (chain-handoff.ts). */
   readonly handoffs?: Pick<ChainHandoffs, 'sweep'> | undefined;
+  /**
+   * The queues whose outbox is swept: those with a job type that declares a result (only such a job's ack, cancel or
+   * death writes an outbox entry), so a worker of plain queues sends nothing for them.
+   */
+  readonly handoffQueues?: ReadonlySet<string>;
 }
 
 /**
@@ -74,7 +79,7 @@ export class LeaseRecovery {
         } catch (err) {
           this.host.reportError(err, `recovering expired leases in queue "${queue}"`);
         }
-        if (this.stopped || this.p.handoffs === undefined) return;
+        if (this.stopped || this.p.handoffs === undefined || this.p.handoffQueues?.has(queue) !== true) return;
         try {
           await this.p.handoffs.sweep(k);
         } catch (err) {

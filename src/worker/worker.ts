@@ -268,6 +268,7 @@ export class WorkerCore
       maxDead: o.maxDead,
       maxEnvelopeBytes: o.maxEnvelopeBytes,
       handoffs,
+      handoffQueues: resultQueues,
     });
     const cronJobs = [...jobs.jobs.values()].filter((j) => j.cron !== undefined && this.queues.includes(j.queue));
     this.cron =
