@@ -4,10 +4,9 @@
  * creation (enqueue) and a fan-in child's record (fanin-record) are refused, and the entries wait in the outbox; once
  * memory is freed the sweep finishes them. Nothing lost, no step run twice.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { Redis } from 'ioredis';
-import { startRedisServer, type RedisServer } from '../scripts/redis-server.js';
+import { noevictionServer } from './oom-server.js';
 import { createClient, createWorker, defineJobs, queueKeys } from '../src/index.js';
 import { cleanupRegistry, deferred, deletePrefix, testPrefix, waitFor } from './helpers.js';
 
@@ -19,29 +18,17 @@ const jobs = defineJobs({
 });
 
 const defer = cleanupRegistry();
-let server: RedisServer;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  await admin.config('SET', 'maxmemory-policy', 'noeviction');
-});
-
-afterAll(async () => {
-  admin?.disconnect();
-  await server?.stop();
-});
+const oom = noevictionServer();
 
 describe('chains and fan-in at maxmemory', () => {
   it('keep the hand-offs of steps and children that end there, and finish them once memory is freed', async () => {
     const prefix = testPrefix('oom-chains');
     const a = queueKeys(prefix, 'a');
     defer(async () => {
-      await admin.config('SET', 'maxmemory', '0');
-      await deletePrefix(admin, prefix);
+      await oom.free();
+      await deletePrefix(oom.admin, prefix);
     });
-    const client = createClient(jobs, { redis: server.url, prefix });
+    const client = createClient(jobs, { redis: oom.url, prefix });
     defer(() => client.close());
     const runs = new Map<string, number>();
     const gate = deferred();
@@ -62,7 +49,7 @@ describe('chains and fan-in at maxmemory', () => {
         },
         parent: ({ values }, ctx) => (count(ctx.id), values.reduce((s, v) => s + v, 0)),
       },
-      { redis: server.url, prefix, leaseMs: 2_000, concurrency: 8, logger: false },
+      { redis: oom.url, prefix, leaseMs: 2_000, concurrency: 8, logger: false },
     );
     worker.on('error', () => {});
     defer(() => worker.close());
@@ -70,17 +57,16 @@ describe('chains and fan-in at maxmemory', () => {
     const fan = await client.fanIn('parent', {}, { children: 'child', payloads: [{ n: 1 }, { n: 2 }], into: 'values', jobId: 'f' });
     await waitFor(() => runs.size === 3, 'the first step and both children running');
     // Redis refuses every write that may add data from now on; the handlers return.
-    await admin.config('SET', 'maxmemory', '1');
-    await expect(admin.set('probe', 'x')).rejects.toThrow(/^OOM /);
+    await oom.fill();
     gate.resolve();
     // The acknowledgements are recorded with their hand-offs; the next step and the parent cannot be created.
-    await waitFor(async () => (await admin.hlen(a.chainOutbox)) === 3, 'three hand-offs waiting in the outbox', 10_000);
-    expect(await admin.hexists(queueKeys(prefix, 'b').jobs, 'c/1')).toBe(0);
-    expect(await admin.exists(`${queueKeys(prefix, 'b').faninPrefix}f`)).toBe(1);
-    await admin.config('SET', 'maxmemory', '0');
+    await waitFor(async () => (await oom.admin.hlen(a.chainOutbox)) === 3, 'three hand-offs waiting in the outbox', 10_000);
+    expect(await oom.admin.hexists(queueKeys(prefix, 'b').jobs, 'c/1')).toBe(0);
+    expect(await oom.admin.exists(`${queueKeys(prefix, 'b').faninPrefix}f`)).toBe(1);
+    await oom.free();
     expect(await chain.result({ timeout: '20s' })).toBe(20);
     expect(await fan.result({ timeout: '20s' })).toBe(3);
     expect([...runs.entries()].sort()).toEqual([['c/0', 1], ['c/1', 1], ['f', 1], ['f/0', 1], ['f/1', 1]]);
-    await waitFor(async () => (await admin.hlen(a.chainOutbox)) === 0, 'the outbox empty');
+    await waitFor(async () => (await oom.admin.hlen(a.chainOutbox)) === 0, 'the outbox empty');
   });
 });

@@ -5,10 +5,9 @@
  * but lease no new ones (which would add error records without bound), while enqueue is refused as a whole, writes
  * nothing, and throws the library's RedisOutOfMemoryError.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { Redis } from 'ioredis';
-import { startRedisServer, type RedisServer } from '../scripts/redis-server.js';
+import { noevictionServer } from './oom-server.js';
 import {
   createClient,
   createWorker,
@@ -28,39 +27,17 @@ const jobs = defineJobs({
 });
 
 const defer = cleanupRegistry();
-let server: RedisServer;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  await admin.config('SET', 'maxmemory-policy', 'noeviction');
-});
-
-afterAll(async () => {
-  admin?.disconnect();
-  await server?.stop();
-});
-
-/** Puts Redis over its memory limit: every write that may add data is refused from now on. */
-async function fillMemory(): Promise<void> {
-  await admin.config('SET', 'maxmemory', '1');
-  await expect(admin.set('probe', 'x')).rejects.toThrow(/^OOM /);
-}
-
-async function freeMemory(): Promise<void> {
-  await admin.config('SET', 'maxmemory', '0');
-}
+const oom = noevictionServer();
 
 /** Redis's clock, in ms (lease expiries are on it). */
 async function redisNow(): Promise<number> {
-  const [s, us] = await admin.time();
+  const [s, us] = await oom.admin.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
 /** Lease expiry per leased id (the active set's +inf guard member left out). */
 async function leases(key: string): Promise<Map<string, number>> {
-  const flat = await admin.zrangebyscore(key, '-inf', '(+inf', 'WITHSCORES');
+  const flat = await oom.admin.zrangebyscore(key, '-inf', '(+inf', 'WITHSCORES');
   const out = new Map<string, number>();
   for (let i = 0; i < flat.length; i += 2) out.set(flat[i] as string, Number(flat[i + 1]));
   return out;
@@ -69,13 +46,13 @@ async function leases(key: string): Promise<Map<string, number>> {
 /** Every key under the prefix with its full contents, to show that nothing at all was written. */
 async function snapshot(prefix: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  for (const key of await keysUnder(admin, prefix)) {
-    const type = await admin.type(key);
-    if (type === 'string') out[key] = await admin.get(key);
-    else if (type === 'hash') out[key] = await admin.hgetall(key);
-    else if (type === 'list') out[key] = await admin.lrange(key, 0, -1);
-    else if (type === 'zset') out[key] = await admin.zrange(key, 0, -1, 'WITHSCORES');
-    else if (type === 'set') out[key] = (await admin.smembers(key)).sort();
+  for (const key of await keysUnder(oom.admin, prefix)) {
+    const type = await oom.admin.type(key);
+    if (type === 'string') out[key] = await oom.admin.get(key);
+    else if (type === 'hash') out[key] = await oom.admin.hgetall(key);
+    else if (type === 'list') out[key] = await oom.admin.lrange(key, 0, -1);
+    else if (type === 'zset') out[key] = await oom.admin.zrange(key, 0, -1, 'WITHSCORES');
+    else if (type === 'set') out[key] = (await oom.admin.smembers(key)).sort();
     else out[key] = type;
   }
   return out;
@@ -86,10 +63,10 @@ describe('Redis at maxmemory with noeviction', () => {
     const prefix = testPrefix('oom-leases');
     const k = queueKeys(prefix, 'default');
     defer(async () => {
-      await freeMemory();
-      await deletePrefix(admin, prefix);
+      await oom.free();
+      await deletePrefix(oom.admin, prefix);
     });
-    const client = createClient(jobs, { redis: server.url, prefix });
+    const client = createClient(jobs, { redis: oom.url, prefix });
     defer(() => client.close());
 
     const N = 20;
@@ -111,7 +88,7 @@ describe('Redis at maxmemory with noeviction', () => {
           solo: () => {},
         },
         {
-          redis: server.url,
+          redis: oom.url,
           prefix,
           queues: ['default'],
           concurrency: 4,
@@ -129,7 +106,7 @@ describe('Redis at maxmemory with noeviction', () => {
     start();
     await waitFor(() => runs.size === 8, 'both workers to fill their 4 slots');
 
-    await fillMemory();
+    await oom.fill();
     // Leases as they stand at the limit; from here on only a renewal made at the limit can move them.
     const first = await leases(k.active);
     expect(first.size).toBe(8);
@@ -145,13 +122,13 @@ describe('Redis at maxmemory with noeviction', () => {
     // worker); its acknowledgements go again on their own, which Redis accepts: the four completions are recorded.
     const finished = [...first.keys()].slice(0, 4);
     for (const id of finished) gates.get(id)?.resolve();
-    await waitFor(async () => (await admin.hlen(k.done)) === 4, 'the four completions to be recorded at maxmemory');
+    await waitFor(async () => (await oom.admin.hlen(k.done)) === 4, 'the four completions to be recorded at maxmemory');
     await waitFor(() => errors.length > 0, 'the refused lease to be reported');
     expect(runs.size).toBe(8); // nothing new leased at the limit
     expect((await leases(k.active)).size).toBe(4);
     // The fetch loops retry with a backoff (up to 2 s): let a few retries be refused, then count the reports.
-    const [s0] = await admin.time();
-    await waitFor(async () => Number((await admin.time())[0]) > Number(s0) + 4, 'a few refused fetches');
+    const [s0] = await oom.admin.time();
+    await waitFor(async () => Number((await oom.admin.time())[0]) > Number(s0) + 4, 'a few refused fetches');
     expect(runs.size).toBe(8);
     expect(errors.length).toBeLessThanOrEqual(2); // once per worker, not per call
     for (const e of errors) {
@@ -160,15 +137,15 @@ describe('Redis at maxmemory with noeviction', () => {
     }
     errors.length = 0;
 
-    await freeMemory();
+    await oom.free();
     releaseAll = true;
     for (const gate of gates.values()) gate.resolve();
-    await waitFor(async () => (await admin.hlen(k.done)) === N, `all ${N} jobs to complete`);
+    await waitFor(async () => (await oom.admin.hlen(k.done)) === N, `all ${N} jobs to complete`);
 
     expect(runs.size).toBe(N);
     expect([...runs.entries()].filter(([, n]) => n !== 1)).toEqual([]); // no job ran twice
-    expect(Object.values(await admin.hgetall(k.done)).map((rec) => rec.split('|')[0])).toEqual(Array(N).fill('1'));
-    expect(await admin.hlen(k.dead)).toBe(0);
+    expect(Object.values(await oom.admin.hgetall(k.done)).map((rec) => rec.split('|')[0])).toEqual(Array(N).fill('1'));
+    expect(await oom.admin.hlen(k.dead)).toBe(0);
     expect(warnings.filter((w) => /lease|taken over/.test(w) && !/out of memory/.test(w))).toEqual([]);
     expect(errors).toEqual([]);
   });
@@ -177,16 +154,16 @@ describe('Redis at maxmemory with noeviction', () => {
     const prefix = testPrefix('oom-growth');
     const k = queueKeys(prefix, 'flaky');
     defer(async () => {
-      await freeMemory();
-      await deletePrefix(admin, prefix);
+      await oom.free();
+      await deletePrefix(oom.admin, prefix);
     });
-    const client = createClient(jobs, { redis: server.url, prefix });
+    const client = createClient(jobs, { redis: oom.url, prefix });
     defer(() => client.close());
     const N = 3_000;
     await client.enqueueMany('flaky', Array.from({ length: N }, (_, n) => ({ n })));
-    const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+    const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await oom.admin.info('memory'))?.[1]);
     const limit = (await usedMemory()) + 512 * 1024;
-    await admin.config('SET', 'maxmemory', String(limit));
+    await oom.admin.config('SET', 'maxmemory', String(limit));
 
     let failing = true;
     const failed = new Set<string>();
@@ -200,7 +177,7 @@ describe('Redis at maxmemory with noeviction', () => {
           if (failing) throw new Error(`refused: ${'x'.repeat(4_000)}`);
         },
       },
-      { redis: server.url, prefix, queues: ['flaky'], concurrency: 8, logger: false },
+      { redis: oom.url, prefix, queues: ['flaky'], concurrency: 8, logger: false },
     );
     defer(() => worker.close());
     worker.on('failed', (e) => void failed.add(e.job.id));
@@ -209,7 +186,7 @@ describe('Redis at maxmemory with noeviction', () => {
 
     // Either every job failed once (leasing went on at the limit) or leasing was refused and no lease is left.
     await waitFor(
-      async () => failed.size === N || (errors.some((e) => e instanceof RedisOutOfMemoryError) && (await admin.zcard(k.active)) === 0),
+      async () => failed.size === N || (errors.some((e) => e instanceof RedisOutOfMemoryError) && (await oom.admin.zcard(k.active)) === 0),
       'leasing to stop at maxmemory',
       60_000,
     );
@@ -219,31 +196,31 @@ describe('Redis at maxmemory with noeviction', () => {
     expect(failed.size).toBeLessThan(N);
 
     failing = false;
-    await freeMemory();
+    await oom.free();
     await waitFor(() => completed.size === N, `all ${N} jobs to complete once memory is raised`, 120_000);
-    expect(await admin.hlen(k.dead)).toBe(0);
-    expect(await admin.hlen(k.jobs)).toBe(0);
+    expect(await oom.admin.hlen(k.dead)).toBe(0);
+    expect(await oom.admin.hlen(k.jobs)).toBe(0);
   }, 180_000);
 
   it('enqueue at maxmemory throws RedisOutOfMemoryError, naming the cause, and writes nothing', async () => {
     const prefix = testPrefix('oom-enqueue');
     defer(async () => {
-      await freeMemory();
-      await deletePrefix(admin, prefix);
+      await oom.free();
+      await deletePrefix(oom.admin, prefix);
     });
-    const client = createClient(jobs, { redis: server.url, prefix });
+    const client = createClient(jobs, { redis: oom.url, prefix });
     defer(() => client.close());
     // Something in the queue already, a unique lock and a dead letter, so every structure exists before.
     await client.enqueue('work', { n: 1 });
     await client.enqueue('solo', { key: 'held' });
     await client.enqueue('work', { n: 2 }, { delay: '1h' });
     const k = queueKeys(prefix, 'default');
-    await admin.hset(k.dead, 'gone', JSON.stringify({ n: 'work', t: Date.now(), p: { n: 0 } }));
-    await admin.hset(k.deadInfo, 'gone', JSON.stringify({ reason: 'permanent_error', error: { name: 'Error', message: 'x', at: 0 }, attempts: 1, diedAt: 0 }));
-    await admin.zadd(k.deadOrder, 0, 'gone');
+    await oom.admin.hset(k.dead, 'gone', JSON.stringify({ n: 'work', t: Date.now(), p: { n: 0 } }));
+    await oom.admin.hset(k.deadInfo, 'gone', JSON.stringify({ reason: 'permanent_error', error: { name: 'Error', message: 'x', at: 0 }, attempts: 1, diedAt: 0 }));
+    await oom.admin.zadd(k.deadOrder, 0, 'gone');
     const before = await snapshot(prefix);
 
-    await fillMemory();
+    await oom.fill();
     const attempts: [string, () => Promise<unknown>][] = [
       ['a plain enqueue', () => client.enqueue('work', { n: 3 })],
       ['an enqueue with a jobId', () => client.enqueue('work', { n: 4 }, { jobId: 'given-id' })],
@@ -274,7 +251,7 @@ describe('Redis at maxmemory with noeviction', () => {
     expect((retried as Error).message).toMatch(/^Redis is out of memory and refused jobcraft's dead-retry script: /);
     expect(await snapshot(prefix)).toEqual(before);
 
-    await freeMemory();
+    await oom.free();
     await client.enqueue('work', { n: 12 }); // the same client works again once memory is free
     expect(await client.deadLetters.retry('gone')).toBe(true);
   });
@@ -282,13 +259,13 @@ describe('Redis at maxmemory with noeviction', () => {
   it("a worker's refused writes at maxmemory are reported as RedisOutOfMemoryError", async () => {
     const prefix = testPrefix('oom-worker');
     defer(async () => {
-      await freeMemory();
-      await deletePrefix(admin, prefix);
+      await oom.free();
+      await deletePrefix(oom.admin, prefix);
     });
-    await fillMemory();
+    await oom.fill();
     const reported: Error[] = [];
     // The cron scheduler writes at start (its registry, then the schedule's first record): both are refused.
-    const worker = createWorker(jobs, { tick: () => {} }, { redis: server.url, prefix, queues: ['cron'], logger: false });
+    const worker = createWorker(jobs, { tick: () => {} }, { redis: oom.url, prefix, queues: ['cron'], logger: false });
     worker.on('error', (e) => reported.push(e));
     defer(() => worker.close());
     await waitFor(() => reported.length >= 2, 'the refused cron writes to be reported');

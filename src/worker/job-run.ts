@@ -220,25 +220,20 @@ export class JobRunner {
           return;
         }
         run.resultJson = json;
-        if (run.chain !== undefined) {
-          // A chain step: its result (as a reader gets it) is the next step's payload, recorded with the ack.
-          const handoff = chainHandoff(run.job, run.id, run.chain, json, Date.now());
-          if (handoff instanceof InvalidResultError) {
-            run.resultJson = undefined;
-            failed(handoff);
-            return;
-          }
-          run.handoff = handoff;
-        } else if (run.fanin !== undefined) {
-          // A fan-in child: its result (as a reader gets it) goes to its parent, recorded with the ack.
-          const handoff = faninSuccess(run.job, run.id, run.fanin, json, Date.now());
-          if (handoff instanceof InvalidResultError) {
-            run.resultJson = undefined;
-            failed(handoff);
-            return;
-          }
-          run.handoff = handoff;
+        // A chain step's result (as a reader gets it) is the next step's payload; a fan-in child's goes to its parent.
+        // Either hand-off is recorded with the ack.
+        const handoff =
+          run.chain !== undefined
+            ? chainHandoff(run.job, run.id, run.chain, json, Date.now())
+            : run.fanin !== undefined
+              ? faninSuccess(run.job, run.id, run.fanin, json, Date.now())
+              : undefined;
+        if (handoff instanceof InvalidResultError) {
+          run.resultJson = undefined;
+          failed(handoff);
+          return;
         }
+        if (handoff !== undefined) run.handoff = handoff;
       }
       try {
         outcomes.succeeded(run);
