@@ -516,11 +516,17 @@ export class Scripts {
     const jobs = leased(reply, 3 + stale, reply.length);
     const staleAcks = reply.slice(3, 3 + stale).map(String);
     const nextDueMs = Number(reply[0]);
+    const expiry = String(reply[2]);
+    // Everything is read out of the reply: empty it. ioredis keeps the reply as its command's resolved value, and
+    // V8 keeps such replies alive across young-generation collections long enough to move them to the old
+    // generation, which then grows until a full collection (about 8 MB less peak RSS in noop-c50: "Memory, round 3"
+    // in docs/benchmarks.md, bench/promotion.mjs).
+    reply.length = 0;
     // A client decodes bytes that are not UTF-8 to U+FFFD: only then is a second call needed (see invalidIds).
     if (!jobs.some(hasReplacementChar)) return { nextDueMs, staleAcks, jobs };
     try {
       const more = { types: input.types, maxDead: input.maxDead ?? DEFAULT_MAX_DEAD, maxEnvelopeBytes: input.maxEnvelopeBytes };
-      return { nextDueMs, staleAcks, jobs: await this.invalidIds(k, { ...more, expiry: String(reply[2]), jobs }) };
+      return { nextDueMs, staleAcks, jobs: await this.invalidIds(k, { ...more, expiry, jobs }) };
     } catch {
       // The acks and the lease are done: keep the batch's other jobs. Its suspects stay leased under their raw id
       // until lease recovery takes them over (recover.lua dead-letters the invalid ones, runs the valid ones).
