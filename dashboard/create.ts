@@ -8,9 +8,9 @@ import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { Cluster, Redis } from 'ioredis';
 import { createAdmin, createInspector, InvalidArgumentError, RedisUnavailableError, type Admin, type RedisConfig } from 'jobcraft';
-import { BadAction, parseActionForm, resultPage, runAction } from './actions.js';
+import { parseActionForm, resultPage, runAction } from './actions.js';
 import { loadAssets } from './assets.js';
-import type { ChartCache, Ctx } from './context.js';
+import { BadRequest, type ChartCache, type Ctx } from './context.js';
 import { html, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type Access, type ActionEvent, type Dashboard, type DashboardAction, type DashboardOptions } from './options.js';
 import { overviewPage } from './page-overview.js';
@@ -177,7 +177,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   });
 
   app.onError((err, c) => {
-    if (err instanceof InvalidArgumentError || err instanceof BadAction) return errorPage(c, 400, 'Bad request', err.message);
+    if (err instanceof InvalidArgumentError || err instanceof BadRequest) return errorPage(c, 400, 'Bad request', err.message);
     if (err instanceof RedisUnavailableError) return errorPage(c, 503, 'Redis unavailable', err.message);
     logError(`${c.req.method} ${new URL(c.req.url).pathname} failed`, err);
     return errorPage(c, 500, 'Error', `The request failed: ${(err as Error)?.message ?? String(err)}`);

@@ -1,0 +1,100 @@
+/**
+ * Defects found by the audit of issue 12 (the web dashboard), each pinned by a test written before its fix, through
+ * the fetch handler: docs/dashboard.md promises that "a bad query parameter or form field answers 400 naming it", but
+ * a mistyped `state` (`failed`, BullMQ's word for dead) showed the waiting jobs under the queue's name, a mistyped
+ * `range` or `limit` fell back to the default silently, and a `dry` field other than `1` (`dry=true` from a script)
+ * ran the action for real instead of counting.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { createClient, createWorker, defineJobs, PermanentError, type JobClient } from '../src/index.js';
+import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
+import { dashboards, get, post, session, testId } from './dashboard-helpers.js';
+
+const jobs = defineJobs({
+  task: { payload: z.object({ n: z.number() }), queue: 'work', attempts: 1 },
+});
+
+const prefix = testPrefix('dashboard-audit');
+let client: JobClient<typeof jobs>;
+const dashboard = dashboards({ prefix, jobs });
+
+beforeAll(async () => {
+  client = createClient(jobs, { redis: redisUrl(), prefix });
+  const worker = createWorker(
+    jobs,
+    {
+      task: () => {
+        throw new PermanentError('refused');
+      },
+    },
+    { redis: redisUrl(), prefix, logger: false },
+  );
+  await worker.ready;
+  for (let i = 0; i < 2; i++) await client.enqueue('task', { n: i }, { jobId: `dead-${i}` });
+  await waitFor(async () => (await client.getJob('dead-1'))?.state === 'dead', 'the tasks dead');
+  await worker.close();
+  await client.enqueue('task', { n: 9 }, { jobId: 'waiting-1' });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await clearPrefix(prefix);
+});
+
+describe('bad query parameters answer 400 naming them (docs/dashboard.md)', () => {
+  it('a state that is not one of the listing states is refused, not shown as the waiting jobs', async () => {
+    const res = await get(dashboard(), '/queues/work?state=failed');
+    expect(res.status).toBe(400);
+    const message = testId(res.text, 'error') ?? '';
+    expect(message).toContain('state');
+    expect(message).toContain('&quot;failed&quot;');
+    expect(message).toContain('dead');
+    expect(res.text).not.toContain('waiting-1');
+  });
+
+  it('a range other than hour, day or week is refused', async () => {
+    expect((await get(dashboard(), '/?range=toString')).status).toBe(400);
+    const res = await get(dashboard(), '/?range=month');
+    expect(res.status).toBe(400);
+    const message = testId(res.text, 'error') ?? '';
+    expect(message).toContain('range');
+    expect(message).toContain('&quot;month&quot;');
+    expect(message).toContain('week');
+  });
+
+  it('a page size that is not one of PAGE_SIZES is refused, on the queue, dead letters and scheduled pages', async () => {
+    for (const path of ['/queues/work?state=dead&limit=7', '/dead?queue=work&limit=7', '/scheduled?queue=work&limit=1000000']) {
+      const res = await get(dashboard(), path);
+      expect(res.status, path).toBe(400);
+      const message = testId(res.text, 'error') ?? '';
+      expect(message, path).toContain('limit');
+      expect(message, path).toContain('20, 50, 100, 200');
+    }
+    // The default and every offered size still work; an empty field (a form's blank) means the default.
+    for (const path of ['/queues/work?state=dead', '/queues/work?state=dead&limit=', '/dead?queue=work&limit=200', '/?range=', '/?range=week', '/queues/work?state=']) {
+      expect((await get(dashboard(), path)).status, path).toBe(200);
+    }
+  });
+});
+
+describe('bad form fields answer 400 naming them', () => {
+  it('a dry field other than 1 is refused instead of running the action for real', async () => {
+    const d = dashboard();
+    const { cookie, token } = await session(d);
+    const purge = await post(d, { _csrf: token, action: 'dead-purge', queue: 'work', dry: 'true' }, { Cookie: cookie });
+    expect(purge.status).toBe(400);
+    expect(testId(purge.text, 'error')).toContain('dry');
+    const retry = await post(d, { _csrf: token, action: 'dead-retry', queue: 'work', state: 'dead', select: 'all', dry: 'yes' }, { Cookie: cookie });
+    expect(retry.status).toBe(400);
+    expect((await client.getJob('dead-0'))?.state).toBe('dead');
+    expect((await client.getJob('dead-1'))?.state).toBe('dead');
+    // dry=1 counts, and a form without dry (or dry=0) acts: as before.
+    const count = await post(d, { _csrf: token, action: 'dead-purge', queue: 'work', dry: '1' }, { Cookie: cookie });
+    expect(count.status).toBe(200);
+    expect(testId(count.text, 'matched-count')).toBe('2');
+    const one = await post(d, { _csrf: token, action: 'dead-delete', queue: 'work', id: 'dead-0', dry: '0' }, { Cookie: cookie });
+    expect(one.status).toBe(200);
+    expect((await client.getJob('dead-0'))?.state).toBe('unknown');
+  });
+});
