@@ -86,14 +86,15 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const { redis, owned } = openRedis(options.redis);
   // A connection of ours gets an error listener: without one ioredis prints every failed reconnect, stack and all.
   // Each cause is logged once until Redis is back; the pages then say it is unreachable (503).
+  // The cause is kept for the 503 page too: the command that failed only says ioredis gave up retrying.
+  let lastConnectionError: string | undefined;
   if (owned) {
-    let last: string | undefined;
     redis.on('error', (err: Error) => {
-      if (err.message === last) return;
-      last = err.message;
+      if (err.message === lastConnectionError) return;
+      lastConnectionError = err.message;
       logError('Redis connection error', err);
     });
-    redis.on('ready', () => (last = undefined));
+    redis.on('ready', () => (lastConnectionError = undefined));
   }
   const inspector = createInspector({ redis, prefix: options.prefix, jobs: options.jobs });
   let admin: Admin | undefined;
@@ -178,7 +179,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
 
   app.onError((err, c) => {
     if (err instanceof InvalidArgumentError || err instanceof BadRequest) return errorPage(c, 400, 'Bad request', err.message);
-    if (err instanceof RedisUnavailableError) return errorPage(c, 503, 'Redis unavailable', err.message);
+    if (err instanceof RedisUnavailableError) {
+      const cause = lastConnectionError;
+      return errorPage(c, 503, 'Redis unavailable', cause === undefined || err.message.includes(cause) ? err.message : `${err.message} (connection error: ${cause})`);
+    }
     logError(`${c.req.method} ${new URL(c.req.url).pathname} failed`, err);
     return errorPage(c, 500, 'Error', `The request failed: ${(err as Error)?.message ?? String(err)}`);
   });

@@ -3,7 +3,8 @@
  * the fetch handler: docs/dashboard.md promises that "a bad query parameter or form field answers 400 naming it", but
  * a mistyped `state` (`failed`, BullMQ's word for dead) showed the waiting jobs under the queue's name, a mistyped
  * `range` or `limit` fell back to the default silently, and a `dry` field other than `1` (`dry=true` from a script)
- * ran the action for real instead of counting.
+ * ran the action for real instead of counting; the 503 page of an unreachable Redis named only ioredis's retry limit,
+ * not the connection error (ECONNREFUSED) the dashboard had seen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -96,5 +97,16 @@ describe('bad form fields answer 400 naming them', () => {
     const one = await post(d, { _csrf: token, action: 'dead-delete', queue: 'work', id: 'dead-0', dry: '0' }, { Cookie: cookie });
     expect(one.status).toBe(200);
     expect((await client.getJob('dead-0'))?.state).toBe('unknown');
+  });
+});
+
+describe('Redis down', () => {
+  it("the 503 page names the connection's cause (ECONNREFUSED), not only ioredis's retry limit", async () => {
+    const d = dashboard({ redis: 'redis://127.0.0.1:1', logError: () => {} });
+    const res = await get(d, '/');
+    expect(res.status).toBe(503);
+    const message = testId(res.text, 'error') ?? '';
+    expect(message).toContain('redis://127.0.0.1:1 is unreachable');
+    expect(message).toContain('ECONNREFUSED');
   });
 });
