@@ -197,7 +197,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const job = await inspector.job(c.req.param('id'));
     if (job.state === 'unknown') return c.text('not found\n', 404);
     if (job.state === 'completed' || job.payload === undefined) return c.text('no payload: a completed job keeps none, and an unreadable one has none to give\n', 404);
-    const { text, failed } = shownPayload(options, job);
+    const { text, failed } = await shownPayload(options, job);
     if (failed) return c.text(`${text}\n`, 500);
     const name = `job-${job.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
     return new Response(text, { headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Disposition': `attachment; filename="${name}"` } });

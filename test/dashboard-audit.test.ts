@@ -4,7 +4,8 @@
  * a mistyped `state` (`failed`, BullMQ's word for dead) showed the waiting jobs under the queue's name, a mistyped
  * `range` or `limit` fell back to the default silently, and a `dry` field other than `1` (`dry=true` from a script)
  * ran the action for real instead of counting; the 503 page of an unreachable Redis named only ioredis's retry limit,
- * not the connection error (ECONNREFUSED) the dashboard had seen.
+ * not the connection error (ECONNREFUSED) the dashboard had seen; an async `redact` showed `{}` (its promise
+ * stringified) and a rejecting one was unhandled; a redact answer JSON cannot hold (a BigInt) answered 500.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -108,5 +109,36 @@ describe('Redis down', () => {
     const message = testId(res.text, 'error') ?? '';
     expect(message).toContain('redis://127.0.0.1:1 is unreachable');
     expect(message).toContain('ECONNREFUSED');
+  });
+});
+
+describe('redact', () => {
+  it('an async redact hook (a lookup of what to mask) shows its answer, on the page and in the download, not "{}"', async () => {
+    const d = dashboard({
+      redact: async (payload) => {
+        await new Promise((r) => setTimeout(r, 1));
+        return { ...(payload as object), n: 'masked' };
+      },
+    });
+    const page = await get(d, '/jobs/waiting-1');
+    expect(page.status).toBe(200);
+    expect(testId(page.text, 'payload')).toContain('&quot;n&quot;: &quot;masked&quot;');
+    const download = await get(d, '/jobs/waiting-1/payload');
+    expect(JSON.parse(download.text)).toEqual({ n: 'masked' });
+    // A hook that rejects hides the payload, as one that throws.
+    const rejecting = dashboard({ redact: async () => Promise.reject(new Error('vault down')) });
+    const refused = await get(rejecting, '/jobs/waiting-1');
+    expect(testId(refused.text, 'payload-redact-failed')).toContain('redact hook threw');
+    expect(refused.text).not.toContain('&quot;n&quot;: 9');
+  });
+
+  it('a redact answer JSON cannot hold (a BigInt, a cycle) shows a notice naming it, not a 500', async () => {
+    const d = dashboard({ redact: (payload) => ({ ...(payload as object), n: 10n }) });
+    const page = await get(d, '/jobs/waiting-1');
+    expect(page.status).toBe(200);
+    expect(testId(page.text, 'payload-redact-failed')).toContain('BigInt');
+    const download = await get(d, '/jobs/waiting-1/payload');
+    expect(download.status).toBe(500);
+    expect(download.text).toContain('BigInt');
   });
 });
