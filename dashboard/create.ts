@@ -220,8 +220,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const body = (await c.req.parseBody({ all: true })) as Record<string, unknown>;
     const token = typeof body[CSRF_FIELD] === 'string' ? (body[CSRF_FIELD] as string) : c.req.header('x-csrf-token');
     if (!csrf.check(cookieOf(c.req.raw, CSRF_COOKIE), token)) return errorPage(c, 403, 'Refused', 'Missing or stale CSRF token: reload the page and try again.');
+    // Read-only: every POST is refused as such, before its form is read (a malformed one too: 403, not 400).
+    if (c.get('access').size === 0) return errorPage(c, 403, 'Refused', 'No action may be taken here (read-only access).');
     const form = parseActionForm(body);
-    if (!c.get('access').has(form.action)) return errorPage(c, 403, 'Refused', `You may not ${form.action} here (read-only access).`);
+    if (!c.get('access').has(form.action)) return errorPage(c, 403, 'Refused', `You may not ${form.action} here (your access allows only ${[...c.get('access')].join(', ')}).`);
     const ctx = ctxOf(c);
     let done;
     try {

@@ -5,7 +5,9 @@
  * `range` or `limit` fell back to the default silently, and a `dry` field other than `1` (`dry=true` from a script)
  * ran the action for real instead of counting; the 503 page of an unreachable Redis named only ioredis's retry limit,
  * not the connection error (ECONNREFUSED) the dashboard had seen; an async `redact` showed `{}` (its promise
- * stringified) and a rejecting one was unhandled; a redact answer JSON cannot hold (a BigInt) answered 500.
+ * stringified) and a rejecting one was unhandled; a redact answer JSON cannot hold (a BigInt) answered 500; a
+ * read-only user's malformed POST answered 400 where docs promise 403 for every POST; a per-action user's refusal
+ * said "read-only access".
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -140,5 +142,31 @@ describe('redact', () => {
     const download = await get(d, '/jobs/waiting-1/payload');
     expect(download.status).toBe(500);
     expect(download.text).toContain('BigInt');
+  });
+});
+
+describe('read-only', () => {
+  it('answers every POST with 403 (docs), a malformed one too, instead of 400 for a form it would refuse anyway', async () => {
+    const d = dashboard({ readOnly: true });
+    const { cookie, token } = await session(d);
+    const forms: Record<string, string>[] = [{ action: 'bogus' }, { action: 'dead-purge', queue: 'work', dry: 'true' }, { action: 'pause' }];
+    for (const fields of forms) {
+      const res = await post(d, { _csrf: token, ...fields }, { Cookie: cookie });
+      expect(res.status, JSON.stringify(fields)).toBe(403);
+      expect(testId(res.text, 'error'), JSON.stringify(fields)).toContain('read-only');
+    }
+  });
+});
+
+describe('per-action access', () => {
+  it('a refused action says which actions the access allows, not "read-only"', async () => {
+    const d = dashboard({ authorize: () => ({ actions: ['pause', 'resume'] }) });
+    const { cookie, token } = await session(d);
+    const res = await post(d, { _csrf: token, action: 'dead-purge', queue: 'work', dry: '1' }, { Cookie: cookie });
+    expect(res.status).toBe(403);
+    const message = testId(res.text, 'error') ?? '';
+    expect(message).toContain('You may not dead-purge here');
+    expect(message).toContain('pause, resume');
+    expect(message).not.toContain('read-only');
   });
 });
