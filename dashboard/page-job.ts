@@ -82,6 +82,8 @@ export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
 <tr><th>Attempts</th><td data-testid="job-attempts">${job.attempts}${job.maxAttempts === undefined ? '' : ` of ${job.maxAttempts}`}</td></tr>
 ${dead ? html`<tr><th>Dead reason</th><td data-testid="dead-reason">${job.deadReason ?? '?'}</td></tr>` : ''}
 ${job.priority === undefined ? '' : html`<tr><th>Priority</th><td data-testid="job-priority">${job.priority}</td></tr>`}
+${job.uniqueKey === undefined ? '' : html`<tr><th>Unique key</th><td data-testid="job-unique-key">${job.uniqueKey}</td></tr>`}
+${job.payloadVersion === undefined ? '' : html`<tr><th>Payload version</th><td data-testid="job-payload-version">${job.payloadVersion}</td></tr>`}
 ${job.workerId === undefined ? '' : html`<tr><th>Worker</th><td>${job.workerId}</td></tr>`}
 <tr><th>Trace id</th><td data-testid="trace-id">${job.traceId ?? html`<span class="muted">none</span>`}</td></tr>
 </table>

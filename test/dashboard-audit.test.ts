@@ -7,16 +7,18 @@
  * not the connection error (ECONNREFUSED) the dashboard had seen; an async `redact` showed `{}` (its promise
  * stringified) and a rejecting one was unhandled; a redact answer JSON cannot hold (a BigInt) answered 500; a
  * read-only user's malformed POST answered 400 where docs promise 403 for every POST; a per-action user's refusal
- * said "read-only access".
+ * said "read-only access"; the job page showed none of the job's own stored options but attempts and priority (no
+ * unique key, no payload version).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, PermanentError, type JobClient } from '../src/index.js';
+import { createClient, createInspector, createWorker, defineJobs, PermanentError, type JobClient } from '../src/index.js';
 import { clearPrefix, redisUrl, testPrefix, waitFor } from './helpers.js';
 import { dashboards, get, post, session, testId } from './dashboard-helpers.js';
 
 const jobs = defineJobs({
   task: { payload: z.object({ n: z.number() }), queue: 'work', attempts: 1 },
+  once: { payload: z.object({ k: z.string() }), queue: 'later', unique: true },
 });
 
 const prefix = testPrefix('dashboard-audit');
@@ -32,7 +34,7 @@ beforeAll(async () => {
         throw new PermanentError('refused');
       },
     },
-    { redis: redisUrl(), prefix, logger: false },
+    { redis: redisUrl(), prefix, logger: false, queues: ['work'] },
   );
   await worker.ready;
   for (let i = 0; i < 2; i++) await client.enqueue('task', { n: i }, { jobId: `dead-${i}` });
@@ -168,5 +170,22 @@ describe('per-action access', () => {
     expect(message).toContain('You may not dead-purge here');
     expect(message).toContain('pause, resume');
     expect(message).not.toContain('read-only');
+  });
+});
+
+describe('job page options', () => {
+  it("shows the job's own stored options: its unique key and payload version beside attempts and priority", async () => {
+    const once = await client.enqueue('once', { k: 'a' }, { delay: '1h', attempts: 4, priority: 3 });
+    const inspector = createInspector({ redis: redisUrl(), prefix });
+    const details = await inspector.job(once.id).finally(() => inspector.close());
+    expect(details).toMatchObject({ state: 'delayed', maxAttempts: 4, priority: 3, payloadVersion: 1 });
+    expect(details.uniqueKey).toMatch(/^once:[0-9a-f]{40}$/);
+    const page = await get(dashboard(), `/jobs/${encodeURIComponent(once.id)}`);
+    expect(testId(page.text, 'job-attempts')).toBe('0 of 4');
+    expect(testId(page.text, 'job-priority')).toBe('3');
+    expect(testId(page.text, 'job-unique-key')).toBe(details.uniqueKey);
+    expect(testId(page.text, 'job-payload-version')).toBe('1');
+    // A job that is not unique has no unique-key row.
+    expect((await get(dashboard(), '/jobs/waiting-1')).text).not.toContain('job-unique-key');
   });
 });
