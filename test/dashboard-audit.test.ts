@@ -8,7 +8,7 @@
  * stringified) and a rejecting one was unhandled; a redact answer JSON cannot hold (a BigInt) answered 500; a
  * read-only user's malformed POST answered 400 where docs promise 403 for every POST; a per-action user's refusal
  * said "read-only access"; the job page showed none of the job's own stored options but attempts and priority (no
- * unique key, no payload version).
+ * unique key, no payload version); the job types page polled, closing every 5 s the <details> being read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -187,5 +187,15 @@ describe('job page options', () => {
     expect(testId(page.text, 'job-payload-version')).toBe('1');
     // A job that is not unique has no unique-key row.
     expect((await get(dashboard(), '/jobs/waiting-1')).text).not.toContain('job-unique-key');
+  });
+});
+
+describe('polling', () => {
+  it('the job types page does not refresh itself: its content changes only with a restart, and a refresh closed the <details> being read', async () => {
+    const res = await get(dashboard(), '/types');
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/<body [^>]*data-no-refresh/);
+    // The pages showing Redis data still poll.
+    expect((await get(dashboard(), '/')).text).not.toMatch(/<body [^>]*data-no-refresh/);
   });
 });
