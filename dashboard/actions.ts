@@ -5,7 +5,7 @@
  * saying what happened, with a link back.
  */
 import { ACTION_STATES, type ActOutcome, type BulkOutcome, type LiveState, type PauseOutcome, type PurgeOutcome, type TriggerOutcome } from 'jobcraft';
-import type { Ctx } from './context.js';
+import { BadRequest, type Ctx } from './context.js';
 import { ACTION_LABELS, hiddenFields, html, href, jobHref, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type ActionTarget, type DashboardAction } from './options.js';
 
@@ -30,7 +30,7 @@ export interface ActionForm {
 }
 
 /** A refused action request (400). */
-export class BadAction extends Error {}
+export class BadAction extends BadRequest {}
 
 function one(v: unknown): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;
@@ -41,6 +41,16 @@ function one(v: unknown): string | undefined {
 function safeBack(v: string | undefined): string {
   if (v === undefined || v.length > 2_000 || /[\\\s]/.test(v) || v.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(v)) return '';
   return v;
+}
+
+/**
+ * The `dry` field: `1` counts without acting; absent (or `0`) acts. Anything else is refused: taking `dry=true` from a
+ * script for "act" would run for real what was meant as a count.
+ */
+function dryRunOf(v: string | undefined): boolean {
+  if (v === undefined || v === '0') return false;
+  if (v === '1') return true;
+  throw new BadAction(`dry must be 1 (count only) or 0 (act), or left out: ${JSON.stringify(v)}`);
 }
 
 /** Parses the form of a POST (fields: action, queue, id…, select=all, job, state, dry, return). */
@@ -57,7 +67,7 @@ export function parseActionForm(body: Record<string, unknown>): ActionForm {
     all: one(body['select']) === 'all',
     job: one(body['job']),
     state: one(body['state']),
-    dryRun: one(body['dry']) === '1',
+    dryRun: dryRunOf(one(body['dry'])),
     back: safeBack(one(body['return'])),
   };
 }

@@ -38,10 +38,20 @@ export const PAGE_SIZES: readonly number[] = [20, 50, 100, 200];
 /** The default page size of a listing. */
 export const DEFAULT_PAGE_SIZE = 50;
 
-/** The `limit` query parameter, one of {@link PAGE_SIZES}, else the default. */
+/** A request naming a query parameter or form field the dashboard does not take (answered 400 with the message). */
+export class BadRequest extends Error {}
+
+/** Refuses a query parameter's value, naming the parameter, the value and what it may be. */
+export function badParam(name: string, value: string, allowed: readonly (string | number)[]): never {
+  throw new BadRequest(`${name} must be one of ${allowed.join(', ')} (or left out): ${JSON.stringify(value)}`);
+}
+
+/** The `limit` query parameter: one of {@link PAGE_SIZES}, the default when absent or empty; anything else is refused. */
 export function pageSize(url: URL): number {
-  const n = Number(url.searchParams.get('limit'));
-  return PAGE_SIZES.includes(n) ? n : DEFAULT_PAGE_SIZE;
+  const v = param(url, 'limit');
+  if (v === undefined) return DEFAULT_PAGE_SIZE;
+  const n = Number(v);
+  return PAGE_SIZES.includes(n) ? n : badParam('limit', v, PAGE_SIZES);
 }
 
 /** The `limit` to write into links: none for the default page size (links stay short). */

@@ -8,9 +8,9 @@ import { Hono, type Context as HonoContext } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { Cluster, Redis } from 'ioredis';
 import { createAdmin, createInspector, InvalidArgumentError, RedisUnavailableError, type Admin, type RedisConfig } from 'jobcraft';
-import { BadAction, parseActionForm, resultPage, runAction } from './actions.js';
+import { parseActionForm, resultPage, runAction } from './actions.js';
 import { loadAssets } from './assets.js';
-import type { ChartCache, Ctx } from './context.js';
+import { BadRequest, type ChartCache, type Ctx } from './context.js';
 import { html, layout, type Html, type Page } from './html.js';
 import { DASHBOARD_ACTIONS, type Access, type ActionEvent, type Dashboard, type DashboardAction, type DashboardOptions } from './options.js';
 import { overviewPage } from './page-overview.js';
@@ -86,14 +86,15 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const { redis, owned } = openRedis(options.redis);
   // A connection of ours gets an error listener: without one ioredis prints every failed reconnect, stack and all.
   // Each cause is logged once until Redis is back; the pages then say it is unreachable (503).
+  // The cause is kept for the 503 page too: the command that failed only says ioredis gave up retrying.
+  let lastConnectionError: string | undefined;
   if (owned) {
-    let last: string | undefined;
     redis.on('error', (err: Error) => {
-      if (err.message === last) return;
-      last = err.message;
+      if (err.message === lastConnectionError) return;
+      lastConnectionError = err.message;
       logError('Redis connection error', err);
     });
-    redis.on('ready', () => (last = undefined));
+    redis.on('ready', () => (lastConnectionError = undefined));
   }
   const inspector = createInspector({ redis, prefix: options.prefix, jobs: options.jobs });
   let admin: Admin | undefined;
@@ -177,8 +178,11 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   });
 
   app.onError((err, c) => {
-    if (err instanceof InvalidArgumentError || err instanceof BadAction) return errorPage(c, 400, 'Bad request', err.message);
-    if (err instanceof RedisUnavailableError) return errorPage(c, 503, 'Redis unavailable', err.message);
+    if (err instanceof InvalidArgumentError || err instanceof BadRequest) return errorPage(c, 400, 'Bad request', err.message);
+    if (err instanceof RedisUnavailableError) {
+      const cause = lastConnectionError;
+      return errorPage(c, 503, 'Redis unavailable', cause === undefined || err.message.includes(cause) ? err.message : `${err.message} (connection error: ${cause})`);
+    }
     logError(`${c.req.method} ${new URL(c.req.url).pathname} failed`, err);
     return errorPage(c, 500, 'Error', `The request failed: ${(err as Error)?.message ?? String(err)}`);
   });
@@ -193,7 +197,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const job = await inspector.job(c.req.param('id'));
     if (job.state === 'unknown') return c.text('not found\n', 404);
     if (job.state === 'completed' || job.payload === undefined) return c.text('no payload: a completed job keeps none, and an unreadable one has none to give\n', 404);
-    const { text, failed } = shownPayload(options, job);
+    const { text, failed } = await shownPayload(options, job);
     if (failed) return c.text(`${text}\n`, 500);
     const name = `job-${job.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`;
     return new Response(text, { headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Disposition': `attachment; filename="${name}"` } });
@@ -216,8 +220,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const body = (await c.req.parseBody({ all: true })) as Record<string, unknown>;
     const token = typeof body[CSRF_FIELD] === 'string' ? (body[CSRF_FIELD] as string) : c.req.header('x-csrf-token');
     if (!csrf.check(cookieOf(c.req.raw, CSRF_COOKIE), token)) return errorPage(c, 403, 'Refused', 'Missing or stale CSRF token: reload the page and try again.');
+    // Read-only: every POST is refused as such, before its form is read (a malformed one too: 403, not 400).
+    if (c.get('access').size === 0) return errorPage(c, 403, 'Refused', 'No action may be taken here (read-only access).');
     const form = parseActionForm(body);
-    if (!c.get('access').has(form.action)) return errorPage(c, 403, 'Refused', `You may not ${form.action} here (read-only access).`);
+    if (!c.get('access').has(form.action)) return errorPage(c, 403, 'Refused', `You may not ${form.action} here (your access allows only ${[...c.get('access')].join(', ')}).`);
     const ctx = ctxOf(c);
     let done;
     try {

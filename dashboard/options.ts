@@ -102,7 +102,8 @@ export interface DashboardOptions {
   readonly authorize?: (request: Request) => Access | Promise<Access>;
   /**
    * Returns the payload to show (on the job page and its download) in place of the stored one: mask secrets here.
-   * Default: the payload as stored. A throw shows a notice instead of the payload.
+   * May be async (its promise is awaited). Default: the payload as stored. A throw (or a rejection) shows a notice
+   * instead of the payload.
    */
   readonly redact?: (payload: unknown, job: RedactContext) => unknown;
   /** Read-only for everyone, whatever `authorize` says. Default false. */

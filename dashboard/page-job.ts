@@ -21,18 +21,23 @@ function errorItem(e: StoredError, newest: boolean, now: number): Html {
 /** A payload longer than this (UTF-8 bytes of its pretty-printed JSON) is cut on the job page; the whole one is a download. */
 export const PAYLOAD_SHOWN_BYTES = 64 * 1024;
 
-/** The payload to show, as pretty JSON, after `redact`; or a notice when redact threw. */
-export function shownPayload(options: DashboardOptions, job: JobDetails): { text: string; failed: boolean } {
+/** The payload to show, as pretty JSON, after `redact` (awaited: it may be async); or a notice when redact threw or rejected. */
+export async function shownPayload(options: DashboardOptions, job: JobDetails): Promise<{ text: string; failed: boolean }> {
   let value: unknown = job.payload;
   if (options.redact !== undefined) {
     try {
-      value = options.redact(job.payload, { id: job.id, queue: job.queue, name: job.name });
+      value = await options.redact(job.payload, { id: job.id, queue: job.queue, name: job.name });
     } catch {
       return { text: '(the redact hook threw: the payload is not shown)', failed: true };
     }
   }
-  const text = value === undefined ? '' : JSON.stringify(value, null, 2) ?? '';
-  return { text, failed: false };
+  try {
+    const text = value === undefined ? '' : JSON.stringify(value, null, 2) ?? '';
+    return { text, failed: false };
+  } catch (err) {
+    // Only redact's answer can fail here (a stored payload is JSON): a BigInt, a cycle.
+    return { text: `(the redact hook's answer cannot be shown as JSON: ${(err as Error)?.message ?? String(err)})`, failed: true };
+  }
 }
 
 /** Cuts a text to at most `max` UTF-8 bytes (at a character boundary). */
@@ -50,7 +55,7 @@ export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
   const job = await ctx.inspector.job(id);
   if (job.state === 'unknown') return undefined;
   const now = Date.now();
-  const payload = shownPayload(ctx.options, job);
+  const payload = await shownPayload(ctx.options, job);
   const size = Buffer.byteLength(payload.text, 'utf8');
   const cut = size > PAYLOAD_SHOWN_BYTES;
   const shown = cut ? cutUtf8(payload.text, PAYLOAD_SHOWN_BYTES) : payload.text;
@@ -77,6 +82,8 @@ export async function jobPage(ctx: Ctx, id: string): Promise<Html | undefined> {
 <tr><th>Attempts</th><td data-testid="job-attempts">${job.attempts}${job.maxAttempts === undefined ? '' : ` of ${job.maxAttempts}`}</td></tr>
 ${dead ? html`<tr><th>Dead reason</th><td data-testid="dead-reason">${job.deadReason ?? '?'}</td></tr>` : ''}
 ${job.priority === undefined ? '' : html`<tr><th>Priority</th><td data-testid="job-priority">${job.priority}</td></tr>`}
+${job.uniqueKey === undefined ? '' : html`<tr><th>Unique key</th><td data-testid="job-unique-key">${job.uniqueKey}</td></tr>`}
+${job.payloadVersion === undefined ? '' : html`<tr><th>Payload version</th><td data-testid="job-payload-version">${job.payloadVersion}</td></tr>`}
 ${job.workerId === undefined ? '' : html`<tr><th>Worker</th><td>${job.workerId}</td></tr>`}
 <tr><th>Trace id</th><td data-testid="trace-id">${job.traceId ?? html`<span class="muted">none</span>`}</td></tr>
 </table>

@@ -5,7 +5,7 @@
  */
 import type { HistoryPoint } from 'jobcraft';
 import { actionButton, bytes, duration, html, href, jsonBlock, layout, query, seg, type Html } from './html.js';
-import { param, type ChartData, type Ctx } from './context.js';
+import { badParam, param, type ChartData, type Ctx } from './context.js';
 import { redisFacts } from './redis-info.js';
 
 /**
@@ -60,7 +60,7 @@ async function chartData(ctx: Ctx, queues: readonly string[], range: Range): Pro
 export async function overviewPage(ctx: Ctx): Promise<Html> {
   const { page } = ctx;
   const rangeParam = param(ctx.url, 'range');
-  const range: Range = rangeParam === 'day' || rangeParam === 'week' ? rangeParam : 'hour';
+  const range: Range = rangeParam === undefined ? 'hour' : Object.hasOwn(RANGES, rangeParam) ? (rangeParam as Range) : badParam('range', rangeParam, Object.keys(RANGES));
   const [stats, facts] = await Promise.all([ctx.inspector.allStats(), redisFacts(ctx.redis)]);
   const chart = await cachedChart(ctx, stats.map((s) => s.queue), range);
   const total = (k: 'processed' | 'failed' | 'dead'): number => chart[k].reduce((a, b) => a + b, 0);

@@ -4,7 +4,7 @@
  * on every job of the selection (with a dry run first).
  */
 import { LIST_STATES, type ListState } from 'jobcraft';
-import { actionsFor, jobFilter, jobNamesOf, jobsTable, limitParam, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
+import { actionsFor, badParam, jobFilter, jobNamesOf, jobsTable, limitParam, pager, pageSize, pageSizeSelect, param, type Ctx } from './context.js';
 import { ACTION_LABELS, actionButton, duration, formFields, hiddenFields, html, href, layout, query, seg, type Html, type Page } from './html.js';
 import type { DashboardAction } from './options.js';
 
@@ -38,7 +38,8 @@ export function purgeForm(page: Page, queue: string, label: string): Html {
 export async function queuePage(ctx: Ctx, queue: string): Promise<Html> {
   const { page, url } = ctx;
   const stateParam = param(url, 'state') ?? 'waiting';
-  const state: ListState = (LIST_STATES as readonly string[]).includes(stateParam) ? (stateParam as ListState) : 'waiting';
+  // A mistyped state (BullMQ's `failed`) is refused: shown as the waiting jobs, it would pass for that state's listing.
+  const state: ListState = (LIST_STATES as readonly string[]).includes(stateParam) ? (stateParam as ListState) : badParam('state', stateParam, LIST_STATES);
   const job = state === 'completed' ? undefined : param(url, 'job');
   const cursor = param(url, 'cursor');
   const limit = pageSize(url);

@@ -130,7 +130,9 @@ export function typesPage(ctx: Ctx): Html {
 <h3>Payload JSON Schema</h3><pre data-testid="job-type-schema">${schemaText(j.schema)}</pre>
 ${versionsSection(j)}</section>`,
           )}`;
-  return layout(page, 'Job types', body);
+  // No refresh: nothing here comes from Redis (the job set or manifest changes only with a restart), and a refresh closed
+  // the <details> being read.
+  return layout(page, 'Job types', body, false);
 }
 
 /** The live check's report as tables: per queue and job type, its versions and its first failing paths. */

@@ -126,6 +126,16 @@ export interface JobDetails extends JobInfo {
   readonly traceId: string | undefined;
   /** The priority stored with the job (0 when none was), or undefined for a completed record or an unreadable job. */
   readonly priority: number | undefined;
+  /**
+   * The unique key stored with a unique job (`<job>:<sha1>`, the suffix of its lock key `P:{q}:unique:<key>`), or
+   * undefined for a job that is not unique, a completed record or an unreadable job.
+   */
+  readonly uniqueKey: string | undefined;
+  /**
+   * The payload version its payload was stored with (1 when the envelope names none), or undefined for a completed
+   * record or an unreadable job.
+   */
+  readonly payloadVersion: number | undefined;
 }
 
 /** A job a worker is running now. */

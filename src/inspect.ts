@@ -412,6 +412,8 @@ export function createInspector(options: InspectorOptions = {}): Inspector {
     return {
       traceId: parseTraceContext(envelope?.tc)?.traceId,
       priority: envelope === undefined ? undefined : (envelope.r ?? 0),
+      uniqueKey: typeof envelope?.u === 'string' ? envelope.u : undefined,
+      payloadVersion: envelope === undefined ? undefined : (envelope.v ?? 1),
       ...info,
       timeline: {
         enqueuedAt: info.enqueuedAt,
