@@ -191,6 +191,17 @@ export function checkJobName(ctx: Context, name: string): string {
 }
 
 /**
+ * Checks the name a `--job` filter selects stored jobs by (exit 3 when the job set has no such name): a declared job
+ * or the old name of a renamed one (its `aliases`), under which jobs stored before the rename stay — the runtime
+ * matches the name a job is stored under, so an old name selects those jobs and the new name does not.
+ */
+export function checkJobFilter(ctx: Context, name: string): string {
+  if (ctx.jobs.jobs.has(name) || ctx.jobs.aliases.has(name)) return name;
+  const old = [...ctx.jobs.aliases.keys()];
+  throw new CliError(EXIT.notFound, `no job ${JSON.stringify(name)} in the job set (jobs: ${[...ctx.jobs.jobs.keys()].join(', ')}${old.length > 0 ? `; old names: ${old.join(', ')}` : ''})`);
+}
+
+/**
  * Runs a command body with a context, then closes the client; a {@link CliError} sets its exit code, any other error
  * (Redis unreachable, a refused call) exits 1. Sets `process.exitCode`, never exits, so output is flushed.
  */
