@@ -98,3 +98,26 @@ describe('--job with a name the job set does not declare, or the old name of a r
     expect((await run(['enqueue', 'sendMail'], ['--data', '{"to":"x"}'])).code).toBe(3);
   });
 });
+
+describe('unknown subcommands', () => {
+  it('dead and cron with an unknown or missing subcommand are usage errors (exit 2), as every other usage error', async () => {
+    for (const words of [['dead', 'lss'], ['cron', 'lss'], ['dead'], ['cron']]) {
+      const r = await runCli(words, { NO_COLOR: '1' });
+      expect(r.code, words.join(' ')).toBe(2);
+    }
+    const help = await runCli(['dead', '--help'], { NO_COLOR: '1' });
+    expect(help.code).toBe(0);
+  });
+});
+
+describe('Redis unreachable', () => {
+  it('every command that acts through the admin API names the address and the cause, not an ioredis retry counter', async () => {
+    for (const words of [['pause', 'mail'], ['cron', 'ls'], ['dead', 'retry', 'mail#1'], ['jobs', 'promote', '--all', '--yes']]) {
+      const r = await runCli([...words, '--schema', SCHEMA, '--redis', 'redis://127.0.0.1:1'], { JOBCRAFT_PREFIX: prefix, NO_COLOR: '1' });
+      expect(r.code, words.join(' ')).toBe(1);
+      const last = r.stderr.trim().split('\n').at(-1) as string;
+      expect(last, words.join(' ')).toMatch(/^error: .*redis:\/\/127\.0\.0\.1:1 is unreachable: .*ECONNREFUSED/);
+      expect(last, words.join(' ')).not.toContain('maxRetriesPerRequest');
+    }
+  });
+});
