@@ -121,3 +121,22 @@ describe('Redis unreachable', () => {
     }
   });
 });
+
+describe('the next-page hint of jobs <queue>', () => {
+  it('carries the --prefix and --redis it was run with, so that copying it reads the same queue', async () => {
+    const client = createClient(v1, { redis: redisUrl(), prefix });
+    await client.enqueueMany('sendMail', [{ to: 'a' }, { to: 'b' }, { to: 'c' }], { delay: '1h' });
+    await client.close();
+    const args = ['jobs', 'mail', '--state', 'delayed', '--limit', '2', '--prefix', prefix, '--redis', redisUrl()];
+    const first = await runCli(args, { NO_COLOR: '1' });
+    expect(first.code).toBe(0);
+    const hint = /^more: jobcraft (.*)$/m.exec(first.stdout)?.[1];
+    expect(hint).toBeDefined();
+    expect(hint).toContain(`--prefix ${prefix}`);
+    expect(hint).toContain(`--redis ${redisUrl()}`);
+    // Run as printed (its words split as a shell would: nothing here needs quoting), in an environment without them.
+    const next = await runCli((hint as string).split(' '), { NO_COLOR: '1', JOBCRAFT_PREFIX: '', REDIS_URL: '' });
+    expect(next.code).toBe(0);
+    expect(next.stdout).toMatch(/mail#\w+/);
+  });
+});
