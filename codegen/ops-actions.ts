@@ -141,7 +141,7 @@ export async function showJob(ctx: Context, id: string): Promise<number> {
   out.fields([
     ['state', stateColor(out, info.state)],
     ['attempts', `${info.attempts}${info.maxAttempts === undefined ? '' : ` of ${info.maxAttempts}`}`],
-    ...(info.deadReason === undefined ? [] : ([['reason', info.deadReason]] as [string, string][])),
+    ...(info.deadReason === undefined ? [] : ([['reason', escapeText(info.deadReason)]] as [string, string][])),
     ...(runner === undefined ? [] : ([['worker', escapeText(runner.worker)]] as [string, string][])),
   ]);
   if (info.state !== 'completed') printPayload(out, info.payload);
@@ -208,7 +208,7 @@ export async function deadList(ctx: Context, queue: string | undefined, o: { lim
   out.line(
     out.table(
       ['ID', 'QUEUE', 'JOB', 'REASON', 'ATTEMPTS', 'DIED', 'ERROR'],
-      letters.map((d) => [escapeText(d.id), d.queue, escapeText(d.name ?? '?'), d.reason, d.attempts, when(d.diedAt), cut(escapeText(`${d.error.name}: ${d.error.message}`), 70)]),
+      letters.map((d) => [escapeText(d.id), d.queue, escapeText(d.name ?? '?'), escapeText(d.reason), d.attempts, when(d.diedAt), cut(escapeText(`${d.error.name}: ${d.error.message}`), 70)]),
     ),
   );
   out.line(out.c.dim(`${letters.length} shown, ${total} dead letter(s) in ${queues.length === 1 ? `queue ${queues[0]}` : `${queues.length} queues`}`));
@@ -226,7 +226,7 @@ export async function deadShow(ctx: Context, id: string): Promise<number> {
   }
   out.line(`${out.c.bold(`dead letter ${escapeText(id)}`)}  ${escapeText(letter.name ?? '(unreadable job)')} in queue ${letter.queue}`);
   out.fields([
-    ['reason', out.c.red(letter.reason)],
+    ['reason', out.c.red(escapeText(letter.reason))],
     ['attempts', String(letter.attempts)],
     ['died', when(letter.diedAt)],
   ]);

@@ -1,14 +1,14 @@
 /**
  * The operations commands given what an operator gets wrong — bad numbers, a job name the job set does not declare
  * (and the old name of a renamed job, which it does), an unknown subcommand, a Redis that does not answer — and the
- * hints they print to copy: the real `jobcraft` command against the real Redis, on this file's own prefix.
+ * hints they print to copy, stored text that is not what jobcraft wrote: the real `jobcraft` command against the real Redis, on this file's own prefix.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createWorker, defineJobs, PermanentError } from '../src/index.js';
+import { createClient, createWorker, defineJobs, PermanentError, queueKeys } from '../src/index.js';
 import { runCli, writeSchemaProject, type Run } from './cli.js';
 import { deletePrefix, rawRedis, redisUrl, testPrefix, waitFor } from './helpers.js';
 
@@ -137,4 +137,20 @@ describe('the next-page hint of jobs <queue>', () => {
     expect(next.code).toBe(0);
     expect(next.stdout).toMatch(/mail#\w+/);
   });
+});
+
+describe('a dead letter whose stored reason holds terminal controls', () => {
+  it('dead ls, dead show and job <id> print the reason escaped, as every other stored text', async () => {
+    const keys = queueKeys(prefix, 'mail');
+    const id = (await raw.zrevrange(keys.deadOrder, 0, 0))[0] as string;
+    const info = JSON.parse((await raw.hget(keys.deadInfo, id)) as string) as { reason: string };
+    // Anyone who can write to Redis can write this record: a title change, then a cleared screen.
+    await raw.hset(keys.deadInfo, id, JSON.stringify({ ...info, reason: 'permanent_error\u001b]0;owned\u0007\u001b[2J' }));
+    for (const words of [['dead', 'ls', 'mail', '--limit', '1'], ['dead', 'show', id], ['job', id]]) {
+      const r = await run(words);
+      expect(r.code, words.join(' ')).toBe(0);
+      expect(r.stdout, words.join(' ')).not.toMatch(/[\u0007\u001b]/);
+      expect(r.stdout, words.join(' ')).toContain('permanent_error\\x1b]0;owned\\x07\\x1b[2J');
+    }
+  }, 60_000);
 });
