@@ -18,7 +18,7 @@ import type {
   StoredError,
 } from 'jobcraft';
 import { bulkInterruptSignal, bulkProgressBar, checkSelection, confirm, parseSince, type Selection } from './ops-bulk.js';
-import { checkJobName, checkQueue, parseJsonArgument, type CommonOptions, type Context } from './ops-context.js';
+import { checkJobFilter, checkJobName, checkQueue, parseJsonArgument, type CommonOptions, type Context } from './ops-context.js';
 import { optionalCreateInspector } from './ops-inspect-types.js';
 import { CliError, EXIT, escapeText, when, type Printer } from './ops-output.js';
 
@@ -141,7 +141,7 @@ export async function showJob(ctx: Context, id: string): Promise<number> {
   out.fields([
     ['state', stateColor(out, info.state)],
     ['attempts', `${info.attempts}${info.maxAttempts === undefined ? '' : ` of ${info.maxAttempts}`}`],
-    ...(info.deadReason === undefined ? [] : ([['reason', info.deadReason]] as [string, string][])),
+    ...(info.deadReason === undefined ? [] : ([['reason', escapeText(info.deadReason)]] as [string, string][])),
     ...(runner === undefined ? [] : ([['worker', escapeText(runner.worker)]] as [string, string][])),
   ]);
   if (info.state !== 'completed') printPayload(out, info.payload);
@@ -180,7 +180,13 @@ function deadJson(d: DeadLetter, withErrors = false): unknown {
   };
 }
 
+/** The most dead letters `dead ls` reads per queue (as `jobs <queue>` per page). */
+const MAX_DEAD_LIST = 1_000;
+
 export async function deadList(ctx: Context, queue: string | undefined, o: { limit: number; offset: number; job?: string }): Promise<number> {
+  if (!(o.limit >= 1 && o.limit <= MAX_DEAD_LIST)) throw new CliError(EXIT.usage, `--limit must be an integer from 1 to ${MAX_DEAD_LIST}, got ${o.limit}`);
+  if (!(o.offset >= 0)) throw new CliError(EXIT.usage, `--offset must be an integer of 0 or more, got ${o.offset}`);
+  if (o.job !== undefined) checkJobFilter(ctx, o.job);
   const queues = queue === undefined ? ctx.jobs.queues : [checkQueue(ctx, queue)];
   const lists = await Promise.all(queues.map((q) => ctx.client.deadLetters.list(q, { offset: o.offset, limit: o.limit })));
   const counts = await Promise.all(queues.map((q) => ctx.client.deadLetters.count(q)));
@@ -202,7 +208,7 @@ export async function deadList(ctx: Context, queue: string | undefined, o: { lim
   out.line(
     out.table(
       ['ID', 'QUEUE', 'JOB', 'REASON', 'ATTEMPTS', 'DIED', 'ERROR'],
-      letters.map((d) => [escapeText(d.id), d.queue, escapeText(d.name ?? '?'), d.reason, d.attempts, when(d.diedAt), cut(escapeText(`${d.error.name}: ${d.error.message}`), 70)]),
+      letters.map((d) => [escapeText(d.id), d.queue, escapeText(d.name ?? '?'), escapeText(d.reason), d.attempts, when(d.diedAt), cut(escapeText(`${d.error.name}: ${d.error.message}`), 70)]),
     ),
   );
   out.line(out.c.dim(`${letters.length} shown, ${total} dead letter(s) in ${queues.length === 1 ? `queue ${queues[0]}` : `${queues.length} queues`}`));
@@ -220,7 +226,7 @@ export async function deadShow(ctx: Context, id: string): Promise<number> {
   }
   out.line(`${out.c.bold(`dead letter ${escapeText(id)}`)}  ${escapeText(letter.name ?? '(unreadable job)')} in queue ${letter.queue}`);
   out.fields([
-    ['reason', out.c.red(letter.reason)],
+    ['reason', out.c.red(escapeText(letter.reason))],
     ['attempts', String(letter.attempts)],
     ['died', when(letter.diedAt)],
   ]);
@@ -357,7 +363,7 @@ export async function jobsAction(ctx: Context, verb: JobsVerb, ids: readonly str
   const selection = selectionOf(o, ids);
   checkSelection(selection, `jobs ${verb}`);
   pacing(o);
-  if (o.job !== undefined) checkJobName(ctx, o.job);
+  if (o.job !== undefined) checkJobFilter(ctx, o.job);
   if (o.state === 'dead' && verb === 'delete') return deadAction(ctx, 'delete', ids, o);
   const allowed = VERB_STATES[verb];
   let states = allowed;
@@ -399,7 +405,7 @@ export async function deadAction(ctx: Context, verb: 'retry' | 'delete', ids: re
   const selection = selectionOf(o, ids);
   checkSelection(selection, `dead ${verb}`);
   pacing(o);
-  if (o.job !== undefined) checkJobName(ctx, o.job);
+  if (o.job !== undefined) checkJobFilter(ctx, o.job);
   const queue = o.queue === undefined ? undefined : checkQueue(ctx, o.queue);
   const action: DeadAction = verb === 'retry' ? 'dead-retry' : 'dead-delete';
   if (ids.length > 0) {

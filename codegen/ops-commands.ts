@@ -30,6 +30,14 @@ function withCommonOptions(command: Command, declarations = true): Command {
   return command;
 }
 
+/**
+ * Makes a command group (`dead`, `cron`) exit 2 on an unknown or missing subcommand, as every usage error does
+ * (commander's own code is 1); its --help still exits 0.
+ */
+function withUsageExits(group: Command): Command {
+  return group.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE));
+}
+
 type Actions = typeof import('./ops-actions.js');
 type Reads = typeof import('./ops-inspect.js');
 type Inspector = Parameters<Parameters<Reads['withInspector']>[1]>[0];
@@ -104,15 +112,15 @@ export function registerOpsCommands(program: Command): void {
     run<[string], CommonOptions>('manifest', (a, ctx, id) => a.showJob(ctx, id)),
   );
 
-  const dead = program.command('dead').description('dead letters: ls, show, retry, delete, purge');
+  const dead = withUsageExits(program.command('dead').description('dead letters: ls, show, retry, delete, purge'));
   withCommonOptions(
     dead
       .command('ls')
       .description('dead letters, newest first')
       .argument('[queue]', 'only this queue (default: every queue)')
-      .option('--job <name>', 'only dead letters of this job type (filters the page)')
-      .option('--limit <n>', 'how many', '20')
-      .option('--offset <n>', 'skip this many of the newest (per queue)', '0'),
+      .option('--job <name>', 'only dead letters of this job type, or stored under this old name of a renamed job (filters the page)')
+      .option('--limit <n>', 'how many of each queue (1-1000)', '20')
+      .option('--offset <n>', 'skip this many of the newest of each queue', '0'),
   ).action(
     run<[string | undefined], CommonOptions & { limit: string; offset: string; job?: string }>('manifest', (a, ctx, queue, o) =>
       a.deadList(ctx, queue, { limit: a.integer(o.limit, '--limit') ?? 20, offset: a.integer(o.offset, '--offset') ?? 0, job: o.job }),
@@ -165,7 +173,7 @@ export function registerOpsCommands(program: Command): void {
     run<[string], CommonOptions>('manifest', (a, ctx, queue) => a.pauseResume(ctx, queue, false)),
   );
 
-  const cron = program.command('cron').description('cron jobs: last and next firings; a firing now');
+  const cron = withUsageExits(program.command('cron').description('cron jobs: last and next firings; a firing now'));
   withCommonOptions(cron.command('ls').description('every cron job with its schedule, last firing and next firing')).action(
     run<[], CommonOptions>('manifest', (a, ctx) => a.cronList(ctx)),
   );

@@ -191,12 +191,24 @@ export function checkJobName(ctx: Context, name: string): string {
 }
 
 /**
+ * Checks the name a `--job` filter selects stored jobs by (exit 3 when the job set has no such name): a declared job
+ * or the old name of a renamed one (its `aliases`), under which jobs stored before the rename stay — the runtime
+ * matches the name a job is stored under, so an old name selects those jobs and the new name does not.
+ */
+export function checkJobFilter(ctx: Context, name: string): string {
+  if (ctx.jobs.jobs.has(name) || ctx.jobs.aliases.has(name)) return name;
+  const old = [...ctx.jobs.aliases.keys()];
+  throw new CliError(EXIT.notFound, `no job ${JSON.stringify(name)} in the job set (jobs: ${[...ctx.jobs.jobs.keys()].join(', ')}${old.length > 0 ? `; old names: ${old.join(', ')}` : ''})`);
+}
+
+/**
  * Runs a command body with a context, then closes the client; a {@link CliError} sets its exit code, any other error
  * (Redis unreachable, a refused call) exits 1. Sets `process.exitCode`, never exits, so output is flushed.
  */
 export async function withContext(o: CommonOptions, prefer: 'schema' | 'manifest', body: (ctx: Context) => Promise<number | void>): Promise<void> {
   const out = new Printer(o.json === true);
   let client: JobClient<LooseJobSet> | undefined;
+  let connectionError: string | undefined;
   try {
     const loaded = await loadJobs(o, prefer);
     const { createClient, consoleLogger } = await import('jobcraft');
@@ -206,13 +218,47 @@ export async function withContext(o: CommonOptions, prefer: 'schema' | 'manifest
     } catch (err) {
       throw new CliError(EXIT.usage, (err as Error).message);
     }
+    // The cause of the latest failed connection attempt, for the errors of calls that name none (below).
+    client.redis.on('error', (err: unknown) => (connectionError = (err as Error)?.message ?? String(err)));
     const code = await body({ loaded, jobs: loaded.jobs as LooseJobSet, client, prefix, out });
     process.exitCode = code ?? EXIT.ok;
   } catch (err) {
-    process.exitCode = report(out, err);
+    process.exitCode = report(out, unreachable(err, redisUrlOf(o), connectionError));
   } finally {
     await client?.close().catch(() => {});
   }
+}
+
+/** ioredis's error for a command that waited through its reconnection attempts: it names no address and no cause. */
+const RETRY_LIMIT = /Reached the max retries per request limit[^]*$/;
+
+/** A Redis URL without its user name and password: what an error message may show. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username === '' && u.password === '') return url;
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * The write commands act through `createAdmin` on the client's connection, whose calls fail with ioredis's own
+ * errors: when Redis cannot be reached, "Reached the max retries per request limit". That names neither the address
+ * nor the cause, so it is said here as the runtime's own calls say it: where Redis is and why the connection failed.
+ */
+export function unreachable(err: unknown, url: string, cause: string | undefined): unknown {
+  if (!(err instanceof Error) || !RETRY_LIMIT.test(err.message)) return err;
+  const why = cause ?? 'no connection could be made';
+  if (err.name === 'RedisUnavailableError') {
+    const named = new Error(err.message.replace(RETRY_LIMIT, why));
+    named.name = err.name;
+    return named;
+  }
+  return new CliError(EXIT.failure, `Redis at ${displayUrl(url)} is unreachable: ${why}`);
 }
 
 /** Prints an error on stderr and returns its exit code. */

@@ -199,7 +199,7 @@ function isoOrNull(ms: number): string | null {
 const STATES: readonly ListState[] = ['waiting', 'delayed', 'retrying', 'active', 'dead', 'completed'];
 
 /** `jobcraft jobs <queue> [--state S] [--job NAME] [--limit N] [--cursor C]`: one page. */
-export async function listJobs(inspector: Inspector, out: Printer, queue: string, o: { state?: string; job?: string; limit?: string; cursor?: string }): Promise<number> {
+export async function listJobs(inspector: Inspector, out: Printer, queue: string, o: CommonOptions & { state?: string; job?: string; limit?: string; cursor?: string }): Promise<number> {
   const state = (o.state ?? 'waiting') as ListState;
   if (!STATES.includes(state)) throw new CliError(EXIT.usage, `--state must be one of ${STATES.join(', ')}, got ${JSON.stringify(o.state)}`);
   const limit = o.limit === undefined ? 50 : Number(o.limit);
@@ -243,8 +243,36 @@ export async function listJobs(inspector: Inspector, out: Printer, queue: string
       ),
     );
   }
-  if (page.cursor !== undefined) out.line(out.c.dim(`more: jobcraft jobs ${queue} --state ${state}${o.job === undefined ? '' : ` --job ${o.job}`} --limit ${limit} --cursor ${page.cursor}`));
+  if (page.cursor !== undefined) out.line(out.c.dim(`more: ${escapeText(nextPageHint(queue, { state, job: o.job, limit, cursor: page.cursor }, o))}`));
   return EXIT.ok;
+}
+
+/** A word as a POSIX shell reads it back: as it is when nothing in it is special, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-][A-Za-z0-9_@%+=:,./#-]*$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command that lists the next page, to copy: the listing's own options and the `--redis` and `--prefix` given
+ * on the command line (those from the environment are there for the next command too), so that it reads the same
+ * queue. A `--redis` URL holding a password is written `'<url>'`: the command prints no secret.
+ */
+export function nextPageHint(queue: string, page: { state: ListState; job?: string; limit: number; cursor: string }, o: Pick<CommonOptions, 'redis' | 'prefix'>): string {
+  const words = ['jobcraft', 'jobs', queue, '--state', page.state];
+  if (page.job !== undefined) words.push('--job', page.job);
+  words.push('--limit', String(page.limit), '--cursor', page.cursor);
+  if (o.redis !== undefined) words.push('--redis', hasPassword(o.redis) ? '<url>' : o.redis);
+  if (o.prefix !== undefined) words.push('--prefix', o.prefix);
+  return words.map(shellWord).join(' ');
+}
+
+/** Whether a Redis URL carries a password (one that is no URL is taken as a host name: none). */
+function hasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
 }
 
 /** `jobcraft workers`. */

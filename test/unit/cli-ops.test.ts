@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkSelection, parseSince } from '../../codegen/ops-bulk.js';
 import { readEnvelope } from '../../src/admin-scan.js';
 import { prefixOf, redisUrlOf } from '../../codegen/ops-context.js';
-import { duration, throughputOf } from '../../codegen/ops-inspect.js';
+import { duration, nextPageHint, throughputOf } from '../../codegen/ops-inspect.js';
 import { CliError, EXIT, colorsWanted, escapeText, relative, safeJson } from '../../codegen/ops-output.js';
 
 describe('escapeText', () => {
@@ -129,5 +129,21 @@ describe('stats numbers', () => {
     expect(duration(1_500)).toBe('1.5s');
     expect(duration(180_000)).toBe('3m');
     expect(duration(5_400_000)).toBe('1.5h');
+  });
+});
+
+describe('nextPageHint', () => {
+  it('repeats the listing with the cursor, and the --prefix and --redis given on the command line', () => {
+    expect(nextPageHint('email', { state: 'retrying', limit: 3, cursor: 's:3' }, {})).toBe('jobcraft jobs email --state retrying --limit 3 --cursor s:3');
+    expect(nextPageHint('email', { state: 'dead', job: 'sendWelcomeEmail', limit: 50, cursor: 'd:50' }, { prefix: 'shop', redis: 'redis://10.0.0.5:6380/2' })).toBe(
+      'jobcraft jobs email --state dead --job sendWelcomeEmail --limit 50 --cursor d:50 --redis redis://10.0.0.5:6380/2 --prefix shop',
+    );
+  });
+
+  it('never repeats a password given in --redis, and quotes what a shell would split or expand', () => {
+    const hint = nextPageHint('my queue', { state: 'waiting', job: "it's", limit: 5, cursor: 'w:5' }, { redis: 'redis://app:s3cret@redis.internal:6379' });
+    expect(hint).not.toContain('s3cret');
+    expect(hint).toBe("jobcraft jobs 'my queue' --state waiting --job 'it'\\''s' --limit 5 --cursor w:5 --redis '<url>'");
+    expect(nextPageHint('q', { state: 'waiting', limit: 5, cursor: 'w:5' }, { redis: 'redis://default@h:1' })).toContain('--redis redis://default@h:1');
   });
 });
