@@ -102,7 +102,9 @@ describe('transient refusals are retried only within the timeout', () => {
   it('makes no attempt after the caller got its error', async () => {
     const fake = await tryAgainServer();
     closers.push(fake.close);
-    const client = createClient(jobs, { redis: `redis://127.0.0.1:${fake.port}`, timeout: 300, logger: false });
+    // A budget that holds several loopback round trips even on a loaded CI machine (at 300 ms, a stalled first reply
+    // ended the call as "did not answer" instead of a refusal).
+    const client = createClient(jobs, { redis: `redis://127.0.0.1:${fake.port}`, timeout: 2_000, logger: false });
     closers.push(() => client.close());
 
     const err = await client.enqueue('charge', { order: 1 }, { jobId: 'o1' }).then(
