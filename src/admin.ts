@@ -208,7 +208,7 @@ export function createAdmin(options: AdminOptions = {}): Admin {
         return scripts.cancel(k, { id, ...targets }).then(async (r) => {
           // A fan-in child: handed to its parent now (cancel.lua kept it in the outbox; a worker's sweep finishes it
           // should this fail, so the cancel still counts as done).
-          if (r === 'cancelled' && targets.handoff !== undefined) await recordCancelledChild(scripts, prefix, targets.handoff, 10_000).catch(() => undefined);
+          if (r === 'cancelled' && targets.handoff !== undefined) await recordCancelledChild(scripts, prefix, targets.handoff).catch(() => undefined);
           return r;
         });
       }),

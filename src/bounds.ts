@@ -36,6 +36,8 @@ export const MAX_ISSUE_MESSAGE_BYTES = 512;
 export const MAX_ISSUE_PATH_SEGMENTS = 16;
 /** Most bytes of one path segment (an object key). */
 export const MAX_ISSUE_PATH_SEGMENT_BYTES = 64;
+/** Dead letters kept per queue by default (a worker's `deadLetters.max`; the cap the admin and a client use). */
+export const DEFAULT_MAX_DEAD = 10_000;
 /** Most bytes of one dead letter's info record (reason, error, issues): the whole JSON in `dead:info`. */
 export const MAX_DEAD_INFO_BYTES = 64 * 1024;
 /** Most bytes of one log message (and of each top-level string field) the worker hands to its logger. */

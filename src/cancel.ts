@@ -3,9 +3,10 @@
  * may wait in (a throttled job type), and the channel announcing the cancel (a job type that declares a result).
  * Shared by `client.cancel` and the admin's cancel/delete.
  */
+import { DEFAULT_MAX_DEAD } from './bounds.js';
 import type { ResolvedJob } from './define.js';
 import { parseOutboxEntry } from './chain.js';
-import { faninFailure, parseFaninLink } from './fan-in.js';
+import { faninFailure, parseFaninLink, recordFaninEnd } from './fan-in.js';
 import { queueKeys, resultChannel, typeKeys, type QueueKeys } from './keys.js';
 import { decodeEnvelope } from './payload.js';
 import type { Scripts } from './scripts.js';
@@ -48,13 +49,13 @@ export function cancelTargets(
 
 /**
  * Records a cancelled fan-in child's end for its parent at once (fanin-record.lua, idempotent per child), then removes
- * its outbox entry: quicker than a worker's sweep, which finishes it when this fails (the entry stays). `maxDead`: the
- * parent queue's dead-letter cap, for a parent dead-lettered `child_failed`.
+ * its outbox entry: quicker than a worker's sweep, which finishes it when this fails (the entry stays). A parent
+ * dead-lettered `child_failed` here keeps its queue's dead letters to the default cap (a canceller does not know the
+ * workers' `deadLetters.max`).
  */
-export async function recordCancelledChild(scripts: Scripts, prefix: string, handoff: CancelHandoff, maxDead: number): Promise<void> {
+export async function recordCancelledChild(scripts: Scripts, prefix: string, handoff: CancelHandoff): Promise<void> {
   const e = parseOutboxEntry(handoff.entry);
   if (e === undefined || !('k' in e)) return;
-  const pk = queueKeys(prefix, e.q);
-  await scripts.faninRecord({ ...pk, fanin: pk.faninPrefix + e.p, outbox: pk.chainOutbox }, { parent: e.p, index: e.i, value: '', maxDead, publish: e.c === 1 ? resultChannel(pk) : undefined });
+  await recordFaninEnd(scripts, queueKeys(prefix, e.q), e, DEFAULT_MAX_DEAD);
   await scripts.redis.hdel(handoff.outbox, handoff.next);
 }

@@ -18,7 +18,7 @@ import {
   ResultUnreadableError,
   ResultWaitAbortedError,
 } from './errors.js';
-import { MAX_CHAIN_ID_LENGTH, MAX_CHAIN_STEPS, chainStepId, withChainLink, type ChainStepRef } from './chain.js';
+import { MAX_CHAIN_ID_LENGTH, MAX_CHAIN_STEPS, chainStepId, stepRefOf, withChainLink } from './chain.js';
 import { encodeEnvelope, serializePayload } from './payload.js';
 import { emitPayloadJob } from './versions.js';
 import type { QueueKeys } from './keys.js';
@@ -94,23 +94,27 @@ export interface ChainInfo {
   readonly steps: readonly ChainStep[];
 }
 
-/** What the chain code needs from its client. */
-export interface ChainClientDeps {
+/** What chains and fan-ins need from their client alike. */
+export interface StepClientDeps {
   jobOf(name: string): ResolvedJob;
   keysOf(queue: string): QueueKeys;
   readonly maxPayloadBytes: number;
   /** Registers the queue in the queue registry (once per process). */
   registerOnce(queue: string): void;
-  /** Writes the first step: its id and envelope (enqueue.lua), within the client's timeout. */
-  write(job: ResolvedJob, id: string, envelope: string, delayMs: number, priority: number): Promise<{ id: string; duplicate: boolean }>;
   /** A job's result wait (result-wait.ts). */
   wait(job: ResolvedJob, id: string, options: ResultWaitOptions): Promise<unknown>;
+  /** Checks a `jobId` (client.ts `checkJobId`). */
+  checkJobId(id: unknown, name: string): string;
+}
+
+/** What the chain code needs from its client. */
+export interface ChainClientDeps extends StepClientDeps {
+  /** Writes the first step: its id and envelope (enqueue.lua), within the client's timeout. */
+  write(job: ResolvedJob, id: string, envelope: string, delayMs: number, priority: number): Promise<{ id: string; duplicate: boolean }>;
   /** Whether `outbox` still holds the hand-off creating step `id` (HEXISTS, within the client's timeout). */
   handoffPending(outbox: string, id: string): Promise<boolean>;
   /** The first step's delay: from `delay` or `runAt` (client.ts `resolveDelay`). */
   delayOf(name: string, options: FirstStepOptions): number;
-  /** Checks a `jobId` (client.ts `checkJobId`). */
-  checkJobId(id: unknown, name: string): string;
 }
 
 /** Polls of a hand-off still in an outbox: 10 ms, doubling up to 1 s. */
@@ -153,12 +157,13 @@ export function chainOf(deps: ChainClientDeps, chainId: string, names: readonly 
     if (i < jobs.length - 1 && job.result === undefined) throw new InvalidArgumentError(where, 'steps', `step ${i} ("${job.name}") declares no result, so no chain has a step after it`);
   });
   if ((jobs[jobs.length - 1] as ResolvedJob).result === undefined) throw new InvalidArgumentError(where, 'steps', `the last step ("${jobs[jobs.length - 1]?.name}") declares no result to wait for`);
-  const steps: ChainStep[] = jobs.map((job, index) => ({ index, name: job.name, id: chainStepId(id, index), result: (o?: ResultWaitOptions) => waitForStep(deps, id, jobs, index, o ?? {}) }));
+  const steps = stepsOf(deps, id, jobs);
   return { id, steps, result: (steps[steps.length - 1] as ChainStep).result };
 }
 
-function stepRefOf(job: ResolvedJob): ChainStepRef {
-  return { n: job.name, q: job.queue, ...(job.priority === 0 ? {} : { r: job.priority }), ...(job.throttle === undefined ? {} : { y: 1 as const }), ...(job.emitVersion === 1 ? {} : { v: job.emitVersion }) };
+/** The steps of chain `chainId` of jobs `jobs`, each with its wait. */
+function stepsOf(deps: ChainClientDeps, chainId: string, jobs: readonly ResolvedJob[]): ChainStep[] {
+  return jobs.map((job, index) => ({ index, name: job.name, id: chainStepId(chainId, index), result: (o?: ResultWaitOptions) => waitForStep(deps, chainId, jobs, index, o ?? {}) }));
 }
 
 async function enqueueChain(deps: ChainClientDeps, names: readonly string[], payload: unknown, options: FirstStepOptions): Promise<unknown> {
@@ -182,12 +187,7 @@ async function enqueueChain(deps: ChainClientDeps, names: readonly string[], pay
   if (jobs.length > 1) envelope = withChainLink(envelope, { id: chainId, i: 0, s: jobs.slice(1).map(stepRefOf) });
   for (const job of jobs) deps.registerOnce(job.queue);
   const written = await deps.write(first, chainStepId(chainId, 0), envelope, delayMs, priority);
-  const steps: ChainStep[] = jobs.map((job, index) => ({
-    index,
-    name: job.name,
-    id: chainStepId(chainId, index),
-    result: (o?: ResultWaitOptions) => waitForStep(deps, chainId, jobs, index, o ?? {}),
-  }));
+  const steps = stepsOf(deps, chainId, jobs);
   const last = steps[steps.length - 1] as ChainStep;
   return { id: chainId, duplicate: written.duplicate, steps, ...(jobs[jobs.length - 1]?.result === undefined ? {} : { result: last.result }) };
 }

@@ -5,7 +5,7 @@
  * and the outbox entry the acknowledgement records in the step's own queue (src/lua/fetch.lua `record_handoffs`).
  */
 import { InvalidResultError, type PayloadIssue } from './errors.js';
-import { QUEUE_NAME_PATTERN } from './job-options.js';
+import { JOB_NAME_PATTERN, QUEUE_NAME_PATTERN, type ResolvedJob } from './job-options.js';
 import { encodeEnvelope, jsonIssues } from './payload.js';
 import { readResult, type ResultJob } from './result.js';
 
@@ -41,19 +41,20 @@ export interface ChainLink {
   readonly s: readonly ChainStepRef[];
 }
 
+/** How an envelope before it names the step of job `job` (as its hand-off will write it). */
+export function stepRefOf(job: ResolvedJob): ChainStepRef {
+  return { n: job.name, q: job.queue, ...(job.priority === 0 ? {} : { r: job.priority }), ...(job.throttle === undefined ? {} : { y: 1 as const }), ...(job.emitVersion === 1 ? {} : { v: job.emitVersion }) };
+}
+
 /** The job id of step `index` of chain `chainId`. */
 export function chainStepId(chainId: string, index: number): string {
   return `${chainId}/${index}`;
 }
 
-const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
-
-/**
- * Reads the `ch` field of a stored job (anyone's text: checked, never trusted), or says what is wrong with it.
- */
 /** The largest payload version a chain record may name (a bound on hostile records; no job has that many versions). */
 const MAX_CHAIN_STEP_VERSION = 1_000;
 
+/** Reads the `ch` field of a stored job (anyone's text: checked, never trusted), or says what is wrong with it. */
 export function parseChainLink(value: unknown): ChainLink | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'its chain record (field "ch") is not an object';
   const v = value as Record<string, unknown>;
@@ -63,7 +64,7 @@ export function parseChainLink(value: unknown): ChainLink | string {
   const steps: ChainStepRef[] = [];
   for (const [j, s] of (v.s as unknown[]).entries()) {
     const step = s as Record<string, unknown> | null;
-    if (typeof step !== 'object' || step === null || typeof step.n !== 'string' || !NAME.test(step.n) || typeof step.q !== 'string' || !QUEUE_NAME_PATTERN.test(step.q)) {
+    if (typeof step !== 'object' || step === null || typeof step.n !== 'string' || !JOB_NAME_PATTERN.test(step.n) || typeof step.q !== 'string' || !QUEUE_NAME_PATTERN.test(step.q)) {
       return `its chain record's step ${v.i + 1 + j} ("ch.s[${j}]") has no valid job name and queue`;
     }
     if (step.v !== undefined && (typeof step.v !== 'number' || !Number.isInteger(step.v) || step.v < 2 || step.v > MAX_CHAIN_STEP_VERSION)) {
@@ -137,8 +138,13 @@ export function chainHandoff(job: ResultJob, id: string, link: ChainLink, result
   const index = link.i + 1;
   let envelope = encodeEnvelope(step.n, now, JSON.stringify(read.value), undefined, step.r, undefined, undefined, undefined, step.v);
   if (rest.length > 0) envelope = withChainLink(envelope, { id: link.id, i: index, s: rest });
+  return { next: chainStepId(link.id, index), entry: outboxEntryJson(step, envelope, now) };
+}
+
+/** The outbox entry (JSON) that creates the job of `step` with `envelope` (written at `now`): a chain's next step or a fan-in's child. */
+export function outboxEntryJson(step: ChainStepRef, envelope: string, now: number): string {
   const entry: OutboxEntry = { q: step.q, n: step.n, ...(step.r === undefined ? {} : { r: step.r }), ...(step.y === undefined ? {} : { y: step.y }), w: now, e: envelope };
-  return { next: chainStepId(link.id, index), entry: JSON.stringify(entry) };
+  return JSON.stringify(entry);
 }
 
 /**

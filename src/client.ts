@@ -18,7 +18,7 @@ import { ConnectionHealth, isAuthFailure } from './connection-health.js';
 import { resolveLogger, type Logger } from './logger.js';
 import { runStartupChecks } from './preflight.js';
 import { Cluster, ReplyError } from 'ioredis';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, typeKeys, type QueueKeys } from './keys.js';
+import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, readySetOf, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
 import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
@@ -420,7 +420,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     }
     const unique = job.unique === undefined ? undefined : { ttlMs: job.unique.ttlMs, locks };
     const idPrefix = ids === undefined ? generatedIdPrefix(job.queue) : '';
-    const readySet = job.throttle === undefined ? undefined : typeKeys(k, name).ready;
+    const readySet = readySetOf(k, job);
     return limitEnqueue(() => scripts.enqueue(k, { delayMs, priority, idPrefix, items, unique, readySet }), `enqueue "${name}"`, ids, unique !== undefined);
   }
 
@@ -521,7 +521,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
    * cancel happened, so it is not an error of the cancel.
    */
   async function cancelledChild(handoff: CancelHandoff, id: string): Promise<void> {
-    await limit(() => recordCancelledChild(scripts, prefix, handoff, 10_000), `recording the cancel of fan-in child ${JSON.stringify(id)}`).catch((err: unknown) =>
+    await limit(() => recordCancelledChild(scripts, prefix, handoff), `recording the cancel of fan-in child ${JSON.stringify(id)}`).catch((err: unknown) =>
       logger.warn(`fan-in child ${id} cancelled; recording it for its parent failed (${(err as Error).message}): a worker serving its queue does it`),
     );
   }
@@ -595,41 +595,38 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
     return results.map((r) => ({ ...r, ...handleOf(job, r.id) }));
   };
 
-  const chainDeps = {
+  const stepDeps = {
     jobOf,
     keysOf,
     maxPayloadBytes: maxBytes,
     registerOnce,
+    wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
+    checkJobId,
+  };
+  const chainDeps = {
+    ...stepDeps,
     write: async (job: ResolvedJob, id: string, envelope: string, delayMs: number, priority: number) => {
       const k = keysOf(job.queue);
-      const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
-      const [r] = await limitEnqueue(() => scripts.enqueue(k, { delayMs, priority, idPrefix: '', items: [id, envelope], readySet }), `enqueue of a chain ("${job.name}", …)`, [id]);
+      const [r] = await limitEnqueue(() => scripts.enqueue(k, { delayMs, priority, idPrefix: '', items: [id, envelope], readySet: readySetOf(k, job) }), `enqueue of a chain ("${job.name}", …)`, [id]);
       return r as EnqueueResult;
     },
-    wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
     handoffPending: async (outbox: string, id: string) => (await limit(() => conn.redis.hexists(outbox, id), `reading the chain outbox ${outbox}`)) === 1,
     delayOf: resolveDelay,
-    checkJobId,
   };
 
   const fanInDeps = {
-    jobOf,
-    keysOf,
-    maxPayloadBytes: maxBytes,
+    ...stepDeps,
     logger,
-    registerOnce,
     create: (keys: Parameters<Scripts['faninCreate']>[0], input: Parameters<Scripts['faninCreate']>[1]) =>
       limitEnqueue(() => scripts.faninCreate(keys, input), `fanIn (parent ${JSON.stringify(input.parent)})`, [input.parent]),
     createChildren: async (job: ResolvedJob, items: readonly string[], outbox: string, ids: readonly string[]) => {
       const k = keysOf(job.queue);
-      const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
+      const readySet = readySetOf(k, job);
       for (let i = 0; i < items.length; i += 2_000) {
         await limit(() => scripts.enqueue(k, { delayMs: 0, priority: job.priority, idPrefix: '', items: items.slice(i, i + 2_000), readySet }), `creating the children of a fan-in ("${job.name}")`);
       }
       for (let i = 0; i < ids.length; i += 1_000) await limit(() => conn.redis.hdel(outbox, ...ids.slice(i, i + 1_000)), `clearing the hand-offs of a fan-in's children`);
     },
-    wait: (job: ResolvedJob, id: string, o: ResultWaitOptions) => waiters.wait(job, keysOf(job.queue), id, o),
-    checkJobId,
   };
 
   return {

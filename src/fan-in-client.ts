@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto';
 import type * as z from 'zod';
 import type { JobName, JobSet, JobsWithResult, PayloadInput, ResolvedJob, ResultOutput, ResultSchemaOf } from './define.js';
 import { InvalidArgumentError, JobValidationError } from './errors.js';
-import { MAX_CHAIN_ID_LENGTH, withField, type OutboxEntry } from './chain.js';
+import { MAX_CHAIN_ID_LENGTH, outboxEntryJson, stepRefOf, withField } from './chain.js';
 import { DEFAULT_MAX_CHILDREN, MAX_CHILDREN, childId, faninLinkJson, type ChildFailurePolicy } from './fan-in.js';
 import { encodeEnvelope, jsonIssues, parsePayload, serializePayload, toIssues } from './payload.js';
 import { emitPayloadJob } from './versions.js';
-import type { QueueKeys } from './keys.js';
+import { faninKeys, type FaninKeys } from './keys.js';
+import type { StepClientDeps } from './chain-client.js';
 import type { ResultWaitOptions } from './result-wait.js';
-import type { FaninCreateInput, FaninKeys } from './scripts.js';
+import type { FaninCreateInput } from './scripts.js';
 import type { Logger } from './logger.js';
 
 /** What the parent's field receives: each child's result output, in child order (`null` for a failed one under `continue`). */
@@ -70,18 +71,12 @@ export interface FanInInfo {
 }
 
 /** What the fan-in code needs from its client. */
-export interface FanInClientDeps {
-  jobOf(name: string): ResolvedJob;
-  keysOf(queue: string): QueueKeys;
-  readonly maxPayloadBytes: number;
+export interface FanInClientDeps extends StepClientDeps {
   readonly logger: Logger;
-  registerOnce(queue: string): void;
   /** fanin-create.lua within the client's timeout. */
   create(keys: FaninKeys, input: FaninCreateInput): Promise<boolean>;
   /** Creates children (enqueue.lua with given ids) in queue `k`; then their outbox entries are removed. */
   createChildren(job: ResolvedJob, items: readonly string[], outbox: string, ids: readonly string[]): Promise<void>;
-  wait(job: ResolvedJob, id: string, options: ResultWaitOptions): Promise<unknown>;
-  checkJobId(id: unknown, name: string): string;
 }
 
 const POLICIES: readonly ChildFailurePolicy[] = ['fail', 'continue', 'ignore'];
@@ -133,6 +128,7 @@ export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, pa
   // The children, each carrying its link to the parent; validated like an enqueueMany (all or nothing).
   const pk = deps.keysOf(parent.queue);
   const link = { id, q: parent.queue, ...(parent.result === undefined ? {} : { c: 1 as const }) };
+  const childRef = stepRefOf(child);
   const ids: string[] = [];
   const items: string[] = [];
   // Array.from, not map: a hole in a sparse list is a missing payload (refused), not a child silently skipped.
@@ -142,12 +138,11 @@ export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, pa
     const e = withField(encodeEnvelope(child.name, now, text, undefined, child.priority, undefined, undefined, undefined, child.emitVersion), 'fi', faninLinkJson({ ...link, i }));
     ids.push(cid);
     items.push(cid, e);
-    const entry: OutboxEntry = { q: child.queue, n: child.name, ...(child.priority === 0 ? {} : { r: child.priority }), ...(child.throttle === undefined ? {} : { y: 1 as const }), w: now, e };
-    return { id: cid, entry: JSON.stringify(entry) };
+    return { id: cid, entry: outboxEntryJson(childRef, e, now) };
   });
   deps.registerOnce(parent.queue);
   deps.registerOnce(child.queue);
-  const created = await deps.create({ ...pk, fanin: pk.faninPrefix + id, outbox: pk.chainOutbox }, { parent: id, policy, head, tail, priority, children });
+  const created = await deps.create(faninKeys(pk, id), { parent: id, policy, head, tail, priority, children });
   if (created) {
     // The record (with the children's hand-offs) is written: creating the children now is only quicker than the sweep.
     await deps.createChildren(child, items, pk.chainOutbox, ids).catch((err: unknown) =>
@@ -155,14 +150,8 @@ export async function enqueueFanIn(deps: FanInClientDeps, parentName: string, pa
     );
   }
   const out: Record<string, unknown> = { id, duplicate: !created, children: ids };
-  if (parent.result !== undefined) out.result = (wo?: ResultWaitOptions) => waitForParent(deps, parent, id, wo ?? {});
+  // The parent's result is waited for like any job's: result.lua counts the fan-in's record as a live job while the
+  // children run, so the one wait (subscribed, polled, going on while Redis is unreachable) covers both.
+  if (parent.result !== undefined) out.result = (wo?: ResultWaitOptions) => deps.wait(parent, id, wo ?? {});
   return out;
-}
-
-/**
- * Waits for the parent's result like any job's: result.lua counts the fan-in's record as a live job while the children
- * run, so the one wait (subscribed, polled, going on while Redis is unreachable) covers both.
- */
-function waitForParent(deps: FanInClientDeps, parent: ResolvedJob, id: string, options: ResultWaitOptions): Promise<unknown> {
-  return deps.wait(parent, id, options);
 }

@@ -7,6 +7,8 @@ import { QUEUE_NAME_PATTERN } from './job-options.js';
 import { jsonIssues } from './payload.js';
 import { readResult, type ResultJob } from './result.js';
 import type { FaninEntry, Handoff } from './chain.js';
+import { faninKeys, resultChannel, type QueueKeys } from './keys.js';
+import type { Scripts } from './scripts.js';
 
 /** Children per parent by default, and the most a fan-in may have. */
 export const DEFAULT_MAX_CHILDREN = 1_000;
@@ -100,4 +102,13 @@ export function faninSuccess(job: ResultJob, id: string, link: FaninLink, result
 /** The hand-off of a child that died: its parent records the failure. */
 export function faninFailure(id: string, link: FaninLink, now: number): Handoff {
   return entryOf(link, id, undefined, now);
+}
+
+/**
+ * Records, for its parent, how the fan-in child of outbox entry `e` ended (fanin-record.lua, idempotent per child; the
+ * last child creates the parent). `k`: the keys of the parent's queue `e.q`; `maxDead`: its dead-letter cap, for a
+ * parent dead-lettered `child_failed`. Returns 0 nothing done, 1 recorded, 2 parent created, 3 parent dead-lettered.
+ */
+export function recordFaninEnd(scripts: Pick<Scripts, 'faninRecord'>, k: QueueKeys, e: FaninEntry, maxDead: number): Promise<number> {
+  return scripts.faninRecord(faninKeys(k, e.p), { parent: e.p, index: e.i, value: e.x ?? '', maxDead, publish: e.c === 1 ? resultChannel(k) : undefined });
 }

@@ -167,6 +167,14 @@ export function resultChannel(k: QueueKeys): string {
   return `${k.resultPrefix.slice(0, -1)}s`;
 }
 
+/** A queue's keys plus the record of one fan-in (its parent's id) and the queue's outbox: what the fan-in scripts take. */
+export type FaninKeys = QueueKeys & { readonly fanin: string; readonly outbox: string };
+
+/** The keys of the fan-in whose parent is `parent`, in the parent's queue of `k`. */
+export function faninKeys(k: QueueKeys, parent: string): FaninKeys {
+  return { ...k, fanin: k.faninPrefix + parent, outbox: k.chainOutbox };
+}
+
 /** The keys of one throttled job type in a queue. */
 export interface TypeKeys {
   readonly ready: string;
@@ -177,4 +185,9 @@ export interface TypeKeys {
 /** Builds the keys of throttled job type `job` in the queue of `k`. */
 export function typeKeys(k: QueueKeys, job: string): TypeKeys {
   return { ready: `${k.typePrefix}${job}:ready`, running: `${k.typePrefix}${job}:running`, starts: `${k.typePrefix}${job}:starts` };
+}
+
+/** Where a new job of `job` waits in the queue of `k`: its type's ready set when the type is throttled, else undefined (the queue's own lists). */
+export function readySetOf(k: QueueKeys, job: { readonly name: string; readonly throttle?: unknown }): string | undefined {
+  return job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { RedisConfigurationError, RedisOutOfMemoryError } from './errors.js';
-import type { QueueKeys, WorkerRegistryKeys } from './keys.js';
+import { faninKeys, type FaninKeys, type QueueKeys, type WorkerRegistryKeys } from './keys.js';
+import { DEFAULT_MAX_DEAD } from './bounds.js';
 import { encodeCall, luaPrelude, PLANS, type Encoded, type ScriptName } from './redis-contract.js';
 import type { ThrottledType } from './throttle.js';
 import type { RedisConnection } from './redis.js';
@@ -406,9 +407,6 @@ export interface DeadInput {
   readonly handoff?: HandoffWrite | undefined;
 }
 
-/** A queue's keys plus the record of one fan-in (keys.ts `faninKey`) and the queue's outbox. */
-export type FaninKeys = QueueKeys & { readonly fanin: string; readonly outbox: string };
-
 /** What fanin-create.lua takes. */
 export interface FaninCreateInput {
   readonly parent: string;
@@ -432,7 +430,6 @@ export interface FaninRecordInput {
 }
 
 const NO_ITEMS = { flat: [] } as const;
-const DEFAULT_MAX_DEAD = 10_000;
 
 const NO_ACKS: readonly Completion[] = [];
 const NO_RESULTS: readonly ResultWrite[] = [];
@@ -626,7 +623,7 @@ export class Scripts {
         slot: input.slot,
         ...historyGroups(input.history),
         publish: input.publish === undefined ? undefined : { channel: input.publish },
-        handoff: input.handoff === undefined ? undefined : { outbox: input.handoff.outbox, next: input.handoff.next, entry: input.handoff.entry },
+        handoff: input.handoff,
       }),
     );
     return reply === 1;
@@ -698,14 +695,14 @@ export class Scripts {
       typeReady: readySet === undefined ? undefined : { ready: readySet },
       unique: lock === undefined ? undefined : { lock },
       publish: publish === undefined ? undefined : { channel: publish },
-      handoff: handoff === undefined ? undefined : { outbox: handoff.outbox, next: handoff.next, entry: handoff.entry },
+      handoff,
     };
     return String(await this.call('jcCancel', encodeCall('cancel', k, input, groups))) as 'cancelled' | 'active' | 'unknown';
   }
 
   /** One job's stored result, or what became of it (result.lua; `result`: the job's result key). */
   async result(k: QueueKeys, input: { readonly result: string; readonly id: string }): Promise<RawResult> {
-    const r = (await this.call('jcResult', encodeCall('result', { ...k, result: input.result, fanin: k.faninPrefix + input.id }, input, {}))) as Reply[];
+    const r = (await this.call('jcResult', encodeCall('result', { ...faninKeys(k, input.id), result: input.result }, input, {}))) as Reply[];
     const state = String(r[0]);
     if (state === 'result') return { state, json: String(r[1]) };
     if (state === 'dead') return { state, info: r[1] === null || r[1] === undefined ? null : String(r[1]) };

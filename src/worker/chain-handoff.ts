@@ -7,7 +7,8 @@
  * worker that dies between the two leaves the entry; {@link ChainHandoffs.sweep} (run with lease recovery) finishes it.
  */
 import { parseOutboxEntry } from '../chain.js';
-import { queueKeys, resultChannel, typeKeys, type QueueKeys } from '../keys.js';
+import { queueKeys, readySetOf, type QueueKeys } from '../keys.js';
+import { recordFaninEnd } from '../fan-in.js';
 import type { Logger } from '../logger.js';
 import type { Scripts } from '../scripts.js';
 
@@ -70,17 +71,11 @@ export class ChainHandoffs {
     const e = parseOutboxEntry(raw);
     if (e !== undefined && 'k' in e) {
       // A fan-in child ended: recorded for its parent (idempotent per child), the last one creates the parent.
-      const k = this.keysOf(e.q);
-      const recorded = await p.scripts.faninRecord(
-        { ...k, fanin: k.faninPrefix + e.p, outbox: k.chainOutbox },
-        { parent: e.p, index: e.i, value: e.x ?? '', maxDead: p.maxDead, publish: e.c === 1 ? resultChannel(k) : undefined },
-      );
-      if (recorded === 3) p.parentDead?.(e.q, e.p);
+      if ((await recordFaninEnd(p.scripts, this.keysOf(e.q), e, p.maxDead)) === 3) p.parentDead?.(e.q, e.p);
     } else if (e !== undefined) {
       const k = this.keysOf(e.q);
-      const readySet = e.y === 1 ? typeKeys(k, e.n).ready : undefined;
       // A repeated hand-off finds the id known (live, dead or completed) and writes nothing.
-      await p.scripts.enqueue(k, { delayMs: 0, priority: e.r ?? 0, idPrefix: '', items: [next, e.e], readySet });
+      await p.scripts.enqueue(k, { delayMs: 0, priority: e.r ?? 0, idPrefix: '', items: [next, e.e], readySet: readySetOf(k, { name: e.n, throttle: e.y }) });
     } else {
       p.logger.error(`chain outbox ${outbox}: the entry for step ${JSON.stringify(next)} is not one jobcraft writes; removed`);
     }

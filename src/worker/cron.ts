@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { JobSet, ResolvedJob } from '../define.js';
-import { cronQueuesKey, queueKeys, typeKeys, type QueueKeys } from '../keys.js';
+import { cronQueuesKey, queueKeys, readySetOf, type QueueKeys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { encodeEnvelope } from '../payload.js';
 import type { Scripts } from '../scripts.js';
@@ -273,7 +273,7 @@ export class CronScheduler {
         }
         const items: string[] = [];
         for (const at of due) items.push(cronJobId(job.name, at), encodeEnvelope(job.name, at, cron.payloadJson, undefined, job.priority, undefined, undefined, undefined, job.emitVersion));
-        const readySet = job.throttle === undefined ? undefined : typeKeys(k, job.name).ready;
+        const readySet = readySetOf(k, job);
         const cas = { name: job.name, expected: lastText ?? '', next: String(newLast) };
         const written = await this.p.scripts.enqueue(k, { delayMs: 0, priority: job.priority, idPrefix: '', items, cron: cas, readySet });
         if (written.length > 0 || items.length === 0) {

@@ -17,7 +17,7 @@ import type { LeasedJob, Scripts, Slot } from '../scripts.js';
 import type { ThrottledType } from '../throttle.js';
 import { deathChannel, type Completer, type EventSink } from './completer.js';
 import type { JobRun } from './job-run.js';
-import { parseChainLink, type ChainLink } from '../chain.js';
+import { parseChainLink, type ChainLink, type Handoff } from '../chain.js';
 import { faninFailure, faninLinkOfHead, parseFaninLink, type FaninLink } from '../fan-in.js';
 
 /** What decoding needs (its params). */
@@ -157,6 +157,8 @@ export class JobDecoder {
       }
       fanin = link as FaninLink;
     }
+    // A fan-in child dead-lettered here still ends for its parent, as a failure.
+    const childFailed = (): Handoff | undefined => (fanin === undefined ? undefined : faninFailure(l.id, fanin, Date.now()));
     let payload: unknown = env.p;
     if (stage === 'dequeue') {
       let parsed: StoredPayloadResult;
@@ -165,7 +167,7 @@ export class JobDecoder {
       } catch (thrown) {
         // A transform or refine of the schema threw (not a validation issue): the payload cannot be read either.
         const err = thrown instanceof Error ? thrown : new Error(String(thrown));
-        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k), handoff: fanin === undefined ? undefined : faninFailure(l.id, fanin, Date.now()) });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', lock, slot, publish: deathChannel(job, k), handoff: childFailed() });
         return undefined;
       }
       if (!parsed.success && parsed.newer !== undefined) {
@@ -177,7 +179,7 @@ export class JobDecoder {
       if (!parsed.success) {
         const err = new JobValidationError(job.name, parsed.issues, 'dequeue');
         // The error's issues are bounded (at most 20, each short): stored once, next to a message listing the first.
-        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish: deathChannel(job, k), handoff: fanin === undefined ? undefined : faninFailure(l.id, fanin, Date.now()) });
+        dead.toDead(k, leasedRef(queue, l, job.name, maxAttempts), l.attempt, 'invalid_payload', err, { raw: l.raw ?? '', issues: err.issues, lock, slot, publish: deathChannel(job, k), handoff: childFailed() });
         return undefined;
       }
       payload = parsed.data;

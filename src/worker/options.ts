@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN } from '../keys.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_WORKER_MAX_PAYLOAD_BYTES } from '../payload.js';
-import { ENVELOPE_OVERHEAD_BYTES } from '../bounds.js';
+import { DEFAULT_MAX_DEAD, ENVELOPE_OVERHEAD_BYTES } from '../bounds.js';
 import type { RedisConfig } from '../redis.js';
 import type { Metrics } from '../metrics.js';
 import type { Handler, Middleware } from './job-run.js';
@@ -151,7 +151,7 @@ export function resolveWorkerOptions(
   const shutdownTimeoutMs = positiveInt(options.shutdownTimeoutMs, 10_000, 'shutdownTimeoutMs', 0);
   const keepCount = positiveInt(options.keepCompleted?.count, 1_000, 'keepCompleted.count', 0);
   const keepAgeMs = toMs(options.keepCompleted?.age ?? '1h', 'createWorker', 'keepCompleted.age');
-  const maxDead = positiveInt(options.deadLetters?.max, 10_000, 'deadLetters.max');
+  const maxDead = positiveInt(options.deadLetters?.max, DEFAULT_MAX_DEAD, 'deadLetters.max');
   const maxEnvelopeBytes = positiveInt(options.maxPayloadBytes, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, 'maxPayloadBytes') + ENVELOPE_OVERHEAD_BYTES;
 
   const known: readonly string[] = jobs.queues;
