@@ -17,6 +17,7 @@ import type { RedisConnection } from './redis.js';
 import type { Scripts } from './scripts.js';
 import { upcastStoredPayload } from './stored-payload.js';
 import { pause } from './timeout.js';
+import { walkHash } from './hash-walk.js';
 
 /** Default number of entries per HSCAN page of a migration. */
 export const DEFAULT_MIGRATE_PAGE_SIZE = 200;
@@ -275,25 +276,13 @@ export async function migrateStoredJobs(ctx: MigrateContext, o: MigrateOptions):
     if (interrupted) break;
     const hash = source === 'jobs' ? k.jobs : k.dead;
     const total = await ctx.redis.hlen(hash);
-    const seen = new Set<string>();
     let scanned = 0;
     const report = (): void => o.onProgress?.({ queue: job.queue, source, total, scanned, migrated: count.migrated, failed: count.failed });
     report();
-    let cursor = '0';
-    do {
-      if (o.signal?.aborted === true) {
-        interrupted = true;
-        break;
-      }
-      const [next, flat] = await ctx.redis.hscan(hash, cursor, 'COUNT', pageSize);
-      cursor = next;
+    // Each job counts once per run.
+    interrupted = await walkHash(ctx.redis, hash, pageSize, o.signal, async (entries) => {
       const page: { id: string; raw: string; from: number; envelope: string }[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const id = flat[i] as string;
-        const raw = flat[i + 1] as string;
-        // HSCAN may return a field twice: each job counts once per run.
-        if (seen.has(id)) continue;
-        seen.add(id);
+      for (const { id, raw } of entries) {
         scanned++;
         count.scanned++;
         // The name is read cheaply first: only this job's entries are parsed.
@@ -340,7 +329,7 @@ export async function migrateStoredJobs(ctx: MigrateContext, o: MigrateOptions):
         const ahead = (count.scanned / o.rate) * 1_000 - (performance.now() - started);
         if (ahead > 0) await pause(ahead, o.signal);
       }
-    } while (cursor !== '0');
+    });
   }
   return {
     job: job.name,

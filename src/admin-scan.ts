@@ -8,6 +8,7 @@
 import { BULK_SAMPLE_SIZE, type BulkProgress, type BulkQueueOutcome } from './admin-types.js';
 import type { RedisConnection } from './redis.js';
 import { pause } from './timeout.js';
+import { walkHash } from './hash-walk.js';
 
 /** A stored job as the scan sees it: its id and what its envelope says. */
 export interface Scanned {
@@ -66,35 +67,23 @@ export interface ScanOptions {
  */
 export async function scanQueue(redis: RedisConnection, action: ScanAction, o: ScanOptions): Promise<BulkQueueOutcome> {
   const total = await redis.hlen(action.hash);
-  const seen = new Set<string>();
   const sample: string[] = [];
   let scanned = 0;
   let matched = 0;
   let done = 0;
   let skipped = 0;
-  let cursor = '0';
-  let interrupted = false;
   const started = performance.now();
   // An envelope is parsed only when a filter reads it: `all` selects by id alone, and a payload may be large.
   const filtered = action.job !== undefined || action.enqueuedSince !== undefined;
   const report = (): void => o.onProgress?.({ queue: action.queue, total, scanned, matched, done, skipped });
   report();
-  do {
-    if (o.signal?.aborted === true) {
-      interrupted = true;
-      break;
-    }
-    const [next, flat] = await redis.hscan(action.hash, cursor, 'COUNT', o.pageSize);
-    cursor = next;
+  // Each job counts (and is acted on) once per run.
+  const interrupted = await walkHash(redis, action.hash, o.pageSize, o.signal, async (entries) => {
     const page: string[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const id = flat[i] as string;
-      // HSCAN may return a field twice; each job counts (and is acted on) once per run.
-      if (seen.has(id)) continue;
-      seen.add(id);
+    for (const { id, raw } of entries) {
       scanned++;
       if (filtered) {
-        const job = readEnvelope(id, flat[i + 1] as string);
+        const job = readEnvelope(id, raw);
         if (action.job !== undefined && job.name !== action.job) continue;
         if (action.enqueuedSince !== undefined && (job.enqueuedAt === undefined || job.enqueuedAt < action.enqueuedSince)) continue;
       }
@@ -115,6 +104,6 @@ export async function scanQueue(redis: RedisConnection, action: ScanAction, o: S
       }
     }
     report();
-  } while (cursor !== '0');
+  });
   return { queue: action.queue, scanned, matched, done, skipped, interrupted, sample };
 }

@@ -23,6 +23,7 @@ import { encodeEnvelope, serializePayload } from './payload.js';
 import { emitPayloadJob } from './versions.js';
 import type { QueueKeys } from './keys.js';
 import { refusedForGood, type ResultWaitOptions } from './result-wait.js';
+import { pause } from './timeout.js';
 
 /** The options of a chain's first step: client.ts `EnqueueOptions` (kept apart: that module imports this one). */
 export interface FirstStepOptions {
@@ -240,16 +241,4 @@ async function waitForStep(deps: ChainClientDeps, chainId: string, jobs: readonl
     }
   }
   throw new Error('unreachable');
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
