@@ -259,7 +259,8 @@ export interface BulkOptions extends CommonOptions {
   readonly rate?: string;
 }
 
-function pacing(o: BulkOptions): { pageSize: number; rate: number | undefined } {
+/** `--page-size` (default 200, at most 10,000) and `--rate` (at least 1) of a paged, resumable command. */
+export function pacing(o: Pick<BulkOptions, 'pageSize' | 'rate'>): { pageSize: number; rate: number | undefined } {
   const pageSize = integer(o.pageSize, '--page-size') ?? 200;
   const rate = integer(o.rate, '--rate');
   if (pageSize < 1 || pageSize > 10_000) throw new CliError(EXIT.usage, `--page-size must be 1 to 10000, got ${pageSize}`);

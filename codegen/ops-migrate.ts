@@ -6,18 +6,17 @@
  * the schema file (`--schema`, default jobs.schema.ts), never the manifest. Exit codes: docs/operations.md.
  */
 import type { MigrateOutcome, MigrateProgress } from 'jobcraft';
+import { pacing, type BulkOptions } from './ops-actions.js';
 import { checkJobName, type CommonOptions, type Context } from './ops-context.js';
 import { CliError, EXIT, escapeText, type Printer } from './ops-output.js';
 import { interruptSignal, progressBar } from './ops-progress.js';
 
 /** `jobcraft migrate`'s options (commander's names). */
-export interface MigrateCommandOptions extends CommonOptions {
+export interface MigrateCommandOptions extends CommonOptions, Pick<BulkOptions, 'pageSize' | 'rate'> {
   readonly to?: string;
   readonly dryRun?: boolean;
   /** `--no-dead` sets it false. */
   readonly dead?: boolean;
-  readonly pageSize?: string;
-  readonly rate?: string;
   readonly maxPayloadBytes?: string;
 }
 
@@ -27,11 +26,9 @@ export interface MigrateCommandOptions extends CommonOptions {
  */
 export const MIGRATE_EXIT = { ok: EXIT.ok, failure: EXIT.failure, usage: EXIT.usage, notFound: EXIT.notFound, notMigrated: EXIT.invalid, interrupted: EXIT.interrupted } as const;
 
-function positive(text: string | undefined, option: string, max?: number): number | undefined {
+function positive(text: string | undefined, option: string): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || (max !== undefined && Number(text) > max)) {
-    throw new CliError(EXIT.usage, `${option} must be an integer from 1${max === undefined ? '' : ` to ${max}`}, got ${JSON.stringify(text)}`);
-  }
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new CliError(EXIT.usage, `${option} must be an integer from 1, got ${JSON.stringify(text)}`);
   return Number(text);
 }
 
@@ -78,8 +75,7 @@ export async function migrateJob(ctx: Context, name: string, o: MigrateCommandOp
   }
   if (o.to === undefined) throw new CliError(EXIT.usage, 'migrate: name the target payload version: --to <N>');
   const to = positive(o.to, '--to');
-  const pageSize = positive(o.pageSize, '--page-size', 10_000);
-  const rate = positive(o.rate, '--rate');
+  const { pageSize, rate } = pacing(o);
   const maxPayloadBytes = positive(o.maxPayloadBytes, '--max-payload-bytes');
   if (!ctx.jobs.jobs.has(name)) {
     const renamed = ctx.jobs.aliases.get(name);
