@@ -10,7 +10,7 @@
  */
 import * as z from 'zod';
 import { CronExpressionParser } from 'cron-parser';
-import { describe, parseDuration, type Duration } from './durations.js';
+import { describe, groupDigits, parseDuration, type Duration } from './durations.js';
 import { JobDefinitionError, JobValidationError } from './errors.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from './payload.js';
 
@@ -249,7 +249,7 @@ const versionSchema = optionObject(
   (value) => `must be an object like { payload: v1Schema, migrate: (p) => ({ ... }) }, got ${describe(value)}`,
 );
 
-const RESULT_BYTES = expected(`an integer from 2 to ${MAX_RESULT_BYTES_LIMIT.toLocaleString('en')}`);
+const RESULT_BYTES = expected(`an integer from 2 to ${groupDigits(MAX_RESULT_BYTES_LIMIT)}`);
 
 /** Options that only apply to a job with a `cron` schedule. */
 const CRON_ONLY = ['tz', 'cronPayload', 'catchUp'] as const;

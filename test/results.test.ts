@@ -314,7 +314,7 @@ describe('the result options', () => {
     };
     expect(bad({ result: 'string' })).toMatch(/result.*must be a zod schema/);
     expect(bad({ resultRetention: '1h' })).toMatch(/resultRetention.*only applies to jobs with a "result" schema/);
-    expect(bad({ result: z.string(), maxResultBytes: 0 })).toMatch(/maxResultBytes.*must be an integer from 2 to/);
+    expect(bad({ result: z.string(), maxResultBytes: 0 })).toMatch(/maxResultBytes.*must be an integer from 2 to 33,554,432/);
     expect(bad({ result: z.string(), resultRetention: 'soon' })).toMatch(/resultRetention/);
     const ok = defineJobs({ j: { payload: z.object({}), result: z.string() } });
     expect(ok.jobs.get('j')?.result).toMatchObject({ retentionMs: 86_400_000, maxBytes: 524_288 });

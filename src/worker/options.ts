@@ -3,7 +3,7 @@
  * throws on a bad value (before any connection is made).
  */
 import type { JobSet } from '../define.js';
-import { toMs, type Duration } from '../durations.js';
+import { groupDigits, toMs, type Duration } from '../durations.js';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN } from '../keys.js';
 import type { Logger } from '../logger.js';
@@ -141,7 +141,7 @@ export function resolveWorkerOptions(
   const concurrency = positiveInt(options.concurrency, 10, 'concurrency');
   const prefetch = options.prefetch === undefined ? undefined : positiveInt(options.prefetch, 0, 'prefetch', 0);
   if (concurrency + (prefetch ?? concurrency) > MAX_SLOTS) {
-    throw new InvalidArgumentError('createWorker', 'prefetch', `concurrency + prefetch must not exceed ${MAX_SLOTS.toLocaleString('en-US')}`);
+    throw new InvalidArgumentError('createWorker', 'prefetch', `concurrency + prefetch must not exceed ${groupDigits(MAX_SLOTS)}`);
   }
   const leaseMs = positiveInt(options.leaseMs, 30_000, 'leaseMs', 100);
   if (leaseMs > MAX_LEASE_MS) {

@@ -1,6 +1,6 @@
 /** parseDuration, toMs and describe without Redis: every accepted form, and the message for every refused one. */
 import { describe, expect, it } from 'vitest';
-import { describe as describeValue, parseDuration, toMs } from '../../src/durations.js';
+import { describe as describeValue, groupDigits, parseDuration, toMs } from '../../src/durations.js';
 
 describe('parseDuration', () => {
   it('takes milliseconds as a number, rounded', () => {
@@ -74,5 +74,13 @@ describe('describe (values in error messages)', () => {
     expect(describeValue('x'.repeat(41))).toBe(JSON.stringify(`${'x'.repeat(40)}…`));
     expect(describeValue(undefined)).toBe('undefined undefined');
     expect(describeValue(3)).toBe('number 3');
+  });
+});
+
+describe('groupDigits (numbers in error messages, without ICU)', () => {
+  it('groups an integer in threes as en-US does', () => {
+    for (const n of [0, 7, 999, 1_000, 5_000, 65_536, 999_999, 1_000_000, 33_554_432, 1_234_567_890, Number.MAX_SAFE_INTEGER]) {
+      expect(groupDigits(n), String(n)).toBe(n.toLocaleString('en-US'));
+    }
   });
 });
