@@ -493,6 +493,15 @@ export class Scripts {
       }),
     )) as Reply[];
     const out: { id: string; duplicate: boolean }[] = [];
+    if (input.idPrefix !== '' && unique === undefined) {
+      // Generated ids, none unique: the reply is the number before the first id (or empty: a cron firing handled
+      // elsewhere). Job i's id is the prefix and that number + i in base 36, as enqueue.lua makes it.
+      if (reply.length === 0) return out;
+      const first = Number(reply[0]);
+      const count = input.items.length / 2;
+      for (let i = 1; i <= count; i++) out.push({ id: input.idPrefix + (first + i).toString(36), duplicate: false });
+      return out;
+    }
     for (let i = 0; i < reply.length; i += 2) out.push({ id: String(reply[i]), duplicate: reply[i + 1] === 1 });
     return out;
   }

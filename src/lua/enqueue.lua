@@ -6,8 +6,11 @@
 -- G.typeReady (a throttled job type's ready set: every job goes there, scored by priority); G.cron (a cron firing:
 -- name, its last firing as read by the caller, '' = none, and the new last firing); G.unique (the lock TTL; then
 -- G.locks.lock(i) is job i's lock).
--- Returns: id1, duplicate1 (0/1), id2, duplicate2, ... — or an empty list when the cron firing was already handled
---          by another process (its last firing is no longer what the caller read): nothing is written then.
+-- Returns: id1, duplicate1 (0/1), id2, duplicate2, ... — or, when the ids are generated and no job is unique (no job
+--          can then be a duplicate), only the number before the first generated one: job i's id is idPrefix followed by
+--          that number + i in base 36, which the caller works out (a reply of one value instead of two per job).
+--          An empty list when the cron firing was already handled by another process (its last firing is no longer
+--          what the caller read): nothing is written then.
 local wait, scheduled, notify, seq, jobs = K.wait, K.scheduled, K.notify, K.seq, K.jobs
 local prio = G.typeReady and G.typeReady.ready or K.prio
 local count = G.items.n
@@ -63,7 +66,18 @@ local out = {}
 local seen = {}
 local added = {}
 local fields = {}
-for i = 1, count do
+-- Generated ids and no unique lock: every job is new, and the reply is `first` alone.
+local compact = id_prefix ~= '' and not G.unique
+if compact then
+  for i = 1, count do
+    local id = id_prefix .. base36(first + i)
+    added[i] = id
+    fields[2 * i - 1] = id
+    fields[2 * i] = G.items.envelope(i)
+  end
+  out = { first }
+end
+for i = 1, compact and 0 or count do
   local id = G.items.id(i)
   local env = G.items.envelope(i)
   local duplicate = 0
