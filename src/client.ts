@@ -21,7 +21,7 @@ import { Cluster, ReplyError } from 'ioredis';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, generatedIdPrefix, queueKeys, queueOfGeneratedId, readySetOf, type QueueKeys } from './keys.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, decodeEnvelope, encodeEnvelope, serializePayload } from './payload.js';
 import { connect, describeConnection, release, type OwnedConnection, type RedisConfig } from './redis.js';
-import { ENQUEUE_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
+import { ENQUEUE_NOW, RESULT_NOW, Scripts, toLibraryError, VARIABLE_KEY_COMMANDS } from './scripts.js';
 import { QueueDeadLetters, type DeadLetter } from './dead-letters.js';
 import { withTimeout } from './timeout.js';
 import { upcastStoredPayload } from './stored-payload.js';
@@ -306,7 +306,7 @@ export function createClient<J extends JobSet>(jobs: J, options: ClientOptions =
   if (!PREFIX_PATTERN.test(prefix)) throw new InvalidArgumentError('createClient', 'prefix', `prefix ${JSON.stringify(prefix)} may only hold letters, digits and _ - . : (1 to 64 characters)`);
   const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const timeoutMs = options.timeout === undefined ? 5_000 : toMs(options.timeout, 'createClient', 'timeout');
-  const conn = connect(options.redis, 'client', [ENQUEUE_NOW], VARIABLE_KEY_COMMANDS);
+  const conn = connect(options.redis, 'client', [ENQUEUE_NOW, RESULT_NOW], VARIABLE_KEY_COMMANDS);
   const scripts = new Scripts(conn.redis);
   const where = describeConnection(conn.redis);
   const keysByQueue = new Map<string, QueueKeys>(jobs.queues.map((q) => [q, queueKeys(prefix, q)]));

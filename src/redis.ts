@@ -28,7 +28,8 @@ export type ConnectionRole = 'client' | 'worker' | 'blocking';
 function roleOptions(role: ConnectionRole, unpipelined: readonly string[]): RedisOptions {
   switch (role) {
     // Enqueue calls fail fast (the client adds its own time limit); auto-pipelining batches concurrent calls, except
-    // `unpipelined`: the client's own grouped enqueues, which go at once (scripts.ts ENQUEUE_NOW). A command whose reply a dropped connection
+    // `unpipelined`: the client's own grouped enqueues, which go at once (scripts.ts ENQUEUE_NOW), and a wait's lone
+    // result read (RESULT_NOW). A command whose reply a dropped connection
     // lost is never resent: it may have run, and a resent enqueue would write the job twice (EnqueueUnconfirmedError).
     case 'client':
       return {

@@ -87,6 +87,8 @@ export class ResultWaiters {
   /** Channel → job id → its waiters. */
   private readonly waiting = new Map<string, Map<string, Set<Waiter>>>();
   private closed = false;
+  /** Reads asked since the current turn began (reset by a microtask after the first): see {@link read}. */
+  private readsThisTurn = 0;
 
   constructor(private readonly p: ResultWaitersParams) {}
 
@@ -233,7 +235,13 @@ export class ResultWaiters {
 
   /** The job's outcome as stored now, or undefined while it is still live. */
   private async read(job: ResultJob, k: QueueKeys, id: string, what: string): Promise<{ value: unknown } | { error: Error } | undefined> {
-    const raw: RawResult = await this.p.limit(() => this.p.scripts.result(k, { result: resultKey(k, id), id }), `reading ${what}`);
+    // The first read of a turn is sent at once, outside the connection's auto-pipelining (scripts.ts RESULT_NOW): it
+    // is usually the one a waiter is waiting on (after its announcement, or the job ended before the wait began), and
+    // auto-pipelining would hold it until setImmediate and build a pipeline object for it alone. Reads asked later in
+    // the same turn (a burst of announcements, every wait after a reconnection) still go together, auto-pipelined.
+    const now = this.readsThisTurn++ === 0;
+    if (now) queueMicrotask(() => (this.readsThisTurn = 0));
+    const raw: RawResult = await this.p.limit(() => this.p.scripts.result(k, { result: resultKey(k, id), id }, now), `reading ${what}`);
     switch (raw.state) {
       case 'live':
         return undefined;

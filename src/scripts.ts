@@ -17,6 +17,8 @@ import type { RedisConnection } from './redis.js';
 const LIB = readLua('_lib');
 /** The enqueue script's name for calls sent at once rather than auto-pipelined. */
 export const ENQUEUE_NOW = 'jcEnqueueNow';
+/** The result read's name for calls sent at once rather than auto-pipelined (see result-wait.ts). */
+export const RESULT_NOW = 'jcResultNow';
 /** The commands registered on a connection: each runs one declared script. */
 const COMMANDS = {
   jcEnqueue: { script: 'enqueue' },
@@ -45,6 +47,9 @@ const COMMANDS = {
   jcHeads: { script: 'heads' },
   jcMigrate: { script: 'migrate' },
   jcResult: { script: 'result' },
+  // The same script under a name client connections exclude from auto-pipelining, like ENQUEUE_NOW: a lone read of a
+  // result someone waits for goes at once, since the pipeline only adds a setImmediate and a pipeline object per call.
+  [RESULT_NOW]: { script: 'result' },
   jcFaninCreate: { script: 'faninCreate' },
   jcFaninRecord: { script: 'faninRecord' },
 } as const satisfies Record<string, { script: ScriptName; shebang?: string }>;
@@ -709,9 +714,12 @@ export class Scripts {
     return String(await this.call('jcCancel', encodeCall('cancel', k, input, groups))) as 'cancelled' | 'active' | 'unknown';
   }
 
-  /** One job's stored result, or what became of it (result.lua; `result`: the job's result key). */
-  async result(k: QueueKeys, input: { readonly result: string; readonly id: string }): Promise<RawResult> {
-    const r = (await this.call('jcResult', encodeCall('result', { ...faninKeys(k, input.id), result: input.result }, input, {}))) as Reply[];
+  /**
+   * One job's stored result, or what became of it (result.lua; `result`: the job's result key). `now`: sent at once,
+   * outside auto-pipelining (on connections that exclude {@link RESULT_NOW}, as the client's does).
+   */
+  async result(k: QueueKeys, input: { readonly result: string; readonly id: string }, now = false): Promise<RawResult> {
+    const r = (await this.call(now ? RESULT_NOW : 'jcResult', encodeCall('result', { ...faninKeys(k, input.id), result: input.result }, input, {}))) as Reply[];
     const state = String(r[0]);
     if (state === 'result') return { state, json: String(r[1]) };
     if (state === 'dead') return { state, info: r[1] === null || r[1] === undefined ? null : String(r[1]) };
