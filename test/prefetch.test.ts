@@ -6,7 +6,8 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
-import { createWorker, defineJobs, queueKeys, type Handler, type Worker, type WorkerOptions } from '../src/index.js';
+import { createClient, createWorker, defineJobs, queueKeys, type Handler, type Worker, type WorkerOptions } from '../src/index.js';
+import { startRedisServer } from '../scripts/redis-server.js';
 import { cleanupRegistry, deletePrefix, queueCounts, rawRedis, redisUrl, testClient, testPrefix, waitFor } from './helpers.js';
 
 const jobs = defineJobs({
@@ -150,6 +151,56 @@ describe('automatic prefetch (the default)', () => {
     expect(max).toBeLessThanOrEqual(concurrency + 4 * concurrency);
     // Deeper than the long-job buffer (concurrency + concurrency = 10).
     expect(max).toBeGreaterThan(2 * concurrency);
+  });
+});
+
+describe('automatic prefetch of jobs that end faster than Redis answers (issue 17: a fleet of small workers)', () => {
+  it('leases more than `concurrency` per fetch call although the start rate says no deeper buffer, and runs every job once', async () => {
+    // A Redis of its own, so INFO commandstats counts only this worker's calls.
+    const server = await startRedisServer();
+    defer(() => server.stop());
+    const raw = rawRedis(server.url);
+    defer(() => raw.disconnect());
+    const prefix = testPrefix('prefetch-ran-dry');
+    const client = createClient(jobs, { redis: server.url, prefix });
+    defer(() => client.close());
+    const total = 2_000;
+    const concurrency = 5;
+    await client.enqueueMany('task', payloads(total));
+    const fetchCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+    const before = await fetchCalls();
+
+    // The worker's clock (performance.now) advances 5 ms per start: 1 start per 5 ms, so the start rate alone sizes the
+    // prefetch at `concurrency` (1 job in 5 ms), as it does for a worker whose round trips to Redis are long (many
+    // workers on one Redis, a busy machine). Its no-op jobs still end long before each fetch returns (microtasks
+    // against a socket round trip): it runs dry while a fetch is out, so the prefetch grows anyway.
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const ran = new Set<number>();
+    let duplicates = 0;
+    try {
+      const worker = createWorker(
+        jobs,
+        {
+          task: ({ n }) => {
+            if (ran.has(n)) duplicates++;
+            ran.add(n);
+            vi.advanceTimersByTime(5);
+          },
+        },
+        { redis: server.url, prefix, logger: false, concurrency },
+      );
+      defer(() => worker.close());
+      await waitFor(() => ran.size === total, 'every job to run');
+      await worker.close();
+    } finally {
+      vi.useRealTimers();
+    }
+    const calls = (await fetchCalls()) - before;
+    expect(duplicates).toBe(0);
+    // At the rate's size (prefetch = concurrency) a call asks for at most half of concurrency + prefetch: 5 jobs, so
+    // at least 400 calls. Growing with the runs dry, calls ask for up to half of 5 + 20.
+    expect(total / calls).toBeGreaterThan(concurrency);
+    expect(await queueCounts(raw, queueKeys(prefix, 'default'))).toMatchObject({ wait: 0, active: 0, jobs: 0, dead: 0 });
   });
 });
 

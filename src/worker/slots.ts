@@ -13,8 +13,13 @@ export const MAX_SLOTS = 5_000;
 export const AUTO_PREFETCH_AHEAD_MS = 5;
 /** …at most this many times `concurrency`… */
 export const AUTO_PREFETCH_MAX_FACTOR = 4;
-/** …measured over windows of this length. */
+/** …measured over windows of this length… */
 export const RATE_WINDOW_MS = 25;
+/**
+ * …and multiplied by this (up to the same cap) after a window in which the worker ran dry while a fetch was out: its
+ * jobs end faster than Redis answers, so its start rate measured the round trip, not the jobs (see noteStart).
+ */
+export const AUTO_PREFETCH_GROWTH = 2;
 /** The buffer is refilled when it falls below this share of the prefetch. */
 export const LOW_WATER = 0.5;
 
@@ -45,6 +50,12 @@ export class Slots {
   /** Job starts counted since `rateSince`, to size the automatic prefetch. */
   private rateStarts = 0;
   private rateSince = 0;
+  /** Job starts in all (never reset): which fetch reservations jobs started after. */
+  private startCount = 0;
+  /** `startCount` when each queue last reserved slots for a fetch. */
+  private readonly startsAtReserve = new Map<string, number>();
+  /** The worker ran dry while a fetch was out, in the current rate window (see reserve). */
+  private ranDry = false;
   private readonly queues: readonly string[];
   private readonly strict: boolean;
   private readonly weights: ReadonlyMap<string, number>;
@@ -99,6 +110,7 @@ export class Slots {
    * reservations); with strict order, a queue gets slots only while every queue before it is idle. At most `max`.
    */
   reserve(queue: string, max: number, buffered: number, heldInQueue: number): number {
+    this.noteRunDry(queue, buffered);
     const free = this.free(buffered);
     if (free <= 0) return 0;
     let want = free;
@@ -122,7 +134,20 @@ export class Slots {
     if (want <= 0) return 0;
     this.reserved += want;
     this.reservedBy.set(queue, (this.reservedBy.get(queue) ?? 0) + want);
+    this.startsAtReserve.set(queue, this.startCount);
     return want;
+  }
+
+  /**
+   * Notes whether the worker ran dry while a fetch of `queue` was out: a fetch is being reserved while the queue's
+   * previous one still holds its slots (its answer came back full, not yet taken in), nothing is buffered, a slot is
+   * idle, and jobs started since that previous fetch was reserved — so jobs started and ended within one round trip
+   * to Redis. (At start-up nothing has started yet, and a worker of long jobs still has them running: neither counts.)
+   */
+  private noteRunDry(queue: string, buffered: number): void {
+    if (this.fixedPrefetch === undefined && buffered === 0 && this.running < this.concurrency && (this.reservedBy.get(queue) ?? 0) > 0) {
+      if (this.startCount > (this.startsAtReserve.get(queue) ?? this.startCount)) this.ranDry = true;
+    }
   }
 
   /**
@@ -160,16 +185,25 @@ export class Slots {
    * this worker starts in AUTO_PREFETCH_AHEAD_MS: between `concurrency` and 4 × `concurrency`. Short jobs get a
    * deeper buffer (fewer, bigger fetches, and a burst of slots freeing at once never finds it empty); long ones keep
    * the default.
+   *
+   * A worker whose jobs end faster than Redis answers starts only what its fetches bring: its start rate is
+   * (jobs per call) ÷ (round trip), and jobs per call follow from the prefetch, so the rate would size the prefetch
+   * after itself and stay small whenever round trips are long (a fleet of workers sharing one Redis, a busy machine).
+   * So after a window in which the worker ran dry while a fetch was out (see noteRunDry), the prefetch grows by
+   * AUTO_PREFETCH_GROWTH (up to the same cap) whatever the rate said.
    */
   noteStart(now: number): void {
+    this.startCount++;
     if (this.fixedPrefetch !== undefined) return;
     this.rateStarts++;
     const elapsed = now - this.rateSince;
     if (elapsed < RATE_WINDOW_MS) return;
-    const wanted = Math.ceil((this.rateStarts / elapsed) * AUTO_PREFETCH_AHEAD_MS);
+    let wanted = Math.ceil((this.rateStarts / elapsed) * AUTO_PREFETCH_AHEAD_MS);
+    if (this.ranDry) wanted = Math.max(wanted, (this.capacity - this.concurrency) * AUTO_PREFETCH_GROWTH);
     this.setPrefetch(Math.max(this.concurrency, Math.min(this.maxPrefetch, wanted)));
     this.rateStarts = 0;
     this.rateSince = now;
+    this.ranDry = false;
   }
 
   /**
@@ -183,6 +217,7 @@ export class Slots {
     this.setPrefetch(this.concurrency);
     this.rateStarts = 0;
     this.rateSince = now;
+    this.ranDry = false;
   }
 
   /**

@@ -4,7 +4,7 @@
  * that decides when a fetch is worth making, and the automatic prefetch sized from the start rate (clock passed in).
  */
 import { describe, expect, it } from 'vitest';
-import { AUTO_PREFETCH_MAX_FACTOR, MAX_SLOTS, RATE_WINDOW_MS, Slots } from '../../src/worker/slots.js';
+import { AUTO_PREFETCH_GROWTH, AUTO_PREFETCH_MAX_FACTOR, MAX_SLOTS, RATE_WINDOW_MS, Slots } from '../../src/worker/slots.js';
 
 const slots = (over: Partial<ConstructorParameters<typeof Slots>[0]> = {}) =>
   new Slots({ concurrency: 10, prefetch: undefined, queues: ['a'], strict: false, weights: new Map(), ...over });
@@ -226,5 +226,127 @@ describe('automatic prefetch', () => {
     s.setIdle('a', true);
     s.drained(100);
     expect(s.total).toBe(12);
+  });
+});
+
+/**
+ * The fetch loop's chain for jobs faster than Redis: each call's answer comes back full to a worker that ran out of
+ * jobs meanwhile, so the next call is reserved before the answer is taken in (docs/configuration.md, `prefetch`);
+ * the answer's jobs then all start at once and end before the next answer, `rttMs` later. With the default round
+ * trip of 25 ms the start rate alone says "stay at concurrency" (at most 25 jobs per 25 ms, 5 in 5 ms): a worker
+ * whose Redis answers slowly (a fleet sharing one Redis, a busy machine). Returns the jobs each call asked for.
+ */
+function fetchChain(s: Slots, calls: number, opts: { from?: number; rttMs?: number } = {}): number[] {
+  const { from = 0, rttMs = RATE_WINDOW_MS } = opts;
+  const asked: number[] = [];
+  let now = from;
+  let out = s.reserve('a', s.batchMax(), 0, 0); // the first call: nothing has started yet
+  asked.push(out);
+  for (let i = 1; i < calls; i++) {
+    now += rttMs;
+    const next = s.reserve('a', s.batchMax(), 0, 0); // answer full, buffer empty: the next call goes first
+    asked.push(next);
+    s.release('a', out, out);
+    for (let j = 0; j < out; j++) {
+      s.running++;
+      s.noteStart(now);
+    }
+    s.running -= out; // all ended before the next answer
+    out = next;
+  }
+  return asked;
+}
+
+describe('automatic prefetch of a worker that runs dry while Redis answers', () => {
+  it('grows (×2 per rate window) when its jobs end before its fetches return, although its start rate is low', () => {
+    const s = slots();
+    // 10 starts per 25 ms: the rate alone says 2 jobs in 5 ms, i.e. stay at concurrency (10).
+    const asked = fetchChain(s, 40);
+    expect(AUTO_PREFETCH_GROWTH).toBe(2);
+    expect(s.total).toBe(10 + AUTO_PREFETCH_MAX_FACTOR * 10);
+    // Calls grew with it: half the slots each, as before, of a larger capacity.
+    expect(asked[0]).toBe(10);
+    expect(Math.max(...asked)).toBe(25);
+  });
+
+  it('grows step by step: one doubling per window that ran dry', () => {
+    const s = slots();
+    const asked = fetchChain(s, 4); // answers at 25, 50 and 75 ms
+    // 25 ms: the first answer (nothing had started before it: no sign yet). 50 ms: the jobs of the first answer had
+    // ended when the second came: ran dry, ×2 (prefetch 20). 75 ms: again, ×2 (40 = 4 × concurrency, the cap).
+    expect(asked).toEqual([10, 10, 10, 15]);
+    expect(s.total).toBe(50);
+  });
+
+  it('does not grow at start-up: waiting for the first answer is no sign of short jobs', () => {
+    const s = slots();
+    const first = s.reserve('a', s.batchMax(), 0, 0);
+    expect(s.reserve('a', s.batchMax(), 0, 0)).toBe(10); // nothing started since the first was reserved
+    s.release('a', first, first);
+    starts(s, 2, RATE_WINDOW_MS, 2 * RATE_WINDOW_MS); // a window ends: the rate says concurrency
+    expect(s.total).toBe(20);
+  });
+
+  it('does not grow while the buffer still holds jobs, or while every slot runs a job (long jobs)', () => {
+    const buffered = slots();
+    const a = buffered.reserve('a', buffered.batchMax(), 0, 0);
+    starts(buffered, 1, 0, 1);
+    buffered.reserve('a', buffered.batchMax(), 3, 0); // 3 jobs still buffered when the answer came
+    buffered.release('a', a, a);
+    starts(buffered, 2, RATE_WINDOW_MS, 2 * RATE_WINDOW_MS);
+    expect(buffered.total).toBe(20);
+
+    const busy = slots();
+    const b = busy.reserve('a', busy.batchMax(), 0, 0);
+    starts(busy, 1, 0, 1);
+    busy.running = 10; // every slot runs a job: none idle for lack of one
+    busy.reserve('a', busy.batchMax(), 0, 0);
+    busy.release('a', b, b);
+    starts(busy, 2, RATE_WINDOW_MS, 2 * RATE_WINDOW_MS);
+    expect(busy.total).toBe(20);
+  });
+
+  it('does not count another queue\'s fetch as this one running dry', () => {
+    const s = slots({ queues: ['a', 'b'] });
+    s.setIdle('b', true);
+    s.reserve('a', 5, 0, 0);
+    starts(s, 1, 0, 1);
+    s.reserve('b', 5, 0, 0); // b's first call while a's is out
+    starts(s, 2, RATE_WINDOW_MS, 2 * RATE_WINDOW_MS);
+    expect(s.total).toBe(20);
+  });
+
+  it('shrinks back to what the start rate says after a window that did not run dry', () => {
+    const s = slots();
+    const asked = fetchChain(s, 40);
+    expect(s.total).toBe(50);
+    for (const n of asked.slice(-1)) s.release('a', n, n);
+    // Jobs turn long: they start slowly and the buffer never runs dry.
+    starts(s, 3, 10_000, 10_000 + 3 * RATE_WINDOW_MS);
+    expect(s.total).toBe(20);
+  });
+
+  it('starts again from concurrency when every queue is idle', () => {
+    const s = slots();
+    fetchChain(s, 40);
+    expect(s.total).toBe(50);
+    s.setIdle('a', true);
+    s.drained(10_000);
+    expect(s.total).toBe(20);
+  });
+
+  it('never grows a fixed prefetch', () => {
+    const s = slots({ prefetch: 3 });
+    fetchChain(s, 40);
+    expect(s.total).toBe(13);
+  });
+
+  it('never grows past 4 × concurrency, nor past MAX_SLOTS', () => {
+    const s = slots({ concurrency: 3 });
+    fetchChain(s, 200);
+    expect(s.total).toBe(3 + AUTO_PREFETCH_MAX_FACTOR * 3);
+    const big = slots({ concurrency: 2_000 });
+    fetchChain(big, 40);
+    expect(big.total).toBe(MAX_SLOTS);
   });
 });
