@@ -259,7 +259,9 @@ export class Generator {
       const lean: ts.CompilerOptions = kind === 'lean' ? { types: [] } : {};
       let options: ts.CompilerOptions = { ...DEFAULT_COMPILER_OPTIONS, ...lean };
       if (config !== '') {
-        const parsed = ts.getParsedCommandLineOfConfigFile(config, lean, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+        // Only the options are used: listing the files the tsconfig includes (a walk of its folders, every file of
+        // a large project) is skipped, the options do not depend on it.
+        const parsed = ts.getParsedCommandLineOfConfigFile(config, lean, { ...ts.sys, readDirectory: () => [], onUnRecoverableConfigFileDiagnostic: () => {} });
         if (parsed !== undefined) options = parsed.options;
       }
       // Without a `lib` setting the compiler loads the target's full library, DOM included (a megabyte of

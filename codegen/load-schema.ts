@@ -25,15 +25,43 @@ export type WorkerReply =
 /** Longest the schema file may take to run. */
 const LOAD_TIMEOUT_MS = 60_000;
 
-/** Code of the worker: registers tsx (so TypeScript imports work), then runs load-worker.ts. */
-function workerSource(): string {
+/**
+ * Code of the worker: registers tsx (so TypeScript imports work), then runs load-worker.ts.
+ *
+ * Before tsx is registered, the worker imports what it will need anyway and Node can load without tsx: the runtime
+ * when it is JavaScript (the installed package), or else (the runtime's TypeScript sources, in this repository) the
+ * packages it imports, zod and cron-parser. Every module imported once tsx is registered goes through tsx's loader
+ * hooks, which on Node 20 run in a thread of their own: a message there and back per module, and zod has some 150
+ * modules. Imported first, they are in Node's module map when the runtime and the schema file import them (by the
+ * same URL), so those imports find them loaded. A preload that fails is ignored: the import after it reports it.
+ */
+function workerSource(runtimeSchema: string): string {
   const require = createRequire(import.meta.url);
   const tsx = dirname(require.resolve('tsx/package.json'));
   const esmApi = pathToFileURL(join(tsx, 'dist', 'esm', 'api', 'index.mjs')).href;
   // tsx's require() hook too: in a CommonJS package (no "type": "module") the schema file is loaded by require().
   const cjsApi = pathToFileURL(join(tsx, 'dist', 'cjs', 'api', 'index.mjs')).href;
   const script = new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url).href;
-  return `Promise.all([import(${JSON.stringify(esmApi)}), import(${JSON.stringify(cjsApi)})]).then(([esm, cjs]) => { cjs.register(); esm.register(); return import(${JSON.stringify(script)}); });`;
+  const preloads = JSON.stringify(nativePreloads(runtimeSchema));
+  return (
+    `Promise.all([import(${JSON.stringify(esmApi)}), import(${JSON.stringify(cjsApi)}), ...${preloads}.map((url) => import(url).catch(() => {}))])` +
+    `.then(([esm, cjs]) => { cjs.register(); esm.register(); return import(${JSON.stringify(script)}); });`
+  );
+}
+
+/** What the worker imports before registering tsx (see {@link workerSource}): module URLs. */
+export function nativePreloads(runtimeSchema: string): string[] {
+  if (!runtimeSchema.startsWith('file:')) return [];
+  if (!/\.[cm]?tsx?$/.test(runtimeSchema)) return [runtimeSchema];
+  const urls: string[] = [];
+  for (const specifier of ['zod', 'cron-parser']) {
+    try {
+      if (typeof import.meta.resolve === 'function') urls.push(import.meta.resolve(specifier));
+    } catch {
+      // Not resolvable from here: the runtime's own import resolves it.
+    }
+  }
+  return urls;
 }
 
 /**
@@ -51,18 +79,19 @@ function runtimeSchemaUrl(): string {
   return 'jobcraft/schema';
 }
 
+/** A worker thread running load-worker.ts: on `schemaFile`, or (undefined) on the first file posted to it. */
+function spawnWorker(schemaFile: string | undefined): Worker {
+  const runtimeSchema = runtimeSchemaUrl();
+  return new Worker(workerSource(runtimeSchema), { eval: true, workerData: { schemaFile, runtimeSchema }, stdout: false, stderr: false });
+}
+
 /**
  * A worker thread with tsx and the runtime loaded, waiting for a schema file to run: --watch keeps one ready after
  * every run, so the next save does not wait for the thread to start (it has imported nothing of the user's files,
  * so it sees them as saved).
  */
 export class SpareWorker {
-  readonly worker = new Worker(workerSource(), {
-    eval: true,
-    workerData: { schemaFile: undefined, runtimeSchema: runtimeSchemaUrl() },
-    stdout: false,
-    stderr: false,
-  });
+  readonly worker = spawnWorker(undefined);
 
   /** Stops it, unused. */
   close(): void {
@@ -82,12 +111,7 @@ export class SchemaLoad {
   ) {
     const worker = (this.worker =
       spare?.worker ??
-      new Worker(workerSource(), {
-        eval: true,
-        workerData: { schemaFile, runtimeSchema: runtimeSchemaUrl() },
-        stdout: false,
-        stderr: false,
-      }));
+      spawnWorker(schemaFile));
     if (spare !== undefined) worker.postMessage(schemaFile);
     this.reply = new Promise<WorkerReply>((resolve) => {
       const timer = setTimeout(() => {

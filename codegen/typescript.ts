@@ -1,6 +1,7 @@
 /**
  * The TypeScript compiler codegen type-checks with: the one bundled in ts-morph (`@ts-morph/common`), loaded with
- * `require` rather than through ts-morph's ES module entry, and with a V8 code cache.
+ * `require` rather than through ts-morph's ES module entry, and with a V8 code cache; and the standard library's
+ * declaration files, kept in the same cache folder (see {@link standardLibraryFiles}).
  *
  * Why: start-up is most of a codegen run. Importing ts-morph as an ES module had Node lex its CommonJS sources for
  * named exports and load ts-morph's own wrapper (4 MB besides the compiler), about 150 ms; codegen uses only the
@@ -14,7 +15,7 @@
  * fatal error, and a crafted one would run as the compiler), so each file starts with the SHA-256 of its data,
  * checked before V8 sees it, and a cache is used only in a folder of this user that no one else can write to.
  *
- * Every compiler install or Node version has a key of its own, so the folder would grow by ~9 MB a version: a file
+ * Every compiler install or Node version has a key of its own, so the folder would grow by ~7 MB a version: a file
  * is touched when used, and when a process writes its cache it deletes all but the files it uses and the
  * {@link KEEP_OTHERS} used most recently (another project's compiler, say), see {@link pruneCache}.
  */
@@ -32,13 +33,14 @@ function compilerPath(): string {
   return createRequire(require.resolve('ts-morph')).resolve('@ts-morph/common/dist/typescript.js');
 }
 
-function cacheFile(path: string): string | undefined {
+/** The cache file of what is kept for the script at `path`: its code cache, or (`kind` `libs`) the library texts it holds. */
+function cacheFile(path: string, kind: 'code' | 'libs' = 'code'): string | undefined {
   if (process.env.JOBCRAFT_CODEGEN_CODE_CACHE === '0') return undefined;
   try {
     const stat = statSync(path);
     const key = createHash('sha256').update(`${path}\0${stat.size}\0${stat.mtimeMs}\0${process.version}\0${process.arch}`).digest('hex').slice(0, 24);
     const user = typeof process.getuid === 'function' ? String(process.getuid()) : 'user';
-    return join(tmpdir(), `jobcraft-codegen-cache-${user}`, `${basename(path, '.js')}-${key}.bin`);
+    return join(tmpdir(), `jobcraft-codegen-cache-${user}`, `${basename(path, '.js')}${kind === 'libs' ? '-libs' : ''}-${key}.bin`);
   } catch {
     return undefined;
   }
@@ -142,12 +144,21 @@ function touch(cache: string): void {
 /** Cache writers of the scripts loaded without a usable cache. */
 const unsaved: (() => void)[] = [];
 
+/** Writes `data` (after its digest) as the cache file `cache`, then prunes the folder. */
+function writeCache(cache: string, data: Uint8Array): void {
+  if (!ownFolder(dirname(cache), true)) return;
+  const temporary = `${cache}.${process.pid}.tmp`;
+  writeFileSync(temporary, Buffer.concat([digest(data), data]), { mode: 0o600 });
+  renameSync(temporary, cache);
+  pruneCache(dirname(cache), inUse);
+}
+
 /**
  * Loads the CommonJS module at `path` as `require` would (and into require's cache, so its dependants get this
  * instance), compiling it with the code cache when there is one.
  */
-function loadCommonJs(path: string): unknown {
-  const cache = cacheFile(path);
+function loadCommonJs(path: string, codeCache = true): unknown {
+  const cache = codeCache ? cacheFile(path) : undefined;
   const cachedData = cache === undefined ? undefined : readCache(cache);
   if (cache !== undefined) inUse.add(cache);
   if (cachedData !== undefined && cache !== undefined) touch(cache);
@@ -162,14 +173,7 @@ function loadCommonJs(path: string): unknown {
   compiled.call(module.exports, module.exports, require, module, path, dirname(path));
   module.loaded = true;
   if (cache !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
-    unsaved.push(() => {
-      const data = script.createCachedData();
-      if (!ownFolder(dirname(cache), true)) return;
-      const temporary = `${cache}.${process.pid}.tmp`;
-      writeFileSync(temporary, Buffer.concat([digest(data), data]), { mode: 0o600 });
-      renameSync(temporary, cache);
-      pruneCache(dirname(cache), inUse);
-    });
+    unsaved.push(() => writeCache(cache, script.createCachedData()));
   }
   return module.exports;
 }
@@ -181,15 +185,40 @@ export const ts = loadCommonJs(path) as typeof Ts;
 
 let libFiles: ReadonlyMap<string, string> | undefined;
 
+/** The library texts of a cache file's data (JSON, `[fileName, text][]`), or undefined when it is not that. */
+function parseLibFiles(data: Buffer): Map<string, string> | undefined {
+  try {
+    const entries = JSON.parse(data.toString('utf8')) as unknown;
+    if (!Array.isArray(entries) || !entries.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string')) return undefined;
+    const files = new Map(entries as [string, string][]);
+    // Every target's library starts from these two; without them every type would differ.
+    return files.has('lib.d.ts') && files.has('lib.es5.d.ts') ? files : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The standard library's declaration files (`lib.es2023.d.ts`, …) by name: ts-morph bundles them inside
- * `@ts-morph/common` rather than beside its compiler, so they are read from there (which `require`s the compiler
- * loaded above, not a second copy).
+ * `@ts-morph/common` rather than beside its compiler, as string literals of ts-morph-common.js (3 MB, which
+ * `require`s the compiler loaded above, not a second copy, and three packages more). Loading that file costs ~65 ms
+ * a process, so its texts are kept in the cache folder too (as JSON after their SHA-256, like a code cache): reading
+ * them back costs ~20 ms. ts-morph-common.js is loaded only when they are not there, without a code cache of its own.
  */
 export function standardLibraryFiles(): ReadonlyMap<string, string> {
   if (libFiles === undefined) {
-    const common = loadCommonJs(join(dirname(path), 'ts-morph-common.js')) as { getLibFiles(): readonly { fileName: string; text: string }[] };
-    libFiles = new Map(common.getLibFiles().map((f) => [f.fileName, f.text]));
+    const commonPath = join(dirname(path), 'ts-morph-common.js');
+    const cache = cacheFile(commonPath, 'libs');
+    const cached = cache === undefined ? undefined : readCache(cache);
+    libFiles = cached === undefined ? undefined : parseLibFiles(cached);
+    if (cache !== undefined) inUse.add(cache);
+    if (libFiles !== undefined && cache !== undefined) touch(cache);
+    if (libFiles === undefined) {
+      const common = loadCommonJs(commonPath, false) as { getLibFiles(): readonly { fileName: string; text: string }[] };
+      const entries = common.getLibFiles().map((f): [string, string] => [f.fileName, f.text]);
+      libFiles = new Map(entries);
+      if (cache !== undefined) unsaved.push(() => writeCache(cache, Buffer.from(JSON.stringify(entries))));
+    }
   }
   return libFiles;
 }

@@ -4,6 +4,7 @@
  * does. Each test gives the command its own temporary folder (TMPDIR), so the machine's cache is left alone.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,26 @@ it('a cache file damaged in the middle (same size) is not handed to V8: the comm
   expect(second, second.output).toMatchObject({ status: 0, signal: null });
   // And the damaged files were replaced by good ones: the run after that uses them.
   expect(check(tmp)).toMatchObject({ status: 0, signal: null });
+}, 240_000);
+
+it('a library-texts file whose digest matches but whose data is not the texts is not used, and is rewritten', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'jobcraft-cache-test-'));
+  temps.push(tmp);
+  expect(check(tmp)).toMatchObject({ status: 0 });
+  const folder = cacheFolder(tmp);
+  const [libs] = readdirSync(folder).filter((f) => /-libs-[0-9a-f]{24}\.bin$/.test(f));
+  expect(libs).toBeDefined();
+  const path = join(folder, libs as string);
+  const good = readFileSync(path);
+  // Well-formed for the cache (its SHA-256 first), but not the [fileName, text] pairs: an empty list of libraries
+  // would change every type, so it must be refused as a whole.
+  for (const json of ['[]', '{"lib.es5.d.ts":"x"}', '[["lib.es5.d.ts",1]]']) {
+    const data = Buffer.from(json);
+    writeFileSync(path, Buffer.concat([createHash('sha256').update(data).digest(), data]));
+    const r = check(tmp);
+    expect(r, r.output).toMatchObject({ status: 0, signal: null });
+    expect(readFileSync(path).equals(good)).toBe(true);
+  }
 }, 240_000);
 
 it.skipIf(process.getuid === undefined)('a cache folder anyone can write to is not used', () => {
