@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export const alias = [
   { find: /^jobcraft$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
   { find: /^jobcraft\/schema$/, replacement: fileURLToPath(new URL('./src/schema.ts', import.meta.url)) },
+  { find: /^jobcraft\/rules$/, replacement: fileURLToPath(new URL('./src/rules.ts', import.meta.url)) },
 ];
 
 export default defineConfig({

@@ -45,10 +45,19 @@ function post<T>(method: string, params: Record<string, unknown>): T {
 
 interface RemoteProperty {
   readonly name: string;
-  readonly value?: { readonly type: string; readonly objectId?: string; readonly description?: string };
+  readonly value?: {
+    readonly type: string;
+    readonly objectId?: string;
+    readonly description?: string;
+    readonly preview?: { readonly overflow: boolean; readonly properties: readonly { readonly name: string; readonly type: string }[] };
+  };
 }
 
-/** Whether the innermost closure of `fn` holds a function (for zod's default getter: whether the default is one). */
+/**
+ * Whether the innermost closure of `fn` holds a function (for zod's default getter: whether the default is one).
+ * Three inspector calls: the function, its scopes with a preview of each (the innermost closure's variables and
+ * their types), and only when that preview is cut short, the closure's variables in full.
+ */
 function closureHoldsFunction(fn: () => unknown): boolean {
   const key = '__jobcraftProbe';
   (globalThis as Record<string, unknown>)[key] = fn;
@@ -58,9 +67,12 @@ function closureHoldsFunction(fn: () => unknown): boolean {
     const own = post<{ internalProperties?: RemoteProperty[] }>('Runtime.getProperties', { objectId: result.objectId, ownProperties: true, objectGroup: GROUP });
     const scopes = own.internalProperties?.find((p) => p.name === '[[Scopes]]')?.value?.objectId;
     if (scopes === undefined) return false;
-    const list = post<{ result: RemoteProperty[] }>('Runtime.getProperties', { objectId: scopes, ownProperties: true, objectGroup: GROUP });
+    const list = post<{ result: RemoteProperty[] }>('Runtime.getProperties', { objectId: scopes, ownProperties: true, generatePreview: true, objectGroup: GROUP });
     const innermost = list.result.find((p) => p.name === '0')?.value;
     if (innermost?.objectId === undefined || !innermost.description?.startsWith('Closure')) return false;
+    const preview = innermost.preview;
+    if (preview !== undefined && preview.properties.some((v) => v.type === 'function')) return true;
+    if (preview !== undefined && !preview.overflow) return false;
     const vars = post<{ result: RemoteProperty[] }>('Runtime.getProperties', { objectId: innermost.objectId, ownProperties: true, objectGroup: GROUP });
     return vars.result.some((v) => v.value?.type === 'function');
   } finally {
@@ -68,6 +80,12 @@ function closureHoldsFunction(fn: () => unknown): boolean {
     post('Runtime.releaseObjectGroup', { objectGroup: GROUP });
   }
 }
+
+/**
+ * What {@link isComputedDefault} found for each default getter: a job's payload is described on its input and its
+ * output side, and both meet the same defaults.
+ */
+const seen = new WeakMap<object, boolean>();
 
 /** Whether a `default`, `prefault` or `catch` schema computes its value with a function. */
 export function isComputedDefault(node: ZodNode): boolean {
@@ -79,12 +97,17 @@ export function isComputedDefault(node: ZodNode): boolean {
   if (def.type !== 'default' && def.type !== 'prefault') return false;
   const getter = Object.getOwnPropertyDescriptor(def, 'defaultValue')?.get;
   if (getter === undefined) return false;
+  const known = seen.get(getter);
+  if (known !== undefined) return known;
+  let computed: boolean;
   try {
-    return closureHoldsFunction(getter);
+    computed = closureHoldsFunction(getter);
   } catch {
     // Without the inspector (a runtime built without it), the value is compared between two evaluations.
-    return JSON.stringify(getter.call(def)) !== JSON.stringify(getter.call(def));
+    computed = JSON.stringify(getter.call(def)) !== JSON.stringify(getter.call(def));
   }
+  seen.set(getter, computed);
+  return computed;
 }
 
 /** The default-like schemas (`default`, `prefault`, `catch`) an `override` hook of toJSONSchema saw. */

@@ -3,7 +3,7 @@
  * for a job that declares one), for tools and
  * programs in other languages that enqueue jobs.
  */
-import { JOB_DESCRIPTION, type DescribedField } from 'jobcraft/schema';
+import { JOB_DESCRIPTION, type DescribedField } from 'jobcraft/rules';
 import { GENERATED_MARK, type EmitContext, type EmitJob } from './emit-common.js';
 
 /** The described fields the runtime's declaration places at `place`, in its order. */

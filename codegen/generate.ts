@@ -13,6 +13,7 @@ import { emitPayloads } from './emit-payloads.js';
 import { emitIndex, emitWorker } from './emit-worker.js';
 import { takeSchemaLoad, type LoadedJob } from './load-schema.js';
 import { TypePrinter } from './print-type.js';
+import { CronRuleNotLoaded, loadCronRule } from './cron.js';
 import { CodegenError, UsageError } from './problems.js';
 import { readSchema, type DeclaredJob, type DeclaredSchema } from './read-schema.js';
 import { saveCompilerCache, standardLibraryFiles, ts } from './typescript.js';
@@ -161,9 +162,20 @@ function isLocal(fileName: string): boolean {
   return !/[\\/]node_modules[\\/]/.test(fileName);
 }
 
+/** How much of a file's doc comments the parser reads (see {@link SourceFileCache}). */
+function docCommentParsing(fileName: string): ts.JSDocParsingMode {
+  if (/\.[cm]?jsx?$/.test(fileName)) return ts.JSDocParsingMode.ParseAll;
+  return isLocal(fileName) ? ts.JSDocParsingMode.ParseForTypeErrors : ts.JSDocParsingMode.ParseNone;
+}
+
 /**
  * Parsed source files shared by every program of a generator: the standard library and packages' declarations are
  * parsed once per process; a local file is parsed again only when its text changed (what --watch edits).
+ *
+ * Doc comments are not parsed into the tree: no type depends on them in TypeScript (only in JavaScript files, which
+ * keep them), and the generator reads none. For declaration files outside the project (the standard library, zod's
+ * ~250 KB) that is a quarter of the parse; local TypeScript files get what `tsc` itself parses
+ * (`ParseForTypeErrors`).
  */
 class SourceFileCache {
   private readonly files = new Map<string, ts.SourceFile>();
@@ -176,9 +188,25 @@ class SourceFileCache {
     const text = read();
     if (text === undefined) return undefined;
     if (cached !== undefined && cached.text === text) return cached;
-    const file = ts.createSourceFile(fileName, text, language, false);
+    const options: ts.CreateSourceFileOptions = typeof language === 'object' ? { ...language } : { languageVersion: language };
+    options.jsDocParsingMode = docCommentParsing(fileName);
+    const file = ts.createSourceFile(fileName, text, options, false);
     this.files.set(key, file);
     return file;
+  }
+}
+
+/**
+ * {@link readSchema}, loading the runtime's cron rule first when a job has a schedule (see cron.ts). The second read
+ * reuses the program's checked types.
+ */
+async function readSchemaWithCronRule(program: ts.Program, sourceFile: ts.SourceFile, timer: PhaseTimer): Promise<DeclaredSchema> {
+  try {
+    return readSchema(program, sourceFile, timer);
+  } catch (err) {
+    if (!(err instanceof CronRuleNotLoaded)) throw err;
+    await loadCronRule();
+    return readSchema(program, sourceFile, timer);
   }
 }
 
@@ -297,7 +325,7 @@ export class Generator {
     timer.mark(`${kind} project`);
     const sourceFile = program.getSourceFile(schemaFile);
     if (sourceFile === undefined) throw new UsageError(`cannot read ${schemaFile}`);
-    return { program, kind, declared: readSchema(program, sourceFile, timer) };
+    return { program, kind, declared: await readSchemaWithCronRule(program, sourceFile, timer) };
   }
 
   /**

@@ -2,7 +2,7 @@
  * How job names become identifiers: `sendWelcomeEmail` → `SendWelcomeEmail` → `enqueueSendWelcomeEmail`,
  * `SendWelcomeEmailInput`, `SendWelcomeEmailPayload`, `SendWelcomeEmailHandler`.
  */
-import { JOB_NAME_PATTERN } from 'jobcraft/schema';
+import { JOB_NAME_PATTERN } from 'jobcraft/rules';
 
 /** Why a job name cannot become an identifier, or `undefined` when it can. */
 export function identifierProblem(name: string): string | undefined {

@@ -244,6 +244,7 @@ export declare namespace ts {
   type Declaration = Ts.Declaration;
   type Diagnostic = Ts.Diagnostic;
   type Expression = Ts.Expression;
+  type JSDocParsingMode = Ts.JSDocParsingMode;
   type Node = Ts.Node;
   type ObjectLiteralElementLike = Ts.ObjectLiteralElementLike;
   type ObjectLiteralExpression = Ts.ObjectLiteralExpression;

@@ -21,9 +21,12 @@ if (existsSync(source)) {
   // The runtime's sources (src/) run through tsx too, but the packages they import need no tsx: imported before tsx
   // is registered, zod's ~150 modules and cron-parser's are loaded by Node alone instead of each going through tsx's
   // loader hooks (a thread of their own on Node 20, a message there and back per module), and the runtime's imports
-  // of them then find them loaded. Only for a command, which loads the runtime; not for --help or --version.
+  // of them then find them loaded. Only for a command that loads the runtime: not for --help or --version, nor for
+  // codegen and the contract commands, whose main thread takes its rules from jobcraft/rules (no zod, no
+  // cron-parser) and runs the schema in a worker thread (which preloads what it needs itself).
   const command = process.argv[2];
-  const preloads = command === undefined || command.startsWith('-') || command === 'help' ? [] : ['zod', 'cron-parser'];
+  const light = command === undefined || command.startsWith('-') || ['help', 'codegen', 'lock', 'check'].includes(command);
+  const preloads = light ? [] : ['zod', 'cron-parser'];
   const [{ register }] = await Promise.all([import('tsx/esm/api'), ...preloads.map((name) => import(name).catch(() => {}))]);
   // The repository's tsconfig maps `jobcraft` and `jobcraft/schema` to the runtime's sources in src/.
   register({ tsconfig: fileURLToPath(new URL('../../tsconfig.json', import.meta.url)) });
