@@ -41,7 +41,17 @@ function unwrap(node: ts.Expression): ts.Expression {
  * file is not that simple (no call or several, a spread or a computed name in the map).
  */
 export function sliceJobMap(fileName: string, text: string): JobMapSlices | undefined {
-  const sourceFile = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true);
+  // A save is sliced twice (to check only its changed jobs, then to remember the run), so the last answer is kept.
+  if (lastSliced !== undefined && lastSliced.fileName === fileName && lastSliced.text === text) return lastSliced.slices;
+  const slices = slice(fileName, text);
+  lastSliced = { fileName, text, slices };
+  return slices;
+}
+
+let lastSliced: { readonly fileName: string; readonly text: string; readonly slices: JobMapSlices | undefined } | undefined;
+
+function slice(fileName: string, text: string): JobMapSlices | undefined {
+  const sourceFile = ts.createSourceFile(fileName, text, { languageVersion: ts.ScriptTarget.Latest, jsDocParsingMode: ts.JSDocParsingMode.ParseNone }, true);
   const maps: ts.ObjectLiteralExpression[] = [];
   const visit = (node: ts.Node): void => {
     if (ts.isCallExpression(node)) {
