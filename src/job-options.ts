@@ -2,10 +2,10 @@
  * The job options, declared once. {@link jobOptionsSchema} is the single description of every option a job
  * definition accepts: its type (the public `JobOptions` / `ResolvedJob` types are derived from it), its check and
  * message (`defineJobs` reports the first problem as a `JobDefinitionError`), its default, and what it resolves to.
- * {@link JOB_DESCRIPTION} says how each resolved field is shown by the code generator and in the manifest.
+ * `JOB_DESCRIPTION` (rules.ts) says how each resolved field is shown by the code generator and in the manifest.
  *
  * Adding an option: add it to the shape below (with its messages and default), to the resolved job the transform
- * returns, to `JOB_DESCRIPTION` (or to an existing entry's `from`), to docs/configuration.md, and give it its
+ * returns, to `JOB_DESCRIPTION` in rules.ts (or to an existing entry's `from`), to docs/configuration.md, and give it its
  * behaviour. test/unit/job-options.test.ts fails when the docs or the description miss an option.
  */
 import * as z from 'zod';
@@ -13,9 +13,9 @@ import { CronExpressionParser } from 'cron-parser';
 import { describe, groupDigits, parseDuration, type Duration } from './durations.js';
 import { JobDefinitionError, JobValidationError } from './errors.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from './payload.js';
-import { JOB_NAME_PATTERN } from './rules.js';
+import { JOB_NAME_PATTERN } from './job-name.js';
 
-export { describeResolvedJob, JOB_DESCRIPTION, JOB_NAME_PATTERN, type DescribedField, type JobDescription, type JsonValue } from './rules.js';
+export { JOB_NAME_PATTERN } from './job-name.js';
 
 /** Default values of job options (documented in `docs/configuration.md`). */
 export const JOB_DEFAULTS = {

@@ -1,14 +1,13 @@
 /**
- * The rules the code generator checks at build time, with nothing under them: job names, and how each field of a
+ * The rules the code generator checks at build time, with no package under them: job names, and how each field of a
  * resolved job is shown (in the worker thread that runs a schema file and in `jobs.manifest.json`). Imported by the
  * `jobcraft` command's main thread as `jobcraft/rules`, which then loads neither zod nor cron-parser (about 100 ms
- * of a build's start-up); the runtime re-exports all of it from `jobcraft` and `jobcraft/schema`.
+ * of a build's start-up); `jobcraft/schema` re-exports all of it (and `jobcraft` the name rule) as the same objects.
  * @packageDocumentation
  */
 import type { JobOptionKey, ResolvedJob } from './job-options.js';
 
-/** Job names: a letter, then letters, digits, `_`, `-` or `.`; at most 100 characters. */
-export const JOB_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
+export { JOB_NAME_PATTERN } from './job-name.js';
 
 /** A JSON value, as the code generator receives it from the worker thread that ran the schema file. */
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };

@@ -21,17 +21,8 @@ export {
   type RateLimit,
   type UniqueOptions,
 } from './define.js';
-export {
-  describeResolvedJob,
-  JOB_DESCRIPTION,
-  JOB_OPTION_KEYS,
-  jobOptionsSchema,
-  NESTED_OPTION_KEYS,
-  type DescribedField,
-  type JobDescription,
-  type JobOptionKey,
-  type JsonValue,
-} from './job-options.js';
+export { JOB_OPTION_KEYS, jobOptionsSchema, NESTED_OPTION_KEYS, type JobOptionKey } from './job-options.js';
+export { describeResolvedJob, JOB_DESCRIPTION, type DescribedField, type JobDescription, type JsonValue } from './rules.js';
 export { JobDefinitionError } from './errors.js';
 export type { Duration } from './durations.js';
 export { payloadVersion, type AnyPayloadVersion, type EmitSchema, type PayloadVersion, type VersionSchema } from './versions.js';

@@ -10,7 +10,7 @@ import * as zm from 'zod/mini';
 import { COMPUTED_DEFAULT_COMMENT, isComputedDefault } from '../../codegen/computed-defaults.js';
 import { describeJob } from '../../codegen/describe-job.js';
 import { defineJobs } from '../../src/define.js';
-import { describeResolvedJob } from '../../src/job-options.js';
+import { describeResolvedJob } from '../../src/rules.js';
 
 type Node = Parameters<typeof isComputedDefault>[0];
 const node = (schema: unknown): Node => schema as Node;

@@ -12,7 +12,8 @@ import { emitManifest } from '../../codegen/emit-manifest.js';
 import type { DeclaredJob } from '../../codegen/read-schema.js';
 import { checkAttempts, checkPriority, defineJobs, type ResolvedJob } from '../../src/define.js';
 import { JobDefinitionError } from '../../src/errors.js';
-import { ATTEMPTS_RANGE, describeResolvedJob, JOB_DESCRIPTION, JOB_OPTION_KEYS, NESTED_OPTION_KEYS, PRIORITY_RANGE, type DescribedField } from '../../src/job-options.js';
+import { ATTEMPTS_RANGE, JOB_OPTION_KEYS, NESTED_OPTION_KEYS, PRIORITY_RANGE } from '../../src/job-options.js';
+import { describeResolvedJob, JOB_DESCRIPTION, type DescribedField } from '../../src/rules.js';
 
 const described = Object.entries(JOB_DESCRIPTION) as [string, DescribedField][];
 

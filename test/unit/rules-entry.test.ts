@@ -1,6 +1,6 @@
 /**
  * The `jobcraft` command's main thread checks job names and writes the manifest with rules from `jobcraft/rules`
- * (src/rules.ts), which must load nothing at run time: importing zod and cron-parser there cost about 100 ms of
+ * (src/rules.ts), which must load no package at run time: importing zod and cron-parser there cost about 100 ms of
  * every build (docs/codegen.md, "Speed"). The runtime itself is imported by the worker thread that runs the schema
  * file, by the cron check only when a job has a schedule (codegen/cron.ts), and by the operations commands.
  */
@@ -27,8 +27,20 @@ function valueImports(file: string): { specifier: string; line: number }[] {
 }
 
 describe('jobcraft/rules', () => {
-  it('src/rules.ts imports nothing at run time', () => {
-    expect(valueImports(join(ROOT, 'src', 'rules.ts'))).toEqual([]);
+  it('src/rules.ts loads no package at run time, through any of the modules it imports', () => {
+    const packages: string[] = [];
+    const visited = new Set<string>();
+    const visit = (file: string): void => {
+      if (visited.has(file)) return;
+      visited.add(file);
+      for (const { specifier, line } of valueImports(file)) {
+        if (specifier.startsWith('.')) visit(join(dirname(file), specifier.replace(/\.js$/, '.ts')));
+        else packages.push(`src/${file.slice(join(ROOT, 'src').length + 1)}:${line}: ${specifier}`);
+      }
+    };
+    visit(join(ROOT, 'src', 'rules.ts'));
+    expect(packages).toEqual([]);
+    expect(visited.size).toBeLessThan(4); // rules.ts and the leaf modules it re-exports, not the runtime
   });
 
   it('is what jobcraft/schema exports under the same names', () => {
