@@ -22,10 +22,11 @@ if (existsSync(source)) {
   // is registered, zod's ~150 modules and cron-parser's are loaded by Node alone instead of each going through tsx's
   // loader hooks (a thread of their own on Node 20, a message there and back per module), and the runtime's imports
   // of them then find them loaded. Only for a command that loads the runtime: not for --help or --version, nor for
-  // codegen and the contract commands, whose main thread takes its rules from jobcraft/rules (no zod, no
+  // codegen, lock and check without --live, whose main thread takes its rules from jobcraft/rules (no zod, no
   // cron-parser) and runs the schema in a worker thread (which preloads what it needs itself).
   const command = process.argv[2];
-  const light = command === undefined || command.startsWith('-') || ['help', 'codegen', 'lock', 'check'].includes(command);
+  const light =
+    command === undefined || command.startsWith('-') || ['help', 'codegen', 'lock'].includes(command) || (command === 'check' && !process.argv.includes('--live'));
   const preloads = light ? [] : ['zod', 'cron-parser'];
   const [{ register }] = await Promise.all([import('tsx/esm/api'), ...preloads.map((name) => import(name).catch(() => {}))]);
   // The repository's tsconfig maps `jobcraft` and `jobcraft/schema` to the runtime's sources in src/.
