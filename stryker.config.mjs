@@ -5,7 +5,7 @@
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.unit.config.ts' },
-  mutate: ['src/backoff.ts', 'src/durations.ts', 'src/define.ts', 'src/job-options.ts', 'src/payload.ts', 'src/worker/slots.ts', 'src/worker/leases.ts'],
+  mutate: ['src/backoff.ts', 'src/durations.ts', 'src/define.ts', 'src/job-options.ts', 'src/rules.ts', 'src/job-name.ts', 'src/payload.ts', 'src/worker/slots.ts', 'src/worker/leases.ts'],
   plugins: ['@stryker-mutator/vitest-runner'],
   checkers: [],
   reporters: ['clear-text', 'progress'],

@@ -198,14 +198,21 @@ class SourceFileCache {
 
 /**
  * {@link readSchema}, loading the runtime's cron rule first when a job has a schedule (see cron.ts). The second read
- * reuses the program's checked types.
+ * reuses the program's checked types. A rule that cannot be loaded (a runtime without cron-parser) is a
+ * {@link UsageError} naming it.
  */
 async function readSchemaWithCronRule(program: ts.Program, sourceFile: ts.SourceFile, timer: PhaseTimer): Promise<DeclaredSchema> {
   try {
     return readSchema(program, sourceFile, timer);
   } catch (err) {
     if (!(err instanceof CronRuleNotLoaded)) throw err;
-    await loadCronRule();
+    timer.mark('read jobs, up to the first schedule');
+    try {
+      await loadCronRule();
+    } catch (cause) {
+      throw new UsageError(`cannot load the runtime's cron rule (checkCron from jobcraft/schema) to check a job's cron and tz options: ${cause instanceof Error ? cause.message : String(cause)}`);
+    }
+    timer.mark('cron rule');
     return readSchema(program, sourceFile, timer);
   }
 }

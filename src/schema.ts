@@ -1,7 +1,8 @@
 /**
  * The part of jobcraft a schema file needs: `defineJobs` and the types of job definitions, without the Redis
  * client. Import from `jobcraft/schema` in `jobs.schema.ts` so the code generator and editors type-check it fast.
- * The code generator (`@jobcraft/cli`) takes the rules it checks at build time (job names, cron) from here too.
+ * The code generator (`@jobcraft/cli`) takes the cron rule it checks at build time from here (when a job has a
+ * schedule), and the job name rule and the job description from `jobcraft/rules` (rules.ts), re-exported here.
  * @packageDocumentation
  */
 export {

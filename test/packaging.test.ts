@@ -11,7 +11,7 @@
  * Prints the producer-only footprint (packages, MB) recorded in the README's install section.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -267,4 +267,23 @@ await d.close();`,
     expect(stdout).toContain('greeted CY x3');
     expect(stderr).toBe('');
   }, 300_000);
+
+  it('the installed CLI beside an older runtime (no jobcraft/rules) says which version to install instead of crashing', async () => {
+    const manifest = join(workerDir, 'node_modules', 'jobcraft', 'package.json');
+    const original = readFileSync(manifest, 'utf8');
+    const older = JSON.parse(original) as { exports: Record<string, unknown> };
+    delete older.exports['./rules'];
+    writeFileSync(manifest, JSON.stringify(older, null, 2));
+    try {
+      const bin = join(workerDir, 'node_modules', '.bin', 'jobcraft');
+      const outcome = await exec(bin, ['codegen'], { cwd: workerDir }).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+      );
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr.trim()).toBe('error: the installed jobcraft package is older than this jobcraft command (it has no jobcraft/rules): npm install jobcraft@0.1.0');
+    } finally {
+      writeFileSync(manifest, original);
+    }
+  }, 60_000);
 });

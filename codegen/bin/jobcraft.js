@@ -2,7 +2,7 @@
 // The jobcraft command. Installed from its package it runs the compiled JavaScript in dist/ (tsx is loaded only to
 // import the user's schema file); in the jobcraft repository, where the TypeScript sources sit beside this folder,
 // it runs them through tsx so an edit needs no build.
-import { existsSync, mkdtempSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,12 +33,23 @@ if (existsSync(source)) {
   register({ tsconfig: fileURLToPath(new URL('../../tsconfig.json', import.meta.url)) });
   await import(source.href);
 } else {
-  try {
-    // Synchronous from Node 20.6; on older releases the import below names the missing package itself.
-    if (typeof import.meta.resolve === 'function') import.meta.resolve('jobcraft/schema');
-  } catch {
-    console.error('error: the jobcraft command needs the runtime package beside it: npm install jobcraft zod');
-    process.exit(1);
+  // Synchronous from Node 20.6; on older releases the import below names the missing package itself.
+  if (typeof import.meta.resolve === 'function') {
+    try {
+      import.meta.resolve('jobcraft/schema');
+    } catch {
+      console.error('error: the jobcraft command needs the runtime package beside it: npm install jobcraft zod');
+      process.exit(1);
+    }
+    try {
+      import.meta.resolve('jobcraft/rules');
+    } catch {
+      // A runtime older than this command (jobcraft/rules came with the command's code generator reading its rules
+      // without zod): the same version of both packages is what is tested together.
+      const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+      console.error(`error: the installed jobcraft package is older than this jobcraft command (it has no jobcraft/rules): npm install jobcraft@${version}`);
+      process.exit(1);
+    }
   }
   await import('../dist/cli.js');
 }
