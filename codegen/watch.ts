@@ -25,7 +25,13 @@ export async function watchSchema(
 
   const run = async (): Promise<void> => {
     const started = performance.now();
-    await runCodegen({ ...options, watch: false }, generator, out, started);
+    try {
+      await runCodegen({ ...options, watch: false }, generator, out, started);
+    } catch (err) {
+      // Not a problem of the schema (those are reported by runCodegen) but a failure of the generator itself: a
+      // one-off command ends with it, a watch reports it and waits for the next save.
+      (out ?? console).error(`error: generating failed unexpectedly (still watching): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
     inputs = new Set(generator.lastInputs());
     for (const dir of new Set([...inputs].map((f) => dirname(f)))) {
       if (watchers.has(dir)) continue;

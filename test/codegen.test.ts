@@ -183,6 +183,40 @@ describe('--watch', () => {
       await watching;
     }
   }, 120_000);
+
+  it('reports a failure of the generator itself (not of the schema) and goes on watching', async () => {
+    const dir = join(BAD, `.watch-internal-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    temps.push(dir);
+    const schema = join(dir, 'jobs.schema.ts');
+    const source = (fields: string): string =>
+      `import * as z from 'zod';\nimport { defineJobs } from '../../../../src/index.js';\n\nexport const jobs = defineJobs({\n  ping: { payload: z.object({ ${fields} }) },\n});\n`;
+    writeFileSync(schema, source('at: z.number()'));
+    // The second run (the first save) fails inside the generator, as a bug there would.
+    class FailsOnce extends Generator {
+      private calls = 0;
+      override async generate(options?: Parameters<Generator['generate']>[0]): ReturnType<Generator['generate']> {
+        if (++this.calls === 2) throw new Error('boom inside the generator');
+        return super.generate(options);
+      }
+    }
+    const out = tempDir();
+    const payloads = join(out, 'payloads.ts');
+    const messages = capture();
+    const stop = new AbortController();
+    const watching = watchSchema({ schema, out }, stop.signal, messages, new FailsOnce({ incremental: true }));
+    try {
+      await waitFor(() => existsSync(payloads) && readFileSync(payloads, 'utf8').includes('at: number;'), 'the first generation', 60_000);
+      writeFileSync(schema, source('at: z.number(), from: z.string()'));
+      await waitFor(() => messages.errors.some((e) => e.includes('boom inside the generator')), 'the failure reported', 60_000);
+      expect(messages.errors.find((e) => e.includes('boom'))).toMatch(/^error: generating failed unexpectedly \(still watching\): Error: boom inside the generator/);
+      writeFileSync(schema, source('at: z.number(), from: z.string(), to: z.string()'));
+      await waitFor(() => readFileSync(payloads, 'utf8').includes('to: string;'), 'regeneration after the next save', 60_000);
+    } finally {
+      stop.abort();
+      await watching;
+    }
+  }, 120_000);
 });
 
 /** A bad schema file, the message codegen must give, and where it must point. */
