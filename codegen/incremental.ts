@@ -16,7 +16,7 @@ import type { SourceLocation } from './problems.js';
 /** One job of the job map, as text: its property and the comma after it. */
 export interface JobSlice {
   readonly name: string;
-  /** Offset of the property's first character (after leading trivia). */
+  /** Offset after the previous job's comma (or the map's `{`): the property's leading trivia is part of the job. */
   readonly start: number;
   /** Offset after the property and the comma following it, if any. */
   readonly end: number;
@@ -70,8 +70,10 @@ function slice(fileName: string, text: string): JobMapSlices | undefined {
   for (let i = 0; i < properties.length; i++) {
     const prop = properties[i] as ts.ObjectLiteralElementLike;
     if (!ts.isPropertyAssignment(prop) || !(ts.isIdentifier(prop.name) || ts.isStringLiteral(prop.name))) return undefined;
-    const start = prop.getStart(sourceFile);
-    // Up to the next property's start (its leading comments stay with the job before it), else the map's end.
+    // From the end of the job before (its comma) or the map's `{`, so a job's leading comments are its own: in a
+    // JavaScript schema a doc comment can type the job (`/** @type … */`), and an edit of it must have the job
+    // checked again. The slices tile the map up to the last job's comma.
+    const start = prop.getFullStart();
     const next = properties[i + 1];
     const comma = /^\s*,/.exec(text.slice(prop.end));
     const end = next !== undefined ? next.getFullStart() : prop.end + (comma?.[0].length ?? 0);

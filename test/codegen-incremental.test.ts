@@ -16,7 +16,7 @@ const OUT = join(DIR, 'generated');
 mkdirSync(DIR, { recursive: true });
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
-const source = (o: { shared?: string; a?: string; aDescription?: string; c?: string; names?: [string, string]; betaResult?: string } = {}): string => `import * as z from 'zod';
+const source = (o: { shared?: string; a?: string; aDescription?: string; c?: string; names?: [string, string]; betaResult?: string; betaComment?: string } = {}): string => `import * as z from 'zod';
 import { defineJobs } from '../../../../src/schema.js';
 
 const Address = z.object({ ${o.shared ?? 'street: z.string()'} });
@@ -27,7 +27,7 @@ export const jobs = defineJobs({
     description: '${o.aDescription ?? 'First.'}',
     payload: z.object({ ${o.a ?? 'id: z.string()'} }),
     queue: 'one',
-  },
+  },${o.betaComment === undefined ? '' : `\n  // ${o.betaComment}`}
   beta: {
     payload: z.object({ to: Address, n: z.number().default(3) }),
     ...common,${o.betaResult === undefined ? '' : `\n    result: ${o.betaResult},`}
@@ -95,5 +95,11 @@ describe('incremental runs (--watch)', () => {
     // Only alpha is checked: beta (and its result) is kept from the last run.
     expect((await save(source({ betaResult: result, a: 'id: z.string(), tries: z.number()' }))).checked).toEqual(['alpha']);
     expect((await save(source({ betaResult: result, a: 'id: z.uuid()' }))).checked).toEqual(['alpha']);
+  }, 120_000);
+  it("a comment above a job is that job's: editing it has that job checked again, not the one before", async () => {
+    await save(source({ betaComment: 'Sends the report.' }));
+    // In a JavaScript schema such a comment can type the job (a JSDoc @type), so it must not be kept unchecked.
+    expect((await save(source({ betaComment: 'Sends the weekly report.' }))).checked).toEqual(['beta']);
+    expect((await save(source({ betaComment: 'Sends the weekly report.', a: 'id: z.uuid()' }))).checked).toEqual(['alpha']);
   }, 120_000);
 });
