@@ -156,15 +156,23 @@ describe('--check and writing', () => {
 });
 
 describe('--watch', () => {
-  it('regenerates when the schema file is saved, and reports a broken save without touching the output', async () => {
-    // Under bad/ because that folder is outside the root tsconfig: a file that comes and goes there disturbs no tsc run.
-    const dir = join(BAD, `.watch-${process.pid}`);
+  /**
+   * A one-job schema file (payload `at: number`) in a folder of its own under bad/, which is outside the root
+   * tsconfig: a file that comes and goes there disturbs no tsc run. `source` gives the file with other payload fields.
+   */
+  const watchedSchema = (name: string): { schema: string; source: (fields: string) => string } => {
+    const dir = join(BAD, `.${name}-${process.pid}`);
     mkdirSync(dir, { recursive: true });
     temps.push(dir);
     const schema = join(dir, 'jobs.schema.ts');
     const source = (fields: string): string =>
       `import * as z from 'zod';\nimport { defineJobs } from '../../../../src/index.js';\n\nexport const jobs = defineJobs({\n  ping: { payload: z.object({ ${fields} }) },\n});\n`;
     writeFileSync(schema, source('at: z.number()'));
+    return { schema, source };
+  };
+
+  it('regenerates when the schema file is saved, and reports a broken save without touching the output', async () => {
+    const { schema, source } = watchedSchema('watch');
     const out = tempDir();
     const payloads = join(out, 'payloads.ts');
     const messages = capture();
@@ -185,13 +193,7 @@ describe('--watch', () => {
   }, 120_000);
 
   it('reports a failure of the generator itself (not of the schema) and goes on watching', async () => {
-    const dir = join(BAD, `.watch-internal-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    temps.push(dir);
-    const schema = join(dir, 'jobs.schema.ts');
-    const source = (fields: string): string =>
-      `import * as z from 'zod';\nimport { defineJobs } from '../../../../src/index.js';\n\nexport const jobs = defineJobs({\n  ping: { payload: z.object({ ${fields} }) },\n});\n`;
-    writeFileSync(schema, source('at: z.number()'));
+    const { schema, source } = watchedSchema('watch-internal');
     // The second run (the first save) fails inside the generator, as a bug there would.
     class FailsOnce extends Generator {
       private calls = 0;

@@ -25,6 +25,13 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const FORBIDDEN = ['typescript', 'ts-morph', '@ts-morph/common', 'tsx', 'esbuild', 'commander', '@jobcraft/cli', 'hono', '@hono/node-server', 'uplot', '@jobcraft/dashboard'];
 const exec = promisify(execFile);
+/** A command's exit code and stderr, whether it succeeded or not. */
+async function outcomeOf(cmd: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; stderr: string }> {
+  return exec(cmd, args, options).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+  );
+}
 
 const tmp = mkdtempSync(join(tmpdir(), 'jobcraft-packaging-'));
 const producerDir = join(tmp, 'producer');
@@ -236,10 +243,7 @@ await d.close();`,
       workerDir,
     );
     expect(JSON.parse(page)).toEqual({ page: 200, rows: 3, chart: 200, uplot: true });
-    const refused = await exec(bin, ['dashboard', '--host', '0.0.0.0', '--port', '0'], { cwd: workerDir, env: { ...process.env, REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix } }).then(
-      () => ({ code: 0, stderr: '' }),
-      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
-    );
+    const refused = await outcomeOf(bin, ['dashboard', '--host', '0.0.0.0', '--port', '0'], { cwd: workerDir, env: { ...process.env, REDIS_URL: redisUrl(), JOBCRAFT_PREFIX: prefix } });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('refusing to bind 0.0.0.0');
 
@@ -276,10 +280,7 @@ await d.close();`,
     writeFileSync(manifest, JSON.stringify(older, null, 2));
     try {
       const bin = join(workerDir, 'node_modules', '.bin', 'jobcraft');
-      const outcome = await exec(bin, ['codegen'], { cwd: workerDir }).then(
-        () => ({ code: 0, stderr: '' }),
-        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
-      );
+      const outcome = await outcomeOf(bin, ['codegen'], { cwd: workerDir });
       expect(outcome.code).toBe(1);
       expect(outcome.stderr.trim()).toBe('error: the installed jobcraft package is older than this jobcraft command (it has no jobcraft/rules): npm install jobcraft@0.1.0');
     } finally {
