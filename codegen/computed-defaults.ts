@@ -45,19 +45,10 @@ function post<T>(method: string, params: Record<string, unknown>): T {
 
 interface RemoteProperty {
   readonly name: string;
-  readonly value?: {
-    readonly type: string;
-    readonly objectId?: string;
-    readonly description?: string;
-    readonly preview?: { readonly overflow: boolean; readonly properties: readonly { readonly name: string; readonly type: string }[] };
-  };
+  readonly value?: { readonly type: string; readonly objectId?: string; readonly description?: string };
 }
 
-/**
- * Whether the innermost closure of `fn` holds a function (for zod's default getter: whether the default is one).
- * Three inspector calls: the function, its scopes with a preview of each (the innermost closure's variables and
- * their types), and only when that preview is cut short, the closure's variables in full.
- */
+/** Whether the innermost closure of `fn` holds a function (for zod's default getter: whether the default is one). */
 function closureHoldsFunction(fn: () => unknown): boolean {
   const key = '__jobcraftProbe';
   (globalThis as Record<string, unknown>)[key] = fn;
@@ -67,12 +58,9 @@ function closureHoldsFunction(fn: () => unknown): boolean {
     const own = post<{ internalProperties?: RemoteProperty[] }>('Runtime.getProperties', { objectId: result.objectId, ownProperties: true, objectGroup: GROUP });
     const scopes = own.internalProperties?.find((p) => p.name === '[[Scopes]]')?.value?.objectId;
     if (scopes === undefined) return false;
-    const list = post<{ result: RemoteProperty[] }>('Runtime.getProperties', { objectId: scopes, ownProperties: true, generatePreview: true, objectGroup: GROUP });
+    const list = post<{ result: RemoteProperty[] }>('Runtime.getProperties', { objectId: scopes, ownProperties: true, objectGroup: GROUP });
     const innermost = list.result.find((p) => p.name === '0')?.value;
     if (innermost?.objectId === undefined || !innermost.description?.startsWith('Closure')) return false;
-    const preview = innermost.preview;
-    if (preview !== undefined && preview.properties.some((v) => v.type === 'function')) return true;
-    if (preview !== undefined && !preview.overflow) return false;
     const vars = post<{ result: RemoteProperty[] }>('Runtime.getProperties', { objectId: innermost.objectId, ownProperties: true, objectGroup: GROUP });
     return vars.result.some((v) => v.value?.type === 'function');
   } finally {

@@ -188,8 +188,7 @@ class SourceFileCache {
     const text = read();
     if (text === undefined) return undefined;
     if (cached !== undefined && cached.text === text) return cached;
-    const options: ts.CreateSourceFileOptions = typeof language === 'object' ? { ...language } : { languageVersion: language };
-    options.jsDocParsingMode = docCommentParsing(fileName);
+    const options = { ...(typeof language === 'object' ? language : { languageVersion: language }), jsDocParsingMode: docCommentParsing(fileName) };
     const file = ts.createSourceFile(fileName, text, options, false);
     this.files.set(key, file);
     return file;
